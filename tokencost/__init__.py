@@ -1,0 +1,46 @@
+"""tokencost: what an LLM token costs to serve, from first principles.
+
+>>> from tokencost import load_scenario, evaluate
+>>> result = evaluate(load_scenario("scenarios/chat-llama3-8b-h100.yaml"))  # doctest: +SKIP
+>>> result.to_dict()["usd_per_million_output_tokens"]  # doctest: +SKIP
+"""
+
+from tokencost.api import deployment, evaluate
+from tokencost.errors import PresetNotFoundError, ScenarioError, TokenCostError, TokenCostWarning
+from tokencost.results import Evaluation, to_frame
+from tokencost.scenario import (
+    EfficiencySpec,
+    HardwareSpec,
+    ModelSpec,
+    ParallelismSpec,
+    PrecisionSpec,
+    Scenario,
+    SloSpec,
+    WorkloadSpec,
+    load_hf_config,
+    load_scenario,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EfficiencySpec",
+    "Evaluation",
+    "HardwareSpec",
+    "ModelSpec",
+    "ParallelismSpec",
+    "PrecisionSpec",
+    "PresetNotFoundError",
+    "Scenario",
+    "ScenarioError",
+    "SloSpec",
+    "TokenCostError",
+    "TokenCostWarning",
+    "WorkloadSpec",
+    "__version__",
+    "deployment",
+    "evaluate",
+    "load_hf_config",
+    "load_scenario",
+    "to_frame",
+]

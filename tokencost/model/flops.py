@@ -1,0 +1,138 @@
+"""Floating-point operations of a decoder-only transformer forward pass.
+
+Conventions (shared with the reference transformer's meter, ``tokencost.reference``):
+
+* A multiply-add counts as 2 FLOP, so a ``(m, k) @ (k, n)`` product costs ``2·m·k·n``.
+* *Linear parameters* are the weights that take part in a matrix product for every token:
+  the attention projections (q, k, v, o), the MLP (3 matrices for SwiGLU, 2 for GELU), the
+  MoE router and the output head. The input embedding is a table look-up and costs no FLOP.
+  A token therefore costs ``2·N_linear`` FLOP in the matrix products (Kaplan et al. 2020,
+  "Scaling Laws for Neural Language Models", table 1: ``C_forward ≈ 2N + 2·n_layer·n_ctx·d_attn``).
+* Attention adds, per layer, per query and per key it attends to, ``2·d_qk`` FLOP for the score
+  ``q·k`` and ``2·d_v`` FLOP for the weighted sum of values, for each query head.
+* Prefill computes the output head for the last prompt token only, as serving engines do (vLLM
+  and TensorRT-LLM gather the last hidden state before the LM head); decode computes it for
+  every new token.
+* Decode at *context c* means ``c`` tokens are already in the KV cache; the new token attends to
+  ``c + 1`` keys (itself included).
+* Norms, rotary embeddings, softmax, activations and residual adds are left out: they are
+  ``O(L·d)`` per token, under 0.1 % of the matrix products for every catalog model.
+
+Letters in formulas: B batch, P prompt tokens, c context, L layers, d d_model, h query heads,
+K kv_heads, H head_dim, f ffn_dim, V vocab, N_lin linear parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike = npt.ArrayLike
+
+
+def linear_params(
+    *,
+    layers: int,
+    d_model: int,
+    heads: int,
+    kv_heads: int,
+    head_dim: int,
+    ffn_dim: int,
+    vocab: int,
+    mlp_matrices: int = 3,
+) -> int:
+    """Linear (matrix-product) parameters of a dense decoder, output head included.
+
+    ``N_lin = L·(d·h·H + 2·d·K·H + h·H·d + m·d·f) + d·V`` with ``m`` = 3 (SwiGLU) or 2 (GELU).
+
+    Llama-2-7B (L=32, d=4096, h=K=32, H=128, f=11008, V=32000): 6.61e9, i.e. its 6.74e9
+    parameters less the 0.131e9 input embedding table (Touvron et al. 2023, table 1).
+    """
+    attention = d_model * heads * head_dim + 2 * d_model * kv_heads * head_dim
+    attention += heads * head_dim * d_model
+    mlp = mlp_matrices * d_model * ffn_dim
+    return int(layers * (attention + mlp) + d_model * vocab)
+
+
+def attention_flops_per_key(
+    layers: ArrayLike, heads: ArrayLike, qk_head_dim: ArrayLike, v_head_dim: ArrayLike
+) -> np.ndarray:
+    """FLOP spent on one (query, key) pair, summed over layers: ``2·L·h·(d_qk + d_v)``.
+
+    For standard multi-head or grouped-query attention ``d_qk = d_v = H``, giving ``4·L·h·H``
+    (Kaplan et al. 2020, table 1, ``2·n_layer·n_ctx·d_attn`` forward, with d_attn = h·H and the
+    score and value products counted separately). For multi-head latent attention with the
+    up-projections absorbed (DeepSeek-V3 technical report, section 2.1.1) pass
+    ``d_qk = kv_lora_rank + rope_dim`` and ``d_v = kv_lora_rank``.
+    """
+    layers_, heads_ = np.asarray(layers, dtype=float), np.asarray(heads, dtype=float)
+    return 2.0 * layers_ * heads_ * (np.asarray(qk_head_dim) + np.asarray(v_head_dim))
+
+
+def causal_key_count(prompt_tokens: ArrayLike) -> np.ndarray:
+    """(query, key) pairs in causal self-attention over P tokens: ``P·(P+1)/2``.
+
+    Query ``i`` (1-based) attends to keys ``1..i``. Kernels such as FlashAttention skip the
+    masked upper triangle, so this — not ``P²`` — is the work done.
+    """
+    prompt = np.asarray(prompt_tokens, dtype=float)
+    return prompt * (prompt + 1.0) / 2.0
+
+
+def prefill_flops(
+    *,
+    linear_params: ArrayLike,
+    lm_head_params: ArrayLike,
+    attention_flops_per_key: ArrayLike,
+    prompt_tokens: ArrayLike,
+    batch: ArrayLike = 1,
+) -> np.ndarray:
+    """FLOP to prefill B prompts of P tokens each into an empty KV cache.
+
+    ``B·[2·(N_lin − d·V)·P + 2·d·V + a·P·(P+1)/2]`` where ``a`` is
+    :func:`attention_flops_per_key` and ``d·V = lm_head_params`` is computed once per prompt.
+
+    Llama-2-7B, P=512: ``2·6.48e9·512 + 2·0.131e9 + 4·32·32·128·131328 = 6.70e12`` FLOP.
+    """
+    body = np.asarray(linear_params, dtype=float) - np.asarray(lm_head_params, dtype=float)
+    prompt = np.asarray(prompt_tokens, dtype=float)
+    per_prompt = 2.0 * body * prompt + 2.0 * np.asarray(lm_head_params, dtype=float)
+    per_prompt = per_prompt + np.asarray(attention_flops_per_key) * causal_key_count(prompt)
+    return np.asarray(batch, dtype=float) * per_prompt
+
+
+def decode_step_flops(
+    *,
+    linear_params: ArrayLike,
+    attention_flops_per_key: ArrayLike,
+    context_tokens: ArrayLike,
+    batch: ArrayLike = 1,
+) -> np.ndarray:
+    """FLOP of one decode step: B sequences each with c tokens cached write one token.
+
+    ``B·[2·N_lin + a·(c + 1)]`` — the forward pass of one token, whose query attends to the c
+    cached keys and its own (kipply 2022, "Transformer Inference Arithmetic": 2·N per token).
+    """
+    context = np.asarray(context_tokens, dtype=float)
+    per_token = 2.0 * np.asarray(linear_params, dtype=float)
+    per_token = per_token + np.asarray(attention_flops_per_key) * (context + 1.0)
+    return np.asarray(batch, dtype=float) * per_token
+
+
+def decode_steps(output_tokens: ArrayLike) -> np.ndarray:
+    """Decode steps to write O output tokens: ``O − 1``, floored at 0.
+
+    Prefill produces the first output token (its logits come from the last prompt position);
+    each later token is one decode step. TTFT therefore holds prefill, and TPOT the steps.
+    """
+    return np.maximum(np.asarray(output_tokens, dtype=float) - 1.0, 0.0)
+
+
+def decode_key_count(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np.ndarray:
+    """(query, key) pairs over a whole response's decode steps, per sequence.
+
+    Step ``j = 1..O−1`` runs with ``c = P + j − 1`` tokens cached and attends to ``P + j`` keys:
+    ``Σ_j (P + j) = (O−1)·P + (O−1)·O/2``.
+    """
+    steps = decode_steps(output_tokens)
+    return steps * np.asarray(input_tokens, dtype=float) + steps * (steps + 1.0) / 2.0

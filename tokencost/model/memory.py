@@ -1,0 +1,128 @@
+"""Bytes moved and bytes held: weights, KV cache, and what fits in accelerator memory.
+
+Conventions (shared with the reference transformer's meter, ``tokencost.reference``):
+
+* Every linear weight is read from memory once per forward pass, however many tokens the pass
+  processes — that is what makes batching pay (kipply 2022, "Transformer Inference
+  Arithmetic", section "flops vs memory boundedness").
+* The KV cache holds, per token, a key and a value vector per layer and KV head:
+  ``2·L·K·H`` elements (GQA/MQA shrink K; Ainslie et al. 2023). Multi-head latent attention
+  caches one compressed vector of ``kv_lora_rank + rope_dim`` per layer instead.
+* A decode step at context c reads the c cached entries of each sequence and writes one.
+  A prefill into an empty cache writes P entries and reads none (the prompt's keys and values
+  are produced in the same pass).
+* Activations are not counted: per token they are ``O(L·d)`` bytes, under 0.1 % of the
+  weights at batch sizes that fit in memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike = npt.ArrayLike
+
+
+def kv_elements_per_token(
+    *,
+    layers: ArrayLike,
+    kv_heads: ArrayLike,
+    head_dim: ArrayLike,
+    latent_dim: ArrayLike | None = None,
+) -> np.ndarray:
+    """Elements of KV cache one token occupies: ``2·L·K·H``, or ``L·latent`` for MLA.
+
+    Llama-3-70B (L=80, K=8, H=128): 163,840 elements, 327,680 bytes in bf16 — the
+    "How to Scale Your Model" book, part 8, quotes 2·8·128·80 = 160 kB per token at int8.
+    """
+    if latent_dim is not None:
+        return np.asarray(layers, dtype=float) * np.asarray(latent_dim, dtype=float)
+    return 2.0 * np.asarray(layers, dtype=float) * np.asarray(kv_heads) * np.asarray(head_dim)
+
+
+def prefill_bytes(
+    *,
+    weight_bytes: ArrayLike,
+    kv_bytes_per_token: ArrayLike,
+    prompt_tokens: ArrayLike,
+    batch: ArrayLike = 1,
+) -> np.ndarray:
+    """Bytes moved to prefill B prompts of P tokens: ``W + B·P·kv``."""
+    written = np.asarray(batch, dtype=float) * np.asarray(prompt_tokens) * kv_bytes_per_token
+    return np.asarray(weight_bytes, dtype=float) + written
+
+
+def decode_step_bytes(
+    *,
+    weight_bytes: ArrayLike,
+    kv_bytes_per_token: ArrayLike,
+    context_tokens: ArrayLike,
+    batch: ArrayLike = 1,
+) -> np.ndarray:
+    """Bytes moved by one decode step: ``W + B·(c + 1)·kv`` (read c cached, write 1).
+
+    Llama-2-7B fp16, B=1, c=576: ``13.2e9 + 577·524,288 = 13.5e9`` bytes.
+    """
+    context = np.asarray(context_tokens, dtype=float)
+    kv = np.asarray(batch, dtype=float) * (context + 1.0) * np.asarray(kv_bytes_per_token)
+    return np.asarray(weight_bytes, dtype=float) + kv
+
+
+def expected_distinct_experts(
+    experts: ArrayLike, experts_per_token: ArrayLike, tokens: ArrayLike
+) -> np.ndarray:
+    """Expected number of distinct experts T tokens route to in one MoE layer.
+
+    With each token choosing k of E experts uniformly, an expert is missed by one token with
+    probability ``1 − k/E``, so ``E·(1 − (1 − k/E)^T)`` are touched. T=1 gives k; T→∞ gives E.
+    Real routers are not uniform, which touches fewer experts: this is an upper bound.
+    """
+    experts_ = np.asarray(experts, dtype=float)
+    miss = 1.0 - np.asarray(experts_per_token, dtype=float) / experts_
+    return experts_ * (1.0 - miss ** np.asarray(tokens, dtype=float))
+
+
+def moe_weight_params_read(
+    *,
+    params: ArrayLike,
+    active_params: ArrayLike,
+    experts: ArrayLike,
+    experts_per_token: ArrayLike,
+    tokens: ArrayLike,
+) -> np.ndarray:
+    """Parameters read by a forward pass over T tokens of a mixture-of-experts model.
+
+    Total ``N = S + E·e`` and active ``N_a = S + k·e`` (S shared: attention, embeddings, shared
+    experts; e one routed expert summed over MoE layers) give ``e = (N − N_a)/(E − k)`` and
+    ``S = N − E·e``; the pass reads ``S + distinct(T)·e``. A dense model (E = k) reads N.
+    """
+    total = np.asarray(params, dtype=float)
+    active = np.asarray(active_params, dtype=float)
+    experts_ = np.asarray(experts, dtype=float)
+    chosen = np.asarray(experts_per_token, dtype=float)
+    spare = np.maximum(experts_ - chosen, 1.0)
+    per_expert = np.where(experts_ > chosen, (total - active) / spare, 0.0)
+    shared = total - experts_ * per_expert
+    distinct = np.where(
+        experts_ > chosen, expected_distinct_experts(experts_, chosen, tokens), 0.0
+    )
+    return shared + distinct * per_expert
+
+
+def max_batch_that_fits(
+    *,
+    memory_bytes: ArrayLike,
+    reserve_fraction: ArrayLike,
+    weight_bytes: ArrayLike,
+    kv_bytes_per_sequence: ArrayLike,
+) -> np.ndarray:
+    """Largest number of concurrent sequences whose KV cache fits beside the weights.
+
+    ``floor((M·(1 − r) − W) / kv_seq)``, 0 when the weights alone do not fit. ``r`` is the
+    reserve for activations, CUDA context and allocator fragmentation (vLLM reserves 10 %:
+    its default ``gpu_memory_utilization`` is 0.9).
+    """
+    usable = np.asarray(memory_bytes, dtype=float) * (1.0 - np.asarray(reserve_fraction))
+    free = usable - np.asarray(weight_bytes, dtype=float)
+    per_sequence = np.maximum(np.asarray(kv_bytes_per_sequence, dtype=float), 1.0)
+    return np.maximum(np.floor(free / per_sequence), 0.0)

@@ -1,0 +1,99 @@
+"""The roofline: a phase takes as long as its slowest resource.
+
+``t = max(F / (Π·η_c), M / (β·η_m)) + t_comm + t_fixed`` — Williams, Waterman and Patterson
+2009, "Roofline: an insightful visual performance model", with F FLOP, M bytes, Π peak FLOP/s,
+β memory bandwidth and η the achieved fractions. Communication is added, not overlapped: tensor
+parallel all-reduces sit between the matrix products that need their results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike = npt.ArrayLike
+
+BOUND_NAMES = ("compute", "memory", "interconnect")
+
+
+def compute_time_s(flops: ArrayLike, peak_flop_per_s: ArrayLike, efficiency: ArrayLike) -> np.ndarray:
+    """Seconds to do ``flops`` at ``peak_flop_per_s × efficiency``."""
+    rate = np.asarray(peak_flop_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
+    return np.asarray(flops, dtype=float) / rate
+
+
+def memory_time_s(
+    bytes_moved: ArrayLike, bandwidth_bytes_per_s: ArrayLike, efficiency: ArrayLike
+) -> np.ndarray:
+    """Seconds to stream ``bytes_moved`` at ``bandwidth × efficiency``."""
+    rate = np.asarray(bandwidth_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
+    return np.asarray(bytes_moved, dtype=float) / rate
+
+
+def roofline_time_s(
+    compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0.0, fixed_s: ArrayLike = 0.0
+) -> np.ndarray:
+    """``max(compute, memory) + communication + fixed`` seconds."""
+    slowest = np.maximum(np.asarray(compute_s, dtype=float), np.asarray(memory_s, dtype=float))
+    return slowest + np.asarray(comm_s, dtype=float) + np.asarray(fixed_s, dtype=float)
+
+
+def bound_index(compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0.0) -> np.ndarray:
+    """Index into :data:`BOUND_NAMES` of the largest of the three terms (ties: compute first)."""
+    stacked = np.stack(np.broadcast_arrays(compute_s, memory_s, comm_s)).astype(float)
+    return np.argmax(stacked, axis=0)
+
+
+def arithmetic_intensity(flops: ArrayLike, bytes_moved: ArrayLike) -> np.ndarray:
+    """FLOP per byte moved — the x axis of the roofline."""
+    return np.asarray(flops, dtype=float) / np.asarray(bytes_moved, dtype=float)
+
+
+def ridge_point(
+    peak_flop_per_s: ArrayLike,
+    bandwidth_bytes_per_s: ArrayLike,
+    compute_efficiency: ArrayLike = 1.0,
+    bandwidth_efficiency: ArrayLike = 1.0,
+) -> np.ndarray:
+    """Intensity (FLOP/byte) above which a kernel is compute-bound: ``Π·η_c / (β·η_m)``.
+
+    H100 SXM in bf16 at peak: 989e12 / 3.35e12 ≈ 295 FLOP/byte, so decode at batch B (about
+    B FLOP/byte in 16-bit weights) turns compute-bound near B ≈ 300 (kipply 2022).
+    """
+    compute = np.asarray(peak_flop_per_s, dtype=float) * np.asarray(compute_efficiency)
+    memory = np.asarray(bandwidth_bytes_per_s, dtype=float) * np.asarray(bandwidth_efficiency)
+    return compute / memory
+
+
+def sum_of_affine_max(
+    offset_a: ArrayLike,
+    slope_a: ArrayLike,
+    offset_b: ArrayLike,
+    slope_b: ArrayLike,
+    first: ArrayLike,
+    count: ArrayLike,
+) -> np.ndarray:
+    """``Σ_{x=first}^{first+count−1} max(a₀ + a₁·x, b₀ + b₁·x)``, exactly, in O(1).
+
+    Decode step time is the max of two affine functions of the context (compute and memory
+    both grow linearly with c), so a whole response's decode time is this sum: the max of the
+    first plus the positive part of their difference, an arithmetic series over the integers
+    where it is positive.
+    """
+    a0, a1 = np.asarray(offset_a, dtype=float), np.asarray(slope_a, dtype=float)
+    d0 = np.asarray(offset_b, dtype=float) - a0
+    d1 = np.asarray(slope_b, dtype=float) - a1
+    lo = np.asarray(first, dtype=float)
+    n = np.maximum(np.asarray(count, dtype=float), 0.0)
+    hi = lo + n - 1.0
+    base = n * a0 + a1 * n * (lo + hi) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = np.where(d1 != 0.0, -d0 / np.where(d1 != 0.0, d1, 1.0), 0.0)
+    # Integers in [lo, hi] where d0 + d1·x > 0.
+    rising_lo = np.maximum(lo, np.floor(crossing) + 1.0)
+    falling_hi = np.minimum(hi, np.ceil(crossing) - 1.0)
+    start = np.where(d1 > 0, rising_lo, np.where(d1 < 0, lo, lo))
+    stop = np.where(d1 > 0, hi, np.where(d1 < 0, falling_hi, np.where(d0 > 0, hi, lo - 1.0)))
+    k = np.maximum(stop - start + 1.0, 0.0)
+    extra = k * d0 + d1 * k * (start + stop) / 2.0
+    return base + np.where(k > 0, extra, 0.0)

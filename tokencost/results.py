@@ -1,0 +1,146 @@
+"""Typed results of an evaluation, and their JSON-ready and pandas forms.
+
+Keys are SI with unit suffixes. Those named in the contract (``ttft_s``, ``tpot_s``,
+``e2e_latency_s``, ``throughput_output_tokens_per_s``, ``max_batch``, ``batch_size``,
+``replicas``, ``gpus_required``, ``utilization``, ``usd_per_million_input_tokens``,
+``usd_per_million_output_tokens``, ``usd_per_request``, ``usd_per_day``, ``feasible``,
+``infeasible_reason``, ``prefill`` {``flops``, ``bytes``, ``time_s``, ``bound``}, ``decode``
+{``flops_per_token``, ``bytes_per_step``, ``time_per_step_s``, ``bound``}) are relied on by
+checks outside this repository: do not rename them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class PrefillRecord:
+    """Prefill of one request's prompt (batch 1): the time to first token."""
+
+    flops: float | None = None
+    bytes: float | None = None
+    time_s: float | None = None
+    bound: str | None = None
+    compute_time_s: float | None = None
+    memory_time_s: float | None = None
+    comm_time_s: float | None = None
+    arithmetic_intensity_flop_per_byte: float | None = None
+    tokens_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class DecodeRecord:
+    """A decode step at the batch used and the mean context of a response."""
+
+    flops_per_token: float | None = None
+    bytes_per_step: float | None = None
+    time_per_step_s: float | None = None
+    bound: str | None = None
+    compute_time_s: float | None = None
+    memory_time_s: float | None = None
+    comm_time_s: float | None = None
+    arithmetic_intensity_flop_per_byte: float | None = None
+    context_tokens: float | None = None
+    total_time_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a scenario costs and how fast it runs. Infeasible ones have ``feasible=False``."""
+
+    name: str
+    feasible: bool
+    infeasible_reason: str | None
+    model: str
+    hardware: str
+    precision_weights: str
+    precision_kv_cache: str
+    precision_compute: str
+    tensor_parallel: int
+    pipeline_parallel: int
+    accelerators_per_replica: int
+    input_tokens: int
+    output_tokens: int
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    e2e_latency_s: float | None = None
+    throughput_output_tokens_per_s: float | None = None
+    throughput_output_tokens_per_s_per_gpu: float | None = None
+    prefill_tokens_per_s: float | None = None
+    max_batch: int = 0
+    batch_size: int | None = None
+    request_rate_per_s: float | None = None
+    replica_requests_per_s: float | None = None
+    replicas: int | None = None
+    gpus_required: int | None = None
+    utilization: float | None = None
+    usd_per_hour_per_replica: float | None = None
+    usd_per_million_input_tokens: float | None = None
+    usd_per_million_output_tokens: float | None = None
+    output_input_cost_ratio: float | None = None
+    usd_per_request: float | None = None
+    usd_per_day: float | None = None
+    usd_per_million_tokens_fleet: float | None = None
+    energy_j_per_input_token: float | None = None
+    energy_j_per_output_token: float | None = None
+    fleet_power_w: float | None = None
+    meets_slo: bool | None = None
+    slo_ttft_s: float | None = None
+    slo_tpot_s: float | None = None
+    weight_bytes: float | None = None
+    kv_bytes_per_token: float | None = None
+    kv_bytes_per_sequence: float | None = None
+    memory_bytes_per_replica: float | None = None
+    memory_used_bytes: float | None = None
+    ridge_point_flop_per_byte: float | None = None
+    peak_flop_per_s: float | None = None
+    bandwidth_bytes_per_s: float | None = None
+    prefill: PrefillRecord = field(default_factory=PrefillRecord)
+    decode: DecodeRecord = field(default_factory=DecodeRecord)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""
+        data = _clean(asdict(self))
+        data["notes"] = list(self.notes)
+        return data
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row pandas DataFrame; nested records flattened as ``prefill.time_s``."""
+        return to_frame([self])
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"prefill": {"time_s": 1}}`` → ``{"prefill.time_s": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, list):
+            flat[f"{prefix}{key}"] = "; ".join(str(item) for item in value)
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def to_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
+    """A DataFrame with one row per evaluation (pandas is imported only here)."""
+    import pandas as pd
+
+    return pd.DataFrame([flatten(evaluation.to_dict()) for evaluation in evaluations])

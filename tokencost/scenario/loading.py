@@ -1,0 +1,156 @@
+"""Reading scenarios: YAML in, a validated :class:`Scenario` out, errors with file:line:column.
+
+This is the one place that reads scenario files. Pydantic's errors are turned into one
+:class:`ScenarioError` naming the file, line, column, dotted field, the bad value and what is
+allowed, with a did-you-mean for misspelt keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tokencost.errors import ScenarioError, did_you_mean
+from tokencost.scenario.specs import Scenario
+
+Location = tuple[int, int]
+
+
+def _node_lines(node: yaml.Node, path: tuple[str, ...], into: dict[tuple[str, ...], Location]) -> None:
+    into.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = path + (str(key.value),)
+            into[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
+            _node_lines(value, child, into)
+
+
+def _parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[str, ...], Location]]:
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise ScenarioError(
+            f"invalid YAML: {problem}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    lines: dict[tuple[str, ...], Location] = {}
+    if root is not None:
+        _node_lines(root, (), lines)
+    return data, lines
+
+
+def _field_model(path: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The spec class that owns the last key of ``path`` (for did-you-mean)."""
+    model: type[BaseModel] | None = Scenario
+    for part in path[:-1]:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    """(dotted field, message) for one pydantic error."""
+    loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
+    field = ".".join(str(part) for part in loc)
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        owner = _field_model(loc)
+        names = list(owner.model_fields) if owner else []
+        hint = did_you_mean(str(loc[-1]), names)
+        allowed = f"; allowed: {', '.join(names)}" if names and not hint else ""
+        return field, f"unknown key {str(loc[-1])!r}{hint}{allowed}"
+    if kind == "missing":
+        owner = _field_model(loc)
+        description = ""
+        if owner is not None and str(loc[-1]) in owner.model_fields:
+            description = owner.model_fields[str(loc[-1])].description or ""
+        return field, f"required field is missing ({description.rstrip('.')})" if description else "required field is missing"
+    original = (error.get("ctx") or {}).get("error")
+    if isinstance(original, ScenarioError):
+        return original.field or field, original.message
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind.startswith(("greater_than", "less_than")):
+        message = message.replace("Input should be", "must be")
+    shown = repr(value) if not isinstance(value, dict) else "a mapping"
+    return field, f"{message} (got {shown})"
+
+
+def scenario_error(exc: ValidationError, *, file: str | None = None,
+                   lines: dict[tuple[str, ...], Location] | None = None) -> ScenarioError:
+    """One :class:`ScenarioError` for the first problem pydantic found, located in the file."""
+    error = exc.errors()[0]
+    field, message = _describe(error)
+    original = (error.get("ctx") or {}).get("error")
+    error_class = type(original) if isinstance(original, ScenarioError) else ScenarioError
+    line = column = None
+    if lines:
+        parts = tuple(field.split("."))
+        while parts and parts not in lines:
+            parts = parts[:-1]
+        line, column = lines.get(parts, (None, None))
+    return error_class(message, field=field or None, file=file, line=line, column=column)
+
+
+def _apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``["workload.batch_size=64", ...]`` applied to a nested mapping (values read as YAML)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError(f"--set expects dotted.key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ScenarioError(f"--set {key}: {part!r} is not a section", field=key)
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    return data
+
+
+def scenario_from_dict(data: Any, *, file: str | None = None, name: str | None = None,
+                       lines: dict[tuple[str, ...], Location] | None = None) -> Scenario:
+    """Validate a mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario must be a mapping of sections (model, hardware, workload, ...)",
+                            file=file, line=1 if file else None)
+    if name and "name" not in data:
+        data = {"name": name, **data}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise scenario_error(exc, file=file, lines=lines) from None
+    except ScenarioError as exc:
+        raise exc.located(file=file) from None
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read and validate a scenario YAML file. ``name`` defaults to the file's stem.
+
+    ``overrides`` are ``dotted.key=value`` strings applied before validation (the CLI's --set).
+    Raises :class:`ScenarioError` (file:line:column: field: what is wrong).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read scenario: {exc.strerror or exc}", file=str(path)) from None
+    data, lines = _parse_yaml(text, str(path))
+    if overrides:
+        if not isinstance(data, dict):
+            data = {}
+        data = _apply_overrides(data, overrides)
+    return scenario_from_dict(data, file=str(path), name=path.stem, lines=lines)
