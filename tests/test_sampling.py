@@ -58,9 +58,7 @@ def bigram_model(vocab: int, seed: int, scale: float = 2.0) -> NextLogits:
         (1.7, [0.43, 0.19, 0.14, 0.11, 0.06, 0.07]),
     ],
 )
-def test_worked_example_rounds_to_the_stated_probabilities(
-    temperature: float, expected: list[float]
-) -> None:
+def test_worked_example_rounds_to_the_stated_probabilities(temperature: float, expected: list[float]) -> None:
     probs = softmax(LOGITS, temperature)
     np.testing.assert_array_equal(np.round(probs, 2), expected)
     assert WORDS[int(np.argmax(probs))] == "blue"
@@ -70,9 +68,7 @@ def test_softmax_hand_computed() -> None:
     # [0, ln 3] -> exp gives [1, 3], normalised [1/4, 3/4]; at T = 2 -> [1, sqrt 3] / (1 + sqrt 3).
     np.testing.assert_allclose(softmax([0.0, math.log(3.0)]), [0.25, 0.75])
     root3 = math.sqrt(3.0)
-    np.testing.assert_allclose(
-        softmax([0.0, math.log(3.0)], 2.0), [1 / (1 + root3), root3 / (1 + root3)]
-    )
+    np.testing.assert_allclose(softmax([0.0, math.log(3.0)], 2.0), [1 / (1 + root3), root3 / (1 + root3)])
 
 
 def test_softmax_is_stable_for_huge_logits_and_acts_on_the_last_axis() -> None:
@@ -108,9 +104,7 @@ def test_softmax_sums_to_one(logits: np.ndarray, temperature: float) -> None:
 def test_softmax_is_invariant_to_adding_a_constant(
     logits: np.ndarray, temperature: float, shift: float
 ) -> None:
-    np.testing.assert_allclose(
-        softmax(logits + shift, temperature), softmax(logits, temperature), atol=1e-9
-    )
+    np.testing.assert_allclose(softmax(logits + shift, temperature), softmax(logits, temperature), atol=1e-9)
 
 
 @given(finite_logits, temperatures, temperatures)
@@ -167,6 +161,12 @@ def test_top_k_rejects_zero() -> None:
 def test_top_p_keeps_the_minimal_nucleus_of_the_worked_example(p: float, kept: list[str]) -> None:
     filtered = top_p_filter(LOGITS, p)
     assert {WORDS[i] for i in np.flatnonzero(np.isfinite(filtered))} == set(kept)
+
+
+def test_top_p_stops_when_the_mass_reaches_p_exactly() -> None:
+    # Four equal tokens, 0.25 each: two reach 0.5 exactly, so p = 0.5 keeps two, not three.
+    assert np.sum(np.isfinite(top_p_filter(np.zeros(4), 0.5))) == 2
+    assert np.sum(np.isfinite(top_p_filter(np.zeros(2), 0.5))) == 1
 
 
 @given(finite_logits, st.floats(min_value=1e-6, max_value=1.0))
@@ -227,11 +227,11 @@ def test_sampling_with_filters_never_draws_a_removed_token() -> None:
 
 
 def test_greedy_sample_needs_no_rng_and_leaves_global_state_alone() -> None:
-    before = np.random.get_state()[1].copy()
+    before = np.random.get_state(legacy=False)["state"]["key"].copy()
     assert sample(LOGITS, 0.0) == 0
     assert sample(LOGITS, 0.0, top_k=3, top_p=0.1) == 0
     sample(LOGITS, 1.0)  # fresh OS-seeded generator, not the global one
-    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    np.testing.assert_array_equal(np.random.get_state(legacy=False)["state"]["key"], before)
 
 
 def test_sample_rejects_a_batch_of_rows() -> None:

@@ -222,9 +222,7 @@ def generate(
     return Generation(tokens=tuple(chosen), logprobs=tuple(logprobs))
 
 
-def sequence_logprob(
-    next_logits: NextLogits, prompt: Sequence[int], continuation: Sequence[int]
-) -> float:
+def sequence_logprob(next_logits: NextLogits, prompt: Sequence[int], continuation: Sequence[int]) -> float:
     """Log-probability in nats of ``continuation`` following ``prompt``.
 
     ``log p(y_1..y_n | x) = Σ_i log p(y_i | x, y_<i)`` — the chain rule: a sequence's
