@@ -44,7 +44,8 @@ class ReferenceConfig:
 
     ``kv_heads = 0`` means ``heads`` (multi-head attention) and ``head_dim = 0`` means
     ``d_model // heads``; both are resolved on construction, so the attributes always hold
-    the real values. ``kv_heads = 1`` is multi-query attention.
+    the real values. ``kv_heads = 1`` is multi-query attention. ``dataclasses.replace`` keeps
+    resolved values unless they are passed again (``kv_heads=0`` re-derives).
     """
 
     layers: int
@@ -323,8 +324,8 @@ class ReferenceTransformer:
         tokens run (one new token is a decode step, several an ``"extend"`` call); any other
         list resets the cache and prefills it.
         """
-        history, count = self._history, len(tokens)
-        if history is not None and history == tokens[: len(history)] and count >= len(history):
+        history = self._history
+        if history is not None and tokens[: len(history)] == history:
             new = tokens[len(history) :]
             if new:
                 array = self._token_array(np.array([new]), "tokens", 2)
@@ -334,7 +335,7 @@ class ReferenceTransformer:
             self._history_logits = self.prefill(np.array([tokens]))[0]
         self._history = list(tokens)
         assert self._history_logits is not None
-        return self._history_logits
+        return self._history_logits.copy()
 
     def _token_array(self, token_batch: np.ndarray, name: str, ndim: int) -> np.ndarray:
         """Check token ids: integers in [0, V), ``ndim`` axes (or (B, 1) for 1), none empty."""
