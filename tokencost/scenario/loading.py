@@ -18,6 +18,9 @@ from tokencost.scenario.specs import Scenario
 
 Location = tuple[int, int]
 
+# Fields that default from another: an error in the default points at its origin.
+_DERIVED_FROM = {"parallelism.tensor": "hardware.count", "precision.compute": "precision.weights"}
+
 
 def _node_lines(node: yaml.Node, path: tuple[str, ...], into: dict[tuple[str, ...], Location]) -> None:
     into.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
@@ -89,13 +92,17 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
 def scenario_error(exc: ValidationError, *, file: str | None = None,
                    lines: dict[tuple[str, ...], Location] | None = None) -> ScenarioError:
     """One :class:`ScenarioError` for the first problem pydantic found, located in the file."""
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt key also leaves its real name missing: report the misspelling, the cause.
+    error = next((item for item in errors if item["type"] == "extra_forbidden"), errors[0])
     field, message = _describe(error)
     original = (error.get("ctx") or {}).get("error")
     error_class = type(original) if isinstance(original, ScenarioError) else ScenarioError
     line = column = None
     if lines:
         parts = tuple(field.split("."))
+        if parts not in lines and field in _DERIVED_FROM:
+            parts = tuple(_DERIVED_FROM[field].split("."))
         while parts and parts not in lines:
             parts = parts[:-1]
         line, column = lines.get(parts, (None, None))

@@ -75,6 +75,15 @@ Watts = Annotated[float, _quantity("watts")]
 _FROZEN = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _positive(value: object, kind: str) -> float | None:
+    """``value`` as a positive number, or None when absent or invalid (validation reports it)."""
+    try:
+        number = parse_quantity(value, kind)
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
 def _merge_preset(kind: str, data: Any, field: str) -> Any:
     """Preset fields under explicit ones; catalog-only keys (aliases, notes) dropped."""
     if not isinstance(data, dict) or not data.get("preset"):
@@ -129,12 +138,14 @@ class ModelSpec(BaseModel):
         data = _merge_preset("models", data, "model")
         if isinstance(data, dict):
             data = {key: str(value) if key == "as_of" and value else value for key, value in data.items()}
-            if data.get("params") is not None and data.get("layers") is None:
+            params = _positive(data.get("params"), "count")
+            if params is not None and data.get("layers") is None:
                 data = _assume_standard_shape(data)
             if data.get("active_params") is None and data.get("params") is not None:
                 data["active_params"] = data["params"]
-            if data.get("head_dim") is None and data.get("d_model") and data.get("heads"):
-                data["head_dim"] = _integer(data["d_model"]) // _integer(data["heads"])  # type: ignore[operator]
+            d_model, heads = _positive(data.get("d_model"), "count"), _positive(data.get("heads"), "count")
+            if data.get("head_dim") is None and d_model and heads:
+                data["head_dim"] = int(d_model // heads)
         return data
 
     @model_validator(mode="after")
@@ -191,13 +202,15 @@ def _assume_standard_shape(data: dict[str, Any]) -> dict[str, Any]:
 
     A dense SwiGLU decoder has about ``12·L·d²`` parameters (4·d² attention, 8·d² MLP with
     f = 8d/3). Llama-2-7B, GPT-3 and Llama-3-8B keep ``d ≈ 128·L`` (4096/32, 12288/96), so
-    ``L = (N / (12·128²))^(1/3)``; heads of 128, full multi-head attention (the largest KV cache:
-    conservative), vocabulary 32,000, context 4,096.
+    ``L ≈ (N / (12·128²))^(1/3)``; d is rounded to a multiple of 1024 (heads of 128, a multiple
+    of 8 of them, so tensor degrees 1–8 divide them) and L re-derived as ``N / (12·d²)``. Full
+    multi-head attention (the largest KV cache: conservative), vocabulary 32,000, context 4,096.
     """
     params = parse_quantity(data["params"], "count")
-    layers = max(1, round((params / (12 * 128**2)) ** (1 / 3)))
-    d_model = max(128, int(round(128 * layers / 128.0)) * 128)
-    ffn_dim = int(math.ceil(8 * d_model / 3 / 256.0)) * 256
+    first_guess = (params / (12 * 128**2)) ** (1 / 3)
+    d_model = max(1024, round(128 * first_guess / 1024) * 1024)
+    layers = max(1, round(params / (12 * d_model**2)))
+    ffn_dim = math.ceil(8 * d_model / 3 / 256) * 256
     shape = {
         "layers": layers,
         "d_model": d_model,
