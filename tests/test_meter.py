@@ -187,7 +187,7 @@ def test_extending_a_cache_costs_the_difference_of_two_prefills() -> None:
 
 
 def test_other_flops_follow_the_documented_per_element_counts() -> None:
-    """Decode, per layer: RMSNorm 4·2d, RoPE 3·(h+K)·H, softmax 5·h·(c+1), SwiGLU 5·f, residual 2d.
+    """Decode, per layer: RMSNorm 4·2d, RoPE 3·(h+K)·H, softmax 3·h·(c+1), SwiGLU 5·f, residual 2d.
 
     Plus the final RMSNorm, 4·d; all times the batch. Other bytes: B·d embedding elements
     gathered and (2L + 1)·d norm weights.
@@ -198,7 +198,7 @@ def test_other_flops_follow_the_documented_per_element_counts() -> None:
     reference.prefill(tokens(config, batch, context))
     reference.decode_step(tokens(config, batch, 1)[:, 0])
     d, f, h, k, head = config.d_model, config.ffn_dim, config.heads, config.kv_heads, config.head_dim
-    per_layer = 4 * 2 * d + 3 * (h + k) * head + 5 * h * (context + 1) + 5 * f + 2 * d
+    per_layer = 4 * 2 * d + 3 * (h + k) * head + 3 * h * (context + 1) + 5 * f + 2 * d
     reading = reference.meter.last
     assert reading.other_flops == batch * (config.layers * per_layer + 4 * d)
     norm_elements = (2 * config.layers + 1) * d

@@ -21,8 +21,10 @@ analytic conventions:
   used straight from the projection, not read back.
 * ``other_flops`` (approximate, left out of the analytic model): element-wise work, counted
   per element as RMSNorm 4 (square, sum, scale, weight), rotary embedding 3 (two multiplies,
-  one add), softmax 5 per unmasked score (scale, max, subtract-and-exp, sum, divide), SwiGLU 5
-  (SiLU = negate, exp, add, divide; times the up projection) and residual add 1.
+  one add), softmax 3 per unmasked score (as Hoffmann et al. 2022, "Training Compute-Optimal
+  Large Language Models", appendix F, which also counts the score and value products as
+  ``2·d_qk`` and ``2·d_v`` per pair and head), SwiGLU 5 (SiLU = negate, exp, add, divide;
+  times the up projection) and residual add 1.
 * ``other_bytes``: the embedding rows gathered (``B·T·d`` elements; the look-up is 0 FLOP) and
   the RMSNorm weights read (``d`` elements per norm per call).
 * ``activation_bytes``: the input and output of every matrix product. Neither the analytic
@@ -84,7 +86,7 @@ class MeterReading:
         return self.model_bytes + self.other_bytes + self.activation_bytes
 
 
-_SOFTMAX_FLOP_PER_SCORE = 5  # scale, max, subtract-and-exp, sum, divide
+_SOFTMAX_FLOP_PER_SCORE = 3  # Hoffmann et al. 2022, appendix F
 
 _COUNT_FIELDS = tuple(f.name for f in fields(MeterReading) if f.name.endswith(("_flops", "_bytes")))
 
@@ -121,7 +123,7 @@ class Meter:
     def attention(self, *, batch: int, heads: int, pairs: int, qk_head_dim: int, v_head_dim: int) -> None:
         """Count attention over ``pairs`` unmasked (query, key) pairs per sequence and head.
 
-        ``B·h·pairs·(2·d_qk + 2·d_v)`` attention FLOP, plus 5 other FLOP per unmasked score
+        ``B·h·pairs·(2·d_qk + 2·d_v)`` attention FLOP, plus 3 other FLOP per unmasked score
         for the softmax (see the module docstring).
         """
         scores = batch * heads * pairs
