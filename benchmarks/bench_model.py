@@ -28,14 +28,22 @@ def best_of(repeats: int, func, *args) -> float:
 
 def main() -> None:
     chat = Scenario(
-        name="bench", model={"preset": "llama-3.1-70b"}, hardware={"preset": "h100-sxm", "count": 8},
+        name="bench",
+        model={"preset": "llama-3.1-70b"},
+        hardware={"preset": "h100-sxm", "count": 8},
         workload={"input_tokens": 1000, "output_tokens": 300, "requests_per_second": 50},
         slo={"ttft_s": 1.0, "tpot_s": 0.05},
     )
-    fixed = Scenario.model_validate({**chat.model_dump(exclude={"workload"}),
-                                     "workload": {"input_tokens": 1000, "output_tokens": 300, "batch_size": 64}})
-    for label, scenario in (("evaluate, batch searched under the TPOT SLO", chat),
-                            ("evaluate, fixed batch", fixed)):
+    fixed = Scenario.model_validate(
+        {
+            **chat.model_dump(exclude={"workload"}),
+            "workload": {"input_tokens": 1000, "output_tokens": 300, "batch_size": 64},
+        }
+    )
+    for label, scenario in (
+        ("evaluate, batch searched under the TPOT SLO", chat),
+        ("evaluate, fixed batch", fixed),
+    ):
         evaluate(scenario)
         runs = 200
         start = time.perf_counter()
@@ -46,7 +54,8 @@ def main() -> None:
 
     start = time.perf_counter()
     Scenario.model_validate(chat.model_dump())
-    print(f"{'validate a scenario (pydantic, presets cached)':48s} {(time.perf_counter() - start) * 1e3:8.3f} ms")
+    validate_ms = (time.perf_counter() - start) * 1e3
+    print(f"{'validate a scenario (pydantic, presets cached)':48s} {validate_ms:8.3f} ms")
 
     dep = deployment(chat)
     points = 1_000_000
@@ -54,12 +63,16 @@ def main() -> None:
     batches = rng.integers(1, 1025, points).astype(float)
     contexts = rng.integers(1, 131_072, points).astype(float)
     seconds = best_of(5, lambda: serving.decode_step(dep, batches, contexts).time_s)
-    print(f"{'decode_step over 10^6 (batch, context) points':48s} {seconds * 1e3:8.1f} ms "
-          f"= {points / seconds / 1e6:.1f} M points/s")
+    print(
+        f"{'decode_step over 10^6 (batch, context) points':48s} {seconds * 1e3:8.1f} ms "
+        f"= {points / seconds / 1e6:.1f} M points/s"
+    )
     outputs = rng.integers(1, 4096, points).astype(float)
     seconds = best_of(5, lambda: serving.decode_total_time_s(dep, batches, contexts, outputs))
-    print(f"{'whole-response decode time over 10^6 points':48s} {seconds * 1e3:8.1f} ms "
-          f"= {points / seconds / 1e6:.1f} M points/s")
+    print(
+        f"{'whole-response decode time over 10^6 points':48s} {seconds * 1e3:8.1f} ms "
+        f"= {points / seconds / 1e6:.1f} M points/s"
+    )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,25 @@ import tokencost
 PACKAGE = Path(tokencost.__file__).parent
 
 PUBLIC = {
-    "EfficiencySpec", "Evaluation", "HardwareSpec", "ModelSpec", "ParallelismSpec", "PrecisionSpec",
-    "PresetNotFoundError", "Scenario", "ScenarioError", "SloSpec", "TokenCostError", "TokenCostWarning",
-    "WorkloadSpec", "__version__", "deployment", "evaluate", "load_hf_config", "load_scenario", "to_frame",
+    "EfficiencySpec",
+    "Evaluation",
+    "HardwareSpec",
+    "ModelSpec",
+    "ParallelismSpec",
+    "PrecisionSpec",
+    "PresetNotFoundError",
+    "Scenario",
+    "ScenarioError",
+    "SloSpec",
+    "TokenCostError",
+    "TokenCostWarning",
+    "WorkloadSpec",
+    "__version__",
+    "deployment",
+    "evaluate",
+    "load_hf_config",
+    "load_scenario",
+    "to_frame",
 }
 
 
@@ -25,7 +41,9 @@ def test_public_names_do_not_drift():
 
 
 def test_import_tokencost_stays_light():
-    code = "import sys, tokencost; print(sorted(m for m in ('plotly', 'typer', 'pandas') if m in sys.modules))"
+    code = (
+        "import sys, tokencost; print(sorted(m for m in ('plotly', 'typer', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -25,15 +25,23 @@ from tokencost.model import roofline as rl
 PURE = {"compute": 1.0, "bandwidth": 1.0, "interconnect": 1.0, "memory_reserve": 0.0}
 
 LLAMA2_7B = {
-    "params": 6.74e9, "layers": 32, "d_model": 4096, "heads": 32, "kv_heads": 32,
-    "ffn_dim": 11008, "vocab": 32000, "max_context": 4096,
+    "params": 6.74e9,
+    "layers": 32,
+    "d_model": 4096,
+    "heads": 32,
+    "kv_heads": 32,
+    "ffn_dim": 11008,
+    "vocab": 32000,
+    "max_context": 4096,
 }
 A100_80GB = {"flops": "312 TFLOPS", "bandwidth": "2.039 TB/s", "memory": "80 GB", "usd_per_hour": 2.0}
 
 
 def llama2_7b_on_a100(**workload: object) -> Scenario:
     return Scenario(
-        name="hand", model=LLAMA2_7B, hardware=A100_80GB,
+        name="hand",
+        model=LLAMA2_7B,
+        hardware=A100_80GB,
         precision={"weights": "fp16", "kv_cache": "fp16"},
         workload={"input_tokens": 512, "output_tokens": 128, "batch_size": 1, **workload},
         efficiency=PURE,
@@ -43,8 +51,9 @@ def llama2_7b_on_a100(**workload: object) -> Scenario:
 def test_linear_params_of_llama2_7b() -> None:
     # Per layer: attention 4·4096² = 67,108,864; MLP 3·4096·11008 = 135,266,304.
     # 32 layers: 6,476,005,376; plus output head 4096·32000 = 131,072,000 → 6,607,077,376.
-    count = fl.linear_params(layers=32, d_model=4096, heads=32, kv_heads=32, head_dim=128,
-                             ffn_dim=11008, vocab=32000)
+    count = fl.linear_params(
+        layers=32, d_model=4096, heads=32, kv_heads=32, head_dim=128, ffn_dim=11008, vocab=32000
+    )
     assert count == 6_607_077_376
     # With the 131,072,000-parameter input embedding this is the 6.74e9 of Touvron et al. 2023.
     assert count + 4096 * 32000 == pytest.approx(6.74e9, rel=1e-3)
@@ -133,8 +142,9 @@ def test_decode_step_flops_formula() -> None:
 
 def test_prefill_flops_formula() -> None:
     # P = 3: body 2·(1000 − 100)·3 = 5400; head 2·100 = 200; attention 10 · (1+2+3) = 60.
-    got = fl.prefill_flops(linear_params=1000, lm_head_params=100, attention_flops_per_key=10,
-                           prompt_tokens=3, batch=2)
+    got = fl.prefill_flops(
+        linear_params=1000, lm_head_params=100, attention_flops_per_key=10, prompt_tokens=3, batch=2
+    )
     assert float(got) == 2 * (5400 + 200 + 60)
 
 
@@ -153,10 +163,12 @@ def test_expected_distinct_experts_limits() -> None:
 def test_moe_weight_read_batch_one_reads_active_params() -> None:
     # Mixtral-8x7B: 46.7e9 total, 12.9e9 active, 8 experts, top-2. e = 33.8e9/6 = 5.633e9,
     # shared = 46.7e9 − 8·5.633e9 = 1.633e9. Batch 1 → 1.633e9 + 2·5.633e9 = 12.9e9.
-    one = mem.moe_weight_params_read(params=46.7e9, active_params=12.9e9, experts=8, experts_per_token=2,
-                                     tokens=1)
-    many = mem.moe_weight_params_read(params=46.7e9, active_params=12.9e9, experts=8,
-                                      experts_per_token=2, tokens=512)
+    one = mem.moe_weight_params_read(
+        params=46.7e9, active_params=12.9e9, experts=8, experts_per_token=2, tokens=1
+    )
+    many = mem.moe_weight_params_read(
+        params=46.7e9, active_params=12.9e9, experts=8, experts_per_token=2, tokens=512
+    )
     assert float(one) == pytest.approx(12.9e9)
     assert float(many) == pytest.approx(46.7e9, rel=1e-6)
 
@@ -174,10 +186,16 @@ def test_tensor_parallel_decode_of_llama2_70b_on_8_gpus() -> None:
     # comm: 2·80 all-reduces of 8192·2 = 16,384 B: 160·(10 µs + 2·7/8·16384/300e9) = 1.615 ms.
     # KV at c ≈ 1000: 1000·2·80·8·128·2/8 = 40.96e6 B per GPU → 0.02 ms.
     scenario = Scenario(
-        name="tp", model={"preset": "llama-2-70b"},
-        hardware={**A100_80GB, "count": 8, "interconnect_bandwidth": "300 GB/s",
-                  "interconnect_latency": "10 us"},
-        workload={"input_tokens": 1000, "output_tokens": 2, "batch_size": 1}, efficiency=PURE,
+        name="tp",
+        model={"preset": "llama-2-70b"},
+        hardware={
+            **A100_80GB,
+            "count": 8,
+            "interconnect_bandwidth": "300 GB/s",
+            "interconnect_latency": "10 us",
+        },
+        workload={"input_tokens": 1000, "output_tokens": 2, "batch_size": 1},
+        efficiency=PURE,
     )
     result = evaluate(scenario)
     weights_s = 2 * (68.98e9 - 8192 * 32000) / 8 / 2.039e12
@@ -203,7 +221,9 @@ def test_gpt_fast_llama2_7b_batch_one_on_a100_within_15_percent() -> None:
     # (github.com/pytorch-labs/gpt-fast#benchmarks). With the default efficiencies from
     # calibration.yaml we predict 1/TPOT; the table's median MBU (0.66) is not fitted to this row.
     scenario = Scenario(
-        name="gpt-fast", model={"preset": "llama-2-7b"}, hardware={"preset": "a100-80gb-sxm"},
+        name="gpt-fast",
+        model={"preset": "llama-2-7b"},
+        hardware={"preset": "a100-80gb-sxm"},
         workload={"input_tokens": 8, "output_tokens": 200, "batch_size": 1},
     )
     tokens_per_s = 1.0 / evaluate(scenario).tpot_s
@@ -212,8 +232,12 @@ def test_gpt_fast_llama2_7b_batch_one_on_a100_within_15_percent() -> None:
 
 def test_infeasible_says_how_much_memory_is_missing() -> None:
     # Llama-3.1-405B in bf16 is 811.7 GB of weights; one L4 has 24 GB, 21.6 GB usable.
-    scenario = Scenario(name="big", model={"preset": "llama-3.1-405b"}, hardware={"preset": "l4"},
-                        workload={"input_tokens": 100, "output_tokens": 100})
+    scenario = Scenario(
+        name="big",
+        model={"preset": "llama-3.1-405b"},
+        hardware={"preset": "l4"},
+        workload={"input_tokens": 100, "output_tokens": 100},
+    )
     result = evaluate(scenario)
     assert not result.feasible
     assert "missing 790" in (result.infeasible_reason or "")

@@ -7,12 +7,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tokencost.model import cost
+from tokencost.model import cost, serving
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
-from tokencost.model import serving
 from tokencost.model.serving import Deployment
 from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
 from tokencost.scenario.catalog import calibration
@@ -28,11 +27,15 @@ def deployment(scenario: Scenario) -> Deployment:
     tensor = float(scenario.parallelism.tensor or 1)
     if model.is_mla:
         latent = float((model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0))
-        kv_elements = mem.kv_elements_per_token(layers=model.layers, kv_heads=1, head_dim=1, latent_dim=latent)
+        kv_elements = mem.kv_elements_per_token(
+            layers=model.layers, kv_heads=1, head_dim=1, latent_dim=latent
+        )
         replication = tensor  # the latent cache is not split by head: every rank keeps it
-        per_key = fl.attention_flops_per_key(model.layers, model.heads, latent, model.kv_lora_rank)
+        per_key = fl.attention_flops_per_key(model.layers, model.heads, latent, model.kv_lora_rank or 0)
     else:
-        kv_elements = mem.kv_elements_per_token(layers=model.layers, kv_heads=model.kv_heads, head_dim=model.head_dim)
+        kv_elements = mem.kv_elements_per_token(
+            layers=model.layers, kv_heads=model.kv_heads, head_dim=model.head_dim
+        )
         replication = float(par.kv_replication_factor(model.kv_heads, tensor))
         per_key = fl.attention_flops_per_key(model.layers, model.heads, model.head_dim, model.head_dim)
     latency = hardware.interconnect_latency
@@ -70,7 +73,9 @@ def deployment(scenario: Scenario) -> Deployment:
     )
 
 
-def mean_tpot_s(dep: Deployment, batch: np.ndarray | float, input_tokens: float, output_tokens: float) -> np.ndarray:
+def mean_tpot_s(
+    dep: Deployment, batch: np.ndarray | float, input_tokens: float, output_tokens: float
+) -> np.ndarray:
     """Mean seconds per output token over a response's decode steps (one step if O = 1)."""
     if output_tokens <= 1:
         return serving.decode_step(dep, batch, input_tokens).time_s
@@ -96,8 +101,14 @@ def largest_satisfying(predicate: Callable[[np.ndarray], np.ndarray], low: int, 
 
 
 def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> Evaluation:
-    return Evaluation(**base, feasible=False, infeasible_reason=reason, max_batch=max_batch,
-                      slo_ttft_s=scenario.slo.ttft_s, slo_tpot_s=scenario.slo.tpot_s)
+    return Evaluation(
+        **base,
+        feasible=False,
+        infeasible_reason=reason,
+        max_batch=max_batch,
+        slo_ttft_s=scenario.slo.ttft_s,
+        slo_tpot_s=scenario.slo.tpot_s,
+    )
 
 
 def _fit_reason(dep: Deployment, context: int) -> str:
@@ -121,7 +132,8 @@ def choose_batch(scenario: Scenario, dep: Deployment, max_batch: int) -> int:
         return max_batch
     best = largest_satisfying(
         lambda batch: mean_tpot_s(dep, batch, workload.input_tokens, workload.output_tokens) <= target,
-        1, max_batch,
+        1,
+        max_batch,
     )
     return max(best, 1)
 
@@ -133,11 +145,17 @@ def evaluate(scenario: Scenario) -> Evaluation:
     prompt, out = workload.input_tokens, workload.output_tokens
     context = prompt + out
     base = dict(
-        name=scenario.name, model=scenario.model.display_name, hardware=scenario.hardware.display_name,
-        precision_weights=scenario.precision.weights, precision_kv_cache=scenario.precision.kv_cache,
-        precision_compute=str(scenario.precision.compute), tensor_parallel=int(dep.tensor),
-        pipeline_parallel=int(dep.pipeline), accelerators_per_replica=int(dep.accelerators),
-        input_tokens=prompt, output_tokens=out,
+        name=scenario.name,
+        model=scenario.model.display_name,
+        hardware=scenario.hardware.display_name,
+        precision_weights=scenario.precision.weights,
+        precision_kv_cache=scenario.precision.kv_cache,
+        precision_compute=str(scenario.precision.compute),
+        tensor_parallel=int(dep.tensor),
+        pipeline_parallel=int(dep.pipeline),
+        accelerators_per_replica=int(dep.accelerators),
+        input_tokens=prompt,
+        output_tokens=out,
     )
     max_batch = int(serving.max_batch(dep, context))
     if max_batch < 1:
@@ -161,9 +179,11 @@ def _feasible(scenario: Scenario, dep: Deployment, base: dict, batch: int, max_b
     tpot = float(mean_tpot_s(dep, batch, prompt, out))
     context = float(serving.mean_decode_context(prompt, out))
     step = serving.decode_step(dep, batch, context)
-    per_token = fl.decode_step_flops(linear_params=dep.linear_params,
-                                     attention_flops_per_key=dep.attention_flops_per_key,
-                                     context_tokens=context)
+    per_token = fl.decode_step_flops(
+        linear_params=dep.linear_params,
+        attention_flops_per_key=dep.attention_flops_per_key,
+        context_tokens=context,
+    )
     busy_s = float(cost.replica_seconds_per_request(ttft, decode_total, batch))
     capacity = 1.0 / busy_s
     rate = workload.request_rate_per_s
@@ -205,9 +225,12 @@ def _feasible(scenario: Scenario, dep: Deployment, base: dict, batch: int, max_b
         usd_per_request=busy_s * usd_s,
         usd_per_day=usd_day,
         usd_per_million_tokens_fleet=usd_day / tokens_day * cost.PER_MILLION if tokens_day else None,
-        energy_j_per_input_token=float(cost.energy_joules_per_token(ttft, prompt, dep.power_w, dep.accelerators)),
+        energy_j_per_input_token=float(
+            cost.energy_joules_per_token(ttft, prompt, dep.power_w, dep.accelerators)
+        ),
         energy_j_per_output_token=float(
-            cost.energy_joules_per_token(decode_share_s, out, dep.power_w, dep.accelerators)),
+            cost.energy_joules_per_token(decode_share_s, out, dep.power_w, dep.accelerators)
+        ),
         fleet_power_w=gpus * dep.power_w,
         meets_slo=meets,
         slo_ttft_s=slo.ttft_s,
@@ -217,23 +240,38 @@ def _feasible(scenario: Scenario, dep: Deployment, base: dict, batch: int, max_b
         kv_bytes_per_sequence=kv_seq,
         memory_bytes_per_replica=serving.replica_memory_bytes(dep),
         memory_used_bytes=dep.weight_bytes + batch * kv_seq,
-        ridge_point_flop_per_byte=float(rl.ridge_point(dep.peak_flop_per_s, dep.bandwidth_bytes_per_s,
-                                                        dep.compute_efficiency, dep.bandwidth_efficiency)),
+        ridge_point_flop_per_byte=float(
+            rl.ridge_point(
+                dep.peak_flop_per_s,
+                dep.bandwidth_bytes_per_s,
+                dep.compute_efficiency,
+                dep.bandwidth_efficiency,
+            )
+        ),
         peak_flop_per_s=dep.peak_flop_per_s,
         bandwidth_bytes_per_s=dep.bandwidth_bytes_per_s,
         prefill=PrefillRecord(
-            flops=float(pre.flops), bytes=float(pre.bytes), time_s=ttft,
-            bound=rl.BOUND_NAMES[int(pre.bound)], compute_time_s=float(pre.compute_s),
-            memory_time_s=float(pre.memory_s), comm_time_s=float(pre.comm_s),
+            flops=float(pre.flops),
+            bytes=float(pre.bytes),
+            time_s=ttft,
+            bound=rl.BOUND_NAMES[int(pre.bound)],
+            compute_time_s=float(pre.compute_s),
+            memory_time_s=float(pre.memory_s),
+            comm_time_s=float(pre.comm_s),
             arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(pre.flops, pre.bytes)),
             tokens_per_s=prompt / ttft,
         ),
         decode=DecodeRecord(
-            flops_per_token=float(per_token), bytes_per_step=float(step.bytes), time_per_step_s=tpot,
-            bound=rl.BOUND_NAMES[int(step.bound)], compute_time_s=float(step.compute_s),
-            memory_time_s=float(step.memory_s), comm_time_s=float(step.comm_s),
+            flops_per_token=float(per_token),
+            bytes_per_step=float(step.bytes),
+            time_per_step_s=tpot,
+            bound=rl.BOUND_NAMES[int(step.bound)],
+            compute_time_s=float(step.compute_s),
+            memory_time_s=float(step.memory_s),
+            comm_time_s=float(step.comm_s),
             arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(step.flops, step.bytes)),
-            context_tokens=context, total_time_s=decode_total,
+            context_tokens=context,
+            total_time_s=decode_total,
         ),
         notes=tuple(notes),
     )

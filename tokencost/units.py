@@ -124,8 +124,8 @@ def format_si(value: float, unit: str, *, digits: int = 3) -> str:
     for prefix, factor in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if magnitude >= factor:
             return f"{value / factor:.{digits}g} {prefix}{unit}"
-    if magnitude and magnitude < 1e-3 and unit == "s":
-        return f"{value * 1e6:.{digits}g} µs"
-    if magnitude and magnitude < 1 and unit == "s":
-        return f"{value * 1e3:.{digits}g} ms"
+    if magnitude and unit == "s":
+        for factor, name in ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms")):
+            if magnitude < factor * 1e3:
+                return f"{value / factor:.{digits}g} {name}"
     return f"{value:.{digits}g} {unit}".rstrip()

@@ -20,9 +20,13 @@ SECONDS_PER_DAY = 86400.0
 PER_MILLION = 1e6
 
 
-def replica_seconds_per_request(prefill_s: ArrayLike, decode_total_s: ArrayLike, batch: ArrayLike) -> np.ndarray:
+def replica_seconds_per_request(
+    prefill_s: ArrayLike, decode_total_s: ArrayLike, batch: ArrayLike
+) -> np.ndarray:
     """``T_p + D/B``: seconds of a whole replica one request uses in steady state."""
-    return np.asarray(prefill_s, dtype=float) + np.asarray(decode_total_s, dtype=float) / np.asarray(batch, dtype=float)
+    return np.asarray(prefill_s, dtype=float) + np.asarray(decode_total_s, dtype=float) / np.asarray(
+        batch, dtype=float
+    )
 
 
 def usd_per_second(usd_per_hour: ArrayLike, accelerators: ArrayLike) -> np.ndarray:
@@ -32,7 +36,12 @@ def usd_per_second(usd_per_hour: ArrayLike, accelerators: ArrayLike) -> np.ndarr
 
 def usd_per_million_tokens(seconds: ArrayLike, tokens: ArrayLike, replica_usd_per_s: ArrayLike) -> np.ndarray:
     """Dollars per million tokens when ``tokens`` take ``seconds`` of a replica."""
-    return np.asarray(seconds, dtype=float) * np.asarray(replica_usd_per_s) / np.asarray(tokens, dtype=float) * PER_MILLION
+    return (
+        np.asarray(seconds, dtype=float)
+        * np.asarray(replica_usd_per_s)
+        / np.asarray(tokens, dtype=float)
+        * PER_MILLION
+    )
 
 
 def replicas_needed(request_rate_per_s: ArrayLike, replica_requests_per_s: ArrayLike) -> np.ndarray:
@@ -41,8 +50,9 @@ def replicas_needed(request_rate_per_s: ArrayLike, replica_requests_per_s: Array
     return np.maximum(np.ceil(load - 1e-9), 1.0)
 
 
-def energy_joules_per_token(seconds: ArrayLike, tokens: ArrayLike, power_w: ArrayLike,
-                            accelerators: ArrayLike) -> np.ndarray:
+def energy_joules_per_token(
+    seconds: ArrayLike, tokens: ArrayLike, power_w: ArrayLike, accelerators: ArrayLike
+) -> np.ndarray:
     """Joules per token at board power: ``P·n·seconds/tokens`` (TDP: an upper bound)."""
     watts = np.asarray(power_w, dtype=float) * np.asarray(accelerators, dtype=float)
     return watts * np.asarray(seconds, dtype=float) / np.asarray(tokens, dtype=float)

@@ -11,8 +11,10 @@ Conventions (shared with the reference transformer's meter, ``tokencost.referenc
 * A decode step at context c reads the c cached entries of each sequence and writes one.
   A prefill into an empty cache writes P entries and reads none (the prompt's keys and values
   are produced in the same pass).
-* Activations are not counted: per token they are ``O(L·d)`` bytes, under 0.1 % of the
-  weights at batch sizes that fit in memory.
+* Activations are not counted. Each token's matrix-product inputs and outputs are
+  ``O(L·(d + f))`` bytes — about 0.04 % of the weights per token for Llama-2-7B — so they grow
+  to a few percent of the weights at batch 64–256 in decode, where the KV cache (counted)
+  usually dwarfs them; a known underestimate, measured by the reference transformer's meter.
 """
 
 from __future__ import annotations
@@ -103,9 +105,7 @@ def moe_weight_params_read(
     spare = np.maximum(experts_ - chosen, 1.0)
     per_expert = np.where(experts_ > chosen, (total - active) / spare, 0.0)
     shared = total - experts_ * per_expert
-    distinct = np.where(
-        experts_ > chosen, expected_distinct_experts(experts_, chosen, tokens), 0.0
-    )
+    distinct = np.where(experts_ > chosen, expected_distinct_experts(experts_, chosen, tokens), 0.0)
     return shared + distinct * per_expert
 
 

@@ -166,8 +166,9 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
     return _terms(dep, flops, bytes_moved, _comm_s(dep, micro))
 
 
-def decode_total_time_s(dep: Deployment, batch: ArrayLike, input_tokens: ArrayLike,
-                        output_tokens: ArrayLike) -> np.ndarray:
+def decode_total_time_s(
+    dep: Deployment, batch: ArrayLike, input_tokens: ArrayLike, output_tokens: ArrayLike
+) -> np.ndarray:
     """Seconds of all decode steps of a response, integrated over the growing KV cache.
 
     Step ``j = 1..O−1`` runs at context ``P + j − 1``. Compute and memory time are both affine
@@ -177,9 +178,12 @@ def decode_total_time_s(dep: Deployment, batch: ArrayLike, input_tokens: ArrayLi
     at_one = decode_step(dep, batch, 1.0)
     steps = fl.decode_steps(output_tokens)
     slowest = rl.sum_of_affine_max(
-        at_zero.compute_s, at_one.compute_s - at_zero.compute_s,
-        at_zero.memory_s, at_one.memory_s - at_zero.memory_s,
-        np.asarray(input_tokens, dtype=float), steps,
+        at_zero.compute_s,
+        at_one.compute_s - at_zero.compute_s,
+        at_zero.memory_s,
+        at_one.memory_s - at_zero.memory_s,
+        np.asarray(input_tokens, dtype=float),
+        steps,
     )
     fixed = at_zero.comm_s + dep.step_overhead_s
     return slowest + steps * fixed

@@ -57,8 +57,7 @@ def find_preset(kind: str, name: str, *, field: str | None = None) -> dict[str, 
         hint = did_you_mean(_normalise(name), table)
         listing = "tokencost hardware list" if kind == "hardware" else "tokencost models list"
         raise PresetNotFoundError(
-            f"unknown {'hardware' if kind == 'hardware' else 'model'} preset {name!r}{hint}; "
-            f"see `{listing}`",
+            f"unknown {'hardware' if kind == 'hardware' else 'model'} preset {name!r}{hint}; see `{listing}`",
             field=field,
         )
     return {"key": key, **catalog(kind)[key]}

@@ -47,13 +47,21 @@ def _count_params(fields: dict[str, Any], config: dict[str, Any]) -> tuple[float
     Per layer: attention ``d·h·H + 2·d·K·H + h·H·d``, MLP ``m·d·f`` per expert; plus the
     embedding (and output head unless tied). Norm weights (2·d per layer) are included.
     """
-    matrices = 2 if "gelu" in str(config.get("hidden_act", "silu")) and "glu" not in str(
-        config.get("hidden_act")) else 3
+    matrices = (
+        2
+        if "gelu" in str(config.get("hidden_act", "silu")) and "glu" not in str(config.get("hidden_act"))
+        else 3
+    )
     experts, chosen = fields.get("experts") or 1, fields.get("experts_per_token") or 1
     shared = fields.get("shared_experts") or 0
     dense = linear_params(
-        layers=fields["layers"], d_model=fields["d_model"], heads=fields["heads"],
-        kv_heads=fields["kv_heads"], head_dim=fields["head_dim"], ffn_dim=0, vocab=0,
+        layers=fields["layers"],
+        d_model=fields["d_model"],
+        heads=fields["heads"],
+        kv_heads=fields["kv_heads"],
+        head_dim=fields["head_dim"],
+        ffn_dim=0,
+        vocab=0,
     )
     expert = matrices * fields["d_model"] * fields["ffn_dim"] * fields["layers"]
     embeddings = fields["vocab"] * fields["d_model"] * (1 if fields["tied_embeddings"] else 2)
@@ -80,8 +88,9 @@ def load_hf_config(path: str | Path) -> ModelSpec:
     fields = {key: value for key, value in fields.items() if value is not None}
     for required in ("layers", "d_model", "heads", "vocab"):
         if required not in fields:
-            raise ScenarioError(f"config.json has no {_KEYS[required][0]!r}", file=str(path),
-                                field=f"model.{required}")
+            raise ScenarioError(
+                f"config.json has no {_KEYS[required][0]!r}", file=str(path), field=f"model.{required}"
+            )
     fields.setdefault("kv_heads", fields["heads"])
     fields.setdefault("head_dim", fields["d_model"] // fields["heads"])
     fields.setdefault("ffn_dim", 4 * fields["d_model"])

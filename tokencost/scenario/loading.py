@@ -26,7 +26,7 @@ def _node_lines(node: yaml.Node, path: tuple[str, ...], into: dict[tuple[str, ..
     into.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            child = path + (str(key.value),)
+            child = (*path, str(key.value))
             into[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
             _node_lines(value, child, into)
 
@@ -61,7 +61,7 @@ def _field_model(path: tuple[str | int, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: Any) -> tuple[str, str]:
     """(dotted field, message) for one pydantic error."""
     loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
     field = ".".join(str(part) for part in loc)
@@ -78,7 +78,12 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
         description = ""
         if owner is not None and str(loc[-1]) in owner.model_fields:
             description = owner.model_fields[str(loc[-1])].description or ""
-        return field, f"required field is missing ({description.rstrip('.')})" if description else "required field is missing"
+        return (
+            field,
+            f"required field is missing ({description.rstrip('.')})"
+            if description
+            else "required field is missing",
+        )
     original = (error.get("ctx") or {}).get("error")
     if isinstance(original, ScenarioError):
         return original.field or field, original.message
@@ -89,8 +94,9 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     return field, f"{message} (got {shown})"
 
 
-def scenario_error(exc: ValidationError, *, file: str | None = None,
-                   lines: dict[tuple[str, ...], Location] | None = None) -> ScenarioError:
+def scenario_error(
+    exc: ValidationError, *, file: str | None = None, lines: dict[tuple[str, ...], Location] | None = None
+) -> ScenarioError:
     """One :class:`ScenarioError` for the first problem pydantic found, located in the file."""
     errors = exc.errors()
     # A misspelt key also leaves its real name missing: report the misspelling, the cause.
@@ -128,12 +134,20 @@ def _apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, An
     return data
 
 
-def scenario_from_dict(data: Any, *, file: str | None = None, name: str | None = None,
-                       lines: dict[tuple[str, ...], Location] | None = None) -> Scenario:
+def scenario_from_dict(
+    data: Any,
+    *,
+    file: str | None = None,
+    name: str | None = None,
+    lines: dict[tuple[str, ...], Location] | None = None,
+) -> Scenario:
     """Validate a mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
     if not isinstance(data, dict):
-        raise ScenarioError("a scenario must be a mapping of sections (model, hardware, workload, ...)",
-                            file=file, line=1 if file else None)
+        raise ScenarioError(
+            "a scenario must be a mapping of sections (model, hardware, workload, ...)",
+            file=file,
+            line=1 if file else None,
+        )
     if name and "name" not in data:
         data = {"name": name, **data}
     try:
@@ -154,7 +168,8 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read scenario: {exc.strerror or exc}", file=str(path)) from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioError(f"cannot read scenario: {reason}", file=str(path)) from None
     data, lines = _parse_yaml(text, str(path))
     if overrides:
         if not isinstance(data, dict):

@@ -106,9 +106,7 @@ class ModelSpec(BaseModel):
     preset: str | None = Field(None, description="Catalog name (see `tokencost models list`).")
     name: str | None = Field(None, description="Display name.")
     params: Count = Field(..., gt=0, description="Total parameters N (count; '70B' accepted).")
-    active_params: Count = Field(
-        ..., gt=0, description="Parameters used per token (MoE); default: params."
-    )
+    active_params: Count = Field(..., gt=0, description="Parameters used per token (MoE); default: params.")
     layers: Integer = Field(..., gt=0, description="Transformer layers L.")
     d_model: Integer = Field(..., gt=0, description="Hidden size d.")
     heads: Integer = Field(..., gt=0, description="Query heads h.")
@@ -151,13 +149,9 @@ class ModelSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
         if self.experts_per_token > self.experts:
-            raise ValueError(
-                f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})"
-            )
+            raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
         if self.active_params is not None and self.active_params > self.params:
-            raise ValueError(
-                f"active_params ({self.active_params:.4g}) exceeds params ({self.params:.4g})"
-            )
+            raise ValueError(f"active_params ({self.active_params:.4g}) exceeds params ({self.params:.4g})")
         if self.kv_heads > self.heads or self.heads % self.kv_heads:
             raise ValueError(
                 f"kv_heads ({self.kv_heads}) must divide heads ({self.heads}) "
@@ -302,7 +296,9 @@ class ParallelismSpec(BaseModel):
 
     model_config = _FROZEN
 
-    tensor: Integer | None = Field(None, gt=0, description="Tensor-parallel degree; default hardware.count / pipeline.")
+    tensor: Integer | None = Field(
+        None, gt=0, description="Tensor-parallel degree; default hardware.count / pipeline."
+    )
     pipeline: Integer = Field(1, gt=0, description="Pipeline stages (each holds layers / pipeline).")
 
 
@@ -325,9 +321,7 @@ class WorkloadSpec(BaseModel):
         if self.requests_per_second is None and (self.users is None) != (
             self.requests_per_user_per_hour is None
         ):
-            raise ValueError(
-                "give users together with requests_per_user_per_hour, or requests_per_second"
-            )
+            raise ValueError("give users together with requests_per_user_per_hour, or requests_per_second")
         return self
 
     @property
@@ -360,19 +354,27 @@ class EfficiencySpec(BaseModel):
     model_config = _FROZEN
 
     compute: float = Field(
-        default_factory=lambda: _default_efficiency("compute"), gt=0, le=1,
+        default_factory=lambda: _default_efficiency("compute"),
+        gt=0,
+        le=1,
         description="Fraction of peak FLOP/s achieved (MFU), in (0, 1].",
     )
     bandwidth: float = Field(
-        default_factory=lambda: _default_efficiency("bandwidth"), gt=0, le=1,
+        default_factory=lambda: _default_efficiency("bandwidth"),
+        gt=0,
+        le=1,
         description="Fraction of peak memory bandwidth achieved (MBU), in (0, 1].",
     )
     interconnect: float = Field(
-        default_factory=lambda: _default_efficiency("interconnect"), gt=0, le=1,
+        default_factory=lambda: _default_efficiency("interconnect"),
+        gt=0,
+        le=1,
         description="Fraction of interconnect bandwidth achieved by all-reduce, in (0, 1].",
     )
     memory_reserve: float = Field(
-        0.10, ge=0, lt=1,
+        0.10,
+        ge=0,
+        lt=1,
         description="Share of memory kept free for activations and fragmentation "
         "(vLLM's default gpu_memory_utilization 0.9 leaves 0.10).",
     )
@@ -511,8 +513,7 @@ def _compute_precision(precision: dict[str, Any], table: dict[str, Any]) -> str:
             return candidate
     raise _field_error(
         "precision.weights",
-        f"no compute precision for {weights!r} weights on this hardware "
-        f"(it has {', '.join(sorted(table))})",
+        f"no compute precision for {weights!r} weights on this hardware (it has {', '.join(sorted(table))})",
     )
 
 
