@@ -340,3 +340,32 @@ def test_hf_config_errors_are_scenario_errors(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ScenarioError, match="cannot read"):
         load_hf_config(path)
+
+
+def test_default_compute_efficiency_follows_the_measured_precision():
+    # calibration.yaml: the median of the 16-bit compute rows is 0.686 → 0.69, of the fp8 rows
+    # 0.432 → 0.43; fp32 has no rows and takes the all-rows median 0.67.
+    def efficiency(weights: str) -> float:
+        return Scenario(
+            name="e",
+            model={"preset": "llama-3.1-8b"},
+            hardware={"preset": "h100-sxm"},
+            precision={"weights": weights},
+            workload={"input_tokens": 1, "output_tokens": 1},
+        ).efficiency.compute
+
+    assert (efficiency("bf16"), efficiency("fp8"), efficiency("int4"), efficiency("fp32")) == (
+        0.69,
+        0.43,
+        0.69,
+        0.67,
+    )
+    explicit = Scenario(
+        name="e",
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm"},
+        precision={"weights": "fp8"},
+        efficiency={"compute": 0.5},
+        workload={"input_tokens": 1, "output_tokens": 1},
+    )
+    assert explicit.efficiency.compute == 0.5

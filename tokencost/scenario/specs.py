@@ -357,7 +357,8 @@ class EfficiencySpec(BaseModel):
         default_factory=lambda: _default_efficiency("compute"),
         gt=0,
         le=1,
-        description="Fraction of peak FLOP/s achieved (MFU), in (0, 1].",
+        description="Fraction of peak FLOP/s achieved (MFU), in (0, 1]; default: the median of "
+        "public measurements at the compute precision (calibration.yaml).",
     )
     bandwidth: float = Field(
         default_factory=lambda: _default_efficiency("bandwidth"),
@@ -447,6 +448,12 @@ class Scenario(BaseModel):
         elif not precision.get("compute"):
             weights = str(precision.get("weights") or "bf16")
             data["precision"] = {**precision, "compute": NATIVE_COMPUTE.get(weights, ("bf16",))[0]}
+        efficiency = data.get("efficiency") or {}
+        compute_precision = (data.get("precision") or {}).get("compute")
+        if isinstance(efficiency, dict) and efficiency.get("compute") is None and compute_precision:
+            by_precision = calibration()["defaults"].get("compute_by_precision", {})
+            if compute_precision in by_precision:
+                data["efficiency"] = {**efficiency, "compute": by_precision[compute_precision]}
         parallelism = data.get("parallelism") or {}
         if isinstance(parallelism, dict):
             pipeline = parallelism.get("pipeline") or 1
