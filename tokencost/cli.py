@@ -67,10 +67,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-hardware_app = typer.Typer(help="The accelerator catalog: list, show NAME.",
-                           no_args_is_help=True, rich_markup_mode=None)
-models_app = typer.Typer(help="The model catalog: list, show NAME.",
-                         no_args_is_help=True, rich_markup_mode=None)
+hardware_app = typer.Typer(
+    help="The accelerator catalog: list, show NAME.", no_args_is_help=True, rich_markup_mode=None
+)
+models_app = typer.Typer(
+    help="The model catalog: list, show NAME.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(hardware_app, name="hardware")
 app.add_typer(models_app, name="models")
 
@@ -97,8 +99,14 @@ def _echo_err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     text = " ".join(str(message).split())
     if issubclass(category, TokenCostWarning):
         _echo_err(f"warning: {text}")
@@ -218,9 +226,7 @@ def table(rows: Sequence[Row], *, header: Row | None = None, right: Sequence[int
     widths = [max((len(row[i]) for row in body if i < len(row)), default=0) for i in range(columns)]
 
     def line(row: Row, indent: str) -> str:
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)
-        ]
+        cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)]
         return (indent + "  ".join(cells)).rstrip()
 
     indent = "  " if any(len(row) == 1 for row in rows) else ""
@@ -247,8 +253,10 @@ def _evaluate_feasible(path: str, scenario: Scenario) -> Evaluation:
 
     evaluation = evaluate(scenario)
     if not evaluation.feasible:
-        raise Failure(f"{path}: infeasible: {evaluation.model} on {_deployment_text(evaluation)}: "
-                      f"{evaluation.infeasible_reason}")
+        raise Failure(
+            f"{path}: infeasible: {evaluation.model} on {_deployment_text(evaluation)}: "
+            f"{evaluation.infeasible_reason}"
+        )
     return evaluation
 
 
@@ -281,8 +289,9 @@ def _report_target(output: str | None, default_name: str) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise Failure(f"{path.parent}: cannot create the report folder: {exc.strerror or exc}",
-                      EXIT_FAILURE) from None
+        raise Failure(
+            f"{path.parent}: cannot create the report folder: {exc.strerror or exc}", EXIT_FAILURE
+        ) from None
     try:
         yield path
     except BaseException:
@@ -308,10 +317,16 @@ def _latency_rows(ev: Evaluation) -> list[Row]:
 
     return [
         ("Latency",),
-        ("time to first token (TTFT)", _seconds(ev.ttft_s),
-         f"prefill, {ev.prefill.bound}-bound{slo(ev.ttft_s, ev.slo_ttft_s)}"),
-        ("time per output token (TPOT)", _seconds(ev.tpot_s),
-         f"decode, {ev.decode.bound}-bound{slo(ev.tpot_s, ev.slo_tpot_s)}"),
+        (
+            "time to first token (TTFT)",
+            _seconds(ev.ttft_s),
+            f"prefill, {ev.prefill.bound}-bound{slo(ev.ttft_s, ev.slo_ttft_s)}",
+        ),
+        (
+            "time per output token (TPOT)",
+            _seconds(ev.tpot_s),
+            f"decode, {ev.decode.bound}-bound{slo(ev.tpot_s, ev.slo_tpot_s)}",
+        ),
         ("end-to-end latency", _seconds(ev.e2e_latency_s), f"{ev.output_tokens:,} output tokens"),
     ]
 
@@ -321,8 +336,11 @@ def _capacity_rows(ev: Evaluation) -> list[Row]:
     return [
         ("Throughput and fleet",),
         ("decode batch", f"{ev.batch_size:,}", batch_note),
-        ("output tokens/s per replica", _count(ev.throughput_output_tokens_per_s, "tok/s"),
-         f"{_count(ev.throughput_output_tokens_per_s_per_gpu, 'tok/s')} per accelerator"),
+        (
+            "output tokens/s per replica",
+            _count(ev.throughput_output_tokens_per_s, "tok/s"),
+            f"{_count(ev.throughput_output_tokens_per_s_per_gpu, 'tok/s')} per accelerator",
+        ),
         ("requests/s per replica", _count(ev.replica_requests_per_s), ""),
         ("load", _count(ev.request_rate_per_s, "req/s"), ""),
         ("replicas", f"{ev.replicas:,}", f"{ev.accelerators_per_replica} accelerator(s) each"),
@@ -334,8 +352,11 @@ def _memory_rows(ev: Evaluation) -> list[Row]:
     return [
         ("Memory per replica",),
         ("weights", _bytes(ev.weight_bytes), ev.precision_weights),
-        ("KV cache per sequence", _bytes(ev.kv_bytes_per_sequence),
-         f"{_bytes(ev.kv_bytes_per_token)} per token, {ev.precision_kv_cache}"),
+        (
+            "KV cache per sequence",
+            _bytes(ev.kv_bytes_per_sequence),
+            f"{_bytes(ev.kv_bytes_per_token)} per token, {ev.precision_kv_cache}",
+        ),
         ("used at this batch", _bytes(ev.memory_used_bytes), f"of {_bytes(ev.memory_bytes_per_replica)}"),
     ]
 
@@ -346,10 +367,16 @@ def _cost_rows(ev: Evaluation) -> list[Row]:
         ("$ per million input tokens", _usd(ev.usd_per_million_input_tokens), "prefill time"),
         ("$ per million output tokens", _usd(ev.usd_per_million_output_tokens), "decode time"),
         ("$ per request", _usd(ev.usd_per_request), ""),
-        ("$ per day, whole fleet", _usd(ev.usd_per_day),
-         f"{_usd(ev.usd_per_hour_per_replica)}/h per replica"),
-        ("fleet power", _watts(ev.fleet_power_w),
-         f"{ev.energy_j_per_output_token:.3g} J per output token" if ev.energy_j_per_output_token else ""),
+        (
+            "$ per day, whole fleet",
+            _usd(ev.usd_per_day),
+            f"{_usd(ev.usd_per_hour_per_replica)}/h per replica",
+        ),
+        (
+            "fleet power",
+            _watts(ev.fleet_power_w),
+            f"{ev.energy_j_per_output_token:.3g} J per output token" if ev.energy_j_per_output_token else "",
+        ),
     ]
 
 
@@ -372,17 +399,28 @@ def summary(evaluation: Evaluation) -> str:
 @guarded
 def run(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO.yaml")],
-    output: Annotated[str | None, typer.Option(
-        "--output", "-o", help="Report path [default: reports/<name>.html].")] = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the result as JSON on stdout and nothing else (messages: stderr).")] = False,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Report path [default: reports/<name>.html].")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the result as JSON on stdout and nothing else (messages: stderr)."
+        ),
+    ] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the HTML report.")] = False,
-    overrides: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE",
-        help="Override a field before validation, e.g. --set workload.output_tokens=500 "
-             "(repeatable; values are read as YAML).")] = None,
-    plotlyjs: Annotated[PlotlyJs, typer.Option(
-        help="Embed plotly.js in the report (works offline) or load it from a CDN.")] = PlotlyJs.inline,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a field before validation, e.g. --set workload.output_tokens=500 "
+            "(repeatable; values are read as YAML).",
+        ),
+    ] = None,
+    plotlyjs: Annotated[
+        PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
+    ] = PlotlyJs.inline,
 ) -> None:
     """Evaluate a scenario: print a summary and write an HTML report.
 
@@ -493,13 +531,16 @@ def comparison(scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation])
     return table(rows, header=header, right=tuple(range(1, len(names) + 1)))
 
 
-def _unique_names(evaluations: list[Evaluation], scenarios: list[Scenario]) -> None:
+def _unique_names(scenarios: list[Scenario], evaluations: list[Evaluation]) -> None:
+    """Give repeated names (the same file twice) a #2, #3 so that columns stay apart."""
+    import dataclasses
+
     seen: dict[str, int] = {}
     for index, ev in enumerate(evaluations):
         seen[ev.name] = seen.get(ev.name, 0) + 1
         if seen[ev.name] > 1:
             name = f"{ev.name}#{seen[ev.name]}"
-            object.__setattr__(evaluations[index], "name", name)
+            evaluations[index] = dataclasses.replace(ev, name=name)
             scenarios[index] = scenarios[index].model_copy(update={"name": name})
 
 
@@ -513,15 +554,23 @@ def _comparison_name(scenarios: Sequence[Scenario]) -> str:
 @app.command()
 @guarded
 def compare(
-    files: Annotated[list[str], typer.Argument(help="Two or more scenario YAML files; the first is the "
-                                               "baseline.", metavar="A.yaml B.yaml ...")],
-    output: Annotated[str | None, typer.Option(
-        "--output", "-o", help="Report path [default: reports/compare-<a>-vs-<b>.html].")] = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print a JSON list of the results on stdout, and nothing else.")] = False,
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more scenario YAML files; the first is the baseline.", metavar="A.yaml B.yaml ..."
+        ),
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Report path [default: reports/compare-<a>-vs-<b>.html]."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of the results on stdout, and nothing else.")
+    ] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the HTML report.")] = False,
-    plotlyjs: Annotated[PlotlyJs, typer.Option(
-        help="Embed plotly.js in the report (works offline) or load it from a CDN.")] = PlotlyJs.inline,
+    plotlyjs: Annotated[
+        PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
+    ] = PlotlyJs.inline,
 ) -> None:
     """Compare scenarios side by side and write a comparison report.
 
@@ -534,7 +583,7 @@ def compare(
         raise Failure("--output and --no-report contradict each other: give one")
     scenarios = [_load(path) for path in files]
     evaluations = [_evaluate_feasible(path, spec) for path, spec in zip(files, scenarios, strict=True)]
-    _unique_names(evaluations, scenarios)
+    _unique_names(scenarios, evaluations)
     if as_json:
         typer.echo(_json([ev.to_dict() for ev in evaluations]))
     else:
@@ -558,8 +607,10 @@ def compare(
 @guarded
 def validate(
     files: Annotated[list[str], typer.Argument(help="Scenario YAML files.", metavar="SCENARIO.yaml ...")],
-    overrides: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE", help="Override a field before validation (repeatable).")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a field before validation (repeatable)."),
+    ] = None,
 ) -> None:
     """Check scenario files without writing anything.
 
@@ -599,11 +650,19 @@ def _quantity_fields() -> dict[str, set[str]]:
         return any(takes_strings(arg) for arg in typing.get_args(annotation))
 
     found: dict[str, set[str]] = {}
-    for cls in (specs.ModelSpec, specs.HardwareSpec, specs.WorkloadSpec, specs.SloSpec,
-                specs.EfficiencySpec, specs.ParallelismSpec, specs.PrecisionSpec):
+    for cls in (
+        specs.ModelSpec,
+        specs.HardwareSpec,
+        specs.WorkloadSpec,
+        specs.SloSpec,
+        specs.EfficiencySpec,
+        specs.ParallelismSpec,
+        specs.PrecisionSpec,
+    ):
         hints = typing.get_type_hints(cls, include_extras=True)
         found[cls.__name__] = {
-            name for name, info in cls.model_fields.items()
+            name
+            for name, info in cls.model_fields.items()
             if takes_strings(hints.get(name)) or any(isinstance(m, BeforeValidator) for m in info.metadata)
         }
     return found
@@ -625,8 +684,9 @@ def _widen(prop: dict[str, Any]) -> dict[str, Any]:
         if nullable:
             inner["anyOf"] = [*inner["anyOf"], {"type": "null"}]
         return inner
-    meta = {key: value for key, value in prop.items()
-            if key in ("default", "description", "title", "examples")}
+    meta = {
+        key: value for key, value in prop.items() if key in ("default", "description", "title", "examples")
+    }
     number = {key: value for key, value in prop.items() if key not in meta}
     number = {_BOUND_KEYWORDS.get(key, key): value for key, value in number.items()}
     if number.get("type") == "object":  # a table of quantities (flops_by_precision)
@@ -659,8 +719,11 @@ def scenario_schema() -> dict[str, Any]:
             definition["required"] = required
     hardware = schema.get("$defs", {}).get("HardwareSpec", {}).get("properties", {})
     if "flops" in hardware:
-        table_branch = {"type": "object", "additionalProperties": {"type": ["number", "string"]},
-                        "description": "peak dense FLOP/s by precision"}
+        table_branch = {
+            "type": "object",
+            "additionalProperties": {"type": ["number", "string"]},
+            "description": "peak dense FLOP/s by precision",
+        }
         hardware["flops"]["anyOf"] = [*hardware["flops"].get("anyOf", []), table_branch]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "tokencost scenario"
@@ -737,6 +800,9 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; a scenario is an ordinary file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -798,8 +864,12 @@ def _model_record(key: str) -> dict[str, Any]:
 
     preset = find_preset("models", key, field="model")
     spec = ModelSpec.model_validate({"preset": preset["key"]})
-    return {"key": preset["key"], **spec.model_dump(mode="json", exclude={"preset"}),
-            "aliases": preset.get("aliases"), "notes": preset.get("notes")}
+    return {
+        "key": preset["key"],
+        **spec.model_dump(mode="json", exclude={"preset"}),
+        "aliases": preset.get("aliases"),
+        "notes": preset.get("notes"),
+    }
 
 
 def _keys(kind: str) -> list[str]:
@@ -815,25 +885,61 @@ def _flops(record: dict[str, Any], precision: str) -> str:
 
 def _hardware_row(record: dict[str, Any]) -> list[str]:
     return [
-        record["key"], str(record["name"]), _bytes(record["memory"]), format_si(record["bandwidth"], "B/s"),
-        _flops(record, "bf16"), _flops(record, "fp8"), _watts(record.get("power_w")),
-        _usd(record.get("usd_per_hour")), str(record.get("price_as_of") or "—"), _host(record.get("source")),
+        record["key"],
+        str(record["name"]),
+        _bytes(record["memory"]),
+        format_si(record["bandwidth"], "B/s"),
+        _flops(record, "bf16"),
+        _flops(record, "fp8"),
+        _watts(record.get("power_w")),
+        _usd(record.get("usd_per_hour")),
+        str(record.get("price_as_of") or "—"),
+        _host(record.get("source")),
     ]
 
 
 def _model_row(record: dict[str, Any]) -> list[str]:
     experts = "dense" if record["experts"] == 1 else f"{record['experts_per_token']}/{record['experts']}"
     return [
-        record["key"], str(record["name"]), _params(record["params"]), _params(record["active_params"]),
-        str(record["layers"]), str(record["d_model"]), f"{record['heads']}/{record['kv_heads']}", experts,
-        _count(record.get("max_context")), str(record.get("as_of") or "—"), _host(record.get("source")),
+        record["key"],
+        str(record["name"]),
+        _params(record["params"]),
+        _params(record["active_params"]),
+        str(record["layers"]),
+        str(record["d_model"]),
+        f"{record['heads']}/{record['kv_heads']}",
+        experts,
+        _count(record.get("max_context")),
+        str(record.get("as_of") or "—"),
+        _host(record.get("source")),
     ]
 
 
-_HARDWARE_HEADER = ("key", "name", "memory", "bandwidth", "bf16 dense", "fp8 dense", "power", "$/h",
-                    "price as of", "source")
-_MODEL_HEADER = ("key", "name", "params", "active", "layers", "d_model", "heads q/kv", "experts",
-                 "context", "as of", "source")
+_HARDWARE_HEADER = (
+    "key",
+    "name",
+    "memory",
+    "bandwidth",
+    "bf16 dense",
+    "fp8 dense",
+    "power",
+    "$/h",
+    "price as of",
+    "source",
+)
+_MODEL_HEADER = (
+    "key",
+    "name",
+    "params",
+    "active",
+    "layers",
+    "d_model",
+    "heads q/kv",
+    "experts",
+    "context",
+    "as of",
+    "source",
+)
 
 
 def _detail(record: dict[str, Any], labels: dict[str, Callable[[Any], str]]) -> str:
@@ -852,13 +958,19 @@ def _detail(record: dict[str, Any], labels: dict[str, Callable[[Any], str]]) -> 
 
 
 _HARDWARE_UNITS: dict[str, Callable[[Any], str]] = {
-    "flops": lambda v: format_si(v, "FLOP/s"), "flops_by_precision": lambda v: format_si(v, "FLOP/s"),
-    "bandwidth": lambda v: format_si(v, "B/s"), "memory": _bytes, "usd_per_hour": lambda v: _usd(v) + "/h",
-    "interconnect_bandwidth": lambda v: format_si(v, "B/s"), "interconnect_latency": _seconds,
+    "flops": lambda v: format_si(v, "FLOP/s"),
+    "flops_by_precision": lambda v: format_si(v, "FLOP/s"),
+    "bandwidth": lambda v: format_si(v, "B/s"),
+    "memory": _bytes,
+    "usd_per_hour": lambda v: _usd(v) + "/h",
+    "interconnect_bandwidth": lambda v: format_si(v, "B/s"),
+    "interconnect_latency": _seconds,
     "power_w": _watts,
 }
 _MODEL_UNITS: dict[str, Callable[[Any], str]] = {
-    "params": _params, "active_params": _params, "max_context": lambda v: f"{v:,} tokens",
+    "params": _params,
+    "active_params": _params,
+    "max_context": lambda v: f"{v:,} tokens",
     "vocab": lambda v: f"{v:,}",
 }
 
@@ -874,8 +986,10 @@ def hardware_list(
         typer.echo(_json(records))
         return
     typer.echo(table([_hardware_row(r) for r in records], header=_HARDWARE_HEADER, right=(2, 3, 4, 5, 6, 7)))
-    typer.echo("\nFLOP/s are dense (datasheets print sparse figures, twice as large); prices are on-demand "
-               "cloud $ per accelerator-hour.\nDetails and full source URLs: tokencost hardware show NAME")
+    typer.echo(
+        "\nFLOP/s are dense (datasheets print sparse figures, twice as large); prices are on-demand "
+        "cloud $ per accelerator-hour.\nDetails and full source URLs: tokencost hardware show NAME"
+    )
 
 
 @hardware_app.command("show")
@@ -898,8 +1012,10 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         typer.echo(_json(records))
         return
     typer.echo(table([_model_row(r) for r in records], header=_MODEL_HEADER, right=(2, 3, 4, 5, 8)))
-    typer.echo("\nheads q/kv: query and key/value heads (grouped-query attention); experts: used/routed "
-               "per token.\nDetails and full source URLs: tokencost models show NAME")
+    typer.echo(
+        "\nheads q/kv: query and key/value heads (grouped-query attention); experts: used/routed "
+        "per token.\nDetails and full source URLs: tokencost models show NAME"
+    )
 
 
 @models_app.command("show")
@@ -924,8 +1040,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """What an LLM token costs to serve, from first principles: prefill, decode, memory, dollars.
 
