@@ -339,6 +339,15 @@ def test_compare_needs_two_and_rejects_infeasible(tmp_path):
     assert not (tmp_path / "c.html").exists()
 
 
+def test_compare_can_keep_infeasible_scenarios(tmp_path):
+    huge = write(
+        tmp_path, "huge.yaml", GOOD.replace("llama-3.1-8b", "llama-3.1-405b").replace("h100-sxm", "l4")
+    )
+    result = invoke("compare", CHAT, huge, "--allow-infeasible", "--no-report")
+    assert result.exit_code == 0, result.stderr
+    assert "note: huge is infeasible: does not fit" in result.stdout
+
+
 @needs_report
 def test_compare_writes_a_report(tmp_path):
     target = tmp_path / "cmp.html"

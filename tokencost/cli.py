@@ -527,7 +527,9 @@ def comparison(scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation])
         first = getattr(base, key)
         cells = [show(getattr(ev, key)) + _relative(getattr(ev, key), first) for ev in evaluations]
         rows.append((label, *cells))
-    rows.append(("meets SLO", *["yes" if ev.meets_slo else "no" for ev in evaluations]))
+    verdicts = {True: "yes", False: "no", None: "—"}
+    rows.append(("meets SLO", *[verdicts[ev.meets_slo] for ev in evaluations]))
+    rows.append(("feasible", *["yes" if ev.feasible else "NO (see note)" for ev in evaluations]))
     return table(rows, header=header, right=tuple(range(1, len(names) + 1)))
 
 
@@ -571,23 +573,38 @@ def compare(
     plotlyjs: Annotated[
         PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
     ] = PlotlyJs.inline,
+    allow_infeasible: Annotated[
+        bool,
+        typer.Option(
+            "--allow-infeasible", help="Keep scenarios that cannot run on their hardware, marked as such."
+        ),
+    ] = False,
 ) -> None:
     """Compare scenarios side by side and write a comparison report.
 
     Shows what changed in the inputs and what it does to $/M tokens, TTFT, TPOT and accelerators,
-    against the first scenario. Every scenario must be valid and feasible (else exit 2, no report).
+    against the first scenario. Every scenario must be valid, and feasible unless
+    --allow-infeasible (else exit 2, no report).
     """
     if len(files) < 2:  # noqa: PLR2004 - a comparison needs two sides
         raise Failure("compare needs at least two scenario files")
     if output and no_report:
         raise Failure("--output and --no-report contradict each other: give one")
     scenarios = [_load(path) for path in files]
-    evaluations = [_evaluate_feasible(path, spec) for path, spec in zip(files, scenarios, strict=True)]
+    if allow_infeasible:
+        from tokencost.api import evaluate
+
+        evaluations = [evaluate(spec) for spec in scenarios]
+    else:
+        evaluations = [_evaluate_feasible(path, spec) for path, spec in zip(files, scenarios, strict=True)]
     _unique_names(scenarios, evaluations)
     if as_json:
         typer.echo(_json([ev.to_dict() for ev in evaluations]))
     else:
         typer.echo(comparison(scenarios, evaluations))
+        for ev in evaluations:
+            if not ev.feasible:
+                typer.echo(f"note: {ev.name} is infeasible: {ev.infeasible_reason}")
     if no_report:
         return
     with _report_target(output, _comparison_name(scenarios)) as path:
