@@ -1,0 +1,313 @@
+"""Sweeps: one scenario's numbers as a knob turns, as tidy pandas DataFrames.
+
+Each sweep composes :func:`tokencost.api.deployment` with the vectorised model functions in
+:mod:`tokencost.model` — one numpy call over all points, no loop over the model — and returns a
+DataFrame whose columns carry their units (``_s``, ``_usd``, ``_flop_per_s`` ...). The report
+draws these frames; capacity-planning code can use them directly.
+
+* :func:`batch_sweep` — decode batch size B: time per output token, throughput, $/M tokens and
+  whether the KV cache of B sequences still fits (the memory limit ``max_batch``).
+* :func:`output_length_sweep` — output tokens O: the sequential decode loop, one forward pass
+  per token, so latency and cost grow with O.
+* :func:`temperature_sweep` — the next-token distribution of a few logits at temperature T.
+* :func:`phase_breakdown` — where a request's seconds and dollars go: prefill, decode,
+  communication.
+* :func:`roofline_frame` / :func:`roofline_points` — the hardware's roofs and where prefill and
+  decode sit under them.
+
+Throughput here is steady state, as in :func:`tokencost.evaluate`: a replica spends
+``T_p + D/B`` seconds per request (prefill T_p alone, a 1/B share of the D seconds of decode
+steps), so it writes ``O / (T_p + D/B)`` output tokens per second.
+
+Letters: B batch, P prompt tokens, O output tokens, T temperature, D decode seconds of one
+response, T_p prefill seconds, n accelerators per replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tokencost import api
+from tokencost.model import cost, serving
+from tokencost.model import flops as fl
+from tokencost.model import roofline as rl
+from tokencost.results import Evaluation
+from tokencost.sampling import softmax
+from tokencost.scenario.specs import Scenario
+
+EXAMPLE_PROMPT = "The sky is"
+EXAMPLE_TOKENS: tuple[str, ...] = ("blue", "clear", "grey", "dark", "falling", "the")
+EXAMPLE_LOGITS: tuple[float, ...] = (4.2, 2.8, 2.3, 1.9, 0.8, 1.2)
+DEFAULT_TEMPERATURES: tuple[float, ...] = tuple(round(0.1 * step, 1) for step in range(1, 21))
+
+BATCH_POINTS = 48
+BEYOND_MEMORY_FACTOR = 2.0  # the batch sweep runs this far past max_batch to show the wall
+OUTPUT_LENGTH_FACTOR = 4  # output sweep: 1 .. 4 × the scenario's output tokens
+OUTPUT_POINTS = 60
+ROOF_DECADES_AROUND = 0.7  # roofline x range: this many decades beyond the points and the ridge
+
+
+def _chosen_batch(scenario: Scenario, dep: serving.Deployment) -> tuple[int, int]:
+    """(batch the scenario runs at, max_batch), as :func:`tokencost.evaluate` chooses them.
+
+    When nothing fits (max_batch 0) the batch is the fixed one if given, else 1.
+    """
+    workload = scenario.workload
+    max_batch = int(serving.max_batch(dep, workload.input_tokens + workload.output_tokens))
+    if max_batch < 1:
+        return workload.batch_size or 1, max_batch
+    return api.choose_batch(scenario, dep, max_batch), max_batch
+
+
+def default_batches(max_batch: int, chosen: int) -> np.ndarray:
+    """Geometric batch sizes from 1 to about 2 × max_batch, with the chosen batch and
+    max_batch themselves included (sorted, unique integers)."""
+    top = max(int(np.ceil(BEYOND_MEMORY_FACTOR * max(max_batch, 1))), chosen, 8)
+    grid = np.geomspace(1.0, float(top), BATCH_POINTS).round().astype(np.int64)
+    extra = [value for value in (chosen, max_batch) if value >= 1]
+    return np.unique(np.concatenate([grid, np.asarray(extra, dtype=np.int64)]))
+
+
+def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.DataFrame:
+    """Decode batch sizes against speed, throughput, cost and memory, one row per batch.
+
+    Columns: ``batch_size``; ``tpot_s`` (mean seconds per output token over a response);
+    ``decode_step_time_s`` (one step at the mean context); ``e2e_latency_s`` (T_p + D);
+    ``decode_output_tokens_per_s_per_accelerator`` (``B / TPOT / n``: decode alone);
+    ``output_tokens_per_s_per_accelerator`` (steady state, ``O / (T_p + D/B) / n``);
+    ``usd_per_million_output_tokens`` (``(D/B)·$/s / O · 1e6``);
+    ``usd_per_million_input_tokens`` (prefill at batch 1: the same on every row);
+    ``memory_used_bytes`` (weights + B sequences of KV); ``fits_in_memory``; ``bound`` (of the
+    step at the mean context); ``max_batch``; ``chosen`` (the batch the scenario runs at).
+    """
+    dep = api.deployment(scenario)
+    workload = scenario.workload
+    prompt, out = float(workload.input_tokens), float(workload.output_tokens)
+    chosen, max_batch = _chosen_batch(scenario, dep)
+    batch = np.asarray(default_batches(max_batch, chosen) if batches is None else batches, dtype=float)
+    ttft = float(serving.prefill(dep, prompt).time_s)
+    decode_total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
+    tpot = np.asarray(api.mean_tpot_s(dep, batch, prompt, out), dtype=float)
+    step = serving.decode_step(dep, batch, serving.mean_decode_context(prompt, out))
+    busy_s = cost.replica_seconds_per_request(ttft, decode_total, batch)
+    usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
+    kv_sequence = float(serving.kv_bytes_per_sequence(dep, prompt + out))
+    return pd.DataFrame(
+        {
+            "batch_size": batch.astype(np.int64),
+            "tpot_s": tpot,
+            "decode_step_time_s": np.broadcast_to(step.time_s, batch.shape),
+            "e2e_latency_s": ttft + decode_total,
+            "decode_output_tokens_per_s_per_accelerator": batch / tpot / dep.accelerators,
+            "output_tokens_per_s_per_accelerator": out / busy_s / dep.accelerators,
+            "usd_per_million_output_tokens": cost.usd_per_million_tokens(decode_total / batch, out, usd_s),
+            "usd_per_million_input_tokens": np.full(
+                batch.shape, float(cost.usd_per_million_tokens(ttft, prompt, usd_s))
+            ),
+            "memory_used_bytes": dep.weight_bytes + batch * kv_sequence,
+            "fits_in_memory": batch <= max_batch,
+            "bound": [rl.BOUND_NAMES[int(index)] for index in np.broadcast_to(step.bound, batch.shape)],
+            "max_batch": max_batch,
+            "chosen": batch == chosen,
+        }
+    )
+
+
+def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None = None) -> pd.DataFrame:
+    """Output length O against latency and cost at the scenario's batch, one row per O.
+
+    Default O: 1 to 4 × the scenario's output tokens. Columns: ``output_tokens``, ``ttft_s``,
+    ``decode_time_s`` (D: O − 1 sequential steps), ``e2e_latency_s`` (T_p + D), ``tpot_s``,
+    ``usd_per_request`` (``(T_p + D/B)·$/s``), ``usd_per_million_output_tokens``,
+    ``batch_size``, ``max_batch`` (at context P + O) and ``fits_in_memory``.
+    """
+    dep = api.deployment(scenario)
+    workload = scenario.workload
+    prompt = float(workload.input_tokens)
+    batch, _ = _chosen_batch(scenario, dep)
+    if output_tokens is None:
+        top = OUTPUT_LENGTH_FACTOR * workload.output_tokens
+        grid = np.unique(np.linspace(1, top, OUTPUT_POINTS).round().astype(np.int64))
+        lengths = np.unique(np.concatenate([grid, [workload.output_tokens]])).astype(float)
+    else:
+        lengths = np.asarray(output_tokens, dtype=float)
+    ttft = float(serving.prefill(dep, prompt).time_s)
+    decode_total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, lengths), dtype=float)
+    steps = fl.decode_steps(lengths)
+    tpot = np.where(
+        steps > 0, decode_total / np.maximum(steps, 1.0), serving.decode_step(dep, batch, prompt).time_s
+    )
+    usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
+    fit = np.asarray(serving.max_batch(dep, prompt + lengths), dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "output_tokens": lengths.astype(np.int64),
+            "ttft_s": np.full(lengths.shape, ttft),
+            "decode_time_s": decode_total,
+            "e2e_latency_s": ttft + decode_total,
+            "tpot_s": tpot,
+            "usd_per_request": cost.replica_seconds_per_request(ttft, decode_total, batch) * usd_s,
+            "usd_per_million_output_tokens": cost.usd_per_million_tokens(
+                decode_total / batch, lengths, usd_s
+            ),
+            "batch_size": batch,
+            "max_batch": fit,
+            "fits_in_memory": batch <= fit,
+        }
+    )
+
+
+def temperature_sweep(
+    logits: Sequence[float] = EXAMPLE_LOGITS,
+    tokens: Sequence[str] = EXAMPLE_TOKENS,
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+) -> pd.DataFrame:
+    """Next-token probabilities at each temperature (tidy: one row per temperature and token).
+
+    Columns: ``temperature``, ``token``, ``rank`` (0 = largest logit), ``logit``,
+    ``probability`` (:func:`tokencost.sampling.softmax`), ``entropy_bits`` of that row's
+    distribution (``−Σ p·log2 p``: 0 when one token is certain, log2 V when all are equal).
+    """
+    z = np.asarray(logits, dtype=float)
+    if z.shape != (len(tokens),):
+        raise ValueError(f"need one logit per token, got {z.shape[0]} logits and {len(tokens)} tokens")
+    rank = np.argsort(np.argsort(-z, kind="stable"), kind="stable")
+    rows: list[dict[str, object]] = []
+    for temperature in temperatures:
+        probs = softmax(z, float(temperature))
+        positive = probs[probs > 0]
+        entropy = float(-np.sum(positive * np.log2(positive)))
+        rows.extend(
+            {
+                "temperature": float(temperature),
+                "token": token,
+                "rank": int(r),
+                "logit": float(logit),
+                "probability": float(p),
+                "entropy_bits": entropy,
+            }
+            for token, r, logit, p in zip(tokens, rank, z, probs, strict=True)
+        )
+    return pd.DataFrame(rows)
+
+
+def phase_breakdown(scenario: Scenario, evaluation: Evaluation) -> pd.DataFrame:
+    """Where one request's time and money go: prefill, decode and communication.
+
+    Rows ``prefill``, ``decode``, ``communication``. Columns: ``latency_s`` (seconds the user
+    waits in each; they add up to the end-to-end latency), ``replica_s`` (seconds of the replica
+    the request uses: decode is shared by B sequences, so its share is 1/B; they add up to
+    T_p + D/B) and ``usd`` (``replica_s × $/s``; adds up to $/request). Communication is the
+    tensor- and pipeline-parallel traffic inside prefill and decode, shown on its own.
+    """
+    dep = api.deployment(scenario)
+    prefill, decode = evaluation.prefill, evaluation.decode
+    if not evaluation.feasible or prefill.time_s is None or decode.total_time_s is None:
+        raise ValueError("phase_breakdown needs a feasible evaluation")
+    batch = float(evaluation.batch_size or 1)
+    steps = float(fl.decode_steps(evaluation.output_tokens))
+    prefill_comm = float(prefill.comm_time_s or 0.0)
+    decode_comm = steps * float(decode.comm_time_s or 0.0)
+    latency = np.array(
+        [prefill.time_s - prefill_comm, decode.total_time_s - decode_comm, prefill_comm + decode_comm]
+    )
+    replica = np.array([latency[0], latency[1] / batch, prefill_comm + decode_comm / batch])
+    usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
+    return pd.DataFrame(
+        {
+            "phase": ["prefill", "decode", "communication"],
+            "latency_s": latency,
+            "replica_s": replica,
+            "usd": replica * usd_s,
+        }
+    )
+
+
+def roofline_points(
+    scenario: Scenario, evaluation: Evaluation | None = None, batches: npt.ArrayLike | None = None
+) -> pd.DataFrame:
+    """Prefill and decode on the roofline, one row per point.
+
+    ``phase`` is ``prefill`` (one prompt), ``decode`` (the scenario's batch at the mean
+    context) or ``decode sweep`` (other batches, to show decode moving right as B grows).
+    Columns: ``batch_size``, ``arithmetic_intensity_flop_per_byte`` (FLOP per byte moved) and
+    ``achieved_flop_per_s_per_accelerator`` (the pass's FLOP / its seconds / accelerators:
+    every accelerator of the replica counts, so a pipeline that idles stages sits lower).
+    """
+    dep = api.deployment(scenario)
+    workload = scenario.workload
+    prompt, out = float(workload.input_tokens), float(workload.output_tokens)
+    chosen, max_batch = _chosen_batch(scenario, dep)
+    if evaluation is not None and evaluation.batch_size:
+        chosen = evaluation.batch_size
+    pre = serving.prefill(dep, prompt)
+    if batches is None:
+        batches = np.unique(np.geomspace(1, max(max_batch, chosen, 1), 12).round())
+    sweep = np.asarray(batches, dtype=float)
+    batch = np.concatenate([[chosen], sweep])
+    step = serving.decode_step(dep, batch, serving.mean_decode_context(prompt, out))
+    # decode_step's FLOP are per micro-batch of B/p; a round runs p of them on t·p accelerators.
+    round_flops = step.flops * dep.pipeline
+    return pd.DataFrame(
+        {
+            "phase": ["prefill", "decode"] + ["decode sweep"] * sweep.size,
+            "batch_size": np.concatenate([[1], batch]).astype(np.int64),
+            "arithmetic_intensity_flop_per_byte": np.concatenate(
+                [
+                    [float(rl.arithmetic_intensity(pre.flops, pre.bytes))],
+                    rl.arithmetic_intensity(step.flops, step.bytes),
+                ]
+            ),
+            "achieved_flop_per_s_per_accelerator": np.concatenate(
+                [
+                    [float(pre.flops / pre.time_s / dep.accelerators)],
+                    round_flops / step.time_s / dep.accelerators,
+                ]
+            ),
+            "bound": [rl.BOUND_NAMES[int(pre.bound)]] + [rl.BOUND_NAMES[int(i)] for i in step.bound],
+        }
+    )
+
+
+def roofline_frame(
+    scenario: Scenario, intensities: npt.ArrayLike | None = None, points: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The roofs of one accelerator against arithmetic intensity (FLOP/byte), log-spaced.
+
+    Columns: ``arithmetic_intensity_flop_per_byte``; ``attainable_flop_per_s`` (the achievable
+    roof ``min(Π·η_c, I·β·η_m)``); ``peak_attainable_flop_per_s`` (the datasheet roof
+    ``min(Π, I·β)``); ``ridge_point_flop_per_byte`` (``Π·η_c / (β·η_m)``, same on every row).
+    """
+    dep = api.deployment(scenario)
+    ridge = float(
+        rl.ridge_point(
+            dep.peak_flop_per_s, dep.bandwidth_bytes_per_s, dep.compute_efficiency, dep.bandwidth_efficiency
+        )
+    )
+    if intensities is None:
+        known = [ridge]
+        if points is not None and len(points):
+            known += [float(v) for v in points["arithmetic_intensity_flop_per_byte"]]
+        low = np.log10(min(known)) - ROOF_DECADES_AROUND
+        high = np.log10(max(known)) + ROOF_DECADES_AROUND
+        intensity = np.unique(np.concatenate([np.logspace(np.floor(low), np.ceil(high), 200), [ridge]]))
+    else:
+        intensity = np.asarray(intensities, dtype=float)
+    achievable = np.minimum(
+        dep.peak_flop_per_s * dep.compute_efficiency,
+        intensity * dep.bandwidth_bytes_per_s * dep.bandwidth_efficiency,
+    )
+    return pd.DataFrame(
+        {
+            "arithmetic_intensity_flop_per_byte": intensity,
+            "attainable_flop_per_s": achievable,
+            "peak_attainable_flop_per_s": np.minimum(
+                dep.peak_flop_per_s, intensity * dep.bandwidth_bytes_per_s
+            ),
+            "ridge_point_flop_per_byte": ridge,
+        }
+    )
