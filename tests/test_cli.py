@@ -21,8 +21,6 @@ from tokencost.scenario.catalog import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAT = ROOT / "scenarios" / "chat-llama3-8b-h100.yaml"
-REPORT_READY = (ROOT / "tokencost" / "report" / "html.py").exists()
-needs_report = pytest.mark.skipif(not REPORT_READY, reason="tokencost/report/html.py is not written yet")
 
 GOOD = """\
 model: {preset: llama-3.1-8b}
@@ -170,7 +168,6 @@ def test_output_and_no_report_contradict(tmp_path):
     assert_one_line_error(invoke("run", CHAT, "--no-report", "-o", tmp_path / "r.html"), "contradict")
 
 
-@needs_report
 def test_run_writes_the_report_where_asked(tmp_path):
     target = tmp_path / "deep" / "er" / "chat.html"
     result = invoke("run", CHAT, "-o", target)
@@ -179,7 +176,6 @@ def test_run_writes_the_report_where_asked(tmp_path):
     assert f"report: {target}" in result.stdout
 
 
-@needs_report
 def test_run_default_report_path_and_json_keeps_stdout_clean(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = invoke("run", CHAT, "--json")
@@ -189,7 +185,6 @@ def test_run_default_report_path_and_json_keeps_stdout_clean(tmp_path, monkeypat
     assert "report: reports/chat-llama3-8b-h100.html" in result.stderr
 
 
-@needs_report
 def test_a_failed_report_write_leaves_nothing(tmp_path, monkeypatch):
     import tokencost.report.html
 
@@ -348,7 +343,6 @@ def test_compare_can_keep_infeasible_scenarios(tmp_path):
     assert "note: huge is infeasible: does not fit" in result.stdout
 
 
-@needs_report
 def test_compare_writes_a_report(tmp_path):
     target = tmp_path / "cmp.html"
     result = invoke("compare", CHAT, ROOT / "scenarios" / "mistral-7b-l4-budget.yaml", "-o", target)

@@ -18,7 +18,6 @@ from tokencost.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-REPORT_READY = (ROOT / "tokencost" / "report" / "html.py").exists()
 
 CONTRACT = {
     "ttft_s", "tpot_s", "e2e_latency_s", "throughput_output_tokens_per_s", "max_batch", "batch_size",
@@ -57,10 +56,7 @@ def test_scenario_header_says_who_and_why(path):
 @pytest.mark.parametrize("path", SCENARIOS, ids=[path.stem for path in SCENARIOS])
 def test_scenario_runs_end_to_end(path, tmp_path):
     report = tmp_path / f"{path.stem}.html"
-    args = ["run", str(path), "--json", "-o", str(report)]
-    if not REPORT_READY:
-        args = ["run", str(path), "--json", "--no-report"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, ["run", str(path), "--json", "-o", str(report)])
     assert result.exit_code == 0, result.stderr
     assert "warning:" not in result.stderr, "bundled scenarios should not need a warning"
     data = json.loads(result.stdout)
@@ -70,11 +66,8 @@ def test_scenario_runs_end_to_end(path, tmp_path):
     for key in CONTRACT - {"feasible", "infeasible_reason", "prefill", "decode"}:
         assert isinstance(data[key], int | float) and data[key] > 0, key
     assert data["meets_slo"] is not False, "a bundled scenario should meet its own SLO"
-    if REPORT_READY:
-        assert report.is_file() and report.stat().st_size > 0
-        assert f"report: {report}" in result.stderr
-    else:
-        pytest.skip("tokencost/report/html.py is not written yet: JSON checked, report not")
+    assert report.is_file() and report.stat().st_size > 0
+    assert f"report: {report}" in result.stderr
 
 
 def test_console_script_in_a_subprocess(tmp_path):
@@ -84,9 +77,6 @@ def test_console_script_in_a_subprocess(tmp_path):
         [str(script), "run", str(ROOT / "scenarios" / "chat-llama3-8b-h100.yaml")],
         capture_output=True, text=True, cwd=tmp_path, check=False, timeout=120,
     )  # fmt: skip
-    if not REPORT_READY:
-        assert result.returncode == 1 and "report" in result.stderr
-        pytest.skip("tokencost/report/html.py is not written yet")
     assert result.returncode == 0, result.stderr
     assert "time to first token" in result.stdout
     assert (tmp_path / "reports" / "chat-llama3-8b-h100.html").is_file()
