@@ -125,6 +125,7 @@ def test_warnings_print_as_one_line(tmp_path):
     assert result.exit_code == 0, result.stderr
     warning_lines = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warning_lines) == 1 and "assuming a standard Llama-like shape" in warning_lines[0]
+    assert warning_lines[0].startswith(f"warning: {tmp_path / 'bare.yaml'}: model has only params")
     assert "Traceback" not in result.stderr and "warnings.warn" not in result.stderr
     json.loads(result.stdout)  # the warning did not leak onto stdout
 

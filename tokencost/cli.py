@@ -243,9 +243,15 @@ def table(rows: Sequence[Row], *, header: Row | None = None, right: Sequence[int
 
 
 def _load(path: str, overrides: Sequence[str] | None = None) -> Scenario:
+    """Load a scenario; its warnings are shown prefixed with the file they come from."""
     from tokencost.scenario.loading import load_scenario
 
-    return load_scenario(path, overrides=list(overrides or []))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default", TokenCostWarning)
+        scenario = load_scenario(path, overrides=list(overrides or []))
+    for item in caught:
+        _show_warning(f"{path}: {item.message}", item.category, item.filename, item.lineno)
+    return scenario
 
 
 def _evaluate_feasible(path: str, scenario: Scenario) -> Evaluation:
