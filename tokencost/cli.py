@@ -58,6 +58,7 @@ MILLION = 1e6
 BILLION = 1e9
 TRILLION = 1e12
 PERCENT = 100.0
+SECONDS_PER_DAY = 86400.0
 
 app = typer.Typer(
     name="tokencost",
@@ -337,6 +338,13 @@ def _latency_rows(ev: Evaluation) -> list[Row]:
     ]
 
 
+def _tokens_per_day(ev: Evaluation) -> str:
+    if ev.request_rate_per_s is None:
+        return ""
+    tokens = ev.request_rate_per_s * SECONDS_PER_DAY * (ev.input_tokens + ev.output_tokens)
+    return f"{_count(tokens)} tokens a day"
+
+
 def _capacity_rows(ev: Evaluation) -> list[Row]:
     batch_note = "largest that fits" if ev.batch_size == ev.max_batch else f"at most {ev.max_batch:,} fit"
     return [
@@ -348,7 +356,7 @@ def _capacity_rows(ev: Evaluation) -> list[Row]:
             f"{_count(ev.throughput_output_tokens_per_s_per_gpu, 'tok/s')} per accelerator",
         ),
         ("requests/s per replica", _count(ev.replica_requests_per_s), ""),
-        ("load", _count(ev.request_rate_per_s, "req/s"), ""),
+        ("load", _count(ev.request_rate_per_s, "req/s"), _tokens_per_day(ev)),
         ("replicas", f"{ev.replicas:,}", f"{ev.accelerators_per_replica} accelerator(s) each"),
         ("accelerators", f"{ev.gpus_required:,}", f"utilization {_percent(ev.utilization)}"),
     ]
