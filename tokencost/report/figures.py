@@ -532,7 +532,7 @@ def temperature_figure(
     figure.add_trace(
         go.Bar(
             x=tokens,
-            y=first["probability"],
+            y=first["probability"].tolist(),  # a list, as the slider steps write
             marker={"color": theme.DECODE},
             text=[fmt.percent(p, 1) for p in first["probability"]],
             textposition="outside",
