@@ -1,0 +1,454 @@
+"""``plan(scenario)``: the cheapest deployment that meets the SLO at the workload's load.
+
+The search runs in two stages.
+
+1. Analytic screening (fast). For every hardware type (the scenario's, or its ``candidates``),
+   tensor-parallel degree (1, 2, 4, 8 where it divides the heads) and batch cap (the analytic
+   batch B* — the largest that fits and meets the TPOT target — and B*/2, B*/4), a variant of the
+   scenario is built with ``Scenario.model_validate`` on merged data and evaluated. Variants that
+   do not fit, or whose unloaded prefill or single-sequence decode already misses the SLO, are
+   rejected with the reason. The others get the fewest replicas that carry the load at full
+   utilisation, ``R_min = ceil(λ / μ)``, and a lower bound on their cost, ``R_min × $/replica``.
+2. Simulation (slow, few). In order of that lower bound, each variant is simulated to find its
+   smallest fleet R ≥ R_min whose simulated p-th percentile TTFT and TPOT (p = ``slo.percentile``)
+   meet the targets; the search stops when the next lower bound costs at least the best plan
+   found. The winner's cheaper neighbour, the same plan with one replica fewer, is simulated too,
+   to say why it fails.
+
+The binding constraint is ``compute`` when one replica fewer could not carry the load at all,
+``memory`` when, in addition, the batch is capped by the KV cache, and ``slo`` when one replica
+fewer could carry the load but misses a latency target.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from tokencost.api import evaluate
+from tokencost.errors import ScenarioError
+from tokencost.results import Evaluation
+from tokencost.scenario.catalog import find_preset
+from tokencost.scenario.specs import Scenario
+from tokencost.sim.metrics import SimulationResult
+from tokencost.sim.run import sections_for, simulate
+from tokencost.sim.specs import ServingSpec, TraceTraffic
+
+TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
+BATCH_FRACTIONS = (1, 2, 4)
+HOURS_PER_DAY = 24.0
+SECONDS_PER_DAY = 86400.0
+PER_MILLION = 1e6
+DEFAULT_PLAN_REQUESTS = 2000
+MAX_FLEET_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Option:
+    """One screened deployment: hardware, tensor parallelism and batch cap (per replica)."""
+
+    hardware: str
+    hardware_name: str
+    tensor_parallel: int
+    max_batch: int
+    memory_max_batch: int
+    scenario: Scenario
+    evaluation: Evaluation
+    min_replicas: int
+    usd_per_day_per_replica: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.hardware} TP{self.tensor_parallel} batch≤{self.max_batch}"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A simulated fleet of one option."""
+
+    option: Option
+    replicas: int
+    result: SimulationResult
+
+    @property
+    def meets_slo(self) -> bool:
+        return self.result.meets_slo
+
+    @property
+    def usd_per_day(self) -> float:
+        return self.replicas * self.option.usd_per_day_per_replica
+
+    def failure(self, rate_per_s: float) -> str:
+        """Why this fleet misses the SLO, with numbers."""
+        capacity = self.replicas * (self.option.evaluation.replica_requests_per_s or 0.0)
+        parts = []
+        if capacity and rate_per_s >= capacity:
+            parts.append(
+                f"over capacity: {rate_per_s:.4g} requests/s offered, {capacity:.4g} requests/s "
+                f"analytic capacity of {self.replicas} replica(s)"
+            )
+        ttft, tpot = self.result.latency_at_percentile_s()
+        pct = f"p{self.result.slo_percentile:g}"
+        if self.result.slo_ttft_s is not None and not ttft <= self.result.slo_ttft_s:
+            parts.append(f"{pct} TTFT {ttft:.4g} s > target {self.result.slo_ttft_s:.4g} s")
+        if self.result.slo_tpot_s is not None and not tpot <= self.result.slo_tpot_s:
+            parts.append(f"{pct} TPOT {tpot:.4g} s > target {self.result.slo_tpot_s:.4g} s")
+        dropped = int(self.result.requests.dropped.sum())
+        if dropped:
+            parts.append(f"{dropped} requests dropped")
+        return "; ".join(parts) or "meets the SLO"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The cheapest deployment found, what binds it, and why the next-cheaper option fails."""
+
+    meets_slo: bool
+    replicas: int | None
+    gpus_required: int | None
+    hardware: str | None
+    hardware_name: str | None
+    tensor_parallel: int | None
+    max_batch: int | None
+    usd_per_day: float | None
+    usd_per_million_tokens: float | None
+    usd_per_million_output_tokens: float | None
+    request_rate_per_s: float
+    binding_constraint: str | None
+    reason: str
+    next_cheaper: dict[str, Any] | None
+    simulated: dict[str, Any] | None
+    rejected: tuple[dict[str, Any], ...] = field(default=())
+    scenario: Scenario | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready plan (contract keys: replicas, gpus_required, hardware, tensor_parallel,
+        max_batch, usd_per_day, meets_slo)."""
+        return {
+            "meets_slo": self.meets_slo,
+            "replicas": self.replicas,
+            "gpus_required": self.gpus_required,
+            "hardware": self.hardware,
+            "hardware_name": self.hardware_name,
+            "tensor_parallel": self.tensor_parallel,
+            "max_batch": self.max_batch,
+            "usd_per_day": self.usd_per_day,
+            "usd_per_million_tokens": self.usd_per_million_tokens,
+            "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
+            "request_rate_per_s": self.request_rate_per_s,
+            "binding_constraint": self.binding_constraint,
+            "reason": self.reason,
+            "next_cheaper": self.next_cheaper,
+            "simulated": self.simulated,
+            "rejected": list(self.rejected),
+        }
+
+
+# variants ------------------------------------------------------------------------------------
+def variant(
+    scenario: Scenario, *, hardware: str | None, tensor_parallel: int, batch_size: int | None = None
+) -> Scenario:
+    """``scenario`` on ``hardware`` (a preset; None keeps its own) with TP degree and batch,
+    validated from merged data (never ``model_copy``, which skips validation)."""
+    data = scenario.model_dump(exclude_none=True)
+    if hardware is None or hardware == scenario.hardware.preset:
+        data["hardware"] = {**data["hardware"], "count": tensor_parallel}
+    else:
+        data["hardware"] = {"preset": hardware, "count": tensor_parallel}
+        data["precision"] = {
+            key: value for key, value in data.get("precision", {}).items() if key != "compute"
+        }
+    data["parallelism"] = {"tensor": tensor_parallel, "pipeline": 1}
+    workload = {key: value for key, value in data["workload"].items() if key != "batch_size"}
+    if batch_size is not None:
+        workload["batch_size"] = batch_size
+    data["workload"] = workload
+    return Scenario.model_validate(data)
+
+
+def _hardware_options(scenario: Scenario, candidates: tuple[str, ...] | None) -> list[str | None]:
+    if not candidates:
+        return [None]
+    return [str(find_preset("hardware", name, field="candidates")["key"]) for name in candidates]
+
+
+def _reject(rejected: list[dict[str, Any]], hardware: str, tensor: int, reason: str) -> None:
+    rejected.append({"hardware": hardware, "tensor_parallel": tensor, "reason": reason})
+
+
+def screen(
+    scenario: Scenario,
+    rate_per_s: float,
+    *,
+    candidates: tuple[str, ...] | None = None,
+    batch_limit: int | None = None,
+) -> tuple[list[Option], list[dict[str, Any]]]:
+    """Analytic stage: the options that may meet the SLO (cheapest lower bound first), and the
+    rejected ones with their reasons."""
+    options: list[Option] = []
+    rejected: list[dict[str, Any]] = []
+    slo = scenario.slo
+    for hardware in _hardware_options(scenario, candidates):
+        for tensor in TENSOR_PARALLEL_DEGREES:
+            name = hardware or scenario.hardware.preset or scenario.hardware.display_name
+            if scenario.model.heads % tensor:
+                continue
+            try:
+                base = variant(scenario, hardware=hardware, tensor_parallel=tensor)
+            except (ValidationError, ScenarioError) as exc:
+                _reject(rejected, name, tensor, str(exc).splitlines()[0])
+                continue
+            evaluation = evaluate(base)
+            if not evaluation.feasible:
+                _reject(rejected, name, tensor, evaluation.infeasible_reason or "infeasible")
+                continue
+            if slo.ttft_s is not None and (evaluation.ttft_s or 0.0) > slo.ttft_s:
+                _reject(
+                    rejected,
+                    name,
+                    tensor,
+                    f"prefill alone takes {evaluation.ttft_s:.4g} s > TTFT target {slo.ttft_s:.4g} s",
+                )
+                continue
+            best = min(evaluation.batch_size or 1, batch_limit or math.inf)
+            if slo.tpot_s is not None and best == 1 and (evaluation.tpot_s or 0.0) > slo.tpot_s:
+                _reject(
+                    rejected,
+                    name,
+                    tensor,
+                    f"one sequence alone decodes at {evaluation.tpot_s:.4g} s/token"
+                    f" > TPOT target {slo.tpot_s:.4g} s",
+                )
+                continue
+            for cap in sorted({max(1, int(best) // fraction) for fraction in BATCH_FRACTIONS}, reverse=True):
+                options.append(_option(base, name, tensor, cap, evaluation.max_batch, rate_per_s))
+    options.sort(key=lambda option: (option.min_replicas * option.usd_per_day_per_replica, -option.max_batch))
+    return options, rejected
+
+
+def _option(
+    base: Scenario, name: str, tensor: int, cap: int, memory_max_batch: int, rate_per_s: float
+) -> Option:
+    capped = variant(base, hardware=None, tensor_parallel=tensor, batch_size=cap)
+    evaluation = evaluate(capped)
+    capacity = evaluation.replica_requests_per_s or math.inf
+    per_day = tensor * capped.hardware.usd_per_hour * HOURS_PER_DAY
+    return Option(
+        hardware=name,
+        hardware_name=capped.hardware.display_name,
+        tensor_parallel=tensor,
+        max_batch=cap,
+        memory_max_batch=memory_max_batch,
+        scenario=capped,
+        evaluation=evaluation,
+        min_replicas=max(1, math.ceil(rate_per_s / capacity - 1e-9)),
+        usd_per_day_per_replica=per_day,
+    )
+
+
+# simulation stage ----------------------------------------------------------------------------
+class _Search:
+    """Simulated trials, cached by (option, replicas)."""
+
+    def __init__(
+        self, serving: ServingSpec | None, traffic: Any, lengths: Any, requests: int, seed: int
+    ) -> None:
+        self.serving = serving.model_dump() if serving is not None else {}
+        self.traffic, self.lengths, self.requests, self.seed = traffic, lengths, requests, seed
+        self.trials: dict[tuple[int, int], Trial] = {}
+
+    def trial(self, option: Option, replicas: int) -> Trial:
+        key = (id(option), replicas)
+        if key not in self.trials:
+            serving = {**self.serving, "replicas": replicas, "max_batch": option.max_batch}
+            result = simulate(
+                option.scenario,
+                traffic=self.traffic,
+                lengths=self.lengths,
+                serving=serving,
+                requests=self.requests,
+                seed=self.seed,
+            )
+            self.trials[key] = Trial(option, replicas, result)
+        return self.trials[key]
+
+    def smallest_fleet(self, option: Option, budget_usd_per_day: float) -> Trial | None:
+        """The fewest replicas (≥ R_min) that meet the SLO in simulation, or None within budget."""
+        low = option.min_replicas  # fewer cannot carry the load
+        high_limit = MAX_FLEET_FACTOR * option.min_replicas + MAX_FLEET_FACTOR
+        if self.trial(option, low).meets_slo:
+            return self.trials[(id(option), low)]
+        step, failing, high = 1, low, low + 1
+        while True:  # grow until a fleet passes (doubling the step), then bisect
+            if high > high_limit or high * option.usd_per_day_per_replica >= budget_usd_per_day:
+                return None
+            if self.trial(option, high).meets_slo:
+                break
+            failing, step = high, step * 2
+            high = failing + step
+        while high - failing > 1:
+            middle = (failing + high) // 2
+            if self.trial(option, middle).meets_slo:
+                high = middle
+            else:
+                failing = middle
+        return self.trials[(id(option), high)]
+
+
+def _rate(scenario: Scenario, traffic: Any) -> float:
+    sections = sections_for(traffic, None, None, scenario)
+    spec = sections.traffic
+    if isinstance(spec, TraceTraffic) and spec.arrival_s:
+        span = (max(spec.arrival_s) - min(spec.arrival_s)) / spec.speedup
+        return len(spec.arrival_s) / span if span > 0 else float(len(spec.arrival_s))
+    rate = getattr(spec, "rate_per_s", None) or scenario.workload.request_rate_per_s
+    if rate is None:
+        raise ScenarioError(
+            "planning needs a load: give workload.requests_per_second (or users with "
+            "requests_per_user_per_hour), or traffic.rate_per_s",
+            field="workload",
+        )
+    return float(rate)
+
+
+def plan(
+    scenario: Scenario,
+    *,
+    candidates: tuple[str, ...] | list[str] | None = None,
+    traffic: Any = None,
+    lengths: Any = None,
+    serving: Any = None,
+    requests: int = DEFAULT_PLAN_REQUESTS,
+    seed: int = 0,
+) -> Plan:
+    """The cheapest deployment of ``scenario`` that meets its SLO in simulation (see module)."""
+    rate = _rate(scenario, traffic)
+    given = candidates if candidates is not None else getattr(scenario, "candidates", None)
+    sections = sections_for(traffic, lengths, serving, scenario)
+    traffic_spec = sections.traffic
+    if isinstance(traffic_spec, TraceTraffic) and traffic_spec.path is not None:
+        from tokencost.sim_io import read_trace_traffic
+
+        traffic_spec = read_trace_traffic(traffic_spec)
+    limit = sections.serving.max_batch if sections.serving else None
+    options, rejected = screen(scenario, rate, candidates=tuple(given) if given else None, batch_limit=limit)
+    search = _Search(sections.serving, traffic_spec, sections.lengths, requests, seed)
+    best: Trial | None = None
+    for option in options:
+        bound = option.min_replicas * option.usd_per_day_per_replica
+        if best is not None and bound >= best.usd_per_day:
+            break
+        found = search.smallest_fleet(option, best.usd_per_day if best else math.inf)
+        if found is not None and (best is None or found.usd_per_day < best.usd_per_day):
+            best = found
+    if best is None:
+        return _no_plan(scenario, rate, options, rejected, search)
+    return _describe(scenario, rate, best, search, rejected)
+
+
+def _describe(
+    scenario: Scenario, rate: float, best: Trial, search: _Search, rejected: list[dict[str, Any]]
+) -> Plan:
+    option = best.option
+    neighbour = search.trial(option, best.replicas - 1) if best.replicas > 1 else None
+    if neighbour is not None and best.replicas - 1 < option.min_replicas:
+        constraint = "memory" if option.max_batch >= option.memory_max_batch else "compute"
+    else:
+        constraint = "slo" if neighbour is not None else "compute"
+    cheaper = [
+        trial
+        for trial in search.trials.values()
+        if trial.usd_per_day < best.usd_per_day and not trial.meets_slo
+    ]
+    if neighbour is not None and neighbour not in cheaper:
+        cheaper.append(neighbour)
+    next_trial = max(cheaper, key=lambda trial: (trial.usd_per_day, trial is neighbour), default=None)
+    next_cheaper = None
+    if next_trial is not None:
+        next_cheaper = {
+            "hardware": next_trial.option.hardware,
+            "tensor_parallel": next_trial.option.tensor_parallel,
+            "max_batch": next_trial.option.max_batch,
+            "replicas": next_trial.replicas,
+            "usd_per_day": next_trial.usd_per_day,
+            "meets_slo": next_trial.meets_slo,
+            "reason": next_trial.failure(rate),
+        }
+    usd_day = best.usd_per_day
+    workload = scenario.workload
+    tokens_day = rate * SECONDS_PER_DAY
+    reason = _binding_text(constraint, option, best, rate)
+    return Plan(
+        meets_slo=best.meets_slo,
+        replicas=best.replicas,
+        gpus_required=best.replicas * option.tensor_parallel,
+        hardware=option.hardware,
+        hardware_name=option.hardware_name,
+        tensor_parallel=option.tensor_parallel,
+        max_batch=option.max_batch,
+        usd_per_day=usd_day,
+        usd_per_million_tokens=usd_day
+        / (tokens_day * (workload.input_tokens + workload.output_tokens))
+        * PER_MILLION,
+        usd_per_million_output_tokens=usd_day / (tokens_day * workload.output_tokens) * PER_MILLION,
+        request_rate_per_s=rate,
+        binding_constraint=constraint,
+        reason=reason,
+        next_cheaper=next_cheaper,
+        simulated=best.result.to_dict(),
+        rejected=tuple(rejected),
+        scenario=option.scenario,
+    )
+
+
+def _binding_text(constraint: str, option: Option, best: Trial, rate: float) -> str:
+    capacity = option.evaluation.replica_requests_per_s or 0.0
+    if constraint == "memory":
+        return (
+            f"memory: the KV cache holds at most {option.memory_max_batch} sequences per replica, so "
+            f"{best.replicas} replicas of {capacity:.4g} requests/s are needed for {rate:.4g} requests/s"
+        )
+    if constraint == "compute":
+        return (
+            f"compute: each replica serves {capacity:.4g} requests/s at batch {option.max_batch}; "
+            f"{rate:.4g} requests/s needs {best.replicas}"
+        )
+    return (
+        f"slo: {best.replicas - 1} replicas could carry {rate:.4g} requests/s "
+        f"({(best.replicas - 1) * capacity:.4g} requests/s capacity) but miss the latency targets"
+    )
+
+
+def _no_plan(
+    scenario: Scenario, rate: float, options: list[Option], rejected: list[dict[str, Any]], search: _Search
+) -> Plan:
+    if not options:
+        reason = "no deployment fits: " + "; ".join(
+            f"{item['hardware']} TP{item['tensor_parallel']}: {item['reason']}" for item in rejected[:4]
+        )
+    else:
+        reason = (
+            f"no option meets the SLO with up to {MAX_FLEET_FACTOR}× its minimum fleet "
+            f"(tried {len(search.trials)} simulations)"
+        )
+    return Plan(
+        meets_slo=False,
+        replicas=None,
+        gpus_required=None,
+        hardware=None,
+        hardware_name=None,
+        tensor_parallel=None,
+        max_batch=None,
+        usd_per_day=None,
+        usd_per_million_tokens=None,
+        usd_per_million_output_tokens=None,
+        request_rate_per_s=rate,
+        binding_constraint="slo",
+        reason=reason,
+        next_cheaper=None,
+        simulated=None,
+        rejected=tuple(rejected),
+    )

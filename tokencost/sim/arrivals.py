@@ -1,0 +1,178 @@
+"""Arrival times and request lengths, drawn up front from the simulation's generator.
+
+Every function takes the ``numpy.random.Generator`` it may use and returns plain arrays; none
+keeps state. Rates are requests per second, lengths are tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tokencost.sim.specs import (
+    DiurnalTraffic,
+    FixedLengths,
+    GammaTraffic,
+    LognormalLengths,
+    PoissonTraffic,
+    TraceLengths,
+    TraceTraffic,
+    UniformLengths,
+)
+
+THINNING_BATCH_FACTOR = 1.5
+DEFAULT_REQUESTS = 1000
+
+
+def poisson_arrivals_s(rng: np.random.Generator, rate_per_s: float, count: int) -> np.ndarray:
+    """``count`` arrival times of a Poisson process: cumulative exponential gaps of mean 1/λ."""
+    return np.cumsum(rng.exponential(1.0 / rate_per_s, size=count))
+
+
+def gamma_arrivals_s(rng: np.random.Generator, rate_per_s: float, cv: float, count: int) -> np.ndarray:
+    """Renewal process with gamma gaps of mean 1/λ and coefficient of variation cv.
+
+    A gamma of shape k has cv = 1/√k, so ``k = 1/cv²`` and scale ``1/(λ·k)`` keep the mean.
+    """
+    shape = 1.0 / (cv * cv)
+    return np.cumsum(rng.gamma(shape, 1.0 / (rate_per_s * shape), size=count))
+
+
+def diurnal_rate_per_s(spec: DiurnalTraffic, mean_rate_per_s: float, time_s: np.ndarray) -> np.ndarray:
+    """The instantaneous rate λ(t) of a diurnal process (see :class:`DiurnalTraffic`)."""
+    phase = np.mod(time_s - spec.peak_s, spec.period_s) / spec.period_s
+    if spec.curve is None:
+        return mean_rate_per_s * (1.0 + spec.amplitude_fraction * np.cos(2.0 * math.pi * phase))
+    curve = np.asarray(spec.curve, dtype=float)
+    relative = curve / curve.mean()
+    slot = np.minimum(
+        (np.mod(time_s, spec.period_s) / spec.period_s * len(curve)).astype(np.int64), len(curve) - 1
+    )
+    return mean_rate_per_s * relative[slot]
+
+
+def diurnal_arrivals_s(
+    rng: np.random.Generator, spec: DiurnalTraffic, mean_rate_per_s: float, count: int
+) -> np.ndarray:
+    """Non-homogeneous Poisson arrivals by thinning (Lewis and Shedler 1979).
+
+    Candidates come at the peak rate λ_max; each is kept with probability λ(t)/λ_max.
+    """
+    if spec.curve is None:
+        peak = mean_rate_per_s * (1.0 + spec.amplitude_fraction)
+    else:
+        peak = mean_rate_per_s * max(spec.curve) / float(np.mean(spec.curve))
+    kept: list[np.ndarray] = []
+    found, start = 0, 0.0
+    while found < count:
+        batch = int((count - found) * THINNING_BATCH_FACTOR * peak / mean_rate_per_s) + 16
+        times = start + np.cumsum(rng.exponential(1.0 / peak, size=batch))
+        accept = rng.random(batch) * peak < diurnal_rate_per_s(spec, mean_rate_per_s, times)
+        kept.append(times[accept])
+        found += int(accept.sum())
+        start = float(times[-1])
+    return np.concatenate(kept)[:count]
+
+
+def synthetic_arrivals_s(
+    rng: np.random.Generator,
+    spec: PoissonTraffic | GammaTraffic | DiurnalTraffic,
+    rate_per_s: float,
+    count: int,
+) -> np.ndarray:
+    """Arrival times of a synthetic process at mean rate ``rate_per_s``."""
+    if isinstance(spec, GammaTraffic):
+        return gamma_arrivals_s(rng, rate_per_s, spec.cv, count)
+    if isinstance(spec, DiurnalTraffic):
+        return diurnal_arrivals_s(rng, spec, rate_per_s, count)
+    return poisson_arrivals_s(rng, rate_per_s, count)
+
+
+def trace_arrivals_s(spec: TraceTraffic) -> np.ndarray:
+    """Inline trace times, shifted to start at 0 and divided by ``speedup`` (sorted, stable)."""
+    times = np.asarray(spec.arrival_s, dtype=float)
+    return (times - times.min()) / spec.speedup
+
+
+def _uniform(rng: np.random.Generator, mean: int, spread: float, count: int) -> np.ndarray:
+    low = max(1, round(mean * (1.0 - spread)))
+    high = max(low, round(mean * (1.0 + spread)))
+    return rng.integers(low, high + 1, size=count)
+
+
+def _lognormal(rng: np.random.Generator, mean: int, sigma: float, cap: int, count: int) -> np.ndarray:
+    mu = math.log(mean) - sigma * sigma / 2.0
+    drawn = np.rint(rng.lognormal(mu, sigma, size=count))
+    return np.clip(drawn, 1, cap).astype(np.int64)
+
+
+def request_lengths(
+    rng: np.random.Generator,
+    spec: FixedLengths | UniformLengths | LognormalLengths | TraceLengths,
+    input_tokens: int,
+    output_tokens: int,
+    count: int,
+    max_context_tokens: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt and output tokens of ``count`` requests (int64), means from the workload.
+
+    Drawn lengths are clipped so that prompt + output stays within ``max_context_tokens``;
+    lengths sampled from a trace are not.
+    """
+    if isinstance(spec, UniformLengths):
+        prompts = _uniform(rng, input_tokens, spec.input_spread_fraction, count)
+        outputs = _uniform(rng, output_tokens, spec.output_spread_fraction, count)
+    elif isinstance(spec, LognormalLengths):
+        prompts = _lognormal(
+            rng, input_tokens, spec.input_sigma, spec.max_input_tokens or max_context_tokens - 1, count
+        )
+        outputs = _lognormal(
+            rng, output_tokens, spec.output_sigma, spec.max_output_tokens or max_context_tokens - 1, count
+        )
+    elif isinstance(spec, TraceLengths):
+        pick = rng.integers(0, len(spec.input_tokens or ()), size=count)
+        # recorded lengths are data: not clipped (a request too long to fit is dropped, with a reason)
+        return (
+            np.asarray(spec.input_tokens, dtype=np.int64)[pick],
+            np.asarray(spec.output_tokens, dtype=np.int64)[pick],
+        )
+    else:
+        return np.full(count, input_tokens, dtype=np.int64), np.full(count, output_tokens, dtype=np.int64)
+    prompts = np.minimum(prompts.astype(np.int64), max_context_tokens - 1)
+    outputs = np.minimum(outputs.astype(np.int64), max_context_tokens - prompts)
+    return prompts, np.maximum(outputs, 1)
+
+
+@dataclass(frozen=True)
+class RequestSource:
+    """What to draw: the arrival process, the length distribution and their parameters.
+
+    A trace must carry its columns inline here (:mod:`tokencost.sim_io` reads files).
+    """
+
+    traffic: PoissonTraffic | GammaTraffic | DiurnalTraffic | TraceTraffic
+    lengths: FixedLengths | UniformLengths | LognormalLengths | TraceLengths
+    rate_per_s: float | None
+    input_tokens: int
+    output_tokens: int
+    count: int | None
+    max_context_tokens: int
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrival times (sorted, s), prompt tokens and output tokens of every request."""
+        if isinstance(self.traffic, TraceTraffic):
+            arrivals = trace_arrivals_s(self.traffic)
+            order = np.argsort(arrivals, kind="stable")[: self.count]
+            prompts = np.asarray(self.traffic.input_tokens, dtype=np.int64)[order]
+            outputs = np.asarray(self.traffic.output_tokens, dtype=np.int64)[order]
+            return arrivals[order], prompts, outputs
+        count = DEFAULT_REQUESTS if self.count is None else self.count
+        if self.rate_per_s is None:
+            raise ValueError("a synthetic arrival process needs a rate")
+        arrivals = synthetic_arrivals_s(rng, self.traffic, self.rate_per_s, count)
+        prompts, outputs = request_lengths(
+            rng, self.lengths, self.input_tokens, self.output_tokens, count, self.max_context_tokens
+        )
+        return arrivals, prompts, outputs

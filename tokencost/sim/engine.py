@@ -1,0 +1,217 @@
+"""The discrete-event kernel: one :class:`Simulation` owns its clock, heap, ids and generator.
+
+Nothing is global, so any number of simulations can run side by side or interleaved (SimPy's
+``Environment`` is the model). Two kinds of event sit on the heap, ordered by time, then kind
+(an arrival before a wake-up at the same instant, so that it can be admitted at that iteration
+boundary), then id:
+
+* an arrival: route the request (or drop it, with a reason) and, if the chosen replica is idle,
+  start it; if it is busy but could admit the request, move its wake-up to the next boundary;
+* a wake-up of a replica at the end of its segment: apply the iterations, record completions,
+  plan the next segment.
+
+A handler returns the events it creates (as in Vidur's event loop); :meth:`Simulation.step`
+pushes them. Every arrival ends completed or dropped with a reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+
+import numpy as np
+
+from tokencost.sim import kv
+from tokencost.sim.arrivals import RequestSource
+from tokencost.sim.metrics import RequestRecords, TimeSeries
+from tokencost.sim.router import make_router
+from tokencost.sim.scheduler import Replica, ReplicaConfig, RequestTable
+from tokencost.sim.steps import StepTimes
+
+ARRIVAL, WAKE = 0, 1
+Event = tuple[float, int, int, int, int]  # (time_s, kind, id, request or replica, version)
+
+
+class Simulation:
+    """A fleet of replicas behind a router, fed by a request source, advanced event by event."""
+
+    def __init__(
+        self,
+        *,
+        steps: StepTimes,
+        config: ReplicaConfig,
+        replicas: int,
+        router: str,
+        source: RequestSource,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        unservable_reason: str | None = None,
+    ) -> None:
+        self.now_s = 0.0
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self._heap: list[Event] = []
+        self._ids = itertools.count()
+        arrival_s, prompts, outputs = source.draw(self.rng)
+        self.requests = RequestTable.build(arrival_s, prompts, outputs)
+        self.config = config
+        self.replicas = [Replica(steps, config, self.requests) for _ in range(replicas)]
+        self.router = make_router(router)
+        self._unservable = unservable_reason
+        self._versions = [0] * replicas
+        count = len(arrival_s)
+        self._replica_of = np.full(count, -1, np.int64)
+        self._drop = np.full(count, -1, np.int64)
+        self._reasons: list[str] = []
+        self._arrived = self._finished = 0
+        self._series: list[tuple[float, int, int, int, int, int]] = []
+        self._totals = [0, 0, 0, 0]  # queued, in batches, KV blocks, tokens emitted
+        if count:
+            self._push((float(arrival_s[0]), ARRIVAL, next(self._ids), 0, 0))
+
+    # the loop ------------------------------------------------------------------------------
+    def _push(self, event: Event) -> None:
+        heapq.heappush(self._heap, event)
+
+    def step(self) -> bool:
+        """Process the next event; False when none is left."""
+        while self._heap:
+            event = heapq.heappop(self._heap)
+            time_s, kind, _, target, version = event
+            if kind == WAKE and version != self._versions[target]:
+                continue  # superseded by an earlier wake-up
+            self.now_s = time_s
+            new = self._arrive(target) if kind == ARRIVAL else self._wake(target)
+            for item in new:
+                self._push(item)
+            self._record()
+            return True
+        return False
+
+    def run(self) -> Simulation:
+        """Process every event; every request ends completed or dropped."""
+        while self.step():
+            pass
+        return self
+
+    # handlers ------------------------------------------------------------------------------
+    def _wake_event(self, replica: int, time_s: float | None) -> list[Event]:
+        if time_s is None:
+            return []
+        self._versions[replica] += 1
+        return [(time_s, WAKE, next(self._ids), replica, self._versions[replica])]
+
+    def _arrive(self, request: int) -> list[Event]:
+        self._arrived += 1
+        events: list[Event] = []
+        if request + 1 < len(self.requests.arrival_s):
+            events.append(
+                (float(self.requests.arrival_s[request + 1]), ARRIVAL, next(self._ids), request + 1, 0)
+            )
+        reason = self._refusal(request)
+        if reason is not None:
+            self._drop_request(request, reason)
+            return events
+        index = self.router.choose([replica.outstanding for replica in self.replicas])
+        replica = self.replicas[index]
+        if replica.config.max_queue is not None and len(replica.queue) >= replica.config.max_queue:
+            self._drop_request(request, "queue full")
+            return events
+        self._replica_of[request] = index
+        before = self._snapshot(replica)
+        was_waiting = bool(replica.queue)
+        replica.queue.append(request)
+        if replica.segment is None:
+            events += self._wake_event(index, replica.start(self.now_s))
+        elif not was_waiting and replica.could_admit_soon(request):
+            events += self._wake_event(index, replica.cut(self.now_s))
+        self._account(before, replica)
+        return events
+
+    def _refusal(self, request: int) -> str | None:
+        """Why a request can never be served here, or None."""
+        if self._unservable is not None:
+            return self._unservable
+        table = self.requests
+        tokens = int(table.input_tokens[request] + table.output_tokens[request])
+        needed = kv.blocks_for(tokens, self.config.block_tokens)
+        if needed > self.config.kv_blocks:
+            capacity = self.config.kv_blocks * self.config.block_tokens
+            return f"prompt + output exceed the KV cache of a replica ({capacity} tokens)"
+        return None
+
+    def _drop_request(self, request: int, reason: str) -> None:
+        if reason not in self._reasons:
+            self._reasons.append(reason)
+        self._drop[request] = self._reasons.index(reason)
+        self._finished += 1
+
+    def _wake(self, index: int) -> list[Event]:
+        replica = self.replicas[index]
+        before = self._snapshot(replica)
+        finished, times = replica.wake(self.now_s)
+        self.requests.completion_s[finished] = times
+        self._finished += len(finished)
+        events = self._wake_event(index, replica.start(self.now_s))
+        self._account(before, replica)
+        return events
+
+    # bookkeeping ---------------------------------------------------------------------------
+    @staticmethod
+    def _snapshot(replica: Replica) -> tuple[int, int, int, int]:
+        return len(replica.queue), replica.in_batch, replica.blocks_used, replica.output_tokens
+
+    def _account(self, before: tuple[int, int, int, int], replica: Replica) -> None:
+        after = self._snapshot(replica)
+        for position in range(4):
+            self._totals[position] += after[position] - before[position]
+
+    def _record(self) -> None:
+        queued, batched, blocks, tokens = self._totals
+        self._series.append((self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens))
+
+    # output --------------------------------------------------------------------------------
+    def records(self) -> RequestRecords:
+        table = self.requests
+        return RequestRecords(
+            arrival_s=table.arrival_s,
+            input_tokens=table.input_tokens,
+            output_tokens=table.output_tokens,
+            replica=self._replica_of,
+            first_token_s=table.first_token_s,
+            completion_s=table.completion_s,
+            preemptions=table.preemptions,
+            drop_reason=self._drop,
+            drop_reasons=tuple(self._reasons),
+        )
+
+    def series(self) -> TimeSeries:
+        columns = np.array(self._series, dtype=float).reshape(-1, 6)
+        return TimeSeries(
+            time_s=columns[:, 0],
+            queued=columns[:, 1].astype(np.int64),
+            running=columns[:, 2].astype(np.int64),
+            kv_blocks=columns[:, 3].astype(np.int64),
+            in_system=columns[:, 4].astype(np.int64),
+            output_tokens=columns[:, 5].astype(np.int64),
+        )
+
+    def gaps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inter-token gaps (s) and how many sequences saw each."""
+        durations = [array for replica in self.replicas for array in replica.gap_durations_s]
+        weights = [array for replica in self.replicas for array in replica.gap_weights]
+        if not durations:
+            return np.zeros(0), np.zeros(0, np.int64)
+        return np.concatenate(durations), np.concatenate(weights)
+
+    def busy_s(self) -> np.ndarray:
+        return np.array([replica.busy_s for replica in self.replicas], dtype=float)
+
+    @property
+    def preemptions(self) -> int:
+        return sum(replica.preemptions for replica in self.replicas)
+
+    @property
+    def done(self) -> bool:
+        """True when every request has completed or been dropped."""
+        return self._finished == len(self.requests.arrival_s) and math.isfinite(self.now_s)

@@ -1,0 +1,259 @@
+"""``simulate(scenario, ...)``: compose the analytic model, the specs and the engine.
+
+Defaults come from :func:`tokencost.api.evaluate`: the number of replicas, the batch cap (the
+batch the analytic model chooses: the largest that fits and meets the TPOT target) and, when the
+workload gives no rate, a load of 80% of the fleet's analytic capacity. The simulated fleet is
+paid for over the whole simulated span, so ``usd_per_million_output_tokens`` is at the simulated
+utilisation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from tokencost.api import deployment, evaluate
+from tokencost.model import cost
+from tokencost.scenario.specs import Scenario
+from tokencost.sim.arrivals import RequestSource
+from tokencost.sim.engine import Simulation
+from tokencost.sim.kv import kv_budget_blocks
+from tokencost.sim.metrics import SimulationResult
+from tokencost.sim.scheduler import ReplicaConfig
+from tokencost.sim.specs import (
+    FixedLengths,
+    LengthsSpec,
+    PoissonTraffic,
+    ServingSpec,
+    SimSections,
+    TraceLengths,
+    TraceTraffic,
+    TrafficSpec,
+    sections_error,
+)
+from tokencost.sim.steps import StepTimes
+
+DEFAULT_LOAD_FRACTION = 0.8
+FALLBACK_RATE_PER_S = 1.0
+PREFILL_TABLE_MIN_TOKENS = 8192
+PREFILL_TABLE_CONTEXTS = 4
+UNBOUNDED_CONTEXT_TOKENS = 1 << 20
+
+
+@dataclass(frozen=True)
+class SimulationSetup:
+    """Everything a :class:`Simulation` is built from, resolved from a scenario."""
+
+    name: str
+    seed: int | None
+    replicas: int
+    accelerators_per_replica: int
+    router: str
+    config: ReplicaConfig
+    steps: StepTimes
+    source: RequestSource
+    kv_bytes_per_block: float
+    slo_ttft_s: float | None
+    slo_tpot_s: float | None
+    slo_percentile: float
+    fleet_usd_per_s: float
+    unservable_reason: str | None
+    notes: tuple[str, ...]
+
+    def build(self) -> Simulation:
+        """A fresh simulation (its own clock, heap, ids and generator seeded with ``seed``)."""
+        return Simulation(
+            steps=self.steps,
+            config=self.config,
+            replicas=self.replicas,
+            router=self.router,
+            source=self.source,
+            seed=self.seed,
+            unservable_reason=self.unservable_reason,
+        )
+
+    def result(self, simulation: Simulation, wall_time_s: float) -> SimulationResult:
+        """The measurements of a finished ``simulation``."""
+        durations, weights = simulation.gaps()
+        return SimulationResult(
+            name=self.name,
+            seed=self.seed,
+            replicas=self.replicas,
+            accelerators_per_replica=self.accelerators_per_replica,
+            router=self.router,
+            max_batch=self.config.max_batch,
+            kv_blocks_per_replica=self.config.kv_blocks,
+            kv_bytes_per_block=self.kv_bytes_per_block,
+            request_rate_per_s=self.source.rate_per_s,
+            slo_ttft_s=self.slo_ttft_s,
+            slo_tpot_s=self.slo_tpot_s,
+            slo_percentile=self.slo_percentile,
+            fleet_usd_per_s=self.fleet_usd_per_s,
+            requests=simulation.records(),
+            series=simulation.series(),
+            gap_durations_s=durations,
+            gap_weights=weights,
+            busy_s=simulation.busy_s(),
+            preemptions=simulation.preemptions,
+            sim_wall_time_s=wall_time_s,
+            notes=self.notes,
+        )
+
+
+def sections_for(traffic: Any, lengths: Any, serving: Any, scenario: Scenario) -> SimSections:
+    """Explicit arguments (specs or plain dicts) over the scenario's own sections, validated."""
+    chosen = {
+        "traffic": traffic if traffic is not None else getattr(scenario, "traffic", None),
+        "lengths": lengths if lengths is not None else getattr(scenario, "lengths", None),
+        "serving": serving if serving is not None else getattr(scenario, "serving", None),
+    }
+    data = {
+        key: value.model_dump() if hasattr(value, "model_dump") else value
+        for key, value in chosen.items()
+        if value is not None
+    }
+    try:
+        return SimSections.model_validate(data)
+    except ValidationError as exc:
+        raise sections_error(exc) from None
+
+
+def _read_traces(traffic: TrafficSpec, lengths: LengthsSpec) -> tuple[TrafficSpec, LengthsSpec]:
+    """Traces given by path are read at the edge (tokencost.sim_io), once, before the run."""
+    if isinstance(traffic, TraceTraffic) and traffic.path is not None:
+        from tokencost.sim_io import read_trace_traffic
+
+        traffic = read_trace_traffic(traffic)
+    if isinstance(lengths, TraceLengths) and lengths.path is not None:
+        from tokencost.sim_io import read_trace_lengths
+
+        lengths = read_trace_lengths(lengths)
+    return traffic, lengths
+
+
+def prepare(
+    scenario: Scenario,
+    *,
+    traffic: Any = None,
+    lengths: Any = None,
+    serving: Any = None,
+    requests: int | None = None,
+    seed: int | None = 0,
+) -> SimulationSetup:
+    """Resolve a scenario and the simulator's sections into a :class:`SimulationSetup`."""
+    sections = sections_for(traffic, lengths, serving, scenario)
+    traffic_spec, lengths_spec = _read_traces(
+        sections.traffic or PoissonTraffic(), sections.lengths or FixedLengths()
+    )
+    serving_spec = sections.serving or ServingSpec()
+    evaluation = evaluate(scenario)
+    dep = deployment(scenario)
+    workload = scenario.workload
+    notes: list[str] = []
+    replicas = serving_spec.replicas or evaluation.replicas or 1
+    max_batch = max(serving_spec.max_batch or evaluation.batch_size or int(evaluation.max_batch), 1)
+    unservable = None if evaluation.feasible else evaluation.infeasible_reason
+    rate = (
+        None
+        if isinstance(traffic_spec, TraceTraffic)
+        else _rate(
+            traffic_spec.rate_per_s,
+            workload.request_rate_per_s,
+            evaluation.replica_requests_per_s,
+            replicas,
+            notes,
+        )
+    )
+    if isinstance(traffic_spec, TraceTraffic) and not isinstance(lengths_spec, FixedLengths):
+        notes.append("lengths come from the trace; the lengths section is ignored")
+    block = serving_spec.block_tokens
+    context = workload.input_tokens + workload.output_tokens
+    config = ReplicaConfig(
+        max_batch=max_batch,
+        kv_blocks=kv_budget_blocks(dep, block),
+        block_tokens=block,
+        max_prefill_tokens=serving_spec.max_prefill_tokens,
+        chunk_tokens=serving_spec.chunked_prefill_tokens,
+        preemption=serving_spec.preemption,
+        watermark_blocks=int(serving_spec.watermark_fraction * kv_budget_blocks(dep, block)),
+        max_queue=serving_spec.max_queue,
+    )
+    table_tokens = max(
+        PREFILL_TABLE_MIN_TOKENS,
+        serving_spec.max_prefill_tokens,
+        serving_spec.chunked_prefill_tokens or 0,
+        PREFILL_TABLE_CONTEXTS * context,
+    )
+    source = RequestSource(
+        traffic=traffic_spec,
+        lengths=lengths_spec,
+        rate_per_s=rate,
+        input_tokens=workload.input_tokens,
+        output_tokens=workload.output_tokens,
+        count=requests,
+        max_context_tokens=scenario.model.max_context or UNBOUNDED_CONTEXT_TOKENS,
+    )
+    return SimulationSetup(
+        name=scenario.name,
+        seed=seed,
+        replicas=replicas,
+        accelerators_per_replica=int(dep.accelerators),
+        router=serving_spec.router,
+        config=config,
+        steps=StepTimes(dep, max_batch, table_tokens),
+        source=source,
+        kv_bytes_per_block=block * dep.kv_bytes_per_token,
+        slo_ttft_s=scenario.slo.ttft_s,
+        slo_tpot_s=scenario.slo.tpot_s,
+        slo_percentile=scenario.slo.percentile,
+        fleet_usd_per_s=replicas * float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators)),
+        unservable_reason=unservable,
+        notes=tuple(notes),
+    )
+
+
+def _rate(
+    given: float | None,
+    workload_rate: float | None,
+    replica_capacity: float | None,
+    replicas: int,
+    notes: list[str],
+) -> float:
+    if given is not None:
+        return given
+    if workload_rate is not None:
+        return workload_rate
+    if replica_capacity is None:
+        notes.append(f"no load given and no analytic capacity: {FALLBACK_RATE_PER_S} request/s")
+        return FALLBACK_RATE_PER_S
+    rate = DEFAULT_LOAD_FRACTION * replica_capacity * replicas
+    notes.append(
+        f"no load given: {rate:.4g} requests/s, {DEFAULT_LOAD_FRACTION:.0%} of the analytic "
+        f"capacity of {replicas} replica(s) ({replica_capacity:.4g} requests/s each)"
+    )
+    return rate
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    traffic: Any = None,
+    lengths: Any = None,
+    serving: Any = None,
+    requests: int | None = None,
+    seed: int | None = 0,
+) -> SimulationResult:
+    """Simulate serving ``scenario``'s workload, request by request.
+
+    ``traffic``, ``lengths`` and ``serving`` are specs from :mod:`tokencost.sim.specs` (or dicts
+    of their fields); when omitted, the scenario's sections of those names are used if it has
+    them, else Poisson arrivals, the workload's mean lengths and :class:`ServingSpec` defaults.
+    ``requests`` defaults to 1000 (a trace: all of it). The same ``seed`` gives the same result.
+    """
+    started = time.perf_counter()
+    setup = prepare(scenario, traffic=traffic, lengths=lengths, serving=serving, requests=requests, seed=seed)
+    simulation = setup.build().run()
+    return setup.result(simulation, time.perf_counter() - started)

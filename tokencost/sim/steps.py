@@ -1,0 +1,139 @@
+"""Iteration times for the simulator, taken from the analytic model and tabulated once.
+
+The simulator never does its own physics: every number here comes from
+:func:`tokencost.model.serving.decode_step` and :func:`tokencost.model.serving.prefill`, called
+once on arrays when the table is built, and combined only with the model's own roofline
+(:func:`tokencost.model.roofline.roofline_time_s`).
+
+Decode. For a batch of B sequences, compute and memory time of a step are affine in the context c
+(FLOP and KV bytes grow linearly in c; the model's :func:`~tokencost.model.serving.decode_total_time_s`
+relies on the same fact). Two vectorised calls, at c = 0 and c = 1, give per batch size the offset
+and slope of both, so the step time at any mean context is exact — a table over B, not a grid over
+c. Because FLOP and bytes are sums over sequences, a batch of sequences with different contexts
+takes the time of B sequences at their mean context. The table is checked against the model when
+built.
+
+Prefill. ``prefill(P)`` for every P up to a bound is tabulated in one call.
+
+Combining passes (documented choices; all terms are the model's):
+
+* A prefill pass over several prompts P₁..P_k (no chunking) is one forward pass: its FLOP are the
+  sum of the prompts' (attention stays within each prompt), its bytes and all-reduces are those
+  of one pass over ΣP tokens (weights read once, every prompt's KV written):
+  ``t = roofline(Σ compute(P_i), memory(ΣP), comm(ΣP))``. One prompt gives ``prefill(P).time_s``.
+* Without chunked prefill an iteration that admits prompts runs the prefill pass and then the
+  decode step of the sequences already running, one after the other (vLLM's default scheduler runs
+  prefill and decode iterations separately): ``t = t_prefill + t_decode``. This is the assumption
+  of the analytic model too — a request holds the replica alone for its prefill
+  (:mod:`tokencost.model.cost`) — which is why the two agree at saturation.
+* With chunked prefill (Sarathi-Serve) decodes and prompt chunks are fused into one pass: FLOP add
+  (a chunk of C tokens after D done costs ``compute(D + C) − compute(D)``, its attention to the
+  earlier keys included), the weights are read once
+  (``memory = memory_decode + memory_prefill(ΣC) − memory_prefill(0)``, exact for dense models, an
+  upper bound for mixtures of experts) and all-reduces add.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tokencost.model import roofline as rl
+from tokencost.model import serving
+from tokencost.model.serving import Deployment
+
+MAX_PREFILL_TABLE_TOKENS = 1 << 17
+CHECK_RELATIVE_TOLERANCE = 1e-9
+
+
+class StepTimes:
+    """The model's pass times for one replica, as tables and small scalar functions (seconds)."""
+
+    def __init__(self, dep: Deployment, max_batch: int, prefill_tokens: int) -> None:
+        self.dep = dep
+        self.overhead_s = float(dep.step_overhead_s)
+        batch = np.arange(max_batch + 1, dtype=float)
+        batch[0] = 1.0  # row 0 unused; keeps the model's formulas away from B = 0
+        at_zero = serving.decode_step(dep, batch, 0.0)
+        at_one = serving.decode_step(dep, batch, 1.0)
+        self.decode_compute_s = np.asarray(at_zero.compute_s, dtype=float)
+        self.decode_compute_per_token_s = np.asarray(at_one.compute_s, dtype=float) - self.decode_compute_s
+        self.decode_memory_s = np.asarray(at_zero.memory_s, dtype=float)
+        self.decode_memory_per_token_s = np.asarray(at_one.memory_s, dtype=float) - self.decode_memory_s
+        self.decode_comm_s = np.broadcast_to(np.asarray(at_zero.comm_s, dtype=float), batch.shape).copy()
+        self._check_decode(max_batch)
+        self.table_tokens = int(min(max(prefill_tokens, 1), MAX_PREFILL_TABLE_TOKENS))
+        tokens = np.arange(self.table_tokens + 1, dtype=float)
+        pre = serving.prefill(dep, tokens)
+        self.prefill_compute_s = np.asarray(pre.compute_s, dtype=float)
+        self.prefill_memory_s = np.asarray(pre.memory_s, dtype=float)
+        self.prefill_comm_s = np.broadcast_to(np.asarray(pre.comm_s, dtype=float), tokens.shape).copy()
+        self._beyond: dict[int, tuple[float, float, float]] = {}
+
+    def _check_decode(self, max_batch: int) -> None:
+        """The affine decomposition must reproduce the model (it would not if the model changed)."""
+        batch, context = float(max_batch), 4096.0 + 0.5
+        expected = float(serving.decode_step(self.dep, batch, context).time_s)
+        assert abs(self.decode_time_s(max_batch, context) - expected) <= CHECK_RELATIVE_TOLERANCE * expected
+
+    # decode ---------------------------------------------------------------------------------
+    def decode_terms(self, batch: int, mean_context: float) -> tuple[float, float, float]:
+        """(compute, memory, comm) seconds of one decode step of ``batch`` sequences."""
+        compute = self.decode_compute_s[batch] + self.decode_compute_per_token_s[batch] * mean_context
+        memory = self.decode_memory_s[batch] + self.decode_memory_per_token_s[batch] * mean_context
+        return float(compute), float(memory), float(self.decode_comm_s[batch])
+
+    def decode_time_s(self, batch: int, mean_context: float) -> float:
+        """``serving.decode_step(dep, batch, mean_context).time_s``."""
+        compute, memory, comm = self.decode_terms(batch, mean_context)
+        return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
+
+    def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> np.ndarray:
+        """Durations of ``steps`` decode steps of ``batch`` sequences whose mean context starts at
+        ``first_mean_context`` and grows by one token a step."""
+        context = first_mean_context + np.arange(steps, dtype=float)
+        compute = self.decode_compute_s[batch] + self.decode_compute_per_token_s[batch] * context
+        memory = self.decode_memory_s[batch] + self.decode_memory_per_token_s[batch] * context
+        return rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self.overhead_s)
+
+    # prefill --------------------------------------------------------------------------------
+    def prefill_terms(self, tokens: int) -> tuple[float, float, float]:
+        """(compute, memory, comm) seconds of ``serving.prefill(dep, tokens)``."""
+        if tokens <= self.table_tokens:
+            return (
+                float(self.prefill_compute_s[tokens]),
+                float(self.prefill_memory_s[tokens]),
+                float(self.prefill_comm_s[tokens]),
+            )
+        terms = self._beyond.get(tokens)
+        if terms is None:
+            pre = serving.prefill(self.dep, float(tokens))
+            terms = (float(pre.compute_s), float(pre.memory_s), float(pre.comm_s))
+            self._beyond[tokens] = terms
+        return terms
+
+    def prefill_pass_s(self, prompts: Sequence[int]) -> float:
+        """One forward pass prefilling whole prompts: FLOP add, weights read once (see module)."""
+        if not prompts:
+            return 0.0
+        compute = sum(self.prefill_terms(int(tokens))[0] for tokens in prompts)
+        _, memory, comm = self.prefill_terms(int(sum(prompts)))
+        return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
+
+    def fused_pass_s(
+        self, decode_batch: int, mean_context: float, chunks: Sequence[tuple[int, int]]
+    ) -> float:
+        """Decode of ``decode_batch`` sequences fused with prompt chunks ``(done, size)``."""
+        compute = memory = comm = 0.0
+        if decode_batch:
+            compute, memory, comm = self.decode_terms(decode_batch, mean_context)
+        chunk_tokens = sum(size for _, size in chunks)
+        if chunk_tokens:
+            for done, size in chunks:
+                compute += self.prefill_terms(done + size)[0] - self.prefill_terms(done)[0]
+            _, chunk_memory, chunk_comm = self.prefill_terms(chunk_tokens)
+            weights_s = self.prefill_terms(0)[1] if decode_batch else 0.0
+            memory += chunk_memory - weights_s
+            comm += chunk_comm
+        return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))

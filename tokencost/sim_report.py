@@ -1,0 +1,335 @@
+"""A simulation's tables, figures and one-file HTML report.
+
+* :func:`frames` turns a :class:`~tokencost.sim.metrics.SimulationResult` into pandas DataFrames
+  (requests, time series) — pandas is imported here, never in the simulator.
+* The figure functions are pure: DataFrames in, a plotly ``Figure`` out; no files, no clock.
+* :func:`write_simulation_report` is the only writer: plotly.js embedded once (with the first
+  figure), stable div ids (``sim-latency-cdf``, ``sim-series``, ``sim-slo``), every user string
+  escaped, the package version and the inputs in the footer, written atomically (a temporary file
+  in the target folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from tokencost.sim.metrics import SimulationResult
+
+MAX_SERIES_POINTS = 4000
+SLO_WINDOWS = 40
+FIGURE_IDS = ("sim-latency-cdf", "sim-series", "sim-slo")
+PlotlyJs = Literal["inline", "cdn"]
+STYLE = (
+    "body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:0 auto;padding:24px;color:#1f2933}"
+    "table{border-collapse:collapse}"
+    "th,td{text-align:left;padding:3px 12px;border-bottom:1px solid #e4e7eb}"
+    "footer{color:#616e7c;font-size:13px;margin-top:32px}"
+)
+
+
+def frames(result: SimulationResult) -> dict[str, pd.DataFrame]:
+    """``{"requests": one row per request, "series": fleet totals after every event}``."""
+    import pandas as pd
+
+    records, series = result.requests, result.series
+    reasons = np.array([*records.drop_reasons, ""], dtype=object)
+    requests = pd.DataFrame(
+        {
+            "arrival_s": records.arrival_s,
+            "input_tokens": records.input_tokens,
+            "output_tokens": records.output_tokens,
+            "replica": records.replica,
+            "first_token_s": records.first_token_s,
+            "completion_s": records.completion_s,
+            "ttft_s": records.ttft_s,
+            "tpot_s": records.tpot_s,
+            "e2e_latency_s": records.e2e_latency_s,
+            "preemptions": records.preemptions,
+            "completed": records.completed,
+            "drop_reason": reasons[records.drop_reason],
+        }
+    )
+    capacity = max(result.kv_blocks_per_replica * result.replicas, 1)
+    table = pd.DataFrame(
+        {
+            "time_s": series.time_s,
+            "queued": series.queued,
+            "running": series.running,
+            "batch_size_per_replica": series.running / result.replicas,
+            "kv_blocks": series.kv_blocks,
+            "kv_bytes": series.kv_blocks * result.kv_bytes_per_block,
+            "kv_fraction": series.kv_blocks / capacity,
+            "in_system": series.in_system,
+            "output_tokens": series.output_tokens,
+        }
+    )
+    return {"requests": requests, "series": table}
+
+
+# figures ---------------------------------------------------------------------------------------
+def _figure(title: str) -> go.Figure:
+    import plotly.graph_objects as go
+
+    from tokencost.report import theme
+
+    figure = go.Figure()
+    figure.update_layout(template={"layout": theme.TEMPLATE["layout"]}, title=title)
+    return figure
+
+
+def _cdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values = np.sort(values[np.isfinite(values)])
+    return values, np.arange(1, len(values) + 1) / max(len(values), 1)
+
+
+def latency_cdf_figure(
+    requests: pd.DataFrame, *, slo_ttft_s: float | None = None, slo_tpot_s: float | None = None
+) -> go.Figure:
+    """CDFs of TTFT, TPOT and end-to-end latency (log seconds), SLO targets as dashed lines."""
+    from tokencost.report import theme
+
+    figure = _figure("Latency distributions")
+    colours = {"ttft_s": theme.PREFILL, "tpot_s": theme.DECODE, "e2e_latency_s": theme.INK}
+    names = {
+        "ttft_s": "time to first token",
+        "tpot_s": "time per output token",
+        "e2e_latency_s": "end to end",
+    }
+    for column, colour in colours.items():
+        x, y = _cdf(requests[column].to_numpy(dtype=float))
+        figure.add_scatter(x=x, y=y, mode="lines", name=names[column], line={"color": colour, "shape": "hv"})
+    for target, colour, label in (
+        (slo_ttft_s, theme.PREFILL, "TTFT target"),
+        (slo_tpot_s, theme.DECODE, "TPOT target"),
+    ):
+        if target is not None:
+            figure.add_vline(
+                x=target,
+                line={"color": colour, "dash": "dash", "width": 1},
+                annotation_text=label,
+                annotation_position="top left",
+            )
+    figure.update_xaxes(type="log", title="seconds")
+    figure.update_yaxes(title="share of completed requests", range=[0, 1.02], tickformat=".0%")
+    return figure
+
+
+def _thin(table: pd.DataFrame) -> pd.DataFrame:
+    if len(table) <= MAX_SERIES_POINTS:
+        return table
+    keep = np.unique(np.linspace(0, len(table) - 1, MAX_SERIES_POINTS).astype(np.int64))
+    return table.iloc[keep]
+
+
+def series_figure(series: pd.DataFrame) -> go.Figure:
+    """Queue length, batch size per replica and KV-cache use over time (step functions)."""
+    from plotly.subplots import make_subplots
+
+    from tokencost.report import theme
+
+    shown = _thin(series)
+    figure = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        subplot_titles=("requests waiting", "sequences per replica", "KV cache used"),
+    )
+    figure.update_layout(
+        template={"layout": theme.TEMPLATE["layout"]},
+        title="Fleet over time",
+        height=2 * theme.FIGURE_HEIGHT_PX,
+        showlegend=False,
+    )
+    rows = (("queued", theme.LIMIT), ("batch_size_per_replica", theme.DECODE), ("kv_fraction", theme.PREFILL))
+    for row, (column, colour) in enumerate(rows, start=1):
+        figure.add_scatter(
+            x=shown["time_s"],
+            y=shown[column],
+            mode="lines",
+            line={"color": colour, "shape": "hv"},
+            name=column,
+            row=row,
+            col=1,
+        )
+    figure.update_yaxes(tickformat=".0%", range=[0, 1.02], row=3, col=1)
+    figure.update_xaxes(title="simulated time (s)", row=3, col=1)
+    return figure
+
+
+def slo_attainment(
+    requests: pd.DataFrame, *, slo_ttft_s: float | None, slo_tpot_s: float | None, windows: int = SLO_WINDOWS
+) -> pd.DataFrame:
+    """Share of requests meeting each target, by window of arrival time (dropped: missed)."""
+    import pandas as pd
+
+    arrival = requests["arrival_s"].to_numpy(dtype=float)
+    completed = requests["completed"].to_numpy(dtype=bool)
+    ttft_ok = completed & (requests["ttft_s"].to_numpy(dtype=float) <= (slo_ttft_s or np.inf))
+    tpot = np.nan_to_num(requests["tpot_s"].to_numpy(dtype=float), nan=0.0)
+    tpot_ok = completed & (tpot <= (slo_tpot_s or np.inf))
+    if not len(arrival):
+        return pd.DataFrame(columns=["window_start_s", "requests", "ttft_met", "tpot_met", "both_met"])
+    edges = np.linspace(arrival.min(), arrival.max() + 1e-9, windows + 1)
+    index = np.clip(np.searchsorted(edges, arrival, side="right") - 1, 0, windows - 1)
+    count = np.bincount(index, minlength=windows).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = {
+            name: np.bincount(index, weights=ok.astype(float), minlength=windows) / count
+            for name, ok in (("ttft_met", ttft_ok), ("tpot_met", tpot_ok), ("both_met", ttft_ok & tpot_ok))
+        }
+    return pd.DataFrame({"window_start_s": edges[:-1], "requests": count.astype(np.int64), **shares})
+
+
+def slo_figure(attainment: pd.DataFrame, *, percentile: float = 99.0) -> go.Figure:
+    """SLO attainment by arrival window, with the percentile the SLO asks for."""
+    from tokencost.report import theme
+
+    figure = _figure("SLO attainment by arrival time")
+    for column, colour, name in (
+        ("ttft_met", theme.PREFILL, "TTFT met"),
+        ("tpot_met", theme.DECODE, "TPOT met"),
+        ("both_met", theme.GOOD, "both met (goodput)"),
+    ):
+        figure.add_scatter(
+            x=attainment["window_start_s"],
+            y=attainment[column],
+            mode="lines+markers",
+            name=name,
+            line={"color": colour, "shape": "hv"},
+        )
+    figure.add_hline(
+        y=percentile / 100.0,
+        line={"color": theme.LIMIT, "dash": "dash", "width": 1},
+        annotation_text=f"p{percentile:g} target",
+        annotation_position="bottom right",
+    )
+    figure.update_xaxes(title="arrival time (s)")
+    figure.update_yaxes(title="share of requests", tickformat=".0%", range=[0, 1.02])
+    return figure
+
+
+# HTML ------------------------------------------------------------------------------------------
+def _number(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return escape(str(value))
+
+
+def _summary_table(summary: dict[str, Any]) -> str:
+    rows = []
+    for key in (
+        "requests_completed",
+        "requests_dropped",
+        "throughput_output_tokens_per_s",
+        "goodput_fraction",
+        "meets_slo",
+        "usd_per_million_output_tokens",
+        "busy_fraction",
+        "mean_batch_size",
+        "mean_queue_length",
+        "kv_peak_fraction",
+        "preemptions",
+        "replicas",
+        "gpus_required",
+        "request_rate_per_s",
+        "duration_s",
+    ):
+        rows.append(f"<tr><th>{escape(key)}</th><td>{_number(summary.get(key))}</td></tr>")
+    for key in ("ttft_s", "tpot_s", "itl_s", "e2e_latency_s"):
+        stats = summary.get(key) or {}
+        cells = "".join(
+            f"{escape(name)} {_number(stats.get(name))} " for name in ("mean", "p50", "p90", "p99")
+        )
+        rows.append(f"<tr><th>{escape(key)}</th><td>{cells}</td></tr>")
+    reasons = summary.get("dropped_reasons") or {}
+    for reason, count in reasons.items():
+        rows.append(f"<tr><th>dropped</th><td>{count:,} × {escape(reason)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def render_simulation_report(result: SimulationResult, *, plotlyjs: PlotlyJs = "inline") -> str:
+    """The report as one HTML string (deterministic for the same result, sim_wall_time_s aside)."""
+    import plotly.io as pio
+
+    import tokencost
+
+    tables = frames(result)
+    summary = result.to_dict()
+    figures = (
+        latency_cdf_figure(tables["requests"], slo_ttft_s=result.slo_ttft_s, slo_tpot_s=result.slo_tpot_s),
+        series_figure(tables["series"]),
+        slo_figure(
+            slo_attainment(tables["requests"], slo_ttft_s=result.slo_ttft_s, slo_tpot_s=result.slo_tpot_s),
+            percentile=result.slo_percentile,
+        ),
+    )
+    parts = []
+    for position, (figure, div_id) in enumerate(zip(figures, FIGURE_IDS, strict=True)):
+        include: bool | str = (True if plotlyjs == "inline" else "cdn") if position == 0 else False
+        parts.append(
+            pio.to_html(
+                figure,
+                include_plotlyjs=include,
+                full_html=False,
+                div_id=div_id,
+                config={"displaylogo": False, "responsive": True},
+            )
+        )
+    notes = "".join(f"<li>{escape(note)}</li>" for note in result.notes)
+    inputs = (
+        f"scenario {escape(result.name)} · seed {_number(result.seed)} · {result.replicas} replica(s) · "
+        f"router {escape(result.router)} · batch ≤ {result.max_batch} · "
+        f"{result.kv_blocks_per_replica:,} KV blocks per replica"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(result.name)} — simulation</title>"
+        f"<style>{STYLE}</style></head><body>"
+        f"<h1>{escape(result.name)}: simulated serving</h1>"
+        f"{_summary_table(summary)}<ul>{notes}</ul>{''.join(parts)}"
+        f"<footer>{inputs}<br>tokencost {escape(tokencost.__version__)}</footer></body></html>\n"
+    )
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def write_simulation_report(
+    path: str | os.PathLike[str], result: SimulationResult, *, plotlyjs: PlotlyJs = "inline"
+) -> Path:
+    """Write the report atomically to ``path`` (parents created); return the path."""
+    target = Path(path)
+    text = render_simulation_report(result, plotlyjs=plotlyjs)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return target
