@@ -99,7 +99,7 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
         )
     )
     sweep = points[points["phase"] == "decode sweep"]
-    if len(sweep):
+    if len(sweep) > 1:
         figure.add_trace(
             go.Scatter(
                 x=sweep["arithmetic_intensity_flop_per_byte"],

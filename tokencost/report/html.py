@@ -222,10 +222,11 @@ def _footer(timestamp: Timestamp) -> str:
 
 
 def _card(label: str, value: str, note: str = "", kind: str = "", badge: str = "") -> str:
-    note_html = f'<div class="note">{note}</div>' if note else ""
+    """A headline card; ``note`` and ``badge`` are HTML already escaped by the caller."""
+    note_html = f'<div class="note">{badge}{" " if badge else ""}{note}</div>' if note or badge else ""
     return (
         f'<div class="card {kind}"><div class="label">{escape(label)}</div>'
-        f'<div class="value">{escape(value)}{badge}</div>{note_html}</div>'
+        f'<div class="value">{escape(value)}</div>{note_html}</div>'
     )
 
 
@@ -237,7 +238,7 @@ def _slo_badge(value: float | None, target: float | None) -> str:
     if target is None or value is None:
         return ""
     met = value <= target
-    word = "meets" if met else "misses"
+    word = "✓ meets" if met else "✗ misses"
     return f'<span class="badge {"ok" if met else "miss"}">{word} {escape(fmt.seconds(target))}</span>'
 
 

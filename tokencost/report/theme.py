@@ -102,8 +102,8 @@ p.caption { color: #3e4c59; margin: 0 0 14px; max-width: 88ch; }
 .card.prefill { border-top: 3px solid var(--accent); }
 .card.decode { border-top: 3px solid var(--decode); }
 .card.fleet { border-top: 3px solid var(--faint); }
-.badge { display: inline-block; font-size: 11.5px; font-weight: 600; padding: 1px 8px; border-radius: 99px;
-  margin-left: 4px; }
+.badge { display: inline-block; font-size: 11px; font-weight: 600; padding: 0 7px; border-radius: 99px;
+  white-space: nowrap; margin-right: 2px; }
 .badge.ok { background: #e3f4ea; color: var(--good); }
 .badge.miss { background: #fbe9e7; color: var(--bad); }
 .callout { background: var(--card); border: 1px solid var(--line); border-left: 4px solid var(--decode);
