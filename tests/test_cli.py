@@ -177,6 +177,12 @@ def test_run_writes_the_report_where_asked(tmp_path):
     assert f"report: {target}" in result.stdout
 
 
+def test_run_output_to_a_folder_uses_the_scenario_name(tmp_path):
+    result = invoke("run", CHAT, "-o", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "chat-llama3-8b-h100.html").is_file()
+
+
 def test_run_default_report_path_and_json_keeps_stdout_clean(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = invoke("run", CHAT, "--json")

@@ -284,10 +284,12 @@ def _json(data: Any) -> str:
 
 @contextmanager
 def _report_target(output: str | None, default_name: str) -> Iterator[Path]:
-    """The report path; its folder is created, and removed again if it stayed empty on failure."""
-    path = Path(output) if output else REPORTS_DIR / f"{_slug(default_name)}.html"
-    if path.exists() and path.is_dir():
-        raise Failure(f"{path}: is a directory (give a file name such as {path / 'report.html'})")
+    """The report path (``<name>.html`` inside ``output`` when that is a folder); its folder is
+    created, and removed again if it stayed empty on failure."""
+    file_name = f"{_slug(default_name)}.html"
+    path = Path(output) if output else REPORTS_DIR / file_name
+    if path.is_dir():
+        path = path / file_name
     created: list[Path] = []
     folder = path.parent
     while not folder.exists():
@@ -412,9 +414,10 @@ def summary(evaluation: Evaluation) -> str:
 @app.command()
 @guarded
 def run(
-    scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", metavar="SCENARIO.yaml")],
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", show_default=False)],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Report path [default: reports/<name>.html].")
+        str | None,
+        typer.Option("--output", "-o", help="Report file, or a folder for <name>.html [default: reports/]."),
     ] = None,
     as_json: Annotated[
         bool,
@@ -573,12 +576,14 @@ def compare(
     files: Annotated[
         list[str],
         typer.Argument(
-            help="Two or more scenario YAML files; the first is the baseline.", metavar="A.yaml B.yaml ..."
+            help="Two or more scenario YAML files; the first is the baseline.", show_default=False
         ),
     ],
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Report path [default: reports/compare-<a>-vs-<b>.html]."),
+        typer.Option(
+            "--output", "-o", help="Report file, or a folder [default: reports/compare-<a>-vs-<b>.html]."
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list of the results on stdout, and nothing else.")
@@ -637,7 +642,7 @@ def compare(
 @app.command()
 @guarded
 def validate(
-    files: Annotated[list[str], typer.Argument(help="Scenario YAML files.", metavar="SCENARIO.yaml ...")],
+    files: Annotated[list[str], typer.Argument(help="Scenario YAML files.", show_default=False)],
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a field before validation (repeatable)."),
