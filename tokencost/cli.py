@@ -3,8 +3,8 @@
 Commands::
 
     tokencost run SCENARIO.yaml [-o PATH] [--json] [--no-report] [--set KEY=VALUE ...]
-    tokencost compare A.yaml B.yaml ... [-o PATH] [--json] [--no-report]
-    tokencost validate SCENARIO.yaml ...
+    tokencost compare A.yaml B.yaml ... [-o PATH] [--json] [--no-report] [--allow-infeasible]
+    tokencost validate SCENARIO.yaml ... [--set KEY=VALUE ...]
     tokencost schema
     tokencost init [PATH] [--model NAME] [--hardware NAME] [--gpus N] [--force]
     tokencost hardware list|show NAME [--json]
@@ -18,6 +18,11 @@ A :class:`~tokencost.errors.TokenCostWarning` is one line, ``warning: ...``, on 
 
 Start-up is kept light: the report writer (plotly) and pandas are imported only inside the
 commands that write reports, so ``tokencost --help`` and ``validate`` never load them.
+
+Adding a command: decorate it with ``@app.command()`` and then ``@guarded``; import heavy modules
+inside it; raise :class:`~tokencost.errors.ScenarioError` or :class:`Failure` for what the user
+got wrong (exit 2) and let anything else escape (exit 1); write files through
+``_report_target`` or ``_atomic_write`` so that a failure leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ if TYPE_CHECKING:
     from tokencost.results import Evaluation
     from tokencost.scenario.specs import Scenario
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
