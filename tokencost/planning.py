@@ -32,6 +32,7 @@ from tokencost.api import evaluate
 from tokencost.errors import ScenarioError
 from tokencost.results import Evaluation
 from tokencost.scenario.catalog import find_preset
+from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.specs import Scenario
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.run import sections_for, simulate
@@ -166,7 +167,7 @@ def variant(
     if batch_size is not None:
         workload["batch_size"] = batch_size
     data["workload"] = workload
-    return Scenario.model_validate(data)
+    return scenario_from_dict(data)  # Scenario.model_validate, its errors as one ScenarioError
 
 
 def _hardware_options(scenario: Scenario, candidates: tuple[str, ...] | None) -> list[str | None]:

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 PERCENTILES = (50.0, 90.0, 99.0)
 PER_MILLION = 1e6
@@ -244,7 +241,7 @@ class SimulationResult:
         }
         return _clean(data)
 
-    def to_frames(self) -> dict[str, pd.DataFrame]:
+    def to_frames(self) -> dict[str, Any]:
         """``{"requests", "series"}`` DataFrames (built by :func:`tokencost.sim_report.frames`)."""
         from tokencost.sim_report import frames
 

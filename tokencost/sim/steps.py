@@ -28,7 +28,8 @@ Combining passes (documented choices; all terms are the model's):
   (:mod:`tokencost.model.cost`) — which is why the two agree at saturation.
 * With chunked prefill (Sarathi-Serve) decodes and prompt chunks are fused into one pass: FLOP add
   (a chunk of C tokens after D done costs ``compute(D + C) − compute(D)``, its attention to the
-  earlier keys included), the weights are read once
+  earlier keys included, and the first chunk also ``compute(0)``, the once-per-prompt output head,
+  so that the chunks of a prompt add up to ``compute(P)``), the weights are read once
   (``memory = memory_decode + memory_prefill(ΣC) − memory_prefill(0)``, exact for dense models, an
   upper bound for mixtures of experts) and all-reduces add.
 """
@@ -132,6 +133,8 @@ class StepTimes:
         if chunk_tokens:
             for done, size in chunks:
                 compute += self.prefill_terms(done + size)[0] - self.prefill_terms(done)[0]
+                if done == 0:  # the per-prompt term (the output head), charged once, to the first chunk
+                    compute += self.prefill_terms(0)[0]
             _, chunk_memory, chunk_comm = self.prefill_terms(chunk_tokens)
             weights_s = self.prefill_terms(0)[1] if decode_batch else 0.0
             memory += chunk_memory - weights_s
