@@ -620,18 +620,21 @@ def comparison_figure(frame: pd.DataFrame) -> go.Figure:
         vertical_spacing=0.2,
         horizontal_spacing=0.09,
     )
+    legend_rows = math.ceil(len(keys) / LEGEND_COLUMNS)
     figure.update_layout(
         template=theme.TEMPLATE,
-        height=680,
-        margin={"t": 130},
+        height=COMPARISON_HEIGHT_PX + LEGEND_ROW_PX * legend_rows,
+        margin={"t": 96, "b": 80 + LEGEND_ROW_PX * legend_rows},
         barmode="overlay",
-        title={
-            "text": "Six headline numbers, scenario by scenario",
-            "y": 0.98,
-            "yref": "container",
+        title={"text": "Six headline numbers, scenario by scenario"},
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "y": -0.12,
             "yanchor": "top",
+            "entrywidth": 1 / LEGEND_COLUMNS,
+            "entrywidthmode": "fraction",
         },
-        legend={"orientation": "h", "x": 0, "y": 1.1, "yanchor": "bottom"},
     )
     figure.update_annotations(font={"size": 13, "color": theme.MUTED})
     for index, (column, title, unit) in enumerate(COMPARISON_METRICS):
@@ -664,6 +667,9 @@ def comparison_figure(frame: pd.DataFrame) -> go.Figure:
 
 
 LABEL_CHARACTERS = 48
+LEGEND_COLUMNS = 3
+LEGEND_ROW_PX = 22
+COMPARISON_HEIGHT_PX = 640
 
 
 def _shorten(text: str) -> str:

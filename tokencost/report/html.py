@@ -851,14 +851,17 @@ def _labels(scenarios: Sequence[Scenario]) -> list[str]:
 
 def input_differences(scenarios: Sequence[Scenario]) -> list[tuple[str, list[Any]]]:
     """Dotted input keys whose values differ between scenarios, with each scenario's value
-    (None where a scenario does not have the key). Catalog metadata (sources, dates) is left out."""
+    (None where a scenario does not have the key). Names, descriptions and catalog metadata
+    (sources, dates, the per-precision FLOP/s table) are left out."""
     flats = [flatten_inputs(scenario) for scenario in scenarios]
     keys: list[str] = []
     for flat in flats:
         keys.extend(key for key in flat if key not in keys)
     rows = []
     for key in keys:
-        if key == "name" or key.rsplit(".", 1)[-1] in CATALOG_ONLY_INPUTS or ".flops_by_precision." in key:
+        if key in ("name", "description") or key.rsplit(".", 1)[-1] in CATALOG_ONLY_INPUTS:
+            continue
+        if ".flops_by_precision." in key:
             continue
         values = [flat.get(key) for flat in flats]
         if any(value != values[0] for value in values[1:]):
@@ -893,7 +896,15 @@ def render_comparison(
         )
     embed = _Figures(plotlyjs)
     labels = _labels(scenarios)
-    head = "".join(f"<th>{escape(label)}</th>" for label in labels)
+    head = "".join(
+        f'<th title="{escape(scenario.name)}">#{index + 1}</th>' for index, scenario in enumerate(scenarios)
+    )
+    legend = "".join(
+        f"<li><strong>#{index + 1}</strong> {escape(scenario.name)}"
+        + (f" — {escape(scenario.description)}" if scenario.description else "")
+        + f'<br><span class="muted">{escape(_subtitle(scenario, ev))}</span></li>'
+        for index, (scenario, ev) in enumerate(zip(scenarios, evaluations, strict=True))
+    )
     diff_rows = "".join(
         f'<tr><td class="key">{escape(key)}</td>'
         + "".join(f"<td>{escape(fmt.DASH if value is None else _show(value, key))}</td>" for value in values)
@@ -907,7 +918,8 @@ def render_comparison(
     changed = (
         f'<h2>What changed</h2><p class="caption">The inputs that differ between the scenarios '
         f"(dotted scenario fields, SI units). Everything else is the same.</p>"
-        f"<table><thead><tr><th>input</th>{head}</tr></thead><tbody>{diff_rows}</tbody></table>"
+        f'<div class="scroll"><table><thead><tr><th>input</th>{head}</tr></thead>'
+        f"<tbody>{diff_rows}</tbody></table></div>"
     )
     effect = _comparison_table(labels, evaluations, head)
     frame = pd.DataFrame(
@@ -925,6 +937,7 @@ def render_comparison(
         + embed.embed(figures.comparison_figure(frame), "fig-comparison")
     )
     sections = [
+        ("scenarios", "Scenarios", f'<h2>The scenarios</h2><ul class="sources">{legend}</ul>'),
         ("changed", "What changed", changed),
         ("effect", "What it does", effect),
         ("side-by-side", "Side by side", chart),
@@ -961,9 +974,9 @@ def _comparison_table(labels: Sequence[str], evaluations: Sequence[Evaluation], 
         if not ev.feasible
     )
     reasons_html = f'<h3>Infeasible</h3><ul class="sources">{reasons}</ul>' if reasons else ""
-    head_num = head.replace("<th>", '<th class="num">')
+    head_num = head.replace("<th ", '<th class="num" ')
     return (
         f'<h2>What it does</h2><p class="caption">Headline numbers of each scenario; in brackets the '
-        f"change against the first.</p><table><thead><tr><th>metric</th>{head_num}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>{reasons_html}"
+        f'change against the first.</p><div class="scroll"><table><thead><tr><th>metric</th>{head_num}'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{reasons_html}"
     )

@@ -117,13 +117,13 @@ th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lin
 th { color: var(--muted); font-weight: 600; font-size: 12.5px; text-transform: uppercase;
   letter-spacing: .04em; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-td.key { font-family: var(--mono); font-size: 13px; color: #3e4c59; overflow-wrap: anywhere; }
-tr.changed td { background: #fff8ec; }
+.scroll { overflow-x: auto; }
+.muted { color: var(--muted); font-size: 13px; }
+td.key { white-space: nowrap; font-family: var(--mono); font-size: 13px; color: #3e4c59; }
 .formulas { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12px; }
 .inputs { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 16px 20px;
   align-items: start; }
 .inputs table { font-size: 13px; }
-.inputs td.key { white-space: nowrap; overflow-wrap: normal; }
 .inputs th { background: #f7f8fa; }
 .formula { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; }
 .formula .what { font-weight: 600; margin-bottom: 4px; }
