@@ -400,3 +400,34 @@ def test_library_import_does_not_pull_in_plotly() -> None:
     code = "import sys, tokencost, tokencost.sweeps; print('plotly' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "phrase"),
+    [
+        ({"workload": {"input_tokens": 500, "output_tokens": 1}}, "there is no decode step"),
+        (
+            {"hardware": {"name": "free", "flops": "1 PFLOPS", "bandwidth": "2 TB/s", "memory": "40 GB"}},
+            "This hardware has no price",
+        ),
+        (
+            {
+                "model": {"preset": "llama-3.1-70b"},
+                "hardware": {"preset": "h100-sxm", "count": 4},
+                "parallelism": {"tensor": 2, "pipeline": 2},
+            },
+            "sequences of one pipeline micro-batch",
+        ),
+        (
+            {"workload": {"input_tokens": 500, "output_tokens": 100, "batch_size": 1}},
+            "for the 1 sequence in the batch",
+        ),
+    ],
+)
+def test_edge_scenarios_render(overrides: dict[str, object], phrase: str) -> None:
+    scenario = make_scenario(name="edge", **overrides)
+    evaluation = evaluate(scenario)
+    assert evaluation.feasible
+    document = html.render_report(scenario, evaluation)
+    assert html.escape(phrase) in document
+    assert re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', document) == list(FEASIBLE_FIGURES)

@@ -323,25 +323,45 @@ def _decode_kv_bytes(ev: Evaluation, dep: serving.Deployment) -> tuple[float, fl
     return weights, float(ev.decode.bytes_per_step or 0.0) - weights
 
 
+def _cost_ratio_lead(ev: Evaluation) -> str:
+    ratio = ev.output_input_cost_ratio
+    if ev.output_tokens <= 1:
+        return (
+            "With a single output token there is no decode step — prefill writes the first token — "
+            "so output adds nothing to the bill here."
+        )
+    if ratio is None:
+        return "This hardware has no price, so every dollar figure is zero; the time is still spent."
+    if ratio >= 1:
+        return f"Here an output token costs {fmt.number(ratio, 2)}× an input token."
+    return f"Here an output token costs only {fmt.number(ratio, 2)}× an input token."
+
+
 def _why_output_costs_more(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> str:
     weights, kv = _decode_kv_bytes(ev, dep)
-    ratio = ev.output_input_cost_ratio or 0.0
-    lead = (
-        f"Here an output token costs {fmt.number(ratio, 2)}× an input token."
-        if ratio >= 1
-        else f"Here an output token costs only {fmt.number(ratio, 2)}× an input token."
-    )
+    ridge = ev.ridge_point_flop_per_byte or math.inf
+    decode_intensity = ev.decode.arithmetic_intensity_flop_per_byte or 0.0
+    if decode_intensity < ridge:
+        verdict = (
+            f"below the ridge point of {fmt.number(ridge)}, so the arithmetic units mostly wait for memory. "
+            "Memory bandwidth, not arithmetic, sets the price of output tokens."
+        )
+    else:
+        verdict = (
+            f"above the ridge point of {fmt.number(ridge)}: at this batch even decode keeps the arithmetic "
+            "units busy, and an output token costs about as much arithmetic as an input token."
+        )
+    group = f"{_plural(ev.batch_size or 1, 'sequence')} in the batch"
+    if dep.pipeline > 1:
+        group = f"{fmt.number((ev.batch_size or 1) / dep.pipeline)} sequences of one pipeline micro-batch"
     text = (
-        f"{lead} Prefill reads the prompt's {fmt.count(ev.input_tokens)} tokens in one parallel pass: the "
-        f"weights are read once for all of them, so it does "
+        f"{_cost_ratio_lead(ev)} Prefill reads the prompt's {fmt.count(ev.input_tokens)} tokens in one "
+        f"parallel pass: the weights are read once for all of them, so it does "
         f"{fmt.number(ev.prefill.arithmetic_intensity_flop_per_byte)} FLOP per byte moved and is "
-        f"{ev.prefill.bound}-bound. Decode must write tokens one after another — each "
-        f"needs the previous one — so every output token is its own forward pass that re-reads "
-        f"{fmt.si(weights, 'B')} of weights and {fmt.si(kv, 'B')} of KV cache for the "
-        f"{fmt.count(ev.batch_size)} sequences in the batch: "
-        f"{fmt.number(ev.decode.arithmetic_intensity_flop_per_byte)} FLOP per byte, "
-        f"{ev.decode.bound}-bound, below the ridge point of {fmt.number(ev.ridge_point_flop_per_byte)}. "
-        "Memory bandwidth, not arithmetic, sets the price of output tokens."
+        f"{ev.prefill.bound}-bound. Decode must write tokens one after another — each needs the previous "
+        f"one — so every output token is its own forward pass that re-reads {fmt.si(weights, 'B')} of "
+        f"weights and {fmt.si(kv, 'B')} of KV cache for the {group}: "
+        f"{fmt.number(decode_intensity)} FLOP per byte, {ev.decode.bound}-bound, {verdict}"
     )
     return f'<div class="callout"><p>{escape(text)}</p></div>'
 
@@ -399,12 +419,15 @@ def _roofline_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> st
         f"({fmt.number(ridge)} FLOP per byte here) a pass waits for memory; right of it, for arithmetic. "
         "Prefill of a whole prompt sits far right; decode of one token per sequence sits far left and "
         "moves right as the batch grows, because one read of the weights serves more tokens. The solid "
-        "roof is what is achievable (peak × the measured efficiency); the dashed one is the datasheet."
+        "roof is what is achievable (peak × the measured efficiency); the dashed one is the datasheet. "
+        "A point below the roof loses time elsewhere: talking to other accelerators, pipeline stages "
+        "waiting their turn, or fixed overhead per step."
     )
-    return (
-        f"<h2>The roofline: compute-bound prefill, memory-bound decode</h2>"
-        f'<p class="caption">{escape(caption)}</p>'
-        + embed.embed(figures.roofline_figure(roof, points), "fig-roofline")
+    title = "The roofline"
+    if ev.feasible:
+        title += f": {ev.prefill.bound}-bound prefill, {ev.decode.bound}-bound decode"
+    return f'<h2>{escape(title)}</h2><p class="caption">{escape(caption)}</p>' + embed.embed(
+        figures.roofline_figure(roof, points), "fig-roofline"
     )
 
 
