@@ -11,17 +11,36 @@ from tokencost import Scenario, ScenarioError, evaluate
 from tokencost.planning import plan, screen, variant
 from tokencost.sim import simulate
 
-CONTRACT = {"replicas", "gpus_required", "hardware", "tensor_parallel", "max_batch", "usd_per_day", "meets_slo"}
+CONTRACT = {
+    "replicas",
+    "gpus_required",
+    "hardware",
+    "tensor_parallel",
+    "max_batch",
+    "usd_per_day",
+    "meets_slo",
+}
 REQUESTS = 1500
 
 
-def chat(rate: float | None = 100.0, *, ttft: float = 0.3, tpot: float = 0.03, model: str = "llama-3.1-8b",
-         hardware: str = "h100-sxm") -> Scenario:
+def chat(
+    rate: float | None = 100.0,
+    *,
+    ttft: float = 0.3,
+    tpot: float = 0.03,
+    model: str = "llama-3.1-8b",
+    hardware: str = "h100-sxm",
+) -> Scenario:
     workload: dict = {"input_tokens": 500, "output_tokens": 200}
     if rate is not None:
         workload["requests_per_second"] = rate
-    return Scenario(name="plan-test", model={"preset": model}, hardware={"preset": hardware},
-                    workload=workload, slo={"ttft_s": ttft, "tpot_s": tpot})
+    return Scenario(
+        name="plan-test",
+        model={"preset": model},
+        hardware={"preset": hardware},
+        workload=workload,
+        slo={"ttft_s": ttft, "tpot_s": tpot},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +73,11 @@ def test_the_plan_explains_itself(chat_plan):
 
 
 def test_no_fleet_is_smaller_than_the_analytic_minimum(chat_plan):
-    analytic = evaluate(variant(chat(), hardware=None, tensor_parallel=chat_plan.tensor_parallel,
-                                batch_size=chat_plan.max_batch))
+    analytic = evaluate(
+        variant(
+            chat(), hardware=None, tensor_parallel=chat_plan.tensor_parallel, batch_size=chat_plan.max_batch
+        )
+    )
     assert chat_plan.replicas >= analytic.replicas
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 import tokencost
 from tokencost import Scenario, ScenarioError, evaluate
@@ -32,22 +33,38 @@ from tokencost.sim.metrics import time_average, weighted_percentile
 from tokencost.sim.steps import StepTimes
 
 CONTRACT = {
-    "requests_completed", "requests_dropped", "ttft_s", "tpot_s", "e2e_latency_s",
-    "throughput_output_tokens_per_s", "goodput_fraction", "usd_per_million_output_tokens", "sim_wall_time_s",
+    "requests_completed",
+    "requests_dropped",
+    "ttft_s",
+    "tpot_s",
+    "e2e_latency_s",
+    "throughput_output_tokens_per_s",
+    "goodput_fraction",
+    "usd_per_million_output_tokens",
+    "sim_wall_time_s",
 }
 
 
-def scenario(rate: float | None = 20.0, *, prompt: int = 500, output: int = 100, batch: int | None = None,
-             hardware: str = "h100-sxm", ttft: float | None = None, tpot: float | None = None,
-             name: str = "sim-test") -> Scenario:
+def scenario(
+    rate: float | None = 20.0,
+    *,
+    prompt: int = 500,
+    output: int = 100,
+    batch: int | None = None,
+    hardware: str = "h100-sxm",
+    ttft: float | None = None,
+    tpot: float | None = None,
+    name: str = "sim-test",
+) -> Scenario:
     workload: dict = {"input_tokens": prompt, "output_tokens": output}
     if rate is not None:
         workload["requests_per_second"] = rate
     if batch is not None:
         workload["batch_size"] = batch
     slo = {key: value for key, value in (("ttft_s", ttft), ("tpot_s", tpot)) if value is not None}
-    return Scenario(name=name, model={"preset": "llama-3.1-8b"}, hardware={"preset": hardware},
-                    workload=workload, slo=slo)
+    return Scenario(
+        name=name, model={"preset": "llama-3.1-8b"}, hardware={"preset": hardware}, workload=workload, slo=slo
+    )
 
 
 def comparable(result) -> dict:
@@ -146,10 +163,14 @@ def test_unloaded_ttft_is_the_prefill_time():
     assert result.to_dict()["ttft_s"]["mean"] == pytest.approx(evaluate(base).ttft_s, rel=0.05)
 
 
-@pytest.mark.parametrize("serving_spec", [ServingSpec(), ServingSpec(chunked_prefill_tokens=512, router="round_robin")])
+@pytest.mark.parametrize(
+    "serving_spec", [ServingSpec(), ServingSpec(chunked_prefill_tokens=512, router="round_robin")]
+)
 def test_littles_law_holds_on_the_simulated_data(serving_spec):
     base = scenario(rate=60.0)
-    result = simulate(base, serving=serving_spec, traffic=GammaTraffic(kind="gamma", cv=2.0), requests=2000, seed=5)
+    result = simulate(
+        base, serving=serving_spec, traffic=GammaTraffic(kind="gamma", cv=2.0), requests=2000, seed=5
+    )
     series, records = result.series, result.requests
     in_system = time_average(series.time_s, series.in_system, result.end_s)
     span = result.end_s - series.time_s[0]
@@ -159,16 +180,24 @@ def test_littles_law_holds_on_the_simulated_data(serving_spec):
 
 
 # conservation ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("serving_spec, lengths", [
-    (ServingSpec(), None),
-    (ServingSpec(max_batch=64, replicas=1), {"kind": "lognormal", "input_sigma": 1.0, "output_sigma": 1.0}),
-    (ServingSpec(max_batch=64, replicas=1, preemption=False), {"kind": "lognormal"}),
-    (ServingSpec(max_batch=64, replicas=1, chunked_prefill_tokens=256), {"kind": "uniform"}),
-    (ServingSpec(replicas=1, max_queue=3), None),
-])
+@pytest.mark.parametrize(
+    "serving_spec, lengths",
+    [
+        (ServingSpec(), None),
+        (
+            ServingSpec(max_batch=64, replicas=1),
+            {"kind": "lognormal", "input_sigma": 1.0, "output_sigma": 1.0},
+        ),
+        (ServingSpec(max_batch=64, replicas=1, preemption=False), {"kind": "lognormal"}),
+        (ServingSpec(max_batch=64, replicas=1, chunked_prefill_tokens=256), {"kind": "uniform"}),
+        (ServingSpec(replicas=1, max_queue=3), None),
+    ],
+)
 def test_every_request_completes_or_is_dropped_with_a_reason(serving_spec, lengths):
     base = scenario(rate=3.0, prompt=2000, output=1500, hardware="l4")
-    result = simulate(base, serving=serving_spec, lengths=lengths, traffic={"rate_per_s": 3.0}, requests=300, seed=2)
+    result = simulate(
+        base, serving=serving_spec, lengths=lengths, traffic={"rate_per_s": 3.0}, requests=300, seed=2
+    )
     conserved(result)
     capacity = result.kv_blocks_per_replica * result.replicas
     assert result.series.kv_blocks.max() <= capacity
@@ -187,8 +216,9 @@ def test_memory_pressure_preempts_only_when_allowed():
 
 def test_requests_that_cannot_fit_are_dropped_with_the_reason():
     base = scenario(rate=1.0, hardware="l4")
-    trace = TraceTraffic(kind="trace", arrival_s=(0.0, 0.5, 1.0), input_tokens=(100, 120_000, 80),
-                         output_tokens=(10, 10, 10))
+    trace = TraceTraffic(
+        kind="trace", arrival_s=(0.0, 0.5, 1.0), input_tokens=(100, 120_000, 80), output_tokens=(10, 10, 10)
+    )
     result = simulate(base, traffic=trace)
     conserved(result)
     assert result.requests.dropped.tolist() == [False, True, False]
@@ -197,8 +227,11 @@ def test_requests_that_cannot_fit_are_dropped_with_the_reason():
 
 
 def test_a_model_that_does_not_fit_drops_everything_with_the_models_reason():
-    big = Scenario(model={"preset": "llama-3.1-70b"}, hardware={"preset": "l4"},
-                   workload={"input_tokens": 100, "output_tokens": 10, "requests_per_second": 1})
+    big = Scenario(
+        model={"preset": "llama-3.1-70b"},
+        hardware={"preset": "l4"},
+        workload={"input_tokens": 100, "output_tokens": 10, "requests_per_second": 1},
+    )
     result = simulate(big, requests=20)
     conserved(result)
     data = result.to_dict()
@@ -223,7 +256,9 @@ def test_same_seed_same_result_other_seed_other_result():
 
 def test_interleaved_simulations_match_simulations_run_alone():
     one = prepare(scenario(rate=30.0), requests=400, seed=1, serving={"router": "round_robin", "replicas": 2})
-    two = prepare(scenario(rate=80.0, output=60), requests=500, seed=2, serving={"chunked_prefill_tokens": 384})
+    two = prepare(
+        scenario(rate=80.0, output=60), requests=500, seed=2, serving={"chunked_prefill_tokens": 384}
+    )
     alone = [one.build().run(), two.build().run()]
     together = [one.build(), two.build()]
     busy = [True, True]
@@ -244,20 +279,25 @@ def test_gamma_gaps_have_the_requested_mean_and_cv():
 
 
 def test_diurnal_rate_follows_its_curve():
-    spec = SimSections.model_validate({"traffic": {"kind": "diurnal", "period_s": 100.0, "curve": [1, 3]}}).traffic
+    spec = SimSections.model_validate(
+        {"traffic": {"kind": "diurnal", "period_s": 100.0, "curve": [1, 3]}}
+    ).traffic
     times = arr.diurnal_arrivals_s(np.random.default_rng(0), spec, 20.0, 20_000)
     phase = np.mod(times, 100.0)
     busy, quiet = np.count_nonzero(phase >= 50), np.count_nonzero(phase < 50)
     assert busy / quiet == pytest.approx(3.0, rel=0.1)
     assert len(times) / times[-1] == pytest.approx(20.0, rel=0.05)
-    sine = SimSections.model_validate({"traffic": {"kind": "diurnal", "period_s": 100.0, "peak_s": 25.0}}).traffic
+    sine = SimSections.model_validate(
+        {"traffic": {"kind": "diurnal", "period_s": 100.0, "peak_s": 25.0}}
+    ).traffic
     rate = arr.diurnal_rate_per_s(sine, 10.0, np.array([25.0, 75.0]))
     np.testing.assert_allclose(rate, [15.0, 5.0])
 
 
 def test_lognormal_lengths_keep_the_workload_means():
-    spec = SimSections.model_validate({"lengths": {"kind": "lognormal", "input_sigma": 0.5,
-                                                   "output_sigma": 0.5}}).lengths
+    spec = SimSections.model_validate(
+        {"lengths": {"kind": "lognormal", "input_sigma": 0.5, "output_sigma": 0.5}}
+    ).lengths
     prompts, outputs = arr.request_lengths(np.random.default_rng(0), spec, 500, 200, 50_000, 1 << 20)
     assert prompts.mean() == pytest.approx(500, rel=0.03)
     assert outputs.mean() == pytest.approx(200, rel=0.03)
@@ -265,8 +305,13 @@ def test_lognormal_lengths_keep_the_workload_means():
 
 
 def test_trace_is_replayed_as_recorded():
-    trace = TraceTraffic(kind="trace", arrival_s=(10.0, 10.5, 12.0), input_tokens=(100, 200, 300),
-                         output_tokens=(5, 6, 7), speedup=2.0)
+    trace = TraceTraffic(
+        kind="trace",
+        arrival_s=(10.0, 10.5, 12.0),
+        input_tokens=(100, 200, 300),
+        output_tokens=(5, 6, 7),
+        speedup=2.0,
+    )
     result = simulate(scenario(), traffic=trace)
     np.testing.assert_allclose(result.requests.arrival_s, [0.0, 0.25, 1.0])
     assert result.requests.output_tokens.tolist() == [5, 6, 7]
@@ -281,8 +326,12 @@ def test_round_robin_spreads_requests_evenly():
 
 def test_least_loaded_beats_round_robin_on_bursty_long_tails():
     base = scenario(rate=40.0, output=300)
-    common = {"traffic": {"kind": "gamma", "cv": 3}, "lengths": {"kind": "lognormal", "output_sigma": 1.2},
-              "requests": 1500, "seed": 7}
+    common = {
+        "traffic": {"kind": "gamma", "cv": 3},
+        "lengths": {"kind": "lognormal", "output_sigma": 1.2},
+        "requests": 1500,
+        "seed": 7,
+    }
     balanced = simulate(base, serving={"router": "least_loaded", "replicas": 3}, **common).to_dict()
     in_turn = simulate(base, serving={"router": "round_robin", "replicas": 3}, **common).to_dict()
     assert balanced["e2e_latency_s"]["p99"] < in_turn["e2e_latency_s"]["p99"]
@@ -315,7 +364,8 @@ def test_json_has_the_contract_keys_and_is_serialisable():
     assert 0.0 <= data["goodput_fraction"] <= 1.0
     duration = data["duration_s"]
     assert data["usd_per_million_output_tokens"] == pytest.approx(
-        3.49 / 3600 * duration / (200 * 100) * 1e6, rel=1e-9)
+        3.49 / 3600 * duration / (200 * 100) * 1e6, rel=1e-9
+    )
 
 
 def test_goodput_counts_requests_meeting_both_targets():
@@ -334,14 +384,20 @@ def test_weighted_percentile_and_time_average_by_hand():
 
 
 # specs -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("sections, field", [
-    ({"traffic": {"kind": "weibull"}}, "traffic"),
-    ({"traffic": {"kind": "gamma", "cv": 0}}, "traffic.cv"),
-    ({"serving": {"router": "random"}}, "serving.router"),
-    ({"serving": {"max_batchsize": 3}}, "serving.max_batchsize"),
-    ({"lengths": {"kind": "trace"}}, "lengths"),
-    ({"traffic": {"kind": "trace", "arrival_s": [0, 1], "input_tokens": [1], "output_tokens": [1, 2]}}, "traffic"),
-])
+@pytest.mark.parametrize(
+    "sections, field",
+    [
+        ({"traffic": {"kind": "weibull"}}, "traffic"),
+        ({"traffic": {"kind": "gamma", "cv": 0}}, "traffic.cv"),
+        ({"serving": {"router": "random"}}, "serving.router"),
+        ({"serving": {"max_batchsize": 3}}, "serving.max_batchsize"),
+        ({"lengths": {"kind": "trace"}}, "lengths"),
+        (
+            {"traffic": {"kind": "trace", "arrival_s": [0, 1], "input_tokens": [1], "output_tokens": [1, 2]}},
+            "traffic",
+        ),
+    ],
+)
 def test_bad_sections_raise_a_scenario_error_naming_the_field(sections, field):
     with pytest.raises(ScenarioError) as info:
         simulate(scenario(), requests=5, **sections)
@@ -350,7 +406,7 @@ def test_bad_sections_raise_a_scenario_error_naming_the_field(sections, field):
 
 def test_specs_are_frozen_and_forbid_extra_keys():
     spec = ServingSpec()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         spec.router = "round_robin"  # type: ignore[misc]
     for name, field_info in ServingSpec.model_fields.items():
         assert field_info.description, name

@@ -22,10 +22,14 @@ slo: {ttft_s: 0.5, tpot_s: 0.05}
 
 def test_csv_and_jsonl_traces_read_the_same(tmp_path):
     rows = [(0.0, 100, 10), (0.5, 200, 20), (1.25, 300, 30)]
-    (tmp_path / "t.csv").write_text("arrival_s,input_tokens,output_tokens\n"
-                                    + "".join(f"{a},{i},{o}\n" for a, i, o in rows))
-    (tmp_path / "t.jsonl").write_text("".join(json.dumps({"arrival_s": a, "input_tokens": i, "output_tokens": o})
-                                              + "\n" for a, i, o in rows))
+    (tmp_path / "t.csv").write_text(
+        "arrival_s,input_tokens,output_tokens\n" + "".join(f"{a},{i},{o}\n" for a, i, o in rows)
+    )
+    (tmp_path / "t.jsonl").write_text(
+        "".join(
+            json.dumps({"arrival_s": a, "input_tokens": i, "output_tokens": o}) + "\n" for a, i, o in rows
+        )
+    )
     assert read_trace(tmp_path / "t.csv") == read_trace(tmp_path / "t.jsonl")
     assert read_trace(tmp_path / "t.csv")["input_tokens"] == [100, 200, 300]
 
@@ -39,11 +43,17 @@ def test_a_bad_trace_row_is_located(tmp_path):
 
 
 def test_scenario_file_with_sections_and_a_relative_trace(tmp_path):
-    (tmp_path / "trace.jsonl").write_text("".join(
-        json.dumps({"arrival_s": 0.1 * k, "input_tokens": 100 + k, "output_tokens": 5}) + "\n" for k in range(40)))
+    (tmp_path / "trace.jsonl").write_text(
+        "".join(
+            json.dumps({"arrival_s": 0.1 * k, "input_tokens": 100 + k, "output_tokens": 5}) + "\n"
+            for k in range(40)
+        )
+    )
     path = tmp_path / "s.yaml"
-    path.write_text(SCENARIO + "traffic: {kind: trace, path: trace.jsonl}\nserving: {router: round_robin, "
-                    "replicas: 2}\ncandidates: [h100-sxm, h200]\n")
+    path.write_text(
+        SCENARIO + "traffic: {kind: trace, path: trace.jsonl}\nserving: {router: round_robin, "
+        "replicas: 2}\ncandidates: [h100-sxm, h200]\n"
+    )
     scenario, sections = load_sim_scenario(path)
     assert scenario.name == "traced"
     assert isinstance(sections.traffic, TraceTraffic) and len(sections.traffic.arrival_s) == 40

@@ -22,10 +22,13 @@ from tokencost.sim_report import (
 
 @pytest.fixture(scope="module")
 def result():
-    scenario = Scenario(name="<script>alert(1)</script>", model={"preset": "llama-3.1-8b"},
-                        hardware={"preset": "h100-sxm"},
-                        workload={"input_tokens": 500, "output_tokens": 100, "requests_per_second": 30},
-                        slo={"ttft_s": 0.05, "tpot_s": 0.02})
+    scenario = Scenario(
+        name="<script>alert(1)</script>",
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm"},
+        workload={"input_tokens": 500, "output_tokens": 100, "requests_per_second": 30},
+        slo={"ttft_s": 0.05, "tpot_s": 0.02},
+    )
     return simulate(scenario, requests=300, traffic={"kind": "gamma", "cv": 3})
 
 
@@ -40,7 +43,11 @@ def test_frames_have_a_row_per_request_and_per_event(result):
 def test_figures_are_pure_and_carry_the_data(result):
     tables = frames(result)
     cdf = latency_cdf_figure(tables["requests"], slo_ttft_s=0.05, slo_tpot_s=0.02)
-    assert [trace.name for trace in cdf.data] == ["time to first token", "time per output token", "end to end"]
+    assert [trace.name for trace in cdf.data] == [
+        "time to first token",
+        "time per output token",
+        "end to end",
+    ]
     assert cdf.data[0].y[-1] == 1.0
     assert len(series_figure(tables["series"]).data) == 3
     attainment = slo_attainment(tables["requests"], slo_ttft_s=0.05, slo_tpot_s=0.02)

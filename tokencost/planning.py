@@ -427,7 +427,7 @@ def _no_plan(
     scenario: Scenario, rate: float, options: list[Option], rejected: list[dict[str, Any]], search: _Search
 ) -> Plan:
     if not options:
-        reason = "no deployment fits: " + "; ".join(
+        reason = "every option is rejected: " + "; ".join(
             f"{item['hardware']} TP{item['tensor_parallel']}: {item['reason']}" for item in rejected[:4]
         )
     else:

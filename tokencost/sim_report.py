@@ -333,3 +333,97 @@ def write_simulation_report(
             os.unlink(temporary)
         raise
     return target
+
+
+# text ------------------------------------------------------------------------------------------
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f} s" if value >= 1.0 else f"{value * 1e3:.1f} ms"
+
+
+def simulation_text(result: SimulationResult) -> str:
+    """The human summary of a simulation (what ``tokencost simulate`` prints)."""
+    data = result.to_dict()
+    lines = [
+        f"{result.name}: simulated {data['requests_arrived']:,} requests on {result.replicas} replica(s) "
+        f"({data['gpus_required']} accelerators), router {result.router}, batch ≤ {result.max_batch}",
+        "",
+        f"  {'':<22}{'mean':>11}{'p50':>11}{'p90':>11}{'p99':>11}",
+    ]
+    for key, label in (
+        ("ttft_s", "time to first token"),
+        ("tpot_s", "time per output token"),
+        ("itl_s", "inter-token latency"),
+        ("e2e_latency_s", "end to end"),
+    ):
+        stats = data[key]
+        lines.append(
+            f"  {label:<22}" + "".join(f"{_ms(stats[name]):>11}" for name in ("mean", "p50", "p90", "p99"))
+        )
+    rate, slo = data["request_rate_per_s"], data["slo"]
+    dropped = "".join(f"  ({count} × {reason})" for reason, count in data["dropped_reasons"].items())
+    verdict = "met" if data["meets_slo"] else "missed"
+    rows = (
+        ("completed / dropped", f"{data['requests_completed']:,} / {data['requests_dropped']:,}{dropped}"),
+        ("offered load", "trace" if rate is None else f"{rate:.4g} requests/s"),
+        ("throughput", f"{_number(data['throughput_output_tokens_per_s'])} output tokens/s"),
+        (
+            "goodput",
+            f"{data['goodput_fraction']:.1%} of requests meet TTFT ≤ {_number(slo['ttft_s'])} s "
+            f"and TPOT ≤ {_number(slo['tpot_s'])} s",
+        ),
+        (
+            f"SLO at p{slo['percentile']:g}",
+            f"{verdict}: TTFT {_ms(slo['ttft_at_percentile_s'])}, TPOT {_ms(slo['tpot_at_percentile_s'])}",
+        ),
+        ("busy", f"{_number(data['busy_fraction'])} of the time"),
+        (
+            "batch / queue / KV",
+            f"mean batch {_number(data['mean_batch_size'])} per replica, mean queue "
+            f"{_number(data['mean_queue_length'])}, KV peak {_number(data['kv_peak_fraction'])}",
+        ),
+        ("preemptions", f"{data['preemptions']:,}"),
+        (
+            "cost",
+            f"${_number(data['usd_per_million_output_tokens'])} per million output tokens at the "
+            f"simulated utilisation (${data['usd_per_hour_fleet']:.2f}/hour)",
+        ),
+        ("simulated", f"{data['duration_s']:.1f} s in {data['sim_wall_time_s']:.2f} s of wall time"),
+    )
+    lines += ["", *(f"  {label:<22}{value}" for label, value in rows)]
+    lines += [f"note: {note}" for note in data["notes"]]
+    return "\n".join(lines)
+
+
+def plan_text(plan: Any) -> str:
+    """The human summary of a :class:`tokencost.planning.Plan`."""
+    data = plan.to_dict()
+    if data["replicas"] is None:
+        return f"no plan meets the SLO at {data['request_rate_per_s']:.4g} requests/s: {data['reason']}"
+    verdict = "meets" if data["meets_slo"] else "misses"
+    lines = [
+        f"plan: {data['replicas']} × {data['hardware']} TP{data['tensor_parallel']} "
+        f"({data['gpus_required']} accelerators), batch ≤ {data['max_batch']}, "
+        f"{verdict} the SLO at {data['request_rate_per_s']:.4g} requests/s",
+        f"  ${data['usd_per_day']:,.2f} a day; ${data['usd_per_million_tokens']:.4g} per million tokens, "
+        f"${data['usd_per_million_output_tokens']:.4g} per million output tokens",
+        f"  binds: {data['reason']}",
+    ]
+    simulated = data["simulated"] or {}
+    slo = simulated.get("slo") or {}
+    if slo:
+        lines.append(
+            f"  simulated p{slo['percentile']:g}: TTFT {_ms(slo['ttft_at_percentile_s'])}, "
+            f"TPOT {_ms(slo['tpot_at_percentile_s'])}; goodput {simulated['goodput_fraction']:.1%}"
+        )
+    cheaper = data["next_cheaper"]
+    if cheaper:
+        option = f"{cheaper['replicas']} × {cheaper['hardware']} TP{cheaper['tensor_parallel']}"
+        lines.append(
+            f"  next cheaper: {option} batch ≤ {cheaper['max_batch']} (${cheaper['usd_per_day']:,.2f} a day) "
+            f"fails: {cheaper['reason']}"
+        )
+    for item in data["rejected"]:
+        lines.append(f"  rejected: {item['hardware']} TP{item['tensor_parallel']}: {item['reason']}")
+    return "\n".join(lines)
