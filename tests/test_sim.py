@@ -429,3 +429,11 @@ def test_simulator_does_no_io_and_imports_no_outer_layer():
         source = path.read_text()
         assert "print(" not in source and "open(" not in source, path.name
         assert "global " not in source, path.name
+
+
+def test_the_package_docstring_example_runs():
+    import doctest
+
+    import tokencost.sim
+
+    assert doctest.testmod(tokencost.sim, raise_on_error=True).attempted >= 3

@@ -9,9 +9,8 @@
 50
 """
 
-from tokencost.sim.engine import Simulation
-from tokencost.sim.metrics import RequestRecords, SimulationResult, TimeSeries
-from tokencost.sim.run import SimulationSetup, prepare, simulate
+from typing import TYPE_CHECKING, Any
+
 from tokencost.sim.specs import (
     DiurnalTraffic,
     FixedLengths,
@@ -24,6 +23,32 @@ from tokencost.sim.specs import (
     TraceTraffic,
     UniformLengths,
 )
+
+if TYPE_CHECKING:
+    from tokencost.sim.engine import Simulation
+    from tokencost.sim.metrics import RequestRecords, SimulationResult, TimeSeries
+    from tokencost.sim.run import SimulationSetup, prepare, simulate
+
+# The engine and simulate() are imported on first use: tokencost.sim.specs must be importable by
+# tokencost.scenario.specs (to carry these sections) without importing the API back.
+_LAZY = {
+    "Simulation": "tokencost.sim.engine",
+    "RequestRecords": "tokencost.sim.metrics",
+    "SimulationResult": "tokencost.sim.metrics",
+    "TimeSeries": "tokencost.sim.metrics",
+    "SimulationSetup": "tokencost.sim.run",
+    "prepare": "tokencost.sim.run",
+    "simulate": "tokencost.sim.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tokencost.sim' has no attribute {name!r}")
+
 
 __all__ = [
     "DiurnalTraffic",

@@ -167,6 +167,12 @@ def prepare(
             notes,
         )
     )
+    chunk = serving_spec.chunked_prefill_tokens
+    if chunk is not None and chunk <= max_batch:
+        notes.append(
+            f"chunked_prefill_tokens {chunk} ≤ max_batch {max_batch}: a full batch of decodes "
+            "leaves no budget for prompts, which then wait (vLLM requires the budget ≥ max_num_seqs)"
+        )
     if isinstance(traffic_spec, TraceTraffic) and not isinstance(lengths_spec, FixedLengths):
         notes.append("lengths come from the trace; the lengths section is ignored")
     block = serving_spec.block_tokens

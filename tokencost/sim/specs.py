@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from tokencost.errors import ScenarioError
 
@@ -127,8 +127,23 @@ class TraceTraffic(BaseModel):
         return self
 
 
+def _kind_or(default: str) -> Any:
+    """Discriminate on ``kind``; a mapping without one is the ``default`` kind."""
+
+    def pick(value: Any) -> Any:
+        if isinstance(value, dict):
+            return value.get("kind", default)
+        return getattr(value, "kind", None)
+
+    return Discriminator(pick)
+
+
 TrafficSpec = Annotated[
-    PoissonTraffic | GammaTraffic | DiurnalTraffic | TraceTraffic, Field(discriminator="kind")
+    Annotated[PoissonTraffic, Tag("poisson")]
+    | Annotated[GammaTraffic, Tag("gamma")]
+    | Annotated[DiurnalTraffic, Tag("diurnal")]
+    | Annotated[TraceTraffic, Tag("trace")],
+    _kind_or("poisson"),
 ]
 
 
@@ -188,7 +203,11 @@ class TraceLengths(BaseModel):
 
 
 LengthsSpec = Annotated[
-    FixedLengths | UniformLengths | LognormalLengths | TraceLengths, Field(discriminator="kind")
+    Annotated[FixedLengths, Tag("fixed")]
+    | Annotated[UniformLengths, Tag("uniform")]
+    | Annotated[LognormalLengths, Tag("lognormal")]
+    | Annotated[TraceLengths, Tag("trace")],
+    _kind_or("fixed"),
 ]
 
 
@@ -257,17 +276,6 @@ class SimSections(BaseModel):
     serving: ServingSpec | None = Field(None, description="Replicas, router, batching and KV policy.")
     candidates: Candidates | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_kinds(cls, data: Any) -> Any:
-        """``kind`` may be left out: poisson traffic, fixed lengths."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for section, kind in (("traffic", "poisson"), ("lengths", "fixed")):
-            if isinstance(data.get(section), dict) and "kind" not in data[section]:
-                data[section] = {"kind": kind, **data[section]}
-        return data
 
 
 def sections_error(
