@@ -1,0 +1,739 @@
+"""Check the model against this machine: time the reference transformer, predict, compare.
+
+``tokencost verify`` runs :class:`~tokencost.reference.ReferenceTransformer` (numpy) through
+prefills of several prompt lengths and decode steps at several batch sizes and contexts, takes
+the median of repeated timings, and compares each with a prediction made *before* looking at any
+of them, from the calibrated profile (``tokencost calibrate``) alone:
+
+``predicted = model + fixed + batch loop + casts + element-wise + attention rectangle``
+
+* **model** — :func:`tokencost.model.serving.prefill` / ``decode_step`` on the
+  :class:`~tokencost.model.serving.Deployment` of a :class:`~tokencost.scenario.Scenario` built
+  from the reference config and the profile's ``hardware:`` section. The compute efficiency is
+  the calibrated size curve at the pass's rows per product (T tokens), the bandwidth efficiency
+  the calibrated matrix-vector read fraction. This is the roofline, unchanged.
+* **fixed** — the per-pass fixed cost (``step_overhead_s``): numpy calls and BLAS calls counted
+  from the architecture, times the calibrated cost of one tiny call.
+* The rest is what a numpy program does beyond the work a serving engine does, counted from
+  the reference's code and timed at calibrated rates (see :func:`implementation_terms`):
+  numpy's ``matmul`` loops over the batch axis, so each sequence streams the weights again;
+  ``astype`` copies every weight before each product; norms, rotary embeddings, SwiGLU and the
+  softmax are separate single-threaded passes; attention scores the whole T×S rectangle.
+
+No term is fitted to the verify timings: every rate and overhead comes from the calibration
+section of the profile, every count from the architecture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from tokencost.api import deployment
+from tokencost.calibration import Progress, SizeEfficiency, Spread, time_calls
+from tokencost.errors import ScenarioError
+from tokencost.model import roofline as rl
+from tokencost.model import serving
+from tokencost.model.flops import linear_params
+from tokencost.reference import LayerWeights, ReferenceConfig, ReferenceTransformer, ReferenceWeights
+from tokencost.scenario.specs import Scenario
+
+Phase = Literal["prefill", "decode"]
+
+# The reference model: one Llama-style layer (multi-head attention, as Llama-2-7B) in which every
+# weight matrix, 37.7 MB to 101 MB in fp32, is larger than a 32 MB last-level cache and than
+# glibc's largest mmap threshold (32 MiB), so each product streams its weights from DRAM and each
+# cast maps fresh pages, as with a real model's weights; small enough to set up and time in
+# seconds on two cores.
+REFERENCE_CONFIG = ReferenceConfig(layers=1, d_model=3072, heads=24, ffn_dim=8192, vocab=4096)
+ERROR_BAND_FRACTION = 0.15
+
+# numpy calls of one forward pass, counted in tokencost/reference.py (ReferenceTransformer._forward
+# and the functions it calls): per layer 2 RMSNorms × 10, 7 products × 5 (two casts, matmul,
+# cast back, shape), 2 rotary embeddings × 12, attention 20, KV cache 8, reshapes and
+# transposes 9, 2 residuals × 4, SwiGLU 9 → 133; per pass, the embedding, rotary angles, mask,
+# final norm and head → 30.
+NUMPY_CALLS_PER_LAYER = 133
+NUMPY_CALLS_PER_PASS = 30
+PRODUCTS_PER_LAYER = 7  # q, k, v, o, gate, up, down
+
+# Bytes each element-wise pass moves per element of fp32 (read 4 + write 4 = 8 per pass),
+# counted in reference.py: RMSNorm 44 (cast, square, mean, scale, weight, cast back) ×2 and
+# residual 32 (two casts, add, cast back) ×2 over the hidden state; rotary embedding 52 per
+# q/k element plus query re-layouts 32; SwiGLU 76 per hidden-MLP element; softmax 49 per score
+# (scale, mask, max, subtract, exp, sum, divide).
+HIDDEN_BYTES_PER_ELEMENT = 2 * 44 + 2 * 32
+QUERY_BYTES_PER_ELEMENT = 52 + 32
+KEY_BYTES_PER_ELEMENT = 52 + 8
+VALUE_BYTES_PER_ELEMENT = 8
+MLP_BYTES_PER_ELEMENT = 76
+SCORE_BYTES_PER_ELEMENT = 49
+FP32_BYTES = 4
+
+
+@dataclass(frozen=True)
+class Case:
+    """One timed operation: a prefill of B prompts of ``tokens`` tokens, or a decode step of B
+    sequences with ``tokens`` tokens cached."""
+
+    phase: Phase
+    batch: int
+    tokens: int
+
+    @property
+    def name(self) -> str:
+        letter = "P" if self.phase == "prefill" else "c"
+        return f"{self.phase} B={self.batch} {letter}={self.tokens}"
+
+
+DEFAULT_CASES = (
+    Case("prefill", 1, 32),
+    Case("prefill", 1, 128),
+    Case("prefill", 1, 512),
+    Case("decode", 1, 32),
+    Case("decode", 1, 1024),
+    Case("decode", 4, 256),
+    Case("decode", 16, 32),
+    Case("decode", 16, 256),
+)
+QUICK_CASES = (Case("prefill", 1, 64), Case("prefill", 1, 256), Case("decode", 1, 64), Case("decode", 8, 64))
+DEFAULT_REPEATS = 5
+QUICK_REPEATS = 3
+
+
+# --------------------------------------------------------------------------- the profile
+
+
+@dataclass(frozen=True)
+class ModelTerms:
+    """The ``calibration.model_terms`` of a profile: rates and overheads beyond the roofline."""
+
+    size: SizeEfficiency
+    matvec_read_fraction: float
+    op_call_s: float
+    matmul_call_s: float
+    copy_bytes_per_s: float
+    fresh_copy_bytes_per_s: float
+    elementwise_bytes_per_s: float
+    exp_per_s: float
+    tanh_per_s: float
+
+    @classmethod
+    def from_profile(cls, profile: dict[str, Any], source: str = "profile") -> ModelTerms:
+        """Read the terms, or raise :class:`ScenarioError` naming what is missing."""
+        terms = (profile.get("calibration") or {}).get("model_terms") if isinstance(profile, dict) else None
+        if not isinstance(terms, dict):
+            raise ScenarioError(
+                "has no calibration.model_terms section (write one with `tokencost calibrate -o FILE`)",
+                file=source,
+            )
+        try:
+            size = terms["size_efficiency"]
+            curve = SizeEfficiency(
+                float(size["asymptote_fraction"]), float(size["half_rows"]), float(size["matvec_fraction"])
+            )
+            values = {f.name: float(terms[f.name]) for f in dataclasses.fields(cls) if f.name != "size"}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScenarioError(
+                f"missing or bad value {exc}", field="calibration.model_terms", file=source
+            ) from None
+        bad = [name for name, value in values.items() if not (math.isfinite(value) and value > 0)]
+        if bad or not curve.asymptote_fraction > 0 or curve.half_rows < 0 or not curve.matvec_fraction > 0:
+            raise ScenarioError(
+                f"values must be positive: {', '.join(bad) or 'size_efficiency'}",
+                field="calibration.model_terms",
+                file=source,
+            )
+        return cls(size=curve, **values)
+
+
+def reference_scenario(
+    config: ReferenceConfig, hardware: dict[str, Any], overhead_s: float = 0.0
+) -> Scenario:
+    """The scenario of the reference transformer on the calibrated hardware.
+
+    Weights, KV cache, products and activations in the reference's dtype; efficiencies 1.0 (the
+    calibrated rates are what is achieved; :func:`deployment_for` applies the size curve) and
+    ``step_overhead_s`` the per-pass fixed cost. ``params`` counts the embedding and every
+    matrix (norm weights, 0.01 % here, are left out as in :mod:`tokencost.model.flops`).
+    """
+    linear = linear_params(
+        layers=config.layers,
+        d_model=config.d_model,
+        heads=config.heads,
+        kv_heads=config.kv_heads,
+        head_dim=config.head_dim,
+        ffn_dim=config.ffn_dim,
+        vocab=config.vocab,
+    )
+    embedding = 0 if config.tied_embeddings else config.vocab * config.d_model
+    model = {
+        "name": "tokencost reference transformer",
+        "params": linear + embedding,
+        "layers": config.layers,
+        "d_model": config.d_model,
+        "heads": config.heads,
+        "kv_heads": config.kv_heads,
+        "head_dim": config.head_dim,
+        "ffn_dim": config.ffn_dim,
+        "vocab": config.vocab,
+        "tied_embeddings": config.tied_embeddings,
+    }
+    precision = {
+        "weights": config.dtype,
+        "kv_cache": config.dtype,
+        "compute": config.dtype,
+        "activations": config.dtype,
+    }
+    return Scenario(
+        name="verify",
+        model=model,
+        precision=precision,
+        hardware=hardware,
+        workload={"input_tokens": 1, "output_tokens": 1, "batch_size": 1},
+        efficiency={"compute": 1.0, "bandwidth": 1.0, "step_overhead_s": overhead_s},
+    )
+
+
+# --------------------------------------------------------------------------- the prediction
+
+
+@dataclass(frozen=True)
+class PassShape:
+    """One forward pass: B sequences, T new tokens each, c tokens each already cached."""
+
+    batch: float
+    new_tokens: float
+    cached_tokens: float
+
+    @property
+    def keys(self) -> float:
+        """Keys each new query is scored against (numpy scores the whole rectangle): c + T."""
+        return self.cached_tokens + self.new_tokens
+
+    @property
+    def causal_pairs(self) -> float:
+        """(query, key) pairs the mask lets through, per sequence and head: ``T·c + T(T+1)/2``."""
+        t = self.new_tokens
+        return t * self.cached_tokens + t * (t + 1.0) / 2.0
+
+
+def fixed_cost_s(config: ReferenceConfig, terms: ModelTerms, batch: float) -> float:
+    """Seconds of a pass that do not grow with its size: numpy calls and BLAS calls.
+
+    ``(133·L + 30)·t_op + L·B·(7 + 2K)·t_blas + B·t_blas``: the numpy calls counted in the
+    reference (:data:`NUMPY_CALLS_PER_LAYER`), one BLAS call per sequence per product (numpy's
+    matmul loops over the batch axis), two per sequence and KV head in attention, and the head.
+    """
+    numpy_calls = NUMPY_CALLS_PER_LAYER * config.layers + NUMPY_CALLS_PER_PASS
+    blas_calls = config.layers * batch * (PRODUCTS_PER_LAYER + 2 * config.kv_heads) + batch
+    return numpy_calls * terms.op_call_s + blas_calls * terms.matmul_call_s
+
+
+def deployment_for(
+    scenario: Scenario, config: ReferenceConfig, terms: ModelTerms, shape: PassShape
+) -> serving.Deployment:
+    """The scenario's deployment with this pass's efficiencies and fixed cost.
+
+    Compute efficiency: the size curve at the rows of one fused product, ``B·T`` (what a serving
+    engine runs; :func:`batch_loop_s` adds what numpy's per-sequence loop changes). Bandwidth
+    efficiency: the calibrated matrix-vector read fraction.
+    """
+    return dataclasses.replace(
+        deployment(scenario),
+        compute_efficiency=float(terms.size.efficiency(shape.batch * shape.new_tokens)),
+        bandwidth_efficiency=terms.matvec_read_fraction,
+        step_overhead_s=fixed_cost_s(config, terms, shape.batch),
+    )
+
+
+def model_time(dep: serving.Deployment, shape: PassShape) -> serving.PhaseTerms:
+    """The analytic model's roofline terms of the pass (prefill when nothing is cached)."""
+    if shape.cached_tokens == 0:
+        return serving.prefill(dep, shape.new_tokens, shape.batch)
+    if shape.new_tokens != 1:
+        raise ValueError(f"the model times prefills and one-token decode steps, not {shape}")
+    return serving.decode_step(dep, shape.batch, shape.cached_tokens)
+
+
+def batch_loop_s(dep: serving.Deployment, terms: ModelTerms, shape: PassShape) -> float:
+    """Seconds numpy's per-sequence loop adds to (or saves on) the fused linear products.
+
+    numpy's ``matmul`` runs a (B, T, k) @ (k, n) product as B products of T rows, each its own
+    roofline that streams the weights again: ``B·max(F₁/(Π·η(T)), W/β_eff)`` instead of the
+    fused ``max(B·F₁/(Π·η(B·T)), W/β_eff)`` a serving engine runs (kipply 2022), with F₁ the
+    linear FLOP of one sequence (``2·(N_lin − dV)·T + 2·dV``) and W the weight bytes. 0 when
+    B = 1; negative where B matrix-vector products beat one small-m product (it happens).
+    """
+    head = dep.lm_head_params
+    flops_one = 2.0 * (dep.linear_params - head) * shape.new_tokens + 2.0 * head
+    weights = serving.weight_bytes_read(dep, shape.batch * shape.new_tokens)
+    memory = rl.memory_time_s(weights, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency)
+    per_sequence = float(terms.size.efficiency(shape.new_tokens))
+    looped = shape.batch * rl.roofline_time_s(
+        rl.compute_time_s(flops_one, dep.peak_flop_per_s, per_sequence), memory
+    )
+    fused_compute = rl.compute_time_s(shape.batch * flops_one, dep.peak_flop_per_s, dep.compute_efficiency)
+    return float(looped - rl.roofline_time_s(fused_compute, memory))
+
+
+def weight_cast_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:
+    """Seconds of the casts in ``Meter.matmul``: ``w.astype(float32)`` copies even an fp32
+    weight (numpy's ``astype`` copies by default), into newly mapped memory, before every
+    product; the activations are cast the same way.
+
+    ``N_lin·(b + 4)/fresh_copy_rate + B·T·L·(5d + hH + f)·(b + 4)/elementwise_rate`` bytes
+    (b bytes per stored element; a copy reads b and writes 4 per element).
+    """
+    moved = config.bytes_per_element + FP32_BYTES
+    weights = linear_params(
+        layers=config.layers,
+        d_model=config.d_model,
+        heads=config.heads,
+        kv_heads=config.kv_heads,
+        head_dim=config.head_dim,
+        ffn_dim=config.ffn_dim,
+        vocab=config.vocab,
+    )
+    per_token = 5 * config.d_model + config.heads * config.head_dim + config.ffn_dim
+    inputs = shape.batch * shape.new_tokens * config.layers * per_token + shape.batch * config.d_model
+    return weights * moved / terms.fresh_copy_bytes_per_s + inputs * moved / terms.elementwise_bytes_per_s
+
+
+def elementwise_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:
+    """Seconds of the single-threaded element-wise passes: norms, residuals, rotary embedding,
+    SwiGLU (with a tanh per element), softmax (an exp per score), and the casts of the cached
+    keys and values to fp32 in attention (copies into new memory), per layer.
+
+    Bytes per element of each array are the ``*_BYTES_PER_ELEMENT`` constants; scores are
+    ``B·h·T·(c + T)`` — numpy computes the whole rectangle and then masks it.
+    """
+    b, t, d = shape.batch, shape.new_tokens, config.d_model
+    query = b * t * config.heads * config.head_dim
+    key = b * t * config.kv_heads * config.head_dim
+    mlp = b * t * config.ffn_dim
+    scores = b * config.heads * t * shape.keys
+    passes = (
+        b * t * d * HIDDEN_BYTES_PER_ELEMENT
+        + query * QUERY_BYTES_PER_ELEMENT
+        + key * (KEY_BYTES_PER_ELEMENT + VALUE_BYTES_PER_ELEMENT)
+        + mlp * MLP_BYTES_PER_ELEMENT
+        + scores * SCORE_BYTES_PER_ELEMENT
+    )
+    functions = mlp / terms.tanh_per_s + scores / terms.exp_per_s
+    cached = 2.0 * b * config.kv_heads * shape.keys * config.head_dim
+    kv_casts = cached * (config.bytes_per_element + FP32_BYTES) / terms.fresh_copy_bytes_per_s
+    return config.layers * (passes / terms.elementwise_bytes_per_s + functions + kv_casts)
+
+
+def attention_rectangle_s(
+    dep: serving.Deployment, config: ReferenceConfig, terms: ModelTerms, shape: PassShape
+) -> float:
+    """Seconds of the masked-out attention FLOP that numpy computes anyway.
+
+    ``B·(T·(c+T) − pairs)·a`` FLOP (a = attention FLOP per key, all layers) at the size curve's
+    rate for products of ``(h/K)·T`` rows — attention is batched per KV head. 0 for decode.
+    """
+    excess = shape.batch * (shape.new_tokens * shape.keys - shape.causal_pairs)
+    rows = config.heads // config.kv_heads * shape.new_tokens
+    rate = dep.peak_flop_per_s * float(terms.size.efficiency(rows))
+    return float(excess * dep.attention_flops_per_key / rate)
+
+
+def implementation_terms(
+    dep: serving.Deployment, config: ReferenceConfig, terms: ModelTerms, shape: PassShape
+) -> dict[str, float]:
+    """Seconds the numpy reference spends beyond the model's roofline, term by term."""
+    return {
+        "batch_loop_s": batch_loop_s(dep, terms, shape),
+        "weight_cast_s": weight_cast_s(config, terms, shape),
+        "elementwise_s": elementwise_s(config, terms, shape),
+        "attention_rectangle_s": attention_rectangle_s(dep, config, terms, shape),
+    }
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted seconds of one pass, and where they come from."""
+
+    model_s: float  # the roofline, fixed cost included
+    fixed_s: float
+    bound: str
+    extra: dict[str, float]
+
+    @property
+    def predicted_s(self) -> float:
+        return self.model_s + sum(self.extra.values())
+
+
+def predict(scenario: Scenario, config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> Prediction:
+    """Predicted seconds of one reference pass: the model's roofline plus the numpy terms."""
+    dep = deployment_for(scenario, config, terms, shape)
+    phase = model_time(dep, shape)
+    return Prediction(
+        model_s=float(phase.time_s),
+        fixed_s=dep.step_overhead_s,
+        bound=rl.BOUND_NAMES[int(phase.bound)],
+        extra=implementation_terms(dep, config, terms, shape),
+    )
+
+
+# --------------------------------------------------------------------------- the measurement
+
+
+def fast_weights(config: ReferenceConfig, seed: int = 0) -> ReferenceWeights:
+    """Random weights like :func:`tokencost.reference.init_weights` (Normal(0, init_std²)), drawn
+    in float32 — three times faster; timings do not depend on the values."""
+    rng, dtype, d = np.random.default_rng(seed), config.numpy_dtype, config.d_model
+    scale = np.float32(config.init_std)
+    q_width, kv_width = config.heads * config.head_dim, config.kv_heads * config.head_dim
+
+    def matrix(rows: int, columns: int) -> np.ndarray:
+        return (rng.standard_normal((rows, columns), dtype=np.float32) * scale).astype(dtype, copy=False)
+
+    def layer() -> LayerWeights:
+        return LayerWeights(
+            attention_norm=np.ones(d, dtype),
+            wq=matrix(d, q_width),
+            wk=matrix(d, kv_width),
+            wv=matrix(d, kv_width),
+            wo=matrix(q_width, d),
+            mlp_norm=np.ones(d, dtype),
+            w_gate=matrix(d, config.ffn_dim),
+            w_up=matrix(d, config.ffn_dim),
+            w_down=matrix(config.ffn_dim, d),
+        )
+
+    embedding = matrix(config.vocab, d)
+    layers = tuple(layer() for _ in range(config.layers))
+    output = None if config.tied_embeddings else matrix(d, config.vocab)
+    return ReferenceWeights(embedding, layers, np.ones(d, dtype), output)
+
+
+def measure_case(
+    model: ReferenceTransformer, case: Case, repeats: int, rng: np.random.Generator
+) -> tuple[Spread, PassShape]:
+    """Median-ready timings of ``case`` and the exact pass they timed.
+
+    Prefill: ``repeats`` prefills after one warm-up. Decode: prefill c − 1 tokens, one warm-up
+    step (it grows the KV cache, a one-off copy), then ``repeats`` steps from context c; the
+    pass is reported at their mean context ``c + (repeats − 1)/2``.
+    """
+    vocab, batch = model.config.vocab, case.batch
+    if case.phase == "prefill":
+        prompt = rng.integers(0, vocab, size=(batch, case.tokens))
+        seconds = time_calls(lambda: model.prefill(prompt), repeats=repeats)
+        return seconds, PassShape(batch, case.tokens, 0)
+    model.prefill(rng.integers(0, vocab, size=(batch, case.tokens - 1)))
+    step = rng.integers(0, vocab, size=batch)
+    seconds = time_calls(lambda: model.decode_step(step), repeats=repeats, warmup=1)
+    model.reset()
+    return seconds, PassShape(batch, 1, case.tokens + (repeats - 1) / 2.0)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    shape: PassShape
+    measured: Spread
+    prediction: Prediction
+
+    @property
+    def measured_s(self) -> float:
+        return self.measured.median
+
+    @property
+    def error(self) -> float:
+        """Relative error of the prediction: ``(predicted − measured) / measured``."""
+        return (self.prediction.predicted_s - self.measured_s) / self.measured_s
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.prediction
+        return {
+            "name": self.case.name,
+            "phase": self.case.phase,
+            "batch": self.case.batch,
+            "tokens": self.case.tokens,
+            "context_tokens": self.shape.cached_tokens,
+            "predicted_s": p.predicted_s,
+            "measured_s": self.measured_s,
+            "error": self.error,
+            "measured": self.measured.to_dict(),
+            "model_s": p.model_s,
+            "fixed_s": p.fixed_s,
+            "bound": p.bound,
+            "terms": dict(p.extra),
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Every case, the config and profile they ran with, and how long it all took."""
+
+    cases: tuple[CaseResult, ...]
+    config: ReferenceConfig
+    hardware: dict[str, Any]
+    profile_source: str
+    quick: bool
+    repeats: int
+    wall_s: float
+    load_average: tuple[float | None, float | None]
+
+    @property
+    def median_abs_error(self) -> float:
+        return float(statistics.median(abs(case.error) for case in self.cases))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "median_abs_error": self.median_abs_error,
+            "cases": [case.to_dict() for case in self.cases],
+            "reference_config": dataclasses.asdict(self.config),
+            "hardware": self.hardware,
+            "profile": self.profile_source,
+            "quick": self.quick,
+            "repeats": self.repeats,
+            "wall_s": self.wall_s,
+            "load_average": {"before": self.load_average[0], "after": self.load_average[1]},
+        }
+
+
+def _load() -> float | None:
+    try:
+        import os
+
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
+def verify(
+    profile: dict[str, Any],
+    *,
+    quick: bool = False,
+    profile_source: str = "profile",
+    config: ReferenceConfig = REFERENCE_CONFIG,
+    cases: tuple[Case, ...] | None = None,
+    repeats: int | None = None,
+    progress: Progress | None = None,
+) -> Verification:
+    """Predict every case from ``profile`` first, then time the reference and compare."""
+    say: Callable[[str], None] = progress or (lambda _: None)
+    start, load_before = time.perf_counter(), _load()
+    terms = ModelTerms.from_profile(profile, profile_source)
+    device = (profile.get("calibration") or {}).get("device", "cpu")
+    if device != "cpu":
+        raise ScenarioError(
+            f"was calibrated on {device!r}; the numpy reference runs on the CPU: calibrate with --device cpu",
+            file=profile_source,
+        )
+    scenario = reference_scenario(config, profile.get("hardware") or {})
+    cases = cases or (QUICK_CASES if quick else DEFAULT_CASES)
+    repeats = repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS)
+    say("building the reference transformer")
+    model, rng = ReferenceTransformer(config, weights=fast_weights(config)), np.random.default_rng(1)
+    results = []
+    for case in cases:
+        say(case.name)
+        measured, shape = measure_case(model, case, repeats, rng)
+        results.append(CaseResult(case, shape, measured, predict(scenario, config, terms, shape)))
+    hardware = {key: value for key, value in (profile.get("hardware") or {}).items()}
+    return Verification(
+        tuple(results),
+        config,
+        hardware,
+        profile_source,
+        quick,
+        repeats,
+        time.perf_counter() - start,
+        (load_before, _load()),
+    )
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f}"
+
+
+TERM_LABELS = {
+    "batch_loop_s": "batch loop",
+    "weight_cast_s": "casts",
+    "elementwise_s": "element-wise",
+    "attention_rectangle_s": "rectangle",
+}
+
+
+def text_report(result: Verification) -> str:
+    """The predicted-vs-measured table for a terminal (milliseconds)."""
+    header = ["case", "measured", "min–max", "predicted", "error", "model", "bound", *TERM_LABELS.values()]
+    rows = [header]
+    for case in result.cases:
+        m, p = case.measured, case.prediction
+        rows.append(
+            [
+                case.case.name,
+                _ms(m.median),
+                f"{_ms(m.minimum)}–{_ms(m.maximum)}",
+                _ms(p.predicted_s),
+                f"{case.error:+.1%}",
+                _ms(p.model_s),
+                p.bound,
+                *(_ms(p.extra[key]) for key in TERM_LABELS),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    c = result.config
+    lines.insert(1, "-" * len(lines[0]))
+    lines += [
+        "",
+        f"times in ms (median of {result.repeats}); model = roofline of tokencost.model + fixed cost;",
+        "the last four columns are the numpy reference's extra work (see tokencost.verification).",
+        f"reference: {c.layers} layer, d={c.d_model}, heads={c.heads}/{c.kv_heads}, ffn={c.ffn_dim}, "
+        f"vocab={c.vocab}, {c.dtype}; profile: {result.profile_source}",
+        f"median |error|: {result.median_abs_error:.1%}   (target ≤ {ERROR_BAND_FRACTION:.0%})   "
+        f"wall {result.wall_s:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def _scatter(result: Verification) -> Any:
+    """Predicted vs measured, log-log, with the y = x line and the ±15 % band."""
+    import plotly.graph_objects as go
+
+    measured = [c.measured_s for c in result.cases]
+    low, high = (
+        min(measured + [c.prediction.predicted_s for c in result.cases]),
+        max(measured + [c.prediction.predicted_s for c in result.cases]),
+    )
+    span = np.geomspace(low / 1.5, high * 1.5, 50)
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=np.concatenate([span, span[::-1]]),
+            y=np.concatenate([span * (1 + ERROR_BAND_FRACTION), span[::-1] * (1 - ERROR_BAND_FRACTION)]),
+            fill="toself",
+            fillcolor="rgba(47, 138, 95, 0.12)",
+            line={"width": 0},
+            name=f"±{ERROR_BAND_FRACTION:.0%}",
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=span,
+            y=span,
+            mode="lines",
+            line={"color": "#3e4c59", "dash": "dash"},
+            name="predicted = measured",
+            hoverinfo="skip",
+        )
+    )
+    for phase, colour in (("prefill", "#2f6fba"), ("decode", "#d9822b")):
+        chosen = [c for c in result.cases if c.case.phase == phase]
+        figure.add_trace(
+            go.Scatter(
+                x=[c.measured_s for c in chosen],
+                y=[c.prediction.predicted_s for c in chosen],
+                mode="markers",
+                marker={"size": 11, "color": colour},
+                name=phase,
+                text=[html.escape(f"{c.case.name}: error {c.error:+.1%}") for c in chosen],
+                hovertemplate="%{text}<br>measured %{x:.4s}s<br>predicted %{y:.4s}s<extra></extra>",
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [c.measured.maximum - c.measured_s for c in chosen],
+                    "arrayminus": [c.measured_s - c.measured.minimum for c in chosen],
+                },
+            )
+        )
+    figure.update_layout(
+        title="Reference transformer on this machine: predicted vs measured",
+        xaxis={"type": "log", "title": "measured (s, median; bars min–max)"},
+        yaxis={"type": "log", "title": "predicted (s)"},
+        height=520,
+        template="plotly_white",
+    )
+    return figure
+
+
+def _html_table(result: Verification) -> str:
+    head = [
+        "case",
+        "measured (ms)",
+        "min–max (ms)",
+        "predicted (ms)",
+        "error",
+        "model (ms)",
+        "bound",
+        *(f"{label} (ms)" for label in TERM_LABELS.values()),
+    ]
+    body = []
+    for case in result.cases:
+        m, p = case.measured, case.prediction
+        cells = [
+            case.case.name,
+            _ms(m.median),
+            f"{_ms(m.minimum)}–{_ms(m.maximum)}",
+            _ms(p.predicted_s),
+            f"{case.error:+.1%}",
+            _ms(p.model_s),
+            p.bound,
+            *(_ms(p.extra[key]) for key in TERM_LABELS),
+        ]
+        body.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+    header = "".join(f"<th>{html.escape(cell)}</th>" for cell in head)
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+PAGE_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1f2933;"
+    "max-width:1100px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;font-size:14px}"
+    "td,th{border-bottom:1px solid #e4e7eb;padding:4px 8px;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}footer{color:#616e7c;font-size:13px;margin-top:2em}"
+)
+
+
+def render_html(result: Verification) -> str:
+    """A self-contained page (plotly.js embedded): the scatter and the table. Strings escaped."""
+    from tokencost import __version__
+
+    figure = _scatter(result).to_html(full_html=False, include_plotlyjs=True, div_id="verify-scatter")
+    hardware = result.hardware
+    c = result.config
+    facts = (
+        f"median |error| {result.median_abs_error:.1%} over {len(result.cases)} cases "
+        f"(target ≤ {ERROR_BAND_FRACTION:.0%}); {result.repeats} repetitions each; "
+        f"wall {result.wall_s:.1f} s; load average {result.load_average[0]} → {result.load_average[1]}"
+    )
+    source = f"{hardware.get('name', '?')}: {hardware.get('source', '?')} (profile {result.profile_source})"
+    config = (
+        f"reference: {c.layers} layer, d_model {c.d_model}, heads {c.heads}, kv_heads {c.kv_heads}, "
+        f"ffn {c.ffn_dim}, vocab {c.vocab}, {c.dtype}"
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>tokencost verify</title><style>{PAGE_CSS}</style></head><body>"
+        f"<h1>tokencost verify</h1><p>{html.escape(facts)}</p>{figure}{_html_table(result)}"
+        "<p>model = the roofline of tokencost.model (size-dependent compute efficiency and per-pass "
+        "fixed cost from the calibration); the last four columns are work the numpy reference does "
+        "beyond a serving engine, counted from its code and timed at calibrated rates.</p>"
+        f"<footer>{html.escape(config)}<br>{html.escape(source)}<br>tokencost {html.escape(__version__)}"
+        "</footer></body></html>"
+    )
