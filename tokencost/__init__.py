@@ -7,6 +7,7 @@
 
 from tokencost.api import deployment, evaluate
 from tokencost.errors import PresetNotFoundError, ScenarioError, TokenCostError, TokenCostWarning
+from tokencost.planning import plan
 from tokencost.results import Evaluation, to_frame
 from tokencost.scenario import (
     EfficiencySpec,
@@ -20,6 +21,7 @@ from tokencost.scenario import (
     load_hf_config,
     load_scenario,
 )
+from tokencost.sim import simulate
 
 __version__ = "0.1.0"
 
@@ -42,5 +44,7 @@ __all__ = [
     "evaluate",
     "load_hf_config",
     "load_scenario",
+    "plan",
+    "simulate",
     "to_frame",
 ]

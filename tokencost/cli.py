@@ -1111,7 +1111,7 @@ def simulate_command(
 ) -> None:
     """Simulate serving a scenario request by request: latencies, goodput, queues, cost.
 
-    The scenario may add traffic:, lengths: and serving: sections (tokencost.sim.specs). With
+    The scenario may add traffic:, lengths: and serving: sections (tokencost.scenario.traffic). With
     --json, stdout holds exactly SimulationResult.to_dict() as JSON.
     """
     spec, sections = _load_sim(scenario, overrides)

@@ -6,7 +6,7 @@ The simulator does no I/O; this module reads files for it, once, before a run:
   and ``output_tokens`` (a length trace needs only the last two);
 * the ``traffic``, ``lengths``, ``serving`` and ``candidates`` sections of a scenario YAML, for
   as long as :class:`~tokencost.scenario.specs.Scenario` does not carry them itself: they are
-  validated with :class:`~tokencost.sim.specs.SimSections` and the rest with the usual loader.
+  validated with :class:`~tokencost.scenario.traffic.SimSections` and the rest with the usual loader.
 
 Errors are :class:`~tokencost.errors.ScenarioError` naming the file, line and column.
 """
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from tokencost.errors import ScenarioError
 from tokencost.scenario.loading import _apply_overrides, _parse_yaml, scenario_from_dict
 from tokencost.scenario.specs import Scenario
-from tokencost.sim.specs import SimSections, TraceLengths, TraceTraffic, sections_error
+from tokencost.scenario.traffic import SimSections, TraceLengths, TraceTraffic, sections_error
 
 SECTIONS = ("traffic", "lengths", "serving", "candidates")
 TRACE_COLUMNS = ("arrival_s", "input_tokens", "output_tokens")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from tokencost.errors import ScenarioError, TokenCostWarning
 from tokencost.scenario.catalog import calibration, find_preset
+from tokencost.scenario.traffic import Candidates, LengthsSpec, ServingSpec, TrafficSpec
 from tokencost.units import parse_quantity
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
@@ -411,6 +412,16 @@ class Scenario(BaseModel):
     workload: WorkloadSpec
     slo: SloSpec = Field(default_factory=SloSpec)  # type: ignore[arg-type]
     efficiency: EfficiencySpec = Field(default_factory=EfficiencySpec)
+    traffic: TrafficSpec | None = Field(
+        None, description="Arrival process for the simulator (kind: poisson, gamma, diurnal, trace)."
+    )
+    lengths: LengthsSpec | None = Field(
+        None, description="Request lengths for the simulator (kind: fixed, uniform, lognormal, trace)."
+    )
+    serving: ServingSpec | None = Field(
+        None, description="Replicas, router, batching and KV policy of the simulated fleet."
+    )
+    candidates: Candidates | None = Field(None, description="Hardware presets the planner may choose among.")
 
     def __init__(self, **data: Any) -> None:
         """Build from keyword sections; errors come as one :class:`ScenarioError`."""

@@ -11,7 +11,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from tokencost.sim.specs import (
+from tokencost.scenario.traffic import (
     DiurnalTraffic,
     FixedLengths,
     GammaTraffic,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from tokencost.sim.metrics import RequestRecords, SimulationResult, TimeSeries
     from tokencost.sim.run import SimulationSetup, prepare, simulate
 
-# The engine and simulate() are imported on first use: tokencost.sim.specs must be importable by
+# The engine and simulate() are imported on first use: tokencost.scenario.traffic must be importable by
 # tokencost.scenario.specs (to carry these sections) without importing the API back.
 _LAZY = {
     "Simulation": "tokencost.sim.engine",

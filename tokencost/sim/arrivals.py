@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tokencost.sim.specs import (
+from tokencost.scenario.traffic import (
     DiurnalTraffic,
     FixedLengths,
     GammaTraffic,

@@ -23,7 +23,7 @@ from tokencost.sim.engine import Simulation
 from tokencost.sim.kv import kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.scheduler import ReplicaConfig
-from tokencost.sim.specs import (
+from tokencost.scenario.traffic import (
     FixedLengths,
     LengthsSpec,
     PoissonTraffic,
@@ -254,7 +254,7 @@ def simulate(
 ) -> SimulationResult:
     """Simulate serving ``scenario``'s workload, request by request.
 
-    ``traffic``, ``lengths`` and ``serving`` are specs from :mod:`tokencost.sim.specs` (or dicts
+    ``traffic``, ``lengths`` and ``serving`` are specs from :mod:`tokencost.scenario.traffic` (or dicts
     of their fields); when omitted, the scenario's sections of those names are used if it has
     them, else Poisson arrivals, the workload's mean lengths and :class:`ServingSpec` defaults.
     ``requests`` defaults to 1000 (a trace: all of it). The same ``seed`` gives the same result.
