@@ -248,14 +248,24 @@ def test_infeasible_says_how_much_memory_is_missing() -> None:
 def test_moe_decode_at_batch_one_reads_the_active_weights() -> None:
     # Mixtral-8x7B bf16, batch 1, c ≈ 100: weights read = (12.9e9 − 0.131e9 embedding)·2 bytes
     # = 25.54e9, plus KV (c+1)·2·32·8·128·2 = 131,072 B per token ≈ 0.013e9.
-    scenario = Scenario(name="moe", model={"preset": "mixtral-8x7b"}, hardware={"preset": "h100-sxm", "count": 2},
-                        workload={"input_tokens": 100, "output_tokens": 2, "batch_size": 1}, efficiency=PURE)
+    scenario = Scenario(
+        name="moe",
+        model={"preset": "mixtral-8x7b"},
+        hardware={"preset": "h100-sxm", "count": 2},
+        workload={"input_tokens": 100, "output_tokens": 2, "batch_size": 1},
+        efficiency=PURE,
+    )
     result = evaluate(scenario)
     expected = (12.9e9 - 4096 * 32000) * 2 + 101 * 131072
     assert result.decode.bytes_per_step == pytest.approx(expected, rel=1e-3)
     # A large batch touches nearly all experts: 8·(1 − (6/8)^256) ≈ 8 of 8.
-    big = Scenario(name="moe", model={"preset": "mixtral-8x7b"}, hardware={"preset": "h100-sxm", "count": 2},
-                   workload={"input_tokens": 100, "output_tokens": 2, "batch_size": 256}, efficiency=PURE)
+    big = Scenario(
+        name="moe",
+        model={"preset": "mixtral-8x7b"},
+        hardware={"preset": "h100-sxm", "count": 2},
+        workload={"input_tokens": 100, "output_tokens": 2, "batch_size": 256},
+        efficiency=PURE,
+    )
     weights_read = evaluate(big).decode.bytes_per_step - 256 * 101 * 131072
     assert weights_read == pytest.approx((46.7e9 - 4096 * 32000) * 2, rel=1e-3)
 
@@ -265,11 +275,22 @@ def test_pipeline_parallel_splits_memory_not_single_request_latency() -> None:
     # memory holds the KV cache. A single prompt crosses both stages in turn: TTFT equals one GPU's
     # 21.48 ms plus one activation hop of 512·4096·2 B = 4.19 MB at 300 GB/s + 10 µs = 24 µs.
     one = evaluate(llama2_7b_on_a100())
-    two = evaluate(Scenario(
-        name="pp", model=LLAMA2_7B, hardware={**A100_80GB, "count": 2, "interconnect_bandwidth": "300 GB/s",
-                                              "interconnect_latency": "10 us"},
-        parallelism={"tensor": 1, "pipeline": 2}, precision={"weights": "fp16", "kv_cache": "fp16"},
-        workload={"input_tokens": 512, "output_tokens": 128, "batch_size": 1}, efficiency=PURE))
+    two = evaluate(
+        Scenario(
+            name="pp",
+            model=LLAMA2_7B,
+            hardware={
+                **A100_80GB,
+                "count": 2,
+                "interconnect_bandwidth": "300 GB/s",
+                "interconnect_latency": "10 us",
+            },
+            parallelism={"tensor": 1, "pipeline": 2},
+            precision={"weights": "fp16", "kv_cache": "fp16"},
+            workload={"input_tokens": 512, "output_tokens": 128, "batch_size": 1},
+            efficiency=PURE,
+        )
+    )
     hop_s = 10e-6 + 512 * 4096 * 2 / 300e9
     assert two.ttft_s == pytest.approx(one.ttft_s + hop_s, rel=1e-6)
     # Memory: (160e9 − 13.48e9) / 335.5e6 B per 640-token sequence = 436 sequences (one GPU: 198).
@@ -278,11 +299,23 @@ def test_pipeline_parallel_splits_memory_not_single_request_latency() -> None:
 
 
 def test_fp8_kv_cache_halves_kv_bytes_and_int4_quarters_weights() -> None:
-    bf16 = evaluate(Scenario(name="a", model={"preset": "llama-3.1-8b"}, hardware={"preset": "h100-sxm"},
-                             workload={"input_tokens": 100, "output_tokens": 10}))
-    small = evaluate(Scenario(name="b", model={"preset": "llama-3.1-8b"}, hardware={"preset": "h100-sxm"},
-                              precision={"weights": "int4", "kv_cache": "fp8"},
-                              workload={"input_tokens": 100, "output_tokens": 10}))
+    bf16 = evaluate(
+        Scenario(
+            name="a",
+            model={"preset": "llama-3.1-8b"},
+            hardware={"preset": "h100-sxm"},
+            workload={"input_tokens": 100, "output_tokens": 10},
+        )
+    )
+    small = evaluate(
+        Scenario(
+            name="b",
+            model={"preset": "llama-3.1-8b"},
+            hardware={"preset": "h100-sxm"},
+            precision={"weights": "int4", "kv_cache": "fp8"},
+            workload={"input_tokens": 100, "output_tokens": 10},
+        )
+    )
     # Llama-3.1-8B: 2·32·8·128 = 65,536 KV elements per token → 131,072 B in bf16, 65,536 B in fp8.
     assert bf16.kv_bytes_per_token == 131_072
     assert small.kv_bytes_per_token == 65_536

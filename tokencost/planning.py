@@ -34,9 +34,9 @@ from tokencost.results import Evaluation
 from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.specs import Scenario
+from tokencost.scenario.traffic import ServingSpec, TraceTraffic
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.run import sections_for, simulate
-from tokencost.scenario.traffic import ServingSpec, TraceTraffic
 
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
 BATCH_FRACTIONS = (1, 2, 4)

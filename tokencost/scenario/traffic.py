@@ -277,7 +277,6 @@ class SimSections(BaseModel):
     candidates: Candidates | None = None
 
 
-
 def sections_error(
     exc: ValidationError,
     *,

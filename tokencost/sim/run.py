@@ -18,11 +18,6 @@ from pydantic import ValidationError
 from tokencost.api import deployment, evaluate
 from tokencost.model import cost
 from tokencost.scenario.specs import Scenario
-from tokencost.sim.arrivals import RequestSource
-from tokencost.sim.engine import Simulation
-from tokencost.sim.kv import kv_budget_blocks
-from tokencost.sim.metrics import SimulationResult
-from tokencost.sim.scheduler import ReplicaConfig
 from tokencost.scenario.traffic import (
     FixedLengths,
     LengthsSpec,
@@ -34,6 +29,11 @@ from tokencost.scenario.traffic import (
     TrafficSpec,
     sections_error,
 )
+from tokencost.sim.arrivals import RequestSource
+from tokencost.sim.engine import Simulation
+from tokencost.sim.kv import kv_budget_blocks
+from tokencost.sim.metrics import SimulationResult
+from tokencost.sim.scheduler import ReplicaConfig
 from tokencost.sim.steps import StepTimes
 
 DEFAULT_LOAD_FRACTION = 0.8
