@@ -24,13 +24,16 @@ STREAM counts it, McCalpin 1995); a read moves 1.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import glob
 import os
 import platform
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +48,15 @@ MIB = 2**20
 QUARTILES = (25.0, 75.0)
 FIT_MIN_ROWS = 16  # rows below this use OpenBLAS small-m kernels that the curve does not describe
 MATVEC_IN_CACHE_SIZE = 1024  # (1, 1024) @ (1024, 1024): 4 MiB of weights, inside any L3
+MATVEC_CALLS = 50  # calls per sample of the in-cache matrix-vector product (~35 µs each)
+ELEMENTWISE_CALLS = 5  # passes per sample over the in-cache array (~0.1–1 ms each)
+DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
+MIN_POOLED_REPEATS = 3
+SPOT_MATMUL_SIZE = 1024
+SPOT_REPEATS = 3
+SOFTMAX_KEYS = 512  # row length of the softmax measurement
+SOFTMAX_SMALL_ROWS = 512  # 256k float64 scores, 2 MiB: inside the cache
+SOFTMAX_LARGE_ROWS = 8192  # 4M float64 scores, 32 MiB: beyond it
 TINY_SIZE = 8  # elements per side of the "tiny" operands that time the fixed cost of a call
 TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
 CUDA_TINY_CALLS = 200
@@ -64,6 +76,7 @@ class Spread:
     minimum: float
     maximum: float
     repeats: int
+    samples: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def of(cls, samples: Sequence[float]) -> Spread:
@@ -78,6 +91,7 @@ class Spread:
             float(values.min()),
             float(values.max()),
             int(values.size),
+            tuple(float(v) for v in values),
         )
 
     def rate(self, work: float) -> Spread:
@@ -189,16 +203,18 @@ class Plan:
     repeats: int
     peak_size: int  # n of the square fp32 product that measures peak FLOP/s
     fp16_size: int  # n of the square fp16 product (numpy has no fp16 BLAS: it is slow)
+    fp64_size: int  # n of the square fp64 product
     stream_bytes: int  # array size for bandwidth, far larger than the last-level cache
-    elementwise_bytes: int  # array size for element-wise rates (a large activation)
+    allocations: int  # separately allocated arrays the stream samples are pooled over
+    elementwise_bytes: int  # array size for element-wise rates: inside the cache
     curve_rows: tuple[int, ...]  # m of the (m, k, k) products of the size curve (1 = matvec)
     curve_inner: int  # k = n of the size curve: weights far larger than the cache
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(3, 1024, 128, 128 * MIB, 16 * MIB, (1, 16, 64, 256), 4096)
-        return cls(7, 2048, 256, 256 * MIB, 16 * MIB, (1, 16, 32, 64, 128, 256, 512), 4096)
+            return cls(3, 1024, 128, 512, 128 * MIB, 2, 4 * MIB, (1, 16, 64, 256), 4096)
+        return cls(7, 2048, 256, 1024, 256 * MIB, 3, 4 * MIB, (1, 16, 32, 64, 128, 256, 512), 4096)
 
 
 def _matrix(
@@ -208,11 +224,17 @@ def _matrix(
 
 
 def measure_matmul(
-    rng: np.random.Generator, m: int, k: int, n: int, repeats: int, dtype: npt.DTypeLike = np.float32
+    rng: np.random.Generator,
+    m: int,
+    k: int,
+    n: int,
+    repeats: int,
+    dtype: npt.DTypeLike = np.float32,
+    inner: int = 1,
 ) -> Spread:
     """Seconds of one ``(m, k) @ (k, n)`` product (operands made once, product each time)."""
     left, right = _matrix(rng, m, k, dtype), _matrix(rng, k, n, dtype)
-    return time_calls(lambda: np.matmul(left, right), repeats=repeats)
+    return time_calls(lambda: np.matmul(left, right), repeats=repeats, inner=inner)
 
 
 def measure_streams(plan: Plan) -> dict[str, Spread]:
@@ -221,29 +243,68 @@ def measure_streams(plan: Plan) -> dict[str, Spread]:
     ``read``: ``a.dot(ones)`` — a matrix-vector product on BLAS threads, the best read.
     ``read_sum``: ``np.sum`` (one thread). ``copy``: ``np.copyto`` into an existing array.
     ``fresh_copy``: ``a.copy()``, which also maps and faults in new pages, as ``astype`` does.
+    Samples are pooled over ``plan.allocations`` separately allocated arrays: on a virtual
+    machine the bandwidth an array gets depends on where its pages landed.
     """
     columns = 4096
     rows = plan.stream_bytes // (BYTES_FP32 * columns)
-    source = np.ones((rows, columns), dtype=np.float32)
-    target = np.empty_like(source)
     ones = np.ones(columns, dtype=np.float32)
-    repeats = plan.repeats
-    return {
-        "read": time_calls(lambda: source.dot(ones), repeats=repeats),
-        "read_sum": time_calls(lambda: source.sum(), repeats=repeats),
-        "copy": time_calls(lambda: np.copyto(target, source), repeats=repeats),
-        "fresh_copy": time_calls(source.copy, repeats=repeats),
-    }
+    samples: dict[str, list[float]] = {"read": [], "read_sum": [], "copy": [], "fresh_copy": []}
+    repeats = max(plan.repeats // plan.allocations, MIN_POOLED_REPEATS)
+    for _ in range(plan.allocations):
+        source = np.ones((rows, columns), dtype=np.float32)
+        target = np.empty_like(source)
+        calls: dict[str, Callable[[], object]] = {
+            "read": lambda source=source: source.dot(ones),
+            "read_sum": source.sum,
+            "copy": lambda source=source, target=target: np.copyto(target, source),
+            "fresh_copy": source.copy,
+        }
+        for name, call in calls.items():
+            samples[name] += time_calls(call, repeats=repeats).samples
+        del source, target
+    return {name: Spread.of(values) for name, values in samples.items()}
 
 
 def measure_elementwise(plan: Plan) -> dict[str, Spread]:
-    """Seconds of element-wise passes over ``plan.elementwise_bytes`` of fp32 (one thread)."""
+    """Seconds of element-wise passes over ``plan.elementwise_bytes`` of fp32, which stay in the
+    cache (numpy runs them on one thread): a scale, exp (fp32 and fp64) and tanh. Passes over
+    arrays larger than the cache stream at the fresh-copy rate (:func:`measure_streams`)."""
     values = np.linspace(-4.0, 4.0, plan.elementwise_bytes // BYTES_FP32, dtype=np.float32)
+    doubles = values.astype(np.float64)
+    inner = ELEMENTWISE_CALLS
     return {
-        "scale": time_calls(lambda: values * np.float32(0.5), repeats=plan.repeats),
-        "exp": time_calls(lambda: np.exp(values), repeats=plan.repeats),
-        "tanh": time_calls(lambda: np.tanh(values), repeats=plan.repeats),
+        "scale": time_calls(lambda: values * np.float32(0.5), repeats=plan.repeats, inner=inner),
+        "exp": time_calls(lambda: np.exp(values), repeats=plan.repeats, inner=inner),
+        "exp_fp64": time_calls(lambda: np.exp(doubles), repeats=plan.repeats, inner=inner),
+        "tanh": time_calls(lambda: np.tanh(values), repeats=plan.repeats, inner=inner),
     }
+
+
+def masked_softmax(scores: np.ndarray, allowed: np.ndarray, scale: float) -> np.ndarray:
+    """numpy's masked softmax over the last axis, as attention runs it: scale, mask, subtract
+    the row maximum, exp, divide by the row sum — seven passes and two row reductions."""
+    scaled = np.where(allowed, scores * scale, -np.inf)
+    weights = np.exp(scaled - np.max(scaled, axis=-1, keepdims=True))
+    weights /= np.sum(weights, axis=-1, keepdims=True)
+    return weights
+
+
+def measure_softmax(plan: Plan) -> dict[str, Spread]:
+    """Seconds of :func:`masked_softmax` over float64 rows of :data:`SOFTMAX_KEYS` keys, with a
+    causal mask: a small array (in cache) and a large one (in DRAM, fresh pages)."""
+    rng = np.random.default_rng(1)
+    spreads = {}
+    for name, rows in (("small", SOFTMAX_SMALL_ROWS), ("large", SOFTMAX_LARGE_ROWS)):
+        scores = rng.standard_normal((rows // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS))
+        allowed = np.tri(SOFTMAX_KEYS, dtype=bool)
+        inner = ELEMENTWISE_CALLS if name == "small" else 1
+        spreads[name] = time_calls(
+            lambda scores=scores, allowed=allowed: masked_softmax(scores, allowed, 0.125),
+            repeats=plan.repeats,
+            inner=inner,
+        )
+    return spreads
 
 
 def measure_overheads(repeats: int) -> dict[str, Spread]:
@@ -274,6 +335,21 @@ def total_memory_bytes() -> float:
         return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):
         return 0.0
+
+
+def last_level_cache_bytes() -> float:
+    """Size of the largest CPU cache (sysfs), or :data:`DEFAULT_CACHE_BYTES` if unknown."""
+    sizes = []
+    for index in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            text = Path(index).read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        units = {"K": 1024, "M": MIB, "G": 1024 * MIB}
+        number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "")
+        if number.isdigit():
+            sizes.append(int(number) * units.get(unit, 1))
+    return float(max(sizes, default=DEFAULT_CACHE_BYTES))
 
 
 def cpu_name() -> str:
@@ -330,19 +406,23 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
     fp32 = measure_matmul(rng, size, size, size, plan.repeats)
     say(f"fp16 matmul {plan.fp16_size}³ (numpy has no fp16 BLAS)")
     fp16 = measure_matmul(rng, plan.fp16_size, plan.fp16_size, plan.fp16_size, plan.repeats, np.float16)
+    say(f"fp64 matmul {plan.fp64_size}³")
+    fp64 = measure_matmul(rng, plan.fp64_size, plan.fp64_size, plan.fp64_size, plan.repeats, np.float64)
     curve = measure_size_curve(rng, plan, say)
     say("matvec in cache")
     small = MATVEC_IN_CACHE_SIZE
-    matvec = measure_matmul(rng, 1, small, small, plan.repeats)
+    matvec = measure_matmul(rng, 1, small, small, plan.repeats, inner=MATVEC_CALLS)
     say(f"memory streams over {plan.stream_bytes // MIB} MiB")
     streams = measure_streams(plan)
     say("element-wise passes and per-call overheads")
     elementwise = measure_elementwise(plan)
+    softmax = measure_softmax(plan)
     overheads = measure_overheads(plan.repeats)
     measurements = {
         "matmul": {
             "fp32": _rate_entry(fp32, 2.0 * size**3, "flop_per_s", shape=[size, size, size]),
             "fp16": _rate_entry(fp16, 2.0 * plan.fp16_size**3, "flop_per_s", shape=[plan.fp16_size] * 3),
+            "fp64": _rate_entry(fp64, 2.0 * plan.fp64_size**3, "flop_per_s", shape=[plan.fp64_size] * 3),
         },
         "size_curve": [
             _rate_entry(
@@ -353,7 +433,14 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
         "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
+        "softmax_fp64": {
+            name: _rate_entry(spread, rows * SOFTMAX_KEYS, "elements_per_s", shape=[rows, SOFTMAX_KEYS])
+            for (name, spread), rows in zip(
+                softmax.items(), (SOFTMAX_SMALL_ROWS, SOFTMAX_LARGE_ROWS), strict=True
+            )
+        },
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
+        "last_level_cache_bytes": last_level_cache_bytes(),
     }
     threads, how = blas_threads()
     backend = {
@@ -384,8 +471,10 @@ def _elementwise_entries(passes: dict[str, Spread], nbytes: int) -> dict[str, An
     elements = nbytes // BYTES_FP32
     return {
         "scale": _rate_entry(passes["scale"], 2 * nbytes, "bytes_per_s", array_bytes=nbytes),
-        "exp": _rate_entry(passes["exp"], elements, "elements_per_s", array_bytes=nbytes),
-        "tanh": _rate_entry(passes["tanh"], elements, "elements_per_s", array_bytes=nbytes),
+        **{
+            name: _rate_entry(passes[name], elements, "elements_per_s", array_bytes=nbytes)
+            for name in ("exp", "exp_fp64", "tanh")
+        },
     }
 
 
@@ -421,7 +510,12 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
         "fresh_copy_bytes_per_s": _median(memory["fresh_copy"], "bytes_per_s"),
         "elementwise_bytes_per_s": _median(elementwise["scale"], "bytes_per_s"),
         "exp_per_s": _median(elementwise["exp"], "elements_per_s"),
+        "exp_fp64_per_s": _median(elementwise["exp_fp64"], "elements_per_s"),
         "tanh_per_s": _median(elementwise["tanh"], "elements_per_s"),
+        "fp64_fraction": _median(measurements["matmul"]["fp64"], "flop_per_s") / peak_flop_per_s,
+        "softmax_cached_per_s": _median(measurements["softmax_fp64"]["small"], "elements_per_s"),
+        "softmax_per_s": _median(measurements["softmax_fp64"]["large"], "elements_per_s"),
+        "last_level_cache_bytes": float(measurements["last_level_cache_bytes"]),
     }
 
 
@@ -454,7 +548,11 @@ def profile_document(
         "created": timestamp,
         "backend": backend,
         "model_terms": model_terms(measurements, peak, bandwidth),
-        "measurements": {key: value for key, value in measurements.items() if key != "memory_bytes"},
+        "measurements": {
+            key: value
+            for key, value in measurements.items()
+            if key not in ("memory_bytes", "last_level_cache_bytes")
+        },
     }
     return {"hardware": hardware, "calibration": calibration}
 
@@ -515,7 +613,8 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
 
         return time_calls(burst, repeats=plan.repeats).per(count)
 
-    size, dtypes = plan.peak_size, {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+    size = plan.peak_size
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "fp64": torch.float64}
     matmul = {}
     for name, dtype in dtypes.items():
         say(f"{name} matmul {size}³")
@@ -543,9 +642,11 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         "fresh_copy": timed(source.clone),
     }
     elements = source[: 16 * MIB // BYTES_FP32]
+    doubles = elements.double()
     elementwise = {
         "scale": timed(lambda: elements * 0.5),
         "exp": timed(lambda: torch.exp(elements)),
+        "exp_fp64": timed(lambda: torch.exp(doubles)),
         "tanh": timed(lambda: torch.tanh(elements)),
     }
     tiny = tensor(TINY_SIZE, TINY_SIZE)
@@ -561,6 +662,8 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         "elementwise": _elementwise_entries(elementwise, 16 * MIB),
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
         "memory_bytes": float(torch.cuda.get_device_properties(0).total_memory),
+        "last_level_cache_bytes": float(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0))
+        or DEFAULT_CACHE_BYTES,
     }
     backend = {
         "library": f"torch {torch.__version__} (CUDA {torch.version.cuda})",
@@ -581,3 +684,19 @@ def calibrate(device: str = "cpu", quick: bool = False, progress: Progress | Non
     if device == "cuda":
         return calibrate_cuda(quick=quick, progress=progress)
     raise ValueError(f"unknown device {device!r} (allowed: {', '.join(DEVICES)})")
+
+
+def spot_check(seed: int = 0) -> dict[str, float]:
+    """A few-hundred-millisecond re-measurement of the three headline rates: fp32 FLOP/s
+    (1024³), streaming read and fresh-copy bytes/s (128 MiB). ``verify`` reports it next to the
+    profile's numbers to show how far the machine has drifted; nothing is fitted to it."""
+    rng = np.random.default_rng(seed)
+    size = SPOT_MATMUL_SIZE
+    plan = Plan.for_mode(quick=True)
+    streams = measure_streams(dataclasses.replace(plan, allocations=1))
+    peak = measure_matmul(rng, size, size, size, SPOT_REPEATS)
+    return {
+        "flops": 2.0 * size**3 / peak.median,
+        "bandwidth": plan.stream_bytes / streams["read"].median,
+        "fresh_copy_bytes_per_s": 2.0 * plan.stream_bytes / streams["fresh_copy"].median,
+    }

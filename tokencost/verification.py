@@ -38,7 +38,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tokencost.api import deployment
-from tokencost.calibration import Progress, SizeEfficiency, Spread, time_calls
+from tokencost.calibration import Progress, SizeEfficiency, Spread, spot_check, time_calls
 from tokencost.errors import ScenarioError
 from tokencost.model import roofline as rl
 from tokencost.model import serving
@@ -65,17 +65,17 @@ NUMPY_CALLS_PER_LAYER = 133
 NUMPY_CALLS_PER_PASS = 30
 PRODUCTS_PER_LAYER = 7  # q, k, v, o, gate, up, down
 
-# Bytes each element-wise pass moves per element of fp32 (read 4 + write 4 = 8 per pass),
-# counted in reference.py: RMSNorm 44 (cast, square, mean, scale, weight, cast back) ×2 and
-# residual 32 (two casts, add, cast back) ×2 over the hidden state; rotary embedding 52 per
-# q/k element plus query re-layouts 32; SwiGLU 76 per hidden-MLP element; softmax 49 per score
-# (scale, mask, max, subtract, exp, sum, divide).
-HIDDEN_BYTES_PER_ELEMENT = 2 * 44 + 2 * 32
-QUERY_BYTES_PER_ELEMENT = 52 + 32
-KEY_BYTES_PER_ELEMENT = 52 + 8
-VALUE_BYTES_PER_ELEMENT = 8
-MLP_BYTES_PER_ELEMENT = 76
-SCORE_BYTES_PER_ELEMENT = 49
+# Element-wise passes of one layer, counted in tokencost/reference.py for fp32 storage: bytes
+# moved per element (a pass reads 4 and writes 4; float64 arrays 8) and bytes per element of the
+# largest array, which decides whether the pass runs in cache (see _pass_rate). Casts are
+# passes: ``astype`` copies. ``/ np.sqrt(head_dim)`` divides float32 scores by a numpy float64,
+# which numpy 2 promotes (NEP 50): the softmax and the product with the values run in float64.
+HIDDEN_BYTES = 2 * 44 + 2 * 36  # RMSNorm ×2 (cast, square, mean, scale, weight, cast back); residual ×2
+INPUT_CAST_BYTES = 8  # meter.matmul's x.astype(float32), per element of each product's input
+QUERY_BYTES = 56 + 16 + 16 + 12  # rotary; cast + re-layout; float64 output re-layout; cast back
+KEY_BYTES = 56 + 8 + 8  # rotary; key and value written to the cache
+MLP_BYTES = 2 * 8 + 5 * 8 + 2 * 4 + 8  # casts of gate and up, SiLU via tanh, times up, cast
+CACHED_KV_BYTES = 8 + 8 + 12  # keys → fp32, values → fp32 → fp64, per cached element of each
 FP32_BYTES = 4
 
 
@@ -124,7 +124,12 @@ class ModelTerms:
     fresh_copy_bytes_per_s: float
     elementwise_bytes_per_s: float
     exp_per_s: float
+    exp_fp64_per_s: float
     tanh_per_s: float
+    fp64_fraction: float
+    softmax_cached_per_s: float
+    softmax_per_s: float
+    last_level_cache_bytes: float
 
     @classmethod
     def from_profile(cls, profile: dict[str, Any], source: str = "profile") -> ModelTerms:
@@ -285,15 +290,12 @@ def batch_loop_s(dep: serving.Deployment, terms: ModelTerms, shape: PassShape) -
     return float(looped - rl.roofline_time_s(fused_compute, memory))
 
 
-def weight_cast_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:
-    """Seconds of the casts in ``Meter.matmul``: ``w.astype(float32)`` copies even an fp32
-    weight (numpy's ``astype`` copies by default), into newly mapped memory, before every
-    product; the activations are cast the same way.
+def weight_cast_s(config: ReferenceConfig, terms: ModelTerms) -> float:
+    """Seconds of ``w.astype(float32)`` in ``Meter.matmul``: numpy's ``astype`` copies even an
+    fp32 weight, into newly mapped memory, before every product.
 
-    ``N_lin·(b + 4)/fresh_copy_rate + B·T·L·(5d + hH + f)·(b + 4)/elementwise_rate`` bytes
-    (b bytes per stored element; a copy reads b and writes 4 per element).
+    ``N_lin·(b + 4) / fresh_copy_rate`` — each stored element of b bytes read, 4 written.
     """
-    moved = config.bytes_per_element + FP32_BYTES
     weights = linear_params(
         layers=config.layers,
         d_model=config.d_model,
@@ -303,60 +305,99 @@ def weight_cast_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) 
         ffn_dim=config.ffn_dim,
         vocab=config.vocab,
     )
-    per_token = 5 * config.d_model + config.heads * config.head_dim + config.ffn_dim
-    inputs = shape.batch * shape.new_tokens * config.layers * per_token + shape.batch * config.d_model
-    return weights * moved / terms.fresh_copy_bytes_per_s + inputs * moved / terms.elementwise_bytes_per_s
+    return weights * (config.bytes_per_element + FP32_BYTES) / terms.fresh_copy_bytes_per_s
 
 
-def elementwise_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:
-    """Seconds of the single-threaded element-wise passes: norms, residuals, rotary embedding,
-    SwiGLU (with a tanh per element), softmax (an exp per score), and the casts of the cached
-    keys and values to fp32 in attention (copies into new memory), per layer.
+@dataclass(frozen=True)
+class Pass:
+    """Element-wise work over ``elements`` elements: bytes moved and largest-array bytes each."""
 
-    Bytes per element of each array are the ``*_BYTES_PER_ELEMENT`` constants; scores are
-    ``B·h·T·(c + T)`` — numpy computes the whole rectangle and then masks it.
+    name: str
+    elements: float
+    bytes_per_element: float
+    array_bytes_per_element: float
+
+
+def elementwise_passes(config: ReferenceConfig, shape: PassShape) -> list[Pass]:
+    """The reference's element-wise passes of one forward pass, counted from its code.
+
+    Per layer over the hidden state (B·T·d), the products' inputs, queries (B·T·h·H), keys and
+    values (B·T·K·H), the MLP (B·T·f) and the cached keys and values cast for attention
+    (B·K·(c+T)·H). The softmax over the scores is timed whole (:func:`elementwise_s`).
     """
-    b, t, d = shape.batch, shape.new_tokens, config.d_model
+    b, t, layers = shape.batch, shape.new_tokens, config.layers
+    hidden = b * t * config.d_model
     query = b * t * config.heads * config.head_dim
     key = b * t * config.kv_heads * config.head_dim
     mlp = b * t * config.ffn_dim
-    scores = b * config.heads * t * shape.keys
-    passes = (
-        b * t * d * HIDDEN_BYTES_PER_ELEMENT
-        + query * QUERY_BYTES_PER_ELEMENT
-        + key * (KEY_BYTES_PER_ELEMENT + VALUE_BYTES_PER_ELEMENT)
-        + mlp * MLP_BYTES_PER_ELEMENT
-        + scores * SCORE_BYTES_PER_ELEMENT
+    cached = b * config.kv_heads * shape.keys * config.head_dim
+    double = 2 * FP32_BYTES
+    return [
+        Pass("hidden", layers * hidden, HIDDEN_BYTES, FP32_BYTES),
+        Pass("inputs", layers * (5 * hidden + query + mlp), INPUT_CAST_BYTES, FP32_BYTES),
+        Pass("queries", layers * query, QUERY_BYTES, double),
+        Pass("keys", layers * key, KEY_BYTES, FP32_BYTES),
+        Pass("mlp", layers * mlp, MLP_BYTES, FP32_BYTES),
+        Pass("cached", layers * cached, CACHED_KV_BYTES, double),
+        Pass("embedding", hidden, 2 * FP32_BYTES, FP32_BYTES),
+    ]
+
+
+def pass_rate(terms: ModelTerms, array_bytes: float) -> float:
+    """Bytes/s of an element-wise pass: the in-cache rate while input and output fit in half the
+    last-level cache (an array up to a quarter of it), else the fresh-copy rate (DRAM, new pages)."""
+    fits = array_bytes <= terms.last_level_cache_bytes / 4.0
+    return terms.elementwise_bytes_per_s if fits else terms.fresh_copy_bytes_per_s
+
+
+def elementwise_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:
+    """Seconds of the single-threaded element-wise passes, a tanh per MLP element (SiLU), and
+    the masked float64 softmax over ``B·h·T·(c+T)`` scores per layer — numpy scores the whole
+    rectangle and masks it — at the calibrated softmax rate for arrays of that size."""
+    passes = elementwise_passes(config, shape)
+    moved = sum(
+        p.elements
+        * p.bytes_per_element
+        / pass_rate(terms, p.elements / config.layers * p.array_bytes_per_element)
+        for p in passes
     )
-    functions = mlp / terms.tanh_per_s + scores / terms.exp_per_s
-    cached = 2.0 * b * config.kv_heads * shape.keys * config.head_dim
-    kv_casts = cached * (config.bytes_per_element + FP32_BYTES) / terms.fresh_copy_bytes_per_s
-    return config.layers * (passes / terms.elementwise_bytes_per_s + functions + kv_casts)
+    b, t = shape.batch, shape.new_tokens
+    tanh = config.layers * b * t * config.ffn_dim / terms.tanh_per_s
+    scores = b * config.heads * t * shape.keys
+    in_cache = scores * 2 * FP32_BYTES <= terms.last_level_cache_bytes / 4.0
+    softmax = config.layers * scores / (terms.softmax_cached_per_s if in_cache else terms.softmax_per_s)
+    return float(moved + tanh + softmax)
 
 
-def attention_rectangle_s(
-    dep: serving.Deployment, config: ReferenceConfig, terms: ModelTerms, shape: PassShape
+def attention_s(
+    dep: serving.Deployment, config: ReferenceConfig, terms: ModelTerms, shape: PassShape, bound: str
 ) -> float:
-    """Seconds of the masked-out attention FLOP that numpy computes anyway.
+    """Seconds of numpy's attention products beyond the model's attention FLOP.
 
-    ``B·(T·(c+T) − pairs)·a`` FLOP (a = attention FLOP per key, all layers) at the size curve's
-    rate for products of ``(h/K)·T`` rows — attention is batched per KV head. 0 for decode.
+    numpy multiplies the whole T×(c+T) rectangle, the scores in fp32 and the values in fp64
+    (numpy 2 promotes the scores to float64: see the constants above): ``B·T·(c+T)·a/2`` FLOP each at ``Π·η((h/K)·T)`` and at the fp64 rate —
+    attention is batched per KV head, (h/K)·T rows per product. The model's own attention FLOP
+    (causal pairs, at the pass's compute rate) is subtracted when the pass is compute-bound.
     """
-    excess = shape.batch * (shape.new_tokens * shape.keys - shape.causal_pairs)
-    rows = config.heads // config.kv_heads * shape.new_tokens
-    rate = dep.peak_flop_per_s * float(terms.size.efficiency(rows))
-    return float(excess * dep.attention_flops_per_key / rate)
+    half = shape.batch * shape.new_tokens * shape.keys * dep.attention_flops_per_key / 2.0
+    rate = dep.peak_flop_per_s * float(
+        terms.size.efficiency(config.heads // config.kv_heads * shape.new_tokens)
+    )
+    numpy_s = half / rate + half / (rate * terms.fp64_fraction)
+    model_flops = shape.batch * shape.causal_pairs * dep.attention_flops_per_key
+    model_s = rl.compute_time_s(model_flops, dep.peak_flop_per_s, dep.compute_efficiency)
+    return float(numpy_s - (model_s if bound == "compute" else 0.0))
 
 
 def implementation_terms(
-    dep: serving.Deployment, config: ReferenceConfig, terms: ModelTerms, shape: PassShape
+    dep: serving.Deployment, config: ReferenceConfig, terms: ModelTerms, shape: PassShape, bound: str
 ) -> dict[str, float]:
     """Seconds the numpy reference spends beyond the model's roofline, term by term."""
     return {
         "batch_loop_s": batch_loop_s(dep, terms, shape),
-        "weight_cast_s": weight_cast_s(config, terms, shape),
+        "weight_cast_s": weight_cast_s(config, terms),
         "elementwise_s": elementwise_s(config, terms, shape),
-        "attention_rectangle_s": attention_rectangle_s(dep, config, terms, shape),
+        "attention_s": attention_s(dep, config, terms, shape, bound),
     }
 
 
@@ -377,12 +418,15 @@ class Prediction:
 def predict(scenario: Scenario, config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> Prediction:
     """Predicted seconds of one reference pass: the model's roofline plus the numpy terms."""
     dep = deployment_for(scenario, config, terms, shape)
+    if config.dtype != "fp32":
+        raise ValueError("the reference's numpy terms are counted for fp32 storage")
     phase = model_time(dep, shape)
+    bound = rl.BOUND_NAMES[int(phase.bound)]
     return Prediction(
         model_s=float(phase.time_s),
         fixed_s=dep.step_overhead_s,
-        bound=rl.BOUND_NAMES[int(phase.bound)],
-        extra=implementation_terms(dep, config, terms, shape),
+        bound=bound,
+        extra=implementation_terms(dep, config, terms, shape, bound),
     )
 
 
@@ -486,6 +530,7 @@ class Verification:
     repeats: int
     wall_s: float
     load_average: tuple[float | None, float | None]
+    drift: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     @property
     def median_abs_error(self) -> float:
@@ -502,7 +547,23 @@ class Verification:
             "repeats": self.repeats,
             "wall_s": self.wall_s,
             "load_average": {"before": self.load_average[0], "after": self.load_average[1]},
+            "machine_drift": self.drift,
         }
+
+
+def _drift(
+    profile: dict[str, Any], terms: ModelTerms, before: dict[str, float], after: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """The profile's headline rates next to spot checks before and after the cases."""
+    hardware = profile.get("hardware") or {}
+    recorded = {
+        "flops": float(hardware.get("flops", math.nan)),
+        "bandwidth": float(hardware.get("bandwidth", math.nan)),
+        "fresh_copy_bytes_per_s": terms.fresh_copy_bytes_per_s,
+    }
+    return {
+        name: {"profile": recorded[name], "before": before[name], "after": after[name]} for name in recorded
+    }
 
 
 def _load() -> float | None:
@@ -537,6 +598,8 @@ def verify(
     scenario = reference_scenario(config, profile.get("hardware") or {})
     cases = cases or (QUICK_CASES if quick else DEFAULT_CASES)
     repeats = repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS)
+    say("spot check of the machine (reported, not used)")
+    before = spot_check()
     say("building the reference transformer")
     model, rng = ReferenceTransformer(config, weights=fast_weights(config)), np.random.default_rng(1)
     results = []
@@ -544,6 +607,8 @@ def verify(
         say(case.name)
         measured, shape = measure_case(model, case, repeats, rng)
         results.append(CaseResult(case, shape, measured, predict(scenario, config, terms, shape)))
+    say("spot check of the machine again")
+    drift = _drift(profile, terms, before, spot_check())
     hardware = {key: value for key, value in (profile.get("hardware") or {}).items()}
     return Verification(
         tuple(results),
@@ -554,6 +619,7 @@ def verify(
         repeats,
         time.perf_counter() - start,
         (load_before, _load()),
+        drift,
     )
 
 
@@ -568,7 +634,7 @@ TERM_LABELS = {
     "batch_loop_s": "batch loop",
     "weight_cast_s": "casts",
     "elementwise_s": "element-wise",
-    "attention_rectangle_s": "rectangle",
+    "attention_s": "attention",
 }
 
 
@@ -606,10 +672,28 @@ def text_report(result: Verification) -> str:
         "the last four columns are the numpy reference's extra work (see tokencost.verification).",
         f"reference: {c.layers} layer, d={c.d_model}, heads={c.heads}/{c.kv_heads}, ffn={c.ffn_dim}, "
         f"vocab={c.vocab}, {c.dtype}; profile: {result.profile_source}",
+        f"machine now vs profile (reported, not used): {drift_text(result.drift)}",
         f"median |error|: {result.median_abs_error:.1%}   (target ≤ {ERROR_BAND_FRACTION:.0%})   "
         f"wall {result.wall_s:.1f} s",
     ]
     return "\n".join(lines)
+
+
+DRIFT_LABELS = {"flops": ("fp32 matmul", "FLOP/s"), "bandwidth": ("read", "B/s"),
+                "fresh_copy_bytes_per_s": ("fresh copy", "B/s")}  # fmt: skip
+
+
+def drift_text(drift: dict[str, dict[str, float]]) -> str:
+    """``read 46.1 G → 33.2 G, 33.9 G B/s; ...``: profile value, then before and after the cases."""
+    parts = []
+    for name, (label, unit) in DRIFT_LABELS.items():
+        if name in drift:
+            values = drift[name]
+            parts.append(
+                f"{label} {values['profile'] / 1e9:.3g} G → {values['before'] / 1e9:.3g} G, "
+                f"{values['after'] / 1e9:.3g} G {unit}"
+            )
+    return "; ".join(parts) or "not measured"
 
 
 def _scatter(result: Verification) -> Any:
@@ -722,6 +806,7 @@ def render_html(result: Verification) -> str:
         f"(target ≤ {ERROR_BAND_FRACTION:.0%}); {result.repeats} repetitions each; "
         f"wall {result.wall_s:.1f} s; load average {result.load_average[0]} → {result.load_average[1]}"
     )
+    facts += f". Machine now vs profile (reported, not used): {drift_text(result.drift)}"
     source = f"{hardware.get('name', '?')}: {hardware.get('source', '?')} (profile {result.profile_source})"
     config = (
         f"reference: {c.layers} layer, d_model {c.d_model}, heads {c.heads}, kv_heads {c.kv_heads}, "
