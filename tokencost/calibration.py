@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import glob
 import os
 import platform
@@ -55,6 +56,7 @@ MIN_POOLED_REPEATS = 3
 SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
 SOFTMAX_KEYS = 512  # row length of the softmax measurement
+SOFTMAX_SCALE = 0.125  # 1/√64; any scale will do
 SOFTMAX_SMALL_ROWS = 512  # 256k float64 scores, 2 MiB: inside the cache
 SOFTMAX_LARGE_ROWS = 8192  # 4M float64 scores, 32 MiB: beyond it
 TINY_SIZE = 8  # elements per side of the "tiny" operands that time the fixed cost of a call
@@ -255,9 +257,9 @@ def measure_streams(plan: Plan) -> dict[str, Spread]:
         source = np.ones((rows, columns), dtype=np.float32)
         target = np.empty_like(source)
         calls: dict[str, Callable[[], object]] = {
-            "read": lambda source=source: source.dot(ones),
+            "read": functools.partial(source.dot, ones),
             "read_sum": source.sum,
-            "copy": lambda source=source, target=target: np.copyto(target, source),
+            "copy": functools.partial(np.copyto, target, source),
             "fresh_copy": source.copy,
         }
         for name, call in calls.items():
@@ -300,7 +302,7 @@ def measure_softmax(plan: Plan) -> dict[str, Spread]:
         allowed = np.tri(SOFTMAX_KEYS, dtype=bool)
         inner = ELEMENTWISE_CALLS if name == "small" else 1
         spreads[name] = time_calls(
-            lambda scores=scores, allowed=allowed: masked_softmax(scores, allowed, 0.125),
+            functools.partial(masked_softmax, scores, allowed, SOFTMAX_SCALE),
             repeats=plan.repeats,
             inner=inner,
         )
@@ -324,7 +326,7 @@ def measure_size_curve(rng: np.random.Generator, plan: Plan, progress: Progress)
     for m in plan.curve_rows:
         progress(f"matmul ({m}, {k}) @ ({k}, {k})")
         left = _matrix(rng, m, k)
-        seconds = time_calls(lambda left=left: np.matmul(left, weights), repeats=plan.repeats)
+        seconds = time_calls(functools.partial(np.matmul, left, weights), repeats=plan.repeats)
         points.append({"m": m, "k": k, "n": k, "seconds": seconds})
     return points
 
@@ -506,11 +508,8 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
         "matvec_read_fraction": min(streamed / bandwidth, 1.0),
         "op_call_s": float(overheads["op_call"]["seconds"]["median"]),
         "matmul_call_s": float(overheads["matmul_call"]["seconds"]["median"]),
-        "copy_bytes_per_s": _median(memory["copy"], "bytes_per_s"),
         "fresh_copy_bytes_per_s": _median(memory["fresh_copy"], "bytes_per_s"),
         "elementwise_bytes_per_s": _median(elementwise["scale"], "bytes_per_s"),
-        "exp_per_s": _median(elementwise["exp"], "elements_per_s"),
-        "exp_fp64_per_s": _median(elementwise["exp_fp64"], "elements_per_s"),
         "tanh_per_s": _median(elementwise["tanh"], "elements_per_s"),
         "fp64_fraction": _median(measurements["matmul"]["fp64"], "flop_per_s") / peak_flop_per_s,
         "softmax_cached_per_s": _median(measurements["softmax_fp64"]["small"], "elements_per_s"),
@@ -620,7 +619,7 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         say(f"{name} matmul {size}³")
         a, b = tensor(size, size, dtype=dtype), tensor(size, size, dtype=dtype)
         matmul[name] = _rate_entry(
-            timed(lambda a=a, b=b: a @ b), 2.0 * size**3, "flop_per_s", shape=[size] * 3
+            timed(functools.partial(torch.matmul, a, b)), 2.0 * size**3, "flop_per_s", shape=[size] * 3
         )
         del a, b
     k, curve = plan.curve_inner, []
@@ -628,7 +627,7 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
     for m in plan.curve_rows:
         say(f"bf16 matmul ({m}, {k}) @ ({k}, {k})")
         left = tensor(m, k, dtype=torch.bfloat16)
-        seconds = timed(lambda left=left: left @ weights)
+        seconds = timed(functools.partial(torch.matmul, left, weights))
         curve.append(_rate_entry(seconds, 2.0 * m * k * k, "flop_per_s", shape=[m, k, k]))
     small = MATVEC_IN_CACHE_SIZE
     row, square = tensor(1, small, dtype=torch.bfloat16), tensor(small, small, dtype=torch.bfloat16)

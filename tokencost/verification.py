@@ -5,20 +5,21 @@ prefills of several prompt lengths and decode steps at several batch sizes and c
 the median of repeated timings, and compares each with a prediction made *before* looking at any
 of them, from the calibrated profile (``tokencost calibrate``) alone:
 
-``predicted = model + fixed + batch loop + casts + element-wise + attention rectangle``
+``predicted = model (roofline + fixed) + batch loop + casts + element-wise + attention``
 
 * **model** — :func:`tokencost.model.serving.prefill` / ``decode_step`` on the
   :class:`~tokencost.model.serving.Deployment` of a :class:`~tokencost.scenario.Scenario` built
   from the reference config and the profile's ``hardware:`` section. The compute efficiency is
-  the calibrated size curve at the pass's rows per product (T tokens), the bandwidth efficiency
-  the calibrated matrix-vector read fraction. This is the roofline, unchanged.
+  the calibrated size curve at the rows of the pass's products (B·T tokens), the bandwidth
+  efficiency the calibrated matrix-vector read fraction. This is the roofline, unchanged.
 * **fixed** — the per-pass fixed cost (``step_overhead_s``): numpy calls and BLAS calls counted
   from the architecture, times the calibrated cost of one tiny call.
 * The rest is what a numpy program does beyond the work a serving engine does, counted from
   the reference's code and timed at calibrated rates (see :func:`implementation_terms`):
   numpy's ``matmul`` loops over the batch axis, so each sequence streams the weights again;
   ``astype`` copies every weight before each product; norms, rotary embeddings, SwiGLU and the
-  softmax are separate single-threaded passes; attention scores the whole T×S rectangle.
+  softmax are separate single-threaded passes; attention scores the whole T×(c+T) rectangle,
+  and numpy 2's type promotion runs the softmax and the value product in float64.
 
 No term is fitted to the verify timings: every rate and overhead comes from the calibration
 section of the profile, every count from the architecture.
@@ -67,14 +68,14 @@ PRODUCTS_PER_LAYER = 7  # q, k, v, o, gate, up, down
 
 # Element-wise passes of one layer, counted in tokencost/reference.py for fp32 storage: bytes
 # moved per element (a pass reads 4 and writes 4; float64 arrays 8) and bytes per element of the
-# largest array, which decides whether the pass runs in cache (see _pass_rate). Casts are
+# largest array, which decides whether the pass runs in cache (see pass_rate). Casts are
 # passes: ``astype`` copies. ``/ np.sqrt(head_dim)`` divides float32 scores by a numpy float64,
 # which numpy 2 promotes (NEP 50): the softmax and the product with the values run in float64.
 HIDDEN_BYTES = 2 * 44 + 2 * 36  # RMSNorm ×2 (cast, square, mean, scale, weight, cast back); residual ×2
 INPUT_CAST_BYTES = 8  # meter.matmul's x.astype(float32), per element of each product's input
 QUERY_BYTES = 56 + 16 + 16 + 12  # rotary; cast + re-layout; float64 output re-layout; cast back
 KEY_BYTES = 56 + 8 + 8  # rotary; key and value written to the cache
-MLP_BYTES = 2 * 8 + 5 * 8 + 2 * 4 + 8  # casts of gate and up, SiLU via tanh, times up, cast
+MLP_BYTES = 2 * 8 + 4 * 8 + 2 * 12 + 8  # casts of gate, up; SiLU (×½, ½×, tanh, 1+); 2 products; cast
 CACHED_KV_BYTES = 8 + 8 + 12  # keys → fp32, values → fp32 → fp64, per cached element of each
 FP32_BYTES = 4
 
@@ -120,11 +121,8 @@ class ModelTerms:
     matvec_read_fraction: float
     op_call_s: float
     matmul_call_s: float
-    copy_bytes_per_s: float
     fresh_copy_bytes_per_s: float
     elementwise_bytes_per_s: float
-    exp_per_s: float
-    exp_fp64_per_s: float
     tanh_per_s: float
     fp64_fraction: float
     softmax_cached_per_s: float
@@ -374,10 +372,11 @@ def attention_s(
 ) -> float:
     """Seconds of numpy's attention products beyond the model's attention FLOP.
 
-    numpy multiplies the whole T×(c+T) rectangle, the scores in fp32 and the values in fp64
-    (numpy 2 promotes the scores to float64: see the constants above): ``B·T·(c+T)·a/2`` FLOP each at ``Π·η((h/K)·T)`` and at the fp64 rate —
-    attention is batched per KV head, (h/K)·T rows per product. The model's own attention FLOP
-    (causal pairs, at the pass's compute rate) is subtracted when the pass is compute-bound.
+    numpy multiplies the whole T×(c+T) rectangle: ``B·T·(c+T)·a/2`` FLOP for the scores, in fp32
+    at ``Π·η((h/K)·T)`` (attention is batched per KV head, (h/K)·T rows per product), and as many
+    for the values, in fp64 (numpy 2 promotes the scaled scores: see the constants above). The
+    model's own attention FLOP (causal pairs, at the pass's compute rate) is subtracted when the
+    pass is compute-bound.
     """
     half = shape.batch * shape.new_tokens * shape.keys * dep.attention_flops_per_key / 2.0
     rate = dep.peak_flop_per_s * float(
