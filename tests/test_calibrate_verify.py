@@ -1,0 +1,320 @@
+"""`tokencost calibrate` and `tokencost verify`: the fit, the profile, the prediction, the CLI.
+
+The pure parts (the size-efficiency fit, the prediction from a hand-written profile) are tested
+on synthetic numbers. One quick calibration and one quick verification run for real, through
+the CLI, and their output is checked for shape and validity — never for speed: timings on a
+shared machine are noisy, and a test that asserts a wall-clock number would fail for that.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tokencost.api import evaluate
+from tokencost.calibration import SizeEfficiency, Spread, fit_size_efficiency
+from tokencost.cli import app
+from tokencost.errors import ScenarioError
+from tokencost.model import serving
+from tokencost.reference import ReferenceConfig
+from tokencost.scenario.loading import load_scenario
+from tokencost.verification import (
+    REFERENCE_CONFIG,
+    ModelTerms,
+    PassShape,
+    batch_loop_s,
+    deployment_for,
+    fixed_cost_s,
+    predict,
+    reference_scenario,
+)
+
+# A hand-written profile with round numbers (what `calibrate` writes, trimmed to what is used).
+PROFILE = {
+    "hardware": {
+        "name": "test CPU",
+        "flops": 200e9,
+        "flops_by_precision": {"fp32": 200e9, "fp16": 0.5e9},
+        "bandwidth": 40e9,
+        "memory": 16e9,
+        "usd_per_hour": 0,
+        "count": 1,
+        "source": "test",
+        "as_of": "2025-01-01",
+    },
+    "calibration": {
+        "device": "cpu",
+        "model_terms": {
+            "size_efficiency": {"asymptote_fraction": 1.0, "half_rows": 16.0, "matvec_fraction": 0.25},
+            "matvec_read_fraction": 1.0,
+            "op_call_s": 1e-6,
+            "matmul_call_s": 2e-6,
+            "fresh_copy_bytes_per_s": 15e9,
+            "elementwise_bytes_per_s": 40e9,
+            "tanh_per_s": 4e9,
+            "fp64_fraction": 0.5,
+            "softmax_cached_per_s": 0.1e9,
+            "softmax_per_s": 0.15e9,
+            "last_level_cache_bytes": 32 * 2**20,
+        },
+    },
+}
+
+
+def with_hardware(**changes: float) -> dict:
+    return {**PROFILE, "hardware": {**PROFILE["hardware"], **changes}}
+
+
+def prediction(profile: dict, shape: PassShape, config: ReferenceConfig = REFERENCE_CONFIG):
+    scenario = reference_scenario(config, profile["hardware"])
+    return predict(scenario, config, ModelTerms.from_profile(profile), shape)
+
+
+# --------------------------------------------------------------------------- the size curve
+
+
+def test_fit_recovers_a_saturating_curve_exactly():
+    rows = np.array([16, 32, 64, 128, 256, 512])
+    peak = 250e9
+    rates = 0.96 * peak * rows / (rows + 17.0)
+    asymptote, half = fit_size_efficiency(rows, rates, peak)
+    assert asymptote == pytest.approx(0.96, rel=1e-9)
+    assert half == pytest.approx(17.0, rel=1e-9)
+
+
+def test_fit_is_close_under_multiplicative_noise():
+    rng = np.random.default_rng(3)
+    rows = np.repeat([16, 32, 64, 128, 256, 512, 1024], 5)
+    rates = 0.9 * 100e9 * rows / (rows + 24.0) * rng.lognormal(0.0, 0.03, rows.size)
+    asymptote, half = fit_size_efficiency(rows, rates, 100e9)
+    assert asymptote == pytest.approx(0.9, rel=0.05)
+    assert half == pytest.approx(24.0, rel=0.25)
+
+
+def test_fit_needs_two_row_counts():
+    with pytest.raises(ValueError, match="two or more"):
+        fit_size_efficiency([64, 64], [1e9, 1.1e9], 2e9)
+
+
+def test_size_efficiency_curve_shape():
+    curve = SizeEfficiency(asymptote_fraction=1.2, half_rows=20.0, matvec_fraction=0.3)
+    eta = curve.efficiency(np.array([1, 2, 20, 200, 10_000]))
+    assert eta[0] == pytest.approx(0.3)  # m = 1 is the matrix-vector kernel
+    assert eta[2] == pytest.approx(1.2 * 20 / 40)  # half the asymptote at m½
+    assert np.all(np.diff(eta[1:]) > 0) or eta[-1] == 1.0
+    assert eta.max() <= 1.0  # clipped: never faster than the measured peak
+
+
+def test_spread_rate_swaps_the_extremes():
+    times = Spread.of([1.0, 2.0, 4.0])
+    rates = times.rate(8.0)
+    assert (times.median, times.minimum, times.maximum) == (2.0, 1.0, 4.0)
+    assert (rates.median, rates.minimum, rates.maximum) == (4.0, 2.0, 8.0)
+
+
+# --------------------------------------------------------------------------- the prediction
+
+
+def test_doubling_bandwidth_lowers_predicted_decode_times():
+    for batch in (1, 4, 16):
+        shape = PassShape(batch=batch, new_tokens=1, cached_tokens=256)
+        base = prediction(PROFILE, shape)
+        faster = prediction(with_hardware(bandwidth=80e9), shape)
+        assert faster.predicted_s < base.predicted_s, batch
+    single = PassShape(batch=1, new_tokens=1, cached_tokens=256)
+    base, faster = prediction(PROFILE, single), prediction(with_hardware(bandwidth=80e9), single)
+    assert base.bound == "memory"
+    fixed = base.fixed_s
+    assert faster.model_s - fixed == pytest.approx(
+        (base.model_s - fixed) / 2, rel=1e-9
+    )  # the roofline halves
+
+
+def test_doubling_flops_lowers_predicted_prefill_time():
+    shape = PassShape(batch=1, new_tokens=512, cached_tokens=0)
+    base = prediction(PROFILE, shape)
+    faster = prediction(with_hardware(flops=400e9, flops_by_precision={"fp32": 400e9}), shape)
+    assert base.bound == "compute"
+    assert faster.predicted_s < base.predicted_s
+
+
+def test_model_term_is_the_models_decode_step():
+    shape = PassShape(batch=1, new_tokens=1, cached_tokens=100)
+    scenario = reference_scenario(REFERENCE_CONFIG, PROFILE["hardware"])
+    terms = ModelTerms.from_profile(PROFILE)
+    dep = deployment_for(scenario, REFERENCE_CONFIG, terms, shape)
+    expected = float(serving.decode_step(dep, 1, 100).time_s)
+    assert predict(scenario, REFERENCE_CONFIG, terms, shape).model_s == pytest.approx(expected)
+    assert dep.compute_efficiency == pytest.approx(0.25)  # the matrix-vector kernel
+    assert dep.step_overhead_s == fixed_cost_s(REFERENCE_CONFIG, terms, 1)
+    # By hand: 1 layer, d 3072, f 8192, V 4096, fp32 weights (the input embedding is not read);
+    # MHA KV cache 2·3072 elements of 4 B per token, 100 read + 1 written.
+    weights = 4 * (4 * 3072**2 + 3 * 3072 * 8192 + 3072 * 4096)
+    kv = 101 * 2 * 3072 * 4
+    assert expected == pytest.approx((weights + kv) / 40e9 + dep.step_overhead_s, rel=1e-9)
+
+
+def test_batch_loop_streams_weights_once_per_sequence():
+    scenario = reference_scenario(REFERENCE_CONFIG, PROFILE["hardware"])
+    terms = ModelTerms.from_profile(PROFILE)
+    one, eight = PassShape(1, 1, 64), PassShape(8, 1, 64)
+    assert batch_loop_s(deployment_for(scenario, REFERENCE_CONFIG, terms, one), terms, one) == 0.0
+    dep = deployment_for(scenario, REFERENCE_CONFIG, terms, eight)
+    weights_s = float(serving.weight_bytes_read(dep, 8)) / 40e9
+    # Each of the 8 matrix-vector products is memory-bound (F₁ at 0.25 × 200 GFLOP/s ≈ 5 ms < 14 ms).
+    # The fused product of 8 rows runs at η(8) = 8/24 of peak: 8·F₁/(200e9/3) ≈ 30 ms, compute-bound.
+    flops_one = 2 * dep.linear_params
+    fused = max(8 * flops_one / (200e9 * 8 / 24), weights_s)
+    assert batch_loop_s(dep, terms, eight) == pytest.approx(8 * weights_s - fused, rel=1e-6)
+
+
+def test_profile_without_calibration_is_a_scenario_error():
+    with pytest.raises(ScenarioError, match="calibration"):
+        ModelTerms.from_profile({"hardware": PROFILE["hardware"]}, "hw.yaml")
+    broken = {
+        **PROFILE,
+        "calibration": {"model_terms": {**PROFILE["calibration"]["model_terms"], "op_call_s": -1}},
+    }
+    with pytest.raises(ScenarioError, match="op_call_s"):
+        ModelTerms.from_profile(broken)
+
+
+# --------------------------------------------------------------------------- calibrate and verify for real
+
+
+def invoke(*args: str | Path):
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def profile_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("calibrate") / "hardware.yaml"
+    result = invoke("calibrate", "--quick", "-o", path)
+    assert result.exit_code == 0, result.stderr
+    assert f"wrote {path}" in result.stdout
+    return path
+
+
+@pytest.fixture(scope="module")
+def profile(profile_path) -> dict:
+    return yaml.safe_load(profile_path.read_text(encoding="utf-8"))
+
+
+def spreads(node):
+    """Every {median, q1, q3, min, max} mapping in a profile."""
+    if isinstance(node, dict):
+        if {"median", "q1", "q3", "min", "max"} <= node.keys():
+            yield node
+        for value in node.values():
+            yield from spreads(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from spreads(value)
+
+
+def test_calibrated_hardware_section_runs_a_scenario(profile, tmp_path):
+    hardware = profile["hardware"]
+    assert set(hardware) >= {"name", "flops", "flops_by_precision", "bandwidth", "memory", "usd_per_hour",
+                             "count", "source", "as_of"}  # fmt: skip
+    assert set(hardware["flops_by_precision"]) >= {"fp32", "fp16"}
+    assert hardware["flops"] == hardware["flops_by_precision"]["fp32"]
+    assert hardware["source"].startswith("tokencost calibrate on ")
+    scenario_file = tmp_path / "cpu.yaml"
+    scenario_file.write_text(
+        yaml.safe_dump({
+            "model": {"preset": "llama-3.1-8b"},
+            "precision": {"weights": "fp32", "kv_cache": "fp32"},
+            "hardware": hardware,
+            "workload": {"input_tokens": 500, "output_tokens": 100, "batch_size": 1},
+        }),
+        encoding="utf-8",
+    )  # fmt: skip
+    scenario = load_scenario(scenario_file)
+    assert scenario.hardware.flops == pytest.approx(hardware["flops"])
+    result = evaluate(scenario)
+    if result.feasible:  # 32 GB of fp32 weights may not fit in this machine's memory
+        assert math.isfinite(result.ttft_s) and result.ttft_s > 0
+        assert math.isfinite(result.tpot_s) and result.tpot_s > 0
+
+
+def test_calibration_keeps_every_spread_in_order(profile):
+    found = list(spreads(profile["calibration"]["measurements"]))
+    assert len(found) > 10
+    for spread in found:
+        assert spread["min"] <= spread["q1"] <= spread["median"] <= spread["q3"] <= spread["max"], spread
+    terms = profile["calibration"]["model_terms"]
+    ModelTerms.from_profile(profile)  # every term present and positive
+    assert terms["size_efficiency"]["half_rows"] >= 0
+
+
+def test_verify_json_and_report(profile_path, tmp_path):
+    report = tmp_path / "out" / "verify.html"
+    result = invoke("verify", "--quick", "--json", "--profile", profile_path, "-o", report)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["cases"], data
+    errors = []
+    for case in data["cases"]:
+        for key in ("predicted_s", "measured_s", "error"):
+            assert isinstance(case[key], float) and math.isfinite(case[key]), (key, case)
+        assert case["predicted_s"] > 0 and case["measured_s"] > 0
+        assert case["error"] == pytest.approx((case["predicted_s"] - case["measured_s"]) / case["measured_s"])
+        errors.append(abs(case["error"]))
+    assert {c["phase"] for c in data["cases"]} == {"prefill", "decode"}
+    assert data["median_abs_error"] == pytest.approx(float(np.median(errors)))
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "verify-scatter" in page and "<table>" in page
+    assert '<script src="https://cdn.plot.ly' not in page  # plotly.js is embedded: works offline
+    assert len(page) > 1_000_000
+    for case in data["cases"]:
+        assert case["name"] in page
+    assert not list(report.parent.glob(".*.tmp"))  # written through a temporary file
+
+
+def test_calibrate_prints_yaml_without_output(monkeypatch, profile):
+    import tokencost.calibration
+
+    monkeypatch.setattr(tokencost.calibration, "calibrate", lambda **_: profile)
+    result = invoke("calibrate", "--quick")
+    assert result.exit_code == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["hardware"] == profile["hardware"]
+
+
+def test_bad_device_is_one_line_exit_2():
+    assert_one_line_error(invoke("calibrate", "--device", "tpu"), "--device", "'tpu'", "cpu, cuda")
+
+
+def test_cuda_without_torch_is_one_line_exit_2(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    assert_one_line_error(invoke("calibrate", "--device", "cuda", "--quick"), "PyTorch")
+
+
+def test_verify_rejects_a_missing_or_wrong_profile(tmp_path):
+    assert_one_line_error(invoke("verify", "--profile", tmp_path / "none.yaml"), "none.yaml", "cannot read")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"hardware": PROFILE["hardware"]}), encoding="utf-8")
+    assert_one_line_error(invoke("verify", "--profile", plain), "plain.yaml", "calibration")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("hardware: [1, 2\n", encoding="utf-8")
+    assert_one_line_error(invoke("verify", "--profile", broken), "broken.yaml", "invalid YAML")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(with_hardware(bandwidth=-1.0)), encoding="utf-8")
+    assert_one_line_error(invoke("verify", "--profile", bad), "bad.yaml", "bandwidth")
