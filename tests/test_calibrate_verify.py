@@ -11,19 +11,23 @@ from __future__ import annotations
 import json
 import math
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tokencost.api import evaluate
 from tokencost.calibration import SizeEfficiency, Spread, fit_size_efficiency
 from tokencost.cli import app
 from tokencost.errors import ScenarioError
+from tokencost.meter import Meter
 from tokencost.model import serving
-from tokencost.reference import ReferenceConfig
+from tokencost.reference import ReferenceConfig, causal_mask, grouped_attention
 from tokencost.scenario.loading import load_scenario
 from tokencost.verification import (
     REFERENCE_CONFIG,
@@ -60,7 +64,6 @@ PROFILE = {
             "elementwise_bytes_per_s": 40e9,
             "tanh_per_s": 4e9,
             "fp64_fraction": 0.5,
-            "softmax_cached_per_s": 0.1e9,
             "softmax_per_s": 0.15e9,
             "last_level_cache_bytes": 32 * 2**20,
         },
@@ -318,3 +321,56 @@ def test_verify_rejects_a_missing_or_wrong_profile(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(with_hardware(bandwidth=-1.0)), encoding="utf-8")
     assert_one_line_error(invoke("verify", "--profile", bad), "bad.yaml", "bandwidth")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batch=st.integers(1, 64),
+    context=st.integers(1, 8192),
+    more_context=st.integers(1, 4096),
+)
+def test_decode_prediction_grows_with_context_and_batch(batch, context, more_context):
+    base = prediction(PROFILE, PassShape(batch, 1, context)).predicted_s
+    assert prediction(PROFILE, PassShape(batch, 1, context + more_context)).predicted_s >= base
+    assert prediction(PROFILE, PassShape(batch + 1, 1, context)).predicted_s >= base
+
+
+@settings(max_examples=60, deadline=None)
+@given(prompt=st.integers(1, 4096), more=st.integers(1, 4096))
+def test_prefill_prediction_grows_with_prompt(prompt, more):
+    base = prediction(PROFILE, PassShape(1, prompt, 0)).predicted_s
+    assert prediction(PROFILE, PassShape(1, prompt + more, 0)).predicted_s >= base
+
+
+# --------------------------------------------------------------------------- the counts still hold
+# verification.py counts work from tokencost/reference.py's code. These fail if that code changes
+# in a way that invalidates a count (then update the term named in the message).
+
+
+def peak_allocation_bytes(call) -> int:
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_reference_still_copies_each_weight_before_its_product():
+    weight = np.ones((512, 512), dtype=np.float32)
+    x = np.ones((1, 1, 512), dtype=np.float32)
+    peak = peak_allocation_bytes(lambda: Meter().matmul(x, weight))
+    assert peak >= weight.nbytes, "Meter.matmul no longer copies weights: update weight_cast_s"
+
+
+def test_reference_softmax_still_runs_in_float64():
+    # Peak allocation of grouped_attention at T = S = 256, one head: 6.5× the fp32 scores today
+    # (the scaled scores and the softmax temporaries are float64), 3.5× with float32 scaling.
+    tokens, head_dim = 256, 64
+    q = np.ones((1, tokens, 1, head_dim), dtype=np.float32)
+    kv = np.ones((1, 1, tokens, head_dim), dtype=np.float32)
+    peak = peak_allocation_bytes(lambda: grouped_attention(q, kv, kv, causal_mask(tokens, 0)))
+    scores_fp32 = tokens * tokens * 4
+    assert peak >= 5 * scores_fp32, (
+        "scores no longer float64: update softmax_per_s, CACHED_KV_BYTES, attention_s"
+    )

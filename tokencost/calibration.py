@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import functools
 import glob
+import math
 import os
 import platform
 import socket
@@ -57,8 +58,7 @@ SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
 SOFTMAX_KEYS = 512  # row length of the softmax measurement
 SOFTMAX_SCALE = 0.125  # 1/√64; any scale will do
-SOFTMAX_SMALL_ROWS = 512  # 256k float64 scores, 2 MiB: inside the cache
-SOFTMAX_LARGE_ROWS = 8192  # 4M float64 scores, 32 MiB: beyond it
+SOFTMAX_ROWS = 8192  # 4M float64 scores, 32 MiB: beyond the cache
 TINY_SIZE = 8  # elements per side of the "tiny" operands that time the fixed cost of a call
 TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
 CUDA_TINY_CALLS = 200
@@ -292,21 +292,13 @@ def masked_softmax(scores: np.ndarray, allowed: np.ndarray, scale: float) -> np.
     return weights
 
 
-def measure_softmax(plan: Plan) -> dict[str, Spread]:
-    """Seconds of :func:`masked_softmax` over float64 rows of :data:`SOFTMAX_KEYS` keys, with a
-    causal mask: a small array (in cache) and a large one (in DRAM, fresh pages)."""
+def measure_softmax(plan: Plan) -> Spread:
+    """Seconds of :func:`masked_softmax` over float64 rows of :data:`SOFTMAX_KEYS` keys with a
+    causal mask, on an array larger than the cache (new pages for every temporary)."""
     rng = np.random.default_rng(1)
-    spreads = {}
-    for name, rows in (("small", SOFTMAX_SMALL_ROWS), ("large", SOFTMAX_LARGE_ROWS)):
-        scores = rng.standard_normal((rows // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS))
-        allowed = np.tri(SOFTMAX_KEYS, dtype=bool)
-        inner = ELEMENTWISE_CALLS if name == "small" else 1
-        spreads[name] = time_calls(
-            functools.partial(masked_softmax, scores, allowed, SOFTMAX_SCALE),
-            repeats=plan.repeats,
-            inner=inner,
-        )
-    return spreads
+    scores = rng.standard_normal((SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS))
+    allowed = np.tri(SOFTMAX_KEYS, dtype=bool)
+    return time_calls(functools.partial(masked_softmax, scores, allowed, SOFTMAX_SCALE), repeats=plan.repeats)
 
 
 def measure_overheads(repeats: int) -> dict[str, Spread]:
@@ -435,12 +427,9 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
         "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
-        "softmax_fp64": {
-            name: _rate_entry(spread, rows * SOFTMAX_KEYS, "elements_per_s", shape=[rows, SOFTMAX_KEYS])
-            for (name, spread), rows in zip(
-                softmax.items(), (SOFTMAX_SMALL_ROWS, SOFTMAX_LARGE_ROWS), strict=True
-            )
-        },
+        "softmax_fp64": _rate_entry(
+            softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
+        ),
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
         "last_level_cache_bytes": last_level_cache_bytes(),
     }
@@ -512,8 +501,7 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
         "elementwise_bytes_per_s": _median(elementwise["scale"], "bytes_per_s"),
         "tanh_per_s": _median(elementwise["tanh"], "elements_per_s"),
         "fp64_fraction": _median(measurements["matmul"]["fp64"], "flop_per_s") / peak_flop_per_s,
-        "softmax_cached_per_s": _median(measurements["softmax_fp64"]["small"], "elements_per_s"),
-        "softmax_per_s": _median(measurements["softmax_fp64"]["large"], "elements_per_s"),
+        "softmax_per_s": _median(measurements["softmax_fp64"], "elements_per_s"),
         "last_level_cache_bytes": float(measurements["last_level_cache_bytes"]),
     }
 
@@ -592,9 +580,11 @@ class CudaPlan:
 def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Measure the first CUDA GPU with PyTorch and return the profile document.
 
-    Matrix products in bf16, fp16 and fp32 (TF32 as PyTorch is set: recorded), the size curve
-    in bf16, streaming read (``x.sum()``), copy (``copy_``), fresh copy (``clone``), and the
-    fixed cost of a kernel launch (tiny ops in a burst, then one synchronize).
+    Matrix products in bf16, fp16, fp32 (TF32 as PyTorch is set: recorded) and fp64, the size
+    curve in bf16, streaming read (``x.sum()``), copy (``copy_``), fresh copy (``clone``),
+    element-wise rates, a float64 softmax, and the fixed cost of a kernel launch (tiny ops in a
+    burst, then one synchronize). ``tokencost verify`` runs on the CPU only; the profile's
+    ``hardware:`` section is for scenarios.
     """
     torch = _torch()
     say, plan = progress or _quiet, CudaPlan.for_mode(quick)
@@ -648,6 +638,9 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         "exp_fp64": timed(lambda: torch.exp(doubles)),
         "tanh": timed(lambda: torch.tanh(elements)),
     }
+    scores = tensor(SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.float64)
+    allowed = torch.ones(SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.bool, device=cuda).tril()
+    softmax = timed(lambda: torch.softmax((scores * SOFTMAX_SCALE).masked_fill(~allowed, -math.inf), dim=-1))
     tiny = tensor(TINY_SIZE, TINY_SIZE)
     overheads = {
         "op_call": timed(lambda: tiny + tiny, CUDA_TINY_CALLS),
@@ -659,6 +652,9 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, 16 * MIB),
+        "softmax_fp64": _rate_entry(
+            softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
+        ),
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
         "memory_bytes": float(torch.cuda.get_device_properties(0).total_memory),
         "last_level_cache_bytes": float(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0))

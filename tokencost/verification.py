@@ -125,7 +125,6 @@ class ModelTerms:
     elementwise_bytes_per_s: float
     tanh_per_s: float
     fp64_fraction: float
-    softmax_cached_per_s: float
     softmax_per_s: float
     last_level_cache_bytes: float
 
@@ -351,7 +350,7 @@ def pass_rate(terms: ModelTerms, array_bytes: float) -> float:
 def elementwise_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:
     """Seconds of the single-threaded element-wise passes, a tanh per MLP element (SiLU), and
     the masked float64 softmax over ``B·h·T·(c+T)`` scores per layer — numpy scores the whole
-    rectangle and masks it — at the calibrated softmax rate for arrays of that size."""
+    rectangle and masks it — at the calibrated softmax rate."""
     passes = elementwise_passes(config, shape)
     moved = sum(
         p.elements
@@ -361,9 +360,7 @@ def elementwise_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) 
     )
     b, t = shape.batch, shape.new_tokens
     tanh = config.layers * b * t * config.ffn_dim / terms.tanh_per_s
-    scores = b * config.heads * t * shape.keys
-    in_cache = scores * 2 * FP32_BYTES <= terms.last_level_cache_bytes / 4.0
-    softmax = config.layers * scores / (terms.softmax_cached_per_s if in_cache else terms.softmax_per_s)
+    softmax = config.layers * b * config.heads * t * shape.keys / terms.softmax_per_s
     return float(moved + tanh + softmax)
 
 
