@@ -61,6 +61,7 @@ PROFILE = {
             "op_call_s": 1e-6,
             "matmul_call_s": 2e-6,
             "fresh_copy_bytes_per_s": 15e9,
+            "fresh_copy_call_s": 0.0,
             "elementwise_bytes_per_s": 40e9,
             "tanh_per_s": 4e9,
             "fp64_fraction": 0.5,

@@ -54,6 +54,7 @@ MATVEC_CALLS = 50  # calls per sample of the in-cache matrix-vector product (~35
 ELEMENTWISE_CALLS = 5  # passes per sample over the in-cache array (~0.1–1 ms each)
 DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
 MIN_POOLED_REPEATS = 3
+FRESH_SMALL_BYTES = 48 * MIB  # above glibc's largest mmap threshold (32 MiB): always new pages
 SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
 SOFTMAX_KEYS = 512  # row length of the softmax measurement
@@ -244,14 +245,18 @@ def measure_streams(plan: Plan) -> dict[str, Spread]:
 
     ``read``: ``a.dot(ones)`` — a matrix-vector product on BLAS threads, the best read.
     ``read_sum``: ``np.sum`` (one thread). ``copy``: ``np.copyto`` into an existing array.
-    ``fresh_copy``: ``a.copy()``, which also maps and faults in new pages, as ``astype`` does.
+    ``fresh_copy``: ``a.copy()``, which also maps and faults in new pages, as ``astype`` does;
+    ``fresh_copy_small`` the same over :data:`FRESH_SMALL_BYTES`, to separate the fixed cost of
+    mapping and unmapping an array from the per-byte cost (:func:`fresh_copy_fit`).
     Samples are pooled over ``plan.allocations`` separately allocated arrays: on a virtual
     machine the bandwidth an array gets depends on where its pages landed.
     """
     columns = 4096
     rows = plan.stream_bytes // (BYTES_FP32 * columns)
     ones = np.ones(columns, dtype=np.float32)
-    samples: dict[str, list[float]] = {"read": [], "read_sum": [], "copy": [], "fresh_copy": []}
+    small_rows = FRESH_SMALL_BYTES // (BYTES_FP32 * columns)
+    samples: dict[str, list[float]] = {name: [] for name in ("read", "read_sum", "copy", "fresh_copy")}
+    samples["fresh_copy_small"] = []
     repeats = max(plan.repeats // plan.allocations, MIN_POOLED_REPEATS)
     for _ in range(plan.allocations):
         source = np.ones((rows, columns), dtype=np.float32)
@@ -261,6 +266,7 @@ def measure_streams(plan: Plan) -> dict[str, Spread]:
             "read_sum": source.sum,
             "copy": functools.partial(np.copyto, target, source),
             "fresh_copy": source.copy,
+            "fresh_copy_small": source[:small_rows].copy,
         }
         for name, call in calls.items():
             samples[name] += time_calls(call, repeats=repeats).samples
@@ -451,11 +457,32 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
 
 
 def _stream_entries(streams: dict[str, Spread], nbytes: int) -> dict[str, Any]:
-    moved = {"read": nbytes, "read_sum": nbytes, "copy": 2 * nbytes, "fresh_copy": 2 * nbytes}
+    sizes = {name: FRESH_SMALL_BYTES if name == "fresh_copy_small" else nbytes for name in streams}
+    moved = {name: size * (2 if "copy" in name else 1) for name, size in sizes.items()}
     return {
-        name: _rate_entry(spread, moved[name], "bytes_per_s", array_bytes=nbytes)
+        name: _rate_entry(spread, moved[name], "bytes_per_s", array_bytes=sizes[name])
         for name, spread in streams.items()
     }
+
+
+def fresh_copy_fit(memory: dict[str, Any]) -> tuple[float, float]:
+    """``(bytes_per_s, call_s)`` of copying into new memory: ``t = call_s + 2·size/bytes_per_s``.
+
+    A line through the small and the large fresh copy (medians); with only the large one, or
+    when noise makes the small one relatively slower than a line allows, the large one's rate
+    and no fixed cost.
+    """
+    large = memory["fresh_copy"]
+    rate = _median(large, "bytes_per_s")
+    small = memory.get("fresh_copy_small")
+    if small is None:
+        return rate, 0.0
+    size_small, size_large = float(small["array_bytes"]), float(large["array_bytes"])
+    t_small, t_large = small["seconds"]["median"], large["seconds"]["median"]
+    if t_large <= t_small or size_large <= size_small:
+        return rate, 0.0
+    per_byte = (t_large - t_small) / (size_large - size_small)
+    return 2.0 / per_byte, max(t_small - size_small * per_byte, 0.0)
 
 
 def _elementwise_entries(passes: dict[str, Spread], nbytes: int) -> dict[str, Any]:
@@ -481,11 +508,8 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
     matvec = _median(measurements["matvec_in_cache"], "flop_per_s") / peak_flop_per_s
     vector = next(p for p in measurements["size_curve"] if p["shape"][0] == 1)
     streamed = BYTES_FP32 * vector["shape"][1] * vector["shape"][2] / vector["seconds"]["median"]
-    memory, elementwise, overheads = (
-        measurements["memory"],
-        measurements["elementwise"],
-        measurements["overheads"],
-    )
+    fresh_rate, fresh_call = fresh_copy_fit(measurements["memory"])
+    elementwise, overheads = measurements["elementwise"], measurements["overheads"]
     return {
         "size_efficiency": {
             "form": "eta(m) = asymptote_fraction * m / (m + half_rows) for m >= 2; matvec_fraction for m = 1",
@@ -497,7 +521,8 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
         "matvec_read_fraction": min(streamed / bandwidth, 1.0),
         "op_call_s": float(overheads["op_call"]["seconds"]["median"]),
         "matmul_call_s": float(overheads["matmul_call"]["seconds"]["median"]),
-        "fresh_copy_bytes_per_s": _median(memory["fresh_copy"], "bytes_per_s"),
+        "fresh_copy_bytes_per_s": fresh_rate,
+        "fresh_copy_call_s": fresh_call,
         "elementwise_bytes_per_s": _median(elementwise["scale"], "bytes_per_s"),
         "tanh_per_s": _median(elementwise["tanh"], "elements_per_s"),
         "fp64_fraction": _median(measurements["matmul"]["fp64"], "flop_per_s") / peak_flop_per_s,

@@ -65,6 +65,7 @@ ERROR_BAND_FRACTION = 0.15
 NUMPY_CALLS_PER_LAYER = 133
 NUMPY_CALLS_PER_PASS = 30
 PRODUCTS_PER_LAYER = 7  # q, k, v, o, gate, up, down
+MAY_BE_ZERO = frozenset({"fresh_copy_call_s"})  # model terms that a fit may legitimately zero
 
 # Element-wise passes of one layer, counted in tokencost/reference.py for fp32 storage: bytes
 # moved per element (a pass reads 4 and writes 4; float64 arrays 8) and bytes per element of the
@@ -122,6 +123,7 @@ class ModelTerms:
     op_call_s: float
     matmul_call_s: float
     fresh_copy_bytes_per_s: float
+    fresh_copy_call_s: float
     elementwise_bytes_per_s: float
     tanh_per_s: float
     fp64_fraction: float
@@ -147,7 +149,11 @@ class ModelTerms:
             raise ScenarioError(
                 f"missing or bad value {exc}", field="calibration.model_terms", file=source
             ) from None
-        bad = [name for name, value in values.items() if not (math.isfinite(value) and value > 0)]
+        bad = [
+            name
+            for name, value in values.items()
+            if not (math.isfinite(value) and (value > 0 or (value == 0 and name in MAY_BE_ZERO)))
+        ]
         if bad or not curve.asymptote_fraction > 0 or curve.half_rows < 0 or not curve.matvec_fraction > 0:
             raise ScenarioError(
                 f"values must be positive: {', '.join(bad) or 'size_efficiency'}",
@@ -291,7 +297,8 @@ def weight_cast_s(config: ReferenceConfig, terms: ModelTerms) -> float:
     """Seconds of ``w.astype(float32)`` in ``Meter.matmul``: numpy's ``astype`` copies even an
     fp32 weight, into newly mapped memory, before every product.
 
-    ``N_lin·(b + 4) / fresh_copy_rate`` — each stored element of b bytes read, 4 written.
+    ``(7L + 1)·t_map + N_lin·(b + 4) / fresh_copy_rate`` — a fixed cost to map and unmap each
+    copy, and each stored element of b bytes read, 4 written.
     """
     weights = linear_params(
         layers=config.layers,
@@ -302,7 +309,9 @@ def weight_cast_s(config: ReferenceConfig, terms: ModelTerms) -> float:
         ffn_dim=config.ffn_dim,
         vocab=config.vocab,
     )
-    return weights * (config.bytes_per_element + FP32_BYTES) / terms.fresh_copy_bytes_per_s
+    copies = PRODUCTS_PER_LAYER * config.layers + 1
+    moved = weights * (config.bytes_per_element + FP32_BYTES)
+    return copies * terms.fresh_copy_call_s + moved / terms.fresh_copy_bytes_per_s
 
 
 @dataclass(frozen=True)
