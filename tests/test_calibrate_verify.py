@@ -58,6 +58,7 @@ PROFILE = {
         "model_terms": {
             "size_efficiency": {"asymptote_fraction": 1.0, "half_rows": 16.0, "matvec_fraction": 0.25},
             "matvec_read_fraction": 1.0,
+            "reread_fraction": 1.0,
             "op_call_s": 1e-6,
             "matmul_call_s": 2e-6,
             "fresh_copy_bytes_per_s": 15e9,
@@ -177,6 +178,10 @@ def test_batch_loop_streams_weights_once_per_sequence():
     flops_one = 2 * dep.linear_params
     fused = max(8 * flops_one / (200e9 * 8 / 24), weights_s)
     assert batch_loop_s(dep, terms, eight) == pytest.approx(8 * weights_s - fused, rel=1e-6)
+    # Re-reads that find half the matrix in cache cost half: 1 + 7 × 0.5 streams.
+    cached = {**PROFILE["calibration"]["model_terms"], "reread_fraction": 0.5}
+    half = ModelTerms.from_profile({**PROFILE, "calibration": {"model_terms": cached}})
+    assert batch_loop_s(dep, half, eight) == pytest.approx(4.5 * weights_s - fused, rel=1e-6)
 
 
 def test_profile_without_calibration_is_a_scenario_error():

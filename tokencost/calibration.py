@@ -54,6 +54,8 @@ MATVEC_CALLS = 50  # calls per sample of the in-cache matrix-vector product (~35
 ELEMENTWISE_CALLS = 5  # passes per sample over the in-cache array (~0.1–1 ms each)
 DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
 MIN_POOLED_REPEATS = 3
+STACKED_VECTORS = 8  # vectors in the stacked matrix-vector measurement
+REREAD_FLOOR = 0.05  # a re-read costs at least this fraction of the first (noise guard)
 FRESH_SMALL_BYTES = 48 * MIB  # above glibc's largest mmap threshold (32 MiB): always new pages
 SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
@@ -316,8 +318,12 @@ def measure_overheads(repeats: int) -> dict[str, Spread]:
     }
 
 
-def measure_size_curve(rng: np.random.Generator, plan: Plan, progress: Progress) -> list[dict[str, Any]]:
-    """Seconds of ``(m, k) @ (k, k)`` for each m of the plan, weights far larger than the cache."""
+def measure_size_curve(
+    rng: np.random.Generator, plan: Plan, progress: Progress
+) -> tuple[list[dict[str, Any]], Spread]:
+    """Seconds of ``(m, k) @ (k, k)`` for each m of the plan, weights far larger than the cache,
+    and of a stack of :data:`STACKED_VECTORS` vectors ``(s, 1, k) @ (k, k)`` — numpy runs that as
+    s matrix-vector products, each streaming the weights again."""
     k = plan.curve_inner
     weights = _matrix(rng, k, k)
     points = []
@@ -326,7 +332,9 @@ def measure_size_curve(rng: np.random.Generator, plan: Plan, progress: Progress)
         left = _matrix(rng, m, k)
         seconds = time_calls(functools.partial(np.matmul, left, weights), repeats=plan.repeats)
         points.append({"m": m, "k": k, "n": k, "seconds": seconds})
-    return points
+    stack = _matrix(rng, STACKED_VECTORS, k).reshape(STACKED_VECTORS, 1, k)
+    stacked = time_calls(functools.partial(np.matmul, stack, weights), repeats=plan.repeats)
+    return points, stacked
 
 
 def total_memory_bytes() -> float:
@@ -408,7 +416,7 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
     fp16 = measure_matmul(rng, plan.fp16_size, plan.fp16_size, plan.fp16_size, plan.repeats, np.float16)
     say(f"fp64 matmul {plan.fp64_size}³")
     fp64 = measure_matmul(rng, plan.fp64_size, plan.fp64_size, plan.fp64_size, plan.repeats, np.float64)
-    curve = measure_size_curve(rng, plan, say)
+    curve, stacked = measure_size_curve(rng, plan, say)
     say("matvec in cache")
     small = MATVEC_IN_CACHE_SIZE
     matvec = measure_matmul(rng, 1, small, small, plan.repeats, inner=MATVEC_CALLS)
@@ -431,6 +439,12 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
             for p in curve
         ],
         "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
+        "stacked_matvec": _rate_entry(
+            stacked,
+            2.0 * STACKED_VECTORS * plan.curve_inner**2,
+            "flop_per_s",
+            shape=[STACKED_VECTORS, 1, plan.curve_inner, plan.curve_inner],
+        ),
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
         "softmax_fp64": _rate_entry(
@@ -519,6 +533,7 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
             "fitted_rows": rows,
         },
         "matvec_read_fraction": min(streamed / bandwidth, 1.0),
+        "reread_fraction": reread_fraction(measurements),
         "op_call_s": float(overheads["op_call"]["seconds"]["median"]),
         "matmul_call_s": float(overheads["matmul_call"]["seconds"]["median"]),
         "fresh_copy_bytes_per_s": fresh_rate,
@@ -529,6 +544,20 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
         "softmax_per_s": _median(measurements["softmax_fp64"], "elements_per_s"),
         "last_level_cache_bytes": float(measurements["last_level_cache_bytes"]),
     }
+
+
+def reread_fraction(measurements: dict[str, Any]) -> float:
+    """Cost of each further matrix-vector product over the same weights, relative to the
+    first: ``(t_s − t_1) / ((s − 1)·t_1)`` from the stacked and the single (m = 1) product. Below
+    1 when part of the matrix is still in cache; 1 (no measurement) for other devices."""
+    stacked = measurements.get("stacked_matvec")
+    single = next((p for p in measurements["size_curve"] if p["shape"][0] == 1), None)
+    if stacked is None or single is None:
+        return 1.0
+    count = stacked["shape"][0]
+    first = single["seconds"]["median"]
+    fraction = (stacked["seconds"]["median"] - first) / ((count - 1) * first)
+    return float(min(max(fraction, REREAD_FLOOR), 1.0))
 
 
 def profile_document(

@@ -120,6 +120,7 @@ class ModelTerms:
 
     size: SizeEfficiency
     matvec_read_fraction: float
+    reread_fraction: float
     op_call_s: float
     matmul_call_s: float
     fresh_copy_bytes_per_s: float
@@ -276,18 +277,22 @@ def batch_loop_s(dep: serving.Deployment, terms: ModelTerms, shape: PassShape) -
     """Seconds numpy's per-sequence loop adds to (or saves on) the fused linear products.
 
     numpy's ``matmul`` runs a (B, T, k) @ (k, n) product as B products of T rows, each its own
-    roofline that streams the weights again: ``B·max(F₁/(Π·η(T)), W/β_eff)`` instead of the
-    fused ``max(B·F₁/(Π·η(B·T)), W/β_eff)`` a serving engine runs (kipply 2022), with F₁ the
-    linear FLOP of one sequence (``2·(N_lin − dV)·T + 2·dV``) and W the weight bytes. 0 when
-    B = 1; negative where B matrix-vector products beat one small-m product (it happens).
+    roofline that streams the weights again: ``max(F₁/(Π·η(T)), W/β_eff)`` for the first and
+    ``max(F₁/(Π·η(T)), ρ·W/β_eff)`` for each of the B − 1 others (ρ: the calibrated re-read
+    fraction — part of a matrix may still be in cache), instead of the fused
+    ``max(B·F₁/(Π·η(B·T)), W/β_eff)`` a serving engine runs (kipply 2022), with F₁ the linear
+    FLOP of one sequence (``2·(N_lin − dV)·T + 2·dV``) and W the weight bytes. 0 when B = 1;
+    negative where B matrix-vector products beat one small-m product (it happens).
     """
     head = dep.lm_head_params
     flops_one = 2.0 * (dep.linear_params - head) * shape.new_tokens + 2.0 * head
     weights = serving.weight_bytes_read(dep, shape.batch * shape.new_tokens)
     memory = rl.memory_time_s(weights, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency)
-    per_sequence = float(terms.size.efficiency(shape.new_tokens))
-    looped = shape.batch * rl.roofline_time_s(
-        rl.compute_time_s(flops_one, dep.peak_flop_per_s, per_sequence), memory
+    compute_one = rl.compute_time_s(
+        flops_one, dep.peak_flop_per_s, float(terms.size.efficiency(shape.new_tokens))
+    )
+    looped = rl.roofline_time_s(compute_one, memory) + (shape.batch - 1) * rl.roofline_time_s(
+        compute_one, terms.reread_fraction * memory
     )
     fused_compute = rl.compute_time_s(shape.batch * flops_one, dep.peak_flop_per_s, dep.compute_efficiency)
     return float(looped - rl.roofline_time_s(fused_compute, memory))
