@@ -7,11 +7,13 @@ document has two sections:
   ``flops`` at the verify precision (fp32 on a CPU, bf16 on a GPU), ``flops_by_precision``,
   ``bandwidth`` (the best streaming read measured), ``memory``, ``usd_per_hour: 0``, ``count: 1``,
   ``source`` and ``as_of``. Paste it into a scenario.
-* ``calibration:`` — what the model needs beyond the roofline, and every raw measurement with
-  its spread: the fixed cost of one numpy call and of one BLAS call, copy and element-wise
-  rates, and the *size-efficiency curve* of matrix products (:func:`fit_size_efficiency`).
-  Dimensionless fractions (``*_fraction``) are relative to ``hardware.flops`` and
-  ``hardware.bandwidth``, so editing those two numbers rescales everything that depends on them.
+* ``calibration:`` — ``model_terms``, what the model needs beyond the roofline: the
+  *size-efficiency curve* of matrix products (:func:`fit_size_efficiency`), the fixed cost of
+  one numpy call, one BLAS call and of mapping a fresh copy, fresh-copy, element-wise, tanh
+  and softmax rates, the cost of re-streaming a matrix (:func:`reread_fraction`) and the
+  cache size; and ``measurements``, every raw measurement with its spread. Fractions of
+  ``hardware.flops`` or ``hardware.bandwidth`` are stored as fractions, so editing those two
+  numbers rescales everything that depends on them.
 
 Every timing is repeated; a :class:`Spread` keeps the median, quartiles, min and max, because
 the machine may be shared (the median is the number used, the spread says how much to trust it).
@@ -217,9 +219,12 @@ class Plan:
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
+        common = {"elementwise_bytes": 4 * MIB, "curve_inner": 4096}
         if quick:
-            return cls(3, 1024, 128, 512, 128 * MIB, 2, 4 * MIB, (1, 16, 64, 256), 4096)
-        return cls(7, 2048, 256, 1024, 256 * MIB, 3, 4 * MIB, (1, 16, 32, 64, 128, 256, 512), 4096)
+            return cls(repeats=3, peak_size=1024, fp16_size=128, fp64_size=512, stream_bytes=128 * MIB,
+                       allocations=2, curve_rows=(1, 16, 64, 256), **common)  # fmt: skip
+        return cls(repeats=7, peak_size=2048, fp16_size=256, fp64_size=1024, stream_bytes=256 * MIB,
+                   allocations=3, curve_rows=(1, 16, 32, 64, 128, 256, 512), **common)  # fmt: skip
 
 
 def _matrix(
