@@ -63,7 +63,7 @@ SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
 SOFTMAX_KEYS = 512  # row length of the softmax measurement
 SOFTMAX_SCALE = 0.125  # 1/√64; any scale will do
-SOFTMAX_ROWS = 8192  # 4M float64 scores, 32 MiB: beyond the cache
+SOFTMAX_ROWS = 16384  # 8M float32 scores, 32 MiB: beyond the cache
 TINY_SIZE = 8  # elements per side of the "tiny" operands that time the fixed cost of a call
 TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
 CUDA_TINY_CALLS = 200
@@ -166,17 +166,27 @@ class SizeEfficiency:
     (∝ m·k·n) give ``time = (k·n)(α + β·m)``, whose rate is this form with ``a = 2/(β·peak)``,
     ``m½ = α/β``. For m = 1 BLAS uses a matrix-vector kernel with no packing:
     ``matvec_fraction``, measured with the weights in cache (from DRAM it is bandwidth-bound,
-    which the roofline's memory term describes).
+    which the roofline's memory term describes). Below :data:`FIT_MIN_ROWS` rows BLAS uses
+    small-m kernels that the curve does not describe (on OpenBLAS, 2 to 6 rows can run slower
+    per FLOP than one): ``small_rows`` holds the fractions measured there, ``(m, η)`` pairs, and
+    η between them (and up to the curve at :data:`FIT_MIN_ROWS`) is interpolated linearly;
+    below the smallest measured m it is that m's fraction. Without them the curve is used.
     """
 
     asymptote_fraction: float
     half_rows: float
     matvec_fraction: float
+    small_rows: tuple[tuple[float, float], ...] = ()
 
     def efficiency(self, rows: npt.ArrayLike) -> np.ndarray:
         """η(m), clipped to (0, 1]; ``rows`` may be an array."""
         m = np.asarray(rows, dtype=float)
         curve = self.asymptote_fraction * m / (m + self.half_rows)
+        if self.small_rows:
+            known = sorted(point for point in self.small_rows if 1.0 < point[0] < FIT_MIN_ROWS)
+            top = self.asymptote_fraction * FIT_MIN_ROWS / (FIT_MIN_ROWS + self.half_rows)
+            small = np.interp(m, [r for r, _ in known] + [FIT_MIN_ROWS], [f for _, f in known] + [top])
+            curve = np.where(m < FIT_MIN_ROWS, small, curve)
         return np.clip(np.where(m <= 1.0, self.matvec_fraction, curve), 1e-9, 1.0)
 
 
@@ -222,9 +232,9 @@ class Plan:
         common = {"elementwise_bytes": 4 * MIB, "curve_inner": 4096}
         if quick:
             return cls(repeats=3, peak_size=1024, fp16_size=128, fp64_size=512, stream_bytes=128 * MIB,
-                       allocations=2, curve_rows=(1, 16, 64, 256), **common)  # fmt: skip
+                       allocations=2, curve_rows=(1, 4, 8, 16, 64, 256), **common)  # fmt: skip
         return cls(repeats=7, peak_size=2048, fp16_size=256, fp64_size=1024, stream_bytes=256 * MIB,
-                   allocations=3, curve_rows=(1, 16, 32, 64, 128, 256, 512), **common)  # fmt: skip
+                   allocations=3, curve_rows=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **common)  # fmt: skip
 
 
 def _matrix(
@@ -298,18 +308,21 @@ def measure_elementwise(plan: Plan) -> dict[str, Spread]:
 
 def masked_softmax(scores: np.ndarray, allowed: np.ndarray, scale: float) -> np.ndarray:
     """numpy's masked softmax over the last axis, as attention runs it: scale, mask, subtract
-    the row maximum, exp, divide by the row sum — seven passes and two row reductions."""
-    scaled = np.where(allowed, scores * scale, -np.inf)
+    the row maximum, exp, divide by the row sum — seven passes and two row reductions. The
+    scale is cast to the scores' dtype, as :func:`tokencost.reference.grouped_attention` does,
+    so float32 scores stay float32."""
+    scaled = np.where(allowed, scores * scores.dtype.type(scale), -np.inf)
     weights = np.exp(scaled - np.max(scaled, axis=-1, keepdims=True))
     weights /= np.sum(weights, axis=-1, keepdims=True)
     return weights
 
 
 def measure_softmax(plan: Plan) -> Spread:
-    """Seconds of :func:`masked_softmax` over float64 rows of :data:`SOFTMAX_KEYS` keys with a
+    """Seconds of :func:`masked_softmax` over float32 rows of :data:`SOFTMAX_KEYS` keys with a
     causal mask, on an array larger than the cache (new pages for every temporary)."""
     rng = np.random.default_rng(1)
-    scores = rng.standard_normal((SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS))
+    shape = (SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS)
+    scores = rng.standard_normal(shape, dtype=np.float32)
     allowed = np.tri(SOFTMAX_KEYS, dtype=bool)
     return time_calls(functools.partial(masked_softmax, scores, allowed, SOFTMAX_SCALE), repeats=plan.repeats)
 
@@ -452,7 +465,7 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
         ),
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
-        "softmax_fp64": _rate_entry(
+        "softmax_fp32": _rate_entry(
             softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
         ),
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
@@ -523,6 +536,11 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
     """What the model needs beyond the roofline, from the raw measurements."""
     fitted = [p for p in measurements["size_curve"] if p["shape"][0] >= FIT_MIN_ROWS]
     rows = [p["shape"][0] for p in fitted]
+    small = [
+        [p["shape"][0], _median(p, "flop_per_s") / peak_flop_per_s]
+        for p in measurements["size_curve"]
+        if 1 < p["shape"][0] < FIT_MIN_ROWS
+    ]
     asymptote, half = fit_size_efficiency(rows, [_median(p, "flop_per_s") for p in fitted], peak_flop_per_s)
     matvec = _median(measurements["matvec_in_cache"], "flop_per_s") / peak_flop_per_s
     vector = next(p for p in measurements["size_curve"] if p["shape"][0] == 1)
@@ -531,11 +549,13 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
     elementwise, overheads = measurements["elementwise"], measurements["overheads"]
     return {
         "size_efficiency": {
-            "form": "eta(m) = asymptote_fraction * m / (m + half_rows) for m >= 2; matvec_fraction for m = 1",
+            "form": "eta(m) = asymptote_fraction * m / (m + half_rows) for m >= 16; matvec_fraction"
+            " for m = 1; between, interpolated in small_rows ([m, eta] measured)",
             "asymptote_fraction": asymptote,
             "half_rows": half,
             "matvec_fraction": min(matvec, 1.0),
             "fitted_rows": rows,
+            "small_rows": small,
         },
         "matvec_read_fraction": min(streamed / bandwidth, 1.0),
         "reread_fraction": reread_fraction(measurements),
@@ -545,8 +565,7 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
         "fresh_copy_call_s": fresh_call,
         "elementwise_bytes_per_s": _median(elementwise["scale"], "bytes_per_s"),
         "tanh_per_s": _median(elementwise["tanh"], "elements_per_s"),
-        "fp64_fraction": _median(measurements["matmul"]["fp64"], "flop_per_s") / peak_flop_per_s,
-        "softmax_per_s": _median(measurements["softmax_fp64"], "elements_per_s"),
+        "softmax_per_s": _median(measurements["softmax_fp32"], "elements_per_s"),
         "last_level_cache_bytes": float(measurements["last_level_cache_bytes"]),
     }
 
@@ -641,7 +660,7 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
 
     Matrix products in bf16, fp16, fp32 (TF32 as PyTorch is set: recorded) and fp64, the size
     curve in bf16, streaming read (``x.sum()``), copy (``copy_``), fresh copy (``clone``),
-    element-wise rates, a float64 softmax, and the fixed cost of a kernel launch (tiny ops in a
+    element-wise rates, a float32 softmax, and the fixed cost of a kernel launch (tiny ops in a
     burst, then one synchronize). ``tokencost verify`` runs on the CPU only; the profile's
     ``hardware:`` section is for scenarios.
     """
@@ -697,7 +716,7 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         "exp_fp64": timed(lambda: torch.exp(doubles)),
         "tanh": timed(lambda: torch.tanh(elements)),
     }
-    scores = tensor(SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.float64)
+    scores = tensor(SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.float32)
     allowed = torch.ones(SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.bool, device=cuda).tril()
     softmax = timed(lambda: torch.softmax((scores * SOFTMAX_SCALE).masked_fill(~allowed, -math.inf), dim=-1))
     tiny = tensor(TINY_SIZE, TINY_SIZE)
@@ -711,7 +730,7 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, 16 * MIB),
-        "softmax_fp64": _rate_entry(
+        "softmax_fp32": _rate_entry(
             softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
         ),
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},

@@ -106,15 +106,20 @@ class Meter:
         """``x @ weight`` for activations ``(..., k)`` and a weight ``(k, n)``, metered.
 
         Adds ``2·m·k·n`` linear FLOP with ``m`` the number of rows of ``x`` (all leading axes),
-        the weight's bytes, and the bytes of ``x`` and of the result as activations. The
-        product accumulates in float32 and is rounded to the weight's dtype, as fp16 GEMMs
-        with fp32 accumulation do.
+        the weight's bytes, and the bytes of ``x`` and of the result as activations. As a
+        serving engine does, it runs one product over all ``m`` rows (``x`` flattened to
+        ``(m, k)``), so the weight is streamed once however many sequences there are, and it
+        casts neither operand when it is already float32; fp16 operands are converted to
+        float32 (dequantisation work), the product accumulates in float32 and is rounded to the
+        weight's dtype, as fp16 GEMMs with fp32 accumulation do.
         """
-        rows, inner = int(np.prod(x.shape[:-1])), x.shape[-1]
+        inner = x.shape[-1]
         if weight.shape != (inner, weight.shape[-1]):
             raise ValueError(f"cannot multiply {x.shape} by {weight.shape}")
-        product: np.ndarray = np.matmul(x.astype(np.float32), weight.astype(np.float32))
-        result = product.astype(weight.dtype, copy=False)
+        flat = x.reshape(-1, inner)
+        rows = flat.shape[0]
+        product = np.matmul(flat.astype(np.float32, copy=False), weight.astype(np.float32, copy=False))
+        result: np.ndarray = product.astype(weight.dtype, copy=False).reshape(*x.shape[:-1], weight.shape[1])
         self._open["linear_flops"] += 2 * rows * inner * weight.shape[1]
         self._open["weight_bytes"] += weight.nbytes
         self._open["activation_bytes"] += x.nbytes + result.nbytes

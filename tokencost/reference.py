@@ -213,14 +213,15 @@ def grouped_attention(q: np.ndarray, keys: np.ndarray, values: np.ndarray, allow
     batch, tokens, heads, head_dim = q.shape
     kv_heads, span = keys.shape[1], keys.shape[2]
     group = heads // kv_heads
-    grouped = q.astype(np.float32).reshape(batch, tokens, kv_heads, group, head_dim)
+    scale = np.float32(1.0 / np.sqrt(head_dim))  # a float32 scale keeps the scores float32
+    grouped = q.astype(np.float32, copy=False).reshape(batch, tokens, kv_heads, group, head_dim)
     grouped = grouped.transpose(0, 2, 3, 1, 4).reshape(batch, kv_heads, group * tokens, head_dim)
-    scores = grouped @ keys.astype(np.float32).transpose(0, 1, 3, 2) / np.sqrt(head_dim)
+    scores = grouped @ keys.astype(np.float32, copy=False).transpose(0, 1, 3, 2) * scale
     scores = scores.reshape(batch, kv_heads, group, tokens, span)
     scores = np.where(allowed, scores, -np.inf)
     weights = np.exp(scores - np.max(scores, axis=-1, keepdims=True))
     weights /= np.sum(weights, axis=-1, keepdims=True)
-    mixed = weights.reshape(batch, kv_heads, group * tokens, span) @ values.astype(np.float32)
+    mixed = weights.reshape(batch, kv_heads, group * tokens, span) @ values.astype(np.float32, copy=False)
     mixed = mixed.reshape(batch, kv_heads, group, tokens, head_dim).transpose(0, 3, 1, 2, 4)
     result: np.ndarray = mixed.reshape(batch, tokens, heads * head_dim)
     return result

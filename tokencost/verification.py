@@ -5,7 +5,7 @@ prefills of several prompt lengths and decode steps at several batch sizes and c
 the median of repeated timings, and compares each with a prediction made *before* looking at any
 of them, from the calibrated profile (``tokencost calibrate``) alone:
 
-``predicted = model (roofline + fixed) + batch loop + casts + element-wise + attention``
+``predicted = model (roofline + fixed) + element-wise + attention``
 
 * **model** — :func:`tokencost.model.serving.prefill` / ``decode_step`` on the
   :class:`~tokencost.model.serving.Deployment` of a :class:`~tokencost.scenario.Scenario` built
@@ -15,11 +15,13 @@ of them, from the calibrated profile (``tokencost calibrate``) alone:
 * **fixed** — the per-pass fixed cost (``step_overhead_s``): numpy calls and BLAS calls counted
   from the architecture, times the calibrated cost of one tiny call.
 * The rest is what a numpy program does beyond the work a serving engine does, counted from
-  the reference's code and timed at calibrated rates (see :func:`implementation_terms`):
-  numpy's ``matmul`` loops over the batch axis, so each sequence streams the weights again;
-  ``astype`` copies every weight before each product; norms, rotary embeddings, SwiGLU and the
-  softmax are separate single-threaded passes; attention scores the whole T×(c+T) rectangle,
-  and numpy 2's type promotion runs the softmax and the value product in float64.
+  the reference's code and timed at calibrated rates (see :func:`implementation_terms`): norms,
+  rotary embeddings, SwiGLU and the softmax are separate single-threaded passes, and attention
+  scores the whole T×(c+T) rectangle.
+
+The reference's products already behave as a serving engine's: :meth:`~tokencost.meter.Meter.matmul`
+runs one product over all B·T rows (the weights stream once per pass) without copying fp32
+operands, and attention is scaled by a float32 constant, so it stays in float32.
 
 No term is fitted to the verify timings: every rate and overhead comes from the calibration
 section of the profile, every count from the architecture.
@@ -50,34 +52,32 @@ from tokencost.scenario.specs import Scenario
 Phase = Literal["prefill", "decode"]
 
 # The reference model: one Llama-style layer (multi-head attention, as Llama-2-7B) in which every
-# weight matrix, 37.7 MB to 101 MB in fp32, is larger than a 32 MB last-level cache and than
-# glibc's largest mmap threshold (32 MiB), so each product streams its weights from DRAM and each
-# cast maps fresh pages, as with a real model's weights; small enough to set up and time in
-# seconds on two cores.
+# weight matrix, 37.7 MB to 101 MB in fp32, is larger than a 32 MB last-level cache, so each
+# product streams its weights from DRAM, as with a real model's weights; small enough to set up
+# and time in seconds on two cores.
 REFERENCE_CONFIG = ReferenceConfig(layers=1, d_model=3072, heads=24, ffn_dim=8192, vocab=4096)
 ERROR_BAND_FRACTION = 0.15
 
 # numpy calls of one forward pass, counted in tokencost/reference.py (ReferenceTransformer._forward
-# and the functions it calls): per layer 2 RMSNorms × 10, 7 products × 5 (two casts, matmul,
-# cast back, shape), 2 rotary embeddings × 12, attention 20, KV cache 8, reshapes and
-# transposes 9, 2 residuals × 4, SwiGLU 9 → 133; per pass, the embedding, rotary angles, mask,
-# final norm and head → 30.
-NUMPY_CALLS_PER_LAYER = 133
-NUMPY_CALLS_PER_PASS = 30
+# and the functions it calls): per layer 2 RMSNorms × 10, 7 products × 6 (flatten, two casts
+# that copy nothing in fp32, matmul, cast back, reshape), 2 rotary embeddings × 12, attention 21,
+# KV cache 8, reshapes and transposes 9, 2 residuals × 4, SwiGLU 9 → 141; per pass, the
+# embedding, rotary angles, mask, final norm and head → 31.
+NUMPY_CALLS_PER_LAYER = 141
+NUMPY_CALLS_PER_PASS = 31
 PRODUCTS_PER_LAYER = 7  # q, k, v, o, gate, up, down
-MAY_BE_ZERO = frozenset({"fresh_copy_call_s"})  # model terms that a fit may legitimately zero
 
 # Element-wise passes of one layer, counted in tokencost/reference.py for fp32 storage: bytes
-# moved per element (a pass reads 4 and writes 4; float64 arrays 8) and bytes per element of the
-# largest array, which decides whether the pass runs in cache (see pass_rate). Casts are
-# passes: ``astype`` copies. ``/ np.sqrt(head_dim)`` divides float32 scores by a numpy float64,
-# which numpy 2 promotes (NEP 50): the softmax and the product with the values run in float64.
+# moved per element (a pass reads 4 and writes 4) and bytes per element of the largest array,
+# which decides whether the pass runs in cache (see pass_rate). ``astype`` with its default
+# ``copy=True`` copies, so those casts are passes; the ``astype(float32, copy=False)`` of the
+# products' operands and of the queries, keys and values in attention copy nothing in fp32, and
+# numpy's matmul reads the cached keys and values in place (a strided view), so the products'
+# inputs and the cache cost no pass here.
 HIDDEN_BYTES = 2 * 44 + 2 * 36  # RMSNorm ×2 (cast, square, mean, scale, weight, cast back); residual ×2
-INPUT_CAST_BYTES = 8  # meter.matmul's x.astype(float32), per element of each product's input
-QUERY_BYTES = 56 + 16 + 16 + 12  # rotary; cast + re-layout; float64 output re-layout; cast back
+QUERY_BYTES = 56 + 8 + 8 + 8  # rotary; re-layout by KV head; output re-layout; cast back
 KEY_BYTES = 56 + 8 + 8  # rotary; key and value written to the cache
 MLP_BYTES = 2 * 8 + 4 * 8 + 2 * 12 + 8  # casts of gate, up; SiLU (×½, ½×, tanh, 1+); 2 products; cast
-CACHED_KV_BYTES = 8 + 8 + 12  # keys → fp32, values → fp32 → fp64, per cached element of each
 FP32_BYTES = 4
 
 
@@ -120,14 +120,11 @@ class ModelTerms:
 
     size: SizeEfficiency
     matvec_read_fraction: float
-    reread_fraction: float
     op_call_s: float
     matmul_call_s: float
     fresh_copy_bytes_per_s: float
-    fresh_copy_call_s: float
     elementwise_bytes_per_s: float
     tanh_per_s: float
-    fp64_fraction: float
     softmax_per_s: float
     last_level_cache_bytes: float
 
@@ -142,20 +139,21 @@ class ModelTerms:
             )
         try:
             size = terms["size_efficiency"]
+            small = tuple((float(m), float(fraction)) for m, fraction in size.get("small_rows") or ())
             curve = SizeEfficiency(
-                float(size["asymptote_fraction"]), float(size["half_rows"]), float(size["matvec_fraction"])
+                float(size["asymptote_fraction"]),
+                float(size["half_rows"]),
+                float(size["matvec_fraction"]),
+                small,
             )
             values = {f.name: float(terms[f.name]) for f in dataclasses.fields(cls) if f.name != "size"}
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(
                 f"missing or bad value {exc}", field="calibration.model_terms", file=source
             ) from None
-        bad = [
-            name
-            for name, value in values.items()
-            if not (math.isfinite(value) and (value > 0 or (value == 0 and name in MAY_BE_ZERO)))
-        ]
-        if bad or not curve.asymptote_fraction > 0 or curve.half_rows < 0 or not curve.matvec_fraction > 0:
+        bad = [name for name, value in values.items() if not (math.isfinite(value) and value > 0)]
+        fractions = [curve.asymptote_fraction, curve.matvec_fraction, *(f for _, f in curve.small_rows)]
+        if bad or curve.half_rows < 0 or not all(math.isfinite(f) and f > 0 for f in fractions):
             raise ScenarioError(
                 f"values must be positive: {', '.join(bad) or 'size_efficiency'}",
                 field="calibration.model_terms",
@@ -238,12 +236,13 @@ class PassShape:
 def fixed_cost_s(config: ReferenceConfig, terms: ModelTerms, batch: float) -> float:
     """Seconds of a pass that do not grow with its size: numpy calls and BLAS calls.
 
-    ``(133·L + 30)·t_op + L·B·(7 + 2K)·t_blas + B·t_blas``: the numpy calls counted in the
-    reference (:data:`NUMPY_CALLS_PER_LAYER`), one BLAS call per sequence per product (numpy's
-    matmul loops over the batch axis), two per sequence and KV head in attention, and the head.
+    ``(141·L + 31)·t_op + L·(7 + 2·B·K)·t_blas + t_blas``: the numpy calls counted in the
+    reference (:data:`NUMPY_CALLS_PER_LAYER`), one BLAS call per linear product (one product
+    over all B·T rows), two per sequence and KV head in attention (numpy's matmul loops over
+    those batch axes), and the head.
     """
     numpy_calls = NUMPY_CALLS_PER_LAYER * config.layers + NUMPY_CALLS_PER_PASS
-    blas_calls = config.layers * batch * (PRODUCTS_PER_LAYER + 2 * config.kv_heads) + batch
+    blas_calls = config.layers * (PRODUCTS_PER_LAYER + 2 * batch * config.kv_heads) + 1
     return numpy_calls * terms.op_call_s + blas_calls * terms.matmul_call_s
 
 
@@ -253,8 +252,8 @@ def deployment_for(
     """The scenario's deployment with this pass's efficiencies and fixed cost.
 
     Compute efficiency: the size curve at the rows of one fused product, ``B·T`` (what a serving
-    engine runs; :func:`batch_loop_s` adds what numpy's per-sequence loop changes). Bandwidth
-    efficiency: the calibrated matrix-vector read fraction.
+    engine runs, and :meth:`~tokencost.meter.Meter.matmul` too). Bandwidth efficiency: the
+    calibrated matrix-vector read fraction.
     """
     return dataclasses.replace(
         deployment(scenario),
@@ -273,52 +272,6 @@ def model_time(dep: serving.Deployment, shape: PassShape) -> serving.PhaseTerms:
     return serving.decode_step(dep, shape.batch, shape.cached_tokens)
 
 
-def batch_loop_s(dep: serving.Deployment, terms: ModelTerms, shape: PassShape) -> float:
-    """Seconds numpy's per-sequence loop adds to (or saves on) the fused linear products.
-
-    numpy's ``matmul`` runs a (B, T, k) @ (k, n) product as B products of T rows, each its own
-    roofline that streams the weights again: ``max(F₁/(Π·η(T)), W/β_eff)`` for the first and
-    ``max(F₁/(Π·η(T)), ρ·W/β_eff)`` for each of the B − 1 others (ρ: the calibrated re-read
-    fraction — part of a matrix may still be in cache), instead of the fused
-    ``max(B·F₁/(Π·η(B·T)), W/β_eff)`` a serving engine runs (kipply 2022), with F₁ the linear
-    FLOP of one sequence (``2·(N_lin − dV)·T + 2·dV``) and W the weight bytes. 0 when B = 1;
-    negative where B matrix-vector products beat one small-m product (it happens).
-    """
-    head = dep.lm_head_params
-    flops_one = 2.0 * (dep.linear_params - head) * shape.new_tokens + 2.0 * head
-    weights = serving.weight_bytes_read(dep, shape.batch * shape.new_tokens)
-    memory = rl.memory_time_s(weights, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency)
-    compute_one = rl.compute_time_s(
-        flops_one, dep.peak_flop_per_s, float(terms.size.efficiency(shape.new_tokens))
-    )
-    looped = rl.roofline_time_s(compute_one, memory) + (shape.batch - 1) * rl.roofline_time_s(
-        compute_one, terms.reread_fraction * memory
-    )
-    fused_compute = rl.compute_time_s(shape.batch * flops_one, dep.peak_flop_per_s, dep.compute_efficiency)
-    return float(looped - rl.roofline_time_s(fused_compute, memory))
-
-
-def weight_cast_s(config: ReferenceConfig, terms: ModelTerms) -> float:
-    """Seconds of ``w.astype(float32)`` in ``Meter.matmul``: numpy's ``astype`` copies even an
-    fp32 weight, into newly mapped memory, before every product.
-
-    ``(7L + 1)·t_map + N_lin·(b + 4) / fresh_copy_rate`` — a fixed cost to map and unmap each
-    copy, and each stored element of b bytes read, 4 written.
-    """
-    weights = linear_params(
-        layers=config.layers,
-        d_model=config.d_model,
-        heads=config.heads,
-        kv_heads=config.kv_heads,
-        head_dim=config.head_dim,
-        ffn_dim=config.ffn_dim,
-        vocab=config.vocab,
-    )
-    copies = PRODUCTS_PER_LAYER * config.layers + 1
-    moved = weights * (config.bytes_per_element + FP32_BYTES)
-    return copies * terms.fresh_copy_call_s + moved / terms.fresh_copy_bytes_per_s
-
-
 @dataclass(frozen=True)
 class Pass:
     """Element-wise work over ``elements`` elements: bytes moved and largest-array bytes each."""
@@ -332,24 +285,20 @@ class Pass:
 def elementwise_passes(config: ReferenceConfig, shape: PassShape) -> list[Pass]:
     """The reference's element-wise passes of one forward pass, counted from its code.
 
-    Per layer over the hidden state (B·T·d), the products' inputs, queries (B·T·h·H), keys and
-    values (B·T·K·H), the MLP (B·T·f) and the cached keys and values cast for attention
-    (B·K·(c+T)·H). The softmax over the scores is timed whole (:func:`elementwise_s`).
+    Per layer over the hidden state (B·T·d), queries (B·T·h·H), keys and values (B·T·K·H) and
+    the MLP (B·T·f); and the embedding rows gathered. The softmax over the scores is timed whole
+    (:func:`elementwise_s`).
     """
     b, t, layers = shape.batch, shape.new_tokens, config.layers
     hidden = b * t * config.d_model
     query = b * t * config.heads * config.head_dim
     key = b * t * config.kv_heads * config.head_dim
     mlp = b * t * config.ffn_dim
-    cached = b * config.kv_heads * shape.keys * config.head_dim
-    double = 2 * FP32_BYTES
     return [
         Pass("hidden", layers * hidden, HIDDEN_BYTES, FP32_BYTES),
-        Pass("inputs", layers * (5 * hidden + query + mlp), INPUT_CAST_BYTES, FP32_BYTES),
-        Pass("queries", layers * query, QUERY_BYTES, double),
+        Pass("queries", layers * query, QUERY_BYTES, FP32_BYTES),
         Pass("keys", layers * key, KEY_BYTES, FP32_BYTES),
         Pass("mlp", layers * mlp, MLP_BYTES, FP32_BYTES),
-        Pass("cached", layers * cached, CACHED_KV_BYTES, double),
         Pass("embedding", hidden, 2 * FP32_BYTES, FP32_BYTES),
     ]
 
@@ -363,7 +312,7 @@ def pass_rate(terms: ModelTerms, array_bytes: float) -> float:
 
 def elementwise_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:
     """Seconds of the single-threaded element-wise passes, a tanh per MLP element (SiLU), and
-    the masked float64 softmax over ``B·h·T·(c+T)`` scores per layer — numpy scores the whole
+    the masked float32 softmax over ``B·h·T·(c+T)`` scores per layer — numpy scores the whole
     rectangle and masks it — at the calibrated softmax rate."""
     passes = elementwise_passes(config, shape)
     moved = sum(
@@ -383,17 +332,16 @@ def attention_s(
 ) -> float:
     """Seconds of numpy's attention products beyond the model's attention FLOP.
 
-    numpy multiplies the whole T×(c+T) rectangle: ``B·T·(c+T)·a/2`` FLOP for the scores, in fp32
-    at ``Π·η((h/K)·T)`` (attention is batched per KV head, (h/K)·T rows per product), and as many
-    for the values, in fp64 (numpy 2 promotes the scaled scores: see the constants above). The
-    model's own attention FLOP (causal pairs, at the pass's compute rate) is subtracted when the
-    pass is compute-bound.
+    numpy multiplies the whole T×(c+T) rectangle: ``B·T·(c+T)·a`` FLOP for the scores and the
+    values, in fp32 at ``Π·η((h/K)·T)`` (attention is batched per sequence and KV head, (h/K)·T
+    rows per product). The model's own attention FLOP (causal pairs, at the pass's compute
+    rate) is subtracted when the pass is compute-bound.
     """
-    half = shape.batch * shape.new_tokens * shape.keys * dep.attention_flops_per_key / 2.0
+    rectangle = shape.batch * shape.new_tokens * shape.keys * dep.attention_flops_per_key
     rate = dep.peak_flop_per_s * float(
         terms.size.efficiency(config.heads // config.kv_heads * shape.new_tokens)
     )
-    numpy_s = half / rate + half / (rate * terms.fp64_fraction)
+    numpy_s = rectangle / rate
     model_flops = shape.batch * shape.causal_pairs * dep.attention_flops_per_key
     model_s = rl.compute_time_s(model_flops, dep.peak_flop_per_s, dep.compute_efficiency)
     return float(numpy_s - (model_s if bound == "compute" else 0.0))
@@ -404,8 +352,6 @@ def implementation_terms(
 ) -> dict[str, float]:
     """Seconds the numpy reference spends beyond the model's roofline, term by term."""
     return {
-        "batch_loop_s": batch_loop_s(dep, terms, shape),
-        "weight_cast_s": weight_cast_s(config, terms),
         "elementwise_s": elementwise_s(config, terms, shape),
         "attention_s": attention_s(dep, config, terms, shape, bound),
     }
@@ -641,8 +587,6 @@ def _ms(seconds: float) -> str:
 
 
 TERM_LABELS = {
-    "batch_loop_s": "batch loop",
-    "weight_cast_s": "casts",
     "elementwise_s": "element-wise",
     "attention_s": "attention",
 }
@@ -679,7 +623,7 @@ def text_report(result: Verification) -> str:
     lines += [
         "",
         f"times in ms (median of {result.repeats}); model = roofline of tokencost.model + fixed cost;",
-        "the last four columns are the numpy reference's extra work (see tokencost.verification).",
+        "the last two columns are the numpy reference's extra work (see tokencost.verification).",
         f"reference: {c.layers} layer, d={c.d_model}, heads={c.heads}/{c.kv_heads}, ffn={c.ffn_dim}, "
         f"vocab={c.vocab}, {c.dtype}; profile: {result.profile_source}",
         f"machine now vs profile (reported, not used): {drift_text(result.drift)}",
@@ -827,7 +771,7 @@ def render_html(result: Verification) -> str:
         f"<title>tokencost verify</title><style>{PAGE_CSS}</style></head><body>"
         f"<h1>tokencost verify</h1><p>{html.escape(facts)}</p>{figure}{_html_table(result)}"
         "<p>model = the roofline of tokencost.model (size-dependent compute efficiency and per-pass "
-        "fixed cost from the calibration); the last four columns are work the numpy reference does "
+        "fixed cost from the calibration); the last two columns are work the numpy reference does "
         "beyond a serving engine, counted from its code and timed at calibrated rates.</p>"
         f"<footer>{html.escape(config)}<br>{html.escape(source)}<br>tokencost {html.escape(__version__)}"
         "</footer></body></html>"
