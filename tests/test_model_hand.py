@@ -320,3 +320,36 @@ def test_fp8_kv_cache_halves_kv_bytes_and_int4_quarters_weights() -> None:
     assert bf16.kv_bytes_per_token == 131_072
     assert small.kv_bytes_per_token == 65_536
     assert small.weight_bytes == pytest.approx(bf16.weight_bytes / 4)
+
+
+def test_to_dict_and_to_frame_hold_the_contract_keys() -> None:
+    from tokencost import to_frame
+
+    result = evaluate(llama2_7b_on_a100())
+    data = result.to_dict()
+    contract = {
+        "ttft_s",
+        "tpot_s",
+        "e2e_latency_s",
+        "throughput_output_tokens_per_s",
+        "max_batch",
+        "batch_size",
+        "replicas",
+        "gpus_required",
+        "utilization",
+        "usd_per_million_input_tokens",
+        "usd_per_million_output_tokens",
+        "usd_per_request",
+        "usd_per_day",
+        "feasible",
+        "infeasible_reason",
+    }
+    assert contract <= set(data)
+    assert {"flops", "bytes", "time_s", "bound"} <= set(data["prefill"])
+    assert {"flops_per_token", "bytes_per_step", "time_per_step_s", "bound"} <= set(data["decode"])
+    frame = result.to_frame()
+    assert frame.shape[0] == 1
+    assert frame.loc[0, "prefill.time_s"] == pytest.approx(result.ttft_s)
+    assert frame.loc[0, "decode.bound"] == "memory"
+    both = to_frame([result, evaluate(llama2_7b_on_a100(batch_size=8))])
+    assert list(both["batch_size"]) == [1, 8]
