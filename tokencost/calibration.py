@@ -9,9 +9,8 @@ document has two sections:
   ``source`` and ``as_of``. Paste it into a scenario.
 * ``calibration:`` — ``model_terms``, what the model needs beyond the roofline: the
   *size-efficiency curve* of matrix products (:func:`fit_size_efficiency`), the fixed cost of
-  one numpy call, one BLAS call and of mapping a fresh copy, fresh-copy, element-wise, tanh
-  and softmax rates, the cost of re-streaming a matrix (:func:`reread_fraction`) and the
-  cache size; and ``measurements``, every raw measurement with its spread. Fractions of
+  one numpy call and one BLAS call, the fresh-copy, element-wise, tanh and softmax rates and
+  the cache size; and ``measurements``, every raw measurement with its spread. Fractions of
   ``hardware.flops`` or ``hardware.bandwidth`` are stored as fractions, so editing those two
   numbers rescales everything that depends on them.
 
@@ -57,7 +56,6 @@ ELEMENTWISE_CALLS = 5  # passes per sample over the in-cache array (~0.1–1 ms 
 DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
 MIN_POOLED_REPEATS = 3
 STACKED_VECTORS = 8  # vectors in the stacked matrix-vector measurement
-REREAD_FLOOR = 0.05  # a re-read costs at least this fraction of the first (noise guard)
 FRESH_SMALL_BYTES = 48 * MIB  # above glibc's largest mmap threshold (32 MiB): always new pages
 SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
@@ -545,7 +543,7 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
     matvec = _median(measurements["matvec_in_cache"], "flop_per_s") / peak_flop_per_s
     vector = next(p for p in measurements["size_curve"] if p["shape"][0] == 1)
     streamed = BYTES_FP32 * vector["shape"][1] * vector["shape"][2] / vector["seconds"]["median"]
-    fresh_rate, fresh_call = fresh_copy_fit(measurements["memory"])
+    fresh_rate, _ = fresh_copy_fit(measurements["memory"])
     elementwise, overheads = measurements["elementwise"], measurements["overheads"]
     return {
         "size_efficiency": {
@@ -558,30 +556,14 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
             "small_rows": small,
         },
         "matvec_read_fraction": min(streamed / bandwidth, 1.0),
-        "reread_fraction": reread_fraction(measurements),
         "op_call_s": float(overheads["op_call"]["seconds"]["median"]),
         "matmul_call_s": float(overheads["matmul_call"]["seconds"]["median"]),
         "fresh_copy_bytes_per_s": fresh_rate,
-        "fresh_copy_call_s": fresh_call,
         "elementwise_bytes_per_s": _median(elementwise["scale"], "bytes_per_s"),
         "tanh_per_s": _median(elementwise["tanh"], "elements_per_s"),
         "softmax_per_s": _median(measurements["softmax_fp32"], "elements_per_s"),
         "last_level_cache_bytes": float(measurements["last_level_cache_bytes"]),
     }
-
-
-def reread_fraction(measurements: dict[str, Any]) -> float:
-    """Cost of each further matrix-vector product over the same weights, relative to the
-    first: ``(t_s − t_1) / ((s − 1)·t_1)`` from the stacked and the single (m = 1) product. Below
-    1 when part of the matrix is still in cache; 1 (no measurement) for other devices."""
-    stacked = measurements.get("stacked_matvec")
-    single = next((p for p in measurements["size_curve"] if p["shape"][0] == 1), None)
-    if stacked is None or single is None:
-        return 1.0
-    count = stacked["shape"][0]
-    first = single["seconds"]["median"]
-    fraction = (stacked["seconds"]["median"] - first) / ((count - 1) * first)
-    return float(min(max(fraction, REREAD_FLOOR), 1.0))
 
 
 def profile_document(
