@@ -19,18 +19,10 @@ import pytest
 
 from tokencost import Scenario, evaluate
 from tokencost.report.html import write_comparison_report, write_report
+from tokencost.report.screenshot import CHROMIUM_ARGS as SCREENSHOT_CHROMIUM_ARGS
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(SCREENSHOT_CHROMIUM_ARGS)
 XSS_NAME = '<img src=x onerror="window.__xss=1">'
 RENDER_TIMEOUT_MS = 30_000
 COUNT_RENDERED = (  # figures whose div holds a drawn plot

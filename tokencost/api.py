@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tokencost.model import cost, serving
 from tokencost.model import flops as fl
@@ -77,10 +78,17 @@ def mean_tpot_s(
     dep: Deployment, batch: np.ndarray | float, input_tokens: float, output_tokens: float
 ) -> np.ndarray:
     """Mean seconds per output token over a response's decode steps (one step if O = 1)."""
+    total = serving.decode_total_time_s(dep, batch, input_tokens, output_tokens)
+    return tpot_from_total_s(dep, batch, input_tokens, output_tokens, total)
+
+
+def tpot_from_total_s(
+    dep: Deployment, batch: np.ndarray | float, input_tokens: float, output_tokens: float, total_s: ArrayLike
+) -> np.ndarray:
+    """Mean seconds per decode step given their total; the step at context P when O = 1."""
     if output_tokens <= 1:
         return serving.decode_step(dep, batch, input_tokens).time_s
-    total = serving.decode_total_time_s(dep, batch, input_tokens, output_tokens)
-    return total / fl.decode_steps(output_tokens)
+    return np.asarray(total_s, dtype=float) / fl.decode_steps(output_tokens)
 
 
 def largest_satisfying(predicate: Callable[[np.ndarray], np.ndarray], low: int, high: int) -> int:
@@ -176,7 +184,7 @@ def _feasible(scenario: Scenario, dep: Deployment, base: dict, batch: int, max_b
     pre = serving.prefill(dep, prompt)
     ttft = float(pre.time_s)
     decode_total = float(serving.decode_total_time_s(dep, batch, prompt, out))
-    tpot = float(mean_tpot_s(dep, batch, prompt, out))
+    tpot = float(tpot_from_total_s(dep, batch, prompt, out, decode_total))
     context = float(serving.mean_decode_context(prompt, out))
     step = serving.decode_step(dep, batch, context)
     per_token = fl.decode_step_flops(

@@ -107,7 +107,7 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""
-        data = _clean(asdict(self))
+        data = json_ready(asdict(self))
         data["notes"] = list(self.notes)
         return data
 
@@ -116,11 +116,12 @@ class Evaluation:
         return to_frame([self])
 
 
-def _clean(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """``value`` with tuples as lists and NaN/inf as None, so ``json.dumps(allow_nan=False)`` works."""
     if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
+        return {key: json_ready(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
+        return [json_ready(item) for item in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

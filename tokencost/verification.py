@@ -563,24 +563,27 @@ TERM_LABELS = {
 }
 
 
+def _case_cells(case: CaseResult) -> list[str]:
+    """One case as table cells (ms): name, measured, spread, predicted, error, model, bound, terms."""
+    m, p = case.measured, case.prediction
+    return [
+        case.case.name,
+        _ms(m.median),
+        f"{_ms(m.minimum)}–{_ms(m.maximum)}",
+        _ms(p.predicted_s),
+        f"{case.error:+.1%}",
+        _ms(p.model_s),
+        p.bound,
+        *(_ms(p.extra[key]) for key in TERM_LABELS),
+    ]
+
+
 def text_report(result: Verification) -> str:
     """The predicted-vs-measured table for a terminal (milliseconds)."""
     header = ["case", "measured", "min–max", "predicted", "error", "model", "bound", *TERM_LABELS.values()]
     rows = [header]
     for case in result.cases:
-        m, p = case.measured, case.prediction
-        rows.append(
-            [
-                case.case.name,
-                _ms(m.median),
-                f"{_ms(m.minimum)}–{_ms(m.maximum)}",
-                _ms(p.predicted_s),
-                f"{case.error:+.1%}",
-                _ms(p.model_s),
-                p.bound,
-                *(_ms(p.extra[key]) for key in TERM_LABELS),
-            ]
-        )
+        rows.append(_case_cells(case))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(
@@ -695,17 +698,7 @@ def _html_table(result: Verification) -> str:
     ]
     body = []
     for case in result.cases:
-        m, p = case.measured, case.prediction
-        cells = [
-            case.case.name,
-            _ms(m.median),
-            f"{_ms(m.minimum)}–{_ms(m.maximum)}",
-            _ms(p.predicted_s),
-            f"{case.error:+.1%}",
-            _ms(p.model_s),
-            p.bound,
-            *(_ms(p.extra[key]) for key in TERM_LABELS),
-        ]
+        cells = _case_cells(case)
         body.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
     header = "".join(f"<th>{html.escape(cell)}</th>" for cell in head)
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"

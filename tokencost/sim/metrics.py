@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from tokencost.results import json_ready
+
 PERCENTILES = (50.0, 90.0, 99.0)
 PER_MILLION = 1e6
 
@@ -239,20 +241,10 @@ class SimulationResult:
             "notes": list(self.notes),
             "sim_wall_time_s": self.sim_wall_time_s,
         }
-        return _clean(data)
+        return json_ready(data)
 
     def to_frames(self) -> dict[str, Any]:
         """``{"requests", "series"}`` DataFrames (built by :func:`tokencost.sim_report.frames`)."""
         from tokencost.sim_report import frames
 
         return frames(self)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
