@@ -23,7 +23,7 @@ from tokencost.errors import ScenarioError
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 SECONDS_PER_DAY = 86400.0
-AFTERNOON_PEAK_S = 14 * 3600.0
+AFTERNOON_PEAK_S = 14 * 3600.0  # an assumption, not a measurement: a local-time 2 pm peak; set peak_s
 
 
 class PoissonTraffic(BaseModel):

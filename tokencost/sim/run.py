@@ -36,7 +36,7 @@ from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.scheduler import ReplicaConfig
 from tokencost.sim.steps import StepTimes
 
-DEFAULT_LOAD_FRACTION = 0.8
+DEFAULT_LOAD_FRACTION = 0.8  # issue 5: with no load given, load the fleet to about 80 % of capacity
 FALLBACK_RATE_PER_S = 1.0
 PREFILL_TABLE_MIN_TOKENS = 8192
 PREFILL_TABLE_CONTEXTS = 4
