@@ -47,7 +47,9 @@ class DecodeRecord:
     comm_time_s: float | None = None
     arithmetic_intensity_flop_per_byte: float | None = None
     context_tokens: float | None = None
-    total_time_s: float | None = None
+    total_time_s: float | None = None  # mean seconds a request spends in decode, interference included
+    batch: float | None = None  # sequences in the step a request sees (itself included)
+    step_time_s: float | None = None  # one step at that batch and the mean context, no interference
 
 
 @dataclass(frozen=True)
@@ -67,22 +69,33 @@ class Evaluation:
     accelerators_per_replica: int
     input_tokens: int
     output_tokens: int
-    ttft_s: float | None = None
-    tpot_s: float | None = None
+    batching: str = "continuous"
+    ttft_s: float | None = None  # mean, queueing included
+    tpot_s: float | None = None  # mean, prefill interference included
     e2e_latency_s: float | None = None
+    ttft_p99_s: float | None = None  # analytic estimate (see tokencost.model.operating)
+    tpot_p99_s: float | None = None
+    queue_wait_s: float | None = None  # mean part of ttft_s spent before the request's own prefill
+    saturated: bool = False
     throughput_output_tokens_per_s: float | None = None
     throughput_output_tokens_per_s_per_gpu: float | None = None
     prefill_tokens_per_s: float | None = None
     max_batch: int = 0
-    batch_size: int | None = None
+    batch_size: float | None = None  # mean sequences in decode at the operating point
+    batch_cap: int | None = None  # most sequences a replica batches (memory, SLO or fixed)
+    batch_cap_limited_by: str | None = None  # "memory", "slo" or "fixed"
+    limited_by: str | None = None  # what sets batch_size: "load", "memory", "slo" or "fixed"
     request_rate_per_s: float | None = None
     replica_requests_per_s: float | None = None
     replicas: int | None = None
     gpus_required: int | None = None
-    utilization: float | None = None
+    utilization: float | None = None  # busy fraction of the replicas
+    load_fraction_of_capacity: float | None = None  # request rate / (replicas × capacity at the cap)
     usd_per_hour_per_replica: float | None = None
     usd_per_million_input_tokens: float | None = None
     usd_per_million_output_tokens: float | None = None
+    usd_per_million_input_tokens_at_capacity: float | None = None
+    usd_per_million_output_tokens_at_capacity: float | None = None
     output_input_cost_ratio: float | None = None
     usd_per_request: float | None = None
     usd_per_day: float | None = None
@@ -93,6 +106,7 @@ class Evaluation:
     meets_slo: bool | None = None
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None
+    slo_percentile: float | None = None
     weight_bytes: float | None = None
     kv_bytes_per_token: float | None = None
     kv_bytes_per_sequence: float | None = None

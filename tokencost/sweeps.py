@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from tokencost import api
-from tokencost.model import cost, serving
+from tokencost.model import cost, operating, serving
 from tokencost.model import flops as fl
 from tokencost.model import roofline as rl
 from tokencost.results import Evaluation
@@ -52,7 +52,8 @@ ROOF_DECADES_AROUND = 0.7  # roofline x range: this many decades beyond the poin
 
 
 def _chosen_batch(scenario: Scenario, dep: serving.Deployment) -> tuple[int, int]:
-    """(batch the scenario runs at, max_batch), as :func:`tokencost.evaluate` chooses them.
+    """(batch a full replica runs at, max_batch): the batch cap :func:`tokencost.evaluate`
+    chooses (the fixed batch, else the largest that fits and meets the TPOT target at full load).
 
     When nothing fits (max_batch 0) the batch is the fixed one if given, else 1.
     """
@@ -75,7 +76,10 @@ def default_batches(max_batch: int, chosen: int) -> np.ndarray:
 def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.DataFrame:
     """Decode batch sizes against speed, throughput, cost and memory, one row per batch.
 
-    Columns: ``batch_size``; ``tpot_s`` (mean seconds per output token over a response);
+    Every row is a replica kept full at that batch (the capacity view; the load the scenario
+    gives sets the operating point, see :func:`load_curve`). Columns: ``batch_size``;
+    ``tpot_s`` (mean seconds per output token over a response, the prefills of the newcomers
+    included under continuous batching);
     ``decode_step_time_s`` (one step at the mean context); ``e2e_latency_s`` (T_p + D);
     ``decode_output_tokens_per_s_per_accelerator`` (``B / TPOT / n``: decode alone);
     ``output_tokens_per_s_per_accelerator`` (steady state, ``O / (T_p + D/B) / n``);
@@ -91,9 +95,10 @@ def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.
     batch = np.asarray(default_batches(max_batch, chosen) if batches is None else batches, dtype=float)
     ttft = float(serving.prefill(dep, prompt).time_s)
     decode_total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
-    tpot = np.asarray(api.mean_tpot_s(dep, batch, prompt, out), dtype=float)
+    traffic = api.traffic_for(scenario, max_batch)
+    tpot = np.asarray(operating.capacity_tpot_s(dep, batch, traffic), dtype=float)
     step = serving.decode_step(dep, batch, serving.mean_decode_context(prompt, out))
-    busy_s = cost.replica_seconds_per_request(ttft, decode_total, batch)
+    busy_s = 1.0 / operating.capacity_requests_per_s(dep, batch, traffic)
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
     kv_sequence = float(serving.kv_bytes_per_sequence(dep, prompt + out))
     return pd.DataFrame(
@@ -120,7 +125,8 @@ def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.
 def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None = None) -> pd.DataFrame:
     """Output length O against latency and cost at the scenario's batch, one row per O.
 
-    Default O: 1 to 4 × the scenario's output tokens. Columns: ``output_tokens``, ``ttft_s``,
+    The replica is kept full at the batch cap (as :func:`batch_sweep`'s chosen row). Default O:
+    1 to 4 × the scenario's output tokens. Columns: ``output_tokens``, ``ttft_s``,
     ``decode_time_s`` (D: O − 1 sequential steps), ``e2e_latency_s`` (T_p + D), ``tpot_s``,
     ``usd_per_request`` (``(T_p + D/B)·$/s``), ``usd_per_million_output_tokens``,
     ``batch_size``, ``max_batch`` (at context P + O) and ``fits_in_memory``.
@@ -136,8 +142,11 @@ def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None 
     else:
         lengths = np.asarray(output_tokens, dtype=float)
     ttft = float(serving.prefill(dep, prompt).time_s)
-    decode_total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, lengths), dtype=float)
     steps = fl.decode_steps(lengths)
+    raw_decode = np.asarray(serving.decode_total_time_s(dep, batch, prompt, lengths), dtype=float)
+    decode_total = raw_decode
+    if api.serving_spec(scenario).batching == "continuous":  # the newcomers' prefills stall the steps
+        decode_total = decode_total + np.where(steps > 0, max(batch - 1, 0) * ttft, 0.0)
     tpot = np.where(
         steps > 0, decode_total / np.maximum(steps, 1.0), serving.decode_step(dep, batch, prompt).time_s
     )
@@ -150,10 +159,8 @@ def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None 
             "decode_time_s": decode_total,
             "e2e_latency_s": ttft + decode_total,
             "tpot_s": tpot,
-            "usd_per_request": cost.replica_seconds_per_request(ttft, decode_total, batch) * usd_s,
-            "usd_per_million_output_tokens": cost.usd_per_million_tokens(
-                decode_total / batch, lengths, usd_s
-            ),
+            "usd_per_request": (ttft + raw_decode / batch) * usd_s,
+            "usd_per_million_output_tokens": cost.usd_per_million_tokens(raw_decode / batch, lengths, usd_s),
             "batch_size": batch,
             "max_batch": fit,
             "fits_in_memory": batch <= fit,
@@ -196,33 +203,89 @@ def temperature_sweep(
 
 
 def phase_breakdown(scenario: Scenario, evaluation: Evaluation) -> pd.DataFrame:
-    """Where one request's time and money go: prefill, decode and communication.
+    """Where one request's time and money go at the operating point.
 
-    Rows ``prefill``, ``decode``, ``communication``. Columns: ``latency_s`` (seconds the user
-    waits in each; they add up to the end-to-end latency), ``replica_s`` (seconds of the replica
-    the request uses: decode is shared by B sequences, so its share is 1/B; they add up to
-    T_p + D/B) and ``usd`` (``replica_s × $/s``; adds up to $/request). Communication is the
-    tensor- and pipeline-parallel traffic inside prefill and decode, shown on its own.
+    Rows ``queue``, ``prefill``, ``decode``, ``communication`` and ``idle``. Columns:
+    ``latency_s`` (seconds the user waits in each; they add up to the end-to-end latency: the
+    wait before its prefill, its prefill pass, its decode steps with the prefills of others that
+    interrupt them, and the all-reduces inside both), ``replica_s`` (seconds of the replica the
+    request uses: its prefill alone, a 1/B share of the decode steps it shares with B − 1
+    others, and its share of the time the fleet stands idle or under-batched: they add up to
+    replicas / request rate) and ``usd`` (``replica_s × $/s``; adds up to $/request).
     """
     dep = api.deployment(scenario)
     prefill, decode = evaluation.prefill, evaluation.decode
     if not evaluation.feasible or prefill.time_s is None or decode.total_time_s is None:
         raise ValueError("phase_breakdown needs a feasible evaluation")
-    batch = float(evaluation.batch_size or 1)
+    batch = float(decode.batch or evaluation.batch_size or 1)
     steps = float(fl.decode_steps(evaluation.output_tokens))
     prefill_comm = float(prefill.comm_time_s or 0.0)
     decode_comm = steps * float(decode.comm_time_s or 0.0)
+    queue = float(evaluation.queue_wait_s or 0.0)
     latency = np.array(
-        [prefill.time_s - prefill_comm, decode.total_time_s - decode_comm, prefill_comm + decode_comm]
+        [
+            queue,
+            prefill.time_s - prefill_comm,
+            decode.total_time_s - decode_comm,
+            prefill_comm + decode_comm,
+            0.0,
+        ]
     )
-    replica = np.array([latency[0], latency[1] / batch, prefill_comm + decode_comm / batch])
+    own_decode = steps * float(decode.step_time_s or decode.time_per_step_s or 0.0)
+    per_request = float(evaluation.replicas or 1) / float(evaluation.request_rate_per_s or 1.0)
+    used = np.array([0.0, latency[1], (own_decode - decode_comm) / batch, prefill_comm + decode_comm / batch])
+    replica = np.append(used, max(per_request - used.sum(), 0.0))
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
     return pd.DataFrame(
         {
-            "phase": ["prefill", "decode", "communication"],
+            "phase": ["queue", "prefill", "decode", "communication", "idle"],
             "latency_s": latency,
             "replica_s": replica,
             "usd": replica * usd_s,
+        }
+    )
+
+
+def load_curve(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> pd.DataFrame:
+    """Cost and latency of one replica as its load goes from near zero to saturation.
+
+    One row per load, as a fraction of the replica's capacity at its batch cap (default 2 % to
+    98 %, plus the scenario's own load). Columns: ``load_fraction``, ``request_rate_per_s`` (per
+    replica), ``batch_size`` (mean sequences in decode), ``tpot_s``, ``tpot_p99_s``, ``ttft_s``,
+    ``ttft_p99_s`` (:mod:`tokencost.model.operating`), ``usd_per_million_output_tokens`` (the
+    replica's whole cost over the tokens it delivers, its decode share), ``utilization`` and
+    ``scenario`` (True on the scenario's own load).
+    """
+    dep = api.deployment(scenario)
+    workload = scenario.workload
+    max_batch = int(serving.max_batch(dep, workload.input_tokens + workload.output_tokens))
+    cap, _ = api.slo_batch_cap(scenario, dep, max(max_batch, 1))
+    traffic = api.traffic_for(scenario, cap)
+    capacity = float(operating.capacity_requests_per_s(dep, cap, traffic))
+    grid = np.linspace(0.02, 0.98, 49) if fractions is None else np.asarray(fractions, dtype=float)
+    evaluation = api.evaluate(scenario)
+    own = None
+    if evaluation.feasible and evaluation.request_rate_per_s and evaluation.replicas:
+        own = evaluation.request_rate_per_s / evaluation.replicas / capacity
+        grid = np.unique(np.append(grid, min(own, 0.999)))
+    rate = grid * capacity
+    point = operating.solve(dep, rate, traffic, 99.0)
+    share = np.minimum(point.prefill_busy_fraction / np.maximum(point.busy_fraction, 1e-12), 1.0)
+    usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
+    return pd.DataFrame(
+        {
+            "load_fraction": grid,
+            "request_rate_per_s": rate,
+            "batch_size": point.batch,
+            "tpot_s": point.tpot_s,
+            "tpot_p99_s": point.tpot_p_s,
+            "ttft_s": point.ttft_s,
+            "ttft_p99_s": point.ttft_p_s,
+            "usd_per_million_output_tokens": cost.usd_per_million_tokens(
+                1.0 - share, rate * workload.output_tokens, usd_s
+            ),
+            "utilization": point.busy_fraction,
+            "scenario": np.isclose(grid, own) if own is not None else np.zeros(grid.shape, dtype=bool),
         }
     )
 
@@ -232,8 +295,8 @@ def roofline_points(
 ) -> pd.DataFrame:
     """Prefill and decode on the roofline, one row per point.
 
-    ``phase`` is ``prefill`` (one prompt), ``decode`` (the scenario's batch at the mean
-    context) or ``decode sweep`` (other batches, to show decode moving right as B grows).
+    ``phase`` is ``prefill`` (one prompt), ``decode`` (the batch a request sees at the
+    operating point, at the mean context) or ``decode sweep`` (other batches, to show decode moving right as B grows).
     Columns: ``batch_size``, ``arithmetic_intensity_flop_per_byte`` (FLOP per byte moved) and
     ``achieved_flop_per_s_per_accelerator`` (the pass's FLOP / its seconds / accelerators:
     every accelerator of the replica counts, so a pipeline that idles stages sits lower).
@@ -241,12 +304,13 @@ def roofline_points(
     dep = api.deployment(scenario)
     workload = scenario.workload
     prompt, out = float(workload.input_tokens), float(workload.output_tokens)
-    chosen, max_batch = _chosen_batch(scenario, dep)
-    if evaluation is not None and evaluation.batch_size:
-        chosen = evaluation.batch_size
+    chosen_cap, max_batch = _chosen_batch(scenario, dep)
+    chosen: float = chosen_cap
+    if evaluation is not None and evaluation.decode.batch:
+        chosen = evaluation.decode.batch
     pre = serving.prefill(dep, prompt)
     if batches is None:
-        batches = np.unique(np.geomspace(1, max(max_batch, chosen, 1), 12).round())
+        batches = np.unique(np.geomspace(1, max(max_batch, chosen, 1.0), 12).round())
     sweep = np.asarray(batches, dtype=float)
     batch = np.concatenate([[chosen], sweep])
     step = serving.decode_step(dep, batch, serving.mean_decode_context(prompt, out))

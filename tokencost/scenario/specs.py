@@ -304,7 +304,10 @@ class ParallelismSpec(BaseModel):
 
 
 class WorkloadSpec(BaseModel):
-    """What the users ask for: tokens per request and the request rate."""
+    """What the users ask for: tokens per request and the load, given one of three ways —
+    users × requests per user per hour, a total ``requests_per_second``, or a closed loop of
+    ``concurrency`` clients (each sends its next request when its previous answer ends, after
+    ``think_time_s``)."""
 
     model_config = _FROZEN
 
@@ -313,8 +316,21 @@ class WorkloadSpec(BaseModel):
     users: Count | None = Field(None, gt=0, description="Number of users.")
     requests_per_user_per_hour: float | None = Field(None, gt=0, description="Requests per user per hour.")
     requests_per_second: float | None = Field(None, gt=0, description="Total requests per second.")
+    concurrency: Integer | None = Field(
+        None,
+        gt=0,
+        le=10_000_000,
+        description="Closed-loop load: clients, each with one request in flight at a time "
+        "(vLLM benchmark_serving --max-concurrency, genai-perf --concurrency).",
+    )
+    think_time_s: Seconds = Field(
+        0.0, ge=0, description="Closed loop: seconds between an answer and that client's next request."
+    )
     batch_size: Integer | None = Field(
-        None, gt=0, description="Fixed decode batch; default: the largest that fits and meets the SLO."
+        None,
+        gt=0,
+        description="Fixed decode batch (a benchmark at fixed batch); default: the load sets "
+        "the batch, capped by memory and the TPOT target.",
     )
 
     @model_validator(mode="after")
@@ -323,11 +339,24 @@ class WorkloadSpec(BaseModel):
             self.requests_per_user_per_hour is None
         ):
             raise ValueError("give users together with requests_per_user_per_hour, or requests_per_second")
+        ways = {
+            "users × requests_per_user_per_hour": self.users is not None,
+            "requests_per_second": self.requests_per_second is not None,
+            "concurrency": self.concurrency is not None,
+        }
+        given = [name for name, present in ways.items() if present]
+        if len(given) > 1:
+            raise ValueError(
+                f"the load is given twice: {' and '.join(given)} (give one of users × "
+                "requests_per_user_per_hour, requests_per_second or concurrency)"
+            )
+        if self.think_time_s and self.concurrency is None:
+            raise ValueError("think_time_s applies to a closed loop: give concurrency too")
         return self
 
     @property
     def request_rate_per_s(self) -> float | None:
-        """Total arrival rate in requests/s, or None when no load is given."""
+        """Total arrival rate in requests/s (open loop), or None when none is given."""
         if self.requests_per_second is not None:
             return self.requests_per_second
         if self.users is not None and self.requests_per_user_per_hour is not None:

@@ -216,7 +216,14 @@ class ServingSpec(BaseModel):
 
     model_config = _FROZEN
 
-    replicas: int | None = Field(None, gt=0, le=100_000, description="Replicas; default: evaluate()'s.")
+    replicas: int | None = Field(
+        None, gt=0, le=100_000, description="Replicas; default: as many as the load and the SLO need."
+    )
+    batching: Literal["continuous", "static"] = Field(
+        "continuous",
+        description="continuous: sequences join and leave the batch every iteration (Orca, vLLM); "
+        "static: a batch of prompts is prefilled together and decoded to the end before the next.",
+    )
     router: Literal["round_robin", "least_loaded"] = Field(
         "least_loaded",
         description="Which replica gets an arrival: in turn, or the one with the "
@@ -226,8 +233,8 @@ class ServingSpec(BaseModel):
         None,
         gt=0,
         le=65_536,
-        description="Most sequences running on a replica; default: the batch "
-        "evaluate() chooses (largest that fits and meets the TPOT target).",
+        description="Most sequences running on a replica; default: evaluate()'s batch cap "
+        "(the largest that fits and meets the TPOT target at full load).",
     )
     block_tokens: int = Field(16, gt=0, le=4096, description="Tokens per KV-cache block (vLLM: 16).")
     max_prefill_tokens: int = Field(

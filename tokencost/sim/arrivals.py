@@ -24,6 +24,7 @@ from tokencost.scenario.traffic import (
 
 THINNING_BATCH_FACTOR = 1.5
 DEFAULT_REQUESTS = 1000
+CLIENT_START_SPACING_S = 1e-6  # closed loop: the clients start together, a microsecond apart, in order
 
 
 def poisson_arrivals_s(rng: np.random.Generator, rate_per_s: float, count: int) -> np.ndarray:
@@ -159,6 +160,8 @@ class RequestSource:
     output_tokens: int
     count: int | None
     max_context_tokens: int
+    clients: int | None = None  # closed loop: this many clients, one request in flight each
+    think_time_s: float = 0.0
 
     def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Arrival times (sorted, s), prompt tokens and output tokens of every request."""
@@ -169,6 +172,14 @@ class RequestSource:
             outputs = np.asarray(self.traffic.output_tokens, dtype=np.int64)[order]
             return arrivals[order], prompts, outputs
         count = DEFAULT_REQUESTS if self.count is None else self.count
+        if self.clients is not None:
+            prompts, outputs = request_lengths(
+                rng, self.lengths, self.input_tokens, self.output_tokens, count, self.max_context_tokens
+            )
+            arrivals = np.full(count, np.inf)
+            first = min(self.clients, count)
+            arrivals[:first] = np.arange(first, dtype=float) * CLIENT_START_SPACING_S
+            return arrivals, prompts, outputs
         if self.rate_per_s is None:
             raise ValueError("a synthetic arrival process needs a rate")
         arrivals = synthetic_arrivals_s(rng, self.traffic, self.rate_per_s, count)

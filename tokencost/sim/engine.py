@@ -64,9 +64,17 @@ class Simulation:
         self._drop = np.full(count, -1, np.int64)
         self._reasons: list[str] = []
         self._arrived = self._finished = 0
-        self._series: list[tuple[float, int, int, int, int, int]] = []
-        self._totals = [0, 0, 0, 0]  # queued, in batches, KV blocks, tokens emitted
-        if count:
+        self._series: list[tuple[float, int, int, int, int, int, int]] = []
+        self._totals = [0, 0, 0, 0, 0]  # queued, in batches, KV blocks, tokens emitted, replicas busy
+        # Closed loop: the first `clients` requests start at once; each completion (or drop) sends
+        # that client's next request think_time_s later, in the next unused slot of the table.
+        self._think_s = source.think_time_s
+        self._closed = source.clients is not None
+        self._issued = min(source.clients or 0, count) if self._closed else count
+        if self._closed:
+            for request in range(self._issued):
+                self._push((float(arrival_s[request]), ARRIVAL, next(self._ids), request, 0))
+        elif count:
             self._push((float(arrival_s[0]), ARRIVAL, next(self._ids), 0, 0))
 
     # the loop ------------------------------------------------------------------------------
@@ -104,19 +112,19 @@ class Simulation:
     def _arrive(self, request: int) -> list[Event]:
         self._arrived += 1
         events: list[Event] = []
-        if request + 1 < len(self.requests.arrival_s):
+        if not self._closed and request + 1 < len(self.requests.arrival_s):
             events.append(
                 (float(self.requests.arrival_s[request + 1]), ARRIVAL, next(self._ids), request + 1, 0)
             )
         reason = self._refusal(request)
         if reason is not None:
             self._drop_request(request, reason)
-            return events
+            return events + self._next_of_clients(1)
         index = self.router.choose([replica.outstanding for replica in self.replicas])
         replica = self.replicas[index]
         if replica.config.max_queue is not None and len(replica.queue) >= replica.config.max_queue:
             self._drop_request(request, "queue full")
-            return events
+            return events + self._next_of_clients(1)
         self._replica_of[request] = index
         before = self._snapshot(replica)
         was_waiting = bool(replica.queue)
@@ -154,21 +162,36 @@ class Simulation:
         self._finished += len(finished)
         events = self._wake_event(index, replica.start(self.now_s))
         self._account(before, replica)
+        return events + self._next_of_clients(len(finished))
+
+    def _next_of_clients(self, count: int) -> list[Event]:
+        """Closed loop: the next requests of clients whose request just ended."""
+        if not self._closed:
+            return []
+        events: list[Event] = []
+        table = self.requests
+        for _ in range(count):
+            if self._issued >= len(table.arrival_s):
+                break
+            table.arrival_s[self._issued] = self.now_s + self._think_s
+            events.append((self.now_s + self._think_s, ARRIVAL, next(self._ids), self._issued, 0))
+            self._issued += 1
         return events
 
     # bookkeeping ---------------------------------------------------------------------------
     @staticmethod
-    def _snapshot(replica: Replica) -> tuple[int, int, int, int]:
-        return len(replica.queue), replica.in_batch, replica.blocks_used, replica.output_tokens
+    def _snapshot(replica: Replica) -> tuple[int, int, int, int, int]:
+        busy = int(replica.segment is not None)
+        return len(replica.queue), replica.in_batch, replica.blocks_used, replica.output_tokens, busy
 
-    def _account(self, before: tuple[int, int, int, int], replica: Replica) -> None:
+    def _account(self, before: tuple[int, int, int, int, int], replica: Replica) -> None:
         after = self._snapshot(replica)
-        for position in range(4):
+        for position in range(5):
             self._totals[position] += after[position] - before[position]
 
     def _record(self) -> None:
-        queued, batched, blocks, tokens = self._totals
-        self._series.append((self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens))
+        queued, batched, blocks, tokens, busy = self._totals
+        self._series.append((self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy))
 
     # output --------------------------------------------------------------------------------
     def records(self) -> RequestRecords:
@@ -186,7 +209,7 @@ class Simulation:
         )
 
     def series(self) -> TimeSeries:
-        columns = np.array(self._series, dtype=float).reshape(-1, 6)
+        columns = np.array(self._series, dtype=float).reshape(-1, 7)
         return TimeSeries(
             time_s=columns[:, 0],
             queued=columns[:, 1].astype(np.int64),
@@ -194,6 +217,7 @@ class Simulation:
             kv_blocks=columns[:, 3].astype(np.int64),
             in_system=columns[:, 4].astype(np.int64),
             output_tokens=columns[:, 5].astype(np.int64),
+            busy_replicas=columns[:, 6].astype(np.int64),
         )
 
     def gaps(self) -> tuple[np.ndarray, np.ndarray]:
@@ -206,6 +230,9 @@ class Simulation:
 
     def busy_s(self) -> np.ndarray:
         return np.array([replica.busy_s for replica in self.replicas], dtype=float)
+
+    def prefill_busy_s(self) -> np.ndarray:
+        return np.array([replica.prefill_busy_s for replica in self.replicas], dtype=float)
 
     @property
     def preemptions(self) -> int:

@@ -44,6 +44,43 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, percentile: flo
     return float(values[order][min(index, len(values) - 1)])
 
 
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+T_975_LARGE = 2.093  # Student t, 0.975 quantile, 19 degrees of freedom (20 batches)
+CI_BATCHES = 20
+MIN_PER_BATCH = 10
+
+
+def batch_means_ci95(values: np.ndarray, statistic: str) -> list[float] | None:
+    """95 % confidence interval of a statistic (``"mean"`` or ``"p99"``, ...) of ``values`` in
+    arrival order, by the method of batch means: cut into up to 20 consecutive batches, take the
+    statistic of each, and a Student t interval on their mean (Law 2015, "Simulation Modeling
+    and Analysis", §9.5.3). None with too few values for two batches."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    batches = min(CI_BATCHES, len(values) // MIN_PER_BATCH)
+    if batches < 2:
+        return None
+    parts = np.array_split(values, batches)
+    if statistic == "mean":
+        stats = np.array([part.mean() for part in parts])
+        centre = float(values.mean())
+    else:
+        percentile = float(statistic.removeprefix("p"))
+        stats = np.array([np.percentile(part, percentile) for part in parts])
+        centre = float(np.percentile(values, percentile))
+    t = T_975.get(batches - 1, T_975_LARGE)
+    half = t * float(stats.std(ddof=1)) / math.sqrt(batches)
+    return [centre - half, centre + half]
+
+
+def with_ci(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
+    """:func:`distribution` plus ``ci95`` for the mean and the p99 (batch means)."""
+    summary: dict[str, Any] = dict(distribution(values, weights))
+    if weights is None:
+        summary["ci95"] = {"mean": batch_means_ci95(values, "mean"), "p99": batch_means_ci95(values, "p99")}
+    return summary
+
+
 def time_average(time_s: np.ndarray, level: np.ndarray, end_s: float) -> float:
     """Mean of a step function that takes ``level[i]`` from ``time_s[i]`` to the next time."""
     if len(time_s) == 0 or end_s <= time_s[0]:
@@ -99,6 +136,7 @@ class TimeSeries:
     kv_blocks: np.ndarray  # KV blocks held
     in_system: np.ndarray  # arrived, neither completed nor dropped
     output_tokens: np.ndarray  # cumulative tokens emitted
+    busy_replicas: np.ndarray | None = None  # replicas running an iteration
 
 
 @dataclass(frozen=True)
@@ -126,6 +164,61 @@ class SimulationResult:
     preemptions: int
     sim_wall_time_s: float
     notes: tuple[str, ...] = field(default=())
+    prefill_busy_s: np.ndarray | None = None  # per replica: the part of busy_s spent prefilling
+    warmup_fraction: float = 0.0  # arrivals left out of the measured window at the start ...
+    drain_fraction: float = 0.0  # ... and at the end
+    fleet_replicas: int | None = None  # replicas of the whole fleet when a sample of them is simulated
+
+    # the measured window ----------------------------------------------------------------------
+    @property
+    def measured(self) -> np.ndarray:
+        """Requests inside the measured window: arrivals after the warm-up share and before the
+        drain share (by arrival order), so that the fleet is in steady state."""
+        count = len(self.requests.arrival_s)
+        order = np.argsort(self.requests.arrival_s, kind="stable")
+        keep = np.zeros(count, dtype=bool)
+        first = int(math.floor(self.warmup_fraction * count))
+        last = count - int(math.floor(self.drain_fraction * count))
+        keep[order[first:last]] = True
+        return keep
+
+    @property
+    def window_s(self) -> tuple[float, float]:
+        """(start, end) of the measured window: from the first to the last measured arrival;
+        the whole run when nothing is trimmed."""
+        if self.warmup_fraction == 0 and self.drain_fraction == 0:
+            return self.start_s, self.end_s
+        arrivals = self.requests.arrival_s[self.measured]
+        if len(arrivals) < 2:
+            return self.start_s, self.end_s
+        return float(arrivals.min()), float(arrivals.max())
+
+    def _tokens_between(self, start_s: float, end_s: float) -> float:
+        series = self.series
+        if not len(series.time_s):
+            return 0.0
+        cumulative = series.output_tokens.astype(float)
+
+        def at(time_s: float) -> float:
+            index = int(np.searchsorted(series.time_s, time_s, side="right")) - 1
+            return float(cumulative[index]) if index >= 0 else 0.0
+
+        return at(end_s) - at(start_s)
+
+    def _window_average(self, level: np.ndarray, start_s: float, end_s: float) -> float:
+        series = self.series
+        if not len(series.time_s) or end_s <= start_s:
+            return 0.0
+        edges = np.clip(np.append(series.time_s, max(series.time_s[-1], end_s)), start_s, end_s)
+        return float(np.sum(np.diff(edges) * level) / (end_s - start_s))
+
+    @property
+    def prefill_share(self) -> float:
+        """Share of the busy replica-time spent prefilling (attributes cost to input tokens)."""
+        busy = float(self.busy_s.sum())
+        if self.prefill_busy_s is None or busy <= 0:
+            return 0.0
+        return min(float(self.prefill_busy_s.sum()) / busy, 1.0)
 
     # spans ---------------------------------------------------------------------------------
     @property
@@ -148,6 +241,7 @@ class SimulationResult:
 
     # SLO -----------------------------------------------------------------------------------
     def _met(self) -> np.ndarray:
+        """Per request: completed within both targets (all requests; callers pick the window)."""
         records = self.requests
         ttft, tpot = records.ttft_s, np.nan_to_num(records.tpot_s, nan=0.0)
         ok = records.completed.copy()
@@ -160,10 +254,11 @@ class SimulationResult:
     def latency_at_percentile_s(self) -> tuple[float, float]:
         """(TTFT, TPOT) at the SLO's percentile over all arrivals; a dropped request counts as ∞."""
         records = self.requests
-        if not len(records.arrival_s):
+        keep = self.measured
+        if not keep.any():
             return math.nan, math.nan
-        ttft = np.where(records.completed, records.ttft_s, np.inf)
-        tpot = np.where(records.completed, np.nan_to_num(records.tpot_s, nan=0.0), np.inf)
+        ttft = np.where(records.completed, records.ttft_s, np.inf)[keep]
+        tpot = np.where(records.completed, np.nan_to_num(records.tpot_s, nan=0.0), np.inf)[keep]
         return (
             float(np.percentile(ttft, self.slo_percentile, method="inverted_cdf")),
             float(np.percentile(tpot, self.slo_percentile, method="inverted_cdf")),
@@ -183,32 +278,59 @@ class SimulationResult:
 
     @property
     def goodput_fraction(self) -> float:
-        count = len(self.requests.arrival_s)
-        return float(self._met().sum()) / count if count else 0.0
+        keep = self.measured
+        count = int(keep.sum())
+        return float(self._met()[keep].sum()) / count if count else 0.0
 
     # summary -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (SI, unit-suffixed keys; NaN becomes None)."""
+        """JSON-ready summary (SI, unit-suffixed keys; NaN becomes None), over the measured window."""
         records, series = self.requests, self.series
+        keep = self.measured
         completed = records.completed
-        duration = self.duration_s
-        tokens = self.completed_output_tokens
-        end = self.end_s
+        done = completed & keep
+        start, end = self.window_s
+        span = end - start
+        tokens = self._tokens_between(start, end)
+        input_tokens = float(records.input_tokens[done].sum())
+        output_done = float(records.output_tokens[done].sum())
         ttft_p, tpot_p = self.latency_at_percentile_s()
         reasons = [records.drop_reasons[index] for index in records.drop_reason[records.dropped]]
         kv_capacity = self.kv_blocks_per_replica * self.replicas
+        fleet = self.fleet_replicas or self.replicas
+        scale = fleet / self.replicas
+        share_in = self.prefill_share
+        window_usd = self.fleet_usd_per_s * span
+        # Tokens emitted in the window, split as the measured requests' mix: cost of output
+        # tokens = the window's cost × the decode share / output tokens emitted in it.
+        input_rate = input_tokens / output_done * tokens if output_done else 0.0
+        busy = (
+            self._window_average(series.busy_replicas, start, end) / self.replicas
+            if series.busy_replicas is not None
+            else float(self.busy_s.sum() / (self.replicas * self.duration_s))
+            if self.duration_s > 0
+            else None
+        )
         data: dict[str, Any] = {
             "name": self.name,
             "requests_arrived": len(records.arrival_s),
             "requests_completed": int(completed.sum()),
             "requests_dropped": int(records.dropped.sum()),
             "dropped_reasons": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
-            "ttft_s": distribution(records.ttft_s[completed]),
-            "tpot_s": distribution(records.tpot_s[completed]),
+            "window": {
+                "start_s": start,
+                "end_s": end,
+                "requests": int(keep.sum()),
+                "requests_completed": int(done.sum()),
+                "warmup_fraction": self.warmup_fraction,
+                "drain_fraction": self.drain_fraction,
+            },
+            "ttft_s": with_ci(records.ttft_s[done]),
+            "tpot_s": with_ci(records.tpot_s[done]),
             "itl_s": distribution(self.gap_durations_s, self.gap_weights),
-            "e2e_latency_s": distribution(records.e2e_latency_s[completed]),
-            "throughput_output_tokens_per_s": tokens / duration if duration > 0 else None,
-            "throughput_requests_per_s": int(completed.sum()) / duration if duration > 0 else None,
+            "e2e_latency_s": with_ci(records.e2e_latency_s[done]),
+            "throughput_output_tokens_per_s": tokens / span * scale if span > 0 else None,
+            "throughput_requests_per_s": int(done.sum()) / span * scale if span > 0 else None,
             "goodput_fraction": self.goodput_fraction,
             "meets_slo": self.meets_slo,
             "slo": {
@@ -219,24 +341,29 @@ class SimulationResult:
                 "tpot_at_percentile_s": tpot_p,
             },
             "usd_per_million_output_tokens": (
-                self.fleet_usd_per_s * duration / tokens * PER_MILLION if tokens else None
+                window_usd * (1.0 - share_in) / tokens * PER_MILLION if tokens else None
             ),
-            "usd_per_hour_fleet": self.fleet_usd_per_s * 3600.0,
-            "busy_fraction": float(self.busy_s.sum() / (self.replicas * duration)) if duration > 0 else None,
-            "mean_batch_size": time_average(series.time_s, series.running, end) / self.replicas,
-            "mean_queue_length": time_average(series.time_s, series.queued, end),
+            "usd_per_million_input_tokens": (
+                window_usd * share_in / input_rate * PER_MILLION if input_rate else None
+            ),
+            "prefill_share_of_busy_time": share_in,
+            "usd_per_hour_fleet": self.fleet_usd_per_s * 3600.0 * scale,
+            "busy_fraction": busy,
+            "mean_batch_size": self._window_average(series.running, start, end) / self.replicas,
+            "mean_queue_length": self._window_average(series.queued, start, end) * scale,
             "max_queue_length": int(series.queued.max()) if len(series.queued) else 0,
             "kv_peak_fraction": float(series.kv_blocks.max() / kv_capacity)
             if kv_capacity and len(series.kv_blocks)
             else None,
             "preemptions": self.preemptions,
-            "replicas": self.replicas,
-            "gpus_required": self.replicas * self.accelerators_per_replica,
+            "replicas": fleet,
+            "simulated_replicas": self.replicas,
+            "gpus_required": fleet * self.accelerators_per_replica,
             "router": self.router,
             "max_batch": self.max_batch,
             "kv_blocks_per_replica": self.kv_blocks_per_replica,
-            "request_rate_per_s": self.request_rate_per_s,
-            "duration_s": duration,
+            "request_rate_per_s": self.request_rate_per_s * scale if self.request_rate_per_s else None,
+            "duration_s": self.duration_s,
             "seed": self.seed,
             "notes": list(self.notes),
             "sim_wall_time_s": self.sim_wall_time_s,

@@ -9,6 +9,7 @@ utilisation.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,20 @@ from tokencost.sim.scheduler import ReplicaConfig
 from tokencost.sim.steps import StepTimes
 
 DEFAULT_LOAD_FRACTION = 0.8  # issue 5: with no load given, load the fleet to about 80 % of capacity
+# Steady state: the first and last 10 % of arrivals are left out of the measurements (warm-up
+# from an empty fleet, drain after the last arrival). An assumption in line with the usual
+# simulation practice of deleting the initial transient (Law 2015, §9.5.1), not a measurement.
+WARMUP_FRACTION = 0.1
+DRAIN_FRACTION = 0.1
+# Default request count: enough measured completions per simulated replica for a p99 from ten
+# values or more (1,000 per replica, 2,000 at least), at most 60,000 (about 10 s of CPU).
+REQUESTS_PER_REPLICA = 1000
+MIN_REQUESTS = 2000
+MAX_DEFAULT_REQUESTS = 60_000
+MIN_MEASURED_PER_REPLICA = 200  # fewer measured completions per replica than this: a warning
+# A fleet larger than this is simulated on a sample of this many replicas with their share of
+# the load (replicas behind a router are alike); fleet totals are scaled back up, and said so.
+SAMPLE_REPLICAS = 16
 FALLBACK_RATE_PER_S = 1.0
 PREFILL_TABLE_MIN_TOKENS = 8192
 PREFILL_TABLE_CONTEXTS = 4
@@ -62,6 +77,9 @@ class SimulationSetup:
     fleet_usd_per_s: float
     unservable_reason: str | None
     notes: tuple[str, ...]
+    fleet_replicas: int | None = None
+    warmup_fraction: float = 0.0
+    drain_fraction: float = 0.0
 
     def build(self) -> Simulation:
         """A fresh simulation (its own clock, heap, ids and generator seeded with ``seed``)."""
@@ -100,6 +118,10 @@ class SimulationSetup:
             preemptions=simulation.preemptions,
             sim_wall_time_s=wall_time_s,
             notes=self.notes,
+            prefill_busy_s=simulation.prefill_busy_s(),
+            warmup_fraction=self.warmup_fraction,
+            drain_fraction=self.drain_fraction,
+            fleet_replicas=self.fleet_replicas,
         )
 
 
@@ -149,24 +171,46 @@ def prepare(
         sections.traffic or PoissonTraffic(), sections.lengths or FixedLengths()
     )
     serving_spec = sections.serving or ServingSpec()
+    if sections.serving is not None and scenario.serving is not sections.serving:
+        # the section is validated already (SimSections); the scenario's own checks do not read it
+        scenario = scenario.model_copy(update={"serving": serving_spec})
     evaluation = evaluate(scenario)
     dep = deployment(scenario)
     workload = scenario.workload
     notes: list[str] = []
-    replicas = serving_spec.replicas or evaluation.replicas or 1
-    max_batch = max(serving_spec.max_batch or evaluation.batch_size or int(evaluation.max_batch), 1)
-    unservable = None if evaluation.feasible else evaluation.infeasible_reason
+    fleet = serving_spec.replicas or evaluation.replicas or 1
+    max_batch = max(serving_spec.max_batch or evaluation.batch_cap or int(evaluation.max_batch), 1)
+    unservable = None if evaluation.feasible or evaluation.saturated else evaluation.infeasible_reason
+    closed = workload.concurrency is not None and not isinstance(traffic_spec, TraceTraffic)
     rate = (
         None
-        if isinstance(traffic_spec, TraceTraffic)
+        if isinstance(traffic_spec, TraceTraffic) or closed
         else _rate(
             traffic_spec.rate_per_s,
             workload.request_rate_per_s,
             evaluation.replica_requests_per_s,
-            replicas,
+            fleet,
             notes,
         )
     )
+    replicas = fleet
+    if rate is not None and fleet > SAMPLE_REPLICAS:
+        replicas = SAMPLE_REPLICAS
+        rate = rate * replicas / fleet
+        notes.append(
+            f"{fleet:,} replicas: simulated {replicas} of them with their share of the load "
+            f"({rate:.4g} requests/s); fleet totals scaled by {fleet / replicas:.4g}"
+        )
+    if requests is None and not isinstance(traffic_spec, TraceTraffic):
+        requests = min(max(MIN_REQUESTS, REQUESTS_PER_REPLICA * replicas), MAX_DEFAULT_REQUESTS)
+    trimmed = not isinstance(traffic_spec, TraceTraffic)
+    if requests is not None and trimmed:
+        measured = requests * (1 - WARMUP_FRACTION - DRAIN_FRACTION) / replicas
+        if measured < MIN_MEASURED_PER_REPLICA:
+            notes.append(
+                f"warning: only about {measured:.0f} measured requests per replica; the p99 figures "
+                f"are unstable (give at least {math.ceil(MIN_MEASURED_PER_REPLICA * replicas / 0.8):,} requests)"
+            )
     chunk = serving_spec.chunked_prefill_tokens
     if chunk is not None and chunk <= max_batch:
         notes.append(
@@ -175,6 +219,11 @@ def prepare(
         )
     if isinstance(traffic_spec, TraceTraffic) and not isinstance(lengths_spec, FixedLengths):
         notes.append("lengths come from the trace; the lengths section is ignored")
+    if closed:
+        notes.append(
+            f"closed loop: {workload.concurrency:,} clients on {replicas} replica(s), "
+            f"think time {workload.think_time_s:g} s"
+        )
     block = serving_spec.block_tokens
     context = workload.input_tokens + workload.output_tokens
     config = ReplicaConfig(
@@ -186,6 +235,7 @@ def prepare(
         preemption=serving_spec.preemption,
         watermark_blocks=int(serving_spec.watermark_fraction * kv_budget_blocks(dep, block)),
         max_queue=serving_spec.max_queue,
+        static=serving_spec.batching == "static",
     )
     table_tokens = max(
         PREFILL_TABLE_MIN_TOKENS,
@@ -193,6 +243,8 @@ def prepare(
         serving_spec.chunked_prefill_tokens or 0,
         PREFILL_TABLE_CONTEXTS * context,
     )
+    if config.static:
+        table_tokens = max(table_tokens, max_batch * context)
     source = RequestSource(
         traffic=traffic_spec,
         lengths=lengths_spec,
@@ -201,6 +253,8 @@ def prepare(
         output_tokens=workload.output_tokens,
         count=requests,
         max_context_tokens=scenario.model.max_context or UNBOUNDED_CONTEXT_TOKENS,
+        clients=workload.concurrency if closed else None,
+        think_time_s=float(workload.think_time_s),
     )
     return SimulationSetup(
         name=scenario.name,
@@ -218,6 +272,9 @@ def prepare(
         fleet_usd_per_s=replicas * float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators)),
         unservable_reason=unservable,
         notes=tuple(notes),
+        fleet_replicas=fleet if fleet != replicas else None,
+        warmup_fraction=WARMUP_FRACTION if trimmed else 0.0,
+        drain_fraction=DRAIN_FRACTION if trimmed else 0.0,
     )
 
 
@@ -257,7 +314,10 @@ def simulate(
     ``traffic``, ``lengths`` and ``serving`` are specs from :mod:`tokencost.scenario.traffic` (or dicts
     of their fields); when omitted, the scenario's sections of those names are used if it has
     them, else Poisson arrivals, the workload's mean lengths and :class:`ServingSpec` defaults.
-    ``requests`` defaults to 1000 (a trace: all of it). The same ``seed`` gives the same result.
+    ``requests`` defaults to 1,000 per simulated replica (at least 2,000, at most 60,000; a trace:
+    all of it); the first and last 10 % of arrivals are left out of the measurements (warm-up and
+    drain). Fleets of more than 16 replicas are simulated on 16 with their share of the load.
+    The same ``seed`` gives the same result.
     """
     started = time.perf_counter()
     setup = prepare(scenario, traffic=traffic, lengths=lengths, serving=serving, requests=requests, seed=seed)

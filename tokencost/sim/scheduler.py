@@ -45,6 +45,7 @@ class ReplicaConfig:
     preemption: bool
     watermark_blocks: int
     max_queue: int | None
+    static: bool = False  # static batching: admit only into an empty replica, the whole batch at once
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Replica:
         self.blocks_used = 0
         self.segment: _Segment | None = None
         self.busy_s = 0.0
+        self.prefill_busy_s = 0.0  # share of busy_s spent on prefill work
         self.output_tokens = 0
         self.preemptions = 0
         self.gap_durations_s: list[np.ndarray] = []
@@ -142,7 +144,7 @@ class Replica:
 
     def could_admit_soon(self, request: int) -> bool:
         """Whether an arrival could join at the next iteration boundary (used to cut a segment)."""
-        if self.in_batch >= self.config.max_batch:
+        if self.in_batch >= self.config.max_batch or (self.config.static and self.in_batch):
             return False
         return self.config.preemption or self._fits(
             self._need_blocks(request), self.config.kv_blocks - self.blocks_used
@@ -156,7 +158,9 @@ class Replica:
         self._make_room()
         decoding = self.running
         mean_context = float(self.context[:decoding].sum()) / decoding if decoding else 0.0
-        if self.config.chunk_tokens is None:
+        if self.config.static:
+            first_duration_s, first_token_s = self._admit_static(now_s, decoding, mean_context)
+        elif self.config.chunk_tokens is None:
             first_duration_s, first_token_s = self._admit_whole(now_s, decoding, mean_context)
         else:
             first_duration_s, first_token_s = self._admit_chunks(now_s, decoding, mean_context)
@@ -213,7 +217,27 @@ class Replica:
             prompts.append(tokens)
         prefill_s = self.steps.prefill_pass_s(prompts)
         decode_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
+        self.prefill_busy_s += prefill_s
         return prefill_s + decode_s, now_s + prefill_s
+
+    def _admit_static(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
+        """Static batching: only an empty replica admits, up to max_batch prompts in one pass."""
+        if decoding:
+            return self.steps.decode_time_s(decoding, mean_context), now_s
+        config, table = self.config, self.requests
+        prompts: list[int] = []
+        while self.queue and self.running < config.max_batch:
+            request = self.queue[0]
+            need = self._need_blocks(request)
+            if not self._fits(need, config.kv_blocks - self.blocks_used):
+                break
+            self.queue.popleft()
+            self._place(request, need)
+            self.blocks_used += need
+            prompts.append(int(table.input_tokens[request] + table.generated[request]))
+        prefill_s = self.steps.prefill_pass_s(prompts)
+        self.prefill_busy_s += prefill_s
+        return prefill_s, now_s + prefill_s
 
     def _admit_chunks(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Sarathi-Serve: decodes first, then prompt chunks (oldest first) fill the token budget."""
@@ -239,9 +263,11 @@ class Replica:
             size = min(target, budget)
             chunks.append((entry, size))
             budget -= size
+        decode_only_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
         if not chunks:
-            return (self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0), now_s
+            return decode_only_s, now_s
         duration = self.steps.fused_pass_s(decoding, mean_context, [(e.done, size) for e, size in chunks])
+        self.prefill_busy_s += max(duration - decode_only_s, 0.0)
         for entry, size in chunks:
             entry.done += size
         for entry in [e for e, _ in chunks if e.done == e.target]:
@@ -256,7 +282,7 @@ class Replica:
         config = self.config
         batch = self.running
         steps = int(self.remaining[:batch].min()) if batch else 1
-        if self.prefilling or (self.queue and self._head_admissible_next()):
+        if self.prefilling or (self.queue and not self.config.static and self._head_admissible_next()):
             steps = 1
         steps = max(1, min(steps, SEGMENT_MAX_STEPS))
         durations = np.empty(steps)
