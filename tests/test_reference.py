@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokencost.reference import (
+from tokencost.loop.reference import (
     ReferenceConfig,
     ReferenceTransformer,
     ReferenceWeights,

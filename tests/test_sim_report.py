@@ -7,8 +7,7 @@ import os
 import pytest
 
 from tokencost import Scenario
-from tokencost.sim import simulate
-from tokencost.sim_report import (
+from tokencost.report.simulate import (
     FIGURE_IDS,
     frames,
     latency_cdf_figure,
@@ -18,6 +17,7 @@ from tokencost.sim_report import (
     slo_figure,
     write_simulation_report,
 )
+from tokencost.sim import simulate
 
 
 @pytest.fixture(scope="module")

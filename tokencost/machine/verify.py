@@ -1,6 +1,6 @@
 """Check the model against this machine: time the reference transformer, predict, compare.
 
-``tokencost verify`` runs :class:`~tokencost.reference.ReferenceTransformer` (numpy) through
+``tokencost verify`` runs :class:`~tokencost.loop.reference.ReferenceTransformer` (numpy) through
 prefills of several prompt lengths and decode steps at several batch sizes and contexts, takes
 the median of repeated timings, and compares each with a prediction made *before* looking at any
 of them, from the calibrated profile (``tokencost calibrate``) alone:
@@ -19,7 +19,7 @@ of them, from the calibrated profile (``tokencost calibrate``) alone:
   rotary embeddings, SwiGLU and the softmax are separate single-threaded passes, and attention
   scores the whole T×(c+T) rectangle.
 
-The reference's products already behave as a serving engine's: :meth:`~tokencost.meter.Meter.matmul`
+The reference's products already behave as a serving engine's: :meth:`~tokencost.loop.meter.Meter.matmul`
 runs one product over all B·T rows (the weights stream once per pass) without copying fp32
 operands, and attention is scaled by a float32 constant, so it stays in float32.
 
@@ -41,12 +41,12 @@ from typing import Any, Literal
 import numpy as np
 
 from tokencost.api import deployment
-from tokencost.calibration import Progress, SizeEfficiency, Spread, spot_check, time_calls
 from tokencost.errors import ScenarioError
+from tokencost.loop.reference import ReferenceConfig, ReferenceTransformer
+from tokencost.machine.calibrate import Progress, SizeEfficiency, Spread, spot_check, time_calls
 from tokencost.model import roofline as rl
 from tokencost.model import serving
 from tokencost.model.flops import linear_params
-from tokencost.reference import ReferenceConfig, ReferenceTransformer
 from tokencost.scenario.specs import Scenario
 
 Phase = Literal["prefill", "decode"]
@@ -252,7 +252,7 @@ def deployment_for(
     """The scenario's deployment with this pass's efficiencies and fixed cost.
 
     Compute efficiency: the size curve at the rows of one fused product, ``B·T`` (what a serving
-    engine runs, and :meth:`~tokencost.meter.Meter.matmul` too). Bandwidth efficiency: the
+    engine runs, and :meth:`~tokencost.loop.meter.Meter.matmul` too). Bandwidth efficiency: the
     calibrated matrix-vector read fraction.
     """
     return dataclasses.replace(
@@ -597,7 +597,7 @@ def text_report(result: Verification) -> str:
     lines += [
         "",
         f"times in ms (median of {result.repeats}); model = roofline of tokencost.model + fixed cost;",
-        "the last two columns are the numpy reference's extra work (see tokencost.verification).",
+        "the last two columns are the numpy reference's extra work (see tokencost.machine.verify).",
         f"reference: {c.layers} layer, d={c.d_model}, heads={c.heads}/{c.kv_heads}, ffn={c.ffn_dim}, "
         f"vocab={c.vocab}, {c.dtype}; profile: {result.profile_source}",
         f"machine now vs profile (reported, not used): {drift_text(result.drift)}",
@@ -714,7 +714,7 @@ PAGE_CSS = (
 
 def render_html(result: Verification) -> str:
     """A self-contained page (plotly.js embedded): the scatter and the table. Strings escaped."""
-    from tokencost import __version__
+    from tokencost._version import __version__
 
     figure = _scatter(result).to_html(full_html=False, include_plotlyjs=True, div_id="verify-scatter")
     hardware = result.hardware

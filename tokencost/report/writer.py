@@ -9,7 +9,7 @@
 * Files are written atomically: a temporary file in the target's folder, then ``os.replace``;
   on any error the temporary file is removed and an existing report is left untouched.
 
-Figures come from :mod:`tokencost.report.figures` (pure), data from :mod:`tokencost.sweeps`.
+Figures come from :mod:`tokencost.report.figures` (pure), data from :mod:`tokencost.sweep.curves`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 
-import tokencost
-from tokencost import api, sweeps
+from tokencost import api
+from tokencost._version import __version__
 from tokencost.model import cost, serving
 from tokencost.model import flops as fl
 from tokencost.report import figures, theme
@@ -38,6 +38,7 @@ from tokencost.report import format as fmt
 from tokencost.results import Evaluation
 from tokencost.scenario.catalog import calibration
 from tokencost.scenario.specs import Scenario
+from tokencost.sweep import curves as sweeps
 
 PlotlyJs = Literal["inline", "cdn"]
 Timestamp = dt.datetime | dt.date | str | None
@@ -202,7 +203,7 @@ def _page(*, title: str, header: str, sections: list[tuple[str, str, str]], foot
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="tokencost {escape(tokencost.__version__)}">\n'
+        f'<meta name="generator" content="tokencost {escape(__version__)}">\n'
         f"<title>{escape(title)}</title>\n<style>{theme.CSS}</style>\n</head>\n<body>\n<main>\n"
         f'<header class="top">{header}<nav class="toc">{toc}</nav></header>\n'
         f"{body}\n<footer>{footer}</footer>\n</main>\n</body>\n</html>\n"
@@ -215,7 +216,7 @@ def _footer(timestamp: Timestamp) -> str:
         when = timestamp.isoformat() if isinstance(timestamp, dt.date) else str(timestamp)
         generated = f" · generated {escape(when)}"
     return (
-        f"<p>Made with tokencost {escape(tokencost.__version__)} (plotly {escape(plotly.__version__)})"
+        f"<p>Made with tokencost {escape(__version__)} (plotly {escape(plotly.__version__)})"
         f"{generated}. An analytic roofline model: estimates, not measurements.</p>"
         "<p>Figures are interactive: hover for values, drag to zoom, double-click to reset.</p>"
     )

@@ -1,7 +1,7 @@
 """A small Llama-style decoder-only transformer in numpy, with a KV cache and a meter.
 
 It exists to check the analytic model against real arithmetic: every matrix product goes
-through a :class:`~tokencost.meter.Meter`, so one can run a prefill or a decode step and
+through a :class:`~tokencost.loop.meter.Meter`, so one can run a prefill or a decode step and
 compare the FLOPs and bytes it did with :mod:`tokencost.model.flops` and
 :mod:`tokencost.model.memory`. It is a reference, not an engine: tiny shapes, random weights.
 
@@ -19,7 +19,7 @@ then a final RMSNorm and the output head ``W_out`` (d, V), or the transposed emb
 when embeddings are tied. Weights and the KV cache are stored in the configured dtype; products
 accumulate in float32 and element-wise work runs in float32, then rounds back to the storage
 dtype (fp16 inference with fp32 accumulation). Element-wise FLOP conventions for the meter are
-in :mod:`tokencost.meter`.
+in :mod:`tokencost.loop.meter`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from tokencost.meter import Meter
+from tokencost.loop.meter import Meter
 
 _BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2}
 _NUMPY_DTYPE: dict[str, type[np.floating]] = {"fp32": np.float32, "fp16": np.float16}
@@ -324,7 +324,7 @@ class ReferenceTransformer:
         return self._forward(tokens, "decode", all_logits=False)
 
     def next_logits(self, tokens: list[int]) -> np.ndarray:
-        """Logits (V,) after ``tokens`` for one sequence, for :func:`tokencost.sampling.generate`.
+        """Logits (V,) after ``tokens`` for one sequence, for :func:`tokencost.loop.sampling.generate`.
 
         Incremental: when ``tokens`` extends the list of the previous call, only the new
         tokens run (one new token is a decode step, several an ``"extend"`` call); any other

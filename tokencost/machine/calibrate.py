@@ -307,7 +307,7 @@ def measure_elementwise(plan: Plan) -> dict[str, Spread]:
 def masked_softmax(scores: np.ndarray, allowed: np.ndarray, scale: float) -> np.ndarray:
     """numpy's masked softmax over the last axis, as attention runs it: scale, mask, subtract
     the row maximum, exp, divide by the row sum — seven passes and two row reductions. The
-    scale is cast to the scores' dtype, as :func:`tokencost.reference.grouped_attention` does,
+    scale is cast to the scores' dtype, as :func:`tokencost.loop.reference.grouped_attention` does,
     so float32 scores stay float32."""
     scaled = np.where(allowed, scores * scores.dtype.type(scale), -np.inf)
     weights = np.exp(scaled - np.max(scaled, axis=-1, keepdims=True))

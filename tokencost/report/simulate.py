@@ -1,7 +1,6 @@
 """A simulation's tables, figures and one-file HTML report.
 
-* :func:`frames` turns a :class:`~tokencost.sim.metrics.SimulationResult` into pandas DataFrames
-  (requests, time series) — pandas is imported here, never in the simulator.
+* The tables come from :func:`tokencost.sim.frames.frames` (pandas, imported only there).
 * The figure functions are pure: DataFrames in, a plotly ``Figure`` out; no files, no clock.
 * :func:`write_simulation_report` is the only writer: plotly.js embedded once (with the first
   figure), stable div ids (``sim-latency-cdf``, ``sim-series``, ``sim-slo``), every user string
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from tokencost.sim.frames import frames
+
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
@@ -36,45 +37,6 @@ STYLE = (
     "th,td{text-align:left;padding:3px 12px;border-bottom:1px solid #e4e7eb}"
     "footer{color:#616e7c;font-size:13px;margin-top:32px}"
 )
-
-
-def frames(result: SimulationResult) -> dict[str, pd.DataFrame]:
-    """``{"requests": one row per request, "series": fleet totals after every event}``."""
-    import pandas as pd
-
-    records, series = result.requests, result.series
-    reasons = np.array([*records.drop_reasons, ""], dtype=object)
-    requests = pd.DataFrame(
-        {
-            "arrival_s": records.arrival_s,
-            "input_tokens": records.input_tokens,
-            "output_tokens": records.output_tokens,
-            "replica": records.replica,
-            "first_token_s": records.first_token_s,
-            "completion_s": records.completion_s,
-            "ttft_s": records.ttft_s,
-            "tpot_s": records.tpot_s,
-            "e2e_latency_s": records.e2e_latency_s,
-            "preemptions": records.preemptions,
-            "completed": records.completed,
-            "drop_reason": reasons[records.drop_reason],
-        }
-    )
-    capacity = max(result.kv_blocks_per_replica * result.replicas, 1)
-    table = pd.DataFrame(
-        {
-            "time_s": series.time_s,
-            "queued": series.queued,
-            "running": series.running,
-            "batch_size_per_replica": series.running / result.replicas,
-            "kv_blocks": series.kv_blocks,
-            "kv_bytes": series.kv_blocks * result.kv_bytes_per_block,
-            "kv_fraction": series.kv_blocks / capacity,
-            "in_system": series.in_system,
-            "output_tokens": series.output_tokens,
-        }
-    )
-    return {"requests": requests, "series": table}
 
 
 # figures ---------------------------------------------------------------------------------------
@@ -269,7 +231,7 @@ def render_simulation_report(result: SimulationResult, *, plotlyjs: PlotlyJs = "
     """The report as one HTML string (deterministic for the same result, sim_wall_time_s aside)."""
     import plotly.io as pio
 
-    import tokencost
+    from tokencost._version import __version__
 
     tables = frames(result)
     summary = result.to_dict()
@@ -305,7 +267,7 @@ def render_simulation_report(result: SimulationResult, *, plotlyjs: PlotlyJs = "
         f"<style>{STYLE}</style></head><body>"
         f"<h1>{escape(result.name)}: simulated serving</h1>"
         f"{_summary_table(summary)}<ul>{notes}</ul>{''.join(parts)}"
-        f"<footer>{inputs}<br>tokencost {escape(tokencost.__version__)}</footer></body></html>\n"
+        f"<footer>{inputs}<br>tokencost {escape(__version__)}</footer></body></html>\n"
     )
 
 
@@ -397,7 +359,7 @@ def simulation_text(result: SimulationResult) -> str:
 
 
 def plan_text(plan: Any) -> str:
-    """The human summary of a :class:`tokencost.planning.Plan`."""
+    """The human summary of a :class:`tokencost.plan.planner.Plan`."""
     data = plan.to_dict()
     if data["replicas"] is None:
         return f"no plan meets the SLO at {data['request_rate_per_s']:.4g} requests/s: {data['reason']}"

@@ -1,4 +1,4 @@
-"""The report's figures: pure functions from DataFrames (see :mod:`tokencost.sweeps`) to plotly
+"""The report's figures: pure functions from DataFrames (see :mod:`tokencost.sweep.curves`) to plotly
 Figures. They read no files, write none and hold no state, so each can be tested alone.
 
 Every figure has a title and axis titles with units. Text that came from a user (scenario names
@@ -58,8 +58,8 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
     """Log-log roofline: achievable and datasheet roofs, the ridge point, prefill and decode.
 
-    ``roof`` is :func:`tokencost.sweeps.roofline_frame`, ``points``
-    :func:`tokencost.sweeps.roofline_points`. Y in TFLOP/s per accelerator.
+    ``roof`` is :func:`tokencost.sweep.curves.roofline_frame`, ``points``
+    :func:`tokencost.sweep.curves.roofline_points`. Y in TFLOP/s per accelerator.
     """
     _require(
         roof,
@@ -177,7 +177,7 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
 
 def phase_figure(phases: pd.DataFrame) -> go.Figure:
     """Bars of prefill, decode and communication: seconds a user waits, dollars per 1,000
-    requests. ``phases`` is :func:`tokencost.sweeps.phase_breakdown`."""
+    requests. ``phases`` is :func:`tokencost.sweep.curves.phase_breakdown`."""
     _require(phases, ["phase", "latency_s", "usd"], "phase_figure")
     figure = _pairs(
         "Where one request's time and money go", "Seconds the user waits (s)", "Cost (USD per 1,000 requests)"
@@ -232,7 +232,7 @@ def output_length_figure(
 ) -> go.Figure:
     """Latency and cost against output tokens: the sequential decode loop made visible.
 
-    ``sweep`` is :func:`tokencost.sweeps.output_length_sweep`. Dashed where the batch's KV cache
+    ``sweep`` is :func:`tokencost.sweep.curves.output_length_sweep`. Dashed where the batch's KV cache
     no longer fits at that length.
     """
     _require(
@@ -329,7 +329,7 @@ def output_length_figure(
 def batch_figure(sweep: pd.DataFrame) -> go.Figure:
     """Throughput per accelerator and $/M output tokens against batch, memory limit marked.
 
-    ``sweep`` is :func:`tokencost.sweeps.batch_sweep`; log batch axis.
+    ``sweep`` is :func:`tokencost.sweep.curves.batch_sweep`; log batch axis.
     """
     _require(
         sweep,
@@ -513,7 +513,7 @@ def temperature_figure(
 ) -> go.Figure:
     """Bars of next-token probabilities with a slider over temperature.
 
-    ``sweep`` is :func:`tokencost.sweeps.temperature_sweep` (tidy rows of temperature, token,
+    ``sweep`` is :func:`tokencost.sweep.curves.temperature_sweep` (tidy rows of temperature, token,
     probability, entropy_bits). The slider restyles the bars in the browser; no server.
     """
     _require(sweep, ["temperature", "token", "probability", "entropy_bits"], "temperature_figure")

@@ -48,7 +48,7 @@ from urllib.parse import urlparse
 
 import typer
 
-from tokencost import __version__
+from tokencost._version import __version__
 from tokencost.errors import ScenarioError, TokenCostWarning
 from tokencost.units import format_si
 
@@ -468,7 +468,7 @@ def run(
     if no_report:
         return
     with _report_target(output, spec.name) as path:
-        from tokencost.report.html import write_report
+        from tokencost.report.writer import write_report
 
         try:
             write_report(path, spec, evaluation, plotlyjs=plotlyjs.value)
@@ -635,7 +635,7 @@ def compare(
     if no_report:
         return
     with _report_target(output, _comparison_name(scenarios)) as path:
-        from tokencost.report.html import write_comparison_report
+        from tokencost.report.writer import write_comparison_report
 
         try:
             write_comparison_report(path, scenarios, evaluations, plotlyjs=plotlyjs.value)
@@ -1078,7 +1078,7 @@ def models_show(
 
 def _load_sim(path: str, overrides: Sequence[str] | None) -> tuple[Scenario, Any]:
     """A scenario and its simulator sections (traffic, lengths, serving, candidates)."""
-    from tokencost.sim_io import load_sim_scenario
+    from tokencost.sim.traces import load_sim_scenario
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default", TokenCostWarning)
@@ -1130,13 +1130,13 @@ def simulate_command(
     if as_json:
         typer.echo(_json(result.to_dict()))
     else:
-        from tokencost.sim_report import simulation_text
+        from tokencost.report.simulate import simulation_text
 
         typer.echo(simulation_text(result))
     if output is None:
         return
     with _report_target(output, f"{spec.name}-simulation") as path:
-        from tokencost.sim_report import write_simulation_report
+        from tokencost.report.simulate import write_simulation_report
 
         try:
             write_simulation_report(path, result, plotlyjs=plotlyjs.value)
@@ -1168,7 +1168,7 @@ def plan_command(
     --json, the JSON is printed first).
     """
     spec, sections = _load_sim(scenario, overrides)
-    from tokencost.planning import plan
+    from tokencost.plan.planner import plan
 
     result = plan(
         spec,
@@ -1184,7 +1184,7 @@ def plan_command(
     if not result.meets_slo:
         raise Failure(f"{scenario}: no deployment meets the SLO: {result.reason}")
     if not as_json:
-        from tokencost.sim_report import plan_text
+        from tokencost.report.simulate import plan_text
 
         typer.echo(plan_text(result))
 
@@ -1265,8 +1265,8 @@ def calibrate(
 
     Every measurement is repeated; the median is used and the spread is kept in the file.
     """
-    from tokencost.calibration import DEVICES, DeviceUnavailableError
-    from tokencost.calibration import calibrate as measure
+    from tokencost.machine.calibrate import DEVICES, DeviceUnavailableError
+    from tokencost.machine.calibrate import calibrate as measure
 
     if device not in DEVICES:
         raise Failure(f"--device: {device!r} is not a device (allowed: {', '.join(DEVICES)})")
@@ -1335,11 +1335,11 @@ def verify(
     curve and per-call costs the calibration measured, plus the extra work numpy does (counted
     from the reference's code). Nothing is fitted to the verify timings.
     """
-    from tokencost.verification import render_html, text_report
-    from tokencost.verification import verify as run_cases
+    from tokencost.machine.verify import render_html, text_report
+    from tokencost.machine.verify import verify as run_cases
 
     if profile is None:
-        from tokencost.calibration import calibrate as measure
+        from tokencost.machine.calibrate import calibrate as measure
 
         document, source = (
             measure(device="cpu", quick=True, progress=_progress("calibrate")),
