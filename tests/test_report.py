@@ -17,8 +17,8 @@ from plotly.offline import get_plotlyjs
 import tokencost
 from tokencost import Scenario, evaluate
 from tokencost.report import figures
-from tokencost.report import writer as html
 from tokencost.report import format as fmt
+from tokencost.report import writer as html
 from tokencost.sweep import curves as sweeps
 
 XSS_NAME = "<script>alert(1)</script>"
