@@ -38,6 +38,7 @@ got wrong (exit 2) and let anything else escape (exit 1); write files through
 # Importing a command module registers its commands on ``app``, in this order (the order of --help).
 # isort: off
 from tokencost.cli import run, scenario, catalog, simulate, machine  # noqa: F401
+
 # isort: on
 from tokencost.cli.common import app, main
 from tokencost.cli.scenario import scenario_schema

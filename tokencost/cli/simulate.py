@@ -87,7 +87,7 @@ def simulate_command(
     if output is None:
         return
     with _report_target(output, f"{spec.name}-simulation") as path:
-        from tokencost.report.simulate import write_simulation_report
+        from tokencost.report.writer import write_simulation_report
 
         try:
             write_simulation_report(path, result, plotlyjs=plotlyjs.value)
