@@ -26,8 +26,7 @@ from tokencost.cli import app
 from tokencost.errors import ScenarioError
 from tokencost.loop.meter import Meter
 from tokencost.loop.reference import ReferenceConfig, causal_mask, grouped_attention
-from tokencost.machine.calibrate import SizeEfficiency, Spread, fit_size_efficiency
-from tokencost.machine.verify import (
+from tokencost.machine.predict import (
     REFERENCE_CONFIG,
     ModelTerms,
     PassShape,
@@ -36,6 +35,7 @@ from tokencost.machine.verify import (
     predict,
     reference_scenario,
 )
+from tokencost.machine.timing import SizeEfficiency, Spread, fit_size_efficiency
 from tokencost.model import serving
 from tokencost.scenario.loading import load_scenario
 

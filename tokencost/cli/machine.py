@@ -105,8 +105,9 @@ def calibrate(
 
     Every measurement is repeated; the median is used and the spread is kept in the file.
     """
-    from tokencost.machine.calibrate import DEVICES, DeviceUnavailableError
+    from tokencost.machine.calibrate import DEVICES
     from tokencost.machine.calibrate import calibrate as measure
+    from tokencost.machine.timing import DeviceUnavailableError
 
     if device not in DEVICES:
         raise Failure(f"--device: {device!r} is not a device (allowed: {', '.join(DEVICES)})")
@@ -175,8 +176,9 @@ def verify(
     curve and per-call costs the calibration measured, plus the extra work numpy does (counted
     from the reference's code). Nothing is fitted to the verify timings.
     """
-    from tokencost.machine.verify import render_html, text_report
+    from tokencost.machine.verify import text_report
     from tokencost.machine.verify import verify as run_cases
+    from tokencost.report.verify import render_html
 
     if profile is None:
         from tokencost.machine.calibrate import calibrate as measure
