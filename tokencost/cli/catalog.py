@@ -41,7 +41,7 @@ app.add_typer(models_app, name="models")
 
 def _hardware_record(key: str) -> dict[str, Any]:
     from tokencost.scenario.catalog import find_preset
-    from tokencost.scenario.specs import HardwareSpec
+    from tokencost.scenario.hardware import HardwareSpec
 
     preset = find_preset("hardware", key, field="hardware")
     spec = HardwareSpec.model_validate({"preset": preset["key"]})
@@ -52,7 +52,7 @@ def _hardware_record(key: str) -> dict[str, Any]:
 
 def _model_record(key: str) -> dict[str, Any]:
     from tokencost.scenario.catalog import find_preset
-    from tokencost.scenario.specs import ModelSpec
+    from tokencost.scenario.model import ModelSpec
 
     preset = find_preset("models", key, field="model")
     spec = ModelSpec.model_validate({"preset": preset["key"]})

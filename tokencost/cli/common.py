@@ -26,7 +26,7 @@ from tokencost.units import format_si
 
 if TYPE_CHECKING:
     from tokencost.results import Evaluation
-    from tokencost.scenario.specs import Scenario
+    from tokencost.scenario.scenario import Scenario
 
 
 EXIT_FAILURE = 1

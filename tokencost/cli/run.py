@@ -10,7 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from tokencost.results import Evaluation
-    from tokencost.scenario.specs import Scenario
+    from tokencost.scenario.scenario import Scenario
 from tokencost.cli.common import (
     MAX_NAME_PARTS,
     PERCENT,

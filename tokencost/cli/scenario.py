@@ -126,7 +126,7 @@ def scenario_schema() -> dict[str, Any]:
     ``flops`` may be a table by precision, and a ``preset`` fills the required fields of
     ``model`` and ``hardware``. This widens those places so that every valid file checks clean.
     """
-    from tokencost.scenario.specs import Scenario
+    from tokencost.scenario.scenario import Scenario
 
     schema = Scenario.model_json_schema()
     quantities = _quantity_fields()

@@ -11,7 +11,7 @@ import typer
 from tokencost.errors import TokenCostWarning
 
 if TYPE_CHECKING:
-    from tokencost.scenario.specs import Scenario
+    from tokencost.scenario.scenario import Scenario
 from tokencost.cli.common import (
     Failure,
     PlotlyJs,

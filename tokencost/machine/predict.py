@@ -14,7 +14,7 @@ from tokencost.machine.timing import SizeEfficiency
 from tokencost.model import roofline as rl
 from tokencost.model import serving
 from tokencost.model.flops import linear_params
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 Phase = Literal["prefill", "decode"]
 

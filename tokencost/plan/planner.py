@@ -33,7 +33,7 @@ from tokencost.errors import ScenarioError
 from tokencost.results import Evaluation
 from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.loading import scenario_from_dict
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import ServingSpec, TraceTraffic
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.run import sections_for, simulate

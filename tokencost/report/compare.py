@@ -14,7 +14,7 @@ from tokencost.report import format as fmt
 from tokencost.report.inputs import CATALOG_ONLY_INPUTS, _show, _sources, flatten_inputs
 from tokencost.report.page import PlotlyJs, _Figures, _footer, _page, _subtitle
 from tokencost.results import Evaluation
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 # ---------------------------------------------------------------------------- comparison
 

@@ -8,7 +8,7 @@ from tokencost.model import cost, serving
 from tokencost.model import flops as fl
 from tokencost.report import format as fmt
 from tokencost.results import Evaluation
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 
 def _decode_kv_bytes(ev: Evaluation, dep: serving.Deployment) -> tuple[float, float]:

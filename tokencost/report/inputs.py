@@ -9,7 +9,7 @@ from typing import Any
 
 from tokencost.report import format as fmt
 from tokencost.scenario.catalog import calibration
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 CALIBRATION_FILE = "tokencost/scenario/presets/calibration.yaml"
 METHOD_SOURCES = (

@@ -14,7 +14,7 @@ from tokencost._version import __version__
 from tokencost.report import format as fmt
 from tokencost.report import theme
 from tokencost.results import Evaluation
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 PlotlyJs = Literal["inline", "cdn"]
 Timestamp = dt.datetime | dt.date | str | None

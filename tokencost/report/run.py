@@ -23,7 +23,7 @@ from tokencost.report.page import (
     _subtitle,
 )
 from tokencost.results import Evaluation
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 from tokencost.sweep import curves as sweeps
 
 # ----------------------------------------------------------------------------- the report

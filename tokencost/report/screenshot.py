@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tokencost.api import evaluate
 from tokencost.report.writer import write_report
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (

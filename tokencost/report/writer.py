@@ -28,7 +28,7 @@ from tokencost.report.page import PlotlyJs, Timestamp
 from tokencost.report.run import render_report
 from tokencost.report.simulate import render_simulation_report
 from tokencost.results import Evaluation
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 from tokencost.sim.metrics import SimulationResult
 
 # ----------------------------------------------------------------------------- public API

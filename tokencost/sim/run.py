@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from tokencost.api import deployment, evaluate
 from tokencost.model import cost
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
     FixedLengths,
     LengthsSpec,

@@ -37,7 +37,7 @@ from tokencost.model import cost, serving
 from tokencost.model import flops as fl
 from tokencost.model import roofline as rl
 from tokencost.results import Evaluation
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 EXAMPLE_PROMPT = "The sky is"
 EXAMPLE_TOKENS: tuple[str, ...] = ("blue", "clear", "grey", "dark", "falling", "the")
