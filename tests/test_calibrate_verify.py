@@ -24,8 +24,9 @@ from typer.testing import CliRunner
 from tokencost.api import evaluate
 from tokencost.cli import app
 from tokencost.errors import ScenarioError
+from tokencost.loop.layers import causal_mask, grouped_attention
 from tokencost.loop.meter import Meter
-from tokencost.loop.reference import ReferenceConfig, causal_mask, grouped_attention
+from tokencost.loop.reference import ReferenceConfig
 from tokencost.machine.predict import (
     REFERENCE_CONFIG,
     ModelTerms,
