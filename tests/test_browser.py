@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from tokencost import Scenario, evaluate
-from tokencost.report.html import write_comparison_report, write_report
 from tokencost.report.screenshot import CHROMIUM_ARGS as SCREENSHOT_CHROMIUM_ARGS
+from tokencost.report.writer import write_comparison_report, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = list(SCREENSHOT_CHROMIUM_ARGS)

@@ -22,14 +22,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tokencost.api import evaluate
-from tokencost.calibration import SizeEfficiency, Spread, fit_size_efficiency
 from tokencost.cli import app
 from tokencost.errors import ScenarioError
-from tokencost.meter import Meter
-from tokencost.model import serving
-from tokencost.reference import ReferenceConfig, causal_mask, grouped_attention
-from tokencost.scenario.loading import load_scenario
-from tokencost.verification import (
+from tokencost.loop.layers import causal_mask, grouped_attention
+from tokencost.loop.meter import Meter
+from tokencost.loop.reference import ReferenceConfig
+from tokencost.machine.predict import (
     REFERENCE_CONFIG,
     ModelTerms,
     PassShape,
@@ -38,6 +36,9 @@ from tokencost.verification import (
     predict,
     reference_scenario,
 )
+from tokencost.machine.timing import SizeEfficiency, Spread, fit_size_efficiency
+from tokencost.model import serving
+from tokencost.scenario.loading import load_scenario
 
 # A hand-written profile with round numbers (what `calibrate` writes, trimmed to what is used).
 PROFILE = {
@@ -301,9 +302,9 @@ def test_verify_json_and_report(profile_path, tmp_path):
 
 
 def test_calibrate_prints_yaml_without_output(monkeypatch, profile):
-    import tokencost.calibration
+    import tokencost.machine.calibrate
 
-    monkeypatch.setattr(tokencost.calibration, "calibrate", lambda **_: profile)
+    monkeypatch.setattr(tokencost.machine.calibrate, "calibrate", lambda **_: profile)
     result = invoke("calibrate", "--quick")
     assert result.exit_code == 0, result.stderr
     assert yaml.safe_load(result.stdout)["hardware"] == profile["hardware"]

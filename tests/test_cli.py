@@ -193,12 +193,12 @@ def test_run_default_report_path_and_json_keeps_stdout_clean(tmp_path, monkeypat
 
 
 def test_a_failed_report_write_leaves_nothing(tmp_path, monkeypatch):
-    import tokencost.report.html
+    import tokencost.report.writer
 
     def fail(path, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tokencost.report.html, "write_report", fail)
+    monkeypatch.setattr(tokencost.report.writer, "write_report", fail)
     out = tmp_path / "new" / "r.html"
     result = invoke("run", CHAT, "-o", out)
     assert result.exit_code == 1

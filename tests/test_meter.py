@@ -1,7 +1,7 @@
 """The metered FLOPs and bytes of the reference transformer equal the analytic model's.
 
 ``tokencost.model.flops`` and ``tokencost.model.memory`` predict the work of a forward pass
-from the architecture; ``tokencost.reference`` does the arithmetic and counts it. The linear
+from the architecture; ``tokencost.loop.reference`` does the arithmetic and counts it. The linear
 and attention FLOPs and the weight and KV bytes must agree exactly, for every architecture,
 batch and context; the element-wise ("other") terms the analytic model leaves out are checked
 against their documented per-element counts and bounded.
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from tokencost.meter import Meter, MeterReading
+from tokencost.loop.meter import Meter, MeterReading
+from tokencost.loop.reference import ReferenceConfig, ReferenceTransformer
+from tokencost.loop.sampling import generate
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
-from tokencost.reference import ReferenceConfig, ReferenceTransformer
-from tokencost.sampling import generate
 
 ARCHITECTURES = {
     "mha-fp32-untied": ReferenceConfig(layers=2, d_model=64, heads=4, ffn_dim=172, vocab=96),

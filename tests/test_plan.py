@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tokencost import Scenario, ScenarioError, evaluate
-from tokencost.planning import plan, screen, variant
+from tokencost.plan.planner import plan, screen, variant
 from tokencost.sim import simulate
 
 CONTRACT = {

@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokencost.reference import (
-    ReferenceConfig,
-    ReferenceTransformer,
-    ReferenceWeights,
-    apply_rope,
-    init_weights,
-    rope_angles,
-)
+from tokencost.loop.layers import apply_rope, rope_angles
+from tokencost.loop.reference import ReferenceConfig, ReferenceTransformer, ReferenceWeights, init_weights
 
 # init_std 0.2 (not 0.02) makes attention peaked, so a wrong mask or position would show.
 GQA = ReferenceConfig(layers=2, d_model=64, heads=4, kv_heads=2, ffn_dim=96, vocab=50, init_std=0.2)

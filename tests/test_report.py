@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -15,9 +16,12 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 import tokencost
-from tokencost import Scenario, evaluate, sweeps
-from tokencost.report import figures, html
+from tokencost import Scenario, evaluate
+from tokencost.report import compare as compare_page
+from tokencost.report import figures, writer
 from tokencost.report import format as fmt
+from tokencost.report import run as run_page
+from tokencost.sweep import curves as sweeps
 
 XSS_NAME = "<script>alert(1)</script>"
 FEASIBLE_FIGURES = (
@@ -64,7 +68,7 @@ def evaluation(scenario: Scenario):
 
 @pytest.fixture(scope="module")
 def document(scenario: Scenario, evaluation) -> str:
-    return html.render_report(scenario, evaluation)
+    return run_page.render_report(scenario, evaluation)
 
 
 def visible_text(markup: str) -> str:
@@ -178,16 +182,16 @@ def test_comparison_figure_escapes_labels() -> None:
 
 
 def test_report_is_deterministic(scenario: Scenario, evaluation, tmp_path: Path) -> None:
-    first = html.write_report(tmp_path / "a.html", scenario, evaluation)
-    second = html.write_report(tmp_path / "b.html", scenario, evaluation)
+    first = writer.write_report(tmp_path / "a.html", scenario, evaluation)
+    second = writer.write_report(tmp_path / "b.html", scenario, evaluation)
     assert first.read_bytes() == second.read_bytes()
-    again = html.write_report(tmp_path / "c.html", make_scenario(), evaluate(make_scenario()))
+    again = writer.write_report(tmp_path / "c.html", make_scenario(), evaluate(make_scenario()))
     assert again.read_bytes() == first.read_bytes()  # a rebuilt scenario, too
 
 
 def test_timestamp_only_when_given(scenario: Scenario, evaluation, document: str) -> None:
     stamp = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    stamped = html.render_report(scenario, evaluation, timestamp=stamp)
+    stamped = run_page.render_report(scenario, evaluation, timestamp=stamp)
     assert "generated 2026-01-02T03:04:05+00:00" in stamped
     assert "generated" not in visible_text(document)
     assert stamped != document
@@ -208,7 +212,7 @@ def test_inline_report_loads_nothing_from_the_network(document: str) -> None:
 
 
 def test_cdn_report_uses_one_script_tag(scenario: Scenario, evaluation) -> None:
-    document = html.render_report(scenario, evaluation, plotlyjs="cdn")
+    document = run_page.render_report(scenario, evaluation, plotlyjs="cdn")
     assert len(re.findall(r'<script[^>]*src="https://cdn\.plot\.ly/', document)) == 1
     assert get_plotlyjs()[:300] not in document
     assert len(document) < 1_000_000
@@ -264,7 +268,7 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
         description='<img src=x onerror="alert(2)">',
         model={"preset": "llama-3.1-8b", "name": "<b>model</b>", "source": "javascript:alert(3)"},
     )
-    path = html.write_report(tmp_path / "x.html", scenario, evaluate(scenario))
+    path = writer.write_report(tmp_path / "x.html", scenario, evaluate(scenario))
     document = path.read_text(encoding="utf-8")
     assert XSS_NAME not in document
     assert "<img src=x" not in document and "<b>model</b>" not in document
@@ -277,9 +281,9 @@ def test_infeasible_report_says_why(tmp_path: Path) -> None:
     scenario = too_big(name="70B <on> one GPU")
     evaluation = evaluate(scenario)
     assert not evaluation.feasible
-    document = html.write_report(tmp_path / "no.html", scenario, evaluation).read_text(encoding="utf-8")
+    document = writer.write_report(tmp_path / "no.html", scenario, evaluation).read_text(encoding="utf-8")
     assert "Infeasible" in document
-    assert html.escape(evaluation.infeasible_reason) in document
+    assert escape(evaluation.infeasible_reason) in document
     assert "70B &lt;on&gt; one GPU" in document
     ids = re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', document)
     assert ids == ["fig-roofline", "fig-temperature"]
@@ -289,7 +293,7 @@ def test_too_large_fixed_batch_shows_the_wall() -> None:
     scenario = make_scenario(workload={"input_tokens": 1000, "output_tokens": 300, "batch_size": 2000})
     evaluation = evaluate(scenario)
     assert not evaluation.feasible and evaluation.max_batch >= 1
-    document = html.render_report(scenario, evaluation)
+    document = run_page.render_report(scenario, evaluation)
     assert "fig-batch" in document and "fig-output-length" in document
 
 
@@ -305,17 +309,17 @@ def test_atomic_write_leaves_nothing_on_failure(
     monkeypatch.setattr(figures, "pareto_figure", broken)
     target = tmp_path / "deep" / "report.html"
     with pytest.raises(RuntimeError, match="figure failed"):
-        html.write_report(target, scenario, evaluation)
+        writer.write_report(target, scenario, evaluation)
     assert list((tmp_path / "deep").iterdir()) == []
     target.write_text("previous report", encoding="utf-8")
     with pytest.raises(RuntimeError):
-        html.write_report(target, scenario, evaluation)
+        writer.write_report(target, scenario, evaluation)
     assert target.read_text(encoding="utf-8") == "previous report"
     assert [item.name for item in target.parent.iterdir()] == ["report.html"]
 
 
 def test_write_creates_parents_with_a_normal_mode(scenario: Scenario, evaluation, tmp_path: Path) -> None:
-    target = html.write_report(tmp_path / "a" / "b" / "report.html", scenario, evaluation)
+    target = writer.write_report(tmp_path / "a" / "b" / "report.html", scenario, evaluation)
     assert target == tmp_path / "a" / "b" / "report.html" and target.is_file()
     umask = os.umask(0)
     os.umask(umask)
@@ -325,7 +329,7 @@ def test_write_creates_parents_with_a_normal_mode(scenario: Scenario, evaluation
 
 def test_bad_plotlyjs_option(scenario: Scenario, evaluation, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="plotlyjs"):
-        html.write_report(tmp_path / "r.html", scenario, evaluation, plotlyjs="directory")  # type: ignore[arg-type]
+        writer.write_report(tmp_path / "r.html", scenario, evaluation, plotlyjs="directory")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -337,7 +341,7 @@ def test_comparison_report(tmp_path: Path) -> None:
     wider = make_scenario(name=XSS_NAME, hardware={"preset": "h100-sxm", "count": 2})
     scenarios = [base, wider, too_big()]
     evaluations = [evaluate(item) for item in scenarios]
-    path = html.write_comparison_report(tmp_path / "cmp" / "c.html", scenarios, evaluations)
+    path = writer.write_comparison_report(tmp_path / "cmp" / "c.html", scenarios, evaluations)
     document = path.read_text(encoding="utf-8")
     assert XSS_NAME not in document
     assert document.count(get_plotlyjs()[:300]) == 1
@@ -347,20 +351,20 @@ def test_comparison_report(tmp_path: Path) -> None:
     assert ">model.vocab<" not in changed  # the same in all three
     effect = document[document.index('id="effect"') : document.index('id="side-by-side"')]
     assert fmt.usd(evaluations[0].usd_per_day) in effect
-    assert "infeasible" in effect and html.escape(evaluations[2].infeasible_reason) in effect
+    assert "infeasible" in effect and escape(evaluations[2].infeasible_reason) in effect
     assert re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', document) == ["fig-comparison"]
-    again = html.write_comparison_report(tmp_path / "again.html", scenarios, evaluations)
+    again = writer.write_comparison_report(tmp_path / "again.html", scenarios, evaluations)
     assert again.read_bytes() == path.read_bytes()
 
 
 def test_input_differences() -> None:
-    rows = dict(html.input_differences([make_scenario(), make_scenario(slo={"tpot_s": 0.05})]))
+    rows = dict(compare_page.input_differences([make_scenario(), make_scenario(slo={"tpot_s": 0.05})]))
     assert rows == {"slo.tpot_s": [0.03, 0.05], "slo.ttft_s": [0.5, None]}
 
 
 def test_comparison_needs_matching_lists(scenario: Scenario, evaluation, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one evaluation per scenario"):
-        html.write_comparison_report(tmp_path / "c.html", [scenario], [])
+        writer.write_comparison_report(tmp_path / "c.html", [scenario], [])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -397,7 +401,7 @@ def test_formatting(value: str, text: str) -> None:
 
 
 def test_library_import_does_not_pull_in_plotly() -> None:
-    code = "import sys, tokencost, tokencost.sweeps; print('plotly' in sys.modules)"
+    code = "import sys, tokencost, tokencost.sweep.curves; print('plotly' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -428,6 +432,6 @@ def test_edge_scenarios_render(overrides: dict[str, object], phrase: str) -> Non
     scenario = make_scenario(name="edge", **overrides)
     evaluation = evaluate(scenario)
     assert evaluation.feasible
-    document = html.render_report(scenario, evaluation)
-    assert html.escape(phrase) in document
+    document = run_page.render_report(scenario, evaluation)
+    assert escape(phrase) in document
     assert re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', document) == list(FEASIBLE_FIGURES)

@@ -1,4 +1,4 @@
-"""Tests of tokencost.sampling: softmax, filters, the decode loop and likelihoods."""
+"""Tests of tokencost.loop.sampling: softmax, filters, the decode loop and likelihoods."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from tokencost.sampling import (
+from tokencost.loop.sampling import (
     Generation,
     NextLogits,
     cross_entropy,

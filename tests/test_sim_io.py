@@ -9,7 +9,7 @@ import pytest
 
 from tokencost import ScenarioError
 from tokencost.sim import TraceTraffic, simulate
-from tokencost.sim_io import load_sim_scenario, read_trace
+from tokencost.sim.traces import load_sim_scenario, read_trace
 
 SCENARIO = """\
 name: traced

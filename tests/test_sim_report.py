@@ -7,17 +7,11 @@ import os
 import pytest
 
 from tokencost import Scenario
+from tokencost.report.figures.simulation import latency_cdf_figure, series_figure, slo_attainment, slo_figure
+from tokencost.report.simulate import FIGURE_IDS, render_simulation_report
+from tokencost.report.writer import write_simulation_report
 from tokencost.sim import simulate
-from tokencost.sim_report import (
-    FIGURE_IDS,
-    frames,
-    latency_cdf_figure,
-    render_simulation_report,
-    series_figure,
-    slo_attainment,
-    slo_figure,
-    write_simulation_report,
-)
+from tokencost.sim.frames import frames
 
 
 @pytest.fixture(scope="module")

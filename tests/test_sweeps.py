@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokencost import Scenario, deployment, evaluate, sweeps
+from tokencost import Scenario, deployment, evaluate
+from tokencost.sweep import curves as sweeps
 
 # A made-up accelerator with round numbers, so results can be checked by hand:
 # 1 PFLOP/s, 1 TB/s, 80 GB, $3.60 per hour = $0.001 per second, efficiencies 1.
@@ -208,7 +209,7 @@ def test_temperature_sweep_rows_are_distributions() -> None:
 def test_temperature_one_is_the_models_distribution() -> None:
     frame = sweeps.temperature_sweep()
     at_one = frame[frame["temperature"] == 1.0]
-    # softmax([4.2, 2.8, 2.3, 1.9, 0.8, 1.2]) (tokencost.sampling.softmax docstring).
+    # softmax([4.2, 2.8, 2.3, 1.9, 0.8, 1.2]) (tokencost.loop.sampling.softmax docstring).
     assert at_one["probability"].round(2).tolist() == [0.63, 0.16, 0.09, 0.06, 0.02, 0.03]
     assert at_one["token"].tolist() == list(sweeps.EXAMPLE_TOKENS)
     assert at_one.set_index("token").loc["blue", "rank"] == 0

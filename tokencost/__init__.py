@@ -5,9 +5,10 @@
 >>> result.to_dict()["usd_per_million_output_tokens"]  # doctest: +SKIP
 """
 
+from tokencost._version import __version__
 from tokencost.api import deployment, evaluate
 from tokencost.errors import PresetNotFoundError, ScenarioError, TokenCostError, TokenCostWarning
-from tokencost.planning import plan
+from tokencost.plan import plan
 from tokencost.results import Evaluation, to_frame
 from tokencost.scenario import (
     EfficiencySpec,
@@ -22,8 +23,6 @@ from tokencost.scenario import (
     load_scenario,
 )
 from tokencost.sim import simulate
-
-__version__ = "0.1.0"
 
 __all__ = [
     "EfficiencySpec",

@@ -20,7 +20,8 @@ from tokencost.model.serving import Deployment
 from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
 from tokencost.scenario.traffic import GammaTraffic, ServingSpec
 from tokencost.scenario.catalog import calibration
-from tokencost.scenario.specs import BYTES_PER_ELEMENT, Scenario
+from tokencost.scenario.fields import BYTES_PER_ELEMENT
+from tokencost.scenario.scenario import Scenario
 
 GB = 1e9
 SEARCH_FANOUT = 64

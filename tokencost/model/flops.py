@@ -1,6 +1,6 @@
 """Floating-point operations of a decoder-only transformer forward pass.
 
-Conventions (shared with the reference transformer's meter, ``tokencost.reference``):
+Conventions (shared with the reference transformer's meter, ``tokencost.loop.reference``):
 
 * A multiply-add counts as 2 FLOP, so a ``(m, k) @ (k, n)`` product costs ``2·m·k·n``.
 * *Linear parameters* are the weights that take part in a matrix product for every token:

@@ -1,6 +1,6 @@
 """Bytes moved and bytes held: weights, KV cache, and what fits in accelerator memory.
 
-Conventions (shared with the reference transformer's meter, ``tokencost.reference``):
+Conventions (shared with the reference transformer's meter, ``tokencost.loop.reference``):
 
 * Every linear weight is read from memory once per forward pass, however many tokens the pass
   processes — that is what makes batching pay (kipply 2022, "Transformer Inference

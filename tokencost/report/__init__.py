@@ -1,11 +1,11 @@
-"""HTML reports of evaluations: figures (pure) and the one writer.
+"""HTML reports: figures (pure), one module per page kind, and the one writer.
 
 ``import tokencost`` does not import this package (plotly is heavy); import it when writing::
 
-    from tokencost.report.html import write_report
+    from tokencost.report import write_report
     write_report("out/report.html", scenario, tokencost.evaluate(scenario))
 """
 
-from tokencost.report.html import write_comparison_report, write_report
+from tokencost.report.writer import write_comparison_report, write_report, write_simulation_report
 
-__all__ = ["write_comparison_report", "write_report"]
+__all__ = ["write_comparison_report", "write_report", "write_simulation_report"]

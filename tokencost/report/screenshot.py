@@ -14,8 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tokencost import Scenario, evaluate
-from tokencost.report.html import write_report
+from tokencost.api import evaluate
+from tokencost.report.writer import write_report
+from tokencost.scenario.scenario import Scenario
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
 from tokencost.model.flops import linear_params
-from tokencost.scenario.specs import ModelSpec
+from tokencost.scenario.model import ModelSpec
 
 # config.json key -> ModelSpec field, first match wins (Llama, Mistral, Qwen, Mixtral, DeepSeek,
 # GPT-2/NeoX/Falcon naming).
@@ -100,6 +100,7 @@ def load_hf_config(path: str | Path) -> ModelSpec:
     try:
         return ModelSpec(name=name, params=total, active_params=active, source=str(path), **fields)
     except ValidationError as exc:
-        from tokencost.scenario.loading import scenario_error
+        from tokencost.scenario.scenario import Scenario
+        from tokencost.scenario.validation import scenario_error
 
-        raise scenario_error(exc, file=str(path)) from None
+        raise scenario_error(exc, file=str(path), root=Scenario) from None

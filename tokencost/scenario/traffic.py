@@ -2,7 +2,7 @@
 
 They validate like the rest of the scenario (frozen, extra keys forbidden, bounds and a
 description with the unit on every field) and do no I/O: a trace given by ``path`` is read at
-the edge (:mod:`tokencost.sim_io`), never by a validator.
+the edge (:mod:`tokencost.sim.traces`), never by a validator.
 
 ``traffic`` and ``lengths`` are discriminated unions on ``kind``::
 

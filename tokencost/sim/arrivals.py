@@ -150,7 +150,7 @@ def request_lengths(
 class RequestSource:
     """What to draw: the arrival process, the length distribution and their parameters.
 
-    A trace must carry its columns inline here (:mod:`tokencost.sim_io` reads files).
+    A trace must carry its columns inline here (:mod:`tokencost.sim.traces` reads files).
     """
 
     traffic: PoissonTraffic | GammaTraffic | DiurnalTraffic | TraceTraffic

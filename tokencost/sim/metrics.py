@@ -371,7 +371,7 @@ class SimulationResult:
         return json_ready(data)
 
     def to_frames(self) -> dict[str, Any]:
-        """``{"requests", "series"}`` DataFrames (built by :func:`tokencost.sim_report.frames`)."""
-        from tokencost.sim_report import frames
+        """``{"requests", "series"}`` DataFrames (built by :func:`tokencost.sim.frames.frames`)."""
+        from tokencost.sim.frames import frames
 
         return frames(self)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from tokencost.api import deployment, evaluate
 from tokencost.model import cost
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
     FixedLengths,
     LengthsSpec,
@@ -144,13 +144,13 @@ def sections_for(traffic: Any, lengths: Any, serving: Any, scenario: Scenario) -
 
 
 def _read_traces(traffic: TrafficSpec, lengths: LengthsSpec) -> tuple[TrafficSpec, LengthsSpec]:
-    """Traces given by path are read at the edge (tokencost.sim_io), once, before the run."""
+    """Traces given by path are read at the edge (tokencost.sim.traces), once, before the run."""
     if isinstance(traffic, TraceTraffic) and traffic.path is not None:
-        from tokencost.sim_io import read_trace_traffic
+        from tokencost.sim.traces import read_trace_traffic
 
         traffic = read_trace_traffic(traffic)
     if isinstance(lengths, TraceLengths) and lengths.path is not None:
-        from tokencost.sim_io import read_trace_lengths
+        from tokencost.sim.traces import read_trace_lengths
 
         lengths = read_trace_lengths(lengths)
     return traffic, lengths

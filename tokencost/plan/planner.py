@@ -33,7 +33,7 @@ from tokencost.errors import ScenarioError
 from tokencost.results import Evaluation
 from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.loading import scenario_from_dict
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import ServingSpec, TraceTraffic
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.run import sections_for, simulate
@@ -331,7 +331,7 @@ def plan(
     sections = sections_for(traffic, lengths, serving, scenario)
     traffic_spec = sections.traffic
     if isinstance(traffic_spec, TraceTraffic) and traffic_spec.path is not None:
-        from tokencost.sim_io import read_trace_traffic
+        from tokencost.sim.traces import read_trace_traffic
 
         traffic_spec = read_trace_traffic(traffic_spec)
     limit = sections.serving.max_batch if sections.serving else None

@@ -1,6 +1,6 @@
 """Counting the FLOPs and bytes of a forward pass while it runs.
 
-The reference transformer (:mod:`tokencost.reference`) sends every matrix product through
+The reference transformer (:mod:`tokencost.loop.reference`) sends every matrix product through
 :meth:`Meter.matmul` and reports its attention, KV-cache traffic and element-wise work to the
 meter, which keeps one tally per forward call (a prefill or a decode step). The analytic model
 (:mod:`tokencost.model.flops`, :mod:`tokencost.model.memory`) predicts the same quantities from

@@ -32,12 +32,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from tokencost import api
+from tokencost.loop.sampling import softmax
 from tokencost.model import cost, operating, serving
 from tokencost.model import flops as fl
 from tokencost.model import roofline as rl
 from tokencost.results import Evaluation
-from tokencost.sampling import softmax
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 
 EXAMPLE_PROMPT = "The sky is"
 EXAMPLE_TOKENS: tuple[str, ...] = ("blue", "clear", "grey", "dark", "falling", "the")
@@ -176,7 +176,7 @@ def temperature_sweep(
     """Next-token probabilities at each temperature (tidy: one row per temperature and token).
 
     Columns: ``temperature``, ``token``, ``rank`` (0 = largest logit), ``logit``,
-    ``probability`` (:func:`tokencost.sampling.softmax`), ``entropy_bits`` of that row's
+    ``probability`` (:func:`tokencost.loop.sampling.softmax`), ``entropy_bits`` of that row's
     distribution (``−Σ p·log2 p``: 0 when one token is certain, log2 V when all are equal).
     """
     z = np.asarray(logits, dtype=float)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
 from tokencost.scenario.loading import _apply_overrides, _parse_yaml, scenario_from_dict
-from tokencost.scenario.specs import Scenario
+from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import SimSections, TraceLengths, TraceTraffic, sections_error
 
 SECTIONS = ("traffic", "lengths", "serving", "candidates")

@@ -1,7 +1,7 @@
 """A small Llama-style decoder-only transformer in numpy, with a KV cache and a meter.
 
 It exists to check the analytic model against real arithmetic: every matrix product goes
-through a :class:`~tokencost.meter.Meter`, so one can run a prefill or a decode step and
+through a :class:`~tokencost.loop.meter.Meter`, so one can run a prefill or a decode step and
 compare the FLOPs and bytes it did with :mod:`tokencost.model.flops` and
 :mod:`tokencost.model.memory`. It is a reference, not an engine: tiny shapes, random weights.
 
@@ -19,7 +19,7 @@ then a final RMSNorm and the output head ``W_out`` (d, V), or the transposed emb
 when embeddings are tied. Weights and the KV cache are stored in the configured dtype; products
 accumulate in float32 and element-wise work runs in float32, then rounds back to the storage
 dtype (fp16 inference with fp32 accumulation). Element-wise FLOP conventions for the meter are
-in :mod:`tokencost.meter`.
+in :mod:`tokencost.loop.meter`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from typing import Literal
 
 import numpy as np
 
-from tokencost.meter import Meter
+from tokencost.loop.layers import apply_rope, causal_mask, grouped_attention, rope_angles
+from tokencost.loop.meter import Meter
 
 _BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2}
 _NUMPY_DTYPE: dict[str, type[np.floating]] = {"fp32": np.float32, "fp16": np.float16}
@@ -178,60 +179,6 @@ def _check_weights(config: ReferenceConfig, weights: ReferenceWeights) -> None:
             )
 
 
-def rope_angles(positions: np.ndarray, head_dim: int, theta: float) -> np.ndarray:
-    """Rotation angles in radians, shape (T, H): ``pos·θ^(−2i/H)`` for i < H/2, repeated.
-
-    Su et al. 2021, "RoFormer", eq. 15, in the rotate-half layout of Hugging Face Llama: the
-    pair (i, i + H/2) rotates by the i-th frequency.
-    """
-    inverse_frequency = theta ** (-np.arange(0, head_dim, 2, dtype=float) / head_dim)
-    angles = np.asarray(positions, dtype=float)[:, np.newaxis] * inverse_frequency
-    return np.concatenate([angles, angles], axis=-1)
-
-
-def apply_rope(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """Rotate query or key vectors ``x`` (B, T, heads, H) by ``angles`` (T, H), in float32.
-
-    ``x·cos + rotate_half(x)·sin`` with ``rotate_half([x₁, x₂]) = [−x₂, x₁]``. Dot products of
-    rotated vectors depend only on the difference of their positions.
-    """
-    cos = np.cos(angles)[:, np.newaxis, :].astype(np.float32)
-    sin = np.sin(angles)[:, np.newaxis, :].astype(np.float32)
-    x32 = x.astype(np.float32)
-    first, second = np.split(x32, 2, axis=-1)
-    rotated: np.ndarray = x32 * cos + np.concatenate([-second, first], axis=-1) * sin
-    return rotated
-
-
-def causal_mask(new_tokens: int, cached_tokens: int) -> np.ndarray:
-    """Which keys each new query may see, (T, c + T) booleans: key s for query i iff s ≤ c + i."""
-    keys = np.arange(cached_tokens + new_tokens)
-    return keys[np.newaxis, :] <= cached_tokens + np.arange(new_tokens)[:, np.newaxis]
-
-
-def grouped_attention(q: np.ndarray, keys: np.ndarray, values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Masked softmax attention with query heads sharing KV heads, in float32.
-
-    ``q`` (B, T, h, H), ``keys`` and ``values`` (B, K, S, H), ``allowed`` (T, S). Query head j
-    reads KV head ``j // (h/K)``. Returns (B, T, h·H). Every query must see at least one key.
-    """
-    batch, tokens, heads, head_dim = q.shape
-    kv_heads, span = keys.shape[1], keys.shape[2]
-    group = heads // kv_heads
-    scale = np.float32(1.0 / np.sqrt(head_dim))  # a float32 scale keeps the scores float32
-    grouped = q.astype(np.float32, copy=False).reshape(batch, tokens, kv_heads, group, head_dim)
-    grouped = grouped.transpose(0, 2, 3, 1, 4).reshape(batch, kv_heads, group * tokens, head_dim)
-    scores = grouped @ keys.astype(np.float32, copy=False).transpose(0, 1, 3, 2) * scale
-    scores = scores.reshape(batch, kv_heads, group, tokens, span)
-    scores = np.where(allowed, scores, -np.inf)
-    weights = np.exp(scores - np.max(scores, axis=-1, keepdims=True))
-    weights /= np.sum(weights, axis=-1, keepdims=True)
-    mixed = weights.reshape(batch, kv_heads, group * tokens, span) @ values.astype(np.float32, copy=False)
-    mixed = mixed.reshape(batch, kv_heads, group, tokens, head_dim).transpose(0, 3, 1, 2, 4)
-    result: np.ndarray = mixed.reshape(batch, tokens, heads * head_dim)
-    return result
-
-
 class _KVCache:
     """Keys and values per layer, (B, K, capacity, H) each, filled up to ``length``."""
 
@@ -324,7 +271,7 @@ class ReferenceTransformer:
         return self._forward(tokens, "decode", all_logits=False)
 
     def next_logits(self, tokens: list[int]) -> np.ndarray:
-        """Logits (V,) after ``tokens`` for one sequence, for :func:`tokencost.sampling.generate`.
+        """Logits (V,) after ``tokens`` for one sequence, for :func:`tokencost.loop.sampling.generate`.
 
         Incremental: when ``tokens`` extends the list of the previous call, only the new
         tokens run (one new token is a decode step, several an ``"extend"`` call); any other

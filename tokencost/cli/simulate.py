@@ -1,0 +1,140 @@
+"""``tokencost simulate`` and ``tokencost plan``: the discrete-event simulator and the planner."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from tokencost.errors import TokenCostWarning
+
+if TYPE_CHECKING:
+    from tokencost.scenario.scenario import Scenario
+from tokencost.cli.common import (
+    Failure,
+    PlotlyJs,
+    _echo_report,
+    _json,
+    _report_target,
+    _show_warning,
+    _write_failed,
+    app,
+    guarded,
+)
+
+# --------------------------------------------------------------------------- simulate, plan
+
+
+def _load_sim(path: str, overrides: Sequence[str] | None) -> tuple[Scenario, Any]:
+    """A scenario and its simulator sections (traffic, lengths, serving, candidates)."""
+    from tokencost.sim.traces import load_sim_scenario
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default", TokenCostWarning)
+        loaded = load_sim_scenario(path, list(overrides or []))
+    for item in caught:
+        _show_warning(f"{path}: {item.message}", item.category, item.filename, item.lineno)
+    return loaded
+
+
+@app.command("simulate")
+@guarded
+def simulate_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    requests: Annotated[
+        int | None,
+        typer.Option("--requests", "-n", min=1, help="Requests to simulate [default: 1000; a trace: all]."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout and nothing else.")
+    ] = False,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Also write an HTML report (file, or folder).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a field, e.g. --set serving.replicas=4."),
+    ] = None,
+    plotlyjs: Annotated[
+        PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
+    ] = PlotlyJs.inline,
+) -> None:
+    """Simulate serving a scenario request by request: latencies, goodput, queues, cost.
+
+    The scenario may add traffic:, lengths: and serving: sections (tokencost.scenario.traffic). With
+    --json, stdout holds exactly SimulationResult.to_dict() as JSON.
+    """
+    spec, sections = _load_sim(scenario, overrides)
+    from tokencost.sim import simulate
+
+    result = simulate(
+        spec,
+        traffic=sections.traffic,
+        lengths=sections.lengths,
+        serving=sections.serving,
+        requests=requests,
+        seed=seed,
+    )
+    if as_json:
+        typer.echo(_json(result.to_dict()))
+    else:
+        from tokencost.report.simulate import simulation_text
+
+        typer.echo(simulation_text(result))
+    if output is None:
+        return
+    with _report_target(output, f"{spec.name}-simulation") as path:
+        from tokencost.report.writer import write_simulation_report
+
+        try:
+            write_simulation_report(path, result, plotlyjs=plotlyjs.value)
+        except OSError as exc:
+            raise _write_failed(path, exc) from None
+    _echo_report(path, as_json)
+
+
+@app.command("plan")
+@guarded
+def plan_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    requests: Annotated[
+        int, typer.Option("--requests", "-n", min=1, help="Requests per confirming simulation.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed of the confirming simulations.")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON on stdout and nothing else.")
+    ] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a field, e.g. --set slo.ttft_s=0.2."),
+    ] = None,
+) -> None:
+    """Find the cheapest deployment that meets the SLO at the workload's load.
+
+    Searches replicas, batch cap, tensor parallelism and the hardware listed under candidates:
+    analytically first, then by simulation. Exits 2 when no deployment meets the SLO (with
+    --json, the JSON is printed first).
+    """
+    spec, sections = _load_sim(scenario, overrides)
+    from tokencost.plan.planner import plan
+
+    result = plan(
+        spec,
+        candidates=sections.candidates,
+        traffic=sections.traffic,
+        lengths=sections.lengths,
+        serving=sections.serving,
+        requests=requests,
+        seed=seed,
+    )
+    if as_json:
+        typer.echo(_json(result.to_dict()))
+    if not result.meets_slo:
+        raise Failure(f"{scenario}: no deployment meets the SLO: {result.reason}")
+    if not as_json:
+        from tokencost.report.simulate import plan_text
+
+        typer.echo(plan_text(result))

@@ -1,0 +1,300 @@
+"""Measure this machine: matrix-multiply FLOP/s, memory bandwidth, per-call overheads.
+
+``tokencost calibrate`` runs :func:`calibrate` and writes :func:`profile_document` as YAML. The
+document has two sections:
+
+* ``hardware:`` — a valid scenario hardware section (:class:`~tokencost.scenario.HardwareSpec`):
+  ``flops`` at the verify precision (fp32 on a CPU, bf16 on a GPU), ``flops_by_precision``,
+  ``bandwidth`` (the best streaming read measured), ``memory``, ``usd_per_hour: 0``, ``count: 1``,
+  ``source`` and ``as_of``. Paste it into a scenario.
+* ``calibration:`` — ``model_terms``, what the model needs beyond the roofline: the
+  *size-efficiency curve* of matrix products (:func:`fit_size_efficiency`), the fixed cost of
+  one numpy call and one BLAS call, the fresh-copy, element-wise, tanh and softmax rates and
+  the cache size; and ``measurements``, every raw measurement with its spread. Fractions of
+  ``hardware.flops`` or ``hardware.bandwidth`` are stored as fractions, so editing those two
+  numbers rescales everything that depends on them.
+
+Every timing is repeated; a :class:`Spread` keeps the median, quartiles, min and max, because
+the machine may be shared (the median is the number used, the spread says how much to trust it).
+Rates are work divided by the median time. Nothing here changes BLAS threading: numpy runs with
+the threads it would use anyway, and the count is recorded.
+
+Conventions: a multiply-add is 2 FLOP; a copy moves 2 bytes per byte copied (read + write, as
+STREAM counts it, McCalpin 1995); a read moves 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tokencost.machine.cuda import calibrate_cuda
+from tokencost.machine.host import _load_average, blas_threads, cpu_name, last_level_cache_bytes
+from tokencost.machine.profile import _elementwise_entries, _rate_entry, _stream_entries, profile_document
+from tokencost.machine.timing import (
+    BYTES_FP32,
+    FRESH_SMALL_BYTES,
+    MATVEC_IN_CACHE_SIZE,
+    MIB,
+    SOFTMAX_KEYS,
+    SOFTMAX_ROWS,
+    SOFTMAX_SCALE,
+    TINY_SIZE,
+    Progress,
+    Spread,
+    _quiet,
+    time_calls,
+)
+
+MATVEC_CALLS = 50  # calls per sample of the in-cache matrix-vector product (~35 µs each)
+ELEMENTWISE_CALLS = 5  # passes per sample over the in-cache array (~0.1–1 ms each)
+MIN_POOLED_REPEATS = 3
+STACKED_VECTORS = 8  # vectors in the stacked matrix-vector measurement
+SPOT_MATMUL_SIZE = 1024
+SPOT_REPEATS = 3
+TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
+
+
+# --------------------------------------------------------------------------- CPU measurements
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and repetitions of one calibration run."""
+
+    repeats: int
+    peak_size: int  # n of the square fp32 product that measures peak FLOP/s
+    fp16_size: int  # n of the square fp16 product (numpy has no fp16 BLAS: it is slow)
+    fp64_size: int  # n of the square fp64 product
+    stream_bytes: int  # array size for bandwidth, far larger than the last-level cache
+    allocations: int  # separately allocated arrays the stream samples are pooled over
+    elementwise_bytes: int  # array size for element-wise rates: inside the cache
+    curve_rows: tuple[int, ...]  # m of the (m, k, k) products of the size curve (1 = matvec)
+    curve_inner: int  # k = n of the size curve: weights far larger than the cache
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Plan:
+        common = {"elementwise_bytes": 4 * MIB, "curve_inner": 4096}
+        if quick:
+            return cls(repeats=3, peak_size=1024, fp16_size=128, fp64_size=512, stream_bytes=128 * MIB,
+                       allocations=2, curve_rows=(1, 4, 8, 16, 64, 256), **common)  # fmt: skip
+        return cls(repeats=7, peak_size=2048, fp16_size=256, fp64_size=1024, stream_bytes=256 * MIB,
+                   allocations=3, curve_rows=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), **common)  # fmt: skip
+
+
+def _matrix(
+    rng: np.random.Generator, rows: int, columns: int, dtype: npt.DTypeLike = np.float32
+) -> np.ndarray:
+    return rng.standard_normal((rows, columns), dtype=np.float32).astype(dtype, copy=False)
+
+
+def measure_matmul(
+    rng: np.random.Generator,
+    m: int,
+    k: int,
+    n: int,
+    repeats: int,
+    dtype: npt.DTypeLike = np.float32,
+    inner: int = 1,
+) -> Spread:
+    """Seconds of one ``(m, k) @ (k, n)`` product (operands made once, product each time)."""
+    left, right = _matrix(rng, m, k, dtype), _matrix(rng, k, n, dtype)
+    return time_calls(lambda: np.matmul(left, right), repeats=repeats, inner=inner)
+
+
+def measure_streams(plan: Plan) -> dict[str, Spread]:
+    """Seconds to read, copy and copy-into-new-memory ``plan.stream_bytes`` bytes of fp32.
+
+    ``read``: ``a.dot(ones)`` — a matrix-vector product on BLAS threads, the best read.
+    ``read_sum``: ``np.sum`` (one thread). ``copy``: ``np.copyto`` into an existing array.
+    ``fresh_copy``: ``a.copy()``, which also maps and faults in new pages, as ``astype`` does;
+    ``fresh_copy_small`` the same over :data:`FRESH_SMALL_BYTES`, to separate the fixed cost of
+    mapping and unmapping an array from the per-byte cost (:func:`fresh_copy_fit`).
+    Samples are pooled over ``plan.allocations`` separately allocated arrays: on a virtual
+    machine the bandwidth an array gets depends on where its pages landed.
+    """
+    columns = 4096
+    rows = plan.stream_bytes // (BYTES_FP32 * columns)
+    ones = np.ones(columns, dtype=np.float32)
+    small_rows = FRESH_SMALL_BYTES // (BYTES_FP32 * columns)
+    samples: dict[str, list[float]] = {name: [] for name in ("read", "read_sum", "copy", "fresh_copy")}
+    samples["fresh_copy_small"] = []
+    repeats = max(plan.repeats // plan.allocations, MIN_POOLED_REPEATS)
+    for _ in range(plan.allocations):
+        source = np.ones((rows, columns), dtype=np.float32)
+        target = np.empty_like(source)
+        calls: dict[str, Callable[[], object]] = {
+            "read": functools.partial(source.dot, ones),
+            "read_sum": source.sum,
+            "copy": functools.partial(np.copyto, target, source),
+            "fresh_copy": source.copy,
+            "fresh_copy_small": source[:small_rows].copy,
+        }
+        for name, call in calls.items():
+            samples[name] += time_calls(call, repeats=repeats).samples
+        del source, target
+    return {name: Spread.of(values) for name, values in samples.items()}
+
+
+def measure_elementwise(plan: Plan) -> dict[str, Spread]:
+    """Seconds of element-wise passes over ``plan.elementwise_bytes`` of fp32, which stay in the
+    cache (numpy runs them on one thread): a scale, exp (fp32 and fp64) and tanh. Passes over
+    arrays larger than the cache stream at the fresh-copy rate (:func:`measure_streams`)."""
+    values = np.linspace(-4.0, 4.0, plan.elementwise_bytes // BYTES_FP32, dtype=np.float32)
+    doubles = values.astype(np.float64)
+    inner = ELEMENTWISE_CALLS
+    return {
+        "scale": time_calls(lambda: values * np.float32(0.5), repeats=plan.repeats, inner=inner),
+        "exp": time_calls(lambda: np.exp(values), repeats=plan.repeats, inner=inner),
+        "exp_fp64": time_calls(lambda: np.exp(doubles), repeats=plan.repeats, inner=inner),
+        "tanh": time_calls(lambda: np.tanh(values), repeats=plan.repeats, inner=inner),
+    }
+
+
+def masked_softmax(scores: np.ndarray, allowed: np.ndarray, scale: float) -> np.ndarray:
+    """numpy's masked softmax over the last axis, as attention runs it: scale, mask, subtract
+    the row maximum, exp, divide by the row sum — seven passes and two row reductions. The
+    scale is cast to the scores' dtype, as :func:`tokencost.loop.reference.grouped_attention` does,
+    so float32 scores stay float32."""
+    scaled = np.where(allowed, scores * scores.dtype.type(scale), -np.inf)
+    weights = np.exp(scaled - np.max(scaled, axis=-1, keepdims=True))
+    weights /= np.sum(weights, axis=-1, keepdims=True)
+    return weights
+
+
+def measure_softmax(plan: Plan) -> Spread:
+    """Seconds of :func:`masked_softmax` over float32 rows of :data:`SOFTMAX_KEYS` keys with a
+    causal mask, on an array larger than the cache (new pages for every temporary)."""
+    rng = np.random.default_rng(1)
+    shape = (SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS)
+    scores = rng.standard_normal(shape, dtype=np.float32)
+    allowed = np.tri(SOFTMAX_KEYS, dtype=bool)
+    return time_calls(functools.partial(masked_softmax, scores, allowed, SOFTMAX_SCALE), repeats=plan.repeats)
+
+
+def measure_overheads(repeats: int) -> dict[str, Spread]:
+    """Seconds of one call on tiny operands: a numpy element-wise op and a matrix product."""
+    tiny = np.ones((TINY_SIZE, TINY_SIZE), dtype=np.float32)
+    return {
+        "op_call": time_calls(lambda: np.add(tiny, tiny), repeats=repeats, inner=TINY_CALLS),
+        "matmul_call": time_calls(lambda: np.matmul(tiny, tiny), repeats=repeats, inner=TINY_CALLS),
+    }
+
+
+def measure_size_curve(
+    rng: np.random.Generator, plan: Plan, progress: Progress
+) -> tuple[list[dict[str, Any]], Spread]:
+    """Seconds of ``(m, k) @ (k, k)`` for each m of the plan, weights far larger than the cache,
+    and of a stack of :data:`STACKED_VECTORS` vectors ``(s, 1, k) @ (k, k)`` — numpy runs that as
+    s matrix-vector products, each streaming the weights again."""
+    k = plan.curve_inner
+    weights = _matrix(rng, k, k)
+    points = []
+    for m in plan.curve_rows:
+        progress(f"matmul ({m}, {k}) @ ({k}, {k})")
+        left = _matrix(rng, m, k)
+        seconds = time_calls(functools.partial(np.matmul, left, weights), repeats=plan.repeats)
+        points.append({"m": m, "k": k, "n": k, "seconds": seconds})
+    stack = _matrix(rng, STACKED_VECTORS, k).reshape(STACKED_VECTORS, 1, k)
+    stacked = time_calls(functools.partial(np.matmul, stack, weights), repeats=plan.repeats)
+    return points, stacked
+
+
+def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: int = 0) -> dict[str, Any]:
+    """Measure this CPU with numpy and return the profile document (see the module docstring)."""
+    say = progress or _quiet
+    plan, rng = Plan.for_mode(quick), np.random.default_rng(seed)
+    load_before = _load_average()
+    size = plan.peak_size
+    say(f"fp32 matmul {size}³")
+    fp32 = measure_matmul(rng, size, size, size, plan.repeats)
+    say(f"fp16 matmul {plan.fp16_size}³ (numpy has no fp16 BLAS)")
+    fp16 = measure_matmul(rng, plan.fp16_size, plan.fp16_size, plan.fp16_size, plan.repeats, np.float16)
+    say(f"fp64 matmul {plan.fp64_size}³")
+    fp64 = measure_matmul(rng, plan.fp64_size, plan.fp64_size, plan.fp64_size, plan.repeats, np.float64)
+    curve, stacked = measure_size_curve(rng, plan, say)
+    say("matvec in cache")
+    small = MATVEC_IN_CACHE_SIZE
+    matvec = measure_matmul(rng, 1, small, small, plan.repeats, inner=MATVEC_CALLS)
+    say(f"memory streams over {plan.stream_bytes // MIB} MiB")
+    streams = measure_streams(plan)
+    say("element-wise passes and per-call overheads")
+    elementwise = measure_elementwise(plan)
+    softmax = measure_softmax(plan)
+    overheads = measure_overheads(plan.repeats)
+    measurements = {
+        "matmul": {
+            "fp32": _rate_entry(fp32, 2.0 * size**3, "flop_per_s", shape=[size, size, size]),
+            "fp16": _rate_entry(fp16, 2.0 * plan.fp16_size**3, "flop_per_s", shape=[plan.fp16_size] * 3),
+            "fp64": _rate_entry(fp64, 2.0 * plan.fp64_size**3, "flop_per_s", shape=[plan.fp64_size] * 3),
+        },
+        "size_curve": [
+            _rate_entry(
+                p["seconds"], 2.0 * p["m"] * p["k"] * p["n"], "flop_per_s", shape=[p["m"], p["k"], p["n"]]
+            )
+            for p in curve
+        ],
+        "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
+        "stacked_matvec": _rate_entry(
+            stacked,
+            2.0 * STACKED_VECTORS * plan.curve_inner**2,
+            "flop_per_s",
+            shape=[STACKED_VECTORS, 1, plan.curve_inner, plan.curve_inner],
+        ),
+        "memory": _stream_entries(streams, plan.stream_bytes),
+        "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
+        "softmax_fp32": _rate_entry(
+            softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
+        ),
+        "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
+        "last_level_cache_bytes": last_level_cache_bytes(),
+    }
+    threads, how = blas_threads()
+    backend = {
+        "library": f"numpy {np.__version__}",
+        "blas_threads": threads,
+        "blas_threads_from": how,
+        "load_average_before": load_before,
+        "load_average_after": _load_average(),
+    }
+    return profile_document(
+        measurements,
+        device="cpu",
+        quick=quick,
+        backend=backend,
+        name=f"{cpu_name()} ({threads} BLAS threads, numpy)",
+    )
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def calibrate(device: str = "cpu", quick: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Calibrate ``device`` (one of :data:`DEVICES`) and return the profile document."""
+    if device == "cpu":
+        return calibrate_cpu(quick=quick, progress=progress)
+    if device == "cuda":
+        return calibrate_cuda(quick=quick, progress=progress)
+    raise ValueError(f"unknown device {device!r} (allowed: {', '.join(DEVICES)})")
+
+
+def spot_check(seed: int = 0) -> dict[str, float]:
+    """A few-hundred-millisecond re-measurement of the three headline rates: fp32 FLOP/s
+    (1024³), streaming read and fresh-copy bytes/s (128 MiB). ``verify`` reports it next to the
+    profile's numbers to show how far the machine has drifted; nothing is fitted to it."""
+    rng = np.random.default_rng(seed)
+    size = SPOT_MATMUL_SIZE
+    plan = Plan.for_mode(quick=True)
+    streams = measure_streams(dataclasses.replace(plan, allocations=1))
+    peak = measure_matmul(rng, size, size, size, SPOT_REPEATS)
+    return {
+        "flops": 2.0 * size**3 / peak.median,
+        "bandwidth": plan.stream_bytes / streams["read"].median,
+        "fresh_copy_bytes_per_s": 2.0 * plan.stream_bytes / streams["fresh_copy"].median,
+    }

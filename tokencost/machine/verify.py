@@ -1,0 +1,298 @@
+"""Check the model against this machine: time the reference transformer, predict, compare.
+
+``tokencost verify`` runs :class:`~tokencost.loop.reference.ReferenceTransformer` (numpy) through
+prefills of several prompt lengths and decode steps at several batch sizes and contexts, takes
+the median of repeated timings, and compares each with a prediction made *before* looking at any
+of them, from the calibrated profile (``tokencost calibrate``) alone:
+
+``predicted = model (roofline + fixed) + element-wise + attention``
+
+* **model** — :func:`tokencost.model.serving.prefill` / ``decode_step`` on the
+  :class:`~tokencost.model.serving.Deployment` of a :class:`~tokencost.scenario.Scenario` built
+  from the reference config and the profile's ``hardware:`` section. The compute efficiency is
+  the calibrated size curve at the rows of the pass's products (B·T tokens), the bandwidth
+  efficiency the calibrated matrix-vector read fraction. This is the roofline, unchanged.
+* **fixed** — the per-pass fixed cost (``step_overhead_s``): numpy calls and BLAS calls counted
+  from the architecture, times the calibrated cost of one tiny call.
+* The rest is what a numpy program does beyond the work a serving engine does, counted from
+  the reference's code and timed at calibrated rates (see :func:`implementation_terms`): norms,
+  rotary embeddings, SwiGLU and the softmax are separate single-threaded passes, and attention
+  scores the whole T×(c+T) rectangle.
+
+The reference's products already behave as a serving engine's: :meth:`~tokencost.loop.meter.Meter.matmul`
+runs one product over all B·T rows (the weights stream once per pass) without copying fp32
+operands, and attention is scaled by a float32 constant, so it stays in float32.
+
+No term is fitted to the verify timings: every rate and overhead comes from the calibration
+section of the profile, every count from the architecture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tokencost.errors import ScenarioError
+from tokencost.loop.reference import ReferenceConfig, ReferenceTransformer
+from tokencost.machine.calibrate import spot_check
+from tokencost.machine.predict import (
+    DEFAULT_CASES,
+    QUICK_CASES,
+    REFERENCE_CONFIG,
+    Case,
+    ModelTerms,
+    PassShape,
+    Prediction,
+    predict,
+    reference_scenario,
+)
+from tokencost.machine.timing import Progress, Spread, time_calls
+
+ERROR_BAND_FRACTION = 0.15
+DEFAULT_REPEATS = 5
+QUICK_REPEATS = 3
+
+
+# --------------------------------------------------------------------------- the measurement
+
+
+def measure_case(
+    model: ReferenceTransformer, case: Case, repeats: int, rng: np.random.Generator
+) -> tuple[Spread, PassShape]:
+    """Median-ready timings of ``case`` and the exact pass they timed.
+
+    Prefill: ``repeats`` prefills after one warm-up. Decode: prefill c − 1 tokens, one warm-up
+    step (it grows the KV cache, a one-off copy), then ``repeats`` steps from context c; the
+    pass is reported at their mean context ``c + (repeats − 1)/2``.
+    """
+    vocab, batch = model.config.vocab, case.batch
+    if case.phase == "prefill":
+        prompt = rng.integers(0, vocab, size=(batch, case.tokens))
+        seconds = time_calls(lambda: model.prefill(prompt), repeats=repeats)
+        return seconds, PassShape(batch, case.tokens, 0)
+    model.prefill(rng.integers(0, vocab, size=(batch, case.tokens - 1)))
+    step = rng.integers(0, vocab, size=batch)
+    seconds = time_calls(lambda: model.decode_step(step), repeats=repeats, warmup=1)
+    model.reset()
+    return seconds, PassShape(batch, 1, case.tokens + (repeats - 1) / 2.0)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    shape: PassShape
+    measured: Spread
+    prediction: Prediction
+
+    @property
+    def measured_s(self) -> float:
+        return self.measured.median
+
+    @property
+    def error(self) -> float:
+        """Relative error of the prediction: ``(predicted − measured) / measured``."""
+        return (self.prediction.predicted_s - self.measured_s) / self.measured_s
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.prediction
+        return {
+            "name": self.case.name,
+            "phase": self.case.phase,
+            "batch": self.case.batch,
+            "tokens": self.case.tokens,
+            "context_tokens": self.shape.cached_tokens,
+            "predicted_s": p.predicted_s,
+            "measured_s": self.measured_s,
+            "error": self.error,
+            "measured": self.measured.to_dict(),
+            "model_s": p.model_s,
+            "fixed_s": p.fixed_s,
+            "bound": p.bound,
+            "terms": dict(p.extra),
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Every case, the config and profile they ran with, and how long it all took."""
+
+    cases: tuple[CaseResult, ...]
+    config: ReferenceConfig
+    hardware: dict[str, Any]
+    profile_source: str
+    quick: bool
+    repeats: int
+    wall_s: float
+    load_average: tuple[float | None, float | None]
+    drift: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def median_abs_error(self) -> float:
+        return float(statistics.median(abs(case.error) for case in self.cases))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "median_abs_error": self.median_abs_error,
+            "cases": [case.to_dict() for case in self.cases],
+            "reference_config": dataclasses.asdict(self.config),
+            "hardware": self.hardware,
+            "profile": self.profile_source,
+            "quick": self.quick,
+            "repeats": self.repeats,
+            "wall_s": self.wall_s,
+            "load_average": {"before": self.load_average[0], "after": self.load_average[1]},
+            "machine_drift": self.drift,
+        }
+
+
+def _drift(
+    profile: dict[str, Any], terms: ModelTerms, before: dict[str, float], after: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """The profile's headline rates next to spot checks before and after the cases."""
+    hardware = profile.get("hardware") or {}
+    recorded = {
+        "flops": float(hardware.get("flops", math.nan)),
+        "bandwidth": float(hardware.get("bandwidth", math.nan)),
+        "fresh_copy_bytes_per_s": terms.fresh_copy_bytes_per_s,
+    }
+    return {
+        name: {"profile": recorded[name], "before": before[name], "after": after[name]} for name in recorded
+    }
+
+
+def _load() -> float | None:
+    try:
+        import os
+
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
+def verify(
+    profile: dict[str, Any],
+    *,
+    quick: bool = False,
+    profile_source: str = "profile",
+    config: ReferenceConfig = REFERENCE_CONFIG,
+    cases: tuple[Case, ...] | None = None,
+    repeats: int | None = None,
+    progress: Progress | None = None,
+) -> Verification:
+    """Predict every case from ``profile`` first, then time the reference and compare."""
+    say: Callable[[str], None] = progress or (lambda _: None)
+    start, load_before = time.perf_counter(), _load()
+    terms = ModelTerms.from_profile(profile, profile_source)
+    device = (profile.get("calibration") or {}).get("device", "cpu")
+    if device != "cpu":
+        raise ScenarioError(
+            f"was calibrated on {device!r}; the numpy reference runs on the CPU: calibrate with --device cpu",
+            file=profile_source,
+        )
+    scenario = reference_scenario(config, profile.get("hardware") or {})
+    cases = cases or (QUICK_CASES if quick else DEFAULT_CASES)
+    repeats = repeats or (QUICK_REPEATS if quick else DEFAULT_REPEATS)
+    say("spot check of the machine (reported, not used)")
+    before = spot_check()
+    say("building the reference transformer")
+    model, rng = ReferenceTransformer(config), np.random.default_rng(1)
+    results = []
+    for case in cases:
+        say(case.name)
+        measured, shape = measure_case(model, case, repeats, rng)
+        results.append(CaseResult(case, shape, measured, predict(scenario, config, terms, shape)))
+    say("spot check of the machine again")
+    drift = _drift(profile, terms, before, spot_check())
+    hardware = {key: value for key, value in (profile.get("hardware") or {}).items()}
+    return Verification(
+        tuple(results),
+        config,
+        hardware,
+        profile_source,
+        quick,
+        repeats,
+        time.perf_counter() - start,
+        (load_before, _load()),
+        drift,
+    )
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f}"
+
+
+TERM_LABELS = {
+    "elementwise_s": "element-wise",
+    "attention_s": "attention",
+}
+
+
+def _case_cells(case: CaseResult) -> list[str]:
+    """One case as table cells (ms): name, measured, spread, predicted, error, model, bound, terms."""
+    m, p = case.measured, case.prediction
+    return [
+        case.case.name,
+        _ms(m.median),
+        f"{_ms(m.minimum)}–{_ms(m.maximum)}",
+        _ms(p.predicted_s),
+        f"{case.error:+.1%}",
+        _ms(p.model_s),
+        p.bound,
+        *(_ms(p.extra[key]) for key in TERM_LABELS),
+    ]
+
+
+def text_report(result: Verification) -> str:
+    """The predicted-vs-measured table for a terminal (milliseconds)."""
+    header = ["case", "measured", "min–max", "predicted", "error", "model", "bound", *TERM_LABELS.values()]
+    rows = [header]
+    for case in result.cases:
+        rows.append(_case_cells(case))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    c = result.config
+    lines.insert(1, "-" * len(lines[0]))
+    lines += [
+        "",
+        f"times in ms (median of {result.repeats}); model = roofline of tokencost.model + fixed cost;",
+        "the last two columns are the numpy reference's extra work (see tokencost.machine.verify).",
+        f"reference: {c.layers} layer, d={c.d_model}, heads={c.heads}/{c.kv_heads}, ffn={c.ffn_dim}, "
+        f"vocab={c.vocab}, {c.dtype}; profile: {result.profile_source}",
+        f"machine now vs profile (reported, not used): {drift_text(result.drift)}",
+        f"median |error|: {result.median_abs_error:.1%}   (target ≤ {ERROR_BAND_FRACTION:.0%})   "
+        f"wall {result.wall_s:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+DRIFT_LABELS = {"flops": ("fp32 matmul", "FLOP/s"), "bandwidth": ("read", "B/s"),
+                "fresh_copy_bytes_per_s": ("fresh copy", "B/s")}  # fmt: skip
+
+
+def drift_text(drift: dict[str, dict[str, float]]) -> str:
+    """``read 46.1 G → 33.2 G, 33.9 G B/s; ...``: profile value, then before and after the cases."""
+    parts = []
+    for name, (label, unit) in DRIFT_LABELS.items():
+        if name in drift:
+            values = drift[name]
+            parts.append(
+                f"{label} {values['profile'] / 1e9:.3g} G → {values['before'] / 1e9:.3g} G, "
+                f"{values['after'] / 1e9:.3g} G {unit}"
+            )
+    return "; ".join(parts) or "not measured"

@@ -1,0 +1,174 @@
+"""The roofline and the prefill/decode phase figures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from tokencost.report import format as fmt
+from tokencost.report import theme
+from tokencost.report.figures.base import PER_THOUSAND_REQUESTS, PHASE_COLOURS, TERA, _base, _pairs, _require
+
+# ------------------------------------------------------------------------------------- roofline
+
+
+def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
+    """Log-log roofline: achievable and datasheet roofs, the ridge point, prefill and decode.
+
+    ``roof`` is :func:`tokencost.sweep.curves.roofline_frame`, ``points``
+    :func:`tokencost.sweep.curves.roofline_points`. Y in TFLOP/s per accelerator.
+    """
+    _require(
+        roof,
+        [
+            "arithmetic_intensity_flop_per_byte",
+            "attainable_flop_per_s",
+            "peak_attainable_flop_per_s",
+            "ridge_point_flop_per_byte",
+        ],
+        "roofline_figure",
+    )
+    _require(
+        points,
+        ["phase", "batch_size", "arithmetic_intensity_flop_per_byte", "achieved_flop_per_s_per_accelerator"],
+        "roofline_figure",
+    )
+    figure = _base("Roofline of one accelerator: where prefill and decode sit", height=470)
+    x = roof["arithmetic_intensity_flop_per_byte"]
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=roof["peak_attainable_flop_per_s"] / TERA,
+            name="datasheet peak",
+            mode="lines",
+            line={"color": theme.COMM, "dash": "dash", "width": 1.5},
+            hovertemplate="%{x:.3g} FLOP/B → %{y:.4g} TFLOP/s (datasheet)<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=roof["attainable_flop_per_s"] / TERA,
+            name="achievable roof (peak × efficiency)",
+            mode="lines",
+            line={"color": theme.ROOF, "width": 2.5},
+            hovertemplate="%{x:.3g} FLOP/B → %{y:.4g} TFLOP/s<extra></extra>",
+        )
+    )
+    sweep = points[points["phase"] == "decode sweep"]
+    if len(sweep) > 1:
+        figure.add_trace(
+            go.Scatter(
+                x=sweep["arithmetic_intensity_flop_per_byte"],
+                y=sweep["achieved_flop_per_s_per_accelerator"] / TERA,
+                name="decode as batch grows",
+                mode="lines+markers",
+                customdata=sweep["batch_size"],
+                line={"color": theme.DECODE, "width": 1, "dash": "dot"},
+                marker={"size": 5, "color": theme.DECODE},
+                hovertemplate="decode, batch %{customdata}<br>%{x:.3g} FLOP/B, %{y:.4g} TFLOP/s"
+                "<extra></extra>",
+            )
+        )
+    for phase, colour, symbol in (("decode", theme.DECODE, "circle"), ("prefill", theme.PREFILL, "diamond")):
+        row = points[points["phase"] == phase]
+        if not len(row):
+            continue
+        label = (
+            "prefill (one prompt)"
+            if phase == "prefill"
+            else f"decode (batch {int(row['batch_size'].iloc[0])})"
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=row["arithmetic_intensity_flop_per_byte"],
+                y=row["achieved_flop_per_s_per_accelerator"] / TERA,
+                name=label,
+                mode="markers",
+                marker={
+                    "size": 14,
+                    "color": colour,
+                    "symbol": symbol,
+                    "line": {"color": "white", "width": 1.5},
+                },
+                hovertemplate=f"{label}<br>%{{x:.3g}} FLOP/B, %{{y:.4g}} TFLOP/s<extra></extra>",
+            )
+        )
+    ridge = float(roof["ridge_point_flop_per_byte"].iloc[0])
+    figure.add_vline(x=ridge, line={"color": theme.MUTED, "dash": "dot", "width": 1})
+    figure.add_annotation(
+        x=math.log10(ridge),
+        y=1.0,
+        yref="paper",
+        yanchor="bottom",
+        showarrow=False,
+        text=f"ridge point {fmt.number(ridge)} FLOP/B",
+        font={"size": 12, "color": theme.MUTED},
+    )
+    figure.add_annotation(
+        x=math.log10(ridge),
+        y=0.03,
+        yref="paper",
+        xanchor="right",
+        showarrow=False,
+        text="memory-bound ←  ",
+        font={"size": 12, "color": theme.MUTED},
+    )
+    figure.add_annotation(
+        x=math.log10(ridge),
+        y=0.03,
+        yref="paper",
+        xanchor="left",
+        showarrow=False,
+        text="  → compute-bound",
+        font={"size": 12, "color": theme.MUTED},
+    )
+    figure.update_xaxes(type="log", dtick=1, title={"text": "Arithmetic intensity (FLOP per byte moved)"})
+    figure.update_yaxes(type="log", dtick=1, title={"text": "Achieved TFLOP/s per accelerator"})
+    figure.update_layout(legend={"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top"}, margin={"t": 80})
+    return figure
+
+
+# ---------------------------------------------------------------------------- time and money
+
+
+def phase_figure(phases: pd.DataFrame) -> go.Figure:
+    """Bars of prefill, decode and communication: seconds a user waits, dollars per 1,000
+    requests. ``phases`` is :func:`tokencost.sweep.curves.phase_breakdown`."""
+    _require(phases, ["phase", "latency_s", "usd"], "phase_figure")
+    figure = _pairs(
+        "Where one request's time and money go", "Seconds the user waits (s)", "Cost (USD per 1,000 requests)"
+    )
+    colours = [PHASE_COLOURS.get(str(phase), theme.COMM) for phase in phases["phase"]]
+    for column, col, scale, render in (
+        ("latency_s", 1, 1.0, fmt.seconds),
+        ("usd", 2, PER_THOUSAND_REQUESTS, fmt.usd),
+    ):
+        values = phases[column].to_numpy(dtype=float) * scale
+        total = float(values.sum())
+        shares = values / total if total > 0 else np.zeros_like(values)
+        labels = [
+            f"{render(value)} ({fmt.percent(share)})" for value, share in zip(values, shares, strict=True)
+        ]
+        figure.add_trace(
+            go.Bar(
+                x=phases["phase"],
+                y=values,
+                marker={"color": colours},
+                text=labels,
+                textposition="outside",
+                cliponaxis=False,
+                showlegend=False,
+                hovertemplate="%{x}: %{text}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        figure.update_yaxes(range=[0, max(total, 1e-30) * 1.15], row=1, col=col)
+    figure.update_yaxes(title={"text": "seconds"}, row=1, col=1)
+    figure.update_yaxes(title={"text": "USD per 1,000 requests"}, row=1, col=2)
+    figure.update_xaxes(title={"text": "phase"})
+    return figure

@@ -1,0 +1,298 @@
+"""Serving curves: output length, batch size, and the latency–throughput Pareto front."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from tokencost.report import format as fmt
+from tokencost.report import theme
+from tokencost.report.figures.base import MILLI, PER_THOUSAND_REQUESTS, _base, _pairs, _require
+
+PARETO_LABELS = 6  # batch sizes labelled along the latency–throughput curve
+
+
+# ----------------------------------------------------------------------------- output length
+
+
+def _split_by_fit(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows that fit, rows that do not plus the last that does, so the lines join)."""
+    fits = frame["fits_in_memory"].astype(bool)
+    inside = frame[fits]
+    outside = frame[~fits]
+    if len(outside) and len(inside):
+        outside = pd.concat([inside.iloc[[-1]], outside])
+    return inside, outside
+
+
+def output_length_figure(
+    sweep: pd.DataFrame, *, scenario_output_tokens: int | None = None, ttft_slo_s: float | None = None
+) -> go.Figure:
+    """Latency and cost against output tokens: the sequential decode loop made visible.
+
+    ``sweep`` is :func:`tokencost.sweep.curves.output_length_sweep`. Dashed where the batch's KV cache
+    no longer fits at that length.
+    """
+    _require(
+        sweep,
+        ["output_tokens", "ttft_s", "e2e_latency_s", "usd_per_request", "fits_in_memory"],
+        "output_length_figure",
+    )
+    figure = _pairs(
+        "Every output token is another forward pass", "Latency (s)", "Cost (USD per 1,000 requests)"
+    )
+    inside, outside = _split_by_fit(sweep)
+    figure.add_trace(
+        go.Scatter(
+            x=sweep["output_tokens"],
+            y=sweep["ttft_s"],
+            name="time to first token",
+            mode="lines",
+            line={"color": theme.PREFILL, "width": 2},
+            hovertemplate="%{x} tokens: first token after %{y:.3g} s<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    for part, dash, suffix in ((inside, "solid", ""), (outside, "dash", " (KV cache overflows memory)")):
+        if not len(part):
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=part["output_tokens"],
+                y=part["e2e_latency_s"],
+                name="whole response" + suffix,
+                mode="lines",
+                line={"color": theme.DECODE, "width": 2.5, "dash": dash},
+                legendgroup="e2e" + dash,
+                hovertemplate="%{x} tokens: done after %{y:.3g} s<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=part["output_tokens"],
+                y=part["usd_per_request"] * PER_THOUSAND_REQUESTS,
+                mode="lines",
+                name="cost" + suffix,
+                showlegend=False,
+                line={"color": theme.DECODE, "width": 2.5, "dash": dash},
+                hovertemplate="%{x} tokens: $%{y:.4g} per 1,000 requests<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    if ttft_slo_s is not None:
+        figure.add_hline(
+            y=ttft_slo_s,
+            line={"color": theme.LIMIT, "dash": "dash", "width": 1.5},
+            row=1,
+            col=1,
+            annotation_text=f"TTFT target {fmt.seconds(ttft_slo_s)}",
+            annotation_font={"color": theme.LIMIT, "size": 12},
+            annotation_position="top left",
+        )
+    if scenario_output_tokens is not None:
+        for col in (1, 2):
+            figure.add_vline(
+                x=scenario_output_tokens,
+                line={"color": theme.MUTED, "dash": "dot", "width": 1},
+                row=1,
+                col=col,
+            )
+        figure.add_annotation(
+            x=scenario_output_tokens,
+            y=1.0,
+            xref="x2",
+            yref="y2 domain",
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            text=" this scenario",
+            font={"size": 12, "color": theme.MUTED},
+        )
+    figure.update_xaxes(title={"text": "Output tokens per request"}, rangemode="tozero")
+    figure.update_yaxes(title={"text": "seconds"}, rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(title={"text": "USD per 1,000 requests"}, rangemode="tozero", row=1, col=2)
+    figure.update_layout(
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 96}, height=460
+    )
+    return figure
+
+
+# -------------------------------------------------------------------------------- batch size
+
+
+def batch_figure(sweep: pd.DataFrame) -> go.Figure:
+    """Throughput per accelerator and $/M output tokens against batch, memory limit marked.
+
+    ``sweep`` is :func:`tokencost.sweep.curves.batch_sweep`; log batch axis.
+    """
+    _require(
+        sweep,
+        [
+            "batch_size",
+            "output_tokens_per_s_per_accelerator",
+            "usd_per_million_output_tokens",
+            "fits_in_memory",
+            "max_batch",
+            "chosen",
+        ],
+        "batch_figure",
+    )
+    figure = _pairs(
+        "Batching: more sequences per weight read, until memory runs out",
+        "Throughput (output tokens/s per accelerator)",
+        "Cost (USD per million output tokens)",
+    )
+    inside, outside = _split_by_fit(sweep)
+    series = (
+        ("output_tokens_per_s_per_accelerator", 1, "%{y:,.0f} tokens/s"),
+        ("usd_per_million_output_tokens", 2, "$%{y:.4g} per M tokens"),
+    )
+    for column, col, hover in series:
+        for part, colour, dash, name in (
+            (inside, theme.DECODE, "solid", "fits in memory"),
+            (outside, theme.COMM, "dash", "KV cache would not fit"),
+        ):
+            if not len(part):
+                continue
+            figure.add_trace(
+                go.Scatter(
+                    x=part["batch_size"],
+                    y=part[column],
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line={"color": colour, "width": 2.5, "dash": dash},
+                    hovertemplate=f"batch %{{x}}: {hover}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        chosen = sweep[sweep["chosen"].astype(bool)]
+        if len(chosen):
+            figure.add_trace(
+                go.Scatter(
+                    x=chosen["batch_size"],
+                    y=chosen[column],
+                    mode="markers",
+                    name="this scenario's batch",
+                    legendgroup="chosen",
+                    showlegend=col == 1,
+                    marker={"size": 12, "color": theme.DECODE, "line": {"color": theme.INK, "width": 1.5}},
+                    hovertemplate=f"this scenario: batch %{{x}}, {hover}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+    max_batch = int(sweep["max_batch"].iloc[0])
+    top = float(sweep["batch_size"].max())
+    if 1 <= max_batch < top:
+        for col in (1, 2):
+            figure.add_vrect(x0=max_batch, x1=top, fillcolor=theme.SOFT_LIMIT, line_width=0, row=1, col=col)
+            figure.add_vline(
+                x=max_batch, line={"color": theme.LIMIT, "dash": "dash", "width": 1.5}, row=1, col=col
+            )
+        figure.add_annotation(
+            x=math.log10(max_batch),
+            y=0.02,
+            xref="x",
+            yref="y domain",
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            text=f" memory limit: {max_batch:,} sequences",
+            font={"color": theme.LIMIT, "size": 12},
+        )
+    figure.update_xaxes(type="log", dtick=1, title={"text": "Batch size (sequences decoded together)"})
+    figure.update_yaxes(title={"text": "tokens/s per accelerator"}, rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(type="log", dtick=1, title={"text": "USD per million output tokens"}, row=1, col=2)
+    figure.update_layout(
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 96}, height=460
+    )
+    return figure
+
+
+def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go.Figure:
+    """Latency–throughput trade-off: time per output token against throughput per accelerator,
+    one point per batch size, with the TPOT target. ``sweep`` is a batch sweep."""
+    _require(
+        sweep,
+        ["batch_size", "tpot_s", "output_tokens_per_s_per_accelerator", "fits_in_memory", "chosen"],
+        "pareto_figure",
+    )
+    figure = _base("Latency against throughput: each point is a batch size")
+    inside, outside = _split_by_fit(sweep)
+    for part, colour, dash, name in (
+        (inside, theme.DECODE, "solid", "fits in memory"),
+        (outside, theme.COMM, "dash", "KV cache would not fit"),
+    ):
+        if not len(part):
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=part["output_tokens_per_s_per_accelerator"],
+                y=part["tpot_s"] / MILLI,
+                customdata=part["batch_size"],
+                mode="lines+markers",
+                name=name,
+                line={"color": colour, "width": 2, "dash": dash},
+                marker={"size": 5, "color": colour},
+                hovertemplate="batch %{customdata}: %{x:,.0f} tokens/s, %{y:.3g} ms/token<extra></extra>",
+            )
+        )
+    if len(inside):
+        labelled = _spaced(inside, "output_tokens_per_s_per_accelerator", PARETO_LABELS)
+        figure.add_trace(
+            go.Scatter(
+                x=labelled["output_tokens_per_s_per_accelerator"],
+                y=labelled["tpot_s"] / MILLI,
+                mode="text",
+                text=[f"B={int(b)}" for b in labelled["batch_size"]],
+                textposition="top left",
+                showlegend=False,
+                textfont={"size": 11, "color": theme.MUTED},
+                hoverinfo="skip",
+            )
+        )
+    chosen = sweep[sweep["chosen"].astype(bool)]
+    if len(chosen):
+        figure.add_trace(
+            go.Scatter(
+                x=chosen["output_tokens_per_s_per_accelerator"],
+                y=chosen["tpot_s"] / MILLI,
+                mode="markers",
+                name=f"this scenario (batch {int(chosen['batch_size'].iloc[0])})",
+                marker={"size": 13, "color": theme.DECODE, "line": {"color": theme.INK, "width": 1.5}},
+                hovertemplate="this scenario: %{x:,.0f} tokens/s, %{y:.3g} ms/token<extra></extra>",
+            )
+        )
+    if tpot_slo_s is not None:
+        figure.add_hline(
+            y=tpot_slo_s / MILLI,
+            line={"color": theme.LIMIT, "dash": "dash", "width": 1.5},
+            annotation_text=f"TPOT target {fmt.seconds(tpot_slo_s)}: slower is too slow",
+            annotation_position="top left",
+            annotation_font={"color": theme.LIMIT, "size": 12},
+        )
+    figure.update_xaxes(title={"text": "Throughput (output tokens/s per accelerator)"}, rangemode="tozero")
+    figure.update_yaxes(title={"text": "Time per output token (ms)"}, rangemode="tozero")
+    figure.update_layout(legend={"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"})
+    return figure
+
+
+def _spaced(frame: pd.DataFrame, column: str, count: int) -> pd.DataFrame:
+    """Rows whose ``column`` values are at least 1/count of the range apart (first row kept)."""
+    values = frame[column].to_numpy(dtype=float)
+    gap = (values.max() - values.min()) / max(count, 1)
+    keep, last = [], -math.inf
+    for index, value in enumerate(values):
+        if value - last >= gap:
+            keep.append(index)
+            last = value
+    return frame.iloc[keep]

@@ -1,0 +1,101 @@
+"""The sampling-temperature figure: next-token probabilities as the temperature turns."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from tokencost.report import format as fmt
+from tokencost.report import theme
+from tokencost.report.figures.base import _base, _require
+
+DEFAULT_TEMPERATURE = 1.0
+
+
+# ------------------------------------------------------------------------------- temperature
+
+
+def _temperature_title(prompt: str, temperature: float, entropy_bits: float) -> str:
+    return (
+        f"Next-token probabilities after “{prompt} …” at temperature T = {temperature:.1f}"
+        f"<br><span style='font-size:12px;color:{theme.MUTED}'>entropy {entropy_bits:.2f} bits</span>"
+    )
+
+
+def temperature_figure(
+    sweep: pd.DataFrame, *, prompt: str = "The sky is", initial_temperature: float = DEFAULT_TEMPERATURE
+) -> go.Figure:
+    """Bars of next-token probabilities with a slider over temperature.
+
+    ``sweep`` is :func:`tokencost.sweep.curves.temperature_sweep` (tidy rows of temperature, token,
+    probability, entropy_bits). The slider restyles the bars in the browser; no server.
+    """
+    _require(sweep, ["temperature", "token", "probability", "entropy_bits"], "temperature_figure")
+    prompt = html.escape(prompt)
+    temperatures = sorted({float(t) for t in sweep["temperature"]})
+    start = min(range(len(temperatures)), key=lambda i: abs(temperatures[i] - initial_temperature))
+
+    def row(temperature: float) -> pd.DataFrame:
+        return sweep[sweep["temperature"] == temperature]
+
+    first = row(temperatures[start])
+    tokens = [html.escape(str(token)) for token in first["token"]]
+    figure = _base(
+        _temperature_title(prompt, temperatures[start], float(first["entropy_bits"].iloc[0])), height=480
+    )
+    figure.add_trace(
+        go.Bar(
+            x=tokens,
+            y=first["probability"].tolist(),  # a list, as the slider steps write
+            marker={"color": theme.DECODE},
+            text=[fmt.percent(p, 1) for p in first["probability"]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="“%{x}”: p = %{y:.3f}<extra></extra>",
+            name="probability",
+        )
+    )
+    steps = []
+    for temperature in temperatures:
+        part = row(temperature)
+        steps.append(
+            {
+                "method": "update",
+                "label": f"{temperature:.1f}",
+                "args": [
+                    {
+                        "y": [part["probability"].tolist()],
+                        "text": [[fmt.percent(p, 1) for p in part["probability"]]],
+                    },
+                    {
+                        "title.text": _temperature_title(
+                            prompt, temperature, float(part["entropy_bits"].iloc[0])
+                        )
+                    },
+                ],
+            }
+        )
+    figure.update_layout(
+        sliders=[
+            {
+                "active": start,
+                "steps": steps,
+                "pad": {"t": 56},
+                "len": 1.0,
+                "x": 0.0,
+                "currentvalue": {"prefix": "temperature T = ", "font": {"size": 13, "color": theme.INK}},
+                "font": {"size": 11, "color": theme.MUTED},
+                "bgcolor": "#e4e7eb",
+                "activebgcolor": theme.DECODE,
+                "bordercolor": "#cbd2d9",
+                "tickcolor": "#cbd2d9",
+            }
+        ],
+        margin={"t": 90, "b": 40},
+        showlegend=False,
+    )
+    figure.update_xaxes(title={"text": "Candidate next token"})
+    figure.update_yaxes(title={"text": "Probability (0 to 1)"}, range=[0, 1.12], tickformat=".0%")
+    return figure

@@ -1,0 +1,156 @@
+"""The whole scenario: :class:`Scenario`, its sections resolved against each other and the presets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from tokencost.errors import ScenarioError
+from tokencost.scenario.catalog import calibration
+from tokencost.scenario.fields import _FROZEN, NATIVE_COMPUTE, _integer, _merge_preset
+from tokencost.scenario.hardware import HardwareSpec, ParallelismSpec, PrecisionSpec
+from tokencost.scenario.model import ModelSpec
+from tokencost.scenario.traffic import Candidates, LengthsSpec, ServingSpec, TrafficSpec
+from tokencost.scenario.workload import EfficiencySpec, SloSpec, WorkloadSpec
+
+
+class Scenario(BaseModel):
+    """A deployment and its load: everything :func:`tokencost.evaluate` needs."""
+
+    model_config = _FROZEN
+
+    name: str = Field("scenario", description="Scenario name (default: the file's stem).")
+    description: str | None = Field(None, description="Who runs this and why.")
+    model: ModelSpec
+    precision: PrecisionSpec = Field(default_factory=PrecisionSpec)  # type: ignore[arg-type]
+    hardware: HardwareSpec
+    parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec)  # type: ignore[arg-type]
+    workload: WorkloadSpec
+    slo: SloSpec = Field(default_factory=SloSpec)  # type: ignore[arg-type]
+    efficiency: EfficiencySpec = Field(default_factory=EfficiencySpec)
+    traffic: TrafficSpec | None = Field(
+        None, description="Arrival process for the simulator (kind: poisson, gamma, diurnal, trace)."
+    )
+    lengths: LengthsSpec | None = Field(
+        None, description="Request lengths for the simulator (kind: fixed, uniform, lognormal, trace)."
+    )
+    serving: ServingSpec | None = Field(
+        None, description="Replicas, router, batching and KV policy of the simulated fleet."
+    )
+    candidates: Candidates | None = Field(None, description="Hardware presets the planner may choose among.")
+
+    def __init__(self, **data: Any) -> None:
+        """Build from keyword sections; errors come as one :class:`ScenarioError`."""
+        from pydantic import ValidationError
+
+        from tokencost.scenario.validation import scenario_error
+
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise scenario_error(exc, root=Scenario) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve(cls, data: Any) -> Any:
+        """Pick the preset's FLOP/s for the compute precision; fill count and tensor."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        hardware = _merge_preset("hardware", data.get("hardware"), "hardware")
+        if not isinstance(hardware, dict):
+            return data
+        hardware = dict(hardware)
+        precision = data.get("precision") or {}
+        if not isinstance(precision, dict):
+            return data
+        table = hardware.get("flops") if isinstance(hardware.get("flops"), dict) else None
+        table = table or hardware.get("flops_by_precision")
+        if isinstance(table, dict):
+            compute = _compute_precision(precision, table)
+            hardware["flops_by_precision"] = table
+            if isinstance(hardware.get("flops"), dict) or hardware.get("flops") is None:
+                hardware["flops"] = table.get(compute)
+            data["precision"] = {**precision, "compute": compute}
+        elif not precision.get("compute"):
+            weights = str(precision.get("weights") or "bf16")
+            data["precision"] = {**precision, "compute": NATIVE_COMPUTE.get(weights, ("bf16",))[0]}
+        efficiency = data.get("efficiency") or {}
+        compute_precision = (data.get("precision") or {}).get("compute")
+        if isinstance(efficiency, dict) and efficiency.get("compute") is None and compute_precision:
+            by_precision = calibration()["defaults"].get("compute_by_precision", {})
+            if compute_precision in by_precision:
+                data["efficiency"] = {**efficiency, "compute": by_precision[compute_precision]}
+        parallelism = data.get("parallelism") or {}
+        if isinstance(parallelism, dict):
+            pipeline = parallelism.get("pipeline") or 1
+            if hardware.get("count") is None:
+                hardware["count"] = _integer(parallelism.get("tensor") or 1) * _integer(pipeline)  # type: ignore[operator]
+            if parallelism.get("tensor") is None and isinstance(hardware["count"], int | float | str):
+                count = _integer(hardware["count"])
+                data["parallelism"] = {**parallelism, "tensor": max(1, count // _integer(pipeline))}  # type: ignore[operator]
+        data["hardware"] = hardware
+        return data
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        tensor = self.parallelism.tensor or 1
+        if tensor * self.parallelism.pipeline != self.hardware.count:
+            raise _field_error(
+                "parallelism.tensor",
+                f"tensor ({tensor}) × pipeline ({self.parallelism.pipeline}) must equal "
+                f"hardware.count ({self.hardware.count})",
+            )
+        if self.model.heads % tensor:
+            raise _field_error(
+                "parallelism.tensor",
+                f"tensor degree {tensor} does not divide the model's {self.model.heads} heads "
+                f"(allowed: a divisor of {self.model.heads})",
+            )
+        if self.parallelism.pipeline > self.model.layers:
+            raise _field_error(
+                "parallelism.pipeline",
+                f"{self.parallelism.pipeline} stages for {self.model.layers} layers "
+                f"(allowed: at most {self.model.layers})",
+            )
+        context = self.workload.input_tokens + self.workload.output_tokens
+        if self.model.max_context is not None and context > self.model.max_context:
+            raise _field_error(
+                "workload.input_tokens",
+                f"input_tokens + output_tokens = {context} exceeds the model's max_context "
+                f"{self.model.max_context} (allowed: at most {self.model.max_context})",
+            )
+        if tensor > 1 and self.hardware.interconnect_bandwidth is None:
+            raise _field_error(
+                "hardware.interconnect_bandwidth",
+                f"tensor parallelism over {tensor} accelerators needs the interconnect "
+                "bandwidth (bytes/s per accelerator, one direction, e.g. '450 GB/s')",
+            )
+        if self.precision.compute is None:
+            raise _field_error("precision.compute", "could not choose a compute precision")
+        return self
+
+
+def _compute_precision(precision: dict[str, Any], table: dict[str, Any]) -> str:
+    """The precision the matrix products run in on this hardware."""
+    if precision.get("compute"):
+        chosen = str(precision["compute"])
+        if chosen not in table:
+            raise _field_error(
+                "precision.compute",
+                f"{chosen!r} is not supported by this hardware (allowed: {', '.join(sorted(table))})",
+            )
+        return chosen
+    weights = str(precision.get("weights") or "bf16")
+    for candidate in NATIVE_COMPUTE.get(weights, ("bf16",)):
+        if candidate in table:
+            return candidate
+    raise _field_error(
+        "precision.weights",
+        f"no compute precision for {weights!r} weights on this hardware (it has {', '.join(sorted(table))})",
+    )
+
+
+def _field_error(field: str, message: str) -> ScenarioError:
+    return ScenarioError(message, field=field)

@@ -1,0 +1,135 @@
+"""The load and its targets: :class:`WorkloadSpec`, :class:`SloSpec` and :class:`EfficiencySpec`."""
+
+from __future__ import annotations
+
+import warnings
+
+from pydantic import BaseModel, Field, model_validator
+
+from tokencost.errors import TokenCostWarning
+from tokencost.scenario.catalog import calibration
+from tokencost.scenario.fields import _FROZEN, HIGH_EFFICIENCY_FRACTION, Count, Integer, Seconds
+
+
+class WorkloadSpec(BaseModel):
+    """What the users ask for: tokens per request and the load, given one of three ways —
+    users × requests per user per hour, a total ``requests_per_second``, or a closed loop of
+    ``concurrency`` clients (each sends its next request when its previous answer ends, after
+    ``think_time_s``)."""
+
+    model_config = _FROZEN
+
+    input_tokens: Integer = Field(..., gt=0, description="Mean prompt tokens per request.")
+    output_tokens: Integer = Field(..., gt=0, description="Mean output tokens per request.")
+    users: Count | None = Field(None, gt=0, description="Number of users.")
+    requests_per_user_per_hour: float | None = Field(None, gt=0, description="Requests per user per hour.")
+    requests_per_second: float | None = Field(None, gt=0, description="Total requests per second.")
+    concurrency: Integer | None = Field(
+        None,
+        gt=0,
+        le=10_000_000,
+        description="Closed-loop load: clients, each with one request in flight at a time "
+        "(vLLM benchmark_serving --max-concurrency, genai-perf --concurrency).",
+    )
+    think_time_s: Seconds = Field(
+        0.0, ge=0, description="Closed loop: seconds between an answer and that client's next request."
+    )
+    batch_size: Integer | None = Field(
+        None,
+        gt=0,
+        description="Fixed decode batch (a benchmark at fixed batch); default: the load sets "
+        "the batch, capped by memory and the TPOT target.",
+    )
+
+    @model_validator(mode="after")
+    def _rate(self) -> WorkloadSpec:
+        if self.requests_per_second is None and (self.users is None) != (
+            self.requests_per_user_per_hour is None
+        ):
+            raise ValueError("give users together with requests_per_user_per_hour, or requests_per_second")
+        ways = {
+            "users × requests_per_user_per_hour": self.users is not None,
+            "requests_per_second": self.requests_per_second is not None,
+            "concurrency": self.concurrency is not None,
+        }
+        given = [name for name, present in ways.items() if present]
+        if len(given) > 1:
+            raise ValueError(
+                f"the load is given twice: {' and '.join(given)} (give one of users × "
+                "requests_per_user_per_hour, requests_per_second or concurrency)"
+            )
+        if self.think_time_s and self.concurrency is None:
+            raise ValueError("think_time_s applies to a closed loop: give concurrency too")
+        return self
+
+    @property
+    def request_rate_per_s(self) -> float | None:
+        """Total arrival rate in requests/s (open loop), or None when none is given."""
+        if self.requests_per_second is not None:
+            return self.requests_per_second
+        if self.users is not None and self.requests_per_user_per_hour is not None:
+            return self.users * self.requests_per_user_per_hour / 3600.0
+        return None
+
+
+class SloSpec(BaseModel):
+    """Latency targets; both optional."""
+
+    model_config = _FROZEN
+
+    ttft_s: Seconds | None = Field(None, gt=0, description="Time to first token target, s.")
+    tpot_s: Seconds | None = Field(None, gt=0, description="Time per output token target, s.")
+    percentile: float = Field(99.0, gt=0, le=100, description="Percentile the simulator checks.")
+
+
+def _default_efficiency(name: str) -> float:
+    return float(calibration()["defaults"][name])
+
+
+class EfficiencySpec(BaseModel):
+    """Achieved fractions of peak. Defaults come from public measurements (calibration.yaml)."""
+
+    model_config = _FROZEN
+
+    compute: float = Field(
+        default_factory=lambda: _default_efficiency("compute"),
+        gt=0,
+        le=1,
+        description="Fraction of peak FLOP/s achieved (MFU), in (0, 1]; default: the median of "
+        "public measurements at the compute precision (calibration.yaml).",
+    )
+    bandwidth: float = Field(
+        default_factory=lambda: _default_efficiency("bandwidth"),
+        gt=0,
+        le=1,
+        description="Fraction of peak memory bandwidth achieved (MBU), in (0, 1].",
+    )
+    interconnect: float = Field(
+        default_factory=lambda: _default_efficiency("interconnect"),
+        gt=0,
+        le=1,
+        description="Fraction of interconnect bandwidth achieved by all-reduce, in (0, 1].",
+    )
+    memory_reserve: float = Field(
+        0.10,
+        ge=0,
+        lt=1,
+        description="Share of memory kept free for activations and fragmentation "
+        "(vLLM's default gpu_memory_utilization 0.9 leaves 0.10).",
+    )
+    step_overhead_s: Seconds = Field(
+        0.0, ge=0, description="Fixed seconds per forward pass (launch overhead); 0 = pure roofline."
+    )
+
+    @model_validator(mode="after")
+    def _warn_high(self) -> EfficiencySpec:
+        for name in ("compute", "bandwidth", "interconnect"):
+            value = getattr(self, name)
+            if HIGH_EFFICIENCY_FRACTION < value < 1.0:
+                warnings.warn(
+                    f"efficiency.{name} = {value} is above what is measured in practice "
+                    f"({HIGH_EFFICIENCY_FRACTION}); 1.0 gives the pure roofline",
+                    TokenCostWarning,
+                    stacklevel=2,
+                )
+        return self
