@@ -84,7 +84,8 @@ def test_no_fleet_is_smaller_than_the_analytic_minimum(chat_plan):
 def test_variants_are_validated_from_merged_data():
     moved = variant(chat(), hardware="a100-80gb-sxm", tensor_parallel=2, batch_size=32)
     assert moved.hardware.preset == "a100-80gb-sxm" and moved.hardware.count == 2
-    assert moved.parallelism.tensor == 2 and moved.workload.batch_size == 32
+    assert moved.parallelism.tensor == 2 and moved.serving.max_batch == 32
+    assert moved.workload.batch_size is None  # a cap on the batch, not a benchmark at a fixed batch
     with pytest.raises(ScenarioError):
         variant(chat(), hardware=None, tensor_parallel=3)  # 3 does not divide 32 heads
 
@@ -94,8 +95,9 @@ def test_screening_rejects_what_cannot_fit_with_a_reason():
     reasons = {(item["hardware"], item["tensor_parallel"]): item["reason"] for item in rejected}
     assert "does not fit" in reasons[("l4", 1)]
     assert all(option.hardware != "l4" or option.tensor_parallel >= 8 for option in options)
-    bounds = [option.min_replicas * option.usd_per_day_per_replica for option in options]
-    assert bounds == sorted(bounds)
+    costs = [option.analytic_replicas * option.usd_per_day_per_replica for option in options]
+    assert costs == sorted(costs)  # cheapest analytic fleet first
+    assert all(option.analytic_replicas >= option.min_replicas for option in options)
 
 
 def test_the_cheapest_candidate_wins():

@@ -60,7 +60,7 @@ def evaluation(scenario: Scenario):
 def test_batch_sweep_throughput_is_batch_over_tpot(scenario: Scenario) -> None:
     frame = sweeps.batch_sweep(scenario)
     accelerators = deployment(scenario).accelerators
-    expected = frame["batch_size"] / frame["tpot_s"] / accelerators
+    expected = frame["batch_size"] / frame["decode_tpot_s"] / accelerators
     np.testing.assert_allclose(frame["decode_output_tokens_per_s_per_accelerator"], expected, rtol=1e-12)
 
 
@@ -69,20 +69,21 @@ def test_batch_sweep_agrees_with_evaluate_at_the_chosen_batch(scenario: Scenario
     chosen = frame[frame["chosen"]]
     assert len(chosen) == 1
     row = chosen.iloc[0]
-    assert row["batch_size"] == evaluation.batch_size
+    # The chosen row is a replica kept full at the batch cap: evaluate()'s capacity figures.
+    assert row["batch_size"] == evaluation.batch_cap
     assert row["max_batch"] == evaluation.max_batch
-    assert row["tpot_s"] == pytest.approx(evaluation.tpot_s, rel=1e-12)
+    full = evaluate(chat(batch_size=evaluation.batch_cap))
+    assert row["tpot_s"] == pytest.approx(full.tpot_s, rel=1e-12)
     assert row["output_tokens_per_s_per_accelerator"] == pytest.approx(
-        evaluation.throughput_output_tokens_per_s_per_gpu, rel=1e-12
+        evaluation.replica_requests_per_s * scenario.workload.output_tokens, rel=1e-12
     )
     assert row["usd_per_million_output_tokens"] == pytest.approx(
-        evaluation.usd_per_million_output_tokens, rel=1e-12
+        evaluation.usd_per_million_output_tokens_at_capacity, rel=1e-12
     )
     assert row["usd_per_million_input_tokens"] == pytest.approx(
-        evaluation.usd_per_million_input_tokens, rel=1e-12
+        evaluation.usd_per_million_input_tokens_at_capacity, rel=1e-12
     )
-    assert row["e2e_latency_s"] == pytest.approx(evaluation.e2e_latency_s, rel=1e-12)
-    assert row["memory_used_bytes"] == pytest.approx(evaluation.memory_used_bytes, rel=1e-12)
+    assert row["memory_used_bytes"] == pytest.approx(full.memory_used_bytes, rel=1e-12)
 
 
 def test_batch_sweep_marks_the_memory_limit(scenario: Scenario, evaluation) -> None:
@@ -160,14 +161,21 @@ def test_output_length_sweep_default_range(scenario: Scenario) -> None:
 def test_output_length_agrees_with_evaluate(scenario: Scenario, evaluation) -> None:
     frame = sweeps.output_length_sweep(scenario)
     row = frame[frame["output_tokens"] == scenario.workload.output_tokens].iloc[0]
-    assert row["e2e_latency_s"] == pytest.approx(evaluation.e2e_latency_s, rel=1e-12)
-    assert row["usd_per_request"] == pytest.approx(evaluation.usd_per_request, rel=1e-12)
-    assert row["tpot_s"] == pytest.approx(evaluation.tpot_s, rel=1e-12)
-    assert row["batch_size"] == evaluation.batch_size
+    full = evaluate(chat(batch_size=evaluation.batch_cap))  # a replica kept full at the cap
+    assert row["e2e_latency_s"] == pytest.approx(full.e2e_latency_s, rel=1e-12)
+    assert row["usd_per_request"] == pytest.approx(1 / full.replica_requests_per_s * 3.49 / 3600, rel=1e-12)
+    assert row["tpot_s"] == pytest.approx(full.tpot_s, rel=1e-12)
+    assert row["batch_size"] == evaluation.batch_cap
     assert row["fits_in_memory"]
 
 
-def test_output_length_is_a_sequential_loop(scenario: Scenario) -> None:
+def test_output_length_is_a_sequential_loop() -> None:
+    scenario = Scenario(
+        name="chat",
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm"},
+        workload={"input_tokens": 1000, "output_tokens": 300, "requests_per_second": 20},
+    )  # no TPOT target: the batch cap is the memory limit, so longer answers stop fitting
     frame = sweeps.output_length_sweep(scenario)
     np.testing.assert_allclose(frame["e2e_latency_s"], frame["ttft_s"] + frame["decode_time_s"], rtol=1e-12)
     assert frame["ttft_s"].nunique() == 1  # the first token does not wait for the others
@@ -176,7 +184,9 @@ def test_output_length_is_a_sequential_loop(scenario: Scenario) -> None:
     assert (np.diff(frame["e2e_latency_s"]) > 0).all()
     assert (np.diff(frame["usd_per_request"]) > 0).all()
     # Each step reads a KV cache one token longer, so time per extra token never shrinks.
-    per_token = np.diff(frame["decode_time_s"]) / np.diff(frame["output_tokens"])
+    # (From two tokens on: the first decode step also brings the newcomers' prefills, once.)
+    later = frame[frame["output_tokens"] >= 2]
+    per_token = np.diff(later["decode_time_s"]) / np.diff(later["output_tokens"])
     assert (np.diff(per_token) >= -1e-15).all()
     # The batch's KV cache stops fitting as responses get longer, and stays that way.
     fits = frame["fits_in_memory"].to_numpy()
@@ -235,15 +245,20 @@ def test_temperature_sweep_checks_its_input() -> None:
 
 def test_phase_breakdown_adds_up(scenario: Scenario, evaluation) -> None:
     frame = sweeps.phase_breakdown(scenario, evaluation).set_index("phase")
-    assert list(frame.index) == ["prefill", "decode", "communication"]
+    assert list(frame.index) == ["queue", "prefill", "decode", "communication", "idle"]
     assert frame["latency_s"].sum() == pytest.approx(evaluation.e2e_latency_s, rel=1e-12)
     assert frame["usd"].sum() == pytest.approx(evaluation.usd_per_request, rel=1e-12)
-    assert frame["replica_s"].sum() == pytest.approx(1 / evaluation.replica_requests_per_s, rel=1e-12)
+    # Every replica-second is paid for by some request: replicas / request rate per request.
+    per_request = evaluation.replicas / evaluation.request_rate_per_s
+    assert frame["replica_s"].sum() == pytest.approx(per_request, rel=1e-12)
     assert frame.loc["communication", "latency_s"] == 0.0  # one accelerator: nothing to send
-    # Decode is shared by the batch: its replica seconds are its latency over B.
+    assert frame.loc["queue", "latency_s"] == pytest.approx(evaluation.queue_wait_s, rel=1e-12)
+    # Decode steps are shared by the batch a request sees: their replica seconds are over B.
+    steps = evaluation.output_tokens - 1
     assert frame.loc["decode", "replica_s"] == pytest.approx(
-        frame.loc["decode", "latency_s"] / evaluation.batch_size, rel=1e-12
+        steps * evaluation.decode.step_time_s / evaluation.decode.batch, rel=1e-12
     )
+    assert frame.loc["idle", "replica_s"] >= 0
 
 
 def test_phase_breakdown_shows_tensor_parallel_traffic() -> None:

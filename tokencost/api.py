@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from tokencost.model import cost, serving
-from tokencost.model import operating as op
+from tokencost.model import cost, fleet, serving
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
+from tokencost.model import operating as op
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
-from tokencost.scenario.traffic import GammaTraffic, ServingSpec
 from tokencost.scenario.catalog import calibration
 from tokencost.scenario.fields import BYTES_PER_ELEMENT
 from tokencost.scenario.scenario import Scenario
+from tokencost.scenario.traffic import GammaTraffic, ServingSpec
 
 GB = 1e9
-SEARCH_FANOUT = 64
-FLEET_GROWTH_LIMIT = 64  # the fleet search stops at this many times the replicas the mean load needs
-CLOSED_LOOP_GRID = 64
 P99 = 99.0
 
 
@@ -82,40 +77,6 @@ def deployment(scenario: Scenario) -> Deployment:
     )
 
 
-def mean_tpot_s(
-    dep: Deployment, batch: np.ndarray | float, input_tokens: float, output_tokens: float
-) -> np.ndarray:
-    """Mean seconds per output token over a response's decode steps (one step if O = 1)."""
-    total = serving.decode_total_time_s(dep, batch, input_tokens, output_tokens)
-    return tpot_from_total_s(dep, batch, input_tokens, output_tokens, total)
-
-
-def tpot_from_total_s(
-    dep: Deployment, batch: np.ndarray | float, input_tokens: float, output_tokens: float, total_s: ArrayLike
-) -> np.ndarray:
-    """Mean seconds per decode step given their total; the step at context P when O = 1."""
-    if output_tokens <= 1:
-        return serving.decode_step(dep, batch, input_tokens).time_s
-    return np.asarray(total_s, dtype=float) / fl.decode_steps(output_tokens)
-
-
-def largest_satisfying(predicate: Callable[[np.ndarray], np.ndarray], low: int, high: int) -> int:
-    """Largest integer n in [low, high] with ``predicate(n)`` true, for a predicate that turns
-    false and stays false as n grows; ``low − 1`` if none. Vectorised 64-way search."""
-    if high < low or not bool(predicate(np.array([low]))[0]):
-        return low - 1
-    while high - low > 0:
-        candidates = np.unique(np.linspace(low, high, SEARCH_FANOUT + 1).round().astype(np.int64))
-        ok = predicate(candidates.astype(float))
-        passing = candidates[ok]
-        best = int(passing.max())
-        if best == high:
-            return high
-        above = candidates[candidates > best]
-        low, high = best, int(above.min()) - 1
-    return low
-
-
 def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> Evaluation:
     return Evaluation(
         **base,
@@ -150,7 +111,9 @@ def slo_batch_cap(scenario: Scenario, dep: Deployment, max_batch: int) -> tuple[
     if target is None:
         return max_batch, "memory"
     traffic = traffic_for(scenario, max_batch)
-    best = largest_satisfying(lambda batch: op.capacity_tpot_s(dep, batch, traffic) <= target, 1, max_batch)
+    best = fleet.largest_satisfying(
+        lambda batch: op.capacity_tpot_s(dep, batch, traffic) <= target, 1, max_batch
+    )
     if best >= max_batch:
         return max_batch, "memory"
     return max(best, 1), "slo"
@@ -181,73 +144,9 @@ def traffic_for(scenario: Scenario, batch_cap: float) -> op.Traffic:
     )
 
 
-def _meets(point: op.OperatingPoint, scenario: Scenario, index: int = 0) -> bool:
+def targets(scenario: Scenario) -> fleet.Targets:
     slo = scenario.slo
-    return bool(
-        (slo.ttft_s is None or point.ttft_p_s[index] <= slo.ttft_s)
-        and (slo.tpot_s is None or point.tpot_p_s[index] <= slo.tpot_s)
-    )
-
-
-def size_fleet(
-    scenario: Scenario, dep: Deployment, traffic: op.Traffic, rate_per_s: float, capacity_per_s: float
-) -> tuple[int, list[str]]:
-    """Fewest replicas that carry ``rate_per_s`` and meet the SLO at its percentile.
-
-    At least the replicas the mean load needs (``λ/μ`` rounded up, strictly below saturation);
-    then doubling and bisection on the replica count, since latency falls as replicas are added.
-    """
-    notes: list[str] = []
-    least = max(1, math.floor(rate_per_s / capacity_per_s * (1 + 1e-12)) + 1)
-    if scenario.slo.ttft_s is None and scenario.slo.tpot_s is None:
-        return least, notes
-    percentile = scenario.slo.percentile
-
-    def meets(replicas: int) -> bool:
-        return _meets(op.solve(dep, rate_per_s / replicas, traffic, percentile), scenario)
-
-    if meets(least):
-        return least, notes
-    high = least * 2
-    while not meets(high):
-        if high >= least * FLEET_GROWTH_LIMIT:
-            notes.append(
-                f"the SLO is not met at p{percentile:g} even with {high} replicas; sized for the load "
-                f"alone ({least} replicas)"
-            )
-            return least, notes
-        high *= 2
-    low = high // 2
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if meets(middle) else (middle, high)
-    return high, notes
-
-
-def _closed_loop(
-    dep: Deployment, traffic: op.Traffic, clients: float, think_s: float, percentile: float
-) -> tuple[op.OperatingPoint, bool]:
-    """The operating point of ``clients`` closed-loop clients on one replica: the throughput X
-    with ``X·(Z + R(X)) = N`` (Little's law on the loop; R the response time at rate X). When
-    even the replica's capacity leaves clients over, it runs full at its cap and the rest wait:
-    ``W = N/X − Z − R`` (more clients than fit queue; they are not refused)."""
-    capacity = float(op.capacity_requests_per_s(dep, traffic.batch_cap, traffic))
-    rates = capacity * np.linspace(1.0, CLOSED_LOOP_GRID - 1.0, CLOSED_LOOP_GRID - 1) / CLOSED_LOOP_GRID
-    grid = op.solve(dep, rates, traffic, percentile)
-    excess = rates * (think_s + grid.ttft_s + grid.decode_time_s) - clients
-    if excess[-1] < 0:
-        full = op.fixed_batch(dep, traffic.batch_cap, traffic)
-        wait = max(clients / capacity - think_s - float(full.ttft_s[0] + full.decode_time_s[0]), 0.0)
-        return full._replace(
-            ttft_s=full.ttft_s + wait, queue_wait_s=full.queue_wait_s + wait, ttft_p_s=full.ttft_p_s + wait
-        ), True
-    index = int(np.argmax(excess >= 0))
-    if index == 0:
-        low, high, e_low = 0.0, rates[0], -clients
-    else:
-        low, high, e_low = rates[index - 1], rates[index], excess[index - 1]
-    rate = low + (high - low) * (-e_low) / (excess[index] - e_low)
-    return op.solve(dep, rate, traffic, percentile), False
+    return fleet.Targets(slo.ttft_s, slo.tpot_s, slo.percentile)
 
 
 def evaluate(scenario: Scenario) -> Evaluation:
@@ -308,7 +207,7 @@ def _at_load(
                 return _saturated(scenario, base, max_batch, cap, capacity, replicas, rate)
     elif workload.concurrency is not None:
         replicas = fixed_replicas or 1
-        point, saturated = _closed_loop(
+        point, saturated = fleet.closed_loop(
             dep, traffic, workload.concurrency / replicas, float(workload.think_time_s), percentile
         )
         rate = float(point.request_rate_per_s[0]) * replicas
@@ -322,7 +221,7 @@ def _at_load(
         if fixed_replicas is not None:
             replicas = fixed_replicas
         else:
-            replicas, sizing_notes = size_fleet(scenario, dep, traffic, rate, capacity)
+            replicas, sizing_notes = fleet.size_fleet(dep, traffic, rate, capacity, targets(scenario))
             notes += sizing_notes
         point = op.solve(dep, rate / replicas, traffic, percentile)
         if bool(point.saturated[0]):
@@ -367,7 +266,11 @@ def _saturated(
     )
     evaluation = _infeasible(scenario, base, reason, max_batch)
     return dataclasses.replace(
-        evaluation, saturated=True, replicas=replicas, request_rate_per_s=rate, replica_requests_per_s=capacity
+        evaluation,
+        saturated=True,
+        replicas=replicas,
+        request_rate_per_s=rate,
+        replica_requests_per_s=capacity,
     )
 
 
@@ -385,11 +288,6 @@ def _feasible(
     seen = batch if solved.limited_by != "load" else min(1.0 + batch, float(solved.cap))
     context = float(serving.mean_decode_context(prompt, out))
     step = serving.decode_step(dep, seen, context)
-    per_token = fl.decode_step_flops(
-        linear_params=dep.linear_params,
-        attention_flops_per_key=dep.attention_flops_per_key,
-        context_tokens=context,
-    )
     gpus = replicas * int(dep.accelerators)
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
     fleet_usd_s = usd_s * replicas
@@ -404,7 +302,7 @@ def _feasible(
     usd_out_cap = float(cost.usd_per_million_tokens(capacity_decode_s / solved.cap, out, usd_s))
     usd_day = gpus * dep.usd_per_hour * 24.0
     tokens_day = rate * cost.SECONDS_PER_DAY * (prompt + out)
-    meets = _meets(point, scenario)
+    meets = fleet.meets(point, targets(scenario))
     kv_seq = float(serving.kv_bytes_per_sequence(dep, prompt + out))
     fleet_w = gpus * dep.power_w
     return Evaluation(
@@ -463,30 +361,46 @@ def _feasible(
         ),
         peak_flop_per_s=dep.peak_flop_per_s,
         bandwidth_bytes_per_s=dep.bandwidth_bytes_per_s,
-        prefill=PrefillRecord(
-            flops=float(pre.flops),
-            bytes=float(pre.bytes),
-            time_s=prefill_s,
-            bound=rl.BOUND_NAMES[int(pre.bound)],
-            compute_time_s=float(pre.compute_s),
-            memory_time_s=float(pre.memory_s),
-            comm_time_s=float(pre.comm_s),
-            arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(pre.flops, pre.bytes)),
-            tokens_per_s=prompt / prefill_s,
-        ),
-        decode=DecodeRecord(
-            flops_per_token=float(per_token),
-            bytes_per_step=float(step.bytes),
-            time_per_step_s=at["tpot_s"],
-            bound=rl.BOUND_NAMES[int(step.bound)],
-            compute_time_s=float(step.compute_s),
-            memory_time_s=float(step.memory_s),
-            comm_time_s=float(step.comm_s),
-            arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(step.flops, step.bytes)),
-            context_tokens=context,
-            total_time_s=at["decode_time_s"],
-            batch=seen,
-            step_time_s=float(step.time_s),
-        ),
+        prefill=_prefill_record(pre, prompt),
+        decode=_decode_record(dep, step, at, context, seen),
         notes=tuple(notes),
+    )
+
+
+def _prefill_record(pre: serving.PhaseTerms, prompt: int) -> PrefillRecord:
+    time_s = float(pre.time_s)
+    return PrefillRecord(
+        flops=float(pre.flops),
+        bytes=float(pre.bytes),
+        time_s=time_s,
+        bound=rl.BOUND_NAMES[int(pre.bound)],
+        compute_time_s=float(pre.compute_s),
+        memory_time_s=float(pre.memory_s),
+        comm_time_s=float(pre.comm_s),
+        arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(pre.flops, pre.bytes)),
+        tokens_per_s=prompt / time_s,
+    )
+
+
+def _decode_record(
+    dep: Deployment, step: serving.PhaseTerms, at: dict[str, float], context: float, seen: float
+) -> DecodeRecord:
+    per_token = fl.decode_step_flops(
+        linear_params=dep.linear_params,
+        attention_flops_per_key=dep.attention_flops_per_key,
+        context_tokens=context,
+    )
+    return DecodeRecord(
+        flops_per_token=float(per_token),
+        bytes_per_step=float(step.bytes),
+        time_per_step_s=at["tpot_s"],
+        bound=rl.BOUND_NAMES[int(step.bound)],
+        compute_time_s=float(step.compute_s),
+        memory_time_s=float(step.memory_s),
+        comm_time_s=float(step.comm_s),
+        arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(step.flops, step.bytes)),
+        context_tokens=context,
+        total_time_s=at["decode_time_s"],
+        batch=seen,
+        step_time_s=float(step.time_s),
     )

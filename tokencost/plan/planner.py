@@ -4,16 +4,19 @@ The search runs in two stages.
 
 1. Analytic screening (fast). For every hardware type (the scenario's, or its ``candidates``),
    tensor-parallel degree (1, 2, 4, 8 where it divides the heads) and batch cap (the analytic
-   batch B* — the largest that fits and meets the TPOT target — and B*/2, B*/4), a variant of the
-   scenario is built with ``Scenario.model_validate`` on merged data and evaluated. Variants that
-   do not fit, or whose unloaded prefill or single-sequence decode already misses the SLO, are
-   rejected with the reason. The others get the fewest replicas that carry the load at full
-   utilisation, ``R_min = ceil(λ / μ)``, and a lower bound on their cost, ``R_min × $/replica``.
-2. Simulation (slow, few). In order of that lower bound, each variant is simulated to find its
-   smallest fleet R ≥ R_min whose simulated p-th percentile TTFT and TPOT (p = ``slo.percentile``)
-   meet the targets; the search stops when the next lower bound costs at least the best plan
-   found. The winner's cheaper neighbour, the same plan with one replica fewer, is simulated too,
-   to say why it fails.
+   cap B* — the largest that fits and meets the TPOT target at full load — and B*/2, B*/4,
+   given to the variant as ``serving.max_batch``), a variant of the scenario is built with
+   ``Scenario.model_validate`` on merged data and evaluated at the load: the same operating
+   point and fleet sizing as :func:`tokencost.evaluate` (``run``), so the analytic fleet of a
+   variant is what ``run`` says for it. Variants that do not fit, or whose unloaded prefill or
+   single-sequence decode already misses the SLO, are rejected with the reason. Each keeps a
+   lower bound on its cost, ``R_min × $/replica`` with ``R_min = ceil(λ / μ)`` the replicas that
+   carry the load at full utilisation.
+2. Simulation (slow, few). In order of the analytic cost, each variant is simulated starting
+   from its analytic fleet: fewer replicas while the simulated p-th percentile TTFT and TPOT
+   (p = ``slo.percentile``) still meet the targets, more when they do not; the search stops
+   when the next lower bound costs at least the best plan found. The winner's cheaper
+   neighbour, the same plan with one replica fewer, is simulated too, to say why it fails.
 
 The binding constraint is ``compute`` when one replica fewer could not carry the load at all,
 ``memory`` when, in addition, the batch is capped by the KV cache, and ``slo`` when one replica
@@ -60,6 +63,7 @@ class Option:
     evaluation: Evaluation
     min_replicas: int
     usd_per_day_per_replica: float
+    analytic_replicas: int = 1
 
     @property
     def label(self) -> str:
@@ -152,8 +156,9 @@ class Plan:
 def variant(
     scenario: Scenario, *, hardware: str | None, tensor_parallel: int, batch_size: int | None = None
 ) -> Scenario:
-    """``scenario`` on ``hardware`` (a preset; None keeps its own) with TP degree and batch,
-    validated from merged data (never ``model_copy``, which skips validation)."""
+    """``scenario`` on ``hardware`` (a preset; None keeps its own) with TP degree and batch cap
+    (``serving.max_batch``), validated from merged data (never ``model_copy``, which skips
+    validation)."""
     data = scenario.model_dump(exclude_none=True)
     if hardware is None or hardware == scenario.hardware.preset:
         data["hardware"] = {**data["hardware"], "count": tensor_parallel}
@@ -163,10 +168,12 @@ def variant(
             key: value for key, value in data.get("precision", {}).items() if key != "compute"
         }
     data["parallelism"] = {"tensor": tensor_parallel, "pipeline": 1}
-    workload = {key: value for key, value in data["workload"].items() if key != "batch_size"}
+    serving = {key: value for key, value in data.get("serving", {}).items() if key != "replicas"}
     if batch_size is not None:
-        workload["batch_size"] = batch_size
-    data["workload"] = workload
+        serving["max_batch"] = batch_size
+    else:
+        serving.pop("max_batch", None)
+    data["serving"] = serving
     return scenario_from_dict(data)  # Scenario.model_validate, its errors as one ScenarioError
 
 
@@ -206,15 +213,16 @@ def screen(
             if not evaluation.feasible:
                 _reject(rejected, name, tensor, evaluation.infeasible_reason or "infeasible")
                 continue
-            if slo.ttft_s is not None and (evaluation.ttft_s or 0.0) > slo.ttft_s:
+            prefill_s = evaluation.prefill.time_s or 0.0
+            if slo.ttft_s is not None and prefill_s > slo.ttft_s:
                 _reject(
                     rejected,
                     name,
                     tensor,
-                    f"prefill alone takes {evaluation.ttft_s:.4g} s > TTFT target {slo.ttft_s:.4g} s",
+                    f"prefill alone takes {prefill_s:.4g} s > TTFT target {slo.ttft_s:.4g} s",
                 )
                 continue
-            best = min(evaluation.batch_size or 1, batch_limit or math.inf)
+            best = min(evaluation.batch_cap or 1, batch_limit or math.inf)
             if slo.tpot_s is not None and best == 1 and (evaluation.tpot_s or 0.0) > slo.tpot_s:
                 _reject(
                     rejected,
@@ -226,7 +234,9 @@ def screen(
                 continue
             for cap in sorted({max(1, int(best) // fraction) for fraction in BATCH_FRACTIONS}, reverse=True):
                 options.append(_option(base, name, tensor, cap, evaluation.max_batch, rate_per_s))
-    options.sort(key=lambda option: (option.min_replicas * option.usd_per_day_per_replica, -option.max_batch))
+    options.sort(
+        key=lambda option: (option.analytic_replicas * option.usd_per_day_per_replica, -option.max_batch)
+    )
     return options, rejected
 
 
@@ -247,6 +257,7 @@ def _option(
         evaluation=evaluation,
         min_replicas=max(1, math.ceil(rate_per_s / capacity - 1e-9)),
         usd_per_day_per_replica=per_day,
+        analytic_replicas=max(evaluation.replicas or 1, 1),
     )
 
 
@@ -277,11 +288,16 @@ class _Search:
         return self.trials[key]
 
     def smallest_fleet(self, option: Option, budget_usd_per_day: float) -> Trial | None:
-        """The fewest replicas (≥ R_min) that meet the SLO in simulation, or None within budget."""
-        low = option.min_replicas  # fewer cannot carry the load
+        """The fewest replicas (≥ R_min) that meet the SLO in simulation, or None within budget:
+        from the analytic fleet down while the simulation still meets the SLO, or up until it does."""
+        start = max(option.analytic_replicas, option.min_replicas)
+        if start * option.usd_per_day_per_replica < budget_usd_per_day and self.trial(option, start).meets_slo:
+            replicas = start
+            while replicas - 1 >= option.min_replicas and self.trial(option, replicas - 1).meets_slo:
+                replicas -= 1
+            return self.trials[(id(option), replicas)]
+        low = start
         high_limit = MAX_FLEET_FACTOR * option.min_replicas + MAX_FLEET_FACTOR
-        if self.trial(option, low).meets_slo:
-            return self.trials[(id(option), low)]
         step, failing, high = 1, low, low + 1
         while True:  # grow until a fleet passes (doubling the step), then bisect
             if high > high_limit or high * option.usd_per_day_per_replica >= budget_usd_per_day:
@@ -338,7 +354,7 @@ def plan(
     options, rejected = screen(scenario, rate, candidates=tuple(given) if given else None, batch_limit=limit)
     search = _Search(sections.serving, traffic_spec, sections.lengths, requests, seed)
     best: Trial | None = None
-    for option in options:
+    for option in sorted(options, key=lambda item: item.min_replicas * item.usd_per_day_per_replica):
         bound = option.min_replicas * option.usd_per_day_per_replica
         if best is not None and bound >= best.usd_per_day:
             break
@@ -394,7 +410,7 @@ def _describe(
         usd_per_million_tokens=usd_day
         / (tokens_day * (workload.input_tokens + workload.output_tokens))
         * PER_MILLION,
-        usd_per_million_output_tokens=usd_day / (tokens_day * workload.output_tokens) * PER_MILLION,
+        usd_per_million_output_tokens=best.result.to_dict()["usd_per_million_output_tokens"],
         request_rate_per_s=rate,
         binding_constraint=constraint,
         reason=reason,

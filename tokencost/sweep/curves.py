@@ -81,7 +81,8 @@ def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.
     ``tpot_s`` (mean seconds per output token over a response, the prefills of the newcomers
     included under continuous batching);
     ``decode_step_time_s`` (one step at the mean context); ``e2e_latency_s`` (T_p + D);
-    ``decode_output_tokens_per_s_per_accelerator`` (``B / TPOT / n``: decode alone);
+    ``decode_tpot_s`` (the decode steps alone, no prefills between them);
+    ``decode_output_tokens_per_s_per_accelerator`` (``B / decode TPOT / n``: decode alone);
     ``output_tokens_per_s_per_accelerator`` (steady state, ``O / (T_p + D/B) / n``);
     ``usd_per_million_output_tokens`` (``(D/B)·$/s / O · 1e6``);
     ``usd_per_million_input_tokens`` (prefill at batch 1: the same on every row);
@@ -97,6 +98,10 @@ def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.
     decode_total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
     traffic = api.traffic_for(scenario, max_batch)
     tpot = np.asarray(operating.capacity_tpot_s(dep, batch, traffic), dtype=float)
+    steps = float(fl.decode_steps(out))
+    decode_tpot = (
+        decode_total / steps if steps > 0 else np.asarray(serving.decode_step(dep, batch, prompt).time_s)
+    )
     step = serving.decode_step(dep, batch, serving.mean_decode_context(prompt, out))
     busy_s = 1.0 / operating.capacity_requests_per_s(dep, batch, traffic)
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
@@ -107,7 +112,8 @@ def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.
             "tpot_s": tpot,
             "decode_step_time_s": np.broadcast_to(step.time_s, batch.shape),
             "e2e_latency_s": ttft + decode_total,
-            "decode_output_tokens_per_s_per_accelerator": batch / tpot / dep.accelerators,
+            "decode_tpot_s": decode_tpot,
+            "decode_output_tokens_per_s_per_accelerator": batch / decode_tpot / dep.accelerators,
             "output_tokens_per_s_per_accelerator": out / busy_s / dep.accelerators,
             "usd_per_million_output_tokens": cost.usd_per_million_tokens(decode_total / batch, out, usd_s),
             "usd_per_million_input_tokens": np.full(

@@ -1,0 +1,287 @@
+"""Continuous batching at a load: Little's law for the batch, the gated-batch queue for the
+first token, and chunked prefill. The physics and its sources are in :mod:`tokencost.model.steady`."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from tokencost.model import flops as fl
+from tokencost.model import serving
+from tokencost.model.queueing import gamma_quantile, poisson_pmf, support
+from tokencost.model.serving import Deployment
+from tokencost.model.steady import (
+    BATCH_AVERAGE_VARIANCE_FRACTION,
+    CHUNKED_ITERATIONS,
+    GRID_POINTS,
+    QUANTILE_BISECTIONS,
+    SATURATION_GUARD,
+    OperatingPoint,
+    Traffic,
+    busy_fraction,
+    capacity_requests_per_s,
+    decode_time_on_grid,
+)
+
+ArrayLike = npt.ArrayLike
+
+
+def _decode_life_s(
+    dep: Deployment, rate: np.ndarray, seen: np.ndarray, prefill_s: float, traffic: Traffic
+) -> np.ndarray:
+    """Mean seconds a request spends in decode when the batch it sees is ``seen`` (broadcasts).
+
+    Its steps take ``D(seen)`` and advance only while the replica is not prefilling:
+    ``D/(1 − λT_p)``. When prompts are too long to share a pass, they queue for the prefill
+    slots (an M/D/1 server of service ``S = T_p + t_d``), and a request that finishes its
+    prefill inside a busy period of that server first waits out the rest of it: the prompts
+    after it in that busy period, ``((E[N²]/E[N]) − 1)/2`` with N the number served in a busy
+    period, ``E[N] = 1/(1 − ρ)``, ``Var N = ρ/(1 − ρ)³`` (M/D/1; Harchol-Balter 2013 ch. 27).
+    """
+    decode = decode_time_on_grid(dep, traffic, seen)
+    load = rate * prefill_s
+    life = decode / np.maximum(1.0 - load, SATURATION_GUARD)
+    per_pass = np.floor(traffic.max_prefill_tokens / max(traffic.input_tokens, 1.0))
+    steps = float(fl.decode_steps(traffic.output_tokens))
+    if per_pass >= 2 or steps <= 0:
+        return life
+    service = prefill_s + decode / steps
+    rho = np.minimum(rate * service, 1.0 - 1e-9)
+    after = (rho / (1.0 - rho) ** 2 + rho / (1.0 - rho)) / 2.0
+    return life + after * prefill_s
+
+
+def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s: float) -> np.ndarray:
+    """Mean sequences in decode B solving Little's law ``B = λ·T_dec(min(1 + B, cap))``, by a
+    grid over [0, cap] and linear interpolation in the bracket (``D`` is piecewise linear in b
+    for dense models, smooth for mixtures of experts), refined once."""
+    cap = max(float(traffic.batch_cap), 1.0)
+
+    def excess(others: np.ndarray) -> np.ndarray:
+        seen = np.minimum(1.0 + others, cap)
+        return rate[..., None] * _decode_life_s(dep, rate[..., None], seen, prefill_s, traffic) - others
+
+    low = np.zeros_like(rate)
+    high = np.full_like(rate, cap)
+    for _ in range(2):
+        grid = low[..., None] + (high - low)[..., None] * np.linspace(0.0, 1.0, GRID_POINTS)
+        values = excess(grid)
+        negative = values <= 0
+        first = np.where(negative.any(axis=-1), negative.argmax(axis=-1), GRID_POINTS - 1)
+        first = np.maximum(first, 1)
+        index = first[..., None]
+        b_lo, b_hi = (
+            np.take_along_axis(grid, index - 1, -1)[..., 0],
+            np.take_along_axis(grid, index, -1)[..., 0],
+        )
+        v_lo, v_hi = (
+            np.take_along_axis(values, index - 1, -1)[..., 0],
+            np.take_along_axis(values, index, -1)[..., 0],
+        )
+        low, high = b_lo, b_hi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.where(v_hi < v_lo, b_lo + v_lo * (b_hi - b_lo) / (v_lo - v_hi), b_hi)
+    return np.clip(root, 0.0, cap)
+
+
+def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile: float) -> OperatingPoint:
+    """The operating point under continuous batching (chunked prefill when a budget is set)."""
+    rate = np.atleast_1d(np.asarray(rate_per_s, dtype=float))
+    if traffic.chunk_tokens is not None:
+        return _chunked(dep, rate, traffic, percentile)
+    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prefill_s = float(serving.prefill(dep, prompt).time_s)
+    capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic)
+    saturated = rate >= capacity * (1.0 - 1e-9)
+    rate_ok = np.where(saturated, capacity * (1.0 - 1e-6), rate)
+    prefill_busy = rate_ok * prefill_s
+    batch = _solve_batch(rate_ok, dep, traffic, prefill_s)
+    seen = np.minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
+    decode_s = _decode_life_s(dep, rate_ok, seen, prefill_s, traffic)
+    steps = float(fl.decode_steps(out))
+    tpot = (
+        decode_s / steps
+        if steps > 0
+        else np.asarray(serving.decode_step(dep, seen, prompt).time_s, dtype=float) * np.ones_like(rate)
+    )
+    ttft, wait, ttft_p, busy = _gated_ttft(dep, rate_ok, batch, prefill_s, traffic, decode_s, percentile)
+    tpot_p = _tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
+    return OperatingPoint(
+        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity
+    )
+
+
+class _Gated(NamedTuple):
+    """The mixture a request arriving at a busy replica sees (arrays over rate × n × m)."""
+
+    weight: np.ndarray  # probability of (iteration with n prompts, m other prompts joining)
+    iteration_s: np.ndarray  # length of the iteration it arrives in
+    pass_s: np.ndarray  # its own prefill pass (with the m others, in budget-sized groups)
+
+
+def _gated(
+    dep: Deployment, rate: np.ndarray, step_s: np.ndarray, prefill_s: float, traffic: Traffic
+) -> _Gated:
+    """Gated batch service: iterations of ``t_d + T_prefill(n prompts)``, n Poisson with mean
+    ``λ·τ̄`` (τ̄ = t_d/(1 − λT_p)); the arrival lands in one with probability ∝ its length, waits
+    a uniform share of it, then is prefilled with the m ~ Poisson(λ·τ_n) others that arrived in
+    it; prompts beyond the budget of one pass go in later passes (its place among them uniform)."""
+    prompt = traffic.input_tokens
+    per_pass = max(1.0, float(np.floor(traffic.max_prefill_tokens / max(prompt, 1.0))))
+    load = np.minimum(rate * prefill_s, 1.0 - 1e-9)
+    mean_n = rate * step_s / (1.0 - load)
+    n_count = support(mean_n)
+    n = np.arange(n_count, dtype=float)
+    pass_n = np.where(n > 0, serving.prefill(dep, prompt, np.maximum(n, 1.0)).time_s, 0.0)
+    iteration = step_s[..., None] + pass_n  # rate × n
+    weight_n = poisson_pmf(mean_n, n_count) * iteration
+    weight_n /= weight_n.sum(axis=-1, keepdims=True)
+    m_count = support(rate[..., None] * iteration)
+    p_m = poisson_pmf(rate[..., None] * iteration, m_count)  # rate × n × m
+    group = 1.0 + np.arange(m_count, dtype=float)
+    full = float(serving.prefill(dep, prompt, per_pass).time_s)
+    ahead = np.floor(group / 2.0 / per_pass)  # passes of per_pass prompts before its own, on average
+    own = np.minimum(group, per_pass)
+    pass_s = np.asarray(serving.prefill(dep, prompt, own).time_s) + ahead * (step_s[..., None, None] + full)
+    return _Gated(weight_n[..., None] * p_m, iteration[..., None], np.broadcast_to(pass_s, p_m.shape))
+
+
+def _gated_ttft(
+    dep: Deployment,
+    rate: np.ndarray,
+    batch: np.ndarray,
+    prefill_s: float,
+    traffic: Traffic,
+    decode_s: np.ndarray,
+    percentile: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean TTFT, its queueing part, its percentile and the busy fraction.
+
+    Prompts that fit several to a pass: the gated batch mixture (:func:`_gated`). Prompts that
+    fill a pass alone: M/G/1 with vacations — one prompt per iteration of ``S = t_d + T_p``,
+    decode-only iterations of ``t_d`` between, ``W = λE[S²]/(2(1 − λS))·k + t_d/2`` with k the
+    Kingman factor ``(c_a² + 0)/2·2``; its percentile from a gamma with ``E[W²] = 2W² + λE[S³]/(3(1−ρ))``.
+    """
+    prompt = traffic.input_tokens
+    busy = busy_fraction(rate * (prefill_s + decode_s))
+    running = np.maximum(batch / np.maximum(busy, 1e-12), 1.0)
+    step_s = np.asarray(serving.decode_step(dep, running, prompt).time_s, dtype=float) * np.ones_like(rate)
+    kingman = traffic.arrival_cv**2
+    per_pass = np.floor(traffic.max_prefill_tokens / max(prompt, 1.0))
+    if per_pass >= 2:
+        mix = _gated(dep, rate, step_s, prefill_s, traffic)
+        waits = mix.iteration_s / 2.0 + mix.pass_s - prefill_s
+        wait_busy = kingman * (mix.weight * waits).sum(axis=(-1, -2))
+        target = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
+        excess = _mixture_quantile(mix, target, kingman, prefill_s)
+    else:
+        service = step_s + prefill_s
+        load = np.minimum(rate * service, 1.0 - 1e-9)
+        mg1 = rate * service**2 / (2.0 * (1.0 - load))
+        wait_busy = kingman * (mg1 + step_s / 2.0)
+        second = 2.0 * mg1**2 + rate * service**3 / (3.0 * (1.0 - load)) + step_s**2 / 3.0
+        variance = kingman * kingman * np.maximum(second - (mg1 + step_s / 2.0) ** 2, 0.0)
+        target = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
+        excess = np.where(target > 0, gamma_quantile(wait_busy, variance, np.clip(target, 0, 1)), 0.0)
+    wait = busy * wait_busy
+    return prefill_s + wait, wait, prefill_s + excess, busy
+
+
+def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s: float) -> np.ndarray:
+    """Quantile of ``U·τ + pass − T_p`` over the gated mixture, by bisection on its CDF."""
+    low = np.zeros_like(target)
+    high = kingman * (mix.iteration_s + mix.pass_s).max(axis=(-1, -2)) + 1e-12
+    for _ in range(QUANTILE_BISECTIONS):
+        middle = (low + high) / 2.0
+        x = middle[..., None, None] / kingman - (mix.pass_s - prefill_s)
+        cdf = (mix.weight * np.clip(x / mix.iteration_s, 0.0, 1.0)).sum(axis=(-1, -2))
+        below = cdf < target
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return np.where(target > 0, high, 0.0)
+
+
+def _tpot_percentile(
+    dep: Deployment,
+    rate: np.ndarray,
+    batch: np.ndarray,
+    seen: np.ndarray,
+    prefill_s: float,
+    traffic: Traffic,
+    decode_s: np.ndarray,
+    tpot: np.ndarray,
+    percentile: float,
+) -> np.ndarray:
+    """TPOT at a percentile: a response's steps carry a Poisson number of prefill passes (mean
+    λ·T_dec) and a batch that fluctuates about its mean (its average over the response has about
+    2/3 of a Poisson count's variance, as for an M/G/∞ count averaged over one service time)."""
+    steps = float(fl.decode_steps(traffic.output_tokens))
+    if steps <= 0:
+        return tpot
+    cap = max(traffic.batch_cap, 1.0)
+    slope = decode_time_on_grid(dep, traffic, np.minimum(seen + 1.0, cap)) - decode_time_on_grid(
+        dep, traffic, seen
+    )
+    passes = rate * decode_s
+    # A response's life grows with every prefill that interrupts it, during which more arrive: the
+    # count is that of an M/D/1 busy period started by D, variance λD/(1 − a)³ = mean/(1 − a)².
+    growth = np.maximum(1.0 - rate * prefill_s, 1e-9) ** 2
+    variance = (
+        prefill_s**2 * passes / growth + slope**2 * BATCH_AVERAGE_VARIANCE_FRACTION * batch
+    ) / steps**2
+    floor = decode_time_on_grid(dep, traffic, np.ones_like(rate)) / steps
+    excess_mean = np.maximum(tpot - floor, 0.0)
+    return floor + gamma_quantile(excess_mean, variance, percentile / 100.0)
+
+
+def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: float) -> OperatingPoint:
+    """Chunked prefill (Sarathi-Serve): each iteration is one fused pass of the decode step and
+    ``λ·τ·P`` prompt tokens, the same combination :mod:`tokencost.sim.steps` uses. Fixed point in
+    (B, τ) by iteration; saturated when the chunks outgrow the budget left by the decodes."""
+    prompt, out = traffic.input_tokens, traffic.output_tokens
+    budget = float(traffic.chunk_tokens or 0.0)
+    cap = max(traffic.batch_cap, 1.0)
+    steps = float(fl.decode_steps(out))
+    pre = serving.prefill(dep, prompt)
+    empty = serving.prefill(dep, 0.0)
+    context = float(serving.mean_decode_context(prompt, out))
+    batch = np.zeros_like(rate)
+    iteration = np.full_like(rate, float(serving.decode_step(dep, 1.0, context).time_s))
+    for _ in range(CHUNKED_ITERATIONS):
+        seen = np.minimum(1.0 + batch, cap)
+        step = serving.decode_step(dep, seen, context)
+        tokens = np.minimum(rate * iteration * prompt, np.maximum(budget - seen, 1.0))
+        chunk = serving.prefill(dep, tokens)
+        compute = step.compute_s + rate * iteration * pre.compute_s
+        memory = step.memory_s + chunk.memory_s - empty.memory_s
+        comm = step.comm_s + chunk.comm_s
+        iteration = np.maximum(compute, memory) + comm + dep.step_overhead_s
+        batch = np.minimum(rate * iteration * max(steps, 1.0), cap)
+    seen = np.minimum(1.0 + batch, cap)
+    room = np.maximum(budget - seen, 1.0)
+    token_load = rate * iteration * prompt / room
+    capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic._replace(chunk_tokens=None))
+    saturated = (
+        (token_load >= 1.0)
+        | (rate >= capacity)
+        | (batch >= cap - 1e-9) & (rate * iteration * max(steps, 1) > cap)
+    )
+    decode_s = iteration * steps
+    tpot = iteration if steps > 0 else iteration
+    prefill_busy = np.minimum(rate * iteration * pre.compute_s / np.maximum(iteration, 1e-30), 1.0)
+    busy = busy_fraction(rate * (decode_s + iteration))
+    service = iteration * np.maximum(prompt / room, 1.0)
+    load = np.minimum(rate * service, 1.0 - 1e-9)
+    queue = (traffic.arrival_cv**2 / 2.0) * load * service / (1.0 - load)
+    wait = busy * (iteration / 2.0 + queue)
+    ttft = wait + service
+    variance = iteration**2 / 12.0 + queue**2
+    conditional = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
+    ttft_p = service + np.where(
+        conditional > 0, gamma_quantile(wait / np.maximum(busy, 1e-12), variance, conditional), 0.0
+    )
+    tpot_p = tpot * (1.0 + 0.0 * rate)
+    return OperatingPoint(
+        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity
+    )

@@ -1,0 +1,113 @@
+"""Fleet sizing and closed-loop load on the operating point (pure numpy; no scenario).
+
+* :func:`size_fleet`: the fewest replicas that carry an open-loop load and meet latency targets
+  at a percentile — at least the replicas the mean load needs, then doubling and bisection on
+  the count, since latency falls as replicas are added;
+* :func:`closed_loop`: N clients that each send their next request when the previous answer
+  ends (after a think time), on one replica: Little's law on the loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from tokencost.model import operating as op
+from tokencost.model.serving import Deployment
+
+FLEET_GROWTH_LIMIT = 64  # the fleet search stops at this many times the replicas the mean load needs
+CLOSED_LOOP_GRID = 64
+SEARCH_FANOUT = 64
+
+
+class Targets(NamedTuple):
+    """Latency targets (seconds, None: no target) and the percentile they apply at."""
+
+    ttft_s: float | None
+    tpot_s: float | None
+    percentile: float = 99.0
+
+
+def meets(point: op.OperatingPoint, targets: Targets, index: int = 0) -> bool:
+    """Both targets met at the percentile by the point at ``index``."""
+    return bool(
+        (targets.ttft_s is None or point.ttft_p_s[index] <= targets.ttft_s)
+        and (targets.tpot_s is None or point.tpot_p_s[index] <= targets.tpot_s)
+    )
+
+
+def size_fleet(
+    dep: Deployment, traffic: op.Traffic, rate_per_s: float, capacity_per_s: float, targets: Targets
+) -> tuple[int, list[str]]:
+    """Fewest replicas that carry ``rate_per_s`` and meet ``targets`` (with notes)."""
+    notes: list[str] = []
+    least = max(1, math.floor(rate_per_s / capacity_per_s * (1 + 1e-12)) + 1)
+    if targets.ttft_s is None and targets.tpot_s is None:
+        return least, notes
+
+    def ok(replicas: int) -> bool:
+        return meets(op.solve(dep, rate_per_s / replicas, traffic, targets.percentile), targets)
+
+    if ok(least):
+        return least, notes
+    high = least * 2
+    while not ok(high):
+        if high >= least * FLEET_GROWTH_LIMIT:
+            notes.append(
+                f"the SLO is not met at p{targets.percentile:g} even with {high} replicas; sized for "
+                f"the load alone ({least} replicas)"
+            )
+            return least, notes
+        high *= 2
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if ok(middle) else (middle, high)
+    return high, notes
+
+
+def closed_loop(
+    dep: Deployment, traffic: op.Traffic, clients: float, think_s: float, percentile: float
+) -> tuple[op.OperatingPoint, bool]:
+    """The operating point of ``clients`` closed-loop clients on one replica, and whether it is
+    saturated: the throughput X with ``X·(Z + R(X)) = N`` (R the response time at rate X). When
+    even the replica's capacity leaves clients over, it runs full at its cap and the rest wait,
+    ``W = N/X − Z − R``: more clients than fit queue, they are not refused."""
+    capacity = float(op.capacity_requests_per_s(dep, traffic.batch_cap, traffic))
+    rates = capacity * np.arange(1.0, CLOSED_LOOP_GRID) / CLOSED_LOOP_GRID
+    grid = op.solve(dep, rates, traffic, percentile)
+    excess = rates * (think_s + grid.ttft_s + grid.decode_time_s) - clients
+    if excess[-1] < 0:
+        full = op.fixed_batch(dep, traffic.batch_cap, traffic)
+        wait = max(clients / capacity - think_s - float(full.ttft_s[0] + full.decode_time_s[0]), 0.0)
+        queued = full._replace(
+            ttft_s=full.ttft_s + wait, queue_wait_s=full.queue_wait_s + wait, ttft_p_s=full.ttft_p_s + wait
+        )
+        return queued, True
+    index = int(np.argmax(excess >= 0))
+    if index == 0:
+        low, high, below = 0.0, float(rates[0]), -clients
+    else:
+        low, high, below = float(rates[index - 1]), float(rates[index]), float(excess[index - 1])
+    rate = low + (high - low) * (-below) / (float(excess[index]) - below)
+    return op.solve(dep, rate, traffic, percentile), False
+
+
+def largest_satisfying(predicate: Callable[[np.ndarray], np.ndarray], low: int, high: int) -> int:
+    """Largest integer n in [low, high] with ``predicate(n)`` true, for a predicate that turns
+    false and stays false as n grows; ``low − 1`` if none. Vectorised 64-way search."""
+    if high < low or not bool(predicate(np.array([low]))[0]):
+        return low - 1
+    while high - low > 0:
+        candidates = np.unique(np.linspace(low, high, SEARCH_FANOUT + 1).round().astype(np.int64))
+        ok = predicate(candidates.astype(float))
+        passing = candidates[ok]
+        best = int(passing.max())
+        if best == high:
+            return high
+        above = candidates[candidates > best]
+        low, high = best, int(above.min()) - 1
+    return low

@@ -1,0 +1,128 @@
+"""The operating point: what a replica does at the load it is given, not at the batch that fits.
+
+With continuous batching (Orca; vLLM) the number of sequences in decode is set by the load until
+memory or the latency target caps it. By Little's law (L = λW) the mean number in decode is
+``B = λ · T_dec``, the arrival rate per replica times the time a request spends decoding, and
+``T_dec`` itself grows with ``B`` (each step reads more KV cache, and a larger batch turns
+compute-bound): the operating point is the fixed point of the two. Every function here takes its
+step times from :mod:`tokencost.model.serving`; none has physics of its own.
+
+**Interference** (Sarathi-Serve, Agrawal et al. 2024 §2; DistServe, Zhong et al. 2024 §2.2).
+Without chunked prefill an iteration that admits prompts runs their prefill pass and then the
+decode step (vLLM's default scheduler). A replica then spends ``ρ_p = λ·T_p`` of its time
+prefilling, and a sequence's decode steps advance only in the rest:
+``T_dec = D(B) / (1 − ρ_p)``, where ``D(B)`` is the sum of the decode steps at batch B. At full
+capacity this is ``TPOT = D(B)/(O−1) + B·T_p/(O−1)``: the prefills of B newcomers spread over
+the O−1 steps of a response. With chunked prefill, prompt chunks ride in the decode iterations
+under a token budget, so each iteration is one fused pass (compute adds, the weights are read
+once); under static batching a batch of B prompts is prefilled together and then decoded with
+no interruption.
+
+**Queueing.** A request arriving while the replica is busy waits for the iteration in progress
+to end, then is prefilled together with everything that arrived during that iteration (gated
+batch service). Its mean wait is the mean residual life of an iteration, ``E[τ²]/(2·E[τ])``,
+the length-biased (inspection-paradox) residual of renewal theory, with the number of prompts
+per iteration Poisson (Harchol-Balter 2013, ch. 23 "The inspection paradox" and ch. 26 "M/G/1").
+When prompts are long enough that the prefill budget admits fewer per iteration than arrive, the
+prompts queue for iterations: an M/D/1 queue on those admission slots (Pollaczek–Khinchine mean
+wait ``ρ·S / (2(1−ρ))``), scaled by Kingman's ``(c_a² + c_s²)/2`` for bursty arrivals (c_a from
+the traffic's coefficient of variation, c_s = 0 for the deterministic slots, so Poisson gives
+the P–K mean). Percentiles use a gamma distribution matched to the mean and variance of the
+waiting part (Wilson–Hilferty cube-root approximation of its quantile), conditioned on the
+arrival finding the replica busy.
+
+Arrays broadcast over the request rate per replica, so a load curve is one call.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from tokencost.model import flops as fl
+from tokencost.model import serving
+from tokencost.model.serving import Deployment
+
+ArrayLike = npt.ArrayLike
+
+GRID_POINTS = 65
+CHUNKED_ITERATIONS = 60
+BATCH_AVERAGE_VARIANCE_FRACTION = 2.0 / 3.0
+SATURATION_GUARD = 1e-12
+QUANTILE_BISECTIONS = 40
+
+
+class Traffic(NamedTuple):
+    """How the replica is driven (scalars)."""
+
+    input_tokens: float
+    output_tokens: float
+    batch_cap: float  # most sequences in the batch (memory, SLO or engine limit)
+    batching: str = "continuous"  # or "static"
+    chunk_tokens: float | None = None  # chunked-prefill token budget per iteration
+    max_prefill_tokens: float = 8192.0  # prompt tokens admitted per iteration without chunking
+    arrival_cv: float = 1.0  # coefficient of variation of the gaps between arrivals (Poisson: 1)
+
+
+class OperatingPoint(NamedTuple):
+    """The steady state of one replica at a request rate (arrays; seconds, counts, fractions)."""
+
+    request_rate_per_s: np.ndarray  # per replica
+    batch: np.ndarray  # mean sequences in decode (time average)
+    tpot_s: np.ndarray  # mean time per output token, interference included
+    decode_time_s: np.ndarray  # mean seconds a request spends in decode
+    ttft_s: np.ndarray  # mean time to first token, queueing included
+    queue_wait_s: np.ndarray  # mean of ttft_s spent before the request's own prefill pass
+    ttft_p_s: np.ndarray  # TTFT at the requested percentile
+    tpot_p_s: np.ndarray  # TPOT at the requested percentile
+    busy_fraction: np.ndarray  # share of time the replica is running anything
+    prefill_busy_fraction: np.ndarray  # share of time it spends on prefill work
+    saturated: np.ndarray  # bool: the load exceeds what the replica can serve at its cap
+    capacity_per_s: np.ndarray  # requests/s the replica serves at its batch cap
+
+
+def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
+    """Mean TPOT of a replica kept full at batch B: ``(D(B) + (B − 1)·T_p)/(O − 1)`` under
+    continuous batching (while a response decodes, each of the B − 1 others finishes once and
+    the newcomer that takes its place is prefilled, stalling every step), ``D(B)/(O − 1)`` under
+    static batching. The step at context P when O = 1."""
+    prompt, out = traffic.input_tokens, traffic.output_tokens
+    batch = np.asarray(batch, dtype=float)
+    if out <= 1:
+        return np.asarray(serving.decode_step(dep, batch, prompt).time_s, dtype=float)
+    steps = float(fl.decode_steps(out))
+    decode = serving.decode_total_time_s(dep, batch, prompt, out)
+    if traffic.batching == "static":
+        return np.asarray(decode / steps, dtype=float)
+    prefill_s = float(serving.prefill(dep, prompt).time_s)
+    return np.asarray((decode + np.maximum(batch - 1.0, 0.0) * prefill_s) / steps, dtype=float)
+
+
+def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
+    """Requests/s of a replica kept full at batch B: ``1/(T_p + D(B)/B)`` (continuous), or
+    ``B/(T_prefill(B prompts) + D(B))`` (static: one batch at a time)."""
+    prompt, out = traffic.input_tokens, traffic.output_tokens
+    batch = np.asarray(batch, dtype=float)
+    decode = serving.decode_total_time_s(dep, batch, prompt, out)
+    if traffic.batching == "static":
+        cycle = serving.prefill(dep, prompt, batch).time_s + decode
+        return np.asarray(batch / cycle, dtype=float)
+    prefill_s = float(serving.prefill(dep, prompt).time_s)
+    return np.asarray(1.0 / (prefill_s + decode / batch), dtype=float)
+
+
+def decode_time_on_grid(dep: Deployment, traffic: Traffic, batch: np.ndarray) -> np.ndarray:
+    """``D(b)``: seconds of a response's decode steps at batch b (the step at P when O = 1)."""
+    prompt, out = traffic.input_tokens, traffic.output_tokens
+    if out <= 1:
+        return np.zeros_like(batch)
+    return np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
+
+
+def busy_fraction(in_system: np.ndarray) -> np.ndarray:
+    """Share of time a replica holds any request: ``1 − e^{−L}`` with L the mean number in the
+    system (the number in an M/G/∞-like system is Poisson; exact in the light-load limit, where
+    it is λ × time in system, and → 1 when the replica always has work)."""
+    return 1.0 - np.exp(-np.maximum(in_system, 0.0))
