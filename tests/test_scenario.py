@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 import warnings
 from pathlib import Path
@@ -282,10 +284,12 @@ def test_every_hardware_preset_validates(key):
 def test_every_model_preset_validates_and_counts_close_to_its_params(key):
     from tokencost.model.flops import linear_params
 
+    tensor = math.gcd(8, int(catalog("models")[key]["heads"]))  # Qwen2.5-7B: 28 heads, TP 4 × PP 2
     scenario = Scenario(
         name=key,
         model={"preset": key},
         hardware={"preset": "b200", "count": 8},
+        parallelism={"tensor": tensor, "pipeline": 8 // tensor},
         precision={"weights": "fp8"},
         workload={"input_tokens": 100, "output_tokens": 10},
     )
