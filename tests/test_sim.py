@@ -371,7 +371,9 @@ def test_json_has_the_contract_keys_and_is_serialisable():
     # The fleet's cost over the measured window, its decode share, over the tokens emitted in it.
     start, end = data["window"]["start_s"], data["window"]["end_s"]
     series = result.series
-    emitted = np.interp(end, series.time_s, series.output_tokens) - np.interp(start, series.time_s, series.output_tokens)
+    emitted = np.interp(end, series.time_s, series.output_tokens) - np.interp(
+        start, series.time_s, series.output_tokens
+    )
     decode_share = 1 - data["prefill_share_of_busy_time"]
     assert data["usd_per_million_output_tokens"] == pytest.approx(
         3.49 / 3600 * (end - start) * decode_share / emitted * 1e6, rel=0.02

@@ -218,6 +218,7 @@ def _at_load(
             + ("; more clients than the batch cap: the rest queue" if saturated else "")
         )
     else:
+        assert rate is not None  # the open-loop case: a rate was given
         if fixed_replicas is not None:
             replicas = fixed_replicas
         else:
@@ -231,7 +232,7 @@ def _at_load(
         scenario,
         dep,
         base,
-        _Solved(point, traffic, cap, cap_reason, limited_by, capacity, replicas, rate, saturated),
+        _Solved(point, traffic, cap, cap_reason, limited_by, capacity, replicas, float(rate), saturated),
         max_batch,
         notes,
     )

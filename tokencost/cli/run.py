@@ -41,24 +41,28 @@ from tokencost.cli.common import (
 # --------------------------------------------------------------------------- run
 
 
-def _latency_rows(ev: Evaluation) -> list[Row]:
-    def slo(value: float | None, target: float | None) -> str:
-        if target is None or value is None:
-            return ""
-        verdict = "meets" if value <= target else "MISSES"
-        return f"; {verdict} SLO {_seconds(target)}"
+def _slo_note(value: float | None, target: float | None, percentile: float | None) -> str:
+    if target is None or value is None:
+        return ""
+    verdict = "meets" if value <= target else "MISSES"
+    return f"; p{percentile or 99:g} {verdict} SLO {_seconds(target)}"
 
+
+def _latency_rows(ev: Evaluation) -> list[Row]:
+    wait = f", {_seconds(ev.queue_wait_s)} of it queueing" if ev.queue_wait_s else ""
     return [
-        ("Latency",),
+        ("Latency (mean at this load; p99 estimated)",),
         (
             "time to first token (TTFT)",
             _seconds(ev.ttft_s),
-            f"prefill, {ev.prefill.bound}-bound{slo(ev.ttft_s, ev.slo_ttft_s)}",
+            f"p99 {_seconds(ev.ttft_p99_s)}; prefill {_seconds(ev.prefill.time_s)}, "
+            f"{ev.prefill.bound}-bound{wait}{_slo_note(ev.ttft_p99_s, ev.slo_ttft_s, 99.0)}",
         ),
         (
             "time per output token (TPOT)",
             _seconds(ev.tpot_s),
-            f"decode, {ev.decode.bound}-bound{slo(ev.tpot_s, ev.slo_tpot_s)}",
+            f"p99 {_seconds(ev.tpot_p99_s)}; decode, {ev.decode.bound}-bound"
+            f"{_slo_note(ev.tpot_p99_s, ev.slo_tpot_s, 99.0)}",
         ),
         ("end-to-end latency", _seconds(ev.e2e_latency_s), f"{ev.output_tokens:,} output tokens"),
     ]
@@ -71,20 +75,38 @@ def _tokens_per_day(ev: Evaluation) -> str:
     return f"{_count(tokens)} tokens a day"
 
 
+LIMITS = {
+    "load": "set by the load (Little's law)",
+    "memory": "the most that fit in memory",
+    "slo": "capped by the TPOT target",
+    "fixed": "fixed (workload.batch_size)",
+}
+
+
 def _capacity_rows(ev: Evaluation) -> list[Row]:
-    batch_note = "largest that fits" if ev.batch_size == ev.max_batch else f"at most {ev.max_batch:,} fit"
+    cap_note = f"{LIMITS.get(ev.batch_cap_limited_by or '', '')}; {ev.max_batch:,} fit in memory"
     return [
         ("Throughput and fleet",),
-        ("decode batch", f"{ev.batch_size:,}", batch_note),
         (
-            "output tokens/s per replica",
+            "sequences in decode",
+            _count(ev.batch_size),
+            f"mean per replica, {LIMITS.get(ev.limited_by or '', '')}",
+        ),
+        ("batch cap", _count(ev.batch_cap), cap_note),
+        (
+            "output tokens/s delivered",
             _count(ev.throughput_output_tokens_per_s, "tok/s"),
             f"{_count(ev.throughput_output_tokens_per_s_per_gpu, 'tok/s')} per accelerator",
         ),
-        ("requests/s per replica", _count(ev.replica_requests_per_s), ""),
+        ("capacity per replica", _count(ev.replica_requests_per_s, "req/s"), "at the batch cap"),
         ("load", _count(ev.request_rate_per_s, "req/s"), _tokens_per_day(ev)),
-        ("replicas", f"{ev.replicas:,}", f"{ev.accelerators_per_replica} accelerator(s) each"),
-        ("accelerators", f"{ev.gpus_required:,}", f"utilization {_percent(ev.utilization)}"),
+        (
+            "replicas",
+            f"{ev.replicas:,}",
+            f"{ev.accelerators_per_replica} accelerator(s) each, at "
+            f"{_percent(ev.load_fraction_of_capacity)} of capacity",
+        ),
+        ("accelerators", f"{ev.gpus_required:,}", f"busy {_percent(ev.utilization)} of the time"),
     ]
 
 
@@ -104,8 +126,16 @@ def _memory_rows(ev: Evaluation) -> list[Row]:
 def _cost_rows(ev: Evaluation) -> list[Row]:
     return [
         ("Cost",),
-        ("$ per million input tokens", _usd(ev.usd_per_million_input_tokens), "prefill time"),
-        ("$ per million output tokens", _usd(ev.usd_per_million_output_tokens), "decode time"),
+        (
+            "$ per million input tokens",
+            _usd(ev.usd_per_million_input_tokens),
+            f"at this load; {_usd(ev.usd_per_million_input_tokens_at_capacity)} at capacity",
+        ),
+        (
+            "$ per million output tokens",
+            _usd(ev.usd_per_million_output_tokens),
+            f"at this load; {_usd(ev.usd_per_million_output_tokens_at_capacity)} at capacity",
+        ),
         ("$ per request", _usd(ev.usd_per_request), ""),
         (
             "$ per day, whole fleet",
@@ -240,7 +270,7 @@ _COMPARED: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("TPOT", "tpot_s", _seconds),
     ("end-to-end latency", "e2e_latency_s", _seconds),
     ("output tok/s per accelerator", "throughput_output_tokens_per_s_per_gpu", _count),
-    ("decode batch", "batch_size", _count),
+    ("sequences in decode", "batch_size", _count),
     ("accelerators per replica", "accelerators_per_replica", _count),
     ("replicas", "replicas", _count),
     ("accelerators", "gpus_required", _count),

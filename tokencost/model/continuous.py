@@ -26,6 +26,7 @@ from tokencost.model.steady import (
 )
 
 ArrayLike = npt.ArrayLike
+SHARED_PASS = 2  # prompts per prefill pass from which they are batched together (gated model)
 
 
 def _decode_life_s(
@@ -45,7 +46,7 @@ def _decode_life_s(
     life = decode / np.maximum(1.0 - load, SATURATION_GUARD)
     per_pass = np.floor(traffic.max_prefill_tokens / max(traffic.input_tokens, 1.0))
     steps = float(fl.decode_steps(traffic.output_tokens))
-    if per_pass >= 2 or steps <= 0:
+    if per_pass >= SHARED_PASS or steps <= 0:
         return life
     service = prefill_s + decode / steps
     rho = np.minimum(rate * service, 1.0 - 1e-9)
@@ -170,7 +171,7 @@ def _gated_ttft(
     step_s = np.asarray(serving.decode_step(dep, running, prompt).time_s, dtype=float) * np.ones_like(rate)
     kingman = traffic.arrival_cv**2
     per_pass = np.floor(traffic.max_prefill_tokens / max(prompt, 1.0))
-    if per_pass >= 2:
+    if per_pass >= SHARED_PASS:
         mix = _gated(dep, rate, step_s, prefill_s, traffic)
         waits = mix.iteration_s / 2.0 + mix.pass_s - prefill_s
         wait_busy = kingman * (mix.weight * waits).sum(axis=(-1, -2))
@@ -268,7 +269,7 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
         | (batch >= cap - 1e-9) & (rate * iteration * max(steps, 1) > cap)
     )
     decode_s = iteration * steps
-    tpot = iteration if steps > 0 else iteration
+    tpot = iteration
     prefill_busy = np.minimum(rate * iteration * pre.compute_s / np.maximum(iteration, 1e-30), 1.0)
     busy = busy_fraction(rate * (decode_s + iteration))
     service = iteration * np.maximum(prompt / room, 1.0)

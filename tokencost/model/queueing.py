@@ -18,38 +18,55 @@ NORMAL_LOW_REGION = 0.02425  # Acklam: below this (and above 1 − it) the tail 
 def gamma_quantile(mean: ArrayLike, variance: ArrayLike, probability: ArrayLike) -> np.ndarray:
     """Quantile of a gamma distribution with this mean and variance (Wilson–Hilferty 1931:
     ``k·θ·(1 − 1/(9k) + z·√(1/(9k)))³`` with shape ``k = m²/v``); the mean when v = 0."""
-    mean = np.asarray(mean, dtype=float)
-    variance = np.maximum(np.asarray(variance, dtype=float), 0.0)
+    mean_a = np.asarray(mean, dtype=float)
+    variance_a = np.maximum(np.asarray(variance, dtype=float), 0.0)
     z = normal_quantile(probability)
     with np.errstate(divide="ignore", invalid="ignore"):
-        shape = np.where(variance > 0, mean * mean / variance, np.inf)
+        shape = np.where(variance_a > 0, mean_a * mean_a / variance_a, np.inf)
         ninth = np.where(np.isfinite(shape), 1.0 / (9.0 * shape), 0.0)
         cube = np.maximum(1.0 - ninth + z * np.sqrt(ninth), 0.0) ** 3
-    return np.where(mean > 0, mean * cube, 0.0)
+    return np.where(mean_a > 0, mean_a * cube, 0.0)
+
+
+ACKLAM_A = (
+    -3.969683028665376e01,
+    2.209460984245205e02,
+    -2.759285104469687e02,
+    1.383577518672690e02,
+    -3.066479806614716e01,
+    2.506628277459239e00,
+)
+ACKLAM_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01)
+ACKLAM_B_LAST = -1.328068155288572e01
+ACKLAM_C = (
+    -7.784894002430293e-03,
+    -3.223964580411365e-01,
+    -2.400758277161838e00,
+    -2.549732539343734e00,
+    4.374664141464968e00,
+    2.938163982698783e00,
+)
+ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+MEDIAN = 0.5
 
 
 def normal_quantile(probability: ArrayLike) -> np.ndarray:
     """Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9)."""
     p = np.clip(np.asarray(probability, dtype=float), 1e-12, 1 - 1e-12)
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02)
-    a = (*a, -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01)
-    b = (*b, -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00)
-    c = (*c, 4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+    a, c, d = ACKLAM_A, ACKLAM_C, ACKLAM_D
+    b = (*ACKLAM_B, ACKLAM_B_LAST)
     low = np.minimum(p, 1 - p)
     q = np.sqrt(-2 * np.log(low))
     tail = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
         (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
     )
-    r = (p - 0.5) ** 2
+    r = (p - MEDIAN) ** 2
     middle = (
         (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
-        * (p - 0.5)
+        * (p - MEDIAN)
         / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
     )
-    return np.where(low < NORMAL_LOW_REGION, np.where(p < 0.5, tail, -tail), middle)
+    return np.where(low < NORMAL_LOW_REGION, np.where(p < MEDIAN, tail, -tail), middle)
 
 
 def poisson_pmf(mean: ArrayLike, count: int) -> np.ndarray:

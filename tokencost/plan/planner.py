@@ -291,7 +291,10 @@ class _Search:
         """The fewest replicas (≥ R_min) that meet the SLO in simulation, or None within budget:
         from the analytic fleet down while the simulation still meets the SLO, or up until it does."""
         start = max(option.analytic_replicas, option.min_replicas)
-        if start * option.usd_per_day_per_replica < budget_usd_per_day and self.trial(option, start).meets_slo:
+        if (
+            start * option.usd_per_day_per_replica < budget_usd_per_day
+            and self.trial(option, start).meets_slo
+        ):
             replicas = start
             while replicas - 1 >= option.min_replicas and self.trial(option, replicas - 1).meets_slo:
                 replicas -= 1

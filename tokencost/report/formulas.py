@@ -13,7 +13,7 @@ from tokencost.scenario.scenario import Scenario
 
 def _decode_kv_bytes(ev: Evaluation, dep: serving.Deployment) -> tuple[float, float]:
     """(weight bytes read, KV bytes) of one decode step of a micro-batch at the mean context."""
-    micro = float(ev.batch_size or 1) / dep.pipeline
+    micro = float(ev.decode.batch or ev.batch_size or 1) / dep.pipeline
     weights = float(serving.weight_bytes_read(dep, micro))
     return weights, float(ev.decode.bytes_per_step or 0.0) - weights
 
@@ -73,8 +73,8 @@ def _prefill_formulas(scenario: Scenario, dep: serving.Deployment) -> list[str]:
             fmt.si(float(pre.bytes), "B"),
         ),
         _formula(
-            "Time to first token",
-            "TTFT = max(F / (Π·η_c·t), M / (β·η_m·t)) + communication",
+            "Prefill time (the first token of a request that does not wait)",
+            "T_p = max(F / (Π·η_c·t), M / (β·η_m·t)) + communication",
             f"max({fmt.si(float(pre.flops), 'FLOP')} / ({fmt.si(dep.peak_flop_per_s, 'FLOP/s')} × "
             f"{_plain(dep.compute_efficiency)} × {t}), {fmt.si(float(pre.bytes), 'B')} / "
             f"({fmt.si(dep.bandwidth_bytes_per_s, 'B/s')} × {_plain(dep.bandwidth_efficiency)} × {t})) + "
@@ -100,7 +100,7 @@ def _fit_formula(scenario: Scenario, dep: serving.Deployment) -> str:
 
 def _decode_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
     decode = ev.decode
-    micro = float(ev.batch_size or 1) / dep.pipeline
+    micro = float(decode.batch or ev.batch_size or 1) / dep.pipeline
     weights, kv = _decode_kv_bytes(ev, dep)
     context = float(decode.context_tokens or 0.0)
     step_flops = float(decode.flops_per_token or 0.0) * micro
@@ -108,7 +108,7 @@ def _decode_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
     batch_word = "B" if dep.pipeline == 1 else "B/p (one micro-batch)"
     return [
         _formula(
-            f"Decode bytes per step ({batch_word} sequences at the mean context c)",
+            f"Decode bytes per step ({batch_word} sequences a request sees, at the mean context c)",
             "M_step = weights + B · (c + 1) · KV bytes per token",
             f"{fmt.si(weights, 'B')} + {fmt.number(micro)} × ({fmt.number(context)} + 1) × "
             f"{fmt.si(dep.kv_bytes_per_token, 'B')} = {fmt.si(weights, 'B')} + {fmt.si(kv, 'B')}",
@@ -123,23 +123,79 @@ def _decode_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
             fmt.si(step_flops, "FLOP"),
         ),
         _formula(
-            "Time per output token (mean over the O − 1 decode steps)",
-            "TPOT ≈ max(F_step / (Π·η_c·t), M_step / (β·η_m·t)) + communication",
+            "One decode step, alone",
+            "t_step = max(F_step / (Π·η_c·t), M_step / (β·η_m·t)) + communication",
             f"max({fmt.si(step_flops, 'FLOP')} / ({fmt.si(dep.peak_flop_per_s, 'FLOP/s')} × "
             f"{_plain(dep.compute_efficiency)} × {t}), {fmt.si(decode.bytes_per_step, 'B')} / "
             f"({fmt.si(dep.bandwidth_bytes_per_s, 'B/s')} × {_plain(dep.bandwidth_efficiency)} × {t})) + "
             f"{fmt.seconds(decode.comm_time_s)} = max({fmt.seconds(decode.compute_time_s)}, "
             f"{fmt.seconds(decode.memory_time_s)}) + {fmt.seconds(decode.comm_time_s)}",
-            fmt.seconds(ev.tpot_s),
+            fmt.seconds(decode.step_time_s),
         ),
+        *_load_formulas(ev),
     ]
+
+
+def _load_formulas(ev: Evaluation) -> list[str]:
+    """TPOT with interference, the batch by Little's law, TTFT with the queue."""
+    decode = ev.decode
+    replicas = float(ev.replicas or 1)
+    rate = float(ev.request_rate_per_s or 0.0) / replicas
+    prefill = float(ev.prefill.time_s or 0.0)
+    steps = max(float(ev.output_tokens) - 1.0, 1.0)
+    items = []
+    if ev.batching == "continuous" and ev.limited_by == "load":
+        items.append(
+            _formula(
+                "Time per output token at this load (the prefills of arrivals interrupt the steps)",
+                "TPOT = T_dec / (O − 1), T_dec = Σ steps / (1 − λ·T_p) (+ the wait behind queued "
+                "prompts when a prompt fills a pass alone)",
+                f"{fmt.seconds(decode.total_time_s)} / {fmt.count(steps)}, with λ·T_p = "
+                f"{fmt.number(rate)}/s × {fmt.seconds(prefill)} = {fmt.number(rate * prefill, 3)}",
+                fmt.seconds(ev.tpot_s),
+            )
+        )
+        items.append(
+            _formula(
+                "Sequences in decode (Little's law)",
+                "B = λ · T_dec (arrivals per replica per second × seconds in decode)",
+                f"{fmt.number(rate)}/s × {fmt.seconds(decode.total_time_s)}",
+                fmt.number(ev.batch_size),
+            )
+        )
+    else:
+        items.append(
+            _formula(
+                "Time per output token (a replica kept full at its batch)",
+                "TPOT = (Σ steps + (B − 1)·T_p) / (O − 1) (continuous; static: Σ steps / (O − 1))",
+                f"{fmt.seconds(decode.total_time_s)} / {fmt.count(steps)}",
+                fmt.seconds(ev.tpot_s),
+            )
+        )
+    items.append(
+        _formula(
+            "Time to first token at this load",
+            "TTFT = wait + T_p (wait: the iteration in progress, then the prompts admitted with it)",
+            f"{fmt.seconds(ev.queue_wait_s)} + {fmt.seconds(prefill)}",
+            fmt.seconds(ev.ttft_s),
+        )
+    )
+    return items
 
 
 def _money_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    batch = float(ev.batch_size or 1)
-    decode_total = float(ev.decode.total_time_s or 0.0)
+    cap = float(ev.batch_cap or ev.batch_size or 1)
+    capacity_decode = float(serving.decode_total_time_s(dep, cap, ev.input_tokens, ev.output_tokens))
     n = int(dep.accelerators)
+    rate = float(ev.request_rate_per_s or 0.0)
+    share_out = (
+        ev.usd_per_million_output_tokens * ev.output_tokens / (ev.usd_per_request * 1e6)
+        if ev.usd_per_request and ev.usd_per_million_output_tokens is not None
+        else 0.0
+    )
+    fleet_usd_s = usd_s * float(ev.replicas or 1)
+    least = int(rate / float(ev.replica_requests_per_s or 1.0)) + 1
     return [
         _formula(
             "Replica price per second",
@@ -148,29 +204,39 @@ def _money_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
             f"${fmt.sig(usd_s)}",
         ),
         _formula(
-            "$ per million input tokens",
-            "$/M = seconds × $/s / tokens × 1e6, with seconds = TTFT",
-            f"{fmt.seconds(ev.ttft_s)} × ${fmt.sig(usd_s)} / {fmt.count(ev.input_tokens)} × 1e6",
-            fmt.usd(ev.usd_per_million_input_tokens),
-        ),
-        _formula(
-            "$ per million output tokens",
-            "$/M = seconds × $/s / tokens × 1e6, with seconds = D / B (decode shared by B sequences)",
-            f"({fmt.seconds(decode_total)} / {fmt.count(batch)}) × ${fmt.sig(usd_s)} / "
-            f"{fmt.count(ev.output_tokens)} × 1e6",
+            "$ per million output tokens at this load (idle and under-batched time included)",
+            "$/M = fleet $/s × decode share of busy time / output tokens per second × 1e6",
+            f"${fmt.sig(fleet_usd_s)} × {fmt.number(share_out, 3)} / "
+            f"({fmt.number(rate)} × {fmt.count(ev.output_tokens)}) × 1e6",
             fmt.usd(ev.usd_per_million_output_tokens),
         ),
         _formula(
-            "Requests one replica serves per second",
-            "μ = 1 / (TTFT + D / B)",
-            f"1 / ({fmt.seconds(ev.ttft_s)} + {fmt.seconds(decode_total)} / {fmt.count(batch)})",
+            "$ per million input tokens at this load",
+            "$/M = fleet $/s × prefill share of busy time / input tokens per second × 1e6",
+            f"${fmt.sig(fleet_usd_s)} × {fmt.number(1 - share_out, 3)} / "
+            f"({fmt.number(rate)} × {fmt.count(ev.input_tokens)}) × 1e6",
+            fmt.usd(ev.usd_per_million_input_tokens),
+        ),
+        _formula(
+            "$ per million output tokens at capacity (a replica kept full at its batch cap)",
+            "$/M = (D / B_cap) × $/s / O × 1e6 (decode shared by B_cap sequences)",
+            f"({fmt.seconds(capacity_decode)} / {fmt.count(cap)}) × ${fmt.sig(usd_s)} / "
+            f"{fmt.count(ev.output_tokens)} × 1e6",
+            fmt.usd(ev.usd_per_million_output_tokens_at_capacity),
+        ),
+        _formula(
+            "Requests one replica serves per second at its batch cap",
+            "μ = 1 / (T_p + D / B_cap)",
+            f"1 / ({fmt.seconds(ev.prefill.time_s)} + {fmt.seconds(capacity_decode)} / {fmt.count(cap)})",
             f"{fmt.number(ev.replica_requests_per_s)} requests/s",
         ),
         _formula(
             "Replicas and accelerators",
-            "replicas = ceil(rate / μ); accelerators = replicas × n",
-            f"ceil({fmt.number(ev.request_rate_per_s)} / {fmt.number(ev.replica_requests_per_s)}) × {n}",
-            f"{fmt.count(ev.replicas)} × {n} = {fmt.count(ev.gpus_required)}",
+            "replicas ≥ ceil(rate / μ), the fewest that meet the SLO at its percentile; "
+            "accelerators = replicas × n",
+            f"ceil({fmt.number(rate)} / {fmt.number(ev.replica_requests_per_s)}) = {least} → "
+            f"{fmt.count(ev.replicas)} replicas × {n}",
+            f"{fmt.count(ev.gpus_required)}",
         ),
         _formula(
             "Fleet cost per day",

@@ -166,9 +166,14 @@ def _why_output_costs_more(scenario: Scenario, ev: Evaluation, dep: serving.Depl
             f"above the ridge point of {fmt.number(ridge)}: at this batch even decode keeps the arithmetic "
             "units busy, and an output token costs about as much arithmetic as an input token."
         )
-    group = f"{_plural(ev.batch_size or 1, 'sequence')} in the batch"
+    seen = float(ev.decode.batch or ev.batch_size or 1)
+    group = (
+        f"{_plural(round(seen), 'sequence')} in the batch"
+        if float(seen).is_integer()
+        else f"{fmt.number(seen)} sequences in the batch a request sees"
+    )
     if dep.pipeline > 1:
-        group = f"{fmt.number((ev.batch_size or 1) / dep.pipeline)} sequences of one pipeline micro-batch"
+        group = f"{fmt.number(seen / dep.pipeline)} sequences of one pipeline micro-batch"
     text = (
         f"{_cost_ratio_lead(ev)} Prefill reads the prompt's {fmt.count(ev.input_tokens)} tokens in one "
         f"parallel pass: the weights are read once for all of them, so it does "

@@ -48,6 +48,7 @@ T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 
 T_975_LARGE = 2.093  # Student t, 0.975 quantile, 19 degrees of freedom (20 batches)
 CI_BATCHES = 20
 MIN_PER_BATCH = 10
+MIN_BATCHES = 2
 
 
 def batch_means_ci95(values: np.ndarray, statistic: str) -> list[float] | None:
@@ -58,7 +59,7 @@ def batch_means_ci95(values: np.ndarray, statistic: str) -> list[float] | None:
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     batches = min(CI_BATCHES, len(values) // MIN_PER_BATCH)
-    if batches < 2:
+    if batches < MIN_BATCHES:
         return None
     parts = np.array_split(values, batches)
     if statistic == "mean":
@@ -177,8 +178,8 @@ class SimulationResult:
         count = len(self.requests.arrival_s)
         order = np.argsort(self.requests.arrival_s, kind="stable")
         keep = np.zeros(count, dtype=bool)
-        first = int(math.floor(self.warmup_fraction * count))
-        last = count - int(math.floor(self.drain_fraction * count))
+        first = math.floor(self.warmup_fraction * count)
+        last = count - math.floor(self.drain_fraction * count)
         keep[order[first:last]] = True
         return keep
 
@@ -189,7 +190,7 @@ class SimulationResult:
         if self.warmup_fraction == 0 and self.drain_fraction == 0:
             return self.start_s, self.end_s
         arrivals = self.requests.arrival_s[self.measured]
-        if len(arrivals) < 2:
+        if len(arrivals) < MIN_BATCHES:
             return self.start_s, self.end_s
         return float(arrivals.min()), float(arrivals.max())
 

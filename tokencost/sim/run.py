@@ -205,11 +205,13 @@ def prepare(
         requests = min(max(MIN_REQUESTS, REQUESTS_PER_REPLICA * replicas), MAX_DEFAULT_REQUESTS)
     trimmed = not isinstance(traffic_spec, TraceTraffic)
     if requests is not None and trimmed:
-        measured = requests * (1 - WARMUP_FRACTION - DRAIN_FRACTION) / replicas
+        kept = 1 - WARMUP_FRACTION - DRAIN_FRACTION
+        measured = requests * kept / replicas
         if measured < MIN_MEASURED_PER_REPLICA:
+            enough = math.ceil(MIN_MEASURED_PER_REPLICA * replicas / kept)
             notes.append(
                 f"warning: only about {measured:.0f} measured requests per replica; the p99 figures "
-                f"are unstable (give at least {math.ceil(MIN_MEASURED_PER_REPLICA * replicas / 0.8):,} requests)"
+                f"are unstable (give at least {enough:,} requests)"
             )
     chunk = serving_spec.chunked_prefill_tokens
     if chunk is not None and chunk <= max_batch:

@@ -302,7 +302,8 @@ def roofline_points(
     """Prefill and decode on the roofline, one row per point.
 
     ``phase`` is ``prefill`` (one prompt), ``decode`` (the batch a request sees at the
-    operating point, at the mean context) or ``decode sweep`` (other batches, to show decode moving right as B grows).
+    operating point, at the mean context) or ``decode sweep`` (other batches, to show decode
+    moving right as B grows).
     Columns: ``batch_size``, ``arithmetic_intensity_flop_per_byte`` (FLOP per byte moved) and
     ``achieved_flop_per_s_per_accelerator`` (the pass's FLOP / its seconds / accelerators:
     every accelerator of the replica counts, so a pipeline that idles stages sits lower).
