@@ -169,14 +169,15 @@ def parse_yaml(text: str, file: str | None = None) -> tuple[Any, dict[tuple[str,
     Parsed once, hardened as :class:`_Loader` says; any problem is one :class:`ScenarioError`
     naming ``file``, line and column.
     """
-    loader = _Loader(text)
     try:
-        root = loader.get_single_node()
-        data = None if root is None else loader.construct_document(root)
+        loader = _Loader(text)  # the reader refuses control characters here
+        try:
+            root = loader.get_single_node()
+            data = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, file) from None
-    finally:
-        loader.dispose()
     lines: dict[tuple[str, ...], Location] = {}
     if root is not None:
         _node_lines(root, (), lines)
