@@ -192,7 +192,9 @@ def m_alias_bomb(rng: random.Random, lines: list[str]) -> list[str]:
 
 
 def m_tag(rng: random.Random, lines: list[str]) -> list[str]:
-    tag = rng.choice(["!!python/object:os.system", "!custom", "!!python/tuple", "!<tag:x.org,2000:y>", "!!omap"])
+    tag = rng.choice(
+        ["!!python/object:os.system", "!custom", "!!python/tuple", "!<tag:x.org,2000:y>", "!!omap"]
+    )
     i = rng.choice(_value_lines(lines) or [0])
     key, _, value = lines[i].partition(":")
     return [*lines[:i], f"{key}: {tag} {value.strip() or 'x'}", *lines[i + 1 :]]
@@ -283,7 +285,9 @@ def trace_case(index: int) -> tuple[str, str, bytes]:
     rng = random.Random(f"{SEED}-trace-{index}")
     rows = [(round(0.1 * k, 3), 100 + k, 10 + k % 7) for k in range(rng.randrange(1, 30))]
     suffix = rng.choice([".csv", ".jsonl"])
-    kind = rng.choice(["cell", "cell", "missing column", "empty", "header only", "deep json", "bytes", "junk line"])
+    kind = rng.choice(
+        ["cell", "cell", "missing column", "empty", "header only", "deep json", "bytes", "junk line"]
+    )
     cells = [[str(value) for value in row] for row in rows]
     if kind == "cell":
         cells[rng.randrange(len(cells))][rng.randrange(3)] = rng.choice(HOSTILE_CELLS)
@@ -305,7 +309,9 @@ def trace_case(index: int) -> tuple[str, str, bytes]:
         text = "arrival_s,input_tokens,output_tokens\n" if suffix == ".csv" else "\n"
     elif kind == "deep json":
         depth = rng.choice([1_000, 10_000, 100_000])
-        text += "[" * depth + "]" * depth + "\n" if rng.random() < 0.5 else '{"a":' * depth + "1" + "}" * depth
+        text += (
+            "[" * depth + "]" * depth + "\n" if rng.random() < 0.5 else '{"a":' * depth + "1" + "}" * depth
+        )
     elif kind == "junk line":
         text += rng.choice(["[1, 2, 3]\n", "null\n", '"text"\n', "1,2\n", "a,b,c,d,e\n", '{"arrival_s": }\n'])
     data = text.encode()
@@ -432,5 +438,7 @@ def test_mutated_scenarios_through_the_cli(tmp_path):
             or (done.returncode == 2 and (len(errors) != 1 or str(path) not in errors[0]))
         )
         if bad:
-            failures.append(f"{' '.join(command[:-1])} case {index} ({origin}, {mutation}): {done.stderr[-300:]}")
+            failures.append(
+                f"{' '.join(command[:-1])} case {index} ({origin}, {mutation}): {done.stderr[-300:]}"
+            )
     assert not failures, "\n".join(failures)

@@ -25,18 +25,20 @@ from pydantic import ValidationError
 from tokencost.errors import ScenarioError
 from tokencost.scenario.loading import _apply_overrides, parse_yaml, read_text, scenario_from_dict
 from tokencost.scenario.specs import Scenario
-from tokencost.scenario.traffic import SimSections, TraceLengths, TraceTraffic, sections_error
+from tokencost.scenario.traffic import (
+    MAX_ARRIVAL_S,
+    MAX_TRACE_TOKENS,
+    SimSections,
+    TraceLengths,
+    TraceTraffic,
+    sections_error,
+)
 
 SECTIONS = ("traffic", "lengths", "serving", "candidates")
 TRACE_COLUMNS = ("arrival_s", "input_tokens", "output_tokens")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
-# Bounds on one trace row, to tell a unit slip from a request. Tokens: 10x the longest context
-# window offered today, Llama 4 Scout's 10M tokens (https://ai.meta.com/blog/llama-4-multimodal-
-# intelligence/, 2025-04-05). Arrival: a trace spanning more than ~31.7 years (1e9 s) is a
-# mistake (milliseconds or nanoseconds written as seconds).
-MAX_TRACE_TOKENS = 100_000_000
-MAX_ARRIVAL_S = 1e9
+# A row's bounds (MAX_ARRIVAL_S, MAX_TRACE_TOKENS) are an inline trace's, argued in traffic.py.
 MAX_JSON_DIGITS = 309  # the digits of the largest float, 1.8e308
 
 
@@ -131,7 +133,9 @@ def _number(value: Any, column: str) -> float:
             raise _Cell(f"arrival_s must be in [0, {MAX_ARRIVAL_S:.0e}] s, got {value!r}"[:120])
         return number
     if number != math.floor(number) or not 1 <= number <= MAX_TRACE_TOKENS:
-        raise _Cell(f"{column} must be a whole number of tokens in [1, {MAX_TRACE_TOKENS:,}], got {value!r}"[:120])
+        raise _Cell(
+            f"{column} must be a whole number of tokens in [1, {MAX_TRACE_TOKENS:,}], got {value!r}"[:120]
+        )
     return number
 
 

@@ -139,7 +139,9 @@ def _position(text: str, index: int) -> Location:
     return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
 
-def _yaml_error(exc: yaml.YAMLError, text: str, file: str | None, what: str = "invalid YAML") -> ScenarioError:
+def _yaml_error(
+    exc: yaml.YAMLError, text: str, file: str | None, what: str = "invalid YAML"
+) -> ScenarioError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
@@ -232,7 +234,8 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def _describe(error: Any) -> tuple[str, str]:
     """(dotted field, message) for one pydantic error."""
-    loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
+    # Union members and validators add their own names to the path ('literal[...]', 'function-after[...]').
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or "-" in part)))
     field = ".".join(str(part) for part in loc)
     kind = error["type"]
     value = error.get("input")
@@ -259,8 +262,9 @@ def _describe(error: Any) -> tuple[str, str]:
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind.startswith(("greater_than", "less_than")):
         message = message.replace("Input should be", "must be")
-    shown = _shown(value)
-    return field, f"{message} (got {shown})"
+    if kind == "value_error":  # our validators' messages show the value themselves
+        return field, message
+    return field, f"{message} (got {_shown(value)})"
 
 
 def scenario_error(

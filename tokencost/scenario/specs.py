@@ -46,6 +46,29 @@ NATIVE_COMPUTE: dict[str, tuple[str, ...]] = {
 
 HIGH_EFFICIENCY_FRACTION = 0.95
 
+# Upper (and a few lower) bounds that tell a typo or a unit slip from a deployment, and keep every
+# result finite (1e300 FLOP/s or bytes overflow the arithmetic downstream). Each is about 1000x
+# beyond the extreme of its kind, rounded to a power of ten:
+# - params: Switch-C, 1.571e12 parameters (Fedus et al. 2021, https://arxiv.org/abs/2101.03961).
+# - flops, bandwidth, memory: the catalog's largest (presets/hardware: B200/MI355X, about 1e16
+#   FLOP/s at fp4, 8e12 B/s, 2.9e11 B) times 1000; the lower bounds (without which the roofline
+#   divides to NaN) are a 1990s CPU (1 GFLOP/s) and a floppy disk's 1 MB/s.
+# - users: the world's population, 8.2e9 (UN World Population Prospects 2024,
+#   https://population.un.org/wpp/), rounded up; requests_per_second: 1e7, about 250x Google's
+#   search traffic (100 billion a month, ~3.8e4 /s, Google 2012, quoted at
+#   https://www.internetlivestats.com/google-search-statistics/); at least one request per 11.6 days (1e-6 /s).
+# - whole counts: 2**53, the largest integer a float64 holds exactly (numpy computes in float64).
+MAX_PARAMS = 1e16
+MIN_FLOP_PER_S, MAX_FLOP_PER_S = 1e9, 1e19
+MIN_BYTES_PER_S, MAX_BYTES = 1e6, 1e15
+MAX_BYTES_PER_S = 1e16
+MAX_USERS = 1e10
+MIN_RATE_PER_S, MAX_RATE_PER_S = 1e-6, 1e7
+MAX_USD_PER_HOUR = 1e6
+MAX_SECONDS = 1e6  # 11.6 days for one step, latency or message
+MAX_WATTS = 1e6  # 1000x a B200 board (1 kW)
+MAX_WHOLE = 2**53
+
 
 def _quantity(kind: str) -> BeforeValidator:
     def convert(value: object) -> object:
@@ -56,11 +79,13 @@ def _quantity(kind: str) -> BeforeValidator:
 
 def _integer(value: object) -> object:
     """Counts may be written as 128k or 6.74e9; they must come out whole."""
-    if value is None or isinstance(value, bool):
+    if value is None:
         return value
     number = parse_quantity(value, "count")
     if number != math.floor(number):
         raise ValueError(f"must be a whole number, got {value!r}")
+    if abs(number) > MAX_WHOLE:
+        raise ValueError(f"must be at most 2**53 = {MAX_WHOLE:,}, got {value!r}")
     return int(number)
 
 
@@ -73,7 +98,7 @@ Usd = Annotated[float, _quantity("usd")]
 Seconds = Annotated[float, _quantity("seconds")]
 Watts = Annotated[float, _quantity("watts")]
 
-_FROZEN = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_FROZEN = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def _positive(value: object, kind: str) -> float | None:
@@ -106,8 +131,10 @@ class ModelSpec(BaseModel):
 
     preset: str | None = Field(None, description="Catalog name (see `tokencost models list`).")
     name: str | None = Field(None, description="Display name.")
-    params: Count = Field(..., gt=0, description="Total parameters N (count; '70B' accepted).")
-    active_params: Count = Field(..., gt=0, description="Parameters used per token (MoE); default: params.")
+    params: Count = Field(..., gt=0, le=MAX_PARAMS, description="Total parameters N (count; '70B' accepted).")
+    active_params: Count = Field(
+        ..., gt=0, le=MAX_PARAMS, description="Parameters used per token (MoE); default: params."
+    )
     layers: Integer = Field(..., gt=0, description="Transformer layers L.")
     d_model: Integer = Field(..., gt=0, description="Hidden size d.")
     heads: Integer = Field(..., gt=0, description="Query heads h.")
@@ -153,6 +180,12 @@ class ModelSpec(BaseModel):
             raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
         if self.active_params is not None and self.active_params > self.params:
             raise ValueError(f"active_params ({self.active_params:.4g}) exceeds params ({self.params:.4g})")
+        if self.linear_params <= 0:
+            raise _field_error(
+                "model.active_params" if self.active_params != self.params else "model.params",
+                f"{self.active_params:.4g} parameters do not exceed the embedding table "
+                f"vocab × d_model ({self.embedding_params:.4g}): none would be left for the layers",
+            )
         if self.kv_heads > self.heads or self.heads % self.kv_heads:
             raise ValueError(
                 f"kv_heads ({self.kv_heads}) must divide heads ({self.heads}) "
@@ -251,22 +284,30 @@ class HardwareSpec(BaseModel):
     preset: str | None = Field(None, description="Catalog name (see `tokencost hardware list`).")
     name: str | None = Field(None, description="Display name.")
     flops: FlopPerS = Field(
-        ..., gt=0, description="Peak DENSE FLOP/s per accelerator at the compute precision."
+        ...,
+        ge=MIN_FLOP_PER_S,
+        le=MAX_FLOP_PER_S,
+        description="Peak DENSE FLOP/s per accelerator at the compute precision.",
     )
     flops_by_precision: dict[str, FlopPerS] | None = Field(
         None, description="Peak dense FLOP/s per precision (from the preset)."
     )
-    bandwidth: BytesPerS = Field(..., gt=0, description="Memory bandwidth, bytes/s.")
-    memory: Bytes = Field(..., gt=0, description="Memory capacity per accelerator, bytes.")
-    usd_per_hour: Usd = Field(0.0, ge=0, description="Price per accelerator-hour, USD.")
+    bandwidth: BytesPerS = Field(
+        ..., ge=MIN_BYTES_PER_S, le=MAX_BYTES_PER_S, description="Memory bandwidth, bytes/s."
+    )
+    memory: Bytes = Field(..., gt=0, le=MAX_BYTES, description="Memory capacity per accelerator, bytes.")
+    usd_per_hour: Usd = Field(0.0, ge=0, le=MAX_USD_PER_HOUR, description="Price per accelerator-hour, USD.")
     count: Integer = Field(1, gt=0, description="Accelerators per model replica.")
     interconnect_bandwidth: BytesPerS | None = Field(
-        None, gt=0, description="Bytes/s per accelerator, one direction (NVLink, ICI, PCIe)."
+        None,
+        gt=0,
+        le=MAX_BYTES_PER_S,
+        description="Bytes/s per accelerator, one direction (NVLink, ICI, PCIe).",
     )
     interconnect_latency: Seconds | None = Field(
-        None, ge=0, description="Seconds per all-reduce message; default from calibration."
+        None, ge=0, le=MAX_SECONDS, description="Seconds per all-reduce message; default from calibration."
     )
-    power_w: Watts | None = Field(None, gt=0, description="Board power per accelerator, W.")
+    power_w: Watts | None = Field(None, gt=0, le=MAX_WATTS, description="Board power per accelerator, W.")
     price_source: str | None = Field(None, description="Where the price comes from.")
     price_as_of: str | None = Field(None, description="Date of the price.")
     source: str | None = Field(None, description="Datasheet URL.")
@@ -310,9 +351,13 @@ class WorkloadSpec(BaseModel):
 
     input_tokens: Integer = Field(..., gt=0, description="Mean prompt tokens per request.")
     output_tokens: Integer = Field(..., gt=0, description="Mean output tokens per request.")
-    users: Count | None = Field(None, gt=0, description="Number of users.")
-    requests_per_user_per_hour: float | None = Field(None, gt=0, description="Requests per user per hour.")
-    requests_per_second: float | None = Field(None, gt=0, description="Total requests per second.")
+    users: Count | None = Field(None, gt=0, le=MAX_USERS, description="Number of users.")
+    requests_per_user_per_hour: float | None = Field(
+        None, gt=0, le=MAX_RATE_PER_S * 3600, description="Requests per user per hour."
+    )
+    requests_per_second: float | None = Field(
+        None, ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S, description="Total requests per second."
+    )
     batch_size: Integer | None = Field(
         None, gt=0, description="Fixed decode batch; default: the largest that fits and meets the SLO."
     )
@@ -323,6 +368,12 @@ class WorkloadSpec(BaseModel):
             self.requests_per_user_per_hour is None
         ):
             raise ValueError("give users together with requests_per_user_per_hour, or requests_per_second")
+        rate = self.request_rate_per_s
+        if rate is not None and not MIN_RATE_PER_S <= rate <= MAX_RATE_PER_S:
+            raise ValueError(
+                f"users × requests_per_user_per_hour / 3600 = {rate:.3g} requests/s "
+                f"(allowed: {MIN_RATE_PER_S:g} to {MAX_RATE_PER_S:g})"
+            )
         return self
 
     @property
@@ -340,8 +391,8 @@ class SloSpec(BaseModel):
 
     model_config = _FROZEN
 
-    ttft_s: Seconds | None = Field(None, gt=0, description="Time to first token target, s.")
-    tpot_s: Seconds | None = Field(None, gt=0, description="Time per output token target, s.")
+    ttft_s: Seconds | None = Field(None, gt=0, le=MAX_SECONDS, description="Time to first token target, s.")
+    tpot_s: Seconds | None = Field(None, gt=0, le=MAX_SECONDS, description="Time per output token target, s.")
     percentile: float = Field(99.0, gt=0, le=100, description="Percentile the simulator checks.")
 
 
@@ -381,7 +432,10 @@ class EfficiencySpec(BaseModel):
         "(vLLM's default gpu_memory_utilization 0.9 leaves 0.10).",
     )
     step_overhead_s: Seconds = Field(
-        0.0, ge=0, description="Fixed seconds per forward pass (launch overhead); 0 = pure roofline."
+        0.0,
+        ge=0,
+        le=MAX_SECONDS,
+        description="Fixed seconds per forward pass (launch overhead); 0 = pure roofline.",
     )
 
     @model_validator(mode="after")
@@ -461,7 +515,11 @@ class Scenario(BaseModel):
             data["precision"] = {**precision, "compute": NATIVE_COMPUTE.get(weights, ("bf16",))[0]}
         efficiency = data.get("efficiency") or {}
         compute_precision = (data.get("precision") or {}).get("compute")
-        if isinstance(efficiency, dict) and efficiency.get("compute") is None and compute_precision:
+        if (
+            isinstance(efficiency, dict)
+            and efficiency.get("compute") is None
+            and isinstance(compute_precision, str)
+        ):
             by_precision = calibration()["defaults"].get("compute_by_precision", {})
             if compute_precision in by_precision:
                 data["efficiency"] = {**efficiency, "compute": by_precision[compute_precision]}
@@ -472,7 +530,7 @@ class Scenario(BaseModel):
                 hardware["count"] = _integer(parallelism.get("tensor") or 1) * _integer(pipeline)  # type: ignore[operator]
             if parallelism.get("tensor") is None and isinstance(hardware["count"], int | float | str):
                 count = _integer(hardware["count"])
-                data["parallelism"] = {**parallelism, "tensor": max(1, count // _integer(pipeline))}  # type: ignore[operator]
+                data["parallelism"] = {**parallelism, "tensor": max(1, count // max(1, _integer(pipeline)))}  # type: ignore[operator]
         data["hardware"] = hardware
         return data
 
