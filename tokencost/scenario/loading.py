@@ -23,6 +23,12 @@ Location = tuple[int, int]
 # Fields that default from another: an error in the default points at its origin.
 _DERIVED_FROM = {"parallelism.tensor": "hardware.count", "precision.compute": "precision.weights"}
 
+# Sections that are unions tagged by `kind`: pydantic puts the tag into an error's path.
+_TAGGED = {
+    "traffic": ("poisson", "gamma", "diurnal", "trace"),
+    "lengths": ("fixed", "uniform", "lognormal", "trace"),
+}
+
 # Where a value came from a --set override rather than from a line of the file.
 FROM_SET: Location = (0, 0)
 
@@ -234,8 +240,14 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def _describe(error: Any) -> tuple[str, str]:
     """(dotted field, message) for one pydantic error."""
-    # Union members and validators add their own names to the path ('literal[...]', 'function-after[...]').
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or "-" in part)))
+    # Union members and validators add their own names to the path ('literal[...]', 'function-after[...]',
+    # the tag of a traffic or lengths kind).
+    loc = tuple(
+        part
+        for index, part in enumerate(error["loc"])
+        if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
+        and not (index == 1 and error["loc"][0] in _TAGGED and part in _TAGGED[str(error["loc"][0])])
+    )
     field = ".".join(str(part) for part in loc)
     kind = error["type"]
     value = error.get("input")
