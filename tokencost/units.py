@@ -116,8 +116,12 @@ def parse_quantity(value: object, kind: str) -> float:
             raise ValueError(f"unit {_short(unit or '$')} in {shown} does not fit: expected {allowed(kind)}")
         number = converted
     else:
-        kind_name = {dict: "a mapping", list: "a list", tuple: "a list"}.get(
-            type(value), type(value).__name__
+        kind_name = (
+            "a mapping"
+            if isinstance(value, dict)
+            else "a list"
+            if isinstance(value, list | tuple)
+            else type(value).__name__
         )
         raise ValueError(f"expected {allowed(kind)}, got {kind_name}")
     if not math.isfinite(number):

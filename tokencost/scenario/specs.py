@@ -56,7 +56,8 @@ HIGH_EFFICIENCY_FRACTION = 0.95
 # - users: the world's population, 8.2e9 (UN World Population Prospects 2024,
 #   https://population.un.org/wpp/), rounded up; requests_per_second: 1e7, about 250x Google's
 #   search traffic (100 billion a month, ~3.8e4 /s, Google 2012, quoted at
-#   https://www.internetlivestats.com/google-search-statistics/); at least one request per 11.6 days (1e-6 /s).
+#   https://www.internetlivestats.com/google-search-statistics/); at least one request per
+#   11.6 days (1e-6 /s).
 # - whole counts: 2**53, the largest integer a float64 holds exactly (numpy computes in float64).
 MAX_PARAMS = 1e16
 MIN_FLOP_PER_S, MAX_FLOP_PER_S = 1e9, 1e19
@@ -530,7 +531,7 @@ class Scenario(BaseModel):
                 hardware["count"] = _integer(parallelism.get("tensor") or 1) * _integer(pipeline)  # type: ignore[operator]
             if parallelism.get("tensor") is None and isinstance(hardware["count"], int | float | str):
                 count = _integer(hardware["count"])
-                data["parallelism"] = {**parallelism, "tensor": max(1, count // max(1, _integer(pipeline)))}  # type: ignore[operator]
+                data["parallelism"] = {**parallelism, "tensor": max(1, count // max(1, _integer(pipeline)))}  # type: ignore[operator,call-overload]
         data["hardware"] = hardware
         return data
 
