@@ -259,6 +259,12 @@ def test_bytes_that_are_not_utf8_are_refused_at_their_line(tmp_path, insert):
     assert (error.line, error.column) == (12, 7) and "not UTF-8" in str(error)
 
 
+def test_an_impossible_date_is_refused_at_its_line(tmp_path):
+    # PyYAML reads 2024-13-45 as a timestamp and raised "ValueError: month must be in 1..12".
+    error = error_of(write(tmp_path, CUSTOM.replace("  tied_embeddings: false", "  as_of: 2024-13-45")))
+    assert error.line == 23 and "not a valid date" in str(error)
+
+
 def test_a_byte_order_mark_is_fine(tmp_path):
     assert load_scenario(write(tmp_path, b"\xef\xbb\xbf" + CUSTOM.encode())).hardware.count == 1
 
