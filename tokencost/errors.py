@@ -70,7 +70,16 @@ class ScenarioError(TokenCostError, ValueError):
                     where += f":{self.column}"
             where += ": "
         field = f"{self.field}: " if self.field else ""
-        return f"{where}{field}{self.message}"
+        return _one_line(f"{where}{field}{self.message}")
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one printable line: line breaks become spaces, other control characters
+    (from a file name or a key) are escaped, so the CLI's error stays one line."""
+    text = " ".join(text.splitlines())
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 class PresetNotFoundError(ScenarioError):

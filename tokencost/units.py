@@ -98,22 +98,44 @@ def parse_quantity(value: object, kind: str) -> float:
     """
     if isinstance(value, bool):
         raise ValueError(f"expected {allowed(kind)}, got {value!r}")
+    shown = _short(value)
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the largest float, 1.8e308
+            raise ValueError(f"{shown} is too large: expected {allowed(kind)}") from None
     elif isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"{shown} is too long ({len(value):,} characters): expected {allowed(kind)}")
         try:
             parsed, unit, dollar = _split(value)
         except ValueError:
-            raise ValueError(f"cannot read {value!r}: expected {allowed(kind)}") from None
+            raise ValueError(f"cannot read {shown}: expected {allowed(kind)}") from None
         converted = _convert(parsed, unit, dollar, kind)
         if converted is None:
-            raise ValueError(f"unit {unit or '$'!r} in {value!r} does not fit: expected {allowed(kind)}")
+            raise ValueError(f"unit {_short(unit or '$')} in {shown} does not fit: expected {allowed(kind)}")
         number = converted
     else:
-        raise ValueError(f"expected {allowed(kind)}, got {type(value).__name__} {value!r}")
+        kind_name = (
+            "a mapping"
+            if isinstance(value, dict)
+            else "a list"
+            if isinstance(value, list | tuple)
+            else type(value).__name__
+        )
+        raise ValueError(f"expected {allowed(kind)}, got {kind_name}")
     if not math.isfinite(number):
-        raise ValueError(f"{value!r} is not a finite number")
+        raise ValueError(f"{shown} is not a finite number: expected {allowed(kind)}")
     return number
+
+
+MAX_TEXT = 200  # characters in a number with its unit: more is not a quantity
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def format_si(value: float, unit: str, *, digits: int = 3) -> str:

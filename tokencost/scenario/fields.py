@@ -36,6 +36,30 @@ NATIVE_COMPUTE: dict[str, tuple[str, ...]] = {
 
 HIGH_EFFICIENCY_FRACTION = 0.95
 
+# Upper (and a few lower) bounds that tell a typo or a unit slip from a deployment, and keep every
+# result finite (1e300 FLOP/s or bytes overflow the arithmetic downstream). Each is about 1000x
+# beyond the extreme of its kind, rounded to a power of ten:
+# - params: Switch-C, 1.571e12 parameters (Fedus et al. 2021, https://arxiv.org/abs/2101.03961).
+# - flops, bandwidth, memory: the catalog's largest (presets/hardware: B200/MI355X, about 1e16
+#   FLOP/s at fp4, 8e12 B/s, 2.9e11 B) times 1000; the lower bounds (without which the roofline
+#   divides to NaN) are a 1990s CPU (1 GFLOP/s) and a floppy disk's 1 MB/s.
+# - users: the world's population, 8.2e9 (UN World Population Prospects 2024,
+#   https://population.un.org/wpp/), rounded up; requests_per_second: 1e7, about 250x Google's
+#   search traffic (100 billion a month, ~3.8e4 /s, Google 2012, quoted at
+#   https://www.internetlivestats.com/google-search-statistics/); at least one request per
+#   11.6 days (1e-6 /s).
+# - whole counts: 2**53, the largest integer a float64 holds exactly (numpy computes in float64).
+MAX_PARAMS = 1e16
+MIN_FLOP_PER_S, MAX_FLOP_PER_S = 1e9, 1e19
+MIN_BYTES_PER_S, MAX_BYTES = 1e6, 1e15
+MAX_BYTES_PER_S = 1e16
+MAX_USERS = 1e10
+MIN_RATE_PER_S, MAX_RATE_PER_S = 1e-6, 1e7
+MAX_USD_PER_HOUR = 1e6
+MAX_SECONDS = 1e6  # 11.6 days for one step, latency or message
+MAX_WATTS = 1e6  # 1000x a B200 board (1 kW)
+MAX_WHOLE = 2**53
+
 
 def _quantity(kind: str) -> BeforeValidator:
     def convert(value: object) -> object:
@@ -46,11 +70,13 @@ def _quantity(kind: str) -> BeforeValidator:
 
 def _integer(value: object) -> object:
     """Counts may be written as 128k or 6.74e9; they must come out whole."""
-    if value is None or isinstance(value, bool):
+    if value is None:
         return value
     number = parse_quantity(value, "count")
     if number != math.floor(number):
         raise ValueError(f"must be a whole number, got {value!r}")
+    if abs(number) > MAX_WHOLE:
+        raise ValueError(f"must be at most 2**53 = {MAX_WHOLE:,}, got {value!r}")
     return int(number)
 
 
@@ -63,7 +89,7 @@ Usd = Annotated[float, _quantity("usd")]
 Seconds = Annotated[float, _quantity("seconds")]
 Watts = Annotated[float, _quantity("watts")]
 
-_FROZEN = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_FROZEN = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def _positive(value: object, kind: str) -> float | None:

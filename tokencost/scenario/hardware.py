@@ -8,6 +8,14 @@ from pydantic import BaseModel, Field, model_validator
 
 from tokencost.scenario.fields import (
     _FROZEN,
+    MAX_BYTES,
+    MAX_BYTES_PER_S,
+    MAX_FLOP_PER_S,
+    MAX_SECONDS,
+    MAX_USD_PER_HOUR,
+    MAX_WATTS,
+    MIN_BYTES_PER_S,
+    MIN_FLOP_PER_S,
     Bytes,
     BytesPerS,
     FlopPerS,
@@ -45,22 +53,30 @@ class HardwareSpec(BaseModel):
     preset: str | None = Field(None, description="Catalog name (see `tokencost hardware list`).")
     name: str | None = Field(None, description="Display name.")
     flops: FlopPerS = Field(
-        ..., gt=0, description="Peak DENSE FLOP/s per accelerator at the compute precision."
+        ...,
+        ge=MIN_FLOP_PER_S,
+        le=MAX_FLOP_PER_S,
+        description="Peak DENSE FLOP/s per accelerator at the compute precision.",
     )
     flops_by_precision: dict[str, FlopPerS] | None = Field(
         None, description="Peak dense FLOP/s per precision (from the preset)."
     )
-    bandwidth: BytesPerS = Field(..., gt=0, description="Memory bandwidth, bytes/s.")
-    memory: Bytes = Field(..., gt=0, description="Memory capacity per accelerator, bytes.")
-    usd_per_hour: Usd = Field(0.0, ge=0, description="Price per accelerator-hour, USD.")
+    bandwidth: BytesPerS = Field(
+        ..., ge=MIN_BYTES_PER_S, le=MAX_BYTES_PER_S, description="Memory bandwidth, bytes/s."
+    )
+    memory: Bytes = Field(..., gt=0, le=MAX_BYTES, description="Memory capacity per accelerator, bytes.")
+    usd_per_hour: Usd = Field(0.0, ge=0, le=MAX_USD_PER_HOUR, description="Price per accelerator-hour, USD.")
     count: Integer = Field(1, gt=0, description="Accelerators per model replica.")
     interconnect_bandwidth: BytesPerS | None = Field(
-        None, gt=0, description="Bytes/s per accelerator, one direction (NVLink, ICI, PCIe)."
+        None,
+        gt=0,
+        le=MAX_BYTES_PER_S,
+        description="Bytes/s per accelerator, one direction (NVLink, ICI, PCIe).",
     )
     interconnect_latency: Seconds | None = Field(
-        None, ge=0, description="Seconds per all-reduce message; default from calibration."
+        None, ge=0, le=MAX_SECONDS, description="Seconds per all-reduce message; default from calibration."
     )
-    power_w: Watts | None = Field(None, gt=0, description="Board power per accelerator, W.")
+    power_w: Watts | None = Field(None, gt=0, le=MAX_WATTS, description="Board power per accelerator, W.")
     price_source: str | None = Field(None, description="Where the price comes from.")
     price_as_of: str | None = Field(None, description="Date of the price.")
     source: str | None = Field(None, description="Datasheet URL.")

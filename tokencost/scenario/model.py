@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tokencost.errors import TokenCostWarning
-from tokencost.scenario.fields import _FROZEN, Count, Integer, _merge_preset, _positive
+from tokencost.errors import ScenarioError, TokenCostWarning
+from tokencost.scenario.fields import _FROZEN, MAX_PARAMS, Count, Integer, _merge_preset, _positive
 from tokencost.units import parse_quantity
 
 
@@ -20,8 +20,10 @@ class ModelSpec(BaseModel):
 
     preset: str | None = Field(None, description="Catalog name (see `tokencost models list`).")
     name: str | None = Field(None, description="Display name.")
-    params: Count = Field(..., gt=0, description="Total parameters N (count; '70B' accepted).")
-    active_params: Count = Field(..., gt=0, description="Parameters used per token (MoE); default: params.")
+    params: Count = Field(..., gt=0, le=MAX_PARAMS, description="Total parameters N (count; '70B' accepted).")
+    active_params: Count = Field(
+        ..., gt=0, le=MAX_PARAMS, description="Parameters used per token (MoE); default: params."
+    )
     layers: Integer = Field(..., gt=0, description="Transformer layers L.")
     d_model: Integer = Field(..., gt=0, description="Hidden size d.")
     heads: Integer = Field(..., gt=0, description="Query heads h.")
@@ -67,6 +69,12 @@ class ModelSpec(BaseModel):
             raise ValueError(f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})")
         if self.active_params is not None and self.active_params > self.params:
             raise ValueError(f"active_params ({self.active_params:.4g}) exceeds params ({self.params:.4g})")
+        if self.linear_params <= 0:
+            raise ScenarioError(
+                field="model.active_params" if self.active_params != self.params else "model.params",
+                message=f"{self.active_params:.4g} parameters do not exceed the embedding table "
+                f"vocab × d_model ({self.embedding_params:.4g}): none would be left for the layers",
+            )
         if self.kv_heads > self.heads or self.heads % self.kv_heads:
             raise ValueError(
                 f"kv_heads ({self.kv_heads}) must divide heads ({self.heads}) "

@@ -78,7 +78,11 @@ class Scenario(BaseModel):
             data["precision"] = {**precision, "compute": NATIVE_COMPUTE.get(weights, ("bf16",))[0]}
         efficiency = data.get("efficiency") or {}
         compute_precision = (data.get("precision") or {}).get("compute")
-        if isinstance(efficiency, dict) and efficiency.get("compute") is None and compute_precision:
+        if (
+            isinstance(efficiency, dict)
+            and efficiency.get("compute") is None
+            and isinstance(compute_precision, str)
+        ):
             by_precision = calibration()["defaults"].get("compute_by_precision", {})
             if compute_precision in by_precision:
                 data["efficiency"] = {**efficiency, "compute": by_precision[compute_precision]}
@@ -89,7 +93,7 @@ class Scenario(BaseModel):
                 hardware["count"] = _integer(parallelism.get("tensor") or 1) * _integer(pipeline)  # type: ignore[operator]
             if parallelism.get("tensor") is None and isinstance(hardware["count"], int | float | str):
                 count = _integer(hardware["count"])
-                data["parallelism"] = {**parallelism, "tensor": max(1, count // _integer(pipeline))}  # type: ignore[operator]
+                data["parallelism"] = {**parallelism, "tensor": max(1, count // max(1, _integer(pipeline)))}  # type: ignore[operator,call-overload]
         data["hardware"] = hardware
         return data
 

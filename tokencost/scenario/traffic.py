@@ -20,9 +20,23 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from tokencost.errors import ScenarioError
 
-_FROZEN = ConfigDict(extra="forbid", frozen=True)
+_FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 SECONDS_PER_DAY = 86400.0
+
+# Bounds that tell a unit slip from a load (and keep the simulator's arithmetic finite and its
+# run short). Rates: at least one request per 11.6 days (1e-6 /s; a rate of 1e-320 would make a
+# run of 1,000 requests last 1e323 s) and at most 1e7 /s, about 250x Google's search traffic
+# (~3.8e4 queries/s; see specs.py). A gamma cv below 1e-3 is deterministic to 0.1% (and 1e-200 squares to 0).
+# Tokens per request: 10x the longest context window offered today, Llama 4 Scout's 10M tokens
+# (https://ai.meta.com/blog/llama-4-multimodal-intelligence/, 2025-04-05). Times: 1e9 s (~31.7
+# years) for a trace or a period; a longer one is milliseconds or nanoseconds written as seconds.
+MIN_RATE_PER_S, MAX_RATE_PER_S = 1e-6, 1e7
+MIN_CV = 1e-3
+MAX_TRACE_TOKENS = 100_000_000
+MAX_ARRIVAL_S = 1e9
+MAX_SPEEDUP = 1e6
+MAX_RELATIVE_RATE = 1e12  # a diurnal curve's values: 10,000 of them still sum to a finite mean
 AFTERNOON_PEAK_S = 14 * 3600.0  # an assumption, not a measurement: a local-time 2 pm peak; set peak_s
 
 
@@ -34,7 +48,8 @@ class PoissonTraffic(BaseModel):
     kind: Literal["poisson"] = "poisson"
     rate_per_s: float | None = Field(
         None,
-        gt=0,
+        ge=MIN_RATE_PER_S,
+        le=MAX_RATE_PER_S,
         description="Mean arrivals per second; default: the workload's rate, else 80% of "
         "the fleet's analytic capacity.",
     )
@@ -46,10 +61,12 @@ class GammaTraffic(BaseModel):
     model_config = _FROZEN
 
     kind: Literal["gamma"]
-    rate_per_s: float | None = Field(None, gt=0, description="Mean arrivals per second (as for poisson).")
+    rate_per_s: float | None = Field(
+        None, ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S, description="Mean arrivals per second (as for poisson)."
+    )
     cv: float = Field(
         2.0,
-        gt=0,
+        ge=MIN_CV,
         le=100,
         description="Coefficient of variation of the gaps "
         "(std/mean, dimensionless); >1 is burstier than Poisson.",
@@ -67,12 +84,18 @@ class DiurnalTraffic(BaseModel):
     model_config = _FROZEN
 
     kind: Literal["diurnal"]
-    rate_per_s: float | None = Field(None, gt=0, description="Mean arrivals per second over a period.")
+    rate_per_s: float | None = Field(
+        None, ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S, description="Mean arrivals per second over a period."
+    )
     amplitude_fraction: float = Field(
         0.5, ge=0, le=1, description="Peak-to-mean excess of the sinusoid (0: flat, 1: zero at the trough)."
     )
-    period_s: float = Field(SECONDS_PER_DAY, gt=0, description="Length of one cycle, s (a day).")
-    peak_s: float = Field(AFTERNOON_PEAK_S, ge=0, description="Time of the peak within the cycle, s.")
+    period_s: float = Field(
+        SECONDS_PER_DAY, gt=0, le=MAX_ARRIVAL_S, description="Length of one cycle, s (a day)."
+    )
+    peak_s: float = Field(
+        AFTERNOON_PEAK_S, ge=0, le=MAX_ARRIVAL_S, description="Time of the peak within the cycle, s."
+    )
     curve: tuple[float, ...] | None = Field(
         None,
         min_length=1,
@@ -84,6 +107,8 @@ class DiurnalTraffic(BaseModel):
     def _curve(self) -> DiurnalTraffic:
         if self.curve is not None and (min(self.curve) < 0 or max(self.curve) <= 0):
             raise ValueError("curve values must be ≥ 0 with at least one > 0 (relative rates)")
+        if self.curve is not None and max(self.curve) > MAX_RELATIVE_RATE:
+            raise ValueError(f"curve values must be at most {MAX_RELATIVE_RATE:g} (relative rates)")
         return self
 
 
@@ -104,7 +129,9 @@ class TraceTraffic(BaseModel):
     arrival_s: tuple[float, ...] | None = Field(None, description="Inline arrival times, s.")
     input_tokens: tuple[int, ...] | None = Field(None, description="Inline prompt lengths, tokens.")
     output_tokens: tuple[int, ...] | None = Field(None, description="Inline output lengths, tokens.")
-    speedup: float = Field(1.0, gt=0, description="Replay this many times faster (dimensionless).")
+    speedup: float = Field(
+        1.0, ge=1 / MAX_SPEEDUP, le=MAX_SPEEDUP, description="Replay this many times faster (dimensionless)."
+    )
 
     @model_validator(mode="after")
     def _columns(self) -> TraceTraffic:
@@ -122,8 +149,10 @@ class TraceTraffic(BaseModel):
                 )
             if min(self.input_tokens or (1,)) < 1 or min(self.output_tokens or (1,)) < 1:
                 raise ValueError("input_tokens and output_tokens must be ≥ 1")
-            if min(self.arrival_s or (0.0,)) < 0:
-                raise ValueError("arrival_s must be ≥ 0")
+            if min(self.arrival_s or (0.0,)) < 0 or max(self.arrival_s or (0.0,)) > MAX_ARRIVAL_S:
+                raise ValueError(f"arrival_s must be in [0, {MAX_ARRIVAL_S:g}] s")
+            if max(*(self.input_tokens or (1,)), *(self.output_tokens or (1,))) > MAX_TRACE_TOKENS:
+                raise ValueError(f"input_tokens and output_tokens must be at most {MAX_TRACE_TOKENS:,}")
         return self
 
 
@@ -173,8 +202,12 @@ class LognormalLengths(BaseModel):
     kind: Literal["lognormal"]
     input_sigma: float = Field(0.8, ge=0, le=4, description="σ of ln(prompt tokens) (dimensionless).")
     output_sigma: float = Field(0.8, ge=0, le=4, description="σ of ln(output tokens) (dimensionless).")
-    max_input_tokens: int | None = Field(None, gt=0, description="Clip prompts at this, tokens.")
-    max_output_tokens: int | None = Field(None, gt=0, description="Clip outputs at this, tokens.")
+    max_input_tokens: int | None = Field(
+        None, gt=0, le=MAX_TRACE_TOKENS, description="Clip prompts at this, tokens."
+    )
+    max_output_tokens: int | None = Field(
+        None, gt=0, le=MAX_TRACE_TOKENS, description="Clip outputs at this, tokens."
+    )
 
 
 class TraceLengths(BaseModel):
@@ -199,6 +232,8 @@ class TraceLengths(BaseModel):
                 raise ValueError("input_tokens and output_tokens must have the same, non-zero length")
             if min(self.input_tokens) < 1 or min(self.output_tokens) < 1:
                 raise ValueError("input_tokens and output_tokens must be ≥ 1")
+            if max(*self.input_tokens, *self.output_tokens) > MAX_TRACE_TOKENS:
+                raise ValueError(f"input_tokens and output_tokens must be at most {MAX_TRACE_TOKENS:,}")
         return self
 
 
@@ -240,12 +275,14 @@ class ServingSpec(BaseModel):
     max_prefill_tokens: int = Field(
         8192,
         gt=0,
+        le=MAX_TRACE_TOKENS,
         description="Prompt tokens admitted per iteration without chunked prefill "
         "(at least one prompt is always admitted; vLLM's max_num_batched_tokens).",
     )
     chunked_prefill_tokens: int | None = Field(
         None,
         gt=0,
+        le=MAX_TRACE_TOKENS,
         description="Token budget per iteration with chunked prefill (Sarathi-Serve): "
         "decodes first, prompt chunks fill the rest; default: off.",
     )

@@ -14,6 +14,11 @@ from tokencost.errors import ScenarioError, did_you_mean
 
 Location = tuple[int, int]
 _DERIVED_FROM = {"parallelism.tensor": "hardware.count", "precision.compute": "precision.weights"}
+_TAGGED = {
+    "traffic": ("poisson", "gamma", "diurnal", "trace"),
+    "lengths": ("fixed", "uniform", "lognormal", "trace"),
+}
+FROM_SET: Location = (0, 0)  # the mark of a value that came from --set, not from the file
 
 
 def _field_model(path: tuple[str | int, ...], root: type[BaseModel] | None) -> type[BaseModel] | None:
@@ -27,9 +32,26 @@ def _field_model(path: tuple[str | int, ...], root: type[BaseModel] | None) -> t
     return model
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """A short repr of a bad value for a one-line message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple | dict):
+        return "a nested list"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe(error: Any, root: type[BaseModel] | None) -> tuple[str, str]:
     """(dotted field, message) for one pydantic error."""
-    loc = tuple(part for part in error["loc"] if part not in ("function-after", "function-before"))
+    # Union members and validators add their own names to the path ('literal[...]', 'function-after[...]',
+    # the tag of a traffic or lengths kind).
+    loc = tuple(
+        part
+        for index, part in enumerate(error["loc"])
+        if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
+        and not (index == 1 and error["loc"][0] in _TAGGED and part in _TAGGED[str(error["loc"][0])])
+    )
     field = ".".join(str(part) for part in loc)
     kind = error["type"]
     value = error.get("input")
@@ -56,8 +78,9 @@ def _describe(error: Any, root: type[BaseModel] | None) -> tuple[str, str]:
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind.startswith(("greater_than", "less_than")):
         message = message.replace("Input should be", "must be")
-    shown = repr(value) if not isinstance(value, dict) else "a mapping"
-    return field, f"{message} (got {shown})"
+    if kind == "value_error":  # our validators' messages show the value themselves
+        return field, message
+    return field, f"{message} (got {_shown(value)})"
 
 
 def scenario_error(
@@ -86,4 +109,6 @@ def scenario_error(
         while parts and parts not in lines:
             parts = parts[:-1]
         line, column = lines.get(parts, (None, None))
+        if (line, column) == FROM_SET:
+            field, line, column = f"--set {field}", None, None
     return error_class(message, field=field or None, file=file, line=line, column=column)

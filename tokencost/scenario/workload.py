@@ -8,7 +8,17 @@ from pydantic import BaseModel, Field, model_validator
 
 from tokencost.errors import TokenCostWarning
 from tokencost.scenario.catalog import calibration
-from tokencost.scenario.fields import _FROZEN, HIGH_EFFICIENCY_FRACTION, Count, Integer, Seconds
+from tokencost.scenario.fields import (
+    _FROZEN,
+    HIGH_EFFICIENCY_FRACTION,
+    MAX_RATE_PER_S,
+    MAX_SECONDS,
+    MAX_USERS,
+    MIN_RATE_PER_S,
+    Count,
+    Integer,
+    Seconds,
+)
 
 
 class WorkloadSpec(BaseModel):
@@ -21,9 +31,13 @@ class WorkloadSpec(BaseModel):
 
     input_tokens: Integer = Field(..., gt=0, description="Mean prompt tokens per request.")
     output_tokens: Integer = Field(..., gt=0, description="Mean output tokens per request.")
-    users: Count | None = Field(None, gt=0, description="Number of users.")
-    requests_per_user_per_hour: float | None = Field(None, gt=0, description="Requests per user per hour.")
-    requests_per_second: float | None = Field(None, gt=0, description="Total requests per second.")
+    users: Count | None = Field(None, gt=0, le=MAX_USERS, description="Number of users.")
+    requests_per_user_per_hour: float | None = Field(
+        None, gt=0, le=MAX_RATE_PER_S * 3600, description="Requests per user per hour."
+    )
+    requests_per_second: float | None = Field(
+        None, ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S, description="Total requests per second."
+    )
     concurrency: Integer | None = Field(
         None,
         gt=0,
@@ -32,7 +46,10 @@ class WorkloadSpec(BaseModel):
         "(vLLM benchmark_serving --max-concurrency, genai-perf --concurrency).",
     )
     think_time_s: Seconds = Field(
-        0.0, ge=0, description="Closed loop: seconds between an answer and that client's next request."
+        0.0,
+        ge=0,
+        le=MAX_SECONDS,
+        description="Closed loop: seconds between an answer and that client's next request.",
     )
     batch_size: Integer | None = Field(
         None,
@@ -60,6 +77,12 @@ class WorkloadSpec(BaseModel):
             )
         if self.think_time_s and self.concurrency is None:
             raise ValueError("think_time_s applies to a closed loop: give concurrency too")
+        rate = self.request_rate_per_s
+        if rate is not None and not MIN_RATE_PER_S <= rate <= MAX_RATE_PER_S:
+            raise ValueError(
+                f"users × requests_per_user_per_hour / 3600 = {rate:.3g} requests/s "
+                f"(allowed: {MIN_RATE_PER_S:g} to {MAX_RATE_PER_S:g})"
+            )
         return self
 
     @property
@@ -77,8 +100,8 @@ class SloSpec(BaseModel):
 
     model_config = _FROZEN
 
-    ttft_s: Seconds | None = Field(None, gt=0, description="Time to first token target, s.")
-    tpot_s: Seconds | None = Field(None, gt=0, description="Time per output token target, s.")
+    ttft_s: Seconds | None = Field(None, gt=0, le=MAX_SECONDS, description="Time to first token target, s.")
+    tpot_s: Seconds | None = Field(None, gt=0, le=MAX_SECONDS, description="Time per output token target, s.")
     percentile: float = Field(99.0, gt=0, le=100, description="Percentile the simulator checks.")
 
 
@@ -118,7 +141,10 @@ class EfficiencySpec(BaseModel):
         "(vLLM's default gpu_memory_utilization 0.9 leaves 0.10).",
     )
     step_overhead_s: Seconds = Field(
-        0.0, ge=0, description="Fixed seconds per forward pass (launch overhead); 0 = pure roofline."
+        0.0,
+        ge=0,
+        le=MAX_SECONDS,
+        description="Fixed seconds per forward pass (launch overhead); 0 = pure roofline.",
     )
 
     @model_validator(mode="after")

@@ -14,61 +14,159 @@ Errors are :class:`~tokencost.errors.ScenarioError` naming the file, line and co
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
-from tokencost.scenario.loading import _apply_overrides, _parse_yaml, scenario_from_dict
+from tokencost.scenario.loading import _apply_overrides, parse_yaml, read_text, scenario_from_dict
 from tokencost.scenario.scenario import Scenario
-from tokencost.scenario.traffic import SimSections, TraceLengths, TraceTraffic, sections_error
+from tokencost.scenario.traffic import (
+    MAX_ARRIVAL_S,
+    MAX_TRACE_TOKENS,
+    SimSections,
+    TraceLengths,
+    TraceTraffic,
+    sections_error,
+)
 
 SECTIONS = ("traffic", "lengths", "serving", "candidates")
 TRACE_COLUMNS = ("arrival_s", "input_tokens", "output_tokens")
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+# A row's bounds (MAX_ARRIVAL_S, MAX_TRACE_TOKENS) are an inline trace's, argued in traffic.py.
+MAX_JSON_DIGITS = 309  # the digits of the largest float, 1.8e308
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ScenarioError(f"invalid JSON: {exc.msg}", file=str(path), line=number) from None
-        return rows
-    return list(csv.DictReader(text.splitlines()))
+class _Cell(ValueError):
+    """A trace cell that is not a usable number (message without the location)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise _Cell(f"an integer of {len(text):,} digits is too large")
+    return int(text)
+
+
+def _json_constant(text: str) -> float:
+    raise _Cell(f"{text} is not a finite number")
+
+
+def _json_rows(text: str, file: str) -> list[tuple[int, str, Any]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line, parse_int=_json_int, parse_constant=_json_constant)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(
+                f"invalid JSON: {exc.msg}", file=file, line=number, column=exc.colno
+            ) from None
+        except _Cell as exc:
+            raise ScenarioError(str(exc), file=file, line=number) from None
+        except RecursionError:
+            raise ScenarioError("invalid JSON: nested too deep", file=file, line=number) from None
+        if not isinstance(row, dict):
+            raise ScenarioError(
+                f"each line must be a JSON object, got {type(row).__name__}", file=file, line=number, column=1
+            )
+        rows.append((number, line, row))
+    return rows
+
+
+def _csv_rows(text: str, file: str) -> list[tuple[int, str, Any]]:
+    lines = text.splitlines()
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    try:
+        for row in reader:
+            number = reader.line_num
+            rows.append((number, lines[number - 1] if number <= len(lines) else "", row))
+    except csv.Error as exc:
+        raise ScenarioError(f"invalid CSV: {exc}", file=file, line=reader.line_num) from None
+    return rows
+
+
+def _rows(path: Path) -> list[tuple[int, str, Any]]:
+    """(line number, line text, row mapping) of each record of a CSV or JSONL trace."""
+    text = read_text(path, "trace")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ScenarioError("a trace is text: it holds a NUL byte", file=str(path), line=line)
+    if path.suffix.lower() in JSON_SUFFIXES:
+        return _json_rows(text, str(path))
+    return _csv_rows(text, str(path))
+
+
+def _cell_column(line: str, row: Any, column: str, is_json: bool) -> int | None:
+    """Where ``column``'s cell starts in ``line`` (1-based), where simply found."""
+    if is_json:
+        found = line.find(f'"{column}"')
+        return found + 1 if found >= 0 else None
+    if '"' in line or not isinstance(row, dict):
+        return None
+    names = list(row)
+    if column not in names:
+        return None
+    cells = line.split(",")
+    index = names.index(column)
+    return sum(len(cell) + 1 for cell in cells[:index]) + 1 if index < len(cells) else None
+
+
+def _number(value: Any, column: str) -> float:
+    """A trace cell as a finite number within the column's bounds."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Cell(f"{column} must be a number, got {value!r}"[:120])
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise _Cell(f"{column} must be a number, got {value!r}"[:120]) from None
+    if not math.isfinite(number):
+        raise _Cell(f"{column} must be a finite number, got {value!r}"[:120])
+    if column == "arrival_s":
+        if not 0 <= number <= MAX_ARRIVAL_S:
+            raise _Cell(f"arrival_s must be in [0, {MAX_ARRIVAL_S:.0e}] s, got {value!r}"[:120])
+        return number
+    if number != math.floor(number) or not 1 <= number <= MAX_TRACE_TOKENS:
+        raise _Cell(
+            f"{column} must be a whole number of tokens in [1, {MAX_TRACE_TOKENS:,}], got {value!r}"[:120]
+        )
+    return number
 
 
 def read_trace(path: str | Path, columns: tuple[str, ...] = TRACE_COLUMNS) -> dict[str, list[float]]:
-    """The named columns of a CSV or JSONL trace, as lists (tokens as whole numbers)."""
+    """The named columns of a CSV or JSONL trace, as lists (tokens as whole numbers).
+
+    Every cell must be a finite number: arrival times in [0, 1e9] s, token counts whole and in
+    [1, 1e8]. Any problem is a :class:`ScenarioError` naming the file, line and column.
+    """
     path = Path(path)
-    try:
-        rows = _rows(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(
-            f"cannot read trace: {getattr(exc, 'strerror', None) or exc}", file=str(path)
-        ) from None
+    rows = _rows(path)
     if not rows:
-        raise ScenarioError("the trace has no rows", file=str(path))
+        raise ScenarioError(
+            f"the trace has no rows (needs columns {', '.join(columns)})", file=str(path), line=1
+        )
+    is_json = path.suffix.lower() in JSON_SUFFIXES
     table: dict[str, list[float]] = {column: [] for column in columns}
-    header_lines = 0 if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else 1
-    for number, row in enumerate(rows, start=1 + header_lines):
+    for number, line, row in rows:
         for column in columns:
-            if not isinstance(row, dict) or row.get(column) in (None, ""):
+            if row.get(column) in (None, ""):
                 raise ScenarioError(
-                    f"missing column {column!r} (needs {', '.join(columns)})", file=str(path), line=number
+                    f"missing column {column!r} (needs {', '.join(columns)})",
+                    file=str(path),
+                    line=1 if not is_json and column not in row else number,
+                    column=None if not is_json and column not in row else 1,
                 )
             try:
-                value = float(row[column])
-            except (TypeError, ValueError):
-                raise ScenarioError(
-                    f"{column} must be a number, got {row[column]!r}", file=str(path), line=number
-                ) from None
-            table[column].append(value)
+                table[column].append(_number(row[column], column))
+            except _Cell as exc:
+                where = _cell_column(line, row, column, is_json)
+                raise ScenarioError(str(exc), file=str(path), line=number, column=where) from None
     return table
 
 
@@ -118,17 +216,11 @@ def _validated(model: type[TraceTraffic] | type[TraceLengths], data: dict[str, A
 def load_sim_scenario(path: str | Path, overrides: list[str] | None = None) -> tuple[Scenario, SimSections]:
     """A scenario file and its simulator sections; traces named in it are read (relative to it)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(
-            f"cannot read scenario: {getattr(exc, 'strerror', None) or exc}", file=str(path)
-        ) from None
-    data, lines = _parse_yaml(text, str(path))
+    data, lines = parse_yaml(read_text(path), str(path))
     if not isinstance(data, dict):
         data = {} if data is None else data
-    if overrides:
-        data = _apply_overrides(data, overrides)
+    if overrides and isinstance(data, dict):
+        data = _apply_overrides(data, overrides, file=str(path), lines=lines)
     carried = set(Scenario.model_fields)
     own = {key: data[key] for key in SECTIONS if isinstance(data, dict) and key in data}
     rest = (
