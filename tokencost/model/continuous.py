@@ -26,11 +26,12 @@ from tokencost.model.steady import (
 )
 
 ArrayLike = npt.ArrayLike
+MAX_LOOP_GAIN = 0.95  # keeps the amplification finite (×400 in variance) at the edge of stability
 SHARED_PASS = 2  # prompts per prefill pass from which they are batched together (gated model)
 
 
 def _decode_life_s(
-    dep: Deployment, rate: np.ndarray, seen: np.ndarray, prefill_s: float, traffic: Traffic
+    dep: Deployment, rate: np.ndarray, seen: np.ndarray, prefill_s: ArrayLike, traffic: Traffic
 ) -> np.ndarray:
     """Mean seconds a request spends in decode when the batch it sees is ``seen`` (broadcasts).
 
@@ -42,6 +43,7 @@ def _decode_life_s(
     period, ``E[N] = 1/(1 − ρ)``, ``Var N = ρ/(1 − ρ)³`` (M/D/1; Harchol-Balter 2013 ch. 27).
     """
     decode = decode_time_on_grid(dep, traffic, seen)
+    prefill_s = np.asarray(prefill_s, dtype=float)
     load = rate * prefill_s
     life = decode / np.maximum(1.0 - load, SATURATION_GUARD)
     per_pass = np.floor(traffic.max_prefill_tokens / max(traffic.input_tokens, 1.0))
@@ -54,7 +56,7 @@ def _decode_life_s(
     return life + after * prefill_s
 
 
-def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s: float) -> np.ndarray:
+def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s: np.ndarray) -> np.ndarray:
     """Mean sequences in decode B solving Little's law ``B = λ·T_dec(min(1 + B, cap))``, by a
     grid over [0, cap] and linear interpolation in the bracket (``D`` is piecewise linear in b
     for dense models, smooth for mixtures of experts), refined once."""
@@ -62,7 +64,8 @@ def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s:
 
     def excess(others: np.ndarray) -> np.ndarray:
         seen = np.minimum(1.0 + others, cap)
-        return rate[..., None] * _decode_life_s(dep, rate[..., None], seen, prefill_s, traffic) - others
+        life = _decode_life_s(dep, rate[..., None], seen, prefill_s[..., None], traffic)
+        return rate[..., None] * life - others
 
     low = np.zeros_like(rate)
     high = np.full_like(rate, cap)
@@ -97,10 +100,11 @@ def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percent
     capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic)
     saturated = rate >= capacity * (1.0 - 1e-9)
     rate_ok = np.where(saturated, capacity * (1.0 - 1e-6), rate)
-    prefill_busy = rate_ok * prefill_s
-    batch = _solve_batch(rate_ok, dep, traffic, prefill_s)
+    per_prompt = _prefill_per_prompt(dep, rate_ok, prefill_s, traffic)
+    prefill_busy = rate_ok * per_prompt
+    batch = _solve_batch(rate_ok, dep, traffic, per_prompt)
     seen = np.minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
-    decode_s = _decode_life_s(dep, rate_ok, seen, prefill_s, traffic)
+    decode_s = _decode_life_s(dep, rate_ok, seen, per_prompt, traffic)
     steps = float(fl.decode_steps(out))
     tpot = (
         decode_s / steps
@@ -112,6 +116,25 @@ def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percent
     return OperatingPoint(
         rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity
     )
+
+
+def _prefill_per_prompt(dep: Deployment, rate: np.ndarray, prefill_s: float, traffic: Traffic) -> np.ndarray:
+    """Replica seconds of prefill per prompt: the prompts that arrive during one iteration share a
+    pass (weights read once), so each costs ``T_prefill(n)/n`` with n the mean size of a pass that
+    has any, ``m/(1 − e^{−m})`` for a Poisson count of mean m = λ·τ (at most what the pass's
+    token budget admits); τ from a first solve with one prompt per pass. For prompts long enough
+    to be compute-bound this is T_p itself."""
+    per_pass = max(1.0, float(np.floor(traffic.max_prefill_tokens / max(traffic.input_tokens, 1.0))))
+    single = np.full_like(rate, prefill_s)
+    if per_pass <= 1:
+        return single
+    steps = max(float(fl.decode_steps(traffic.output_tokens)), 1.0)
+    batch = _solve_batch(rate, dep, traffic, single)
+    seen = np.minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
+    iteration = _decode_life_s(dep, rate, seen, single, traffic) / steps
+    arrivals = np.maximum(rate * iteration, 1e-12)
+    together = np.clip(arrivals / -np.expm1(-arrivals), 1.0, per_pass)
+    return np.asarray(serving.prefill(dep, traffic.input_tokens, together).time_s, dtype=float) / together
 
 
 class _Gated(NamedTuple):
@@ -184,6 +207,11 @@ def _gated_ttft(
         wait_busy = kingman * (mg1 + step_s / 2.0)
         second = 2.0 * mg1**2 + rate * service**3 / (3.0 * (1.0 - load)) + step_s**2 / 3.0
         variance = kingman * kingman * np.maximum(second - (mg1 + step_s / 2.0) ** 2, 0.0)
+        # The prompts' queue and the batch feed each other (a longer queue, a larger batch, slower
+        # iterations): the wait's variance grows by 1/(1 − g) (one pass of the loop: the queue's
+        # own M/G/1 variance already holds the service's).
+        seen = np.minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
+        variance = variance / (1.0 - loop_gain(dep, rate, seen, prefill_s, traffic))
         target = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
         excess = np.where(target > 0, gamma_quantile(wait_busy, variance, np.clip(target, 0, 1)), 0.0)
     wait = busy * wait_busy
@@ -203,6 +231,19 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
     return np.where(target > 0, high, 0.0)
 
 
+def loop_gain(
+    dep: Deployment, rate: np.ndarray, seen: np.ndarray, prefill_s: ArrayLike, traffic: Traffic
+) -> np.ndarray:
+    """``g = λ·∂T_dec/∂B``: how many more sequences end up in decode when one more is there (each
+    makes every step slower, so lives grow). A fluctuation of the batch or of the queue is
+    amplified by ``1/(1 − g)``, its variance by ``1/(1 − g)²`` (a linear feedback loop's
+    closed-loop gain); capped below 1 to stay finite at the edge of stability."""
+    cap = max(traffic.batch_cap, 1.0)
+    up = _decode_life_s(dep, rate, np.minimum(seen + 1.0, cap), prefill_s, traffic)
+    slope = up - _decode_life_s(dep, rate, seen, prefill_s, traffic)
+    return np.clip(rate * slope, 0.0, MAX_LOOP_GAIN)
+
+
 def _tpot_percentile(
     dep: Deployment,
     rate: np.ndarray,
@@ -216,7 +257,8 @@ def _tpot_percentile(
 ) -> np.ndarray:
     """TPOT at a percentile: a response's steps carry a Poisson number of prefill passes (mean
     λ·T_dec) and a batch that fluctuates about its mean (its average over the response has about
-    2/3 of a Poisson count's variance, as for an M/G/∞ count averaged over one service time)."""
+    2/3 of a Poisson count's variance, as for an M/G/∞ count averaged over one service time);
+    both amplified by the batch's feedback (:func:`loop_gain`)."""
     steps = float(fl.decode_steps(traffic.output_tokens))
     if steps <= 0:
         return tpot
@@ -231,6 +273,7 @@ def _tpot_percentile(
     variance = (
         prefill_s**2 * passes / growth + slope**2 * BATCH_AVERAGE_VARIANCE_FRACTION * batch
     ) / steps**2
+    variance = variance / (1.0 - loop_gain(dep, rate, seen, prefill_s, traffic)) ** 2
     floor = decode_time_on_grid(dep, traffic, np.ones_like(rate)) / steps
     excess_mean = np.maximum(tpot - floor, 0.0)
     return floor + gamma_quantile(excess_mean, variance, percentile / 100.0)

@@ -20,6 +20,8 @@ from tokencost.model.serving import Deployment
 
 FLEET_GROWTH_LIMIT = 64  # the fleet search stops at this many times the replicas the mean load needs
 CLOSED_LOOP_GRID = 64
+CLOSED_LOOP_REFINEMENTS = 8
+CLOSED_LOOP_TOLERANCE = 1e-9  # of the client count: N = X·(Z + R) to nine digits
 SEARCH_FANOUT = 64
 
 
@@ -92,8 +94,18 @@ def closed_loop(
         low, high, below = 0.0, float(rates[0]), -clients
     else:
         low, high, below = float(rates[index - 1]), float(rates[index]), float(excess[index - 1])
-    rate = low + (high - low) * (-below) / (float(excess[index]) - below)
-    return op.solve(dep, rate, traffic, percentile), False
+    above = float(excess[index])
+    for _ in range(CLOSED_LOOP_REFINEMENTS):  # regula falsi inside the bracket
+        rate = low + (high - low) * (-below) / (above - below)
+        point = op.solve(dep, rate, traffic, percentile)
+        value = rate * (think_s + float(point.ttft_s[0] + point.decode_time_s[0])) - clients
+        if abs(value) <= CLOSED_LOOP_TOLERANCE * clients:
+            break
+        if value < 0:
+            low, below = rate, value
+        else:
+            high, above = rate, value
+    return point, False
 
 
 def largest_satisfying(predicate: Callable[[np.ndarray], np.ndarray], low: int, high: int) -> int:
