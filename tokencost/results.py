@@ -7,9 +7,9 @@ Keys are SI with unit suffixes. Those named in the contract (``ttft_s``, ``tpot_
 ``infeasible_reason``, the economics keys (``revenue_usd_per_day``, ``margin_usd_per_day``,
 ``gross_margin_fraction``, ``break_even_utilization``, ``break_even_usd_per_million_output_tokens``,
 ``usd_per_hour_breakdown``, ``facility_power_w``, ``energy_kwh_per_day``, ``co2_kg_per_day``,
-``capex_usd``, ``api_usd_per_day``, ``savings_vs_api_usd_per_day``), ``prefill`` {``flops``, ``bytes``, ``time_s``, ``bound``}, ``decode``
-{``flops_per_token``, ``bytes_per_step``, ``time_per_step_s``, ``bound``}) are relied on by
-checks outside this repository: do not rename them.
+``capex_usd``, ``api_usd_per_day``, ``savings_vs_api_usd_per_day``), ``prefill`` {``flops``,
+``bytes``, ``time_s``, ``bound``}, ``decode`` {``flops_per_token``, ``bytes_per_step``,
+``time_per_step_s``, ``bound``}) are relied on by checks outside this repository: do not rename them.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class HardwareSpec(BaseModel):
     usd_per_hour: Usd = Field(
         0.0,
         ge=0,
-        description="Price per accelerator-hour, USD; derived from `ownership` or `rental` when one is given.",
+        description="Price per accelerator-hour, USD; derived from `ownership` or `rental` when given.",
     )
     ownership: OwnershipSpec | None = Field(
         None,
