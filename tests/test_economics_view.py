@@ -119,7 +119,7 @@ def test_wrong_money_input_is_one_located_line(tmp_path, hardware, fragments):
 
 def test_owned_hardware_without_board_power_is_an_error():
     custom = {"flops": "989 TFLOP/s", "bandwidth": "3.35 TB/s", "memory": "80 GB", "ownership": OWNED}
-    with pytest.raises(ScenarioError, match="hardware.power_w"):
+    with pytest.raises(ScenarioError, match=r"hardware\.power_w"):
         scenario(hardware=custom)
 
 
