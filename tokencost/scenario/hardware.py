@@ -57,14 +57,10 @@ class HardwareSpec(BaseModel):
     )
     bandwidth: BytesPerS = Field(..., gt=0, description="Memory bandwidth, bytes/s.")
     memory: Bytes = Field(..., gt=0, description="Memory capacity per accelerator, bytes.")
-    usd_per_hour: Usd = Field(
-        0.0,
-        ge=0,
-        description="Price per accelerator-hour, USD; derived from `ownership` or `rental` when given.",
-    )
+    usd_per_hour: Usd = Field(0.0, ge=0, description="Price per accelerator-hour, USD.")
     ownership: OwnershipSpec | None = Field(
         None,
-        description="Owned instead of rented: purchase, financing, power and hosting per accelerator; "
+        description="Owned instead of rented (then usd_per_hour is derived; give one of the two): purchase, financing, power and hosting per accelerator; "
         "usd_per_hour is then derived from its breakdown (needs power_w).",
     )
     rental: Rental | None = Field(

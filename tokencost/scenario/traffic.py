@@ -24,7 +24,6 @@ from tokencost.errors import ScenarioError
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 SECONDS_PER_DAY = 86400.0
-SECONDS_PER_HOUR = 3600.0
 AFTERNOON_PEAK_S = 14 * 3600.0  # an assumption, not a measurement: a local-time 2 pm peak; set peak_s
 
 
@@ -92,7 +91,7 @@ class DiurnalTraffic(BaseModel):
         """
         if self.curve is not None:
             return max(self.curve) * len(self.curve) / sum(self.curve)
-        half_angle = math.pi * min(SECONDS_PER_HOUR, self.period_s) / self.period_s
+        half_angle = math.pi * min(SECONDS_PER_DAY / 24.0, self.period_s) / self.period_s
         return 1.0 + self.amplitude_fraction * math.sin(half_angle) / half_angle
 
     @model_validator(mode="after")
