@@ -60,8 +60,8 @@ class HardwareSpec(BaseModel):
     usd_per_hour: Usd = Field(0.0, ge=0, description="Price per accelerator-hour, USD.")
     ownership: OwnershipSpec | None = Field(
         None,
-        description="Owned instead of rented (then usd_per_hour is derived; give one of the two): purchase, financing, power and hosting per accelerator; "
-        "usd_per_hour is then derived from its breakdown (needs power_w).",
+        description="Owned instead of rented: purchase, financing, power and hosting per accelerator; "
+        "usd_per_hour is then derived from its breakdown (give one of the two; needs power_w).",
     )
     rental: Rental | None = Field(
         None,
