@@ -58,16 +58,6 @@ class HardwareSpec(BaseModel):
     bandwidth: BytesPerS = Field(..., gt=0, description="Memory bandwidth, bytes/s.")
     memory: Bytes = Field(..., gt=0, description="Memory capacity per accelerator, bytes.")
     usd_per_hour: Usd = Field(0.0, ge=0, description="Price per accelerator-hour, USD.")
-    ownership: OwnershipSpec | None = Field(
-        None,
-        description="Owned instead of rented: purchase, financing, power and hosting per accelerator; "
-        "usd_per_hour is then derived from its breakdown (give one of the two; needs power_w).",
-    )
-    rental: Rental | None = Field(
-        None,
-        description="Rental tier of the preset's sourced prices (on_demand, reserved_1y, reserved_3y, "
-        "spot; see presets/rental.yaml); sets usd_per_hour, price_source and price_as_of.",
-    )
     count: Integer = Field(1, gt=0, description="Accelerators per model replica.")
     interconnect_bandwidth: BytesPerS | None = Field(
         None, gt=0, description="Bytes/s per accelerator, one direction (NVLink, ICI, PCIe)."
@@ -80,6 +70,16 @@ class HardwareSpec(BaseModel):
     price_as_of: str | None = Field(None, description="Date of the price.")
     source: str | None = Field(None, description="Datasheet URL.")
     as_of: str | None = Field(None, description="Date of the datasheet.")
+    ownership: OwnershipSpec | None = Field(
+        None,
+        description="Owned instead of rented: purchase, financing, power and hosting per accelerator; "
+        "usd_per_hour is then derived from its breakdown (give one of the two; needs power_w).",
+    )
+    rental: Rental | None = Field(
+        None,
+        description="Rental tier of the preset's sourced prices (on_demand, reserved_1y, reserved_3y, "
+        "spot; see presets/rental.yaml); sets usd_per_hour, price_source and price_as_of.",
+    )
 
     @model_validator(mode="before")
     @classmethod
