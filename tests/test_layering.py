@@ -89,6 +89,7 @@ LAYERS: dict[str, int] = {
     "scenario": 2,
     "results": 3,
     "api": 4,
+    "economics_view": 4,
     "loop": 5,
     "sim": 5,
     "plan": 6,

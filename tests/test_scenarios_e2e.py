@@ -25,6 +25,20 @@ CONTRACT = {
     "usd_per_million_output_tokens", "usd_per_request", "usd_per_day", "feasible", "infeasible_reason",
     "prefill", "decode",
 }  # fmt: skip
+ECONOMICS = {
+    "revenue_usd_per_day",
+    "margin_usd_per_day",
+    "gross_margin_fraction",
+    "break_even_utilization",
+    "break_even_usd_per_million_output_tokens",
+    "usd_per_hour_breakdown",
+    "facility_power_w",
+    "energy_kwh_per_day",
+    "co2_kg_per_day",
+    "capex_usd",
+    "api_usd_per_day",
+    "savings_vs_api_usd_per_day",
+}  # fmt: skip  (present in every result; None where the scenario has no price or no ownership)
 PREFILL = {"flops", "bytes", "time_s", "bound"}
 DECODE = {"flops_per_token", "bytes_per_step", "time_per_step_s", "bound"}
 REQUIRED_FILES = {
@@ -37,6 +51,7 @@ REQUIRED_FILES = {
     "batch-summarization-llama3-8b.yaml",
     "consumer-chat-internet-scale.yaml",
     "local-rtx4090-llama3-8b-int4.yaml",
+    "consumer-service-billions-of-tokens.yaml",
 }
 
 
@@ -60,7 +75,7 @@ def test_scenario_runs_end_to_end(path, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "warning:" not in result.stderr, "bundled scenarios should not need a warning"
     data = json.loads(result.stdout)
-    assert CONTRACT <= set(data)
+    assert CONTRACT <= set(data) and ECONOMICS <= set(data)
     assert PREFILL <= set(data["prefill"]) and DECODE <= set(data["decode"])
     assert data["feasible"] is True and data["infeasible_reason"] is None
     for key in CONTRACT - {"feasible", "infeasible_reason", "prefill", "decode"}:

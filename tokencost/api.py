@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tokencost.economics_view import economics_fields
 from tokencost.model import cost, fleet, serving
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
@@ -19,7 +20,7 @@ from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
 from tokencost.scenario.catalog import calibration
 from tokencost.scenario.fields import BYTES_PER_ELEMENT
 from tokencost.scenario.scenario import Scenario
-from tokencost.scenario.traffic import GammaTraffic, ServingSpec
+from tokencost.scenario.traffic import GammaTraffic, ServingSpec, sizing_rate_per_s
 
 GB = 1e9
 P99 = 99.0
@@ -179,7 +180,8 @@ def evaluate(scenario: Scenario) -> Evaluation:
             f"{max_batch} sequences fit beside {dep.weight_bytes / GB:.1f} GB of weights"
         )
         return _infeasible(scenario, base, reason, max_batch)
-    return _at_load(scenario, dep, base, max_batch, cap, cap_reason)
+    solved = _at_load(scenario, dep, base, max_batch, cap, cap_reason)
+    return dataclasses.replace(solved, **economics_fields(scenario, solved))
 
 
 def _at_load(
@@ -222,7 +224,9 @@ def _at_load(
         if fixed_replicas is not None:
             replicas = fixed_replicas
         else:
-            replicas, sizing_notes = fleet.size_fleet(dep, traffic, rate, capacity, targets(scenario))
+            peak = sizing_rate_per_s(rate, scenario.traffic, scenario.serving)  # serving.headroom_fraction
+            replicas, sizing_notes = fleet.size_fleet(dep, traffic, peak, capacity, targets(scenario))
+            notes += [f"fleet sized for {peak:.4g} requests/s (peak hour + headroom)"] if peak != rate else []
             notes += sizing_notes
         point = op.solve(dep, rate / replicas, traffic, percentile)
         if bool(point.saturated[0]):

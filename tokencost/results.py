@@ -4,9 +4,12 @@ Keys are SI with unit suffixes. Those named in the contract (``ttft_s``, ``tpot_
 ``e2e_latency_s``, ``throughput_output_tokens_per_s``, ``max_batch``, ``batch_size``,
 ``replicas``, ``gpus_required``, ``utilization``, ``usd_per_million_input_tokens``,
 ``usd_per_million_output_tokens``, ``usd_per_request``, ``usd_per_day``, ``feasible``,
-``infeasible_reason``, ``prefill`` {``flops``, ``bytes``, ``time_s``, ``bound``}, ``decode``
-{``flops_per_token``, ``bytes_per_step``, ``time_per_step_s``, ``bound``}) are relied on by
-checks outside this repository: do not rename them.
+``infeasible_reason``, the economics keys (``revenue_usd_per_day``, ``margin_usd_per_day``,
+``gross_margin_fraction``, ``break_even_utilization``, ``break_even_usd_per_million_output_tokens``,
+``usd_per_hour_breakdown``, ``facility_power_w``, ``energy_kwh_per_day``, ``co2_kg_per_day``,
+``capex_usd``, ``api_usd_per_day``, ``savings_vs_api_usd_per_day``), ``prefill`` {``flops``,
+``bytes``, ``time_s``, ``bound``}, ``decode`` {``flops_per_token``, ``bytes_per_step``,
+``time_per_step_s``, ``bound``}) are relied on by checks outside this repository: do not rename them.
 """
 
 from __future__ import annotations
@@ -118,6 +121,19 @@ class Evaluation:
     prefill: PrefillRecord = field(default_factory=PrefillRecord)
     decode: DecodeRecord = field(default_factory=DecodeRecord)
     notes: tuple[str, ...] = ()
+    # Does the factory pay? (tokencost.economics_view; at the operating point, None where not priced)
+    revenue_usd_per_day: float | None = None  # the token mix of a day at pricing's prices
+    margin_usd_per_day: float | None = None  # revenue − usd_per_day
+    gross_margin_fraction: float | None = None  # margin / revenue
+    break_even_utilization: float | None = None  # load fraction of capacity at which margin = 0
+    break_even_usd_per_million_output_tokens: float | None = None  # output price for margin 0, input held
+    usd_per_hour_breakdown: dict[str, float] = field(default_factory=dict)  # parts of the accelerator-hour
+    facility_power_w: float | None = None  # (board + host) × accelerators × PUE
+    energy_kwh_per_day: float | None = None
+    co2_kg_per_day: float | None = None  # at facility.grid_gco2_per_kwh
+    capex_usd: float | None = None  # fleet capital (purchase + server share), owned hardware only
+    api_usd_per_day: float | None = None  # the same tokens bought at pricing.compare_with[0]
+    savings_vs_api_usd_per_day: float | None = None  # api_usd_per_day − usd_per_day
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""

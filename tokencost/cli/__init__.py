@@ -13,6 +13,7 @@ Commands::
     tokencost init [PATH] [--model NAME] [--hardware NAME] [--gpus N] [--force]
     tokencost hardware list|show NAME [--json]
     tokencost models list|show NAME [--json]
+    tokencost prices list [--model M] [--json] | show KEY [--json]
 
 Exit codes: 0 success; 2 bad input (unreadable or invalid YAML, a schema error, an unknown preset,
 a scenario that cannot run on its hardware, a file ``init`` would overwrite); 1 anything else.
@@ -25,8 +26,8 @@ commands that write reports, so ``tokencost --help`` and ``validate`` never load
 
 Layout: :mod:`~tokencost.cli.common` holds the app and what commands share (error mapping, number
 formats, tables, atomic output); one module per command group (:mod:`~tokencost.cli.run`,
-:mod:`~tokencost.cli.scenario`, :mod:`~tokencost.cli.catalog`, :mod:`~tokencost.cli.simulate`,
-:mod:`~tokencost.cli.machine`) registers its commands on import.
+:mod:`~tokencost.cli.scenario`, :mod:`~tokencost.cli.catalog`, :mod:`~tokencost.cli.prices`,
+:mod:`~tokencost.cli.simulate`, :mod:`~tokencost.cli.machine`) registers its commands on import.
 
 Adding a command: put it in its group's module (import that module below if it is new), decorate it
 with ``@app.command()`` and then ``@guarded``; import heavy modules
@@ -37,7 +38,7 @@ got wrong (exit 2) and let anything else escape (exit 1); write files through
 
 # Importing a command module registers its commands on ``app``, in this order (the order of --help).
 # isort: off
-from tokencost.cli import run, scenario, catalog, simulate, machine  # noqa: F401
+from tokencost.cli import run, scenario, catalog, prices, simulate, machine  # noqa: F401
 
 # isort: on
 from tokencost.cli.common import app, main

@@ -150,6 +150,24 @@ def _cost_rows(ev: Evaluation) -> list[Row]:
     ]
 
 
+def _economics_rows(ev: Evaluation) -> list[Row]:
+    """Does it pay? Facility power, capital, revenue and margin (the rows that are known)."""
+    rows: list[Row] = []
+
+    def add(label: str, value: float | None, show: Callable[[Any], str], note: str = "") -> None:
+        if value is not None:
+            rows.append((label, show(value), note))
+
+    add("facility power", ev.facility_power_w, _watts, f"{_count(ev.energy_kwh_per_day, 'kWh')} a day")
+    add("capex, whole fleet", ev.capex_usd, _usd, "purchase + server share")
+    add("revenue per day", ev.revenue_usd_per_day, _usd, "at the pricing's prices")
+    add("margin per day", ev.margin_usd_per_day, _usd, f"gross margin {_percent(ev.gross_margin_fraction)}")
+    add("break-even load", ev.break_even_utilization, _percent, "of capacity, at this price")
+    add("break-even output price", ev.break_even_usd_per_million_output_tokens, _usd, "per M, input held")
+    add("savings vs the API", ev.savings_vs_api_usd_per_day, _usd, f"a day; API {_usd(ev.api_usd_per_day)}")
+    return [("Does it pay?",), *rows] if rows else []
+
+
 def summary(evaluation: Evaluation) -> str:
     """The human summary of one evaluation: a heading and an aligned table."""
     ev = evaluation
@@ -159,7 +177,7 @@ def summary(evaluation: Evaluation) -> str:
         f"compute; {ev.input_tokens:,} input + {ev.output_tokens:,} output tokens per request",
         "",
     ]
-    rows = _latency_rows(ev) + _capacity_rows(ev) + _memory_rows(ev) + _cost_rows(ev)
+    rows = _latency_rows(ev) + _capacity_rows(ev) + _memory_rows(ev) + _cost_rows(ev) + _economics_rows(ev)
     lines = [*heading, table(rows, right=(1,))]
     lines += [f"note: {note}" for note in ev.notes]
     return "\n".join(lines)
@@ -276,6 +294,13 @@ _COMPARED: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("accelerators", "gpus_required", _count),
     ("fleet power", "fleet_power_w", _watts),
 )
+_PRICED: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("revenue per day", "revenue_usd_per_day", _usd),
+    ("margin per day", "margin_usd_per_day", _usd),
+    ("gross margin", "gross_margin_fraction", _percent),
+    ("break-even load (of capacity)", "break_even_utilization", _percent),
+    ("break-even $ per M output tokens", "break_even_usd_per_million_output_tokens", _usd),
+)
 
 
 def comparison(scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation]) -> str:
@@ -290,7 +315,8 @@ def comparison(scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation])
     rows.append(("model", *[ev.model for ev in evaluations]))
     rows.append(("hardware", *[_deployment_text(ev) for ev in evaluations]))
     base = evaluations[0]
-    for label, key, show in _COMPARED:
+    priced = any(ev.revenue_usd_per_day is not None for ev in evaluations)
+    for label, key, show in _COMPARED + (_PRICED if priced else ()):
         first = getattr(base, key)
         cells = [show(getattr(ev, key)) + _relative(getattr(ev, key), first) for ev in evaluations]
         rows.append((label, *cells))

@@ -9,6 +9,7 @@ from tokencost import api
 from tokencost.model import serving
 from tokencost.report import figures
 from tokencost.report import format as fmt
+from tokencost.report.economics import economics_section, has_economics
 from tokencost.report.formulas import _decode_kv_bytes, _working_section
 from tokencost.report.inputs import _inputs_section
 from tokencost.report.page import (
@@ -47,6 +48,8 @@ def render_report(
     if decodable:
         sections.append(("output-length", "Output length", _output_section(scenario, evaluation, embed)))
         sections.append(("batch", "Batch size", _batch_section(scenario, evaluation, embed)))
+    if evaluation.feasible and has_economics(scenario):
+        sections.append(("does-it-pay", "Does it pay?", economics_section(scenario, evaluation, embed)))
     sections.append(("next-token", "Next-token step", _temperature_section(embed)))
     sections.append(("working", "Show your working", _working_section(scenario, evaluation, dep)))
     sections.append(("inputs", "Inputs and sources", _inputs_section(scenario)))

@@ -107,6 +107,24 @@ class PricingSpec(BaseModel):
         return self.usd_per_million_cached_input_tokens
 
 
+class FacilitySpec(BaseModel):
+    """Where the fleet draws its power: the grid's carbon intensity.
+
+    The power itself comes from the hardware (board power; with ``hardware.ownership``, its host
+    share and PUE; rented fleets count the board power at the default PUE, host share 0).
+    """
+
+    model_config = _FROZEN
+
+    grid_gco2_per_kwh: float = Field(
+        GRID_GCO2_PER_KWH_DEFAULT,
+        ge=0,
+        le=2_000,
+        description="Carbon intensity of the grid, gCO2 per kWh (default: world average 2022, "
+        "Ember Global Electricity Review 2023).",
+    )
+
+
 class OwnershipSpec(BaseModel):
     """Owned accelerators instead of rented ones: what they cost to buy, finance, power and host.
 

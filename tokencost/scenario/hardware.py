@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from tokencost.errors import ScenarioError
+from tokencost.model import economics as econ
+from tokencost.scenario.economics import OwnershipSpec, Rental
 from tokencost.scenario.fields import (
     _FROZEN,
     MAX_BYTES,
@@ -25,7 +28,9 @@ from tokencost.scenario.fields import (
     Usd,
     Watts,
     _merge_preset,
+    _positive,
 )
+from tokencost.scenario.price_catalog import rental_price
 
 
 class PrecisionSpec(BaseModel):
@@ -81,6 +86,16 @@ class HardwareSpec(BaseModel):
     price_as_of: str | None = Field(None, description="Date of the price.")
     source: str | None = Field(None, description="Datasheet URL.")
     as_of: str | None = Field(None, description="Date of the datasheet.")
+    ownership: OwnershipSpec | None = Field(
+        None,
+        description="Owned instead of rented: purchase, financing, power and hosting per accelerator; "
+        "usd_per_hour is then derived from its breakdown (give one of the two; needs power_w).",
+    )
+    rental: Rental | None = Field(
+        None,
+        description="Rental tier of the preset's sourced prices (on_demand, reserved_1y, reserved_3y, "
+        "spot; see presets/rental.yaml); sets usd_per_hour, price_source and price_as_of.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -95,11 +110,83 @@ class HardwareSpec(BaseModel):
             if isinstance(table, dict):
                 data["flops_by_precision"] = table
                 data["flops"] = table.get("bf16") or table.get("fp16")
+            data = _price(data)
         return data
+
+    @model_validator(mode="after")
+    def _owned_needs_power(self) -> HardwareSpec:
+        if self.ownership is not None and self.power_w is None:
+            raise ScenarioError(
+                "owned hardware needs the board power to price its electricity (W, e.g. '700 W')",
+                field="hardware.power_w",
+            )
+        return self
+
+    @property
+    def owned_usd_per_hour_breakdown(self) -> dict[str, float] | None:
+        """The owned accelerator-hour by part (capex, financing, power, ...), USD/h; None if rented."""
+        return (
+            None
+            if self.ownership is None or self.power_w is None
+            else _breakdown(self.ownership, self.power_w)
+        )
 
     @property
     def display_name(self) -> str:
         return self.name or self.preset or "custom accelerator"
+
+
+def _breakdown(ownership: OwnershipSpec, power_w: float) -> dict[str, float]:
+    parts = econ.owned_usd_per_hour_breakdown(
+        purchase_usd=ownership.purchase_usd,
+        server_share_usd=ownership.server_share_usd,
+        amortization_years=ownership.amortization_years,
+        cost_of_capital=ownership.cost_of_capital,
+        accelerator_power_w=power_w,
+        host_power_w=ownership.host_power_w,
+        power_usd_per_kwh=ownership.power_usd_per_kwh,
+        pue=ownership.pue,
+        hosting_usd_per_kw_month=ownership.hosting_usd_per_kw_month,
+        maintenance_fraction_per_year=ownership.maintenance_fraction_per_year,
+    )
+    return {part: float(value) for part, value in parts.items()}
+
+
+def _price(data: dict[str, Any]) -> dict[str, Any]:
+    """``usd_per_hour`` (and its source) from ``rental`` or ``ownership`` when one is given.
+
+    An ownership that does not validate is left for field validation to report, located.
+    """
+    if data.get("ownership") is not None and data.get("rental") is not None:
+        raise ScenarioError("give ownership or rental, not both", field="hardware.rental")
+    if data.get("rental") is not None:
+        if not data.get("preset"):
+            raise ScenarioError(
+                "rental tiers are sourced per hardware preset: give hardware.preset", field="hardware.rental"
+            )
+        row = rental_price(str(data["preset"]), str(data["rental"]), field="hardware.rental")
+        return {
+            **data,
+            "usd_per_hour": row["usd_per_hour"],
+            "price_source": row["source"],
+            "price_as_of": row["as_of"],
+        }
+    if isinstance(data.get("ownership"), dict | OwnershipSpec):
+        try:
+            ownership = OwnershipSpec.model_validate(data["ownership"])
+        except ValidationError:
+            return data
+        power = None if data.get("power_w") is None else _positive(data["power_w"], "watts")
+        if power is None:
+            return data
+        total = sum(_breakdown(ownership, power).values())
+        return {
+            **data,
+            "usd_per_hour": total,
+            "price_source": "owned (hardware.ownership)",
+            "price_as_of": None,
+        }
+    return data
 
 
 class ParallelismSpec(BaseModel):

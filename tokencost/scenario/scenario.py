@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from tokencost.errors import ScenarioError
 from tokencost.scenario.catalog import calibration
+from tokencost.scenario.economics import FacilitySpec, PricingSpec
 from tokencost.scenario.fields import _FROZEN, NATIVE_COMPUTE, _integer, _merge_preset
 from tokencost.scenario.hardware import HardwareSpec, ParallelismSpec, PrecisionSpec
 from tokencost.scenario.model import ModelSpec
@@ -39,6 +40,15 @@ class Scenario(BaseModel):
         None, description="Replicas, router, batching and KV policy of the simulated fleet."
     )
     candidates: Candidates | None = Field(None, description="Hardware presets the planner may choose among.")
+    pricing: PricingSpec | None = Field(
+        None,
+        description="Selling price of the tokens, USD per million (or preset: an API price catalog row); "
+        "compare_with: API rows to price the same tokens at (build vs buy).",
+    )
+    facility: FacilitySpec = Field(
+        default_factory=FacilitySpec,  # type: ignore[arg-type]
+        description="Grid carbon intensity of the site (gCO2/kWh).",
+    )
 
     def __init__(self, **data: Any) -> None:
         """Build from keyword sections; errors come as one :class:`ScenarioError`."""
@@ -58,6 +68,7 @@ class Scenario(BaseModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        _one_price(data.get("hardware"))
         hardware = _merge_preset("hardware", data.get("hardware"), "hardware")
         if not isinstance(hardware, dict):
             return data
@@ -134,6 +145,18 @@ class Scenario(BaseModel):
         if self.precision.compute is None:
             raise _field_error("precision.compute", "could not choose a compute precision")
         return self
+
+
+def _one_price(hardware: Any) -> None:
+    """An explicit usd_per_hour and a derived one (ownership, rental) cannot both be given."""
+    if not isinstance(hardware, dict) or hardware.get("usd_per_hour") is None:
+        return
+    for derived in ("ownership", "rental"):
+        if hardware.get(derived) is not None:
+            raise _field_error(
+                f"hardware.{derived}",
+                f"give usd_per_hour or {derived}, not both ({derived} derives the accelerator-hour price)",
+            )
 
 
 def _compute_precision(precision: dict[str, Any], table: dict[str, Any]) -> str:

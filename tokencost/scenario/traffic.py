@@ -14,6 +14,7 @@ the edge (:mod:`tokencost.sim.traces`), never by a validator.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
@@ -102,6 +103,19 @@ class DiurnalTraffic(BaseModel):
         max_length=10_000,
         description="Relative rate per equal slot of the period (e.g. 24 hourly values, dimensionless, ≥ 0).",
     )
+
+    @property
+    def peak_to_mean_ratio(self) -> float:
+        """Rate in the peak hour over the mean rate, dimensionless.
+
+        With ``curve``: the peak slot over the mean slot (an hour for 24 hourly values). Without:
+        the mean of ``1 + A·cos(2π(t − peak)/P)`` over the hour centred on the peak,
+        ``1 + A·sin(π·h/P)/(π·h/P)`` with ``h = min(1 h, P)``.
+        """
+        if self.curve is not None:
+            return max(self.curve) * len(self.curve) / sum(self.curve)
+        half_angle = math.pi * min(SECONDS_PER_DAY / 24.0, self.period_s) / self.period_s
+        return 1.0 + self.amplitude_fraction * math.sin(half_angle) / half_angle
 
     @model_validator(mode="after")
     def _curve(self) -> DiurnalTraffic:
@@ -298,6 +312,27 @@ class ServingSpec(BaseModel):
     max_queue: int | None = Field(
         None, gt=0, description="Requests a replica may hold waiting; more are dropped ('queue full')."
     )
+    headroom_fraction: float | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Spare capacity above the peak hour, fraction (0.2 = 20 %): when set, the fleet is "
+        "sized for the peak hour of a diurnal `traffic` curve (the mean rate otherwise) × (1 + headroom), "
+        "and costs are taken at the mean rate on that fleet; default: sized for the mean.",
+    )
+
+
+def sizing_rate_per_s(mean_rate_per_s: float, traffic: Any, serving: ServingSpec | None) -> float:
+    """The rate the fleet is sized for: ``λ_mean · peak/mean · (1 + headroom)``, requests/s.
+
+    Without ``serving.headroom_fraction`` it is the mean rate (the fleet carries the mean load);
+    with it, the peak hour of a :class:`DiurnalTraffic` curve (peak/mean = 1 for other traffic)
+    plus the headroom.
+    """
+    if serving is None or serving.headroom_fraction is None:
+        return mean_rate_per_s
+    peak = traffic.peak_to_mean_ratio if isinstance(traffic, DiurnalTraffic) else 1.0
+    return mean_rate_per_s * peak * (1.0 + serving.headroom_fraction)
 
 
 Candidates = Annotated[
