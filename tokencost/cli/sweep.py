@@ -113,7 +113,8 @@ def sweep_command(
         result = run_sweep(
             spec, output, task=task, chunk_size=chunk_size, resume=resume, executor=executor, progress=advance
         )
-    typer.echo(f"{result.rows:,} configurations, {len(result.columns)} columns: {result.path}")
+    resumed = f" (resumed: {result.resumed_chunks} of {result.chunks} chunks were done)" if resume else ""
+    typer.echo(f"{result.rows:,} configurations, {len(result.columns)} columns: {result.path}{resumed}")
     if report is not None:
         from tokencost.report.writer import write_sweep_report
 

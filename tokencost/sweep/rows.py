@@ -109,11 +109,10 @@ def probe_rows(spec: SweepSpec, task: Task, limit: int = 200) -> list[dict[str, 
 
 
 def _annotation_type(annotation: Any) -> str | None:
-    text = str(annotation)
-    for python, arrow in (("bool", "bool"), ("int", "int64"), ("float", "float64"), ("str", "string")):
-        if text.split(" |")[0].strip() == python:
-            return arrow
-    return None
+    """``float | None`` -> "float64" (the first non-None member decides), bool before int."""
+    members = [arg for arg in typing.get_args(annotation) if arg is not type(None)] or [annotation]
+    arrow = {bool: "bool", int: "int64", float: "float64", str: "string"}
+    return arrow.get(members[0]) if isinstance(members[0], type) else None
 
 
 def evaluation_types() -> Types:
