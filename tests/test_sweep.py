@@ -17,7 +17,7 @@ import yaml
 
 from tokencost import Scenario, evaluate
 from tokencost.errors import ScenarioError
-from tokencost.sweep.spec import draw_sample, load_sweep_spec, Sample, sweep_spec_from_dict
+from tokencost.sweep.spec import Sample, draw_sample, load_sweep_spec, sweep_spec_from_dict
 
 pytest.importorskip("pyarrow")
 
@@ -105,7 +105,9 @@ def test_latin_hypercube_takes_each_stratum_once():
     assert not np.array_equal(drawn[:, 0], drawn[:, 1])  # the pairing is shuffled
     again = draw_sample((20, 20, 40), "product", Sample(20, "lhs", 3))
     assert np.array_equal(drawn, again)
-    spec = spec_of(axes={"workload.output_tokens": {"range": [100, 600, 100]}}, sample={"n": 5, "method": "lhs"})
+    spec = spec_of(
+        axes={"workload.output_tokens": {"range": [100, 600, 100]}}, sample={"n": 5, "method": "lhs"}
+    )
     assert sorted(c["workload.output_tokens"] for c in spec.configurations(0, 5)) == [100, 200, 300, 400, 500]
 
 
@@ -129,7 +131,7 @@ def test_a_base_file_is_read_relative_to_the_spec(tmp_path):
         (
             "axes:\n  workload.output_token: [1, 2]\n",
             "spec.yaml:",
-            "axes.workload.output_token: unknown field 'output_token' in workload (did you mean 'output_tokens'",
+            "axes.workload.output_token: unknown field 'output_token' in workload (did you mean",
         ),
         ("axes:\n  hardware.preset: [h100-sxm, h1000]\n", "spec.yaml:", "axes.hardware.preset: unknown"),
         ("axes:\n  workload.input_tokens.x: [1]\n", "spec.yaml:", "is a value, not a section"),
@@ -190,7 +192,13 @@ def test_the_table_has_the_contract_columns_and_evaluate_numbers(tmp_path, small
         assert column in frame.columns
     for column in ("workload.input_tokens", "model.preset", "slo.tpot_s", "efficiency.bandwidth"):  # inputs
         assert column in frame.columns
-    for column in ("feasible", "infeasible_reason", "tpot_s", "usd_per_million_output_tokens", "prefill.time_s"):
+    for column in (
+        "feasible",
+        "infeasible_reason",
+        "tpot_s",
+        "usd_per_million_output_tokens",
+        "prefill.time_s",
+    ):
         assert column in frame.columns
     # 70B in bf16 (141 GB of weights) fits on no single 80 GB H100 nor on 2 x 24 GB L4s: a row, not an abort.
     one = frame[(frame["hardware.preset"] == "h100-sxm") & (frame["hardware.count"] == 1)]
@@ -205,7 +213,9 @@ def test_the_table_has_the_contract_columns_and_evaluate_numbers(tmp_path, small
     scenario["parallelism"] = {"tensor": 2}
     expected = evaluate(Scenario.model_validate(scenario))
     assert two["tpot_s"] == pytest.approx(expected.tpot_s, rel=1e-12)
-    assert two["usd_per_million_output_tokens"] == pytest.approx(expected.usd_per_million_output_tokens, rel=1e-12)
+    assert two["usd_per_million_output_tokens"] == pytest.approx(
+        expected.usd_per_million_output_tokens, rel=1e-12
+    )
 
 
 def test_an_invalid_combination_is_a_row_with_its_reason(tmp_path):
@@ -257,7 +267,9 @@ def test_a_simulate_sweep_has_the_simulator_columns(tmp_path):
     (tmp_path / "chat.yaml").write_text(yaml.safe_dump(BASE))
     path = write_spec(tmp_path, "base: chat.yaml\naxes:\n  workload.output_tokens: [50, 100]\n")
     out = tmp_path / "sim.csv"
-    result = cli("sweep", str(path), "-o", str(out), "--what", "simulate", "-n", "200", "--workers", "2", "-q")
+    result = cli(
+        "sweep", str(path), "-o", str(out), "--what", "simulate", "-n", "200", "--workers", "2", "-q"
+    )
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out)
     assert list(frame["workload.output_tokens"]) == [50, 100]
@@ -278,14 +290,18 @@ def test_a_dask_cluster_gives_the_same_table_as_one_process(tmp_path):
     from tokencost.sweep.runner import dask_executor, run_sweep
 
     spec = spec_of(
-        axes={"hardware.preset": ["h100-sxm", "h200", "l4"], "workload.output_tokens": {"range": [100, 1100, 100]}}
+        axes={
+            "hardware.preset": ["h100-sxm", "h200", "l4"],
+            "workload.output_tokens": {"range": [100, 1100, 100]},
+        }
     )
     single = run_sweep(spec, tmp_path / "single.parquet", chunk_size=7)
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
         distributed.Client(cluster) as client,
     ):
         spread = run_sweep(spec, tmp_path / "dask.parquet", chunk_size=7, executor=dask_executor(client))
     assert single.rows == spread.rows == 30
     pd.testing.assert_frame_equal(pd.read_parquet(single.path), pd.read_parquet(spread.path))
-

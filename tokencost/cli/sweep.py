@@ -60,13 +60,15 @@ def _executor(use_dask: bool, scheduler: str | None, workers: int) -> Iterator[A
 @app.command("sweep")
 @guarded
 def sweep_command(
-    spec_path: Annotated[str, typer.Argument(metavar="SPEC", help="Sweep spec YAML (base, axes, mode, sample).")],
+    spec_path: Annotated[
+        str, typer.Argument(metavar="SPEC", help="Sweep spec YAML (base, axes, mode, sample).")
+    ],
     output: Annotated[
         str, typer.Option("--output", "-o", help="The table to write: .parquet or .csv.")
     ] = "sweep.parquet",
-    what: Annotated[What, typer.Option("--what", help="Run evaluate, simulate or plan per configuration.")] = (
-        What.evaluate
-    ),
+    what: Annotated[
+        What, typer.Option("--what", help="Run evaluate, simulate or plan per configuration.")
+    ] = (What.evaluate),
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted sweep: compute only missing chunks.")
     ] = False,
@@ -79,7 +81,8 @@ def sweep_command(
     ] = max(1, min(os.cpu_count() or 1, 4)),
     use_dask: Annotated[bool, typer.Option("--dask", help="Run the chunks on a Dask LocalCluster.")] = False,
     scheduler: Annotated[
-        str | None, typer.Option(help="Run the chunks on the Dask scheduler at this address (tcp://host:8786).")
+        str | None,
+        typer.Option(help="Run the chunks on the Dask scheduler at this address (tcp://host:8786)."),
     ] = None,
     requests: Annotated[
         int | None, typer.Option("--requests", "-n", min=1, help="Requests per simulation (simulate, plan).")

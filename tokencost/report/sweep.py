@@ -58,11 +58,16 @@ def _on_front(front: pd.DataFrame) -> str:
     """Which hardware, precision and parallelism the front is made of."""
     groups = (
         ("hardware", front["hardware"].astype(str)),
-        ("precision (weights/KV)", front["precision_weights"].astype(str) + "/" + front["precision_kv_cache"].astype(str)),
+        (
+            "precision (weights/KV)",
+            front["precision_weights"].astype(str) + "/" + front["precision_kv_cache"].astype(str),
+        ),
         (
             "parallelism",
-            "TP " + front["tensor_parallel"].astype("Int64").astype(str)
-            + " × PP " + front["pipeline_parallel"].astype("Int64").astype(str),
+            "TP "
+            + front["tensor_parallel"].astype("Int64").astype(str)
+            + " × PP "
+            + front["pipeline_parallel"].astype("Int64").astype(str),
         ),
     )
     items = "".join(
@@ -75,7 +80,7 @@ def _on_front(front: pd.DataFrame) -> str:
 
 
 def render_sweep_report(spec: SweepSpec, summary: SweepSummary, *, plotlyjs: PlotlyJs = "inline") -> str:
-    """The sweep report's HTML as a string (what :func:`~tokencost.report.writer.write_sweep_report` writes)."""
+    """The sweep report's HTML (what :func:`~tokencost.report.writer.write_sweep_report` writes)."""
     embed = _Figures(plotlyjs)
     axes = "".join(
         f"<li><code>{escape(axis)}</code>: {len(values)} values, "
@@ -107,7 +112,9 @@ def render_sweep_report(spec: SweepSpec, summary: SweepSummary, *, plotlyjs: Plo
         )
         sections += [("front", "Pareto front", chart), ("best", "Best", _best_table(spec, summary.front))]
     else:
-        sections.append(("front", "Pareto front", "<h2>Pareto front</h2><p>No configuration is feasible.</p>"))
+        sections.append(
+            ("front", "Pareto front", "<h2>Pareto front</h2><p>No configuration is feasible.</p>")
+        )
     header = (
         f'<p class="eyebrow">tokencost sweep</p><h1>{escape(spec.name)}: {summary.rows:,} configurations</h1>'
         f'<p class="subtitle">{escape(" × ".join(spec.axes))}</p>'

@@ -10,8 +10,9 @@
   on any error the temporary file is removed and an existing report is left untouched.
 
 Pages are rendered by :mod:`~tokencost.report.run`, :mod:`~tokencost.report.compare`,
-:mod:`~tokencost.report.simulate` and :mod:`~tokencost.report.sweep` (strings, no files); figures come from :mod:`tokencost.report.figures`
-(pure), data from :mod:`tokencost.sweep.curves`.
+:mod:`~tokencost.report.simulate` and :mod:`~tokencost.report.sweep` (strings, no files); figures
+come from :mod:`tokencost.report.figures` (pure), data from :mod:`tokencost.sweep.curves` and
+:mod:`tokencost.sweep.pareto`.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def write_sweep_report(
     from tokencost.sweep.runner import read_table
 
     columns = columns_needed(list(spec.axes))
-    summary = summarize((batch.to_pandas() for batch in read_table(table, columns)), spec.size)
+    summary = summarize((batch.to_pandas() for batch in read_table(Path(table), columns)), spec.size)
     target = Path(path)
     _atomic_write(target, lambda: render_sweep_report(spec, summary, plotlyjs=plotlyjs))
     return target

@@ -60,7 +60,9 @@ class SweepSummary:
 
 
 def columns_needed(axes: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys([INDEX_COLUMN, "feasible", "infeasible_reason", LATENCY, COST, *DESCRIBE, *axes]))
+    return list(
+        dict.fromkeys([INDEX_COLUMN, "feasible", "infeasible_reason", LATENCY, COST, *DESCRIBE, *axes])
+    )
 
 
 def summarize(batches: Iterable[pd.DataFrame], size: int, cloud_points: int = CLOUD_POINTS) -> SweepSummary:

@@ -66,7 +66,10 @@ def _result(scenario: Any, task: Task) -> dict[str, Any]:
     if task.what == "simulate":
         from tokencost.sim import simulate
 
-        return {"feasible": True, **flatten(simulate(scenario, requests=task.requests, seed=task.seed).to_dict())}
+        return {
+            "feasible": True,
+            **flatten(simulate(scenario, requests=task.requests, seed=task.seed).to_dict()),
+        }
     if task.what == "plan":
         from tokencost.plan import plan
 
@@ -154,9 +157,7 @@ def _merge(left: str | None, right: str | None) -> str | None:
     return "string"
 
 
-def infer_types(
-    rows: Iterable[dict[str, Any]], axes: Sequence[str], known: Types | None = None
-) -> Types:
+def infer_types(rows: Iterable[dict[str, Any]], axes: Sequence[str], known: Types | None = None) -> Types:
     """Columns in order (index, axes, inputs, results) with one type each (see the module)."""
     seen: dict[str, str | None] = {INDEX_COLUMN: "int64", **dict.fromkeys(axes)}
     for row in rows:

@@ -64,7 +64,9 @@ class SweepResult:
 def output_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ScenarioError(f"unknown output format {path.suffix!r} (allowed: .parquet, .csv)", file=str(path))
+        raise ScenarioError(
+            f"unknown output format {path.suffix!r} (allowed: .parquet, .csv)", file=str(path)
+        )
     return fmt
 
 
@@ -82,7 +84,9 @@ def chunks_of(size: int, chunk_size: int) -> list[Chunk]:
 def local_executor(workers: int = 1) -> Executor:
     """Chunks in this process; simulate and plan one configuration per pool task."""
 
-    def run(spec: SweepSpec, task: rw.Task, chunks: list[Chunk]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    def run(
+        spec: SweepSpec, task: rw.Task, chunks: list[Chunk]
+    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         if task.what == "evaluate" or workers <= 1:
             for number, start, stop in chunks:
                 yield number, rw.compute_chunk(spec, task, start, stop)
@@ -98,7 +102,9 @@ def local_executor(workers: int = 1) -> Executor:
 def dask_executor(client: Any) -> Executor:
     """Chunks as tasks on a ``distributed.Client``, a bounded number in flight at a time."""
 
-    def run(spec: SweepSpec, task: rw.Task, chunks: list[Chunk]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    def run(
+        spec: SweepSpec, task: rw.Task, chunks: list[Chunk]
+    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         from distributed import as_completed
 
         if not chunks:
@@ -128,7 +134,7 @@ def dask_executor(client: Any) -> Executor:
 # ------------------------------------------------------------------------------------ parts
 
 
-def _write_atomic(target: Path, write: Callable[[Path], None]) -> None:
+def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:
@@ -258,7 +264,12 @@ def run_sweep(
 
 
 def _finish(
-    folder: Path, number: int, rows: list[dict[str, Any]], types: rw.Types, fmt: str, progress: Progress | None
+    folder: Path,
+    number: int,
+    rows: list[dict[str, Any]],
+    types: rw.Types,
+    fmt: str,
+    progress: Progress | None,
 ) -> None:
     _write_part(folder, number, _table(rows, types), fmt)
     if progress is not None:
@@ -270,7 +281,9 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> Iterator[p
     path = Path(path)
     if output_format(path) == "parquet":
         parquet = pq.ParquetFile(path)
-        names = [name for name in (columns or parquet.schema_arrow.names) if name in parquet.schema_arrow.names]
+        names = [
+            name for name in (columns or parquet.schema_arrow.names) if name in parquet.schema_arrow.names
+        ]
         for group in range(parquet.num_row_groups):
             yield parquet.read_row_group(group, columns=names)
         return

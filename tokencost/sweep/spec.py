@@ -34,7 +34,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -228,6 +228,7 @@ def _base(
     """The base scenario's data, its file and line marks, and its name; validated once here."""
     from tokencost.scenario.loading import scenario_from_dict
 
+    file: str | None
     if isinstance(value, str):
         path = folder / value
         try:
@@ -275,14 +276,19 @@ def _values(value: Any, where: _Where, path: tuple[str, ...]) -> list[Any]:
         return value
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in GENERATOR_KEYS:
         raise where.error(
-            path, "an axis is a list of values, {range: [start, stop, step]} or {logspace: [start, stop, count]}"
+            path,
+            "an axis is a list of values, {range: [start, stop, step]} or {logspace: [start, stop, count]}",
         )
     kind, args = next(iter(value.items()))
     numbers = isinstance(args, list) and all(
         isinstance(a, int | float) and not isinstance(a, bool) for a in args
     )
     if not numbers or len(args) != GENERATOR_ARGS:
-        raise where.error((*path, kind), f"{kind} takes three numbers [start, stop, {'step' if kind == 'range' else 'count'}], got {args!r}")
+        raise where.error(
+            (*path, kind),
+            f"{kind} takes three numbers [start, stop, {'step' if kind == 'range' else 'count'}]"
+            f", got {args!r}",
+        )
     start, stop, third = args
     if kind == "range":
         return _range(start, stop, third, where, (*path, kind))
@@ -328,7 +334,7 @@ def _sample(value: Any, where: _Where) -> Sample:
     return Sample(n, method, seed)
 
 
-def _section(annotation: Any) -> type[BaseModel] | None | bool:
+def _section(annotation: Any) -> type[BaseModel] | Literal[True] | None:
     """The spec class behind a field's annotation; None for a leaf; True when it cannot be told
     (a union of several sections, such as the arrival-process kinds)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -347,12 +353,12 @@ def _section(annotation: Any) -> type[BaseModel] | None | bool:
 
 def check_field(dotted: str, where: _Where, path: tuple[str, ...]) -> None:
     """Raise unless ``dotted`` names a field of :class:`Scenario` (``workload.output_tokens``)."""
-    model: type[BaseModel] | None | bool = Scenario
+    model: type[BaseModel] | Literal[True] | None = Scenario
     parts = dotted.split(".")
     for depth, part in enumerate(parts):
         if model is True:
             return  # inside a union of sections: the scenario's validation checks the rest
-        if model is None or model is False:
+        if model is None:
             owner = ".".join(parts[:depth])
             raise where.error(path, f"{owner!r} is a value, not a section: it has no field {part!r}")
         if part not in model.model_fields:
