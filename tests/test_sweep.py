@@ -305,3 +305,17 @@ def test_a_dask_cluster_gives_the_same_table_as_one_process(tmp_path):
         spread = run_sweep(spec, tmp_path / "dask.parquet", chunk_size=7, executor=dask_executor(client))
     assert single.rows == spread.rows == 30
     pd.testing.assert_frame_equal(pd.read_parquet(single.path), pd.read_parquet(spread.path))
+
+
+def test_the_bundled_spec_runs_and_the_dask_command_gives_the_same_bytes(tmp_path):
+    bundled = ROOT / "scenarios" / "sweeps" / "hardware-by-output-length.yaml"
+    spec = load_sweep_spec(bundled)
+    assert spec.size == 4 * 2 * 2 * 5
+    one = cli("sweep", str(bundled), "-o", str(tmp_path / "one.csv"), "-q")
+    assert one.returncode == 0, one.stderr
+    frame = pd.read_csv(tmp_path / "one.csv")
+    assert len(frame) == spec.size and frame["feasible"].any()
+    pytest.importorskip("distributed")
+    spread = cli("sweep", str(bundled), "-o", str(tmp_path / "dask.csv"), "--dask", "--workers", "1", "-q")
+    assert spread.returncode == 0, spread.stderr
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
