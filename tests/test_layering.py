@@ -46,7 +46,8 @@ def test_public_names_do_not_drift():
 
 def test_import_tokencost_stays_light():
     code = (
-        "import sys, tokencost; print(sorted(m for m in ('plotly', 'typer', 'pandas') if m in sys.modules))"
+        "import sys, tokencost; print(sorted(m for m in ('plotly', 'typer', 'pandas', 'pyarrow', 'rich', "
+        "'dask', 'distributed') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -6,6 +6,7 @@ Commands::
     tokencost compare A.yaml B.yaml ... [-o PATH] [--json] [--no-report] [--allow-infeasible]
     tokencost simulate SCENARIO.yaml [--requests N] [--seed S] [--json] [-o PATH] [--set KEY=VALUE ...]
     tokencost plan SCENARIO.yaml [--requests N] [--seed S] [--json] [--set KEY=VALUE ...]
+    tokencost sweep SPEC.yaml [-o results.parquet|.csv] [--what evaluate|simulate|plan] [--resume] [--dask]
     tokencost validate SCENARIO.yaml ... [--set KEY=VALUE ...]
     tokencost calibrate [-o hardware.yaml] [--device cpu|cuda] [--quick]
     tokencost verify [--profile hardware.yaml] [--json] [-o report.html] [--quick]
@@ -27,7 +28,8 @@ commands that write reports, so ``tokencost --help`` and ``validate`` never load
 Layout: :mod:`~tokencost.cli.common` holds the app and what commands share (error mapping, number
 formats, tables, atomic output); one module per command group (:mod:`~tokencost.cli.run`,
 :mod:`~tokencost.cli.scenario`, :mod:`~tokencost.cli.catalog`, :mod:`~tokencost.cli.prices`,
-:mod:`~tokencost.cli.simulate`, :mod:`~tokencost.cli.machine`) registers its commands on import.
+:mod:`~tokencost.cli.simulate`, :mod:`~tokencost.cli.sweep`, :mod:`~tokencost.cli.machine`)
+registers its commands on import.
 
 Adding a command: put it in its group's module (import that module below if it is new), decorate it
 with ``@app.command()`` and then ``@guarded``; import heavy modules
@@ -38,7 +40,7 @@ got wrong (exit 2) and let anything else escape (exit 1); write files through
 
 # Importing a command module registers its commands on ``app``, in this order (the order of --help).
 # isort: off
-from tokencost.cli import run, scenario, catalog, prices, simulate, machine  # noqa: F401
+from tokencost.cli import run, scenario, catalog, prices, simulate, sweep, machine  # noqa: F401
 
 # isort: on
 from tokencost.cli.common import app, main

@@ -9,9 +9,10 @@
 * Files are written atomically: a temporary file in the target's folder, then ``os.replace``;
   on any error the temporary file is removed and an existing report is left untouched.
 
-Pages are rendered by :mod:`~tokencost.report.run`, :mod:`~tokencost.report.compare` and
-:mod:`~tokencost.report.simulate` (strings, no files); figures come from :mod:`tokencost.report.figures`
-(pure), data from :mod:`tokencost.sweep.curves`.
+Pages are rendered by :mod:`~tokencost.report.run`, :mod:`~tokencost.report.compare`,
+:mod:`~tokencost.report.simulate` and :mod:`~tokencost.report.sweep` (strings, no files); figures
+come from :mod:`tokencost.report.figures` (pure), data from :mod:`tokencost.sweep.curves` and
+:mod:`tokencost.sweep.pareto`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from tokencost.report.compare import render_comparison
 from tokencost.report.page import PlotlyJs, Timestamp
 from tokencost.report.run import render_report
 from tokencost.report.simulate import render_simulation_report
+from tokencost.report.sweep import render_sweep_report
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
 from tokencost.sim.metrics import SimulationResult
+from tokencost.sweep.spec import SweepSpec
 
 # ----------------------------------------------------------------------------- public API
 
@@ -108,4 +111,26 @@ def write_simulation_report(
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    return target
+
+
+def write_sweep_report(
+    path: str | os.PathLike[str],
+    spec: SweepSpec,
+    table: str | os.PathLike[str],
+    *,
+    plotlyjs: PlotlyJs = "inline",
+) -> Path:
+    """Write the report of a finished sweep: its cost–latency Pareto front and best configurations.
+
+    ``table`` is the sweep's Parquet or CSV output; it is read a chunk at a time (only the columns
+    the report needs), so the report of any sweep fits in memory. Returns the path written.
+    """
+    from tokencost.sweep.pareto import columns_needed, summarize
+    from tokencost.sweep.runner import read_table
+
+    columns = columns_needed(list(spec.axes))
+    summary = summarize((batch.to_pandas() for batch in read_table(Path(table), columns)), spec.size)
+    target = Path(path)
+    _atomic_write(target, lambda: render_sweep_report(spec, summary, plotlyjs=plotlyjs))
     return target

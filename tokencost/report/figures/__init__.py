@@ -10,6 +10,7 @@ from tokencost.report.figures.compare import COMPARISON_METRICS, comparison_figu
 from tokencost.report.figures.roofline import phase_figure, roofline_figure
 from tokencost.report.figures.serving import batch_figure, output_length_figure, pareto_figure
 from tokencost.report.figures.simulation import latency_cdf_figure, series_figure, slo_attainment, slo_figure
+from tokencost.report.figures.sweep import sweep_pareto_figure
 from tokencost.report.figures.temperature import temperature_figure
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "series_figure",
     "slo_attainment",
     "slo_figure",
+    "sweep_pareto_figure",
     "temperature_figure",
 ]
