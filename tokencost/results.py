@@ -118,6 +118,7 @@ class Evaluation:
     prefill: PrefillRecord = field(default_factory=PrefillRecord)
     decode: DecodeRecord = field(default_factory=DecodeRecord)
     notes: tuple[str, ...] = ()
+    engine: str = "generic"  # the serving-engine profile behind the efficiencies (scenario.engine)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""
