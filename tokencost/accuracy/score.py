@@ -24,7 +24,7 @@ from tokencost.accuracy import fit as ft
 from tokencost.accuracy.table import Row, read_rows, to_row
 from tokencost.api import evaluate
 from tokencost.errors import TokenCostError, TokenCostWarning
-from tokencost.results import Evaluation
+from tokencost.results import Evaluation, json_ready
 from tokencost.scenario.engine import GENERIC, engine_catalog
 from tokencost.scenario.scenario import Scenario
 
@@ -165,7 +165,7 @@ class Accuracy:
             "loso": summary([s.error_loso for s in self.rows]),
         }
         loso = overall["loso"]
-        return {
+        return json_ready({
             "rows_scored": len(self.rows),
             "rows_skipped": sum(self.skipped.values()),
             "skipped_by_reason": dict(self.skipped),
@@ -188,7 +188,7 @@ class Accuracy:
             "sources": len({s.source for s in self.rows}),
             "wall_s": self.wall_s,
             "rows": [asdict(s) for s in self.rows],
-        }
+        })
 
 
 def _prepare(raw_rows: list[dict[str, str]]) -> tuple[list[Row], list[ft.Terms], dict[str, str]]:
