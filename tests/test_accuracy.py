@@ -57,7 +57,9 @@ def test_rows_become_scenarios():
 
 
 def _decode(row_id, source, memory_s, time_s, weights="bf16"):
-    return ft.Terms(row_id, source, "e", "decode", weights, "bf16", 1 / time_s, time_s=time_s, memory_s=memory_s)
+    return ft.Terms(
+        row_id, source, "e", "decode", weights, "bf16", 1 / time_s, time_s=time_s, memory_s=memory_s
+    )
 
 
 def test_fit_recovers_overhead_and_bandwidth():

@@ -82,11 +82,15 @@ def test_precedence_efficiency_over_engine_fields_over_preset():
     assert preset.efficiency.bandwidth == EngineSpec(preset="gpt-fast").decode_bandwidth["bf16"]
     assert preset.efficiency.step_overhead_s == EngineSpec(preset="gpt-fast").step_overhead_s
     # an engine field overrides its preset, one format at a time
-    field = scenario(engine={"preset": "gpt-fast", "decode_bandwidth": {"bf16": 0.5}, "step_overhead_s": 0.001})
+    field = scenario(
+        engine={"preset": "gpt-fast", "decode_bandwidth": {"bf16": 0.5}, "step_overhead_s": 0.001}
+    )
     assert field.efficiency.bandwidth == 0.5 and field.efficiency.step_overhead_s == 0.001
     assert field.engine.decode_bandwidth["int8"] == EngineSpec(preset="gpt-fast").decode_bandwidth["int8"]
     # an efficiency field overrides the engine
-    explicit = scenario(engine={"preset": "gpt-fast", "decode_bandwidth": {"bf16": 0.5}}, efficiency={"bandwidth": 0.4})
+    explicit = scenario(
+        engine={"preset": "gpt-fast", "decode_bandwidth": {"bf16": 0.5}}, efficiency={"bandwidth": 0.4}
+    )
     assert explicit.efficiency.bandwidth == 0.4
     # what the engine leaves out comes from the generic engine
     assert scenario(engine={"preset": "vllm"}).efficiency.bandwidth == calibration()["defaults"]["bandwidth"]

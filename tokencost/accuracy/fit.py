@@ -122,9 +122,7 @@ def _decode_loss(rows: list[Terms], overhead_s: float) -> tuple[float, dict[str,
     for row, value in zip(rows, implied, strict=True):
         groups[row.weights].append(float(value))
     table = _medians(groups)
-    predicted = np.array(
-        [r.memory_s / table[r.weights] + r.comm_s + overhead_s for r in rows], dtype=float
-    )
+    predicted = np.array([r.memory_s / table[r.weights] + r.comm_s + overhead_s for r in rows], dtype=float)
     times = np.array([r.time_s for r in rows])
     return float(np.sum(np.abs(predicted / times - 1.0))), table
 
@@ -135,7 +133,7 @@ def fit_decode(rows: list[Terms]) -> tuple[float, dict[str, float]]:
         return 0.0, {}
     memory = np.array([r.memory_s for r in rows])
     identifiable = len(rows) >= MIN_ROWS_FOR_OVERHEAD and memory.max() >= MIN_SPAN_FOR_OVERHEAD * memory.min()
-    best = (np.inf, 0.0, {})
+    best: tuple[float, float, dict[str, float]] = (np.inf, 0.0, {})
     for overhead in OVERHEAD_GRID_S if identifiable else OVERHEAD_GRID_S[:1]:
         loss, table = _decode_loss(rows, float(overhead))
         if loss < best[0] - 1e-12:

@@ -132,7 +132,11 @@ def summary(errors: list[float]) -> dict[str, float | int | None]:
     if not errors:
         return {"rows": 0, "median": None, "p90": None}
     values = np.asarray(errors)
-    return {"rows": int(values.size), "median": float(np.median(values)), "p90": float(np.percentile(values, P90))}
+    return {
+        "rows": int(values.size),
+        "median": float(np.median(values)),
+        "p90": float(np.percentile(values, P90)),
+    }
 
 
 def _group(scored: list[Scored], key: str) -> dict[str, dict[str, Any]]:
@@ -165,30 +169,32 @@ class Accuracy:
             "loso": summary([s.error_loso for s in self.rows]),
         }
         loso = overall["loso"]
-        return json_ready({
-            "rows_scored": len(self.rows),
-            "rows_skipped": sum(self.skipped.values()),
-            "skipped_by_reason": dict(self.skipped),
-            "skipped_rows": dict(self.skipped_rows),
-            "overall": overall,
-            "by_family": _group(self.rows, "family"),
-            "by_engine": _group(self.rows, "engine"),
-            "by_vendor": _group(self.rows, "vendor"),
-            "targets": {
-                "loso_median": TARGET_MEDIAN,
-                "loso_p90": TARGET_P90,
-                "met": bool(
-                    loso["median"] is not None
-                    and float(loso["median"]) <= TARGET_MEDIAN
-                    and float(loso["p90"] or math.inf) <= TARGET_P90
-                ),
-            },
-            "profiles": {name: asdict(p) for name, p in sorted(self.profiles.items())},
-            "pooled_profile": asdict(self.pooled),
-            "sources": len({s.source for s in self.rows}),
-            "wall_s": self.wall_s,
-            "rows": [asdict(s) for s in self.rows],
-        })
+        return json_ready(
+            {
+                "rows_scored": len(self.rows),
+                "rows_skipped": sum(self.skipped.values()),
+                "skipped_by_reason": dict(self.skipped),
+                "skipped_rows": dict(self.skipped_rows),
+                "overall": overall,
+                "by_family": _group(self.rows, "family"),
+                "by_engine": _group(self.rows, "engine"),
+                "by_vendor": _group(self.rows, "vendor"),
+                "targets": {
+                    "loso_median": TARGET_MEDIAN,
+                    "loso_p90": TARGET_P90,
+                    "met": bool(
+                        loso["median"] is not None
+                        and float(loso["median"]) <= TARGET_MEDIAN
+                        and float(loso["p90"] or math.inf) <= TARGET_P90
+                    ),
+                },
+                "profiles": {name: asdict(p) for name, p in sorted(self.profiles.items())},
+                "pooled_profile": asdict(self.pooled),
+                "sources": len({s.source for s in self.rows}),
+                "wall_s": self.wall_s,
+                "rows": [asdict(s) for s in self.rows],
+            }
+        )
 
 
 def _prepare(raw_rows: list[dict[str, str]]) -> tuple[list[Row], list[ft.Terms], dict[str, str]]:

@@ -28,7 +28,13 @@ from typing import Any
 
 DECODE_DEFAULT_PROMPT = 5
 DECODE_DEFAULT_OUTPUT = 200
-METRICS = ("decode_tokens_per_s", "throughput_output_tokens_per_s", "prefill_tokens_per_s", "ttft_s", "tpot_s")
+METRICS = (
+    "decode_tokens_per_s",
+    "throughput_output_tokens_per_s",
+    "prefill_tokens_per_s",
+    "ttft_s",
+    "tpot_s",
+)
 FAMILY = {
     "decode_tokens_per_s": "decode batch 1",
     "tpot_s": "TPOT",

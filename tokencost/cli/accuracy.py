@@ -11,7 +11,7 @@ from tokencost.cli.common import _atomic_write, _echo_err, _json, _percent, _wri
 
 
 def _summary_rows(groups: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, both in groups.items():
         mine, loso = both["in_sample"], both["loso"]
         rows.append(
@@ -34,9 +34,10 @@ def text_report(data: dict[str, Any]) -> str:
     for key, label in (("by_family", "family"), ("by_engine", "engine"), ("by_vendor", "vendor")):
         rows += [(f"{label}: {r[0]}", *r[1:]) for r in _summary_rows(data[key])]
     targets = data["targets"]
+    reasons = ", ".join(f"{count} {reason}" for reason, count in data["skipped_by_reason"].items())
     lines = [
         f"tokencost accuracy: {data['rows_scored']} rows from {data['sources']} sources scored, "
-        f"{data['rows_skipped']} skipped ({', '.join(f'{n} {r}' for r, n in data['skipped_by_reason'].items())})",
+        f"{data['rows_skipped']} skipped ({reasons})",
         "error = |predicted - measured| / measured; LOSO = engine profiles refitted without the rows "
         "of the source being predicted",
         "",

@@ -17,9 +17,7 @@ def _summary_table(data: dict[str, Any]) -> str:
     groups = [("all rows", data["overall"])]
     for key, label in (("by_family", "family"), ("by_engine", "engine"), ("by_vendor", "vendor")):
         groups += [(f"{label}: {name}", both) for name, both in data[key].items()]
-    head = "".join(
-        f"<th>{h}</th>" for h in ("group", "rows", "median", "p90", "LOSO median", "LOSO p90")
-    )
+    head = "".join(f"<th>{h}</th>" for h in ("group", "rows", "median", "p90", "LOSO median", "LOSO p90"))
     body = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{both['in_sample']['rows']}</td>"
         f"<td>{_percent(both['in_sample']['median'])}</td><td>{_percent(both['in_sample']['p90'])}</td>"
