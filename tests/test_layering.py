@@ -96,6 +96,7 @@ LAYERS: dict[str, int] = {
     "plan": 6,
     "sweep": 6,
     "machine": 6,
+    "accuracy": 6,
     "report": 7,
     "cli": 8,
     "": 9,  # tokencost/__init__.py: the curated public names

@@ -169,6 +169,7 @@ def evaluate(scenario: Scenario) -> Evaluation:
         input_tokens=prompt,
         output_tokens=out,
         batching=serving_spec(scenario).batching,
+        engine=scenario.engine.key,
     )
     max_batch = int(serving.max_batch(dep, context))
     if max_batch < 1:

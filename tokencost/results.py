@@ -134,6 +134,7 @@ class Evaluation:
     capex_usd: float | None = None  # fleet capital (purchase + server share), owned hardware only
     api_usd_per_day: float | None = None  # the same tokens bought at pricing.compare_with[0]
     savings_vs_api_usd_per_day: float | None = None  # api_usd_per_day − usd_per_day
+    engine: str = "generic"  # the serving-engine profile behind the efficiencies (scenario.engine)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""

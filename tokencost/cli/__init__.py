@@ -10,6 +10,7 @@ Commands::
     tokencost validate SCENARIO.yaml ... [--set KEY=VALUE ...]
     tokencost calibrate [-o hardware.yaml] [--device cpu|cuda] [--quick]
     tokencost verify [--profile hardware.yaml] [--json] [-o report.html] [--quick]
+    tokencost accuracy [--json] [-o report.html]
     tokencost schema
     tokencost init [PATH] [--model NAME] [--hardware NAME] [--gpus N] [--force]
     tokencost hardware list|show NAME [--json]
@@ -40,7 +41,7 @@ got wrong (exit 2) and let anything else escape (exit 1); write files through
 
 # Importing a command module registers its commands on ``app``, in this order (the order of --help).
 # isort: off
-from tokencost.cli import run, scenario, catalog, prices, simulate, sweep, machine  # noqa: F401
+from tokencost.cli import run, scenario, catalog, prices, simulate, sweep, machine, accuracy  # noqa: F401
 
 # isort: on
 from tokencost.cli.common import app, main

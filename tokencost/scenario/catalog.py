@@ -55,11 +55,9 @@ def find_preset(kind: str, name: str, *, field: str | None = None) -> dict[str, 
     key = table.get(_normalise(name))
     if key is None:
         hint = did_you_mean(_normalise(name), table)
-        listing = "tokencost hardware list" if kind == "hardware" else "tokencost models list"
-        raise PresetNotFoundError(
-            f"unknown {'hardware' if kind == 'hardware' else 'model'} preset {name!r}{hint}; see `{listing}`",
-            field=field,
-        )
+        noun = {"hardware": "hardware", "models": "model", "engines": "engine"}.get(kind, kind)
+        listing = f"tokencost {kind} list" if kind != "engines" else "tokencost/scenario/presets/engines/"
+        raise PresetNotFoundError(f"unknown {noun} preset {name!r}{hint}; see `{listing}`", field=field)
     return {"key": key, **catalog(kind)[key]}
 
 

@@ -11,7 +11,24 @@ from pydantic import BeforeValidator, ConfigDict
 from tokencost.scenario.catalog import find_preset
 from tokencost.units import parse_quantity
 
-Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
+Precision = Literal[
+    "fp32",
+    "bf16",
+    "fp16",
+    "fp8",
+    "fp4",
+    "mxfp4",
+    "int8",
+    "int4",
+    "int4-g32",
+    "int4-g64",
+    "int4-g128",
+    "q4_0",
+    "q4_k_m",
+    "q5_k_m",
+    "q6_k",
+    "q8_0",
+]
 
 BYTES_PER_ELEMENT: dict[str, float] = {
     "fp32": 4.0,
@@ -21,17 +38,56 @@ BYTES_PER_ELEMENT: dict[str, float] = {
     "fp8": 1.0,
     "int8": 1.0,
     "int4": 0.5,
+    # Block-scaled 4-bit floats (E2M1 elements). NVFP4: 16 elements share one FP8 (E4M3) scale,
+    # 4 + 8/16 = 4.5 bits (a per-tensor FP32 scale on top is negligible). NVIDIA, "Introducing
+    # NVFP4 for Efficient and Accurate Low-Precision Inference", 2025-06-24,
+    # https://developer.nvidia.com/blog/introducing-nvfp4-for-efficient-and-accurate-low-precision-inference/
+    "fp4": 4.5 / 8,
+    # MXFP4: 32 elements share one 8-bit E8M0 scale, 4 + 8/32 = 4.25 bits. OCP Microscaling
+    # Formats (MX) v1.0 specification, 2023-09, section 5 (MXFP4: k = 32, scale E8M0),
+    # https://www.opencompute.org/documents/ocp-microscaling-formats-mx-v1-0-spec-final-pdf
+    "mxfp4": 4.25 / 8,
+    # Weight-only int4 with a 16-bit scale and a 16-bit zero point per group of g weights:
+    # 4 + 32/g bits (GPTQ/AWQ g128: 4.25; MLX's default g64: 4.5; gpt-fast's g32: 5.0).
+    "int4-g32": (4 + 32 / 32) / 8,
+    "int4-g64": (4 + 32 / 64) / 8,
+    "int4-g128": (4 + 32 / 128) / 8,
+    # GGUF (llama.cpp) block formats, ggml/src/ggml-common.h (checked 2024-05): q4_0 = 32 weights in
+    # 16 bytes + an fp16 scale = 18 bytes / 32 = 4.5 bits; q8_0 = 34 bytes / 32 = 8.5 bits; q6_k =
+    # 210 bytes / 256 = 6.5625 bits. The _k_m mixes vary by model; llama.cpp's quantize README
+    # (https://github.com/ggml-org/llama.cpp/blob/master/tools/quantize/README.md, 2024) gives
+    # Q4_K_M 4.84 / 4.83 / 4.80 and Q5_K_M 5.68 / 5.67 / 5.65 bits for Llama 2 7B / 13B / 70B;
+    # we use 4.85 and 5.69 (issue 9's figures, within 0.05 bit of the table).
+    "q4_0": 4.5 / 8,
+    "q4_k_m": 4.85 / 8,
+    "q5_k_m": 5.69 / 8,
+    "q6_k": 6.5625 / 8,
+    "q8_0": 8.5 / 8,
 }
 
-# Weight-only quantised formats (int8, int4: GPTQ, AWQ, gpt-fast) dequantise to 16-bit and run
-# the matrix products there; fp8 runs natively on chips that have fp8 tensor cores.
+# Weight-only quantised formats (int8, int4 with group scales: GPTQ, AWQ, gpt-fast; GGUF types)
+# dequantise to 16-bit and run the matrix products there; fp8 runs natively on chips that have
+# fp8 tensor cores, fp4 (NVFP4, MXFP4) where the hardware's FLOP/s table has an fp4 entry
+# (Blackwell, MI355X), else it is dequantised to 16-bit.
+_SIXTEEN_BIT = ("bf16", "fp16")
+_GGUF_COMPUTE = ("fp16", "bf16")  # llama.cpp dequantises GGUF blocks to fp16 for its matmuls
 NATIVE_COMPUTE: dict[str, tuple[str, ...]] = {
     "fp32": ("fp32", "tf32"),
     "bf16": ("bf16", "fp16"),
     "fp16": ("fp16", "bf16"),
-    "fp8": ("fp8", "bf16", "fp16"),
-    "int8": ("bf16", "fp16"),
-    "int4": ("bf16", "fp16"),
+    "fp8": ("fp8", *_SIXTEEN_BIT),
+    "fp4": ("fp4", *_SIXTEEN_BIT),
+    "mxfp4": ("fp4", *_SIXTEEN_BIT),
+    "int8": _SIXTEEN_BIT,
+    "int4": _SIXTEEN_BIT,
+    "int4-g32": _SIXTEEN_BIT,
+    "int4-g64": _SIXTEEN_BIT,
+    "int4-g128": _SIXTEEN_BIT,
+    "q4_0": _GGUF_COMPUTE,
+    "q4_k_m": _GGUF_COMPUTE,
+    "q5_k_m": _GGUF_COMPUTE,
+    "q6_k": _GGUF_COMPUTE,
+    "q8_0": _GGUF_COMPUTE,
 }
 
 HIGH_EFFICIENCY_FRACTION = 0.95

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from tokencost.errors import ScenarioError
-from tokencost.scenario.catalog import calibration
 from tokencost.scenario.economics import FacilitySpec, PricingSpec
+from tokencost.scenario.engine import EngineSpec, fill_efficiency
 from tokencost.scenario.fields import _FROZEN, NATIVE_COMPUTE, _integer, _merge_preset
 from tokencost.scenario.hardware import HardwareSpec, ParallelismSpec, PrecisionSpec
 from tokencost.scenario.model import ModelSpec
@@ -30,6 +30,11 @@ class Scenario(BaseModel):
     workload: WorkloadSpec
     slo: SloSpec = Field(default_factory=SloSpec)  # type: ignore[arg-type]
     efficiency: EfficiencySpec = Field(default_factory=EfficiencySpec)
+    engine: EngineSpec = Field(
+        default_factory=EngineSpec,
+        description="Serving engine profile (preset: vllm, sglang, tensorrt-llm, llama.cpp, gpt-fast, "
+        "mlx, lmdeploy, ideal, generic); fills the efficiency fields the scenario does not set.",
+    )
     traffic: TrafficSpec | None = Field(
         None, description="Arrival process for the simulator (kind: poisson, gamma, diurnal, trace)."
     )
@@ -64,7 +69,8 @@ class Scenario(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _resolve(cls, data: Any) -> Any:
-        """Pick the preset's FLOP/s for the compute precision; fill count and tensor."""
+        """Pick the preset's FLOP/s for the compute precision; fill count and tensor; take the
+        efficiencies the scenario does not set from its engine (:mod:`tokencost.scenario.engine`)."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -87,16 +93,7 @@ class Scenario(BaseModel):
         elif not precision.get("compute"):
             weights = str(precision.get("weights") or "bf16")
             data["precision"] = {**precision, "compute": NATIVE_COMPUTE.get(weights, ("bf16",))[0]}
-        efficiency = data.get("efficiency") or {}
-        compute_precision = (data.get("precision") or {}).get("compute")
-        if (
-            isinstance(efficiency, dict)
-            and efficiency.get("compute") is None
-            and isinstance(compute_precision, str)
-        ):
-            by_precision = calibration()["defaults"].get("compute_by_precision", {})
-            if compute_precision in by_precision:
-                data["efficiency"] = {**efficiency, "compute": by_precision[compute_precision]}
+        data = fill_efficiency(data)
         parallelism = data.get("parallelism") or {}
         if isinstance(parallelism, dict):
             pipeline = parallelism.get("pipeline") or 1

@@ -1,0 +1,193 @@
+"""Fitting engine profiles to public measurements: a few numbers per engine, by robust medians.
+
+Per engine, from the rows it is fitted on:
+
+* ``step_overhead_s`` — the fixed time per forward step, by least absolute relative deviation over
+  a grid (0 to 5 ms) on its batch-1 decode rows, where a step takes ``x/η_b + c + o`` (x: bytes
+  over the peak bandwidth, c: communication, o: the overhead). It is fitted only where the rows
+  tell it apart from the bandwidth (at least 3 rows whose x span a factor 2); else 0.
+* ``decode_bandwidth[format]`` — the median over its batch-1 decode rows of the implied
+  ``η_b = x / (t − c − o)``.
+* ``prefill_compute[precision]`` — the median over its prefill, TTFT and throughput rows of the
+  implied compute efficiency: ``η_c = k / (t − c − o)`` for a compute-bound prefill (k: FLOP over
+  the peak), and for a throughput row the η_c at which the model's throughput, with the engine's
+  fitted η_b, equals the measured one (interpolated on a precomputed grid).
+
+A format an engine has no rows for takes the median over all engines' rows of that format, then
+the engine's median over its formats, then the median over all rows. Implied efficiencies are
+clipped to [0.02, 0.95]. Nothing is tuned to a single row: every number is a median or an L1 fit
+over a group of rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tokencost.scenario.engine import DEFAULT_KEY, lookup
+
+LOW, HIGH = 0.02, 0.95
+OVERHEAD_GRID_S = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]) * 1e-3
+BANDWIDTH_GRID = np.array([0.25, 0.45, 0.65, 0.9])
+COMPUTE_GRID = np.geomspace(0.08, 1.0, 8)
+MIN_ROWS_FOR_OVERHEAD = 3
+MIN_SPAN_FOR_OVERHEAD = 2.0
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a row's fit needs, precomputed once (seconds at peak, no overhead)."""
+
+    row_id: str
+    source: str
+    engine: str
+    kind: str  # "decode", "prefill" or "throughput"
+    weights: str
+    compute: str  # precision of the matrix products
+    measured: float  # the metric as measured
+    time_s: float = float("nan")  # decode step or prefill, measured
+    compute_s: float = 0.0
+    memory_s: float = 0.0
+    comm_s: float = 0.0
+    grid: np.ndarray | None = None  # throughput rows: [bandwidth, compute] -> predicted metric
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The fitted numbers of one engine (or of all engines pooled)."""
+
+    step_overhead_s: float = 0.0
+    decode_bandwidth: dict[str, float] = field(default_factory=dict)
+    prefill_compute: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fit:
+    engines: dict[str, Profile]
+    pooled: Profile
+
+    def overhead(self, engine: str) -> float:
+        profile = self.engines.get(engine)
+        return profile.step_overhead_s if profile else 0.0
+
+    def _pick(self, engine: str, table: str, key: str) -> float:
+        own = getattr(self.engines.get(engine, Profile()), table)
+        pooled = getattr(self.pooled, table)
+        for source in (_without_default(own), _without_default(pooled), own, pooled):
+            value = lookup(source, key)
+            if value is not None:
+                return value
+        return 1.0
+
+    def efficiency(self, engine: str, weights: str, compute: str) -> dict[str, float]:
+        """The ``efficiency`` section this fit gives a row of ``engine``."""
+        return {
+            "compute": self._pick(engine, "prefill_compute", compute),
+            "bandwidth": self._pick(engine, "decode_bandwidth", weights),
+            "step_overhead_s": self.overhead(engine),
+        }
+
+
+def _without_default(table: dict[str, float]) -> dict[str, float]:
+    return {key: value for key, value in table.items() if key != DEFAULT_KEY}
+
+
+def _clip(values: Iterable[float]) -> np.ndarray:
+    return np.clip(np.asarray(list(values), dtype=float), LOW, HIGH)
+
+
+def _medians(groups: dict[str, list[float]]) -> dict[str, float]:
+    table = {key: float(np.median(_clip(values))) for key, values in groups.items() if values}
+    everything = [value for values in groups.values() for value in values]
+    if everything:
+        table[DEFAULT_KEY] = float(np.median(_clip(everything)))
+    return table
+
+
+def implied_bandwidth(rows: list[Terms], overhead_s: float) -> np.ndarray:
+    """``x / (t − c − o)`` per decode row (inf where the overhead leaves no time)."""
+    left = np.array([r.time_s - r.comm_s - overhead_s for r in rows])
+    memory = np.array([r.memory_s for r in rows])
+    return np.where(left > 0, memory / np.where(left > 0, left, 1.0), np.inf)
+
+
+def _decode_loss(rows: list[Terms], overhead_s: float) -> tuple[float, dict[str, float]]:
+    implied = implied_bandwidth(rows, overhead_s)
+    if not np.all(np.isfinite(implied)):
+        return np.inf, {}
+    groups: dict[str, list[float]] = defaultdict(list)
+    for row, value in zip(rows, implied, strict=True):
+        groups[row.weights].append(float(value))
+    table = _medians(groups)
+    predicted = np.array([r.memory_s / table[r.weights] + r.comm_s + overhead_s for r in rows], dtype=float)
+    times = np.array([r.time_s for r in rows])
+    return float(np.sum(np.abs(predicted / times - 1.0))), table
+
+
+def fit_decode(rows: list[Terms]) -> tuple[float, dict[str, float]]:
+    """(step overhead, bandwidth efficiency by weight format) of one engine's batch-1 decode rows."""
+    if not rows:
+        return 0.0, {}
+    memory = np.array([r.memory_s for r in rows])
+    identifiable = len(rows) >= MIN_ROWS_FOR_OVERHEAD and memory.max() >= MIN_SPAN_FOR_OVERHEAD * memory.min()
+    best: tuple[float, float, dict[str, float]] = (np.inf, 0.0, {})
+    for overhead in OVERHEAD_GRID_S if identifiable else OVERHEAD_GRID_S[:1]:
+        loss, table = _decode_loss(rows, float(overhead))
+        if loss < best[0] - 1e-12:
+            best = (loss, float(overhead), table)
+    return best[1], best[2]
+
+
+def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
+    """The compute efficiency at which the throughput grid meets the measured value."""
+    assert terms.grid is not None
+    log_b = np.log(BANDWIDTH_GRID)
+    column = np.array(
+        [np.interp(np.log(bandwidth), log_b, np.log(terms.grid[:, j])) for j in range(COMPUTE_GRID.size)]
+    )
+    if not np.all(np.isfinite(column)) or np.any(np.diff(column) <= 0):
+        return None
+    return float(np.exp(np.interp(np.log(terms.measured), column, np.log(COMPUTE_GRID))))
+
+
+def _implied_compute(terms: Terms, fit: Fit) -> float | None:
+    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute)
+    if terms.kind == "throughput":
+        return _grid_compute(terms, efficiency["bandwidth"])
+    left = terms.time_s - terms.comm_s - efficiency["step_overhead_s"]
+    if left <= 0 or terms.memory_s / efficiency["bandwidth"] >= left:
+        return None  # memory-bound at the fitted bandwidth: says nothing about compute
+    return terms.compute_s / left
+
+
+def fit(rows: list[Terms]) -> Fit:
+    """Fit every engine's profile (and the pooled one) on ``rows``."""
+    by_engine: dict[str, list[Terms]] = defaultdict(list)
+    for terms in rows:
+        by_engine[terms.engine].append(terms)
+    engines: dict[str, Profile] = {}
+    pooled_bandwidth: dict[str, list[float]] = defaultdict(list)
+    for engine, own in by_engine.items():
+        decode = [t for t in own if t.kind == "decode"]
+        overhead, bandwidth = fit_decode(decode)
+        engines[engine] = Profile(overhead, bandwidth)
+        for terms, value in zip(decode, implied_bandwidth(decode, overhead), strict=True):
+            pooled_bandwidth[terms.weights].append(float(value))
+    decode_only = Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
+    own_compute: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    pooled_compute: dict[str, list[float]] = defaultdict(list)
+    for terms in rows:
+        if terms.kind == "decode":
+            continue
+        value = _implied_compute(terms, decode_only)
+        if value is not None and np.isfinite(value):
+            own_compute[terms.engine][terms.compute].append(value)
+            pooled_compute[terms.compute].append(value)
+    final = {
+        engine: Profile(p.step_overhead_s, p.decode_bandwidth, _medians(own_compute.get(engine, {})))
+        for engine, p in engines.items()
+    }
+    return Fit(final, Profile(0.0, decode_only.pooled.decode_bandwidth, _medians(pooled_compute)))
