@@ -19,7 +19,9 @@ from tokencost.cli.common import (
     Failure,
     PlotlyJs,
     Row,
+    CHECK_HELP,
     _bytes,
+    _check,
     _count,
     _deployment_text,
     _echo_report,
@@ -29,6 +31,7 @@ from tokencost.cli.common import (
     _percent,
     _report_target,
     _seconds,
+    _slo_misses,
     _slug,
     _usd,
     _watts,
@@ -192,12 +195,14 @@ def run(
     plotlyjs: Annotated[
         PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
     ] = PlotlyJs.inline,
+    check: Annotated[bool, typer.Option("--check", help=CHECK_HELP)] = False,
 ) -> None:
     """Evaluate a scenario: print a summary and write an HTML report.
 
     With --json, stdout holds exactly the result of Evaluation.to_dict() as JSON; the report is
     still written (its path goes to stderr) unless --no-report. A scenario that cannot run on its
-    hardware exits with code 2 and its reason (with --json, the JSON is printed first).
+    hardware exits with code 2 and its reason (with --json, the JSON is printed first); with
+    --check, one that misses its SLO exits with code 3.
     """
     if output and no_report:
         raise Failure("--output and --no-report contradict each other: give one")
@@ -212,6 +217,7 @@ def run(
     if not as_json:
         typer.echo(summary(evaluation))
     if no_report:
+        _run_check(check, scenario, evaluation)
         return
     with _report_target(output, spec.name) as path:
         from tokencost.report.writer import write_report
@@ -221,6 +227,12 @@ def run(
         except OSError as exc:
             raise _write_failed(path, exc) from None
     _echo_report(path, as_json)
+    _run_check(check, scenario, evaluation)
+
+
+def _run_check(check: bool, path: str, evaluation: Evaluation) -> None:
+    if check and evaluation.meets_slo is False:
+        _check([f"{path}: misses its SLO: {_slo_misses(evaluation)}"])
 
 
 # --------------------------------------------------------------------------- compare
@@ -348,6 +360,9 @@ def compare(
             "--allow-infeasible", help="Keep scenarios that cannot run on their hardware, marked as such."
         ),
     ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit with code 3 when any scenario misses its SLO.")
+    ] = False,
 ) -> None:
     """Compare scenarios side by side and write a comparison report.
 
@@ -375,6 +390,7 @@ def compare(
             if not ev.feasible:
                 typer.echo(f"note: {ev.name} is infeasible: {ev.infeasible_reason}")
     if no_report:
+        _compare_check(check, files, evaluations)
         return
     with _report_target(output, _comparison_name(scenarios)) as path:
         from tokencost.report.writer import write_comparison_report
@@ -384,3 +400,16 @@ def compare(
         except OSError as exc:
             raise _write_failed(path, exc) from None
     _echo_report(path, as_json)
+    _compare_check(check, files, evaluations)
+
+
+def _compare_check(check: bool, files: Sequence[str], evaluations: Sequence[Evaluation]) -> None:
+    if not check:
+        return
+    failures = []
+    for path, ev in zip(files, evaluations, strict=True):
+        if not ev.feasible:
+            failures.append(f"{path}: infeasible: {ev.infeasible_reason}")
+        elif ev.meets_slo is False:
+            failures.append(f"{path}: misses its SLO: {_slo_misses(ev)}")
+    _check(failures)
