@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from tokencost.units import format_si
-
 from tokencost.cli.common import (
     Row,
     _bytes,
@@ -24,6 +22,7 @@ from tokencost.cli.common import (
     table,
 )
 from tokencost.cli.render import complete_hardware, complete_model
+from tokencost.units import format_si
 
 hardware_app = typer.Typer(
     help="The accelerator catalog: list, show NAME.", no_args_is_help=True, rich_markup_mode=None

@@ -118,6 +118,6 @@ def complete_model(incomplete: str) -> list[str]:
 
 def complete_example(incomplete: str) -> list[str]:
     """Bundled example scenario names (``tokencost init --example``)."""
-    from tokencost.scenario.examples import example_names
+    from tokencost.scenario.bundled import example_names
 
     return [name for name in example_names() if name.startswith(incomplete)]

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from tokencost.results import Evaluation
     from tokencost.scenario.scenario import Scenario
 from tokencost.cli.common import (
+    CHECK_HELP,
     MAX_NAME_PARTS,
     PERCENT,
     SECONDS_PER_DAY,
@@ -19,7 +20,6 @@ from tokencost.cli.common import (
     Failure,
     PlotlyJs,
     Row,
-    CHECK_HELP,
     _bytes,
     _check,
     _count,

@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from tokencost.errors import ScenarioError
-
 from tokencost.cli.common import (
     EXIT_INPUT,
     Failure,
@@ -22,6 +20,7 @@ from tokencost.cli.common import (
     guarded,
 )
 from tokencost.cli.render import complete_example, complete_hardware, complete_model
+from tokencost.errors import ScenarioError
 
 # --------------------------------------------------------------------------- validate, schema
 

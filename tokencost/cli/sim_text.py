@@ -26,7 +26,8 @@ def _number(value: Any) -> str:
 
 def _latency_table(data: dict[str, Any]) -> str:
     rows = [
-        [label, *(_seconds((data.get(key) or {}).get(name)) for name in STATISTICS)] for key, label in LATENCIES
+        [label, *(_seconds((data.get(key) or {}).get(name)) for name in STATISTICS)]
+        for key, label in LATENCIES
     ]
     return rich_table(["latency", *STATISTICS], rows, right=(1, 2, 3, 4))
 
@@ -44,7 +45,9 @@ def _slo_row(data: dict[str, Any]) -> Row:
 
 
 def _summary_rows(data: dict[str, Any]) -> list[Row]:
-    dropped = ", ".join(f"{count:,} × {reason}" for reason, count in (data.get("dropped_reasons") or {}).items())
+    dropped = ", ".join(
+        f"{count:,} × {reason}" for reason, count in (data.get("dropped_reasons") or {}).items()
+    )
     rate = data.get("request_rate_per_s")
     return [
         ("completed / dropped", f"{data['requests_completed']:,} / {data['requests_dropped']:,}", dropped),
