@@ -269,32 +269,6 @@ def _deployment_text(evaluation: Evaluation) -> str:
     return parts
 
 
-CHECK_HELP = (
-    "Exit with code 3 when the result misses its SLO (after printing and writing it), so a script "
-    "or CI job can tell."
-)
-
-
-def _slo_misses(ev: Evaluation) -> str:
-    """Which targets ``ev`` misses, with numbers: ``p99 TTFT 1.2 s > 500 ms``."""
-    parts = []
-    for label, value, target in (
-        ("TTFT", ev.ttft_p99_s, ev.slo_ttft_s),
-        ("TPOT", ev.tpot_p99_s, ev.slo_tpot_s),
-    ):
-        if value is not None and target is not None and not value <= target:
-            parts.append(f"p{ev.slo_percentile or 99:g} {label} {_seconds(value)} > {_seconds(target)}")
-    return "; ".join(parts) or "see the summary"
-
-
-def _check(failures: Sequence[str]) -> None:
-    """``--check``: one line per missed SLO on stderr, then exit 3 (nothing when all are met)."""
-    for failure in failures:
-        _echo_err(f"check failed: {failure}")
-    if failures:
-        raise typer.Exit(EXIT_SLO_MISSED)
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "scenario"
 

@@ -11,8 +11,8 @@ import typer
 if TYPE_CHECKING:
     from tokencost.results import Evaluation
     from tokencost.scenario.scenario import Scenario
+from tokencost.cli.check import CHECK_HELP, _check, _slo_misses
 from tokencost.cli.common import (
-    CHECK_HELP,
     MAX_NAME_PARTS,
     PERCENT,
     SECONDS_PER_DAY,
@@ -21,7 +21,6 @@ from tokencost.cli.common import (
     PlotlyJs,
     Row,
     _bytes,
-    _check,
     _count,
     _deployment_text,
     _echo_report,
@@ -31,7 +30,6 @@ from tokencost.cli.common import (
     _percent,
     _report_target,
     _seconds,
-    _slo_misses,
     _slug,
     _usd,
     _watts,

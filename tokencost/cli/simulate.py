@@ -12,13 +12,12 @@ from tokencost.errors import TokenCostWarning
 
 if TYPE_CHECKING:
     from tokencost.scenario.scenario import Scenario
+from tokencost.cli.check import CHECK_HELP, _check
 from tokencost.cli.common import (
-    CHECK_HELP,
     EXIT_INPUT,
     EXIT_SLO_MISSED,
     Failure,
     PlotlyJs,
-    _check,
     _echo_report,
     _json,
     _report_target,
