@@ -85,7 +85,7 @@ def test_ctrl_c_in_a_real_run_is_one_line_and_130():
     )
     wait_for_handlers(process)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert err.decode() == "interrupted\n"
 
