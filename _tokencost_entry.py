@@ -46,9 +46,13 @@ def install_signal_handlers() -> None:
 def main() -> None:
     """Console entry point: install the handlers, then import and run :func:`tokencost.cli.main`."""
     install_signal_handlers()
-    from tokencost.cli import main as cli_main
+    try:
+        from tokencost.cli import main as cli_main
 
-    cli_main()
+        cli_main()
+    finally:  # the work is done (or given up): a late signal must not interrupt the shutdown
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_IGN)
     sys.exit(0)
 
 

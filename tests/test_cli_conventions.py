@@ -105,13 +105,13 @@ def test_sigterm_during_run_leaves_no_temporary_file(tmp_path, delay_s):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     leftovers = [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")]
-    assert leftovers == []
+    assert leftovers == [], (process.returncode, err)
     if process.returncode == 0:  # finished before the signal: the report is whole
-        assert target.read_text(encoding="utf-8").rstrip().endswith("</html>")
+        assert target.read_text(encoding="utf-8").rstrip().endswith("</html>"), err
     else:
         assert process.returncode == 143, err
-        assert err.decode().splitlines()[-1] == "terminated"
-        assert "Traceback" not in err.decode()
+        assert err.decode().splitlines()[-1] == "terminated", err
+        assert "Traceback" not in err.decode() and "Exception ignored" not in err.decode(), err
 
 
 def test_an_over_long_output_name_is_bad_input(tmp_path):
