@@ -202,7 +202,8 @@ def test_a_failed_report_write_leaves_nothing(tmp_path, monkeypatch):
     out = tmp_path / "new" / "r.html"
     result = invoke("run", CHAT, "-o", out)
     assert result.exit_code == 1
-    assert result.stderr.strip().endswith("cannot write the report: No space left on device")
+    line = result.stderr.strip()
+    assert line.startswith("error: cannot write the report: ") and line.endswith(": No space left on device")
     assert not (tmp_path / "new").exists()
 
 

@@ -27,7 +27,8 @@ def test_quick_start_is_exactly_two_commands_on_a_bundled_scenario():
     run, test = lines
     assert run.startswith("python3 -m venv .venv && ") and "tokencost run scenarios/" in run
     assert (ROOT / run.split("tokencost run ")[1].split()[0]).is_file()
-    assert test.startswith("python3 -m venv .venv && ") and "'.[test]'" in test and "-m pytest" in test
+    assert test.startswith("python3 -m venv .venv && ") and "-m pytest" in test
+    assert "'.[test,browser]'" in test  # the browser tests need Playwright
 
 
 def test_every_command_in_the_reference_exists():

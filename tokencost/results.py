@@ -146,6 +146,26 @@ class Evaluation:
         """One-row pandas DataFrame; nested records flattened as ``prefill.time_s``."""
         return to_frame([self])
 
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: latency, fleet and cost at this load (SI units named)."""
+        if not self.feasible:
+            rows = [("feasible", "no"), ("reason", self.infeasible_reason or "")]
+        else:
+            rows = [
+                ("TTFT (mean, p99)", f"{_g(self.ttft_s)} s, {_g(self.ttft_p99_s)} s"),
+                ("TPOT (mean, p99)", f"{_g(self.tpot_s)} s, {_g(self.tpot_p99_s)} s"),
+                ("output tokens/s", _g(self.throughput_output_tokens_per_s)),
+                ("sequences in decode", _g(self.batch_size)),
+                ("replicas × accelerators", f"{self.replicas} × {self.accelerators_per_replica}"),
+                ("accelerators", f"{self.gpus_required}"),
+                ("$ per million output tokens", _g(self.usd_per_million_output_tokens)),
+                ("$ per million input tokens", _g(self.usd_per_million_input_tokens)),
+                ("$ per day", _g(self.usd_per_day)),
+                ("meets SLO", {True: "yes", False: "no", None: "no SLO"}[self.meets_slo]),
+            ]
+        title = f"{self.name}: {self.model} on {self.accelerators_per_replica} × {self.hardware}"
+        return html_table(title, rows)
+
 
 def json_ready(value: Any) -> Any:
     """``value`` with tuples as lists and NaN/inf as None, so ``json.dumps(allow_nan=False)`` works."""
@@ -171,8 +191,56 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def to_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
-    """A DataFrame with one row per evaluation (pandas is imported only here)."""
+def _g(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def html_table(title: str, rows: list[tuple[str, str]]) -> str:
+    """``rows`` of (label, value) as a small HTML table with a caption; every string escaped."""
+    from html import escape
+
+    body = "".join(
+        f"<tr><th style='text-align:left'>{escape(label)}</th><td>{escape(value)}</td></tr>"
+        for label, value in rows
+    )
+    return f"<table><caption style='text-align:left'>{escape(title)}</caption>{body}</table>"
+
+
+def frame(records: list[dict[str, Any]], integers: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """A DataFrame of flat records in which integers stay integers: the ``integers`` columns are
+    ``int64``, or pandas' nullable ``Int64`` where a value is missing (instead of floats with NaN);
+    a bool column with a missing value is ``boolean``."""
     import pandas as pd
 
-    return pd.DataFrame([flatten(evaluation.to_dict()) for evaluation in evaluations])
+    table = pd.DataFrame(records)
+    for column in table.columns:
+        values = [record.get(column) for record in records]
+        present = [value for value in values if value is not None]
+        missing = len(present) < len(values)
+        if column in integers and all(isinstance(value, int) for value in present):
+            table[column] = pd.array(values, dtype="Int64" if missing else "int64")
+        elif present and missing and all(isinstance(value, bool) for value in present):
+            table[column] = pd.array(values, dtype="boolean")
+    return table
+
+
+def _integer_fields(cls: type) -> frozenset[str]:
+    """Dotted names of the ``int`` fields of a record dataclass and of its nested records."""
+    import dataclasses
+    import typing
+
+    names: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for item in dataclasses.fields(cls):
+        hint = hints[item.name]
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            names.update(f"{item.name}.{inner}" for inner in _integer_fields(hint))
+        elif hint is int or set(typing.get_args(hint)) == {int, type(None)}:
+            names.add(item.name)
+    return frozenset(names)
+
+
+def to_frame(evaluations: list[Evaluation]) -> pd.DataFrame:
+    """A DataFrame with one row per evaluation (pandas is imported only here). Integer fields
+    (``replicas``, ``gpus_required``, ``max_batch``, ...) stay integers: ``Int64`` columns."""
+    return frame([flatten(evaluation.to_dict()) for evaluation in evaluations], _integer_fields(Evaluation))

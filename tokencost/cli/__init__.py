@@ -2,23 +2,25 @@
 
 Commands::
 
-    tokencost run SCENARIO.yaml [-o PATH] [--json] [--no-report] [--set KEY=VALUE ...]
-    tokencost compare A.yaml B.yaml ... [-o PATH] [--json] [--no-report] [--allow-infeasible]
-    tokencost simulate SCENARIO.yaml [--requests N] [--seed S] [--json] [-o PATH] [--set KEY=VALUE ...]
-    tokencost plan SCENARIO.yaml [--requests N] [--seed S] [--json] [--set KEY=VALUE ...]
+    tokencost run SCENARIO.yaml [-o PATH] [--json] [--check] [--no-report] [--set KEY=VALUE ...]
+    tokencost compare A.yaml B.yaml ... [-o PATH] [--json] [--check] [--no-report] [--allow-infeasible]
+    tokencost simulate SCENARIO.yaml [--requests N] [--seed S] [--json] [--check] [-o PATH] [--set ...]
+    tokencost plan SCENARIO.yaml [--requests N] [--seed S] [--json] [--check] [--set KEY=VALUE ...]
     tokencost sweep SPEC.yaml [-o results.parquet|.csv] [--what evaluate|simulate|plan] [--resume] [--dask]
-    tokencost validate SCENARIO.yaml ... [--set KEY=VALUE ...]
-    tokencost calibrate [-o hardware.yaml] [--device cpu|cuda] [--quick]
+    tokencost validate SCENARIO.yaml ... [--json] [--set KEY=VALUE ...]
+    tokencost calibrate [-o hardware.yaml] [--device cpu|cuda] [--quick] [--json]
     tokencost verify [--profile hardware.yaml] [--json] [-o report.html] [--quick]
     tokencost accuracy [--json] [-o report.html]
-    tokencost schema
-    tokencost init [PATH] [--model NAME] [--hardware NAME] [--gpus N] [--force]
+    tokencost schema [--json]
+    tokencost init [PATH] [--model NAME] [--hardware NAME] [--gpus N] [--example NAME] [--force] [--json]
     tokencost hardware list|show NAME [--json]
     tokencost models list|show NAME [--json]
     tokencost prices list [--model M] [--json] | show KEY [--json]
 
-Exit codes: 0 success; 2 bad input (unreadable or invalid YAML, a schema error, an unknown preset,
-a scenario that cannot run on its hardware, a file ``init`` would overwrite); 1 anything else.
+Exit codes: 0 success (a closed stdout too); 2 bad input (unreadable or invalid YAML, a schema
+error, an unknown preset, a scenario that cannot run on its hardware, a file ``init`` would
+overwrite, an output path that cannot be written); 3 a missed SLO under ``--check``; 130 Ctrl-C;
+143 SIGTERM (handlers in ``_tokencost_entry``, installed before any import); 1 anything else.
 An error is one line on stderr (``file:line:column: field: what is wrong (what is allowed)``),
 never a traceback (set ``TOKENCOST_DEBUG=1`` to get one), and leaves no partial file behind.
 A :class:`~tokencost.errors.TokenCostWarning` is one line, ``warning: ...``, on stderr.
@@ -29,8 +31,9 @@ commands that write reports, so ``tokencost --help`` and ``validate`` never load
 Layout: :mod:`~tokencost.cli.common` holds the app and what commands share (error mapping, number
 formats, tables, atomic output); one module per command group (:mod:`~tokencost.cli.run`,
 :mod:`~tokencost.cli.scenario`, :mod:`~tokencost.cli.catalog`, :mod:`~tokencost.cli.prices`,
-:mod:`~tokencost.cli.simulate`, :mod:`~tokencost.cli.sweep`, :mod:`~tokencost.cli.machine`)
-registers its commands on import.
+:mod:`~tokencost.cli.simulate`, :mod:`~tokencost.cli.sweep`, :mod:`~tokencost.cli.machine`,
+:mod:`~tokencost.cli.accuracy`) registers its commands on import; :mod:`~tokencost.cli.render`
+holds the rich tables, progress bars and preset completion, :mod:`~tokencost.cli.check` ``--check``.
 
 Adding a command: put it in its group's module (import that module below if it is new), decorate it
 with ``@app.command()`` and then ``@guarded``; import heavy modules

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from tokencost.units import format_si
-
-if TYPE_CHECKING:
-    pass
 from tokencost.cli.common import (
     Row,
     _bytes,
@@ -25,6 +21,8 @@ from tokencost.cli.common import (
     guarded,
     table,
 )
+from tokencost.cli.render import complete_hardware, complete_model
+from tokencost.units import format_si
 
 hardware_app = typer.Typer(
     help="The accelerator catalog: list, show NAME.", no_args_is_help=True, rich_markup_mode=None
@@ -187,7 +185,9 @@ def hardware_list(
 @hardware_app.command("show")
 @guarded
 def hardware_show(
-    name: Annotated[str, typer.Argument(help="Preset key or alias, e.g. h100.")],
+    name: Annotated[
+        str, typer.Argument(help="Preset key or alias, e.g. h100.", autocompletion=complete_hardware)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (SI units).")] = False,
 ) -> None:
     """Show one accelerator with every figure, its unit and its source."""
@@ -213,7 +213,9 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
 @models_app.command("show")
 @guarded
 def models_show(
-    name: Annotated[str, typer.Argument(help="Preset key or alias, e.g. llama-3.1-8b.")],
+    name: Annotated[
+        str, typer.Argument(help="Preset key or alias, e.g. llama-3.1-8b.", autocompletion=complete_model)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one model's architecture and its source."""

@@ -3,6 +3,7 @@ formatting, tables, atomic report targets."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
@@ -29,9 +30,27 @@ if TYPE_CHECKING:
     from tokencost.scenario.scenario import Scenario
 
 
+EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_SLO_MISSED = 3  # with --check: the result misses its SLO
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM (see _tokencost_entry.py, which installs the handlers)
+# An output path the user gave that cannot be written is bad input (exit 2); a full disk or an
+# I/O error is not (exit 1).
+USER_PATH_ERRNOS = frozenset(
+    {
+        errno.ENAMETOOLONG,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.EROFS,
+        errno.ELOOP,
+        errno.EINVAL,
+        errno.ENOENT,
+    }
+)
 REPORTS_DIR = Path("reports")
 MAX_NAME_PARTS = 3
 THOUSAND = 1e3
@@ -112,6 +131,9 @@ def guarded(func: F) -> F:
             except KeyboardInterrupt:
                 _echo_err("interrupted")
                 raise typer.Exit(EXIT_INTERRUPTED) from None
+            except BrokenPipeError:  # stdout closed early (`tokencost models list | head -1`)
+                _silence_stdout()
+                raise typer.Exit(EXIT_OK) from None
             except Exception as exc:
                 if os.environ.get("TOKENCOST_DEBUG"):
                     raise
@@ -261,19 +283,20 @@ def _report_target(output: str | None, default_name: str) -> Iterator[Path]:
     created, and removed again if it stayed empty on failure."""
     file_name = f"{_slug(default_name)}.html"
     path = Path(output) if output else REPORTS_DIR / file_name
-    if path.is_dir():
-        path = path / file_name
     created: list[Path] = []
-    folder = path.parent
-    while not folder.exists():
-        created.append(folder)
-        folder = folder.parent
+    try:
+        if path.is_dir():
+            path = path / file_name
+        folder = path.parent
+        while not folder.exists():
+            created.append(folder)
+            folder = folder.parent
+    except OSError as exc:  # a name too long to look up, a loop of links
+        raise _write_failed(path, exc) from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise Failure(
-            f"{path.parent}: cannot create the report folder: {exc.strerror or exc}", EXIT_FAILURE
-        ) from None
+        raise _write_failed(path.parent, exc, what="create the report folder") from None
     try:
         yield path
     except BaseException:
@@ -283,17 +306,32 @@ def _report_target(output: str | None, default_name: str) -> Iterator[Path]:
         raise
 
 
-def _write_failed(path: Path, exc: OSError) -> Failure:
-    return Failure(f"{path}: cannot write the report: {exc.strerror or exc}", EXIT_FAILURE)
+def _write_failed(path: Path, exc: OSError, what: str = "write the report") -> Failure:
+    """``error: cannot write the report: PATH: reason``; exit 2 for a path the user got wrong
+    (too long, no permission, a folder), else 1 (a full disk, an I/O error)."""
+    code = EXIT_INPUT if exc.errno in USER_PATH_ERRNOS else EXIT_FAILURE
+    return Failure(f"error: cannot {what}: {path}: {exc.strerror or exc}", code)
 
 
 def _echo_report(path: Path, to_stderr: bool) -> None:
     typer.echo(f"report: {path}", err=to_stderr)
 
 
+def temporary_prefix(path: Path) -> str:
+    """``.NAME.`` for the temporary file beside ``path``, cut so that the temporary name stays
+    within the 255 bytes a file name may have when ``path``'s own name does."""
+    return f".{path.name[:TEMPORARY_NAME_CHARS]}."
+
+
+TEMPORARY_NAME_CHARS = 200
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a failure leaves nothing half done."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``text`` to ``path`` through a temporary file, so a failure leaves nothing half done.
+
+    The temporary file is created only once ``text`` is ready, and removed on any exception,
+    ``SystemExit`` from the SIGTERM/SIGINT handlers included."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
@@ -323,14 +361,38 @@ def _root(
 ) -> None:
     """What an LLM token costs to serve, from first principles: prefill, decode, memory, dollars.
 
-    Exit codes: 0 success, 2 bad input or a scenario that cannot run, 1 anything else.
+    Exit codes: 0 success; 1 a bug or an I/O failure; 2 bad input or a scenario that cannot run;
+    3 with --check, a missed SLO; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
     """
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone, so that the flush at exit is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (captured output): nothing to flush
+        pass
+
+
 def main() -> None:
-    """Console entry point (``tokencost`` and ``python -m tokencost``)."""
+    """Run the app (``tokencost`` through :mod:`_tokencost_entry`, and ``python -m tokencost``).
+
+    A closed stdout (``| head -1``) ends the command quietly with exit 0."""
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="replace")
-    app(prog_name="tokencost")
+    code: int | str | None = EXIT_OK
+    try:
+        app(prog_name="tokencost")
+    except SystemExit as exc:
+        code = exc.code
+    except BrokenPipeError:
+        _silence_stdout()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(code)

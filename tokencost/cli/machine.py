@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from tokencost.errors import ScenarioError
-from tokencost.units import format_si
-
-if TYPE_CHECKING:
-    pass
 from tokencost.cli.common import (
-    EXIT_FAILURE,
     Failure,
     Row,
     _atomic_write,
@@ -26,17 +18,12 @@ from tokencost.cli.common import (
     _write_failed,
     app,
     guarded,
-    table,
 )
+from tokencost.cli.render import progress_bar, rich_table
+from tokencost.errors import ScenarioError
+from tokencost.units import format_si
 
 # --------------------------------------------------------------------------- calibrate and verify
-
-
-def _progress(prefix: str) -> Callable[[str], None] | None:
-    """Progress lines on stderr while stderr is a terminal; silent when piped or captured."""
-    if not sys.stderr.isatty():
-        return None
-    return lambda message: _echo_err(f"{prefix}: {message}")
 
 
 def _profile_yaml(document: dict[str, Any], device: str, quick: bool) -> str:
@@ -88,7 +75,11 @@ def _calibration_summary(document: dict[str, Any]) -> str:
         ]
     )
     head = f"{hardware['name']}, {_bytes(hardware['memory'])} memory"
-    return head + "\n" + table(rows, header=["measurement", "median", "min–max"], right=(1, 2))
+    return head + "\n" + rich_table(["measurement", "median", "min–max"], rows, right=(1, 2))
+
+
+def _verify_table(header: list[str], rows: list[list[str]]) -> str:
+    return rich_table(header, rows, right=tuple(range(1, len(header))))
 
 
 @app.command()
@@ -99,6 +90,12 @@ def calibrate(
     ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu (numpy) or cuda (PyTorch).")] = "cpu",
     quick: Annotated[bool, typer.Option("--quick", help="Fewer, smaller measurements: seconds.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the profile as JSON on stdout instead of YAML (-o still writes YAML)."
+        ),
+    ] = False,
 ) -> None:
     """Measure this machine (matmul FLOP/s per precision, memory bandwidth, per-call overheads,
     efficiency by matrix size) and write a hardware profile for scenarios and `tokencost verify`.
@@ -112,13 +109,17 @@ def calibrate(
     if device not in DEVICES:
         raise Failure(f"--device: {device!r} is not a device (allowed: {', '.join(DEVICES)})")
     try:
-        document = measure(device=device, quick=quick, progress=_progress("calibrate"))
+        with progress_bar("calibrate") as progress:
+            document = measure(device=device, quick=quick, progress=progress)
     except DeviceUnavailableError as exc:
         raise Failure(str(exc)) from None
     text = _profile_yaml(document, device, quick)
     summary = _calibration_summary(document)
+    if as_json:
+        typer.echo(_json(document))
     if output is None:
-        typer.echo(text, nl=False)
+        if not as_json:
+            typer.echo(text, nl=False)
         _echo_err(summary)
         return
     path = Path(output)
@@ -126,8 +127,12 @@ def calibrate(
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, text)
     except OSError as exc:
-        raise Failure(f"{path}: cannot write the profile: {exc.strerror or exc}", EXIT_FAILURE) from None
-    typer.echo(f"{summary}\nwrote {path}; next: tokencost verify --profile {path}")
+        raise _write_failed(path, exc, what="write the profile") from None
+    message = f"{summary}\nwrote {path}; next: tokencost verify --profile {path}"
+    if as_json:
+        _echo_err(message)
+    else:
+        typer.echo(message)
 
 
 def _read_profile(path: str) -> dict[str, Any]:
@@ -183,14 +188,13 @@ def verify(
     if profile is None:
         from tokencost.machine.calibrate import calibrate as measure
 
-        document, source = (
-            measure(device="cpu", quick=True, progress=_progress("calibrate")),
-            "quick calibration",
-        )
+        with progress_bar("calibrate") as progress:
+            document, source = measure(device="cpu", quick=True, progress=progress), "quick calibration"
     else:
         document, source = _read_profile(profile), profile
     try:
-        result = run_cases(document, quick=quick, profile_source=source, progress=_progress("verify"))
+        with progress_bar("verify") as progress:
+            result = run_cases(document, quick=quick, profile_source=source, progress=progress)
     except ScenarioError as exc:
         raise exc.located(file=profile) from None
     if output is not None:
@@ -203,6 +207,6 @@ def verify(
     if as_json:
         typer.echo(_json(result.to_dict()))
     else:
-        typer.echo(text_report(result))
+        typer.echo(text_report(result, render_table=_verify_table))
     if output is not None:
         _echo_err(f"wrote {output}")

@@ -11,6 +11,7 @@ import typer
 if TYPE_CHECKING:
     from tokencost.results import Evaluation
     from tokencost.scenario.scenario import Scenario
+from tokencost.cli.check import CHECK_HELP, _check, _slo_misses
 from tokencost.cli.common import (
     MAX_NAME_PARTS,
     PERCENT,
@@ -210,12 +211,14 @@ def run(
     plotlyjs: Annotated[
         PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
     ] = PlotlyJs.inline,
+    check: Annotated[bool, typer.Option("--check", help=CHECK_HELP)] = False,
 ) -> None:
     """Evaluate a scenario: print a summary and write an HTML report.
 
     With --json, stdout holds exactly the result of Evaluation.to_dict() as JSON; the report is
     still written (its path goes to stderr) unless --no-report. A scenario that cannot run on its
-    hardware exits with code 2 and its reason (with --json, the JSON is printed first).
+    hardware exits with code 2 and its reason (with --json, the JSON is printed first); with
+    --check, one that misses its SLO exits with code 3.
     """
     if output and no_report:
         raise Failure("--output and --no-report contradict each other: give one")
@@ -230,6 +233,7 @@ def run(
     if not as_json:
         typer.echo(summary(evaluation))
     if no_report:
+        _run_check(check, scenario, evaluation)
         return
     with _report_target(output, spec.name) as path:
         from tokencost.report.writer import write_report
@@ -239,6 +243,12 @@ def run(
         except OSError as exc:
             raise _write_failed(path, exc) from None
     _echo_report(path, as_json)
+    _run_check(check, scenario, evaluation)
+
+
+def _run_check(check: bool, path: str, evaluation: Evaluation) -> None:
+    if check and evaluation.meets_slo is False:
+        _check([f"{path}: misses its SLO: {_slo_misses(evaluation)}"])
 
 
 # --------------------------------------------------------------------------- compare
@@ -374,6 +384,9 @@ def compare(
             "--allow-infeasible", help="Keep scenarios that cannot run on their hardware, marked as such."
         ),
     ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit with code 3 when any scenario misses its SLO.")
+    ] = False,
 ) -> None:
     """Compare scenarios side by side and write a comparison report.
 
@@ -401,6 +414,7 @@ def compare(
             if not ev.feasible:
                 typer.echo(f"note: {ev.name} is infeasible: {ev.infeasible_reason}")
     if no_report:
+        _compare_check(check, files, evaluations)
         return
     with _report_target(output, _comparison_name(scenarios)) as path:
         from tokencost.report.writer import write_comparison_report
@@ -410,3 +424,16 @@ def compare(
         except OSError as exc:
             raise _write_failed(path, exc) from None
     _echo_report(path, as_json)
+    _compare_check(check, files, evaluations)
+
+
+def _compare_check(check: bool, files: Sequence[str], evaluations: Sequence[Evaluation]) -> None:
+    if not check:
+        return
+    failures = []
+    for path, ev in zip(files, evaluations, strict=True):
+        if not ev.feasible:
+            failures.append(f"{path}: infeasible: {ev.infeasible_reason}")
+        elif ev.meets_slo is False:
+            failures.append(f"{path}: misses its SLO: {_slo_misses(ev)}")
+    _check(failures)

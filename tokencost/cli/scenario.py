@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from tokencost.errors import ScenarioError
-
-if TYPE_CHECKING:
-    pass
 from tokencost.cli.common import (
     EXIT_INPUT,
     Failure,
@@ -19,9 +15,12 @@ from tokencost.cli.common import (
     _echo_err,
     _json,
     _load,
+    _write_failed,
     app,
     guarded,
 )
+from tokencost.cli.render import complete_example, complete_hardware, complete_model
+from tokencost.errors import ScenarioError
 
 # --------------------------------------------------------------------------- validate, schema
 
@@ -34,6 +33,12 @@ def validate(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a field before validation (repeatable)."),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print a JSON list on stdout: per file, ok, model, hardware or the error."
+        ),
+    ] = False,
 ) -> None:
     """Check scenario files without writing anything.
 
@@ -42,7 +47,7 @@ def validate(
     """
     from tokencost.api import evaluate
 
-    failed = 0
+    records: list[dict[str, Any]] = []
     for path in files:
         try:
             spec = _load(path, overrides)
@@ -50,11 +55,17 @@ def validate(
             if not evaluation.feasible:
                 raise Failure(f"{path}: infeasible: {evaluation.infeasible_reason}")
         except (ScenarioError, Failure) as exc:
+            records.append({"file": path, "ok": False, "error": str(exc)})
             _echo_err(str(exc))
-            failed += 1
             continue
-        typer.echo(f"{path}: ok ({evaluation.model} on {_deployment_text(evaluation)})")
-    if failed:
+        records.append(
+            {"file": path, "ok": True, "model": evaluation.model, "hardware": _deployment_text(evaluation)}
+        )
+        if not as_json:
+            typer.echo(f"{path}: ok ({evaluation.model} on {_deployment_text(evaluation)})")
+    if as_json:
+        typer.echo(_json(records))
+    if not all(record["ok"] for record in records):
         raise typer.Exit(EXIT_INPUT)
 
 
@@ -155,11 +166,16 @@ def scenario_schema() -> dict[str, Any]:
 
 @app.command()
 @guarded
-def schema() -> None:
+def schema(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Accepted for symmetry: the schema is always JSON.")
+    ] = False,
+) -> None:
     """Print the scenario JSON Schema (for editor completion and checking).
 
     Save it (tokencost schema > scenario.schema.json) and put
-    "# yaml-language-server: $schema=scenario.schema.json" at the top of a scenario.
+    "# yaml-language-server: $schema=scenario.schema.json" at the top of a scenario;
+    `tokencost init` adds that line itself when the file is there.
     """
     typer.echo(_json(scenario_schema()))
 
@@ -172,9 +188,8 @@ STARTER = """\
 #   Check it:     tokencost validate {path}
 # Every field, with its unit: `tokencost schema` or the README ("Scenario format").
 # Quantities take human units ("80 GB", "3.35 TB/s", "200 ms", "70B"); bare numbers are SI
-# (bytes, bytes/s, FLOP/s, seconds, USD). Editor completion: save `tokencost schema` output as
-# scenario.schema.json and uncomment the next line.
-# yaml-language-server: $schema=scenario.schema.json
+# (bytes, bytes/s, FLOP/s, seconds, USD). Editor completion: `tokencost schema >
+# scenario.schema.json` in this folder, then `tokencost init` adds the yaml-language-server line.
 
 description: >-
   Who runs this and why (free text, shown in the report).
@@ -217,28 +232,26 @@ slo:
 """
 
 
-@app.command()
-@guarded
-def init(
-    path: Annotated[str, typer.Argument(help="Where to write the scenario.")] = "scenario.yaml",
-    model: Annotated[str, typer.Option(help="Model preset (see `tokencost models list`).")] = "llama-3.1-8b",
-    hardware: Annotated[str, typer.Option(help="Hardware preset (`tokencost hardware list`).")] = "h100-sxm",
-    gpus: Annotated[int, typer.Option(min=1, help="Accelerators per replica (tensor parallel).")] = 1,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
-) -> None:
-    """Write a commented starter scenario.
+SCHEMA_FILE = "scenario.schema.json"
+MODELINE = "# yaml-language-server: $schema="
 
-    Refuses to overwrite an existing file unless --force.
-    """
+
+def _with_modeline(text: str, target: Path) -> str:
+    """``text`` with a schema modeline only where the schema file is beside ``target``: the
+    bundled examples point at ``../docs/``, which a copy elsewhere does not have."""
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith(MODELINE)]
+    if (target.parent / SCHEMA_FILE).is_file():
+        lines.insert(0, f"{MODELINE}{SCHEMA_FILE}\n")
+    return "".join(lines)
+
+
+def _starter(target: Path, model: str, hardware: str, gpus: int) -> tuple[str, str, str]:
+    """The starter scenario's text, and the preset keys it uses (validated)."""
     import yaml
 
     from tokencost.scenario.catalog import find_preset
     from tokencost.scenario.loading import scenario_from_dict
 
-    target = Path(path)
-    if target.exists() and (target.is_dir() or not force):
-        reason = "is a directory" if target.is_dir() else "already exists (use --force to overwrite it)"
-        raise Failure(f"{target}: {reason}")
     model_key = find_preset("models", model, field="--model")["key"]
     hardware_key = find_preset("hardware", hardware, field="--hardware")["key"]
     text = STARTER.format(path=target, model=model_key, hardware=hardware_key, count=gpus)
@@ -246,7 +259,69 @@ def init(
         scenario_from_dict(yaml.safe_load(text), name=target.stem)
     except ScenarioError as exc:
         raise Failure(f"--model {model_key} --hardware {hardware_key} --gpus {gpus}: {exc}") from None
+    return text, model_key, hardware_key
+
+
+@app.command()
+@guarded
+def init(
+    path: Annotated[str, typer.Argument(help="Where to write the scenario.")] = "scenario.yaml",
+    model: Annotated[
+        str,
+        typer.Option(help="Model preset (see `tokencost models list`).", autocompletion=complete_model),
+    ] = "llama-3.1-8b",
+    hardware: Annotated[
+        str,
+        typer.Option(help="Hardware preset (`tokencost hardware list`).", autocompletion=complete_hardware),
+    ] = "h100-sxm",
+    gpus: Annotated[int, typer.Option(min=1, help="Accelerators per replica (tensor parallel).")] = 1,
+    example: Annotated[
+        str | None,
+        typer.Option(
+            "--example",
+            metavar="NAME",
+            help="Write a bundled example scenario instead, e.g. chat-llama3-8b-h100 (see --list-examples).",
+            autocompletion=complete_example,
+        ),
+    ] = None,
+    list_examples: Annotated[
+        bool, typer.Option("--list-examples", help="List the bundled example scenarios and exit.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON on stdout (path, presets).")
+    ] = False,
+) -> None:
+    """Write a commented starter scenario, or a bundled example (--example NAME).
+
+    Refuses to overwrite an existing file unless --force. A yaml-language-server schema line is
+    written only when scenario.schema.json is in the target's folder.
+    """
+    from tokencost.scenario.bundled import example_names, example_text
+
+    if list_examples:
+        names = example_names()
+        typer.echo(_json(names) if as_json else "\n".join(names))
+        return
+    target = Path(path)
+    if example is not None and path == "scenario.yaml":
+        target = Path(f"{example.removesuffix('.yaml')}.yaml")
+    if target.exists() and (target.is_dir() or not force):
+        reason = "is a directory" if target.is_dir() else "already exists (use --force to overwrite it)"
+        raise Failure(f"{target}: {reason}")
+    record: dict[str, Any] = {"path": str(target)}
+    if example is not None:
+        text = example_text(example)
+        record["example"] = example.removesuffix(".yaml")
+    else:
+        text, record["model"], record["hardware"] = _starter(target, model, hardware, gpus)
     if not target.parent.exists():
         raise Failure(f"{target.parent}: no such folder")
-    _atomic_write(target, text)
-    typer.echo(f"wrote {target}; next: tokencost run {target}")
+    try:
+        _atomic_write(target, _with_modeline(text, target))
+    except OSError as exc:
+        raise _write_failed(target, exc, what="write the scenario") from None
+    if as_json:
+        typer.echo(_json(record))
+    else:
+        typer.echo(f"wrote {target}; next: tokencost run {target}")

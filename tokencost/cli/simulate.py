@@ -12,12 +12,16 @@ from tokencost.errors import TokenCostWarning
 
 if TYPE_CHECKING:
     from tokencost.scenario.scenario import Scenario
+from tokencost.cli.check import CHECK_HELP, _check
 from tokencost.cli.common import (
+    EXIT_INPUT,
+    EXIT_SLO_MISSED,
     Failure,
     PlotlyJs,
     _echo_report,
     _json,
     _report_target,
+    _seconds,
     _show_warning,
     _write_failed,
     app,
@@ -61,11 +65,13 @@ def simulate_command(
     plotlyjs: Annotated[
         PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
     ] = PlotlyJs.inline,
+    check: Annotated[bool, typer.Option("--check", help=CHECK_HELP)] = False,
 ) -> None:
     """Simulate serving a scenario request by request: latencies, goodput, queues, cost.
 
     The scenario may add traffic:, lengths: and serving: sections (tokencost.scenario.traffic). With
-    --json, stdout holds exactly SimulationResult.to_dict() as JSON.
+    --json, stdout holds exactly SimulationResult.to_dict() as JSON. With --check, a simulation
+    whose p-th percentile TTFT or TPOT misses its target exits with code 3.
     """
     spec, sections = _load_sim(scenario, overrides)
     from tokencost.sim import simulate
@@ -81,19 +87,27 @@ def simulate_command(
     if as_json:
         typer.echo(_json(result.to_dict()))
     else:
-        from tokencost.report.simulate import simulation_text
+        from tokencost.cli.sim_text import simulation_summary
 
-        typer.echo(simulation_text(result))
-    if output is None:
-        return
-    with _report_target(output, f"{spec.name}-simulation") as path:
-        from tokencost.report.writer import write_simulation_report
+        typer.echo(simulation_summary(result))
+    if output is not None:
+        with _report_target(output, f"{spec.name}-simulation") as path:
+            from tokencost.report.writer import write_simulation_report
 
-        try:
-            write_simulation_report(path, result, plotlyjs=plotlyjs.value)
-        except OSError as exc:
-            raise _write_failed(path, exc) from None
-    _echo_report(path, as_json)
+            try:
+                write_simulation_report(path, result, plotlyjs=plotlyjs.value)
+            except OSError as exc:
+                raise _write_failed(path, exc) from None
+        _echo_report(path, as_json)
+    if check and not result.meets_slo:
+        slo = result.to_dict().get("slo") or {}
+        _check(
+            [
+                f"{scenario}: the simulation misses its SLO at p{slo.get('percentile', 99):g}: "
+                f"TTFT {_seconds(slo.get('ttft_at_percentile_s'))} (target {_seconds(slo.get('ttft_s'))}), "
+                f"TPOT {_seconds(slo.get('tpot_at_percentile_s'))} (target {_seconds(slo.get('tpot_s'))})"
+            ]
+        )
 
 
 @app.command("plan")
@@ -111,12 +125,15 @@ def plan_command(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a field, e.g. --set slo.ttft_s=0.2."),
     ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit with code 3 (not 2) when no deployment meets the SLO.")
+    ] = False,
 ) -> None:
     """Find the cheapest deployment that meets the SLO at the workload's load.
 
     Searches replicas, batch cap, tensor parallelism and the hardware listed under candidates:
-    analytically first, then by simulation. Exits 2 when no deployment meets the SLO (with
-    --json, the JSON is printed first).
+    analytically first, then by simulation. Exits 2 when no deployment meets the SLO, 3 with
+    --check (with --json, the JSON is printed first).
     """
     spec, sections = _load_sim(scenario, overrides)
     from tokencost.plan.planner import plan
@@ -133,8 +150,9 @@ def plan_command(
     if as_json:
         typer.echo(_json(result.to_dict()))
     if not result.meets_slo:
-        raise Failure(f"{scenario}: no deployment meets the SLO: {result.reason}")
+        code = EXIT_SLO_MISSED if check else EXIT_INPUT
+        raise Failure(f"{scenario}: no deployment meets the SLO: {result.reason}", code)
     if not as_json:
-        from tokencost.report.simulate import plan_text
+        from tokencost.cli.sim_text import plan_summary
 
-        typer.echo(plan_text(result))
+        typer.echo(plan_summary(result))

@@ -252,12 +252,11 @@ def _case_cells(case: CaseResult) -> list[str]:
     ]
 
 
-def text_report(result: Verification) -> str:
-    """The predicted-vs-measured table for a terminal (milliseconds)."""
-    header = ["case", "measured", "min–max", "predicted", "error", "model", "bound", *TERM_LABELS.values()]
-    rows = [header]
-    for case in result.cases:
-        rows.append(_case_cells(case))
+TableRenderer = Callable[[list[str], list[list[str]]], str]
+
+
+def _plain_table(header: list[str], rows: list[list[str]]) -> str:
+    rows = [header, *rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(
@@ -266,8 +265,17 @@ def text_report(result: Verification) -> str:
         )
         for row in rows
     ]
-    c = result.config
     lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def text_report(result: Verification, render_table: TableRenderer | None = None) -> str:
+    """The predicted-vs-measured table for a terminal (milliseconds). ``render_table(header, rows)``
+    draws the table (the CLI passes a rich one); the default is plain aligned text."""
+    header = ["case", "measured", "min–max", "predicted", "error", "model", "bound", *TERM_LABELS.values()]
+    rows = [_case_cells(case) for case in result.cases]
+    lines = [(render_table or _plain_table)(header, rows)]
+    c = result.config
     lines += [
         "",
         f"times in ms (median of {result.repeats}); model = roofline of tokencost.model + fixed cost;",

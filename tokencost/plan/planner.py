@@ -151,6 +151,41 @@ class Plan:
             "rejected": list(self.rejected),
         }
 
+    def to_frame(self) -> Any:
+        """One-row pandas DataFrame of :meth:`to_dict`, nested parts flattened (``simulated.slo.ttft_s``,
+        ``next_cheaper.replicas``); integer columns stay integers (``Int64`` where missing)."""
+        from tokencost.results import flatten, frame
+
+        flat = flatten(self.to_dict())
+        integers = frozenset(
+            key
+            for key in flat
+            if key.rsplit(".", 1)[-1] in PLAN_INTEGER_FIELDS or key.startswith("simulated.requests_")
+        )
+        return frame([flat], integers)
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: the deployment, its cost and what binds it."""
+        from tokencost.results import html_table
+
+        if self.replicas is None:
+            rows = [("meets SLO", "no"), ("reason", self.reason)]
+        else:
+            rows = [
+                ("deployment", f"{self.replicas} × {self.hardware} TP{self.tensor_parallel}"),
+                ("accelerators", f"{self.gpus_required}"),
+                ("batch cap per replica", f"{self.max_batch}"),
+                ("load (requests/s)", f"{self.request_rate_per_s:.4g}"),
+                ("$ per day", f"{self.usd_per_day:.4g}" if self.usd_per_day is not None else "—"),
+                ("$ per million output tokens", f"{self.usd_per_million_output_tokens or 0:.4g}"),
+                ("meets SLO", "yes" if self.meets_slo else "no"),
+                ("binding constraint", f"{self.binding_constraint}: {self.reason}"),
+            ]
+        return html_table("plan", rows)
+
+
+PLAN_INTEGER_FIELDS = frozenset({"replicas", "gpus_required", "tensor_parallel", "max_batch", "preemptions"})
+
 
 # variants ------------------------------------------------------------------------------------
 def variant(

@@ -79,14 +79,23 @@ def _umask() -> int:
     return current
 
 
+_TEMPORARY_NAME_CHARS = 200  # the temporary name stays within 255 bytes when the target's does
+
+
 def _atomic_write(target: Path, render: Any) -> None:
-    """Render, write to a temporary file beside ``target``, then rename over it."""
+    """Render, write to a temporary file beside ``target``, then rename over it.
+
+    The temporary file is created only once the page is rendered (seconds, for a big report), so
+    that a signal during rendering has nothing to leave behind; any exception afterwards,
+    ``SystemExit`` from the CLI's SIGTERM handler included, removes it."""
+    text = render()
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    prefix = f".{target.name[:_TEMPORARY_NAME_CHARS]}."
+    handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     try:
         os.chmod(temporary, _FILE_MODE & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(render())
+            stream.write(text)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -99,18 +108,7 @@ def write_simulation_report(
 ) -> Path:
     """Write the report atomically to ``path`` (parents created); return the path."""
     target = Path(path)
-    text = render_simulation_report(result, plotlyjs=plotlyjs)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    _atomic_write(target, lambda: render_simulation_report(result, plotlyjs=plotlyjs))
     return target
 
 

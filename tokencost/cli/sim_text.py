@@ -1,0 +1,128 @@
+"""What ``tokencost simulate`` and ``tokencost plan`` print: rich tables from the results' dicts.
+
+Read from ``SimulationResult.to_dict()`` and ``Plan.to_dict()`` (the same keys as ``--json``), so the
+terminal and the JSON never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokencost.cli.common import Row, _count, _percent, _seconds, _usd
+from tokencost.cli.render import rich_table
+
+LATENCIES = (
+    ("ttft_s", "time to first token"),
+    ("tpot_s", "time per output token"),
+    ("itl_s", "inter-token latency"),
+    ("e2e_latency_s", "end to end"),
+)
+STATISTICS = ("mean", "p50", "p90", "p99")
+
+
+def _number(value: Any) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def _latency_table(data: dict[str, Any]) -> str:
+    rows = [
+        [label, *(_seconds((data.get(key) or {}).get(name)) for name in STATISTICS)]
+        for key, label in LATENCIES
+    ]
+    return rich_table(["latency", *STATISTICS], rows, right=(1, 2, 3, 4))
+
+
+def _slo_row(data: dict[str, Any]) -> Row:
+    slo = data.get("slo") or {}
+    verdict = "met" if data.get("meets_slo") else "MISSED"
+    at = f"p{slo.get('percentile', 99):g}"
+    return (
+        f"SLO at {at}",
+        verdict,
+        f"TTFT {_seconds(slo.get('ttft_at_percentile_s'))} (target {_seconds(slo.get('ttft_s'))}), "
+        f"TPOT {_seconds(slo.get('tpot_at_percentile_s'))} (target {_seconds(slo.get('tpot_s'))})",
+    )
+
+
+def _summary_rows(data: dict[str, Any]) -> list[Row]:
+    dropped = ", ".join(
+        f"{count:,} × {reason}" for reason, count in (data.get("dropped_reasons") or {}).items()
+    )
+    rate = data.get("request_rate_per_s")
+    return [
+        ("completed / dropped", f"{data['requests_completed']:,} / {data['requests_dropped']:,}", dropped),
+        ("offered load", "trace" if rate is None else _count(rate, "req/s"), ""),
+        ("throughput", _count(data.get("throughput_output_tokens_per_s"), "output tok/s"), ""),
+        ("goodput", _percent(data.get("goodput_fraction")), "of requests meet both targets"),
+        _slo_row(data),
+        ("busy", _percent(data.get("busy_fraction")), "of the time"),
+        ("mean batch per replica", _number(data.get("mean_batch_size")), ""),
+        ("mean queue", _number(data.get("mean_queue_length")), ""),
+        ("KV cache peak", _percent(data.get("kv_peak_fraction")), ""),
+        ("preemptions", f"{data.get('preemptions', 0):,}", ""),
+        (
+            "$ per million output tokens",
+            _usd(data.get("usd_per_million_output_tokens")),
+            f"at the simulated utilisation; {_usd(data.get('usd_per_hour_fleet'))}/h fleet",
+        ),
+        (
+            "simulated",
+            _seconds(data.get("duration_s")),
+            f"in {_seconds(data.get('sim_wall_time_s'))} of wall time",
+        ),
+    ]
+
+
+def simulation_summary(result: Any) -> str:
+    """The terminal summary of a :class:`~tokencost.sim.metrics.SimulationResult`."""
+    data = result.to_dict()
+    heading = (
+        f"{result.name}: simulated {data['requests_arrived']:,} requests on {result.replicas} replica(s) "
+        f"({data['gpus_required']} accelerators), router {result.router}, batch ≤ {result.max_batch}"
+    )
+    summary = rich_table(["", "value", "detail"], _summary_rows(data), right=(1,))
+    notes = [f"note: {note}" for note in data.get("notes") or ()]
+    return "\n".join([heading, "", _latency_table(data), "", summary, *notes])
+
+
+def plan_summary(plan: Any) -> str:
+    """The terminal summary of a :class:`~tokencost.plan.planner.Plan`."""
+    data = plan.to_dict()
+    if data["replicas"] is None:
+        return f"no plan meets the SLO at {data['request_rate_per_s']:.4g} requests/s: {data['reason']}"
+    verdict = "meets" if data["meets_slo"] else "MISSES"
+    rows: list[Row] = [
+        ("deployment", f"{data['replicas']} × {data['hardware']} TP{data['tensor_parallel']}", ""),
+        ("accelerators", f"{data['gpus_required']:,}", f"batch ≤ {data['max_batch']} per replica"),
+        ("load", _count(data["request_rate_per_s"], "req/s"), f"{verdict} the SLO"),
+        ("$ per day", _usd(data["usd_per_day"]), ""),
+        ("$ per million tokens", _usd(data["usd_per_million_tokens"]), "input and output"),
+        ("$ per million output tokens", _usd(data["usd_per_million_output_tokens"]), ""),
+        ("binds", data["binding_constraint"] or "—", data["reason"]),
+    ]
+    simulated = data.get("simulated") or {}
+    slo = simulated.get("slo") or {}
+    if slo:
+        rows.append(
+            (
+                f"simulated p{slo['percentile']:g}",
+                f"TTFT {_seconds(slo['ttft_at_percentile_s'])}",
+                f"TPOT {_seconds(slo['tpot_at_percentile_s'])}; goodput "
+                f"{_percent(simulated.get('goodput_fraction'))}",
+            )
+        )
+    cheaper = data.get("next_cheaper")
+    if cheaper:
+        option = f"{cheaper['replicas']} × {cheaper['hardware']} TP{cheaper['tensor_parallel']}"
+        rows.append(
+            (
+                "next cheaper",
+                f"{option}, batch ≤ {cheaper['max_batch']}",
+                f"{_usd(cheaper['usd_per_day'])} a day; fails: {cheaper['reason']}",
+            )
+        )
+    rows += [
+        ("rejected", f"{item['hardware']} TP{item['tensor_parallel']}", item["reason"])
+        for item in data.get("rejected") or ()
+    ]
+    return "plan\n" + rich_table(["", "value", "detail"], rows, right=(1,))
