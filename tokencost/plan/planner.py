@@ -26,19 +26,17 @@ fewer could carry the load but misses a latency target.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from tokencost.api import evaluate
 from tokencost.errors import ScenarioError
-from tokencost.results import Evaluation
+from tokencost.plan.records import Option, Plan, Trial
 from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import ServingSpec, TraceTraffic
-from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.run import sections_for, simulate
 
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
@@ -50,144 +48,6 @@ DEFAULT_PLAN_REQUESTS = 2000
 MAX_FLEET_FACTOR = 4
 
 
-@dataclass(frozen=True)
-class Option:
-    """One screened deployment: hardware, tensor parallelism and batch cap (per replica)."""
-
-    hardware: str
-    hardware_name: str
-    tensor_parallel: int
-    max_batch: int
-    memory_max_batch: int
-    scenario: Scenario
-    evaluation: Evaluation
-    min_replicas: int
-    usd_per_day_per_replica: float
-    analytic_replicas: int = 1
-
-    @property
-    def label(self) -> str:
-        return f"{self.hardware} TP{self.tensor_parallel} batch≤{self.max_batch}"
-
-
-@dataclass(frozen=True)
-class Trial:
-    """A simulated fleet of one option."""
-
-    option: Option
-    replicas: int
-    result: SimulationResult
-
-    @property
-    def meets_slo(self) -> bool:
-        return self.result.meets_slo
-
-    @property
-    def usd_per_day(self) -> float:
-        return self.replicas * self.option.usd_per_day_per_replica
-
-    def failure(self, rate_per_s: float) -> str:
-        """Why this fleet misses the SLO, with numbers."""
-        capacity = self.replicas * (self.option.evaluation.replica_requests_per_s or 0.0)
-        parts = []
-        if capacity and rate_per_s >= capacity:
-            parts.append(
-                f"over capacity: {rate_per_s:.4g} requests/s offered, {capacity:.4g} requests/s "
-                f"analytic capacity of {self.replicas} replica(s)"
-            )
-        ttft, tpot = self.result.latency_at_percentile_s()
-        pct = f"p{self.result.slo_percentile:g}"
-        if self.result.slo_ttft_s is not None and not ttft <= self.result.slo_ttft_s:
-            parts.append(f"{pct} TTFT {ttft:.4g} s > target {self.result.slo_ttft_s:.4g} s")
-        if self.result.slo_tpot_s is not None and not tpot <= self.result.slo_tpot_s:
-            parts.append(f"{pct} TPOT {tpot:.4g} s > target {self.result.slo_tpot_s:.4g} s")
-        dropped = int(self.result.requests.dropped.sum())
-        if dropped:
-            parts.append(f"{dropped} requests dropped")
-        return "; ".join(parts) or "meets the SLO"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The cheapest deployment found, what binds it, and why the next-cheaper option fails."""
-
-    meets_slo: bool
-    replicas: int | None
-    gpus_required: int | None
-    hardware: str | None
-    hardware_name: str | None
-    tensor_parallel: int | None
-    max_batch: int | None
-    usd_per_day: float | None
-    usd_per_million_tokens: float | None
-    usd_per_million_output_tokens: float | None
-    request_rate_per_s: float
-    binding_constraint: str | None
-    reason: str
-    next_cheaper: dict[str, Any] | None
-    simulated: dict[str, Any] | None
-    rejected: tuple[dict[str, Any], ...] = field(default=())
-    scenario: Scenario | None = field(default=None, compare=False, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready plan (contract keys: replicas, gpus_required, hardware, tensor_parallel,
-        max_batch, usd_per_day, meets_slo)."""
-        return {
-            "meets_slo": self.meets_slo,
-            "replicas": self.replicas,
-            "gpus_required": self.gpus_required,
-            "hardware": self.hardware,
-            "hardware_name": self.hardware_name,
-            "tensor_parallel": self.tensor_parallel,
-            "max_batch": self.max_batch,
-            "usd_per_day": self.usd_per_day,
-            "usd_per_million_tokens": self.usd_per_million_tokens,
-            "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
-            "request_rate_per_s": self.request_rate_per_s,
-            "binding_constraint": self.binding_constraint,
-            "reason": self.reason,
-            "next_cheaper": self.next_cheaper,
-            "simulated": self.simulated,
-            "rejected": list(self.rejected),
-        }
-
-    def to_frame(self) -> Any:
-        """One-row pandas DataFrame of :meth:`to_dict`, nested parts flattened (``simulated.slo.ttft_s``,
-        ``next_cheaper.replicas``); integer columns stay integers (``Int64`` where missing)."""
-        from tokencost.results import flatten, frame
-
-        flat = flatten(self.to_dict())
-        integers = frozenset(
-            key
-            for key in flat
-            if key.rsplit(".", 1)[-1] in PLAN_INTEGER_FIELDS or key.startswith("simulated.requests_")
-        )
-        return frame([flat], integers)
-
-    def _repr_html_(self) -> str:
-        """A small table for notebooks: the deployment, its cost and what binds it."""
-        from tokencost.results import html_table
-
-        if self.replicas is None:
-            rows = [("meets SLO", "no"), ("reason", self.reason)]
-        else:
-            rows = [
-                ("deployment", f"{self.replicas} × {self.hardware} TP{self.tensor_parallel}"),
-                ("accelerators", f"{self.gpus_required}"),
-                ("batch cap per replica", f"{self.max_batch}"),
-                ("load (requests/s)", f"{self.request_rate_per_s:.4g}"),
-                ("$ per day", f"{self.usd_per_day:.4g}" if self.usd_per_day is not None else "—"),
-                ("$ per million output tokens", f"{self.usd_per_million_output_tokens or 0:.4g}"),
-                ("meets SLO", "yes" if self.meets_slo else "no"),
-                ("binding constraint", f"{self.binding_constraint}: {self.reason}"),
-            ]
-        return html_table("plan", rows)
-
-
-PLAN_INTEGER_FIELDS = frozenset({"replicas", "gpus_required", "tensor_parallel", "max_batch", "preemptions"})
-
-
-# variants ------------------------------------------------------------------------------------
 def variant(
     scenario: Scenario, *, hardware: str | None, tensor_parallel: int, batch_size: int | None = None
 ) -> Scenario:
