@@ -26,6 +26,7 @@ from tokencost.sweep import curves as sweeps
 XSS_NAME = "<script>alert(1)</script>"
 FEASIBLE_FIGURES = (
     "fig-roofline",
+    "fig-load-curve",
     "fig-phases",
     "fig-output-length",
     "fig-batch",

@@ -41,7 +41,11 @@ def test_figures_are_pure_and_carry_the_data(result):
         "time to first token",
         "time per output token",
         "end to end",
+        "TTFT target (0.05 s)",
+        "TPOT target (0.02 s)",
     ]
+    # the targets are vertical lines at their own x (traces: shapes on a log axis misplace labels)
+    assert list(cdf.data[3].x) == [0.05, 0.05] and list(cdf.data[4].x) == [0.02, 0.02]
     assert cdf.data[0].y[-1] == 1.0
     assert len(series_figure(tables["series"]).data) == 3
     attainment = slo_attainment(tables["requests"], slo_ttft_s=0.05, slo_tpot_s=0.02)

@@ -70,7 +70,20 @@ def _summary_rows(data: dict[str, Any]) -> list[Row]:
             _seconds(data.get("duration_s")),
             f"in {_seconds(data.get('sim_wall_time_s'))} of wall time",
         ),
+        _window_row(data),
     ]
+
+
+def _window_row(data: dict[str, Any]) -> Row:
+    """Which requests were measured (warm-up and drain left out), and the CI of the means."""
+    window = data.get("window") or {}
+    tpot = ((data.get("tpot_s") or {}).get("ci95") or {}).get("mean")
+    ci = f"; TPOT mean 95 % CI {_seconds(tpot[0])} to {_seconds(tpot[1])}" if tpot else ""
+    return (
+        "measured",
+        f"{window.get('requests', 0):,} requests",
+        f"arrivals from {_seconds(window.get('start_s'))} to {_seconds(window.get('end_s'))}{ci}",
+    )
 
 
 def simulation_summary(result: Any) -> str:

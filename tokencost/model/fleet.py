@@ -23,6 +23,7 @@ CLOSED_LOOP_GRID = 64
 CLOSED_LOOP_REFINEMENTS = 8
 CLOSED_LOOP_TOLERANCE = 1e-9  # of the client count: N = X·(Z + R) to nine digits
 SEARCH_FANOUT = 64
+LADDER_POINTS = 24  # replica counts tried per vectorised solve when sizing a fleet
 
 
 class Targets(NamedTuple):
@@ -44,30 +45,47 @@ def meets(point: op.OperatingPoint, targets: Targets, index: int = 0) -> bool:
 def size_fleet(
     dep: Deployment, traffic: op.Traffic, rate_per_s: float, capacity_per_s: float, targets: Targets
 ) -> tuple[int, list[str]]:
-    """Fewest replicas that carry ``rate_per_s`` and meet ``targets`` (with notes)."""
+    """Fewest replicas that carry ``rate_per_s`` and meet ``targets`` (with notes).
+
+    Latency falls as replicas are added, so the answer is the first count that meets the
+    targets: one vectorised solve over a geometric ladder of counts from the mean load's
+    ``least`` up to ``FLEET_GROWTH_LIMIT × least``, then one over every count in the bracket
+    (or a finer ladder when the bracket is wide), until the bracket is one replica wide.
+    """
     notes: list[str] = []
     least = max(1, math.floor(rate_per_s / capacity_per_s * (1 + 1e-12)) + 1)
     if targets.ttft_s is None and targets.tpot_s is None:
         return least, notes
 
-    def ok(replicas: int) -> bool:
-        return meets(op.solve(dep, rate_per_s / replicas, traffic, targets.percentile), targets)
+    def first_meeting(counts: np.ndarray) -> int | None:
+        point = op.solve(dep, rate_per_s / counts, traffic, targets.percentile)
+        ok = [meets(point, targets, index) for index in range(len(counts))]
+        return next((int(count) for count, good in zip(counts, ok, strict=True) if good), None)
 
-    if ok(least):
+    if first_meeting(np.array([least])) is not None:  # the common case: the mean load's fleet
         return least, notes
-    high = least * 2
-    while not ok(high):
-        if high >= least * FLEET_GROWTH_LIMIT:
-            notes.append(
-                f"the SLO is not met at p{targets.percentile:g} even with {high} replicas; sized for "
-                f"the load alone ({least} replicas)"
-            )
-            return least, notes
-        high *= 2
-    low = high // 2
+    low, high = least - 1, least * FLEET_GROWTH_LIMIT
+    ladder = np.unique(np.round(np.geomspace(least, high, LADDER_POINTS)).astype(np.int64))
+    found = first_meeting(ladder)
+    if found is None:
+        notes.append(
+            f"the SLO is not met at p{targets.percentile:g} even with {high} replicas; sized for "
+            f"the load alone ({least} replicas)"
+        )
+        return least, notes
+    below = ladder[ladder < found]
+    low = int(below.max()) if len(below) else least - 1
+    high = found
     while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if ok(middle) else (middle, high)
+        inside = np.arange(low + 1, high, dtype=np.int64)
+        if len(inside) > LADDER_POINTS:
+            inside = np.unique(np.round(np.geomspace(low + 1, high - 1, LADDER_POINTS)).astype(np.int64))
+        step = first_meeting(inside)
+        if step is None:
+            low = int(inside.max())
+        else:
+            earlier = inside[inside < step]
+            low, high = (int(earlier.max()) if len(earlier) else low), step
     return high, notes
 
 

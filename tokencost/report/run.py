@@ -44,6 +44,7 @@ def render_report(
         sections.append(("headline", "Infeasible", _infeasible(scenario, evaluation, dep)))
     sections.append(("roofline", "Roofline", _roofline_section(scenario, evaluation, embed)))
     if evaluation.feasible:
+        sections.append(("load-curve", "Load curve", _load_section(scenario, evaluation, embed)))
         sections.append(("time-and-money", "Time and money", _phase_section(scenario, evaluation, embed)))
     if decodable:
         sections.append(("output-length", "Output length", _output_section(scenario, evaluation, embed)))
@@ -67,43 +68,69 @@ def render_report(
     )
 
 
+LIMIT_WORDS = {
+    "load": "set by the load",
+    "memory": "capped by memory",
+    "slo": "capped by the TPOT target",
+    "fixed": "fixed by workload.batch_size",
+}
+
+
+def _price_note(at_capacity: float | None, phase: str, ev: Evaluation) -> str:
+    return escape(
+        f"at this load; {fmt.usd(at_capacity)} at capacity (a replica full at batch "
+        f"{fmt.count(ev.batch_cap)}, {LIMIT_WORDS.get(ev.batch_cap_limited_by or '', '')}); {phase}"
+    )
+
+
 def _headline(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> str:
     ratio = ev.output_input_cost_ratio
     per_user = 1.0 / ev.tpot_s if ev.tpot_s else None
+    queue = f" + {fmt.seconds(ev.queue_wait_s)} queueing" if ev.queue_wait_s else ""
     cards = [
         _card(
             "$ / M input tokens",
             fmt.usd(ev.usd_per_million_input_tokens),
-            escape(f"prefill, {ev.prefill.bound}-bound"),
+            _price_note(
+                ev.usd_per_million_input_tokens_at_capacity, f"prefill, {ev.prefill.bound}-bound", ev
+            ),
             "prefill",
         ),
         _card(
             "$ / M output tokens",
             fmt.usd(ev.usd_per_million_output_tokens),
-            escape(f"decode, {ev.decode.bound}-bound"),
+            _price_note(ev.usd_per_million_output_tokens_at_capacity, f"decode, {ev.decode.bound}-bound", ev),
             "decode",
         ),
         _card(
             "Time to first token",
             fmt.seconds(ev.ttft_s),
-            "prefill of one prompt",
+            escape(
+                f"mean: prefill {fmt.seconds(ev.prefill.time_s)}{queue}; p99 {fmt.seconds(ev.ttft_p99_s)}"
+            ),
             "prefill",
-            _slo_badge(ev.ttft_s, ev.slo_ttft_s),
+            _slo_badge(ev.ttft_p99_s, ev.slo_ttft_s),
         ),
         _card(
             "Time per output token",
             fmt.seconds(ev.tpot_s),
-            escape(f"{fmt.number(per_user)} tokens/s seen by each user"),
+            escape(f"mean, {fmt.number(per_user)} tokens/s per user; p99 {fmt.seconds(ev.tpot_p99_s)}"),
             "decode",
-            _slo_badge(ev.tpot_s, ev.slo_tpot_s),
+            _slo_badge(ev.tpot_p99_s, ev.slo_tpot_s),
+        ),
+        _card(
+            "Sequences in decode",
+            fmt.number(ev.batch_size),
+            escape(
+                f"mean per replica, {LIMIT_WORDS.get(ev.limited_by or '', '')}; "
+                f"cap {fmt.count(ev.batch_cap)} ({fmt.count(ev.max_batch)} fit in memory)"
+            ),
+            "decode",
         ),
         _card(
             "Output tokens / s",
             fmt.number(ev.throughput_output_tokens_per_s_per_gpu),
-            escape(
-                f"per accelerator, at batch {fmt.count(ev.batch_size)} (at most "
-                f"{fmt.count(ev.max_batch)} fit)"
-            ),
+            escape(f"per accelerator, delivered at {fmt.number(ev.request_rate_per_s)} requests/s"),
             "decode",
         ),
         _card(
@@ -111,8 +138,8 @@ def _headline(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> st
             fmt.count(ev.gpus_required),
             escape(
                 f"{_plural(ev.replicas or 0, 'replica')} × "
-                f"{_plural(ev.accelerators_per_replica, 'accelerator')}, "
-                f"{fmt.percent(ev.utilization)} busy"
+                f"{_plural(ev.accelerators_per_replica, 'accelerator')}, at "
+                f"{fmt.percent(ev.load_fraction_of_capacity)} of capacity"
             ),
             "fleet",
         ),
@@ -128,16 +155,38 @@ def _headline(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> st
         _card(
             "Output / input cost",
             f"{fmt.number(ratio, 2)}×" if ratio else fmt.DASH,
-            "per token, output vs input",
+            "per token, output vs input, at this load",
             "fleet",
         ),
     ]
     notes = "".join(f"<p>{escape(note)}</p>" for note in ev.notes)
     return (
         f'<h2>Headline</h2><p class="caption">What one token costs and how fast it comes, for this '
-        f"model on this hardware at this load. Dollars are the rental price of the accelerators' "
-        f"busy seconds; the fleet total also pays for idle capacity.</p>"
+        f"model on this hardware at this load: the fleet's whole cost (idle and under-batched "
+        f"seconds included) over the tokens it delivers, beside the cost at capacity, a replica "
+        f"running full at its batch cap. Latencies are means with the queue and the prefills of "
+        f"other requests included; the SLO badges judge the p99 estimates.</p>"
         f'<div class="cards">{"".join(cards)}</div>{_why_output_costs_more(scenario, ev, dep)}{notes}'
+    )
+
+
+def _load_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
+    curve = sweeps.load_curve(scenario)
+    own = curve[curve["scenario"]]
+    where = (
+        f" This scenario runs each replica at {fmt.percent(float(own['load_fraction'].iloc[0]))} of capacity."
+        if len(own)
+        else ""
+    )
+    caption = (
+        "A replica costs its full hour whatever the load, so the cost per token falls as the load "
+        "rises: fewer idle and under-batched seconds per token. The price is latency: queueing and the "
+        "prefills of new arrivals, which stall every decode step, make the tail climb towards "
+        f"saturation (operating point by Little's law, queue by the gated-batch model).{where}"
+    )
+    figure = figures.load_curve_figure(curve, ttft_slo_s=scenario.slo.ttft_s, tpot_slo_s=scenario.slo.tpot_s)
+    return f'<h2>The load curve</h2><p class="caption">{escape(caption)}</p>' + embed.embed(
+        figure, "fig-load-curve"
     )
 
 

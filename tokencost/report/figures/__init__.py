@@ -7,6 +7,7 @@ labels. One module per topic; the pages call them through this package (``figure
 """
 
 from tokencost.report.figures.compare import COMPARISON_METRICS, comparison_figure
+from tokencost.report.figures.load import load_curve_figure
 from tokencost.report.figures.roofline import phase_figure, roofline_figure
 from tokencost.report.figures.serving import batch_figure, output_length_figure, pareto_figure
 from tokencost.report.figures.simulation import latency_cdf_figure, series_figure, slo_attainment, slo_figure
@@ -18,6 +19,7 @@ __all__ = [
     "batch_figure",
     "comparison_figure",
     "latency_cdf_figure",
+    "load_curve_figure",
     "output_length_figure",
     "pareto_figure",
     "phase_figure",

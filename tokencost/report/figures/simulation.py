@@ -51,12 +51,14 @@ def latency_cdf_figure(
         (slo_ttft_s, theme.PREFILL, "TTFT target"),
         (slo_tpot_s, theme.DECODE, "TPOT target"),
     ):
-        if target is not None:
-            figure.add_vline(
-                x=target,
+        if target is not None:  # a trace, not a shape: annotations of shapes on a log axis misplace
+            figure.add_scatter(
+                x=[target, target],
+                y=[0.0, 1.0],
+                mode="lines",
+                name=f"{label} ({target:.3g} s)",
                 line={"color": colour, "dash": "dash", "width": 1},
-                annotation_text=label,
-                annotation_position="top left",
+                hovertemplate=label + ": %{x:.3g} s<extra></extra>",
             )
     figure.update_xaxes(type="log", title="seconds")
     figure.update_yaxes(title="share of completed requests", range=[0, 1.02], tickformat=".0%")

@@ -1,0 +1,94 @@
+"""The load curve: cost and latency of one replica as its load goes from near zero to saturation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from tokencost.report import theme
+from tokencost.report.figures.base import MILLI, _pairs, _require
+
+
+def load_curve_figure(
+    curve: pd.DataFrame, *, ttft_slo_s: float | None = None, tpot_slo_s: float | None = None
+) -> go.Figure:
+    """$ per million output tokens (left) and p99 TTFT and TPOT (right) against the load.
+
+    ``curve`` is :func:`tokencost.sweep.curves.load_curve`; the row flagged ``scenario`` is marked.
+    A replica's hour costs the same at any load, so the cost per token falls as the load rises
+    (fewer idle and under-batched seconds per token), while the queue and the interference of
+    prefills make the tail latencies climb towards saturation.
+    """
+    _require(
+        curve,
+        ["load_fraction", "usd_per_million_output_tokens", "ttft_p99_s", "tpot_p99_s", "scenario"],
+        "load_curve_figure",
+    )
+    figure = _pairs("Cost and latency against load", "$ per million output tokens", "p99 latency (ms)")
+    load = curve["load_fraction"] * 100.0
+    figure.add_trace(
+        go.Scatter(
+            x=load,
+            y=curve["usd_per_million_output_tokens"],
+            name="$ / M output tokens",
+            mode="lines",
+            line={"color": theme.DECODE, "width": 2},
+            hovertemplate="%{x:.0f} % of capacity: $%{y:.4g} per M output tokens<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    for column, name, color in (
+        ("ttft_p99_s", "p99 time to first token", theme.PREFILL),
+        ("tpot_p99_s", "p99 time per output token", theme.DECODE),
+    ):
+        figure.add_trace(
+            go.Scatter(
+                x=load,
+                y=curve[column] / MILLI,
+                name=name,
+                mode="lines",
+                line={"color": color, "width": 2},
+                hovertemplate="%{x:.0f} % of capacity: %{y:.3g} ms<extra>" + name + "</extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    for target, name, color in (
+        (ttft_slo_s, "TTFT target", theme.PREFILL),
+        (tpot_slo_s, "TPOT target", theme.DECODE),
+    ):
+        if target is not None:  # a line trace, not a shape: shapes on a log axis take log10 units
+            figure.add_trace(
+                go.Scatter(
+                    x=[0.0, 100.0],
+                    y=[target / MILLI, target / MILLI],
+                    name=name,
+                    mode="lines",
+                    line={"color": color, "dash": "dot", "width": 1},
+                    hovertemplate=name + ": %{y:.3g} ms<extra></extra>",
+                ),
+                row=1,
+                col=2,
+            )
+    own = curve[curve["scenario"].astype(bool)]
+    if len(own):
+        at = float(own["load_fraction"].iloc[0]) * 100.0
+        for col in (1, 2):
+            figure.add_vline(x=at, line={"color": theme.INK, "dash": "dash", "width": 1}, row=1, col=col)
+        figure.add_trace(
+            go.Scatter(
+                x=[at],
+                y=own["usd_per_million_output_tokens"],
+                name="this scenario's load",
+                mode="markers",
+                marker={"color": theme.INK, "size": 10, "symbol": "diamond"},
+                hovertemplate="this scenario: %{x:.0f} % of capacity, $%{y:.4g}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    figure.update_xaxes(title_text="load (% of one replica's capacity at its batch cap)", range=[0, 100])
+    figure.update_yaxes(type="log", row=1, col=1)
+    figure.update_yaxes(type="log", row=1, col=2)
+    return figure
