@@ -51,12 +51,18 @@ def _inputs(scenario: Scenario) -> dict[str, Any]:
     return {key: value for key, value in flat.items() if key.rsplit(".", 1)[-1] not in _IGNORED_INPUTS}
 
 
-def _show_value(value: Any) -> str:
+def _show_value(value: Any, key: str = "") -> str:
+    """An input value with its unit where the field name says which (as the report shows it)."""
     if value is None:
         return "—"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value.is_integer() and abs(value) < TRILLION else f"{value:.4g}"
-    return str(value)
+    from tokencost.report.inputs import _show
+
+    shown = _show(value, key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and shown == _show(value):
+        # no unit in the name: whole numbers with separators, others to four significant digits
+        whole = float(value).is_integer() and abs(value) < TRILLION
+        return f"{value:,.0f}" if whole else f"{value:.4g}"
+    return shown
 
 
 def input_changes(scenarios: Sequence[Scenario]) -> list[tuple[str, list[str]]]:
@@ -67,13 +73,20 @@ def input_changes(scenarios: Sequence[Scenario]) -> list[tuple[str, list[str]]]:
     changed = [key for key in keys if len({json.dumps(flat.get(key)) for flat in flats}) > 1]
     swapped = {key.split(".")[0] for key in changed if key.endswith(".preset")}
     kept = [key for key in changed if key.split(".")[0] not in swapped or key.endswith(".preset")]
-    return [(key, [_show_value(flat.get(key)) for flat in flats]) for key in kept]
+    return [(key, [_show_value(flat.get(key), key) for flat in flats]) for key in kept]
+
+
+RATIO_FROM = 10.0  # from ten times the baseline on, a change reads better as a ratio
 
 
 def _relative(value: float | None, base: float | None) -> str:
+    """``(+55%)`` against the baseline, or ``(×5,928)`` for large ratios."""
     if value is None or base is None or not base or value == base:
         return ""
-    return f" ({(value / base - 1) * PERCENT:+.0f}%)"
+    ratio = value / base
+    if ratio >= RATIO_FROM:
+        return f" (×{ratio:,.3g})" if ratio < PERCENT * 10 else f" (×{ratio:,.0f})"
+    return f" ({(ratio - 1) * PERCENT:+.0f}%)"
 
 
 _COMPARED: tuple[tuple[str, str, Callable[[Any], str]], ...] = (

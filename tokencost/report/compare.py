@@ -12,7 +12,7 @@ import pandas as pd
 from tokencost.report import figures
 from tokencost.report import format as fmt
 from tokencost.report.inputs import CATALOG_ONLY_INPUTS, _show, _sources, flatten_inputs
-from tokencost.report.page import PlotlyJs, _Figures, _footer, _page, _subtitle
+from tokencost.report.page import PlotlyJs, _card, _Figures, _footer, _page, _subtitle
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
 
@@ -123,6 +123,7 @@ def render_comparison(
         + embed.embed(figures.comparison_figure(frame), "fig-comparison")
     )
     sections = [
+        ("headline", "Headline", _headline(scenarios, evaluations)),
         ("scenarios", "Scenarios", f'<h2>The scenarios</h2><ul class="sources">{legend}</ul>'),
         ("changed", "What changed", changed),
         ("effect", "What it does", effect),
@@ -138,6 +139,38 @@ def render_comparison(
         header=header,
         sections=sections,
         footer=_footer(None),
+    )
+
+
+def _headline(scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation]) -> str:
+    """The cheapest output token, the fastest stream and the smallest bill, each with its scenario."""
+    feasible = [(index, ev) for index, ev in enumerate(evaluations) if ev.feasible]
+    if not feasible:
+        return '<h2>Headline</h2><p class="caption">No scenario fits its hardware.</p>'
+
+    def best(attribute: str) -> tuple[int, Evaluation]:
+        return min(feasible, key=lambda item: float(getattr(item[1], attribute) or math.inf))
+
+    cards = []
+    for attribute, label, show, kind in (
+        ("usd_per_million_output_tokens", "Cheapest output token", fmt.usd, "decode"),
+        ("ttft_s", "Fastest first token", fmt.seconds, "prefill"),
+        ("tpot_s", "Fastest stream", fmt.seconds, "decode"),
+        ("usd_per_day", "Smallest bill", fmt.usd, "fleet"),
+    ):
+        index, ev = best(attribute)
+        note = (
+            f"#{index + 1} {scenarios[index].name} (per million, at its load)"
+            if "usd_per_m" in attribute
+            else (f"#{index + 1} {scenarios[index].name}")
+        )
+        cards.append(_card(label, show(getattr(ev, attribute)), escape(note), kind))
+    skipped = len(evaluations) - len(feasible)
+    caption = "The best of each headline figure across the scenarios, at each scenario's own load." + (
+        f" {skipped} scenario(s) do not fit their hardware and are left out." if skipped else ""
+    )
+    return (
+        f'<h2>Headline</h2><p class="caption">{escape(caption)}</p><div class="cards">{"".join(cards)}</div>'
     )
 
 

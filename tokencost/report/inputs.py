@@ -44,6 +44,7 @@ def flatten_inputs(scenario: Scenario) -> dict[str, Any]:
     return flat
 
 
+FRACTION_SECTIONS = frozenset({"efficiency", "engine"})
 UNIT_OF_KEY: dict[str, Any] = {
     "params": fmt.sci,
     "active_params": fmt.sci,
@@ -66,7 +67,10 @@ def _show(value: Any, key: str = "") -> str:
         return "yes" if value else "no"
     if isinstance(value, dict):
         return ", ".join(f"{name} {_show(item, key)}" for name, item in value.items())
-    render = UNIT_OF_KEY.get(key.rsplit(".", 1)[-1])
+    last = key.rsplit(".", 1)[-1]
+    render = UNIT_OF_KEY.get(last)
+    if key.split(".", 1)[0] in FRACTION_SECTIONS and not last.endswith("_s"):
+        render = None  # efficiency.bandwidth is a fraction of the datasheet's, not bytes/s
     if key.startswith("hardware.flops_by_precision"):
         render = UNIT_OF_KEY["flops"]
     if render is not None and isinstance(value, int | float):
