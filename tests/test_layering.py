@@ -91,6 +91,7 @@ LAYERS: dict[str, int] = {
     "results": 3,
     "api": 4,
     "economics_view": 4,
+    "prefix_view": 4,
     "loop": 5,
     "sim": 5,
     "plan": 6,

@@ -8,8 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tokencost import prefix_view
 from tokencost.economics_view import economics_fields
-from tokencost.model import cost, fleet, serving
+from tokencost.model import cost, fleet, prefix, serving
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import operating as op
@@ -134,8 +135,10 @@ def traffic_for(scenario: Scenario, batch_cap: float) -> op.Traffic:
     spec = serving_spec(scenario)
     traffic = scenario.traffic
     cv = traffic.cv if isinstance(traffic, GammaTraffic) else 1.0
+    tokens = prefix_view.turn_tokens(scenario)
     return op.Traffic(
-        input_tokens=float(scenario.workload.input_tokens),
+        input_tokens=tokens.mean_prompt,
+        cached_tokens=tokens.mean_cached,
         output_tokens=float(scenario.workload.output_tokens),
         batch_cap=float(batch_cap),
         batching=spec.batching,
@@ -153,8 +156,8 @@ def targets(scenario: Scenario) -> fleet.Targets:
 def evaluate(scenario: Scenario) -> Evaluation:
     """Times, throughputs, fleet size and dollars of ``scenario`` at the load it is given."""
     dep = deployment(scenario)
-    workload = scenario.workload
-    prompt, out = workload.input_tokens, workload.output_tokens
+    tokens = prefix_view.turn_tokens(scenario)
+    prompt, out = tokens.mean_prompt, scenario.workload.output_tokens
     context = prompt + out
     base = dict(
         name=scenario.name,
@@ -166,14 +169,14 @@ def evaluate(scenario: Scenario) -> Evaluation:
         tensor_parallel=int(dep.tensor),
         pipeline_parallel=int(dep.pipeline),
         accelerators_per_replica=int(dep.accelerators),
-        input_tokens=prompt,
+        input_tokens=round(prompt),
         output_tokens=out,
         batching=serving_spec(scenario).batching,
         engine=scenario.engine.key,
     )
-    max_batch = int(serving.max_batch(dep, context))
+    max_batch = int(prefix.max_batch_shared(dep, context, tokens.shared))
     if max_batch < 1:
-        return _infeasible(scenario, base, _fit_reason(dep, context), 0)
+        return _infeasible(scenario, base, _fit_reason(dep, round(context)), 0)
     cap, cap_reason = slo_batch_cap(scenario, dep, max_batch)
     if cap > max_batch:
         reason = (
@@ -182,6 +185,8 @@ def evaluate(scenario: Scenario) -> Evaluation:
         )
         return _infeasible(scenario, base, reason, max_batch)
     solved = _at_load(scenario, dep, base, max_batch, cap, cap_reason)
+    if solved.feasible:
+        solved = dataclasses.replace(solved, **prefix_view.cache_fields(scenario, dep, solved))
     return dataclasses.replace(solved, **economics_fields(scenario, solved))
 
 
@@ -283,12 +288,12 @@ def _saturated(
 def _feasible(
     scenario: Scenario, dep: Deployment, base: dict, solved: _Solved, max_batch: int, notes: list[str]
 ) -> Evaluation:
-    workload, slo = scenario.workload, scenario.slo
-    prompt, out = workload.input_tokens, workload.output_tokens
+    slo = scenario.slo
     point, traffic, replicas, rate = solved.point, solved.traffic, solved.replicas, solved.rate
+    prompt, out = traffic.input_tokens, int(traffic.output_tokens)
     at = {field: float(np.asarray(value).reshape(-1)[0]) for field, value in point._asdict().items()}
     p99 = point if slo.percentile == P99 else op.solve(dep, at["request_rate_per_s"], traffic, P99)
-    pre = serving.prefill(dep, prompt)
+    pre = prefix.prefill_cached(dep, prompt, traffic.cached_tokens)
     prefill_s = float(pre.time_s)
     batch = at["batch"]
     seen = batch if solved.limited_by != "load" else min(1.0 + batch, float(solved.cap))
@@ -303,7 +308,7 @@ def _feasible(
     capacity_decode_s = float(serving.decode_total_time_s(dep, solved.cap, prompt, out))
     capacity_prefill_s = prefill_s
     if traffic.batching == "static":
-        capacity_prefill_s = float(serving.prefill(dep, prompt, solved.cap).time_s) / solved.cap
+        capacity_prefill_s = float(op.prompt_prefill(dep, traffic, solved.cap).time_s) / solved.cap
     usd_in_cap = float(cost.usd_per_million_tokens(capacity_prefill_s, prompt, usd_s))
     usd_out_cap = float(cost.usd_per_million_tokens(capacity_decode_s / solved.cap, out, usd_s))
     usd_day = gpus * dep.usd_per_hour * 24.0
@@ -373,7 +378,7 @@ def _feasible(
     )
 
 
-def _prefill_record(pre: serving.PhaseTerms, prompt: int) -> PrefillRecord:
+def _prefill_record(pre: serving.PhaseTerms, prompt: float) -> PrefillRecord:
     time_s = float(pre.time_s)
     return PrefillRecord(
         flops=float(pre.flops),

@@ -7,7 +7,8 @@ at the load's operating point: the tokens of ``request_rate_per_s`` requests a s
 and the fleet's ``usd_per_day``, which pays for every accelerator-hour, busy or idle. "Full load"
 is the fleet's capacity, ``replica_requests_per_s × replicas``.
 
-The workload has no prefix caching, so every input token is billed as uncached input.
+Input tokens found in the prefix cache (``cached_input_tokens``) are billed at the cached-input
+price where the price row has one, the rest as uncached input.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class TokensPerDay(NamedTuple):
 def tokens_per_day(ev: Evaluation, rate_per_s: float | None = None) -> TokensPerDay:
     """Tokens a day at ``rate_per_s`` requests/s (default: the evaluation's rate)."""
     rate = float(ev.request_rate_per_s or 0.0) if rate_per_s is None else rate_per_s
-    return TokensPerDay(
-        rate * SECONDS_PER_DAY * ev.input_tokens, 0.0, rate * SECONDS_PER_DAY * ev.output_tokens
-    )
+    cached = float(ev.cached_input_tokens or 0.0)
+    day = rate * SECONDS_PER_DAY
+    return TokensPerDay(day * (ev.input_tokens - cached), day * cached, day * ev.output_tokens)
 
 
 def full_load_rate_per_s(ev: Evaluation) -> float:

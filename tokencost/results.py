@@ -135,6 +135,18 @@ class Evaluation:
     api_usd_per_day: float | None = None  # the same tokens bought at pricing.compare_with[0]
     savings_vs_api_usd_per_day: float | None = None  # api_usd_per_day − usd_per_day
     engine: str = "generic"  # the serving-engine profile behind the efficiencies (scenario.engine)
+    # Prefix caching and tasks of several turns (tokencost.prefix_view; means per request = per turn)
+    cached_input_tokens: float | None = None  # of input_tokens, found in the prefix cache
+    prefix_cache_hit_fraction: float | None = None  # cached / cacheable prompt tokens
+    usd_per_million_cached_input_tokens: float | None = None  # at this load (input: the uncached ones)
+    turns: int = 1  # requests per task (a conversation's turns)
+    task_input_tokens: float | None = None  # prompt tokens of a task, cached ones included
+    task_cached_input_tokens: float | None = None
+    task_output_tokens: float | None = None
+    usd_per_task: float | None = None  # at this load: usd_per_request × turns
+    usd_per_task_at_capacity: float | None = None  # on a replica kept full at the batch cap
+    task_time_s: float | None = None  # first arrival to last token, tool latency included (means)
+    ttft_per_turn_s: tuple[float, ...] = ()  # mean TTFT of each turn
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""

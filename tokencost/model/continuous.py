@@ -23,6 +23,8 @@ from tokencost.model.steady import (
     busy_fraction,
     capacity_requests_per_s,
     decode_time_on_grid,
+    new_tokens,
+    prompt_prefill,
 )
 
 ArrayLike = npt.ArrayLike
@@ -46,7 +48,7 @@ def _decode_life_s(
     prefill_s = np.asarray(prefill_s, dtype=float)
     load = rate * prefill_s
     life = decode / np.maximum(1.0 - load, SATURATION_GUARD)
-    per_pass = np.floor(traffic.max_prefill_tokens / max(traffic.input_tokens, 1.0))
+    per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     steps = float(fl.decode_steps(traffic.output_tokens))
     if per_pass >= SHARED_PASS or steps <= 0:
         return life
@@ -96,7 +98,7 @@ def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percent
     if traffic.chunk_tokens is not None:
         return _chunked(dep, rate, traffic, percentile)
     prompt, out = traffic.input_tokens, traffic.output_tokens
-    prefill_s = float(serving.prefill(dep, prompt).time_s)
+    prefill_s = float(prompt_prefill(dep, traffic).time_s)
     capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic)
     saturated = rate >= capacity * (1.0 - 1e-9)
     rate_ok = np.where(saturated, capacity * (1.0 - 1e-6), rate)
@@ -124,7 +126,7 @@ def _prefill_per_prompt(dep: Deployment, rate: np.ndarray, prefill_s: float, tra
     has any, ``m/(1 − e^{−m})`` for a Poisson count of mean m = λ·τ (at most what the pass's
     token budget admits); τ from a first solve with one prompt per pass. For prompts long enough
     to be compute-bound this is T_p itself."""
-    per_pass = max(1.0, float(np.floor(traffic.max_prefill_tokens / max(traffic.input_tokens, 1.0))))
+    per_pass = max(1.0, float(np.floor(traffic.max_prefill_tokens / new_tokens(traffic))))
     single = np.full_like(rate, prefill_s)
     if per_pass <= 1:
         return single
@@ -134,7 +136,7 @@ def _prefill_per_prompt(dep: Deployment, rate: np.ndarray, prefill_s: float, tra
     iteration = _decode_life_s(dep, rate, seen, single, traffic) / steps
     arrivals = np.maximum(rate * iteration, 1e-12)
     together = np.clip(arrivals / -np.expm1(-arrivals), 1.0, per_pass)
-    return np.asarray(serving.prefill(dep, traffic.input_tokens, together).time_s, dtype=float) / together
+    return np.asarray(prompt_prefill(dep, traffic, together).time_s, dtype=float) / together
 
 
 class _Gated(NamedTuple):
@@ -152,23 +154,22 @@ def _gated(
     ``λ·τ̄`` (τ̄ = t_d/(1 − λT_p)); the arrival lands in one with probability ∝ its length, waits
     a uniform share of it, then is prefilled with the m ~ Poisson(λ·τ_n) others that arrived in
     it; prompts beyond the budget of one pass go in later passes (its place among them uniform)."""
-    prompt = traffic.input_tokens
-    per_pass = max(1.0, float(np.floor(traffic.max_prefill_tokens / max(prompt, 1.0))))
+    per_pass = max(1.0, float(np.floor(traffic.max_prefill_tokens / new_tokens(traffic))))
     load = np.minimum(rate * prefill_s, 1.0 - 1e-9)
     mean_n = rate * step_s / (1.0 - load)
     n_count = support(mean_n)
     n = np.arange(n_count, dtype=float)
-    pass_n = np.where(n > 0, serving.prefill(dep, prompt, np.maximum(n, 1.0)).time_s, 0.0)
+    pass_n = np.where(n > 0, prompt_prefill(dep, traffic, np.maximum(n, 1.0)).time_s, 0.0)
     iteration = step_s[..., None] + pass_n  # rate × n
     weight_n = poisson_pmf(mean_n, n_count) * iteration
     weight_n /= weight_n.sum(axis=-1, keepdims=True)
     m_count = support(rate[..., None] * iteration)
     p_m = poisson_pmf(rate[..., None] * iteration, m_count)  # rate × n × m
     group = 1.0 + np.arange(m_count, dtype=float)
-    full = float(serving.prefill(dep, prompt, per_pass).time_s)
+    full = float(prompt_prefill(dep, traffic, per_pass).time_s)
     ahead = np.floor(group / 2.0 / per_pass)  # passes of per_pass prompts before its own, on average
     own = np.minimum(group, per_pass)
-    pass_s = np.asarray(serving.prefill(dep, prompt, own).time_s) + ahead * (step_s[..., None, None] + full)
+    pass_s = np.asarray(prompt_prefill(dep, traffic, own).time_s) + ahead * (step_s[..., None, None] + full)
     return _Gated(weight_n[..., None] * p_m, iteration[..., None], np.broadcast_to(pass_s, p_m.shape))
 
 
@@ -193,7 +194,7 @@ def _gated_ttft(
     running = np.maximum(batch / np.maximum(busy, 1e-12), 1.0)
     step_s = np.asarray(serving.decode_step(dep, running, prompt).time_s, dtype=float) * np.ones_like(rate)
     kingman = traffic.arrival_cv**2
-    per_pass = np.floor(traffic.max_prefill_tokens / max(prompt, 1.0))
+    per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     if per_pass >= SHARED_PASS:
         mix = _gated(dep, rate, step_s, prefill_s, traffic)
         waits = mix.iteration_s / 2.0 + mix.pass_s - prefill_s
@@ -287,7 +288,8 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
     budget = float(traffic.chunk_tokens or 0.0)
     cap = max(traffic.batch_cap, 1.0)
     steps = float(fl.decode_steps(out))
-    pre = serving.prefill(dep, prompt)
+    pre = prompt_prefill(dep, traffic)
+    new = new_tokens(traffic)  # the prompt tokens computed: the cached prefix is skipped
     empty = serving.prefill(dep, 0.0)
     context = float(serving.mean_decode_context(prompt, out))
     batch = np.zeros_like(rate)
@@ -295,7 +297,7 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
     for _ in range(CHUNKED_ITERATIONS):
         seen = np.minimum(1.0 + batch, cap)
         step = serving.decode_step(dep, seen, context)
-        tokens = np.minimum(rate * iteration * prompt, np.maximum(budget - seen, 1.0))
+        tokens = np.minimum(rate * iteration * new, np.maximum(budget - seen, 1.0))
         chunk = serving.prefill(dep, tokens)
         compute = step.compute_s + rate * iteration * pre.compute_s
         memory = step.memory_s + chunk.memory_s - empty.memory_s
@@ -304,7 +306,7 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
         batch = np.minimum(rate * iteration * max(steps, 1.0), cap)
     seen = np.minimum(1.0 + batch, cap)
     room = np.maximum(budget - seen, 1.0)
-    token_load = rate * iteration * prompt / room
+    token_load = rate * iteration * new / room
     capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic._replace(chunk_tokens=None))
     saturated = (
         (token_load >= 1.0)
@@ -315,7 +317,7 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
     tpot = iteration
     prefill_busy = np.minimum(rate * iteration * pre.compute_s / np.maximum(iteration, 1e-30), 1.0)
     busy = busy_fraction(rate * (decode_s + iteration))
-    service = iteration * np.maximum(prompt / room, 1.0)
+    service = iteration * np.maximum(new / room, 1.0)
     load = np.minimum(rate * service, 1.0 - 1e-9)
     queue = (traffic.arrival_cv**2 / 2.0) * load * service / (1.0 - load)
     wait = busy * (iteration / 2.0 + queue)

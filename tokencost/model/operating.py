@@ -22,6 +22,7 @@ from tokencost.model.steady import (
     capacity_requests_per_s,
     capacity_tpot_s,
     decode_time_on_grid,
+    prompt_prefill,
 )
 
 ArrayLike = npt.ArrayLike
@@ -33,6 +34,7 @@ __all__ = [
     "capacity_tpot_s",
     "continuous",
     "fixed_batch",
+    "prompt_prefill",
     "solve",
     "static",
 ]
@@ -50,9 +52,9 @@ def static(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile:
     saturated = rate >= capacity * (1.0 - 1e-9)
     batch = np.ones_like(rate)
     for _ in range(CHUNKED_ITERATIONS):
-        cycle = serving.prefill(dep, prompt, batch).time_s + decode_time_on_grid(dep, traffic, batch)
+        cycle = prompt_prefill(dep, traffic, batch).time_s + decode_time_on_grid(dep, traffic, batch)
         batch = np.clip(rate * cycle, 1.0, cap)
-    pass_s = np.asarray(serving.prefill(dep, prompt, batch).time_s, dtype=float)
+    pass_s = np.asarray(prompt_prefill(dep, traffic, batch).time_s, dtype=float)
     decode_s = decode_time_on_grid(dep, traffic, batch)
     cycle = pass_s + decode_s
     busy = np.minimum(rate * cycle / batch, 1.0)
@@ -87,11 +89,11 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
     capacity = capacity_requests_per_s(dep, batch, traffic)
     tpot = capacity_tpot_s(dep, batch, traffic)
     prefill_batch = batch if traffic.batching == "static" else 1.0
-    ttft = np.asarray(serving.prefill(dep, traffic.input_tokens, prefill_batch).time_s, dtype=float)
+    ttft = np.asarray(prompt_prefill(dep, traffic, prefill_batch).time_s, dtype=float)
     steps = float(fl.decode_steps(traffic.output_tokens))
     decode_s = tpot * steps
     one = np.ones(1)
-    prefill_busy = capacity * float(serving.prefill(dep, traffic.input_tokens).time_s)
+    prefill_busy = capacity * float(prompt_prefill(dep, traffic).time_s)
     if traffic.batching == "static":
         prefill_busy = ttft / (ttft + decode_time_on_grid(dep, traffic, np.asarray(batch, dtype=float)))
     return OperatingPoint(

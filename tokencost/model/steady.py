@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokencost.model import flops as fl
-from tokencost.model import serving
+from tokencost.model import prefix, serving
 from tokencost.model.serving import Deployment
 
 ArrayLike = npt.ArrayLike
@@ -64,6 +64,7 @@ class Traffic(NamedTuple):
     chunk_tokens: float | None = None  # chunked-prefill token budget per iteration
     max_prefill_tokens: float = 8192.0  # prompt tokens admitted per iteration without chunking
     arrival_cv: float = 1.0  # coefficient of variation of the gaps between arrivals (Poisson: 1)
+    cached_tokens: float = 0.0  # of input_tokens, found in the prefix cache (prefill skips them)
 
 
 class OperatingPoint(NamedTuple):
@@ -96,7 +97,7 @@ def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.n
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
         return np.asarray(decode / steps, dtype=float)
-    prefill_s = float(serving.prefill(dep, prompt).time_s)
+    prefill_s = float(prompt_prefill(dep, traffic).time_s)
     return np.asarray((decode + np.maximum(batch - 1.0, 0.0) * prefill_s) / steps, dtype=float)
 
 
@@ -107,10 +108,21 @@ def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic)
     batch = np.asarray(batch, dtype=float)
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
-        cycle = serving.prefill(dep, prompt, batch).time_s + decode
+        cycle = prompt_prefill(dep, traffic, batch).time_s + decode
         return np.asarray(batch / cycle, dtype=float)
-    prefill_s = float(serving.prefill(dep, prompt).time_s)
+    prefill_s = float(prompt_prefill(dep, traffic).time_s)
     return np.asarray(1.0 / (prefill_s + decode / batch), dtype=float)
+
+
+def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1) -> serving.PhaseTerms:
+    """The prefill pass of B of the traffic's prompts, their cached prefix skipped
+    (:func:`tokencost.model.prefix.prefill_cached`; plain prefill without a cache)."""
+    return prefix.prefill_cached(dep, traffic.input_tokens, traffic.cached_tokens, batch)
+
+
+def new_tokens(traffic: Traffic) -> float:
+    """Prompt tokens a prefill computes (at least one): the prompt less its cached prefix."""
+    return max(traffic.input_tokens - traffic.cached_tokens, 1.0)
 
 
 def decode_time_on_grid(dep: Deployment, traffic: Traffic, batch: np.ndarray) -> np.ndarray:

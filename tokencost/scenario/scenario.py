@@ -126,11 +126,11 @@ class Scenario(BaseModel):
                 f"{self.parallelism.pipeline} stages for {self.model.layers} layers "
                 f"(allowed: at most {self.model.layers})",
             )
-        context = self.workload.input_tokens + self.workload.output_tokens
+        context = self.workload.max_context_tokens
         if self.model.max_context is not None and context > self.model.max_context:
             raise _field_error(
                 "workload.input_tokens",
-                f"input_tokens + output_tokens = {context} exceeds the model's max_context "
+                f"the last turn's input_tokens + output_tokens = {context} exceeds the model's max_context "
                 f"{self.model.max_context} (allowed: at most {self.model.max_context})",
             )
         if tensor > 1 and self.hardware.interconnect_bandwidth is None:

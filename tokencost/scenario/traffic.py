@@ -273,10 +273,11 @@ class ServingSpec(BaseModel):
         description="continuous: sequences join and leave the batch every iteration (Orca, vLLM); "
         "static: a batch of prompts is prefilled together and decoded to the end before the next.",
     )
-    router: Literal["round_robin", "least_loaded"] = Field(
+    router: Literal["round_robin", "least_loaded", "session_affinity"] = Field(
         "least_loaded",
-        description="Which replica gets an arrival: in turn, or the one with the "
-        "fewest requests queued or running (ties: the lowest index).",
+        description="Which replica gets an arrival: in turn, the one with the fewest requests queued "
+        "or running (ties: the lowest index), or session_affinity: a task's later turns go to the "
+        "replica of its first (which holds its KV), first turns to the least loaded.",
     )
     max_batch: int | None = Field(
         None,

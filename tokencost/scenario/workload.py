@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from tokencost.errors import TokenCostWarning
 from tokencost.scenario.catalog import calibration
+from tokencost.scenario.conversation import ConversationSpec, PrefixCacheSpec
 from tokencost.scenario.fields import (
     _FROZEN,
     HIGH_EFFICIENCY_FRACTION,
@@ -57,6 +59,23 @@ class WorkloadSpec(BaseModel):
         description="Fixed decode batch (a benchmark at fixed batch); default: the load sets "
         "the batch, capped by memory and the TPOT target.",
     )
+    cached_prefix_tokens: Integer = Field(
+        0,
+        ge=0,
+        description="Tokens at the start of every prompt shared by all requests (a system prompt), "
+        "part of input_tokens: with the prefix cache on, computed once and held once per replica.",
+    )
+    prefix_cache: PrefixCacheSpec | None = Field(
+        None, description="The prefix (KV) cache; default: on when there is a cacheable prefix."
+    )
+    kind: Literal["single", "conversation"] = Field(
+        "single",
+        description="single: independent requests; conversation: tasks of several turns "
+        "(the conversation section; the load fields then count tasks).",
+    )
+    conversation: ConversationSpec | None = Field(
+        None, description="Turns of a task, tokens added per turn, tool latency, KV kept between turns."
+    )
 
     @model_validator(mode="after")
     def _rate(self) -> WorkloadSpec:
@@ -75,6 +94,7 @@ class WorkloadSpec(BaseModel):
                 f"the load is given twice: {' and '.join(given)} (give one of users × "
                 "requests_per_user_per_hour, requests_per_second or concurrency)"
             )
+        self._conversation_checks()
         if self.think_time_s and self.concurrency is None:
             raise ValueError("think_time_s applies to a closed loop: give concurrency too")
         rate = self.request_rate_per_s
@@ -85,14 +105,42 @@ class WorkloadSpec(BaseModel):
             )
         return self
 
+    def _conversation_checks(self) -> None:
+        if self.cached_prefix_tokens >= self.input_tokens:
+            raise ValueError(
+                f"cached_prefix_tokens ({self.cached_prefix_tokens}) must be less than input_tokens "
+                f"({self.input_tokens}): the shared prefix is part of the prompt"
+            )
+        if (self.kind == "conversation") != (self.conversation is not None):
+            raise ValueError("kind: conversation goes with a conversation section (turns, ...), and only it")
+        if self.conversation is not None and self.concurrency is not None:
+            raise ValueError("a conversation workload takes an open-loop load (tasks), not concurrency")
+
     @property
-    def request_rate_per_s(self) -> float | None:
-        """Total arrival rate in requests/s (open loop), or None when none is given."""
+    def turns(self) -> int:
+        """Requests per task: the conversation's turns, 1 for single requests."""
+        return self.conversation.turns if self.conversation is not None else 1
+
+    @property
+    def max_context_tokens(self) -> int:
+        """Tokens of the longest sequence: the last turn's prompt and its output."""
+        added = self.conversation.added_tokens_per_turn if self.conversation is not None else 0
+        return self.input_tokens + self.turns * self.output_tokens + (self.turns - 1) * added
+
+    @property
+    def task_rate_per_s(self) -> float | None:
+        """Tasks started per second (requests for single requests), or None when none is given."""
         if self.requests_per_second is not None:
             return self.requests_per_second
         if self.users is not None and self.requests_per_user_per_hour is not None:
             return self.users * self.requests_per_user_per_hour / 3600.0
         return None
+
+    @property
+    def request_rate_per_s(self) -> float | None:
+        """Total arrival rate in requests/s (open loop; a conversation's turns each count), or None."""
+        tasks = self.task_rate_per_s
+        return None if tasks is None else tasks * self.turns
 
 
 class SloSpec(BaseModel):

@@ -147,6 +147,31 @@ def request_lengths(
 
 
 @dataclass(frozen=True)
+class Conversation:
+    """Tasks of several turns: turn k's prompt is ``P_k = I + (k − 1)(O + U)`` (tokens), sent
+    ``tool_latency_s`` after turn k − 1's last token."""
+
+    turns: int
+    added_tokens: int
+    tool_latency_s: float
+    keep_kv: bool
+
+
+def conversation_table(
+    arrival_s: np.ndarray, first_tokens: int, output_tokens: int, chat: Conversation
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Requests of tasks starting at ``arrival_s``, turn by turn (task j's turn k at index
+    ``j·T + k − 1``); later turns arrive when the engine sends them (``inf`` until then)."""
+    turns = chat.turns
+    count = len(arrival_s) * turns
+    arrivals = np.full(count, np.inf)
+    arrivals[::turns] = arrival_s
+    turn = np.arange(count) % turns
+    prompts = first_tokens + turn * (output_tokens + chat.added_tokens)
+    return arrivals, prompts.astype(np.int64), np.full(count, output_tokens, np.int64)
+
+
+@dataclass(frozen=True)
 class RequestSource:
     """What to draw: the arrival process, the length distribution and their parameters.
 
@@ -162,6 +187,29 @@ class RequestSource:
     max_context_tokens: int
     clients: int | None = None  # closed loop: this many clients, one request in flight each
     think_time_s: float = 0.0
+    shared_tokens: int = 0  # the system prompt every request starts with
+    prefix_cache: bool = False  # whether replicas cache prefixes
+    conversation: Conversation | None = None
+
+    @property
+    def turns(self) -> int:
+        return self.conversation.turns if self.conversation is not None else 1
+
+    def prefix_columns(self, prompts: np.ndarray) -> dict[str, np.ndarray]:
+        """The prefix-cache columns of the request table (:class:`~tokencost.sim.requests.RequestTable`)."""
+        count = len(prompts)
+        shared = np.full(count, self.shared_tokens if self.prefix_cache else 0, np.int64)
+        chat = self.conversation
+        if chat is None or not (chat.keep_kv and self.prefix_cache):
+            return {"shared": shared}
+        turn = np.arange(count) % chat.turns
+        history = np.where(turn > 0, prompts - chat.added_tokens - shared, 0)
+        return {
+            "shared": shared,
+            "session": np.arange(count, dtype=np.int64) // chat.turns,
+            "history": np.maximum(history, 0).astype(np.int64),
+            "keep": (turn < chat.turns - 1).astype(np.int64),
+        }
 
     def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Arrival times (sorted, s), prompt tokens and output tokens of every request."""
@@ -182,6 +230,10 @@ class RequestSource:
             return arrivals, prompts, outputs
         if self.rate_per_s is None:
             raise ValueError("a synthetic arrival process needs a rate")
+        if self.conversation is not None:
+            tasks = max(1, -(-count // self.turns))
+            starts = synthetic_arrivals_s(rng, self.traffic, self.rate_per_s / self.turns, tasks)
+            return conversation_table(starts, self.input_tokens, self.output_tokens, self.conversation)
         arrivals = synthetic_arrivals_s(rng, self.traffic, self.rate_per_s, count)
         prompts, outputs = request_lengths(
             rng, self.lengths, self.input_tokens, self.output_tokens, count, self.max_context_tokens

@@ -25,8 +25,10 @@ import numpy as np
 from tokencost.sim import kv
 from tokencost.sim.arrivals import RequestSource
 from tokencost.sim.metrics import RequestRecords, TimeSeries
+from tokencost.sim.prefix import PrefixCache
+from tokencost.sim.requests import RequestTable
 from tokencost.sim.router import make_router
-from tokencost.sim.scheduler import Replica, ReplicaConfig, RequestTable
+from tokencost.sim.scheduler import Replica, ReplicaConfig
 from tokencost.sim.steps import StepTimes
 
 ARRIVAL, WAKE = 0, 1
@@ -47,15 +49,21 @@ class Simulation:
         seed: int | None = None,
         rng: np.random.Generator | None = None,
         unservable_reason: str | None = None,
+        prefix_cache_fraction: float | None = None,
     ) -> None:
         self.now_s = 0.0
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         self._heap: list[Event] = []
         self._ids = itertools.count()
         arrival_s, prompts, outputs = source.draw(self.rng)
-        self.requests = RequestTable.build(arrival_s, prompts, outputs)
+        self.requests = RequestTable.build(arrival_s, prompts, outputs, source.prefix_columns(prompts))
         self.config = config
-        self.replicas = [Replica(steps, config, self.requests) for _ in range(replicas)]
+        self.replicas = [
+            Replica(steps, config, self.requests, self._cache(config, prefix_cache_fraction))
+            for _ in range(replicas)
+        ]
+        self._turns = source.turns  # a task's turns sit next to each other in the table
+        self._tool_s = source.conversation.tool_latency_s if source.conversation is not None else 0.0
         self.router = make_router(router)
         self._unservable = unservable_reason
         self._versions = [0] * replicas
@@ -112,15 +120,14 @@ class Simulation:
     def _arrive(self, request: int) -> list[Event]:
         self._arrived += 1
         events: list[Event] = []
-        if not self._closed and request + 1 < len(self.requests.arrival_s):
-            events.append(
-                (float(self.requests.arrival_s[request + 1]), ARRIVAL, next(self._ids), request + 1, 0)
-            )
+        following = request + self._turns  # the next task's first turn
+        if not self._closed and request % self._turns == 0 and following < len(self.requests.arrival_s):
+            events.append((float(self.requests.arrival_s[following]), ARRIVAL, next(self._ids), following, 0))
         reason = self._refusal(request)
         if reason is not None:
             self._drop_request(request, reason)
             return events + self._next_of_clients(1)
-        index = self.router.choose([replica.outstanding for replica in self.replicas])
+        index = self.router.choose([replica.outstanding for replica in self.replicas], request // self._turns)
         replica = self.replicas[index]
         if replica.config.max_queue is not None and len(replica.queue) >= replica.config.max_queue:
             self._drop_request(request, "queue full")
@@ -148,11 +155,34 @@ class Simulation:
             return f"prompt + output exceed the KV cache of a replica ({capacity} tokens)"
         return None
 
-    def _drop_request(self, request: int, reason: str) -> None:
+    def _drop_request(self, request: int, reason: str, chained: bool = False) -> None:
         if reason not in self._reasons:
             self._reasons.append(reason)
         self._drop[request] = self._reasons.index(reason)
         self._finished += 1
+        later = request + 1
+        while not chained and later % self._turns:  # the task's later turns are never sent: dropped now
+            self._drop_request(later, "an earlier turn of its task was dropped", chained=True)
+            self.requests.arrival_s[later] = self.now_s
+            self._arrived += 1
+            later += 1
+
+    @staticmethod
+    def _cache(config: ReplicaConfig, fraction: float | None) -> PrefixCache | None:
+        if fraction is None:
+            return None
+        return PrefixCache(config.block_tokens, int(fraction * config.kv_blocks))
+
+    def _next_turns(self, finished: np.ndarray) -> list[Event]:
+        """The next turns of the tasks whose turn just ended, ``tool_latency_s`` later."""
+        if self._turns == 1:
+            return []
+        events: list[Event] = []
+        for request in finished[(finished + 1) % self._turns != 0].tolist():
+            time_s = self.now_s + self._tool_s
+            self.requests.arrival_s[request + 1] = time_s
+            events.append((time_s, ARRIVAL, next(self._ids), request + 1, 0))
+        return events
 
     def _wake(self, index: int) -> list[Event]:
         replica = self.replicas[index]
@@ -162,7 +192,7 @@ class Simulation:
         self._finished += len(finished)
         events = self._wake_event(index, replica.start(self.now_s))
         self._account(before, replica)
-        return events + self._next_of_clients(len(finished))
+        return events + self._next_of_clients(len(finished)) + self._next_turns(finished)
 
     def _next_of_clients(self, count: int) -> list[Event]:
         """Closed loop: the next requests of clients whose request just ended."""
@@ -208,6 +238,9 @@ class Simulation:
             preemptions=table.preemptions,
             drop_reason=self._drop,
             drop_reasons=tuple(self._reasons),
+            cached_tokens=table.cached,
+            cacheable_tokens=table.shared + table.history,
+            turns=self._turns,
         )
 
     def series(self) -> TimeSeries:

@@ -103,6 +103,9 @@ class RequestRecords:
     preemptions: np.ndarray
     drop_reason: np.ndarray  # index into ``drop_reasons``; -1 = not dropped
     drop_reasons: tuple[str, ...]
+    cached_tokens: np.ndarray | None = None  # prompt tokens found in the prefix cache
+    cacheable_tokens: np.ndarray | None = None  # prompt tokens a cache holding everything would have
+    turns: int = 1  # requests per task (task j's turn k is request j·turns + k − 1)
 
     @property
     def completed(self) -> np.ndarray:
@@ -369,6 +372,9 @@ class SimulationResult:
             "notes": list(self.notes),
             "sim_wall_time_s": self.sim_wall_time_s,
         }
+        from tokencost.sim.tasks import task_summary
+
+        data.update(task_summary(self, done))
         return json_ready(data)
 
     def to_frames(self) -> dict[str, Any]:

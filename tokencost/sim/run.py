@@ -30,7 +30,7 @@ from tokencost.scenario.traffic import (
     TrafficSpec,
     sections_error,
 )
-from tokencost.sim.arrivals import RequestSource
+from tokencost.sim.arrivals import Conversation, RequestSource
 from tokencost.sim.engine import Simulation
 from tokencost.sim.kv import kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
@@ -80,6 +80,7 @@ class SimulationSetup:
     fleet_replicas: int | None = None
     warmup_fraction: float = 0.0
     drain_fraction: float = 0.0
+    prefix_cache_fraction: float | None = None  # share of KV blocks for idle cached prefixes; None: no cache
 
     def build(self) -> Simulation:
         """A fresh simulation (its own clock, heap, ids and generator seeded with ``seed``)."""
@@ -91,6 +92,7 @@ class SimulationSetup:
             source=self.source,
             seed=self.seed,
             unservable_reason=self.unservable_reason,
+            prefix_cache_fraction=self.prefix_cache_fraction,
         )
 
     def result(self, simulation: Simulation, wall_time_s: float) -> SimulationResult:
@@ -227,7 +229,8 @@ def prepare(
             f"think time {workload.think_time_s:g} s"
         )
     block = serving_spec.block_tokens
-    context = workload.input_tokens + workload.output_tokens
+    context = workload.max_context_tokens
+    cache = _prefix_cache(scenario, serving_spec.batching == "static", notes)
     config = ReplicaConfig(
         max_batch=max_batch,
         kv_blocks=kv_budget_blocks(dep, block),
@@ -257,6 +260,9 @@ def prepare(
         max_context_tokens=scenario.model.max_context or UNBOUNDED_CONTEXT_TOKENS,
         clients=workload.concurrency if closed else None,
         think_time_s=float(workload.think_time_s),
+        shared_tokens=workload.cached_prefix_tokens,
+        prefix_cache=cache is not None,
+        conversation=_conversation(scenario),
     )
     return SimulationSetup(
         name=scenario.name,
@@ -277,7 +283,29 @@ def prepare(
         fleet_replicas=fleet if fleet != replicas else None,
         warmup_fraction=WARMUP_FRACTION if trimmed else 0.0,
         drain_fraction=DRAIN_FRACTION if trimmed else 0.0,
+        prefix_cache_fraction=cache,
     )
+
+
+def _prefix_cache(scenario: Scenario, static: bool, notes: list[str]) -> float | None:
+    """The share of KV blocks the replicas' prefix caches may keep idle, or None for no cache."""
+    workload = scenario.workload
+    spec = workload.prefix_cache
+    chat = workload.conversation
+    cacheable = workload.cached_prefix_tokens > 0 or (chat is not None and chat.keep_kv)
+    if not cacheable or (spec is not None and not spec.enabled):
+        return None
+    if static:
+        notes.append("static batching: the simulator runs without a prefix cache")
+        return None
+    return spec.capacity_fraction if spec is not None else 1.0
+
+
+def _conversation(scenario: Scenario) -> Conversation | None:
+    chat = scenario.workload.conversation
+    if chat is None:
+        return None
+    return Conversation(chat.turns, chat.added_tokens_per_turn, float(chat.tool_latency_s), chat.keep_kv)
 
 
 def _rate(

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tokencost.sim import kv
+from tokencost.sim.prefix import PrefixCache
+from tokencost.sim.requests import RequestTable
 from tokencost.sim.steps import StepTimes
 
 SEGMENT_MAX_STEPS = 4096
@@ -49,34 +51,6 @@ class ReplicaConfig:
 
 
 @dataclass
-class RequestTable:
-    """Per-request arrays the engine and the replicas share (index = request id)."""
-
-    arrival_s: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
-    generated: np.ndarray  # tokens emitted before the latest preemption
-    first_token_s: np.ndarray
-    completion_s: np.ndarray
-    preemptions: np.ndarray
-
-    @classmethod
-    def build(
-        cls, arrival_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray
-    ) -> RequestTable:
-        count = len(arrival_s)
-        return cls(
-            arrival_s,
-            input_tokens.astype(np.int64),
-            output_tokens.astype(np.int64),
-            np.zeros(count, np.int64),
-            np.full(count, np.nan),
-            np.full(count, np.nan),
-            np.zeros(count, np.int64),
-        )
-
-
-@dataclass
 class _Prefilling:
     """A sequence admitted under chunked prefill whose prompt is not yet fully processed."""
 
@@ -84,6 +58,7 @@ class _Prefilling:
     done: int
     target: int
     blocks: int
+    saved: int = 0  # blocks of its cached prefix
 
 
 @dataclass
@@ -100,9 +75,16 @@ class _Segment:
 class Replica:
     """A replica's queue, running batch and KV blocks, advanced segment by segment."""
 
-    def __init__(self, steps: StepTimes, config: ReplicaConfig, requests: RequestTable) -> None:
-        self.steps, self.config, self.requests = steps, config, requests
+    def __init__(
+        self,
+        steps: StepTimes,
+        config: ReplicaConfig,
+        requests: RequestTable,
+        cache: PrefixCache | None = None,
+    ) -> None:
+        self.steps, self.config, self.requests, self.cache = steps, config, requests, cache
         size = config.max_batch
+        self.saved = np.zeros(size, np.int64)  # blocks of its prefix the cache holds for it
         self.slot_request = np.zeros(size, np.int64)
         self.context = np.zeros(size, np.int64)  # tokens in the KV cache
         self.remaining = np.zeros(size, np.int64)  # tokens still to emit
@@ -146,9 +128,27 @@ class Replica:
         """Whether an arrival could join at the next iteration boundary (used to cut a segment)."""
         if self.in_batch >= self.config.max_batch or (self.config.static and self.in_batch):
             return False
-        return self.config.preemption or self._fits(
-            self._need_blocks(request), self.config.kv_blocks - self.blocks_used
+        return self.config.preemption or self._fits(self._need_blocks(request), self._free())
+
+    def _free(self, evictable: bool = True) -> int:
+        """KV blocks not held by sequences nor by the cache (its idle entries count as free)."""
+        held = 0 if self.cache is None else (self.cache.pinned_blocks if evictable else self.cache.blocks)
+        return self.config.kv_blocks - self.blocks_used - held
+
+    def _acquire(self, request: int) -> tuple[int, int, int]:
+        """(own blocks needed, cached tokens, blocks the cache holds for it), idle entries
+        evicted to make room; the cache's pins are undone when it does not fit."""
+        need = self._need_blocks(request)
+        if self.cache is None:
+            return need, 0, 0
+        table = self.requests
+        hit, saved = self.cache.acquire(
+            request, int(table.shared[request]), int(table.session[request]), int(table.history[request])
         )
+        need -= saved
+        self.cache.evict(need - self._free(evictable=False))
+        table.cached[request] = hit
+        return need, hit, saved
 
     # planning -----------------------------------------------------------------------------
     def start(self, now_s: float) -> float | None:
@@ -176,7 +176,9 @@ class Replica:
             return
         block = self.config.block_tokens
         growth = int(np.count_nonzero(self.context[: self.running] % block == 0))
-        while self.running and self.blocks_used + growth > self.config.kv_blocks:
+        if self.cache is not None:
+            self.cache.evict(growth - self._free(evictable=False))
+        while self.running and growth > self._free(evictable=False):
             slot = self.running - 1
             request = int(self.slot_request[slot])
             growth -= int(self.context[slot] % block == 0)
@@ -187,11 +189,18 @@ class Replica:
             self.blocks_used -= int(self.blocks[slot])
             self.running -= 1
             self.queue.appendleft(request)
+            if self.cache is not None:
+                self.cache.release(request)
         self.blocks_used += growth
 
-    def _place(self, request: int, blocks: int) -> None:
-        """Put a sequence whose prefill ends in this iteration into the next free slot."""
+    def _place(self, request: int, blocks: int, saved: int = 0) -> None:
+        """Put a sequence whose prefill ends in this iteration into the next free slot (a shared
+        prompt it computed goes to the cache)."""
         table, slot = self.requests, self.running
+        if self.cache is not None:
+            moved = self.cache.insert_shared(request, int(table.shared[request]))
+            blocks, saved, self.blocks_used = blocks - moved, saved + moved, self.blocks_used - moved
+        self.saved[slot] = saved
         emitted = int(table.generated[request])
         self.slot_request[slot] = request
         self.context[slot] = int(table.input_tokens[request]) + emitted
@@ -203,19 +212,23 @@ class Replica:
         """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
         config, table = self.config, self.requests
         prompts: list[int] = []
+        cached: list[int] = []
         while self.queue and self.running < config.max_batch:
             request = self.queue[0]
             tokens = int(table.input_tokens[request] + table.generated[request])
-            need = self._need_blocks(request)
-            if prompts and sum(prompts) + tokens > config.max_prefill_tokens:
+            if prompts and sum(prompts) - sum(cached) + tokens > config.max_prefill_tokens:
                 break
-            if not self._fits(need, config.kv_blocks - self.blocks_used):
+            need, hit, saved = self._acquire(request)
+            if not self._fits(need, self._free()):
+                if self.cache is not None:
+                    self.cache.release(request)
                 break
             self.queue.popleft()
-            self._place(request, need)
+            self._place(request, need, saved)
             self.blocks_used += need
             prompts.append(tokens)
-        prefill_s = self.steps.prefill_pass_s(prompts)
+            cached.append(min(hit, tokens - 1))
+        prefill_s = self.steps.prefill_pass_s(prompts, cached)
         decode_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
         self.prefill_busy_s += prefill_s
         return prefill_s + decode_s, now_s + prefill_s
@@ -252,12 +265,14 @@ class Replica:
             budget -= size
         while budget > 0 and self.queue and self.in_batch < config.max_batch:
             request = self.queue[0]
-            need = self._need_blocks(request)
-            if not self._fits(need, config.kv_blocks - self.blocks_used):
+            need, hit, saved = self._acquire(request)
+            if not self._fits(need, self._free()):
+                if self.cache is not None:
+                    self.cache.release(request)
                 break
             self.queue.popleft()
             target = int(table.input_tokens[request] + table.generated[request])
-            entry = _Prefilling(request, 0, target, need)
+            entry = _Prefilling(request, min(hit, target - 1), target, need, saved)
             self.prefilling.append(entry)
             self.blocks_used += need
             size = min(target, budget)
@@ -272,7 +287,7 @@ class Replica:
             entry.done += size
         for entry in [e for e, _ in chunks if e.done == e.target]:
             self.prefilling.remove(entry)
-            self._place(entry.request, entry.blocks)
+            self._place(entry.request, entry.blocks, entry.saved)
         return duration, now_s + duration
 
     def _plan_run(
@@ -292,6 +307,7 @@ class Replica:
             after_first[:decoding] += 1
             if config.preemption:
                 room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
+                room += int(self.saved[:batch].sum()) - (self.cache.pinned_blocks if self.cache else 0)
                 fit = kv.steps_that_fit(after_first, config.block_tokens, room, steps - 1)
                 if fit < steps - 1:
                     steps = fit + 1
@@ -306,7 +322,7 @@ class Replica:
     def _head_admissible_next(self) -> bool:
         if self.in_batch >= self.config.max_batch:
             return False
-        return self._fits(self._need_blocks(self.queue[0]), self.config.kv_blocks - self.blocks_used)
+        return self._fits(self._need_blocks(self.queue[0]), self._free())
 
     # advancing ----------------------------------------------------------------------------
     def cut(self, now_s: float) -> float | None:
@@ -345,17 +361,28 @@ class Replica:
         if done_steps == 1 and segment.admitted:
             times[np.flatnonzero(finished) >= decoding] = segment.first_token_s
         if len(finished_requests):
+            if self.cache is not None:
+                self._keep_histories(finished_requests)
             keep = ~finished
             count = int(keep.sum())
-            for array in (self.slot_request, self.context, self.remaining, self.blocks):
+            for array in (self.slot_request, self.context, self.remaining, self.blocks, self.saved):
                 array[:count] = array[:batch][keep]
             self.running = count
         if self.config.preemption:
-            self.blocks[: self.running] = kv.blocks_held(
-                self.context[: self.running], self.config.block_tokens
+            self.blocks[: self.running] = (
+                kv.blocks_held(self.context[: self.running], self.config.block_tokens)
+                - self.saved[: self.running]
             )
         self.blocks_used = int(self.blocks[: self.running].sum()) + sum(e.blocks for e in self.prefilling)
         return finished_requests, times
+
+    def _keep_histories(self, finished: np.ndarray) -> None:
+        """Finished turns release their prefixes; a task's history is kept for its next turn."""
+        assert self.cache is not None
+        table = self.requests
+        for request in finished.tolist():
+            kept = int(table.input_tokens[request] + table.output_tokens[request] - table.shared[request])
+            self.cache.finish(request, int(table.session[request]), kept, bool(table.keep[request]))
 
     def _record_gaps(self, segment: _Segment, done_steps: int) -> None:
         """Inter-token gaps: each iteration's duration, once per sequence that decoded in it."""

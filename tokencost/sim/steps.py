@@ -40,8 +40,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tokencost.model import prefix, serving
 from tokencost.model import roofline as rl
-from tokencost.model import serving
 from tokencost.model.serving import Deployment
 
 MAX_PREFILL_TABLE_TOKENS = 1 << 17
@@ -71,6 +71,7 @@ class StepTimes:
         self.prefill_memory_s = np.asarray(pre.memory_s, dtype=float)
         self.prefill_comm_s = np.broadcast_to(np.asarray(pre.comm_s, dtype=float), tokens.shape).copy()
         self._beyond: dict[int, tuple[float, float, float]] = {}
+        self.cached_read_s_per_token = float(prefix.cached_read_s(dep, dep.kv_bytes_per_token))
 
     def _check_decode(self, max_batch: int) -> None:
         """The affine decomposition must reproduce the model (it would not if the model changed)."""
@@ -114,12 +115,24 @@ class StepTimes:
             self._beyond[tokens] = terms
         return terms
 
-    def prefill_pass_s(self, prompts: Sequence[int]) -> float:
-        """One forward pass prefilling whole prompts: FLOP add, weights read once (see module)."""
+    def prefill_pass_s(self, prompts: Sequence[int], cached: Sequence[int] = ()) -> float:
+        """One forward pass prefilling whole prompts: FLOP add, weights read once (see module).
+        With ``cached`` tokens of each prompt found in the prefix cache, each costs the compute of
+        a chunk after them, and their KV is read once (:func:`tokencost.model.prefix.prefill_cached`)."""
         if not prompts:
             return 0.0
-        compute = sum(self.prefill_terms(int(tokens))[0] for tokens in prompts)
-        _, memory, comm = self.prefill_terms(int(sum(prompts)))
+        if not any(cached):
+            compute = sum(self.prefill_terms(int(tokens))[0] for tokens in prompts)
+            _, memory, comm = self.prefill_terms(int(sum(prompts)))
+            return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
+        head = self.prefill_terms(0)[0]
+        compute = sum(
+            self.prefill_terms(int(tokens))[0] - self.prefill_terms(int(done))[0] + head
+            for tokens, done in zip(prompts, cached, strict=True)
+        )
+        reused = int(sum(cached))
+        _, memory, comm = self.prefill_terms(int(sum(prompts)) - reused)
+        memory += reused * self.cached_read_s_per_token
         return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
 
     def fused_pass_s(

@@ -1,0 +1,104 @@
+"""Prefix caching: prompts whose first tokens are already in the KV cache, and conversations.
+
+A cached prefix of C of a prompt's P tokens skips their forward pass: prefill runs only over the
+S = P − C new tokens, whose queries still attend to every key, the C cached ones included (vLLM's
+automatic prefix caching; SGLang's RadixAttention, Zheng et al. 2024 §3). Its FLOP are those of a
+chunk of S tokens after C done, as in chunked prefill (Sarathi-Serve):
+
+    F(P, C) = F(P) − F(C) + F(0) = 2·(N_lin − dV)·S + 2·dV + a·(P(P+1) − C(C+1))/2
+
+with F the prefill FLOP of :func:`tokencost.model.flops.prefill_flops` (F(0) = 2·dV, the output
+head, once per prompt). Its bytes are those of a pass over S tokens (weights read once, S tokens
+of KV written) plus the C cached tokens' keys and values read once: ``W(S) + S·kv + C·kv``.
+Compute and memory time are linear in FLOP and bytes, so the terms are the model's own
+(:func:`tokencost.model.serving.prefill`) combined by the roofline; with C = 0 this is prefill.
+
+A shared system prompt is held once per replica, not once per sequence: its blocks are
+referenced by every sequence that starts with it (Kwon et al. 2023 §4.4, "shared prefix").
+
+A conversation (a chat, or an agent calling tools) of T turns: turn k's prompt is the first
+prompt I plus the k − 1 earlier outputs O and added messages U (user text, tool results),
+``P_k = I + (k − 1)(O + U)``. Kept between turns, its KV makes all but the newest U tokens a
+cached prefix, ``C_k = P_k − U`` (k ≥ 2): the prompt tokens computed over a task are
+``I + (T − 1)·U``, linear in T, where without a cache they are ``Σ P_k = T·I + (O + U)·T(T − 1)/2``,
+quadratic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from tokencost.model import memory as mem
+from tokencost.model import roofline as rl
+from tokencost.model import serving
+from tokencost.model.serving import Deployment, PhaseTerms
+
+ArrayLike = npt.ArrayLike
+
+
+def prefill_cached(
+    dep: Deployment, prompt_tokens: ArrayLike, cached_tokens: ArrayLike = 0.0, batch: ArrayLike = 1
+) -> PhaseTerms:
+    """Prefill B prompts of P tokens whose first C are cached: FLOP, bytes and seconds (module
+    docstring). ``cached_tokens = 0`` gives :func:`tokencost.model.serving.prefill`."""
+    prompt = np.asarray(prompt_tokens, dtype=float)
+    cached = np.minimum(np.asarray(cached_tokens, dtype=float), prompt)
+    new = prompt - cached
+    full = serving.prefill(dep, prompt, batch)
+    done = serving.prefill(dep, cached, batch)
+    head = serving.prefill(dep, 0.0, batch)
+    suffix = serving.prefill(dep, new, batch)
+    flops = full.flops - done.flops + head.flops
+    compute = full.compute_s - done.compute_s + head.compute_s
+    read = np.asarray(batch, dtype=float) * cached * dep.kv_bytes_per_token
+    bytes_moved = suffix.bytes + read
+    memory = suffix.memory_s + cached_read_s(dep, read)
+    time = rl.roofline_time_s(compute, memory, suffix.comm_s, dep.step_overhead_s)
+    return PhaseTerms(flops, bytes_moved, compute, memory, suffix.comm_s, time)
+
+
+def cached_read_s(dep: Deployment, kv_bytes: ArrayLike) -> np.ndarray:
+    """Seconds to read ``kv_bytes`` of cached keys and values, spread over the replica's t·p
+    accelerators and crossing its p stages: ``p · (bytes/(t·p)) / (bandwidth · efficiency)``."""
+    share = dep.tensor * dep.pipeline
+    per_stage = rl.memory_time_s(
+        np.asarray(kv_bytes, dtype=float) / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
+    )
+    return np.asarray(dep.pipeline * per_stage, dtype=float)
+
+
+def max_batch_shared(dep: Deployment, context_tokens: ArrayLike, shared_tokens: ArrayLike) -> np.ndarray:
+    """Most sequences of c tokens that fit when their first ``shared_tokens`` are one shared
+    prefix held once: the prefix's KV joins the weights, each sequence holds ``c − shared``."""
+    shared = np.asarray(shared_tokens, dtype=float)
+    own = np.maximum(np.asarray(context_tokens, dtype=float) - shared, 1.0)
+    return mem.max_batch_that_fits(
+        memory_bytes=serving.replica_memory_bytes(dep),
+        reserve_fraction=dep.memory_reserve_fraction,
+        weight_bytes=dep.weight_bytes + shared * dep.kv_bytes_per_token,
+        kv_bytes_per_sequence=own * dep.kv_bytes_per_token,
+    )
+
+
+def turn_prompt_tokens(
+    first_tokens: ArrayLike, output_tokens: ArrayLike, added_tokens: ArrayLike, turns: int
+) -> np.ndarray:
+    """``P_k = I + (k − 1)(O + U)`` for k = 1..T (tokens, one value per turn)."""
+    k = np.arange(1, turns + 1, dtype=float)
+    growth = np.asarray(output_tokens, dtype=float) + np.asarray(added_tokens, dtype=float)
+    return np.asarray(first_tokens, dtype=float) + (k - 1.0) * growth
+
+
+def turn_cached_tokens(
+    prompt_tokens: np.ndarray, added_tokens: float, shared_tokens: float, keep_kv: bool, hit_fraction: float
+) -> np.ndarray:
+    """Cached tokens of each turn: the shared prefix on every turn; with the conversation's KV
+    kept, also its history, ``P_k − U`` from the second turn on; both scaled by the share of the
+    cacheable tokens the cache still holds (``hit_fraction``). The last prompt token is always
+    computed (its logits give the first output token), as vLLM does on a full hit."""
+    prompt = np.asarray(prompt_tokens, dtype=float)
+    cacheable = np.full_like(prompt, float(shared_tokens))
+    if keep_kv and len(prompt) > 1:
+        cacheable[1:] = np.maximum(prompt[1:] - added_tokens, shared_tokens)
+    return np.minimum(cacheable * hit_fraction, prompt - 1.0)  # the last token is always computed

@@ -1,0 +1,124 @@
+"""Prefix caching and conversations in an :class:`~tokencost.results.Evaluation`.
+
+:func:`turn_tokens` reads a workload into the prompt and cached tokens of each turn (one turn for
+single requests); :func:`evaluate` runs the operating point on their mean, and
+:func:`cache_fields` adds what a task costs and how long it takes, and the price of a cached
+input token apart from an uncached one. The formulas are in :mod:`tokencost.model.prefix`.
+
+Cost of cached input. Input tokens carry the prefill's share of the replica's time (as without a
+cache); of it, cached tokens carry the part their presence adds to a prefill pass, the attention
+of the new tokens to the cached keys and the read of their KV,
+``1 − T_p(S, 0)/T_p(P, C)`` (S = P − C new tokens); the new tokens carry the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tokencost.model import cost, prefix, serving
+from tokencost.model.flops import decode_steps
+from tokencost.model.serving import Deployment
+from tokencost.results import Evaluation
+from tokencost.scenario.scenario import Scenario
+
+PER_MILLION = 1e6
+
+
+class TurnTokens(NamedTuple):
+    """Tokens of each turn of a task (arrays of T values; T = 1 for single requests)."""
+
+    prompts: np.ndarray  # prompt tokens of each turn
+    cached: np.ndarray  # of them, found in the prefix cache
+    cacheable: np.ndarray  # of them, that a cache holding everything would have
+    output: float  # output tokens per turn
+    shared: float  # tokens of the shared prefix held once per replica (0 without a cache)
+
+    @property
+    def mean_prompt(self) -> float:
+        return float(self.prompts.mean())
+
+    @property
+    def mean_cached(self) -> float:
+        return float(self.cached.mean())
+
+
+def cache_enabled(scenario: Scenario) -> bool:
+    spec = scenario.workload.prefix_cache
+    return spec is None or spec.enabled
+
+
+def turn_tokens(scenario: Scenario) -> TurnTokens:
+    """Prompt, cached and cacheable tokens of each turn of the scenario's workload."""
+    workload = scenario.workload
+    chat = workload.conversation
+    added = float(chat.added_tokens_per_turn) if chat is not None else 0.0
+    prompts = prefix.turn_prompt_tokens(workload.input_tokens, workload.output_tokens, added, workload.turns)
+    keep = chat is not None and chat.keep_kv
+    shared = float(workload.cached_prefix_tokens)
+    cacheable = prefix.turn_cached_tokens(prompts, added, shared, keep, 1.0)
+    on = cache_enabled(scenario)
+    spec = workload.prefix_cache
+    hit = (spec.hit_fraction if spec is not None and spec.hit_fraction is not None else 1.0) if on else 0.0
+    cached = prefix.turn_cached_tokens(prompts, added, shared, keep, hit)
+    return TurnTokens(prompts, cached, cacheable, float(workload.output_tokens), shared if on else 0.0)
+
+
+def cache_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict[str, Any]:
+    """The prefix-cache and task fields of a feasible evaluation (for ``dataclasses.replace``)."""
+    tokens = turn_tokens(scenario)
+    turns = len(tokens.prompts)
+    prompt, cached = tokens.mean_prompt, tokens.mean_cached
+    cacheable = float(tokens.cacheable.sum())
+    fields: dict[str, Any] = {
+        "cached_input_tokens": cached,
+        "prefix_cache_hit_fraction": float(tokens.cached.sum()) / cacheable if cacheable else None,
+        "turns": turns,
+        "task_input_tokens": float(tokens.prompts.sum()),
+        "task_cached_input_tokens": float(tokens.cached.sum()),
+        "task_output_tokens": tokens.output * turns,
+    }
+    share = cached_cost_share(dep, prompt, cached)
+    for key in ("usd_per_million_input_tokens", "usd_per_million_input_tokens_at_capacity"):
+        per_million = getattr(ev, key)
+        if per_million is None:
+            continue
+        usd = per_million * prompt / PER_MILLION  # input dollars of a mean request
+        fields[key] = usd * (1.0 - share) / (prompt - cached) * PER_MILLION
+        if key == "usd_per_million_input_tokens":
+            fields["usd_per_million_cached_input_tokens"] = (
+                usd * share / cached * PER_MILLION if cached else None
+            )
+    pre_s = np.asarray(prefix.prefill_cached(dep, tokens.prompts, tokens.cached).time_s, dtype=float)
+    wait_s = float(ev.ttft_s or 0.0) - float(ev.prefill.time_s or 0.0)
+    ttft = wait_s + pre_s
+    decode_s = float(ev.tpot_s or 0.0) * float(decode_steps(tokens.output))
+    chat = scenario.workload.conversation
+    tool_s = chat.tool_latency_s if chat is not None else 0.0
+    fields["ttft_per_turn_s"] = tuple(float(value) for value in ttft)
+    fields["task_time_s"] = float(ttft.sum()) + turns * decode_s + (turns - 1) * tool_s
+    if ev.usd_per_request is not None:
+        fields["usd_per_task"] = ev.usd_per_request * turns
+    fields["usd_per_task_at_capacity"] = task_usd_at_capacity(dep, tokens, float(ev.batch_cap or 1))
+    return fields
+
+
+def cached_cost_share(dep: Deployment, prompt: float, cached: float) -> float:
+    """Share of a prefill pass's time the cached tokens carry: ``1 − T_p(S, 0)/T_p(P, C)``."""
+    if cached <= 0:
+        return 0.0
+    with_cache = float(prefix.prefill_cached(dep, prompt, cached).time_s)
+    alone = float(serving.prefill(dep, prompt - cached).time_s)
+    return max(1.0 - alone / with_cache, 0.0)
+
+
+def task_usd_at_capacity(dep: Deployment, tokens: TurnTokens, batch: float) -> float:
+    """Dollars of one task on a replica kept full at batch B: each turn holds the replica alone
+    for its prefill and shares its decode steps with B − 1 others,
+    ``usd/s · Σ_k [T_p(P_k, C_k) + D_k(B)/B]`` (the cost behind the capacity
+    ``1/(T_p + D/B)`` of :mod:`tokencost.model.steady`)."""
+    usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
+    pre_s = np.asarray(prefix.prefill_cached(dep, tokens.prompts, tokens.cached).time_s, dtype=float)
+    decode_s = np.asarray(serving.decode_total_time_s(dep, batch, tokens.prompts, tokens.output), dtype=float)
+    return usd_s * float((pre_s + decode_s / batch).sum())

@@ -1,0 +1,51 @@
+"""The per-request table the engine and the replicas share: arrays indexed by request id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class RequestTable:
+    """Per-request arrays the engine and the replicas share (index = request id)."""
+
+    arrival_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    generated: np.ndarray  # tokens emitted before the latest preemption
+    first_token_s: np.ndarray
+    completion_s: np.ndarray
+    preemptions: np.ndarray
+    shared: np.ndarray  # tokens of the shared system prompt it starts with (0: none)
+    session: np.ndarray  # the task whose history it continues (its cache key; -1: none)
+    history: np.ndarray  # tokens of that history after the shared prompt, cacheable
+    cached: np.ndarray  # tokens found in the prefix cache at its (last) admission
+    keep: np.ndarray  # 1: its task has a next turn, so its history is kept when it ends
+
+    @classmethod
+    def build(
+        cls,
+        arrival_s: np.ndarray,
+        input_tokens: np.ndarray,
+        output_tokens: np.ndarray,
+        prefixes: dict[str, np.ndarray] | None = None,
+    ) -> RequestTable:
+        count = len(arrival_s)
+        columns = prefixes or {}
+        zeros = np.zeros(count, np.int64)
+        return cls(
+            arrival_s,
+            input_tokens.astype(np.int64),
+            output_tokens.astype(np.int64),
+            np.zeros(count, np.int64),
+            np.full(count, np.nan),
+            np.full(count, np.nan),
+            np.zeros(count, np.int64),
+            columns.get("shared", zeros),
+            columns.get("session", np.full(count, -1, np.int64)),
+            columns.get("history", zeros),
+            np.zeros(count, np.int64),
+            columns.get("keep", zeros),
+        )
