@@ -148,6 +148,10 @@ class Evaluation:
     task_time_s: float | None = None  # first arrival to last token, tool latency included (means)
     ttft_per_turn_s: tuple[float, ...] = ()  # mean TTFT of each turn
 
+    # P10/P50/P90 of the headline figures over the efficiencies' measured spread (filled by
+    # tokencost.sweep.uncertainty.with_uncertainty; `tokencost run` fills it, evaluate() does not)
+    uncertainty: dict[str, Any] | None = None
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""
         data = json_ready(asdict(self))
