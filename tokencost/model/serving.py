@@ -213,17 +213,21 @@ def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike)
 
 
 def _together(
-    dep: Deployment, parts: list[tuple[float, PhaseTerms]], fixed_s: ArrayLike, per: ArrayLike
+    parts: list[tuple[float, PhaseTerms]], fixed_s: float, per: float, launch_s: float = 0.0
 ) -> PhaseTerms:
-    """Passes run back to back as one roofline (the model's convention for a pass's kernels):
-    ``Σ count·compute``, ``Σ count·memory``, ``Σ count·comm`` and ``fixed_s``, each divided by ``per``."""
-    flops = sum(count * part.flops for count, part in parts) / per
-    bytes_moved = sum(count * part.bytes for count, part in parts) / per
-    compute = sum(count * part.compute_s for count, part in parts) / per
-    memory = sum(count * part.memory_s for count, part in parts) / per
-    comm = np.asarray(sum(count * part.comm_s for count, part in parts) / per, dtype=float)
+    """Passes run back to back as one roofline (the model's convention for the kernels of a pass):
+    ``Σ count·x`` of each term over ``per`` tokens, ``launch_s`` of further fixed cost in ``comm_s``."""
+
+    def total(field: str) -> np.ndarray:
+        summed = np.zeros(())
+        for count, part in parts:
+            summed = summed + count * np.asarray(getattr(part, field), dtype=float)
+        return np.asarray(summed / per, dtype=float)
+
+    compute, memory = total("compute_s"), total("memory_s")
+    comm = total("comm_s") + launch_s / per
     time = rl.roofline_time_s(compute, memory, comm, fixed_s)
-    return PhaseTerms(np.asarray(flops), np.asarray(bytes_moved), compute, memory, comm, time)
+    return PhaseTerms(total("flops"), total("bytes"), compute, memory, comm, np.asarray(time, dtype=float))
 
 
 def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> PhaseTerms:
@@ -237,8 +241,7 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> 
     if draft is None:
         return target
     drafted = prefill(draft, prompt_tokens, batch)
-    launch = PhaseTerms(*(np.zeros(()) for _ in range(4)), np.asarray(draft.step_overhead_s), np.zeros(()))
-    return _together(dep, [(1.0, target), (1.0, drafted), (1.0, launch)], dep.step_overhead_s, 1.0)
+    return _together([(1.0, target), (1.0, drafted)], dep.step_overhead_s, 1.0, draft.step_overhead_s)
 
 
 def _decode_pass(
@@ -290,7 +293,7 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
     parts = [(1.0, verify)]
     if speculation.draft is not None:
         parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
-    return _together(dep, parts, decode_overhead_s(dep), speculation.tokens_per_pass)
+    return _together(parts, decode_overhead_s(dep), speculation.tokens_per_pass)
 
 
 def speculative_speedup(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> np.ndarray:

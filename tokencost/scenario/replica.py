@@ -8,6 +8,7 @@ smaller Deployment on the same accelerators, built by the same :func:`model_numb
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
@@ -20,7 +21,7 @@ from tokencost.scenario.speculative import SpeculativeSpec
 FUSE_MATRICES = 2  # EAGLE's fc and MTP's projection map [feature; embedding] (2d) to d: 2·d² weights
 
 
-def model_numbers(model: ModelSpec, kv_cache: str, tensor: float) -> dict[str, float]:
+def model_numbers(model: ModelSpec, kv_cache: str, tensor: float) -> dict[str, Any]:
     """The fields of a Deployment that describe the served model (SI floats)."""
     if model.is_mla:
         latent = float((model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0))
