@@ -128,3 +128,21 @@ def test_an_impossible_expert_layout_is_an_error(changes: dict, needle: str) -> 
     data.update(changes)
     with pytest.raises(ScenarioError, match=needle):
         Scenario(**data)
+
+
+def test_the_planner_screens_expert_parallelism_where_it_divides_the_experts() -> None:
+    from tokencost.plan.planner import expert_degrees, screen
+
+    mixtral = load_scenario(ROOT / "scenarios/mixtral-8x7b-h100x2.yaml")
+    assert expert_degrees(mixtral, 1) == (1,)
+    assert expert_degrees(mixtral, 8) == (1, 8)  # 8 experts, 8 ranks: one whole expert each
+    deepseek = load_scenario(EXPERT)
+    assert expert_degrees(deepseek, 8) == (1, 8)
+    dense = load_scenario(ROOT / "scenarios/llama3-70b-h100x8-tp8.yaml")
+    assert expert_degrees(dense, 8) == (1,)
+    options, _ = screen(mixtral, 2.0)
+    layouts = {(option.tensor_parallel, option.expert_parallel) for option in options}
+    assert {(2, 2), (4, 4), (8, 8)} <= layouts and (2, 1) in layouts
+    for option in options:
+        assert option.scenario.parallelism.expert == option.expert_parallel
+        assert ("EP" in option.label) == (option.expert_parallel > 1)
