@@ -233,3 +233,16 @@ def test_evaluate_and_simulate_agree_at_half_load(path: Path) -> None:
     print(f"\n{path.name} at 50 %: TPOT {tpot:+.1%}, throughput {throughput:+.1%}")
     assert abs(tpot) <= AGREEMENT_TOLERANCE
     assert abs(throughput) <= AGREEMENT_TOLERANCE
+
+
+def test_the_report_sections_show_the_speedup_against_the_batch() -> None:
+    from tokencost.report.speculative import expert_section, has_speculation, speculative_section
+
+    scenario = load_scenario(EAGLE)
+    ev, dep = evaluate(scenario), deployment(scenario)
+    html = speculative_section(scenario, ev, dep)
+    assert has_speculation(scenario) and "Speculative decoding" in html and "(this load)" in html
+    assert "3.36 tokens" in html
+    assert expert_section(scenario, ev, dep) == ""  # a dense model has no expert section
+    experts = load_scenario(ROOT / "scenarios/deepseek-v3-expert-parallel.yaml")
+    assert "two all-to-alls" in expert_section(experts, evaluate(experts), deployment(experts))
