@@ -12,12 +12,11 @@ from tokencost import prefix_view
 from tokencost.economics_view import economics_fields
 from tokencost.model import cost, fleet, prefix, serving
 from tokencost.model import flops as fl
-from tokencost.model import memory as mem
 from tokencost.model import operating as op
-from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
+from tokencost.scenario import replica
 from tokencost.scenario.catalog import calibration
 from tokencost.scenario.fields import BYTES_PER_ELEMENT
 from tokencost.scenario.scenario import Scenario
@@ -29,37 +28,14 @@ P99 = 99.0
 
 def deployment(scenario: Scenario) -> Deployment:
     """The numbers of one replica of ``scenario`` (SI floats), ready for the model functions."""
-    model, hardware = scenario.model, scenario.hardware
-    tensor = float(scenario.parallelism.tensor or 1)
-    if model.is_mla:
-        latent = float((model.kv_lora_rank or 0) + (model.qk_rope_head_dim or 0))
-        kv_elements = mem.kv_elements_per_token(
-            layers=model.layers, kv_heads=1, head_dim=1, latent_dim=latent
-        )
-        replication = tensor  # the latent cache is not split by head: every rank keeps it
-        per_key = fl.attention_flops_per_key(model.layers, model.heads, latent, model.kv_lora_rank or 0)
-    else:
-        kv_elements = mem.kv_elements_per_token(
-            layers=model.layers, kv_heads=model.kv_heads, head_dim=model.head_dim
-        )
-        replication = float(par.kv_replication_factor(model.kv_heads, tensor))
-        per_key = fl.attention_flops_per_key(model.layers, model.heads, model.head_dim, model.head_dim)
+    hardware, parallelism = scenario.hardware, scenario.parallelism
+    tensor = float(parallelism.tensor or 1)
     latency = hardware.interconnect_latency
     if latency is None:
         latency = float(calibration()["defaults"]["interconnect_latency_s"])
     efficiency = scenario.efficiency
-    return Deployment(
-        params=float(model.params),
-        active_params=float(model.active_params),
-        embedding_params=model.embedding_params,
-        linear_params=model.linear_params,
-        lm_head_params=model.lm_head_params,
-        experts=float(model.experts),
-        experts_per_token=float(model.experts_per_token),
-        layers=float(model.layers),
-        d_model=float(model.d_model),
-        attention_flops_per_key=float(per_key),
-        kv_bytes_per_token=float(kv_elements) * BYTES_PER_ELEMENT[scenario.precision.kv_cache] * replication,
+    target = Deployment(
+        **replica.model_numbers(scenario.model, scenario.precision.kv_cache, tensor),
         weight_bytes_per_param=BYTES_PER_ELEMENT[scenario.precision.weights],
         activation_bytes=BYTES_PER_ELEMENT[scenario.precision.activations],
         peak_flop_per_s=float(hardware.flops),
@@ -70,13 +46,16 @@ def deployment(scenario: Scenario) -> Deployment:
         usd_per_hour=float(hardware.usd_per_hour),
         power_w=float(hardware.power_w) if hardware.power_w else math.nan,
         tensor=tensor,
-        pipeline=float(scenario.parallelism.pipeline),
+        pipeline=float(parallelism.pipeline),
         compute_efficiency=efficiency.compute,
         bandwidth_efficiency=efficiency.bandwidth,
         interconnect_efficiency=efficiency.interconnect,
         memory_reserve_fraction=efficiency.memory_reserve,
         step_overhead_s=float(efficiency.step_overhead_s),
+        expert=float(parallelism.expert),
+        expert_imbalance_ratio=float(parallelism.expert_imbalance_ratio) if parallelism.expert > 1 else 1.0,
     )
+    return replica.with_speculation(target, scenario.speculative, scenario.precision.kv_cache)
 
 
 def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> Evaluation:
@@ -173,6 +152,7 @@ def evaluate(scenario: Scenario) -> Evaluation:
         output_tokens=out,
         batching=serving_spec(scenario).batching,
         engine=scenario.engine.key,
+        expert_parallel=int(dep.expert),
     )
     max_batch = int(prefix.max_batch_shared(dep, context, tokens.shared))
     if max_batch < 1:
@@ -187,7 +167,22 @@ def evaluate(scenario: Scenario) -> Evaluation:
     solved = _at_load(scenario, dep, base, max_batch, cap, cap_reason)
     if solved.feasible:
         solved = dataclasses.replace(solved, **prefix_view.cache_fields(scenario, dep, solved))
-    return dataclasses.replace(solved, **economics_fields(scenario, solved))
+    return dataclasses.replace(
+        solved, **economics_fields(scenario, solved), **_speculative_fields(scenario, dep, solved)
+    )
+
+
+def _speculative_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict:
+    """Tokens per verify pass and the speed-up at the batch and mean context of the operating point."""
+    if dep.speculation is None or scenario.speculative is None or not ev.feasible:
+        return {}
+    batch = ev.decode.batch or 1.0
+    context = ev.decode.context_tokens or float(ev.input_tokens)
+    return {
+        "speculative_method": scenario.speculative.method,
+        "accepted_tokens_per_pass": dep.speculation.tokens_per_pass,
+        "speculative_speedup": float(serving.speculative_speedup(dep, batch, context)),
+    }
 
 
 def _at_load(

@@ -135,6 +135,12 @@ class Evaluation:
     api_usd_per_day: float | None = None  # the same tokens bought at pricing.compare_with[0]
     savings_vs_api_usd_per_day: float | None = None  # api_usd_per_day − usd_per_day
     engine: str = "generic"  # the serving-engine profile behind the efficiencies (scenario.engine)
+    expert_parallel: int = 1  # expert-parallel ranks E (parallelism.expert; 1: none)
+    # Speculative decoding (scenario.speculative; None without it)
+    speculative_method: str | None = None  # draft, eagle, mtp or ngram
+    accepted_tokens_per_pass: float | None = None  # (1 − a^(k+1)) / (1 − a): tokens a verify pass yields
+    speculative_speedup: float | None = None  # TPOT without speculation / with it, at the operating batch
+
     # Prefix caching and tasks of several turns (tokencost.prefix_view; means per request = per turn)
     cached_input_tokens: float | None = None  # of input_tokens, found in the prefix cache
     prefix_cache_hit_fraction: float | None = None  # cached / cacheable prompt tokens

@@ -1,10 +1,15 @@
-"""Splitting a model over accelerators: tensor and pipeline parallelism.
+"""Splitting a model over accelerators: tensor, pipeline and expert parallelism.
 
 Tensor parallelism (Shoeybi et al. 2019, "Megatron-LM", section 3) splits every weight matrix
 over t accelerators: each does 1/t of the FLOP and reads 1/t of the weights and KV cache, and
 two all-reduces per layer (after attention and after the MLP) sum the partial activations.
 Pipeline parallelism (Huang et al. 2019, "GPipe") gives each of p stages L/p layers and sends
-the activations from stage to stage.
+the activations from stage to stage. Expert parallelism (Lepikhin et al. 2020, "GShard",
+section 2.2; DeepSeek-V3 technical report, arXiv 2412.19437, section 3.4) places whole experts of
+a mixture-of-experts layer on different ranks: each of E ranks holds experts/E of them, and two
+all-to-alls per MoE layer send every token's activations to the ranks of its k experts (dispatch)
+and bring the results back (combine). Routing is uneven, so the busiest rank gets more than the
+mean share of tokens and the layer waits for it: a load-imbalance ratio (busiest / mean).
 """
 
 from __future__ import annotations
@@ -82,3 +87,90 @@ def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:
     that every rank has one (vLLM and TensorRT-LLM do this).
     """
     return np.maximum(1.0, np.asarray(tensor, dtype=float) / np.asarray(kv_heads, dtype=float))
+
+
+def all_to_all_time_s(
+    message_bytes: ArrayLike,
+    ranks: ArrayLike,
+    link_bytes_per_s: ArrayLike,
+    efficiency: ArrayLike,
+    latency_s: ArrayLike,
+) -> np.ndarray:
+    """Seconds for one all-to-all in which each of E ranks holds ``S`` bytes for all ranks.
+
+    ``α + (E−1)/E · S / (β·η)``: a rank keeps the 1/E meant for itself and sends the rest (each
+    rank's link carries its own share; NCCL's all-to-all "bus bandwidth" uses the same (E−1)/E).
+    One rank needs no communication: 0 s.
+    """
+    ranks_ = np.asarray(ranks, dtype=float)
+    volume = (ranks_ - 1.0) / ranks_ * np.asarray(message_bytes, dtype=float)
+    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
+    time = np.asarray(latency_s, dtype=float) + volume / rate
+    return np.where(ranks_ > 1.0, time, 0.0)
+
+
+ALL_TO_ALLS_PER_MOE_LAYER = 2  # dispatch to the experts' ranks, combine back (GShard, section 2.2)
+
+
+def expert_parallel_comm_time_s(
+    *,
+    moe_layers: ArrayLike,
+    tokens: ArrayLike,
+    experts_per_token: ArrayLike,
+    d_model: ArrayLike,
+    activation_bytes: ArrayLike,
+    expert: ArrayLike,
+    imbalance_ratio: ArrayLike,
+    link_bytes_per_s: ArrayLike,
+    efficiency: ArrayLike,
+    latency_s: ArrayLike,
+) -> np.ndarray:
+    """All-to-all seconds of one forward pass over T tokens, experts spread over E ranks.
+
+    ``2·L_moe·[α + (E−1)/E · f·(T·k/E)·d·b / (β·η)]``: each rank owns T/E of the tokens and sends
+    each to its k experts (``T·k/E`` hidden vectors of d values of b bytes); the busiest rank
+    receives f times the mean (``f``: the load-imbalance ratio) and the layer waits for it.
+    DeepSeek-V3, T = 256 decode tokens, E = 8, k = 8, d = 7168, bf16: ``S = 256·8/8·7168·2 =
+    3.67 MB`` per rank per all-to-all, 3.21 MB of it off the rank.
+    """
+    ranks = np.asarray(expert, dtype=float)
+    per_rank = (
+        np.asarray(tokens, dtype=float)
+        * np.asarray(experts_per_token, dtype=float)
+        / ranks
+        * np.asarray(d_model, dtype=float)
+        * np.asarray(activation_bytes, dtype=float)
+    )
+    busiest = np.asarray(imbalance_ratio, dtype=float) * per_rank
+    one = all_to_all_time_s(busiest, ranks, link_bytes_per_s, efficiency, latency_s)
+    return ALL_TO_ALLS_PER_MOE_LAYER * np.asarray(moe_layers, dtype=float) * one
+
+
+def routed_expert_params_per_token(
+    params: ArrayLike, active_params: ArrayLike, experts: ArrayLike, experts_per_token: ArrayLike
+) -> np.ndarray:
+    """Parameters of the k routed experts one token uses, summed over the MoE layers: ``k·e``.
+
+    ``e = (N − N_a)/(E − k)`` (one routed expert over all MoE layers; see
+    :func:`tokencost.model.memory.moe_weight_params_read`). A dense model (E = k) has none.
+    Mixtral-8x7B (N = 46.7e9, N_a = 12.9e9, E = 8, k = 2): ``2·33.8e9/6 = 11.3e9``.
+    """
+    experts_ = np.asarray(experts, dtype=float)
+    chosen = np.asarray(experts_per_token, dtype=float)
+    spare = np.maximum(experts_ - chosen, 1.0)
+    total, active = np.asarray(params, dtype=float), np.asarray(active_params, dtype=float)
+    return np.where(experts_ > chosen, chosen * (total - active) / spare, 0.0)
+
+
+def expert_imbalance_extra_flops(
+    routed_flops: ArrayLike, expert: ArrayLike, imbalance_ratio: ArrayLike
+) -> np.ndarray:
+    """FLOP the busiest rank's wait adds to a pass, counted as if spread: ``(f − 1)·F_routed``.
+
+    With E > 1 ranks each holding whole experts, the routed-expert matrix products finish when
+    the rank with f times the mean tokens does; tensor parallelism alone (E = 1) splits every
+    expert over all ranks and has no such wait. Only the routed experts (not attention, not the
+    shared experts) are uneven.
+    """
+    extra = (np.asarray(imbalance_ratio, dtype=float) - 1.0) * np.asarray(routed_flops, dtype=float)
+    return np.where(np.asarray(expert, dtype=float) > 1.0, extra, 0.0)

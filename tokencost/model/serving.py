@@ -9,10 +9,22 @@ decode (no bubble in steady state): one round, in which every sequence gets a to
 ``p × stage_time(B/p)``, where a stage does 1/p of the layers on 1/t of each matrix. Prefill of
 a single prompt cannot be split into micro-batches, so it crosses the stages one after another:
 ``p × stage_time(P tokens)`` — the same as the whole model on t accelerators.
+
+Expert parallelism over E ranks (E divides t) keeps attention tensor-parallel and gives each rank
+experts/E whole experts: an MoE layer has one all-reduce (after attention), one over the t/E ranks
+that share an expert (none when E = t) and two all-to-alls (:mod:`tokencost.model.parallelism`);
+the routed experts' matrix products wait for the busiest rank. The replica's memory is pooled, so
+the experts' bytes are the same, spread over E ranks instead of split t ways.
+
+Speculative decoding (:mod:`tokencost.model.speculative`) makes :func:`decode_step` one round —
+k draft steps and a verification pass over k + 1 positions per sequence — divided by the tokens a
+round yields, so every caller (the operating point, the simulator's step table, the planner) sees
+the time per output token of speculation from this one place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -23,6 +35,7 @@ from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
+from tokencost.model import speculative as spec
 
 ArrayLike = npt.ArrayLike
 
@@ -58,6 +71,10 @@ class Deployment:
     interconnect_efficiency: float
     memory_reserve_fraction: float
     step_overhead_s: float
+    moe_layers: float = 0.0  # layers with routed experts (0: dense)
+    expert: float = 1.0  # expert-parallel ranks E (1: experts split by tensor parallelism)
+    expert_imbalance_ratio: float = 1.0  # busiest rank's routed tokens / the mean (E > 1)
+    speculation: Speculation | None = None
 
     @property
     def accelerators(self) -> float:
@@ -65,8 +82,35 @@ class Deployment:
 
     @property
     def weight_bytes(self) -> float:
-        """Bytes the weights occupy across the replica (every expert, the embedding too)."""
-        return self.params * self.weight_bytes_per_param
+        """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
+        held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
+        return self.params * self.weight_bytes_per_param + held
+
+    @property
+    def target_kv_bytes_per_token(self) -> float:
+        """KV bytes per token of the served model alone (``kv_bytes_per_token`` holds the drafter's too)."""
+        draft = self.speculation.draft if self.speculation is not None else None
+        return self.kv_bytes_per_token - (draft.kv_bytes_per_token if draft is not None else 0.0)
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """Speculative decoding on a replica: k drafted tokens a round, accepted with probability a each.
+
+    ``draft`` is the drafter as a model on the replica's accelerators (a draft model, an EAGLE
+    head, an MTP module), None for a drafter that costs no forward pass (n-gram lookup).
+    ``draft_weight_bytes`` is what the drafter adds to the replica's memory (a head that shares
+    the served model's embedding and output head holds less than it reads).
+    """
+
+    draft_tokens: float
+    acceptance_rate: float
+    draft: Deployment | None
+    draft_weight_bytes: float
+
+    @property
+    def tokens_per_pass(self) -> float:
+        return float(spec.expected_tokens_per_pass(self.acceptance_rate, self.draft_tokens))
 
 
 class PhaseTerms(NamedTuple):
@@ -97,10 +141,22 @@ def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     return read * dep.weight_bytes_per_param
 
 
-def _terms(dep: Deployment, flops: np.ndarray, bytes_moved: np.ndarray, comm_s: np.ndarray) -> PhaseTerms:
+def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
+    """Extra FLOP-equivalent of waiting for the busiest expert rank in a pass over T tokens."""
+    routed = par.routed_expert_params_per_token(
+        dep.params, dep.active_params, dep.experts, dep.experts_per_token
+    )
+    routed_flops = 2.0 * np.asarray(tokens, dtype=float) * routed
+    return par.expert_imbalance_extra_flops(routed_flops, dep.expert, dep.expert_imbalance_ratio)
+
+
+def _terms(
+    dep: Deployment, flops: np.ndarray, bytes_moved: np.ndarray, comm_s: np.ndarray, tokens: ArrayLike
+) -> PhaseTerms:
     """Per-stage roofline of work split over t·p accelerators, times p stages."""
     share = dep.tensor * dep.pipeline
-    compute = dep.pipeline * rl.compute_time_s(flops / share, dep.peak_flop_per_s, dep.compute_efficiency)
+    busiest = flops + _imbalance_flops(dep, tokens)
+    compute = dep.pipeline * rl.compute_time_s(busiest / share, dep.peak_flop_per_s, dep.compute_efficiency)
     memory = dep.pipeline * rl.memory_time_s(
         bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
@@ -117,16 +173,28 @@ def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         "efficiency": dep.interconnect_efficiency,
         "latency_s": dep.interconnect_latency_s,
     }
-    reduce = par.tensor_parallel_comm_time_s(layers=dep.layers, tokens=tokens, tensor=dep.tensor, **common)
+    expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
+    dense = dep.layers - expert_layers
+    reduce = par.tensor_parallel_comm_time_s(layers=dense, tokens=tokens, tensor=dep.tensor, **common)
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
-    return np.asarray(reduce + hops, dtype=float)
+    if not expert_layers:
+        return np.asarray(reduce + hops, dtype=float)
+    link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s)
+    message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
+    attention = par.ring_all_reduce_time_s(message, dep.tensor, *link)
+    shared_expert = par.ring_all_reduce_time_s(message, dep.tensor / dep.expert, *link)
+    exchange = par.expert_parallel_comm_time_s(
+        moe_layers=expert_layers,
+        tokens=tokens,
+        experts_per_token=dep.experts_per_token,
+        expert=dep.expert,
+        imbalance_ratio=dep.expert_imbalance_ratio,
+        **common,
+    )
+    return np.asarray(reduce + hops + expert_layers * (attention + shared_expert) + exchange, dtype=float)
 
 
-def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> PhaseTerms:
-    """Prefill B prompts of P tokens into an empty cache: its FLOP, bytes and seconds.
-
-    The time is the time to first token of a request that does not queue.
-    """
+def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
     tokens = np.asarray(batch, dtype=float) * np.asarray(prompt_tokens, dtype=float)
     flops = fl.prefill_flops(
         linear_params=dep.linear_params,
@@ -137,33 +205,102 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> 
     )
     bytes_moved = mem.prefill_bytes(
         weight_bytes=weight_bytes_read(dep, tokens),
-        kv_bytes_per_token=dep.kv_bytes_per_token,
+        kv_bytes_per_token=dep.target_kv_bytes_per_token,
         prompt_tokens=prompt_tokens,
         batch=batch,
     )
-    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens))
+    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens)
+
+
+def _together(
+    parts: list[tuple[float, PhaseTerms]], fixed_s: float, per: float, launch_s: float = 0.0
+) -> PhaseTerms:
+    """Passes run back to back as one roofline (the model's convention for the kernels of a pass):
+    ``Σ count·x`` of each term over ``per`` tokens, ``launch_s`` of further fixed cost in ``comm_s``."""
+
+    def total(field: str) -> np.ndarray:
+        summed = np.zeros(())
+        for count, part in parts:
+            summed = summed + count * np.asarray(getattr(part, field), dtype=float)
+        return np.asarray(summed / per, dtype=float)
+
+    compute, memory = total("compute_s"), total("memory_s")
+    comm = total("comm_s") + launch_s / per
+    time = rl.roofline_time_s(compute, memory, comm, fixed_s)
+    return PhaseTerms(total("flops"), total("bytes"), compute, memory, comm, np.asarray(time, dtype=float))
+
+
+def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> PhaseTerms:
+    """Prefill B prompts of P tokens into an empty cache: its FLOP, bytes and seconds.
+
+    The time is the time to first token of a request that does not queue. A drafter with a
+    forward pass prefills its own cache in a second pass (its launch cost in ``comm_s``).
+    """
+    target = _target_prefill(dep, prompt_tokens, batch)
+    draft = dep.speculation.draft if dep.speculation is not None else None
+    if draft is None:
+        return target
+    drafted = prefill(draft, prompt_tokens, batch)
+    return _together([(1.0, target), (1.0, drafted)], dep.step_overhead_s, 1.0, draft.step_overhead_s)
+
+
+def _decode_pass(
+    dep: Deployment, micro: ArrayLike, context_tokens: ArrayLike, positions: float
+) -> PhaseTerms:
+    """One pass of the served model over ``positions`` new tokens for each of B/p sequences."""
+    tokens = np.asarray(micro, dtype=float) * positions
+    offset = float(spec.verify_mean_context_offset(positions - 1.0))
+    context = np.asarray(context_tokens, dtype=float)
+    flops = fl.decode_step_flops(
+        linear_params=dep.linear_params,
+        attention_flops_per_key=dep.attention_flops_per_key,
+        context_tokens=context + offset,
+        batch=tokens,
+    )
+    bytes_moved = mem.decode_step_bytes(  # W + B·(c + positions)·kv: each cached entry read once
+        weight_bytes=weight_bytes_read(dep, tokens),
+        kv_bytes_per_token=dep.target_kv_bytes_per_token,
+        context_tokens=context + (positions - 1.0),
+        batch=micro,
+    )
+    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens)
+
+
+def decode_overhead_s(dep: Deployment) -> float:
+    """Fixed seconds per output token of a decode step: the step overhead, or with speculation the
+    round's launches (verify + each draft step) over the tokens the round yields."""
+    speculation = dep.speculation
+    if speculation is None:
+        return float(dep.step_overhead_s)
+    round_s = spec.round_overhead_s(
+        dep.step_overhead_s, speculation.draft_tokens, speculation.draft is not None
+    )
+    return float(spec.per_output_token(round_s, speculation.tokens_per_pass))
 
 
 def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
     """One decode round: each of B sequences with c tokens cached writes one token.
 
     ``flops`` and ``bytes`` are per micro-batch of B/p sequences (the whole batch when p = 1);
-    ``time_s`` is the round, the time per output token every sequence sees.
+    ``time_s`` is the round, the time per output token every sequence sees. With speculation
+    every term is that of a round (k draft steps + the verify pass) over the tokens it yields.
     """
     micro = np.asarray(batch, dtype=float) / dep.pipeline
-    flops = fl.decode_step_flops(
-        linear_params=dep.linear_params,
-        attention_flops_per_key=dep.attention_flops_per_key,
-        context_tokens=context_tokens,
-        batch=micro,
-    )
-    bytes_moved = mem.decode_step_bytes(
-        weight_bytes=weight_bytes_read(dep, micro),
-        kv_bytes_per_token=dep.kv_bytes_per_token,
-        context_tokens=context_tokens,
-        batch=micro,
-    )
-    return _terms(dep, flops, bytes_moved, _comm_s(dep, micro))
+    speculation = dep.speculation
+    if speculation is None:
+        return _decode_pass(dep, micro, context_tokens, 1.0)
+    verify = _decode_pass(dep, micro, context_tokens, float(spec.verify_positions(speculation.draft_tokens)))
+    parts = [(1.0, verify)]
+    if speculation.draft is not None:
+        parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
+    return _together(parts, decode_overhead_s(dep), speculation.tokens_per_pass)
+
+
+def speculative_speedup(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> np.ndarray:
+    """Time per output token without speculation over with it, at batch B and context c (1: none)."""
+    with_it = decode_step(dep, batch, context_tokens).time_s
+    plain = decode_step(dataclasses.replace(dep, speculation=None), batch, context_tokens).time_s
+    return np.asarray(plain / with_it, dtype=float)
 
 
 def decode_total_time_s(
@@ -185,7 +322,7 @@ def decode_total_time_s(
         np.asarray(input_tokens, dtype=float),
         steps,
     )
-    fixed = at_zero.comm_s + dep.step_overhead_s
+    fixed = at_zero.comm_s + decode_overhead_s(dep)
     return slowest + steps * fixed
 
 
@@ -196,7 +333,7 @@ def mean_decode_context(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np
 
 
 def kv_bytes_per_sequence(dep: Deployment, context_tokens: ArrayLike) -> np.ndarray:
-    """KV cache bytes one sequence of c tokens holds across the replica."""
+    """KV cache bytes one sequence of c tokens holds across the replica (a drafter's cache too)."""
     return np.asarray(context_tokens, dtype=float) * dep.kv_bytes_per_token
 
 

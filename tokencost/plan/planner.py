@@ -3,7 +3,8 @@
 The search runs in two stages.
 
 1. Analytic screening (fast). For every hardware type (the scenario's, or its ``candidates``),
-   tensor-parallel degree (1, 2, 4, 8 where it divides the heads) and batch cap (the analytic
+   tensor-parallel degree (1, 2, 4, 8 where it divides the heads), for a mixture of experts
+   expert parallelism (none, or over all t ranks where t divides the experts) and batch cap (the analytic
    cap B* — the largest that fits and meets the TPOT target at full load — and B*/2, B*/4,
    given to the variant as ``serving.max_batch``), a variant of the scenario is built with
    ``Scenario.model_validate`` on merged data and evaluated at the load: the same operating
@@ -26,7 +27,7 @@ fewer could carry the load but misses a latency target.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -49,10 +50,15 @@ MAX_FLEET_FACTOR = 4
 
 
 def variant(
-    scenario: Scenario, *, hardware: str | None, tensor_parallel: int, batch_size: int | None = None
+    scenario: Scenario,
+    *,
+    hardware: str | None,
+    tensor_parallel: int,
+    batch_size: int | None = None,
+    expert_parallel: int = 1,
 ) -> Scenario:
-    """``scenario`` on ``hardware`` (a preset; None keeps its own) with TP degree and batch cap
-    (``serving.max_batch``), validated from merged data (never ``model_copy``, which skips
+    """``scenario`` on ``hardware`` (a preset; None keeps its own) with TP and EP degrees and batch
+    cap (``serving.max_batch``), validated from merged data (never ``model_copy``, which skips
     validation)."""
     data = scenario.model_dump(exclude_none=True)
     if hardware is None or hardware == scenario.hardware.preset:
@@ -62,7 +68,13 @@ def variant(
         data["precision"] = {
             key: value for key, value in data.get("precision", {}).items() if key != "compute"
         }
-    data["parallelism"] = {"tensor": tensor_parallel, "pipeline": 1}
+    imbalance = scenario.parallelism.expert_imbalance_ratio
+    data["parallelism"] = {
+        "tensor": tensor_parallel,
+        "pipeline": 1,
+        "expert": expert_parallel,
+        "expert_imbalance_ratio": imbalance,
+    }
     serving = {key: value for key, value in data.get("serving", {}).items() if key != "replicas"}
     if batch_size is not None:
         serving["max_batch"] = batch_size
@@ -82,6 +94,15 @@ def _reject(rejected: list[dict[str, Any]], hardware: str, tensor: int, reason: 
     rejected.append({"hardware": hardware, "tensor_parallel": tensor, "reason": reason})
 
 
+def expert_degrees(scenario: Scenario, tensor: int) -> tuple[int, ...]:
+    """Expert-parallel degrees to try at tensor degree t: none, and t itself for a mixture of
+    experts whose experts t divides (all ranks of the stage hold whole experts)."""
+    model = scenario.model
+    if model.is_moe and tensor > 1 and model.experts % tensor == 0:
+        return (1, tensor)
+    return (1,)
+
+
 def screen(
     scenario: Scenario,
     rate_per_s: float,
@@ -93,52 +114,72 @@ def screen(
     rejected ones with their reasons."""
     options: list[Option] = []
     rejected: list[dict[str, Any]] = []
-    slo = scenario.slo
     for hardware in _hardware_options(scenario, candidates):
         for tensor in TENSOR_PARALLEL_DEGREES:
-            name = hardware or scenario.hardware.preset or scenario.hardware.display_name
             if scenario.model.heads % tensor:
                 continue
-            try:
-                base = variant(scenario, hardware=hardware, tensor_parallel=tensor)
-            except (ValidationError, ScenarioError) as exc:
-                _reject(rejected, name, tensor, str(exc).splitlines()[0])
-                continue
-            evaluation = evaluate(base)
-            if not evaluation.feasible:
-                _reject(rejected, name, tensor, evaluation.infeasible_reason or "infeasible")
-                continue
-            prefill_s = evaluation.prefill.time_s or 0.0
-            if slo.ttft_s is not None and prefill_s > slo.ttft_s:
-                _reject(
-                    rejected,
-                    name,
-                    tensor,
-                    f"prefill alone takes {prefill_s:.4g} s > TTFT target {slo.ttft_s:.4g} s",
-                )
-                continue
-            best = min(evaluation.batch_cap or 1, batch_limit or math.inf)
-            if slo.tpot_s is not None and best == 1 and (evaluation.tpot_s or 0.0) > slo.tpot_s:
-                _reject(
-                    rejected,
-                    name,
-                    tensor,
-                    f"one sequence alone decodes at {evaluation.tpot_s:.4g} s/token"
-                    f" > TPOT target {slo.tpot_s:.4g} s",
-                )
-                continue
-            for cap in sorted({max(1, int(best) // fraction) for fraction in BATCH_FRACTIONS}, reverse=True):
-                options.append(_option(base, name, tensor, cap, evaluation.max_batch, rate_per_s))
+            for expert in expert_degrees(scenario, tensor):
+                layout = _Layout(hardware, tensor, expert)
+                options += _screen_layout(scenario, layout, rate_per_s, batch_limit, rejected)
     options.sort(
         key=lambda option: (option.analytic_replicas * option.usd_per_day_per_replica, -option.max_batch)
     )
     return options, rejected
 
 
+class _Layout(NamedTuple):
+    hardware: str | None
+    tensor: int
+    expert: int
+
+
+def _screen_layout(
+    scenario: Scenario,
+    layout: _Layout,
+    rate_per_s: float,
+    batch_limit: int | None,
+    rejected: list[dict[str, Any]],
+) -> list[Option]:
+    """The options of one hardware type and parallel layout (one per batch cap), or none and a reason."""
+    slo = scenario.slo
+    hardware, tensor, expert = layout
+    name = hardware or scenario.hardware.preset or scenario.hardware.display_name
+    label = name if expert == 1 else f"{name} EP{expert}"
+    try:
+        base = variant(scenario, hardware=hardware, tensor_parallel=tensor, expert_parallel=expert)
+    except (ValidationError, ScenarioError) as exc:
+        _reject(rejected, label, tensor, str(exc).splitlines()[0])
+        return []
+    evaluation = evaluate(base)
+    if not evaluation.feasible:
+        _reject(rejected, label, tensor, evaluation.infeasible_reason or "infeasible")
+        return []
+    prefill_s = evaluation.prefill.time_s or 0.0
+    if slo.ttft_s is not None and prefill_s > slo.ttft_s:
+        _reject(
+            rejected, label, tensor, f"prefill alone takes {prefill_s:.4g} s > TTFT target {slo.ttft_s:.4g} s"
+        )
+        return []
+    best = min(evaluation.batch_cap or 1, batch_limit or math.inf)
+    if slo.tpot_s is not None and best == 1 and (evaluation.tpot_s or 0.0) > slo.tpot_s:
+        _reject(
+            rejected,
+            label,
+            tensor,
+            f"one sequence alone decodes at {evaluation.tpot_s:.4g} s/token > TPOT target {slo.tpot_s:.4g} s",
+        )
+        return []
+    caps = sorted({max(1, int(best) // fraction) for fraction in BATCH_FRACTIONS}, reverse=True)
+    return [_option(base, name, layout, cap, evaluation.max_batch, rate_per_s) for cap in caps]
+
+
 def _option(
-    base: Scenario, name: str, tensor: int, cap: int, memory_max_batch: int, rate_per_s: float
+    base: Scenario, name: str, layout: _Layout, cap: int, memory_max_batch: int, rate_per_s: float
 ) -> Option:
-    capped = variant(base, hardware=None, tensor_parallel=tensor, batch_size=cap)
+    tensor = layout.tensor
+    capped = variant(
+        base, hardware=None, tensor_parallel=tensor, batch_size=cap, expert_parallel=layout.expert
+    )
     evaluation = evaluate(capped)
     capacity = evaluation.replica_requests_per_s or math.inf
     per_day = tensor * capped.hardware.usd_per_hour * HOURS_PER_DAY
@@ -153,6 +194,7 @@ def _option(
         min_replicas=max(1, math.ceil(rate_per_s / capacity - 1e-9)),
         usd_per_day_per_replica=per_day,
         analytic_replicas=max(evaluation.replicas or 1, 1),
+        expert_parallel=layout.expert,
     )
 
 
@@ -316,6 +358,7 @@ def _describe(
         simulated=best.result.to_dict(),
         rejected=tuple(rejected),
         scenario=option.scenario,
+        expert_parallel=option.expert_parallel,
     )
 
 

@@ -27,10 +27,12 @@ class Option:
     min_replicas: int
     usd_per_day_per_replica: float
     analytic_replicas: int = 1
+    expert_parallel: int = 1
 
     @property
     def label(self) -> str:
-        return f"{self.hardware} TP{self.tensor_parallel} batch≤{self.max_batch}"
+        expert = f" EP{self.expert_parallel}" if self.expert_parallel > 1 else ""
+        return f"{self.hardware} TP{self.tensor_parallel}{expert} batch≤{self.max_batch}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ class Plan:
     simulated: dict[str, Any] | None
     rejected: tuple[dict[str, Any], ...] = field(default=())
     scenario: Scenario | None = field(default=None, compare=False, repr=False)
+    expert_parallel: int | None = None  # expert-parallel ranks of the plan (1: experts split by TP)
+
+    @property
+    def _expert_label(self) -> str:
+        return f" EP{self.expert_parallel}" if self.expert_parallel and self.expert_parallel > 1 else ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plan (contract keys: replicas, gpus_required, hardware, tensor_parallel,
@@ -102,6 +109,7 @@ class Plan:
             "hardware": self.hardware,
             "hardware_name": self.hardware_name,
             "tensor_parallel": self.tensor_parallel,
+            "expert_parallel": self.expert_parallel,
             "max_batch": self.max_batch,
             "usd_per_day": self.usd_per_day,
             "usd_per_million_tokens": self.usd_per_million_tokens,
@@ -135,7 +143,10 @@ class Plan:
             rows = [("meets SLO", "no"), ("reason", self.reason)]
         else:
             rows = [
-                ("deployment", f"{self.replicas} × {self.hardware} TP{self.tensor_parallel}"),
+                (
+                    "deployment",
+                    f"{self.replicas} × {self.hardware} TP{self.tensor_parallel}{self._expert_label}",
+                ),
                 ("accelerators", f"{self.gpus_required}"),
                 ("batch cap per replica", f"{self.max_batch}"),
                 ("load (requests/s)", f"{self.request_rate_per_s:.4g}"),
@@ -147,7 +158,9 @@ class Plan:
         return html_table("plan", rows)
 
 
-PLAN_INTEGER_FIELDS = frozenset({"replicas", "gpus_required", "tensor_parallel", "max_batch", "preemptions"})
+PLAN_INTEGER_FIELDS = frozenset(
+    {"replicas", "gpus_required", "tensor_parallel", "expert_parallel", "max_batch", "preemptions"}
+)
 
 
 # variants ------------------------------------------------------------------------------------

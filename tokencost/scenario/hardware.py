@@ -189,6 +189,15 @@ def _price(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+# Load imbalance of expert routing, busiest rank / mean: 1.25, the expert capacity factor of the
+# Switch Transformer (Fedus, Zoph and Shazeer, JMLR 2022, arXiv 2101.03961, section 2.2 and table 1,
+# which trains at capacity factors 1.0, 1.25 and 2.0): the head-room an expert is given above its
+# even share. DeepSeek-V3 balances without an auxiliary loss and adds redundant experts for its
+# prefill (technical report, arXiv 2412.19437, section 3.4), which brings the ratio nearer 1.
+EXPERT_IMBALANCE_RATIO = 1.25
+MAX_EXPERT_IMBALANCE_RATIO = 64.0
+
+
 class ParallelismSpec(BaseModel):
     """How one replica's accelerators split the model."""
 
@@ -198,3 +207,16 @@ class ParallelismSpec(BaseModel):
         None, gt=0, description="Tensor-parallel degree; default hardware.count / pipeline."
     )
     pipeline: Integer = Field(1, gt=0, description="Pipeline stages (each holds layers / pipeline).")
+    expert: Integer = Field(
+        1,
+        gt=0,
+        description="Expert-parallel ranks E for a mixture of experts: each holds experts / E whole experts "
+        "(E divides the experts and the tensor degree); two all-to-alls per MoE layer.",
+    )
+    expert_imbalance_ratio: float = Field(
+        EXPERT_IMBALANCE_RATIO,
+        ge=1.0,
+        le=MAX_EXPERT_IMBALANCE_RATIO,
+        description="Routed tokens of the busiest expert rank over the mean (ratio, ≥ 1); default 1.25, "
+        "the Switch Transformer's capacity factor.",
+    )

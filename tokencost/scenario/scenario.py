@@ -12,6 +12,7 @@ from tokencost.scenario.engine import EngineSpec, fill_efficiency
 from tokencost.scenario.fields import _FROZEN, NATIVE_COMPUTE, _integer, _merge_preset
 from tokencost.scenario.hardware import HardwareSpec, ParallelismSpec, PrecisionSpec
 from tokencost.scenario.model import ModelSpec
+from tokencost.scenario.speculative import SpeculativeSpec
 from tokencost.scenario.traffic import Candidates, LengthsSpec, ServingSpec, TrafficSpec
 from tokencost.scenario.workload import EfficiencySpec, SloSpec, WorkloadSpec
 
@@ -49,6 +50,11 @@ class Scenario(BaseModel):
         None,
         description="Selling price of the tokens, USD per million (or preset: an API price catalog row); "
         "compare_with: API rows to price the same tokens at (build vs buy).",
+    )
+    speculative: SpeculativeSpec | None = Field(
+        None,
+        description="Speculative decoding: method (draft, eagle, mtp, ngram), draft model, tokens drafted "
+        "per round and their acceptance rate.",
     )
     facility: FacilitySpec = Field(
         default_factory=FacilitySpec,  # type: ignore[arg-type]
@@ -141,7 +147,33 @@ class Scenario(BaseModel):
             )
         if self.precision.compute is None:
             raise _field_error("precision.compute", "could not choose a compute precision")
+        _check_expert(self)
         return self
+
+
+def _check_expert(scenario: Scenario) -> None:
+    """Expert parallelism needs a mixture of experts, E dividing its experts and the tensor degree."""
+    expert, model = scenario.parallelism.expert, scenario.model
+    tensor = scenario.parallelism.tensor or 1
+    if expert == 1:
+        return
+    if not model.is_moe:
+        raise _field_error(
+            "parallelism.expert",
+            f"expert parallelism ({expert}) needs a mixture of experts; the model is dense",
+        )
+    if model.experts % expert:
+        raise _field_error(
+            "parallelism.expert",
+            f"{expert} ranks do not divide the model's {model.experts} experts (allowed: a divisor of "
+            f"{model.experts})",
+        )
+    if tensor % expert:
+        raise _field_error(
+            "parallelism.expert",
+            f"expert degree {expert} must divide the tensor degree {tensor} (the ranks of one stage; "
+            f"allowed: a divisor of {tensor})",
+        )
 
 
 def _one_price(hardware: Any) -> None:

@@ -54,6 +54,7 @@ class StepTimes:
     def __init__(self, dep: Deployment, max_batch: int, prefill_tokens: int) -> None:
         self.dep = dep
         self.overhead_s = float(dep.step_overhead_s)
+        self.decode_overhead_s = serving.decode_overhead_s(dep)  # per output token (speculation: a round's)
         batch = np.arange(max_batch + 1, dtype=float)
         batch[0] = 1.0  # row 0 unused; keeps the model's formulas away from B = 0
         at_zero = serving.decode_step(dep, batch, 0.0)
@@ -89,7 +90,7 @@ class StepTimes:
     def decode_time_s(self, batch: int, mean_context: float) -> float:
         """``serving.decode_step(dep, batch, mean_context).time_s``."""
         compute, memory, comm = self.decode_terms(batch, mean_context)
-        return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
+        return float(rl.roofline_time_s(compute, memory, comm, self.decode_overhead_s))
 
     def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> np.ndarray:
         """Durations of ``steps`` decode steps of ``batch`` sequences whose mean context starts at
@@ -97,7 +98,7 @@ class StepTimes:
         context = first_mean_context + np.arange(steps, dtype=float)
         compute = self.decode_compute_s[batch] + self.decode_compute_per_token_s[batch] * context
         memory = self.decode_memory_s[batch] + self.decode_memory_per_token_s[batch] * context
-        return rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self.overhead_s)
+        return rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self.decode_overhead_s)
 
     # prefill --------------------------------------------------------------------------------
     def prefill_terms(self, tokens: int) -> tuple[float, float, float]:
