@@ -44,7 +44,8 @@ got wrong (exit 2) and let anything else escape (exit 1); write files through
 
 # Importing a command module registers its commands on ``app``, in this order (the order of --help).
 # isort: off
-from tokencost.cli import run, compare, scenario, catalog, prices, simulate, sweep, machine, accuracy  # noqa: F401
+from tokencost.cli import run, compare, scenario, catalog, prices  # noqa: F401
+from tokencost.cli import simulate, sweep, sensitivity, machine, accuracy  # noqa: F401
 
 # isort: on
 from tokencost.cli.common import app, main

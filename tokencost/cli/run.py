@@ -163,6 +163,42 @@ def _economics_rows(ev: Evaluation) -> list[Row]:
     return [("Does it pay?",), *rows] if rows else []
 
 
+def _uncertainty_rows(ev: Evaluation) -> list[Row]:
+    bands = ev.uncertainty
+    if not bands:
+        return []
+
+    def band(key: str, show: Callable[[float | None], str]) -> str:
+        values = bands.get(key) or {}
+        return f"P10 {show(values.get('p10'))}, P50 {show(values.get('p50'))}, P90 {show(values.get('p90'))}"
+
+    return [
+        (f"Uncertainty ({bands.get('samples')} draws over the measured efficiencies)",),
+        ("TPOT", _seconds(ev.tpot_s), band("tpot_s", _seconds)),
+        ("TTFT", _seconds(ev.ttft_s), band("ttft_s", _seconds)),
+        (
+            "$ per million output tokens",
+            _usd(ev.usd_per_million_output_tokens),
+            band("usd_per_million_output_tokens", _usd),
+        ),
+    ]
+
+
+def _speculative_rows(ev: Evaluation) -> list[Row]:
+    if ev.speculative_method is None:
+        return []
+    return [
+        ("Speculative decoding",),
+        (
+            "speed-up",
+            f"{ev.speculative_speedup:.2f}×" if ev.speculative_speedup else "—",
+            f"{ev.speculative_method}, {ev.accepted_tokens_per_pass:.2f} tokens per verify pass"
+            if ev.accepted_tokens_per_pass
+            else ev.speculative_method,
+        ),
+    ]
+
+
 def summary(evaluation: Evaluation) -> str:
     """The human summary of one evaluation: a heading and an aligned table."""
     ev = evaluation
@@ -173,6 +209,7 @@ def summary(evaluation: Evaluation) -> str:
         "",
     ]
     rows = _latency_rows(ev) + _capacity_rows(ev) + _memory_rows(ev) + _cost_rows(ev) + _economics_rows(ev)
+    rows += _uncertainty_rows(ev) + _speculative_rows(ev)
     lines = [*heading, table(rows, right=(1,))]
     lines += [f"note: {note}" for note in ev.notes]
     return "\n".join(lines)
@@ -206,6 +243,16 @@ def run(
         PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
     ] = PlotlyJs.inline,
     check: Annotated[bool, typer.Option("--check", help=CHECK_HELP)] = False,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            min=0,
+            max=4096,
+            help="Monte Carlo draws over the efficiencies' measured spread for the P10/P50/P90 "
+            "bands (the `uncertainty` block); 0 skips them.",
+        ),
+    ] = 32,
 ) -> None:
     """Evaluate a scenario: print a summary and write an HTML report.
 
@@ -218,8 +265,9 @@ def run(
         raise Failure("--output and --no-report contradict each other: give one")
     spec = _load(scenario, overrides)
     from tokencost.api import evaluate
+    from tokencost.sweep.uncertainty import with_uncertainty
 
-    evaluation = evaluate(spec)
+    evaluation = with_uncertainty(spec, evaluate(spec), samples)
     if as_json:
         typer.echo(_json(evaluation.to_dict()))
     if not evaluation.feasible:

@@ -23,6 +23,13 @@ from tokencost.report.page import (
     _slo_badge,
     _subtitle,
 )
+from tokencost.report.speculative import (
+    expert_section,
+    has_expert_parallelism,
+    has_speculation,
+    speculative_section,
+)
+from tokencost.report.uncertainty import uncertainty_section
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
 from tokencost.sweep import curves as sweeps
@@ -49,6 +56,14 @@ def render_report(
     if decodable:
         sections.append(("output-length", "Output length", _output_section(scenario, evaluation, embed)))
         sections.append(("batch", "Batch size", _batch_section(scenario, evaluation, embed)))
+    if evaluation.feasible and has_speculation(scenario):
+        sections.append(
+            ("speculative", "Speculative decoding", speculative_section(scenario, evaluation, dep))
+        )
+    if evaluation.feasible and has_expert_parallelism(scenario):
+        sections.append(("experts", "Expert parallelism", expert_section(scenario, evaluation, dep)))
+    if evaluation.feasible and evaluation.uncertainty:
+        sections.append(("uncertainty", "How sure", uncertainty_section(scenario, evaluation, embed)))
     if evaluation.feasible and has_economics(scenario):
         sections.append(("does-it-pay", "Does it pay?", economics_section(scenario, evaluation, embed)))
     sections.append(("next-token", "Next-token step", _temperature_section(embed)))

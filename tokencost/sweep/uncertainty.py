@@ -24,6 +24,7 @@ import numpy as np
 from tokencost.api import evaluate
 from tokencost.results import Evaluation
 from tokencost.scenario.catalog import calibration
+from tokencost.scenario.fields import HIGH_EFFICIENCY_FRACTION
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
 
@@ -38,7 +39,7 @@ DEFAULT_SAMPLES = 32
 # TensorRT-LLM ~0.05 (kv_cache_free_gpu_mem_fraction 0.9 of what the weights leave), vLLM 0.10
 # (gpu_memory_utilization 0.9), SGLang 0.12 (mem_fraction_static 0.88); see presets/engines/.
 MEMORY_RESERVE_RANGE = (0.05, 0.12)
-MAX_EFFICIENCY = 1.0
+MAX_EFFICIENCY = HIGH_EFFICIENCY_FRACTION  # above it is beyond what is measured (and warns)
 MIN_EFFICIENCY = 0.01
 
 
@@ -72,9 +73,11 @@ def sample_ratios(samples: int, seed: int = 0, spread_scale: float = 1.0) -> dic
     return drawn
 
 
-def _variant(scenario: Scenario, efficiency: dict[str, float]) -> Scenario:
+def _variant(scenario: Scenario, efficiency: dict[str, float], replicas: int | None = None) -> Scenario:
     data = scenario.model_dump(exclude_none=True)
     data["efficiency"] = {**data.get("efficiency", {}), **efficiency}
+    if replicas is not None:
+        data["serving"] = {**data.get("serving", {}), "replicas": replicas}
     return scenario_from_dict(data)
 
 
@@ -91,21 +94,27 @@ def uncertainty(
 ) -> dict[str, Any]:
     """``{figure: {p10, p50, p90}}`` over the efficiencies' measured spread, plus how it was made.
 
-    The point estimate lies inside [p10, p90] unless the efficiencies' effect is very skewed;
-    infeasible samples (a lower efficiency that misses the SLO on every fleet, say) are counted
-    and left out of the bands.
+    Latencies and throughput are those of this deployment (the replica count held at the point
+    estimate's), so they answer "how fast will what I deploy be"; the cost per million output
+    tokens is that of the fleet the load needs at each draw (re-sized), since an efficiency moves
+    the bill through the replica count. Infeasible draws (a saturated deployment, say) are
+    counted and left out of the bands.
     """
     drawn = sample_ratios(samples, seed, spread_scale)
+    base = evaluate(scenario)
+    held = base.replicas if base.feasible else None
     values: dict[str, list[float]] = {figure: [] for figure in FIGURES}
     infeasible = 0
     for index in range(samples):
         ratio = {kind: float(drawn[kind][index]) for kind in KINDS}
-        result = evaluate(_variant(scenario, _scaled(scenario, ratio)))
-        if not result.feasible:
+        efficiency = _scaled(scenario, ratio)
+        deployed = evaluate(_variant(scenario, efficiency, held))
+        fleet = evaluate(_variant(scenario, efficiency))
+        if not (deployed.feasible and fleet.feasible):
             infeasible += 1
             continue
         for figure in FIGURES:
-            value = getattr(result, figure)
+            value = getattr(fleet if figure.startswith("usd_") else deployed, figure)
             if value is not None:
                 values[figure].append(float(value))
     bands: dict[str, Any] = {
@@ -117,7 +126,8 @@ def uncertainty(
     }
     bands["method"] = (
         f"Latin-hypercube Monte Carlo, {samples} samples (seed {seed}), over the measured spread of "
-        "the compute, bandwidth and interconnect efficiencies (presets/calibration.yaml)"
+        "the compute, bandwidth and interconnect efficiencies (presets/calibration.yaml); latency "
+        f"on this deployment ({held} replicas), cost on the fleet each draw needs"
     )
     bands["samples"] = samples
     bands["infeasible_samples"] = infeasible

@@ -13,6 +13,7 @@ from tokencost.report.figures.serving import batch_figure, output_length_figure,
 from tokencost.report.figures.simulation import latency_cdf_figure, series_figure, slo_attainment, slo_figure
 from tokencost.report.figures.sweep import sweep_pareto_figure
 from tokencost.report.figures.temperature import temperature_figure
+from tokencost.report.figures.uncertainty import tornado_figure
 
 __all__ = [
     "COMPARISON_METRICS",
@@ -29,4 +30,5 @@ __all__ = [
     "slo_figure",
     "sweep_pareto_figure",
     "temperature_figure",
+    "tornado_figure",
 ]

@@ -1,0 +1,128 @@
+"""Uncertainty bands and the tornado: over the efficiencies' measured spread (calibration.yaml)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokencost import evaluate, load_scenario
+from tokencost.report.writer import write_report
+from tokencost.sweep.uncertainty import (
+    FIGURES,
+    measured_ratios,
+    sample_ratios,
+    sensitivity,
+    uncertainty,
+    with_uncertainty,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ("chat-llama3-8b-h100", "llama3-70b-h100x8-tp8", "mixtral-8x7b-h100x2")
+
+
+def test_the_ratios_are_the_measurements_over_their_median() -> None:
+    ratios = measured_ratios()
+    assert len(ratios["compute"]) == 15 and len(ratios["bandwidth"]) == 9 and len(ratios["interconnect"]) == 6
+    for values in ratios.values():
+        assert np.median(values) == pytest.approx(1.0) and (np.diff(values) >= 0).all()
+
+
+def test_latin_hypercube_draws_one_per_stratum_and_repeat_with_the_seed() -> None:
+    drawn = sample_ratios(40, seed=3)
+    again = sample_ratios(40, seed=3)
+    ratios = measured_ratios()
+    for kind, values in drawn.items():
+        np.testing.assert_array_equal(values, again[kind])
+        # one draw in each fortieth of the distribution: sorted draws climb through every stratum
+        assert values.min() >= ratios[kind][0] - 1e-12 and values.max() <= ratios[kind][-1] + 1e-12
+    # compute's 15 measurements have no ties: one draw per stratum gives 40 distinct values
+    assert len(np.unique(drawn["compute"])) == 40
+    assert not np.array_equal(drawn["compute"], sample_ratios(40, seed=4)["compute"])
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_the_bands_contain_the_point_estimate(name: str) -> None:
+    scenario = load_scenario(ROOT / f"scenarios/{name}.yaml")
+    point = evaluate(scenario)
+    bands = uncertainty(scenario, 24, seed=1)
+    for figure in FIGURES:
+        band = bands[figure]
+        assert band["p10"] <= band["p50"] <= band["p90"]
+        assert band["p10"] * (1 - 1e-9) <= getattr(point, figure) <= band["p90"] * (1 + 1e-9), figure
+    assert bands["samples"] == 24 and "Latin-hypercube" in bands["method"]
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.floats(min_value=0.1, max_value=0.9), st.floats(min_value=1.1, max_value=2.0))
+def test_the_bands_widen_when_the_spread_widens(narrow: float, wide: float) -> None:
+    scenario = load_scenario(ROOT / "scenarios/chat-llama3-8b-h100.yaml")
+    small = uncertainty(scenario, 12, seed=2, spread_scale=narrow)
+    large = uncertainty(scenario, 12, seed=2, spread_scale=wide)
+    for figure in ("tpot_s", "ttft_s"):
+        width_small = small[figure]["p90"] - small[figure]["p10"]
+        width_large = large[figure]["p90"] - large[figure]["p10"]
+        assert width_large >= width_small - 1e-12, figure
+    none = uncertainty(scenario, 4, seed=2, spread_scale=0.0)
+    assert none["tpot_s"]["p10"] == pytest.approx(none["tpot_s"]["p90"])  # no spread, no band
+
+
+def test_the_tornado_is_sorted_and_its_ends_bracket_the_scenario() -> None:
+    scenario = load_scenario(ROOT / "scenarios/llama3-70b-h100x8-tp8.yaml")
+    frame = sensitivity(scenario)
+    assert list(frame["swing_fraction"]) == sorted(frame["swing_fraction"], reverse=True)
+    base = frame.attrs["usd_per_million_output_tokens_at_capacity"]
+    bandwidth = frame.set_index("input").loc["efficiency.bandwidth"]
+    # a lower bandwidth efficiency costs more per token at capacity, a higher one less
+    assert bandwidth["usd_per_million_output_tokens_at_capacity_low"] > base
+    assert bandwidth["usd_per_million_output_tokens_at_capacity_high"] < base
+    assert frame.iloc[0]["swing_fraction"] > 0.05
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tokencost", *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+
+
+def test_run_json_carries_the_uncertainty_block_and_sensitivity_runs() -> None:
+    done = _cli("run", "scenarios/chat-llama3-8b-h100.yaml", "--no-report", "--json", "--samples", "8")
+    assert done.returncode == 0, done.stderr
+    block = json.loads(done.stdout)["uncertainty"]
+    assert set(FIGURES) <= set(block)
+    assert all(set(block[figure]) == {"p10", "p50", "p90"} for figure in FIGURES)
+    skipped = _cli("run", "scenarios/chat-llama3-8b-h100.yaml", "--no-report", "--json", "--samples", "0")
+    assert json.loads(skipped.stdout)["uncertainty"] is None
+    tornado = _cli("sensitivity", "scenarios/chat-llama3-8b-h100.yaml", "--json", "--samples", "8")
+    assert tornado.returncode == 0, tornado.stderr
+    data = json.loads(tornado.stdout)
+    assert {row["input"] for row in data["tornado"]} >= {"efficiency.compute", "efficiency.bandwidth"}
+    text = _cli("sensitivity", "scenarios/chat-llama3-8b-h100.yaml", "--samples", "8")
+    assert text.returncode == 0 and "P10" in text.stdout and "efficiency.bandwidth" in text.stdout
+
+
+def test_the_tornado_renders_in_chromium(tmp_path: Path) -> None:
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, _skip_or_fail_without_browser, open_report
+
+    _skip_or_fail_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    scenario = load_scenario(ROOT / "scenarios/chat-llama3-8b-h100.yaml")
+    evaluation = with_uncertainty(scenario, evaluate(scenario), 8)
+    path = write_report(tmp_path / "report.html", scenario, evaluation)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            opened = open_report(browser, path)
+            page = opened.page
+            assert not opened.errors, opened.errors
+            assert page.evaluate("document.getElementById('fig-tornado').data.length") == 2
+            assert page.locator("#uncertainty table tbody tr").count() == 4
+        finally:
+            browser.close()

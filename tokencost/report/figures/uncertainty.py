@@ -1,0 +1,50 @@
+"""The tornado: which inputs move the cost of an output token most (pure: DataFrame in, Figure out)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from tokencost.report import theme
+from tokencost.report.figures.base import _base, _require
+
+
+def tornado_figure(frame: pd.DataFrame) -> go.Figure:
+    """Bars from the cost at capacity at each end of an input's range to the scenario's value.
+
+    ``frame`` is :func:`tokencost.sweep.uncertainty.sensitivity` (its ``attrs`` hold the base
+    value); the widest swing is on top.
+    """
+    _require(
+        frame,
+        [
+            "input",
+            "usd_per_million_output_tokens_at_capacity_low",
+            "usd_per_million_output_tokens_at_capacity_high",
+        ],
+        "tornado_figure",
+    )
+    base = float(frame.attrs.get("usd_per_million_output_tokens_at_capacity") or 0.0)
+    figure = _base("What moves the cost of an output token most")
+    rows = frame.iloc[::-1]  # plotly draws the first category at the bottom
+    for column, name, colour in (
+        ("usd_per_million_output_tokens_at_capacity_low", "pessimistic end", theme.LIMIT),
+        ("usd_per_million_output_tokens_at_capacity_high", "optimistic end", theme.GOOD),
+    ):
+        values = rows[column].astype(float)
+        figure.add_trace(
+            go.Bar(
+                y=rows["input"],
+                x=values - base,
+                base=base,
+                orientation="h",
+                name=name,
+                marker={"color": colour},
+                customdata=rows["range"],
+                hovertemplate="%{y}: $%{x:.4g} per M at capacity<br>%{customdata}<extra>" + name + "</extra>",
+            )
+        )
+    figure.add_vline(x=base, line={"color": theme.INK, "dash": "dash", "width": 1})
+    figure.update_layout(barmode="overlay")
+    figure.update_xaxes(title_text="$ per million output tokens at capacity (the scenario's value dashed)")
+    return figure
