@@ -152,7 +152,13 @@ _NO_COST_KEYS = frozenset(
         "num_nextn_predict_layers",
     }
 )
-_PLAIN_MLP_TYPES = frozenset({"gpt2", "gptj", "gpt_neox", "falcon", "opt", "bloom", "gpt_bigcode", "starcoder2"})
+_PLAIN_MLP_TYPES = frozenset(
+    {"gpt2", "gptj", "gpt_neox", "falcon", "opt", "bloom", "gpt_bigcode", "starcoder2"}
+)
+_GATED_MATRICES = 3  # gate, up, down
+# Integer weight formats by bit width; 4-bit group sizes that have a precision in fields.py.
+_INT_BITS = {8: "int8", 4: "int4"}
+_INT4_GROUPS = (32, 64, 128)
 _SLIDING, _FULL = "sliding_attention", "full_attention"
 
 
@@ -177,9 +183,9 @@ def _mlp_matrices(config: dict[str, Any]) -> int:
     if str(config.get("model_type", "")) in _PLAIN_MLP_TYPES:
         return 2
     if config.get("model_type"):
-        return 3
+        return _GATED_MATRICES
     act = str(config.get("hidden_act") or config.get("activation_function") or "silu")
-    return 2 if "gelu" in act and "glu" not in act.replace("gelu", "") else 3
+    return 2 if "gelu" in act and "glu" not in act.replace("gelu", "") else _GATED_MATRICES
 
 
 def _dense_layer_count(config: dict[str, Any], layers: int, moe: bool) -> int:
@@ -258,11 +264,10 @@ def _precision(quantization: Any) -> str | None:
     bits = quantization.get("bits", quantization.get("w_bit"))
     group = quantization.get("group_size", quantization.get("q_group_size"))
     if method in ("gptq", "awq"):
-        if bits == 8:
-            return "int8"
-        if bits == 4:
-            return f"int4-g{group}" if group in (32, 64, 128) else "int4" if group in (None, -1) else None
-        return None
+        base = _INT_BITS.get(bits) if isinstance(bits, int) else None
+        if base != "int4":
+            return base
+        return f"int4-g{group}" if group in _INT4_GROUPS else "int4" if group in (None, -1) else None
     if method in ("fp8", "fbgemm_fp8"):
         return "fp8"
     if method == "mxfp4":
@@ -324,7 +329,7 @@ def read_hf_config(path: str | Path) -> HfImport:
         unused.add("quantization_config")
     dense_layers, matrices = fields.pop("dense_layers"), fields.pop("mlp_matrices")
     moe = (fields.get("experts") or 1) > 1
-    fields["activation"] = "swiglu" if matrices == 3 else "gelu"
+    fields["activation"] = "swiglu" if matrices == _GATED_MATRICES else "gelu"
     fields["moe_layers"] = fields["layers"] - dense_layers if moe else None
     if not moe or not dense_layers:
         fields.pop("dense_ffn_dim")
@@ -352,7 +357,11 @@ def read_hf_config(path: str | Path) -> HfImport:
 def load_hf_config(path: str | Path) -> ModelSpec:
     """Read a local Hugging Face ``config.json`` into a :class:`ModelSpec` (see
     :func:`read_hf_config`; the weight precision it implies is in ``read_hf_config(path)``)."""
-    imported = read_hf_config(path)
+    return model_spec(read_hf_config(path), path)
+
+
+def model_spec(imported: HfImport, path: str | Path) -> ModelSpec:
+    """The validated :class:`ModelSpec` of an import; errors name ``path``."""
     try:
         return ModelSpec.model_validate(imported.model)
     except ValidationError as exc:
@@ -376,9 +385,7 @@ def expand_hf_config(data: Any, base: Path | None = None) -> Any:
         return data
     given = model["hf_config"]
     if not isinstance(given, str) or not given.strip():
-        raise ScenarioError(
-            f"must be the path of a config.json, got {given!r}", field="model.hf_config"
-        )
+        raise ScenarioError(f"must be the path of a config.json, got {given!r}", field="model.hf_config")
     path = Path(given).expanduser()
     if not path.is_absolute() and base is not None:
         path = base / path
