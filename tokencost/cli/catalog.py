@@ -221,3 +221,32 @@ def models_show(
     """Show one model's architecture and its source."""
     record = _model_record(name)
     typer.echo(_json(record) if as_json else _detail(record, _MODEL_UNITS))
+
+
+@models_app.command("import")
+@guarded
+def models_import(
+    config: Annotated[str, typer.Argument(help="A Hugging Face config.json (local file).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the model spec of a Hugging Face config.json as YAML, ready for a scenario.
+
+    The output holds a `model:` section (and `precision:` when the config is quantised); paste
+    it into a scenario, or write `model: {hf_config: path/to/config.json}` there instead.
+    """
+    import yaml
+
+    from tokencost.scenario.hf import model_spec, read_hf_config
+
+    imported = read_hf_config(config)
+    spec = model_spec(imported, config)
+    model = spec.model_dump(mode="json", exclude_none=True, exclude={"preset"})
+    model = {key: int(value) if key in ("params", "active_params") else value for key, value in model.items()}
+    document: dict[str, Any] = {"model": model}
+    if imported.weights_precision:
+        document["precision"] = {"weights": imported.weights_precision}
+    if as_json:
+        typer.echo(_json(document))
+        return
+    typer.echo(f"# tokencost model spec imported from {config}")
+    typer.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True).rstrip())

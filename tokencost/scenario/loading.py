@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
+from tokencost.scenario.hf import expand_hf_config
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.validation import FROM_SET, Location, scenario_error
 
@@ -260,7 +261,11 @@ def scenario_from_dict(
     name: str | None = None,
     lines: dict[tuple[str, ...], Location] | None = None,
 ) -> Scenario:
-    """Validate a mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    """Validate a mapping into a :class:`Scenario`, raising :class:`ScenarioError`.
+
+    ``model: {hf_config: PATH}`` is read here (PATH relative to ``file``'s folder, else to the
+    working directory), never in a validator: see :func:`tokencost.scenario.hf.expand_hf_config`.
+    """
     if not isinstance(data, dict):
         raise ScenarioError(
             "a scenario must be a mapping of sections (model, hardware, workload, ...)",
@@ -269,6 +274,13 @@ def scenario_from_dict(
         )
     if name and "name" not in data:
         data = {"name": name, **data}
+    try:
+        data = expand_hf_config(data, Path(file).parent if file else None)
+    except ScenarioError as exc:
+        if exc.file:  # the config.json itself is wrong: name it
+            raise
+        line, column = (lines or {}).get(("model", "hf_config"), (None, None))
+        raise exc.located(file=file, line=line, column=column) from None
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

@@ -44,6 +44,15 @@ class ModelSpec(BaseModel):
     qk_rope_head_dim: Integer | None = Field(None, ge=0, description="MLA rotary key width.")
     qk_nope_head_dim: Integer | None = Field(None, ge=0, description="MLA non-rotary q/k width.")
     v_head_dim: Integer | None = Field(None, gt=0, description="MLA value head width.")
+    sliding_window: Integer | None = Field(
+        None,
+        gt=0,
+        description="Span of the sliding-window (local) attention layers (tokens). Informational: "
+        "the KV cache and attention FLOPs are modelled as full attention on every layer.",
+    )
+    sliding_window_layers: Integer | None = Field(
+        None, ge=0, description="Layers that use the sliding window (count; informational)."
+    )
     source: str | None = Field(None, description="Model card, paper or config URL.")
     as_of: str | None = Field(None, description="Date of the source.")
 
@@ -75,6 +84,12 @@ class ModelSpec(BaseModel):
                 message=f"{self.active_params:.4g} parameters do not exceed the embedding table "
                 f"vocab × d_model ({self.embedding_params:.4g}): none would be left for the layers",
             )
+        if self.sliding_window_layers is not None and self.sliding_window_layers > self.layers:
+            raise ValueError(
+                f"sliding_window_layers ({self.sliding_window_layers}) exceeds layers ({self.layers})"
+            )
+        if self.sliding_window_layers and self.sliding_window is None:
+            raise ValueError("sliding_window_layers needs sliding_window (the window in tokens)")
         if self.kv_heads > self.heads or self.heads % self.kv_heads:
             raise ValueError(
                 f"kv_heads ({self.kv_heads}) must divide heads ({self.heads}) "
