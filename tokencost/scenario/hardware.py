@@ -183,10 +183,13 @@ def _price(data: dict[str, Any]) -> dict[str, Any]:
         return {
             **data,
             "usd_per_hour": total,
-            "price_source": "owned (hardware.ownership)",
+            "price_source": OWNED_PRICE_SOURCE,
             "price_as_of": None,
         }
     return data
+
+
+OWNED_PRICE_SOURCE = "owned (hardware.ownership)"  # the price_source of a derived owned price
 
 
 # Load imbalance of expert routing, busiest rank / mean: 1.25, the expert capacity factor of the

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from tokencost.errors import ScenarioError
+from tokencost.errors import ScenarioError, TokenCostError
 from tokencost.scenario.economics import FacilitySpec, PricingSpec
 from tokencost.scenario.engine import EngineSpec, fill_efficiency
 from tokencost.scenario.fields import _FROZEN, NATIVE_COMPUTE, _integer, _merge_preset
-from tokencost.scenario.hardware import HardwareSpec, ParallelismSpec, PrecisionSpec
+from tokencost.scenario.hardware import OWNED_PRICE_SOURCE, HardwareSpec, ParallelismSpec, PrecisionSpec
 from tokencost.scenario.model import ModelSpec
+from tokencost.scenario.price_catalog import rental_price
 from tokencost.scenario.speculative import SpeculativeSpec
 from tokencost.scenario.traffic import Candidates, LengthsSpec, ServingSpec, TrafficSpec
 from tokencost.scenario.workload import EfficiencySpec, SloSpec, WorkloadSpec
@@ -177,15 +179,29 @@ def _check_expert(scenario: Scenario) -> None:
 
 
 def _one_price(hardware: Any) -> None:
-    """An explicit usd_per_hour and a derived one (ownership, rental) cannot both be given."""
+    """An explicit usd_per_hour and a derived one (ownership, rental) cannot both be given.
+
+    A scenario dumped and validated again (the planner's variants, the uncertainty draws) carries
+    the derived price it had: that one is accepted, since the derivation sets it anew."""
     if not isinstance(hardware, dict) or hardware.get("usd_per_hour") is None:
         return
     for derived in ("ownership", "rental"):
-        if hardware.get(derived) is not None:
+        if hardware.get(derived) is not None and not _derived_price(hardware, derived):
             raise _field_error(
                 f"hardware.{derived}",
                 f"give usd_per_hour or {derived}, not both ({derived} derives the accelerator-hour price)",
             )
+
+
+def _derived_price(hardware: dict[str, Any], derived: str) -> bool:
+    """Whether ``hardware``'s usd_per_hour is the one its ownership or rental tier gives."""
+    if derived == "ownership":
+        return hardware.get("price_source") == OWNED_PRICE_SOURCE
+    try:
+        row = rental_price(str(hardware.get("preset")), str(hardware["rental"]), field="hardware.rental")
+        return math.isclose(float(hardware["usd_per_hour"]), float(row["usd_per_hour"]), rel_tol=1e-12)
+    except (TokenCostError, TypeError, ValueError):
+        return False
 
 
 def _compute_precision(precision: dict[str, Any], table: dict[str, Any]) -> str:
