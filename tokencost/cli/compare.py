@@ -199,23 +199,49 @@ def compare(
     if output and no_report:
         raise Failure("--output and --no-report contradict each other: give one")
     scenarios = [_load(path) for path in files]
-    if allow_infeasible:
-        from tokencost.api import evaluate
-
-        evaluations = [evaluate(spec) for spec in scenarios]
-    else:
-        evaluations = [_evaluate_feasible(path, spec) for path, spec in zip(files, scenarios, strict=True)]
+    evaluations = _evaluate_all(files, scenarios, allow_infeasible=allow_infeasible)
     _unique_names(scenarios, evaluations)
-    if as_json:
-        typer.echo(_json([ev.to_dict() for ev in evaluations]))
-    else:
-        typer.echo(comparison(scenarios, evaluations))
-        for ev in evaluations:
-            if not ev.feasible:
-                typer.echo(f"note: {ev.name} is infeasible: {ev.infeasible_reason}")
+    _print_comparison(scenarios, evaluations, as_json=as_json)
     if no_report:
         _compare_check(check, files, evaluations)
         return
+    _write_comparison(output, scenarios, evaluations, plotlyjs=plotlyjs, as_json=as_json)
+    _compare_check(check, files, evaluations)
+
+
+def _evaluate_all(
+    files: Sequence[str], scenarios: Sequence[Scenario], *, allow_infeasible: bool
+) -> list[Evaluation]:
+    """Evaluate every scenario; an infeasible one is an error (exit 2) unless ``allow_infeasible``."""
+    if allow_infeasible:
+        from tokencost.api import evaluate
+
+        return [evaluate(spec) for spec in scenarios]
+    return [_evaluate_feasible(path, spec) for path, spec in zip(files, scenarios, strict=True)]
+
+
+def _print_comparison(
+    scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation], *, as_json: bool
+) -> None:
+    """The JSON list of results, or the table with a note per infeasible scenario."""
+    if as_json:
+        typer.echo(_json([ev.to_dict() for ev in evaluations]))
+        return
+    typer.echo(comparison(scenarios, evaluations))
+    for ev in evaluations:
+        if not ev.feasible:
+            typer.echo(f"note: {ev.name} is infeasible: {ev.infeasible_reason}")
+
+
+def _write_comparison(
+    output: str | None,
+    scenarios: Sequence[Scenario],
+    evaluations: Sequence[Evaluation],
+    *,
+    plotlyjs: PlotlyJs,
+    as_json: bool,
+) -> None:
+    """Write the comparison report (atomically) and say where it went."""
     with _report_target(output, _comparison_name(scenarios)) as path:
         from tokencost.report.writer import write_comparison_report
 
@@ -224,7 +250,6 @@ def compare(
         except OSError as exc:
             raise _write_failed(path, exc) from None
     _echo_report(path, as_json)
-    _compare_check(check, files, evaluations)
 
 
 def _compare_check(check: bool, files: Sequence[str], evaluations: Sequence[Evaluation]) -> None:

@@ -303,25 +303,37 @@ def init(
         names = example_names()
         typer.echo(_json(names) if as_json else "\n".join(names))
         return
-    target = Path(path)
-    if example is not None and path == "scenario.yaml":
-        target = Path(f"{example.removesuffix('.yaml')}.yaml")
-    if target.exists() and (target.is_dir() or not force):
-        reason = "is a directory" if target.is_dir() else "already exists (use --force to overwrite it)"
-        raise Failure(f"{target}: {reason}")
+    target = _init_target(path, example, force=force)
     record: dict[str, Any] = {"path": str(target)}
     if example is not None:
         text = example_text(example)
         record["example"] = example.removesuffix(".yaml")
     else:
         text, record["model"], record["hardware"] = _starter(target, model, hardware, gpus)
+    _write_scenario(target, text)
+    if as_json:
+        typer.echo(_json(record))
+    else:
+        typer.echo(f"wrote {target}; next: tokencost run {target}")
+
+
+def _init_target(path: str, example: str | None, *, force: bool) -> Path:
+    """Where init writes: ``path``, or ``<example>.yaml`` when an example keeps the default name;
+    an existing file without --force, or a folder, is refused (exit 2)."""
+    target = Path(path)
+    if example is not None and path == "scenario.yaml":
+        target = Path(f"{example.removesuffix('.yaml')}.yaml")
+    if target.exists() and (target.is_dir() or not force):
+        reason = "is a directory" if target.is_dir() else "already exists (use --force to overwrite it)"
+        raise Failure(f"{target}: {reason}")
+    return target
+
+
+def _write_scenario(target: Path, text: str) -> None:
+    """Write ``text`` (with the schema modeline where the schema is beside it) atomically."""
     if not target.parent.exists():
         raise Failure(f"{target.parent}: no such folder")
     try:
         _atomic_write(target, _with_modeline(text, target))
     except OSError as exc:
         raise _write_failed(target, exc, what="write the scenario") from None
-    if as_json:
-        typer.echo(_json(record))
-    else:
-        typer.echo(f"wrote {target}; next: tokencost run {target}")

@@ -12,6 +12,7 @@ from tokencost.errors import TokenCostWarning
 
 if TYPE_CHECKING:
     from tokencost.scenario.scenario import Scenario
+    from tokencost.sim.metrics import SimulationResult
 from tokencost.cli.check import CHECK_HELP, _check
 from tokencost.cli.common import (
     EXIT_INPUT,
@@ -91,23 +92,35 @@ def simulate_command(
 
         typer.echo(simulation_summary(result))
     if output is not None:
-        with _report_target(output, f"{spec.name}-simulation") as path:
-            from tokencost.report.writer import write_simulation_report
-
-            try:
-                write_simulation_report(path, result, plotlyjs=plotlyjs.value)
-            except OSError as exc:
-                raise _write_failed(path, exc) from None
-        _echo_report(path, as_json)
+        _write_simulation(output, spec.name, result, plotlyjs=plotlyjs, as_json=as_json)
     if check and not result.meets_slo:
-        slo = result.to_dict().get("slo") or {}
-        _check(
-            [
-                f"{scenario}: the simulation misses its SLO at p{slo.get('percentile', 99):g}: "
-                f"TTFT {_seconds(slo.get('ttft_at_percentile_s'))} (target {_seconds(slo.get('ttft_s'))}), "
-                f"TPOT {_seconds(slo.get('tpot_at_percentile_s'))} (target {_seconds(slo.get('tpot_s'))})"
-            ]
-        )
+        _check_simulation(scenario, result)
+
+
+def _write_simulation(
+    output: str, name: str, result: SimulationResult, *, plotlyjs: PlotlyJs, as_json: bool
+) -> None:
+    """Write the simulation report (atomically) and say where it went."""
+    with _report_target(output, f"{name}-simulation") as path:
+        from tokencost.report.writer import write_simulation_report
+
+        try:
+            write_simulation_report(path, result, plotlyjs=plotlyjs.value)
+        except OSError as exc:
+            raise _write_failed(path, exc) from None
+    _echo_report(path, as_json)
+
+
+def _check_simulation(scenario: str, result: SimulationResult) -> None:
+    """--check: exit 3 with the percentile latencies beside their targets."""
+    slo = result.to_dict().get("slo") or {}
+    _check(
+        [
+            f"{scenario}: the simulation misses its SLO at p{slo.get('percentile', 99):g}: "
+            f"TTFT {_seconds(slo.get('ttft_at_percentile_s'))} (target {_seconds(slo.get('ttft_s'))}), "
+            f"TPOT {_seconds(slo.get('tpot_at_percentile_s'))} (target {_seconds(slo.get('tpot_s'))})"
+        ]
+    )
 
 
 @app.command("plan")

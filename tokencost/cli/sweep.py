@@ -6,11 +6,16 @@ import contextlib
 import os
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tokencost.cli.common import Failure, PlotlyJs, _write_failed, app, guarded
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tokencost.sweep.spec import SweepSpec
 
 DEFAULT_CHUNK_SIZE = 2_000
 
@@ -101,16 +106,10 @@ def sweep_command(
     Columns: config_index, the axes (dotted field names), every other input, every result.
     Configurations that cannot run are rows with feasible=false and the reason.
     """
-    from pathlib import Path
-
     from tokencost.sweep.rows import Task
-    from tokencost.sweep.runner import output_format, run_sweep
-    from tokencost.sweep.spec import load_sweep_spec
+    from tokencost.sweep.runner import run_sweep
 
-    spec = load_sweep_spec(spec_path)
-    output_format(Path(output))
-    if report is not None and what is not What.evaluate:
-        raise Failure("--report needs --what evaluate (the cost and latency of each configuration)")
+    spec = _load_spec(spec_path, output, report=report, what=what)
     task = Task(what.value, requests, seed)
     with _executor(use_dask, scheduler, workers) as executor, _progress_bar(spec.size, quiet) as advance:
         result = run_sweep(
@@ -119,10 +118,31 @@ def sweep_command(
     resumed = f" (resumed: {result.resumed_chunks} of {result.chunks} chunks were done)" if resume else ""
     typer.echo(f"{result.rows:,} configurations, {len(result.columns)} columns: {result.path}{resumed}")
     if report is not None:
-        from tokencost.report.writer import write_sweep_report
+        _write_sweep_report(report, spec, result.path, plotlyjs=plotlyjs)
 
-        try:
-            path = write_sweep_report(report, spec, result.path, plotlyjs=plotlyjs.value)
-        except OSError as exc:
-            raise _write_failed(Path(report), exc) from None
-        typer.echo(f"report: {path}")
+
+def _load_spec(spec_path: str, output: str, *, report: str | None, what: What) -> SweepSpec:
+    """The sweep spec, once the output's format and the --report/--what pair are known to be good."""
+    from pathlib import Path
+
+    from tokencost.sweep.runner import output_format
+    from tokencost.sweep.spec import load_sweep_spec
+
+    spec = load_sweep_spec(spec_path)
+    output_format(Path(output))
+    if report is not None and what is not What.evaluate:
+        raise Failure("--report needs --what evaluate (the cost and latency of each configuration)")
+    return spec
+
+
+def _write_sweep_report(report: str, spec: SweepSpec, table: Path, *, plotlyjs: PlotlyJs) -> None:
+    """The cost–latency Pareto report of the written table, and where it went."""
+    from pathlib import Path
+
+    from tokencost.report.writer import write_sweep_report
+
+    try:
+        path = write_sweep_report(report, spec, table, plotlyjs=plotlyjs.value)
+    except OSError as exc:
+        raise _write_failed(Path(report), exc) from None
+    typer.echo(f"report: {path}")

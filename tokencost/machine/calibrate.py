@@ -211,6 +211,30 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
     say = progress or _quiet
     plan, rng = Plan.for_mode(quick), np.random.default_rng(seed)
     load_before = _load_average()
+    measurements = {
+        **_measure_compute(rng, plan, say),
+        **_measure_memory(plan, say),
+        "last_level_cache_bytes": last_level_cache_bytes(),
+    }
+    threads, how = blas_threads()
+    backend = {
+        "library": f"numpy {np.__version__}",
+        "blas_threads": threads,
+        "blas_threads_from": how,
+        "load_average_before": load_before,
+        "load_average_after": _load_average(),
+    }
+    return profile_document(
+        measurements,
+        device="cpu",
+        quick=quick,
+        backend=backend,
+        name=f"{cpu_name()} ({threads} BLAS threads, numpy)",
+    )
+
+
+def _measure_compute(rng: np.random.Generator, plan: Plan, say: Progress) -> dict[str, Any]:
+    """The matmul entries of the profile: peak per precision, the size curve, matvecs (FLOP/s)."""
     size = plan.peak_size
     say(f"fp32 matmul {size}³")
     fp32 = measure_matmul(rng, size, size, size, plan.repeats)
@@ -222,13 +246,7 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
     say("matvec in cache")
     small = MATVEC_IN_CACHE_SIZE
     matvec = measure_matmul(rng, 1, small, small, plan.repeats, inner=MATVEC_CALLS)
-    say(f"memory streams over {plan.stream_bytes // MIB} MiB")
-    streams = measure_streams(plan)
-    say("element-wise passes and per-call overheads")
-    elementwise = measure_elementwise(plan)
-    softmax = measure_softmax(plan)
-    overheads = measure_overheads(plan.repeats)
-    measurements = {
+    return {
         "matmul": {
             "fp32": _rate_entry(fp32, 2.0 * size**3, "flop_per_s", shape=[size, size, size]),
             "fp16": _rate_entry(fp16, 2.0 * plan.fp16_size**3, "flop_per_s", shape=[plan.fp16_size] * 3),
@@ -247,29 +265,25 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
             "flop_per_s",
             shape=[STACKED_VECTORS, 1, plan.curve_inner, plan.curve_inner],
         ),
+    }
+
+
+def _measure_memory(plan: Plan, say: Progress) -> dict[str, Any]:
+    """The memory entries of the profile: streams (bytes/s), element-wise passes, softmax, overheads."""
+    say(f"memory streams over {plan.stream_bytes // MIB} MiB")
+    streams = measure_streams(plan)
+    say("element-wise passes and per-call overheads")
+    elementwise = measure_elementwise(plan)
+    softmax = measure_softmax(plan)
+    overheads = measure_overheads(plan.repeats)
+    return {
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
         "softmax_fp32": _rate_entry(
             softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
         ),
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
-        "last_level_cache_bytes": last_level_cache_bytes(),
     }
-    threads, how = blas_threads()
-    backend = {
-        "library": f"numpy {np.__version__}",
-        "blas_threads": threads,
-        "blas_threads_from": how,
-        "load_average_before": load_before,
-        "load_average_after": _load_average(),
-    }
-    return profile_document(
-        measurements,
-        device="cpu",
-        quick=quick,
-        backend=backend,
-        name=f"{cpu_name()} ({threads} BLAS threads, numpy)",
-    )
 
 
 DEVICES = ("cpu", "cuda")

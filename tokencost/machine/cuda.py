@@ -71,21 +71,52 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
     ``hardware:`` section is for scenarios.
     """
     torch = _torch()
-    say, plan = progress or _quiet, CudaPlan.for_mode(quick)
-    cuda = torch.device("cuda")
-    generator = torch.Generator(device=cuda).manual_seed(0)
+    say = progress or _quiet
+    bench = _CudaBench(torch, CudaPlan.for_mode(quick))
+    measurements = {
+        **_measure_compute(bench, say),
+        **_measure_memory(bench, say),
+        "memory_bytes": float(torch.cuda.get_device_properties(0).total_memory),
+        "last_level_cache_bytes": float(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0))
+        or DEFAULT_CACHE_BYTES,
+    }
+    backend = {
+        "library": f"torch {torch.__version__} (CUDA {torch.version.cuda})",
+        "allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+    }
+    return profile_document(
+        measurements, device="cuda", quick=quick, backend=backend, name=str(torch.cuda.get_device_name(0))
+    )
 
-    def tensor(*shape: int, dtype: Any = torch.float32) -> Any:
-        return torch.randn(*shape, device=cuda, dtype=torch.float32, generator=generator).to(dtype)
 
-    def timed(call: Callable[[], object], count: int = 1) -> Spread:
+class _CudaBench:
+    """The GPU, a seeded generator and the plan: makes random tensors and times bursts of calls."""
+
+    def __init__(self, torch: Any, plan: CudaPlan) -> None:
+        self.torch, self.plan = torch, plan
+        self.cuda = torch.device("cuda")
+        self.generator = torch.Generator(device=self.cuda).manual_seed(0)
+
+    def tensor(self, *shape: int, dtype: Any = None) -> Any:
+        """Standard-normal values drawn in float32 on the GPU, cast to ``dtype`` (float32 if None)."""
+        torch = self.torch
+        values = torch.randn(*shape, device=self.cuda, dtype=torch.float32, generator=self.generator)
+        return values.to(torch.float32 if dtype is None else dtype)
+
+    def timed(self, call: Callable[[], object], count: int = 1) -> Spread:
+        """Seconds per call of ``call``, run ``count`` times then synchronized, repeated."""
+
         def burst() -> None:
             for _ in range(count):
                 call()
-            torch.cuda.synchronize()
+            self.torch.cuda.synchronize()
 
-        return time_calls(burst, repeats=plan.repeats).per(count)
+        return time_calls(burst, repeats=self.plan.repeats).per(count)
 
+
+def _measure_compute(bench: _CudaBench, say: Progress) -> dict[str, Any]:
+    """Matmul peaks per precision, the bf16 size curve and a matvec in cache (FLOP/s)."""
+    torch, tensor, timed, plan = bench.torch, bench.tensor, bench.timed, bench.plan
     size = plan.peak_size
     dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "fp64": torch.float64}
     matmul = {}
@@ -106,6 +137,16 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
     small = MATVEC_IN_CACHE_SIZE
     row, square = tensor(1, small, dtype=torch.bfloat16), tensor(small, small, dtype=torch.bfloat16)
     matvec = timed(lambda: row @ square, CUDA_TINY_CALLS)
+    return {
+        "matmul": matmul,
+        "size_curve": curve,
+        "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
+    }
+
+
+def _measure_memory(bench: _CudaBench, say: Progress) -> dict[str, Any]:
+    """Streams (bytes/s), element-wise passes, a float32 softmax and the kernel-launch overheads."""
+    torch, tensor, timed, plan = bench.torch, bench.tensor, bench.timed, bench.plan
     say(f"memory streams over {plan.stream_bytes // MIB} MiB")
     source = tensor(plan.stream_bytes // BYTES_FP32)
     target = torch.empty_like(source)
@@ -123,31 +164,18 @@ def calibrate_cuda(quick: bool = False, progress: Progress | None = None) -> dic
         "tanh": timed(lambda: torch.tanh(elements)),
     }
     scores = tensor(SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.float32)
-    allowed = torch.ones(SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.bool, device=cuda).tril()
+    allowed = torch.ones(SOFTMAX_KEYS, SOFTMAX_KEYS, dtype=torch.bool, device=bench.cuda).tril()
     softmax = timed(lambda: torch.softmax((scores * SOFTMAX_SCALE).masked_fill(~allowed, -math.inf), dim=-1))
     tiny = tensor(TINY_SIZE, TINY_SIZE)
     overheads = {
         "op_call": timed(lambda: tiny + tiny, CUDA_TINY_CALLS),
         "matmul_call": timed(lambda: tiny @ tiny, CUDA_TINY_CALLS),
     }
-    measurements = {
-        "matmul": matmul,
-        "size_curve": curve,
-        "matvec_in_cache": _rate_entry(matvec, 2.0 * small * small, "flop_per_s", shape=[1, small, small]),
+    return {
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, 16 * MIB),
         "softmax_fp32": _rate_entry(
             softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
         ),
         "overheads": {name: {"seconds": spread.to_dict()} for name, spread in overheads.items()},
-        "memory_bytes": float(torch.cuda.get_device_properties(0).total_memory),
-        "last_level_cache_bytes": float(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0))
-        or DEFAULT_CACHE_BYTES,
     }
-    backend = {
-        "library": f"torch {torch.__version__} (CUDA {torch.version.cuda})",
-        "allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-    }
-    return profile_document(
-        measurements, device="cuda", quick=quick, backend=backend, name=str(torch.cuda.get_device_name(0))
-    )

@@ -80,7 +80,6 @@ def render_comparison(
             f"need one evaluation per scenario, got {len(scenarios)} scenarios and "
             f"{len(evaluations)} evaluations"
         )
-    embed = _Figures(plotlyjs)
     labels = _labels(scenarios)
     head = "".join(
         f'<th title="{escape(scenario.name)}">#{index + 1}</th>' for index, scenario in enumerate(scenarios)
@@ -91,43 +90,12 @@ def render_comparison(
         + f'<br><span class="muted">{escape(_subtitle(scenario, ev))}</span></li>'
         for index, (scenario, ev) in enumerate(zip(scenarios, evaluations, strict=True))
     )
-    diff_rows = "".join(
-        f'<tr><td class="key">{escape(key)}</td>'
-        + "".join(f"<td>{escape(fmt.DASH if value is None else _show(value, key))}</td>" for value in values)
-        + "</tr>"
-        for key, values in input_differences(scenarios)
-    )
-    if not diff_rows:
-        diff_rows = (
-            f'<tr><td colspan="{len(labels) + 1}">The inputs are identical apart from the names.</td></tr>'
-        )
-    changed = (
-        f'<h2>What changed</h2><p class="caption">The inputs that differ between the scenarios '
-        f"(dotted scenario fields, SI units). Everything else is the same.</p>"
-        f'<div class="scroll"><table><thead><tr><th>input</th>{head}</tr></thead>'
-        f"<tbody>{diff_rows}</tbody></table></div>"
-    )
-    effect = _comparison_table(labels, evaluations, head)
-    frame = pd.DataFrame(
-        {
-            "label": [scenario.name for scenario in scenarios],
-            **{
-                column: [getattr(ev, column) if ev.feasible else None for ev in evaluations]
-                for column, _, _ in figures.COMPARISON_METRICS
-            },
-        }
-    )
-    chart = (
-        '<h2>Side by side</h2><p class="caption">The same numbers as bars. Lower is better for every '
-        "panel: cheaper tokens, faster first token and stream, fewer accelerators, a smaller bill.</p>"
-        + embed.embed(figures.comparison_figure(frame), "fig-comparison")
-    )
     sections = [
         ("headline", "Headline", _headline(scenarios, evaluations)),
         ("scenarios", "Scenarios", f'<h2>The scenarios</h2><ul class="sources">{legend}</ul>'),
-        ("changed", "What changed", changed),
-        ("effect", "What it does", effect),
-        ("side-by-side", "Side by side", chart),
+        ("changed", "What changed", _changed_inputs(scenarios, labels, head)),
+        ("effect", "What it does", _comparison_table(labels, evaluations, head)),
+        ("side-by-side", "Side by side", _side_by_side(scenarios, evaluations, _Figures(plotlyjs))),
         ("sources", "Sources", f"<h2>Sources</h2>{_sources(scenarios)}"),
     ]
     header = (
@@ -139,6 +107,44 @@ def render_comparison(
         header=header,
         sections=sections,
         footer=_footer(None),
+    )
+
+
+def _changed_inputs(scenarios: Sequence[Scenario], labels: Sequence[str], head: str) -> str:
+    """The "What changed" section: a table of the inputs that differ, one column per scenario."""
+    diff_rows = "".join(
+        f'<tr><td class="key">{escape(key)}</td>'
+        + "".join(f"<td>{escape(fmt.DASH if value is None else _show(value, key))}</td>" for value in values)
+        + "</tr>"
+        for key, values in input_differences(scenarios)
+    )
+    if not diff_rows:
+        diff_rows = (
+            f'<tr><td colspan="{len(labels) + 1}">The inputs are identical apart from the names.</td></tr>'
+        )
+    return (
+        f'<h2>What changed</h2><p class="caption">The inputs that differ between the scenarios '
+        f"(dotted scenario fields, SI units). Everything else is the same.</p>"
+        f'<div class="scroll"><table><thead><tr><th>input</th>{head}</tr></thead>'
+        f"<tbody>{diff_rows}</tbody></table></div>"
+    )
+
+
+def _side_by_side(scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation], embed: _Figures) -> str:
+    """The "Side by side" section: the comparison figure (infeasible scenarios as empty bars)."""
+    frame = pd.DataFrame(
+        {
+            "label": [scenario.name for scenario in scenarios],
+            **{
+                column: [getattr(ev, column) if ev.feasible else None for ev in evaluations]
+                for column, _, _ in figures.COMPARISON_METRICS
+            },
+        }
+    )
+    return (
+        '<h2>Side by side</h2><p class="caption">The same numbers as bars. Lower is better for every '
+        "panel: cheaper tokens, faster first token and stream, fewer accelerators, a smaller bill.</p>"
+        + embed.embed(figures.comparison_figure(frame), "fig-comparison")
     )
 
 

@@ -184,9 +184,12 @@ def _load_formulas(ev: Evaluation) -> list[str]:
 
 
 def _money_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
+    return _price_at_load_formulas(ev, dep) + _capacity_formulas(ev, dep)
+
+
+def _price_at_load_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
+    """The replica's price per second and the two prices per million tokens at this load."""
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    cap = float(ev.batch_cap or ev.batch_size or 1)
-    capacity_decode = float(serving.decode_total_time_s(dep, cap, ev.input_tokens, ev.output_tokens))
     n = int(dep.accelerators)
     rate = float(ev.request_rate_per_s or 0.0)
     share_out = (
@@ -195,7 +198,6 @@ def _money_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
         else 0.0
     )
     fleet_usd_s = usd_s * float(ev.replicas or 1)
-    least = int(rate / float(ev.replica_requests_per_s or 1.0)) + 1
     return [
         _formula(
             "Replica price per second",
@@ -217,6 +219,18 @@ def _money_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
             f"({fmt.number(rate)} × {fmt.count(ev.input_tokens)}) × 1e6",
             fmt.usd(ev.usd_per_million_input_tokens),
         ),
+    ]
+
+
+def _capacity_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
+    """The price at capacity, what one replica serves, the replicas needed and the daily bill."""
+    usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
+    cap = float(ev.batch_cap or ev.batch_size or 1)
+    capacity_decode = float(serving.decode_total_time_s(dep, cap, ev.input_tokens, ev.output_tokens))
+    n = int(dep.accelerators)
+    rate = float(ev.request_rate_per_s or 0.0)
+    least = int(rate / float(ev.replica_requests_per_s or 1.0)) + 1
+    return [
         _formula(
             "$ per million output tokens at capacity (a replica kept full at its batch cap)",
             "$/M = (D / B_cap) × $/s / O × 1e6 (decode shared by B_cap sequences)",

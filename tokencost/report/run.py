@@ -99,10 +99,21 @@ def _price_note(at_capacity: float | None, phase: str, ev: Evaluation) -> str:
 
 
 def _headline(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> str:
-    ratio = ev.output_input_cost_ratio
-    per_user = 1.0 / ev.tpot_s if ev.tpot_s else None
-    queue = f" + {fmt.seconds(ev.queue_wait_s)} queueing" if ev.queue_wait_s else ""
-    cards = [
+    cards = _price_cards(ev) + _latency_cards(ev) + _fleet_cards(ev, dep)
+    notes = "".join(f"<p>{escape(note)}</p>" for note in ev.notes)
+    return (
+        f'<h2>Headline</h2><p class="caption">What one token costs and how fast it comes, for this '
+        f"model on this hardware at this load: the fleet's whole cost (idle and under-batched "
+        f"seconds included) over the tokens it delivers, beside the cost at capacity, a replica "
+        f"running full at its batch cap. Latencies are means with the queue and the prefills of "
+        f"other requests included; the SLO badges judge the p99 estimates.</p>"
+        f'<div class="cards">{"".join(cards)}</div>{_why_output_costs_more(scenario, ev, dep)}{notes}'
+    )
+
+
+def _price_cards(ev: Evaluation) -> list[str]:
+    """The two prices per million tokens, at this load and at capacity."""
+    return [
         _card(
             "$ / M input tokens",
             fmt.usd(ev.usd_per_million_input_tokens),
@@ -117,6 +128,14 @@ def _headline(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> st
             _price_note(ev.usd_per_million_output_tokens_at_capacity, f"decode, {ev.decode.bound}-bound", ev),
             "decode",
         ),
+    ]
+
+
+def _latency_cards(ev: Evaluation) -> list[str]:
+    """TTFT and TPOT (means, p99 and SLO badges) and the sequences decoded together."""
+    per_user = 1.0 / ev.tpot_s if ev.tpot_s else None
+    queue = f" + {fmt.seconds(ev.queue_wait_s)} queueing" if ev.queue_wait_s else ""
+    return [
         _card(
             "Time to first token",
             fmt.seconds(ev.ttft_s),
@@ -142,6 +161,13 @@ def _headline(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> st
             ),
             "decode",
         ),
+    ]
+
+
+def _fleet_cards(ev: Evaluation, dep: serving.Deployment) -> list[str]:
+    """Throughput, accelerators, the daily bill and the output/input cost ratio."""
+    ratio = ev.output_input_cost_ratio
+    return [
         _card(
             "Output tokens / s",
             fmt.number(ev.throughput_output_tokens_per_s_per_gpu),
@@ -174,15 +200,6 @@ def _headline(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> st
             "fleet",
         ),
     ]
-    notes = "".join(f"<p>{escape(note)}</p>" for note in ev.notes)
-    return (
-        f'<h2>Headline</h2><p class="caption">What one token costs and how fast it comes, for this '
-        f"model on this hardware at this load: the fleet's whole cost (idle and under-batched "
-        f"seconds included) over the tokens it delivers, beside the cost at capacity, a replica "
-        f"running full at its batch cap. Latencies are means with the queue and the prefills of "
-        f"other requests included; the SLO badges judge the p99 estimates.</p>"
-        f'<div class="cards">{"".join(cards)}</div>{_why_output_costs_more(scenario, ev, dep)}{notes}'
-    )
 
 
 def _load_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:

@@ -55,11 +55,27 @@ def _latency_table(summary: dict[str, Any]) -> str:
 
 
 def _headline(result: SimulationResult, summary: dict[str, Any]) -> str:
+    cards = _latency_cards(result, summary) + _fleet_cards(result, summary)
+    notes = "".join(f"<p>{escape(note)}</p>" for note in result.notes)
+    caption = (
+        "Served request by request on the model's step times: continuous batching, a router over "
+        "the replicas, a paged KV cache. The first and last "
+        f"{fmt.percent(result.warmup_fraction)} of arrivals are left out (warm-up and drain); "
+        "means and p99s carry 95 % confidence intervals from batch means."
+    )
+    return (
+        f'<h2>Headline</h2><p class="caption">{escape(caption)}</p>'
+        f'<div class="cards">{"".join(cards)}</div>{notes}'
+        f"<h3>Latency distributions</h3>{_latency_table(summary)}"
+    )
+
+
+def _latency_cards(result: SimulationResult, summary: dict[str, Any]) -> list[str]:
+    """The price per million output tokens, TTFT and TPOT (with SLO badges) and the goodput."""
     slo = summary.get("slo") or {}
     at = f"p{result.slo_percentile:g}"
     ttft, tpot = summary.get("ttft_s") or {}, summary.get("tpot_s") or {}
-    window = summary.get("window") or {}
-    cards = [
+    return [
         _card(
             "$ / M output tokens",
             fmt.usd(summary.get("usd_per_million_output_tokens")),
@@ -92,6 +108,13 @@ def _headline(result: SimulationResult, summary: dict[str, Any]) -> str:
             ),
             "fleet",
         ),
+    ]
+
+
+def _fleet_cards(result: SimulationResult, summary: dict[str, Any]) -> list[str]:
+    """Throughput, the decode batch, the replicas and the requests counted."""
+    window = summary.get("window") or {}
+    return [
         _card(
             "Output tokens / s",
             fmt.number(summary.get("throughput_output_tokens_per_s")),
@@ -127,18 +150,6 @@ def _headline(result: SimulationResult, summary: dict[str, Any]) -> str:
             "fleet",
         ),
     ]
-    notes = "".join(f"<p>{escape(note)}</p>" for note in result.notes)
-    caption = (
-        "Served request by request on the model's step times: continuous batching, a router over "
-        "the replicas, a paged KV cache. The first and last "
-        f"{fmt.percent(result.warmup_fraction)} of arrivals are left out (warm-up and drain); "
-        "means and p99s carry 95 % confidence intervals from batch means."
-    )
-    return (
-        f'<h2>Headline</h2><p class="caption">{escape(caption)}</p>'
-        f'<div class="cards">{"".join(cards)}</div>{notes}'
-        f"<h3>Latency distributions</h3>{_latency_table(summary)}"
-    )
 
 
 def render_simulation_report(result: SimulationResult, *, plotlyjs: PlotlyJs = "inline") -> str:

@@ -42,6 +42,27 @@ def comparison_figure(frame: pd.DataFrame) -> go.Figure:
     _require(frame, ["label"] + [column for column, _, _ in COMPARISON_METRICS], "comparison_figure")
     keys = [f"#{index + 1}" for index in range(len(frame))]
     names = [_plotly_text(_shorten(str(label))) for label in frame["label"]]
+    figure = _comparison_grid(len(keys))
+    for index, (column, title, unit) in enumerate(COMPARISON_METRICS):
+        row, col = index // 3 + 1, index % 3 + 1
+        values = pd.to_numeric(frame[column], errors="coerce").astype(float).to_numpy()
+        for position, (key, name, value) in enumerate(zip(keys, names, values, strict=True)):
+            figure.add_trace(
+                _metric_bar(
+                    key, name, value, column=column, title=title, position=position, legend=index == 0
+                ),
+                row=row,
+                col=col,
+            )
+        finite = values[~np.isnan(values)]
+        top = float(finite.max()) if finite.size else 1.0
+        figure.update_yaxes(title={"text": unit}, range=[0, (top or 1.0) * 1.22], row=row, col=col)
+    figure.update_xaxes(title={"text": "scenario"}, categoryorder="array", categoryarray=keys)
+    return figure
+
+
+def _comparison_grid(scenario_count: int) -> go.Figure:
+    """The empty 2 × 3 panels, titled, with room below for a legend of ``scenario_count`` entries."""
     figure = make_subplots(
         rows=2,
         cols=3,
@@ -49,7 +70,7 @@ def comparison_figure(frame: pd.DataFrame) -> go.Figure:
         vertical_spacing=0.2,
         horizontal_spacing=0.09,
     )
-    legend_rows = math.ceil(len(keys) / LEGEND_COLUMNS)
+    legend_rows = math.ceil(scenario_count / LEGEND_COLUMNS)
     figure.update_layout(
         template=theme.TEMPLATE,
         height=COMPARISON_HEIGHT_PX + LEGEND_ROW_PX * legend_rows,
@@ -66,33 +87,27 @@ def comparison_figure(frame: pd.DataFrame) -> go.Figure:
         },
     )
     figure.update_annotations(font={"size": 13, "color": theme.MUTED})
-    for index, (column, title, unit) in enumerate(COMPARISON_METRICS):
-        row, col = index // 3 + 1, index % 3 + 1
-        values = pd.to_numeric(frame[column], errors="coerce").astype(float).to_numpy()
-        for position, (key, name, value) in enumerate(zip(keys, names, values, strict=True)):
-            missing = math.isnan(value)
-            figure.add_trace(
-                go.Bar(
-                    x=[key],
-                    y=[0.0 if missing else value],
-                    name=f"{key} {name}",
-                    legendgroup=key,
-                    showlegend=index == 0,
-                    marker={"color": theme.QUALITATIVE[position % len(theme.QUALITATIVE)]},
-                    text=["infeasible" if missing else _metric_text(column, value)],
-                    textposition="outside",
-                    textfont={"color": theme.LIMIT if missing else theme.INK},
-                    cliponaxis=False,
-                    hovertemplate=f"{key} {name}<br>{title}: %{{text}}<extra></extra>",
-                ),
-                row=row,
-                col=col,
-            )
-        finite = values[~np.isnan(values)]
-        top = float(finite.max()) if finite.size else 1.0
-        figure.update_yaxes(title={"text": unit}, range=[0, (top or 1.0) * 1.22], row=row, col=col)
-    figure.update_xaxes(title={"text": "scenario"}, categoryorder="array", categoryarray=keys)
     return figure
+
+
+def _metric_bar(
+    key: str, name: str, value: float, *, column: str, title: str, position: int, legend: bool
+) -> go.Bar:
+    """One scenario's bar of one metric; a NaN ``value`` (infeasible) is a zero bar so labelled."""
+    missing = math.isnan(value)
+    return go.Bar(
+        x=[key],
+        y=[0.0 if missing else value],
+        name=f"{key} {name}",
+        legendgroup=key,
+        showlegend=legend,
+        marker={"color": theme.QUALITATIVE[position % len(theme.QUALITATIVE)]},
+        text=["infeasible" if missing else _metric_text(column, value)],
+        textposition="outside",
+        textfont={"color": theme.LIMIT if missing else theme.INK},
+        cliponaxis=False,
+        hovertemplate=f"{key} {name}<br>{title}: %{{text}}<extra></extra>",
+    )
 
 
 LABEL_CHARACTERS = 48

@@ -38,6 +38,19 @@ def load_curve_figure(
         row=1,
         col=1,
     )
+    _add_latency_curves(figure, curve, load)
+    _add_latency_targets(figure, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s)
+    own = curve[curve["scenario"].astype(bool)]
+    if len(own):
+        _mark_scenario_load(figure, own)
+    figure.update_xaxes(title_text="load (% of one replica's capacity at its batch cap)", range=[0, 100])
+    figure.update_yaxes(type="log", row=1, col=1)
+    figure.update_yaxes(type="log", row=1, col=2)
+    return figure
+
+
+def _add_latency_curves(figure: go.Figure, curve: pd.DataFrame, load: pd.Series) -> None:
+    """p99 TTFT and p99 TPOT (ms) against ``load`` (% of capacity) on the right panel."""
     for column, name, color in (
         ("ttft_p99_s", "p99 time to first token", theme.PREFILL),
         ("tpot_p99_s", "p99 time per output token", theme.DECODE),
@@ -54,6 +67,10 @@ def load_curve_figure(
             row=1,
             col=2,
         )
+
+
+def _add_latency_targets(figure: go.Figure, *, ttft_slo_s: float | None, tpot_slo_s: float | None) -> None:
+    """The SLO targets (s) as dotted horizontal traces on the right panel, where given."""
     for target, name, color in (
         (ttft_slo_s, "TTFT target", theme.PREFILL),
         (tpot_slo_s, "TPOT target", theme.DECODE),
@@ -71,24 +88,22 @@ def load_curve_figure(
                 row=1,
                 col=2,
             )
-    own = curve[curve["scenario"].astype(bool)]
-    if len(own):
-        at = float(own["load_fraction"].iloc[0]) * 100.0
-        for col in (1, 2):
-            figure.add_vline(x=at, line={"color": theme.INK, "dash": "dash", "width": 1}, row=1, col=col)
-        figure.add_trace(
-            go.Scatter(
-                x=[at],
-                y=own["usd_per_million_output_tokens"],
-                name="this scenario's load",
-                mode="markers",
-                marker={"color": theme.INK, "size": 10, "symbol": "diamond"},
-                hovertemplate="this scenario: %{x:.0f} % of capacity, $%{y:.4g}<extra></extra>",
-            ),
-            row=1,
-            col=1,
-        )
-    figure.update_xaxes(title_text="load (% of one replica's capacity at its batch cap)", range=[0, 100])
-    figure.update_yaxes(type="log", row=1, col=1)
-    figure.update_yaxes(type="log", row=1, col=2)
-    return figure
+
+
+def _mark_scenario_load(figure: go.Figure, own: pd.DataFrame) -> None:
+    """A dashed line at the scenario's own load on both panels and a marker on its cost."""
+    at = float(own["load_fraction"].iloc[0]) * 100.0
+    for col in (1, 2):
+        figure.add_vline(x=at, line={"color": theme.INK, "dash": "dash", "width": 1}, row=1, col=col)
+    figure.add_trace(
+        go.Scatter(
+            x=[at],
+            y=own["usd_per_million_output_tokens"],
+            name="this scenario's load",
+            mode="markers",
+            marker={"color": theme.INK, "size": 10, "symbol": "diamond"},
+            hovertemplate="this scenario: %{x:.0f} % of capacity, $%{y:.4g}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )

@@ -37,6 +37,18 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
         "roofline_figure",
     )
     figure = _base("Roofline of one accelerator: where prefill and decode sit", height=470)
+    _add_roofs(figure, roof)
+    _add_decode_sweep(figure, points)
+    _add_phase_points(figure, points)
+    _mark_ridge(figure, float(roof["ridge_point_flop_per_byte"].iloc[0]))
+    figure.update_xaxes(type="log", dtick=1, title={"text": "Arithmetic intensity (FLOP per byte moved)"})
+    figure.update_yaxes(type="log", dtick=1, title={"text": "Achieved TFLOP/s per accelerator"})
+    figure.update_layout(legend={"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top"}, margin={"t": 80})
+    return figure
+
+
+def _add_roofs(figure: go.Figure, roof: pd.DataFrame) -> None:
+    """The datasheet roof (dashed) and the achievable roof, peak × efficiency (solid)."""
     x = roof["arithmetic_intensity_flop_per_byte"]
     figure.add_trace(
         go.Scatter(
@@ -58,6 +70,10 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x:.3g} FLOP/B → %{y:.4g} TFLOP/s<extra></extra>",
         )
     )
+
+
+def _add_decode_sweep(figure: go.Figure, points: pd.DataFrame) -> None:
+    """The dotted path decode takes up the roof as the batch grows (when there is one)."""
     sweep = points[points["phase"] == "decode sweep"]
     if len(sweep) > 1:
         figure.add_trace(
@@ -73,6 +89,10 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
                 "<extra></extra>",
             )
         )
+
+
+def _add_phase_points(figure: go.Figure, points: pd.DataFrame) -> None:
+    """One large marker for this scenario's decode step and one for its prefill."""
     for phase, colour, symbol in (("decode", theme.DECODE, "circle"), ("prefill", theme.PREFILL, "diamond")):
         row = points[points["phase"] == phase]
         if not len(row):
@@ -97,7 +117,10 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
                 hovertemplate=f"{label}<br>%{{x:.3g}} FLOP/B, %{{y:.4g}} TFLOP/s<extra></extra>",
             )
         )
-    ridge = float(roof["ridge_point_flop_per_byte"].iloc[0])
+
+
+def _mark_ridge(figure: go.Figure, ridge: float) -> None:
+    """A dotted line at the ridge point (FLOP/byte), labelled, with the two regimes either side."""
     figure.add_vline(x=ridge, line={"color": theme.MUTED, "dash": "dot", "width": 1})
     figure.add_annotation(
         x=math.log10(ridge),
@@ -108,28 +131,16 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
         text=f"ridge point {fmt.number(ridge)} FLOP/B",
         font={"size": 12, "color": theme.MUTED},
     )
-    figure.add_annotation(
-        x=math.log10(ridge),
-        y=0.03,
-        yref="paper",
-        xanchor="right",
-        showarrow=False,
-        text="memory-bound ←  ",
-        font={"size": 12, "color": theme.MUTED},
-    )
-    figure.add_annotation(
-        x=math.log10(ridge),
-        y=0.03,
-        yref="paper",
-        xanchor="left",
-        showarrow=False,
-        text="  → compute-bound",
-        font={"size": 12, "color": theme.MUTED},
-    )
-    figure.update_xaxes(type="log", dtick=1, title={"text": "Arithmetic intensity (FLOP per byte moved)"})
-    figure.update_yaxes(type="log", dtick=1, title={"text": "Achieved TFLOP/s per accelerator"})
-    figure.update_layout(legend={"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top"}, margin={"t": 80})
-    return figure
+    for text, anchor in (("memory-bound ←  ", "right"), ("  → compute-bound", "left")):
+        figure.add_annotation(
+            x=math.log10(ridge),
+            y=0.03,
+            yref="paper",
+            xanchor=anchor,
+            showarrow=False,
+            text=text,
+            font={"size": 12, "color": theme.MUTED},
+        )
 
 
 # ---------------------------------------------------------------------------- time and money

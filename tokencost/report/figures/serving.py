@@ -43,7 +43,6 @@ def output_length_figure(
     figure = _pairs(
         "Every output token is another forward pass", "Latency (s)", "Cost (USD per 1,000 requests)"
     )
-    inside, outside = _split_by_fit(sweep)
     figure.add_trace(
         go.Scatter(
             x=sweep["output_tokens"],
@@ -56,6 +55,32 @@ def output_length_figure(
         row=1,
         col=1,
     )
+    _add_length_curves(figure, sweep)
+    if ttft_slo_s is not None:
+        figure.add_hline(
+            y=ttft_slo_s,
+            line={"color": theme.LIMIT, "dash": "dash", "width": 1.5},
+            row=1,
+            col=1,
+            annotation_text=f"TTFT target {fmt.seconds(ttft_slo_s)}",
+            annotation_font={"color": theme.LIMIT, "size": 12},
+            annotation_position="top left",
+        )
+    if scenario_output_tokens is not None:
+        _mark_scenario_length(figure, scenario_output_tokens)
+    figure.update_xaxes(title={"text": "Output tokens per request"}, rangemode="tozero")
+    figure.update_yaxes(title={"text": "seconds"}, rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(title={"text": "USD per 1,000 requests"}, rangemode="tozero", row=1, col=2)
+    figure.update_layout(
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 96}, height=460
+    )
+    return figure
+
+
+def _add_length_curves(figure: go.Figure, sweep: pd.DataFrame) -> None:
+    """Whole-response latency (left) and cost per 1,000 requests (right): solid while the KV cache
+    fits, dashed beyond."""
+    inside, outside = _split_by_fit(sweep)
     for part, dash, suffix in ((inside, "solid", ""), (outside, "dash", " (KV cache overflows memory)")):
         if not len(part):
             continue
@@ -85,42 +110,28 @@ def output_length_figure(
             row=1,
             col=2,
         )
-    if ttft_slo_s is not None:
-        figure.add_hline(
-            y=ttft_slo_s,
-            line={"color": theme.LIMIT, "dash": "dash", "width": 1.5},
+
+
+def _mark_scenario_length(figure: go.Figure, output_tokens: int) -> None:
+    """A dotted line at the scenario's output length on both panels, labelled on the right."""
+    for col in (1, 2):
+        figure.add_vline(
+            x=output_tokens,
+            line={"color": theme.MUTED, "dash": "dot", "width": 1},
             row=1,
-            col=1,
-            annotation_text=f"TTFT target {fmt.seconds(ttft_slo_s)}",
-            annotation_font={"color": theme.LIMIT, "size": 12},
-            annotation_position="top left",
+            col=col,
         )
-    if scenario_output_tokens is not None:
-        for col in (1, 2):
-            figure.add_vline(
-                x=scenario_output_tokens,
-                line={"color": theme.MUTED, "dash": "dot", "width": 1},
-                row=1,
-                col=col,
-            )
-        figure.add_annotation(
-            x=scenario_output_tokens,
-            y=1.0,
-            xref="x2",
-            yref="y2 domain",
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            text=" this scenario",
-            font={"size": 12, "color": theme.MUTED},
-        )
-    figure.update_xaxes(title={"text": "Output tokens per request"}, rangemode="tozero")
-    figure.update_yaxes(title={"text": "seconds"}, rangemode="tozero", row=1, col=1)
-    figure.update_yaxes(title={"text": "USD per 1,000 requests"}, rangemode="tozero", row=1, col=2)
-    figure.update_layout(
-        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 96}, height=460
+    figure.add_annotation(
+        x=output_tokens,
+        y=1.0,
+        xref="x2",
+        yref="y2 domain",
+        showarrow=False,
+        xanchor="left",
+        yanchor="top",
+        text=" this scenario",
+        font={"size": 12, "color": theme.MUTED},
     )
-    return figure
 
 
 # -------------------------------------------------------------------------------- batch size
@@ -154,44 +165,65 @@ def batch_figure(sweep: pd.DataFrame) -> go.Figure:
         ("usd_per_million_output_tokens", 2, "$%{y:.4g} per M tokens"),
     )
     for column, col, hover in series:
-        for part, colour, dash, name in (
-            (inside, theme.DECODE, "solid", "fits in memory"),
-            (outside, theme.COMM, "dash", "KV cache would not fit"),
-        ):
-            if not len(part):
-                continue
-            figure.add_trace(
-                go.Scatter(
-                    x=part["batch_size"],
-                    y=part[column],
-                    mode="lines",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=col == 1,
-                    line={"color": colour, "width": 2.5, "dash": dash},
-                    hovertemplate=f"batch %{{x}}: {hover}<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-        chosen = sweep[sweep["chosen"].astype(bool)]
-        if len(chosen):
-            figure.add_trace(
-                go.Scatter(
-                    x=chosen["batch_size"],
-                    y=chosen[column],
-                    mode="markers",
-                    name="this scenario's batch",
-                    legendgroup="chosen",
-                    showlegend=col == 1,
-                    marker={"size": 12, "color": theme.DECODE, "line": {"color": theme.INK, "width": 1.5}},
-                    hovertemplate=f"this scenario: batch %{{x}}, {hover}<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-    max_batch = int(sweep["max_batch"].iloc[0])
-    top = float(sweep["batch_size"].max())
+        _add_batch_curves(figure, inside, outside, column, col, hover)
+        _add_chosen_batch(figure, sweep[sweep["chosen"].astype(bool)], column, col, hover)
+    _mark_memory_limit(figure, int(sweep["max_batch"].iloc[0]), float(sweep["batch_size"].max()))
+    figure.update_xaxes(type="log", dtick=1, title={"text": "Batch size (sequences decoded together)"})
+    figure.update_yaxes(title={"text": "tokens/s per accelerator"}, rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(type="log", dtick=1, title={"text": "USD per million output tokens"}, row=1, col=2)
+    figure.update_layout(
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 96}, height=460
+    )
+    return figure
+
+
+def _add_batch_curves(
+    figure: go.Figure, inside: pd.DataFrame, outside: pd.DataFrame, column: str, col: int, hover: str
+) -> None:
+    """``column`` against batch on panel ``col``: solid where the KV cache fits, dashed beyond."""
+    for part, colour, dash, name in (
+        (inside, theme.DECODE, "solid", "fits in memory"),
+        (outside, theme.COMM, "dash", "KV cache would not fit"),
+    ):
+        if not len(part):
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=part["batch_size"],
+                y=part[column],
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                showlegend=col == 1,
+                line={"color": colour, "width": 2.5, "dash": dash},
+                hovertemplate=f"batch %{{x}}: {hover}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+
+
+def _add_chosen_batch(figure: go.Figure, chosen: pd.DataFrame, column: str, col: int, hover: str) -> None:
+    """The scenario's own batch as a marker on panel ``col`` (when the sweep holds it)."""
+    if len(chosen):
+        figure.add_trace(
+            go.Scatter(
+                x=chosen["batch_size"],
+                y=chosen[column],
+                mode="markers",
+                name="this scenario's batch",
+                legendgroup="chosen",
+                showlegend=col == 1,
+                marker={"size": 12, "color": theme.DECODE, "line": {"color": theme.INK, "width": 1.5}},
+                hovertemplate=f"this scenario: batch %{{x}}, {hover}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+
+
+def _mark_memory_limit(figure: go.Figure, max_batch: int, top: float) -> None:
+    """Shade the batches from ``max_batch`` (sequences) to ``top`` that memory cannot hold."""
     if 1 <= max_batch < top:
         for col in (1, 2):
             figure.add_vrect(x0=max_batch, x1=top, fillcolor=theme.SOFT_LIMIT, line_width=0, row=1, col=col)
@@ -209,13 +241,6 @@ def batch_figure(sweep: pd.DataFrame) -> go.Figure:
             text=f" memory limit: {max_batch:,} sequences",
             font={"color": theme.LIMIT, "size": 12},
         )
-    figure.update_xaxes(type="log", dtick=1, title={"text": "Batch size (sequences decoded together)"})
-    figure.update_yaxes(title={"text": "tokens/s per accelerator"}, rangemode="tozero", row=1, col=1)
-    figure.update_yaxes(type="log", dtick=1, title={"text": "USD per million output tokens"}, row=1, col=2)
-    figure.update_layout(
-        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 96}, height=460
-    )
-    return figure
 
 
 def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go.Figure:
@@ -228,38 +253,9 @@ def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go
     )
     figure = _base("Latency against throughput: each point is a batch size")
     inside, outside = _split_by_fit(sweep)
-    for part, colour, dash, name in (
-        (inside, theme.DECODE, "solid", "fits in memory"),
-        (outside, theme.COMM, "dash", "KV cache would not fit"),
-    ):
-        if not len(part):
-            continue
-        figure.add_trace(
-            go.Scatter(
-                x=part["output_tokens_per_s_per_accelerator"],
-                y=part["tpot_s"] / MILLI,
-                customdata=part["batch_size"],
-                mode="lines+markers",
-                name=name,
-                line={"color": colour, "width": 2, "dash": dash},
-                marker={"size": 5, "color": colour},
-                hovertemplate="batch %{customdata}: %{x:,.0f} tokens/s, %{y:.3g} ms/token<extra></extra>",
-            )
-        )
+    _add_pareto_curves(figure, inside, outside)
     if len(inside):
-        labelled = _spaced(inside, "output_tokens_per_s_per_accelerator", PARETO_LABELS)
-        figure.add_trace(
-            go.Scatter(
-                x=labelled["output_tokens_per_s_per_accelerator"],
-                y=labelled["tpot_s"] / MILLI,
-                mode="text",
-                text=[f"B={int(b)}" for b in labelled["batch_size"]],
-                textposition="top left",
-                showlegend=False,
-                textfont={"size": 11, "color": theme.MUTED},
-                hoverinfo="skip",
-            )
-        )
+        _label_batches(figure, _spaced(inside, "output_tokens_per_s_per_accelerator", PARETO_LABELS))
     chosen = sweep[sweep["chosen"].astype(bool)]
     if len(chosen):
         figure.add_trace(
@@ -284,6 +280,44 @@ def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go
     figure.update_yaxes(title={"text": "Time per output token (ms)"}, rangemode="tozero")
     figure.update_layout(legend={"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"})
     return figure
+
+
+def _add_pareto_curves(figure: go.Figure, inside: pd.DataFrame, outside: pd.DataFrame) -> None:
+    """TPOT (ms) against throughput: solid where the KV cache fits, dashed beyond."""
+    for part, colour, dash, name in (
+        (inside, theme.DECODE, "solid", "fits in memory"),
+        (outside, theme.COMM, "dash", "KV cache would not fit"),
+    ):
+        if not len(part):
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=part["output_tokens_per_s_per_accelerator"],
+                y=part["tpot_s"] / MILLI,
+                customdata=part["batch_size"],
+                mode="lines+markers",
+                name=name,
+                line={"color": colour, "width": 2, "dash": dash},
+                marker={"size": 5, "color": colour},
+                hovertemplate="batch %{customdata}: %{x:,.0f} tokens/s, %{y:.3g} ms/token<extra></extra>",
+            )
+        )
+
+
+def _label_batches(figure: go.Figure, labelled: pd.DataFrame) -> None:
+    """Text labels "B=<batch>" at the given points of the curve."""
+    figure.add_trace(
+        go.Scatter(
+            x=labelled["output_tokens_per_s_per_accelerator"],
+            y=labelled["tpot_s"] / MILLI,
+            mode="text",
+            text=[f"B={int(b)}" for b in labelled["batch_size"]],
+            textposition="top left",
+            showlegend=False,
+            textfont={"size": 11, "color": theme.MUTED},
+            hoverinfo="skip",
+        )
+    )
 
 
 def _spaced(frame: pd.DataFrame, column: str, count: int) -> pd.DataFrame:

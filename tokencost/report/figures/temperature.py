@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -36,11 +37,7 @@ def temperature_figure(
     prompt = html.escape(prompt)
     temperatures = sorted({float(t) for t in sweep["temperature"]})
     start = min(range(len(temperatures)), key=lambda i: abs(temperatures[i] - initial_temperature))
-
-    def row(temperature: float) -> pd.DataFrame:
-        return sweep[sweep["temperature"] == temperature]
-
-    first = row(temperatures[start])
+    first = sweep[sweep["temperature"] == temperatures[start]]
     tokens = [html.escape(str(token)) for token in first["token"]]
     figure = _base(
         _temperature_title(prompt, temperatures[start], float(first["entropy_bits"].iloc[0])), height=480
@@ -57,45 +54,44 @@ def temperature_figure(
             name="probability",
         )
     )
-    steps = []
-    for temperature in temperatures:
-        part = row(temperature)
-        steps.append(
-            {
-                "method": "update",
-                "label": f"{temperature:.1f}",
-                "args": [
-                    {
-                        "y": [part["probability"].tolist()],
-                        "text": [[fmt.percent(p, 1) for p in part["probability"]]],
-                    },
-                    {
-                        "title.text": _temperature_title(
-                            prompt, temperature, float(part["entropy_bits"].iloc[0])
-                        )
-                    },
-                ],
-            }
-        )
+    steps = [_slider_step(sweep[sweep["temperature"] == t], prompt, t) for t in temperatures]
     figure.update_layout(
-        sliders=[
-            {
-                "active": start,
-                "steps": steps,
-                "pad": {"t": 56},
-                "len": 1.0,
-                "x": 0.0,
-                "currentvalue": {"prefix": "temperature T = ", "font": {"size": 13, "color": theme.INK}},
-                "font": {"size": 11, "color": theme.MUTED},
-                "bgcolor": "#e4e7eb",
-                "activebgcolor": theme.DECODE,
-                "bordercolor": "#cbd2d9",
-                "tickcolor": "#cbd2d9",
-            }
-        ],
+        sliders=[_temperature_slider(steps, start)],
         margin={"t": 90, "b": 40},
         showlegend=False,
     )
     figure.update_xaxes(title={"text": "Candidate next token"})
     figure.update_yaxes(title={"text": "Probability (0 to 1)"}, range=[0, 1.12], tickformat=".0%")
     return figure
+
+
+def _slider_step(part: pd.DataFrame, prompt: str, temperature: float) -> dict[str, Any]:
+    """One slider step: restyle the bars to ``part``'s probabilities and retitle (escaped prompt)."""
+    return {
+        "method": "update",
+        "label": f"{temperature:.1f}",
+        "args": [
+            {
+                "y": [part["probability"].tolist()],
+                "text": [[fmt.percent(p, 1) for p in part["probability"]]],
+            },
+            {"title.text": _temperature_title(prompt, temperature, float(part["entropy_bits"].iloc[0]))},
+        ],
+    }
+
+
+def _temperature_slider(steps: list[dict[str, Any]], start: int) -> dict[str, Any]:
+    """The slider over temperature, themed, starting at step ``start``."""
+    return {
+        "active": start,
+        "steps": steps,
+        "pad": {"t": 56},
+        "len": 1.0,
+        "x": 0.0,
+        "currentvalue": {"prefix": "temperature T = ", "font": {"size": 13, "color": theme.INK}},
+        "font": {"size": 11, "color": theme.MUTED},
+        "bgcolor": "#e4e7eb",
+        "activebgcolor": theme.DECODE,
+        "bordercolor": "#cbd2d9",
+        "tickcolor": "#cbd2d9",
+    }
