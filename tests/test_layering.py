@@ -92,6 +92,7 @@ LAYERS: dict[str, int] = {
     "api": 4,
     "economics_view": 4,
     "prefix_view": 4,
+    "records": 4,
     "loop": 5,
     "sim": 5,
     "plan": 6,

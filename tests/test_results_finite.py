@@ -20,7 +20,6 @@ import math
 import warnings
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +45,7 @@ RELATIVE = 1e-9  # float slack on the inequalities (the model sums and divides S
 # Known bug, see test_poisson_weights_do_not_overflow_at_a_large_mean below: numpy warnings from
 # tokencost.model.queueing.poisson_pmf on overloaded replicas. Ignored here so that the property
 # test keeps checking everything else; delete this with the fix (the xfail example then passes).
-KNOWN_NUMPY_WARNINGS = ("overflow encountered in accumulate", "invalid value encountered in multiply")
+KNOWN_NUMPY_WARNINGS: tuple[str, ...] = ()  # poisson_pmf now sums in log space: none are known
 
 SETTINGS = settings(
     max_examples=150,
@@ -176,8 +175,7 @@ def test_a_known_scenario_passes_the_checks():
     assert ev.tpot_s >= ev.decode.step_time_s  # prefill interference makes TPOT longer than a step
 
 
-# Bugs the property test found, in files this change did not touch. Each is one example, strict:
-# when the bug is fixed the test passes, the xfail turns into a failure, and the mark comes off.
+# Bugs the property test found (both fixed since): each is kept as a regression example.
 
 STATIC_AT_LOW_LOAD = {
     "name": "static",
@@ -189,13 +187,6 @@ STATIC_AT_LOW_LOAD = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._feasible records the decode step at batch 1 + batch_size (the continuous-batching "
-    "count of the others in decode plus the request) under static batching too, where the batch that "
-    "decodes is B = clip(λ·C(B), 1, cap): decode.step_time_s (and decode.batch, memory_used_bytes) "
-    "then exceed what tpot_s was computed from, and tpot_s < decode.step_time_s",
-)
 def test_static_decode_step_is_the_batch_that_decodes():
     ev = run(STATIC_AT_LOW_LOAD)
     assert ev.feasible and ev.tpot_s is not None and ev.decode.step_time_s is not None
@@ -213,14 +204,6 @@ OVERLOADED_ONE_TOKEN = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="model.queueing.poisson_pmf computes exp(-μ)·cumprod(μ/k): at a mean of several hundred "
-    "arrivals per iteration exp(-μ) underflows to 0 and the product overflows to inf, so numpy warns "
-    "'overflow encountered in accumulate' and 'invalid value encountered in multiply' (0·inf = NaN) "
-    "out of evaluate(); compute it in log space, exp(-μ + Σ log(μ/k))",
-)
 def test_poisson_weights_do_not_overflow_at_a_large_mean():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
 
 import numpy as np
 
 from tokencost import prefix_view
 from tokencost.economics_view import economics_fields
-from tokencost.model import cost, fleet, prefix, serving
-from tokencost.model import flops as fl
+from tokencost.model import fleet, prefix, serving
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
-from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
+from tokencost.records import Solved, _decode_record, _money, _prefill_record
+from tokencost.results import Evaluation
 from tokencost.scenario import replica
 from tokencost.scenario.catalog import calibration
 from tokencost.scenario.fields import BYTES_PER_ELEMENT
@@ -237,22 +236,10 @@ def _at_load(
         scenario,
         dep,
         base,
-        _Solved(point, traffic, cap, cap_reason, limited_by, capacity, replicas, float(rate), saturated),
+        Solved(point, traffic, cap, cap_reason, limited_by, capacity, replicas, float(rate), saturated),
         max_batch,
         notes,
     )
-
-
-class _Solved(NamedTuple):
-    point: op.OperatingPoint
-    traffic: op.Traffic
-    cap: int
-    cap_reason: str
-    limited_by: str
-    capacity: float
-    replicas: int
-    rate: float
-    saturated: bool
 
 
 def _saturated(
@@ -281,36 +268,28 @@ def _saturated(
 
 
 def _feasible(
-    scenario: Scenario, dep: Deployment, base: dict, solved: _Solved, max_batch: int, notes: list[str]
+    scenario: Scenario, dep: Deployment, base: dict, solved: Solved, max_batch: int, notes: list[str]
 ) -> Evaluation:
     slo = scenario.slo
     point, traffic, replicas, rate = solved.point, solved.traffic, solved.replicas, solved.rate
     prompt, out = traffic.input_tokens, int(traffic.output_tokens)
-    at = {field: float(np.asarray(value).reshape(-1)[0]) for field, value in point._asdict().items()}
+    at = {
+        field: float(np.asarray(value).reshape(-1)[0])
+        for field, value in point._asdict().items()
+        if value is not None
+    }
     p99 = point if slo.percentile == P99 else op.solve(dep, at["request_rate_per_s"], traffic, P99)
     pre = prefix.prefill_cached(dep, prompt, traffic.cached_tokens)
     prefill_s = float(pre.time_s)
     batch = at["batch"]
     seen = batch if solved.limited_by != "load" else min(1.0 + batch, float(solved.cap))
+    if point.seen_batch is not None:  # static batching: the batch that decodes together
+        seen = float(np.asarray(point.seen_batch).reshape(-1)[0])
     context = float(serving.mean_decode_context(prompt, out))
     step = serving.decode_step(dep, seen, context)
     gpus = replicas * int(dep.accelerators)
-    usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    fleet_usd_s = usd_s * replicas
-    share_in = min(at["prefill_busy_fraction"] / max(at["busy_fraction"], 1e-12), 1.0)
-    usd_in = float(cost.usd_per_million_tokens(share_in, rate * prompt, fleet_usd_s))
-    usd_out = float(cost.usd_per_million_tokens(1.0 - share_in, rate * out, fleet_usd_s))
-    capacity_decode_s = float(serving.decode_total_time_s(dep, solved.cap, prompt, out))
-    capacity_prefill_s = prefill_s
-    if traffic.batching == "static":
-        capacity_prefill_s = float(op.prompt_prefill(dep, traffic, solved.cap).time_s) / solved.cap
-    usd_in_cap = float(cost.usd_per_million_tokens(capacity_prefill_s, prompt, usd_s))
-    usd_out_cap = float(cost.usd_per_million_tokens(capacity_decode_s / solved.cap, out, usd_s))
-    usd_day = gpus * dep.usd_per_hour * 24.0
-    tokens_day = rate * cost.SECONDS_PER_DAY * (prompt + out)
     meets = fleet.meets(point, targets(scenario))
     kv_seq = float(serving.kv_bytes_per_sequence(dep, prompt + out))
-    fleet_w = gpus * dep.power_w
     return Evaluation(
         **base,
         feasible=True,
@@ -336,18 +315,7 @@ def _feasible(
         gpus_required=gpus,
         utilization=at["busy_fraction"],
         load_fraction_of_capacity=rate / (replicas * solved.capacity),
-        usd_per_hour_per_replica=usd_s * cost.SECONDS_PER_HOUR,
-        usd_per_million_input_tokens=usd_in,
-        usd_per_million_output_tokens=usd_out,
-        usd_per_million_input_tokens_at_capacity=usd_in_cap,
-        usd_per_million_output_tokens_at_capacity=usd_out_cap,
-        output_input_cost_ratio=usd_out / usd_in if usd_in > 0 else None,
-        usd_per_request=fleet_usd_s / rate,
-        usd_per_day=usd_day,
-        usd_per_million_tokens_fleet=usd_day / tokens_day * cost.PER_MILLION if tokens_day else None,
-        energy_j_per_input_token=fleet_w * share_in / (rate * prompt),
-        energy_j_per_output_token=fleet_w * (1.0 - share_in) / (rate * out),
-        fleet_power_w=fleet_w,
+        **_money(dep, solved, at, prefill_s),
         meets_slo=meets,
         slo_ttft_s=slo.ttft_s,
         slo_tpot_s=slo.tpot_s,
@@ -370,43 +338,4 @@ def _feasible(
         prefill=_prefill_record(pre, prompt),
         decode=_decode_record(dep, step, at, context, seen),
         notes=tuple(notes),
-    )
-
-
-def _prefill_record(pre: serving.PhaseTerms, prompt: float) -> PrefillRecord:
-    time_s = float(pre.time_s)
-    return PrefillRecord(
-        flops=float(pre.flops),
-        bytes=float(pre.bytes),
-        time_s=time_s,
-        bound=rl.BOUND_NAMES[int(pre.bound)],
-        compute_time_s=float(pre.compute_s),
-        memory_time_s=float(pre.memory_s),
-        comm_time_s=float(pre.comm_s),
-        arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(pre.flops, pre.bytes)),
-        tokens_per_s=prompt / time_s,
-    )
-
-
-def _decode_record(
-    dep: Deployment, step: serving.PhaseTerms, at: dict[str, float], context: float, seen: float
-) -> DecodeRecord:
-    per_token = fl.decode_step_flops(
-        linear_params=dep.linear_params,
-        attention_flops_per_key=dep.attention_flops_per_key,
-        context_tokens=context,
-    )
-    return DecodeRecord(
-        flops_per_token=float(per_token),
-        bytes_per_step=float(step.bytes),
-        time_per_step_s=at["tpot_s"],
-        bound=rl.BOUND_NAMES[int(step.bound)],
-        compute_time_s=float(step.compute_s),
-        memory_time_s=float(step.memory_s),
-        comm_time_s=float(step.comm_s),
-        arithmetic_intensity_flop_per_byte=float(rl.arithmetic_intensity(step.flops, step.bytes)),
-        context_tokens=context,
-        total_time_s=at["decode_time_s"],
-        batch=seen,
-        step_time_s=float(step.time_s),
     )

@@ -9,6 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from tokencost.results import Evaluation
+    from tokencost.scenario.scenario import Scenario
 from tokencost.cli.check import CHECK_HELP, _check, _slo_misses
 from tokencost.cli.common import (
     SECONDS_PER_DAY,
@@ -274,9 +275,14 @@ def run(
         _evaluate_feasible(scenario, spec)
     if not as_json:
         typer.echo(summary(evaluation))
-    if no_report:
-        _run_check(check, scenario, evaluation)
-        return
+    if not no_report:
+        _write_run_report(output, spec, evaluation, plotlyjs, as_json)
+    _run_check(check, scenario, evaluation)
+
+
+def _write_run_report(
+    output: str | None, spec: Scenario, evaluation: Evaluation, plotlyjs: PlotlyJs, as_json: bool
+) -> None:
     with _report_target(output, spec.name) as path:
         from tokencost.report.writer import write_report
 
@@ -285,7 +291,6 @@ def run(
         except OSError as exc:
             raise _write_failed(path, exc) from None
     _echo_report(path, as_json)
-    _run_check(check, scenario, evaluation)
 
 
 def _run_check(check: bool, path: str, evaluation: Evaluation) -> None:

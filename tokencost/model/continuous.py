@@ -162,7 +162,10 @@ def _gated(
     pass_n = np.where(n > 0, prompt_prefill(dep, traffic, np.maximum(n, 1.0)).time_s, 0.0)
     iteration = step_s[..., None] + pass_n  # rate × n
     weight_n = poisson_pmf(mean_n, n_count) * iteration
-    weight_n /= weight_n.sum(axis=-1, keepdims=True)
+    total = weight_n.sum(axis=-1, keepdims=True)
+    last = np.zeros_like(weight_n)
+    last[..., -1] = 1.0  # a mean beyond the support (a saturated replica): all at its end
+    weight_n = np.where(total > 0, weight_n / np.where(total > 0, total, 1.0), last)
     m_count = support(rate[..., None] * iteration)
     p_m = poisson_pmf(rate[..., None] * iteration, m_count)  # rate × n × m
     group = 1.0 + np.arange(m_count, dtype=float)

@@ -79,6 +79,7 @@ def static(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile:
         prefill_busy,
         saturated,
         capacity,
+        batch,  # a static batch decodes together: each request's steps run at B
     )
 
 

@@ -70,12 +70,13 @@ def normal_quantile(probability: ArrayLike) -> np.ndarray:
 
 
 def poisson_pmf(mean: ArrayLike, count: int) -> np.ndarray:
-    """``P(N = k)`` for k = 0..count−1 of a Poisson count (last axis), by the recursion
-    ``p_k = p_{k−1}·μ/k``."""
-    mean = np.asarray(mean, dtype=float)[..., None]
-    ratios = mean / np.arange(1, count, dtype=float)
-    head = np.exp(-mean)
-    return np.concatenate([head, head * np.cumprod(ratios, axis=-1)], axis=-1)
+    """``P(N = k)`` for k = 0..count−1 of a Poisson count (last axis): ``p_k = p_{k−1}·μ/k``,
+    summed in log space, ``exp(−μ + Σ_{j≤k} log(μ/j))``, so a mean of hundreds neither
+    underflows ``e^{−μ}`` nor overflows the product."""
+    mean = np.maximum(np.asarray(mean, dtype=float), 1e-300)[..., None]
+    logs = np.log(mean) - np.log(np.arange(1, count, dtype=float))
+    cumulative = np.concatenate([np.zeros_like(mean), np.cumsum(logs, axis=-1)], axis=-1)
+    return np.exp(cumulative - mean)
 
 
 def support(mean: np.ndarray) -> int:
