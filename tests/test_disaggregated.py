@@ -133,6 +133,16 @@ def test_pools_sized_by_the_load_and_the_slo():
     assert dep.accelerators == 8
 
 
+def test_an_unreachable_target_sizes_for_the_load_with_a_note():
+    # 1 ms per token is below one decode step of a 70B model on 8 H100s at batch 1
+    # (141 GB of weights / 26.8 TB/s ≈ 5 ms): no decode pool meets it.
+    data = scenario().model_dump(mode="json", exclude_none=True)
+    data["slo"]["tpot_s"] = 0.001
+    ev = tc.evaluate(tc.Scenario.model_validate(data))
+    assert any("decode pool misses its SLO target" in note for note in ev.notes)
+    assert ev.feasible and ev.meets_slo is False
+
+
 def test_too_few_prefill_replicas_saturate():
     ev = tc.evaluate(scenario(rate=40.0, prefill_replicas=1, decode_replicas=4))
     assert not ev.feasible and ev.saturated

@@ -52,11 +52,17 @@ def decode_batch_cap(scenario: Scenario, dep: Deployment, traffic: op.Traffic) -
     return (most, "memory") if best >= most else (max(best, 1), "slo")
 
 
-def _fewest(ok: Any, least: int) -> int | None:
-    """Fewest replicas from ``least`` up for which ``ok(counts)`` holds (monotone), or None."""
+def _fewest(ok: Any, least: int, pool: str, notes: list[str]) -> int:
+    """Fewest replicas from ``least`` up for which ``ok(counts)`` holds (monotone in the count); at
+    most ``FLEET_GROWTH_LIMIT × least``, else ``least`` with a note."""
     top = least * FLEET_GROWTH_LIMIT
     found = fleet.largest_satisfying(lambda counts: ~ok(counts), least, top) + 1
-    return None if found > top else found
+    if found > top:
+        notes.append(
+            f"the {pool} pool misses its SLO target even with {top} replicas; sized for the load alone"
+        )
+        return least
+    return found
 
 
 def _pools(
@@ -64,8 +70,8 @@ def _pools(
 ) -> tuple[Pools, list[str]]:
     """Replica counts (given, or the fewest that carry the sizing rate and meet the SLO) and the
     pools' operating points at ``rate`` requests/s."""
-    slo, notes = scenario.slo, []
-    percentile = slo.percentile
+    slo, percentile = scenario.slo, scenario.slo.percentile
+    notes: list[str] = []
     kv_s = float(
         dis.kv_transfer_time_s(
             dep.kv_bytes_per_token,
@@ -75,30 +81,25 @@ def _pools(
         )
     )
     peak = sizing_rate_per_s(rate, scenario.traffic, scenario.serving)
-    pass_s = float(op.prompt_prefill(dep, traffic).time_s)
+    ttft_target = slo.ttft_s if slo.ttft_s is not None else math.inf
+    tpot_target = slo.tpot_s if slo.tpot_s is not None else math.inf
+
+    def prefill_ok(counts: np.ndarray) -> np.ndarray:
+        pool = dis.prefill_pool(dep, peak / counts, traffic, percentile)
+        return ~pool.saturated & (pool.pass_s + pool.wait_p_s + kv_s <= ttft_target)
+
+    def decode_ok(counts: np.ndarray) -> np.ndarray:
+        pool = dis.decode_pool(dep, peak / counts, traffic, percentile)
+        return ~pool.saturated & (pool.tpot_p_s <= tpot_target)
+
     n_prefill = spec.prefill_replicas
     if n_prefill is None:
-        least = math.floor(peak * pass_s * OVERLOAD) + 1
-
-        def prefill_ok(counts: np.ndarray) -> np.ndarray:
-            pool = dis.prefill_pool(dep, peak / counts, traffic, percentile)
-            ttft = pool.pass_s + pool.wait_p_s + kv_s
-            return ~pool.saturated & (ttft <= (slo.ttft_s if slo.ttft_s is not None else math.inf))
-
-        n_prefill = _fewest(prefill_ok, least) or least
-        if n_prefill == least and not bool(prefill_ok(np.array([least]))[0]):
-            notes.append(
-                f"the TTFT target is not met even with {least * FLEET_GROWTH_LIMIT} prefill replicas"
-            )
+        pass_s = float(op.prompt_prefill(dep, traffic).time_s)
+        n_prefill = _fewest(prefill_ok, math.floor(peak * pass_s * OVERLOAD) + 1, "prefill", notes)
     n_decode = spec.decode_replicas
     if n_decode is None:
         least = math.floor(peak / dis.decode_capacity_per_s(dep, traffic) * OVERLOAD) + 1
-
-        def decode_ok(counts: np.ndarray) -> np.ndarray:
-            pool = dis.decode_pool(dep, peak / counts, traffic, percentile)
-            return ~pool.saturated & (pool.tpot_p_s <= (slo.tpot_s if slo.tpot_s is not None else math.inf))
-
-        n_decode = _fewest(decode_ok, least) or least
+        n_decode = _fewest(decode_ok, least, "decode", notes)
     prefill = dis.prefill_pool(dep, rate / n_prefill, traffic, percentile)
     decode = dis.decode_pool(dep, rate / n_decode, traffic, percentile)
     notes.append(
