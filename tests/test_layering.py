@@ -90,6 +90,7 @@ LAYERS: dict[str, int] = {
     "scenario": 2,
     "results": 3,
     "api": 4,
+    "disaggregated_view": 4,
     "economics_view": 4,
     "prefix_view": 4,
     "records": 4,

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from tokencost import prefix_view
+from tokencost import disaggregated_view, prefix_view
 from tokencost.economics_view import economics_fields
 from tokencost.model import fleet, prefix, serving
 from tokencost.model import operating as op
@@ -156,6 +156,9 @@ def evaluate(scenario: Scenario) -> Evaluation:
     max_batch = int(prefix.max_batch_shared(dep, context, tokens.shared))
     if max_batch < 1:
         return _infeasible(scenario, base, _fit_reason(dep, round(context)), 0)
+    if serving_spec(scenario).disaggregated is not None:
+        solved = disaggregated_view.evaluate(scenario, dep, base, max_batch, traffic_for(scenario, max_batch))
+        return _finish(scenario, dep, solved)
     cap, cap_reason = slo_batch_cap(scenario, dep, max_batch)
     if cap > max_batch:
         reason = (
@@ -163,7 +166,11 @@ def evaluate(scenario: Scenario) -> Evaluation:
             f"{max_batch} sequences fit beside {dep.weight_bytes / GB:.1f} GB of weights"
         )
         return _infeasible(scenario, base, reason, max_batch)
-    solved = _at_load(scenario, dep, base, max_batch, cap, cap_reason)
+    return _finish(scenario, dep, _at_load(scenario, dep, base, max_batch, cap, cap_reason))
+
+
+def _finish(scenario: Scenario, dep: Deployment, solved: Evaluation) -> Evaluation:
+    """The prefix-cache, economics and speculative fields on top of the operating point."""
     if solved.feasible:
         solved = dataclasses.replace(solved, **prefix_view.cache_fields(scenario, dep, solved))
     return dataclasses.replace(

@@ -158,6 +158,12 @@ class Evaluation:
     # tokencost.sweep.uncertainty.with_uncertainty; `tokencost run` fills it, evaluate() does not)
     uncertainty: dict[str, Any] | None = None
 
+    # Prefill/decode disaggregation (serving.disaggregated; tokencost.disaggregated_view)
+    disaggregated: bool = False  # prompts and answers on separate pools of replicas
+    prefill_replicas: int | None = None  # of `replicas`, those that only prefill
+    decode_replicas: int | None = None  # of `replicas`, those that only decode
+    kv_transfer_s: float | None = None  # a prompt's KV cache over the link, prefill to decode pool
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (SI, unit-suffixed keys; NaN and inf become None)."""
         data = json_ready(asdict(self))

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from tokencost.errors import ScenarioError
+from tokencost.scenario.disaggregated import DisaggregatedSpec
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -320,6 +321,9 @@ class ServingSpec(BaseModel):
         description="Spare capacity above the peak hour, fraction (0.2 = 20 %): when set, the fleet is "
         "sized for the peak hour of a diurnal `traffic` curve (the mean rate otherwise) × (1 + headroom), "
         "and costs are taken at the mean rate on that fleet; default: sized for the mean.",
+    )
+    disaggregated: DisaggregatedSpec | None = Field(
+        None, description="Prefill and decode on separate pools (tokencost.scenario.disaggregated)."
     )
 
 

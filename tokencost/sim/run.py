@@ -179,7 +179,7 @@ def prepare(
     evaluation = evaluate(scenario)
     dep = deployment(scenario)
     workload = scenario.workload
-    notes: list[str] = []
+    notes = _colocated_notes(serving_spec)
     fleet = serving_spec.replicas or evaluation.replicas or 1
     max_batch = max(serving_spec.max_batch or evaluation.batch_cap or int(evaluation.max_batch), 1)
     unservable = None if evaluation.feasible or evaluation.saturated else evaluation.infeasible_reason
@@ -285,6 +285,17 @@ def prepare(
         drain_fraction=DRAIN_FRACTION if trimmed else 0.0,
         prefix_cache_fraction=cache,
     )
+
+
+def _colocated_notes(serving_spec: ServingSpec) -> list[str]:
+    """The simulator runs one pool: a disaggregated scenario is simulated as colocated (a warning)."""
+    if serving_spec.disaggregated is None:
+        return []
+    return [
+        "warning: the simulator does not model disaggregated serving yet: it runs the "
+        "prefill + decode replicas as one colocated pool (prefill interferes with decode); "
+        "evaluate() has the two-pool figures"
+    ]
 
 
 def _prefix_cache(scenario: Scenario, static: bool, notes: list[str]) -> float | None:
