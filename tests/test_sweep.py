@@ -319,3 +319,31 @@ def test_the_bundled_spec_runs_and_the_dask_command_gives_the_same_bytes(tmp_pat
     spread = cli("sweep", str(bundled), "-o", str(tmp_path / "dask.csv"), "--dask", "--workers", "1", "-q")
     assert spread.returncode == 0, spread.stderr
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+
+
+def test_sweep_json_says_what_was_written(tmp_path):
+    import json as _json
+    import subprocess as _subprocess
+    import sys as _sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "rows.csv"
+    done = _subprocess.run(
+        [
+            _sys.executable,
+            "-m",
+            "tokencost",
+            "sweep",
+            str(root / "scenarios/sweeps/hardware-by-output-length.yaml"),
+            "-o",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    data = _json.loads(done.stdout)
+    assert data["rows"] == 80 and data["output"] == str(out) and "config_index" in data["columns"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tokencost.cli.common import Failure, PlotlyJs, _write_failed, app, guarded
+from tokencost.cli.common import Failure, PlotlyJs, _json, _write_failed, app, guarded
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,6 +100,9 @@ def sweep_command(
         PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
     ] = PlotlyJs.inline,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON on stdout (no progress bar).")
+    ] = False,
 ) -> None:
     """Evaluate every configuration of a sweep spec and write one row per configuration.
 
@@ -111,14 +114,19 @@ def sweep_command(
 
     spec = _load_spec(spec_path, output, report=report, what=what)
     task = Task(what.value, requests, seed)
+    quiet = quiet or as_json
     with _executor(use_dask, scheduler, workers) as executor, _progress_bar(spec.size, quiet) as advance:
         result = run_sweep(
             spec, output, task=task, chunk_size=chunk_size, resume=resume, executor=executor, progress=advance
         )
-    resumed = f" (resumed: {result.resumed_chunks} of {result.chunks} chunks were done)" if resume else ""
-    typer.echo(f"{result.rows:,} configurations, {len(result.columns)} columns: {result.path}{resumed}")
+    if as_json:
+        written = {"output": str(result.path), "rows": result.rows, "columns": list(result.columns)}
+        typer.echo(_json({**written, "chunks": result.chunks, "resumed_chunks": result.resumed_chunks}))
+    else:
+        resumed = f" (resumed: {result.resumed_chunks} of {result.chunks} chunks were done)" if resume else ""
+        typer.echo(f"{result.rows:,} configurations, {len(result.columns)} columns: {result.path}{resumed}")
     if report is not None:
-        _write_sweep_report(report, spec, result.path, plotlyjs=plotlyjs)
+        _write_sweep_report(report, spec, result.path, plotlyjs=plotlyjs, quiet=as_json)
 
 
 def _load_spec(spec_path: str, output: str, *, report: str | None, what: What) -> SweepSpec:
@@ -135,7 +143,9 @@ def _load_spec(spec_path: str, output: str, *, report: str | None, what: What) -
     return spec
 
 
-def _write_sweep_report(report: str, spec: SweepSpec, table: Path, *, plotlyjs: PlotlyJs) -> None:
+def _write_sweep_report(
+    report: str, spec: SweepSpec, table: Path, *, plotlyjs: PlotlyJs, quiet: bool = False
+) -> None:
     """The cost–latency Pareto report of the written table, and where it went."""
     from pathlib import Path
 
@@ -145,4 +155,4 @@ def _write_sweep_report(report: str, spec: SweepSpec, table: Path, *, plotlyjs: 
         path = write_sweep_report(report, spec, table, plotlyjs=plotlyjs.value)
     except OSError as exc:
         raise _write_failed(Path(report), exc) from None
-    typer.echo(f"report: {path}")
+    typer.echo(f"report: {path}", err=quiet)
