@@ -119,14 +119,19 @@ def sweep_command(
         result = run_sweep(
             spec, output, task=task, chunk_size=chunk_size, resume=resume, executor=executor, progress=advance
         )
+    _print_result(result, resume=resume, as_json=as_json)
+    if report is not None:
+        _write_sweep_report(report, spec, result.path, plotlyjs=plotlyjs, quiet=as_json)
+
+
+def _print_result(result: Any, *, resume: bool, as_json: bool) -> None:
+    """What was written: one line, or JSON (the output, rows, columns and chunks)."""
     if as_json:
         written = {"output": str(result.path), "rows": result.rows, "columns": list(result.columns)}
         typer.echo(_json({**written, "chunks": result.chunks, "resumed_chunks": result.resumed_chunks}))
-    else:
-        resumed = f" (resumed: {result.resumed_chunks} of {result.chunks} chunks were done)" if resume else ""
-        typer.echo(f"{result.rows:,} configurations, {len(result.columns)} columns: {result.path}{resumed}")
-    if report is not None:
-        _write_sweep_report(report, spec, result.path, plotlyjs=plotlyjs, quiet=as_json)
+        return
+    resumed = f" (resumed: {result.resumed_chunks} of {result.chunks} chunks were done)" if resume else ""
+    typer.echo(f"{result.rows:,} configurations, {len(result.columns)} columns: {result.path}{resumed}")
 
 
 def _load_spec(spec_path: str, output: str, *, report: str | None, what: What) -> SweepSpec:
