@@ -228,14 +228,18 @@ def _at_load(
         )
     else:
         assert rate is not None  # the open-loop case: a rate was given
+        solved_point: op.OperatingPoint | None = None  # the sizing's own solve at the answer, if any
         if fixed_replicas is not None:
             replicas = fixed_replicas
         else:
             peak = sizing_rate_per_s(rate, scenario.traffic, scenario.serving)  # serving.headroom_fraction
-            replicas, sizing_notes = fleet.size_fleet(dep, traffic, peak, capacity, targets(scenario))
+            sized = fleet.size_fleet(dep, traffic, peak, capacity, targets(scenario))
+            replicas, solved_point = sized.replicas, sized.point if peak == rate else None
             notes += [f"fleet sized for {peak:.4g} requests/s (peak hour + headroom)"] if peak != rate else []
-            notes += sizing_notes
-        point = op.solve(dep, rate / replicas, traffic, percentile)
+            notes += sized.notes
+        if solved_point is None:
+            solved_point = op.solve(dep, rate / replicas, traffic, percentile)
+        point = solved_point
         if bool(point.saturated[0]):
             return _saturated(scenario, base, max_batch, cap, capacity, replicas, rate)
         limited_by = "load" if float(point.batch[0]) < cap - 0.5 else cap_reason
@@ -280,18 +284,12 @@ def _feasible(
     slo = scenario.slo
     point, traffic, replicas, rate = solved.point, solved.traffic, solved.replicas, solved.rate
     prompt, out = traffic.input_tokens, int(traffic.output_tokens)
-    at = {
-        field: float(np.asarray(value).reshape(-1)[0])
-        for field, value in point._asdict().items()
-        if value is not None
-    }
+    at = {field: float(np.asarray(value).reshape(-1)[0]) for field, value in point._asdict().items()}
     p99 = point if slo.percentile == P99 else op.solve(dep, at["request_rate_per_s"], traffic, P99)
     pre = prefix.prefill_cached(dep, prompt, traffic.cached_tokens)
     prefill_s = float(pre.time_s)
     batch = at["batch"]
-    seen = batch if solved.limited_by != "load" else min(1.0 + batch, float(solved.cap))
-    if point.seen_batch is not None:  # static batching: the batch that decodes together
-        seen = float(np.asarray(point.seen_batch).reshape(-1)[0])
+    seen = at["seen_batch"]
     context = float(serving.mean_decode_context(prompt, out))
     step = serving.decode_step(dep, seen, context)
     gpus = replicas * int(dep.accelerators)

@@ -22,6 +22,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+# What sets the batch (`limited_by`, `batch_cap_limited_by`), in words for the CLI and the reports.
+LIMITED_BY_TEXT = {
+    "load": "set by the load (Little's law)",
+    "memory": "capped by memory",
+    "slo": "capped by the TPOT target",
+    "fixed": "fixed by workload.batch_size",
+}
+
+
+def limited_by_text(reason: str | None) -> str:
+    return LIMITED_BY_TEXT.get(reason or "", "")
+
+
 @dataclass(frozen=True)
 class PrefillRecord:
     """Prefill of one request's prompt (batch 1): the time to first token."""

@@ -33,6 +33,7 @@ from tokencost.cli.common import (
     guarded,
     table,
 )
+from tokencost.results import limited_by_text
 
 # --------------------------------------------------------------------------- run
 
@@ -71,22 +72,14 @@ def _tokens_per_day(ev: Evaluation) -> str:
     return f"{_count(tokens)} tokens a day"
 
 
-LIMITS = {
-    "load": "set by the load (Little's law)",
-    "memory": "the most that fit in memory",
-    "slo": "capped by the TPOT target",
-    "fixed": "fixed (workload.batch_size)",
-}
-
-
 def _capacity_rows(ev: Evaluation) -> list[Row]:
-    cap_note = f"{LIMITS.get(ev.batch_cap_limited_by or '', '')}; {ev.max_batch:,} fit in memory"
+    cap_note = f"{limited_by_text(ev.batch_cap_limited_by)}; {ev.max_batch:,} fit in memory"
     return [
         ("Throughput and fleet",),
         (
             "sequences in decode",
             _count(ev.batch_size),
-            f"mean per replica, {LIMITS.get(ev.limited_by or '', '')}",
+            f"mean per replica, {limited_by_text(ev.limited_by)}",
         ),
         ("batch cap", _count(ev.batch_cap), cap_note),
         (

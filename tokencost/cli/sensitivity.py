@@ -8,9 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tokencost.cli.common import Failure, _json, _load, _seconds, _usd, app, guarded, table
-
-PERCENT = 100.0
+from tokencost.cli.common import PERCENT, Failure, _json, _load, _seconds, _usd, app, guarded, table
 
 
 def _swing(value: Any) -> str:

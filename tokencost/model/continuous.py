@@ -116,7 +116,7 @@ def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percent
     ttft, wait, ttft_p, busy = _gated_ttft(dep, rate_ok, batch, prefill_s, traffic, decode_s, percentile)
     tpot_p = _tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
     return OperatingPoint(
-        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity
+        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity, seen
     )
 
 
@@ -332,5 +332,5 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
     )
     tpot_p = tpot * (1.0 + 0.0 * rate)
     return OperatingPoint(
-        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity
+        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity, seen
     )

@@ -42,9 +42,18 @@ def meets(point: op.OperatingPoint, targets: Targets, index: int = 0) -> bool:
     )
 
 
+class FleetSize(NamedTuple):
+    """The replicas, notes on how they were chosen, and the operating point at that count when
+    the search solved it alone (so that the caller need not solve it again)."""
+
+    replicas: int
+    notes: list[str]
+    point: op.OperatingPoint | None = None
+
+
 def size_fleet(
     dep: Deployment, traffic: op.Traffic, rate_per_s: float, capacity_per_s: float, targets: Targets
-) -> tuple[int, list[str]]:
+) -> FleetSize:
     """Fewest replicas that carry ``rate_per_s`` and meet ``targets`` (with notes).
 
     Latency falls as replicas are added, so the answer is the first count that meets the
@@ -55,15 +64,16 @@ def size_fleet(
     notes: list[str] = []
     least = max(1, math.floor(rate_per_s / capacity_per_s * (1 + 1e-12)) + 1)
     if targets.ttft_s is None and targets.tpot_s is None:
-        return least, notes
+        return FleetSize(least, notes)
+    alone = op.solve(dep, rate_per_s / least, traffic, targets.percentile)
+    if meets(alone, targets):  # the common case: the mean load's fleet
+        return FleetSize(least, notes, alone)
 
     def first_meeting(counts: np.ndarray) -> int | None:
         point = op.solve(dep, rate_per_s / counts, traffic, targets.percentile)
         ok = [meets(point, targets, index) for index in range(len(counts))]
         return next((int(count) for count, good in zip(counts, ok, strict=True) if good), None)
 
-    if first_meeting(np.array([least])) is not None:  # the common case: the mean load's fleet
-        return least, notes
     low, high = least - 1, least * FLEET_GROWTH_LIMIT
     ladder = np.unique(np.round(np.geomspace(least, high, LADDER_POINTS)).astype(np.int64))
     found = first_meeting(ladder)
@@ -72,7 +82,7 @@ def size_fleet(
             f"the SLO is not met at p{targets.percentile:g} even with {high} replicas; sized for "
             f"the load alone ({least} replicas)"
         )
-        return least, notes
+        return FleetSize(least, notes, alone)
     below = ladder[ladder < found]
     low = int(below.max()) if len(below) else least - 1
     high = found
@@ -86,7 +96,7 @@ def size_fleet(
         else:
             earlier = inside[inside < step]
             low, high = (int(earlier.max()) if len(earlier) else low), step
-    return high, notes
+    return FleetSize(high, notes)
 
 
 def closed_loop(

@@ -110,6 +110,7 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
         prefill_busy * one,
         np.zeros(1, dtype=bool),
         capacity * one,
+        batch * one,  # held at B: every step runs the whole batch
     )
 
 

@@ -82,7 +82,7 @@ class OperatingPoint(NamedTuple):
     prefill_busy_fraction: np.ndarray  # share of time it spends on prefill work
     saturated: np.ndarray  # bool: the load exceeds what the replica can serve at its cap
     capacity_per_s: np.ndarray  # requests/s the replica serves at its batch cap
-    seen_batch: np.ndarray | None = None  # sequences in the step a request decodes in, when not 1 + batch
+    seen_batch: np.ndarray  # sequences in the steps a request decodes in, itself included
 
 
 def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:

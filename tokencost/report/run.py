@@ -30,7 +30,7 @@ from tokencost.report.speculative import (
     speculative_section,
 )
 from tokencost.report.uncertainty import uncertainty_section
-from tokencost.results import Evaluation
+from tokencost.results import Evaluation, limited_by_text
 from tokencost.scenario.scenario import Scenario
 from tokencost.sweep import curves as sweeps
 
@@ -83,18 +83,10 @@ def render_report(
     )
 
 
-LIMIT_WORDS = {
-    "load": "set by the load",
-    "memory": "capped by memory",
-    "slo": "capped by the TPOT target",
-    "fixed": "fixed by workload.batch_size",
-}
-
-
 def _price_note(at_capacity: float | None, phase: str, ev: Evaluation) -> str:
     return escape(
         f"at this load; {fmt.usd(at_capacity)} at capacity (a replica full at batch "
-        f"{fmt.count(ev.batch_cap)}, {LIMIT_WORDS.get(ev.batch_cap_limited_by or '', '')}); {phase}"
+        f"{fmt.count(ev.batch_cap)}, {limited_by_text(ev.batch_cap_limited_by)}); {phase}"
     )
 
 
@@ -156,7 +148,7 @@ def _latency_cards(ev: Evaluation) -> list[str]:
             "Sequences in decode",
             fmt.number(ev.batch_size),
             escape(
-                f"mean per replica, {LIMIT_WORDS.get(ev.limited_by or '', '')}; "
+                f"mean per replica, {limited_by_text(ev.limited_by)}; "
                 f"cap {fmt.count(ev.batch_cap)} ({fmt.count(ev.max_batch)} fit in memory)"
             ),
             "decode",

@@ -44,8 +44,13 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, percentile: flo
     return float(values[order][min(index, len(values) - 1)])
 
 
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-T_975_LARGE = 2.093  # Student t, 0.975 quantile, 19 degrees of freedom (20 batches)
+# Student t, 0.975 quantile, by degrees of freedom (batches − 1): NIST/SEMATECH e-Handbook of
+# Statistical Methods, §1.3.6.7.2 "Critical values of the Student's t distribution".
+T_975 = {
+    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+    10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
+    18: 2.101, 19: 2.093,
+}  # fmt: skip
 CI_BATCHES = 20
 MIN_PER_BATCH = 10
 MIN_BATCHES = 2
@@ -69,7 +74,7 @@ def batch_means_ci95(values: np.ndarray, statistic: str) -> list[float] | None:
         percentile = float(statistic.removeprefix("p"))
         stats = np.array([np.percentile(part, percentile) for part in parts])
         centre = float(np.percentile(values, percentile))
-    t = T_975.get(batches - 1, T_975_LARGE)
+    t = T_975[batches - 1]
     half = t * float(stats.std(ddof=1)) / math.sqrt(batches)
     return [centre - half, centre + half]
 

@@ -38,7 +38,7 @@ DEFAULT_SAMPLES = 32
 # The memory kept free for the runtime, across the engines' documented defaults:
 # TensorRT-LLM ~0.05 (kv_cache_free_gpu_mem_fraction 0.9 of what the weights leave), vLLM 0.10
 # (gpu_memory_utilization 0.9), SGLang 0.12 (mem_fraction_static 0.88); see presets/engines/.
-MEMORY_RESERVE_RANGE = (0.05, 0.12)
+MEMORY_RESERVE_FRACTION_RANGE = (0.05, 0.12)
 MAX_EFFICIENCY = HIGH_EFFICIENCY_FRACTION  # above it is beyond what is measured (and warns)
 MIN_EFFICIENCY = 0.01
 
@@ -156,7 +156,7 @@ def _swings(scenario: Scenario) -> list[tuple[str, dict[str, float], dict[str, f
                 f"P10–P90 of {len(ratios[kind])} measurements ({p10:.2f}–{p90:.2f} × the value)",
             )
         )
-    reserve_low, reserve_high = MEMORY_RESERVE_RANGE
+    reserve_low, reserve_high = MEMORY_RESERVE_FRACTION_RANGE
     swings.append(
         (
             "efficiency.memory_reserve",
