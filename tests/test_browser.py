@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tokencost import Scenario, evaluate
+from tokencost import Scenario, evaluate, load_scenario
 from tokencost.report.screenshot import CHROMIUM_ARGS as SCREENSHOT_CHROMIUM_ARGS
 from tokencost.report.writer import write_comparison_report, write_report
 
@@ -29,7 +29,8 @@ COUNT_RENDERED = (  # figures whose div holds a drawn plot
     "[...document.querySelectorAll('.plotly-graph-div')]"
     ".filter(div => div.querySelector('svg.main-svg')).length"
 )
-KINDS = ("feasible", "tensor-parallel", "infeasible", "comparison")
+KINDS = ("feasible", "tensor-parallel", "infeasible", "comparison", "conversation")
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def _browser_missing_reason() -> str | None:
@@ -118,7 +119,9 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     scenarios = [feasible, tensor_parallel, infeasible]
     evaluations = [evaluate(scenario) for scenario in scenarios]
+    agent = load_scenario(SCENARIOS / "agent-multi-turn.yaml")  # the conversation section's figure
     return {
+        "conversation": write_report(folder / "agent.html", agent, evaluate(agent)),
         "feasible": write_report(folder / "feasible.html", feasible, evaluations[0]),
         "tensor-parallel": write_report(folder / "tp.html", tensor_parallel, evaluations[1]),
         "infeasible": write_report(folder / "infeasible.html", infeasible, evaluations[2]),
@@ -141,7 +144,7 @@ def test_report_renders_offline_without_errors(
 ) -> None:
     opened = pages[kind]
     expected = figure_count(reports[kind])
-    assert expected >= (6 if kind in ("feasible", "tensor-parallel") else 1)
+    assert expected >= (6 if kind in ("feasible", "tensor-parallel", "conversation") else 1)
     assert opened.page.locator(".plotly-graph-div").count() == expected
     assert rendered_figures(opened.page) == expected
     assert opened.errors == []

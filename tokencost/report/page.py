@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from html import escape
 from typing import Literal
 
@@ -106,3 +107,10 @@ def _slo_badge(value: float | None, target: float | None) -> str:
     met = value <= target
     word = "✓ meets" if met else "✗ misses"
     return f'<span class="badge {"ok" if met else "miss"}">{word} {escape(fmt.seconds(target))}</span>'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain table of text cells (escaped here)."""
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

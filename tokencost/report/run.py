@@ -29,6 +29,7 @@ from tokencost.report.speculative import (
     has_speculation,
     speculative_section,
 )
+from tokencost.report.techniques import technique_sections
 from tokencost.report.uncertainty import uncertainty_section
 from tokencost.results import Evaluation, limited_by_text
 from tokencost.scenario.scenario import Scenario
@@ -62,6 +63,7 @@ def render_report(
         )
     if evaluation.feasible and has_expert_parallelism(scenario):
         sections.append(("experts", "Expert parallelism", expert_section(scenario, evaluation, dep)))
+    sections += technique_sections(scenario, evaluation, embed)
     if evaluation.feasible and evaluation.uncertainty:
         sections.append(("uncertainty", "How sure", uncertainty_section(scenario, evaluation, embed)))
     if evaluation.feasible and has_economics(scenario):

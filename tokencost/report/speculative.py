@@ -8,11 +8,11 @@ more than one rank (:func:`expert_section`); both are tables of the model's own 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from html import escape
 
 from tokencost.model import serving
 from tokencost.report import format as fmt
+from tokencost.report.page import _table
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
 
@@ -33,12 +33,6 @@ def _batches(ev: Evaluation) -> list[float]:
     rows = {float(batch) for batch in BATCHES if batch <= most}
     rows.add(float(ev.decode.batch or 1.0))
     return sorted(rows)
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def speculative_section(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> str:
