@@ -192,3 +192,18 @@ def test_turn_tokens_by_hand():
     np.testing.assert_array_equal(prompts, [2000, 3200, 4400])  # 2000 + (k − 1)·1200
     cached = prefix.turn_cached_tokens(prompts, 1000, 1500, True, 1.0)
     np.testing.assert_array_equal(cached, [1500, 2200, 3400])  # the prompt, then P_k − U
+
+
+def test_evaluate_and_simulate_agree_on_the_bundled_agent_scenario():
+    # The scenario as bundled: 0.5 tasks/s of 10 turns on one replica, KV kept between turns.
+    # Tool calls take exponential times (mean 2 s) in the simulator, so tasks do not lock into
+    # convoys; the analytic model sees Poisson turns. Tolerances as for single requests above.
+    scenario = load_scenario(AGENT)
+    ev = evaluate(scenario)
+    sim = simulate(scenario, requests=4000, seed=1).to_dict()
+    assert ev.tpot_s == pytest.approx(sim["tpot_s"]["mean"], rel=0.10)
+    assert ev.throughput_output_tokens_per_s == pytest.approx(sim["throughput_output_tokens_per_s"], rel=0.10)
+    assert ev.usd_per_million_output_tokens == pytest.approx(sim["usd_per_million_output_tokens"], rel=0.10)
+    assert ev.ttft_s == pytest.approx(sim["ttft_s"]["mean"], rel=0.25)
+    assert ev.task_time_s == pytest.approx(sim["task"]["time_s"], rel=0.10)
+    assert ev.task_cached_input_tokens == pytest.approx(sim["task"]["cached_input_tokens"], rel=0.02)

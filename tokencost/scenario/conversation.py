@@ -52,7 +52,8 @@ class ConversationSpec(BaseModel):
         0.0,
         ge=0,
         le=MAX_SECONDS,
-        description="Seconds between an answer and the next turn of its task (a tool call, or the user).",
+        description="Mean seconds between an answer and the next turn of its task (a tool call, or the "
+        "user); the simulator draws each from an exponential distribution with this mean.",
     )
     keep_kv: bool = Field(
         True,

@@ -179,7 +179,7 @@ class Simulation:
             return []
         events: list[Event] = []
         for request in finished[(finished + 1) % self._turns != 0].tolist():
-            time_s = self.now_s + self._tool_s
+            time_s = self.now_s + float(self.rng.exponential(self._tool_s)) if self._tool_s else self.now_s
             self.requests.arrival_s[request + 1] = time_s
             events.append((time_s, ARRIVAL, next(self._ids), request + 1, 0))
         return events
