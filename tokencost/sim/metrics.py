@@ -177,6 +177,8 @@ class SimulationResult:
     warmup_fraction: float = 0.0  # arrivals left out of the measured window at the start ...
     drain_fraction: float = 0.0  # ... and at the end
     fleet_replicas: int | None = None  # replicas of the whole fleet when a sample of them is simulated
+    prefill_replicas: int | None = None  # disaggregated: the first this many replicas only prefill
+    kv_transfer_s: float | None = None  # disaggregated: mean KV transfer per measured request
 
     # the measured window ----------------------------------------------------------------------
     @property
@@ -223,7 +225,10 @@ class SimulationResult:
 
     @property
     def prefill_share(self) -> float:
-        """Share of the busy replica-time spent prefilling (attributes cost to input tokens)."""
+        """Share of the busy replica-time spent prefilling (attributes cost to input tokens);
+        disaggregated: the prefill pool's share of the replicas, idle or not, as evaluate() does."""
+        if self.prefill_replicas is not None:
+            return self.prefill_replicas / self.replicas
         busy = float(self.busy_s.sum())
         if self.prefill_busy_s is None or busy <= 0:
             return 0.0
@@ -358,7 +363,8 @@ class SimulationResult:
             "prefill_share_of_busy_time": share_in,
             "usd_per_hour_fleet": self.fleet_usd_per_s * 3600.0 * scale,
             "busy_fraction": busy,
-            "mean_batch_size": self._window_average(series.running, start, end) / self.replicas,
+            "mean_batch_size": self._window_average(series.running, start, end)
+            / (self.replicas - (self.prefill_replicas or 0)),  # disaggregated: per decode replica
             "mean_queue_length": self._window_average(series.queued, start, end) * scale,
             "max_queue_length": int(series.queued.max()) if len(series.queued) else 0,
             "kv_peak_fraction": float(series.kv_blocks.max() / kv_capacity)
@@ -380,6 +386,10 @@ class SimulationResult:
         from tokencost.sim.tasks import task_summary
 
         data.update(task_summary(self, done))
+        if self.prefill_replicas is not None:
+            from tokencost.sim.disaggregated import pools_summary
+
+            data["disaggregated"] = pools_summary(self, done)
         return json_ready(data)
 
     def to_frames(self) -> dict[str, Any]:

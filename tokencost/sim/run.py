@@ -31,6 +31,7 @@ from tokencost.scenario.traffic import (
     sections_error,
 )
 from tokencost.sim.arrivals import Conversation, RequestSource
+from tokencost.sim.disaggregated import DisaggregatedSimulation, simulated_pools
 from tokencost.sim.engine import Simulation
 from tokencost.sim.kv import kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
@@ -81,9 +82,22 @@ class SimulationSetup:
     warmup_fraction: float = 0.0
     drain_fraction: float = 0.0
     prefix_cache_fraction: float | None = None  # share of KV blocks for idle cached prefixes; None: no cache
+    pools: tuple[int, int] | None = None  # disaggregated: (prefill, decode) replicas
+    kv_transfer: tuple[float, float] = (math.inf, 0.0)  # disaggregated: link bytes/s, latency s
 
-    def build(self) -> Simulation:
+    def build(self) -> Simulation | DisaggregatedSimulation:
         """A fresh simulation (its own clock, heap, ids and generator seeded with ``seed``)."""
+        if self.pools is not None:
+            return DisaggregatedSimulation(
+                steps=self.steps,
+                config=self.config,
+                pools=self.pools,
+                router=self.router,
+                source=self.source,
+                kv_transfer=self.kv_transfer,
+                seed=self.seed,
+                unservable_reason=self.unservable_reason,
+            )
         return Simulation(
             steps=self.steps,
             config=self.config,
@@ -95,7 +109,9 @@ class SimulationSetup:
             prefix_cache_fraction=self.prefix_cache_fraction,
         )
 
-    def result(self, simulation: Simulation, wall_time_s: float) -> SimulationResult:
+    def result(
+        self, simulation: Simulation | DisaggregatedSimulation, wall_time_s: float
+    ) -> SimulationResult:
         """The measurements of a finished ``simulation``."""
         durations, weights = simulation.gaps()
         return SimulationResult(
@@ -124,6 +140,10 @@ class SimulationSetup:
             warmup_fraction=self.warmup_fraction,
             drain_fraction=self.drain_fraction,
             fleet_replicas=self.fleet_replicas,
+            prefill_replicas=self.pools[0] if self.pools is not None else None,
+            kv_transfer_s=float(simulation.kv_transfer_s.mean())
+            if isinstance(simulation, DisaggregatedSimulation) and len(simulation.kv_transfer_s)
+            else None,
         )
 
 
@@ -179,11 +199,11 @@ def prepare(
     evaluation = evaluate(scenario)
     dep = deployment(scenario)
     workload = scenario.workload
-    notes = _colocated_notes(serving_spec)
-    fleet = serving_spec.replicas or evaluation.replicas or 1
+    closed = workload.concurrency is not None and not isinstance(traffic_spec, TraceTraffic)
+    pools, notes = simulated_pools(serving_spec, evaluation, scenario.workload, closed)
+    fleet = sum(pools) if pools else serving_spec.replicas or evaluation.replicas or 1
     max_batch = max(serving_spec.max_batch or evaluation.batch_cap or int(evaluation.max_batch), 1)
     unservable = None if evaluation.feasible or evaluation.saturated else evaluation.infeasible_reason
-    closed = workload.concurrency is not None and not isinstance(traffic_spec, TraceTraffic)
     rate = (
         None
         if isinstance(traffic_spec, TraceTraffic) or closed
@@ -191,12 +211,12 @@ def prepare(
             traffic_spec.rate_per_s,
             workload.request_rate_per_s,
             evaluation.replica_requests_per_s,
-            fleet,
+            pools[1] if pools else fleet,  # disaggregated: the capacity is the decode pool's
             notes,
         )
     )
     replicas = fleet
-    if rate is not None and fleet > SAMPLE_REPLICAS:
+    if rate is not None and fleet > SAMPLE_REPLICAS and pools is None:
         replicas = SAMPLE_REPLICAS
         rate = rate * replicas / fleet
         notes.append(
@@ -230,7 +250,7 @@ def prepare(
         )
     block = serving_spec.block_tokens
     context = workload.max_context_tokens
-    cache = _prefix_cache(scenario, serving_spec.batching == "static", notes)
+    cache = None if pools else _prefix_cache(scenario, serving_spec.batching == "static", notes)
     config = ReplicaConfig(
         max_batch=max_batch,
         kv_blocks=kv_budget_blocks(dep, block),
@@ -284,18 +304,15 @@ def prepare(
         warmup_fraction=WARMUP_FRACTION if trimmed else 0.0,
         drain_fraction=DRAIN_FRACTION if trimmed else 0.0,
         prefix_cache_fraction=cache,
+        pools=pools,
+        kv_transfer=_link(serving_spec),
     )
 
 
-def _colocated_notes(serving_spec: ServingSpec) -> list[str]:
-    """The simulator runs one pool: a disaggregated scenario is simulated as colocated (a warning)."""
-    if serving_spec.disaggregated is None:
-        return []
-    return [
-        "warning: the simulator does not model disaggregated serving yet: it runs the "
-        "prefill + decode replicas as one colocated pool (prefill interferes with decode); "
-        "evaluate() has the two-pool figures"
-    ]
+def _link(serving_spec: ServingSpec) -> tuple[float, float]:
+    """(bytes/s, s) of the KV link of ``serving.disaggregated``; unused (inf, 0) without it."""
+    spec = serving_spec.disaggregated
+    return (math.inf, 0.0) if spec is None else (spec.kv_transfer_bandwidth, spec.kv_transfer_latency_s)
 
 
 def _prefix_cache(scenario: Scenario, static: bool, notes: list[str]) -> float | None:
