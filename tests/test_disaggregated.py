@@ -163,7 +163,7 @@ def test_colocated_scenarios_are_unchanged():
 
 def test_simulator_runs_two_pools():
     setup = prepare(scenario(rate=6.0, prefill_replicas=1, decode_replicas=1), requests=200)
-    assert setup.pools == (1, 1)
+    assert setup.pools is not None and setup.pools.replicas == 2
     assert not any(note.startswith("warning") and "disaggregated" in note for note in setup.notes)
     assert not any(
         "disaggregated" in note for note in prepare(colocated(scenario(rate=6.0)), requests=200).notes

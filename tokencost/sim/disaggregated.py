@@ -30,7 +30,7 @@ import heapq
 import itertools
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,12 +43,22 @@ from tokencost.sim.router import make_router
 from tokencost.sim.scheduler import Replica, ReplicaConfig
 from tokencost.sim.steps import StepTimes
 
-if TYPE_CHECKING:
-    from tokencost.sim.metrics import SimulationResult
-
 ARRIVAL, HANDOFF, WAKE = 0, 1, 2  # at one instant: arrivals and KV hand-offs before wake-ups
 Event = tuple[float, int, int, int, int]  # (time_s, kind, id, request or replica, version)
 Snapshot = tuple[int, int, int, int, int]
+
+
+class Pools(NamedTuple):
+    """The two pools of ``serving.disaggregated`` and the link between them."""
+
+    prefill_replicas: int
+    decode_replicas: int
+    kv_transfer_bytes_per_s: float
+    kv_transfer_latency_s: float = 0.0
+
+    @property
+    def replicas(self) -> int:
+        return self.prefill_replicas + self.decode_replicas
 
 
 class DecodeReplica(Replica):
@@ -91,10 +101,9 @@ class DisaggregatedSimulation:
         *,
         steps: StepTimes,
         config: ReplicaConfig,
-        pools: tuple[int, int],
+        pools: Pools,
         router: str,
         source: RequestSource,
-        kv_transfer: tuple[float, float],
         seed: int | None = None,
         unservable_reason: str | None = None,
     ) -> None:
@@ -105,16 +114,18 @@ class DisaggregatedSimulation:
         arrival_s, prompts, outputs = source.draw(self.rng)
         self.requests = RequestTable.build(arrival_s, prompts, outputs)
         self.config = config
-        self.prefill_count, decode_count = pools
+        self.prefill_count, decode_count = pools.prefill_replicas, pools.decode_replicas
         prefill_config = dataclasses.replace(config, chunk_tokens=None)
         self._prompts = prefill_table(self.requests)
         self.replicas: list[Replica] = [
             Replica(steps, prefill_config, self._prompts) for _ in range(self.prefill_count)
         ]
         self.replicas += [DecodeReplica(steps, config, self.requests) for _ in range(decode_count)]
-        bandwidth_bytes_per_s, latency_s = kv_transfer
         self.kv_transfer_s = dis.kv_transfer_time_s(
-            steps.dep.kv_bytes_per_token, self.requests.input_tokens, bandwidth_bytes_per_s, latency_s
+            steps.dep.kv_bytes_per_token,
+            self.requests.input_tokens,
+            pools.kv_transfer_bytes_per_s,
+            pools.kv_transfer_latency_s,
         )
         self._prefill_router, self._decode_router = make_router(router), make_router(router)
         self._unservable = unservable_reason
@@ -323,30 +334,10 @@ class DisaggregatedSimulation:
         return self._finished == len(self.requests.arrival_s) and math.isfinite(self.now_s)
 
 
-def pools_summary(result: SimulationResult, done: np.ndarray) -> dict[str, Any]:
-    """The two pools of a disaggregated run: replicas, busy fraction (over the run), $/h, the mean
-    KV transfer and the TTFT split (means over the ``done`` measured requests, seconds)."""
-    prefill = result.prefill_replicas or 0
-    decode = result.replicas - prefill
-    duration = result.duration_s
-    busy = result.busy_s
-    usd_per_hour = result.fleet_usd_per_s * 3600.0 / result.replicas
-    return {
-        "prefill_replicas": prefill,
-        "decode_replicas": decode,
-        "prefill_busy_fraction": float(busy[:prefill].sum()) / (prefill * duration) if duration > 0 else None,
-        "decode_busy_fraction": float(busy[prefill:].sum()) / (decode * duration) if duration > 0 else None,
-        "usd_per_hour_prefill_pool": usd_per_hour * prefill,
-        "usd_per_hour_decode_pool": usd_per_hour * decode,
-        "kv_transfer_s": result.kv_transfer_s,
-    }
-
-
-def simulated_pools(
-    serving: Any, evaluation: Any, workload: Any, closed: bool
-) -> tuple[tuple[int, int] | None, list[str]]:
-    """(prefill, decode) replicas to simulate ``serving.disaggregated`` with (evaluate()'s pools,
-    given or sized), or None and a warning when the run falls back to one colocated pool."""
+def simulated_pools(serving: Any, evaluation: Any, workload: Any) -> tuple[Pools | None, list[str]]:
+    """The pools to simulate ``serving.disaggregated`` with (evaluate()'s, given or sized), or None
+    and a warning when the run falls back to one colocated pool. Closed-loop clients reach the
+    fallback through evaluate(), which finds no pools for them."""
     if serving.disaggregated is None:
         return None, []
     why = None
@@ -354,8 +345,6 @@ def simulated_pools(
         why = "evaluate() found no pools for it" + (
             f" ({evaluation.infeasible_reason})" if evaluation.infeasible_reason else ""
         )
-    elif closed:
-        why = "closed-loop clients are not modelled for two pools"
     elif workload.conversation is not None:
         why = "multi-turn conversations are not modelled for two pools"
     elif serving.batching == "static":
@@ -365,9 +354,14 @@ def simulated_pools(
             f"warning: disaggregated serving simulated as one colocated pool of prefill + decode "
             f"replicas (prefill interferes with decode): {why}"
         ]
-    pools = (int(evaluation.prefill_replicas), int(evaluation.decode_replicas))
     spec = serving.disaggregated
+    pools = Pools(
+        int(evaluation.prefill_replicas),
+        int(evaluation.decode_replicas),
+        float(spec.kv_transfer_bandwidth),
+        float(spec.kv_transfer_latency_s),
+    )
     return pools, [
-        f"disaggregated: {pools[0]} prefill + {pools[1]} decode replica(s), KV cache sent at "
-        f"{spec.kv_transfer_bandwidth / 1e9:.4g} GB/s; no prefix cache in either pool"
+        f"disaggregated: {pools.prefill_replicas} prefill + {pools.decode_replicas} decode replica(s), "
+        f"KV cache sent at {spec.kv_transfer_bandwidth / 1e9:.4g} GB/s; no prefix cache in either pool"
     ]

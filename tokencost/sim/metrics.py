@@ -296,6 +296,12 @@ class SimulationResult:
         count = int(keep.sum())
         return float(self._met()[keep].sum()) / count if count else 0.0
 
+    def _busy_fraction(self, start_s: float, end_s: float) -> float | None:
+        """Mean share of the replicas running an iteration, over the window (else the whole run)."""
+        if self.series.busy_replicas is not None:
+            return self._window_average(self.series.busy_replicas, start_s, end_s) / self.replicas
+        return float(self.busy_s.sum() / (self.replicas * self.duration_s)) if self.duration_s > 0 else None
+
     # summary -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (SI, unit-suffixed keys; NaN becomes None), over the measured window."""
@@ -318,13 +324,6 @@ class SimulationResult:
         # Tokens emitted in the window, split as the measured requests' mix: cost of output
         # tokens = the window's cost × the decode share / output tokens emitted in it.
         input_rate = input_tokens / output_done * tokens if output_done else 0.0
-        busy = (
-            self._window_average(series.busy_replicas, start, end) / self.replicas
-            if series.busy_replicas is not None
-            else float(self.busy_s.sum() / (self.replicas * self.duration_s))
-            if self.duration_s > 0
-            else None
-        )
         data: dict[str, Any] = {
             "name": self.name,
             "requests_arrived": len(records.arrival_s),
@@ -362,7 +361,7 @@ class SimulationResult:
             ),
             "prefill_share_of_busy_time": share_in,
             "usd_per_hour_fleet": self.fleet_usd_per_s * 3600.0 * scale,
-            "busy_fraction": busy,
+            "busy_fraction": self._busy_fraction(start, end),
             "mean_batch_size": self._window_average(series.running, start, end)
             / (self.replicas - (self.prefill_replicas or 0)),  # disaggregated: per decode replica
             "mean_queue_length": self._window_average(series.queued, start, end) * scale,
@@ -383,13 +382,12 @@ class SimulationResult:
             "notes": list(self.notes),
             "sim_wall_time_s": self.sim_wall_time_s,
         }
+        from tokencost.sim.pools import pools_summary
         from tokencost.sim.tasks import task_summary
 
         data.update(task_summary(self, done))
         if self.prefill_replicas is not None:
-            from tokencost.sim.disaggregated import pools_summary
-
-            data["disaggregated"] = pools_summary(self, done)
+            data["disaggregated"] = pools_summary(self)
         return json_ready(data)
 
     def to_frames(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from tokencost.scenario.traffic import (
     sections_error,
 )
 from tokencost.sim.arrivals import Conversation, RequestSource
-from tokencost.sim.disaggregated import DisaggregatedSimulation, simulated_pools
+from tokencost.sim.disaggregated import DisaggregatedSimulation, Pools, simulated_pools
 from tokencost.sim.engine import Simulation
 from tokencost.sim.kv import kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
@@ -82,8 +82,7 @@ class SimulationSetup:
     warmup_fraction: float = 0.0
     drain_fraction: float = 0.0
     prefix_cache_fraction: float | None = None  # share of KV blocks for idle cached prefixes; None: no cache
-    pools: tuple[int, int] | None = None  # disaggregated: (prefill, decode) replicas
-    kv_transfer: tuple[float, float] = (math.inf, 0.0)  # disaggregated: link bytes/s, latency s
+    pools: Pools | None = None  # disaggregated serving: the two pools and the KV link
 
     def build(self) -> Simulation | DisaggregatedSimulation:
         """A fresh simulation (its own clock, heap, ids and generator seeded with ``seed``)."""
@@ -94,7 +93,6 @@ class SimulationSetup:
                 pools=self.pools,
                 router=self.router,
                 source=self.source,
-                kv_transfer=self.kv_transfer,
                 seed=self.seed,
                 unservable_reason=self.unservable_reason,
             )
@@ -140,7 +138,7 @@ class SimulationSetup:
             warmup_fraction=self.warmup_fraction,
             drain_fraction=self.drain_fraction,
             fleet_replicas=self.fleet_replicas,
-            prefill_replicas=self.pools[0] if self.pools is not None else None,
+            prefill_replicas=self.pools.prefill_replicas if self.pools is not None else None,
             kv_transfer_s=float(simulation.kv_transfer_s.mean())
             if isinstance(simulation, DisaggregatedSimulation) and len(simulation.kv_transfer_s)
             else None,
@@ -200,8 +198,8 @@ def prepare(
     dep = deployment(scenario)
     workload = scenario.workload
     closed = workload.concurrency is not None and not isinstance(traffic_spec, TraceTraffic)
-    pools, notes = simulated_pools(serving_spec, evaluation, scenario.workload, closed)
-    fleet = sum(pools) if pools else serving_spec.replicas or evaluation.replicas or 1
+    pools, notes = simulated_pools(serving_spec, evaluation, workload)
+    fleet = pools.replicas if pools else serving_spec.replicas or evaluation.replicas or 1
     max_batch = max(serving_spec.max_batch or evaluation.batch_cap or int(evaluation.max_batch), 1)
     unservable = None if evaluation.feasible or evaluation.saturated else evaluation.infeasible_reason
     rate = (
@@ -211,7 +209,7 @@ def prepare(
             traffic_spec.rate_per_s,
             workload.request_rate_per_s,
             evaluation.replica_requests_per_s,
-            pools[1] if pools else fleet,  # disaggregated: the capacity is the decode pool's
+            pools.decode_replicas if pools else fleet,  # disaggregated: the capacity is the decode pool's
             notes,
         )
     )
@@ -235,8 +233,7 @@ def prepare(
                 f"warning: only about {measured:.0f} measured requests per replica; the p99 figures "
                 f"are unstable (give at least {enough:,} requests)"
             )
-    chunk = serving_spec.chunked_prefill_tokens
-    if chunk is not None and chunk <= max_batch:
+    if (chunk := serving_spec.chunked_prefill_tokens) is not None and chunk <= max_batch:
         notes.append(
             f"chunked_prefill_tokens {chunk} ≤ max_batch {max_batch}: a full batch of decodes "
             "leaves no budget for prompts, which then wait (vLLM requires the budget ≥ max_num_seqs)"
@@ -305,14 +302,7 @@ def prepare(
         drain_fraction=DRAIN_FRACTION if trimmed else 0.0,
         prefix_cache_fraction=cache,
         pools=pools,
-        kv_transfer=_link(serving_spec),
     )
-
-
-def _link(serving_spec: ServingSpec) -> tuple[float, float]:
-    """(bytes/s, s) of the KV link of ``serving.disaggregated``; unused (inf, 0) without it."""
-    spec = serving_spec.disaggregated
-    return (math.inf, 0.0) if spec is None else (spec.kv_transfer_bandwidth, spec.kv_transfer_latency_s)
 
 
 def _prefix_cache(scenario: Scenario, static: bool, notes: list[str]) -> float | None:
