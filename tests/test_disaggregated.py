@@ -161,9 +161,10 @@ def test_colocated_scenarios_are_unchanged():
     assert ev.disaggregated is False and ev.prefill_replicas is None and ev.kv_transfer_s is None
 
 
-def test_simulator_warns_that_it_runs_one_pool():
-    notes = prepare(scenario(rate=6.0, prefill_replicas=1, decode_replicas=1), requests=200).notes
-    assert any(note.startswith("warning: the simulator does not model disaggregated") for note in notes)
+def test_simulator_runs_two_pools():
+    setup = prepare(scenario(rate=6.0, prefill_replicas=1, decode_replicas=1), requests=200)
+    assert setup.pools is not None and setup.pools.replicas == 2
+    assert not any(note.startswith("warning") and "disaggregated" in note for note in setup.notes)
     assert not any(
         "disaggregated" in note for note in prepare(colocated(scenario(rate=6.0)), requests=200).notes
     )

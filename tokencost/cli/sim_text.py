@@ -49,7 +49,20 @@ def _summary_rows(data: dict[str, Any]) -> list[Row]:
         f"{count:,} × {reason}" for reason, count in (data.get("dropped_reasons") or {}).items()
     )
     rate = data.get("request_rate_per_s")
+    pools = data.get("disaggregated")
+    split: list[Row] = []
+    if pools:
+        split = [
+            (
+                "prefill + decode pools",
+                f"{pools['prefill_replicas']} + {pools['decode_replicas']} replicas",
+                f"busy {_percent(pools.get('prefill_busy_fraction'))} / "
+                f"{_percent(pools.get('decode_busy_fraction'))}; "
+                f"KV transfer {_seconds(pools.get('kv_transfer_s'))} per request",
+            )
+        ]
     return [
+        *split,
         ("completed / dropped", f"{data['requests_completed']:,} / {data['requests_dropped']:,}", dropped),
         ("offered load", "trace" if rate is None else _count(rate, "req/s"), ""),
         ("throughput", _count(data.get("throughput_output_tokens_per_s"), "output tok/s"), ""),

@@ -115,6 +115,7 @@ def _fleet_cards(result: SimulationResult, summary: dict[str, Any]) -> list[str]
     """Throughput, the decode batch, the replicas and the requests counted."""
     window = summary.get("window") or {}
     return [
+        *_pool_cards(summary),
         _card(
             "Output tokens / s",
             fmt.number(summary.get("throughput_output_tokens_per_s")),
@@ -148,6 +149,30 @@ def _fleet_cards(result: SimulationResult, summary: dict[str, Any]) -> list[str]
                 f"and {fmt.seconds(window.get('end_s'))}"
             ),
             "fleet",
+        ),
+    ]
+
+
+def _pool_cards(summary: dict[str, Any]) -> list[str]:
+    """Disaggregated serving: each pool's replicas and busy time, and the KV transfer."""
+    pools = summary.get("disaggregated")
+    if not pools:
+        return []
+    return [
+        _card(
+            "Prefill pool",
+            fmt.count(pools.get("prefill_replicas")),
+            escape(
+                f"replicas, busy {fmt.percent(pools.get('prefill_busy_fraction'))} of the time; "
+                f"KV transfer {fmt.seconds(pools.get('kv_transfer_s'))} per request"
+            ),
+            "prefill",
+        ),
+        _card(
+            "Decode pool",
+            fmt.count(pools.get("decode_replicas")),
+            escape(f"replicas, busy {fmt.percent(pools.get('decode_busy_fraction'))} of the time"),
+            "decode",
         ),
     ]
 

@@ -177,6 +177,8 @@ class SimulationResult:
     warmup_fraction: float = 0.0  # arrivals left out of the measured window at the start ...
     drain_fraction: float = 0.0  # ... and at the end
     fleet_replicas: int | None = None  # replicas of the whole fleet when a sample of them is simulated
+    prefill_replicas: int | None = None  # disaggregated: the first this many replicas only prefill
+    kv_transfer_s: float | None = None  # disaggregated: mean KV transfer per measured request
 
     # the measured window ----------------------------------------------------------------------
     @property
@@ -223,7 +225,10 @@ class SimulationResult:
 
     @property
     def prefill_share(self) -> float:
-        """Share of the busy replica-time spent prefilling (attributes cost to input tokens)."""
+        """Share of the busy replica-time spent prefilling (attributes cost to input tokens);
+        disaggregated: the prefill pool's share of the replicas, idle or not, as evaluate() does."""
+        if self.prefill_replicas is not None:
+            return self.prefill_replicas / self.replicas
         busy = float(self.busy_s.sum())
         if self.prefill_busy_s is None or busy <= 0:
             return 0.0
@@ -291,6 +296,12 @@ class SimulationResult:
         count = int(keep.sum())
         return float(self._met()[keep].sum()) / count if count else 0.0
 
+    def _busy_fraction(self, start_s: float, end_s: float) -> float | None:
+        """Mean share of the replicas running an iteration, over the window (else the whole run)."""
+        if self.series.busy_replicas is not None:
+            return self._window_average(self.series.busy_replicas, start_s, end_s) / self.replicas
+        return float(self.busy_s.sum() / (self.replicas * self.duration_s)) if self.duration_s > 0 else None
+
     # summary -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (SI, unit-suffixed keys; NaN becomes None), over the measured window."""
@@ -313,13 +324,6 @@ class SimulationResult:
         # Tokens emitted in the window, split as the measured requests' mix: cost of output
         # tokens = the window's cost × the decode share / output tokens emitted in it.
         input_rate = input_tokens / output_done * tokens if output_done else 0.0
-        busy = (
-            self._window_average(series.busy_replicas, start, end) / self.replicas
-            if series.busy_replicas is not None
-            else float(self.busy_s.sum() / (self.replicas * self.duration_s))
-            if self.duration_s > 0
-            else None
-        )
         data: dict[str, Any] = {
             "name": self.name,
             "requests_arrived": len(records.arrival_s),
@@ -357,8 +361,9 @@ class SimulationResult:
             ),
             "prefill_share_of_busy_time": share_in,
             "usd_per_hour_fleet": self.fleet_usd_per_s * 3600.0 * scale,
-            "busy_fraction": busy,
-            "mean_batch_size": self._window_average(series.running, start, end) / self.replicas,
+            "busy_fraction": self._busy_fraction(start, end),
+            "mean_batch_size": self._window_average(series.running, start, end)
+            / (self.replicas - (self.prefill_replicas or 0)),  # disaggregated: per decode replica
             "mean_queue_length": self._window_average(series.queued, start, end) * scale,
             "max_queue_length": int(series.queued.max()) if len(series.queued) else 0,
             "kv_peak_fraction": float(series.kv_blocks.max() / kv_capacity)
@@ -377,9 +382,12 @@ class SimulationResult:
             "notes": list(self.notes),
             "sim_wall_time_s": self.sim_wall_time_s,
         }
+        from tokencost.sim.pools import pools_summary
         from tokencost.sim.tasks import task_summary
 
         data.update(task_summary(self, done))
+        if self.prefill_replicas is not None:
+            data["disaggregated"] = pools_summary(self)
         return json_ready(data)
 
     def to_frames(self) -> dict[str, Any]:

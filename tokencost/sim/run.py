@@ -31,6 +31,7 @@ from tokencost.scenario.traffic import (
     sections_error,
 )
 from tokencost.sim.arrivals import Conversation, RequestSource
+from tokencost.sim.disaggregated import DisaggregatedSimulation, Pools, simulated_pools
 from tokencost.sim.engine import Simulation
 from tokencost.sim.kv import kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
@@ -81,9 +82,20 @@ class SimulationSetup:
     warmup_fraction: float = 0.0
     drain_fraction: float = 0.0
     prefix_cache_fraction: float | None = None  # share of KV blocks for idle cached prefixes; None: no cache
+    pools: Pools | None = None  # disaggregated serving: the two pools and the KV link
 
-    def build(self) -> Simulation:
+    def build(self) -> Simulation | DisaggregatedSimulation:
         """A fresh simulation (its own clock, heap, ids and generator seeded with ``seed``)."""
+        if self.pools is not None:
+            return DisaggregatedSimulation(
+                steps=self.steps,
+                config=self.config,
+                pools=self.pools,
+                router=self.router,
+                source=self.source,
+                seed=self.seed,
+                unservable_reason=self.unservable_reason,
+            )
         return Simulation(
             steps=self.steps,
             config=self.config,
@@ -95,7 +107,9 @@ class SimulationSetup:
             prefix_cache_fraction=self.prefix_cache_fraction,
         )
 
-    def result(self, simulation: Simulation, wall_time_s: float) -> SimulationResult:
+    def result(
+        self, simulation: Simulation | DisaggregatedSimulation, wall_time_s: float
+    ) -> SimulationResult:
         """The measurements of a finished ``simulation``."""
         durations, weights = simulation.gaps()
         return SimulationResult(
@@ -124,6 +138,10 @@ class SimulationSetup:
             warmup_fraction=self.warmup_fraction,
             drain_fraction=self.drain_fraction,
             fleet_replicas=self.fleet_replicas,
+            prefill_replicas=self.pools.prefill_replicas if self.pools is not None else None,
+            kv_transfer_s=float(simulation.kv_transfer_s.mean())
+            if isinstance(simulation, DisaggregatedSimulation) and len(simulation.kv_transfer_s)
+            else None,
         )
 
 
@@ -179,11 +197,11 @@ def prepare(
     evaluation = evaluate(scenario)
     dep = deployment(scenario)
     workload = scenario.workload
-    notes = _colocated_notes(serving_spec)
-    fleet = serving_spec.replicas or evaluation.replicas or 1
+    closed = workload.concurrency is not None and not isinstance(traffic_spec, TraceTraffic)
+    pools, notes = simulated_pools(serving_spec, evaluation, workload)
+    fleet = pools.replicas if pools else serving_spec.replicas or evaluation.replicas or 1
     max_batch = max(serving_spec.max_batch or evaluation.batch_cap or int(evaluation.max_batch), 1)
     unservable = None if evaluation.feasible or evaluation.saturated else evaluation.infeasible_reason
-    closed = workload.concurrency is not None and not isinstance(traffic_spec, TraceTraffic)
     rate = (
         None
         if isinstance(traffic_spec, TraceTraffic) or closed
@@ -191,12 +209,12 @@ def prepare(
             traffic_spec.rate_per_s,
             workload.request_rate_per_s,
             evaluation.replica_requests_per_s,
-            fleet,
+            pools.decode_replicas if pools else fleet,  # disaggregated: the capacity is the decode pool's
             notes,
         )
     )
     replicas = fleet
-    if rate is not None and fleet > SAMPLE_REPLICAS:
+    if rate is not None and fleet > SAMPLE_REPLICAS and pools is None:
         replicas = SAMPLE_REPLICAS
         rate = rate * replicas / fleet
         notes.append(
@@ -215,8 +233,7 @@ def prepare(
                 f"warning: only about {measured:.0f} measured requests per replica; the p99 figures "
                 f"are unstable (give at least {enough:,} requests)"
             )
-    chunk = serving_spec.chunked_prefill_tokens
-    if chunk is not None and chunk <= max_batch:
+    if (chunk := serving_spec.chunked_prefill_tokens) is not None and chunk <= max_batch:
         notes.append(
             f"chunked_prefill_tokens {chunk} ≤ max_batch {max_batch}: a full batch of decodes "
             "leaves no budget for prompts, which then wait (vLLM requires the budget ≥ max_num_seqs)"
@@ -230,7 +247,7 @@ def prepare(
         )
     block = serving_spec.block_tokens
     context = workload.max_context_tokens
-    cache = _prefix_cache(scenario, serving_spec.batching == "static", notes)
+    cache = None if pools else _prefix_cache(scenario, serving_spec.batching == "static", notes)
     config = ReplicaConfig(
         max_batch=max_batch,
         kv_blocks=kv_budget_blocks(dep, block),
@@ -284,18 +301,8 @@ def prepare(
         warmup_fraction=WARMUP_FRACTION if trimmed else 0.0,
         drain_fraction=DRAIN_FRACTION if trimmed else 0.0,
         prefix_cache_fraction=cache,
+        pools=pools,
     )
-
-
-def _colocated_notes(serving_spec: ServingSpec) -> list[str]:
-    """The simulator runs one pool: a disaggregated scenario is simulated as colocated (a warning)."""
-    if serving_spec.disaggregated is None:
-        return []
-    return [
-        "warning: the simulator does not model disaggregated serving yet: it runs the "
-        "prefill + decode replicas as one colocated pool (prefill interferes with decode); "
-        "evaluate() has the two-pool figures"
-    ]
 
 
 def _prefix_cache(scenario: Scenario, static: bool, notes: list[str]) -> float | None:
