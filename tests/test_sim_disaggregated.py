@@ -95,15 +95,26 @@ def test_tpot_throughput_and_cost_agree_at_30_60_80_percent_of_the_decode_pool(d
         assert sim["mean_batch_size"] == pytest.approx(ev.batch_size, rel=MEAN_TOLERANCE)
 
 
-def test_the_analytic_ttft_of_several_prefill_replicas_is_an_upper_bound(decode_loads):
-    # evaluate() splits arrivals evenly over the prefill replicas, an M/D/1 queue each; the
-    # simulator's least-loaded router sends each prompt to the shortest queue, which waits less
-    # (join-the-shortest-queue over n servers is nearer M/D/n). Measured with 2,000 requests,
-    # seed 7: analytic/simulated mean TTFT - 1 = +0.24 (2 prefill replicas), +0.56 (3), +0.73 (4);
-    # TPOT, throughput and $/M output within 3 %.
+def test_ttft_of_several_prefill_replicas_agrees(decode_loads):
+    # evaluate() takes the prefill pool behind the least-loaded router as one shared M/D/n queue
+    # (Erlang C, half the M/M/n wait); the simulator routes each prompt to the shortest queue.
+    # Measured with 2,000 requests, seed 7: analytic/simulated mean TTFT - 1 = -0.046 (2 prefill
+    # replicas), -0.114 (3), -0.104 (4), each inside the simulated mean's 95 % interval; p99
+    # -17 %, -20 %, -20 %. (Splitting arrivals evenly over n M/D/1 queues gave +24 %, +56 %, +73 %.)
     for fraction, ev, sim in decode_loads:
-        assert _to_interval(ev.ttft_s, sim["ttft_s"]) >= 0.0, fraction
+        assert abs(_to_interval(ev.ttft_s, sim["ttft_s"])) <= TTFT_TOLERANCE, fraction
         assert sim["ttft_s"]["mean"] > ev.prefill.time_s + ev.kv_transfer_s  # some queueing
+
+
+def test_erlang_c_by_hand():
+    # M/M/2 at rho = 0.5 (a = 1): C = a^2/2! / (1 - rho) / (1 + a + a^2/2! / (1 - rho)) = 1/3;
+    # M/M/3 at a = 2.4: C = 0.6472 (B_3 = 2.4^3/6 / (1 + 2.4 + 2.88 + 2.304) = 0.2684,
+    # C = B / (1 - 0.8 (1 - B)) = 0.6472); one server: C = rho.
+    from tokencost.model.disaggregated import erlang_c
+
+    assert float(erlang_c(2, 0.5)) == pytest.approx(1.0 / 3.0, rel=1e-12)
+    assert float(erlang_c(3, 0.8)) == pytest.approx(0.6472, abs=5e-5)
+    assert float(erlang_c(1, 0.7)) == pytest.approx(0.7, rel=1e-12)
 
 
 @pytest.mark.parametrize("fraction", LOADS)

@@ -85,7 +85,7 @@ def _pools(
     tpot_target = slo.tpot_s if slo.tpot_s is not None else math.inf
 
     def prefill_ok(counts: np.ndarray) -> np.ndarray:
-        pool = dis.prefill_pool(dep, peak / counts, traffic, percentile)
+        pool = dis.prefill_pool(dep, peak / counts, traffic, percentile, counts)
         return ~pool.saturated & (pool.pass_s + pool.wait_p_s + kv_s <= ttft_target)
 
     def decode_ok(counts: np.ndarray) -> np.ndarray:
@@ -100,7 +100,7 @@ def _pools(
     if n_decode is None:
         least = math.floor(peak / dis.decode_capacity_per_s(dep, traffic) * OVERLOAD) + 1
         n_decode = _fewest(decode_ok, least, "decode", notes)
-    prefill = dis.prefill_pool(dep, rate / n_prefill, traffic, percentile)
+    prefill = dis.prefill_pool(dep, rate / n_prefill, traffic, percentile, n_prefill)
     decode = dis.decode_pool(dep, rate / n_decode, traffic, percentile)
     notes.append(
         f"disaggregated: {n_prefill} prefill + {n_decode} decode replica(s); KV transfer "
@@ -281,7 +281,9 @@ def _at_percentile(
     dep: Deployment, traffic: op.Traffic, pools: Pools, rate: float, percentile: float
 ) -> tuple[float, float]:
     """TTFT and TPOT at ``percentile`` on the pools as sized."""
-    prefill = dis.prefill_pool(dep, rate / pools.prefill_replicas, traffic, percentile)
+    prefill = dis.prefill_pool(
+        dep, rate / pools.prefill_replicas, traffic, percentile, pools.prefill_replicas
+    )
     decode = dis.decode_pool(dep, rate / pools.decode_replicas, traffic, percentile)
     return prefill.pass_s + _first(prefill.wait_p_s) + pools.kv_transfer_s, _first(decode.tpot_p_s)
 

@@ -6,10 +6,14 @@ a prompt's prefill never stalls the decode steps of the others (the interference
 
 * **Prefill pool.** A prefill replica serves one prompt at a time, the pass of ``D = T_p``
   seconds (prompts long enough to be worth disaggregating are compute-bound, so batching them
-  buys little; DistServe §3.1). Arrivals split evenly over ``n`` replicas make each an M/D/1
-  queue, ``TTFT = D + λD²/(2(1 − λD))`` (DistServe §3.1, eq. 1; Pollaczek–Khinchine), with
-  Kingman's factor ``(c_a² + c_s²)/2 = c_a²/2`` for bursty arrivals (c_s = 0, service
-  deterministic) replacing the P–K ½.
+  buys little; DistServe §3.1). One replica is an M/D/1 queue, ``TTFT = D + λD²/(2(1 − λD))``
+  (DistServe §3.1, eq. 1; Pollaczek–Khinchine), with Kingman's factor ``(c_a² + c_s²)/2 =
+  c_a²/2`` for bursty arrivals (c_s = 0, service deterministic) replacing the P–K ½. A router
+  that sends each prompt to the least-loaded replica makes ``n`` of them one shared queue, an
+  M/D/n: the wait is about half the M/M/n one, ``W ≈ C(n, a)·D/(2n(1 − ρ))`` with ``C`` Erlang's
+  probability of waiting, ``a = λD`` and ``ρ = a/n`` (the classical approximation; Tijms, *A
+  First Course in Stochastic Models*, 2003, §5.2; exact, the P–K formula, at n = 1); given that
+  it waits, a prompt waits as in an M/D/1 queue served n times as fast.
 * **KV transfer.** The prompt's cache, ``kv_bytes_per_token × P`` bytes, crosses the link to a
   decode replica before the second token: ``t_kv = latency + kv_bytes_per_token·P / bandwidth``
   (DistServe §3.3 and §4.2, bandwidth-aware placement). It is counted in TTFT.
@@ -63,27 +67,52 @@ class PrefillPool(NamedTuple):
 
 
 def prefill_pool(
-    dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile: float = 99.0
+    dep: Deployment,
+    rate_per_s: ArrayLike,
+    traffic: Traffic,
+    percentile: float = 99.0,
+    replicas: ArrayLike = 1,
 ) -> PrefillPool:
-    """The M/D/1 queue of prompts on one prefill replica (module docstring; DistServe §3.1).
+    """The queue of prompts on a pool of ``replicas`` prefill replicas fed through the least
+    loaded, each at ``rate_per_s`` (module docstring; DistServe §3.1): an M/D/n queue.
 
-    Mean wait ``W = k·ρD/(2(1 − ρ))`` with ``k = c_a²`` (Kingman, ``(c_a² + 0)/2`` over the P–K ½);
-    its percentile from a gamma matched to the mean and variance of the wait of those that wait
-    (probability ρ), with the M/D/1 second moment ``E[W²] = 2W² + λD³/(3(1 − ρ))``.
+    Mean wait ``W = k·C·s/(2(1 − ρ))`` with ``s = D/n``, ``C = C(n, nρ)`` the probability of
+    waiting and ``k = c_a²`` (Kingman, ``(c_a² + 0)/2`` over the P–K ½); its percentile from a
+    gamma matched to the mean and variance of the wait of those that wait, those of an M/D/1
+    queue of service s at load ρ (second moment ``E[W²] = 2W₁² + λns³/(3(1 − ρ))``, W₁ its
+    P–K mean). At n = 1, C = ρ and this is the M/D/1 queue.
     """
     rate = np.atleast_1d(np.asarray(rate_per_s, dtype=float))
+    servers = np.broadcast_to(np.asarray(replicas, dtype=float), rate.shape)
     pass_s = float(prompt_prefill(dep, traffic).time_s)
     rho = rate * pass_s
     load = np.minimum(rho, STABLE)
+    service = pass_s / servers  # the pool as one server n times as fast
     kingman = traffic.arrival_cv**2
-    mean = load * pass_s / (2.0 * (1.0 - load))  # Pollaczek–Khinchine, M/D/1
-    second = 2.0 * mean**2 + rate * pass_s**3 / (3.0 * (1.0 - load))
-    busy = np.maximum(load, 1e-12)
-    given_busy = kingman * mean / busy
-    variance = np.maximum(kingman**2 * second / busy - given_busy**2, 0.0)
-    target = 1.0 - (1.0 - percentile / 100.0) / busy
-    wait_p = np.where(target > 0, gamma_quantile(given_busy, variance, np.clip(target, 0.0, 1.0)), 0.0)
-    return PrefillPool(pass_s, kingman * mean, wait_p, load, rho >= STABLE)
+    mean = load * service / (2.0 * (1.0 - load))  # Pollaczek–Khinchine, M/D/1 of service s
+    second = 2.0 * mean**2 + rate * servers * service**3 / (3.0 * (1.0 - load))
+    waits = np.maximum(erlang_c(servers, load), 1e-12)  # probability a prompt waits
+    given_wait = kingman * mean / np.maximum(load, 1e-12)
+    variance = np.maximum(kingman**2 * second / np.maximum(load, 1e-12) - given_wait**2, 0.0)
+    target = 1.0 - (1.0 - percentile / 100.0) / waits
+    wait_p = np.where(target > 0, gamma_quantile(given_wait, variance, np.clip(target, 0.0, 1.0)), 0.0)
+    return PrefillPool(pass_s, waits * given_wait, wait_p, load, rho >= STABLE)
+
+
+def erlang_c(servers: ArrayLike, load: ArrayLike) -> np.ndarray:
+    """Erlang's C: the probability that an arrival waits in an M/M/n queue of n ``servers`` each
+    at utilisation ``load`` ρ < 1, by Erlang B's recursion ``B_k = aB_{k−1}/(k + aB_{k−1})``
+    (a = nρ, B_0 = 1) and ``C = B_n / (1 − ρ(1 − B_n))``. C(1, ρ) = ρ."""
+    count = np.asarray(servers, dtype=float)
+    rho = np.asarray(load, dtype=float)
+    count, rho = np.broadcast_arrays(count, rho)
+    offered = count * rho
+    blocking = np.ones_like(offered)
+    final = np.ones_like(offered)
+    for k in range(1, int(np.max(count, initial=1.0)) + 1):
+        blocking = offered * blocking / (k + offered * blocking)
+        final = np.where(count == k, blocking, final)
+    return final / (1.0 - rho * (1.0 - final))
 
 
 class DecodePool(NamedTuple):
