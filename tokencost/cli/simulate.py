@@ -170,14 +170,20 @@ def plan_command(
         requests=requests,
         seed=seed,
     )
+    _echo_plan(scenario, result, top=top, as_json=as_json, check=check)
+
+
+def _echo_plan(scenario: str, result: Any, *, top: int | None, as_json: bool, check: bool) -> None:
+    """The plan as JSON or a summary, the ``top`` cheapest options tried, and the exit code."""
+    from tokencost.cli.sim_text import plan_options_table, plan_summary
+
     data = result.to_dict()
     if top is not None:
         data["options"] = data["options"][:top]
     if as_json:
         typer.echo(_json(data))
-    from tokencost.cli.sim_text import plan_options_table, plan_summary
-
-    table = plan_options_table(data["options"], spec.slo.percentile) if top and not as_json else None
+    percentile = result.scenario.slo.percentile if result.scenario is not None else None
+    table = plan_options_table(data["options"], percentile) if top and not as_json else None
     if not result.meets_slo:
         if table:
             typer.echo(table)

@@ -127,10 +127,16 @@ def option_rows(
         row["cheaper_than_plan"] = not row["chosen"] and cost < plan_cost
         if row["chosen"]:
             row["reason"] = "the plan: " + row["reason"]
-        elif row["meets_slo"] and row["stage"] != "screened" and cost > plan_cost:
-            row["reason"] = f"meets the SLO but costs ${cost - plan_cost:,.0f}/day more than the plan"
         elif row["meets_slo"] and row["stage"] != "screened":
-            row["reason"] = (
-                "meets the SLO at the plan's cost (a tie goes to simulation, then the first found)"
-            )
+            row["reason"] = _passing_reason(row["reason"], cost, plan_cost)
     return tuple(rows)
+
+
+def _passing_reason(reason: str, cost: float, plan_cost: float) -> str:
+    """Why a fleet that passed its simulation is not the plan."""
+    if cost > plan_cost:
+        return f"meets the SLO but costs ${cost - plan_cost:,.0f}/day more than the plan"
+    if cost == plan_cost:
+        return "meets the SLO at the plan's cost (a tie goes to simulation, then the first found)"
+    # a fleet below R_min = ceil(λ / μ) that a short simulation let through: its queue grows
+    return f"passed this simulation but is below the fleet that carries the load: {reason}"
