@@ -4,6 +4,7 @@ colocated serving."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -202,4 +203,35 @@ def test_a_simulator_warning_about_two_pools_marks_the_trial_analytic_only(monke
         trial.replicas
         == split.analytic_replicas
         == (split.prefill_replicas or 0) + (split.decode_replicas or 0)
+    )
+
+
+def test_a_simulator_that_runs_two_pools_is_handed_them_and_the_missed_pool_grows(monkeypatch):
+    # Stand-in for a simulator that honours serving.disaggregated: the real run (colocated, its
+    # fallback note removed), recording the serving section it was given; its first run has one
+    # replica only, so it misses the TTFT target (20 requests/s of 2,000-token prompts queue up).
+    real, seen = plan_search.simulate, []
+
+    def two_pools(scenario, **kwargs):
+        seen.append(kwargs["serving"])
+        serving = {**kwargs["serving"], "replicas": 1} if len(seen) == 1 else kwargs["serving"]
+        return dataclasses.replace(real(scenario, **{**kwargs, "serving": serving}), notes=())
+
+    monkeypatch.setattr(plan_search, "simulate", two_pools)
+    scenario = load_scenario(DISAGGREGATED)
+    options, _ = screen(scenario, 20.0, disaggregated=scenario.serving.disaggregated.model_dump())
+    split = next(option for option in options if option.disaggregated)
+    search = plan_search.Search(None, None, None, 300, 0)
+    trial = search.smallest_fleet(split, math.inf)
+    first = seen[0]
+    assert first["replicas"] == split.analytic_replicas
+    assert first["disaggregated"]["prefill_replicas"] == split.prefill_replicas
+    assert first["disaggregated"]["kv_transfer_bandwidth"] == pytest.approx(50e9)
+    assert len(seen) == 2  # the TTFT miss grows the prefill pool by one, and that run passes
+    assert seen[1]["replicas"] == seen[0]["replicas"] + 1
+    assert seen[1]["disaggregated"]["prefill_replicas"] == split.prefill_replicas + 1
+    assert trial is not None and not trial.analytic_only and trial.meets_slo
+    assert (trial.replicas, trial.prefill_replicas) == (
+        split.analytic_replicas + 1,
+        split.prefill_replicas + 1,
     )

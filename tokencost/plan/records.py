@@ -80,12 +80,13 @@ class Trial:
         """Why this fleet misses the SLO, with numbers."""
         if self.analytic_only:
             return "meets the SLO (analytic only)" if self.meets_slo else "misses the SLO (analytic only)"
-        capacity = self.replicas * (self.option.evaluation.replica_requests_per_s or 0.0)
+        decoding = self.replicas - (self.prefill_replicas or 0)  # a decode pool's capacity binds
+        capacity = decoding * (self.option.evaluation.replica_requests_per_s or 0.0)
         parts = []
         if capacity and rate_per_s >= capacity:
             parts.append(
                 f"over capacity: {rate_per_s:.4g} requests/s offered, {capacity:.4g} requests/s "
-                f"analytic capacity of {self.replicas} replica(s)"
+                f"analytic capacity of {decoding} replica(s)"
             )
         ttft, tpot = self.result.latency_at_percentile_s()
         pct = f"p{self.result.slo_percentile:g}"

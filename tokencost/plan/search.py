@@ -31,7 +31,7 @@ class Search:
     def __init__(
         self, serving: ServingSpec | None, traffic: Any, lengths: Any, requests: int, seed: int
     ) -> None:
-        self.serving = serving.model_dump(exclude_none=True) if serving is not None else {}
+        self.serving = serving.model_dump() if serving is not None else {}
         self.serving.pop("disaggregated", None)  # each option says whether it has two pools
         self.traffic, self.lengths, self.requests, self.seed = traffic, lengths, requests, seed
         self.trials: dict[tuple[int, int, int | None], Trial] = {}
