@@ -45,6 +45,7 @@ from tokencost.scenario.traffic import TraceTraffic
 from tokencost.sim.run import sections_for
 
 __all__ = ["Plan", "expert_degrees", "pipeline_degrees", "plan", "screen", "variant"]
+_Search = Search  # the name the simulation stage had here (tokencost.plan.mixed imports it)
 
 SECONDS_PER_DAY = 86400.0
 PER_MILLION = 1e6
