@@ -117,8 +117,10 @@ def plan_summary(plan: Any) -> str:
     if data["replicas"] is None:
         return f"no plan meets the SLO at {data['request_rate_per_s']:.4g} requests/s: {data['reason']}"
     verdict = "meets" if data["meets_slo"] else "MISSES"
+    if data.get("confirmed_by") == "analytic only":
+        verdict += " (analytic only)"
     rows: list[Row] = [
-        ("deployment", f"{data['replicas']} × {data['hardware']} TP{data['tensor_parallel']}", ""),
+        ("deployment", _deployment(data), _pools(data)),
         ("accelerators", f"{data['gpus_required']:,}", f"batch ≤ {data['max_batch']} per replica"),
         ("load", _count(data["request_rate_per_s"], "req/s"), f"{verdict} the SLO"),
         ("$ per day", _usd(data["usd_per_day"]), ""),
@@ -148,7 +150,59 @@ def plan_summary(plan: Any) -> str:
             )
         )
     rows += [
-        ("rejected", f"{item['hardware']} TP{item['tensor_parallel']}", item["reason"])
+        ("rejected", item.get("label") or f"{item['hardware']} TP{item['tensor_parallel']}", item["reason"])
         for item in data.get("rejected") or ()
     ]
     return "plan\n" + rich_table(["", "value", "detail"], rows, right=(1,))
+
+
+def _deployment(data: dict[str, Any]) -> str:
+    """``3 × h100-sxm TP4 PP2``: replicas, hardware and the parallel degrees beyond one."""
+    pipeline = data.get("pipeline_parallel") or 1
+    expert = data.get("expert_parallel") or 1
+    return (
+        f"{data['replicas']} × {data['hardware']} TP{data['tensor_parallel']}"
+        + (f" PP{pipeline}" if pipeline > 1 else "")
+        + (f" EP{expert}" if expert > 1 else "")
+    )
+
+
+def _pools(data: dict[str, Any]) -> str:
+    if not data.get("disaggregated"):
+        return ""
+    return f"disaggregated: {data['prefill_replicas']} prefill + {data['decode_replicas']} decode"
+
+
+def plan_options_table(options: list[dict[str, Any]], percentile: float | None = None) -> str:
+    """The options ``plan`` tried (``Plan.to_dict()["options"]``), cheapest first: stage, fleet,
+    cost and, for each one that is not the plan, why (the target it misses, or its rejection)."""
+    pct = f"p{percentile:g}" if percentile is not None else "p"
+    rows: list[Row] = []
+    for row in options:
+        fleet = "—" if row.get("replicas") is None else f"{row['replicas']:,} × {row['gpus_per_replica']}"
+        if row.get("prefill_replicas") is not None:
+            fleet += f" ({row['prefill_replicas']}+{row['decode_replicas']})"
+        cost = row["usd_per_day"]
+        shown = _usd(cost) if cost is not None else f"≥ {_usd(row['usd_per_day_at_least'])}"
+        if cost is None and row.get("usd_per_day_at_least") is None:
+            shown = "—"
+        latency = "—"
+        if row.get("ttft_at_percentile_s") is not None or row.get("tpot_at_percentile_s") is not None:
+            latency = (
+                f"{_seconds(row.get('ttft_at_percentile_s'))} / {_seconds(row.get('tpot_at_percentile_s'))}"
+            )
+        mark = "plan" if row["chosen"] else ("cheaper" if row["cheaper_than_plan"] else "")
+        rows.append(
+            (
+                f"{row['rank']}",
+                row["label"],
+                row["stage"],
+                fleet,
+                shown,
+                latency,
+                mark,
+                row["reason"],
+            )
+        )
+    header = ["#", "option", "stage", "replicas × GPUs", "$ per day", f"TTFT / TPOT ({pct})", "", "why"]
+    return f"options tried ({len(rows)} shown, cheapest first)\n" + rich_table(header, rows, right=(0, 3, 4))

@@ -141,11 +141,21 @@ def plan_command(
     check: Annotated[
         bool, typer.Option("--check", help="Exit with code 3 (not 2) when no deployment meets the SLO.")
     ] = False,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top",
+            min=1,
+            help="Print the N cheapest options tried (rejected, screened, simulated) and why each "
+            "cheaper one fails; with --json, keep N of them under 'options'.",
+        ),
+    ] = None,
 ) -> None:
     """Find the cheapest deployment that meets the SLO at the workload's load.
 
-    Searches replicas, batch cap, tensor parallelism and the hardware listed under candidates:
-    analytically first, then by simulation. Exits 2 when no deployment meets the SLO, 3 with
+    Searches replicas, batch cap, tensor, pipeline and expert parallelism, the hardware listed under
+    candidates and, with serving.disaggregated, disaggregated prefill/decode pools: analytically
+    first, then by simulation. Exits 2 when no deployment meets the SLO, 3 with
     --check (with --json, the JSON is printed first).
     """
     spec, sections = _load_sim(scenario, overrides)
@@ -160,12 +170,26 @@ def plan_command(
         requests=requests,
         seed=seed,
     )
+    _echo_plan(scenario, result, top=top, as_json=as_json, check=check)
+
+
+def _echo_plan(scenario: str, result: Any, *, top: int | None, as_json: bool, check: bool) -> None:
+    """The plan as JSON or a summary, the ``top`` cheapest options tried, and the exit code."""
+    from tokencost.cli.sim_text import plan_options_table, plan_summary
+
+    data = result.to_dict()
+    if top is not None:
+        data["options"] = data["options"][:top]
     if as_json:
-        typer.echo(_json(result.to_dict()))
+        typer.echo(_json(data))
+    percentile = result.scenario.slo.percentile if result.scenario is not None else None
+    table = plan_options_table(data["options"], percentile) if top and not as_json else None
     if not result.meets_slo:
+        if table:
+            typer.echo(table)
         code = EXIT_SLO_MISSED if check else EXIT_INPUT
         raise Failure(f"{scenario}: no deployment meets the SLO: {result.reason}", code)
     if not as_json:
-        from tokencost.cli.sim_text import plan_summary
-
         typer.echo(plan_summary(result))
+    if table:
+        typer.echo(table)

@@ -28,11 +28,32 @@ class Option:
     usd_per_day_per_replica: float
     analytic_replicas: int = 1
     expert_parallel: int = 1
+    pipeline_parallel: int = 1
+    disaggregated: bool = False  # prefill and decode pools (serving.disaggregated), sized analytically
+    prefill_replicas: int | None = None  # of analytic_replicas, when disaggregated
+    decode_replicas: int | None = None
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor_parallel * self.pipeline_parallel
 
     @property
     def label(self) -> str:
-        expert = f" EP{self.expert_parallel}" if self.expert_parallel > 1 else ""
-        return f"{self.hardware} TP{self.tensor_parallel}{expert} batch≤{self.max_batch}"
+        layout = label(
+            self.hardware,
+            self.tensor_parallel,
+            self.pipeline_parallel,
+            self.expert_parallel,
+            self.disaggregated,
+        )
+        return f"{layout} batch≤{self.max_batch}"
+
+
+def label(hardware: str, tensor: int, pipeline: int = 1, expert: int = 1, disaggregated: bool = False) -> str:
+    """``h100-sxm TP4 PP2 EP8 disaggregated``: hardware and the parallel degrees beyond one."""
+    pipeline_text = f" PP{pipeline}" if pipeline > 1 else ""
+    expert_text = f" EP{expert}" if expert > 1 else ""
+    return f"{hardware} TP{tensor}{pipeline_text}{expert_text}{' disaggregated' if disaggregated else ''}"
 
 
 @dataclass(frozen=True)
@@ -42,9 +63,13 @@ class Trial:
     option: Option
     replicas: int
     result: SimulationResult
+    prefill_replicas: int | None = None  # of replicas, when the option is disaggregated
+    analytic_only: bool = False  # the simulator could not run the option as laid out: analytic verdict
 
     @property
     def meets_slo(self) -> bool:
+        if self.analytic_only:
+            return bool(self.option.evaluation.meets_slo)
         return self.result.meets_slo
 
     @property
@@ -53,12 +78,15 @@ class Trial:
 
     def failure(self, rate_per_s: float) -> str:
         """Why this fleet misses the SLO, with numbers."""
-        capacity = self.replicas * (self.option.evaluation.replica_requests_per_s or 0.0)
+        if self.analytic_only:
+            return "meets the SLO (analytic only)" if self.meets_slo else "misses the SLO (analytic only)"
+        decoding = self.replicas - (self.prefill_replicas or 0)  # a decode pool's capacity binds
+        capacity = decoding * (self.option.evaluation.replica_requests_per_s or 0.0)
         parts = []
         if capacity and rate_per_s >= capacity:
             parts.append(
                 f"over capacity: {rate_per_s:.4g} requests/s offered, {capacity:.4g} requests/s "
-                f"analytic capacity of {self.replicas} replica(s)"
+                f"analytic capacity of {decoding} replica(s)"
             )
         ttft, tpot = self.result.latency_at_percentile_s()
         pct = f"p{self.result.slo_percentile:g}"
@@ -94,6 +122,12 @@ class Plan:
     rejected: tuple[dict[str, Any], ...] = field(default=())
     scenario: Scenario | None = field(default=None, compare=False, repr=False)
     expert_parallel: int | None = None  # expert-parallel ranks of the plan (1: experts split by TP)
+    pipeline_parallel: int | None = None  # pipeline stages per replica (gpus_required = replicas × TP × PP)
+    disaggregated: bool = False  # prefill and decode on separate pools (replicas = prefill + decode)
+    prefill_replicas: int | None = None
+    decode_replicas: int | None = None
+    confirmed_by: str | None = None  # "simulation", or "analytic only" where the simulator cannot run it
+    options: tuple[dict[str, Any], ...] = field(default=())  # every option tried, cheapest first
 
     @property
     def _expert_label(self) -> str:
@@ -120,14 +154,25 @@ class Plan:
             "next_cheaper": self.next_cheaper,
             "simulated": self.simulated,
             "rejected": list(self.rejected),
+            "pipeline_parallel": self.pipeline_parallel,
+            "disaggregated": self.disaggregated,
+            "prefill_replicas": self.prefill_replicas,
+            "decode_replicas": self.decode_replicas,
+            "confirmed_by": self.confirmed_by,
+            "options": list(self.options),
         }
 
-    def to_frame(self) -> Any:
+    def to_frame(self, options: bool = False) -> Any:
         """One-row pandas DataFrame of :meth:`to_dict`, nested parts flattened (``simulated.slo.ttft_s``,
-        ``next_cheaper.replicas``); integer columns stay integers (``Int64`` where missing)."""
+        ``next_cheaper.replicas``); integer columns stay integers (``Int64`` where missing).
+        ``options=True``: one row per option tried instead (``options`` of :meth:`to_dict`: rejected,
+        screened and simulated, cheapest first, each with its stage, cost and why it fails)."""
         from tokencost.results import flatten, frame
 
-        flat = flatten(self.to_dict())
+        if options:
+            rows = [flatten(row) for row in self.options]
+            return frame(rows, frozenset(key for row in rows for key in row if key in PLAN_INTEGER_FIELDS))
+        flat = {key: value for key, value in flatten(self.to_dict()).items() if key != "options"}
         integers = frozenset(
             key
             for key in flat
@@ -159,7 +204,19 @@ class Plan:
 
 
 PLAN_INTEGER_FIELDS = frozenset(
-    {"replicas", "gpus_required", "tensor_parallel", "expert_parallel", "max_batch", "preemptions"}
+    {
+        "replicas",
+        "gpus_required",
+        "tensor_parallel",
+        "expert_parallel",
+        "pipeline_parallel",
+        "max_batch",
+        "preemptions",
+        "rank",
+        "gpus_per_replica",
+        "prefill_replicas",
+        "decode_replicas",
+    }
 )
 
 

@@ -1,0 +1,125 @@
+"""The planner's simulation stage: the smallest fleet of a screened option that meets the SLO in
+:func:`tokencost.simulate`, with every trial kept (cached by option and pool sizes).
+
+A colocated option starts from its analytic fleet and moves down while the simulated p-th
+percentile TTFT and TPOT still meet the targets, up (doubling the step, then bisecting) when they
+do not. A disaggregated option is simulated by the same call with ``serving.disaggregated`` set to
+its analytic pools; when the pools miss a target the pool that owns it grows (TTFT: prefill, TPOT:
+decode). Where the simulator cannot run two pools yet (it says so in its notes or warns), the trial
+is kept as *analytic only*: the analytic pools and their analytic verdict stand, marked as such.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from tokencost.plan.records import Option, Trial
+from tokencost.scenario.traffic import ServingSpec
+from tokencost.sim.run import simulate
+
+MAX_FLEET_FACTOR = 4
+# What the simulator writes in its notes (or warns) when it runs a disaggregated scenario as one
+# colocated pool (tokencost.sim.run._colocated_notes).
+COLOCATED_FALLBACK_TEXT = "does not model disaggregated"
+
+
+class Search:
+    """Simulated trials, cached by (option, replicas, prefill replicas)."""
+
+    def __init__(
+        self, serving: ServingSpec | None, traffic: Any, lengths: Any, requests: int, seed: int
+    ) -> None:
+        self.serving = serving.model_dump() if serving is not None else {}
+        self.serving.pop("disaggregated", None)  # each option says whether it has two pools
+        self.traffic, self.lengths, self.requests, self.seed = traffic, lengths, requests, seed
+        self.trials: dict[tuple[int, int, int | None], Trial] = {}
+
+    def trial(self, option: Option, replicas: int, prefill: int | None = None) -> Trial:
+        """The simulation of ``replicas`` of ``option`` (``prefill`` of them prefill-only when the
+        option is disaggregated)."""
+        key = (id(option), replicas, prefill)
+        if key not in self.trials:
+            serving = {**self.serving, "replicas": replicas, "max_batch": option.max_batch}
+            spec = option.scenario.serving.disaggregated if option.scenario.serving else None
+            if option.disaggregated and spec is not None and prefill is not None:
+                pools = {"prefill_replicas": prefill, "decode_replicas": replicas - prefill}
+                serving["disaggregated"] = {**spec.model_dump(exclude_none=True), **pools}
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = simulate(
+                    option.scenario,
+                    traffic=self.traffic,
+                    lengths=self.lengths,
+                    serving=serving,
+                    requests=self.requests,
+                    seed=self.seed,
+                )
+            said = [str(item.message) for item in caught] + list(result.notes)
+            for item in caught:
+                if COLOCATED_FALLBACK_TEXT not in str(item.message):
+                    warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+            fallback = option.disaggregated and any(COLOCATED_FALLBACK_TEXT in text for text in said)
+            self.trials[key] = Trial(option, replicas, result, prefill, analytic_only=fallback)
+        return self.trials[key]
+
+    def smallest_fleet(self, option: Option, budget_usd_per_day: float) -> Trial | None:
+        """The fewest replicas (≥ R_min) that meet the SLO in simulation, or None within budget:
+        from the analytic fleet down while the simulation still meets the SLO, or up until it does."""
+        if option.disaggregated:
+            return self.smallest_pools(option, budget_usd_per_day)
+        start = min(max(option.analytic_replicas, option.min_replicas), _within(option, budget_usd_per_day))
+        if start < option.min_replicas:
+            return None
+        if self.trial(option, start).meets_slo:
+            replicas = start
+            while replicas - 1 >= option.min_replicas and self.trial(option, replicas - 1).meets_slo:
+                replicas -= 1
+            return self.trial(option, replicas)
+        if start < option.analytic_replicas:  # the budget cut the fleet short and it fails
+            return None
+        low = start
+        high_limit = MAX_FLEET_FACTOR * option.min_replicas + MAX_FLEET_FACTOR
+        step, failing, high = 1, low, low + 1
+        while True:  # grow until a fleet passes (doubling the step), then bisect
+            if high > high_limit or high * option.usd_per_day_per_replica >= budget_usd_per_day:
+                return None
+            if self.trial(option, high).meets_slo:
+                break
+            failing, step = high, step * 2
+            high = failing + step
+        while high - failing > 1:
+            middle = (failing + high) // 2
+            if self.trial(option, middle).meets_slo:
+                high = middle
+            else:
+                failing = middle
+        return self.trial(option, high)
+
+    def smallest_pools(self, option: Option, budget_usd_per_day: float) -> Trial | None:
+        """A disaggregated option: its analytic pools, grown one replica at a time in the pool whose
+        target the simulation misses (at most ``MAX_FLEET_FACTOR ×`` the analytic fleet), or the
+        analytic pools marked analytic only where the simulator cannot run two pools."""
+        prefill = option.prefill_replicas or 1
+        replicas = option.analytic_replicas
+        while replicas * option.usd_per_day_per_replica < budget_usd_per_day:
+            trial = self.trial(option, replicas, prefill)
+            if trial.analytic_only or trial.meets_slo:
+                return trial if trial.meets_slo else None
+            if replicas >= MAX_FLEET_FACTOR * option.analytic_replicas:
+                return None
+            ttft, _ = trial.result.latency_at_percentile_s()
+            target = trial.result.slo_ttft_s
+            misses_ttft = target is not None and not ttft <= target
+            prefill += 1 if misses_ttft else 0
+            replicas += 1
+        return None
+
+
+def _within(option: Option, budget_usd_per_day: float) -> int:
+    """The most replicas of ``option`` that cost less than the budget (a large number when none)."""
+    if not math.isfinite(budget_usd_per_day):
+        return 2**62
+    most = math.floor(budget_usd_per_day / option.usd_per_day_per_replica)
+    return most - 1 if most * option.usd_per_day_per_replica >= budget_usd_per_day else most
