@@ -22,7 +22,7 @@ from tokencost.sim.run import simulate
 MAX_FLEET_FACTOR = 4
 # What the simulator writes in its notes (or warns) when it runs a disaggregated scenario as one
 # colocated pool (tokencost.sim.run._colocated_notes).
-COLOCATED_FALLBACK_TEXT = "does not model disaggregated"
+COLOCATED_FALLBACK_TEXT = "simulated as one colocated pool"
 
 
 class Search:
