@@ -76,7 +76,9 @@ def _result(scenario: Any, task: Task) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"seed": task.seed}
         if task.requests is not None:
             kwargs["requests"] = task.requests
-        return {"feasible": True, **flatten(plan(scenario, **kwargs).to_dict())}
+        planned = plan(scenario, **kwargs).to_dict()
+        planned.pop("options", None)  # every option tried: a table of its own (Plan.to_frame(options=True))
+        return {"feasible": True, **flatten(planned)}
     from tokencost.api import evaluate
 
     return flatten(evaluate(scenario).to_dict())
