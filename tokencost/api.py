@@ -42,6 +42,8 @@ def deployment(scenario: Scenario) -> Deployment:
         memory_bytes=float(hardware.memory),
         interconnect_bytes_per_s=float(hardware.interconnect_bandwidth or math.inf),
         interconnect_latency_s=float(latency),
+        interconnect_hop_latency_s=float(hardware.interconnect_hop_latency or 0.0),
+        all_reduce_algorithm="auto" if hardware.interconnect_topology == "switched" else "ring",
         usd_per_hour=float(hardware.usd_per_hour),
         power_w=float(hardware.power_w) if hardware.power_w else math.nan,
         tensor=tensor,
