@@ -28,9 +28,12 @@ ALL_REDUCES_PER_LAYER = 2  # Megatron-LM: one after the attention block, one aft
 ALL_REDUCE_ALGORITHMS = ("ring", "tree", "one_shot", "two_shot", "auto")
 
 
+_NUMBER = (int, float)
+
+
 def _scalar(*values: object) -> bool:
     """True when every value is a plain Python number (the per-step fast path: no numpy)."""
-    return all(type(value) in (int, float) for value in values)
+    return all(isinstance(value, _NUMBER) for value in values)
 
 
 def all_reduce_hops(ranks: float, algorithm: str = "ring") -> float:
@@ -65,10 +68,16 @@ def _volume_factor(ranks: float, algorithm: str) -> float:
 def _one_all_reduce_s(
     message: float, ranks: float, rate: float, latency: float, hop: float, algorithm: str
 ) -> float:
+    """:func:`all_reduce_time_s` on plain floats (no numpy: called per step)."""
     if ranks <= 1.0:
         return 0.0
+    spread = 2.0 * (ranks - 1.0) / ranks * message / rate  # ring and two-shot bytes
+    if algorithm == "ring":
+        return latency + 2.0 * (ranks - 1.0) * hop + spread
     if algorithm == "auto":
-        return min(_one_all_reduce_s(message, ranks, rate, latency, hop, name) for name in _AUTO)
+        ring = latency + 2.0 * (ranks - 1.0) * hop + spread
+        one_shot = latency + hop + (ranks - 1.0) * message / rate
+        return min(ring, one_shot, latency + 2.0 * hop + spread)
     alpha = latency + all_reduce_hops(ranks, algorithm) * hop
     return alpha + _volume_factor(ranks, algorithm) * message / rate
 
@@ -167,15 +176,15 @@ def tensor_parallel_comm_time_s(
     ``2·L`` all-reduces of ``T·d`` activations each (Megatron-LM); kipply 2022 works the same
     count for a 13B model on A100s. Each costs :func:`all_reduce_time_s` with ``algorithm``.
     """
-    if _scalar(tokens, d_model, activation_bytes):
-        message: ArrayLike = float(tokens) * float(d_model) * float(activation_bytes)  # type: ignore[arg-type]
-    else:
-        message = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
-    per_reduce = all_reduce_time_s(
-        message, tensor, link_bytes_per_s, efficiency, latency_s, hop_latency_s, algorithm
-    )
-    if _scalar(layers) and isinstance(per_reduce, float):
-        return ALL_REDUCES_PER_LAYER * float(layers) * per_reduce  # type: ignore[arg-type]
+    link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
+    if _scalar(layers, tokens, d_model, activation_bytes, tensor, *link):
+        message = float(tokens) * float(d_model) * float(activation_bytes)  # type: ignore[arg-type]
+        rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
+        alphas = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
+        one = _one_all_reduce_s(message, float(tensor), rate, *alphas, algorithm)  # type: ignore[arg-type]
+        return ALL_REDUCES_PER_LAYER * float(layers) * one  # type: ignore[arg-type]
+    volume = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
+    per_reduce = all_reduce_time_s(volume, tensor, *link, algorithm)
     return ALL_REDUCES_PER_LAYER * np.asarray(layers, dtype=float) * per_reduce
 
 
