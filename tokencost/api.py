@@ -42,6 +42,8 @@ def deployment(scenario: Scenario) -> Deployment:
         memory_bytes=float(hardware.memory),
         interconnect_bytes_per_s=float(hardware.interconnect_bandwidth or math.inf),
         interconnect_latency_s=float(latency),
+        interconnect_hop_latency_s=float(hardware.interconnect_hop_latency or 0.0),
+        all_reduce_algorithm="auto" if hardware.interconnect_topology == "switched" else "ring",
         usd_per_hour=float(hardware.usd_per_hour),
         power_w=float(hardware.power_w) if hardware.power_w else math.nan,
         tensor=tensor,
@@ -55,6 +57,22 @@ def deployment(scenario: Scenario) -> Deployment:
         expert_imbalance_ratio=float(parallelism.expert_imbalance_ratio) if parallelism.expert > 1 else 1.0,
     )
     return replica.with_speculation(target, scenario.speculative, scenario.precision.kv_cache)
+
+
+def _split_note(scenario: Scenario) -> list[str]:
+    """A note when the engine's layer split (llama.cpp) serves a multi-accelerator replica."""
+    parallelism = scenario.parallelism
+    if (
+        scenario.engine.multi_gpu_split != "layer"
+        or parallelism.pipeline <= 1
+        or (parallelism.tensor or 1) > 1
+    ):
+        return []
+    return [
+        f"{scenario.engine.name or scenario.engine.key} splits layers over the {parallelism.pipeline} "
+        "accelerators (pipeline stages, its default), not tensor parallelism; "
+        "set parallelism.tensor to change it"
+    ]
 
 
 def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> Evaluation:
@@ -200,7 +218,7 @@ def _at_load(
     capacity = float(op.capacity_requests_per_s(dep, cap, traffic))
     fixed_replicas = serving_spec(scenario).replicas
     percentile = scenario.slo.percentile
-    notes: list[str] = []
+    notes: list[str] = _split_note(scenario)
     rate = workload.request_rate_per_s
     saturated = False
     if cap_reason == "fixed" or (rate is None and workload.concurrency is None):

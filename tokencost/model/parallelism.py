@@ -14,6 +14,9 @@ mean share of tokens and the layer waits for it: a load-imbalance ratio (busiest
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -22,24 +25,137 @@ ArrayLike = npt.ArrayLike
 ALL_REDUCES_PER_LAYER = 2  # Megatron-LM: one after the attention block, one after the MLP.
 
 
+ALL_REDUCE_ALGORITHMS = ("ring", "tree", "one_shot", "two_shot", "auto")
+
+
+_NUMBER = (int, float)
+
+
+def _scalar(*values: object) -> bool:
+    """True when every value is a plain Python number (the per-step fast path: no numpy)."""
+    return all(isinstance(value, _NUMBER) for value in values)
+
+
+def all_reduce_hops(ranks: float, algorithm: str = "ring") -> float:
+    """Link traversals on the critical path of one all-reduce over ``n`` ranks (0 for one rank).
+
+    ``ring`` 2(n−1) (reduce-scatter then all-gather, one step per neighbour; NCCL's tuning model,
+    src/graph/tuning.cc, ``nsteps = 2·(nRanks−1)``; inside one node NCCL's tree is a chain with the
+    same 2(n−1) steps); ``tree`` 2·⌈log2 n⌉ (a binary tree up and down, NCCL's tree across nodes);
+    ``one_shot`` 1 and ``two_shot`` 2 (the custom all-reduce kernels of vLLM, SGLang and
+    TensorRT-LLM on NVSwitch or a full xGMI mesh: every rank reaches every peer in one hop, so the
+    count does not grow with n).
+    """
+    if ranks <= 1.0:
+        return 0.0
+    if algorithm == "ring":
+        return 2.0 * (ranks - 1.0)
+    if algorithm == "tree":
+        return 2.0 * math.ceil(math.log2(ranks) - 1e-9)
+    if algorithm == "one_shot":
+        return 1.0
+    if algorithm == "two_shot":
+        return 2.0
+    raise ValueError(f"unknown all-reduce algorithm {algorithm!r}; allowed: {ALL_REDUCE_ALGORITHMS}")
+
+
+def _volume_factor(ranks: float, algorithm: str) -> float:
+    """Bytes each rank moves per byte of message: 2(n−1)/n, except one-shot's (n−1) (it reads
+    every peer's whole buffer; Patarasuk and Yuan 2009 for the bandwidth-optimal 2(n−1)/n)."""
+    return ranks - 1.0 if algorithm == "one_shot" else 2.0 * (ranks - 1.0) / ranks
+
+
+def _one_all_reduce_s(
+    message: float, ranks: float, rate: float, latency: float, hop: float, algorithm: str
+) -> float:
+    """:func:`all_reduce_time_s` on plain floats (no numpy: called per step)."""
+    if ranks <= 1.0:
+        return 0.0
+    spread = 2.0 * (ranks - 1.0) / ranks * message / rate  # ring and two-shot bytes
+    if algorithm == "ring":
+        return latency + 2.0 * (ranks - 1.0) * hop + spread
+    if algorithm == "auto":
+        ring = latency + 2.0 * (ranks - 1.0) * hop + spread
+        one_shot = latency + hop + (ranks - 1.0) * message / rate
+        return min(ring, one_shot, latency + 2.0 * hop + spread)
+    alpha = latency + all_reduce_hops(ranks, algorithm) * hop
+    return alpha + _volume_factor(ranks, algorithm) * message / rate
+
+
+_AUTO = ("ring", "one_shot", "two_shot")
+
+
+def all_reduce_time_s(
+    message_bytes: ArrayLike,
+    ranks: ArrayLike,
+    link_bytes_per_s: ArrayLike,
+    efficiency: ArrayLike,
+    latency_s: ArrayLike,
+    hop_latency_s: ArrayLike = 0.0,
+    algorithm: str = "ring",
+) -> np.ndarray | float:
+    """Seconds for one all-reduce of ``S`` bytes over ``n`` ranks: ``α(n) + f(n)·S/(β·η)``.
+
+    ``α(n) = α₀ + h(n)·α_hop``: a fixed start-up ``α₀`` (``latency_s``: launch and
+    synchronisation) plus ``h(n)`` link hops of ``α_hop`` each (:func:`all_reduce_hops`). NCCL's
+    own cost model has this form (src/graph/tuning.cc: a base latency per algorithm and protocol,
+    plus ``nsteps`` times a per-hop latency per link type). ``f(n)`` bytes per byte of message
+    (:func:`_volume_factor`): ``2(n−1)/n`` for ring and two-shot (NCCL's bus-bandwidth factor).
+    ``auto`` takes the quickest of ring, one-shot and two-shot, as engines on NVSwitch do
+    (vLLM's custom all-reduce: one-shot for small messages, two-shot for medium, NCCL beyond);
+    use ``ring`` where they cannot (vLLM disables its kernel on more than two PCIe-only GPUs).
+    Small messages cost ``α(n)``, large ones ``f·S/(β·η)``. One rank needs no communication: 0 s.
+    Scalars in, a float out (no numpy); arrays broadcast.
+    """
+    if _scalar(message_bytes, ranks, link_bytes_per_s, efficiency, latency_s, hop_latency_s):
+        rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
+        args = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
+        return _one_all_reduce_s(float(message_bytes), float(ranks), rate, *args, algorithm)  # type: ignore[arg-type]
+    ranks_ = np.asarray(ranks, dtype=float)
+    message = np.asarray(message_bytes, dtype=float)
+    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
+    latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
+    names = _AUTO if algorithm == "auto" else (algorithm,)
+    times = [
+        latency + _hops_array(ranks_, name) * hop + _volume_array(ranks_, name) * message / rate
+        for name in names
+    ]
+    best = functools.reduce(np.minimum, times)
+    return np.where(ranks_ > 1.0, best, 0.0)
+
+
+def _hops_array(ranks: np.ndarray, algorithm: str) -> np.ndarray:
+    """:func:`all_reduce_hops` over an array of rank counts (ranks ≥ 1)."""
+    if algorithm == "ring":
+        return 2.0 * (ranks - 1.0)
+    if algorithm == "tree":
+        return 2.0 * np.ceil(np.log2(np.maximum(ranks, 1.0)) - 1e-9)
+    return np.full_like(ranks, all_reduce_hops(2.0, algorithm))
+
+
+def _volume_array(ranks: np.ndarray, algorithm: str) -> np.ndarray:
+    safe = np.maximum(ranks, 1.0)
+    return safe - 1.0 if algorithm == "one_shot" else 2.0 * (safe - 1.0) / safe
+
+
 def ring_all_reduce_time_s(
     message_bytes: ArrayLike,
     ranks: ArrayLike,
     link_bytes_per_s: ArrayLike,
     efficiency: ArrayLike,
     latency_s: ArrayLike,
-) -> np.ndarray:
+    hop_latency_s: ArrayLike = 0.0,
+) -> np.ndarray | float:
     """Seconds for one ring all-reduce of ``S`` bytes over ``t`` ranks.
 
-    ``α + 2·(t−1)/t · S / (β·η)``: each rank sends and receives ``2·(t−1)/t·S`` bytes
-    (reduce-scatter then all-gather; Patarasuk and Yuan 2009; NCCL's "bus bandwidth" uses the
-    same factor). One rank needs no communication: 0 s.
+    ``α₀ + 2(t−1)·α_hop + 2·(t−1)/t · S / (β·η)``: each rank sends and receives ``2·(t−1)/t·S``
+    bytes (reduce-scatter then all-gather; Patarasuk and Yuan 2009; NCCL's "bus bandwidth" uses
+    the same factor) in ``2(t−1)`` steps. One rank needs no communication: 0 s. See
+    :func:`all_reduce_time_s`.
     """
-    ranks_ = np.asarray(ranks, dtype=float)
-    volume = 2.0 * (ranks_ - 1.0) / ranks_ * np.asarray(message_bytes, dtype=float)
-    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
-    time = np.asarray(latency_s, dtype=float) + volume / rate
-    return np.where(ranks_ > 1.0, time, 0.0)
+    return all_reduce_time_s(
+        message_bytes, ranks, link_bytes_per_s, efficiency, latency_s, hop_latency_s, "ring"
+    )
 
 
 def tensor_parallel_comm_time_s(
@@ -52,14 +168,23 @@ def tensor_parallel_comm_time_s(
     link_bytes_per_s: ArrayLike,
     efficiency: ArrayLike,
     latency_s: ArrayLike,
-) -> np.ndarray:
+    hop_latency_s: ArrayLike = 0.0,
+    algorithm: str = "ring",
+) -> np.ndarray | float:
     """All-reduce seconds of one forward pass over T tokens (batch × tokens per sequence).
 
     ``2·L`` all-reduces of ``T·d`` activations each (Megatron-LM); kipply 2022 works the same
-    count for a 13B model on A100s.
+    count for a 13B model on A100s. Each costs :func:`all_reduce_time_s` with ``algorithm``.
     """
-    message = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
-    per_reduce = ring_all_reduce_time_s(message, tensor, link_bytes_per_s, efficiency, latency_s)
+    link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
+    if _scalar(layers, tokens, d_model, activation_bytes, tensor, *link):
+        message = float(tokens) * float(d_model) * float(activation_bytes)  # type: ignore[arg-type]
+        rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
+        alphas = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
+        one = _one_all_reduce_s(message, float(tensor), rate, *alphas, algorithm)  # type: ignore[arg-type]
+        return ALL_REDUCES_PER_LAYER * float(layers) * one  # type: ignore[arg-type]
+    volume = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
+    per_reduce = all_reduce_time_s(volume, tensor, *link, algorithm)
     return ALL_REDUCES_PER_LAYER * np.asarray(layers, dtype=float) * per_reduce
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +74,8 @@ class Deployment:
     moe_layers: float = 0.0  # layers with routed experts (0: dense)
     expert: float = 1.0  # expert-parallel ranks E (1: experts split by tensor parallelism)
     expert_imbalance_ratio: float = 1.0  # busiest rank's routed tokens / the mean (E > 1)
+    interconnect_hop_latency_s: float = 0.0  # per link hop of an all-reduce (parallelism.all_reduce_time_s)
+    all_reduce_algorithm: str = "ring"  # "auto" on NVSwitch / full mesh: engines' one-/two-shot kernels
     speculation: Speculation | None = None
 
     @property
@@ -164,9 +166,13 @@ def _terms(
     return PhaseTerms(flops, bytes_moved, compute, memory, np.asarray(comm_s, dtype=float), time)
 
 
+def _hops(dep: Deployment) -> dict[str, Any]:
+    return {"hop_latency_s": dep.interconnect_hop_latency_s, "algorithm": dep.all_reduce_algorithm}
+
+
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Tensor-parallel all-reduces plus pipeline hops for a pass over T tokens per micro-batch."""
-    common = {
+    common: dict[str, Any] = {
         "d_model": dep.d_model,
         "activation_bytes": dep.activation_bytes,
         "link_bytes_per_s": dep.interconnect_bytes_per_s,
@@ -175,14 +181,16 @@ def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     }
     expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
     dense = dep.layers - expert_layers
-    reduce = par.tensor_parallel_comm_time_s(layers=dense, tokens=tokens, tensor=dep.tensor, **common)
+    reduce = par.tensor_parallel_comm_time_s(
+        layers=dense, tokens=tokens, tensor=dep.tensor, **common, **_hops(dep)
+    )
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
     if not expert_layers:
         return np.asarray(reduce + hops, dtype=float)
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
-    attention = par.ring_all_reduce_time_s(message, dep.tensor, *link)
-    shared_expert = par.ring_all_reduce_time_s(message, dep.tensor / dep.expert, *link)
+    attention = par.all_reduce_time_s(message, dep.tensor, *link, **_hops(dep))
+    shared_expert = par.all_reduce_time_s(message, dep.tensor / dep.expert, *link, **_hops(dep))
     exchange = par.expert_parallel_comm_time_s(
         moe_layers=expert_layers,
         tokens=tokens,

@@ -18,7 +18,7 @@ scenario dumped and validated again keeps them.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -28,6 +28,7 @@ from tokencost.scenario.fields import _FROZEN, Seconds
 GENERIC = "generic"
 DEFAULT_KEY = "default"
 _NUMBERS = ("step_overhead_s", "memory_reserve", "interconnect")
+LAYER_SPLIT = "layer"
 _TABLES = ("prefill_compute", "decode_bandwidth")
 _META = ("key", "name", "aliases", "notes", "source", "as_of", "url", "version")
 
@@ -94,6 +95,12 @@ class EngineSpec(BaseModel):
     )
     interconnect: float | None = Field(
         None, gt=0, le=1, description="Fraction of interconnect bandwidth all-reduces reach, in (0, 1]."
+    )
+    multi_gpu_split: Literal["tensor", "layer"] | None = Field(
+        None,
+        description="How the engine spreads one replica over several accelerators when the scenario sets "
+        "neither parallelism.tensor nor parallelism.pipeline: tensor (tensor parallelism, the default) or "
+        "layer (pipeline stages of whole layers, llama.cpp's default --split-mode layer).",
     )
     prefill_compute: dict[str, float] = Field(
         default_factory=dict,

@@ -79,7 +79,23 @@ class HardwareSpec(BaseModel):
         description="Bytes/s per accelerator, one direction (NVLink, ICI, PCIe).",
     )
     interconnect_latency: Seconds | None = Field(
-        None, ge=0, le=MAX_SECONDS, description="Seconds per all-reduce message; default from calibration."
+        None,
+        ge=0,
+        le=MAX_SECONDS,
+        description="Fixed seconds of one all-reduce (launch and synchronisation), before its link hops; "
+        "default from calibration.",
+    )
+    interconnect_hop_latency: Seconds | None = Field(
+        None,
+        ge=0,
+        le=MAX_SECONDS,
+        description="Seconds per link hop of an all-reduce (NCCL's per-hop latency by link type); "
+        "default 0: interconnect_latency is the whole start-up cost.",
+    )
+    interconnect_topology: Literal["ring", "switched"] = Field(
+        "ring",
+        description="ring: all-reduces take 2(n-1) hops (PCIe, bridged pairs, tori; NCCL ring); switched: "
+        "every peer one hop away (NVSwitch, full xGMI mesh), so engines' one-/two-shot kernels apply.",
     )
     power_w: Watts | None = Field(None, gt=0, le=MAX_WATTS, description="Board power per accelerator, W.")
     price_source: str | None = Field(None, description="Where the price comes from.")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from tokencost.errors import ScenarioError, TokenCostError
 from tokencost.scenario.economics import FacilitySpec, PricingSpec
-from tokencost.scenario.engine import EngineSpec, fill_efficiency
+from tokencost.scenario.engine import LAYER_SPLIT, EngineSpec, fill_efficiency
 from tokencost.scenario.fields import _FROZEN, NATIVE_COMPUTE, _integer, _merge_preset
 from tokencost.scenario.hardware import OWNED_PRICE_SOURCE, HardwareSpec, ParallelismSpec, PrecisionSpec
 from tokencost.scenario.model import ModelSpec
@@ -102,8 +102,9 @@ class Scenario(BaseModel):
             weights = str(precision.get("weights") or "bf16")
             data["precision"] = {**precision, "compute": NATIVE_COMPUTE.get(weights, ("bf16",))[0]}
         data = fill_efficiency(data)
-        parallelism = data.get("parallelism") or {}
+        parallelism = _engine_split(data, hardware)
         if isinstance(parallelism, dict):
+            data["parallelism"] = parallelism
             pipeline = parallelism.get("pipeline") or 1
             if hardware.get("count") is None:
                 hardware["count"] = _integer(parallelism.get("tensor") or 1) * _integer(pipeline)  # type: ignore[operator]
@@ -151,6 +152,22 @@ class Scenario(BaseModel):
             raise _field_error("precision.compute", "could not choose a compute precision")
         _check_expert(self)
         return self
+
+
+def _engine_split(data: dict[str, Any], hardware: dict[str, Any]) -> Any:
+    """The scenario's parallelism, with an engine that splits layers by default (llama.cpp's
+    ``--split-mode layer``, https://github.com/ggml-org/llama.cpp/blob/master/docs/multi-gpu.md)
+    given ``pipeline = count`` when the scenario sets neither the tensor nor the pipeline degree."""
+    parallelism = data.get("parallelism") or {}
+    engine = data.get("engine")
+    if not isinstance(parallelism, dict) or not isinstance(engine, EngineSpec):
+        return parallelism
+    if engine.multi_gpu_split != LAYER_SPLIT or {"tensor", "pipeline"} & set(parallelism):
+        return parallelism
+    count = hardware.get("count")
+    if count is None or not isinstance(count, int | float | str) or _integer(count) <= 1:  # type: ignore[operator]
+        return parallelism
+    return {**parallelism, "tensor": 1, "pipeline": _integer(count)}
 
 
 def _check_expert(scenario: Scenario) -> None:
