@@ -53,6 +53,7 @@ UNIT_OF_KEY: dict[str, Any] = {
     "memory": lambda v: fmt.si(v, "B"),
     "interconnect_bandwidth": lambda v: fmt.si(v, "B/s"),
     "interconnect_latency": fmt.seconds,
+    "interconnect_hop_latency": fmt.seconds,
     "usd_per_hour": fmt.usd,
     "power_w": lambda v: fmt.si(v, "W"),
     "ttft_s": fmt.seconds,
