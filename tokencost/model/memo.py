@@ -1,11 +1,13 @@
-"""Results of the step-time functions remembered per deployment, at scalar arguments.
+"""Results of the step-time functions remembered per deployment, for repeated arguments.
 
 An evaluation asks for the same prefill and decode steps of one replica many times (the batch
-cap, the capacity, the operating point, the records). The functions of
-:mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed at
-scalar arguments in a dict that lives on the deployment (``Deployment.memo``), so the physics
-is computed once per deployment and argument, by the same code; arrays (sweeps, the solvers'
-grids) are computed every time. The dict starts afresh past ``MEMO_ENTRIES`` results.
+cap, the capacity, the operating point and its percentiles, the records). The functions of
+:mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed in a
+dict that lives on the deployment (``Deployment.memo``), keyed by the function's name and its
+arguments (scalars, or small arrays by their bytes), so the physics is computed once per
+deployment and argument, by the same code. Large arrays (a sweep) are computed every time.
+What is remembered is made read-only, so that no caller can change it for the next. The dict
+starts afresh past ``MEMO_ENTRIES`` results.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
+
 _T = TypeVar("_T")
 MEMO_ENTRIES = 4096
+MEMO_ARRAY_SIZE = 1024  # arrays up to this many elements are keyed by their bytes
 
 
 class HasMemo(Protocol):
@@ -27,13 +32,37 @@ def is_scalar(*values: object) -> bool:
     return all(isinstance(value, (int, float)) for value in values)
 
 
-def memoized(owner: HasMemo, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
-    """``compute()``, remembered on ``owner`` under ``key`` (the function's name and its scalar
-    arguments)."""
+def key_of(*values: object) -> tuple[Any, ...] | None:
+    """A hashable key for ``values`` (scalars, small numpy arrays), None when one is neither."""
+    key: list[Any] = []
+    for value in values:
+        if isinstance(value, (int, float)):
+            key.append(value)
+        elif isinstance(value, np.ndarray) and value.size <= MEMO_ARRAY_SIZE:
+            key.append((value.dtype.str, value.shape, value.tobytes()))
+        else:
+            return None
+    return tuple(key)
+
+
+def _freeze(result: Any) -> None:
+    for part in result if isinstance(result, tuple) else (result,):
+        if isinstance(part, np.ndarray):
+            part.flags.writeable = False
+
+
+def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, remembered on ``owner`` under ``name`` and ``arguments`` (computed every
+    time when the arguments have no key: :func:`key_of`)."""
+    key = key_of(*arguments)
+    if key is None:
+        return compute()
     memo = owner.memo
+    key = (name, *key)
     found = memo.get(key)
     if found is None:
         if len(memo) >= MEMO_ENTRIES:
             memo.clear()
         found = memo[key] = compute()
+        _freeze(found)
     return found

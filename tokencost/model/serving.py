@@ -37,7 +37,7 @@ from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
-from tokencost.model.memo import is_scalar, memoized
+from tokencost.model.memo import memoized
 
 ArrayLike = npt.ArrayLike
 
@@ -145,10 +145,9 @@ def _is_dense(dep: Deployment) -> bool:
 
 def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Weight bytes one forward pass over T tokens reads (MoE: the experts they touch)."""
-    if _is_dense(dep) or is_scalar(tokens):
-        key = ("weight_bytes_read", 1.0 if _is_dense(dep) else tokens)
-        return memoized(dep, key, lambda: _weight_bytes_read(dep, 1.0 if _is_dense(dep) else tokens))
-    return _weight_bytes_read(dep, tokens)
+    if _is_dense(dep):  # every weight, whatever the tokens
+        return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
+    return memoized(dep, "weight_bytes_read", (tokens,), lambda: _weight_bytes_read(dep, tokens))
 
 
 def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -165,10 +164,8 @@ def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Extra FLOP-equivalent of waiting for the busiest expert rank in a pass over T tokens."""
     if _is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
-        return memoized(dep, ("imbalance_flops",), lambda: _routed_imbalance_flops(dep, 0.0))
-    if is_scalar(tokens):
-        return memoized(dep, ("imbalance_flops", tokens), lambda: _routed_imbalance_flops(dep, tokens))
-    return _routed_imbalance_flops(dep, tokens)
+        return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
+    return memoized(dep, "imbalance_flops", (tokens,), lambda: _routed_imbalance_flops(dep, tokens))
 
 
 def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -195,9 +192,7 @@ def _terms(
 
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Tensor-parallel all-reduces plus pipeline hops for a pass over T tokens per micro-batch."""
-    if is_scalar(tokens):
-        return memoized(dep, ("comm_s", tokens), lambda: _comm_time_s(dep, tokens))
-    return _comm_time_s(dep, tokens)
+    return memoized(dep, "comm_s", (tokens,), lambda: _comm_time_s(dep, tokens))
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -271,9 +266,7 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> 
     The time is the time to first token of a request that does not queue. A drafter with a
     forward pass prefills its own cache in a second pass (its launch cost in ``comm_s``).
     """
-    if is_scalar(prompt_tokens, batch):
-        return memoized(dep, ("prefill", prompt_tokens, batch), lambda: _prefill(dep, prompt_tokens, batch))
-    return _prefill(dep, prompt_tokens, batch)
+    return memoized(dep, "prefill", (prompt_tokens, batch), lambda: _prefill(dep, prompt_tokens, batch))
 
 
 def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
@@ -326,10 +319,8 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
     ``time_s`` is the round, the time per output token every sequence sees. With speculation
     every term is that of a round (k draft steps + the verify pass) over the tokens it yields.
     """
-    if is_scalar(batch, context_tokens):
-        key = ("decode_step", batch, context_tokens)
-        return memoized(dep, key, lambda: _decode_step(dep, batch, context_tokens))
-    return _decode_step(dep, batch, context_tokens)
+    arguments = (batch, context_tokens)
+    return memoized(dep, "decode_step", arguments, lambda: _decode_step(dep, batch, context_tokens))
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
@@ -359,10 +350,8 @@ def decode_total_time_s(
     Step ``j = 1..O−1`` runs at context ``P + j − 1``. Compute and memory time are both affine
     in the context, so the sum of their max is exact in O(1) (:func:`sum_of_affine_max`).
     """
-    if is_scalar(batch, input_tokens, output_tokens):
-        key = ("decode_total_time_s", batch, input_tokens, output_tokens)
-        return memoized(dep, key, lambda: _decode_total_time_s(dep, batch, input_tokens, output_tokens))
-    return _decode_total_time_s(dep, batch, input_tokens, output_tokens)
+    arguments = (batch, input_tokens, output_tokens)
+    return memoized(dep, "decode_total_time_s", arguments, lambda: _decode_total_time_s(dep, *arguments))
 
 
 def _decode_total_time_s(
