@@ -66,3 +66,13 @@ def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Cal
         found = memo[key] = compute()
         _freeze(found)
     return found
+
+
+def as_float(value: Any) -> Any:
+    """``value`` for arithmetic: Python and numpy floats and float arrays as they are, anything
+    else (ints, lists) as a float array. ``np.asarray`` on a float makes a 0-d array, which costs
+    about half a microsecond and makes every later operation on it a numpy one; the model's
+    parameters (a deployment's floats) go through this instead, the same IEEE operations."""
+    if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype == np.float64):
+        return value
+    return np.asarray(value, dtype=float)
