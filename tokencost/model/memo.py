@@ -54,11 +54,14 @@ def _freeze(result: Any) -> None:
 def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
     """``compute()``, remembered on ``owner`` under ``name`` and ``arguments`` (computed every
     time when the arguments have no key: :func:`key_of`)."""
-    key = key_of(*arguments)
-    if key is None:
-        return compute()
+    if arguments:
+        key = key_of(*arguments)
+        if key is None:
+            return compute()
+        key = (name, *key)
+    else:
+        key = (name,)
     memo = owner.memo
-    key = (name, *key)
     found = memo.get(key)
     if found is None:
         if len(memo) >= MEMO_ENTRIES:
