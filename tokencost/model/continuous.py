@@ -226,10 +226,12 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
     """Quantile of ``U·τ + pass − T_p`` over the gated mixture, by bisection on its CDF."""
     low = np.zeros_like(target)
     high = kingman * (mix.iteration_s + mix.pass_s).max(axis=(-1, -2)) + 1e-12
+    shift = mix.pass_s - prefill_s
     for _ in range(QUANTILE_BISECTIONS):
         middle = (low + high) / 2.0
-        x = middle[..., None, None] / kingman - (mix.pass_s - prefill_s)
-        cdf = (mix.weight * np.clip(x / mix.iteration_s, 0.0, 1.0)).sum(axis=(-1, -2))
+        x = middle[..., None, None] / kingman - shift
+        share = np.minimum(np.maximum(x / mix.iteration_s, 0.0), 1.0)  # np.clip, without its wrapper
+        cdf = (mix.weight * share).sum(axis=(-1, -2))
         below = cdf < target
         low, high = np.where(below, middle, low), np.where(below, high, middle)
     return np.where(target > 0, high, 0.0)

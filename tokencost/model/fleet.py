@@ -138,16 +138,21 @@ def closed_loop(
 
 def largest_satisfying(predicate: Callable[[np.ndarray], np.ndarray], low: int, high: int) -> int:
     """Largest integer n in [low, high] with ``predicate(n)`` true, for a predicate that turns
-    false and stays false as n grows; ``low − 1`` if none. Vectorised 64-way search."""
-    if high < low or not bool(predicate(np.array([low]))[0]):
-        return low - 1
-    while high - low > 0:
+    false and stays false as n grows; ``low − 1`` if none. Vectorised 64-way search (the first
+    round's candidates hold ``low``, so it also answers whether any n passes)."""
+    found = low - 1  # the largest n known to pass
+    if high < low:
+        return found
+    while True:
         candidates = np.unique(np.linspace(low, high, SEARCH_FANOUT + 1).round().astype(np.int64))
         ok = predicate(candidates.astype(float))
         passing = candidates[ok]
-        best = int(passing.max())
+        if not len(passing):  # in the first round only: later ones start at a passing n
+            return found
+        found = best = int(passing.max())
         if best == high:
             return high
         above = candidates[candidates > best]
         low, high = best, int(above.min()) - 1
-    return low
+        if high <= low:
+            return low

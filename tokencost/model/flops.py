@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_float
+
 ArrayLike = npt.ArrayLike
 
 
@@ -96,10 +98,10 @@ def prefill_flops(
 
     Llama-2-7B, P=512: ``2·6.48e9·512 + 2·0.131e9 + 4·32·32·128·131328 = 6.70e12`` FLOP.
     """
-    body = np.asarray(linear_params, dtype=float) - np.asarray(lm_head_params, dtype=float)
+    body = as_float(linear_params) - as_float(lm_head_params)
     prompt = np.asarray(prompt_tokens, dtype=float)
-    per_prompt = 2.0 * body * prompt + 2.0 * np.asarray(lm_head_params, dtype=float)
-    per_prompt = per_prompt + np.asarray(attention_flops_per_key) * causal_key_count(prompt)
+    per_prompt = 2.0 * body * prompt + 2.0 * as_float(lm_head_params)
+    per_prompt = per_prompt + as_float(attention_flops_per_key) * causal_key_count(prompt)
     return np.asarray(batch, dtype=float) * per_prompt
 
 
@@ -116,8 +118,8 @@ def decode_step_flops(
     cached keys and its own (kipply 2022, "Transformer Inference Arithmetic": 2·N per token).
     """
     context = np.asarray(context_tokens, dtype=float)
-    per_token = 2.0 * np.asarray(linear_params, dtype=float)
-    per_token = per_token + np.asarray(attention_flops_per_key) * (context + 1.0)
+    per_token = 2.0 * as_float(linear_params)
+    per_token = per_token + as_float(attention_flops_per_key) * (context + 1.0)
     return np.asarray(batch, dtype=float) * per_token
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_float
+
 ArrayLike = npt.ArrayLike
 
 
@@ -51,7 +53,7 @@ def prefill_bytes(
 ) -> np.ndarray:
     """Bytes moved to prefill B prompts of P tokens: ``W + B·P·kv``."""
     written = np.asarray(batch, dtype=float) * np.asarray(prompt_tokens) * kv_bytes_per_token
-    return np.asarray(weight_bytes, dtype=float) + written
+    return as_float(weight_bytes) + written
 
 
 def decode_step_bytes(
@@ -66,8 +68,8 @@ def decode_step_bytes(
     Llama-2-7B fp16, B=1, c=576: ``13.2e9 + 577·524,288 = 13.5e9`` bytes.
     """
     context = np.asarray(context_tokens, dtype=float)
-    kv = np.asarray(batch, dtype=float) * (context + 1.0) * np.asarray(kv_bytes_per_token)
-    return np.asarray(weight_bytes, dtype=float) + kv
+    kv = np.asarray(batch, dtype=float) * (context + 1.0) * as_float(kv_bytes_per_token)
+    return as_float(weight_bytes) + kv
 
 
 def expected_distinct_experts(
@@ -98,10 +100,10 @@ def moe_weight_params_read(
     experts; e one routed expert summed over MoE layers) give ``e = (N − N_a)/(E − k)`` and
     ``S = N − E·e``; the pass reads ``S + distinct(T)·e``. A dense model (E = k) reads N.
     """
-    total = np.asarray(params, dtype=float)
-    active = np.asarray(active_params, dtype=float)
-    experts_ = np.asarray(experts, dtype=float)
-    chosen = np.asarray(experts_per_token, dtype=float)
+    total = as_float(params)
+    active = as_float(active_params)
+    experts_ = as_float(experts)
+    chosen = as_float(experts_per_token)
     spare = np.maximum(experts_ - chosen, 1.0)
     per_expert = np.where(experts_ > chosen, (total - active) / spare, 0.0)
     shared = total - experts_ * per_expert

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from tokencost.model import memory as mem
 from tokencost.model import roofline as rl
 from tokencost.model import serving
+from tokencost.model.memo import memoized
 from tokencost.model.serving import Deployment, PhaseTerms
 
 ArrayLike = npt.ArrayLike
@@ -42,9 +43,20 @@ def prefill_cached(
 ) -> PhaseTerms:
     """Prefill B prompts of P tokens whose first C are cached: FLOP, bytes and seconds (module
     docstring). ``cached_tokens = 0`` gives :func:`tokencost.model.serving.prefill`."""
-    prompt = np.asarray(prompt_tokens, dtype=float)
-    cached = np.minimum(np.asarray(cached_tokens, dtype=float), prompt)
-    new = prompt - cached
+    arguments = (prompt_tokens, cached_tokens, batch)
+    return memoized(dep, "prefill_cached", arguments, lambda: _prefill_cached(dep, *arguments))
+
+
+def _prefill_cached(
+    dep: Deployment, prompt_tokens: ArrayLike, cached_tokens: ArrayLike, batch: ArrayLike
+) -> PhaseTerms:
+    if isinstance(prompt_tokens, (int, float)) and isinstance(cached_tokens, (int, float)):
+        prompt: ArrayLike = float(prompt_tokens)  # floats: each pass below from the memo
+        cached: ArrayLike = min(float(cached_tokens), prompt)
+    else:
+        prompt = np.asarray(prompt_tokens, dtype=float)
+        cached = np.minimum(np.asarray(cached_tokens, dtype=float), prompt)
+    new = np.subtract(prompt, cached)
     full = serving.prefill(dep, prompt, batch)
     done = serving.prefill(dep, cached, batch)
     head = serving.prefill(dep, 0.0, batch)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_float
+
 ArrayLike = npt.ArrayLike
 
 BOUND_NAMES = ("compute", "memory", "interconnect")
@@ -18,7 +20,7 @@ BOUND_NAMES = ("compute", "memory", "interconnect")
 
 def compute_time_s(flops: ArrayLike, peak_flop_per_s: ArrayLike, efficiency: ArrayLike) -> np.ndarray:
     """Seconds to do ``flops`` at ``peak_flop_per_s × efficiency``."""
-    rate = np.asarray(peak_flop_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
+    rate = as_float(peak_flop_per_s) * as_float(efficiency)
     return np.asarray(flops, dtype=float) / rate
 
 
@@ -26,7 +28,7 @@ def memory_time_s(
     bytes_moved: ArrayLike, bandwidth_bytes_per_s: ArrayLike, efficiency: ArrayLike
 ) -> np.ndarray:
     """Seconds to stream ``bytes_moved`` at ``bandwidth × efficiency``."""
-    rate = np.asarray(bandwidth_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
+    rate = as_float(bandwidth_bytes_per_s) * as_float(efficiency)
     return np.asarray(bytes_moved, dtype=float) / rate
 
 
@@ -34,8 +36,8 @@ def roofline_time_s(
     compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0.0, fixed_s: ArrayLike = 0.0
 ) -> np.ndarray:
     """``max(compute, memory) + communication + fixed`` seconds."""
-    slowest = np.maximum(np.asarray(compute_s, dtype=float), np.asarray(memory_s, dtype=float))
-    return slowest + np.asarray(comm_s, dtype=float) + np.asarray(fixed_s, dtype=float)
+    slowest = np.maximum(as_float(compute_s), as_float(memory_s))
+    return slowest + as_float(comm_s) + as_float(fixed_s)
 
 
 def bound_index(compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0.0) -> np.ndarray:
@@ -80,11 +82,11 @@ def sum_of_affine_max(
     first plus the positive part of their difference, an arithmetic series over the integers
     where it is positive.
     """
-    a0, a1 = np.asarray(offset_a, dtype=float), np.asarray(slope_a, dtype=float)
-    d0 = np.asarray(offset_b, dtype=float) - a0
-    d1 = np.asarray(slope_b, dtype=float) - a1
-    lo = np.asarray(first, dtype=float)
-    n = np.maximum(np.asarray(count, dtype=float), 0.0)
+    a0, a1 = as_float(offset_a), as_float(slope_a)
+    d0 = as_float(offset_b) - a0
+    d1 = as_float(slope_b) - a1
+    lo = as_float(first)
+    n = np.maximum(as_float(count), 0.0)
     hi = lo + n - 1.0
     base = n * a0 + a1 * n * (lo + hi) / 2.0
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -25,6 +25,7 @@ the time per output token of speculation from this one place.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -36,6 +37,7 @@ from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
+from tokencost.model.memo import memoized
 
 ArrayLike = npt.ArrayLike
 
@@ -81,6 +83,13 @@ class Deployment:
     @property
     def accelerators(self) -> float:
         return self.tensor * self.pipeline
+
+    @functools.cached_property
+    def memo(self) -> dict[tuple[Any, ...], Any]:
+        """Results of this replica's step-time functions at scalar arguments
+        (:mod:`tokencost.model.memo`). Not a field: equality, hashing and ``dataclasses.replace``
+        ignore it, and a replaced deployment starts empty."""
+        return {}
 
     @property
     def weight_bytes(self) -> float:
@@ -131,8 +140,19 @@ class PhaseTerms(NamedTuple):
         return rl.bound_index(self.compute_s, self.memory_s, self.comm_s)
 
 
+def _is_dense(dep: Deployment) -> bool:
+    """No routed experts (E ≤ k): the weights read and the imbalance do not depend on the tokens."""
+    return not dep.experts > dep.experts_per_token
+
+
 def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Weight bytes one forward pass over T tokens reads (MoE: the experts they touch)."""
+    if _is_dense(dep):  # every weight, whatever the tokens
+        return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
+    return memoized(dep, "weight_bytes_read", (tokens,), lambda: _weight_bytes_read(dep, tokens))
+
+
+def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     read = mem.moe_weight_params_read(
         params=dep.params - dep.embedding_params,
         active_params=dep.active_params - dep.embedding_params,
@@ -145,6 +165,12 @@ def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Extra FLOP-equivalent of waiting for the busiest expert rank in a pass over T tokens."""
+    if _is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
+        return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
+    return memoized(dep, "imbalance_flops", (tokens,), lambda: _routed_imbalance_flops(dep, tokens))
+
+
+def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     routed = par.routed_expert_params_per_token(
         dep.params, dep.active_params, dep.experts, dep.experts_per_token
     )
@@ -172,6 +198,10 @@ def _hops(dep: Deployment) -> dict[str, Any]:
 
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Tensor-parallel all-reduces plus pipeline hops for a pass over T tokens per micro-batch."""
+    return memoized(dep, "comm_s", (tokens,), lambda: _comm_time_s(dep, tokens))
+
+
+def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     common: dict[str, Any] = {
         "d_model": dep.d_model,
         "activation_bytes": dep.activation_bytes,
@@ -244,6 +274,10 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> 
     The time is the time to first token of a request that does not queue. A drafter with a
     forward pass prefills its own cache in a second pass (its launch cost in ``comm_s``).
     """
+    return memoized(dep, "prefill", (prompt_tokens, batch), lambda: _prefill(dep, prompt_tokens, batch))
+
+
+def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
     target = _target_prefill(dep, prompt_tokens, batch)
     draft = dep.speculation.draft if dep.speculation is not None else None
     if draft is None:
@@ -293,6 +327,11 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
     ``time_s`` is the round, the time per output token every sequence sees. With speculation
     every term is that of a round (k draft steps + the verify pass) over the tokens it yields.
     """
+    arguments = (batch, context_tokens)
+    return memoized(dep, "decode_step", arguments, lambda: _decode_step(dep, batch, context_tokens))
+
+
+def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
     micro = np.asarray(batch, dtype=float) / dep.pipeline
     speculation = dep.speculation
     if speculation is None:
@@ -319,6 +358,13 @@ def decode_total_time_s(
     Step ``j = 1..O−1`` runs at context ``P + j − 1``. Compute and memory time are both affine
     in the context, so the sum of their max is exact in O(1) (:func:`sum_of_affine_max`).
     """
+    arguments = (batch, input_tokens, output_tokens)
+    return memoized(dep, "decode_total_time_s", arguments, lambda: _decode_total_time_s(dep, *arguments))
+
+
+def _decode_total_time_s(
+    dep: Deployment, batch: ArrayLike, input_tokens: ArrayLike, output_tokens: ArrayLike
+) -> np.ndarray:
     at_zero = decode_step(dep, batch, 0.0)
     at_one = decode_step(dep, batch, 1.0)
     steps = fl.decode_steps(output_tokens)

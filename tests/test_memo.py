@@ -1,0 +1,57 @@
+"""The per-deployment memo of step times (tokencost.model.memo): same numbers, no shared mutation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tokencost import Scenario
+from tokencost.api import deployment
+from tokencost.model import memo, serving
+
+
+@pytest.fixture
+def dep() -> serving.Deployment:
+    scenario = Scenario(
+        name="memo",
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm"},
+        workload={"input_tokens": 1000, "output_tokens": 300, "requests_per_second": 1},
+    )
+    return deployment(scenario)
+
+
+def test_a_remembered_step_is_the_computed_one_and_read_only(dep: serving.Deployment) -> None:
+    first = serving.decode_step(dep, 8.0, 1000.0)
+    again = serving.decode_step(dep, 8.0, 1000.0)
+    assert again is first  # from the memo
+    fresh = serving.decode_step(dataclasses.replace(dep), 8.0, 1000.0)  # a new deployment: computed
+    assert fresh is not first
+    assert fresh == first  # the same numbers
+    grid = np.array([1.0, 8.0, 64.0])
+    step = serving.decode_step(dep, grid, 1000.0)
+    with pytest.raises(ValueError):
+        step.time_s[0] = 0.0  # nobody can change what the next caller gets
+    assert float(step.time_s[1]) == float(first.time_s)  # an array element equals the scalar call
+
+
+def test_large_arrays_are_computed_not_remembered(dep: serving.Deployment) -> None:
+    batch = np.arange(1.0, memo.MEMO_ARRAY_SIZE + 2.0)
+    serving.decode_step(dep, batch, 10.0)
+    assert not any(key[0] == "decode_step" for key in dep.memo)
+
+
+def test_the_memo_starts_afresh_when_full(dep: serving.Deployment) -> None:
+    for batch in range(memo.MEMO_ENTRIES + 10):
+        serving.decode_step(dep, float(batch + 1), 10.0)
+    assert len(dep.memo) <= memo.MEMO_ENTRIES
+
+
+def test_as_float_keeps_floats_and_converts_the_rest() -> None:
+    assert memo.as_float(2.5) == 2.5 and type(memo.as_float(2.5)) is float
+    converted = memo.as_float([1, 2])
+    assert isinstance(converted, np.ndarray) and converted.dtype == np.float64
+    array = np.ones(3)
+    assert memo.as_float(array) is array

@@ -1,0 +1,81 @@
+"""Results of the step-time functions remembered per deployment, for repeated arguments.
+
+An evaluation asks for the same prefill and decode steps of one replica many times (the batch
+cap, the capacity, the operating point and its percentiles, the records). The functions of
+:mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed in a
+dict that lives on the deployment (``Deployment.memo``), keyed by the function's name and its
+arguments (scalars, or small arrays by their bytes), so the physics is computed once per
+deployment and argument, by the same code. Large arrays (a sweep) are computed every time.
+What is remembered is made read-only, so that no caller can change it for the next. The dict
+starts afresh past ``MEMO_ENTRIES`` results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+_T = TypeVar("_T")
+MEMO_ENTRIES = 4096
+MEMO_ARRAY_SIZE = 1024  # arrays up to this many elements are keyed by their bytes
+
+
+class HasMemo(Protocol):
+    @property
+    def memo(self) -> dict[tuple[Any, ...], Any]: ...
+
+
+def is_scalar(*values: object) -> bool:
+    """All of ``values`` are Python (or numpy) ints and floats, not arrays."""
+    return all(isinstance(value, (int, float)) for value in values)
+
+
+def key_of(*values: object) -> tuple[Any, ...] | None:
+    """A hashable key for ``values`` (scalars, small numpy arrays), None when one is neither."""
+    key: list[Any] = []
+    for value in values:
+        if isinstance(value, (int, float)):
+            key.append(value)
+        elif isinstance(value, np.ndarray) and value.size <= MEMO_ARRAY_SIZE:
+            key.append((value.dtype.str, value.shape, value.tobytes()))
+        else:
+            return None
+    return tuple(key)
+
+
+def _freeze(result: Any) -> None:
+    for part in result if isinstance(result, tuple) else (result,):
+        if isinstance(part, np.ndarray):
+            part.flags.writeable = False
+
+
+def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, remembered on ``owner`` under ``name`` and ``arguments`` (computed every
+    time when the arguments have no key: :func:`key_of`)."""
+    if arguments:
+        key = key_of(*arguments)
+        if key is None:
+            return compute()
+        key = (name, *key)
+    else:
+        key = (name,)
+    memo = owner.memo
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= MEMO_ENTRIES:
+            memo.clear()
+        found = memo[key] = compute()
+        _freeze(found)
+    return found
+
+
+def as_float(value: Any) -> Any:
+    """``value`` for arithmetic: Python and numpy floats and float arrays as they are, anything
+    else (ints, lists) as a float array. ``np.asarray`` on a float makes a 0-d array, which costs
+    about half a microsecond and makes every later operation on it a numpy one; the model's
+    parameters (a deployment's floats) go through this instead, the same IEEE operations."""
+    if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype == np.float64):
+        return value
+    return np.asarray(value, dtype=float)
