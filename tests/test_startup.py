@@ -103,3 +103,20 @@ def test_a_figure_cannot_change_the_cached_template():
     figure = base._base("t")
     figure.layout.template.layout.font.size = 99  # any size the theme does not use
     assert base._base("t").layout.template.layout.font.size == theme.TEMPLATE["layout"]["font"]["size"]
+
+
+def test_the_pair_of_panels_has_the_template_update_layout_gives_it():
+    expected = base.make_subplots(rows=1, cols=2, subplot_titles=("l", "r"), horizontal_spacing=0.12)
+    expected.update_layout(template=theme.TEMPLATE)
+    assert (
+        base._pairs("t", "l", "r").layout.template.to_plotly_json()
+        == expected.layout.template.to_plotly_json()
+    )
+
+
+@pytest.mark.parametrize("default", [None, "plotly_white"])
+def test_another_default_template_is_merged_as_plotly_merges_it(monkeypatch, default):
+    monkeypatch.setattr(base.pio.templates, "default", default)
+    expected = go.Figure()
+    expected.update_layout(template=theme.TEMPLATE, title={"text": "t"}, height=470)
+    assert base._base("t", height=470).to_plotly_json() == expected.to_plotly_json()
