@@ -12,14 +12,13 @@ import functools
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from tokencost.errors import PresetNotFoundError, did_you_mean
+from tokencost.scenario.catalog import read_preset_yaml
 
 
 def _read(name: str) -> Any:
     text = (resources.files("tokencost.scenario") / "presets" / name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return read_preset_yaml(text)
 
 
 def _dated(row: dict[str, Any]) -> dict[str, Any]:

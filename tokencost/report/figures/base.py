@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from tokencost.report import theme
@@ -17,17 +21,65 @@ PER_THOUSAND_REQUESTS = 1000.0
 PHASE_COLOURS = {"prefill": theme.PREFILL, "decode": theme.DECODE, "communication": theme.COMM}
 
 
+def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into ``into`` in place, nested dicts key by key, as plotly's update does.
+
+    Plotly's order too, so the JSON is the same to the byte: keys already there keep their place,
+    then come the new keys whose values are dicts, then the other new keys.
+    """
+    fresh = sorted(
+        (key for key in update if key not in into), key=lambda key: not isinstance(update[key], dict)
+    )
+    for key in [key for key in update if key in into] + fresh:
+        value = update[key]
+        if isinstance(value, dict):
+            into[key] = _merge(into[key] if isinstance(into.get(key), dict) else {}, value)
+        else:
+            into[key] = copy.deepcopy(value)
+    return into
+
+
+@functools.lru_cache(maxsize=4)
+def _merged_template(default: str) -> dict[str, Any]:
+    """The template called ``default`` with :data:`theme.TEMPLATE` merged in, built once.
+
+    What ``update_layout(template=theme.TEMPLATE)`` makes of a new figure's template, without
+    validating plotly's whole default template again (tens of ms a figure).
+    """
+    go.layout.Template(theme.TEMPLATE)  # the theme is validated: a misspelt property raises
+    return _merge(pio.templates[default].to_plotly_json(), theme.TEMPLATE)
+
+
+def _apply_theme(figure: go.Figure) -> None:
+    """Give ``figure`` the report's template, as ``update_layout(template=theme.TEMPLATE)`` would.
+
+    The template is attached the way plotly attaches its own default one (layout validation off
+    for this one assignment); each figure gets its own copy.
+    """
+    default = pio.templates.default
+    if not isinstance(default, str):  # no default, or a Template object: let plotly merge
+        figure.update_layout(template=theme.TEMPLATE)
+        return
+    layout = figure.layout
+    validate = layout._validate
+    layout._validate = False
+    try:
+        layout.template = copy.deepcopy(_merged_template(default))
+    finally:
+        layout._validate = validate
+
+
 def _base(title: str, *, height: int = theme.FIGURE_HEIGHT_PX) -> go.Figure:
     figure = go.Figure()
-    figure.update_layout(template=theme.TEMPLATE, title={"text": title}, height=height)
+    _apply_theme(figure)
+    figure.update_layout(title={"text": title}, height=height)
     return figure
 
 
 def _pairs(title: str, left: str, right: str) -> go.Figure:
     figure = make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=0.12)
-    figure.update_layout(
-        template=theme.TEMPLATE, title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96}
-    )
+    _apply_theme(figure)
+    figure.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
     figure.update_annotations(font={"size": 13, "color": theme.MUTED}, xanchor="left", x=None)
     for index, annotation in enumerate(figure.layout.annotations):
         annotation.x = 0.0 if index == 0 else 0.56
