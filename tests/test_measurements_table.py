@@ -171,3 +171,16 @@ def test_transcribed_spot_values(rows: list[dict[str, str]]) -> None:
         == "28836.77"
     )
     assert find(hardware="mi300x", accelerators="8")[0]["value"] == "23514.8"
+
+
+def test_latency_rows_converted_to_tokens_per_s_match_their_notes(rows: list[dict[str, str]]) -> None:
+    # vLLM benchmark_latency rows (ROCm/vllm MI300X README) store b x output / latency; the notes keep
+    # the published latency, e.g. m207: 1 x 2048 / 48.453 s = 42.27 tok/s. Recompute every such row.
+    pattern = re.compile(r"value = (\d+) x (\d+) / ([\d.]+)")
+    converted = [(r, pattern.search(r["notes"])) for r in rows]
+    converted = [(r, m) for r, m in converted if m]
+    assert len(converted) >= 32
+    for r, m in converted:
+        batch, out, latency = int(m.group(1)), int(m.group(2)), float(m.group(3))
+        assert batch == int(r["batch_size"]) and out == int(r["output_tokens"]), r["id"]
+        assert float(r["value"]) == pytest.approx(batch * out / latency, abs=0.01), r["id"]
