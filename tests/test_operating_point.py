@@ -311,3 +311,22 @@ def test_the_simulator_runs_static_batches() -> None:
     assert data["throughput_output_tokens_per_s"] == pytest.approx(
         analytic.throughput_output_tokens_per_s, rel=MEAN_TOLERANCE
     )
+
+
+@pytest.mark.parametrize("clients", [64, 96, 128, 256])
+def test_closed_loop_clients_never_make_a_batch_larger_than_themselves(clients):
+    # Llama-3.1-405B in bf16 on 8 x MI300X, 80-token prompts, 59-token answers (dstack's vLLM
+    # benchmark shape, tokencost/data/measurements.csv m246): decode turns compute-bound near 60
+    # sequences, so more clients leave the open-loop grid short of N. They hold the replica at a
+    # batch of N (all of them in flight), never at the memory cap of ~7,955 sequences, which
+    # gave a TPOT of 6.1 s before.
+    scenario = Scenario(
+        model={"preset": "llama-3.1-405b"},
+        hardware={"preset": "mi300x", "count": 8},
+        engine={"preset": "vllm"},
+        workload={"input_tokens": 80, "output_tokens": 59, "concurrency": clients},
+    )
+    ev = evaluate(scenario)
+    assert ev.feasible and ev.batch_size <= clients + 1e-9
+    assert ev.tpot_s < 0.5
+    assert ev.limited_by == "load"

@@ -105,18 +105,21 @@ def closed_loop(
     """The operating point of ``clients`` closed-loop clients on one replica, and whether it is
     saturated: the throughput X with ``X·(Z + R(X)) = N`` (R the response time at rate X). When
     even the replica's capacity leaves clients over, it runs full at its cap and the rest wait,
-    ``W = N/X − Z − R``: more clients than fit queue, they are not refused."""
+    ``W = N/X − Z − R``: more clients than fit queue, they are not refused. Fewer clients than the
+    cap that still leave the grid short (a decode that turns compute-bound well below the cap)
+    hold the replica at a batch of N, not of the cap."""
     capacity = float(op.capacity_requests_per_s(dep, traffic.batch_cap, traffic))
     rates = capacity * np.arange(1.0, CLOSED_LOOP_GRID) / CLOSED_LOOP_GRID
     grid = op.solve(dep, rates, traffic, percentile)
     excess = rates * (think_s + grid.ttft_s + grid.decode_time_s) - clients
-    if excess[-1] < 0:
-        full = op.fixed_batch(dep, traffic.batch_cap, traffic)
-        wait = max(clients / capacity - think_s - float(full.ttft_s[0] + full.decode_time_s[0]), 0.0)
+    if excess[-1] < 0:  # held full: at the cap, or by every client when fewer than the cap
+        full = op.fixed_batch(dep, min(traffic.batch_cap, clients), traffic)
+        rate = float(full.request_rate_per_s[0])
+        wait = max(clients / rate - think_s - float(full.ttft_s[0] + full.decode_time_s[0]), 0.0)
         queued = full._replace(
             ttft_s=full.ttft_s + wait, queue_wait_s=full.queue_wait_s + wait, ttft_p_s=full.ttft_p_s + wait
         )
-        return queued, True
+        return queued, clients >= traffic.batch_cap
     index = int(np.argmax(excess >= 0))
     if index == 0:
         low, high, below = 0.0, float(rates[0]), -clients
