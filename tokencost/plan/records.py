@@ -94,6 +94,11 @@ class Plan:
     rejected: tuple[dict[str, Any], ...] = field(default=())
     scenario: Scenario | None = field(default=None, compare=False, repr=False)
     expert_parallel: int | None = None  # expert-parallel ranks of the plan (1: experts split by TP)
+    # mixed fleets (tokencost.plan.mixed): pools by prompt length, the single-type plan compared
+    mixed: bool = False
+    pools: tuple[dict[str, Any], ...] = field(default=())
+    single_type: dict[str, Any] | None = None
+    mixed_reason: str | None = None
 
     @property
     def _expert_label(self) -> str:
@@ -120,6 +125,10 @@ class Plan:
             "next_cheaper": self.next_cheaper,
             "simulated": self.simulated,
             "rejected": list(self.rejected),
+            "mixed": self.mixed,
+            "pools": list(self.pools),
+            "single_type": self.single_type,
+            "mixed_reason": self.mixed_reason,
         }
 
     def to_frame(self) -> Any:
