@@ -4,6 +4,7 @@ single type and meets the SLO in simulation."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ from tokencost.sim.traces import load_sim_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "scenarios" / "mixed-fleet-short-long.yaml"
-CONTRACT = {"replicas", "gpus_required", "hardware", "tensor_parallel", "max_batch", "usd_per_day", "meets_slo"}
+CONTRACT = {
+    "replicas", "gpus_required", "hardware", "tensor_parallel", "max_batch", "usd_per_day", "meets_slo",
+}  # fmt: skip
 
 
 def test_partition_hand_derived():
@@ -92,7 +95,7 @@ def test_short_and_long_prompts_get_a_cheaper_mixed_fleet(bundled):
     assert slo["ttft_at_percentile_s"] <= slo["ttft_s"] and slo["tpot_at_percentile_s"] <= slo["tpot_s"]
     # pools route by prompt length: contiguous, ordered ranges that cover the rate
     ranges = [pool["prompt_tokens"] for pool in data["pools"]]
-    assert all(low <= high < next_low for (low, high), (next_low, _) in zip(ranges, ranges[1:], strict=False))
+    assert all(low <= high < next_low for (low, high), (next_low, _) in itertools.pairwise(ranges))
     assert sum(pool["request_rate_per_s"] for pool in data["pools"]) == pytest.approx(40.0)
     assert CONTRACT <= set(data)
     assert data["gpus_required"] == sum(p["replicas"] * p["tensor_parallel"] for p in data["pools"])
