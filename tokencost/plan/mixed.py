@@ -6,8 +6,8 @@ request than a large one, a large GPU serves long prompts (which need its memory
 to meet the TTFT target) more cheaply, so a fleet that routes each request by its size to the
 type that serves that size most cheaply can cost less than the best single type.
 
-1. Buckets. The workload's lengths (the ``lengths`` or trace ``traffic`` section) are drawn once
-   (:func:`tokencost.sim.arrivals.request_lengths`, the simulator's own draw) and split into at
+1. Buckets. The workload's lengths (the rows of a trace ``lengths`` or ``traffic`` section, else
+   draws of its ``lengths`` with :func:`tokencost.sim.arrivals.request_lengths`) are split into at
    most ``MAX_BUCKETS`` ranges of prompt length, log-spaced between the shortest and the longest
    prompt (or at ``boundaries_tokens``). Bucket b carries the share λ_b of the request rate.
 2. Analytic capacities. For each bucket, :func:`tokencost.plan.planner.screen` evaluates every
@@ -41,7 +41,13 @@ from tokencost.plan.pools import Pool, mixed_plan, overall_slo, single_plan
 from tokencost.plan.records import Option, Plan, Trial
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
-from tokencost.scenario.traffic import FixedLengths, PoissonTraffic, TraceLengths, TraceTraffic
+from tokencost.scenario.traffic import (
+    FixedLengths,
+    PoissonTraffic,
+    SimSections,
+    TraceLengths,
+    TraceTraffic,
+)
 from tokencost.sim.arrivals import request_lengths
 from tokencost.sim.run import UNBOUNDED_CONTEXT_TOKENS, sections_for
 
@@ -122,14 +128,13 @@ def _pool(
 
 
 def length_samples(scenario: Scenario, sections: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt and output tokens the workload's requests have: a trace's rows, or ``LENGTH_SAMPLES``
-    draws of its lengths section with the simulator's own sampler."""
-    traffic = sections.traffic
-    if isinstance(traffic, TraceTraffic) and traffic.input_tokens is not None:
-        return (
-            np.asarray(traffic.input_tokens, dtype=np.int64),
-            np.asarray(traffic.output_tokens, dtype=np.int64),
-        )
+    """Prompt and output tokens the workload's requests have: a trace's rows (of the traffic or
+    lengths section), or ``LENGTH_SAMPLES`` draws of its lengths section with the simulator's own
+    sampler."""
+    for spec in (sections.traffic, sections.lengths):
+        if isinstance(spec, TraceTraffic | TraceLengths) and spec.input_tokens is not None:
+            # an empirical distribution: its rows themselves, each of weight 1/n (no sampling noise)
+            return np.asarray(spec.input_tokens, np.int64), np.asarray(spec.output_tokens, np.int64)
     workload = scenario.workload
     return request_lengths(
         np.random.default_rng(seed),
@@ -255,7 +260,7 @@ def plan_mixed(
     workload = scenario.workload
     if workload.concurrency is not None or workload.conversation is not None:
         return single_plan(single, "mixed fleets need an open-loop load of single requests")
-    sections = sections_for(traffic, lengths, serving, scenario)
+    sections = _with_traces(sections_for(traffic, lengths, serving, scenario))
     prompts, outputs = length_samples(scenario, sections, seed)
     found = buckets(prompts, outputs, single.request_rate_per_s, boundaries_tokens=boundaries_tokens)
     limit = sections.serving.max_batch if sections.serving else None
@@ -273,6 +278,20 @@ def plan_mixed(
         why = "the mixed fleet costs no less" if overall["meets_slo"] else "misses the SLO over all requests"
         return single_plan(single, f"{why} (${total:,.4g} a day)")
     return mixed_plan(scenario, single, pools, overall, prompts, outputs, table.rejected)
+
+
+def _with_traces(sections: SimSections) -> SimSections:
+    """Traces given by path, read once (tokencost.sim.traces, the simulator's edge)."""
+    from tokencost.sim.traces import read_trace_lengths, read_trace_traffic
+
+    traffic, lengths = sections.traffic, sections.lengths
+    if isinstance(traffic, TraceTraffic) and traffic.path is not None:
+        traffic = read_trace_traffic(traffic)
+    if isinstance(lengths, TraceLengths) and lengths.path is not None:
+        lengths = read_trace_lengths(lengths)
+    return SimSections(
+        traffic=traffic, lengths=lengths, serving=sections.serving, candidates=sections.candidates
+    )
 
 
 def _pool_traffic(sections: Any, rate_per_s: float, low: int, high: int) -> tuple[Any, Any]:
