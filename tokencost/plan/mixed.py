@@ -268,7 +268,7 @@ def plan_mixed(
     segments = partition([bucket.rate_per_s for bucket in found], table.capacity, table.price)
     if len(segments) <= 1:
         return single_plan(single, "the analytic assignment puts every prompt length on one type")
-    pools = [_confirm(scenario, sections, found, segment, requests, seed) for segment in segments]
+    pools = [_confirm(scenario, sections, found, segment, (requests, seed), chosen) for segment in segments]
     if any(pool.trial is None for pool in pools):
         return single_plan(single, "a pool of the mixed fleet misses the SLO in simulation")
     total = sum(pool.trial.usd_per_day for pool in pools if pool.trial is not None)
@@ -309,7 +309,12 @@ def _pool_traffic(sections: Any, rate_per_s: float, low: int, high: int) -> tupl
 
 
 def _confirm(
-    scenario: Scenario, sections: Any, found: Sequence[Bucket], segment: Segment, requests: int, seed: int
+    scenario: Scenario,
+    sections: Any,
+    found: Sequence[Bucket],
+    segment: Segment,
+    run: tuple[int, int],
+    candidates: tuple[str, ...] | None,
 ) -> Pool:
     """Simulate one pool on its share of the traffic; the fewest replicas that meet the SLO."""
     members = found[segment.start : segment.stop]
@@ -318,9 +323,11 @@ def _confirm(
     rate = sum(bucket.rate_per_s for bucket in members)
     low, high = members[0].low_tokens, members[-1].high_tokens
     sized = sized_scenario(scenario, round(float(prompts.mean())), round(float(outputs.mean())), rate)
-    hardware = segment.layout.split(" ")[0]
+    requests, seed = run
+    hardware = segment.layout.rsplit(" TP", 1)[0].split(" EP")[0]
     limit = sections.serving.max_batch if sections.serving else None
-    options, _ = screen(sized, rate, candidates=(hardware,), batch_limit=limit)
+    # the pool's hardware only (a candidate's preset key); the scenario's own when none are given
+    options, _ = screen(sized, rate, candidates=(hardware,) if candidates else None, batch_limit=limit)
     options = [option for option in options if _key(option) == segment.layout]
     traffic, lengths = _pool_traffic(sections, rate, low, high)
     if lengths is not None:
