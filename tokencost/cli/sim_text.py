@@ -121,7 +121,7 @@ def plan_summary(plan: Any) -> str:
         verdict += " (analytic only)"
     rows: list[Row] = [
         ("deployment", _deployment(data), _pools(data)),
-        ("accelerators", f"{data['gpus_required']:,}", f"batch ≤ {data['max_batch']} per replica"),
+        ("accelerators", f"{data['gpus_required']:,}", _batch_note(data)),
         ("load", _count(data["request_rate_per_s"], "req/s"), f"{verdict} the SLO"),
         ("$ per day", _usd(data["usd_per_day"]), ""),
         ("$ per million tokens", _usd(data["usd_per_million_tokens"]), "input and output"),
@@ -157,7 +157,10 @@ def plan_summary(plan: Any) -> str:
 
 
 def _deployment(data: dict[str, Any]) -> str:
-    """``3 × h100-sxm TP4 PP2``: replicas, hardware and the parallel degrees beyond one."""
+    """``3 × h100-sxm TP4 PP2``: replicas, hardware and the parallel degrees beyond one (a mixed
+    fleet: its pools joined by ``+``)."""
+    if data.get("mixed"):
+        return " + ".join(_deployment({**pool, "mixed": False}) for pool in data["pools"])
     pipeline = data.get("pipeline_parallel") or 1
     expert = data.get("expert_parallel") or 1
     return (
@@ -168,9 +171,22 @@ def _deployment(data: dict[str, Any]) -> str:
 
 
 def _pools(data: dict[str, Any]) -> str:
+    if data.get("mixed"):
+        return "; ".join(
+            f"prompts {pool['prompt_tokens'][0]}–{pool['prompt_tokens'][1]} tokens on {pool['hardware']}"
+            for pool in data["pools"]
+        )
     if not data.get("disaggregated"):
         return ""
     return f"disaggregated: {data['prefill_replicas']} prefill + {data['decode_replicas']} decode"
+
+
+def _batch_note(data: dict[str, Any]) -> str:
+    if data.get("mixed"):
+        single = data.get("single_type") or {}
+        usd = single.get("usd_per_day")
+        return f"best single type: {_usd(usd)} a day" if usd is not None else ""
+    return f"batch ≤ {data['max_batch']} per replica"
 
 
 def plan_options_table(options: list[dict[str, Any]], percentile: float | None = None) -> str:

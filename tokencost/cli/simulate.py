@@ -150,6 +150,14 @@ def plan_command(
             "cheaper one fails; with --json, keep N of them under 'options'.",
         ),
     ] = None,
+    mixed: Annotated[
+        bool,
+        typer.Option(
+            "--mixed",
+            help="Also try a fleet of several hardware types, requests routed by prompt length "
+            "(Mélange), and take it when it is cheaper.",
+        ),
+    ] = False,
 ) -> None:
     """Find the cheapest deployment that meets the SLO at the workload's load.
 
@@ -161,15 +169,19 @@ def plan_command(
     spec, sections = _load_sim(scenario, overrides)
     from tokencost.plan.planner import plan
 
-    result = plan(
-        spec,
-        candidates=sections.candidates,
-        traffic=sections.traffic,
-        lengths=sections.lengths,
-        serving=sections.serving,
-        requests=requests,
-        seed=seed,
-    )
+    given = {
+        "candidates": sections.candidates,
+        "traffic": sections.traffic,
+        "lengths": sections.lengths,
+        "serving": sections.serving,
+        "requests": requests,
+        "seed": seed,
+    }
+    result = plan(spec, **given)
+    if mixed:
+        from tokencost.plan.mixed import plan_mixed
+
+        result = plan_mixed(spec, **given, single=result)
     _echo_plan(scenario, result, top=top, as_json=as_json, check=check)
 
 

@@ -128,6 +128,11 @@ class Plan:
     decode_replicas: int | None = None
     confirmed_by: str | None = None  # "simulation", or "analytic only" where the simulator cannot run it
     options: tuple[dict[str, Any], ...] = field(default=())  # every option tried, cheapest first
+    # mixed fleets (tokencost.plan.mixed): pools by prompt length, the single-type plan compared
+    mixed: bool = False
+    pools: tuple[dict[str, Any], ...] = field(default=())
+    single_type: dict[str, Any] | None = None
+    mixed_reason: str | None = None
 
     @property
     def _expert_label(self) -> str:
@@ -160,6 +165,10 @@ class Plan:
             "decode_replicas": self.decode_replicas,
             "confirmed_by": self.confirmed_by,
             "options": list(self.options),
+            "mixed": self.mixed,
+            "pools": list(self.pools),
+            "single_type": self.single_type,
+            "mixed_reason": self.mixed_reason,
         }
 
     def to_frame(self, options: bool = False) -> Any:

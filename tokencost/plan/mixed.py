@@ -1,0 +1,350 @@
+"""Mixed fleets: several hardware types serve one workload, requests routed by prompt length.
+
+After Mélange (Griggs et al. 2024, "Mélange: Cost Efficient LLM Serving by Exploiting GPU
+Heterogeneity", arXiv 2404.14527, §4–5): a small GPU serves short requests at a lower cost per
+request than a large one, a large GPU serves long prompts (which need its memory and its FLOP/s
+to meet the TTFT target) more cheaply, so a fleet that routes each request by its size to the
+type that serves that size most cheaply can cost less than the best single type.
+
+1. Buckets. The workload's lengths (the rows of a trace ``lengths`` or ``traffic`` section, else
+   draws of its ``lengths`` with :func:`tokencost.sim.arrivals.request_lengths`) are split into at
+   most ``MAX_BUCKETS`` ranges of prompt length, log-spaced between the shortest and the longest
+   prompt (or at ``boundaries_tokens``). Bucket b carries the share λ_b of the request rate.
+2. Analytic capacities. For each bucket, :func:`tokencost.plan.planner.screen` evaluates every
+   candidate layout (hardware, tensor- and expert-parallel degrees) on a variant of the scenario
+   with the bucket's mean lengths and rate: one physics, the planner's own. μ_bℓ is the requests
+   per second one replica of layout ℓ carries at its SLO batch cap (``None`` where the layout
+   misses the SLO or does not fit for that bucket).
+3. Assignment. As in Mélange's slices, a request of bucket b takes 1/μ_bℓ of a replica of ℓ, so
+   a pool of layout ℓ serving the contiguous buckets i..j−1 needs ⌈Σ λ_b / μ_bℓ⌉ replicas; a
+   dynamic programme over the contiguous bucket boundaries (:func:`partition`) finds the
+   cheapest split into pools (each pool: one layout, one range of prompt lengths).
+4. Confirmation. Each pool is simulated (:func:`tokencost.sim.run.simulate`, through the
+   planner's fleet search) on its share of the traffic: its rate, and the drawn lengths of its
+   buckets (a trace's rows routed by prompt length), sized to the fewest replicas that meet the
+   SLO; the SLO percentiles are then checked per pool and over all requests (each pool's
+   requests weighted by its share of the rate). The mixed fleet is chosen only when it meets the
+   SLO and costs less than the best single type (:func:`tokencost.plan.planner.plan`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tokencost.plan.planner import plan
+from tokencost.plan.pools import Pool, mixed_plan, overall_slo, single_plan
+from tokencost.plan.records import Option, Plan, Trial
+from tokencost.plan.screen import screen
+from tokencost.plan.search import Search
+from tokencost.scenario.loading import scenario_from_dict
+from tokencost.scenario.scenario import Scenario
+from tokencost.scenario.traffic import (
+    FixedLengths,
+    PoissonTraffic,
+    SimSections,
+    TraceLengths,
+    TraceTraffic,
+)
+from tokencost.sim.arrivals import request_lengths
+from tokencost.sim.run import UNBOUNDED_CONTEXT_TOKENS, sections_for
+
+MAX_BUCKETS = 4
+LENGTH_SAMPLES = 4000  # drawn lengths the buckets are cut from (shares to about ±1.5 %)
+MIN_POOL_REQUESTS = 200  # simulated requests per pool, at least
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Requests whose prompt has ``low_tokens`` ≤ P ≤ ``high_tokens`` tokens."""
+
+    low_tokens: int
+    high_tokens: int
+    rate_per_s: float
+    prompts: np.ndarray  # drawn prompt tokens of the bucket's requests
+    outputs: np.ndarray  # and their output tokens
+
+    @property
+    def input_tokens(self) -> int:
+        return max(1, round(float(self.prompts.mean())))
+
+    @property
+    def output_tokens(self) -> int:
+        return max(1, round(float(self.outputs.mean())))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One pool of the assignment: buckets ``start`` .. ``stop − 1`` on ``layout``."""
+
+    start: int
+    stop: int
+    layout: str
+    replicas: int
+    usd_per_day: float
+
+
+def partition(
+    rates_per_s: Sequence[float],
+    capacities: Mapping[str, Sequence[float | None]],
+    usd_per_day_per_replica: Mapping[str, float],
+) -> list[Segment]:
+    """The cheapest split of the buckets (in order) into contiguous pools, one layout each.
+
+    A pool of layout ℓ over buckets i..j−1 costs ``⌈Σ λ_b / μ_bℓ⌉ × $_ℓ`` (λ_b requests/s of
+    bucket b, μ_bℓ requests/s one replica of ℓ carries on b's requests, $_ℓ USD/day per replica;
+    μ None: ℓ cannot serve b). ``cost[j] = min over i < j, ℓ of cost[i] + pool(i, j, ℓ)``.
+    Returns [] when some bucket no layout can serve.
+    """
+    count = len(rates_per_s)
+    empty: list[Segment] = []
+    best: list[tuple[float, list[Segment]]] = [(0.0, empty)] + [(math.inf, empty)] * count
+    for stop in range(1, count + 1):
+        for start in range(stop):
+            if not math.isfinite(best[start][0]):
+                continue
+            for layout, capacity in capacities.items():
+                pool = _pool(rates_per_s, capacity, start, stop, layout, usd_per_day_per_replica[layout])
+                if pool is not None and best[start][0] + pool.usd_per_day < best[stop][0]:
+                    best[stop] = (best[start][0] + pool.usd_per_day, [*best[start][1], pool])
+    return best[count][1]
+
+
+def _pool(
+    rates: Sequence[float], capacity: Sequence[float | None], start: int, stop: int, layout: str, price: float
+) -> Segment | None:
+    load = 0.0
+    for index in range(start, stop):
+        mu = capacity[index]
+        if rates[index] <= 0:
+            continue
+        if mu is None or mu <= 0:
+            return None
+        load += rates[index] / mu
+    replicas = max(1, math.ceil(load - 1e-9))
+    return Segment(start, stop, layout, replicas, replicas * price)
+
+
+def length_samples(scenario: Scenario, sections: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt and output tokens the workload's requests have: a trace's rows (of the traffic or
+    lengths section), or ``LENGTH_SAMPLES`` draws of its lengths section with the simulator's own
+    sampler."""
+    for spec in (sections.traffic, sections.lengths):
+        if isinstance(spec, TraceTraffic | TraceLengths) and spec.input_tokens is not None:
+            # an empirical distribution: its rows themselves, each of weight 1/n (no sampling noise)
+            return np.asarray(spec.input_tokens, np.int64), np.asarray(spec.output_tokens, np.int64)
+    workload = scenario.workload
+    return request_lengths(
+        np.random.default_rng(seed),
+        sections.lengths or FixedLengths(),
+        workload.input_tokens,
+        workload.output_tokens,
+        LENGTH_SAMPLES,
+        scenario.model.max_context or UNBOUNDED_CONTEXT_TOKENS,
+    )
+
+
+def buckets(
+    prompts: np.ndarray,
+    outputs: np.ndarray,
+    rate_per_s: float,
+    *,
+    boundaries_tokens: Sequence[int] | None = None,
+    count: int = MAX_BUCKETS,
+) -> list[Bucket]:
+    """Non-empty prompt-length ranges: cut at ``boundaries_tokens`` (a prompt of exactly the
+    boundary goes below it), else at ``count − 1`` log-spaced points between the shortest and
+    the longest prompt. Each bucket's rate is its share of ``rate_per_s``."""
+    low, high = int(prompts.min()), int(prompts.max())
+    if boundaries_tokens is None:
+        edges = np.unique(np.rint(np.geomspace(low, high, count + 1)[1:-1]).astype(np.int64))
+    else:
+        edges = np.asarray(sorted(boundaries_tokens), dtype=np.int64)
+    index = np.searchsorted(edges, prompts, side="left")
+    found = []
+    for number in range(len(edges) + 1):
+        chosen = index == number
+        if not chosen.any():
+            continue
+        found.append(
+            Bucket(
+                low_tokens=int(prompts[chosen].min()),
+                high_tokens=int(prompts[chosen].max()),
+                rate_per_s=rate_per_s * float(chosen.mean()),
+                prompts=prompts[chosen],
+                outputs=outputs[chosen],
+            )
+        )
+    return found
+
+
+def sized_scenario(scenario: Scenario, input_tokens: int, output_tokens: int, rate_per_s: float) -> Scenario:
+    """``scenario`` with another mean prompt, output and request rate (validated, merged data)."""
+    data = scenario.model_dump(exclude_none=True)
+    workload = {
+        key: value
+        for key, value in data["workload"].items()
+        if key not in ("users", "requests_per_user_per_hour", "requests_per_second", "concurrency")
+    }
+    workload.update(input_tokens=input_tokens, output_tokens=output_tokens, requests_per_second=rate_per_s)
+    if workload.get("cached_prefix_tokens", 0) >= input_tokens:
+        workload.pop("cached_prefix_tokens")
+    data["workload"] = workload
+    for section in ("traffic", "lengths"):
+        data.pop(section, None)
+    return scenario_from_dict(data, name=scenario.name)
+
+
+@dataclass(frozen=True)
+class _Capacities:
+    """Per layout: μ per bucket, USD/day per replica, and the layout's options per bucket."""
+
+    capacity: dict[str, list[float | None]]
+    price: dict[str, float]
+    rejected: list[dict[str, Any]]
+
+
+def _key(option: Option) -> str:
+    pipeline = f" PP{option.pipeline_parallel}" if option.pipeline_parallel > 1 else ""
+    expert = f" EP{option.expert_parallel}" if option.expert_parallel > 1 else ""
+    return f"{option.hardware} TP{option.tensor_parallel}{pipeline}{expert}"
+
+
+def capacities(
+    scenario: Scenario, found: Sequence[Bucket], candidates: tuple[str, ...] | None, batch_limit: int | None
+) -> _Capacities:
+    """μ_bℓ for every bucket b and layout ℓ, from the planner's screen (see module)."""
+    capacity: dict[str, list[float | None]] = {}
+    price: dict[str, float] = {}
+    rejected: list[dict[str, Any]] = []
+    for index, bucket in enumerate(found):
+        sized = sized_scenario(scenario, bucket.input_tokens, bucket.output_tokens, bucket.rate_per_s)
+        options, refused = screen(sized, bucket.rate_per_s, candidates=candidates, batch_limit=batch_limit)
+        rejected += [{**item, "prompt_tokens": [bucket.low_tokens, bucket.high_tokens]} for item in refused]
+        for option in options:
+            if option.disaggregated:  # pools of one type each; their own prefill/decode split is not mixed
+                continue
+            key = _key(option)
+            row = capacity.setdefault(key, [None] * len(found))
+            price[key] = option.usd_per_day_per_replica
+            mu = option.evaluation.replica_requests_per_s
+            if mu is not None and (row[index] is None or mu > (row[index] or 0.0)):
+                row[index] = mu
+    return _Capacities(capacity, price, rejected)
+
+
+def plan_mixed(
+    scenario: Scenario,
+    *,
+    candidates: tuple[str, ...] | list[str] | None = None,
+    traffic: Any = None,
+    lengths: Any = None,
+    serving: Any = None,
+    requests: int = 2000,
+    seed: int = 0,
+    boundaries_tokens: Sequence[int] | None = None,
+    single: Plan | None = None,
+) -> Plan:
+    """The cheapest fleet of one or several hardware types that meets the SLO (see module).
+
+    ``single`` is the best single-type plan when already known (else :func:`plan` finds it).
+    The answer has ``mixed=True`` and its ``pools`` when the mixed fleet is cheaper and meets
+    the SLO in simulation; else it is the single-type plan, with ``mixed=False``.
+    """
+    given = candidates if candidates is not None else getattr(scenario, "candidates", None)
+    chosen = tuple(given) if given else None
+    if single is None:
+        single = plan(
+            scenario, candidates=chosen, traffic=traffic, lengths=lengths, serving=serving,
+            requests=requests, seed=seed,
+        )  # fmt: skip
+    workload = scenario.workload
+    if workload.concurrency is not None or workload.conversation is not None:
+        return single_plan(single, "mixed fleets need an open-loop load of single requests")
+    sections = _with_traces(sections_for(traffic, lengths, serving, scenario))
+    prompts, outputs = length_samples(scenario, sections, seed)
+    found = buckets(prompts, outputs, single.request_rate_per_s, boundaries_tokens=boundaries_tokens)
+    limit = sections.serving.max_batch if sections.serving else None
+    table = capacities(scenario, found, chosen, limit)
+    segments = partition([bucket.rate_per_s for bucket in found], table.capacity, table.price)
+    if len(segments) <= 1:
+        return single_plan(single, "the analytic assignment puts every prompt length on one type")
+    pools = [_confirm(scenario, sections, found, segment, (requests, seed), chosen) for segment in segments]
+    if any(pool.trial is None for pool in pools):
+        return single_plan(single, "a pool of the mixed fleet misses the SLO in simulation")
+    total = sum(pool.trial.usd_per_day for pool in pools if pool.trial is not None)
+    overall = overall_slo(pools, scenario)
+    cheaper = single.usd_per_day is None or not single.meets_slo or total < single.usd_per_day
+    if not (overall["meets_slo"] and cheaper):
+        why = "the mixed fleet costs no less" if overall["meets_slo"] else "misses the SLO over all requests"
+        return single_plan(single, f"{why} (${total:,.4g} a day)")
+    return mixed_plan(scenario, single, pools, overall, prompts, outputs, table.rejected)
+
+
+def _with_traces(sections: SimSections) -> SimSections:
+    """Traces given by path, read once (tokencost.sim.traces, the simulator's edge)."""
+    from tokencost.sim.traces import read_trace_lengths, read_trace_traffic
+
+    traffic, lengths = sections.traffic, sections.lengths
+    if isinstance(traffic, TraceTraffic) and traffic.path is not None:
+        traffic = read_trace_traffic(traffic)
+    if isinstance(lengths, TraceLengths) and lengths.path is not None:
+        lengths = read_trace_lengths(lengths)
+    return SimSections(
+        traffic=traffic, lengths=lengths, serving=sections.serving, candidates=sections.candidates
+    )
+
+
+def _pool_traffic(sections: Any, rate_per_s: float, low: int, high: int) -> tuple[Any, Any]:
+    """The pool's traffic (and lengths) specs: a trace's rows with prompts in [low, high], or the
+    same arrival process at the pool's rate (a random split of a Poisson process is Poisson)."""
+    traffic = sections.traffic
+    if isinstance(traffic, TraceTraffic):
+        rows = [index for index, prompt in enumerate(traffic.input_tokens or ()) if low <= prompt <= high]
+        data = traffic.model_dump(exclude_none=True)
+        for column in ("arrival_s", "input_tokens", "output_tokens"):
+            data[column] = [data[column][index] for index in rows]
+        return TraceTraffic.model_validate(data), None
+    spec = traffic or PoissonTraffic()
+    return type(spec).model_validate({**spec.model_dump(), "rate_per_s": rate_per_s}), "lengths"
+
+
+def _confirm(
+    scenario: Scenario,
+    sections: Any,
+    found: Sequence[Bucket],
+    segment: Segment,
+    run: tuple[int, int],
+    candidates: tuple[str, ...] | None,
+) -> Pool:
+    """Simulate one pool on its share of the traffic; the fewest replicas that meet the SLO."""
+    members = found[segment.start : segment.stop]
+    prompts = np.concatenate([bucket.prompts for bucket in members])
+    outputs = np.concatenate([bucket.outputs for bucket in members])
+    rate = sum(bucket.rate_per_s for bucket in members)
+    low, high = members[0].low_tokens, members[-1].high_tokens
+    sized = sized_scenario(scenario, round(float(prompts.mean())), round(float(outputs.mean())), rate)
+    requests, seed = run
+    hardware = segment.layout.rsplit(" TP", 1)[0].split(" EP")[0]
+    limit = sections.serving.max_batch if sections.serving else None
+    # the pool's hardware only (a candidate's preset key); the scenario's own when none are given
+    options, _ = screen(sized, rate, candidates=(hardware,) if candidates else None, batch_limit=limit)
+    options = [option for option in options if _key(option) == segment.layout]
+    traffic, lengths = _pool_traffic(sections, rate, low, high)
+    if lengths is not None:
+        lengths = TraceLengths(
+            kind="trace", input_tokens=tuple(map(int, prompts)), output_tokens=tuple(map(int, outputs))
+        )
+    share = rate / sum(bucket.rate_per_s for bucket in found)
+    count = max(MIN_POOL_REQUESTS, round(requests * share))
+    search = Search(sections.serving, traffic, lengths, count, seed)
+    best: Trial | None = None
+    for option in options:
+        trial = search.smallest_fleet(option, best.usd_per_day if best else math.inf)
+        if trial is not None and (best is None or trial.usd_per_day < best.usd_per_day):
+            best = trial
+    return Pool(segment.layout, segment.replicas, low, high, rate, best)
