@@ -1,8 +1,9 @@
 """The ``tokencost`` console script: signal handlers first, then the command line.
 
-This module sits outside the ``tokencost`` package on purpose: importing anything inside it runs
-``tokencost/__init__.py`` (numpy, pydantic: a few tenths of a second), and a Ctrl-C in that time
-would print a ``KeyboardInterrupt`` traceback. Here the handlers are in place before any import:
+This module sits outside the ``tokencost`` package on purpose: a command imports numpy,
+pydantic and more when it runs (a few tenths of a second; ``import tokencost`` itself is light,
+its public names load on first use), and a Ctrl-C in that time would print a
+``KeyboardInterrupt`` traceback. Here the handlers are in place before any import:
 
 * SIGINT (Ctrl-C) prints one line, ``interrupted``, and exits 130 (128 + 2);
 * SIGTERM prints one line, ``terminated``, and exits 143 (128 + 15).
