@@ -22,6 +22,8 @@ prompt + output, so nothing is ever preempted and requests wait in the queue ins
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -61,19 +63,41 @@ class _Prefilling:
     saved: int = 0  # blocks of its cached prefix
 
 
+class _Sequence:
+    """A running sequence in its replica's frame of ticks (iterations run so far): its context is
+    ``offset + tick`` tokens and ``finish - tick`` tokens remain to be emitted."""
+
+    __slots__ = ("alive", "finish", "offset", "order", "request", "reserved", "saved")
+
+    def __init__(self, request: int, offset: int, finish: int, saved: int, reserved: int, order: int) -> None:
+        self.request, self.offset, self.finish = request, offset, finish
+        self.saved = saved  # blocks of its prefix the cache holds for it
+        self.reserved = reserved  # blocks it was given at admission
+        self.order = order  # admission number: slots are kept in this order
+        self.alive = True
+
+
 @dataclass
 class _Segment:
     start_s: float
-    ends_s: np.ndarray
-    durations_s: np.ndarray
-    decoding: int  # slots [0, decoding) decode in the first iteration
-    admitted: int  # slots [decoding, decoding + admitted) finish their prefill in it
+    ends_s: list[float]
+    durations_s: list[float]
+    decoding: int  # the first `decoding` slots decode in the first iteration
+    admitted: int  # the next `admitted` slots finish their prefill in it
     first_token_s: float
-    wake_index: int = field(default=-1)
+    first_admitted: int  # admission number of the first of those
+    wake_index: int  # the iteration at whose end the replica wakes
 
 
 class Replica:
-    """A replica's queue, running batch and KV blocks, advanced segment by segment."""
+    """A replica's queue, running batch and KV blocks, advanced segment by segment.
+
+    The running sequences are kept in admission order (the newest last, which is the one
+    preemption evicts). What a segment needs of them is kept as running totals in the frame of
+    the replica's tick, so that a wake-up costs O(sequences that finish), not O(batch): the sum of
+    contexts, a heap of finish ticks and, for paged KV, ``Σ ceil(context / block)`` with a count
+    of sequences by ``context mod block`` (which ones open a block at a given tick).
+    """
 
     def __init__(
         self,
@@ -83,13 +107,14 @@ class Replica:
         cache: PrefixCache | None = None,
     ) -> None:
         self.steps, self.config, self.requests, self.cache = steps, config, requests, cache
-        size = config.max_batch
-        self.saved = np.zeros(size, np.int64)  # blocks of its prefix the cache holds for it
-        self.slot_request = np.zeros(size, np.int64)
-        self.context = np.zeros(size, np.int64)  # tokens in the KV cache
-        self.remaining = np.zeros(size, np.int64)  # tokens still to emit
-        self.blocks = np.zeros(size, np.int64)  # blocks held
-        self.running = 0
+        self.tick = 0  # iterations run
+        self.slots: list[_Sequence] = []  # running sequences, in admission order
+        self._finishes: list[tuple[int, int, _Sequence]] = []  # heap of (finish, order, sequence)
+        self._admissions = 0
+        self._offset_sum = 0  # Σ offset: the sum of contexts is _offset_sum + running · tick
+        self._saved_sum = 0
+        self._held_sum = 0  # preemption: Σ ceil(context / block) at tick; else Σ reserved blocks
+        self._phase = [0] * config.block_tokens  # sequences by offset mod block
         self.queue: deque[int] = deque()
         self.prefilling: list[_Prefilling] = []
         self.blocks_used = 0
@@ -98,18 +123,33 @@ class Replica:
         self.prefill_busy_s = 0.0  # share of busy_s spent on prefill work
         self.output_tokens = 0
         self.preemptions = 0
-        self.gap_durations_s: list[np.ndarray] = []
-        self.gap_weights: list[np.ndarray] = []
+        self._gap_durations_s: list[float] = []
+        self._gap_weights: list[int] = []
 
     # state the engine reads -------------------------------------------------------------
     @property
+    def running(self) -> int:
+        """Sequences decoding (their prefill done)."""
+        return len(self.slots)
+
+    @property
     def outstanding(self) -> int:
         """Requests queued, prefilling or running."""
-        return len(self.queue) + len(self.prefilling) + self.running
+        return len(self.queue) + len(self.prefilling) + len(self.slots)
 
     @property
     def in_batch(self) -> int:
-        return self.running + len(self.prefilling)
+        return len(self.slots) + len(self.prefilling)
+
+    @property
+    def gap_durations_s(self) -> list[np.ndarray]:
+        """Inter-token gaps (s): every iteration's duration (one array)."""
+        return [np.array(self._gap_durations_s, dtype=float)]
+
+    @property
+    def gap_weights(self) -> list[np.ndarray]:
+        """How many sequences saw each gap of :attr:`gap_durations_s`."""
+        return [np.array(self._gap_weights, dtype=np.int64)]
 
     def _need_blocks(self, request: int) -> int:
         table = self.requests
@@ -121,7 +161,7 @@ class Replica:
 
     def _fits(self, need: int, free: int) -> bool:
         """Admission check; the watermark applies only when something else holds the cache."""
-        busy = self.running or self.prefilling
+        busy = self.slots or self.prefilling
         return need <= free - (self.config.watermark_blocks if busy else 0)
 
     def could_admit_soon(self, request: int) -> bool:
@@ -150,21 +190,82 @@ class Replica:
         table.cached[request] = hit
         return need, hit, saved
 
+    # the running set ----------------------------------------------------------------------
+    def _add(self, request: int, context: int, remaining: int, saved: int, reserved: int) -> None:
+        """A sequence whose prefill ends in the iteration starting at this tick: after it, its
+        context is ``context`` and ``remaining − 1`` tokens remain."""
+        tick, block = self.tick, self.config.block_tokens
+        offset = context - tick - 1
+        sequence = _Sequence(request, offset, tick + remaining, saved, reserved, self._admissions)
+        self._admissions += 1
+        self.slots.append(sequence)
+        heapq.heappush(self._finishes, (sequence.finish, sequence.order, sequence))
+        self._offset_sum += offset
+        self._saved_sum += saved
+        if self.config.preemption:
+            self._held_sum += -(-(offset + tick) // block)
+            self._phase[offset % block] += 1
+        else:
+            self._held_sum += reserved
+
+    def _remove(self, sequence: _Sequence) -> None:
+        """Take a sequence out of the totals (the caller takes it out of ``slots``)."""
+        sequence.alive = False
+        block = self.config.block_tokens
+        self._offset_sum -= sequence.offset
+        self._saved_sum -= sequence.saved
+        if self.config.preemption:
+            self._held_sum -= -(-(sequence.offset + self.tick) // block)
+            self._phase[sequence.offset % block] -= 1
+        else:
+            self._held_sum -= sequence.reserved
+
+    def _growth(self, first_tick: int, steps: int) -> int:
+        """Blocks the running sequences open in ``steps`` decode steps from ``first_tick`` (one
+        each time a context crosses a multiple of the block)."""
+        block = self.config.block_tokens
+        full, part = divmod(steps, block)
+        phase = self._phase
+        return full * len(self.slots) + sum(phase[-tick % block] for tick in range(first_tick, first_tick + part))
+
+    def _steps_that_fit(self, room: int, most: int) -> int:
+        """Largest m ≤ ``most`` such that after the first iteration and m more, the running
+        sequences hold at most ``room`` blocks: ``Σ ceil((c_i + 1 + m) / block) ≤ room`` (0 if
+        none; :func:`tokencost.sim.kv.steps_that_fit` on the totals)."""
+        budget = room - self._held_sum
+        if budget >= self._growth(self.tick, most + 1):
+            return most
+        if budget < 0:
+            return 0
+        block, count, phase = self.config.block_tokens, len(self.slots), self._phase
+        full, left = divmod(budget, count)
+        part = 0  # the largest part < block with growth over `part` steps ≤ left
+        while part < block - 1 and phase[-(self.tick + part) % block] <= left:
+            left -= phase[-(self.tick + part) % block]
+            part += 1
+        return max(full * block + part - 1, 0)
+
+    def _min_remaining(self) -> int:
+        heap = self._finishes
+        while not heap[0][2].alive:
+            heapq.heappop(heap)
+        return heap[0][0] - self.tick
+
     # planning -----------------------------------------------------------------------------
     def start(self, now_s: float) -> float | None:
         """Plan the next segment from ``now_s``; return when to wake, or None if idle."""
-        if not (self.running or self.queue or self.prefilling):
+        if not (self.slots or self.queue or self.prefilling):
             return None
         self._make_room()
-        decoding = self.running
-        mean_context = float(self.context[:decoding].sum()) / decoding if decoding else 0.0
+        decoding = len(self.slots)
+        mean_context = float(self._offset_sum + decoding * self.tick) / decoding if decoding else 0.0
         if self.config.static:
             first_duration_s, first_token_s = self._admit_static(now_s, decoding, mean_context)
         elif self.config.chunk_tokens is None:
             first_duration_s, first_token_s = self._admit_whole(now_s, decoding, mean_context)
         else:
             first_duration_s, first_token_s = self._admit_chunks(now_s, decoding, mean_context)
-        admitted = self.running - decoding
+        admitted = len(self.slots) - decoding
         if decoding == 0 and admitted == 0 and first_duration_s == 0.0:
             return None
         return self._plan_run(now_s, decoding, admitted, first_duration_s, first_token_s)
@@ -174,20 +275,19 @@ class Replica:
         they fit."""
         if not self.config.preemption:
             return
-        block = self.config.block_tokens
-        growth = int(np.count_nonzero(self.context[: self.running] % block == 0))
+        block, tick, table = self.config.block_tokens, self.tick, self.requests
+        growth = self._phase[-tick % block]
         if self.cache is not None:
             self.cache.evict(growth - self._free(evictable=False))
-        while self.running and growth > self._free(evictable=False):
-            slot = self.running - 1
-            request = int(self.slot_request[slot])
-            growth -= int(self.context[slot] % block == 0)
-            table = self.requests
-            table.generated[request] = table.output_tokens[request] - self.remaining[slot]
+        while self.slots and growth > self._free(evictable=False):
+            sequence = self.slots.pop()
+            request, context = sequence.request, sequence.offset + tick
+            growth -= int(context % block == 0)
+            table.generated[request] = table.output_tokens[request] - (sequence.finish - tick)
             table.preemptions[request] += 1
             self.preemptions += 1
-            self.blocks_used -= int(self.blocks[slot])
-            self.running -= 1
+            self.blocks_used -= -(-context // block) - sequence.saved
+            self._remove(sequence)
             self.queue.appendleft(request)
             if self.cache is not None:
                 self.cache.release(request)
@@ -196,24 +296,20 @@ class Replica:
     def _place(self, request: int, blocks: int, saved: int = 0) -> None:
         """Put a sequence whose prefill ends in this iteration into the next free slot (a shared
         prompt it computed goes to the cache)."""
-        table, slot = self.requests, self.running
+        table = self.requests
         if self.cache is not None:
             moved = self.cache.insert_shared(request, int(table.shared[request]))
             blocks, saved, self.blocks_used = blocks - moved, saved + moved, self.blocks_used - moved
-        self.saved[slot] = saved
         emitted = int(table.generated[request])
-        self.slot_request[slot] = request
-        self.context[slot] = int(table.input_tokens[request]) + emitted
-        self.remaining[slot] = int(table.output_tokens[request]) - emitted
-        self.blocks[slot] = blocks
-        self.running += 1
+        context = int(table.input_tokens[request]) + emitted
+        self._add(request, context, int(table.output_tokens[request]) - emitted, saved, blocks)
 
     def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
         config, table = self.config, self.requests
         prompts: list[int] = []
         cached: list[int] = []
-        while self.queue and self.running < config.max_batch:
+        while self.queue and len(self.slots) < config.max_batch:
             request = self.queue[0]
             tokens = int(table.input_tokens[request] + table.generated[request])
             if prompts and sum(prompts) - sum(cached) + tokens > config.max_prefill_tokens:
@@ -239,7 +335,7 @@ class Replica:
             return self.steps.decode_time_s(decoding, mean_context), now_s
         config, table = self.config, self.requests
         prompts: list[int] = []
-        while self.queue and self.running < config.max_batch:
+        while self.queue and len(self.slots) < config.max_batch:
             request = self.queue[0]
             need = self._need_blocks(request)
             if not self._fits(need, config.kv_blocks - self.blocks_used):
@@ -295,29 +391,28 @@ class Replica:
     ) -> float:
         """The first iteration, then pure decode steps until the next completion (or a limit)."""
         config = self.config
-        batch = self.running
-        steps = int(self.remaining[:batch].min()) if batch else 1
-        if self.prefilling or (self.queue and not self.config.static and self._head_admissible_next()):
+        batch = len(self.slots)
+        steps = self._min_remaining() if batch else 1
+        if self.prefilling or (self.queue and not config.static and self._head_admissible_next()):
             steps = 1
         steps = max(1, min(steps, SEGMENT_MAX_STEPS))
-        durations = np.empty(steps)
-        durations[0] = first_duration_s
+        durations = [first_duration_s]
+        if steps > 1 and config.preemption:
+            room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
+            room += self._saved_sum - (self.cache.pinned_blocks if self.cache else 0)
+            steps = self._steps_that_fit(room, steps - 1) + 1
         if steps > 1:
-            after_first = self.context[:batch].copy()
-            after_first[:decoding] += 1
-            if config.preemption:
-                room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
-                room += int(self.saved[:batch].sum()) - (self.cache.pinned_blocks if self.cache else 0)
-                fit = kv.steps_that_fit(after_first, config.block_tokens, room, steps - 1)
-                if fit < steps - 1:
-                    steps = fit + 1
-                    durations = durations[:steps]
-            if steps > 1:
-                mean_context = float(after_first.sum()) / batch
-                durations[1:] = self.steps.decode_run_s(batch, mean_context, steps - 1)
-        ends = now_s + np.cumsum(durations)
-        self.segment = _Segment(now_s, ends, durations, decoding, admitted, first_token_s, steps - 1)
-        return float(ends[-1])
+            mean_context = float(self._offset_sum + batch * (self.tick + 1)) / batch
+            durations += self.steps.decode_run_s(batch, mean_context, steps - 1).tolist()
+        ends, elapsed = [], 0.0
+        for duration in durations:  # a running sum, as numpy's cumsum adds
+            elapsed += duration
+            ends.append(now_s + elapsed)
+        first = self._admissions - admitted
+        self.segment = _Segment(
+            now_s, ends, durations, decoding, admitted, first_token_s, first, wake_index=len(ends) - 1
+        )
+        return ends[-1]
 
     def _head_admissible_next(self) -> bool:
         if self.in_batch >= self.config.max_batch:
@@ -330,11 +425,11 @@ class Replica:
         segment = self.segment
         if segment is None:
             return None
-        index = int(np.searchsorted(segment.ends_s, now_s, side="left"))
+        index = bisect.bisect_left(segment.ends_s, now_s)
         if index >= segment.wake_index:
             return None
         segment.wake_index = index
-        return float(segment.ends_s[index])
+        return segment.ends_s[index]
 
     def wake(self, now_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Apply the iterations of the segment that ended at ``now_s``; return the requests that
@@ -343,51 +438,56 @@ class Replica:
         assert segment is not None
         self.segment = None
         done_steps = segment.wake_index + 1
-        decoding, batch = segment.decoding, segment.decoding + segment.admitted
-        self.busy_s += float(segment.ends_s[segment.wake_index]) - segment.start_s
+        batch = segment.decoding + segment.admitted
+        self.busy_s += segment.ends_s[segment.wake_index] - segment.start_s
         self._record_gaps(segment, done_steps)
         self.output_tokens += batch * done_steps
-        self.remaining[:batch] -= done_steps
-        self.context[:decoding] += done_steps
-        self.context[decoding:batch] += done_steps - 1
         table = self.requests
         if segment.admitted:
-            newcomers = self.slot_request[decoding:batch]
-            fresh = newcomers[table.generated[newcomers] == 0]
-            table.first_token_s[fresh] = segment.first_token_s
-        finished = self.remaining[:batch] == 0
-        finished_requests = self.slot_request[:batch][finished].copy()
-        times = np.full(len(finished_requests), now_s)
-        if done_steps == 1 and segment.admitted:
-            times[np.flatnonzero(finished) >= decoding] = segment.first_token_s
-        if len(finished_requests):
-            if self.cache is not None:
-                self._keep_histories(finished_requests)
-            keep = ~finished
-            count = int(keep.sum())
-            for array in (self.slot_request, self.context, self.remaining, self.blocks, self.saved):
-                array[:count] = array[:batch][keep]
-            self.running = count
+            for sequence in self.slots[segment.decoding : batch]:
+                if table.generated[sequence.request] == 0:
+                    table.first_token_s[sequence.request] = segment.first_token_s
         if self.config.preemption:
-            self.blocks[: self.running] = (
-                kv.blocks_held(self.context[: self.running], self.config.block_tokens)
-                - self.saved[: self.running]
-            )
-        self.blocks_used = int(self.blocks[: self.running].sum()) + sum(e.blocks for e in self.prefilling)
-        return finished_requests, times
+            self._held_sum += self._growth(self.tick, done_steps)
+        self.tick += done_steps
+        done = self._pop_finished()
+        requests = [sequence.request for sequence in done]
+        times = [now_s] * len(done)
+        if done_steps == 1 and segment.admitted:
+            first = segment.first_admitted
+            times = [segment.first_token_s if s.order >= first else now_s for s in done]
+        if done:
+            if self.cache is not None:
+                self._keep_histories(requests)
+            for sequence in done:
+                self._remove(sequence)
+                self.slots.remove(sequence)
+        held = self._held_sum - (self._saved_sum if self.config.preemption else 0)
+        self.blocks_used = held + sum(entry.blocks for entry in self.prefilling)
+        return np.array(requests, dtype=np.int64), np.array(times, dtype=float)
 
-    def _keep_histories(self, finished: np.ndarray) -> None:
+    def _pop_finished(self) -> list[_Sequence]:
+        """The running sequences with nothing left to emit at this tick, in slot order."""
+        heap, tick, done = self._finishes, self.tick, []
+        while heap and heap[0][0] <= tick:
+            sequence = heapq.heappop(heap)[2]
+            if sequence.alive:
+                done.append(sequence)
+        if len(done) > 1:
+            done.sort(key=lambda sequence: sequence.order)
+        return done
+
+    def _keep_histories(self, finished: list[int]) -> None:
         """Finished turns release their prefixes; a task's history is kept for its next turn."""
         assert self.cache is not None
         table = self.requests
-        for request in finished.tolist():
+        for request in finished:
             kept = int(table.input_tokens[request] + table.output_tokens[request] - table.shared[request])
             self.cache.finish(request, int(table.session[request]), kept, bool(table.keep[request]))
 
     def _record_gaps(self, segment: _Segment, done_steps: int) -> None:
         """Inter-token gaps: each iteration's duration, once per sequence that decoded in it."""
-        durations = segment.durations_s[:done_steps]
-        weights = np.full(done_steps, segment.decoding + segment.admitted, np.int64)
-        weights[0] = segment.decoding
-        self.gap_durations_s.append(durations)
-        self.gap_weights.append(weights)
+        self._gap_durations_s.extend(segment.durations_s[:done_steps])
+        self._gap_weights.append(segment.decoding)
+        if done_steps > 1:
+            self._gap_weights.extend([segment.decoding + segment.admitted] * (done_steps - 1))
