@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from array import array
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class Simulation:
         self._drop = np.full(count, -1, np.int64)
         self._reasons: list[str] = []
         self._arrived = self._finished = 0
-        self._series: list[tuple[float, int, int, int, int, int, int]] = []
+        self._series = array("d")  # after every event: time, queued, batched, blocks, in system, tokens, busy
         self._totals = [0, 0, 0, 0, 0]  # queued, in batches, KV blocks, tokens emitted, replicas busy
         # Closed loop: the first `clients` requests start at once; each completion (or drop) sends
         # that client's next request think_time_s later, in the next unused slot of the table.
@@ -92,14 +93,12 @@ class Simulation:
     def step(self) -> bool:
         """Process the next event; False when none is left."""
         while self._heap:
-            event = heapq.heappop(self._heap)
-            time_s, kind, _, target, version = event
+            time_s, kind, _, target, version = heapq.heappop(self._heap)
             if kind == WAKE and version != self._versions[target]:
                 continue  # superseded by an earlier wake-up
             self.now_s = time_s
-            new = self._arrive(target) if kind == ARRIVAL else self._wake(target)
-            for item in new:
-                self._push(item)
+            for item in self._arrive(target) if kind == ARRIVAL else self._wake(target):
+                heapq.heappush(self._heap, item)
             self._record()
             return True
         return False
@@ -215,15 +214,17 @@ class Simulation:
         return len(replica.queue), replica.in_batch, replica.blocks_used, replica.output_tokens, busy
 
     def _account(self, before: tuple[int, int, int, int, int], replica: Replica) -> None:
-        after = self._snapshot(replica)
-        for position in range(5):
-            self._totals[position] += after[position] - before[position]
+        queued, batched, blocks, tokens, busy = before
+        totals = self._totals
+        totals[0] += len(replica.queue) - queued
+        totals[1] += replica.in_batch - batched
+        totals[2] += replica.blocks_used - blocks
+        totals[3] += replica.output_tokens - tokens
+        totals[4] += (replica.segment is not None) - busy
 
     def _record(self) -> None:
         queued, batched, blocks, tokens, busy = self._totals
-        self._series.append(
-            (self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy)
-        )
+        self._series.extend((self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy))
 
     # output --------------------------------------------------------------------------------
     def records(self) -> RequestRecords:
@@ -244,7 +245,7 @@ class Simulation:
         )
 
     def series(self) -> TimeSeries:
-        columns = np.array(self._series, dtype=float).reshape(-1, 7)
+        columns = np.array(self._series, dtype=float).reshape(-1, 7)  # a copy: the run may go on
         return TimeSeries(
             time_s=columns[:, 0],
             queued=columns[:, 1].astype(np.int64),

@@ -35,6 +35,8 @@ from tokencost.sim.requests import RequestTable
 from tokencost.sim.steps import StepTimes
 
 SEGMENT_MAX_STEPS = 4096
+_NO_REQUESTS = np.zeros(0, np.int64)  # what a wake-up that completes nothing returns (size 0: immutable)
+_NO_TIMES = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -223,10 +225,14 @@ class Replica:
     def _growth(self, first_tick: int, steps: int) -> int:
         """Blocks the running sequences open in ``steps`` decode steps from ``first_tick`` (one
         each time a context crosses a multiple of the block)."""
-        block = self.config.block_tokens
+        block, phase = self.config.block_tokens, self._phase
+        if steps == 1:
+            return phase[-first_tick % block]
         full, part = divmod(steps, block)
-        phase = self._phase
-        return full * len(self.slots) + sum(phase[-tick % block] for tick in range(first_tick, first_tick + part))
+        growth = full * len(self.slots)
+        for tick in range(first_tick, first_tick + part):
+            growth += phase[-tick % block]
+        return growth
 
     def _steps_that_fit(self, room: int, most: int) -> int:
         """Largest m ≤ ``most`` such that after the first iteration and m more, the running
@@ -464,6 +470,8 @@ class Replica:
                 self.slots.remove(sequence)
         held = self._held_sum - (self._saved_sum if self.config.preemption else 0)
         self.blocks_used = held + sum(entry.blocks for entry in self.prefilling)
+        if not done:
+            return _NO_REQUESTS, _NO_TIMES
         return np.array(requests, dtype=np.int64), np.array(times, dtype=float)
 
     def _pop_finished(self) -> list[_Sequence]:
