@@ -19,9 +19,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokencost import Scenario, load_scenario
 from tokencost.sim import simulate
+from tokencost.sim.batch import RunningBatch
+from tokencost.sim.kv import blocks_held, steps_that_fit
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "data" / "sim_golden.json"
@@ -229,3 +233,28 @@ def test_the_comparison_can_fail() -> None:
 if __name__ == "__main__" and "--write" in sys.argv:
     GOLDEN.write_text(json.dumps({name: observe(name) for name in sorted(CASES)}, indent=1) + "\n")
     print(f"wrote {GOLDEN}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    contexts=st.lists(st.integers(1, 200), min_size=1, max_size=12),
+    block=st.integers(1, 17),
+    start_tick=st.integers(0, 50),
+    slack=st.integers(-3, 60),
+    most=st.integers(1, 300),
+)
+def test_running_totals_follow_the_per_sequence_formulas(contexts, block, start_tick, slack, most):
+    """The batch's totals give what the per-sequence arrays give: the sum of contexts,
+    Σ ceil(context / block) after any number of steps, and kv.steps_that_fit's answer."""
+    batch = RunningBatch(block, paged=True)
+    batch.tick = start_tick
+    for request, context in enumerate(contexts):
+        batch.add(request, context, 1000, 0, 0)  # after this iteration: context, 999 left
+    after_first = np.array(contexts, np.int64)
+    assert batch.offset_sum + len(contexts) * (start_tick + 1) == after_first.sum()
+    for steps in (1, block, 3 * block + 2):
+        expected = int(blocks_held(after_first - 1 + steps, block).sum())
+        assert batch.held_sum + batch.growth(start_tick, steps) == expected
+    room = int(blocks_held(after_first, block).sum()) + slack
+    want = steps_that_fit(after_first, block, room, most) if slack >= 0 else 0
+    assert batch.steps_that_fit(room, most) == want

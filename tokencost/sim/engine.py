@@ -224,7 +224,9 @@ class Simulation:
 
     def _record(self) -> None:
         queued, batched, blocks, tokens, busy = self._totals
-        self._series.extend((self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy))
+        self._series.extend(
+            (self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy)
+        )
 
     # output --------------------------------------------------------------------------------
     def records(self) -> RequestRecords:

@@ -9,9 +9,10 @@ Speed. Between two changes of the batch (an admission, a completion, a preemptio
 iterations differ only by one token of context each, so the replica plans a *segment*: the first
 iteration (which may admit and prefill) and then a run of pure decode steps up to the next
 completion, timed in one vectorised call. The engine wakes the replica at the end of the segment,
-or earlier — at the first iteration boundary after an arrival that could be admitted. Work per
-segment is O(running sequences); per-sequence state lives in numpy arrays kept in admission order
-(the newest last, which is the one preemption evicts).
+or earlier — at the first iteration boundary after an arrival that could be admitted. The running
+sequences are kept in admission order (the newest last, which is the one preemption evicts) as
+running totals (:mod:`tokencost.sim.batch`), so that work per segment is O(sequences admitted or
+finished), not O(batch).
 
 KV memory. With ``preemption`` a sequence holds ``ceil(context / block)`` blocks, allocated as it
 grows; when an iteration would need more blocks than are free, the newest sequences are
@@ -23,13 +24,13 @@ prompt + output, so nothing is ever preempted and requests wait in the queue ins
 from __future__ import annotations
 
 import bisect
-import heapq
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from tokencost.sim import kv
+from tokencost.sim.batch import RunningBatch
 from tokencost.sim.prefix import PrefixCache
 from tokencost.sim.requests import RequestTable
 from tokencost.sim.steps import StepTimes
@@ -65,20 +66,6 @@ class _Prefilling:
     saved: int = 0  # blocks of its cached prefix
 
 
-class _Sequence:
-    """A running sequence in its replica's frame of ticks (iterations run so far): its context is
-    ``offset + tick`` tokens and ``finish - tick`` tokens remain to be emitted."""
-
-    __slots__ = ("alive", "finish", "offset", "order", "request", "reserved", "saved")
-
-    def __init__(self, request: int, offset: int, finish: int, saved: int, reserved: int, order: int) -> None:
-        self.request, self.offset, self.finish = request, offset, finish
-        self.saved = saved  # blocks of its prefix the cache holds for it
-        self.reserved = reserved  # blocks it was given at admission
-        self.order = order  # admission number: slots are kept in this order
-        self.alive = True
-
-
 @dataclass
 class _Segment:
     start_s: float
@@ -109,14 +96,7 @@ class Replica:
         cache: PrefixCache | None = None,
     ) -> None:
         self.steps, self.config, self.requests, self.cache = steps, config, requests, cache
-        self.tick = 0  # iterations run
-        self.slots: list[_Sequence] = []  # running sequences, in admission order
-        self._finishes: list[tuple[int, int, _Sequence]] = []  # heap of (finish, order, sequence)
-        self._admissions = 0
-        self._offset_sum = 0  # Σ offset: the sum of contexts is _offset_sum + running · tick
-        self._saved_sum = 0
-        self._held_sum = 0  # preemption: Σ ceil(context / block) at tick; else Σ reserved blocks
-        self._phase = [0] * config.block_tokens  # sequences by offset mod block
+        self.batch = RunningBatch(config.block_tokens, paged=config.preemption)
         self.queue: deque[int] = deque()
         self.prefilling: list[_Prefilling] = []
         self.blocks_used = 0
@@ -132,16 +112,16 @@ class Replica:
     @property
     def running(self) -> int:
         """Sequences decoding (their prefill done)."""
-        return len(self.slots)
+        return len(self.batch.slots)
 
     @property
     def outstanding(self) -> int:
         """Requests queued, prefilling or running."""
-        return len(self.queue) + len(self.prefilling) + len(self.slots)
+        return len(self.queue) + len(self.prefilling) + len(self.batch.slots)
 
     @property
     def in_batch(self) -> int:
-        return len(self.slots) + len(self.prefilling)
+        return len(self.batch.slots) + len(self.prefilling)
 
     @property
     def gap_durations_s(self) -> list[np.ndarray]:
@@ -163,7 +143,7 @@ class Replica:
 
     def _fits(self, need: int, free: int) -> bool:
         """Admission check; the watermark applies only when something else holds the cache."""
-        busy = self.slots or self.prefilling
+        busy = self.batch.slots or self.prefilling
         return need <= free - (self.config.watermark_blocks if busy else 0)
 
     def could_admit_soon(self, request: int) -> bool:
@@ -192,86 +172,23 @@ class Replica:
         table.cached[request] = hit
         return need, hit, saved
 
-    # the running set ----------------------------------------------------------------------
-    def _add(self, request: int, context: int, remaining: int, saved: int, reserved: int) -> None:
-        """A sequence whose prefill ends in the iteration starting at this tick: after it, its
-        context is ``context`` and ``remaining − 1`` tokens remain."""
-        tick, block = self.tick, self.config.block_tokens
-        offset = context - tick - 1
-        sequence = _Sequence(request, offset, tick + remaining, saved, reserved, self._admissions)
-        self._admissions += 1
-        self.slots.append(sequence)
-        heapq.heappush(self._finishes, (sequence.finish, sequence.order, sequence))
-        self._offset_sum += offset
-        self._saved_sum += saved
-        if self.config.preemption:
-            self._held_sum += -(-(offset + tick) // block)
-            self._phase[offset % block] += 1
-        else:
-            self._held_sum += reserved
-
-    def _remove(self, sequence: _Sequence) -> None:
-        """Take a sequence out of the totals (the caller takes it out of ``slots``)."""
-        sequence.alive = False
-        block = self.config.block_tokens
-        self._offset_sum -= sequence.offset
-        self._saved_sum -= sequence.saved
-        if self.config.preemption:
-            self._held_sum -= -(-(sequence.offset + self.tick) // block)
-            self._phase[sequence.offset % block] -= 1
-        else:
-            self._held_sum -= sequence.reserved
-
-    def _growth(self, first_tick: int, steps: int) -> int:
-        """Blocks the running sequences open in ``steps`` decode steps from ``first_tick`` (one
-        each time a context crosses a multiple of the block)."""
-        block, phase = self.config.block_tokens, self._phase
-        if steps == 1:
-            return phase[-first_tick % block]
-        full, part = divmod(steps, block)
-        growth = full * len(self.slots)
-        for tick in range(first_tick, first_tick + part):
-            growth += phase[-tick % block]
-        return growth
-
-    def _steps_that_fit(self, room: int, most: int) -> int:
-        """Largest m ≤ ``most`` such that after the first iteration and m more, the running
-        sequences hold at most ``room`` blocks: ``Σ ceil((c_i + 1 + m) / block) ≤ room`` (0 if
-        none; :func:`tokencost.sim.kv.steps_that_fit` on the totals)."""
-        budget = room - self._held_sum
-        if budget >= self._growth(self.tick, most + 1):
-            return most
-        if budget < 0:
-            return 0
-        block, count, phase = self.config.block_tokens, len(self.slots), self._phase
-        full, left = divmod(budget, count)
-        part = 0  # the largest part < block with growth over `part` steps ≤ left
-        while part < block - 1 and phase[-(self.tick + part) % block] <= left:
-            left -= phase[-(self.tick + part) % block]
-            part += 1
-        return max(full * block + part - 1, 0)
-
-    def _min_remaining(self) -> int:
-        heap = self._finishes
-        while not heap[0][2].alive:
-            heapq.heappop(heap)
-        return heap[0][0] - self.tick
-
     # planning -----------------------------------------------------------------------------
     def start(self, now_s: float) -> float | None:
         """Plan the next segment from ``now_s``; return when to wake, or None if idle."""
-        if not (self.slots or self.queue or self.prefilling):
+        if not (self.batch.slots or self.queue or self.prefilling):
             return None
         self._make_room()
-        decoding = len(self.slots)
-        mean_context = float(self._offset_sum + decoding * self.tick) / decoding if decoding else 0.0
+        decoding = len(self.batch.slots)
+        mean_context = (
+            float(self.batch.offset_sum + decoding * self.batch.tick) / decoding if decoding else 0.0
+        )
         if self.config.static:
             first_duration_s, first_token_s = self._admit_static(now_s, decoding, mean_context)
         elif self.config.chunk_tokens is None:
             first_duration_s, first_token_s = self._admit_whole(now_s, decoding, mean_context)
         else:
             first_duration_s, first_token_s = self._admit_chunks(now_s, decoding, mean_context)
-        admitted = len(self.slots) - decoding
+        admitted = len(self.batch.slots) - decoding
         if decoding == 0 and admitted == 0 and first_duration_s == 0.0:
             return None
         return self._plan_run(now_s, decoding, admitted, first_duration_s, first_token_s)
@@ -281,19 +198,19 @@ class Replica:
         they fit."""
         if not self.config.preemption:
             return
-        block, tick, table = self.config.block_tokens, self.tick, self.requests
-        growth = self._phase[-tick % block]
+        block, tick, table = self.config.block_tokens, self.batch.tick, self.requests
+        growth = self.batch.phase[-tick % block]
         if self.cache is not None:
             self.cache.evict(growth - self._free(evictable=False))
-        while self.slots and growth > self._free(evictable=False):
-            sequence = self.slots.pop()
+        while self.batch.slots and growth > self._free(evictable=False):
+            sequence = self.batch.slots.pop()
             request, context = sequence.request, sequence.offset + tick
             growth -= int(context % block == 0)
             table.generated[request] = table.output_tokens[request] - (sequence.finish - tick)
             table.preemptions[request] += 1
             self.preemptions += 1
             self.blocks_used -= -(-context // block) - sequence.saved
-            self._remove(sequence)
+            self.batch.remove(sequence)
             self.queue.appendleft(request)
             if self.cache is not None:
                 self.cache.release(request)
@@ -308,14 +225,14 @@ class Replica:
             blocks, saved, self.blocks_used = blocks - moved, saved + moved, self.blocks_used - moved
         emitted = int(table.generated[request])
         context = int(table.input_tokens[request]) + emitted
-        self._add(request, context, int(table.output_tokens[request]) - emitted, saved, blocks)
+        self.batch.add(request, context, int(table.output_tokens[request]) - emitted, saved, blocks)
 
     def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
         config, table = self.config, self.requests
         prompts: list[int] = []
         cached: list[int] = []
-        while self.queue and len(self.slots) < config.max_batch:
+        while self.queue and len(self.batch.slots) < config.max_batch:
             request = self.queue[0]
             tokens = int(table.input_tokens[request] + table.generated[request])
             if prompts and sum(prompts) - sum(cached) + tokens > config.max_prefill_tokens:
@@ -341,7 +258,7 @@ class Replica:
             return self.steps.decode_time_s(decoding, mean_context), now_s
         config, table = self.config, self.requests
         prompts: list[int] = []
-        while self.queue and len(self.slots) < config.max_batch:
+        while self.queue and len(self.batch.slots) < config.max_batch:
             request = self.queue[0]
             need = self._need_blocks(request)
             if not self._fits(need, config.kv_blocks - self.blocks_used):
@@ -397,24 +314,24 @@ class Replica:
     ) -> float:
         """The first iteration, then pure decode steps until the next completion (or a limit)."""
         config = self.config
-        batch = len(self.slots)
-        steps = self._min_remaining() if batch else 1
+        batch = len(self.batch.slots)
+        steps = self.batch.min_remaining() if batch else 1
         if self.prefilling or (self.queue and not config.static and self._head_admissible_next()):
             steps = 1
         steps = max(1, min(steps, SEGMENT_MAX_STEPS))
         durations = [first_duration_s]
         if steps > 1 and config.preemption:
             room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
-            room += self._saved_sum - (self.cache.pinned_blocks if self.cache else 0)
-            steps = self._steps_that_fit(room, steps - 1) + 1
+            room += self.batch.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
+            steps = self.batch.steps_that_fit(room, steps - 1) + 1
         if steps > 1:
-            mean_context = float(self._offset_sum + batch * (self.tick + 1)) / batch
+            mean_context = float(self.batch.offset_sum + batch * (self.batch.tick + 1)) / batch
             durations += self.steps.decode_run_s(batch, mean_context, steps - 1).tolist()
         ends, elapsed = [], 0.0
         for duration in durations:  # a running sum, as numpy's cumsum adds
             elapsed += duration
             ends.append(now_s + elapsed)
-        first = self._admissions - admitted
+        first = self.batch.admissions - admitted
         self.segment = _Segment(
             now_s, ends, durations, decoding, admitted, first_token_s, first, wake_index=len(ends) - 1
         )
@@ -450,13 +367,13 @@ class Replica:
         self.output_tokens += batch * done_steps
         table = self.requests
         if segment.admitted:
-            for sequence in self.slots[segment.decoding : batch]:
+            for sequence in self.batch.slots[segment.decoding : batch]:
                 if table.generated[sequence.request] == 0:
                     table.first_token_s[sequence.request] = segment.first_token_s
         if self.config.preemption:
-            self._held_sum += self._growth(self.tick, done_steps)
-        self.tick += done_steps
-        done = self._pop_finished()
+            self.batch.held_sum += self.batch.growth(self.batch.tick, done_steps)
+        self.batch.tick += done_steps
+        done = self.batch.pop_finished()
         requests = [sequence.request for sequence in done]
         times = [now_s] * len(done)
         if done_steps == 1 and segment.admitted:
@@ -466,24 +383,13 @@ class Replica:
             if self.cache is not None:
                 self._keep_histories(requests)
             for sequence in done:
-                self._remove(sequence)
-                self.slots.remove(sequence)
-        held = self._held_sum - (self._saved_sum if self.config.preemption else 0)
+                self.batch.remove(sequence)
+                self.batch.slots.remove(sequence)
+        held = self.batch.held_sum - (self.batch.saved_sum if self.config.preemption else 0)
         self.blocks_used = held + sum(entry.blocks for entry in self.prefilling)
         if not done:
             return _NO_REQUESTS, _NO_TIMES
         return np.array(requests, dtype=np.int64), np.array(times, dtype=float)
-
-    def _pop_finished(self) -> list[_Sequence]:
-        """The running sequences with nothing left to emit at this tick, in slot order."""
-        heap, tick, done = self._finishes, self.tick, []
-        while heap and heap[0][0] <= tick:
-            sequence = heapq.heappop(heap)[2]
-            if sequence.alive:
-                done.append(sequence)
-        if len(done) > 1:
-            done.sort(key=lambda sequence: sequence.order)
-        return done
 
     def _keep_histories(self, finished: list[int]) -> None:
         """Finished turns release their prefixes; a task's history is kept for its next turn."""
