@@ -59,6 +59,8 @@ class Simulation:
         arrival_s, prompts, outputs = source.draw(self.rng)
         self.requests = RequestTable.build(arrival_s, prompts, outputs, source.prefix_columns(prompts))
         self.config = config
+        tokens = self.requests.input_tokens + self.requests.output_tokens
+        self._too_big = (kv.blocks_held(tokens, config.block_tokens) > config.kv_blocks).tolist()
         self.replicas = [
             Replica(steps, config, self.requests, self._cache(config, prefix_cache_fraction))
             for _ in range(replicas)
@@ -126,7 +128,11 @@ class Simulation:
         if reason is not None:
             self._drop_request(request, reason)
             return events + self._next_of_clients(1)
-        index = self.router.choose([replica.outstanding for replica in self.replicas], request // self._turns)
+        index = (
+            self.router.choose([replica.outstanding for replica in self.replicas], request // self._turns)
+            if len(self.replicas) > 1
+            else 0  # every router sends everything to a lone replica
+        )
         replica = self.replicas[index]
         if replica.config.max_queue is not None and len(replica.queue) >= replica.config.max_queue:
             self._drop_request(request, "queue full")
@@ -146,10 +152,7 @@ class Simulation:
         """Why a request can never be served here, or None."""
         if self._unservable is not None:
             return self._unservable
-        table = self.requests
-        tokens = int(table.input_tokens[request] + table.output_tokens[request])
-        needed = kv.blocks_for(tokens, self.config.block_tokens)
-        if needed > self.config.kv_blocks:
+        if self._too_big[request]:
             capacity = self.config.kv_blocks * self.config.block_tokens
             return f"prompt + output exceed the KV cache of a replica ({capacity} tokens)"
         return None
@@ -211,13 +214,14 @@ class Simulation:
     @staticmethod
     def _snapshot(replica: Replica) -> tuple[int, int, int, int, int]:
         busy = int(replica.segment is not None)
-        return len(replica.queue), replica.in_batch, replica.blocks_used, replica.output_tokens, busy
+        batched = len(replica.batch.slots) + len(replica.prefilling)
+        return len(replica.queue), batched, replica.blocks_used, replica.output_tokens, busy
 
     def _account(self, before: tuple[int, int, int, int, int], replica: Replica) -> None:
         queued, batched, blocks, tokens, busy = before
         totals = self._totals
         totals[0] += len(replica.queue) - queued
-        totals[1] += replica.in_batch - batched
+        totals[1] += len(replica.batch.slots) + len(replica.prefilling) - batched
         totals[2] += replica.blocks_used - blocks
         totals[3] += replica.output_tokens - tokens
         totals[4] += (replica.segment is not None) - busy

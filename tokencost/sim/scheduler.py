@@ -326,7 +326,10 @@ class Replica:
             steps = self.batch.steps_that_fit(room, steps - 1) + 1
         if steps > 1:
             mean_context = float(self.batch.offset_sum + batch * (self.batch.tick + 1)) / batch
-            durations += self.steps.decode_run_s(batch, mean_context, steps - 1).tolist()
+            if steps - 1 == 1:  # one step: the same terms and roofline as a run of one
+                durations.append(self.steps.decode_time_s(batch, mean_context))
+            else:
+                durations += self.steps.decode_run_s(batch, mean_context, steps - 1).tolist()
         ends, elapsed = [], 0.0
         for duration in durations:  # a running sum, as numpy's cumsum adds
             elapsed += duration
