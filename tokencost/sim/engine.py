@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from array import array
 
 import numpy as np
 
@@ -58,6 +59,8 @@ class Simulation:
         arrival_s, prompts, outputs = source.draw(self.rng)
         self.requests = RequestTable.build(arrival_s, prompts, outputs, source.prefix_columns(prompts))
         self.config = config
+        tokens = self.requests.input_tokens + self.requests.output_tokens
+        self._too_big = (kv.blocks_held(tokens, config.block_tokens) > config.kv_blocks).tolist()
         self.replicas = [
             Replica(steps, config, self.requests, self._cache(config, prefix_cache_fraction))
             for _ in range(replicas)
@@ -72,7 +75,7 @@ class Simulation:
         self._drop = np.full(count, -1, np.int64)
         self._reasons: list[str] = []
         self._arrived = self._finished = 0
-        self._series: list[tuple[float, int, int, int, int, int, int]] = []
+        self._series = array("d")  # after every event: time, queued, batched, blocks, in system, tokens, busy
         self._totals = [0, 0, 0, 0, 0]  # queued, in batches, KV blocks, tokens emitted, replicas busy
         # Closed loop: the first `clients` requests start at once; each completion (or drop) sends
         # that client's next request think_time_s later, in the next unused slot of the table.
@@ -92,14 +95,12 @@ class Simulation:
     def step(self) -> bool:
         """Process the next event; False when none is left."""
         while self._heap:
-            event = heapq.heappop(self._heap)
-            time_s, kind, _, target, version = event
+            time_s, kind, _, target, version = heapq.heappop(self._heap)
             if kind == WAKE and version != self._versions[target]:
                 continue  # superseded by an earlier wake-up
             self.now_s = time_s
-            new = self._arrive(target) if kind == ARRIVAL else self._wake(target)
-            for item in new:
-                self._push(item)
+            for item in self._arrive(target) if kind == ARRIVAL else self._wake(target):
+                heapq.heappush(self._heap, item)
             self._record()
             return True
         return False
@@ -127,7 +128,11 @@ class Simulation:
         if reason is not None:
             self._drop_request(request, reason)
             return events + self._next_of_clients(1)
-        index = self.router.choose([replica.outstanding for replica in self.replicas], request // self._turns)
+        index = (
+            self.router.choose([replica.outstanding for replica in self.replicas], request // self._turns)
+            if len(self.replicas) > 1
+            else 0  # every router sends everything to a lone replica
+        )
         replica = self.replicas[index]
         if replica.config.max_queue is not None and len(replica.queue) >= replica.config.max_queue:
             self._drop_request(request, "queue full")
@@ -147,10 +152,7 @@ class Simulation:
         """Why a request can never be served here, or None."""
         if self._unservable is not None:
             return self._unservable
-        table = self.requests
-        tokens = int(table.input_tokens[request] + table.output_tokens[request])
-        needed = kv.blocks_for(tokens, self.config.block_tokens)
-        if needed > self.config.kv_blocks:
+        if self._too_big[request]:
             capacity = self.config.kv_blocks * self.config.block_tokens
             return f"prompt + output exceed the KV cache of a replica ({capacity} tokens)"
         return None
@@ -212,16 +214,21 @@ class Simulation:
     @staticmethod
     def _snapshot(replica: Replica) -> tuple[int, int, int, int, int]:
         busy = int(replica.segment is not None)
-        return len(replica.queue), replica.in_batch, replica.blocks_used, replica.output_tokens, busy
+        batched = len(replica.batch.slots) + len(replica.prefilling)
+        return len(replica.queue), batched, replica.blocks_used, replica.output_tokens, busy
 
     def _account(self, before: tuple[int, int, int, int, int], replica: Replica) -> None:
-        after = self._snapshot(replica)
-        for position in range(5):
-            self._totals[position] += after[position] - before[position]
+        queued, batched, blocks, tokens, busy = before
+        totals = self._totals
+        totals[0] += len(replica.queue) - queued
+        totals[1] += len(replica.batch.slots) + len(replica.prefilling) - batched
+        totals[2] += replica.blocks_used - blocks
+        totals[3] += replica.output_tokens - tokens
+        totals[4] += (replica.segment is not None) - busy
 
     def _record(self) -> None:
         queued, batched, blocks, tokens, busy = self._totals
-        self._series.append(
+        self._series.extend(
             (self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy)
         )
 
@@ -244,7 +251,7 @@ class Simulation:
         )
 
     def series(self) -> TimeSeries:
-        columns = np.array(self._series, dtype=float).reshape(-1, 7)
+        columns = np.array(self._series, dtype=float).reshape(-1, 7)  # a copy: the run may go on
         return TimeSeries(
             time_s=columns[:, 0],
             queued=columns[:, 1].astype(np.int64),

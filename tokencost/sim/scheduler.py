@@ -9,9 +9,10 @@ Speed. Between two changes of the batch (an admission, a completion, a preemptio
 iterations differ only by one token of context each, so the replica plans a *segment*: the first
 iteration (which may admit and prefill) and then a run of pure decode steps up to the next
 completion, timed in one vectorised call. The engine wakes the replica at the end of the segment,
-or earlier — at the first iteration boundary after an arrival that could be admitted. Work per
-segment is O(running sequences); per-sequence state lives in numpy arrays kept in admission order
-(the newest last, which is the one preemption evicts).
+or earlier — at the first iteration boundary after an arrival that could be admitted. The running
+sequences are kept in admission order (the newest last, which is the one preemption evicts) as
+running totals (:mod:`tokencost.sim.batch`), so that work per segment is O(sequences admitted or
+finished), not O(batch).
 
 KV memory. With ``preemption`` a sequence holds ``ceil(context / block)`` blocks, allocated as it
 grows; when an iteration would need more blocks than are free, the newest sequences are
@@ -22,17 +23,21 @@ prompt + output, so nothing is ever preempted and requests wait in the queue ins
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from tokencost.sim import kv
+from tokencost.sim.batch import RunningBatch
 from tokencost.sim.prefix import PrefixCache
 from tokencost.sim.requests import RequestTable
 from tokencost.sim.steps import StepTimes
 
 SEGMENT_MAX_STEPS = 4096
+_NO_REQUESTS = np.zeros(0, np.int64)  # what a wake-up that completes nothing returns (size 0: immutable)
+_NO_TIMES = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -64,16 +69,24 @@ class _Prefilling:
 @dataclass
 class _Segment:
     start_s: float
-    ends_s: np.ndarray
-    durations_s: np.ndarray
-    decoding: int  # slots [0, decoding) decode in the first iteration
-    admitted: int  # slots [decoding, decoding + admitted) finish their prefill in it
+    ends_s: list[float]
+    durations_s: list[float]
+    decoding: int  # the first `decoding` slots decode in the first iteration
+    admitted: int  # the next `admitted` slots finish their prefill in it
     first_token_s: float
-    wake_index: int = field(default=-1)
+    first_admitted: int  # admission number of the first of those
+    wake_index: int  # the iteration at whose end the replica wakes
 
 
 class Replica:
-    """A replica's queue, running batch and KV blocks, advanced segment by segment."""
+    """A replica's queue, running batch and KV blocks, advanced segment by segment.
+
+    The running sequences are kept in admission order (the newest last, which is the one
+    preemption evicts). What a segment needs of them is kept as running totals in the frame of
+    the replica's tick, so that a wake-up costs O(sequences that finish), not O(batch): the sum of
+    contexts, a heap of finish ticks and, for paged KV, ``Σ ceil(context / block)`` with a count
+    of sequences by ``context mod block`` (which ones open a block at a given tick).
+    """
 
     def __init__(
         self,
@@ -83,13 +96,7 @@ class Replica:
         cache: PrefixCache | None = None,
     ) -> None:
         self.steps, self.config, self.requests, self.cache = steps, config, requests, cache
-        size = config.max_batch
-        self.saved = np.zeros(size, np.int64)  # blocks of its prefix the cache holds for it
-        self.slot_request = np.zeros(size, np.int64)
-        self.context = np.zeros(size, np.int64)  # tokens in the KV cache
-        self.remaining = np.zeros(size, np.int64)  # tokens still to emit
-        self.blocks = np.zeros(size, np.int64)  # blocks held
-        self.running = 0
+        self.batch = RunningBatch(config.block_tokens, paged=config.preemption)
         self.queue: deque[int] = deque()
         self.prefilling: list[_Prefilling] = []
         self.blocks_used = 0
@@ -98,18 +105,33 @@ class Replica:
         self.prefill_busy_s = 0.0  # share of busy_s spent on prefill work
         self.output_tokens = 0
         self.preemptions = 0
-        self.gap_durations_s: list[np.ndarray] = []
-        self.gap_weights: list[np.ndarray] = []
+        self._gap_durations_s: list[float] = []
+        self._gap_weights: list[int] = []
 
     # state the engine reads -------------------------------------------------------------
     @property
+    def running(self) -> int:
+        """Sequences decoding (their prefill done)."""
+        return len(self.batch.slots)
+
+    @property
     def outstanding(self) -> int:
         """Requests queued, prefilling or running."""
-        return len(self.queue) + len(self.prefilling) + self.running
+        return len(self.queue) + len(self.prefilling) + len(self.batch.slots)
 
     @property
     def in_batch(self) -> int:
-        return self.running + len(self.prefilling)
+        return len(self.batch.slots) + len(self.prefilling)
+
+    @property
+    def gap_durations_s(self) -> list[np.ndarray]:
+        """Inter-token gaps (s): every iteration's duration (one array)."""
+        return [np.array(self._gap_durations_s, dtype=float)]
+
+    @property
+    def gap_weights(self) -> list[np.ndarray]:
+        """How many sequences saw each gap of :attr:`gap_durations_s`."""
+        return [np.array(self._gap_weights, dtype=np.int64)]
 
     def _need_blocks(self, request: int) -> int:
         table = self.requests
@@ -121,7 +143,7 @@ class Replica:
 
     def _fits(self, need: int, free: int) -> bool:
         """Admission check; the watermark applies only when something else holds the cache."""
-        busy = self.running or self.prefilling
+        busy = self.batch.slots or self.prefilling
         return need <= free - (self.config.watermark_blocks if busy else 0)
 
     def could_admit_soon(self, request: int) -> bool:
@@ -153,18 +175,20 @@ class Replica:
     # planning -----------------------------------------------------------------------------
     def start(self, now_s: float) -> float | None:
         """Plan the next segment from ``now_s``; return when to wake, or None if idle."""
-        if not (self.running or self.queue or self.prefilling):
+        if not (self.batch.slots or self.queue or self.prefilling):
             return None
         self._make_room()
-        decoding = self.running
-        mean_context = float(self.context[:decoding].sum()) / decoding if decoding else 0.0
+        decoding = len(self.batch.slots)
+        mean_context = (
+            float(self.batch.offset_sum + decoding * self.batch.tick) / decoding if decoding else 0.0
+        )
         if self.config.static:
             first_duration_s, first_token_s = self._admit_static(now_s, decoding, mean_context)
         elif self.config.chunk_tokens is None:
             first_duration_s, first_token_s = self._admit_whole(now_s, decoding, mean_context)
         else:
             first_duration_s, first_token_s = self._admit_chunks(now_s, decoding, mean_context)
-        admitted = self.running - decoding
+        admitted = len(self.batch.slots) - decoding
         if decoding == 0 and admitted == 0 and first_duration_s == 0.0:
             return None
         return self._plan_run(now_s, decoding, admitted, first_duration_s, first_token_s)
@@ -174,20 +198,19 @@ class Replica:
         they fit."""
         if not self.config.preemption:
             return
-        block = self.config.block_tokens
-        growth = int(np.count_nonzero(self.context[: self.running] % block == 0))
+        block, tick, table = self.config.block_tokens, self.batch.tick, self.requests
+        growth = self.batch.phase[-tick % block]
         if self.cache is not None:
             self.cache.evict(growth - self._free(evictable=False))
-        while self.running and growth > self._free(evictable=False):
-            slot = self.running - 1
-            request = int(self.slot_request[slot])
-            growth -= int(self.context[slot] % block == 0)
-            table = self.requests
-            table.generated[request] = table.output_tokens[request] - self.remaining[slot]
+        while self.batch.slots and growth > self._free(evictable=False):
+            sequence = self.batch.slots.pop()
+            request, context = sequence.request, sequence.offset + tick
+            growth -= int(context % block == 0)
+            table.generated[request] = table.output_tokens[request] - (sequence.finish - tick)
             table.preemptions[request] += 1
             self.preemptions += 1
-            self.blocks_used -= int(self.blocks[slot])
-            self.running -= 1
+            self.blocks_used -= -(-context // block) - sequence.saved
+            self.batch.remove(sequence)
             self.queue.appendleft(request)
             if self.cache is not None:
                 self.cache.release(request)
@@ -196,24 +219,20 @@ class Replica:
     def _place(self, request: int, blocks: int, saved: int = 0) -> None:
         """Put a sequence whose prefill ends in this iteration into the next free slot (a shared
         prompt it computed goes to the cache)."""
-        table, slot = self.requests, self.running
+        table = self.requests
         if self.cache is not None:
             moved = self.cache.insert_shared(request, int(table.shared[request]))
             blocks, saved, self.blocks_used = blocks - moved, saved + moved, self.blocks_used - moved
-        self.saved[slot] = saved
         emitted = int(table.generated[request])
-        self.slot_request[slot] = request
-        self.context[slot] = int(table.input_tokens[request]) + emitted
-        self.remaining[slot] = int(table.output_tokens[request]) - emitted
-        self.blocks[slot] = blocks
-        self.running += 1
+        context = int(table.input_tokens[request]) + emitted
+        self.batch.add(request, context, int(table.output_tokens[request]) - emitted, saved, blocks)
 
     def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
         config, table = self.config, self.requests
         prompts: list[int] = []
         cached: list[int] = []
-        while self.queue and self.running < config.max_batch:
+        while self.queue and len(self.batch.slots) < config.max_batch:
             request = self.queue[0]
             tokens = int(table.input_tokens[request] + table.generated[request])
             if prompts and sum(prompts) - sum(cached) + tokens > config.max_prefill_tokens:
@@ -239,7 +258,7 @@ class Replica:
             return self.steps.decode_time_s(decoding, mean_context), now_s
         config, table = self.config, self.requests
         prompts: list[int] = []
-        while self.queue and self.running < config.max_batch:
+        while self.queue and len(self.batch.slots) < config.max_batch:
             request = self.queue[0]
             need = self._need_blocks(request)
             if not self._fits(need, config.kv_blocks - self.blocks_used):
@@ -295,29 +314,31 @@ class Replica:
     ) -> float:
         """The first iteration, then pure decode steps until the next completion (or a limit)."""
         config = self.config
-        batch = self.running
-        steps = int(self.remaining[:batch].min()) if batch else 1
-        if self.prefilling or (self.queue and not self.config.static and self._head_admissible_next()):
+        batch = len(self.batch.slots)
+        steps = self.batch.min_remaining() if batch else 1
+        if self.prefilling or (self.queue and not config.static and self._head_admissible_next()):
             steps = 1
         steps = max(1, min(steps, SEGMENT_MAX_STEPS))
-        durations = np.empty(steps)
-        durations[0] = first_duration_s
+        durations = [first_duration_s]
+        if steps > 1 and config.preemption:
+            room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
+            room += self.batch.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
+            steps = self.batch.steps_that_fit(room, steps - 1) + 1
         if steps > 1:
-            after_first = self.context[:batch].copy()
-            after_first[:decoding] += 1
-            if config.preemption:
-                room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
-                room += int(self.saved[:batch].sum()) - (self.cache.pinned_blocks if self.cache else 0)
-                fit = kv.steps_that_fit(after_first, config.block_tokens, room, steps - 1)
-                if fit < steps - 1:
-                    steps = fit + 1
-                    durations = durations[:steps]
-            if steps > 1:
-                mean_context = float(after_first.sum()) / batch
-                durations[1:] = self.steps.decode_run_s(batch, mean_context, steps - 1)
-        ends = now_s + np.cumsum(durations)
-        self.segment = _Segment(now_s, ends, durations, decoding, admitted, first_token_s, steps - 1)
-        return float(ends[-1])
+            mean_context = float(self.batch.offset_sum + batch * (self.batch.tick + 1)) / batch
+            if steps - 1 == 1:  # one step: the same terms and roofline as a run of one
+                durations.append(self.steps.decode_time_s(batch, mean_context))
+            else:
+                durations += self.steps.decode_run_s(batch, mean_context, steps - 1).tolist()
+        ends, elapsed = [], 0.0
+        for duration in durations:  # a running sum, as numpy's cumsum adds
+            elapsed += duration
+            ends.append(now_s + elapsed)
+        first = self.batch.admissions - admitted
+        self.segment = _Segment(
+            now_s, ends, durations, decoding, admitted, first_token_s, first, wake_index=len(ends) - 1
+        )
+        return ends[-1]
 
     def _head_admissible_next(self) -> bool:
         if self.in_batch >= self.config.max_batch:
@@ -330,11 +351,11 @@ class Replica:
         segment = self.segment
         if segment is None:
             return None
-        index = int(np.searchsorted(segment.ends_s, now_s, side="left"))
+        index = bisect.bisect_left(segment.ends_s, now_s)
         if index >= segment.wake_index:
             return None
         segment.wake_index = index
-        return float(segment.ends_s[index])
+        return segment.ends_s[index]
 
     def wake(self, now_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Apply the iterations of the segment that ended at ``now_s``; return the requests that
@@ -343,51 +364,47 @@ class Replica:
         assert segment is not None
         self.segment = None
         done_steps = segment.wake_index + 1
-        decoding, batch = segment.decoding, segment.decoding + segment.admitted
-        self.busy_s += float(segment.ends_s[segment.wake_index]) - segment.start_s
+        batch = segment.decoding + segment.admitted
+        self.busy_s += segment.ends_s[segment.wake_index] - segment.start_s
         self._record_gaps(segment, done_steps)
         self.output_tokens += batch * done_steps
-        self.remaining[:batch] -= done_steps
-        self.context[:decoding] += done_steps
-        self.context[decoding:batch] += done_steps - 1
         table = self.requests
         if segment.admitted:
-            newcomers = self.slot_request[decoding:batch]
-            fresh = newcomers[table.generated[newcomers] == 0]
-            table.first_token_s[fresh] = segment.first_token_s
-        finished = self.remaining[:batch] == 0
-        finished_requests = self.slot_request[:batch][finished].copy()
-        times = np.full(len(finished_requests), now_s)
-        if done_steps == 1 and segment.admitted:
-            times[np.flatnonzero(finished) >= decoding] = segment.first_token_s
-        if len(finished_requests):
-            if self.cache is not None:
-                self._keep_histories(finished_requests)
-            keep = ~finished
-            count = int(keep.sum())
-            for array in (self.slot_request, self.context, self.remaining, self.blocks, self.saved):
-                array[:count] = array[:batch][keep]
-            self.running = count
+            for sequence in self.batch.slots[segment.decoding : batch]:
+                if table.generated[sequence.request] == 0:
+                    table.first_token_s[sequence.request] = segment.first_token_s
         if self.config.preemption:
-            self.blocks[: self.running] = (
-                kv.blocks_held(self.context[: self.running], self.config.block_tokens)
-                - self.saved[: self.running]
-            )
-        self.blocks_used = int(self.blocks[: self.running].sum()) + sum(e.blocks for e in self.prefilling)
-        return finished_requests, times
+            self.batch.held_sum += self.batch.growth(self.batch.tick, done_steps)
+        self.batch.tick += done_steps
+        done = self.batch.pop_finished()
+        requests = [sequence.request for sequence in done]
+        times = [now_s] * len(done)
+        if done_steps == 1 and segment.admitted:
+            first = segment.first_admitted
+            times = [segment.first_token_s if s.order >= first else now_s for s in done]
+        if done:
+            if self.cache is not None:
+                self._keep_histories(requests)
+            for sequence in done:
+                self.batch.remove(sequence)
+                self.batch.slots.remove(sequence)
+        held = self.batch.held_sum - (self.batch.saved_sum if self.config.preemption else 0)
+        self.blocks_used = held + sum(entry.blocks for entry in self.prefilling)
+        if not done:
+            return _NO_REQUESTS, _NO_TIMES
+        return np.array(requests, dtype=np.int64), np.array(times, dtype=float)
 
-    def _keep_histories(self, finished: np.ndarray) -> None:
+    def _keep_histories(self, finished: list[int]) -> None:
         """Finished turns release their prefixes; a task's history is kept for its next turn."""
         assert self.cache is not None
         table = self.requests
-        for request in finished.tolist():
+        for request in finished:
             kept = int(table.input_tokens[request] + table.output_tokens[request] - table.shared[request])
             self.cache.finish(request, int(table.session[request]), kept, bool(table.keep[request]))
 
     def _record_gaps(self, segment: _Segment, done_steps: int) -> None:
         """Inter-token gaps: each iteration's duration, once per sequence that decoded in it."""
-        durations = segment.durations_s[:done_steps]
-        weights = np.full(done_steps, segment.decoding + segment.admitted, np.int64)
-        weights[0] = segment.decoding
-        self.gap_durations_s.append(durations)
-        self.gap_weights.append(weights)
+        self._gap_durations_s.extend(segment.durations_s[:done_steps])
+        self._gap_weights.append(segment.decoding)
+        if done_steps > 1:
+            self._gap_weights.extend([segment.decoding + segment.admitted] * (done_steps - 1))

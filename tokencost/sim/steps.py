@@ -64,15 +64,30 @@ class StepTimes:
         self.decode_memory_s = np.asarray(at_zero.memory_s, dtype=float)
         self.decode_memory_per_token_s = np.asarray(at_one.memory_s, dtype=float) - self.decode_memory_s
         self.decode_comm_s = np.broadcast_to(np.asarray(at_zero.comm_s, dtype=float), batch.shape).copy()
-        self._check_decode(max_batch)
         self.table_tokens = int(min(max(prefill_tokens, 1), MAX_PREFILL_TABLE_TOKENS))
         tokens = np.arange(self.table_tokens + 1, dtype=float)
         pre = serving.prefill(dep, tokens)
         self.prefill_compute_s = np.asarray(pre.compute_s, dtype=float)
         self.prefill_memory_s = np.asarray(pre.memory_s, dtype=float)
         self.prefill_comm_s = np.broadcast_to(np.asarray(pre.comm_s, dtype=float), tokens.shape).copy()
+        # one whole prompt alone: the model's pass time, tabulated with the same roofline
+        self.prefill_time_s = rl.roofline_time_s(
+            self.prefill_compute_s, self.prefill_memory_s, self.prefill_comm_s, self.overhead_s
+        )
+        self._prefill_time_list: list[float] = self.prefill_time_s.tolist()
+        self._decode_lists = tuple(
+            table.tolist()
+            for table in (
+                self.decode_compute_s,
+                self.decode_compute_per_token_s,
+                self.decode_memory_s,
+                self.decode_memory_per_token_s,
+                self.decode_comm_s,
+            )
+        )
         self._beyond: dict[int, tuple[float, float, float]] = {}
         self.cached_read_s_per_token = float(prefix.cached_read_s(dep, dep.kv_bytes_per_token))
+        self._check_decode(max_batch)
 
     def _check_decode(self, max_batch: int) -> None:
         """The affine decomposition must reproduce the model (it would not if the model changed)."""
@@ -83,9 +98,10 @@ class StepTimes:
     # decode ---------------------------------------------------------------------------------
     def decode_terms(self, batch: int, mean_context: float) -> tuple[float, float, float]:
         """(compute, memory, comm) seconds of one decode step of ``batch`` sequences."""
-        compute = self.decode_compute_s[batch] + self.decode_compute_per_token_s[batch] * mean_context
-        memory = self.decode_memory_s[batch] + self.decode_memory_per_token_s[batch] * mean_context
-        return float(compute), float(memory), float(self.decode_comm_s[batch])
+        compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
+        compute = compute_s[batch] + compute_per_token_s[batch] * mean_context
+        memory = memory_s[batch] + memory_per_token_s[batch] * mean_context
+        return compute, memory, comm_s[batch]
 
     def decode_time_s(self, batch: int, mean_context: float) -> float:
         """``serving.decode_step(dep, batch, mean_context).time_s``."""
@@ -122,6 +138,8 @@ class StepTimes:
         a chunk after them, and their KV is read once (:func:`tokencost.model.prefix.prefill_cached`)."""
         if not prompts:
             return 0.0
+        if len(prompts) == 1 and not any(cached) and prompts[0] <= self.table_tokens:
+            return self._prefill_time_list[int(prompts[0])]
         if not any(cached):
             compute = sum(self.prefill_terms(int(tokens))[0] for tokens in prompts)
             _, memory, comm = self.prefill_terms(int(sum(prompts)))
