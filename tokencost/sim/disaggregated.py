@@ -82,9 +82,19 @@ class DecodeReplica(Replica):
             if not self._fits(need, self._free()):
                 break
             self.handed.popleft()
-            self._place(request, need)
+            self._hand_in(request, need)
             self.blocks_used += need
         return super().start(now_s)
+
+
+    def _hand_in(self, request: int, blocks: int) -> None:
+        """Put a handed-off sequence into the batch: it decodes in this very iteration (no prefill
+        pass), so its context before the iteration is its prompt and the token the prefill pool
+        emitted, one more after it (the batch's ``add`` takes the context after the iteration)."""
+        table = self.requests
+        emitted = int(table.generated[request])
+        context = int(table.input_tokens[request]) + emitted
+        self.batch.add(request, context + 1, int(table.output_tokens[request]) - emitted, 0, blocks)
 
 
 def prefill_table(requests: RequestTable) -> RequestTable:
