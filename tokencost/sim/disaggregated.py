@@ -86,7 +86,6 @@ class DecodeReplica(Replica):
             self.blocks_used += need
         return super().start(now_s)
 
-
     def _hand_in(self, request: int, blocks: int) -> None:
         """Put a handed-off sequence into the batch: it decodes in this very iteration (no prefill
         pass), so its context before the iteration is its prompt and the token the prefill pool

@@ -15,6 +15,7 @@ cache holds the blocks of its entries; both come out of the replica's KV blocks.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 SHARED = -1
 
@@ -31,14 +32,28 @@ class PrefixCache:
         self.pins: dict[int, tuple[int, ...]] = {}  # request -> keys it pins
 
     def acquire(self, request: int, shared: int, session: int, history: int) -> tuple[int, int]:
-        """Pin the cached prefixes ``request`` starts with; (tokens found, blocks they hold).
-        The history counts only after a found shared prompt (a radix tree matches from the root)."""
+        """Pin the cached prefixes ``request`` starts with; (tokens found, blocks they hold)."""
+        found, blocks, keys = self.match(shared, session, history)
+        for key in keys:
+            self._pin(key)
+        self.pins[request] = keys
+        return found, blocks
+
+    def found(self, table: Any, request: int) -> int:
+        """Prompt tokens of ``request`` (a row of the request ``table``) cached now, none pinned."""
+        shared, session = int(table.shared[request]), int(table.session[request])
+        return self.match(shared, session, int(table.history[request]))[0]
+
+    def match(self, shared: int, session: int, history: int) -> tuple[int, int, tuple[int, ...]]:
+        """The cached prefixes a request starts with, nothing pinned: (tokens found, blocks they
+        hold, their keys). The history counts only after a found shared prompt (a radix tree
+        matches from the root)."""
         found = blocks = 0
         keys: list[int] = []
         if shared > 0:
             entry = self.entries.get(SHARED)
             if entry is None:
-                return 0, 0
+                return 0, 0, ()
             found, blocks = entry[0] * self.block_tokens, entry[0]
             keys.append(SHARED)
         if session >= 0 and history > 0:
@@ -47,10 +62,7 @@ class PrefixCache:
                 usable = min(entry[0], history // self.block_tokens)
                 found, blocks = found + usable * self.block_tokens, blocks + usable
                 keys.append(session)
-        for key in keys:
-            self._pin(key)
-        self.pins[request] = tuple(keys)
-        return found, blocks
+        return found, blocks, tuple(keys)
 
     def _pin(self, key: int) -> None:
         entry = self.entries[key]

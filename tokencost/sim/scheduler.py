@@ -235,7 +235,9 @@ class Replica:
         while self.queue and len(self.batch.slots) < config.max_batch:
             request = self.queue[0]
             tokens = int(table.input_tokens[request] + table.generated[request])
-            if prompts and sum(prompts) - sum(cached) + tokens > config.max_prefill_tokens:
+            found = self.cache.found(table, request) if self.cache is not None else 0
+            computed = tokens - min(found, tokens - 1)  # vLLM's token budget counts these only
+            if prompts and sum(prompts) - sum(cached) + computed > config.max_prefill_tokens:
                 break
             need, hit, saved = self._acquire(request)
             if not self._fits(need, self._free()):
