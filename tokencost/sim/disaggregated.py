@@ -292,18 +292,7 @@ class DisaggregatedSimulation:
 
     # output (the interface of tokencost.sim.engine.Simulation) -----------------------------
     def records(self) -> RequestRecords:
-        table = self.requests
-        return RequestRecords(
-            arrival_s=table.arrival_s,
-            input_tokens=table.input_tokens,
-            output_tokens=table.output_tokens,
-            replica=self._replica_of,
-            first_token_s=table.first_token_s,
-            completion_s=table.completion_s,
-            preemptions=table.preemptions,
-            drop_reason=self._drop,
-            drop_reasons=tuple(self._reasons),
-        )
+        return RequestRecords.of(self.requests, self._replica_of, self._drop, self._reasons)
 
     def series(self) -> TimeSeries:
         columns = np.array(self._series, dtype=float).reshape(-1, 7)

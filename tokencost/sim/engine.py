@@ -235,16 +235,11 @@ class Simulation:
     # output --------------------------------------------------------------------------------
     def records(self) -> RequestRecords:
         table = self.requests
-        return RequestRecords(
-            arrival_s=table.arrival_s,
-            input_tokens=table.input_tokens,
-            output_tokens=table.output_tokens,
-            replica=self._replica_of,
-            first_token_s=table.first_token_s,
-            completion_s=table.completion_s,
-            preemptions=table.preemptions,
-            drop_reason=self._drop,
-            drop_reasons=tuple(self._reasons),
+        return RequestRecords.of(
+            table,
+            self._replica_of,
+            self._drop,
+            self._reasons,
             cached_tokens=table.cached,
             cacheable_tokens=table.shared + table.history,
             turns=self._turns,

@@ -112,6 +112,25 @@ class RequestRecords:
     cacheable_tokens: np.ndarray | None = None  # prompt tokens a cache holding everything would have
     turns: int = 1  # requests per task (task j's turn k is request j·turns + k − 1)
 
+    @classmethod
+    def of(
+        cls, table: Any, replica: np.ndarray, drop: np.ndarray, reasons: list[str], **extra: Any
+    ) -> RequestRecords:
+        """The records of a simulation's request ``table`` (a RequestTable), where each went and
+        why any was dropped."""
+        return cls(
+            arrival_s=table.arrival_s,
+            input_tokens=table.input_tokens,
+            output_tokens=table.output_tokens,
+            replica=replica,
+            first_token_s=table.first_token_s,
+            completion_s=table.completion_s,
+            preemptions=table.preemptions,
+            drop_reason=drop,
+            drop_reasons=tuple(reasons),
+            **extra,
+        )
+
     @property
     def completed(self) -> np.ndarray:
         return np.isfinite(self.completion_s)
