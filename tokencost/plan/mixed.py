@@ -39,8 +39,9 @@ import numpy as np
 from tokencost.plan.planner import plan
 from tokencost.plan.pools import Pool, mixed_plan, overall_slo, single_plan
 from tokencost.plan.records import Option, Plan, Trial
-from tokencost.plan.screen import screen
+from tokencost.plan.screen import candidate_hardware, screen
 from tokencost.plan.search import Search
+from tokencost.scenario.hardware import Candidate
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
@@ -215,7 +216,10 @@ def _key(option: Option) -> str:
 
 
 def capacities(
-    scenario: Scenario, found: Sequence[Bucket], candidates: tuple[str, ...] | None, batch_limit: int | None
+    scenario: Scenario,
+    found: Sequence[Bucket],
+    candidates: tuple[Candidate, ...] | None,
+    batch_limit: int | None,
 ) -> _Capacities:
     """μ_bℓ for every bucket b and layout ℓ, from the planner's screen (see module)."""
     capacity: dict[str, list[float | None]] = {}
@@ -240,7 +244,7 @@ def capacities(
 def plan_mixed(
     scenario: Scenario,
     *,
-    candidates: tuple[str, ...] | list[str] | None = None,
+    candidates: tuple[Candidate, ...] | list[Candidate] | None = None,
     traffic: Any = None,
     lengths: Any = None,
     serving: Any = None,
@@ -319,7 +323,7 @@ def _confirm(
     found: Sequence[Bucket],
     segment: Segment,
     run: tuple[int, int],
-    candidates: tuple[str, ...] | None,
+    candidates: tuple[Candidate, ...] | None,
 ) -> Pool:
     """Simulate one pool on its share of the traffic; the fewest replicas that meet the SLO."""
     members = found[segment.start : segment.stop]
@@ -331,8 +335,10 @@ def _confirm(
     requests, seed = run
     hardware = segment.layout.rsplit(" TP", 1)[0].split(" EP")[0]
     limit = sections.serving.max_batch if sections.serving else None
-    # the pool's hardware only (a candidate's preset key); the scenario's own when none are given
-    options, _ = screen(sized, rate, candidates=(hardware,) if candidates else None, batch_limit=limit)
+    # the pool's hardware only (its candidate, with the candidate's price); the scenario's own when
+    # none are given
+    own = tuple(c for c in candidates or () if candidate_hardware(c)[0] == hardware) or None
+    options, _ = screen(sized, rate, candidates=own, batch_limit=limit)
     options = [option for option in options if _key(option) == segment.layout]
     traffic, lengths = _pool_traffic(sections, rate, low, high)
     if lengths is not None:

@@ -40,6 +40,7 @@ from tokencost.plan.records import Option, Plan, Trial
 from tokencost.plan.screen import expert_degrees, pipeline_degrees, screen, variant
 from tokencost.plan.search import MAX_FLEET_FACTOR, Search
 from tokencost.scenario.disaggregated import DisaggregatedSpec
+from tokencost.scenario.hardware import Candidate
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import TraceTraffic
 from tokencost.sim.run import sections_for
@@ -87,7 +88,7 @@ def _disaggregated_spec(sections: Any, disaggregated: Any) -> dict[str, Any] | N
 def plan(
     scenario: Scenario,
     *,
-    candidates: tuple[str, ...] | list[str] | None = None,
+    candidates: tuple[Candidate, ...] | list[Candidate] | None = None,
     traffic: Any = None,
     lengths: Any = None,
     serving: Any = None,

@@ -11,6 +11,7 @@ load by evaluate's disaggregated path; it gets one option (the decode pool picks
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -19,7 +20,9 @@ from tokencost.api import evaluate
 from tokencost.errors import ScenarioError
 from tokencost.plan.records import Option, label
 from tokencost.scenario.catalog import find_preset
+from tokencost.scenario.hardware import Candidate, candidate_preset
 from tokencost.scenario.loading import scenario_from_dict
+from tokencost.scenario.price_catalog import rental_price
 from tokencost.scenario.scenario import Scenario
 
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
@@ -30,6 +33,7 @@ PIPELINE_PARALLEL_DEGREES = (1, 2, 4)
 # (read 2026-12-01); DGX H100/H200/B200 are 8-GPU systems too.
 GPUS_PER_NODE = 8
 BATCH_FRACTIONS = (1, 2, 4)
+_PRICE_KEYS = ("usd_per_hour", "price_source", "price_as_of", "rental", "ownership")
 HOURS_PER_DAY = 24.0
 
 
@@ -41,6 +45,7 @@ class Layout(NamedTuple):
     expert: int
     pipeline: int = 1
     disaggregated: bool = False
+    price: tuple[tuple[str, Any], ...] = ()  # hardware fields a priced candidate sets (usd_per_hour, ...)
 
 
 def variant(
@@ -52,11 +57,14 @@ def variant(
     expert_parallel: int = 1,
     pipeline_parallel: int = 1,
     disaggregated: dict[str, Any] | bool | None = None,
+    price: Mapping[str, Any] | None = None,
 ) -> Scenario:
     """``scenario`` on ``hardware`` (a preset; None keeps its own) with TP, PP and EP degrees
     (``hardware.count = t × p``) and batch cap (``serving.max_batch``), validated from merged data
     (never ``model_copy``, which skips validation). ``disaggregated``: None keeps the scenario's
-    ``serving.disaggregated``, False drops it, a dict sets it."""
+    ``serving.disaggregated``, False drops it, a dict sets it. ``price``: a candidate's hardware
+    price fields (``usd_per_hour``, ``price_source``, ``price_as_of`` or ``rental``), which replace
+    the hardware's own price."""
     data = scenario.model_dump(exclude_none=True)
     count = tensor_parallel * pipeline_parallel
     if hardware is None or hardware == scenario.hardware.preset:
@@ -66,6 +74,9 @@ def variant(
         data["precision"] = {
             key: value for key, value in data.get("precision", {}).items() if key != "compute"
         }
+    if price:
+        kept = {k: v for k, v in data["hardware"].items() if k not in _PRICE_KEYS}
+        data["hardware"] = {**kept, **price}
     data["parallelism"] = {
         "tensor": tensor_parallel,
         "pipeline": pipeline_parallel,
@@ -102,25 +113,37 @@ def pipeline_degrees(scenario: Scenario, tensor: int) -> tuple[int, ...]:
 
 
 def layouts(
-    scenario: Scenario, candidates: tuple[str, ...] | None, disaggregated: dict[str, Any] | None
+    scenario: Scenario, candidates: tuple[Candidate, ...] | None, disaggregated: dict[str, Any] | None
 ) -> list[Layout]:
     """Every layout the planner screens, colocated first; disaggregated ones too when a spec is given."""
     hardware_options: list[str | None] = [None]
+    prices: list[tuple[tuple[str, Any], ...]] = [()]
     if candidates:
-        hardware_options = [
-            str(find_preset("hardware", name, field="candidates")["key"]) for name in candidates
-        ]
+        resolved = [candidate_hardware(candidate) for candidate in candidates]
+        hardware_options = [key for key, _ in resolved]
+        prices = [price for _, price in resolved]
     found = []
-    for hardware in hardware_options:
+    for hardware, price in zip(hardware_options, prices, strict=True):
         for tensor in TENSOR_PARALLEL_DEGREES:
             if scenario.model.heads % tensor:
                 continue
             for pipeline in pipeline_degrees(scenario, tensor):
                 for expert in expert_degrees(scenario, tensor):
-                    found.append(Layout(hardware, tensor, expert, pipeline))
+                    found.append(Layout(hardware, tensor, expert, pipeline, price=price))
                     if disaggregated is not None:
-                        found.append(Layout(hardware, tensor, expert, pipeline, True))
+                        found.append(Layout(hardware, tensor, expert, pipeline, True, price))
     return found
+
+
+def candidate_hardware(candidate: Candidate) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """A ``candidates`` entry's preset key and the price fields it sets (none for a plain name);
+    an unknown preset, or a rental tier with no sourced price for it, raises here, named."""
+    key = str(find_preset("hardware", candidate_preset(candidate), field="candidates")["key"])
+    if isinstance(candidate, str):
+        return key, ()
+    if candidate.rental is not None:
+        rental_price(key, candidate.rental, field="candidates.rental")
+    return key, tuple(sorted(candidate.hardware_overrides.items()))
 
 
 def layout_label(name: str, layout: Layout) -> str:
@@ -132,7 +155,7 @@ def screen(
     scenario: Scenario,
     rate_per_s: float,
     *,
-    candidates: tuple[str, ...] | None = None,
+    candidates: tuple[Candidate, ...] | None = None,
     batch_limit: int | None = None,
     disaggregated: dict[str, Any] | None = None,
 ) -> tuple[list[Option], list[dict[str, Any]]]:
@@ -165,6 +188,7 @@ def _base(scenario: Scenario, layout: Layout, disaggregated: dict[str, Any] | No
         expert_parallel=layout.expert,
         pipeline_parallel=layout.pipeline,
         disaggregated=pools,
+        price=dict(layout.price),
     )
 
 

@@ -208,6 +208,61 @@ def _price(data: dict[str, Any]) -> dict[str, Any]:
 OWNED_PRICE_SOURCE = "owned (hardware.ownership)"  # the price_source of a derived owned price
 
 
+class CandidateSpec(BaseModel):
+    """One hardware type the planner may choose, priced by the scenario: ``{preset: a10g,
+    usd_per_hour: 1.006}`` states one provider's price; ``{preset: h100-sxm, rental: spot}`` takes
+    a sourced tier of presets/rental.yaml. A plain preset name keeps the catalog's price."""
+
+    model_config = _FROZEN
+
+    preset: str = Field(..., min_length=1, description="Hardware catalog name (e.g. a10g).")
+    usd_per_hour: Usd | None = Field(
+        None, ge=0, le=MAX_USD_PER_HOUR, description="Price per accelerator-hour, USD; default the preset's."
+    )
+    rental: Rental | None = Field(
+        None, description="Rental tier of the preset's sourced prices instead (see presets/rental.yaml)."
+    )
+    price_source: str | None = Field(None, description="Where usd_per_hour comes from (URL).")
+    price_as_of: str | None = Field(None, description="Date of usd_per_hour.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("price_as_of") is not None:
+            data = {**data, "price_as_of": str(data["price_as_of"])}
+        return data
+
+    @model_validator(mode="after")
+    def _one_price(self) -> CandidateSpec:
+        if self.usd_per_hour is not None and self.rental is not None:
+            raise ScenarioError("give usd_per_hour or rental, not both", field="candidates.rental")
+        if self.usd_per_hour is None and (self.price_source or self.price_as_of):
+            raise ScenarioError(
+                "price_source and price_as_of need usd_per_hour", field="candidates.usd_per_hour"
+            )
+        return self
+
+    @property
+    def hardware_overrides(self) -> dict[str, Any]:
+        """The ``hardware`` fields this candidate sets over its preset's (its price); a stated
+        ``usd_per_hour`` brings its own source and date (None when not given), not the preset's."""
+        if self.usd_per_hour is not None:
+            return {
+                "usd_per_hour": self.usd_per_hour,
+                "price_source": self.price_source,
+                "price_as_of": self.price_as_of,
+            }
+        return {"rental": self.rental} if self.rental is not None else {}
+
+
+Candidate = str | CandidateSpec  # a preset name (the catalog's price) or a priced candidate
+
+
+def candidate_preset(candidate: Candidate) -> str:
+    """The hardware preset name of a ``candidates`` entry."""
+    return candidate if isinstance(candidate, str) else candidate.preset
+
+
 # Load imbalance of expert routing, busiest rank / mean: 1.25, the expert capacity factor of the
 # Switch Transformer (Fedus, Zoph and Shazeer, JMLR 2022, arXiv 2101.03961, section 2.2 and table 1,
 # which trains at capacity factors 1.0, 1.25 and 2.0): the head-room an expert is given above its

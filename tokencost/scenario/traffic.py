@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from tokencost.errors import ScenarioError
 from tokencost.scenario.disaggregated import DisaggregatedSpec
+from tokencost.scenario.hardware import CandidateSpec
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -340,9 +341,20 @@ def sizing_rate_per_s(mean_rate_per_s: float, traffic: Any, serving: ServingSpec
     return mean_rate_per_s * peak * (1.0 + serving.headroom_fraction)
 
 
+def _candidate_kind(value: Any) -> str:
+    return "name" if isinstance(value, str) else "priced"
+
+
+Candidate = Annotated[
+    Annotated[str, Tag("name")] | Annotated[CandidateSpec, Tag("priced")], Discriminator(_candidate_kind)
+]
 Candidates = Annotated[
-    tuple[str, ...],
-    Field(min_length=1, description="Hardware presets the planner may choose among (e.g. h100-sxm)."),
+    tuple[Candidate, ...],
+    Field(
+        min_length=1,
+        description="Hardware presets the planner may choose among (e.g. h100-sxm), each a name or "
+        "{preset, usd_per_hour | rental, price_source, price_as_of} to state its price.",
+    ),
 ]
 
 
