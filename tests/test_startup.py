@@ -48,7 +48,8 @@ def test_help_imports_only_typer():
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "    runpy.run_path('_tokencost_entry.py', run_name='__main__')"
     )
-    assert _imported_after(code) == ["typer"]
+    # typer itself may load rich to format the help (typer 0.16 does, newer ones load it lazily)
+    assert [name for name in _imported_after(code) if name != "rich"] == ["typer"]
 
 
 LAZY = sorted(set(tokencost.__all__) - {"__version__", "PresetNotFoundError", "ScenarioError"})
