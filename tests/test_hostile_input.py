@@ -420,3 +420,22 @@ def test_a_load_too_large_to_simulate_runs_on_a_sample_of_replicas(tmp_path):
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.startswith("simulated: 16 of "), done.stdout
     assert "simulated 16 of them with their share of the load" in done.stdout
+
+
+def test_a_bad_list_item_is_located_at_its_own_line(tmp_path):
+    # The second candidate (line 6) carries a negative price: the error names that entry, its
+    # line and the field as written (no union tag in the path).
+    path = tmp_path / "candidates.yaml"
+    path.write_text(
+        "model: {preset: llama-3.1-8b}\n"
+        "hardware: {preset: h100-sxm}\n"
+        "workload: {input_tokens: 100, output_tokens: 10, requests_per_second: 1}\n"
+        "candidates:\n"
+        "  - l4\n"
+        "  - {preset: a10g, usd_per_hour: -1}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.field == "candidates.1.usd_per_hour"
+    assert caught.value.line == 6
+    assert str(caught.value).startswith(f"{path}:6:")

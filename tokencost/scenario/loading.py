@@ -166,10 +166,13 @@ def _node_lines(node: yaml.Node, path: tuple[str, ...], into: dict[tuple[str, ..
             child = (*path, str(key.value))
             into[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
             _node_lines(value, child, into)
+    elif isinstance(node, yaml.SequenceNode):  # list items by index: candidates.0, ...
+        for index, item in enumerate(node.value):
+            _node_lines(item, (*path, str(index)), into)
 
 
 def parse_yaml(text: str, file: str | None = None) -> tuple[Any, dict[tuple[str, ...], Location]]:
-    """The data of one YAML document and the (line, column) of every mapping key in it.
+    """The data of one YAML document and the (line, column) of every mapping key and list item in it.
 
     Parsed once, hardened as :class:`_Loader` says; any problem is one :class:`ScenarioError`
     naming ``file``, line and column.
