@@ -331,7 +331,7 @@ class Replica:
             if steps - 1 == 1:  # one step: the same terms and roofline as a run of one
                 durations.append(self.steps.decode_time_s(batch, mean_context))
             else:
-                durations += self.steps.decode_run_s(batch, mean_context, steps - 1).tolist()
+                durations += self.steps.decode_run_s(batch, mean_context, steps - 1)
         ends, elapsed = [], 0.0
         for duration in durations:  # a running sum, as numpy's cumsum adds
             elapsed += duration
