@@ -136,10 +136,10 @@ class Replica:
     def _need_blocks(self, request: int) -> int:
         table = self.requests
         if self.config.preemption:
-            tokens = table.input_tokens[request] + table.generated[request]
+            tokens = table.input_list[request] + table.generated[request]
         else:
-            tokens = table.input_tokens[request] + table.output_tokens[request]
-        return kv.blocks_for(int(tokens), self.config.block_tokens)
+            tokens = table.input_list[request] + table.output_list[request]
+        return kv.blocks_for(tokens, self.config.block_tokens)
 
     def _fits(self, need: int, free: int) -> bool:
         """Admission check; the watermark applies only when something else holds the cache."""
@@ -206,7 +206,7 @@ class Replica:
             sequence = self.batch.slots.pop()
             request, context = sequence.request, sequence.offset + tick
             growth -= int(context % block == 0)
-            table.generated[request] = table.output_tokens[request] - (sequence.finish - tick)
+            table.generated[request] = table.output_list[request] - (sequence.finish - tick)
             table.preemptions[request] += 1
             self.preemptions += 1
             self.blocks_used -= -(-context // block) - sequence.saved
@@ -223,9 +223,9 @@ class Replica:
         if self.cache is not None:
             moved = self.cache.insert_shared(request, int(table.shared[request]))
             blocks, saved, self.blocks_used = blocks - moved, saved + moved, self.blocks_used - moved
-        emitted = int(table.generated[request])
-        context = int(table.input_tokens[request]) + emitted
-        self.batch.add(request, context, int(table.output_tokens[request]) - emitted, saved, blocks)
+        emitted = table.generated[request]
+        context = table.input_list[request] + emitted
+        self.batch.add(request, context, table.output_list[request] - emitted, saved, blocks)
 
     def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
@@ -234,7 +234,7 @@ class Replica:
         cached: list[int] = []
         while self.queue and len(self.batch.slots) < config.max_batch:
             request = self.queue[0]
-            tokens = int(table.input_tokens[request] + table.generated[request])
+            tokens = table.input_list[request] + table.generated[request]
             found = self.cache.found(table, request) if self.cache is not None else 0
             computed = tokens - min(found, tokens - 1)  # vLLM's token budget counts these only
             if prompts and sum(prompts) - sum(cached) + computed > config.max_prefill_tokens:
@@ -268,7 +268,7 @@ class Replica:
             self.queue.popleft()
             self._place(request, need)
             self.blocks_used += need
-            prompts.append(int(table.input_tokens[request] + table.generated[request]))
+            prompts.append(table.input_list[request] + table.generated[request])
         prefill_s = self.steps.prefill_pass_s(prompts)
         self.prefill_busy_s += prefill_s
         return prefill_s, now_s + prefill_s
@@ -292,7 +292,7 @@ class Replica:
                     self.cache.release(request)
                 break
             self.queue.popleft()
-            target = int(table.input_tokens[request] + table.generated[request])
+            target = table.input_list[request] + table.generated[request]
             entry = _Prefilling(request, min(hit, target - 1), target, need, saved)
             self.prefilling.append(entry)
             self.blocks_used += need
@@ -401,7 +401,7 @@ class Replica:
         assert self.cache is not None
         table = self.requests
         for request in finished:
-            kept = int(table.input_tokens[request] + table.output_tokens[request] - table.shared[request])
+            kept = table.input_list[request] + table.output_list[request] - int(table.shared[request])
             self.cache.finish(request, int(table.session[request]), kept, bool(table.keep[request]))
 
     def _record_gaps(self, segment: _Segment, done_steps: int) -> None:
