@@ -175,12 +175,12 @@ class Simulation:
             return None
         return PrefixCache(config.block_tokens, int(fraction * config.kv_blocks))
 
-    def _next_turns(self, finished: np.ndarray) -> list[Event]:
+    def _next_turns(self, finished: list[int]) -> list[Event]:
         """The next turns of the tasks whose turn just ended, ``tool_latency_s`` later."""
         if self._turns == 1:
             return []
         events: list[Event] = []
-        for request in finished[(finished + 1) % self._turns != 0].tolist():
+        for request in [request for request in finished if (request + 1) % self._turns != 0]:
             time_s = self.now_s + float(self.rng.exponential(self._tool_s)) if self._tool_s else self.now_s
             self.requests.arrival_s[request + 1] = time_s
             events.append((time_s, ARRIVAL, next(self._ids), request + 1, 0))
@@ -190,7 +190,9 @@ class Simulation:
         replica = self.replicas[index]
         before = self._snapshot(replica)
         finished, times = replica.wake(self.now_s)
-        self.requests.completion_s[finished] = times
+        completion_s = self.requests.completion_s
+        for request, time_s in zip(finished, times, strict=True):
+            completion_s[request] = time_s
         self._finished += len(finished)
         events = self._wake_event(index, replica.start(self.now_s))
         self._account(before, replica)

@@ -36,8 +36,6 @@ from tokencost.sim.requests import RequestTable
 from tokencost.sim.steps import StepTimes
 
 SEGMENT_MAX_STEPS = 4096
-_NO_REQUESTS = np.zeros(0, np.int64)  # what a wake-up that completes nothing returns (size 0: immutable)
-_NO_TIMES = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -359,9 +357,9 @@ class Replica:
         segment.wake_index = index
         return segment.ends_s[index]
 
-    def wake(self, now_s: float) -> tuple[np.ndarray, np.ndarray]:
+    def wake(self, now_s: float) -> tuple[list[int], list[float]]:
         """Apply the iterations of the segment that ended at ``now_s``; return the requests that
-        completed and their completion times."""
+        completed and their completion times (lists: most wake-ups complete none or one)."""
         segment = self.segment
         assert segment is not None
         self.segment = None
@@ -392,9 +390,7 @@ class Replica:
                 self.batch.slots.remove(sequence)
         held = self.batch.held_sum - (self.batch.saved_sum if self.config.preemption else 0)
         self.blocks_used = held + sum(entry.blocks for entry in self.prefilling)
-        if not done:
-            return _NO_REQUESTS, _NO_TIMES
-        return np.array(requests, dtype=np.int64), np.array(times, dtype=float)
+        return requests, times
 
     def _keep_histories(self, finished: list[int]) -> None:
         """Finished turns release their prefixes; a task's history is kept for its next turn."""
