@@ -321,7 +321,9 @@ class Replica:
         steps = max(1, min(steps, SEGMENT_MAX_STEPS))
         durations = [first_duration_s]
         if steps > 1 and config.preemption:
-            room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
+            room = config.kv_blocks - (
+                sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0
+            )
             room += self.batch.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
             steps = self.batch.steps_that_fit(room, steps - 1) + 1
         if steps > 1:
@@ -389,7 +391,7 @@ class Replica:
                 self.batch.remove(sequence)
                 self.batch.slots.remove(sequence)
         held = self.batch.held_sum - (self.batch.saved_sum if self.config.preemption else 0)
-        self.blocks_used = held + sum(entry.blocks for entry in self.prefilling)
+        self.blocks_used = held + (sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0)
         return requests, times
 
     def _keep_histories(self, finished: list[int]) -> None:
