@@ -112,8 +112,10 @@ class StepTimes:
 
     def decode_time_s(self, batch: int, mean_context: float) -> float:
         """``serving.decode_step(dep, batch, mean_context).time_s``."""
-        compute, memory, comm = self.decode_terms(batch, mean_context)
-        return rl.roofline_time_scalar_s(compute, memory, comm, self.decode_overhead_s)
+        compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
+        compute = compute_s[batch] + compute_per_token_s[batch] * mean_context  # decode_terms, inlined
+        memory = memory_s[batch] + memory_per_token_s[batch] * mean_context
+        return rl.roofline_time_scalar_s(compute, memory, comm_s[batch], self.decode_overhead_s)
 
     def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> list[float]:
         """Durations of ``steps`` decode steps of ``batch`` sequences whose mean context starts at
