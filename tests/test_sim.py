@@ -30,7 +30,7 @@ from tokencost.sim import (
 from tokencost.sim import arrivals as arr
 from tokencost.sim.kv import blocks_held, kv_budget_blocks, steps_that_fit
 from tokencost.sim.metrics import time_average, weighted_percentile
-from tokencost.sim.steps import StepTimes
+from tokencost.sim.steps import SCALAR_RUN_STEPS, StepTimes
 
 CONTRACT = {
     "requests_completed",
@@ -456,3 +456,14 @@ def test_the_package_docstring_example_runs():
     import tokencost.sim
 
     assert doctest.testmod(tokencost.sim, raise_on_error=True).attempted >= 3
+
+
+@settings(max_examples=20, deadline=None)
+@given(batch=st.integers(1, 512), context=st.floats(1.0, 30000.0))
+def test_decode_run_is_the_same_in_floats_and_in_numpy(batch, context):
+    # a run short enough for Python floats is bit for bit the start of a longer run timed in numpy
+    steps = StepTimes(deployment(scenario()), 512, 4096)
+    short = steps.decode_run_s(batch, context, SCALAR_RUN_STEPS)
+    long = steps.decode_run_s(batch, context, SCALAR_RUN_STEPS + 40)
+    assert short == long[:SCALAR_RUN_STEPS]
+    assert short[0] == steps.decode_time_s(batch, context)

@@ -88,9 +88,14 @@ class RunningBatch:
             return phase[-first_tick % block]
         full, part = divmod(steps, block)
         growth = full * len(self.slots)
-        for tick in range(first_tick, first_tick + part):
-            growth += phase[-tick % block]
-        return growth
+        if not part:
+            return growth
+        # ticks first..first+part−1 read phase[−tick mod block]: indices top, top−1, … (wrapping)
+        top = -first_tick % block
+        low = top - part + 1
+        if low >= 0:
+            return growth + sum(phase[low : top + 1])
+        return growth + sum(phase[: top + 1]) + sum(phase[block + low :])
 
     def steps_that_fit(self, room: int, most: int) -> int:
         """Largest m ≤ ``most`` such that after the first iteration and m more, the running

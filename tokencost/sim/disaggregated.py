@@ -241,7 +241,7 @@ class DisaggregatedSimulation:
             self.requests.completion_s[finished] = times
             self._finished += len(finished)
             return events
-        for request, time_s in zip(finished.tolist(), times.tolist(), strict=True):
+        for request, time_s in zip(finished, times, strict=True):
             self.requests.first_token_s[request] = time_s + float(self.kv_transfer_s[request])
             decode = 0
             if self.requests.output_tokens[request] > 1:

@@ -77,6 +77,8 @@ class Simulation:
         self._arrived = self._finished = 0
         self._series = array("d")  # after every event: time, queued, batched, blocks, in system, tokens, busy
         self._totals = [0, 0, 0, 0, 0]  # queued, in batches, KV blocks, tokens emitted, replicas busy
+        # A lone replica's state is the total itself: read at each record, no deltas to keep.
+        self._lone = self.replicas[0] if replicas == 1 else None
         # Closed loop: the first `clients` requests start at once; each completion (or drop) sends
         # that client's next request think_time_s later, in the next unused slot of the table.
         self._think_s = source.think_time_s
@@ -138,14 +140,15 @@ class Simulation:
             self._drop_request(request, "queue full")
             return events + self._next_of_clients(1)
         self._replica_of[request] = index
-        before = self._snapshot(replica)
+        before = None if self._lone is not None else self._snapshot(replica)
         was_waiting = bool(replica.queue)
         replica.queue.append(request)
         if replica.segment is None:
             events += self._wake_event(index, replica.start(self.now_s))
         elif not was_waiting and replica.could_admit_soon(request):
             events += self._wake_event(index, replica.cut(self.now_s))
-        self._account(before, replica)
+        if before is not None:
+            self._account(before, replica)
         return events
 
     def _refusal(self, request: int) -> str | None:
@@ -175,12 +178,12 @@ class Simulation:
             return None
         return PrefixCache(config.block_tokens, int(fraction * config.kv_blocks))
 
-    def _next_turns(self, finished: np.ndarray) -> list[Event]:
+    def _next_turns(self, finished: list[int]) -> list[Event]:
         """The next turns of the tasks whose turn just ended, ``tool_latency_s`` later."""
         if self._turns == 1:
             return []
         events: list[Event] = []
-        for request in finished[(finished + 1) % self._turns != 0].tolist():
+        for request in [request for request in finished if (request + 1) % self._turns != 0]:
             time_s = self.now_s + float(self.rng.exponential(self._tool_s)) if self._tool_s else self.now_s
             self.requests.arrival_s[request + 1] = time_s
             events.append((time_s, ARRIVAL, next(self._ids), request + 1, 0))
@@ -188,12 +191,15 @@ class Simulation:
 
     def _wake(self, index: int) -> list[Event]:
         replica = self.replicas[index]
-        before = self._snapshot(replica)
+        before = None if self._lone is not None else self._snapshot(replica)
         finished, times = replica.wake(self.now_s)
-        self.requests.completion_s[finished] = times
+        completion_s = self.requests.completion_s
+        for request, time_s in zip(finished, times, strict=True):
+            completion_s[request] = time_s
         self._finished += len(finished)
         events = self._wake_event(index, replica.start(self.now_s))
-        self._account(before, replica)
+        if before is not None:
+            self._account(before, replica)
         return events + self._next_of_clients(len(finished)) + self._next_turns(finished)
 
     def _next_of_clients(self, count: int) -> list[Event]:
@@ -227,7 +233,12 @@ class Simulation:
         totals[4] += (replica.segment is not None) - busy
 
     def _record(self) -> None:
-        queued, batched, blocks, tokens, busy = self._totals
+        lone = self._lone
+        if lone is None:
+            queued, batched, blocks, tokens, busy = self._totals
+        else:
+            queued, batched = len(lone.queue), len(lone.batch.slots) + len(lone.prefilling)
+            blocks, tokens, busy = lone.blocks_used, lone.output_tokens, int(lone.segment is not None)
         self._series.extend(
             (self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy)
         )

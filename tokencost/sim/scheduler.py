@@ -36,8 +36,6 @@ from tokencost.sim.requests import RequestTable
 from tokencost.sim.steps import StepTimes
 
 SEGMENT_MAX_STEPS = 4096
-_NO_REQUESTS = np.zeros(0, np.int64)  # what a wake-up that completes nothing returns (size 0: immutable)
-_NO_TIMES = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -136,10 +134,10 @@ class Replica:
     def _need_blocks(self, request: int) -> int:
         table = self.requests
         if self.config.preemption:
-            tokens = table.input_tokens[request] + table.generated[request]
+            tokens = table.input_list[request] + table.generated[request]
         else:
-            tokens = table.input_tokens[request] + table.output_tokens[request]
-        return kv.blocks_for(int(tokens), self.config.block_tokens)
+            tokens = table.input_list[request] + table.output_list[request]
+        return kv.blocks_for(tokens, self.config.block_tokens)
 
     def _fits(self, need: int, free: int) -> bool:
         """Admission check; the watermark applies only when something else holds the cache."""
@@ -206,7 +204,7 @@ class Replica:
             sequence = self.batch.slots.pop()
             request, context = sequence.request, sequence.offset + tick
             growth -= int(context % block == 0)
-            table.generated[request] = table.output_tokens[request] - (sequence.finish - tick)
+            table.generated[request] = table.output_list[request] - (sequence.finish - tick)
             table.preemptions[request] += 1
             self.preemptions += 1
             self.blocks_used -= -(-context // block) - sequence.saved
@@ -223,9 +221,9 @@ class Replica:
         if self.cache is not None:
             moved = self.cache.insert_shared(request, int(table.shared[request]))
             blocks, saved, self.blocks_used = blocks - moved, saved + moved, self.blocks_used - moved
-        emitted = int(table.generated[request])
-        context = int(table.input_tokens[request]) + emitted
-        self.batch.add(request, context, int(table.output_tokens[request]) - emitted, saved, blocks)
+        emitted = table.generated[request]
+        context = table.input_list[request] + emitted
+        self.batch.add(request, context, table.output_list[request] - emitted, saved, blocks)
 
     def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
@@ -234,7 +232,7 @@ class Replica:
         cached: list[int] = []
         while self.queue and len(self.batch.slots) < config.max_batch:
             request = self.queue[0]
-            tokens = int(table.input_tokens[request] + table.generated[request])
+            tokens = table.input_list[request] + table.generated[request]
             found = self.cache.found(table, request) if self.cache is not None else 0
             computed = tokens - min(found, tokens - 1)  # vLLM's token budget counts these only
             if prompts and sum(prompts) - sum(cached) + computed > config.max_prefill_tokens:
@@ -268,7 +266,7 @@ class Replica:
             self.queue.popleft()
             self._place(request, need)
             self.blocks_used += need
-            prompts.append(int(table.input_tokens[request] + table.generated[request]))
+            prompts.append(table.input_list[request] + table.generated[request])
         prefill_s = self.steps.prefill_pass_s(prompts)
         self.prefill_busy_s += prefill_s
         return prefill_s, now_s + prefill_s
@@ -292,7 +290,7 @@ class Replica:
                     self.cache.release(request)
                 break
             self.queue.popleft()
-            target = int(table.input_tokens[request] + table.generated[request])
+            target = table.input_list[request] + table.generated[request]
             entry = _Prefilling(request, min(hit, target - 1), target, need, saved)
             self.prefilling.append(entry)
             self.blocks_used += need
@@ -323,7 +321,9 @@ class Replica:
         steps = max(1, min(steps, SEGMENT_MAX_STEPS))
         durations = [first_duration_s]
         if steps > 1 and config.preemption:
-            room = config.kv_blocks - sum(entry.blocks for entry in self.prefilling)
+            room = config.kv_blocks - (
+                sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0
+            )
             room += self.batch.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
             steps = self.batch.steps_that_fit(room, steps - 1) + 1
         if steps > 1:
@@ -331,7 +331,7 @@ class Replica:
             if steps - 1 == 1:  # one step: the same terms and roofline as a run of one
                 durations.append(self.steps.decode_time_s(batch, mean_context))
             else:
-                durations += self.steps.decode_run_s(batch, mean_context, steps - 1).tolist()
+                durations += self.steps.decode_run_s(batch, mean_context, steps - 1)
         ends, elapsed = [], 0.0
         for duration in durations:  # a running sum, as numpy's cumsum adds
             elapsed += duration
@@ -359,9 +359,9 @@ class Replica:
         segment.wake_index = index
         return segment.ends_s[index]
 
-    def wake(self, now_s: float) -> tuple[np.ndarray, np.ndarray]:
+    def wake(self, now_s: float) -> tuple[list[int], list[float]]:
         """Apply the iterations of the segment that ended at ``now_s``; return the requests that
-        completed and their completion times."""
+        completed and their completion times (lists: most wake-ups complete none or one)."""
         segment = self.segment
         assert segment is not None
         self.segment = None
@@ -391,17 +391,15 @@ class Replica:
                 self.batch.remove(sequence)
                 self.batch.slots.remove(sequence)
         held = self.batch.held_sum - (self.batch.saved_sum if self.config.preemption else 0)
-        self.blocks_used = held + sum(entry.blocks for entry in self.prefilling)
-        if not done:
-            return _NO_REQUESTS, _NO_TIMES
-        return np.array(requests, dtype=np.int64), np.array(times, dtype=float)
+        self.blocks_used = held + (sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0)
+        return requests, times
 
     def _keep_histories(self, finished: list[int]) -> None:
         """Finished turns release their prefixes; a task's history is kept for its next turn."""
         assert self.cache is not None
         table = self.requests
         for request in finished:
-            kept = int(table.input_tokens[request] + table.output_tokens[request] - table.shared[request])
+            kept = table.input_list[request] + table.output_list[request] - int(table.shared[request])
             self.cache.finish(request, int(table.session[request]), kept, bool(table.keep[request]))
 
     def _record_gaps(self, segment: _Segment, done_steps: int) -> None:

@@ -3,7 +3,8 @@
 The simulator never does its own physics: every number here comes from
 :func:`tokencost.model.serving.decode_step` and :func:`tokencost.model.serving.prefill`, called
 once on arrays when the table is built, and combined only with the model's own roofline
-(:func:`tokencost.model.roofline.roofline_time_s`).
+(:func:`tokencost.model.roofline.roofline_time_s`, or its bit-identical scalar twin
+:func:`~tokencost.model.roofline.roofline_time_scalar_s` for one value).
 
 Decode. For a batch of B sequences, compute and memory time of a step are affine in the context c
 (FLOP and KV bytes grow linearly in c; the model's :func:`~tokencost.model.serving.decode_total_time_s`
@@ -45,6 +46,7 @@ from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 
 MAX_PREFILL_TABLE_TOKENS = 1 << 17
+SCALAR_RUN_STEPS = 32  # decode runs up to this many steps are timed in Python floats, longer in numpy
 CHECK_RELATIVE_TOLERANCE = 1e-9
 
 
@@ -75,6 +77,11 @@ class StepTimes:
             self.prefill_compute_s, self.prefill_memory_s, self.prefill_comm_s, self.overhead_s
         )
         self._prefill_time_list: list[float] = self.prefill_time_s.tolist()
+        self._prefill_lists: tuple[list[float], list[float], list[float]] = (
+            self.prefill_compute_s.tolist(),
+            self.prefill_memory_s.tolist(),
+            self.prefill_comm_s.tolist(),
+        )
         self._decode_lists = tuple(
             table.tolist()
             for table in (
@@ -105,26 +112,40 @@ class StepTimes:
 
     def decode_time_s(self, batch: int, mean_context: float) -> float:
         """``serving.decode_step(dep, batch, mean_context).time_s``."""
-        compute, memory, comm = self.decode_terms(batch, mean_context)
-        return float(rl.roofline_time_s(compute, memory, comm, self.decode_overhead_s))
+        compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
+        compute = compute_s[batch] + compute_per_token_s[batch] * mean_context  # decode_terms, inlined
+        memory = memory_s[batch] + memory_per_token_s[batch] * mean_context
+        return rl.roofline_time_scalar_s(compute, memory, comm_s[batch], self.decode_overhead_s)
 
-    def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> np.ndarray:
+    def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> list[float]:
         """Durations of ``steps`` decode steps of ``batch`` sequences whose mean context starts at
-        ``first_mean_context`` and grows by one token a step."""
+        ``first_mean_context`` and grows by one token a step (the same operations either way: a
+        short run in Python floats, a long one in numpy, where that is faster)."""
+        if steps <= SCALAR_RUN_STEPS:
+            compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
+            c0, c1, m0, m1 = (
+                compute_s[batch],
+                compute_per_token_s[batch],
+                memory_s[batch],
+                memory_per_token_s[batch],
+            )
+            comm, fixed, roofline = comm_s[batch], self.decode_overhead_s, rl.roofline_time_scalar_s
+            return [
+                roofline(c0 + c1 * context, m0 + m1 * context, comm, fixed)
+                for context in [first_mean_context + step for step in range(steps)]
+            ]
         context = first_mean_context + np.arange(steps, dtype=float)
         compute = self.decode_compute_s[batch] + self.decode_compute_per_token_s[batch] * context
         memory = self.decode_memory_s[batch] + self.decode_memory_per_token_s[batch] * context
-        return rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self.decode_overhead_s)
+        times = rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self.decode_overhead_s)
+        return list(times.tolist())
 
     # prefill --------------------------------------------------------------------------------
     def prefill_terms(self, tokens: int) -> tuple[float, float, float]:
         """(compute, memory, comm) seconds of ``serving.prefill(dep, tokens)``."""
         if tokens <= self.table_tokens:
-            return (
-                float(self.prefill_compute_s[tokens]),
-                float(self.prefill_memory_s[tokens]),
-                float(self.prefill_comm_s[tokens]),
-            )
+            compute_s, memory_s, comm_s = self._prefill_lists
+            return compute_s[tokens], memory_s[tokens], comm_s[tokens]
         terms = self._beyond.get(tokens)
         if terms is None:
             pre = serving.prefill(self.dep, float(tokens))
@@ -143,7 +164,7 @@ class StepTimes:
         if not any(cached):
             compute = sum(self.prefill_terms(int(tokens))[0] for tokens in prompts)
             _, memory, comm = self.prefill_terms(int(sum(prompts)))
-            return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
+            return rl.roofline_time_scalar_s(compute, memory, comm, self.overhead_s)
         head = self.prefill_terms(0)[0]
         compute = sum(
             self.prefill_terms(int(tokens))[0] - self.prefill_terms(int(done))[0] + head
@@ -152,7 +173,7 @@ class StepTimes:
         reused = int(sum(cached))
         _, memory, comm = self.prefill_terms(int(sum(prompts)) - reused)
         memory += reused * self.cached_read_s_per_token
-        return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
+        return rl.roofline_time_scalar_s(compute, memory, comm, self.overhead_s)
 
     def fused_pass_s(
         self, decode_batch: int, mean_context: float, chunks: Sequence[tuple[int, int]]
@@ -171,4 +192,4 @@ class StepTimes:
             weights_s = self.prefill_terms(0)[1] if decode_batch else 0.0
             memory += chunk_memory - weights_s
             comm += chunk_comm
-        return float(rl.roofline_time_s(compute, memory, comm, self.overhead_s))
+        return rl.roofline_time_scalar_s(compute, memory, comm, self.overhead_s)
