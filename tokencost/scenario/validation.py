@@ -19,6 +19,7 @@ _TAGGED = {
     "lengths": ("fixed", "uniform", "lognormal", "trace"),
 }
 _CANDIDATE_TAGS = ("name", "priced")  # the kinds of a candidates entry (a preset name, a priced one)
+_CANDIDATE_TAG_AT = 2  # its place in a path: ("candidates", index, tag, field)
 FROM_SET: Location = (0, 0)  # the mark of a value that came from --set, not from the file
 
 
@@ -52,7 +53,7 @@ def _describe(error: Any, root: type[BaseModel] | None) -> tuple[str, str]:
         for index, part in enumerate(error["loc"])
         if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
         and not (index == 1 and error["loc"][0] in _TAGGED and part in _TAGGED[str(error["loc"][0])])
-        and not (index == 2 and error["loc"][0] == "candidates" and part in _CANDIDATE_TAGS)
+        and not (index == _CANDIDATE_TAG_AT and error["loc"][0] == "candidates" and part in _CANDIDATE_TAGS)
     )
     field = ".".join(str(part) for part in loc)
     kind = error["type"]
