@@ -31,9 +31,10 @@ def _same(scalar: float, vector: object) -> bool:
 def test_scalar_equals_vectorised_bit_for_bit(
     compute: float, memory: float, comm: float, fixed: float
 ) -> None:
-    assert _same(
-        roofline_time_scalar_s(compute, memory, comm, fixed), roofline_time_s(compute, memory, comm, fixed)
-    )
+    # Overflow to inf is part of what must agree; numpy 1.26 warns of it on scalars, newer ones not.
+    with np.errstate(over="ignore", invalid="ignore"):
+        vector = roofline_time_s(compute, memory, comm, fixed)
+    assert _same(roofline_time_scalar_s(compute, memory, comm, fixed), vector)
 
 
 @given(st.lists(st.tuples(seconds, seconds, seconds, seconds), min_size=1, max_size=64))
