@@ -37,6 +37,7 @@ import numpy as np
 from tokencost.model import disaggregated as dis
 from tokencost.sim import kv
 from tokencost.sim.arrivals import RequestSource
+from tokencost.sim.engine import gaps_of, time_series
 from tokencost.sim.metrics import RequestRecords, TimeSeries
 from tokencost.sim.requests import RequestTable
 from tokencost.sim.router import make_router
@@ -295,25 +296,11 @@ class DisaggregatedSimulation:
         return RequestRecords.of(self.requests, self._replica_of, self._drop, self._reasons)
 
     def series(self) -> TimeSeries:
-        columns = np.array(self._series, dtype=float).reshape(-1, 7)
-        return TimeSeries(
-            time_s=columns[:, 0],
-            queued=columns[:, 1].astype(np.int64),
-            running=columns[:, 2].astype(np.int64),
-            kv_blocks=columns[:, 3].astype(np.int64),
-            in_system=columns[:, 4].astype(np.int64),
-            output_tokens=columns[:, 5].astype(np.int64),
-            busy_replicas=columns[:, 6].astype(np.int64),
-        )
+        return time_series(self._series)
 
     def gaps(self) -> tuple[np.ndarray, np.ndarray]:
-        """Inter-token gaps (s) of the decode pool and how many sequences saw each."""
-        decoders = self.replicas[self.prefill_count :]
-        durations = [array for replica in decoders for array in replica.gap_durations_s]
-        weights = [array for replica in decoders for array in replica.gap_weights]
-        if not durations:
-            return np.zeros(0), np.zeros(0, np.int64)
-        return np.concatenate(durations), np.concatenate(weights)
+        """Inter-token gaps (s) and how many sequences saw each (the decode pool)."""
+        return gaps_of(self.replicas[self.prefill_count :])
 
     def busy_s(self) -> np.ndarray:
         """Busy seconds per replica, the prefill pool first."""

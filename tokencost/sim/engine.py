@@ -20,6 +20,7 @@ import heapq
 import itertools
 import math
 from array import array
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,22 @@ from tokencost.sim.steps import StepTimes
 
 ARRIVAL, WAKE = 0, 1
 Event = tuple[float, int, int, int, int]  # (time_s, kind, id, request or replica, version)
+
+
+def time_series(rows: Any) -> TimeSeries:
+    """A run's series from its records, seven numbers an event (time, queued, running, KV blocks,
+    in system, output tokens, busy replicas), flat or in rows; copied (the run may go on)."""
+    columns = np.array(rows, dtype=float).reshape(-1, 7)
+    return TimeSeries(columns[:, 0], *(columns[:, index].astype(np.int64) for index in range(1, 7)))
+
+
+def gaps_of(replicas: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Inter-token gaps (s) of ``replicas`` and how many sequences saw each."""
+    durations = [array for replica in replicas for array in replica.gap_durations_s]
+    weights = [array for replica in replicas for array in replica.gap_weights]
+    if not durations:
+        return np.zeros(0), np.zeros(0, np.int64)
+    return np.concatenate(durations), np.concatenate(weights)
 
 
 class Simulation:
@@ -257,24 +274,11 @@ class Simulation:
         )
 
     def series(self) -> TimeSeries:
-        columns = np.array(self._series, dtype=float).reshape(-1, 7)  # a copy: the run may go on
-        return TimeSeries(
-            time_s=columns[:, 0],
-            queued=columns[:, 1].astype(np.int64),
-            running=columns[:, 2].astype(np.int64),
-            kv_blocks=columns[:, 3].astype(np.int64),
-            in_system=columns[:, 4].astype(np.int64),
-            output_tokens=columns[:, 5].astype(np.int64),
-            busy_replicas=columns[:, 6].astype(np.int64),
-        )
+        return time_series(self._series)
 
     def gaps(self) -> tuple[np.ndarray, np.ndarray]:
         """Inter-token gaps (s) and how many sequences saw each."""
-        durations = [array for replica in self.replicas for array in replica.gap_durations_s]
-        weights = [array for replica in self.replicas for array in replica.gap_weights]
-        if not durations:
-            return np.zeros(0), np.zeros(0, np.int64)
-        return np.concatenate(durations), np.concatenate(weights)
+        return gaps_of(self.replicas)
 
     def busy_s(self) -> np.ndarray:
         return np.array([replica.busy_s for replica in self.replicas], dtype=float)
