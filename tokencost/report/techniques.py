@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-def has_prefix_cache(scenario: Scenario, ev: Evaluation) -> bool:
+def has_prefix_cache(ev: Evaluation) -> bool:
     """A single-request workload whose prompts are partly cached (conversations have their own)."""
     return ev.turns == 1 and bool(ev.cached_input_tokens)
 
@@ -243,7 +243,7 @@ def technique_sections(scenario: Scenario, ev: Evaluation, embed: _Figures) -> l
     if not ev.feasible:
         return []
     sections = []
-    if has_prefix_cache(scenario, ev):
+    if has_prefix_cache(ev):
         sections.append(("prefix-cache", "Prefix caching", prefix_section(scenario, ev)))
     if has_conversation(ev):
         sections.append(("conversation", "Conversations", conversation_section(scenario, ev, embed)))

@@ -177,14 +177,15 @@ def batch_figure(sweep: pd.DataFrame) -> go.Figure:
     return figure
 
 
+# (colour, dash, name) of a curve where the KV cache fits, and where it would not
+_MEMORY_STYLES = ((theme.DECODE, "solid", "fits in memory"), (theme.COMM, "dash", "KV cache would not fit"))
+
+
 def _add_batch_curves(
     figure: go.Figure, inside: pd.DataFrame, outside: pd.DataFrame, column: str, col: int, hover: str
 ) -> None:
     """``column`` against batch on panel ``col``: solid where the KV cache fits, dashed beyond."""
-    for part, colour, dash, name in (
-        (inside, theme.DECODE, "solid", "fits in memory"),
-        (outside, theme.COMM, "dash", "KV cache would not fit"),
-    ):
+    for part, (colour, dash, name) in zip((inside, outside), _MEMORY_STYLES, strict=True):
         if not len(part):
             continue
         figure.add_trace(
@@ -284,10 +285,7 @@ def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go
 
 def _add_pareto_curves(figure: go.Figure, inside: pd.DataFrame, outside: pd.DataFrame) -> None:
     """TPOT (ms) against throughput: solid where the KV cache fits, dashed beyond."""
-    for part, colour, dash, name in (
-        (inside, theme.DECODE, "solid", "fits in memory"),
-        (outside, theme.COMM, "dash", "KV cache would not fit"),
-    ):
+    for part, (colour, dash, name) in zip((inside, outside), _MEMORY_STYLES, strict=True):
         if not len(part):
             continue
         figure.add_trace(
