@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 _T = TypeVar("_T")
-MEMO_ENTRIES = 4096
+MEMO_ENTRIES = 4096  # results kept per deployment before its memo starts afresh (bounds memory)
 MEMO_ARRAY_SIZE = 1024  # arrays up to this many elements are keyed by their bytes
 
 
