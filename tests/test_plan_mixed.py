@@ -12,9 +12,10 @@ import pytest
 
 from tokencost import Scenario
 from tokencost.errors import ScenarioError
-from tokencost.plan.mixed import buckets, partition, plan_mixed
+from tokencost.plan.mixed import buckets, capacities, length_samples, partition, plan_mixed
 from tokencost.plan.screen import screen
 from tokencost.scenario.hardware import CandidateSpec
+from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.price_catalog import rental_price
 from tokencost.sim.traces import load_sim_scenario
 
@@ -126,6 +127,79 @@ def test_short_and_long_prompts_get_a_cheaper_mixed_fleet(bundled_runs):
     assert all(low <= high < next_low for (low, high), (next_low, _) in itertools.pairwise(ranges))
     assert sum(pool["request_rate_per_s"] for pool in data["pools"]) == pytest.approx(32.0)
     assert data["gpus_required"] == sum(p["replicas"] * p["tensor_parallel"] for p in data["pools"])
+
+
+def _per_bucket_costs(scenario, candidates, batch_limit):
+    """USD per million output tokens of each hardware's cheapest layout, per prompt-length bucket
+    of the bundled trace, and the unrounded day cost of the best single layout and of the best
+    layout per bucket (replicas as fractions: Σ_b λ_b / μ_bℓ × $_ℓ)."""
+    prompts, outputs = length_samples(scenario, load_sim_scenario(BUNDLED)[1], 0)
+    found = buckets(prompts, outputs, scenario.workload.requests_per_second)
+    table = capacities(scenario, found, candidates, batch_limit)
+    per_bucket = []
+    for index, bucket in enumerate(found):
+        best: dict[str, float] = {}
+        for layout, rates in table.capacity.items():
+            if rates[index]:
+                usd = table.price[layout] / 86400 / (rates[index] * bucket.output_tokens) * 1e6
+                hardware = layout.split()[0]
+                best[hardware] = min(best.get(hardware, np.inf), usd)
+        per_bucket.append(best)
+
+    def day(layout, index):
+        rate = table.capacity[layout][index]
+        return found[index].rate_per_s / rate * table.price[layout] if rate else np.inf
+
+    layouts, indices = list(table.capacity), range(len(found))
+    single = min(sum(day(layout, index) for index in indices) for layout in layouts)
+    mixed = sum(min(day(layout, index) for layout in layouts) for index in indices)
+    return per_bucket, single, mixed
+
+
+def test_the_roofline_gives_the_bundled_mix_no_saving_but_rounding():
+    # The bundled scenario (AWS prices, 50 ms TPOT, no engine batch cap), measured 2026-12-02: per
+    # bucket, $ per million output tokens of each GPU's cheapest layout:
+    #   prompts 188-524:    H100 0.1225, A100 40GB TP2 0.1403, A10G TP2 0.2901, L4 TP4 0.3454
+    #   prompts 554-698:    H100 0.2124, A100 TP2 0.2543, L4 TP4 0.5117, A10G TP4 0.5160
+    #   prompts 6670-11726: H100 2.742, A100 TP4 3.171, L4 TP4 5.702, A10G TP8 7.017
+    # The H100 is cheapest at every length and the 24 GB GPUs cost over twice as much: 16.06 GB of
+    # bf16 weights leave them 5.5 GB of KV (83 sequences of 504 tokens, against 846 on an H100), and
+    # at 50 ms a token an L4 cannot decode one sequence alone (76 ms a step), an A10G only 23.
+    # Unrounded, the best layout per bucket is the best single layout: a mix saves only by rounding.
+    scenario, sections = load_sim_scenario(BUNDLED)
+    per_bucket, single, mixed = _per_bucket_costs(scenario, sections.candidates, None)
+    for best in per_bucket:
+        assert min(best, key=best.__getitem__) == "h100-sxm"
+        assert min(best["a10g"], best["l4"]) > 2 * best["h100-sxm"]
+    assert [round(best["h100-sxm"], 3) for best in per_bucket] == pytest.approx(
+        [0.1225, 0.2124, 2.742], abs=2e-3
+    )
+    assert mixed == pytest.approx(single, rel=1e-9)
+
+
+def test_melange_slo_and_the_vllm_batch_cap_make_the_a100_cheapest_for_short_prompts_only():
+    # Mélange's relaxed TPOT target (Griggs et al. 2024 evaluate at TPOT SLOs of 40 and 120 ms)
+    # and vLLM V0's default max_num_seqs of 256 (vllm/engine/arg_utils.py, commit 001999d:
+    # "256 if not envs.VLLM_USE_V1 else 1024") cap the H100's batch of short chats at 256 of the
+    # 846 that fit: the A100 40GB, with more bandwidth per dollar (1,555 GB/s / $2.7447 = 567
+    # against 3,350 / $6.88 = 487 per $/h), is then cheapest for them (0.1498 against 0.1563 $/M
+    # output), the H100 still for the rest (0.2340 and 2.653 against 0.2604 and 2.950). The short
+    # chats are 3/5 of the requests but a tenth of the cost (19.2/s × 213 tokens × 0.1498 of 6,090
+    # $/M-tokens/s): unrounded, the mix saves 0.44 % of the day.
+    scenario, sections = load_sim_scenario(BUNDLED)
+    data = scenario.model_dump(exclude_none=True)
+    data["slo"] = {**data["slo"], "tpot_s": 0.12}
+    relaxed = scenario_from_dict(data, name="relaxed")
+    per_bucket, single, mixed = _per_bucket_costs(relaxed, sections.candidates, 256)
+    assert [min(best, key=best.__getitem__) for best in per_bucket] == [
+        "a100-40gb-sxm",
+        "h100-sxm",
+        "h100-sxm",
+    ]
+    assert per_bucket[0]["a100-40gb-sxm"] == pytest.approx(0.1498, abs=1e-3)
+    assert per_bucket[0]["h100-sxm"] == pytest.approx(0.1563, abs=1e-3)
+    assert 1 - mixed / single == pytest.approx(0.0044, abs=0.001)
+    assert all(min(best["a10g"], best["l4"]) > 1.4 * min(best.values()) for best in per_bucket)
 
 
 def test_a_candidate_priced_in_the_scenario_prices_its_layouts():

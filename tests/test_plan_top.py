@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from tokencost import Scenario, evaluate, load_scenario
 from tokencost.cli import app
 from tokencost.plan import search as plan_search
 from tokencost.plan.planner import pipeline_degrees, plan, screen
+from tokencost.scenario.traffic import ServingSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 DISAGGREGATED = ROOT / "scenarios" / "disaggregated-llama3-70b.yaml"
@@ -185,29 +185,35 @@ def test_screening_without_a_disaggregated_spec_tries_colocated_layouts_only():
     )
 
 
-def test_a_simulator_warning_about_two_pools_marks_the_trial_analytic_only(monkeypatch):
-    real = plan_search.simulate
+def test_a_run_the_simulator_falls_back_to_one_pool_for_is_marked_analytic_only(monkeypatch):
+    # The real simulator cannot run two pools with static batching
+    # (tokencost.sim.disaggregated.simulated_pools): it runs one colocated pool, and its result has
+    # prefill_replicas None. The planner reads that field (no text of a note or warning): the trial
+    # keeps the analytic pools and their verdict, marked analytic only.
+    real, results = plan_search.simulate, []
 
-    def warns(*args, **kwargs):
-        warnings.warn(
-            "warning: disaggregated serving simulated as one colocated pool of prefill + decode replicas",
-            UserWarning,
-            stacklevel=2,
-        )
-        return real(*args, **kwargs)
+    def recorded(*args, **kwargs):
+        results.append(real(*args, **kwargs))
+        return results[-1]
 
-    monkeypatch.setattr(plan_search, "simulate", warns)
+    monkeypatch.setattr(plan_search, "simulate", recorded)
     scenario = load_scenario(DISAGGREGATED)
     options, _ = screen(scenario, 20.0, disaggregated=scenario.serving.disaggregated.model_dump())
     split = next(option for option in options if option.disaggregated)
-    search = plan_search.Search(None, None, None, 300, 0)
-    trial = search.smallest_fleet(split, math.inf)  # no error under filterwarnings=error
+    search = plan_search.Search(ServingSpec(batching="static"), None, None, 300, 0)
+    trial = search.smallest_fleet(split, math.inf)
+    assert len(results) == 1 and results[0].prefill_replicas is None
     assert trial is not None and trial.analytic_only and trial.meets_slo
     assert (
         trial.replicas
         == split.analytic_replicas
         == (split.prefill_replicas or 0) + (split.decode_replicas or 0)
     )
+    # the same option with continuous batching runs two pools: simulated, not analytic only
+    two = plan_search.Search(None, None, None, 300, 0).trial(
+        split, split.analytic_replicas, split.prefill_replicas
+    )
+    assert two.result.prefill_replicas == split.prefill_replicas and not two.analytic_only
 
 
 def test_a_simulator_that_runs_two_pools_is_handed_them_and_the_missed_pool_grows(monkeypatch):

@@ -235,7 +235,7 @@ def capacities(
             key = _key(option)
             row = capacity.setdefault(key, [None] * len(found))
             price[key] = option.usd_per_day_per_replica
-            mu = option.evaluation.replica_requests_per_s
+            mu = option.replica_requests_per_s  # at the option's batch cap (an engine cap included)
             if mu is not None and (row[index] is None or mu > (row[index] or 0.0)):
                 row[index] = mu
     return _Capacities(capacity, price, rejected)

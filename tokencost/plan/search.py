@@ -5,14 +5,14 @@ A colocated option starts from its analytic fleet and moves down while the simul
 percentile TTFT and TPOT still meet the targets, up (doubling the step, then bisecting) when they
 do not. A disaggregated option is simulated by the same call with ``serving.disaggregated`` set to
 its analytic pools; when the pools miss a target the pool that owns it grows (TTFT: prefill, TPOT:
-decode). Where the simulator cannot run two pools yet (it says so in its notes or warns), the trial
-is kept as *analytic only*: the analytic pools and their analytic verdict stand, marked as such.
+decode). Where the simulator cannot run two pools (it ran them as one colocated pool, and its result
+has no ``prefill_replicas``), the trial is kept as *analytic only*: the analytic pools and their
+analytic verdict stand, marked as such.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 from tokencost.plan.records import Option, Trial
@@ -20,9 +20,6 @@ from tokencost.scenario.traffic import ServingSpec
 from tokencost.sim.run import simulate
 
 MAX_FLEET_FACTOR = 4
-# What the simulator writes in its notes (or warns) when it runs a disaggregated scenario as one
-# colocated pool (tokencost.sim.run._colocated_notes).
-COLOCATED_FALLBACK_TEXT = "simulated as one colocated pool"
 
 
 class Search:
@@ -46,21 +43,17 @@ class Search:
             if option.disaggregated and spec is not None and prefill is not None:
                 pools = {"prefill_replicas": prefill, "decode_replicas": replicas - prefill}
                 serving["disaggregated"] = {**spec.model_dump(exclude_none=True), **pools}
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = simulate(
-                    option.scenario,
-                    traffic=self.traffic,
-                    lengths=self.lengths,
-                    serving=serving,
-                    requests=self.requests,
-                    seed=self.seed,
-                )
-            said = [str(item.message) for item in caught] + list(result.notes)
-            for item in caught:
-                if COLOCATED_FALLBACK_TEXT not in str(item.message):
-                    warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
-            fallback = option.disaggregated and any(COLOCATED_FALLBACK_TEXT in text for text in said)
+            result = simulate(
+                option.scenario,
+                traffic=self.traffic,
+                lengths=self.lengths,
+                serving=serving,
+                requests=self.requests,
+                seed=self.seed,
+            )
+            # asked for two pools, ran one: SimulationResult.prefill_replicas is None exactly when the
+            # simulator fell back to one colocated pool (tokencost.sim.disaggregated.simulated_pools)
+            fallback = option.disaggregated and "disaggregated" in serving and result.prefill_replicas is None
             self.trials[key] = Trial(option, replicas, result, prefill, analytic_only=fallback)
         return self.trials[key]
 
