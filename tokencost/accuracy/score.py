@@ -15,7 +15,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -88,7 +88,13 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         weights=row.weights,
         compute=evaluation.precision_compute,
         measured=row.value,
+        vendor=row.vendor,
     )
+    if kind == "throughput" and row.scenario["workload"].get("batch_size") == 1:
+        # One sequence at a time: seconds per output token are a decode step's, with the prefill
+        # spread over the output (under 1 % of the time for 128 prompt and 128+ output tokens).
+        # Such a row tells the bandwidth, not the compute: it gets no grid.
+        return _with_phase(ft.Terms(**base, decode_like=True), evaluation.decode, 1.0 / row.value)
     if kind == "throughput":
         grid = np.full((ft.BANDWIDTH_GRID.size, ft.COMPUTE_GRID.size), np.nan)
         for i, bandwidth in enumerate(ft.BANDWIDTH_GRID):
@@ -97,9 +103,13 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
                 grid[i, j] = predict(row, efficiency) or np.nan
         return ft.Terms(**base, grid=grid)
     phase = evaluation.decode if kind == "decode" else evaluation.prefill
-    return ft.Terms(
-        **base,
-        time_s=_measured_time_s(row),
+    return _with_phase(ft.Terms(**base), phase, _measured_time_s(row))
+
+
+def _with_phase(terms: ft.Terms, phase: Any, time_s: float) -> ft.Terms:
+    return replace(
+        terms,
+        time_s=time_s,
         compute_s=float(phase.compute_time_s or 0.0),
         memory_s=float(phase.memory_time_s or 0.0),
         comm_s=float(phase.comm_time_s or 0.0),
@@ -209,7 +219,7 @@ def _prepare(raw_rows: list[dict[str, str]]) -> tuple[list[Row], list[ft.Terms],
     overheads = ft.fit([t for t in first.values() if isinstance(t, ft.Terms)])
     kept, terms = [], []
     for row in rows:
-        item = first.get(row.id) or _terms_or_reason(row, overheads.overhead(row.engine))
+        item = first.get(row.id) or _terms_or_reason(row, overheads.overhead(row.engine, row.vendor))
         if isinstance(item, str):
             skipped[row.id] = item
             continue
@@ -229,7 +239,7 @@ def _terms_or_reason(row: Row, overhead_s: float) -> ft.Terms | str | None:
 
 
 def _predict_with(fitted: ft.Fit, row: Row, terms: ft.Terms) -> float:
-    value = predict(row, fitted.efficiency(row.engine, row.weights, terms.compute))
+    value = predict(row, fitted.efficiency(row.engine, row.weights, terms.compute, row.vendor))
     return math.nan if value is None else value
 
 
