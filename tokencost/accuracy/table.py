@@ -15,7 +15,10 @@ What the table leaves open is filled by the rules below, each stated where it is
   16-bit scale and bias per 64 weights (MLX's default group size), i.e. ``int4-g64``; 6-bit MLX
   has no format here and is skipped;
 * parallelism: the tensor degree the row states; llama.cpp's multi-GPU split and rows whose notes
-  say "PP<n>" are pipelines; accelerators beyond one replica are replicas.
+  say "PP<n>" are pipelines; accelerators beyond one replica are replicas;
+* topology: rows whose notes say "hybrid cube mesh" (the gpt-fast README's 8x A100 box: NVLink
+  between neighbours, no NVSwitch) get ``hardware.interconnect_topology: ring``, so all-reduces take
+  2(n-1) link hops instead of the one hop the NVSwitch preset assumes.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ FAMILY = {
 _WEIGHTS = {"f16": "fp16", "mlx-4bit": "int4-g64"}
 _GROUP = re.compile(r"group size (\d+)|int4wo-(\d+)")
 _PIPELINE = re.compile(r"\bPP(\d+)\b")
+_RING = "hybrid cube mesh"
 
 
 @dataclass(frozen=True)
@@ -133,10 +137,13 @@ def to_row(raw: dict[str, str]) -> Row | str:
         workload["batch_size"] = batch
     else:
         workload["concurrency"] = concurrency
+    hardware: dict[str, Any] = {"preset": raw["hardware"], "count": tensor * pipeline}
+    if _RING in raw["notes"]:
+        hardware["interconnect_topology"] = "ring"
     scenario: dict[str, Any] = {
         "name": raw["id"],
         "model": {"preset": raw["model"]},
-        "hardware": {"preset": raw["hardware"], "count": tensor * pipeline},
+        "hardware": hardware,
         "parallelism": {"tensor": tensor, "pipeline": pipeline},
         "precision": {"weights": weights, "kv_cache": _kv(raw, weights)},
         "workload": workload,
