@@ -58,12 +58,27 @@ def predict(row: Row, efficiency: dict[str, float]) -> float | None:
     return metric_of(evaluate(_scenario(row, efficiency)), row.metric)
 
 
+def _load(row: Row) -> int:
+    workload = row.scenario["workload"]
+    return int(workload.get("batch_size") or workload.get("concurrency") or 1)
+
+
 def _kind(row: Row) -> str:
-    return {
-        "decode_tokens_per_s": "decode",
-        "tpot_s": "decode",
-        "throughput_output_tokens_per_s": "throughput",
-    }.get(row.metric, "prefill")
+    """``decode``: one sequence's step (tells bandwidth and overhead); ``throughput``: a rate at a
+    batch above 1 (tells compute, through the grid; TPOT rows there count as 1/TPOT);
+    ``prefill``: a prompt's pass."""
+    if row.metric == "decode_tokens_per_s":
+        return "decode"
+    if row.metric == "tpot_s":
+        return "decode" if _load(row) == 1 else "throughput"
+    return "throughput" if row.metric == "throughput_output_tokens_per_s" else "prefill"
+
+
+def _rate(value: float | None, metric: str) -> float:
+    """The metric as a rate that grows with efficiency (1/TPOT for TPOT), NaN where missing."""
+    if value is None:
+        return np.nan
+    return 1.0 / value if metric == "tpot_s" else value
 
 
 def _measured_time_s(row: Row) -> float:
@@ -87,7 +102,7 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         kind=kind,
         weights=row.weights,
         compute=evaluation.precision_compute,
-        measured=row.value,
+        measured=_rate(row.value, row.metric),
         vendor=row.vendor,
     )
     if kind == "throughput" and row.scenario["workload"].get("batch_size") == 1:
@@ -100,7 +115,7 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         for i, bandwidth in enumerate(ft.BANDWIDTH_GRID):
             for j, compute in enumerate(ft.COMPUTE_GRID):
                 efficiency = {"compute": compute, "bandwidth": bandwidth, "step_overhead_s": overhead_s}
-                grid[i, j] = predict(row, efficiency) or np.nan
+                grid[i, j] = _rate(predict(row, efficiency), row.metric)
         return ft.Terms(**base, grid=grid)
     phase = evaluation.decode if kind == "decode" else evaluation.prefill
     return _with_phase(ft.Terms(**base), phase, _measured_time_s(row))
