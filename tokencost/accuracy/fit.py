@@ -32,7 +32,7 @@ from tokencost.scenario.engine import DEFAULT_KEY, lookup
 LOW, HIGH = 0.02, 0.95
 OVERHEAD_GRID_S = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]) * 1e-3
 BANDWIDTH_GRID = np.array([0.15, 0.3, 0.55, 0.9])
-COMPUTE_GRID = np.geomspace(0.03, 1.0, 8)
+COMPUTE_GRID = np.geomspace(0.03, 1.0, 6)
 MIN_ROWS_FOR_OVERHEAD = 3
 MIN_SPAN_FOR_OVERHEAD = 2.0
 
