@@ -1,22 +1,27 @@
 """Fitting engine profiles to public measurements: a few numbers per engine, by robust medians.
 
-Per engine, from the rows it is fitted on:
+Profiles are fitted per engine and per ``engine/vendor`` (the same software reaches a different
+share of the datasheet on another vendor's hardware: vLLM on ROCm against TensorRT-LLM on CUDA,
+llama.cpp on Metal against CUDA). From the rows of each group:
 
 * ``step_overhead_s`` — the fixed time per forward step, by least absolute relative deviation over
-  a grid (0 to 5 ms) on its batch-1 decode rows, where a step takes ``x/η_b + c + o`` (x: bytes
-  over the peak bandwidth, c: communication, o: the overhead). It is fitted only where the rows
-  tell it apart from the bandwidth (at least 3 rows whose x span a factor 2); else 0.
-* ``decode_bandwidth[format]`` — the median over its batch-1 decode rows of the implied
-  ``η_b = x / (t − c − o)``.
-* ``prefill_compute[precision]`` — the median over its prefill, TTFT and throughput rows of the
-  implied compute efficiency: ``η_c = k / (t − c − o)`` for a compute-bound prefill (k: FLOP over
-  the peak), and for a throughput row the η_c at which the model's throughput, with the engine's
-  fitted η_b, equals the measured one (interpolated on a precomputed grid).
+  a grid (0 to 5 ms) on its single-sequence decode rows (batch-1 decode and TPOT rows, and
+  throughput rows at a fixed batch of 1), where a step takes ``x/η_b + c + o`` (x: bytes over the
+  peak bandwidth, c: communication, o: the overhead). It is fitted only where the rows tell it
+  apart from the bandwidth (at least 3 rows whose x span a factor 2); else 0.
+* ``decode_bandwidth[format]`` — the median over those rows of the implied ``η_b = x / (t − c − o)``.
+* ``prefill_compute[precision]`` — the median over its prefill, TTFT, throughput and
+  TPOT-above-batch-1 rows of the implied compute efficiency: ``η_c = k / (t − c − o)`` for a
+  compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
+  rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
+  (interpolated on a precomputed grid).
 
-A format an engine has no rows for takes the median over all engines' rows of that format, then
-the engine's median over its formats, then the median over all rows. Implied efficiencies are
-clipped to [0.02, 0.95]. Nothing is tuned to a single row: every number is a median or an L1 fit
-over a group of rows.
+A prediction takes the most specific group with rows of that table (engine/vendor, then engine):
+its value for the format (or a close format: bf16/fp16, int4 group sizes, GGUF neighbours), else
+its median over all formats times the pooled ratio of that format to the pooled median (a two-way
+decomposition: the engine sets the level, the format its relative cost); an engine with no rows
+takes the pooled value. Implied efficiencies are clipped to [0.02, 0.95]. Nothing is tuned to a
+single row: every number is a median or an L1 fit over a group of rows.
 """
 
 from __future__ import annotations
