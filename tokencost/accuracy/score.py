@@ -31,6 +31,7 @@ from tokencost.scenario.scenario import Scenario
 P90 = 90.0
 TARGET_MEDIAN, TARGET_P90 = 0.10, 0.35  # issue 9, "Done when" (leave one source out)
 PEAK_COMPUTE = {"compute": 1.0, "bandwidth": 1.0, "step_overhead_s": 0.0}
+MEMORY_BOUND_MARGIN = 2.0  # memory time over compute time, at peak, of a TPOT row that tells the bandwidth
 
 
 def _scenario(row: Row, efficiency: dict[str, float]) -> Scenario:
@@ -110,6 +111,11 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         # spread over the output (under 1 % of the time for 128 prompt and 128+ output tokens).
         # Such a row tells the bandwidth, not the compute: it gets no grid.
         return _with_phase(ft.Terms(**base, decode_like=True), evaluation.decode, 1.0 / row.value)
+    if row.metric == "tpot_s" and _clearly_memory_bound(evaluation.decode):
+        # A TPOT above batch 1 whose step reads at least twice as long as it computes at peak
+        # stays memory-bound unless the kernels reach under half as much of the FLOP/s as of
+        # the bandwidth: it tells the bandwidth, like a single sequence's.
+        return _with_phase(ft.Terms(**base, decode_like=True), evaluation.decode, row.value)
     if kind == "throughput":
         grid = np.full((ft.BANDWIDTH_GRID.size, ft.COMPUTE_GRID.size), np.nan)
         for i, bandwidth in enumerate(ft.BANDWIDTH_GRID):
@@ -119,6 +125,10 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         return ft.Terms(**base, grid=grid)
     phase = evaluation.decode if kind == "decode" else evaluation.prefill
     return _with_phase(ft.Terms(**base), phase, _measured_time_s(row))
+
+
+def _clearly_memory_bound(phase: Any) -> bool:
+    return float(phase.memory_time_s or 0.0) >= MEMORY_BOUND_MARGIN * float(phase.compute_time_s or 0.0)
 
 
 def _with_phase(terms: ft.Terms, phase: Any, time_s: float) -> ft.Terms:
