@@ -151,10 +151,19 @@ def test_hybrid_cube_mesh_rows_take_ring_all_reduces():
     assert not isinstance(switched, str) and "interconnect_topology" not in switched.scenario["hardware"]
 
 
-def test_only_single_sequence_tpot_rows_fit_the_bandwidth():
-    from tokencost.accuracy.score import _kind
+def test_tpot_rows_fit_the_bandwidth_only_where_memory_bound():
+    from tokencost.accuracy.score import _kind, terms_of
 
     one = to_row(_raw(concurrency="1", metric="tpot_s", value="0.05", notes="1 requests sent at once"))
-    many = to_row(_raw(concurrency="32", metric="tpot_s", value="0.08", notes="32 requests sent at once"))
-    assert not isinstance(one, str) and not isinstance(many, str)
-    assert _kind(one) == "decode" and _kind(many) == "throughput"
+    assert not isinstance(one, str) and _kind(one) == "decode"
+    rows = {raw["id"]: raw for raw in read_rows()}
+    # dstack, Llama-3.1-405B bf16 on 8x MI300X, 80-token prompts. At 4 sequences a step reads
+    # 101 GB per GPU (19 ms at 5.3 TB/s) and computes 4 x 2 x 405e9 / 8 = 0.4 TFLOP (0.3 ms at
+    # 1.3 PFLOP/s): memory-bound, a bandwidth row. At 256 it computes 26 TFLOP (20 ms), as long as
+    # it reads: a compute row, on the grid.
+    few, many = to_row(rows["m241"]), to_row(rows["m247"])
+    assert not isinstance(few, str) and not isinstance(many, str)
+    assert _kind(few) == _kind(many) == "throughput"
+    few_terms, many_terms = terms_of(few), terms_of(many)
+    assert few_terms is not None and few_terms.decode_like and few_terms.grid is None
+    assert many_terms is not None and not many_terms.decode_like and many_terms.grid is not None
