@@ -76,3 +76,94 @@ def test_fit_is_robust_to_one_outlier():
     value = ft.fit(rows).efficiency("e", "bf16", "bf16")["bandwidth"]
     assert value == pytest.approx(0.7)
     assert np.isfinite(value)
+
+
+def _vendor_decode(row_id, source, vendor, memory_s, eta, weights="bf16"):
+    time_s = memory_s / eta
+    return ft.Terms(
+        row_id,
+        source,
+        "e",
+        "decode",
+        weights,
+        "bf16",
+        1 / time_s,
+        time_s=time_s,
+        memory_s=memory_s,
+        vendor=vendor,
+    )
+
+
+def test_engine_vendor_profile_wins_and_a_missing_format_scales_from_its_median():
+    # Engine "e" reaches 0.8 of the bandwidth on vendor a and 0.4 on vendor b (bf16 rows), and
+    # 0.6 with fp8 on vendor a. Vendor b asked for fp8: its own bf16 median (0.4) times the pooled
+    # ratio fp8 / all formats. Pooled (every row once): bf16 [0.8, 0.8, 0.4, 0.4], fp8 [0.6, 0.6];
+    # medians fp8 0.6, all six rows 0.6, so the ratio is 1.0 and vendor b's fp8 is 0.4 (the pooled
+    # fp8 value, 0.6, would be 50 % off).
+    rows = [_vendor_decode(f"a{i}", "s", "a", 0.01, 0.8) for i in range(2)]
+    rows += [_vendor_decode(f"b{i}", "s", "b", 0.01, 0.4) for i in range(2)]
+    rows += [_vendor_decode(f"f{i}", "s", "a", 0.01, 0.6, weights="fp8") for i in range(2)]
+    fitted = ft.fit(rows)
+    assert fitted.efficiency("e", "bf16", "bf16", "a")["bandwidth"] == pytest.approx(0.8)
+    assert fitted.efficiency("e", "bf16", "bf16", "b")["bandwidth"] == pytest.approx(0.4)
+    assert fitted.efficiency("e", "fp8", "bf16", "b")["bandwidth"] == pytest.approx(0.4)
+    # An unseen vendor takes the engine's profile over both vendors: bf16 median of [0.8, 0.8, 0.4, 0.4].
+    assert fitted.efficiency("e", "bf16", "bf16", "c")["bandwidth"] == pytest.approx(0.6)
+
+
+def _raw(**fields):
+    base = {key: "" for key in read_rows()[0]}
+    base.update(
+        id="x1", source_url="u", engine="vllm", vendor="amd", hardware="mi300x", accelerators="8",
+        tensor_parallel="8", model="llama-3.1-70b", precision_weights="fp8", input_tokens="2048",
+        output_tokens="2048", metric="throughput_output_tokens_per_s", value="100", unit="tokens/s",
+    )  # fmt: skip
+    base.update(fields)
+    return base
+
+
+def test_benchmark_latency_rows_are_static_and_v1_prompts_are_cached():
+    v1 = to_row(_raw(batch_size="8", engine_version="v0.10.0 (rocm/vllm-dev)", notes="benchmark_latency.py"))
+    assert not isinstance(v1, str)
+    assert v1.scenario["serving"]["batching"] == "static"
+    assert v1.scenario["workload"]["cached_prefix_tokens"] == 2047  # all but the last prompt token
+    v0 = to_row(_raw(batch_size="8", engine_version="0.6.3.dev116", notes="benchmark_latency.py"))
+    assert not isinstance(v0, str) and "cached_prefix_tokens" not in v0.scenario["workload"]
+
+
+def test_a_burst_of_requests_is_a_static_batch_and_a_closed_loop_is_not():
+    burst = to_row(_raw(concurrency="64", metric="tpot_s", value="0.2", notes="64 requests sent at once"))
+    assert not isinstance(burst, str)
+    assert (
+        burst.scenario["workload"]["batch_size"] == 64 and burst.scenario["serving"]["batching"] == "static"
+    )
+    loop = to_row(_raw(concurrency="64", metric="tpot_s", value="0.2", notes="closed loop"))
+    assert not isinstance(loop, str)
+    assert loop.scenario["workload"]["concurrency"] == 64 and "batching" not in loop.scenario["serving"]
+
+
+def test_hybrid_cube_mesh_rows_take_ring_all_reduces():
+    rows = {raw["id"]: raw for raw in read_rows()}
+    assert "hybrid cube mesh" in rows["m023"]["notes"]
+    ring = to_row(rows["m023"])
+    assert not isinstance(ring, str) and ring.scenario["hardware"]["interconnect_topology"] == "ring"
+    switched = to_row(rows["m040"])  # TensorRT-LLM on an H100 HGX (NVSwitch)
+    assert not isinstance(switched, str) and "interconnect_topology" not in switched.scenario["hardware"]
+
+
+def test_tpot_rows_fit_the_bandwidth_only_where_memory_bound():
+    from tokencost.accuracy.score import _kind, terms_of
+
+    one = to_row(_raw(concurrency="1", metric="tpot_s", value="0.05", notes="1 requests sent at once"))
+    assert not isinstance(one, str) and _kind(one) == "decode"
+    rows = {raw["id"]: raw for raw in read_rows()}
+    # dstack, Llama-3.1-405B bf16 on 8x MI300X, 80-token prompts. At 4 sequences a step reads
+    # 101 GB per GPU (19 ms at 5.3 TB/s) and computes 4 x 2 x 405e9 / 8 = 0.4 TFLOP (0.3 ms at
+    # 1.3 PFLOP/s): memory-bound, a bandwidth row. At 256 it computes 26 TFLOP (20 ms), as long as
+    # it reads: a compute row, on the grid.
+    few, many = to_row(rows["m241"]), to_row(rows["m247"])
+    assert not isinstance(few, str) and not isinstance(many, str)
+    assert _kind(few) == _kind(many) == "throughput"
+    few_terms, many_terms = terms_of(few), terms_of(many)
+    assert few_terms is not None and few_terms.decode_like and few_terms.grid is None
+    assert many_terms is not None and not many_terms.decode_like and many_terms.grid is not None

@@ -1,22 +1,27 @@
 """Fitting engine profiles to public measurements: a few numbers per engine, by robust medians.
 
-Per engine, from the rows it is fitted on:
+Profiles are fitted per engine and per ``engine/vendor`` (the same software reaches a different
+share of the datasheet on another vendor's hardware: vLLM on ROCm against TensorRT-LLM on CUDA,
+llama.cpp on Metal against CUDA). From the rows of each group:
 
 * ``step_overhead_s`` — the fixed time per forward step, by least absolute relative deviation over
-  a grid (0 to 5 ms) on its batch-1 decode rows, where a step takes ``x/η_b + c + o`` (x: bytes
-  over the peak bandwidth, c: communication, o: the overhead). It is fitted only where the rows
-  tell it apart from the bandwidth (at least 3 rows whose x span a factor 2); else 0.
-* ``decode_bandwidth[format]`` — the median over its batch-1 decode rows of the implied
-  ``η_b = x / (t − c − o)``.
-* ``prefill_compute[precision]`` — the median over its prefill, TTFT and throughput rows of the
-  implied compute efficiency: ``η_c = k / (t − c − o)`` for a compute-bound prefill (k: FLOP over
-  the peak), and for a throughput row the η_c at which the model's throughput, with the engine's
-  fitted η_b, equals the measured one (interpolated on a precomputed grid).
+  a grid (0 to 5 ms) on its single-sequence decode rows (batch-1 decode and TPOT rows, and
+  throughput rows at a fixed batch of 1), where a step takes ``x/η_b + c + o`` (x: bytes over the
+  peak bandwidth, c: communication, o: the overhead). It is fitted only where the rows tell it
+  apart from the bandwidth (at least 3 rows whose x span a factor 2); else 0.
+* ``decode_bandwidth[format]`` — the median over those rows of the implied ``η_b = x / (t − c − o)``.
+* ``prefill_compute[precision]`` — the median over its prefill, TTFT, throughput and
+  TPOT-above-batch-1 rows of the implied compute efficiency: ``η_c = k / (t − c − o)`` for a
+  compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
+  rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
+  (interpolated on a precomputed grid).
 
-A format an engine has no rows for takes the median over all engines' rows of that format, then
-the engine's median over its formats, then the median over all rows. Implied efficiencies are
-clipped to [0.02, 0.95]. Nothing is tuned to a single row: every number is a median or an L1 fit
-over a group of rows.
+A prediction takes the most specific group with rows of that table (engine/vendor, then engine):
+its value for the format (or a close format: bf16/fp16, int4 group sizes, GGUF neighbours), else
+its median over all formats times the pooled ratio of that format to the pooled median (a two-way
+decomposition: the engine sets the level, the format its relative cost); an engine with no rows
+takes the pooled value. Implied efficiencies are clipped to [0.02, 0.95]. Nothing is tuned to a
+single row: every number is a median or an L1 fit over a group of rows.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from tokencost.scenario.engine import DEFAULT_KEY, lookup
 
 LOW, HIGH = 0.02, 0.95
 OVERHEAD_GRID_S = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]) * 1e-3
-BANDWIDTH_GRID = np.array([0.25, 0.45, 0.65, 0.9])
-COMPUTE_GRID = np.geomspace(0.08, 1.0, 8)
+BANDWIDTH_GRID = np.array([0.15, 0.3, 0.55, 0.9])
+COMPUTE_GRID = np.geomspace(0.03, 1.0, 6)
 MIN_ROWS_FOR_OVERHEAD = 3
 MIN_SPAN_FOR_OVERHEAD = 2.0
 
@@ -53,6 +58,8 @@ class Terms:
     memory_s: float = 0.0
     comm_s: float = 0.0
     grid: np.ndarray | None = None  # throughput rows: [bandwidth, compute] -> predicted metric
+    vendor: str = ""
+    decode_like: bool = False  # a throughput row at a fixed batch of 1: its bytes tell the bandwidth
 
 
 @dataclass(frozen=True)
@@ -66,29 +73,51 @@ class Profile:
 
 @dataclass(frozen=True)
 class Fit:
+    """Profiles keyed by engine and by ``engine/vendor``, and the pooled one."""
+
     engines: dict[str, Profile]
     pooled: Profile
 
-    def overhead(self, engine: str) -> float:
-        profile = self.engines.get(engine)
-        return profile.step_overhead_s if profile else 0.0
+    def _chain(self, engine: str, vendor: str) -> list[Profile]:
+        keys = (group_key(engine, vendor), engine) if vendor else (engine,)
+        return [self.engines[key] for key in keys if key in self.engines]
 
-    def _pick(self, engine: str, table: str, key: str) -> float:
-        own = getattr(self.engines.get(engine, Profile()), table)
+    def overhead(self, engine: str, vendor: str = "") -> float:
+        chain = self._chain(engine, vendor)
+        return chain[0].step_overhead_s if chain else 0.0
+
+    def _pick(self, engine: str, vendor: str, table: str, key: str) -> float:
+        """The most specific profile with rows of this table (engine/vendor, then engine): its value
+        for the format, else its median times the pooled ratio of that format to the pooled median;
+        else the pooled value."""
         pooled = getattr(self.pooled, table)
-        for source in (_without_default(own), _without_default(pooled), own, pooled):
-            value = lookup(source, key)
+        for profile in self._chain(engine, vendor):
+            own = getattr(profile, table)
+            value = lookup(_without_default(own), key)
             if value is not None:
                 return value
-        return 1.0
+            if DEFAULT_KEY in own:
+                return float(np.clip(own[DEFAULT_KEY] * _format_ratio(pooled, key), LOW, HIGH))
+        value = lookup(pooled, key)
+        return 1.0 if value is None else value
 
-    def efficiency(self, engine: str, weights: str, compute: str) -> dict[str, float]:
-        """The ``efficiency`` section this fit gives a row of ``engine``."""
+    def efficiency(self, engine: str, weights: str, compute: str, vendor: str = "") -> dict[str, float]:
+        """The ``efficiency`` section this fit gives a row of ``engine`` on ``vendor``."""
         return {
-            "compute": self._pick(engine, "prefill_compute", compute),
-            "bandwidth": self._pick(engine, "decode_bandwidth", weights),
-            "step_overhead_s": self.overhead(engine),
+            "compute": self._pick(engine, vendor, "prefill_compute", compute),
+            "bandwidth": self._pick(engine, vendor, "decode_bandwidth", weights),
+            "step_overhead_s": self.overhead(engine, vendor),
         }
+
+
+def group_key(engine: str, vendor: str) -> str:
+    return f"{engine}/{vendor}"
+
+
+def _format_ratio(pooled: dict[str, float], key: str) -> float:
+    """How much a format reaches relative to all formats, pooled over engines (1 where unknown)."""
+    value, everything = lookup(_without_default(pooled), key), pooled.get(DEFAULT_KEY)
+    return value / everything if value is not None and everything else 1.0
 
 
 def _without_default(table: dict[str, float]) -> dict[str, float]:
@@ -154,7 +183,7 @@ def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
 
 
 def _implied_compute(terms: Terms, fit: Fit) -> float | None:
-    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute)
+    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     if terms.kind == "throughput":
         return _grid_compute(terms, efficiency["bandwidth"])
     left = terms.time_s - terms.comm_s - efficiency["step_overhead_s"]
@@ -163,31 +192,46 @@ def _implied_compute(terms: Terms, fit: Fit) -> float | None:
     return terms.compute_s / left
 
 
-def fit(rows: list[Terms]) -> Fit:
-    """Fit every engine's profile (and the pooled one) on ``rows``."""
-    by_engine: dict[str, list[Terms]] = defaultdict(list)
+def _groups(rows: list[Terms]) -> dict[str, list[Terms]]:
+    """Rows by engine and by ``engine/vendor`` (each row is in both)."""
+    groups: dict[str, list[Terms]] = defaultdict(list)
     for terms in rows:
-        by_engine[terms.engine].append(terms)
+        groups[terms.engine].append(terms)
+        if terms.vendor:
+            groups[group_key(terms.engine, terms.vendor)].append(terms)
+    return groups
+
+
+def is_decode(terms: Terms) -> bool:
+    return terms.kind == "decode" or terms.decode_like
+
+
+def fit(rows: list[Terms]) -> Fit:
+    """Fit every engine's and engine/vendor's profile (and the pooled one) on ``rows``."""
     engines: dict[str, Profile] = {}
     pooled_bandwidth: dict[str, list[float]] = defaultdict(list)
-    for engine, own in by_engine.items():
-        decode = [t for t in own if t.kind == "decode"]
+    for key, own in _groups(rows).items():
+        decode = [t for t in own if is_decode(t)]
         overhead, bandwidth = fit_decode(decode)
-        engines[engine] = Profile(overhead, bandwidth)
+        engines[key] = Profile(overhead, bandwidth)
+        if "/" in key:
+            continue  # pool each row once, at its engine level
         for terms, value in zip(decode, implied_bandwidth(decode, overhead), strict=True):
             pooled_bandwidth[terms.weights].append(float(value))
     decode_only = Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
     own_compute: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     pooled_compute: dict[str, list[float]] = defaultdict(list)
     for terms in rows:
-        if terms.kind == "decode":
+        if is_decode(terms):
             continue
         value = _implied_compute(terms, decode_only)
         if value is not None and np.isfinite(value):
             own_compute[terms.engine][terms.compute].append(value)
+            if terms.vendor:
+                own_compute[group_key(terms.engine, terms.vendor)][terms.compute].append(value)
             pooled_compute[terms.compute].append(value)
     final = {
-        engine: Profile(p.step_overhead_s, p.decode_bandwidth, _medians(own_compute.get(engine, {})))
-        for engine, p in engines.items()
+        key: Profile(p.step_overhead_s, p.decode_bandwidth, _medians(own_compute.get(key, {})))
+        for key, p in engines.items()
     }
     return Fit(final, Profile(0.0, decode_only.pooled.decode_bandwidth, _medians(pooled_compute)))

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from tokencost.scenario.scenario import Scenario
 P90 = 90.0
 TARGET_MEDIAN, TARGET_P90 = 0.10, 0.35  # issue 9, "Done when" (leave one source out)
 PEAK_COMPUTE = {"compute": 1.0, "bandwidth": 1.0, "step_overhead_s": 0.0}
+MEMORY_BOUND_MARGIN = 2.0  # memory time over compute time, at peak, of a TPOT row that tells the bandwidth
 
 
 def _scenario(row: Row, efficiency: dict[str, float]) -> Scenario:
@@ -58,12 +59,27 @@ def predict(row: Row, efficiency: dict[str, float]) -> float | None:
     return metric_of(evaluate(_scenario(row, efficiency)), row.metric)
 
 
+def _load(row: Row) -> int:
+    workload = row.scenario["workload"]
+    return int(workload.get("batch_size") or workload.get("concurrency") or 1)
+
+
 def _kind(row: Row) -> str:
-    return {
-        "decode_tokens_per_s": "decode",
-        "tpot_s": "decode",
-        "throughput_output_tokens_per_s": "throughput",
-    }.get(row.metric, "prefill")
+    """``decode``: one sequence's step (tells bandwidth and overhead); ``throughput``: a rate at a
+    batch above 1 (tells compute, through the grid; TPOT rows there count as 1/TPOT);
+    ``prefill``: a prompt's pass."""
+    if row.metric == "decode_tokens_per_s":
+        return "decode"
+    if row.metric == "tpot_s":
+        return "decode" if _load(row) == 1 else "throughput"
+    return "throughput" if row.metric == "throughput_output_tokens_per_s" else "prefill"
+
+
+def _rate(value: float | None, metric: str) -> float:
+    """The metric as a rate that grows with efficiency (1/TPOT for TPOT), NaN where missing."""
+    if value is None:
+        return np.nan
+    return 1.0 / value if metric == "tpot_s" else value
 
 
 def _measured_time_s(row: Row) -> float:
@@ -87,19 +103,38 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         kind=kind,
         weights=row.weights,
         compute=evaluation.precision_compute,
-        measured=row.value,
+        measured=_rate(row.value, row.metric),
+        vendor=row.vendor,
     )
+    if kind == "throughput" and row.scenario["workload"].get("batch_size") == 1:
+        # One sequence at a time: seconds per output token are a decode step's, with the prefill
+        # spread over the output (under 1 % of the time for 128 prompt and 128+ output tokens).
+        # Such a row tells the bandwidth, not the compute: it gets no grid.
+        return _with_phase(ft.Terms(**base, decode_like=True), evaluation.decode, 1.0 / row.value)
+    if row.metric == "tpot_s" and _clearly_memory_bound(evaluation.decode):
+        # A TPOT above batch 1 whose step reads at least twice as long as it computes at peak
+        # stays memory-bound unless the kernels reach under half as much of the FLOP/s as of
+        # the bandwidth: it tells the bandwidth, like a single sequence's.
+        return _with_phase(ft.Terms(**base, decode_like=True), evaluation.decode, row.value)
     if kind == "throughput":
         grid = np.full((ft.BANDWIDTH_GRID.size, ft.COMPUTE_GRID.size), np.nan)
         for i, bandwidth in enumerate(ft.BANDWIDTH_GRID):
             for j, compute in enumerate(ft.COMPUTE_GRID):
                 efficiency = {"compute": compute, "bandwidth": bandwidth, "step_overhead_s": overhead_s}
-                grid[i, j] = predict(row, efficiency) or np.nan
+                grid[i, j] = _rate(predict(row, efficiency), row.metric)
         return ft.Terms(**base, grid=grid)
     phase = evaluation.decode if kind == "decode" else evaluation.prefill
-    return ft.Terms(
-        **base,
-        time_s=_measured_time_s(row),
+    return _with_phase(ft.Terms(**base), phase, _measured_time_s(row))
+
+
+def _clearly_memory_bound(phase: Any) -> bool:
+    return float(phase.memory_time_s or 0.0) >= MEMORY_BOUND_MARGIN * float(phase.compute_time_s or 0.0)
+
+
+def _with_phase(terms: ft.Terms, phase: Any, time_s: float) -> ft.Terms:
+    return replace(
+        terms,
+        time_s=time_s,
         compute_s=float(phase.compute_time_s or 0.0),
         memory_s=float(phase.memory_time_s or 0.0),
         comm_s=float(phase.comm_time_s or 0.0),
@@ -209,7 +244,7 @@ def _prepare(raw_rows: list[dict[str, str]]) -> tuple[list[Row], list[ft.Terms],
     overheads = ft.fit([t for t in first.values() if isinstance(t, ft.Terms)])
     kept, terms = [], []
     for row in rows:
-        item = first.get(row.id) or _terms_or_reason(row, overheads.overhead(row.engine))
+        item = first.get(row.id) or _terms_or_reason(row, overheads.overhead(row.engine, row.vendor))
         if isinstance(item, str):
             skipped[row.id] = item
             continue
@@ -229,7 +264,7 @@ def _terms_or_reason(row: Row, overhead_s: float) -> ft.Terms | str | None:
 
 
 def _predict_with(fitted: ft.Fit, row: Row, terms: ft.Terms) -> float:
-    value = predict(row, fitted.efficiency(row.engine, row.weights, terms.compute))
+    value = predict(row, fitted.efficiency(row.engine, row.weights, terms.compute, row.vendor))
     return math.nan if value is None else value
 
 

@@ -15,7 +15,25 @@ What the table leaves open is filled by the rules below, each stated where it is
   16-bit scale and bias per 64 weights (MLX's default group size), i.e. ``int4-g64``; 6-bit MLX
   has no format here and is skipped;
 * parallelism: the tensor degree the row states; llama.cpp's multi-GPU split and rows whose notes
-  say "PP<n>" are pipelines; accelerators beyond one replica are replicas.
+  say "PP<n>" are pipelines; accelerators beyond one replica are replicas;
+* topology: rows whose notes say "hybrid cube mesh" (the gpt-fast README's 8x A100 box: NVLink
+  between neighbours, no NVSwitch) get ``hardware.interconnect_topology: ring``, so all-reduces take
+  2(n-1) link hops instead of the one hop the NVSwitch preset assumes;
+* batching: vLLM ``benchmark_latency.py`` rows (one ``generate`` call on b prompts) and
+  ``benchmark_serving.py`` rows whose notes say all N requests were "sent at once" (N at most
+  vLLM's ``max-num-seqs``) prefill their prompts together and then decode together: a static batch
+  (``serving.batching: static``) of b or N sequences. The TTFT of such a burst holds the whole
+  batch's prefill (dstack's vLLM log: mean TTFT 11.8 s at N = 256) and its TPOT, which excludes
+  the first token, holds none; a closed loop of N in flight would put a prefill into every
+  request's decode;
+* prefix cache: ``benchmark_latency.py`` (v0.8.5, the script the ROCm/vllm README names) draws its
+  dummy prompts once and runs them again for every warm-up and measured iteration, and vLLM's V1
+  engine (the default from v0.8; the README's v0.10.0 runs it) turns prefix caching on by default
+  (``EngineArgs._set_default_args_v1``). The measured iterations find every prompt cached but its
+  last token: such rows get ``cached_prefix_tokens = input_tokens - 1``. The table agrees: 2048
+  prompt tokens instead of 128 add 1.5 % (70B, batch 1) to 7 % (405B, batch 128) to the latency,
+  where computing them would add 8-80 %. (The prefix is then held once per replica, not once per
+  sequence; these rows have memory to spare.)
 """
 
 from __future__ import annotations
@@ -45,6 +63,10 @@ FAMILY = {
 _WEIGHTS = {"f16": "fp16", "mlx-4bit": "int4-g64"}
 _GROUP = re.compile(r"group size (\d+)|int4wo-(\d+)")
 _PIPELINE = re.compile(r"\bPP(\d+)\b")
+_RING = "hybrid cube mesh"
+_STATIC = ("benchmark_latency", "sent at once")
+_V1 = re.compile(r"\bv?0\.(\d+)\.")
+V1_FROM_MINOR = 8  # vLLM's V1 engine is the default from v0.8
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,13 @@ def _layout(raw: dict[str, str]) -> tuple[int, int, int]:
     return tensor, 1, max(1, accelerators // tensor)
 
 
+def _prompts_cached(raw: dict[str, str]) -> bool:
+    """A vLLM V1 ``benchmark_latency.py`` row: its prompts are in the prefix cache (module notes)."""
+    version = _V1.search(raw["engine_version"])
+    v1 = raw["engine"] == "vllm" and version is not None and int(version.group(1)) >= V1_FROM_MINOR
+    return v1 and "benchmark_latency" in raw["notes"]
+
+
 def to_row(raw: dict[str, str]) -> Row | str:
     """The row ready to predict, or why it is skipped."""
     if raw["metric"] not in METRICS:
@@ -129,18 +158,24 @@ def to_row(raw: dict[str, str]) -> Row | str:
     tensor, pipeline, replicas = _layout(raw)
     workload: dict[str, Any] = {"input_tokens": lengths[0], "output_tokens": lengths[1]}
     batch, concurrency = _integer(raw["batch_size"]), _integer(raw["concurrency"])
-    if batch is not None:
-        workload["batch_size"] = batch
+    static = any(mark in raw["notes"] for mark in _STATIC)
+    if _prompts_cached(raw):
+        workload["cached_prefix_tokens"] = lengths[0] - 1
+    if batch is not None or static:
+        workload["batch_size"] = batch if batch is not None else concurrency
     else:
         workload["concurrency"] = concurrency
+    hardware: dict[str, Any] = {"preset": raw["hardware"], "count": tensor * pipeline}
+    if _RING in raw["notes"]:
+        hardware["interconnect_topology"] = "ring"
     scenario: dict[str, Any] = {
         "name": raw["id"],
         "model": {"preset": raw["model"]},
-        "hardware": {"preset": raw["hardware"], "count": tensor * pipeline},
+        "hardware": hardware,
         "parallelism": {"tensor": tensor, "pipeline": pipeline},
         "precision": {"weights": weights, "kv_cache": _kv(raw, weights)},
         "workload": workload,
-        "serving": {"replicas": replicas},
+        "serving": {"replicas": replicas, **({"batching": "static"} if static else {})},
     }
     return Row(
         id=raw["id"],
