@@ -72,8 +72,12 @@ def _same(column_value, expected, key: str, i: int) -> None:
         )
     elif isinstance(expected, float):
         assert float(column_value) == expected, (key, i, column_value, expected)
+    elif isinstance(expected, bool):
+        assert isinstance(column_value, bool | np.bool_) and column_value == expected, (key, i)
+    elif isinstance(expected, int):
+        assert isinstance(column_value, int | np.integer) and column_value == expected, (key, i)
     else:
-        assert column_value == expected and type(expected)(column_value) == expected, (key, i)
+        assert column_value == expected, (key, i, column_value, expected)
 
 
 def _check(scenarios: list, columns: dict) -> None:
@@ -81,6 +85,8 @@ def _check(scenarios: list, columns: dict) -> None:
         expected = flatten(api.evaluate(scenario).to_dict())
         present = {key for key, values in columns.items() if not _missing(values[i])}
         assert present <= set(expected), (i, present - set(expected))
+        order = [key for key in columns if key in expected]
+        assert order == list(expected), i  # the columns in the order of the evaluation's keys
         for key, value in expected.items():
             assert key in columns, key
             _same(columns[key][i], value, key, i)

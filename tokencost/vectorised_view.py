@@ -28,6 +28,9 @@ from tokencost.scenario.economics import PUE_DEFAULT
 from tokencost.scenario.scenario import Scenario
 
 PER_MILLION = 1e6
+BREAKDOWN = "usd_per_hour_breakdown."
+_NAMES = [item.name for item in dataclasses.fields(Evaluation)]
+_BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
 Columns = dict[str, np.ndarray]
 
 BASE: dict[str, Any] = {
@@ -128,7 +131,7 @@ class Table:
     def column(self, key: str) -> np.ndarray:
         found = self.columns.get(key)
         if found is None:
-            kind = self.kinds.get(key, "float" if key.startswith("usd_per_hour_breakdown.") else "object")
+            kind = self.kinds.get(key, "float" if key.startswith(BREAKDOWN) else "object")
             value = self.defaults.get(key)
             if kind == "float":
                 found = np.full(self.n, np.nan if value is None else value, dtype=float)
@@ -141,13 +144,26 @@ class Table:
     def put(self, key: str, index: np.ndarray, value: Any) -> None:
         if isinstance(value, np.ndarray) and value.ndim == 1 and value.size == 1 and index.size != 1:
             value = value[0]
+        if self.kinds.get(key) == "int" and isinstance(value, np.ndarray) and value.dtype == float:
+            value = value.astype(np.int64)  # a batch cap solved as a float
         self.column(key)[index] = value
 
     def result(self) -> Columns:
+        """The columns in the order of ``flatten(Evaluation.to_dict())`` (a breakdown's parts
+        where the breakdown is), ints and bools typed where no entry is missing."""
         for key in self.defaults:
             self.column(key)
+        parts = [key for key in self.columns if key.startswith(BREAKDOWN)]
+        order: list[str] = []
+        for key in self.defaults:
+            if key == _BEFORE_BREAKDOWN:
+                order += [key, *parts]
+            else:
+                order.append(key)
+        order += [key for key in self.columns if key not in set(order)]
         out: Columns = {}
-        for key, values in self.columns.items():
+        for key in order:
+            values = self.columns[key]
             kind = self.kinds.get(key, "float")
             if values.dtype == float:
                 values = np.where(np.isfinite(values), values, np.nan)

@@ -28,11 +28,16 @@ from typing import Any
 
 from tokencost.errors import TokenCostError
 from tokencost.results import Evaluation, flatten
-from tokencost.sweep.spec import INDEX_COLUMN, SweepSpec
+from tokencost.sweep.spec import INDEX_COLUMN, LEFT_OUT_INPUTS, SweepSpec
 
 WHATS = ("evaluate", "simulate", "plan")
-LEFT_OUT_INPUTS = ("name", "description")  # the same on every row; the results carry `name`
 Types = dict[str, str]  # column -> "bool" | "int64" | "float64" | "string"
+ChunkRows = Any  # list[dict] of rows, or a tokencost.sweep.columnar.ColumnChunk
+
+
+def chunk_rows(chunk: ChunkRows) -> list[dict[str, Any]]:
+    """A chunk's rows as dicts, in configuration order."""
+    return chunk if isinstance(chunk, list) else chunk.as_rows()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Task:
     what: str = "evaluate"
     requests: int | None = None
     seed: int = 0
+    columnar: bool = True  # evaluate: the vectorised path (tokencost.sweep.columnar); False: row by row
 
 
 def compute_row(spec: SweepSpec, task: Task, index: int, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +90,15 @@ def _result(scenario: Any, task: Task) -> dict[str, Any]:
     return flatten(evaluate(scenario).to_dict())
 
 
-def compute_chunk(spec: SweepSpec, task: Task, start: int, stop: int) -> list[dict[str, Any]]:
-    """Rows of configurations ``start .. stop - 1`` in order (what a chunk's worker runs)."""
+def compute_chunk(spec: SweepSpec, task: Task, start: int, stop: int) -> ChunkRows:
+    """Rows of configurations ``start .. stop - 1`` (what a chunk's worker runs): a list in
+    order, or for ``evaluate`` a :class:`~tokencost.sweep.columnar.ColumnChunk` of the same rows."""
+    if task.what == "evaluate" and task.columnar:
+        from tokencost.sweep import columnar
+
+        return columnar.compute_chunk(
+            spec, start, stop, lambda index, overrides: compute_row(spec, task, index, overrides)
+        )
     return [
         compute_row(spec, task, start + offset, overrides)
         for offset, overrides in enumerate(spec.configurations(start, stop))
@@ -175,10 +188,11 @@ def infer_types(rows: Iterable[dict[str, Any]], axes: Sequence[str], known: Type
 
 def conform(row: dict[str, Any], types: Types) -> dict[str, Any]:
     """``row`` with exactly the columns of ``types``, each value of its column's type or None."""
-    return {key: _cast(row.get(key), kind) for key, kind in types.items()}
+    return {key: cast(row.get(key), kind) for key, kind in types.items()}
 
 
-def _cast(value: Any, kind: str) -> Any:
+def cast(value: Any, kind: str) -> Any:
+    """``value`` as a value of a ``kind`` column, or None (see :func:`conform`)."""
     if value is None or (isinstance(value, float) and math.isnan(value) and kind != "float64"):
         return None
     if kind == "string":
