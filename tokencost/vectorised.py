@@ -35,7 +35,7 @@ import numpy as np
 from tokencost import api
 from tokencost import vectorised_view as view
 from tokencost.model import operating as op
-from tokencost.model import prefix
+from tokencost.model import prefix, serving
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
 from tokencost.results import flatten
@@ -212,9 +212,15 @@ def _solve(
     dep, prompt, out = rows.dep, rows.input_tokens, rows.output_tokens
     max_batch = prefix.max_batch_shared(dep, prompt + out, 0.0)
     fixed = ~np.isnan(rows.batch_size)
-    cap, cap_reason = slo_batch_cap(dep, _traffic(template, prompt, out, max_batch), max_batch, targets[1])
-    cap = np.where(fixed, rows.batch_size, cap)
-    cap_reason = np.where(fixed, "fixed", cap_reason).astype(object)
+    cap = np.where(fixed, rows.batch_size, max_batch)
+    cap_reason = np.where(fixed, "fixed", "memory").astype(object)
+    search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
+    if search.any():
+        traffic = _traffic(template, prompt[search], out[search], max_batch[search])
+        found_cap, found_reason = slo_batch_cap(
+            take(dep, search), traffic, max_batch[search], targets[1][search]
+        )
+        cap[search], cap_reason[search] = found_cap, found_reason
     ok = (max_batch >= 1) & (cap <= max_batch)
     found: dict[str, Any] = {"max_batch": max_batch, "feasible": ok}
     if not ok.any():
@@ -309,14 +315,42 @@ def _fill(table: view.Table, templates: Sequence[Scenario], rows: Rows, index: n
 def _infeasible(
     table: view.Table, rows: Rows, index: np.ndarray, ok: np.ndarray, solved: dict[str, Any]
 ) -> None:
-    """The reason of each configuration that does not fit (the same text as evaluate())."""
+    """The reason of each configuration that does not fit (the same text as evaluate(), from the
+    same functions), built once per distinct set of the numbers it states."""
     max_batch = solved["max_batch"]
     table.put("feasible", index, ok)
-    for i in np.flatnonzero(~ok):
-        one = entry(rows.dep, int(i))
-        context = float(rows.input_tokens[i]) + int(rows.output_tokens[i])
-        if max_batch[i] < 1:
-            reason = api._fit_reason(one, round(context))
+    bad = np.flatnonzero(~ok)
+    if not bad.size:
+        return
+    dep = rows.dep
+    context = rows.input_tokens[bad] + rows.output_tokens[bad]
+    weights = np.broadcast_to(dep.weight_bytes, ok.shape)
+    numbers = [
+        context,
+        weights[bad],
+        np.broadcast_to(dep.kv_bytes_per_token, ok.shape)[bad],
+        np.broadcast_to(serving.replica_memory_bytes(dep), ok.shape)[bad],
+        np.broadcast_to(dep.memory_reserve_fraction, ok.shape)[bad],
+        np.where(max_batch[bad] < 1, 0.0, rows.batch_size[bad]),
+        max_batch[bad],
+    ]
+    _, first, inverse = np.unique(np.stack(numbers), axis=1, return_index=True, return_inverse=True)
+    texts = []
+    chosen = bad[first]
+    columns = zip(
+        chosen.tolist(),
+        rows.input_tokens[chosen].tolist(),
+        rows.output_tokens[chosen].astype(np.int64).tolist(),
+        max_batch[chosen].tolist(),
+        rows.batch_size[chosen].tolist(),
+        weights[chosen].tolist(),
+        strict=True,
+    )
+    for i, prompt, out, most, batch, weight in columns:
+        if most < 1:
+            texts.append(api._fit_reason(entry(dep, i), round(prompt + out)))
         else:
-            reason = api.batch_reason(int(rows.batch_size[i]), context, int(max_batch[i]), one.weight_bytes)
-        table.put("infeasible_reason", index[i : i + 1], reason)
+            texts.append(api.batch_reason(int(batch), prompt + out, int(most), weight))
+    reasons = np.empty(len(texts), dtype=object)
+    reasons[:] = texts
+    table.put("infeasible_reason", index[bad], reasons[inverse.reshape(-1)])

@@ -30,8 +30,10 @@ from tokencost.errors import TokenCostError
 from tokencost.results import flatten
 from tokencost.sweep.spec import INDEX_COLUMN, LEFT_OUT_INPUTS, SweepSpec
 
+BREAKDOWN = "usd_per_hour_breakdown."
 MISSING = object()  # an input the group's scenario does not have (absent from the row)
-CACHE_ENTRIES = 20_000  # validated (group, axis, value) scenarios kept between chunks
+CACHE_ENTRIES = 20_000
+DIGESTS_KEPT = 8  # validated (group, axis, value) scenarios kept between chunks
 
 
 @dataclass
@@ -52,24 +54,65 @@ class ColumnChunk:
     rows: list[dict[str, Any]] = field(default_factory=list)
     columns: dict[str, Any] = field(default_factory=dict)  # key -> ndarray or Repeated
     size: int = 0  # rows in ``columns``
+    which: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # their groups
 
     def __len__(self) -> int:
         return len(self.rows) + self.size
 
-    def as_rows(self) -> list[dict[str, Any]]:
-        """Every row as the per-row path's dict (key order: index, axes, inputs, results), in
-        configuration order; a breakdown key is absent where its value is missing."""
-        lists = {key: plain(values) for key, values in self.columns.items()}
+    def as_rows(self, only: np.ndarray | None = None) -> list[dict[str, Any]]:
+        """Every row (or the per-row ones and the columnar ones ``only``) as the per-row path's
+        dict (key order: index, axes, inputs, results), in configuration order; an input the
+        group lacks, and a breakdown part where it is missing, are absent."""
+        picked = np.arange(self.size) if only is None else only
+        lists = {key: plain(_at(values, picked)) for key, values in self.columns.items()}
         built = []
-        for i in range(self.size):
+        for i in range(len(picked)):
             row = {}
             for key, values in lists.items():
                 value = values[i]
-                if value is MISSING or (value is None and key.startswith("usd_per_hour_breakdown.")):
+                if value is MISSING or (value is None and key.startswith(BREAKDOWN)):
                     continue
                 row[key] = value
             built.append(row)
         return sorted([*self.rows, *built], key=lambda row: row[INDEX_COLUMN])
+
+    def type_rows(self) -> list[dict[str, Any]]:
+        """The rows that show each column first: the per-row ones, and the first columnar row
+        of each set of columns (a group's inputs; a breakdown present or not)."""
+        parts = [self.which]
+        parts += [~np.isnan(values) for key, values in self.columns.items() if key.startswith(BREAKDOWN)]
+        signature = np.stack(parts) if parts else np.zeros((1, self.size))
+        _, first = np.unique(signature, axis=1, return_index=True)
+        return self.as_rows(np.sort(first))
+
+    def column_types(self) -> dict[str, str | None]:
+        """Each column's type over its rows (:func:`tokencost.sweep.rows.value_type`, merged)."""
+        from tokencost.sweep.rows import merge, value_type
+
+        found: dict[str, str | None] = {}
+        for key, values in self.columns.items():
+            if isinstance(values, Repeated):
+                used = np.unique(values.index).tolist()
+                kinds = {value_type(values.values[i]) for i in used if values.values[i] is not MISSING}
+            elif values.dtype == float:
+                kinds = {"float64" if (~np.isnan(values)).any() else None}
+            elif values.dtype == np.int64:
+                kinds = {"int64"}
+            elif values.dtype == bool:
+                kinds = {"bool"}
+            else:
+                kinds = {value_type(value) for value in plain(values)}
+            kind: str | None = None
+            for item in kinds:
+                kind = merge(kind, item)
+            found[key] = kind
+        return found
+
+
+def _at(values: Any, picked: np.ndarray) -> Any:
+    if isinstance(values, Repeated):
+        return Repeated(values.values, values.index[picked])
+    return values[picked]
 
 
 def plain(values: Any) -> list[Any]:
@@ -88,7 +131,7 @@ def _validated(spec: SweepSpec, overrides: dict[str, Any]) -> Any:
     """The scenario of ``overrides`` (or the TokenCostError it raises), remembered."""
     from tokencost.scenario.loading import scenario_from_dict
 
-    key = (spec.digest(), repr(sorted(overrides.items(), key=lambda item: item[0])))
+    key = (_digest(spec), repr(sorted(overrides.items(), key=lambda item: item[0])))
     if key not in _CACHE:
         if len(_CACHE) >= CACHE_ENTRIES:
             _CACHE.clear()
@@ -100,6 +143,19 @@ def _validated(spec: SweepSpec, overrides: dict[str, Any]) -> Any:
         except TokenCostError as exc:
             _CACHE[key] = exc
     return _CACHE[key]
+
+
+_DIGESTS: dict[int, tuple[SweepSpec, str]] = {}
+
+
+def _digest(spec: SweepSpec) -> str:
+    """``spec.digest()``, computed once per spec object (it is held, so its id is not reused)."""
+    found = _DIGESTS.get(id(spec))
+    if found is None or found[0] is not spec:
+        if len(_DIGESTS) >= DIGESTS_KEPT:
+            _DIGESTS.clear()
+        found = _DIGESTS[id(spec)] = (spec, spec.digest())
+    return found[1]
 
 
 def _inputs(scenario: Any, spec: SweepSpec) -> dict[str, Any]:
@@ -146,7 +202,12 @@ class _Plan:
         from tokencost import vectorised as vec
 
         reference = self.overrides(int(members[0]))
+        for axis in self.numeric:  # the same reference in every chunk: each value validated once
+            reference[axis] = self.spec.axes[axis][0]
         found = _validated(self.spec, reference)
+        if isinstance(found, TokenCostError):  # the first values clash: this chunk's first row
+            reference = self.overrides(int(members[0]))
+            found = _validated(self.spec, reference)
         if isinstance(found, TokenCostError) or vec.not_vectorisable(found[0]) is not None:
             return
         template, inputs = found
@@ -195,6 +256,7 @@ def compute_chunk(spec: SweepSpec, start: int, stop: int, compute_row: Any) -> C
     chosen = np.flatnonzero(plan.template_of >= 0)
     if chosen.size:
         chunk.columns, chunk.size = _columns(plan, chosen, start), int(chosen.size)
+        chunk.which = plan.template_of[chosen]
     return chunk
 
 

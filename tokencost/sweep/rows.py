@@ -35,9 +35,13 @@ Types = dict[str, str]  # column -> "bool" | "int64" | "float64" | "string"
 ChunkRows = Any  # list[dict] of rows, or a tokencost.sweep.columnar.ColumnChunk
 
 
-def chunk_rows(chunk: ChunkRows) -> list[dict[str, Any]]:
-    """A chunk's rows as dicts, in configuration order."""
-    return chunk if isinstance(chunk, list) else chunk.as_rows()
+def chunk_types(
+    probes: list[dict[str, Any]], chunk: ChunkRows, axes: Sequence[str], known: Types | None
+) -> Types:
+    """:func:`infer_types` of the probe rows and a chunk (a list of rows, or a columnar chunk)."""
+    if isinstance(chunk, list):
+        return infer_types([*probes, *chunk], axes, known)
+    return infer_types([*probes, *chunk.type_rows()], axes, known, chunk.column_types())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +154,7 @@ def evaluation_types() -> Types:
     return types
 
 
-def _value_type(value: Any) -> str | None:
+def value_type(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
@@ -162,7 +166,8 @@ def _value_type(value: Any) -> str | None:
     return "string"
 
 
-def _merge(left: str | None, right: str | None) -> str | None:
+def merge(left: str | None, right: str | None) -> str | None:
+    """The type of a column holding values of both types (a join: the order does not matter)."""
     if left is None or left == right:
         return right
     if right is None:
@@ -172,17 +177,27 @@ def _merge(left: str | None, right: str | None) -> str | None:
     return "string"
 
 
-def infer_types(rows: Iterable[dict[str, Any]], axes: Sequence[str], known: Types | None = None) -> Types:
-    """Columns in order (index, axes, inputs, results) with one type each (see the module)."""
+def infer_types(
+    rows: Iterable[dict[str, Any]],
+    axes: Sequence[str],
+    known: Types | None = None,
+    column_types: dict[str, str | None] | None = None,
+) -> Types:
+    """Columns in order (index, axes, inputs, results) with one type each (see the module).
+    ``column_types``: the merged types of a columnar chunk's columns (whose rows among ``rows``
+    need only be those that show each column first: the merge does not depend on the order)."""
     seen: dict[str, str | None] = {INDEX_COLUMN: "int64", **dict.fromkeys(axes)}
     for row in rows:
         for key, value in row.items():
-            seen[key] = _merge(seen.get(key), _value_type(value))
+            seen[key] = merge(seen.get(key), value_type(value))
+    for key, kind in (column_types or {}).items():
+        if kind is not None:
+            seen[key] = merge(seen.get(key), kind)
     for key, kind in (known or {}).items():
         if key not in seen:
             seen[key] = kind
         elif key not in axes and key != INDEX_COLUMN:
-            seen[key] = kind if seen[key] in (None, kind) or kind == "string" else _merge(seen[key], kind)
+            seen[key] = kind if seen[key] in (None, kind) or kind == "string" else merge(seen[key], kind)
     return {key: kind or "string" for key, kind in seen.items()}
 
 

@@ -280,9 +280,8 @@ def run_sweep(
     if types is None:
         first = todo.pop(0)
         (_, first_chunk), *_ = list(run(spec, task, [first]))
-        first_rows = rw.chunk_rows(first_chunk)
         known = rw.evaluation_types() if task.what == "evaluate" else None
-        types = rw.infer_types([*rw.probe_rows(spec, task), *first_rows], list(spec.axes), known)
+        types = rw.chunk_types(rw.probe_rows(spec, task), first_chunk, list(spec.axes), known)
         manifest = {**expected, "types": types}
         _write_atomic(folder / MANIFEST, lambda path: path.write_text(json.dumps(manifest), encoding="utf-8"))
         _finish(folder, first[0], first_chunk, types, fmt, progress)
