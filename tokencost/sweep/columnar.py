@@ -85,10 +85,9 @@ class ColumnChunk:
         _, first = np.unique(signature, axis=1, return_index=True)
         return self.as_rows(np.sort(first))
 
-    def column_types(self) -> dict[str, str | None]:
-        """Each column's type over its rows (:func:`tokencost.sweep.rows.value_type`, merged)."""
-        from tokencost.sweep.rows import merge, value_type
-
+    def column_types(self, value_type: Any, merge: Any) -> dict[str, str | None]:
+        """Each column's type over its rows: ``value_type`` of its values, joined by ``merge``
+        (:func:`tokencost.sweep.rows.value_type` and :func:`~tokencost.sweep.rows.merge`)."""
         found: dict[str, str | None] = {}
         for key, values in self.columns.items():
             if isinstance(values, Repeated):

@@ -41,7 +41,7 @@ def chunk_types(
     """:func:`infer_types` of the probe rows and a chunk (a list of rows, or a columnar chunk)."""
     if isinstance(chunk, list):
         return infer_types([*probes, *chunk], axes, known)
-    return infer_types([*probes, *chunk.type_rows()], axes, known, chunk.column_types())
+    return infer_types([*probes, *chunk.type_rows()], axes, known, chunk.column_types(value_type, merge))
 
 
 @dataclasses.dataclass(frozen=True)
