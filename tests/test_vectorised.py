@@ -41,6 +41,8 @@ def _random_data(rng: np.random.Generator) -> dict:
             data["workload"]["requests_per_second"] = float(rng.uniform(0.1, 200))
     if rng.random() < 0.5:
         data["slo"] = {"tpot_s": float(rng.uniform(0.005, 0.2))}
+    if rng.random() < 0.3:
+        data["slo"] = {**data.get("slo", {}), "ttft_s": float(rng.uniform(0.01, 2.0))}
     serving: dict = {}
     if rng.random() < 0.3:
         serving["batching"] = "static"
@@ -197,3 +199,21 @@ def test_stack_take_entry_round_trip_and_memo():
     assert np.shape(one) == () and np.shape(many) == (len(deps),)
     assert many[0] == one
     assert np.shape(api.serving.decode_step(deps[0], 4.0, 100.0).time_s) == ()
+
+
+def test_a_struct_of_arrays_remembers_large_arrays_and_a_plain_one_does_not():
+    """memo: a plain deployment computes arrays above MEMO_ARRAY_SIZE every time; a struct of
+    arrays keys them by their bytes (its passes recur at the same arrays), exactly."""
+    from tokencost.model.memo import MEMO_ARRAY_SIZE
+
+    dep = api.deployment(_scenarios(1, seed=5)[0])
+    soa = vec.stack([dep] * (MEMO_ARRAY_SIZE + 1))
+    batch = np.arange(1.0, MEMO_ARRAY_SIZE + 2.0)
+    first = api.serving.decode_step(soa, batch, 100.0)
+    again = api.serving.decode_step(soa, batch.copy(), 100.0)
+    assert first is again  # the same bytes: remembered
+    other = api.serving.decode_step(soa, batch + 1.0, 100.0)
+    assert other is not first and not np.array_equal(other.time_s, first.time_s)
+    plain = api.serving.decode_step(dep, batch, 100.0)
+    assert plain is not api.serving.decode_step(dep, batch, 100.0)  # not remembered
+    np.testing.assert_array_equal(plain.time_s, first.time_s)

@@ -167,7 +167,7 @@ class Table:
             kind = self.kinds.get(key, "float")
             if values.dtype == float:
                 values = np.where(np.isfinite(values), values, np.nan)
-            elif kind in ("int", "bool") and not any(value is None for value in values):
+            elif kind in ("int", "bool") and not np.isnan(values.astype(float)).any():  # None: NaN
                 values = values.astype(np.int64 if kind == "int" else bool)
             out[key] = values
         return out
@@ -200,7 +200,9 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
     values = _record_columns(ev)
     values.update(_cache_fields(dep, ev, prompt, out))
     values.update(_economics(templates, which, dep, ev.gpus_required))
-    values["ttft_per_turn_s"] = np.asarray(values["ttft_per_turn_s"], dtype=float).astype(str).astype(object)
+    turn = np.empty(len(prompt), dtype=object)  # flatten() joins the one turn's str(float)
+    turn[:] = [str(value) for value in np.asarray(values["ttft_per_turn_s"], dtype=float).tolist()]
+    values["ttft_per_turn_s"] = turn
     values["notes"] = _notes(templates, which, ev, solved["has_rate"])
     good = ~saturated
     target = at[good]
@@ -225,13 +227,24 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
 def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> np.ndarray:
     """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
     distinct (template, replicas, cap)."""
-    keys = np.stack([which, ev.replicas, np.asarray(ev.batch_cap, dtype=np.int64), has_rate.astype(np.int64)])
-    distinct, inverse = np.unique(keys, axis=1, return_inverse=True)
+    cap = np.asarray(ev.batch_cap, dtype=np.int64)
+    replicas = np.asarray(ev.replicas, dtype=np.int64)
+    rated = has_rate.astype(np.int64)
+    # One integer per (template, rate given, replicas, cap): replicas and cap matter without a rate.
+    span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
+    key = ((which * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (1 - rated)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     texts = []
-    for template, replicas, cap, rated in distinct.T:
-        notes = api._split_note(templates[int(template)])
-        if not rated:
-            notes.append(api.no_load_note(int(replicas), int(cap)))
+    for template, replicas_of, cap_of, rate_given in zip(
+        which[first].tolist(),
+        replicas[first].tolist(),
+        cap[first].tolist(),
+        rated[first].tolist(),
+        strict=True,
+    ):
+        notes = api._split_note(templates[template])
+        if not rate_given:
+            notes.append(api.no_load_note(replicas_of, cap_of))
         texts.append("; ".join(notes))
     out = np.empty(len(texts), dtype=object)
     out[:] = texts

@@ -92,6 +92,11 @@ class Deployment:
         return {}
 
     @property
+    def memo_any_size(self) -> bool:
+        """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
+        return isinstance(self.params, np.ndarray)
+
+    @property
     def weight_bytes(self) -> float:
         """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
         held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
