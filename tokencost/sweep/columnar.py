@@ -33,7 +33,7 @@ from tokencost.sweep.spec import INDEX_COLUMN, LEFT_OUT_INPUTS, SweepSpec
 BREAKDOWN = "usd_per_hour_breakdown."
 MISSING = object()  # an input the group's scenario does not have (absent from the row)
 CACHE_ENTRIES = 4_096  # validated (group, axis, value) scenarios kept between chunks (a chunk needs few)
-DIGESTS_KEPT = 8  # validated (group, axis, value) scenarios kept between chunks
+DIGESTS_KEPT = 8  # spec digests remembered (one spec per sweep)
 
 
 @dataclass
