@@ -21,6 +21,7 @@ each against the yardsticks below, measured in the same run:
 
 from __future__ import annotations
 
+import math
 import resource
 import subprocess
 import sys
@@ -103,9 +104,12 @@ def roofline_rate(points: int = 1_000_000) -> float:
     rng = np.random.default_rng(0)
     batch = rng.integers(1, 1025, points).astype(float)
     context = rng.integers(1, 131_072, points).astype(float)
-    start = time.perf_counter()
-    serving.decode_step(dep, batch, context)
-    return points / (time.perf_counter() - start)
+    best = math.inf
+    for _ in range(3):  # the best of three calls: the first pays for page faults on a busy machine
+        start = time.perf_counter()
+        serving.decode_step(dep, batch, context)
+        best = min(best, time.perf_counter() - start)
+    return points / best
 
 
 def templates() -> list:
