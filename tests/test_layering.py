@@ -94,6 +94,8 @@ LAYERS: dict[str, int] = {
     "economics_view": 4,
     "prefix_view": 4,
     "records": 4,
+    "vectorised": 4,
+    "vectorised_view": 4,
     "loop": 5,
     "sim": 5,
     "plan": 6,

@@ -347,3 +347,65 @@ def test_sweep_json_says_what_was_written(tmp_path):
     assert done.returncode == 0, done.stderr
     data = _json.loads(done.stdout)
     assert data["rows"] == 80 and data["output"] == str(out) and "config_index" in data["columns"]
+
+
+# ------------------------------------------------------------------------------------ columnar
+
+
+MIXED = {
+    "base": {
+        "name": "mixed",
+        "model": {"preset": "llama-3.1-8b"},
+        "hardware": {"preset": "h100-sxm"},
+        "workload": {"input_tokens": 1000, "output_tokens": 300, "batch_size": 16},
+        "slo": {"tpot_s": 0.05},
+    },
+    "axes": {
+        "model.preset": ["llama-3.1-8b", "llama-3.1-70b", "mixtral-8x7b"],
+        "hardware.preset": ["h100-sxm", "l40s", "mi300x", "b200"],
+        "precision.weights": ["bf16", "fp8", "int4"],
+        "parallelism.tensor": [1, 2, 3],  # 3 divides no model's heads: invalid rows
+        "workload.batch_size": [1, 64, 512, None],  # None: the SLO or memory cap
+        "workload.input_tokens": [100, 2000, 130_000],  # 130,000 + output > 8B's 131,072 context
+        "workload.output_tokens": [1, 300, 4000],
+        "workload.requests_per_second": [None, 2.0, 400.0],  # with no batch_size: fleet sizing (per row)
+        "hardware.usd_per_hour": [2.0, 3.5],
+        "efficiency.compute": [0.5, 0.7, 1.5],  # 1.5 is invalid
+        "serving.chunked_prefill_tokens": [None, None, 512],  # chunked prefill: outside the subset
+        "serving.batching": ["continuous", "static"],
+    },
+    "sample": {"n": 400, "method": "random", "seed": 7},
+}
+
+
+def test_the_columnar_sweep_gives_the_per_row_table(tmp_path):
+    """A random mixed spec (presets, precisions, batches, token counts, invalid values, configurations
+    outside the vectorisable subset) gives the same table both ways: columns, order, types, values."""
+    import pyarrow.parquet as pq
+
+    from tokencost.sweep import rows as rw
+    from tokencost.sweep.runner import run_sweep
+
+    spec = sweep_spec_from_dict(MIXED)
+    tables = {}
+    for columnar in (True, False):
+        out = tmp_path / f"{columnar}.parquet"
+        run_sweep(spec, out, task=rw.Task(columnar=columnar), chunk_size=150)
+        tables[columnar] = pq.read_table(out)
+    assert tables[True].schema == tables[False].schema
+    assert tables[True].equals(tables[False])
+    frame = tables[True].to_pandas()
+    reasons = frame["infeasible_reason"].fillna("")
+    assert frame["feasible"].any() and (~frame["feasible"]).any()
+    assert reasons.str.startswith("invalid:").any() and reasons.str.contains("does not fit").any()
+
+
+def test_a_chunk_mixes_both_ways():
+    """Of the mixed spec's configurations, most are vectorised, some go row by row."""
+    from tokencost.sweep import columnar
+    from tokencost.sweep import rows as rw
+
+    spec = sweep_spec_from_dict(MIXED)
+    chunk = rw.compute_chunk(spec, rw.Task(), 0, 200)
+    assert isinstance(chunk, columnar.ColumnChunk) and len(chunk) == 200
+    assert chunk.size > 30 and len(chunk.rows) > 30

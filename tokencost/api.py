@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
@@ -98,6 +99,18 @@ def _fit_reason(dep: Deployment, context: int) -> str:
     )
 
 
+def batch_reason(cap: int, context: float, max_batch: int, weight_bytes: float) -> str:
+    """Why a fixed ``workload.batch_size`` cannot run."""
+    return (
+        f"batch_size {cap} does not fit: at {context} tokens per sequence at most "
+        f"{max_batch} sequences fit beside {weight_bytes / GB:.1f} GB of weights"
+    )
+
+
+def no_load_note(replicas: int, cap: int) -> str:
+    return f"no load given: {replicas} replica(s), each kept full at batch {cap:,}"
+
+
 def slo_batch_cap(scenario: Scenario, dep: Deployment, max_batch: int) -> tuple[int, str]:
     """The most sequences a replica should batch, and what limits it: the fixed batch if given
     (``"fixed"``), else the largest that fits (``"memory"``) and whose TPOT at full load, the
@@ -179,11 +192,7 @@ def evaluate(scenario: Scenario) -> Evaluation:
         return _finish(scenario, dep, solved)
     cap, cap_reason = slo_batch_cap(scenario, dep, max_batch)
     if cap > max_batch:
-        reason = (
-            f"batch_size {cap} does not fit: at {context} tokens per sequence at most "
-            f"{max_batch} sequences fit beside {dep.weight_bytes / GB:.1f} GB of weights"
-        )
-        return _infeasible(scenario, base, reason, max_batch)
+        return _infeasible(scenario, base, batch_reason(cap, context, max_batch, dep.weight_bytes), max_batch)
     return _finish(scenario, dep, _at_load(scenario, dep, base, max_batch, cap, cap_reason))
 
 
@@ -227,7 +236,7 @@ def _at_load(
         if rate is None:
             replicas = fixed_replicas or 1
             rate = capacity * replicas
-            notes.append(f"no load given: {replicas} replica(s), each kept full at batch {cap:,}")
+            notes.append(no_load_note(replicas, cap))
         else:
             replicas = fixed_replicas or max(1, math.ceil(rate / capacity - 1e-9))
             if rate > capacity * replicas * (1 + 1e-9):
@@ -280,13 +289,7 @@ def _saturated(
     replicas: int,
     rate: float,
 ) -> Evaluation:
-    most = capacity * replicas
-    reason = (
-        f"saturated: the load of {rate:.4g} requests/s exceeds the capacity of {replicas} "
-        f"replica(s), {most:.4g} requests/s at batch ≤ {cap:,}, by {(rate / most - 1):.1%}; "
-        f"the queue grows without bound (needs at least {math.floor(rate / capacity) + 1} replicas)"
-    )
-    evaluation = _infeasible(scenario, base, reason, max_batch)
+    evaluation = _infeasible(scenario, base, saturated_reason(cap, capacity, replicas, rate), max_batch)
     return dataclasses.replace(
         evaluation,
         saturated=True,
@@ -296,23 +299,37 @@ def _saturated(
     )
 
 
+def saturated_reason(cap: int, capacity: float, replicas: int, rate: float) -> str:
+    most = capacity * replicas
+    return (
+        f"saturated: the load of {rate:.4g} requests/s exceeds the capacity of {replicas} "
+        f"replica(s), {most:.4g} requests/s at batch ≤ {cap:,}, by {(rate / most - 1):.1%}; "
+        f"the queue grows without bound (needs at least {math.floor(rate / capacity) + 1} replicas)"
+    )
+
+
 def _feasible(
     scenario: Scenario, dep: Deployment, base: dict, solved: Solved, max_batch: int, notes: list[str]
 ) -> Evaluation:
+    """The feasible evaluation at the solved operating point. With a struct-of-arrays ``dep`` and
+    ``solved.rate`` an array (:mod:`tokencost.vectorised`), every number is a column instead."""
     slo = scenario.slo
     point, traffic, replicas, rate = solved.point, solved.traffic, solved.replicas, solved.rate
-    prompt, out = traffic.input_tokens, int(traffic.output_tokens)
-    at = {field: float(np.asarray(value).reshape(-1)[0]) for field, value in point._asdict().items()}
+    columns = isinstance(rate, np.ndarray)
+    num: Any = np.asarray if columns else float
+    prompt, out = traffic.input_tokens, traffic.output_tokens if columns else int(traffic.output_tokens)
+    at = {field: _at(value, columns) for field, value in point._asdict().items()}
     p99 = point if slo.percentile == P99 else op.solve(dep, at["request_rate_per_s"], traffic, P99)
     pre = prefix.prefill_cached(dep, prompt, traffic.cached_tokens)
-    prefill_s = float(pre.time_s)
+    prefill_s = num(pre.time_s)
     batch = at["batch"]
     seen = at["seen_batch"]
-    context = float(serving.mean_decode_context(prompt, out))
+    context = num(serving.mean_decode_context(prompt, out))
     step = serving.decode_step(dep, seen, context)
-    gpus = replicas * int(dep.accelerators)
-    meets = fleet.meets(point, targets(scenario))
-    kv_seq = float(serving.kv_bytes_per_sequence(dep, prompt + out))
+    accelerators: Any = dep.accelerators
+    gpus = replicas * (accelerators.astype(np.int64) if columns else int(accelerators))
+    meets = fleet.meets(point, targets(scenario), None if columns else 0)
+    kv_seq = num(serving.kv_bytes_per_sequence(dep, prompt + out))
     return Evaluation(
         **base,
         feasible=True,
@@ -320,8 +337,8 @@ def _feasible(
         ttft_s=at["ttft_s"],
         tpot_s=at["tpot_s"],
         e2e_latency_s=at["ttft_s"] + at["decode_time_s"],
-        ttft_p99_s=float(p99.ttft_p_s[0]),
-        tpot_p99_s=float(p99.tpot_p_s[0]),
+        ttft_p99_s=num(p99.ttft_p_s if columns else p99.ttft_p_s[0]),
+        tpot_p99_s=num(p99.tpot_p_s if columns else p99.tpot_p_s[0]),
         queue_wait_s=at["queue_wait_s"],
         saturated=solved.saturated,
         throughput_output_tokens_per_s=rate * out,
@@ -347,8 +364,8 @@ def _feasible(
         kv_bytes_per_token=dep.kv_bytes_per_token,
         kv_bytes_per_sequence=kv_seq,
         memory_bytes_per_replica=serving.replica_memory_bytes(dep),
-        memory_used_bytes=dep.weight_bytes + min(seen, solved.cap) * kv_seq,
-        ridge_point_flop_per_byte=float(
+        memory_used_bytes=dep.weight_bytes + (np.minimum if columns else min)(seen, solved.cap) * kv_seq,
+        ridge_point_flop_per_byte=num(
             rl.ridge_point(
                 dep.peak_flop_per_s,
                 dep.bandwidth_bytes_per_s,
@@ -358,7 +375,12 @@ def _feasible(
         ),
         peak_flop_per_s=dep.peak_flop_per_s,
         bandwidth_bytes_per_s=dep.bandwidth_bytes_per_s,
-        prefill=_prefill_record(pre, prompt),
-        decode=_decode_record(dep, step, at, context, seen),
+        prefill=_prefill_record(pre, prompt, num),
+        decode=_decode_record(dep, step, at, context, seen, num),
         notes=tuple(notes),
     )
+
+
+def _at(value: np.ndarray, columns: bool) -> Any:
+    """An operating point's field at its one rate (a float), or as a column."""
+    return np.asarray(value) if columns else float(np.asarray(value).reshape(-1)[0])

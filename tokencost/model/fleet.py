@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,8 +34,13 @@ class Targets(NamedTuple):
     percentile: float = 99.0
 
 
-def meets(point: op.OperatingPoint, targets: Targets, index: int = 0) -> bool:
-    """Both targets met at the percentile by the point at ``index``."""
+def meets(point: op.OperatingPoint, targets: Targets, index: int | None = 0) -> Any:
+    """Both targets met at the percentile by the point at ``index``; ``index=None``: at every
+    entry (a column of bools; a target of NaN is none)."""
+    if index is None:
+        ttft, tpot = (np.asarray(np.nan if t is None else t, dtype=float) for t in targets[:2])
+        with np.errstate(invalid="ignore"):
+            return (np.isnan(ttft) | (point.ttft_p_s <= ttft)) & (np.isnan(tpot) | (point.tpot_p_s <= tpot))
     return bool(
         (targets.ttft_s is None or point.ttft_p_s[index] <= targets.ttft_s)
         and (targets.tpot_s is None or point.tpot_p_s[index] <= targets.tpot_s)

@@ -5,13 +5,16 @@ cap, the capacity, the operating point and its percentiles, the records). The fu
 :mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed in a
 dict that lives on the deployment (``Deployment.memo``), keyed by the function's name and its
 arguments (scalars, or small arrays by their bytes), so the physics is computed once per
-deployment and argument, by the same code. Large arrays (a sweep) are computed every time.
+deployment and argument, by the same code. Large arrays (a sweep) are computed every time, except
+on an owner whose ``memo_any_size`` is true: a struct-of-arrays deployment
+(:mod:`tokencost.vectorised`), whose arguments are as long as it is and whose passes recur.
 What is remembered is made read-only, so that no caller can change it for the next. The dict
 starts afresh past ``MEMO_ENTRIES`` results.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -32,13 +35,14 @@ def is_scalar(*values: object) -> bool:
     return all(isinstance(value, (int, float)) for value in values)
 
 
-def key_of(*values: object) -> tuple[Any, ...] | None:
-    """A hashable key for ``values`` (scalars, small numpy arrays), None when one is neither."""
+def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] | None:
+    """A hashable key for ``values`` (scalars, numpy arrays of at most ``limit`` elements), None
+    when one is neither."""
     key: list[Any] = []
     for value in values:
         if isinstance(value, (int, float)):
             key.append(value)
-        elif isinstance(value, np.ndarray) and value.size <= MEMO_ARRAY_SIZE:
+        elif isinstance(value, np.ndarray) and value.size <= limit:
             key.append((value.dtype.str, value.shape, value.tobytes()))
         else:
             return None
@@ -56,6 +60,8 @@ def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Cal
     time when the arguments have no key: :func:`key_of`)."""
     if arguments:
         key = key_of(*arguments)
+        if key is None and getattr(owner, "memo_any_size", False):
+            key = key_of(*arguments, limit=math.inf)
         if key is None:
             return compute()
         key = (name, *key)

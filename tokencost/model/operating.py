@@ -23,6 +23,7 @@ from tokencost.model.steady import (
     capacity_tpot_s,
     decode_time_on_grid,
     prompt_prefill,
+    scalar,
 )
 
 ArrayLike = npt.ArrayLike
@@ -91,10 +92,10 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
     tpot = capacity_tpot_s(dep, batch, traffic)
     prefill_batch = batch if traffic.batching == "static" else 1.0
     ttft = np.asarray(prompt_prefill(dep, traffic, prefill_batch).time_s, dtype=float)
-    steps = float(fl.decode_steps(traffic.output_tokens))
+    steps = scalar(fl.decode_steps(traffic.output_tokens))
     decode_s = tpot * steps
     one = np.ones(1)
-    prefill_busy = capacity * float(prompt_prefill(dep, traffic).time_s)
+    prefill_busy = capacity * scalar(prompt_prefill(dep, traffic).time_s)
     if traffic.batching == "static":
         prefill_busy = ttft / (ttft + decode_time_on_grid(dep, traffic, np.asarray(batch, dtype=float)))
     return OperatingPoint(

@@ -92,6 +92,11 @@ class Deployment:
         return {}
 
     @property
+    def memo_any_size(self) -> bool:
+        """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
+        return isinstance(self.params, np.ndarray)
+
+    @property
     def weight_bytes(self) -> float:
         """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
         held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
@@ -141,7 +146,10 @@ class PhaseTerms(NamedTuple):
 
 
 def _is_dense(dep: Deployment) -> bool:
-    """No routed experts (E ≤ k): the weights read and the imbalance do not depend on the tokens."""
+    """No routed experts (E ≤ k): the weights read and the imbalance do not depend on the tokens.
+    A struct-of-arrays deployment (one entry per configuration) is dense when all its entries are."""
+    if isinstance(dep.experts, np.ndarray):
+        return not bool(np.any(dep.experts > dep.experts_per_token))
     return not dep.experts > dep.experts_per_token
 
 
@@ -209,13 +217,16 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         "efficiency": dep.interconnect_efficiency,
         "latency_s": dep.interconnect_latency_s,
     }
-    expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
+    if isinstance(dep.expert, np.ndarray):  # a struct of arrays: one entry per configuration
+        expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
+    else:
+        expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
     dense = dep.layers - expert_layers
     reduce = par.tensor_parallel_comm_time_s(
         layers=dense, tokens=tokens, tensor=dep.tensor, **common, **_hops(dep)
     )
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
-    if not expert_layers:
+    if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
         return np.asarray(reduce + hops, dtype=float)
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
@@ -313,7 +324,8 @@ def decode_overhead_s(dep: Deployment) -> float:
     round's launches (verify + each draft step) over the tokens the round yields."""
     speculation = dep.speculation
     if speculation is None:
-        return float(dep.step_overhead_s)
+        overhead = dep.step_overhead_s
+        return overhead if isinstance(overhead, np.ndarray) else float(overhead)  # type: ignore[return-value]
     round_s = spec.round_overhead_s(
         dep.step_overhead_s, speculation.draft_tokens, speculation.draft is not None
     )

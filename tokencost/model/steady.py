@@ -85,20 +85,35 @@ class OperatingPoint(NamedTuple):
     seen_batch: np.ndarray  # sequences in the steps a request decodes in, itself included
 
 
+def scalar(value: ArrayLike) -> float | np.ndarray:
+    """``float(value)`` for one number; an array (a traffic of one entry per configuration,
+    :mod:`tokencost.vectorised`) as a float array."""
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)  # type: ignore[arg-type]
+
+
 def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
     """Mean TPOT of a replica kept full at batch B: ``(D(B) + (B − 1)·T_p)/(O − 1)`` under
     continuous batching (while a response decodes, each of the B − 1 others finishes once and
     the newcomer that takes its place is prefilled, stalling every step), ``D(B)/(O − 1)`` under
-    static batching. The step at context P when O = 1."""
+    static batching. The step at context P when O = 1 (arrays of O: entry by entry)."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
     batch = np.asarray(batch, dtype=float)
+    if isinstance(out, np.ndarray):
+        one_step = np.asarray(serving.decode_step(dep, batch, prompt).time_s, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(out <= 1, one_step, _full_tpot_s(dep, batch, traffic))
     if out <= 1:
         return np.asarray(serving.decode_step(dep, batch, prompt).time_s, dtype=float)
-    steps = float(fl.decode_steps(out))
+    return _full_tpot_s(dep, batch, traffic)
+
+
+def _full_tpot_s(dep: Deployment, batch: np.ndarray, traffic: Traffic) -> np.ndarray:
+    prompt, out = traffic.input_tokens, traffic.output_tokens
+    steps = scalar(fl.decode_steps(out))
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
         return np.asarray(decode / steps, dtype=float)
-    prefill_s = float(prompt_prefill(dep, traffic).time_s)
+    prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
     return np.asarray((decode + np.maximum(batch - 1.0, 0.0) * prefill_s) / steps, dtype=float)
 
 
@@ -111,7 +126,7 @@ def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic)
     if traffic.batching == "static":
         cycle = prompt_prefill(dep, traffic, batch).time_s + decode
         return np.asarray(batch / cycle, dtype=float)
-    prefill_s = float(prompt_prefill(dep, traffic).time_s)
+    prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
     return np.asarray(1.0 / (prefill_s + decode / batch), dtype=float)
 
 
@@ -129,6 +144,9 @@ def new_tokens(traffic: Traffic) -> float:
 def decode_time_on_grid(dep: Deployment, traffic: Traffic, batch: np.ndarray) -> np.ndarray:
     """``D(b)``: seconds of a response's decode steps at batch b (the step at P when O = 1)."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
+    if isinstance(out, np.ndarray):  # one entry per configuration
+        total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
+        return np.where(out <= 1, 0.0, total)
     if out <= 1:
         return np.zeros_like(batch)
     return np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)

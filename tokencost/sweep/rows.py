@@ -28,11 +28,20 @@ from typing import Any
 
 from tokencost.errors import TokenCostError
 from tokencost.results import Evaluation, flatten
-from tokencost.sweep.spec import INDEX_COLUMN, SweepSpec
+from tokencost.sweep.spec import INDEX_COLUMN, LEFT_OUT_INPUTS, SweepSpec
 
 WHATS = ("evaluate", "simulate", "plan")
-LEFT_OUT_INPUTS = ("name", "description")  # the same on every row; the results carry `name`
 Types = dict[str, str]  # column -> "bool" | "int64" | "float64" | "string"
+ChunkRows = Any  # list[dict] of rows, or a tokencost.sweep.columnar.ColumnChunk
+
+
+def chunk_types(
+    probes: list[dict[str, Any]], chunk: ChunkRows, axes: Sequence[str], known: Types | None
+) -> Types:
+    """:func:`infer_types` of the probe rows and a chunk (a list of rows, or a columnar chunk)."""
+    if isinstance(chunk, list):
+        return infer_types([*probes, *chunk], axes, known)
+    return infer_types([*probes, *chunk.type_rows()], axes, known, chunk.column_types(value_type, merge))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +51,7 @@ class Task:
     what: str = "evaluate"
     requests: int | None = None
     seed: int = 0
+    columnar: bool = True  # evaluate: the vectorised path (tokencost.sweep.columnar); False: row by row
 
 
 def compute_row(spec: SweepSpec, task: Task, index: int, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +94,15 @@ def _result(scenario: Any, task: Task) -> dict[str, Any]:
     return flatten(evaluate(scenario).to_dict())
 
 
-def compute_chunk(spec: SweepSpec, task: Task, start: int, stop: int) -> list[dict[str, Any]]:
-    """Rows of configurations ``start .. stop - 1`` in order (what a chunk's worker runs)."""
+def compute_chunk(spec: SweepSpec, task: Task, start: int, stop: int) -> ChunkRows:
+    """Rows of configurations ``start .. stop - 1`` (what a chunk's worker runs): a list in
+    order, or for ``evaluate`` a :class:`~tokencost.sweep.columnar.ColumnChunk` of the same rows."""
+    if task.what == "evaluate" and task.columnar:
+        from tokencost.sweep import columnar
+
+        return columnar.compute_chunk(
+            spec, start, stop, lambda index, overrides: compute_row(spec, task, index, overrides)
+        )
     return [
         compute_row(spec, task, start + offset, overrides)
         for offset, overrides in enumerate(spec.configurations(start, stop))
@@ -137,7 +154,7 @@ def evaluation_types() -> Types:
     return types
 
 
-def _value_type(value: Any) -> str | None:
+def value_type(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
@@ -149,7 +166,8 @@ def _value_type(value: Any) -> str | None:
     return "string"
 
 
-def _merge(left: str | None, right: str | None) -> str | None:
+def merge(left: str | None, right: str | None) -> str | None:
+    """The type of a column holding values of both types (a join: the order does not matter)."""
     if left is None or left == right:
         return right
     if right is None:
@@ -159,26 +177,37 @@ def _merge(left: str | None, right: str | None) -> str | None:
     return "string"
 
 
-def infer_types(rows: Iterable[dict[str, Any]], axes: Sequence[str], known: Types | None = None) -> Types:
-    """Columns in order (index, axes, inputs, results) with one type each (see the module)."""
+def infer_types(
+    rows: Iterable[dict[str, Any]],
+    axes: Sequence[str],
+    known: Types | None = None,
+    column_types: dict[str, str | None] | None = None,
+) -> Types:
+    """Columns in order (index, axes, inputs, results) with one type each (see the module).
+    ``column_types``: the merged types of a columnar chunk's columns (whose rows among ``rows``
+    need only be those that show each column first: the merge does not depend on the order)."""
     seen: dict[str, str | None] = {INDEX_COLUMN: "int64", **dict.fromkeys(axes)}
     for row in rows:
         for key, value in row.items():
-            seen[key] = _merge(seen.get(key), _value_type(value))
+            seen[key] = merge(seen.get(key), value_type(value))
+    for key, kind in (column_types or {}).items():
+        if kind is not None:
+            seen[key] = merge(seen.get(key), kind)
     for key, kind in (known or {}).items():
         if key not in seen:
             seen[key] = kind
         elif key not in axes and key != INDEX_COLUMN:
-            seen[key] = kind if seen[key] in (None, kind) or kind == "string" else _merge(seen[key], kind)
+            seen[key] = kind if seen[key] in (None, kind) or kind == "string" else merge(seen[key], kind)
     return {key: kind or "string" for key, kind in seen.items()}
 
 
 def conform(row: dict[str, Any], types: Types) -> dict[str, Any]:
     """``row`` with exactly the columns of ``types``, each value of its column's type or None."""
-    return {key: _cast(row.get(key), kind) for key, kind in types.items()}
+    return {key: cast(row.get(key), kind) for key, kind in types.items()}
 
 
-def _cast(value: Any, kind: str) -> Any:
+def cast(value: Any, kind: str) -> Any:
+    """``value`` as a value of a ``kind`` column, or None (see :func:`conform`)."""
     if value is None or (isinstance(value, float) and math.isnan(value) and kind != "float64"):
         return None
     if kind == "string":

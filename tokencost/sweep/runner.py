@@ -10,7 +10,11 @@ no row is lost or repeated. Memory stays bounded by a few chunks, whatever the s
 
 Where a chunk is computed:
 
-* ``evaluate`` in this process, chunk after chunk;
+* ``evaluate`` in this process, chunk after chunk, vectorised across the chunk's configurations
+  (:mod:`tokencost.sweep.columnar`: those inside :mod:`tokencost.vectorised`'s subset as a few
+  numpy calls and written to Arrow from columns; rate-driven fleet sizing, closed loops,
+  speculation, prefix caches, chunked prefill, disaggregation, pricing and owned hardware row by
+  row, the same rows either way);
 * ``simulate`` and ``plan`` one configuration per task in a
   :class:`concurrent.futures.ProcessPoolExecutor` (``workers`` processes);
 * any of them on a Dask cluster (:func:`dask_executor`): a ``distributed.LocalCluster`` or the
@@ -31,11 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tokencost.errors import ScenarioError
+from tokencost.sweep import columnar
 from tokencost.sweep import rows as rw
 from tokencost.sweep.spec import SweepSpec
 
@@ -46,7 +53,7 @@ MANIFEST = "manifest.json"
 IN_FLIGHT_PER_WORKER = 2
 
 Chunk = tuple[int, int, int]  # chunk number, first configuration, one past the last
-Executor = Callable[[SweepSpec, rw.Task, list[Chunk]], Iterator[tuple[int, list[dict[str, Any]]]]]
+Executor = Callable[[SweepSpec, rw.Task, list[Chunk]], Iterator[tuple[int, rw.ChunkRows]]]
 Progress = Callable[[int], None]  # called with the rows of each finished chunk
 
 
@@ -84,9 +91,7 @@ def chunks_of(size: int, chunk_size: int) -> list[Chunk]:
 def local_executor(workers: int = 1) -> Executor:
     """Chunks in this process; simulate and plan one configuration per pool task."""
 
-    def run(
-        spec: SweepSpec, task: rw.Task, chunks: list[Chunk]
-    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    def run(spec: SweepSpec, task: rw.Task, chunks: list[Chunk]) -> Iterator[tuple[int, rw.ChunkRows]]:
         if task.what == "evaluate" or workers <= 1:
             for number, start, stop in chunks:
                 yield number, rw.compute_chunk(spec, task, start, stop)
@@ -102,9 +107,7 @@ def local_executor(workers: int = 1) -> Executor:
 def dask_executor(client: Any) -> Executor:
     """Chunks as tasks on a ``distributed.Client``, a bounded number in flight at a time."""
 
-    def run(
-        spec: SweepSpec, task: rw.Task, chunks: list[Chunk]
-    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    def run(spec: SweepSpec, task: rw.Task, chunks: list[Chunk]) -> Iterator[tuple[int, rw.ChunkRows]]:
         from distributed import as_completed
 
         if not chunks:
@@ -150,9 +153,35 @@ def _schema(types: rw.Types) -> pa.Schema:
     return pa.schema([(name, ARROW_TYPES[kind]) for name, kind in types.items()])
 
 
-def _table(rows: list[dict[str, Any]], types: rw.Types) -> pa.Table:
-    rows = sorted(rows, key=lambda row: row[rw.INDEX_COLUMN])
-    return pa.Table.from_pylist([rw.conform(row, types) for row in rows], schema=_schema(types))
+def _table(chunk: rw.ChunkRows, types: rw.Types) -> pa.Table:
+    """A chunk's rows in configuration order: dicts row by row, a columnar chunk from its columns."""
+    if isinstance(chunk, list):
+        rows = sorted(chunk, key=lambda row: row[rw.INDEX_COLUMN])
+        return pa.Table.from_pylist([rw.conform(row, types) for row in rows], schema=_schema(types))
+    pieces = [_table(chunk.rows, types)] if chunk.rows else []
+    if chunk.size:
+        arrays = [_column(chunk.columns.get(key), kind, chunk.size) for key, kind in types.items()]
+        pieces.append(pa.Table.from_arrays(arrays, schema=_schema(types)))
+    table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+    return table.take(pa.compute.sort_indices(table, [(rw.INDEX_COLUMN, "ascending")]))
+
+
+def _column(values: Any, kind: str, size: int) -> pa.Array:
+    """One column of a columnar chunk as Arrow, each value as :func:`tokencost.sweep.rows.conform`
+    casts it (missing floats, NaN in a result column, are nulls)."""
+    arrow = ARROW_TYPES[kind]
+    if values is None:
+        return pa.nulls(size, arrow)
+    if isinstance(values, columnar.Repeated):
+        cast = [None if v is columnar.MISSING else rw.cast(v, kind) for v in values.values]
+        return pa.array(cast, arrow).take(pa.array(values.index))
+    if values.dtype == float and kind == "float64":
+        return pa.array(values, arrow, mask=np.isnan(values))
+    if (values.dtype == np.int64 and kind == "int64") or (values.dtype == bool and kind == "bool"):
+        return pa.array(values, arrow)
+    if kind == "string" and values.dtype == object and all(isinstance(v, str | None) for v in values):
+        return pa.array(values, arrow)
+    return pa.array([rw.cast(v, kind) for v in columnar.plain(values)], arrow)
 
 
 def _write_part(folder: Path, number: int, table: pa.Table, fmt: str) -> None:
@@ -250,12 +279,12 @@ def run_sweep(
     run = executor or local_executor()
     if types is None:
         first = todo.pop(0)
-        (_, first_rows), *_ = list(run(spec, task, [first]))
+        (_, first_chunk), *_ = list(run(spec, task, [first]))
         known = rw.evaluation_types() if task.what == "evaluate" else None
-        types = rw.infer_types([*rw.probe_rows(spec, task), *first_rows], list(spec.axes), known)
+        types = rw.chunk_types(rw.probe_rows(spec, task), first_chunk, list(spec.axes), known)
         manifest = {**expected, "types": types}
         _write_atomic(folder / MANIFEST, lambda path: path.write_text(json.dumps(manifest), encoding="utf-8"))
-        _finish(folder, first[0], first_rows, types, fmt, progress)
+        _finish(folder, first[0], first_chunk, types, fmt, progress)
     for number, chunk_rows in run(spec, task, todo):
         _finish(folder, number, chunk_rows, types, fmt, progress)
     _join(folder, target, chunks, types, fmt)
@@ -266,7 +295,7 @@ def run_sweep(
 def _finish(
     folder: Path,
     number: int,
-    rows: list[dict[str, Any]],
+    rows: rw.ChunkRows,
     types: rw.Types,
     fmt: str,
     progress: Progress | None,

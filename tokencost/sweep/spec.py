@@ -51,6 +51,7 @@ METHODS = ("random", "lhs")
 GENERATOR_KEYS = ("range", "logspace")
 GENERATOR_ARGS = 3
 INDEX_COLUMN = "config_index"
+LEFT_OUT_INPUTS = ("name", "description")  # the same on every row of a table; the results carry `name`
 
 
 @dataclass(frozen=True)

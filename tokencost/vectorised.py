@@ -1,0 +1,356 @@
+"""Whole evaluations vectorised across configurations: a struct-of-arrays deployment.
+
+:func:`stack` turns the :func:`tokencost.api.deployment` of many scenarios into one
+:class:`~tokencost.model.serving.Deployment` whose numeric fields are float arrays of shape (n,),
+one entry per configuration; the model functions broadcast over it as they do over batches and
+contexts, so :func:`evaluate_columns` is a few numpy calls per group of configurations. There is
+one physics: the operating point, the records and the money come from the same functions
+:func:`tokencost.api.evaluate` calls (:func:`tokencost.api._feasible`, :mod:`tokencost.records`),
+which take columns where they took floats. The result is a dict of column name → array with the
+keys and values of ``flatten(evaluate(s).to_dict())`` (:func:`tokencost.results.flatten`):
+floats as float64 with NaN where ``to_dict`` gives None (NaN and inf), everything else as
+objects with None, or int64/bool where no entry is None.
+
+**The vectorisable subset** (:func:`not_vectorisable` says why a scenario is outside it):
+colocated serving (no ``serving.disaggregated``), no ``speculative``, no prefix cache or
+conversation (cached tokens 0), continuous or static batching without chunked prefill, the load
+given as a fixed ``workload.batch_size`` (with or without a request rate: replicas =
+``ceil(rate / capacity)``, or ``serving.replicas``) or not at all (a replica kept full at its
+cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, found by a bisection over
+integer batches on arrays), ``slo.percentile`` 99, no ``pricing`` and rented hardware (no
+``hardware.ownership``). Everything else — rate-driven continuous batching with fleet sizing,
+a closed loop, the features above — is evaluated one configuration at a time by
+:func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so for such scenarios).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tokencost import api
+from tokencost import vectorised_view as view
+from tokencost.model import operating as op
+from tokencost.model import prefix, serving
+from tokencost.model.serving import Deployment
+from tokencost.records import Solved
+from tokencost.results import flatten
+from tokencost.scenario.scenario import Scenario
+
+PER_MILLION = 1e6
+# Allow-listed numeric fields: dotted scenario field -> the Deployment field it sets.
+DEPLOYMENT_FIELDS = {
+    "hardware.usd_per_hour": "usd_per_hour",
+    "efficiency.compute": "compute_efficiency",
+    "efficiency.bandwidth": "bandwidth_efficiency",
+    "efficiency.interconnect": "interconnect_efficiency",
+    "efficiency.memory_reserve": "memory_reserve_fraction",
+    "efficiency.step_overhead_s": "step_overhead_s",
+}
+WORKLOAD_FIELDS = (
+    "workload.input_tokens",
+    "workload.output_tokens",
+    "workload.batch_size",
+    "workload.requests_per_second",
+)
+NUMERIC_FIELDS = (*DEPLOYMENT_FIELDS, *WORKLOAD_FIELDS)
+_TEXT_FIELDS = ("all_reduce_algorithm", "speculation")
+Columns = dict[str, np.ndarray]
+SLO_FIELDS = ("ttft_s", "tpot_s")
+
+
+def not_vectorisable(scenario: Scenario) -> str | None:
+    """Why ``scenario`` is outside the vectorisable subset (see the module), None when inside."""
+    spec, workload = api.serving_spec(scenario), scenario.workload
+    checks = {
+        "disaggregated serving": spec.disaggregated is not None,
+        "speculative decoding": scenario.speculative is not None,
+        "prefix cache or conversation": workload.kind != "single" or workload.cached_prefix_tokens > 0,
+        "chunked prefill": spec.chunked_prefill_tokens is not None,
+        "closed loop": workload.concurrency is not None,
+        "fleet sized for a rate": workload.request_rate_per_s is not None and workload.batch_size is None,
+        "a percentile other than 99": scenario.slo.percentile != api.P99,
+        "pricing": scenario.pricing is not None,
+        "owned hardware": scenario.hardware.ownership is not None,
+    }
+    return next((reason for reason, out in checks.items() if out), None)
+
+
+def stack(deployments: Sequence[Deployment]) -> Deployment:
+    """One struct-of-arrays deployment: each numeric field an array of one entry per deployment.
+    The text fields (all-reduce algorithm; speculation, None) must be the same in all."""
+    first = deployments[0]
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(Deployment):
+        if item.name in _TEXT_FIELDS:
+            value = getattr(first, item.name)
+            if any(getattr(dep, item.name) != value for dep in deployments):
+                raise ValueError(f"stack: deployments differ in {item.name}; group them first")
+            values[item.name] = value
+        else:
+            values[item.name] = np.array([getattr(dep, item.name) for dep in deployments], dtype=float)
+    return Deployment(**values)
+
+
+def take(dep: Deployment, index: Any) -> Deployment:
+    """The entries ``index`` (an integer array or a mask) of a struct-of-arrays deployment."""
+    return Deployment(**{name: _pick(getattr(dep, name), index) for name in _field_names()})
+
+
+def entry(dep: Deployment, i: int) -> Deployment:
+    """Entry ``i`` of a struct-of-arrays deployment as a plain one (Python floats)."""
+    return Deployment(**{name: _pick(getattr(dep, name), i, float) for name in _field_names()})
+
+
+def _field_names() -> list[str]:
+    return [item.name for item in dataclasses.fields(Deployment)]
+
+
+def _pick(value: Any, index: Any, cast: Any = None) -> Any:
+    if not isinstance(value, np.ndarray):
+        return value
+    return value[index] if cast is None else cast(value[index])
+
+
+class Rows(NamedTuple):
+    """Per-configuration numbers (arrays of n) and the template each configuration comes from."""
+
+    which: np.ndarray  # index of the template scenario
+    dep: Deployment  # struct of arrays
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    batch_size: np.ndarray  # NaN: none given
+    rate: np.ndarray  # requests/s, NaN: none given
+
+
+def rows_of(
+    templates: Sequence[Scenario], which: np.ndarray, numbers: dict[str, np.ndarray] | None = None
+) -> Rows:
+    """The configurations: template ``which[i]`` with the allow-listed ``numbers`` (dotted field
+    -> array of n) set on top (see :data:`NUMERIC_FIELDS`)."""
+    numbers = numbers or {}
+    unknown = set(numbers) - set(NUMERIC_FIELDS)
+    if unknown:
+        raise ValueError(f"not a vectorised field: {sorted(unknown)} (allowed: {NUMERIC_FIELDS})")
+    used = np.unique(which)
+    dep = take(stack([api.deployment(templates[i]) for i in used]), np.searchsorted(used, which))
+    overrides: dict[str, Any] = {
+        DEPLOYMENT_FIELDS[key]: np.asarray(value, dtype=float)
+        for key, value in numbers.items()
+        if key in DEPLOYMENT_FIELDS
+    }
+    dep = dataclasses.replace(dep, **overrides)
+    workload = [scenario.workload for scenario in templates]
+
+    def column(name: str, of: Any) -> np.ndarray:
+        given = numbers.get(f"workload.{name}")
+        if given is not None:
+            return np.asarray(given, dtype=float)
+        return np.array([np.nan if of(w) is None else of(w) for w in workload], dtype=float)[which]
+
+    return Rows(
+        which,
+        dep,
+        column("input_tokens", lambda w: w.input_tokens),
+        column("output_tokens", lambda w: w.output_tokens),
+        column("batch_size", lambda w: w.batch_size),
+        column("requests_per_second", lambda w: w.request_rate_per_s),
+    )
+
+
+# ------------------------------------------------------------------------------------ evaluation
+
+
+class _Slo(NamedTuple):
+    ttft_s: Any  # columns, NaN: no target
+    tpot_s: Any
+    percentile: float = api.P99
+
+
+class _Stand(NamedTuple):
+    """What :func:`tokencost.api._feasible` reads of a scenario, as columns."""
+
+    slo: _Slo
+
+
+def slo_batch_cap(
+    dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
+    batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), found by
+    bisection (TPOT grows with the batch), and what limits it ("memory" or "slo")."""
+    low = np.zeros_like(max_batch)  # the largest batch known to pass (0: none yet)
+    high = max_batch.copy()
+    target = np.where(np.isnan(target_s), np.inf, target_s)
+    while np.any(low < high):
+        middle = np.maximum(np.floor((low + high + 1.0) / 2.0), 1.0)
+        passes = op.capacity_tpot_s(dep, middle, traffic) <= target
+        active = low < high
+        low = np.where(active & passes, middle, low)
+        high = np.where(active & ~passes, middle - 1.0, high)
+    memory = low >= max_batch
+    cap = np.where(memory, max_batch, np.maximum(low, 1.0))
+    return cap, np.where(memory, "memory", "slo").astype(object)
+
+
+def _traffic(template: Scenario, prompt: np.ndarray, out: np.ndarray, cap: np.ndarray) -> op.Traffic:
+    scalar = api.traffic_for(template, 1)
+    columns: dict[str, Any] = {"input_tokens": prompt, "output_tokens": out, "batch_cap": cap}
+    return scalar._replace(**columns, cached_tokens=0.0)
+
+
+def _solve(
+    templates: Sequence[Scenario], rows: Rows, targets: tuple[np.ndarray, np.ndarray]
+) -> dict[str, Any]:
+    """One group (same batching and all-reduce algorithm): the operating point of its rows and
+    the feasible evaluation (:func:`tokencost.api._feasible`) as columns."""
+    template = templates[int(rows.which[0])]
+    dep, prompt, out = rows.dep, rows.input_tokens, rows.output_tokens
+    max_batch = prefix.max_batch_shared(dep, prompt + out, 0.0)
+    fixed = ~np.isnan(rows.batch_size)
+    cap = np.where(fixed, rows.batch_size, max_batch)
+    cap_reason = np.where(fixed, "fixed", "memory").astype(object)
+    search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
+    if search.any():
+        traffic = _traffic(template, prompt[search], out[search], max_batch[search])
+        found_cap, found_reason = slo_batch_cap(
+            take(dep, search), traffic, max_batch[search], targets[1][search]
+        )
+        cap[search], cap_reason[search] = found_cap, found_reason
+    ok = (max_batch >= 1) & (cap <= max_batch)
+    found: dict[str, Any] = {"max_batch": max_batch, "feasible": ok}
+    if not ok.any():
+        return found
+    sub = take(dep, ok)
+    held: Any = cap[ok]
+    traffic = _traffic(template, prompt[ok], out[ok], held)
+    capacity: Any = op.capacity_requests_per_s(sub, held, traffic)
+    point = op.fixed_batch(sub, held, traffic)
+    fixed_replicas = np.array([float(api.serving_spec(t).replicas or 0) for t in templates], dtype=float)
+    given = fixed_replicas[rows.which[ok]]
+    rate: Any = rows.rate[ok]
+    has_rate = ~np.isnan(rate)
+    with np.errstate(invalid="ignore"):
+        sized = np.maximum(1.0, np.ceil(rate / capacity - 1e-9))
+    count = np.where(given > 0, given, np.where(has_rate, sized, 1.0))
+    rate = np.where(has_rate, rate, capacity * count)
+    saturated = has_rate & (rate > capacity * count * (1 + 1e-9))
+    replicas: Any = count.astype(np.int64)
+    reason: Any = cap_reason[ok]
+    solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
+    slo = _Slo(targets[0][ok], targets[1][ok])
+    ev = api._feasible(_Stand(slo), sub, view.BASE, solved, max_batch[ok], [])  # type: ignore[arg-type]
+    picked = {"input_tokens": prompt[ok], "output_tokens": out[ok], "which": rows.which[ok]}
+    return {**found, **picked, "ok": ok, "dep": sub, "ev": ev, "saturated": saturated, "has_rate": has_rate}
+
+
+def evaluate_columns(
+    scenarios: Sequence[Scenario], which: Any = None, numbers: dict[str, np.ndarray] | None = None
+) -> Columns:
+    """``flatten(evaluate(s).to_dict())`` of every configuration, as columns (see the module).
+
+    Configuration i is ``scenarios[which[i]]`` (default: one per scenario) with the allow-listed
+    ``numbers`` (dotted field -> array of n, :data:`NUMERIC_FIELDS`) set on top. Scenarios
+    outside the vectorisable subset are evaluated one by one (only without ``numbers``).
+    """
+    which = np.arange(len(scenarios)) if which is None else np.asarray(which, dtype=np.int64)
+    numbers = {key: np.asarray(value, dtype=float) for key, value in (numbers or {}).items()}
+    table = view.Table(len(which))
+    outside = np.array([not_vectorisable(s) is not None for s in scenarios], dtype=bool)[which]
+    if numbers and outside.any():
+        raise ValueError("numbers are set only on scenarios inside the vectorisable subset")
+    for i in np.flatnonzero(outside):
+        for key, value in flatten(api.evaluate(scenarios[which[i]]).to_dict()).items():
+            table.put(key, np.array([i]), value)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k, scenario in enumerate(scenarios):
+        group = (api.serving_spec(scenario).batching, api.deployment(scenario).all_reduce_algorithm)
+        groups.setdefault(group, []).append(k)
+    for members in groups.values():
+        index = np.flatnonzero(np.isin(which, members) & ~outside)
+        if index.size:
+            rows = rows_of(scenarios, which[index], {key: value[index] for key, value in numbers.items()})
+            _fill(table, scenarios, rows, index)
+    return table.result()
+
+
+def _fill(table: view.Table, templates: Sequence[Scenario], rows: Rows, index: np.ndarray) -> None:
+    """Every column of the configurations ``index`` (one group) from :func:`_solve`."""
+    which, dep = rows.which, typing.cast(Any, rows.dep)
+    slo = [view.per_template(templates, which, lambda t, k=k: getattr(t.slo, k)) for k in SLO_FIELDS]
+    targets = tuple(np.array([np.nan if v is None else v for v in s], dtype=float) for s in slo)
+    solved = _solve(templates, rows, targets)  # type: ignore[arg-type]
+    base = {
+        "name": view.per_template(templates, which, lambda t: t.name),
+        "model": view.per_template(templates, which, lambda t: t.model.display_name),
+        "hardware": view.per_template(templates, which, lambda t: t.hardware.display_name),
+        "precision_weights": view.per_template(templates, which, lambda t: t.precision.weights),
+        "precision_kv_cache": view.per_template(templates, which, lambda t: t.precision.kv_cache),
+        "precision_compute": view.per_template(templates, which, lambda t: str(t.precision.compute)),
+        "tensor_parallel": dep.tensor.astype(np.int64),
+        "pipeline_parallel": dep.pipeline.astype(np.int64),
+        "accelerators_per_replica": dep.accelerators.astype(np.int64),
+        "input_tokens": np.rint(rows.input_tokens).astype(np.int64),
+        "output_tokens": rows.output_tokens.astype(np.int64),
+        "batching": view.per_template(templates, which, lambda t: api.serving_spec(t).batching),
+        "engine": view.per_template(templates, which, lambda t: t.engine.key),
+        "expert_parallel": dep.expert.astype(np.int64),
+        "max_batch": solved["max_batch"].astype(np.int64),
+        "slo_ttft_s": targets[0],
+        "slo_tpot_s": targets[1],
+        "slo_percentile": api.P99,
+    }
+    for key, value in base.items():
+        table.put(key, index, value)
+    ok = solved["feasible"]
+    _infeasible(table, rows, index, ok, solved)
+    if ok.any():
+        view.feasible(table, templates, index[ok], solved)
+
+
+def _infeasible(
+    table: view.Table, rows: Rows, index: np.ndarray, ok: np.ndarray, solved: dict[str, Any]
+) -> None:
+    """The reason of each configuration that does not fit (the same text as evaluate(), from the
+    same functions), built once per distinct set of the numbers it states."""
+    max_batch = solved["max_batch"]
+    table.put("feasible", index, ok)
+    bad = np.flatnonzero(~ok)
+    if not bad.size:
+        return
+    dep = rows.dep
+    context = rows.input_tokens[bad] + rows.output_tokens[bad]
+    weights = np.broadcast_to(dep.weight_bytes, ok.shape)
+    numbers = [
+        context,
+        weights[bad],
+        np.broadcast_to(dep.kv_bytes_per_token, ok.shape)[bad],
+        np.broadcast_to(serving.replica_memory_bytes(dep), ok.shape)[bad],
+        np.broadcast_to(dep.memory_reserve_fraction, ok.shape)[bad],
+        np.where(max_batch[bad] < 1, 0.0, rows.batch_size[bad]),
+        max_batch[bad],
+    ]
+    _, first, inverse = np.unique(np.stack(numbers), axis=1, return_index=True, return_inverse=True)
+    texts = []
+    chosen = bad[first]
+    columns = zip(
+        chosen.tolist(),
+        rows.input_tokens[chosen].tolist(),
+        rows.output_tokens[chosen].astype(np.int64).tolist(),
+        max_batch[chosen].tolist(),
+        rows.batch_size[chosen].tolist(),
+        weights[chosen].tolist(),
+        strict=True,
+    )
+    for i, prompt, out, most, batch, weight in columns:
+        if most < 1:
+            texts.append(api._fit_reason(entry(dep, i), round(prompt + out)))
+        else:
+            texts.append(api.batch_reason(int(batch), prompt + out, int(most), weight))
+    reasons = np.empty(len(texts), dtype=object)
+    reasons[:] = texts
+    table.put("infeasible_reason", index[bad], reasons[inverse.reshape(-1)])

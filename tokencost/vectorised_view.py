@@ -1,0 +1,251 @@
+"""The columns of :mod:`tokencost.vectorised`: an :class:`~tokencost.results.Evaluation`'s fields
+for many configurations at once, filled from the struct-of-arrays evaluation.
+
+What :func:`tokencost.api.evaluate` adds on top of the operating point for one turn, no cached
+tokens, rented hardware and no pricing (the prefix-cache and task fields of
+:func:`tokencost.prefix_view.cache_fields`, the power fields of
+:func:`tokencost.economics_view.economics_fields`), on columns: the same operations in the same
+order, so the numbers are the same to the bit (tests/test_vectorised.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tokencost import api
+from tokencost.model import cost, prefix, serving
+from tokencost.model import economics as econ
+from tokencost.model import flops as fl
+from tokencost.model.serving import Deployment
+from tokencost.results import Evaluation, _integer_fields, flatten
+from tokencost.scenario.economics import PUE_DEFAULT
+from tokencost.scenario.scenario import Scenario
+
+PER_MILLION = 1e6
+BREAKDOWN = "usd_per_hour_breakdown."
+_NAMES = [item.name for item in dataclasses.fields(Evaluation)]
+_BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
+Columns = dict[str, np.ndarray]
+
+BASE: dict[str, Any] = {
+    **dict.fromkeys(
+        ("name", "model", "hardware", "precision_weights", "precision_kv_cache", "precision_compute"), ""
+    ),
+    **dict.fromkeys(
+        ("tensor_parallel", "pipeline_parallel", "accelerators_per_replica", "input_tokens", "output_tokens"),
+        0,
+    ),
+}  # placeholders: the base columns are filled per configuration
+
+
+FILLED = ("notes", "usd_per_hour_breakdown", "max_batch", "batching", "engine", "expert_parallel")
+
+
+def _cache_fields(dep: Deployment, ev: Any, prompt: np.ndarray, out: np.ndarray) -> dict[str, Any]:
+    """:func:`tokencost.prefix_view.cache_fields` for one turn and no cached tokens, on columns
+    (the same operations in the same order; its sums over one turn are that turn's value)."""
+    cached, share = 0.0, 0.0  # prefix_view.cached_cost_share is 0 without cached tokens
+    fields: dict[str, Any] = {
+        "cached_input_tokens": np.zeros_like(prompt),
+        "turns": 1,
+        "task_input_tokens": prompt,
+        "task_cached_input_tokens": np.zeros_like(prompt),
+        "task_output_tokens": out * 1,
+    }
+    for key in ("usd_per_million_input_tokens", "usd_per_million_input_tokens_at_capacity"):
+        usd = getattr(ev, key) * prompt / PER_MILLION
+        fields[key] = usd * (1.0 - share) / (prompt - cached) * PER_MILLION
+    pre_s = np.asarray(prefix.prefill_cached(dep, prompt, np.zeros_like(prompt)).time_s, dtype=float)
+    ttft = (ev.ttft_s - ev.prefill.time_s) + pre_s
+    decode_s = ev.tpot_s * fl.decode_steps(out)
+    fields["ttft_per_turn_s"] = ttft
+    fields["task_time_s"] = ttft + 1 * decode_s + 0 * 0.0
+    fields["usd_per_task"] = ev.usd_per_request * 1
+    batch = ev.batch_cap
+    usd_s = np.asarray(cost.usd_per_second(dep.usd_per_hour, dep.accelerators), dtype=float)
+    decode_total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
+    fields["usd_per_task_at_capacity"] = usd_s * (pre_s + decode_total / batch)
+    return fields
+
+
+def _economics(
+    templates: Sequence[Scenario], which: np.ndarray, dep: Deployment, gpus: Any
+) -> dict[str, Any]:
+    """:func:`tokencost.economics_view.economics_fields` for rented hardware and no pricing."""
+    fields: dict[str, Any] = {"usd_per_hour_breakdown.rental": dep.usd_per_hour}
+    known = np.array([t.hardware.power_w is not None for t in templates])[which]
+    if known.any():
+        grid = np.array([float(t.facility.grid_gco2_per_kwh) for t in templates])[which]
+        facility = np.asarray(econ.facility_power_w(dep.power_w, 0.0, gpus, PUE_DEFAULT), dtype=float)
+        energy = np.asarray(econ.energy_kwh_per_day(facility), dtype=float)
+        co2 = np.asarray(econ.co2_kg_per_day(energy, grid), dtype=float)
+        for key, value in (
+            ("facility_power_w", facility),
+            ("energy_kwh_per_day", energy),
+            ("co2_kg_per_day", co2),
+        ):
+            fields[key] = np.where(known, value, np.nan)
+    return fields
+
+
+# ------------------------------------------------------------------------------------ columns
+
+
+def _kinds() -> dict[str, str]:
+    """Column kinds of ``flatten(Evaluation.to_dict())``: float, int, bool or object."""
+    kinds: dict[str, str] = {}
+    integers = _integer_fields(Evaluation)
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for item in dataclasses.fields(cls):
+            name, hint = f"{prefix}{item.name}", hints[item.name]
+            if dataclasses.is_dataclass(hint):
+                walk(typing.cast(type, hint), f"{name}.")
+            elif name in integers:
+                kinds[name] = "int"
+            else:
+                union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+                members = [arg for arg in typing.get_args(hint) if arg is not type(None)] if union else [hint]
+                kinds[name] = {float: "float", bool: "bool"}.get(members[0], "object")
+
+    walk(Evaluation, "")
+    return kinds
+
+
+class Table:
+    """Columns of n rows, each filled with the default of an :class:`Evaluation` field."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.kinds = n, _kinds()
+        default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
+        self.defaults = flatten(default.to_dict())
+        self.columns: Columns = {}
+
+    def column(self, key: str) -> np.ndarray:
+        found = self.columns.get(key)
+        if found is None:
+            kind = self.kinds.get(key, "float" if key.startswith(BREAKDOWN) else "object")
+            value = self.defaults.get(key)
+            if kind == "float":
+                found = np.full(self.n, np.nan if value is None else value, dtype=float)
+            else:
+                found = np.empty(self.n, dtype=object)
+                found[:] = [value] * self.n if isinstance(value, str) else value
+            self.columns[key] = found
+        return found
+
+    def put(self, key: str, index: np.ndarray, value: Any) -> None:
+        if isinstance(value, np.ndarray) and value.ndim == 1 and value.size == 1 and index.size != 1:
+            value = value[0]
+        if self.kinds.get(key) == "int" and isinstance(value, np.ndarray) and value.dtype == float:
+            value = value.astype(np.int64)  # a batch cap solved as a float
+        self.column(key)[index] = value
+
+    def result(self) -> Columns:
+        """The columns in the order of ``flatten(Evaluation.to_dict())`` (a breakdown's parts
+        where the breakdown is), ints and bools typed where no entry is missing."""
+        for key in self.defaults:
+            self.column(key)
+        parts = [key for key in self.columns if key.startswith(BREAKDOWN)]
+        order: list[str] = []
+        for key in self.defaults:
+            if key == _BEFORE_BREAKDOWN:
+                order += [key, *parts]
+            else:
+                order.append(key)
+        order += [key for key in self.columns if key not in set(order)]
+        out: Columns = {}
+        for key in order:
+            values = self.columns[key]
+            kind = self.kinds.get(key, "float")
+            if values.dtype == float:
+                values = np.where(np.isfinite(values), values, np.nan)
+            elif kind in ("int", "bool") and not np.isnan(values.astype(float)).any():  # None: NaN
+                values = values.astype(np.int64 if kind == "int" else bool)
+            out[key] = values
+        return out
+
+
+def per_template(templates: Sequence[Scenario], which: np.ndarray, of: Any) -> np.ndarray:
+    values = np.empty(len(templates), dtype=object)
+    values[:] = [of(t) for t in templates]
+    return values[which]
+
+
+def _record_columns(ev: Evaluation) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(ev):
+        value = getattr(ev, item.name)
+        if dataclasses.is_dataclass(value):
+            values.update(
+                {f"{item.name}.{k}": getattr(value, k) for k in (f.name for f in dataclasses.fields(value))}
+            )
+        elif item.name not in BASE and item.name not in FILLED:
+            values[item.name] = value
+    return values
+
+
+def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved: dict[str, Any]) -> None:
+    """The columns of the configurations that fit (``at``: their rows in ``table``), the
+    saturated ones (a fixed fleet below the load) made infeasible with evaluate()'s reason."""
+    ev, dep, saturated = solved["ev"], solved["dep"], solved["saturated"]
+    prompt, out, which = solved["input_tokens"], solved["output_tokens"], solved["which"]
+    values = _record_columns(ev)
+    values.update(_cache_fields(dep, ev, prompt, out))
+    values.update(_economics(templates, which, dep, ev.gpus_required))
+    turn = np.empty(len(prompt), dtype=object)  # flatten() joins the one turn's str(float)
+    turn[:] = [str(value) for value in np.asarray(values["ttft_per_turn_s"], dtype=float).tolist()]
+    values["ttft_per_turn_s"] = turn
+    values["notes"] = _notes(templates, which, ev, solved["has_rate"])
+    good = ~saturated
+    target = at[good]
+    for key, value in values.items():
+        column = np.broadcast_to(value, prompt.shape) if np.ndim(value) else value
+        table.put(key, target, column[good] if np.ndim(value) else value)
+    for i in np.flatnonzero(saturated):
+        row = at[i : i + 1]
+        reason = api.saturated_reason(
+            int(ev.batch_cap[i]),
+            float(ev.replica_requests_per_s[i]),
+            int(ev.replicas[i]),
+            float(ev.request_rate_per_s[i]),
+        )
+        table.put("feasible", row, False)
+        table.put("infeasible_reason", row, reason)
+        table.put("saturated", row, True)
+        for key in ("replicas", "request_rate_per_s", "replica_requests_per_s"):
+            table.put(key, row, getattr(ev, key)[i])
+
+
+def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> np.ndarray:
+    """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
+    distinct (template, replicas, cap)."""
+    cap = np.asarray(ev.batch_cap, dtype=np.int64)
+    replicas = np.asarray(ev.replicas, dtype=np.int64)
+    rated = has_rate.astype(np.int64)
+    # One integer per (template, rate given, replicas, cap): replicas and cap matter without a rate.
+    span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
+    key = ((which * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (1 - rated)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    texts = []
+    for template, replicas_of, cap_of, rate_given in zip(
+        which[first].tolist(),
+        replicas[first].tolist(),
+        cap[first].tolist(),
+        rated[first].tolist(),
+        strict=True,
+    ):
+        notes = api._split_note(templates[template])
+        if not rate_given:
+            notes.append(api.no_load_note(replicas_of, cap_of))
+        texts.append("; ".join(notes))
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out[inverse.reshape(-1)]
