@@ -353,3 +353,32 @@ def test_to_dict_and_to_frame_hold_the_contract_keys() -> None:
     assert frame.loc[0, "decode.bound"] == "memory"
     both = to_frame([result, evaluate(llama2_7b_on_a100(batch_size=8))])
     assert list(both["batch_size"]) == [1, 8]
+
+
+def test_serving_max_batch_caps_the_batch_evaluate_runs_at() -> None:
+    """``serving.max_batch`` (an engine's max_num_seqs) caps evaluate()'s batch as it caps the
+    simulator's: Llama-3.1-8B on one H100 fits hundreds of 1,300-token sequences, so with no
+    load and no TPOT target the cap is the memory's; with max_batch 32 it is 32, limited by the
+    engine, and the capacity is the steady-state one at B = 32, 1/(T_p + D(32)/32)."""
+    from tokencost import evaluate
+    from tokencost.api import deployment, traffic_for
+    from tokencost.model import operating as op
+    from tokencost.scenario.loading import scenario_from_dict
+
+    data = {
+        "name": "cap",
+        "model": {"preset": "llama-3.1-8b"},
+        "hardware": {"preset": "h100-sxm"},
+        "workload": {"input_tokens": 1000, "output_tokens": 300},
+    }
+    free = evaluate(scenario_from_dict(data))
+    assert free.batch_cap_limited_by == "memory" and free.batch_cap > 32
+    capped_scenario = scenario_from_dict({**data, "serving": {"max_batch": 32}})
+    capped = evaluate(capped_scenario)
+    assert (capped.batch_cap, capped.batch_cap_limited_by) == (32, "engine")
+    dep = deployment(capped_scenario)
+    expected = float(op.capacity_requests_per_s(dep, 32, traffic_for(capped_scenario, 32)))
+    assert capped.replica_requests_per_s == expected
+    assert capped.replica_requests_per_s < free.replica_requests_per_s
+    above = evaluate(scenario_from_dict({**data, "serving": {"max_batch": 65_536}}))
+    assert (above.batch_cap, above.batch_cap_limited_by) == (free.batch_cap, "memory")

@@ -48,6 +48,8 @@ def _random_data(rng: np.random.Generator) -> dict:
         serving["batching"] = "static"
     if rng.random() < 0.15:
         serving["replicas"] = int(rng.integers(1, 3))  # a fixed fleet: some rates saturate it
+    if rng.random() < 0.2:
+        serving["max_batch"] = int(rng.integers(1, 300))  # an engine's max_num_seqs
     if serving:
         data["serving"] = serving
     return data

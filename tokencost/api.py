@@ -113,20 +113,24 @@ def no_load_note(replicas: int, cap: int) -> str:
 
 def slo_batch_cap(scenario: Scenario, dep: Deployment, max_batch: int) -> tuple[int, str]:
     """The most sequences a replica should batch, and what limits it: the fixed batch if given
-    (``"fixed"``), else the largest that fits (``"memory"``) and whose TPOT at full load, the
-    prefills of the newcomers included, meets the target (``"slo"``)."""
+    (``"fixed"``), else the largest that fits (``"memory"``), is allowed by the engine's
+    ``serving.max_batch`` (``"engine"``: vLLM's ``max_num_seqs``, which the simulator obeys too)
+    and whose TPOT at full load, the prefills of the newcomers included, meets the target
+    (``"slo"``)."""
     workload = scenario.workload
     if workload.batch_size is not None:
         return workload.batch_size, "fixed"
+    engine = serving_spec(scenario).max_batch
+    limit, limit_reason = (
+        (engine, "engine") if engine is not None and engine < max_batch else (max_batch, "memory")
+    )
     target = scenario.slo.tpot_s
     if target is None:
-        return max_batch, "memory"
-    traffic = traffic_for(scenario, max_batch)
-    best = fleet.largest_satisfying(
-        lambda batch: op.capacity_tpot_s(dep, batch, traffic) <= target, 1, max_batch
-    )
-    if best >= max_batch:
-        return max_batch, "memory"
+        return limit, limit_reason
+    traffic = traffic_for(scenario, limit)
+    best = fleet.largest_satisfying(lambda batch: op.capacity_tpot_s(dep, batch, traffic) <= target, 1, limit)
+    if best >= limit:
+        return limit, limit_reason
     return max(best, 1), "slo"
 
 

@@ -27,6 +27,7 @@ LIMITED_BY_TEXT = {
     "load": "set by the load (Little's law)",
     "memory": "capped by memory",
     "slo": "capped by the TPOT target",
+    "engine": "capped by serving.max_batch",
     "fixed": "fixed by workload.batch_size",
 }
 
@@ -99,7 +100,7 @@ class Evaluation:
     max_batch: int = 0
     batch_size: float | None = None  # mean sequences in decode at the operating point
     batch_cap: int | None = None  # most sequences a replica batches (memory, SLO or fixed)
-    batch_cap_limited_by: str | None = None  # "memory", "slo" or "fixed"
+    batch_cap_limited_by: str | None = None  # "memory", "engine", "slo" or "fixed"
     limited_by: str | None = None  # what sets batch_size: "load", "memory", "slo" or "fixed"
     request_rate_per_s: float | None = None
     replica_requests_per_s: float | None = None

@@ -212,15 +212,17 @@ def _solve(
     dep, prompt, out = rows.dep, rows.input_tokens, rows.output_tokens
     max_batch = prefix.max_batch_shared(dep, prompt + out, 0.0)
     fixed = ~np.isnan(rows.batch_size)
-    cap = np.where(fixed, rows.batch_size, max_batch)
-    cap_reason = np.where(fixed, "fixed", "memory").astype(object)
+    engine = np.array([api.serving_spec(t).max_batch or np.inf for t in templates], dtype=float)
+    limit = np.minimum(max_batch, engine[rows.which])  # serving.max_batch, as api.slo_batch_cap
+    by_engine = limit < max_batch
+    cap = np.where(fixed, rows.batch_size, limit)
+    cap_reason = np.where(fixed, "fixed", np.where(by_engine, "engine", "memory")).astype(object)
     search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
     if search.any():
-        traffic = _traffic(template, prompt[search], out[search], max_batch[search])
-        found_cap, found_reason = slo_batch_cap(
-            take(dep, search), traffic, max_batch[search], targets[1][search]
-        )
-        cap[search], cap_reason[search] = found_cap, found_reason
+        traffic = _traffic(template, prompt[search], out[search], limit[search])
+        found_cap, found_reason = slo_batch_cap(take(dep, search), traffic, limit[search], targets[1][search])
+        found_reason = np.where((found_reason == "memory") & by_engine[search], "engine", found_reason)
+        cap[search], cap_reason[search] = found_cap, found_reason.astype(object)
     ok = (max_batch >= 1) & (cap <= max_batch)
     found: dict[str, Any] = {"max_batch": max_batch, "feasible": ok}
     if not ok.any():
