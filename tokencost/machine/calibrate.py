@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +38,18 @@ import numpy as np
 import numpy.typing as npt
 
 from tokencost.machine.cuda import calibrate_cuda
-from tokencost.machine.host import _load_average, blas_threads, cpu_name, last_level_cache_bytes
+from tokencost.machine.host import (
+    DEFAULT_CACHE_BYTES,
+    _load_average,
+    blas_thread_limit,
+    blas_threads,
+    cpu_name,
+    last_level_cache_bytes,
+)
 from tokencost.machine.profile import _elementwise_entries, _rate_entry, _stream_entries, profile_document
 from tokencost.machine.timing import (
     BYTES_FP32,
+    FIT_MIN_ROWS,
     FRESH_SMALL_BYTES,
     MATVEC_IN_CACHE_SIZE,
     MIB,
@@ -46,9 +57,11 @@ from tokencost.machine.timing import (
     SOFTMAX_ROWS,
     SOFTMAX_SCALE,
     TINY_SIZE,
+    Clock,
     Progress,
     Spread,
     _quiet,
+    clock_for,
     time_calls,
 )
 
@@ -58,6 +71,9 @@ MIN_POOLED_REPEATS = 3
 STACKED_VECTORS = 8  # vectors in the stacked matrix-vector measurement
 SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
+COLD_MIN_BYTES = 256 * MIB  # weights cycled through by the size curve: at least this
+COLD_MAX_BYTES = 1024 * MIB  # and at most this, whatever cache the OS reports
+CALIBRATION_BLAS_THREADS = 1  # see the module docstring: one thread, timed by its CPU time
 TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
 
 
@@ -77,6 +93,7 @@ class Plan:
     elementwise_bytes: int  # array size for element-wise rates: inside the cache
     curve_rows: tuple[int, ...]  # m of the (m, k, k) products of the size curve (1 = matvec)
     curve_inner: int  # k = n of the size curve: weights far larger than the cache
+    clock: Clock = time.perf_counter  # what a sample's seconds are (see calibrate_cpu)
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
@@ -102,10 +119,11 @@ def measure_matmul(
     repeats: int,
     dtype: npt.DTypeLike = np.float32,
     inner: int = 1,
+    clock: Clock = time.perf_counter,
 ) -> Spread:
     """Seconds of one ``(m, k) @ (k, n)`` product (operands made once, product each time)."""
     left, right = _matrix(rng, m, k, dtype), _matrix(rng, k, n, dtype)
-    return time_calls(lambda: np.matmul(left, right), repeats=repeats, inner=inner)
+    return time_calls(lambda: np.matmul(left, right), repeats=repeats, inner=inner, clock=clock)
 
 
 def measure_streams(plan: Plan) -> dict[str, Spread]:
@@ -137,7 +155,7 @@ def measure_streams(plan: Plan) -> dict[str, Spread]:
             "fresh_copy_small": source[:small_rows].copy,
         }
         for name, call in calls.items():
-            samples[name] += time_calls(call, repeats=repeats).samples
+            samples[name] += time_calls(call, repeats=repeats, clock=plan.clock).samples
         del source, target
     return {name: Spread.of(values) for name, values in samples.items()}
 
@@ -150,10 +168,12 @@ def measure_elementwise(plan: Plan) -> dict[str, Spread]:
     doubles = values.astype(np.float64)
     inner = ELEMENTWISE_CALLS
     return {
-        "scale": time_calls(lambda: values * np.float32(0.5), repeats=plan.repeats, inner=inner),
-        "exp": time_calls(lambda: np.exp(values), repeats=plan.repeats, inner=inner),
-        "exp_fp64": time_calls(lambda: np.exp(doubles), repeats=plan.repeats, inner=inner),
-        "tanh": time_calls(lambda: np.tanh(values), repeats=plan.repeats, inner=inner),
+        "scale": time_calls(
+            lambda: values * np.float32(0.5), repeats=plan.repeats, inner=inner, clock=plan.clock
+        ),
+        "exp": time_calls(lambda: np.exp(values), repeats=plan.repeats, inner=inner, clock=plan.clock),
+        "exp_fp64": time_calls(lambda: np.exp(doubles), repeats=plan.repeats, inner=inner, clock=plan.clock),
+        "tanh": time_calls(lambda: np.tanh(values), repeats=plan.repeats, inner=inner, clock=plan.clock),
     }
 
 
@@ -175,52 +195,99 @@ def measure_softmax(plan: Plan) -> Spread:
     shape = (SOFTMAX_ROWS // SOFTMAX_KEYS, SOFTMAX_KEYS, SOFTMAX_KEYS)
     scores = rng.standard_normal(shape, dtype=np.float32)
     allowed = np.tri(SOFTMAX_KEYS, dtype=bool)
-    return time_calls(functools.partial(masked_softmax, scores, allowed, SOFTMAX_SCALE), repeats=plan.repeats)
+    return time_calls(
+        functools.partial(masked_softmax, scores, allowed, SOFTMAX_SCALE),
+        repeats=plan.repeats,
+        clock=plan.clock,
+    )
 
 
-def measure_overheads(repeats: int) -> dict[str, Spread]:
+def measure_overheads(repeats: int, clock: Clock = time.perf_counter) -> dict[str, Spread]:
     """Seconds of one call on tiny operands: a numpy element-wise op and a matrix product."""
     tiny = np.ones((TINY_SIZE, TINY_SIZE), dtype=np.float32)
     return {
-        "op_call": time_calls(lambda: np.add(tiny, tiny), repeats=repeats, inner=TINY_CALLS),
-        "matmul_call": time_calls(lambda: np.matmul(tiny, tiny), repeats=repeats, inner=TINY_CALLS),
+        "op_call": time_calls(lambda: np.add(tiny, tiny), repeats=repeats, inner=TINY_CALLS, clock=clock),
+        "matmul_call": time_calls(
+            lambda: np.matmul(tiny, tiny), repeats=repeats, inner=TINY_CALLS, clock=clock
+        ),
     }
+
+
+def cold_weight_count(weight_bytes: int, cache_bytes: float) -> int:
+    """How many distinct weight matrices the size curve cycles through so that each product
+    finds its weights outside the cache, as a model's layers do: together at least the
+    last-level cache and :data:`COLD_MIN_BYTES`, at most :data:`COLD_MAX_BYTES` (a virtual
+    machine may report its host's whole cache)."""
+    total = min(max(cache_bytes, COLD_MIN_BYTES), COLD_MAX_BYTES)
+    return max(2, math.ceil(total / weight_bytes))
+
+
+def cold_weights(rng: np.random.Generator, k: int, count: int) -> list[np.ndarray]:
+    """``count`` separately allocated ``(k, k)`` fp32 matrices (copies of one random matrix)."""
+    first = _matrix(rng, k, k)
+    return [first, *(first.copy() for _ in range(count - 1))]
 
 
 def measure_size_curve(
-    rng: np.random.Generator, plan: Plan, progress: Progress
+    rng: np.random.Generator, plan: Plan, progress: Progress, cache_bytes: float = DEFAULT_CACHE_BYTES
 ) -> tuple[list[dict[str, Any]], Spread]:
-    """Seconds of ``(m, k) @ (k, k)`` for each m of the plan, weights far larger than the cache,
-    and of a stack of :data:`STACKED_VECTORS` vectors ``(s, 1, k) @ (k, k)`` — numpy runs that as
-    s matrix-vector products, each streaming the weights again."""
+    """Seconds of ``(m, k) @ (k, k)`` for each m of the plan with the weights *cold*, and of a
+    stack of :data:`STACKED_VECTORS` vectors ``(s, 1, k) @ (k, k)`` — numpy runs that as s
+    matrix-vector products, each streaming the weights again.
+
+    Every call multiplies the next of :func:`cold_weight_count` distinct weight matrices, in
+    turn, so none is still in the cache from its last use — as in a forward pass, where each
+    layer's weights were evicted by the others'. Timing one matrix again and again measures
+    a cache-warm product instead, which on a CPU with a large shared cache runs up to twice
+    as fast for few rows as the same product in a model does.
+    """
     k = plan.curve_inner
-    weights = _matrix(rng, k, k)
+    weights = cold_weights(rng, k, cold_weight_count(BYTES_FP32 * k * k, cache_bytes))
+    turn = itertools.cycle(weights)
     points = []
     for m in plan.curve_rows:
-        progress(f"matmul ({m}, {k}) @ ({k}, {k})")
+        progress(f"matmul ({m}, {k}) @ ({k}, {k}), {len(weights)} weight matrices in turn")
         left = _matrix(rng, m, k)
-        seconds = time_calls(functools.partial(np.matmul, left, weights), repeats=plan.repeats)
+        repeats = max(plan.repeats, 2 * len(weights)) if m < FIT_MIN_ROWS else plan.repeats
+        seconds = time_calls(lambda left=left: np.matmul(left, next(turn)), repeats=repeats, clock=plan.clock)
         points.append({"m": m, "k": k, "n": k, "seconds": seconds})
     stack = _matrix(rng, STACKED_VECTORS, k).reshape(STACKED_VECTORS, 1, k)
-    stacked = time_calls(functools.partial(np.matmul, stack, weights), repeats=plan.repeats)
+    stacked = time_calls(lambda: np.matmul(stack, next(turn)), repeats=plan.repeats, clock=plan.clock)
     return points, stacked
 
 
-def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: int = 0) -> dict[str, Any]:
-    """Measure this CPU with numpy and return the profile document (see the module docstring)."""
+def calibrate_cpu(
+    quick: bool = False,
+    progress: Progress | None = None,
+    seed: int = 0,
+    threads: int | None = CALIBRATION_BLAS_THREADS,
+) -> dict[str, Any]:
+    """Measure this CPU with numpy and return the profile document (see the module docstring).
+
+    numpy's BLAS runs on ``threads`` threads (None: as many as it would use anyway) and, with
+    one thread, every sample is that thread's CPU time (:func:`timing.clock_for`); the profile
+    records both, and ``verify`` times the reference the same way.
+    """
     say = progress or _quiet
-    plan, rng = Plan.for_mode(quick), np.random.default_rng(seed)
+    clock, clock_name = clock_for(threads)
+    plan = dataclasses.replace(Plan.for_mode(quick), clock=clock)
+    rng = np.random.default_rng(seed)
     load_before = _load_average()
-    measurements = {
-        **_measure_compute(rng, plan, say),
-        **_measure_memory(plan, say),
-        "last_level_cache_bytes": last_level_cache_bytes(),
-    }
-    threads, how = blas_threads()
+    cache = last_level_cache_bytes()
+    with blas_thread_limit(threads) as limited:
+        measurements = {
+            **_measure_compute(rng, plan, say, cache),
+            **_measure_memory(plan, say),
+            "last_level_cache_bytes": cache,
+        }
+        used, how = blas_threads()
+    if not limited:
+        clock, clock_name = clock_for(used)
     backend = {
         "library": f"numpy {np.__version__}",
-        "blas_threads": threads,
+        "blas_threads": used,
         "blas_threads_from": how,
+        "clock": clock_name,
         "load_average_before": load_before,
         "load_average_after": _load_average(),
     }
@@ -229,23 +296,29 @@ def calibrate_cpu(quick: bool = False, progress: Progress | None = None, seed: i
         device="cpu",
         quick=quick,
         backend=backend,
-        name=f"{cpu_name()} ({threads} BLAS threads, numpy)",
+        name=f"{cpu_name()} ({used} BLAS thread{'s' if used != 1 else ''}, numpy)",
     )
 
 
-def _measure_compute(rng: np.random.Generator, plan: Plan, say: Progress) -> dict[str, Any]:
+def _measure_compute(
+    rng: np.random.Generator, plan: Plan, say: Progress, cache_bytes: float
+) -> dict[str, Any]:
     """The matmul entries of the profile: peak per precision, the size curve, matvecs (FLOP/s)."""
     size = plan.peak_size
     say(f"fp32 matmul {size}³")
-    fp32 = measure_matmul(rng, size, size, size, plan.repeats)
+    fp32 = measure_matmul(rng, size, size, size, plan.repeats, clock=plan.clock)
     say(f"fp16 matmul {plan.fp16_size}³ (numpy has no fp16 BLAS)")
-    fp16 = measure_matmul(rng, plan.fp16_size, plan.fp16_size, plan.fp16_size, plan.repeats, np.float16)
+    fp16 = measure_matmul(
+        rng, plan.fp16_size, plan.fp16_size, plan.fp16_size, plan.repeats, np.float16, clock=plan.clock
+    )
     say(f"fp64 matmul {plan.fp64_size}³")
-    fp64 = measure_matmul(rng, plan.fp64_size, plan.fp64_size, plan.fp64_size, plan.repeats, np.float64)
-    curve, stacked = measure_size_curve(rng, plan, say)
+    fp64 = measure_matmul(
+        rng, plan.fp64_size, plan.fp64_size, plan.fp64_size, plan.repeats, np.float64, clock=plan.clock
+    )
+    curve, stacked = measure_size_curve(rng, plan, say, cache_bytes)
     say("matvec in cache")
     small = MATVEC_IN_CACHE_SIZE
-    matvec = measure_matmul(rng, 1, small, small, plan.repeats, inner=MATVEC_CALLS)
+    matvec = measure_matmul(rng, 1, small, small, plan.repeats, inner=MATVEC_CALLS, clock=plan.clock)
     return {
         "matmul": {
             "fp32": _rate_entry(fp32, 2.0 * size**3, "flop_per_s", shape=[size, size, size]),
@@ -275,7 +348,7 @@ def _measure_memory(plan: Plan, say: Progress) -> dict[str, Any]:
     say("element-wise passes and per-call overheads")
     elementwise = measure_elementwise(plan)
     softmax = measure_softmax(plan)
-    overheads = measure_overheads(plan.repeats)
+    overheads = measure_overheads(plan.repeats, plan.clock)
     return {
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
@@ -298,15 +371,15 @@ def calibrate(device: str = "cpu", quick: bool = False, progress: Progress | Non
     raise ValueError(f"unknown device {device!r} (allowed: {', '.join(DEVICES)})")
 
 
-def spot_check(seed: int = 0) -> dict[str, float]:
+def spot_check(seed: int = 0, clock: Clock = time.perf_counter) -> dict[str, float]:
     """A few-hundred-millisecond re-measurement of the three headline rates: fp32 FLOP/s
     (1024³), streaming read and fresh-copy bytes/s (128 MiB). ``verify`` reports it next to the
     profile's numbers to show how far the machine has drifted; nothing is fitted to it."""
     rng = np.random.default_rng(seed)
     size = SPOT_MATMUL_SIZE
-    plan = Plan.for_mode(quick=True)
+    plan = dataclasses.replace(Plan.for_mode(quick=True), clock=clock)
     streams = measure_streams(dataclasses.replace(plan, allocations=1))
-    peak = measure_matmul(rng, size, size, size, SPOT_REPEATS)
+    peak = measure_matmul(rng, size, size, size, SPOT_REPEATS, clock=clock)
     return {
         "flops": 2.0 * size**3 / peak.median,
         "bandwidth": plan.stream_bytes / streams["read"].median,

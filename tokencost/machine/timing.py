@@ -12,6 +12,7 @@ import numpy.typing as npt
 from tokencost.errors import TokenCostError
 
 Progress = Callable[[str], None]
+Clock = Callable[[], float]
 
 BYTES_FP32 = 4
 MIB = 2**20
@@ -90,13 +91,27 @@ class Spread:
         }
 
 
+CLOCKS: dict[str, Clock] = {"thread CPU time": time.thread_time, "wall": time.perf_counter}
+
+
+def clock_for(blas_threads: int | None) -> tuple[Clock, str]:
+    """The clock that times work on ``blas_threads`` BLAS threads, and its name in :data:`CLOCKS`.
+
+    One thread: the thread's CPU time (``CLOCK_THREAD_CPUTIME_ID``), which leaves out the time
+    the scheduler gave the core to other processes — on a shared machine the work's own time.
+    More threads: wall time, since CPU time would add the threads up, spinning included.
+    """
+    name = "thread CPU time" if blas_threads == 1 else "wall"
+    return CLOCKS[name], name
+
+
 def time_calls(
     call: Callable[[], object],
     *,
     repeats: int,
     inner: int = 1,
     warmup: int = 1,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Clock = time.perf_counter,
 ) -> Spread:
     """Seconds per call of ``call``: ``repeats`` samples, each the mean of ``inner`` calls."""
     for _ in range(warmup):
