@@ -49,6 +49,8 @@ from tokencost.machine.host import (
 from tokencost.machine.profile import _elementwise_entries, _rate_entry, _stream_entries, profile_document
 from tokencost.machine.timing import (
     BYTES_FP32,
+    CHAIN_BYTES_PER_ELEMENT,
+    CHAIN_SIZES_BYTES,
     FIT_MIN_ROWS,
     FRESH_SMALL_BYTES,
     MATVEC_IN_CACHE_SIZE,
@@ -160,21 +162,44 @@ def measure_streams(plan: Plan) -> dict[str, Spread]:
     return {name: Spread.of(values) for name, values in samples.items()}
 
 
+def elementwise_chain(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """A chain of numpy passes in which each makes or updates a temporary while others are
+    alive, as the reference's norms, rotary embedding and SwiGLU do: ``t = a·½`` (new), ``t += 1``,
+    ``t *= a``, ``t·b`` (new) — :data:`CHAIN_BYTES_PER_ELEMENT` bytes moved per element."""
+    temporary = first * np.float32(0.5)
+    temporary += np.float32(1.0)
+    temporary *= first
+    result: np.ndarray = temporary * second
+    return result
+
+
 def measure_elementwise(plan: Plan) -> dict[str, Spread]:
-    """Seconds of element-wise passes over ``plan.elementwise_bytes`` of fp32, which stay in the
-    cache (numpy runs them on one thread): a scale, exp (fp32 and fp64) and tanh. Passes over
-    arrays larger than the cache stream at the fresh-copy rate (:func:`measure_streams`)."""
+    """Seconds of element-wise passes over ``plan.elementwise_bytes`` of fp32 (numpy runs them
+    on one thread): a scale, exp (fp32 and fp64) and tanh, each repeated on one array, so its
+    output reuses the memory just freed and stays in the cache."""
     values = np.linspace(-4.0, 4.0, plan.elementwise_bytes // BYTES_FP32, dtype=np.float32)
     doubles = values.astype(np.float64)
-    inner = ELEMENTWISE_CALLS
+    inner, repeats, clock = ELEMENTWISE_CALLS, plan.repeats, plan.clock
     return {
-        "scale": time_calls(
-            lambda: values * np.float32(0.5), repeats=plan.repeats, inner=inner, clock=plan.clock
-        ),
-        "exp": time_calls(lambda: np.exp(values), repeats=plan.repeats, inner=inner, clock=plan.clock),
-        "exp_fp64": time_calls(lambda: np.exp(doubles), repeats=plan.repeats, inner=inner, clock=plan.clock),
-        "tanh": time_calls(lambda: np.tanh(values), repeats=plan.repeats, inner=inner, clock=plan.clock),
+        "scale": time_calls(lambda: values * np.float32(0.5), repeats=repeats, inner=inner, clock=clock),
+        "exp": time_calls(lambda: np.exp(values), repeats=repeats, inner=inner, clock=clock),
+        "exp_fp64": time_calls(lambda: np.exp(doubles), repeats=repeats, inner=inner, clock=clock),
+        "tanh": time_calls(lambda: np.tanh(values), repeats=repeats, inner=inner, clock=clock),
     }
+
+
+def measure_chains(plan: Plan) -> list[tuple[int, Spread]]:
+    """Seconds of :func:`elementwise_chain` over fp32 arrays of each of :data:`CHAIN_SIZES_BYTES`:
+    element-wise work as a program does it, with several arrays alive, so that the size at
+    which it leaves the cache is measured, not assumed."""
+    points = []
+    for nbytes in CHAIN_SIZES_BYTES:
+        values = np.linspace(-4.0, 4.0, nbytes // BYTES_FP32, dtype=np.float32)
+        others = values[::-1].copy()
+        inner = max(1, ELEMENTWISE_CALLS * plan.elementwise_bytes // nbytes)
+        call = functools.partial(elementwise_chain, values, others)
+        points.append((nbytes, time_calls(call, repeats=plan.repeats, inner=inner, clock=plan.clock)))
+    return points
 
 
 def masked_softmax(scores: np.ndarray, allowed: np.ndarray, scale: float) -> np.ndarray:
@@ -347,11 +372,18 @@ def _measure_memory(plan: Plan, say: Progress) -> dict[str, Any]:
     streams = measure_streams(plan)
     say("element-wise passes and per-call overheads")
     elementwise = measure_elementwise(plan)
+    chains = measure_chains(plan)
     softmax = measure_softmax(plan)
     overheads = measure_overheads(plan.repeats, plan.clock)
     return {
         "memory": _stream_entries(streams, plan.stream_bytes),
         "elementwise": _elementwise_entries(elementwise, plan.elementwise_bytes),
+        "elementwise_chain": [
+            _rate_entry(
+                seconds, CHAIN_BYTES_PER_ELEMENT * nbytes // BYTES_FP32, "bytes_per_s", array_bytes=nbytes
+            )
+            for nbytes, seconds in chains
+        ],
         "softmax_fp32": _rate_entry(
             softmax, SOFTMAX_ROWS * SOFTMAX_KEYS, "elements_per_s", shape=[SOFTMAX_ROWS, SOFTMAX_KEYS]
         ),

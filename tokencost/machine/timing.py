@@ -23,6 +23,8 @@ FRESH_SMALL_BYTES = 48 * MIB  # above glibc's largest mmap threshold (32 MiB): a
 SOFTMAX_KEYS = 512  # row length of the softmax measurement
 SOFTMAX_SCALE = 0.125  # 1/√64; any scale will do
 SOFTMAX_ROWS = 16384  # 8M float32 scores, 32 MiB: beyond the cache
+CHAIN_BYTES_PER_ELEMENT = 40  # calibrate.elementwise_chain: 8 + 8 + 12 + 12 bytes per element
+CHAIN_SIZES_BYTES = (256 * 1024, 1 * MIB, 4 * MIB, 16 * MIB, 64 * MIB)  # arrays of the chain measurement
 TINY_SIZE = 8  # elements per side of the "tiny" operands that time the fixed cost of a call
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from tokencost.errors import ScenarioError
 from tokencost.loop.reference import ReferenceConfig, ReferenceTransformer
 from tokencost.machine.calibrate import spot_check
+from tokencost.machine.host import blas_thread_limit
 from tokencost.machine.predict import (
     DEFAULT_CASES,
     QUICK_CASES,
@@ -53,7 +54,6 @@ from tokencost.machine.predict import (
     predict,
     reference_scenario,
 )
-from tokencost.machine.host import blas_thread_limit
 from tokencost.machine.timing import CLOCKS, Clock, Progress, Spread, time_calls
 
 ERROR_BAND_FRACTION = 0.10  # issue 9: median |error| at most 10 % on the 2-core machine
