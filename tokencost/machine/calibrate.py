@@ -28,9 +28,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +42,7 @@ from tokencost.machine.host import (
     _load_average,
     blas_thread_limit,
     blas_threads,
+    cold_weight_count,
     cpu_name,
     last_level_cache_bytes,
 )
@@ -73,8 +73,6 @@ MIN_POOLED_REPEATS = 3
 STACKED_VECTORS = 8  # vectors in the stacked matrix-vector measurement
 SPOT_MATMUL_SIZE = 1024
 SPOT_REPEATS = 3
-COLD_MIN_BYTES = 256 * MIB  # weights cycled through by the size curve: at least this
-COLD_MAX_BYTES = 1024 * MIB  # and at most this, whatever cache the OS reports
 CALIBRATION_BLAS_THREADS = 1  # see the module docstring: one thread, timed by its CPU time
 TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
 
@@ -99,7 +97,7 @@ class Plan:
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
-        common = {"elementwise_bytes": 4 * MIB, "curve_inner": 4096}
+        common: dict[str, Any] = {"elementwise_bytes": 4 * MIB, "curve_inner": 4096}
         if quick:
             return cls(repeats=3, peak_size=1024, fp16_size=128, fp64_size=512, stream_bytes=128 * MIB,
                        allocations=2, curve_rows=(1, 4, 8, 16, 64, 256), **common)  # fmt: skip
@@ -238,19 +236,15 @@ def measure_overheads(repeats: int, clock: Clock = time.perf_counter) -> dict[st
     }
 
 
-def cold_weight_count(weight_bytes: int, cache_bytes: float) -> int:
-    """How many distinct weight matrices the size curve cycles through so that each product
-    finds its weights outside the cache, as a model's layers do: together at least the
-    last-level cache and :data:`COLD_MIN_BYTES`, at most :data:`COLD_MAX_BYTES` (a virtual
-    machine may report its host's whole cache)."""
-    total = min(max(cache_bytes, COLD_MIN_BYTES), COLD_MAX_BYTES)
-    return max(2, math.ceil(total / weight_bytes))
-
-
 def cold_weights(rng: np.random.Generator, k: int, count: int) -> list[np.ndarray]:
     """``count`` separately allocated ``(k, k)`` fp32 matrices (copies of one random matrix)."""
     first = _matrix(rng, k, k)
     return [first, *(first.copy() for _ in range(count - 1))]
+
+
+def _in_turn(left: np.ndarray, turn: Iterator[np.ndarray]) -> Callable[[], np.ndarray]:
+    """A call that multiplies ``left`` by the next weight matrix of ``turn``."""
+    return lambda: np.matmul(left, next(turn))
 
 
 def measure_size_curve(
@@ -274,10 +268,10 @@ def measure_size_curve(
         progress(f"matmul ({m}, {k}) @ ({k}, {k}), {len(weights)} weight matrices in turn")
         left = _matrix(rng, m, k)
         repeats = max(plan.repeats, 2 * len(weights)) if m < FIT_MIN_ROWS else plan.repeats
-        seconds = time_calls(lambda left=left: np.matmul(left, next(turn)), repeats=repeats, clock=plan.clock)
+        seconds = time_calls(_in_turn(left, turn), repeats=repeats, clock=plan.clock)
         points.append({"m": m, "k": k, "n": k, "seconds": seconds})
     stack = _matrix(rng, STACKED_VECTORS, k).reshape(STACKED_VECTORS, 1, k)
-    stacked = time_calls(lambda: np.matmul(stack, next(turn)), repeats=plan.repeats, clock=plan.clock)
+    stacked = time_calls(_in_turn(stack, turn), repeats=plan.repeats, clock=plan.clock)
     return points, stacked
 
 

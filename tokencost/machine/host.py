@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import datetime as dt
 import glob
+import math
 import os
 import platform
 from collections.abc import Callable, Iterator
@@ -14,6 +15,8 @@ from pathlib import Path
 from tokencost.machine.timing import MIB
 
 DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
+COLD_MIN_BYTES = 256 * MIB  # weights cycled through by the size curve: at least this
+COLD_MAX_BYTES = 1024 * MIB  # and at most this, whatever cache the OS reports
 
 
 def total_memory_bytes() -> float:
@@ -37,6 +40,15 @@ def last_level_cache_bytes() -> float:
         if number.isdigit():
             sizes.append(int(number) * units.get(unit, 1))
     return float(max(sizes, default=DEFAULT_CACHE_BYTES))
+
+
+def cold_weight_count(weight_bytes: int, cache_bytes: float) -> int:
+    """How many distinct weight matrices the size curve cycles through so that each product
+    finds its weights outside the cache, as a model's layers do: together at least the
+    last-level cache and :data:`COLD_MIN_BYTES`, at most :data:`COLD_MAX_BYTES` (a virtual
+    machine may report its host's whole cache)."""
+    total = min(max(cache_bytes, COLD_MIN_BYTES), COLD_MAX_BYTES)
+    return max(2, math.ceil(total / weight_bytes))
 
 
 def cpu_name() -> str:
