@@ -27,7 +27,6 @@ from tokencost.errors import ScenarioError
 from tokencost.loop.layers import causal_mask, grouped_attention
 from tokencost.loop.meter import Meter
 from tokencost.loop.reference import ReferenceConfig
-from tokencost.machine.calibrate import elementwise_chain
 from tokencost.machine.host import blas_thread_limit, blas_threads, cold_weight_count
 from tokencost.machine.predict import (
     REFERENCE_CONFIG,
@@ -44,6 +43,7 @@ from tokencost.machine.timing import (
     SizeEfficiency,
     Spread,
     clock_for,
+    elementwise_chain,
     fit_size_efficiency,
     time_calls,
 )

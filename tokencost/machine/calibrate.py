@@ -9,15 +9,27 @@ document has two sections:
   ``source`` and ``as_of``. Paste it into a scenario.
 * ``calibration:`` — ``model_terms``, what the model needs beyond the roofline: the
   *size-efficiency curve* of matrix products (:func:`fit_size_efficiency`), the fixed cost of
-  one numpy call and one BLAS call, the fresh-copy, element-wise, tanh and softmax rates and
-  the cache size; and ``measurements``, every raw measurement with its spread. Fractions of
-  ``hardware.flops`` or ``hardware.bandwidth`` are stored as fractions, so editing those two
-  numbers rescales everything that depends on them.
+  one numpy call and one BLAS call, the fresh-copy, element-wise, tanh and softmax rates, the
+  rate of element-wise chains by array size, and the cache size; and ``measurements``, every
+  raw measurement with its spread. Fractions of ``hardware.flops`` or ``hardware.bandwidth``
+  are stored as fractions, so editing those two numbers rescales everything that depends on them.
 
 Every timing is repeated; a :class:`Spread` keeps the median, quartiles, min and max, because
 the machine may be shared (the median is the number used, the spread says how much to trust it).
-Rates are work divided by the median time. Nothing here changes BLAS threading: numpy runs with
-the threads it would use anyway, and the count is recorded.
+Rates are work divided by the median time.
+
+What a forward pass does, the calibration does: the size curve multiplies *cold* weights (a turn
+of distinct matrices larger together than the cache, :func:`measure_size_curve`), and the
+element-wise chains run on arrays just evicted by a product (:func:`measure_chains`). Timed
+warm, one matrix over and over, small-row products run up to twice as fast as in a model.
+
+Threads and clock: numpy's BLAS runs on :data:`CALIBRATION_BLAS_THREADS` thread (one), and each
+sample is that thread's CPU time. On a machine shared with other processes, a multi-threaded
+BLAS waits at every barrier for a thread the scheduler has parked — on 2 cores with one busy
+process beside it, a (16, 4096) × (4096, 4096) product took 10× its idle time, while 2048³
+took 2.4× — and wall time counts the time the core was lent out. One thread timed by its own
+CPU time measures the work, not the neighbours; ``blas_threads`` and ``clock`` are recorded in
+``calibration.backend`` and ``verify`` times the reference the same way.
 
 Conventions: a multiply-add is 2 FLOP; a copy moves 2 bytes per byte copied (read + write, as
 STREAM counts it, McCalpin 1995); a read moves 1.
@@ -64,6 +76,7 @@ from tokencost.machine.timing import (
     Spread,
     _quiet,
     clock_for,
+    elementwise_chain,
     time_calls,
 )
 
@@ -71,9 +84,8 @@ MATVEC_CALLS = 50  # calls per sample of the in-cache matrix-vector product (~35
 ELEMENTWISE_CALLS = 5  # passes per sample over the in-cache array (~0.1–1 ms each)
 MIN_POOLED_REPEATS = 3
 STACKED_VECTORS = 8  # vectors in the stacked matrix-vector measurement
-SPOT_MATMUL_SIZE = 1024
-SPOT_REPEATS = 3
 CALIBRATION_BLAS_THREADS = 1  # see the module docstring: one thread, timed by its CPU time
+FLUSH_BYTES = 64 * MIB  # weights read between chain samples to evict the chain's arrays
 TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
 
 
@@ -160,17 +172,6 @@ def measure_streams(plan: Plan) -> dict[str, Spread]:
     return {name: Spread.of(values) for name, values in samples.items()}
 
 
-def elementwise_chain(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """A chain of numpy passes in which each makes or updates a temporary while others are
-    alive, as the reference's norms, rotary embedding and SwiGLU do: ``t = a·½`` (new), ``t += 1``,
-    ``t *= a``, ``t·b`` (new) — :data:`CHAIN_BYTES_PER_ELEMENT` bytes moved per element."""
-    temporary = first * np.float32(0.5)
-    temporary += np.float32(1.0)
-    temporary *= first
-    result: np.ndarray = temporary * second
-    return result
-
-
 def measure_elementwise(plan: Plan) -> dict[str, Spread]:
     """Seconds of element-wise passes over ``plan.elementwise_bytes`` of fp32 (numpy runs them
     on one thread): a scale, exp (fp32 and fp64) and tanh, each repeated on one array, so its
@@ -188,15 +189,25 @@ def measure_elementwise(plan: Plan) -> dict[str, Spread]:
 
 def measure_chains(plan: Plan) -> list[tuple[int, Spread]]:
     """Seconds of :func:`elementwise_chain` over fp32 arrays of each of :data:`CHAIN_SIZES_BYTES`:
-    element-wise work as a program does it, with several arrays alive, so that the size at
-    which it leaves the cache is measured, not assumed."""
+    element-wise work as a forward pass does it, with several arrays alive, and each call timed
+    right after a matrix-vector product over :data:`FLUSH_BYTES` of weights (untimed) has
+    pushed its arrays out of the cache, as the products between a pass's norms and activations
+    do — so the size at which the work leaves the cache is measured, not assumed."""
+    columns = 4096
+    weights = np.ones((FLUSH_BYTES // (BYTES_FP32 * columns), columns), dtype=np.float32)
+    vector = np.ones(columns, dtype=np.float32)
     points = []
     for nbytes in CHAIN_SIZES_BYTES:
         values = np.linspace(-4.0, 4.0, nbytes // BYTES_FP32, dtype=np.float32)
         others = values[::-1].copy()
-        inner = max(1, ELEMENTWISE_CALLS * plan.elementwise_bytes // nbytes)
-        call = functools.partial(elementwise_chain, values, others)
-        points.append((nbytes, time_calls(call, repeats=plan.repeats, inner=inner, clock=plan.clock)))
+        elementwise_chain(values, others)  # warm-up
+        samples = []
+        for _ in range(plan.repeats):
+            weights.dot(vector)
+            start = plan.clock()
+            elementwise_chain(values, others)
+            samples.append(plan.clock() - start)
+        points.append((nbytes, Spread.of(samples)))
     return points
 
 
@@ -395,19 +406,3 @@ def calibrate(device: str = "cpu", quick: bool = False, progress: Progress | Non
     if device == "cuda":
         return calibrate_cuda(quick=quick, progress=progress)
     raise ValueError(f"unknown device {device!r} (allowed: {', '.join(DEVICES)})")
-
-
-def spot_check(seed: int = 0, clock: Clock = time.perf_counter) -> dict[str, float]:
-    """A few-hundred-millisecond re-measurement of the three headline rates: fp32 FLOP/s
-    (1024³), streaming read and fresh-copy bytes/s (128 MiB). ``verify`` reports it next to the
-    profile's numbers to show how far the machine has drifted; nothing is fitted to it."""
-    rng = np.random.default_rng(seed)
-    size = SPOT_MATMUL_SIZE
-    plan = dataclasses.replace(Plan.for_mode(quick=True), clock=clock)
-    streams = measure_streams(dataclasses.replace(plan, allocations=1))
-    peak = measure_matmul(rng, size, size, size, SPOT_REPEATS, clock=clock)
-    return {
-        "flops": 2.0 * size**3 / peak.median,
-        "bandwidth": plan.stream_bytes / streams["read"].median,
-        "fresh_copy_bytes_per_s": 2.0 * plan.stream_bytes / streams["fresh_copy"].median,
-    }

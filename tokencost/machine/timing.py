@@ -127,6 +127,20 @@ def time_calls(
     return Spread.of(samples)
 
 
+# --------------------------------------------------------------------------- workloads
+
+
+def elementwise_chain(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """A chain of numpy passes in which each makes or updates a temporary while others are
+    alive, as the reference's norms, rotary embedding and SwiGLU do: ``t = a·½`` (new), ``t += 1``,
+    ``t *= a``, ``t·b`` (new) — :data:`CHAIN_BYTES_PER_ELEMENT` bytes moved per element."""
+    temporary = first * np.float32(0.5)
+    temporary += np.float32(1.0)
+    temporary *= first
+    result: np.ndarray = temporary * second
+    return result
+
+
 # --------------------------------------------------------------------------- the size curve
 
 

@@ -23,6 +23,11 @@ The reference's products already behave as a serving engine's: :meth:`~tokencost
 runs one product over all B·T rows (the weights stream once per pass) without copying fp32
 operands, and attention is scaled by a float32 constant, so it stays in float32.
 
+The reference runs on the profile's BLAS threads and is timed by the profile's clock (one
+thread, its CPU time, as ``calibrate`` writes it), and the report says what share of the wall
+time the process had the CPU: below :data:`BUSY_SHARE` the machine was busy, and with a wall
+clock too busy to judge.
+
 No term is fitted to the verify timings: every rate and overhead comes from the calibration
 section of the profile, every count from the architecture.
 """
@@ -41,7 +46,7 @@ import numpy as np
 
 from tokencost.errors import ScenarioError
 from tokencost.loop.reference import ReferenceConfig, ReferenceTransformer
-from tokencost.machine.calibrate import spot_check
+from tokencost.machine.calibrate import Plan, measure_matmul, measure_streams
 from tokencost.machine.host import blas_thread_limit
 from tokencost.machine.predict import (
     DEFAULT_CASES,
@@ -58,6 +63,8 @@ from tokencost.machine.timing import CLOCKS, Clock, Progress, Spread, time_calls
 
 ERROR_BAND_FRACTION = 0.10  # issue 9: median |error| at most 10 % on the 2-core machine
 DEFAULT_REPEATS = 5
+SPOT_MATMUL_SIZE = 1024
+SPOT_REPEATS = 3
 QUICK_REPEATS = 3
 
 
@@ -160,6 +167,22 @@ class Verification:
             "clock": self.clock,
             "cpu_share": self.cpu_share,
         }
+
+
+def spot_check(seed: int = 0, clock: Clock = time.perf_counter) -> dict[str, float]:
+    """A few-hundred-millisecond re-measurement of the three headline rates: fp32 FLOP/s
+    (1024³), streaming read and fresh-copy bytes/s (128 MiB). ``verify`` reports it next to the
+    profile's numbers to show how far the machine has drifted; nothing is fitted to it."""
+    rng = np.random.default_rng(seed)
+    size = SPOT_MATMUL_SIZE
+    plan = dataclasses.replace(Plan.for_mode(quick=True), clock=clock)
+    streams = measure_streams(dataclasses.replace(plan, allocations=1))
+    peak = measure_matmul(rng, size, size, size, SPOT_REPEATS, clock=clock)
+    return {
+        "flops": 2.0 * size**3 / peak.median,
+        "bandwidth": plan.stream_bytes / streams["read"].median,
+        "fresh_copy_bytes_per_s": 2.0 * plan.stream_bytes / streams["fresh_copy"].median,
+    }
 
 
 def _drift(
