@@ -27,16 +27,27 @@ from tokencost.errors import ScenarioError
 from tokencost.loop.layers import causal_mask, grouped_attention
 from tokencost.loop.meter import Meter
 from tokencost.loop.reference import ReferenceConfig
+from tokencost.machine.host import blas_thread_limit, blas_threads, cold_weight_count
 from tokencost.machine.predict import (
     REFERENCE_CONFIG,
     ModelTerms,
     PassShape,
     deployment_for,
     fixed_cost_s,
+    pass_rate,
     predict,
     reference_scenario,
 )
-from tokencost.machine.timing import SizeEfficiency, Spread, fit_size_efficiency
+from tokencost.machine.timing import (
+    CLOCKS,
+    SizeEfficiency,
+    Spread,
+    clock_for,
+    elementwise_chain,
+    fit_size_efficiency,
+    time_calls,
+)
+from tokencost.machine.verify import ERROR_BAND_FRACTION, profiled_timing
 from tokencost.model import serving
 from tokencost.scenario.loading import load_scenario
 
@@ -65,6 +76,7 @@ PROFILE = {
             "tanh_per_s": 4e9,
             "softmax_per_s": 0.15e9,
             "last_level_cache_bytes": 32 * 2**20,
+            "temporaries_bytes_per_s_by_size": [[2**18, 40e9], [2**26, 15e9]],
         },
     },
 }
@@ -128,6 +140,69 @@ def test_spread_rate_swaps_the_extremes():
     rates = times.rate(8.0)
     assert (times.median, times.minimum, times.maximum) == (2.0, 1.0, 4.0)
     assert (rates.median, rates.minimum, rates.maximum) == (4.0, 2.0, 8.0)
+
+
+def test_size_curve_cycles_through_more_weights_than_the_cache():
+    # 64 MiB matrices: a 32 MiB cache still gets 256 MiB of them (4), a 480 MiB one 8 (512 MiB
+    # ≥ 480 MiB), and a reported 4 GiB cache is capped at 1 GiB (16); never fewer than 2.
+    matrix = 4 * 4096 * 4096
+    assert cold_weight_count(matrix, 32 * 2**20) == 4
+    assert cold_weight_count(matrix, 480 * 2**20) == 8
+    assert cold_weight_count(matrix, 4 * 2**30) == 16
+    assert cold_weight_count(2**30, 0) == 2
+
+
+def test_elementwise_chain_moves_what_it_says():
+    # t = a·½; t += 1; t *= a; t·b: (a/2 + 1)·a·b, element by element.
+    a, b = np.array([2.0, -4.0], dtype=np.float32), np.array([3.0, 0.5], dtype=np.float32)
+    np.testing.assert_array_equal(elementwise_chain(a, b), [(1 + 1) * 2 * 3, (-2 + 1) * -4 * 0.5])
+    assert elementwise_chain(a, b).dtype == np.float32
+
+
+def test_one_blas_thread_is_timed_by_its_cpu_time():
+    assert clock_for(1) == (CLOCKS["thread CPU time"], "thread CPU time")
+    assert clock_for(2) == (CLOCKS["wall"], "wall")
+    assert clock_for(None)[1] == "wall"
+    # A sleep takes wall time but no CPU time: the thread clock leaves out time off the CPU.
+    import time
+
+    slept = time_calls(lambda: time.sleep(0.02), repeats=2, warmup=0, clock=CLOCKS["thread CPU time"])
+    assert slept.maximum < 0.01
+
+
+def test_blas_thread_limit_sets_and_restores():
+    before = blas_threads()[0]
+    with blas_thread_limit(1) as limited:
+        if limited:
+            assert blas_threads()[0] == 1
+    assert blas_threads()[0] == before
+    with blas_thread_limit(None) as unchanged:
+        assert unchanged and blas_threads()[0] == before
+
+
+def test_verify_times_as_the_profile_was_timed():
+    backend = {"blas_threads": 1, "clock": "thread CPU time"}
+    profile = {**PROFILE, "calibration": {**PROFILE["calibration"], "backend": backend}}
+    assert profiled_timing(profile) == (1, CLOCKS["thread CPU time"], "thread CPU time")
+    assert profiled_timing(PROFILE) == (None, CLOCKS["wall"], "wall")  # an older profile: wall time
+    assert ERROR_BAND_FRACTION == 0.10  # issue 9's bound
+
+
+def test_elementwise_rate_is_interpolated_by_array_size():
+    # Measured 40 GB/s at 256 KiB and 15 GB/s at 64 MiB; 4 MiB lies half-way in log2 size
+    # (18, 22, 26), so 27.5 GB/s; beyond the ends, the end's rate.
+    terms = ModelTerms.from_profile(PROFILE)
+    assert pass_rate(terms, 4 * 2**20) == pytest.approx(27.5e9)
+    assert pass_rate(terms, 1024) == pytest.approx(40e9)
+    assert pass_rate(terms, 2**30) == pytest.approx(15e9)
+    broken = {
+        **PROFILE,
+        "calibration": {
+            "model_terms": {**PROFILE["calibration"]["model_terms"], "temporaries_bytes_per_s_by_size": []}
+        },
+    }
+    with pytest.raises(ScenarioError, match="temporaries"):
+        ModelTerms.from_profile(broken)
 
 
 # --------------------------------------------------------------------------- the prediction

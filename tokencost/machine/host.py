@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
 import glob
+import math
 import os
 import platform
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tokencost.machine.timing import MIB
 
 DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
+COLD_MIN_BYTES = 256 * MIB  # weights cycled through by the size curve: at least this
+COLD_MAX_BYTES = 1024 * MIB  # and at most this, whatever cache the OS reports
 
 
 def total_memory_bytes() -> float:
@@ -36,6 +42,15 @@ def last_level_cache_bytes() -> float:
     return float(max(sizes, default=DEFAULT_CACHE_BYTES))
 
 
+def cold_weight_count(weight_bytes: int, cache_bytes: float) -> int:
+    """How many distinct weight matrices the size curve cycles through so that each product
+    finds its weights outside the cache, as a model's layers do: together at least the
+    last-level cache and :data:`COLD_MIN_BYTES`, at most :data:`COLD_MAX_BYTES` (a virtual
+    machine may report its host's whole cache)."""
+    total = min(max(cache_bytes, COLD_MIN_BYTES), COLD_MAX_BYTES)
+    return max(2, math.ceil(total / weight_bytes))
+
+
 def cpu_name() -> str:
     """The CPU's model name from /proc/cpuinfo, else what :mod:`platform` knows."""
     try:
@@ -48,16 +63,82 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "CPU"
 
 
+# Entry points of OpenBLAS builds (numpy's wheels ship scipy-openblas64; distributions plain OpenBLAS).
+_OPENBLAS_SET = (
+    "scipy_openblas_set_num_threads64_",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+_OPENBLAS_GET = (
+    "scipy_openblas_get_num_threads64_",
+    "openblas_get_num_threads64_",
+    "openblas_get_num_threads",
+)
+
+
+def _openblas() -> tuple[Callable[[int], None], Callable[[], int]] | None:
+    """``(set_num_threads, get_num_threads)`` of the OpenBLAS this process has loaded (found in
+    /proc/self/maps, called through ctypes), or None (another BLAS, or not Linux)."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for path in sorted({line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        setter = next((getattr(library, n) for n in _OPENBLAS_SET if hasattr(library, n)), None)
+        getter = next((getattr(library, n) for n in _OPENBLAS_GET if hasattr(library, n)), None)
+        if setter is not None and getter is not None:
+            setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
+            return setter, getter
+    return None
+
+
 def blas_threads() -> tuple[int, str]:
-    """Threads numpy's BLAS uses, and how that is known (threadpoolctl if installed)."""
+    """Threads numpy's BLAS uses now, and how that is known (threadpoolctl, else OpenBLAS itself)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
+        openblas = _openblas()
+        if openblas is not None:
+            return int(openblas[1]()), "openblas_get_num_threads"
         return int(os.cpu_count() or 1), "os.cpu_count() (threadpoolctl not installed)"
     pools = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
     if not pools:
         return int(os.cpu_count() or 1), "os.cpu_count() (no BLAS pool found)"
     return int(pools[0]["num_threads"]), f"threadpoolctl ({pools[0].get('internal_api', 'blas')})"
+
+
+@contextlib.contextmanager
+def blas_thread_limit(threads: int | None) -> Iterator[bool]:
+    """Run the block with numpy's BLAS on ``threads`` threads (None: as it is), then restore.
+
+    Yields whether the count is now ``threads``: through threadpoolctl if installed, else the
+    loaded OpenBLAS's own setter; with neither (another BLAS), nothing changes and it yields
+    False unless the count already was ``threads``.
+    """
+    if threads is None:
+        yield True
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        openblas = _openblas()
+        if openblas is None:
+            yield blas_threads()[0] == threads
+            return
+        setter, getter = openblas
+        before = int(getter())
+        setter(threads)
+        try:
+            yield int(getter()) == threads
+        finally:
+            setter(before)
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield blas_threads()[0] == threads
 
 
 def _load_average() -> float | None:

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from tokencost.api import deployment
 from tokencost.errors import ScenarioError
 from tokencost.loop.reference import ReferenceConfig
@@ -91,6 +93,8 @@ class ModelTerms:
     tanh_per_s: float
     softmax_per_s: float
     last_level_cache_bytes: float
+    # (array bytes, bytes/s) of element-wise chains with live temporaries, by array size
+    temporaries: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def from_profile(cls, profile: dict[str, Any], source: str = "profile") -> ModelTerms:
@@ -110,12 +114,21 @@ class ModelTerms:
                 float(size["matvec_fraction"]),
                 small,
             )
-            values = {f.name: float(terms[f.name]) for f in dataclasses.fields(cls) if f.name != "size"}
+            values = {
+                f.name: float(terms[f.name])
+                for f in dataclasses.fields(cls)
+                if f.name not in ("size", "temporaries")
+            }
+            temporaries = tuple(
+                (float(nbytes), float(rate)) for nbytes, rate in terms["temporaries_bytes_per_s_by_size"]
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(
                 f"missing or bad value {exc}", field="calibration.model_terms", file=source
             ) from None
         bad = [name for name, value in values.items() if not (math.isfinite(value) and value > 0)]
+        if not temporaries or not all(math.isfinite(v) and v > 0 for point in temporaries for v in point):
+            bad.append("temporaries_bytes_per_s_by_size")
         fractions = [curve.asymptote_fraction, curve.matvec_fraction, *(f for _, f in curve.small_rows)]
         if bad or curve.half_rows < 0 or not all(math.isfinite(f) and f > 0 for f in fractions):
             raise ScenarioError(
@@ -123,7 +136,7 @@ class ModelTerms:
                 field="calibration.model_terms",
                 file=source,
             )
-        return cls(size=curve, **values)
+        return cls(size=curve, temporaries=temporaries, **values)
 
 
 def reference_scenario(
@@ -268,10 +281,13 @@ def elementwise_passes(config: ReferenceConfig, shape: PassShape) -> list[Pass]:
 
 
 def pass_rate(terms: ModelTerms, array_bytes: float) -> float:
-    """Bytes/s of an element-wise pass: the in-cache rate while input and output fit in half the
-    last-level cache (an array up to a quarter of it), else the fresh-copy rate (DRAM, new pages)."""
-    fits = array_bytes <= terms.last_level_cache_bytes / 4.0
-    return terms.elementwise_bytes_per_s if fits else terms.fresh_copy_bytes_per_s
+    """Bytes/s of an element-wise pass over arrays of ``array_bytes``: the calibrated rate of a
+    chain of passes with live temporaries at that array size, interpolated in log size between
+    the measured sizes (the nearest end beyond them). Small arrays and their temporaries stay
+    in the cache; large ones stream from memory, and the size where that happens is the
+    machine's, measured rather than read from the cache size the OS reports."""
+    sizes, rates = zip(*sorted(terms.temporaries), strict=True)
+    return float(np.interp(np.log2(max(array_bytes, 1.0)), np.log2(sizes), rates))
 
 
 def elementwise_s(config: ReferenceConfig, terms: ModelTerms, shape: PassShape) -> float:

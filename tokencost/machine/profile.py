@@ -6,7 +6,13 @@ import socket
 from typing import Any
 
 from tokencost.machine.host import _stamp, total_memory_bytes
-from tokencost.machine.timing import BYTES_FP32, FIT_MIN_ROWS, FRESH_SMALL_BYTES, Spread, fit_size_efficiency
+from tokencost.machine.timing import (
+    BYTES_FP32,
+    FIT_MIN_ROWS,
+    FRESH_SMALL_BYTES,
+    Spread,
+    fit_size_efficiency,
+)
 
 
 def _rate_entry(seconds: Spread, work: float, unit: str, **extra: Any) -> dict[str, Any]:
@@ -57,6 +63,15 @@ def _median(entry: dict[str, Any], unit: str) -> float:
     return float(entry[unit]["median"])
 
 
+def _temporaries(measurements: dict[str, Any], fresh_rate: float) -> list[list[float]]:
+    """``[[array_bytes, bytes_per_s], ...]`` of the element-wise chains; a profile without them
+    (a GPU's, whose allocator reuses memory) gets the fresh-copy rate at the stream size."""
+    chains = measurements.get("elementwise_chain")
+    if chains:
+        return [[float(p["array_bytes"]), _median(p, "bytes_per_s")] for p in chains]
+    return [[float(measurements["memory"]["fresh_copy"]["array_bytes"]), fresh_rate]]
+
+
 def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth: float) -> dict[str, Any]:
     """What the model needs beyond the roofline, from the raw measurements."""
     fitted = [p for p in measurements["size_curve"] if p["shape"][0] >= FIT_MIN_ROWS]
@@ -87,6 +102,7 @@ def model_terms(measurements: dict[str, Any], peak_flop_per_s: float, bandwidth:
         "matmul_call_s": float(overheads["matmul_call"]["seconds"]["median"]),
         "fresh_copy_bytes_per_s": fresh_rate,
         "elementwise_bytes_per_s": _median(elementwise["scale"], "bytes_per_s"),
+        "temporaries_bytes_per_s_by_size": _temporaries(measurements, fresh_rate),
         "tanh_per_s": _median(elementwise["tanh"], "elements_per_s"),
         "softmax_per_s": _median(measurements["softmax_fp32"], "elements_per_s"),
         "last_level_cache_bytes": float(measurements["last_level_cache_bytes"]),

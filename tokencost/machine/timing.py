@@ -12,6 +12,7 @@ import numpy.typing as npt
 from tokencost.errors import TokenCostError
 
 Progress = Callable[[str], None]
+Clock = Callable[[], float]
 
 BYTES_FP32 = 4
 MIB = 2**20
@@ -22,6 +23,8 @@ FRESH_SMALL_BYTES = 48 * MIB  # above glibc's largest mmap threshold (32 MiB): a
 SOFTMAX_KEYS = 512  # row length of the softmax measurement
 SOFTMAX_SCALE = 0.125  # 1/√64; any scale will do
 SOFTMAX_ROWS = 16384  # 8M float32 scores, 32 MiB: beyond the cache
+CHAIN_BYTES_PER_ELEMENT = 40  # calibrate.elementwise_chain: 8 + 8 + 12 + 12 bytes per element
+CHAIN_SIZES_BYTES = (256 * 1024, 1 * MIB, 4 * MIB, 16 * MIB, 64 * MIB)  # arrays of the chain measurement
 TINY_SIZE = 8  # elements per side of the "tiny" operands that time the fixed cost of a call
 
 
@@ -90,13 +93,27 @@ class Spread:
         }
 
 
+CLOCKS: dict[str, Clock] = {"thread CPU time": time.thread_time, "wall": time.perf_counter}
+
+
+def clock_for(blas_threads: int | None) -> tuple[Clock, str]:
+    """The clock that times work on ``blas_threads`` BLAS threads, and its name in :data:`CLOCKS`.
+
+    One thread: the thread's CPU time (``CLOCK_THREAD_CPUTIME_ID``), which leaves out the time
+    the scheduler gave the core to other processes — on a shared machine the work's own time.
+    More threads: wall time, since CPU time would add the threads up, spinning included.
+    """
+    name = "thread CPU time" if blas_threads == 1 else "wall"
+    return CLOCKS[name], name
+
+
 def time_calls(
     call: Callable[[], object],
     *,
     repeats: int,
     inner: int = 1,
     warmup: int = 1,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Clock = time.perf_counter,
 ) -> Spread:
     """Seconds per call of ``call``: ``repeats`` samples, each the mean of ``inner`` calls."""
     for _ in range(warmup):
@@ -108,6 +125,20 @@ def time_calls(
             call()
         samples.append((clock() - start) / inner)
     return Spread.of(samples)
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def elementwise_chain(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """A chain of numpy passes in which each makes or updates a temporary while others are
+    alive, as the reference's norms, rotary embedding and SwiGLU do: ``t = a·½`` (new), ``t += 1``,
+    ``t *= a``, ``t·b`` (new) — :data:`CHAIN_BYTES_PER_ELEMENT` bytes moved per element."""
+    temporary = first * np.float32(0.5)
+    temporary += np.float32(1.0)
+    temporary *= first
+    result: np.ndarray = temporary * second
+    return result
 
 
 # --------------------------------------------------------------------------- the size curve
