@@ -88,7 +88,11 @@ class Simulation:
         self._unservable = unservable_reason
         self._versions = [0] * replicas
         count = len(arrival_s)
-        self._replica_of = np.full(count, -1, np.int64)
+        self._count = count
+        self._replica_of = [-1] * count  # an array when the records are made
+        # Open loop: a task's first turn arrives when drawn (only later turns and closed-loop
+        # requests get their arrival time during the run), so those times are read from a list.
+        self._drawn_arrival_s: list[float] = arrival_s.tolist()
         self._drop = np.full(count, -1, np.int64)
         self._reasons: list[str] = []
         self._arrived = self._finished = 0
@@ -125,9 +129,36 @@ class Simulation:
         return False
 
     def run(self) -> Simulation:
-        """Process every event; every request ends completed or dropped."""
-        while self.step():
-            pass
+        """Process every event; every request ends completed or dropped.
+
+        The loop of :meth:`step`, with what it reads every event bound once (the same events in
+        the same order; a lone replica's state recorded directly, as :meth:`_record` does)."""
+        heap, versions, series = self._heap, self._versions, self._series
+        pop, push, extend = heapq.heappop, heapq.heappush, series.extend
+        arrive, wake, lone = self._arrive, self._wake, self._lone
+        if lone is None:
+            while self.step():
+                pass
+            return self
+        queue, slots, prefilling = lone.queue, lone.batch.slots, lone.prefilling
+        while heap:
+            time_s, kind, _, target, version = pop(heap)
+            if kind == WAKE and version != versions[target]:
+                continue  # superseded by an earlier wake-up
+            self.now_s = time_s
+            for item in arrive(target) if kind == ARRIVAL else wake(target):
+                push(heap, item)
+            extend(
+                (
+                    time_s,
+                    len(queue),
+                    len(slots) + len(prefilling),
+                    lone.blocks_used,
+                    self._arrived - self._finished,
+                    lone.output_tokens,
+                    lone.segment is not None,
+                )
+            )
         return self
 
     # handlers ------------------------------------------------------------------------------
@@ -140,26 +171,31 @@ class Simulation:
     def _arrive(self, request: int) -> list[Event]:
         self._arrived += 1
         events: list[Event] = []
-        following = request + self._turns  # the next task's first turn
-        if not self._closed and request % self._turns == 0 and following < len(self.requests.arrival_s):
-            events.append((float(self.requests.arrival_s[following]), ARRIVAL, next(self._ids), following, 0))
-        reason = self._refusal(request)
-        if reason is not None:
+        turns = self._turns
+        following = request + turns  # the next task's first turn
+        if not self._closed and request % turns == 0 and following < self._count:
+            events.append((self._drawn_arrival_s[following], ARRIVAL, next(self._ids), following, 0))
+        if self._unservable is not None or self._too_big[request]:
+            reason = self._refusal(request)
+            assert reason is not None
             self._drop_request(request, reason)
             return events + self._next_of_clients(1)
-        index = (
-            self.router.choose([replica.outstanding for replica in self.replicas], request // self._turns)
-            if len(self.replicas) > 1
-            else 0  # every router sends everything to a lone replica
-        )
-        replica = self.replicas[index]
-        if replica.config.max_queue is not None and len(replica.queue) >= replica.config.max_queue:
+        lone = self._lone
+        if lone is None:
+            outstanding = [replica.outstanding for replica in self.replicas]
+            index = self.router.choose(outstanding, request // turns)
+            replica = self.replicas[index]
+        else:
+            index, replica = 0, lone  # every router sends everything to a lone replica
+        queue = replica.queue
+        max_queue = replica.config.max_queue
+        if max_queue is not None and len(queue) >= max_queue:
             self._drop_request(request, "queue full")
             return events + self._next_of_clients(1)
         self._replica_of[request] = index
-        before = None if self._lone is not None else self._snapshot(replica)
-        was_waiting = bool(replica.queue)
-        replica.queue.append(request)
+        before = None if lone is not None else self._snapshot(replica)
+        was_waiting = bool(queue)
+        queue.append(request)
         if replica.segment is None:
             events += self._wake_event(index, replica.start(self.now_s))
         elif not was_waiting and replica.could_admit_soon(request):
@@ -207,17 +243,25 @@ class Simulation:
         return events
 
     def _wake(self, index: int) -> list[Event]:
-        replica = self.replicas[index]
+        replica, now_s = self.replicas[index], self.now_s
         before = None if self._lone is not None else self._snapshot(replica)
-        finished, times = replica.wake(self.now_s)
-        completion_s = self.requests.completion_s
-        for request, time_s in zip(finished, times, strict=True):
-            completion_s[request] = time_s
-        self._finished += len(finished)
-        events = self._wake_event(index, replica.start(self.now_s))
+        finished, times = replica.wake(now_s)
+        if finished:
+            completion_s = self.requests.completion_s
+            for request, time_s in zip(finished, times, strict=True):
+                completion_s[request] = time_s
+            self._finished += len(finished)
+        wake_s = replica.start(now_s)
+        if wake_s is None:
+            events: list[Event] = []
+        else:  # _wake_event, inlined
+            version = self._versions[index] = self._versions[index] + 1
+            events = [(wake_s, WAKE, next(self._ids), index, version)]
         if before is not None:
             self._account(before, replica)
-        return events + self._next_of_clients(len(finished)) + self._next_turns(finished)
+        if finished and (self._closed or self._turns > 1):
+            return events + self._next_of_clients(len(finished)) + self._next_turns(finished)
+        return events
 
     def _next_of_clients(self, count: int) -> list[Event]:
         """Closed loop: the next requests of clients whose request just ended."""
@@ -265,7 +309,7 @@ class Simulation:
         table = self.requests
         return RequestRecords.of(
             table,
-            self._replica_of,
+            np.array(self._replica_of, dtype=np.int64),
             self._drop,
             self._reasons,
             cached_tokens=table.cached,

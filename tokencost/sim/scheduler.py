@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from itertools import accumulate
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +65,7 @@ class _Prefilling:
     saved: int = 0  # blocks of its cached prefix
 
 
-@dataclass
+@dataclass(slots=True)
 class _Segment:
     start_s: float
     ends_s: list[float]
@@ -173,13 +174,13 @@ class Replica:
     # planning -----------------------------------------------------------------------------
     def start(self, now_s: float) -> float | None:
         """Plan the next segment from ``now_s``; return when to wake, or None if idle."""
-        if not (self.batch.slots or self.queue or self.prefilling):
+        batch = self.batch
+        if not (batch.slots or self.queue or self.prefilling):
             return None
-        self._make_room()
-        decoding = len(self.batch.slots)
-        mean_context = (
-            float(self.batch.offset_sum + decoding * self.batch.tick) / decoding if decoding else 0.0
-        )
+        if self.config.preemption:
+            self._make_room()
+        decoding = len(batch.slots)
+        mean_context = float(batch.offset_sum + decoding * batch.tick) / decoding if decoding else 0.0
         if self.config.static:
             first_duration_s, first_token_s = self._admit_static(now_s, decoding, mean_context)
         elif self.config.chunk_tokens is None:
@@ -198,6 +199,9 @@ class Replica:
             return
         block, tick, table = self.config.block_tokens, self.batch.tick, self.requests
         growth = self.batch.phase[-tick % block]
+        if self.cache is None and growth <= self.config.kv_blocks - self.blocks_used:
+            self.blocks_used += growth  # the common case: the blocks are free, nobody is preempted
+            return
         if self.cache is not None:
             self.cache.evict(growth - self._free(evictable=False))
         while self.batch.slots and growth > self._free(evictable=False):
@@ -227,28 +231,35 @@ class Replica:
 
     def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
-        config, table = self.config, self.requests
+        config, table, queue, cache, slots = self.config, self.requests, self.queue, self.cache, self.batch.slots
+        decode_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
+        if not queue or decoding >= config.max_batch:
+            return decode_s, now_s  # no prefill pass: 0 s of it, as prefill_pass_s([]) gives
+        inputs, generated = table.input_list, table.generated
         prompts: list[int] = []
         cached: list[int] = []
-        while self.queue and len(self.batch.slots) < config.max_batch:
-            request = self.queue[0]
-            tokens = table.input_list[request] + table.generated[request]
-            found = self.cache.found(table, request) if self.cache is not None else 0
-            computed = tokens - min(found, tokens - 1)  # vLLM's token budget counts these only
-            if prompts and sum(prompts) - sum(cached) + computed > config.max_prefill_tokens:
+        computed_sum = 0  # Σ (prompt − cached) of the admitted: vLLM's budget counts these only
+        while queue and len(slots) < config.max_batch:
+            request = queue[0]
+            tokens = inputs[request] + generated[request]
+            if cache is not None:
+                computed = tokens - min(cache.found(table, request), tokens - 1)
+            else:
+                computed = tokens
+            if prompts and computed_sum + computed > config.max_prefill_tokens:
                 break
             need, hit, saved = self._acquire(request)
             if not self._fits(need, self._free()):
-                if self.cache is not None:
-                    self.cache.release(request)
+                if cache is not None:
+                    cache.release(request)
                 break
-            self.queue.popleft()
+            queue.popleft()
             self._place(request, need, saved)
             self.blocks_used += need
             prompts.append(tokens)
             cached.append(min(hit, tokens - 1))
+            computed_sum += tokens - cached[-1]
         prefill_s = self.steps.prefill_pass_s(prompts, cached)
-        decode_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
         self.prefill_busy_s += prefill_s
         return prefill_s + decode_s, now_s + prefill_s
 
@@ -332,10 +343,7 @@ class Replica:
                 durations.append(self.steps.decode_time_s(batch, mean_context))
             else:
                 durations += self.steps.decode_run_s(batch, mean_context, steps - 1)
-        ends, elapsed = [], 0.0
-        for duration in durations:  # a running sum, as numpy's cumsum adds
-            elapsed += duration
-            ends.append(now_s + elapsed)
+        ends = [now_s + elapsed for elapsed in accumulate(durations)]  # a running sum, as cumsum adds
         first = self.batch.admissions - admitted
         self.segment = _Segment(
             now_s, ends, durations, decoding, admitted, first_token_s, first, wake_index=len(ends) - 1
@@ -362,35 +370,42 @@ class Replica:
     def wake(self, now_s: float) -> tuple[list[int], list[float]]:
         """Apply the iterations of the segment that ended at ``now_s``; return the requests that
         completed and their completion times (lists: most wake-ups complete none or one)."""
-        segment = self.segment
+        segment, batch_state = self.segment, self.batch
         assert segment is not None
         self.segment = None
-        done_steps = segment.wake_index + 1
-        batch = segment.decoding + segment.admitted
-        self.busy_s += segment.ends_s[segment.wake_index] - segment.start_s
+        wake_index, decoding, admitted = segment.wake_index, segment.decoding, segment.admitted
+        done_steps = wake_index + 1
+        batch = decoding + admitted
+        self.busy_s += segment.ends_s[wake_index] - segment.start_s
         self._record_gaps(segment, done_steps)
         self.output_tokens += batch * done_steps
-        table = self.requests
-        if segment.admitted:
-            for sequence in self.batch.slots[segment.decoding : batch]:
-                if table.generated[sequence.request] == 0:
-                    table.first_token_s[sequence.request] = segment.first_token_s
+        if admitted:
+            table = self.requests
+            generated, first_token_s = table.generated, table.first_token_s
+            for sequence in batch_state.slots[decoding:batch]:
+                if generated[sequence.request] == 0:
+                    first_token_s[sequence.request] = segment.first_token_s
         if self.config.preemption:
-            self.batch.held_sum += self.batch.growth(self.batch.tick, done_steps)
-        self.batch.tick += done_steps
-        done = self.batch.pop_finished()
-        requests = [sequence.request for sequence in done]
-        times = [now_s] * len(done)
-        if done_steps == 1 and segment.admitted:
-            first = segment.first_admitted
-            times = [segment.first_token_s if s.order >= first else now_s for s in done]
-        if done:
+            batch_state.held_sum += batch_state.growth(batch_state.tick, done_steps)
+        batch_state.tick += done_steps
+        done = batch_state.pop_finished()
+        if not done:
+            requests: list[int] = []
+            times: list[float] = []
+        else:
+            requests = [sequence.request for sequence in done]
+            if done_steps == 1 and admitted:
+                first = segment.first_admitted
+                times = [segment.first_token_s if s.order >= first else now_s for s in done]
+            else:
+                times = [now_s] * len(done)
             if self.cache is not None:
                 self._keep_histories(requests)
+            slots = batch_state.slots
             for sequence in done:
-                self.batch.remove(sequence)
-                self.batch.slots.remove(sequence)
-        held = self.batch.held_sum - (self.batch.saved_sum if self.config.preemption else 0)
+                batch_state.remove(sequence)
+                slots.remove(sequence)
+        held = batch_state.held_sum - (batch_state.saved_sum if self.config.preemption else 0)
         self.blocks_used = held + (sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0)
         return requests, times
 
@@ -404,7 +419,8 @@ class Replica:
 
     def _record_gaps(self, segment: _Segment, done_steps: int) -> None:
         """Inter-token gaps: each iteration's duration, once per sequence that decoded in it."""
-        self._gap_durations_s.extend(segment.durations_s[:done_steps])
+        durations = segment.durations_s
+        self._gap_durations_s.extend(durations if done_steps == len(durations) else durations[:done_steps])
         self._gap_weights.append(segment.decoding)
         if done_steps > 1:
             self._gap_weights.extend([segment.decoding + segment.admitted] * (done_steps - 1))
