@@ -239,13 +239,13 @@ class Replica:
         prompts: list[int] = []
         cached: list[int] = []
         computed_sum = 0  # Σ (prompt − cached) of the admitted: vLLM's budget counts these only
-        while queue and len(slots) < config.max_batch:
+        if cache is None:
+            prompts = self._admit_uncached(queue, config.max_prefill_tokens)
+            cached = [min(0, tokens - 1) for tokens in prompts]  # nothing found in a cache
+        while cache is not None and queue and len(slots) < config.max_batch:
             request = queue[0]
             tokens = inputs[request] + generated[request]
-            if cache is not None:
-                computed = tokens - min(cache.found(table, request), tokens - 1)
-            else:
-                computed = tokens
+            computed = tokens - min(cache.found(table, request), tokens - 1)
             if prompts and computed_sum + computed > config.max_prefill_tokens:
                 break
             need, hit, saved = self._acquire(request)
@@ -262,6 +262,31 @@ class Replica:
         prefill_s = self.steps.prefill_pass_s(prompts, cached)
         self.prefill_busy_s += prefill_s
         return prefill_s + decode_s, now_s + prefill_s
+
+    def _admit_uncached(self, queue: deque[int], budget_tokens: int) -> list[int]:
+        """:meth:`_admit_whole`'s loop without a prefix cache, inlined (the same checks in the same
+        order: token budget, then :meth:`_fits` of :meth:`_need_blocks`); the admitted prompts."""
+        config, table, batch = self.config, self.requests, self.batch
+        inputs, outputs, generated = table.input_list, table.output_list, table.generated
+        block, preemption, slots = config.block_tokens, config.preemption, batch.slots
+        prompts: list[int] = []
+        computed_sum = 0
+        while queue and len(slots) < config.max_batch:
+            request = queue[0]
+            emitted = generated[request]
+            tokens = inputs[request] + emitted
+            if prompts and computed_sum + tokens > budget_tokens:
+                break
+            need = -(-(tokens if preemption else inputs[request] + outputs[request]) // block)
+            free = config.kv_blocks - self.blocks_used
+            if need > free - (config.watermark_blocks if (slots or self.prefilling) else 0):
+                break
+            queue.popleft()
+            batch.add(request, tokens, outputs[request] - emitted, 0, need)  # _place, no cache
+            self.blocks_used += need
+            prompts.append(tokens)
+            computed_sum += tokens
+        return prompts
 
     def _admit_static(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
         """Static batching: only an empty replica admits, up to max_batch prompts in one pass."""
@@ -324,29 +349,30 @@ class Replica:
         self, now_s: float, decoding: int, admitted: int, first_duration_s: float, first_token_s: float
     ) -> float:
         """The first iteration, then pure decode steps until the next completion (or a limit)."""
-        config = self.config
-        batch = len(self.batch.slots)
-        steps = self.batch.min_remaining() if batch else 1
-        if self.prefilling or (self.queue and not config.static and self._head_admissible_next()):
+        config, state, prefilling = self.config, self.batch, self.prefilling
+        batch = len(state.slots)
+        steps = state.min_remaining() if batch else 1
+        if prefilling or (self.queue and not config.static and self._head_admissible_next()):
             steps = 1
-        steps = max(1, min(steps, SEGMENT_MAX_STEPS))
-        durations = [first_duration_s]
+        elif steps > SEGMENT_MAX_STEPS:
+            steps = SEGMENT_MAX_STEPS
+        elif steps < 1:
+            steps = 1
         if steps > 1 and config.preemption:
-            room = config.kv_blocks - (
-                sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0
-            )
-            room += self.batch.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
-            steps = self.batch.steps_that_fit(room, steps - 1) + 1
-        if steps > 1:
-            mean_context = float(self.batch.offset_sum + batch * (self.batch.tick + 1)) / batch
+            room = config.kv_blocks - (sum(entry.blocks for entry in prefilling) if prefilling else 0)
+            room += state.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
+            steps = state.steps_that_fit(room, steps - 1) + 1
+        if steps == 1:
+            durations, ends = [first_duration_s], [now_s + first_duration_s]
+        else:
+            mean_context = float(state.offset_sum + batch * (state.tick + 1)) / batch
             if steps - 1 == 1:  # one step: the same terms and roofline as a run of one
-                durations.append(self.steps.decode_time_s(batch, mean_context))
+                durations = [first_duration_s, self.steps.decode_time_s(batch, mean_context)]
             else:
-                durations += self.steps.decode_run_s(batch, mean_context, steps - 1)
-        ends = [now_s + elapsed for elapsed in accumulate(durations)]  # a running sum, as cumsum adds
-        first = self.batch.admissions - admitted
+                durations = [first_duration_s, *self.steps.decode_run_s(batch, mean_context, steps - 1)]
+            ends = [now_s + elapsed for elapsed in accumulate(durations)]  # a running sum, as cumsum adds
         self.segment = _Segment(
-            now_s, ends, durations, decoding, admitted, first_token_s, first, wake_index=len(ends) - 1
+            now_s, ends, durations, decoding, admitted, first_token_s, state.admissions - admitted, steps - 1
         )
         return ends[-1]
 
