@@ -87,6 +87,24 @@ class Replica:
     of sequences by ``context mod block`` (which ones open a block at a given tick).
     """
 
+    __slots__ = (
+        "_gap_durations_s",
+        "_gap_weights",
+        "batch",
+        "blocks_used",
+        "busy_s",
+        "cache",
+        "config",
+        "output_tokens",
+        "prefill_busy_s",
+        "prefilling",
+        "preemptions",
+        "queue",
+        "requests",
+        "segment",
+        "steps",
+    )
+
     def __init__(
         self,
         steps: StepTimes,
@@ -147,7 +165,8 @@ class Replica:
 
     def could_admit_soon(self, request: int) -> bool:
         """Whether an arrival could join at the next iteration boundary (used to cut a segment)."""
-        if self.in_batch >= self.config.max_batch or (self.config.static and self.in_batch):
+        in_batch = len(self.batch.slots) + len(self.prefilling)
+        if in_batch >= self.config.max_batch or (self.config.static and in_batch):
             return False
         return self.config.preemption or self._fits(self._need_blocks(request), self._free())
 
@@ -403,7 +422,12 @@ class Replica:
         done_steps = wake_index + 1
         batch = decoding + admitted
         self.busy_s += segment.ends_s[wake_index] - segment.start_s
-        self._record_gaps(segment, done_steps)
+        # _record_gaps, inlined: each iteration's duration, once per sequence that decoded in it
+        durations = segment.durations_s
+        self._gap_durations_s.extend(durations if done_steps == len(durations) else durations[:done_steps])
+        self._gap_weights.append(decoding)
+        if done_steps > 1:
+            self._gap_weights.extend([batch] * wake_index)
         self.output_tokens += batch * done_steps
         if admitted:
             table = self.requests
