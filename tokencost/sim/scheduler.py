@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
-from tokencost.sim import kv
+from tokencost.sim import admission, kv
+from tokencost.sim.admission import Prefilling
 from tokencost.sim.batch import RunningBatch
 from tokencost.sim.prefix import PrefixCache
 from tokencost.sim.requests import RequestTable
@@ -52,17 +53,6 @@ class ReplicaConfig:
     watermark_blocks: int
     max_queue: int | None
     static: bool = False  # static batching: admit only into an empty replica, the whole batch at once
-
-
-@dataclass
-class _Prefilling:
-    """A sequence admitted under chunked prefill whose prompt is not yet fully processed."""
-
-    request: int
-    done: int
-    target: int
-    blocks: int
-    saved: int = 0  # blocks of its cached prefix
 
 
 @dataclass(slots=True)
@@ -96,9 +86,9 @@ class Replica:
         "cache",
         "config",
         "output_tokens",
+        "preemptions",
         "prefill_busy_s",
         "prefilling",
-        "preemptions",
         "queue",
         "requests",
         "segment",
@@ -115,7 +105,7 @@ class Replica:
         self.steps, self.config, self.requests, self.cache = steps, config, requests, cache
         self.batch = RunningBatch(config.block_tokens, paged=config.preemption)
         self.queue: deque[int] = deque()
-        self.prefilling: list[_Prefilling] = []
+        self.prefilling: list[Prefilling] = []
         self.blocks_used = 0
         self.segment: _Segment | None = None
         self.busy_s = 0.0
@@ -201,11 +191,11 @@ class Replica:
         decoding = len(batch.slots)
         mean_context = float(batch.offset_sum + decoding * batch.tick) / decoding if decoding else 0.0
         if self.config.static:
-            first_duration_s, first_token_s = self._admit_static(now_s, decoding, mean_context)
+            first_duration_s, first_token_s = admission.admit_static(self, now_s, decoding, mean_context)
         elif self.config.chunk_tokens is None:
-            first_duration_s, first_token_s = self._admit_whole(now_s, decoding, mean_context)
+            first_duration_s, first_token_s = admission.admit_whole(self, now_s, decoding, mean_context)
         else:
-            first_duration_s, first_token_s = self._admit_chunks(now_s, decoding, mean_context)
+            first_duration_s, first_token_s = admission.admit_chunks(self, now_s, decoding, mean_context)
         admitted = len(self.batch.slots) - decoding
         if decoding == 0 and admitted == 0 and first_duration_s == 0.0:
             return None
@@ -247,122 +237,6 @@ class Replica:
         emitted = table.generated[request]
         context = table.input_list[request] + emitted
         self.batch.add(request, context, table.output_list[request] - emitted, saved, blocks)
-
-    def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
-        """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
-        config, table, queue, cache, slots = self.config, self.requests, self.queue, self.cache, self.batch.slots
-        decode_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
-        if not queue or decoding >= config.max_batch:
-            return decode_s, now_s  # no prefill pass: 0 s of it, as prefill_pass_s([]) gives
-        inputs, generated = table.input_list, table.generated
-        prompts: list[int] = []
-        cached: list[int] = []
-        computed_sum = 0  # Σ (prompt − cached) of the admitted: vLLM's budget counts these only
-        if cache is None:
-            prompts = self._admit_uncached(queue, config.max_prefill_tokens)
-            cached = [min(0, tokens - 1) for tokens in prompts]  # nothing found in a cache
-        while cache is not None and queue and len(slots) < config.max_batch:
-            request = queue[0]
-            tokens = inputs[request] + generated[request]
-            computed = tokens - min(cache.found(table, request), tokens - 1)
-            if prompts and computed_sum + computed > config.max_prefill_tokens:
-                break
-            need, hit, saved = self._acquire(request)
-            if not self._fits(need, self._free()):
-                if cache is not None:
-                    cache.release(request)
-                break
-            queue.popleft()
-            self._place(request, need, saved)
-            self.blocks_used += need
-            prompts.append(tokens)
-            cached.append(min(hit, tokens - 1))
-            computed_sum += tokens - cached[-1]
-        prefill_s = self.steps.prefill_pass_s(prompts, cached)
-        self.prefill_busy_s += prefill_s
-        return prefill_s + decode_s, now_s + prefill_s
-
-    def _admit_uncached(self, queue: deque[int], budget_tokens: int) -> list[int]:
-        """:meth:`_admit_whole`'s loop without a prefix cache, inlined (the same checks in the same
-        order: token budget, then :meth:`_fits` of :meth:`_need_blocks`); the admitted prompts."""
-        config, table, batch = self.config, self.requests, self.batch
-        inputs, outputs, generated = table.input_list, table.output_list, table.generated
-        block, preemption, slots = config.block_tokens, config.preemption, batch.slots
-        prompts: list[int] = []
-        computed_sum = 0
-        while queue and len(slots) < config.max_batch:
-            request = queue[0]
-            emitted = generated[request]
-            tokens = inputs[request] + emitted
-            if prompts and computed_sum + tokens > budget_tokens:
-                break
-            need = -(-(tokens if preemption else inputs[request] + outputs[request]) // block)
-            free = config.kv_blocks - self.blocks_used
-            if need > free - (config.watermark_blocks if (slots or self.prefilling) else 0):
-                break
-            queue.popleft()
-            batch.add(request, tokens, outputs[request] - emitted, 0, need)  # _place, no cache
-            self.blocks_used += need
-            prompts.append(tokens)
-            computed_sum += tokens
-        return prompts
-
-    def _admit_static(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
-        """Static batching: only an empty replica admits, up to max_batch prompts in one pass."""
-        if decoding:
-            return self.steps.decode_time_s(decoding, mean_context), now_s
-        config, table = self.config, self.requests
-        prompts: list[int] = []
-        while self.queue and len(self.batch.slots) < config.max_batch:
-            request = self.queue[0]
-            need = self._need_blocks(request)
-            if not self._fits(need, config.kv_blocks - self.blocks_used):
-                break
-            self.queue.popleft()
-            self._place(request, need)
-            self.blocks_used += need
-            prompts.append(table.input_list[request] + table.generated[request])
-        prefill_s = self.steps.prefill_pass_s(prompts)
-        self.prefill_busy_s += prefill_s
-        return prefill_s, now_s + prefill_s
-
-    def _admit_chunks(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
-        """Sarathi-Serve: decodes first, then prompt chunks (oldest first) fill the token budget."""
-        config, table = self.config, self.requests
-        budget = (config.chunk_tokens or 0) - decoding
-        chunks: list[tuple[_Prefilling, int]] = []
-        for entry in self.prefilling:
-            if budget <= 0:
-                break
-            size = min(entry.target - entry.done, budget)
-            chunks.append((entry, size))
-            budget -= size
-        while budget > 0 and self.queue and self.in_batch < config.max_batch:
-            request = self.queue[0]
-            need, hit, saved = self._acquire(request)
-            if not self._fits(need, self._free()):
-                if self.cache is not None:
-                    self.cache.release(request)
-                break
-            self.queue.popleft()
-            target = table.input_list[request] + table.generated[request]
-            entry = _Prefilling(request, min(hit, target - 1), target, need, saved)
-            self.prefilling.append(entry)
-            self.blocks_used += need
-            size = min(target, budget)
-            chunks.append((entry, size))
-            budget -= size
-        decode_only_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
-        if not chunks:
-            return decode_only_s, now_s
-        duration = self.steps.fused_pass_s(decoding, mean_context, [(e.done, size) for e, size in chunks])
-        self.prefill_busy_s += max(duration - decode_only_s, 0.0)
-        for entry, size in chunks:
-            entry.done += size
-        for entry in [e for e, _ in chunks if e.done == e.target]:
-            self.prefilling.remove(entry)
-            self._place(entry.request, entry.blocks, entry.saved)
-        return duration, now_s + duration
 
     def _plan_run(
         self, now_s: float, decoding: int, admitted: int, first_duration_s: float, first_token_s: float
@@ -466,11 +340,3 @@ class Replica:
         for request in finished:
             kept = table.input_list[request] + table.output_list[request] - int(table.shared[request])
             self.cache.finish(request, int(table.session[request]), kept, bool(table.keep[request]))
-
-    def _record_gaps(self, segment: _Segment, done_steps: int) -> None:
-        """Inter-token gaps: each iteration's duration, once per sequence that decoded in it."""
-        durations = segment.durations_s
-        self._gap_durations_s.extend(durations if done_steps == len(durations) else durations[:done_steps])
-        self._gap_weights.append(segment.decoding)
-        if done_steps > 1:
-            self._gap_weights.extend([segment.decoding + segment.admitted] * (done_steps - 1))
