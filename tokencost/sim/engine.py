@@ -89,6 +89,7 @@ class Simulation:
         self._versions = [0] * replicas
         count = len(arrival_s)
         self._count = count
+        self._streaming = False  # True while the run loop reads the open loop's arrivals itself
         self._replica_of = [-1] * count  # an array when the records are made
         # Open loop: a task's first turn arrives when drawn (only later turns and closed-loop
         # requests get their arrival time during the run), so those times are read from a list.
@@ -129,37 +130,61 @@ class Simulation:
         return False
 
     def run(self) -> Simulation:
-        """Process every event; every request ends completed or dropped.
-
-        The loop of :meth:`step`, with what it reads every event bound once (the same events in
-        the same order; a lone replica's state recorded directly, as :meth:`_record` does)."""
-        heap, versions, series = self._heap, self._versions, self._series
-        pop, push, extend = heapq.heappop, heapq.heappush, series.extend
-        arrive, wake, lone = self._arrive, self._wake, self._lone
-        if lone is None:
-            while self.step():
-                pass
-            return self
-        queue, slots, prefilling = lone.queue, lone.batch.slots, lone.prefilling
-        while heap:
-            time_s, kind, _, target, version = pop(heap)
-            if kind == WAKE and version != versions[target]:
-                continue  # superseded by an earlier wake-up
-            self.now_s = time_s
-            for item in arrive(target) if kind == ARRIVAL else wake(target):
-                push(heap, item)
-            extend(
-                (
-                    time_s,
-                    len(queue),
-                    len(slots) + len(prefilling),
-                    lone.blocks_used,
-                    self._arrived - self._finished,
-                    lone.output_tokens,
-                    lone.segment is not None,
-                )
-            )
+        """Process every event; every request ends completed or dropped."""
+        if self._lone is not None:
+            return self._run_lone(self._lone)
+        while self.step():
+            pass
         return self
+
+    def _run_lone(self, lone: Replica) -> Simulation:
+        """The loop of :meth:`step` for a lone replica, with what it reads every event bound once
+        and its state recorded directly, as :meth:`_record` does; an open loop's arrivals are read
+        in drawn order instead of off the heap (the same events in the same order)."""
+        heap, versions, extend = self._heap, self._versions, self._series.extend
+        pop, push, arrive, wake = heapq.heappop, heapq.heappush, self._arrive, self._wake
+        queue, slots, prefilling = lone.queue, lone.batch.slots, lone.prefilling
+        arrivals, count = self._drawn_arrival_s, self._count
+        following = self._stream_arrivals()
+        try:
+            while True:
+                # the next arrival goes first unless a wake-up is due earlier (at the same
+                # instant the arrival first, as on the heap: its kind sorts first)
+                if following < count and (not heap or arrivals[following] <= heap[0][0]):
+                    time_s, kind, target = arrivals[following], ARRIVAL, following
+                    following += 1
+                elif heap:
+                    time_s, kind, _, target, version = pop(heap)
+                    if kind == WAKE and version != versions[target]:
+                        continue  # superseded by an earlier wake-up
+                else:
+                    break
+                self.now_s = time_s
+                for item in arrive(target) if kind == ARRIVAL else wake(target):
+                    push(heap, item)
+                busy = lone.segment is not None
+                in_system = self._arrived - self._finished
+                batched = len(slots) + len(prefilling)
+                extend((time_s, len(queue), batched, lone.blocks_used, in_system, lone.output_tokens, busy))
+        finally:
+            self._streaming = False
+            if following < count:  # interrupted: the next arrival goes back on the heap
+                self._push((arrivals[following], ARRIVAL, next(self._ids), following, 0))
+        return self
+
+    def _stream_arrivals(self) -> int:
+        """Take an open loop's next arrival off the heap (the run loop reads them in drawn
+        order instead); the request it is, or the request count when none is left or the
+        arrivals depend on the run (a closed loop, tasks of several turns)."""
+        if self._closed or self._turns != 1:
+            return self._count
+        pending = [event for event in self._heap if event[1] == ARRIVAL]  # at most one
+        if not pending:
+            return self._count
+        self._heap.remove(pending[0])
+        heapq.heapify(self._heap)
+        self._streaming = True
+        return pending[0][3]
 
     # handlers ------------------------------------------------------------------------------
     def _wake_event(self, replica: int, time_s: float | None) -> list[Event]:
@@ -173,7 +198,7 @@ class Simulation:
         events: list[Event] = []
         turns = self._turns
         following = request + turns  # the next task's first turn
-        if not self._closed and request % turns == 0 and following < self._count:
+        if not (self._closed or self._streaming) and request % turns == 0 and following < self._count:
             events.append((self._drawn_arrival_s[following], ARRIVAL, next(self._ids), following, 0))
         if self._unservable is not None or self._too_big[request]:
             reason = self._refusal(request)
