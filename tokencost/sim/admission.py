@@ -47,7 +47,8 @@ def admit_whole(replica: Replica, now_s: float, decoding: int, mean_context: flo
     computed_sum = 0  # Σ (prompt − cached) of the admitted: vLLM's budget counts these only
     if cache is None:
         prompts = admit_uncached(replica, queue, config.max_prefill_tokens)
-        cached = [min(0, tokens - 1) for tokens in prompts]  # nothing found in a cache
+        # nothing found in a cache: min(0, tokens − 1) cached tokens for each (0 for any prompt)
+        cached = [0] * len(prompts) if not prompts or min(prompts) > 0 else [min(0, t - 1) for t in prompts]
     while cache is not None and queue and len(slots) < config.max_batch:
         request = queue[0]
         tokens = inputs[request] + generated[request]

@@ -78,6 +78,7 @@ class Replica:
     """
 
     __slots__ = (
+        "_admit",
         "_gap_durations_s",
         "_gap_weights",
         "batch",
@@ -104,6 +105,12 @@ class Replica:
     ) -> None:
         self.steps, self.config, self.requests, self.cache = steps, config, requests, cache
         self.batch = RunningBatch(config.block_tokens, paged=config.preemption)
+        if config.static:  # how the first iteration of a segment admits (sim/admission.py)
+            self._admit = admission.admit_static
+        elif config.chunk_tokens is None:
+            self._admit = admission.admit_whole
+        else:
+            self._admit = admission.admit_chunks
         self.queue: deque[int] = deque()
         self.prefilling: list[Prefilling] = []
         self.blocks_used = 0
@@ -190,12 +197,7 @@ class Replica:
             self._make_room()
         decoding = len(batch.slots)
         mean_context = float(batch.offset_sum + decoding * batch.tick) / decoding if decoding else 0.0
-        if self.config.static:
-            first_duration_s, first_token_s = admission.admit_static(self, now_s, decoding, mean_context)
-        elif self.config.chunk_tokens is None:
-            first_duration_s, first_token_s = admission.admit_whole(self, now_s, decoding, mean_context)
-        else:
-            first_duration_s, first_token_s = admission.admit_chunks(self, now_s, decoding, mean_context)
+        first_duration_s, first_token_s = self._admit(self, now_s, decoding, mean_context)
         admitted = len(self.batch.slots) - decoding
         if decoding == 0 and admitted == 0 and first_duration_s == 0.0:
             return None
@@ -244,12 +246,15 @@ class Replica:
         """The first iteration, then pure decode steps until the next completion (or a limit)."""
         config, state, prefilling = self.config, self.batch, self.prefilling
         batch = len(state.slots)
-        steps = state.min_remaining() if batch else 1
         if prefilling or (self.queue and not config.static and self._head_admissible_next()):
             steps = 1
-        elif steps > SEGMENT_MAX_STEPS:
-            steps = SEGMENT_MAX_STEPS
-        elif steps < 1:
+        elif batch:
+            steps = state.min_remaining()
+            if steps > SEGMENT_MAX_STEPS:
+                steps = SEGMENT_MAX_STEPS
+            elif steps < 1:
+                steps = 1
+        else:
             steps = 1
         if steps > 1 and config.preemption:
             room = config.kv_blocks - (sum(entry.blocks for entry in prefilling) if prefilling else 0)
@@ -309,7 +314,8 @@ class Replica:
             for sequence in batch_state.slots[decoding:batch]:
                 if generated[sequence.request] == 0:
                     first_token_s[sequence.request] = segment.first_token_s
-        if self.config.preemption:
+        paged = self.config.preemption
+        if paged:
             batch_state.held_sum += batch_state.growth(batch_state.tick, done_steps)
         batch_state.tick += done_steps
         done = batch_state.pop_finished()
@@ -329,7 +335,7 @@ class Replica:
             for sequence in done:
                 batch_state.remove(sequence)
                 slots.remove(sequence)
-        held = batch_state.held_sum - (batch_state.saved_sum if self.config.preemption else 0)
+        held = batch_state.held_sum - (batch_state.saved_sum if paged else 0)
         self.blocks_used = held + (sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0)
         return requests, times
 
