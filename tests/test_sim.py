@@ -271,6 +271,22 @@ def test_interleaved_simulations_match_simulations_run_alone():
         assert comparable(setup.result(solo, 0.0)) == comparable(setup.result(interleaved, 0.0))
 
 
+@pytest.mark.parametrize("stepped", [0, 1, 7, 150])
+def test_a_run_after_steps_gives_the_run_alone(stepped):
+    """A lone replica's run reads an open loop's arrivals in drawn order, off the heap: after any
+    number of single steps (the next arrival then on the heap), the results are those of one run."""
+    setup = prepare(scenario(rate=40.0), requests=300, seed=5, serving={"replicas": 1})
+    alone = setup.build().run()
+    resumed = setup.build()
+    for _ in range(stepped):
+        assert resumed.step()
+    resumed.run()
+    assert resumed.done
+    assert comparable(setup.result(resumed, 0.0)) == comparable(setup.result(alone, 0.0))
+    np.testing.assert_array_equal(resumed.requests.completion_s, alone.requests.completion_s)
+    np.testing.assert_array_equal(resumed.series().time_s, alone.series().time_s)
+
+
 # traffic and lengths -----------------------------------------------------------------------------
 def test_gamma_gaps_have_the_requested_mean_and_cv():
     times = arr.gamma_arrivals_s(np.random.default_rng(0), 50.0, 3.0, 40_000)

@@ -121,3 +121,46 @@ def test_another_default_template_is_merged_as_plotly_merges_it(monkeypatch, def
     expected = go.Figure()
     expected.update_layout(template=theme.TEMPLATE, title={"text": "t"}, height=470)
     assert base._base("t", height=470).to_plotly_json() == expected.to_plotly_json()
+
+
+def _pairs_as_first_written(title: str, left: str, right: str) -> go.Figure:
+    """The pair of panels the way plotly's own calls draw it (subplot titles, then restyled)."""
+    figure = base.make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=0.12)
+    base._apply_theme(figure)
+    figure.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
+    figure.update_annotations(font={"size": 13, "color": theme.MUTED}, xanchor="left", x=None)
+    for index, annotation in enumerate(figure.layout.annotations):
+        annotation.x = 0.0 if index == 0 else 0.56
+    return figure
+
+
+@pytest.mark.parametrize(("left", "right"), [("l", "r"), ("", "r"), ("l", ""), ("", "")])
+def test_the_pair_of_panels_is_the_figure_plotlys_subplot_titles_draw(left, right):
+    assert (
+        base._pairs("t", left, right).to_plotly_json()
+        == _pairs_as_first_written("t", left, right).to_plotly_json()
+    )
+
+
+def _with_a_trace_on_the_left(figure: go.Figure) -> go.Figure:
+    figure.add_trace(go.Scatter(x=[1, 10], y=[1, 2]), row=1, col=1)
+    return figure
+
+
+def test_full_height_shapes_are_what_add_vline_and_add_vrect_draw():
+    line = {"color": "red", "dash": "dot", "width": 1}
+    expected, drawn = base._base("t"), base._base("t")
+    expected.add_vline(x=3.0, line=line)
+    base._full_height(drawn, {"type": "line", "x0": 3.0, "x1": 3.0, "line": line})
+    assert drawn.to_plotly_json() == expected.to_plotly_json()
+    # panels: the right one has no trace, so add_vline and add_vrect skip it (exclude_empty_subplots)
+    expected = _with_a_trace_on_the_left(base._pairs("t", "l", "r"))
+    drawn = _with_a_trace_on_the_left(base._pairs("t", "l", "r"))
+    for col in (1, 2):
+        expected.add_vrect(x0=2, x1=5, fillcolor="pink", line_width=0, row=1, col=col)
+        expected.add_vline(x=2, line=line, row=1, col=col)
+        rect = {"type": "rect", "x0": 2, "x1": 5, "fillcolor": "pink", "line_width": 0}
+        base._full_height(drawn, rect, row=1, col=col)
+        base._full_height(drawn, {"type": "line", "x0": 2, "x1": 2, "line": line}, row=1, col=col)
+    assert drawn.to_plotly_json() == expected.to_plotly_json()
+    assert [shape.xref for shape in drawn.layout.shapes] == ["x", "x"]

@@ -16,6 +16,9 @@ from tokencost import evaluate, load_scenario
 from tokencost.report.writer import write_report
 from tokencost.sweep.uncertainty import (
     FIGURES,
+    PERCENTILES,
+    _scaled,
+    _variant,
     measured_ratios,
     sample_ratios,
     sensitivity,
@@ -71,6 +74,47 @@ def test_the_bands_widen_when_the_spread_widens(narrow: float, wide: float) -> N
         assert width_large >= width_small - 1e-12, figure
     none = uncertainty(scenario, 4, seed=2, spread_scale=0.0)
     assert none["tpot_s"]["p10"] == pytest.approx(none["tpot_s"]["p90"])  # no spread, no band
+
+
+def _bands_evaluating_both(scenario, samples: int, seed: int, spread_scale: float) -> dict:
+    """The bands as first written: every draw evaluates this deployment and the fleet it needs."""
+    drawn = sample_ratios(samples, seed, spread_scale)
+    base = evaluate(scenario)
+    held = base.replicas if base.feasible else None
+    values: dict[str, list[float]] = {figure: [] for figure in FIGURES}
+    for index in range(samples):
+        efficiency = _scaled(scenario, {kind: float(drawn[kind][index]) for kind in drawn})
+        deployed = evaluate(_variant(scenario, efficiency, held))
+        fleet = evaluate(_variant(scenario, efficiency))
+        if deployed.feasible and fleet.feasible:
+            for figure in FIGURES:
+                value = getattr(fleet if figure.startswith("usd_") else deployed, figure)
+                if value is not None:
+                    values[figure].append(float(value))
+    return {
+        figure: {name: float(np.percentile(found, q)) if found else None for name, q in PERCENTILES.items()}
+        for figure, found in values.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "seed", "spread_scale"),
+    [
+        ("chat-llama3-8b-h100", 0, 1.0),  # the quick start: one replica at every draw
+        ("llama3-70b-h100x8-tp8", 3, 2.5),  # four replicas, and draws that need more or fewer
+        ("rag-long-context-llama3-70b", 1, 2.0),  # tens of replicas
+        ("mixtral-8x7b-h100x2", 2, 1.0),  # infeasible draws among them
+        ("disaggregated-llama3-70b", 0, 2.0),  # two pools: always evaluated twice
+    ],
+)
+def test_one_evaluation_per_draw_gives_the_bands_of_two(name: str, seed: int, spread_scale: float) -> None:
+    """A draw whose fleet has the held replica count reuses the fleet's evaluation for the
+    deployment's figures (and a draw whose fleet is infeasible skips the deployment): the bands
+    must be those of evaluating both at every draw, to the bit."""
+    scenario = load_scenario(ROOT / f"scenarios/{name}.yaml")
+    bands = uncertainty(scenario, 16, seed=seed, spread_scale=spread_scale)
+    expected = _bands_evaluating_both(scenario, 16, seed, spread_scale)
+    assert {figure: bands[figure] for figure in FIGURES} == expected
 
 
 def test_the_tornado_is_sorted_and_its_ends_bracket_the_scenario() -> None:

@@ -39,6 +39,19 @@ class _Sequence:
 class RunningBatch:
     """The running sequences of one replica, in admission order (the newest last), and their totals."""
 
+    __slots__ = (
+        "_finishes",
+        "admissions",
+        "block_tokens",
+        "held_sum",
+        "offset_sum",
+        "paged",
+        "phase",
+        "saved_sum",
+        "slots",
+        "tick",
+    )
+
     def __init__(self, block_tokens: int, paged: bool) -> None:
         self.block_tokens = block_tokens
         self.paged = paged  # blocks follow the context (preemption); else reserved at admission

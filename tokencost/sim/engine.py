@@ -88,7 +88,12 @@ class Simulation:
         self._unservable = unservable_reason
         self._versions = [0] * replicas
         count = len(arrival_s)
-        self._replica_of = np.full(count, -1, np.int64)
+        self._count = count
+        self._streaming = False  # True while the run loop reads the open loop's arrivals itself
+        self._replica_of = [-1] * count  # an array when the records are made
+        # Open loop: a task's first turn arrives when drawn (only later turns and closed-loop
+        # requests get their arrival time during the run), so those times are read from a list.
+        self._drawn_arrival_s: list[float] = arrival_s.tolist()
         self._drop = np.full(count, -1, np.int64)
         self._reasons: list[str] = []
         self._arrived = self._finished = 0
@@ -126,9 +131,60 @@ class Simulation:
 
     def run(self) -> Simulation:
         """Process every event; every request ends completed or dropped."""
+        if self._lone is not None:
+            return self._run_lone(self._lone)
         while self.step():
             pass
         return self
+
+    def _run_lone(self, lone: Replica) -> Simulation:
+        """The loop of :meth:`step` for a lone replica, with what it reads every event bound once
+        and its state recorded directly, as :meth:`_record` does; an open loop's arrivals are read
+        in drawn order instead of off the heap (the same events in the same order)."""
+        heap, versions, extend = self._heap, self._versions, self._series.extend
+        pop, push, arrive, wake = heapq.heappop, heapq.heappush, self._arrive, self._wake
+        queue, slots, prefilling = lone.queue, lone.batch.slots, lone.prefilling
+        arrivals, count = self._drawn_arrival_s, self._count
+        following = self._stream_arrivals()
+        try:
+            while True:
+                # the next arrival goes first unless a wake-up is due earlier (at the same
+                # instant the arrival first, as on the heap: its kind sorts first)
+                if following < count and (not heap or arrivals[following] <= heap[0][0]):
+                    time_s, kind, target = arrivals[following], ARRIVAL, following
+                    following += 1
+                elif heap:
+                    time_s, kind, _, target, version = pop(heap)
+                    if kind == WAKE and version != versions[target]:
+                        continue  # superseded by an earlier wake-up
+                else:
+                    break
+                self.now_s = time_s
+                for item in arrive(target) if kind == ARRIVAL else wake(target):
+                    push(heap, item)
+                busy = lone.segment is not None
+                in_system = self._arrived - self._finished
+                batched = len(slots) + len(prefilling)
+                extend((time_s, len(queue), batched, lone.blocks_used, in_system, lone.output_tokens, busy))
+        finally:
+            self._streaming = False
+            if following < count:  # interrupted: the next arrival goes back on the heap
+                self._push((arrivals[following], ARRIVAL, next(self._ids), following, 0))
+        return self
+
+    def _stream_arrivals(self) -> int:
+        """Take an open loop's next arrival off the heap (the run loop reads them in drawn
+        order instead); the request it is, or the request count when none is left or the
+        arrivals depend on the run (a closed loop, tasks of several turns)."""
+        if self._closed or self._turns != 1:
+            return self._count
+        pending = [event for event in self._heap if event[1] == ARRIVAL]  # at most one
+        if not pending:
+            return self._count
+        self._heap.remove(pending[0])
+        heapq.heapify(self._heap)
+        self._streaming = True
+        return pending[0][3]
 
     # handlers ------------------------------------------------------------------------------
     def _wake_event(self, replica: int, time_s: float | None) -> list[Event]:
@@ -140,26 +196,31 @@ class Simulation:
     def _arrive(self, request: int) -> list[Event]:
         self._arrived += 1
         events: list[Event] = []
-        following = request + self._turns  # the next task's first turn
-        if not self._closed and request % self._turns == 0 and following < len(self.requests.arrival_s):
-            events.append((float(self.requests.arrival_s[following]), ARRIVAL, next(self._ids), following, 0))
-        reason = self._refusal(request)
-        if reason is not None:
+        turns = self._turns
+        following = request + turns  # the next task's first turn
+        if not (self._closed or self._streaming) and request % turns == 0 and following < self._count:
+            events.append((self._drawn_arrival_s[following], ARRIVAL, next(self._ids), following, 0))
+        if self._unservable is not None or self._too_big[request]:
+            reason = self._refusal(request)
+            assert reason is not None
             self._drop_request(request, reason)
             return events + self._next_of_clients(1)
-        index = (
-            self.router.choose([replica.outstanding for replica in self.replicas], request // self._turns)
-            if len(self.replicas) > 1
-            else 0  # every router sends everything to a lone replica
-        )
-        replica = self.replicas[index]
-        if replica.config.max_queue is not None and len(replica.queue) >= replica.config.max_queue:
+        lone = self._lone
+        if lone is None:
+            outstanding = [replica.outstanding for replica in self.replicas]
+            index = self.router.choose(outstanding, request // turns)
+            replica = self.replicas[index]
+        else:
+            index, replica = 0, lone  # every router sends everything to a lone replica
+        queue = replica.queue
+        max_queue = replica.config.max_queue
+        if max_queue is not None and len(queue) >= max_queue:
             self._drop_request(request, "queue full")
             return events + self._next_of_clients(1)
         self._replica_of[request] = index
-        before = None if self._lone is not None else self._snapshot(replica)
-        was_waiting = bool(replica.queue)
-        replica.queue.append(request)
+        before = None if lone is not None else self._snapshot(replica)
+        was_waiting = bool(queue)
+        queue.append(request)
         if replica.segment is None:
             events += self._wake_event(index, replica.start(self.now_s))
         elif not was_waiting and replica.could_admit_soon(request):
@@ -207,17 +268,25 @@ class Simulation:
         return events
 
     def _wake(self, index: int) -> list[Event]:
-        replica = self.replicas[index]
+        replica, now_s = self.replicas[index], self.now_s
         before = None if self._lone is not None else self._snapshot(replica)
-        finished, times = replica.wake(self.now_s)
-        completion_s = self.requests.completion_s
-        for request, time_s in zip(finished, times, strict=True):
-            completion_s[request] = time_s
-        self._finished += len(finished)
-        events = self._wake_event(index, replica.start(self.now_s))
+        finished, times = replica.wake(now_s)
+        if finished:
+            completion_s = self.requests.completion_s
+            for request, time_s in zip(finished, times, strict=True):
+                completion_s[request] = time_s
+            self._finished += len(finished)
+        wake_s = replica.start(now_s)
+        if wake_s is None:
+            events: list[Event] = []
+        else:  # _wake_event, inlined
+            version = self._versions[index] = self._versions[index] + 1
+            events = [(wake_s, WAKE, next(self._ids), index, version)]
         if before is not None:
             self._account(before, replica)
-        return events + self._next_of_clients(len(finished)) + self._next_turns(finished)
+        if finished and (self._closed or self._turns > 1):
+            return events + self._next_of_clients(len(finished)) + self._next_turns(finished)
+        return events
 
     def _next_of_clients(self, count: int) -> list[Event]:
         """Closed loop: the next requests of clients whose request just ended."""
@@ -265,7 +334,7 @@ class Simulation:
         table = self.requests
         return RequestRecords.of(
             table,
-            self._replica_of,
+            np.array(self._replica_of, dtype=np.int64),
             self._drop,
             self._reasons,
             cached_tokens=table.cached,

@@ -26,10 +26,12 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
-from tokencost.sim import kv
+from tokencost.sim import admission, kv
+from tokencost.sim.admission import Prefilling
 from tokencost.sim.batch import RunningBatch
 from tokencost.sim.prefix import PrefixCache
 from tokencost.sim.requests import RequestTable
@@ -53,18 +55,7 @@ class ReplicaConfig:
     static: bool = False  # static batching: admit only into an empty replica, the whole batch at once
 
 
-@dataclass
-class _Prefilling:
-    """A sequence admitted under chunked prefill whose prompt is not yet fully processed."""
-
-    request: int
-    done: int
-    target: int
-    blocks: int
-    saved: int = 0  # blocks of its cached prefix
-
-
-@dataclass
+@dataclass(slots=True)
 class _Segment:
     start_s: float
     ends_s: list[float]
@@ -86,6 +77,25 @@ class Replica:
     of sequences by ``context mod block`` (which ones open a block at a given tick).
     """
 
+    __slots__ = (
+        "_admit",
+        "_gap_durations_s",
+        "_gap_weights",
+        "batch",
+        "blocks_used",
+        "busy_s",
+        "cache",
+        "config",
+        "output_tokens",
+        "preemptions",
+        "prefill_busy_s",
+        "prefilling",
+        "queue",
+        "requests",
+        "segment",
+        "steps",
+    )
+
     def __init__(
         self,
         steps: StepTimes,
@@ -95,8 +105,14 @@ class Replica:
     ) -> None:
         self.steps, self.config, self.requests, self.cache = steps, config, requests, cache
         self.batch = RunningBatch(config.block_tokens, paged=config.preemption)
+        if config.static:  # how the first iteration of a segment admits (sim/admission.py)
+            self._admit = admission.admit_static
+        elif config.chunk_tokens is None:
+            self._admit = admission.admit_whole
+        else:
+            self._admit = admission.admit_chunks
         self.queue: deque[int] = deque()
-        self.prefilling: list[_Prefilling] = []
+        self.prefilling: list[Prefilling] = []
         self.blocks_used = 0
         self.segment: _Segment | None = None
         self.busy_s = 0.0
@@ -146,7 +162,8 @@ class Replica:
 
     def could_admit_soon(self, request: int) -> bool:
         """Whether an arrival could join at the next iteration boundary (used to cut a segment)."""
-        if self.in_batch >= self.config.max_batch or (self.config.static and self.in_batch):
+        in_batch = len(self.batch.slots) + len(self.prefilling)
+        if in_batch >= self.config.max_batch or (self.config.static and in_batch):
             return False
         return self.config.preemption or self._fits(self._need_blocks(request), self._free())
 
@@ -173,19 +190,14 @@ class Replica:
     # planning -----------------------------------------------------------------------------
     def start(self, now_s: float) -> float | None:
         """Plan the next segment from ``now_s``; return when to wake, or None if idle."""
-        if not (self.batch.slots or self.queue or self.prefilling):
+        batch = self.batch
+        if not (batch.slots or self.queue or self.prefilling):
             return None
-        self._make_room()
-        decoding = len(self.batch.slots)
-        mean_context = (
-            float(self.batch.offset_sum + decoding * self.batch.tick) / decoding if decoding else 0.0
-        )
-        if self.config.static:
-            first_duration_s, first_token_s = self._admit_static(now_s, decoding, mean_context)
-        elif self.config.chunk_tokens is None:
-            first_duration_s, first_token_s = self._admit_whole(now_s, decoding, mean_context)
-        else:
-            first_duration_s, first_token_s = self._admit_chunks(now_s, decoding, mean_context)
+        if self.config.preemption:
+            self._make_room()
+        decoding = len(batch.slots)
+        mean_context = float(batch.offset_sum + decoding * batch.tick) / decoding if decoding else 0.0
+        first_duration_s, first_token_s = self._admit(self, now_s, decoding, mean_context)
         admitted = len(self.batch.slots) - decoding
         if decoding == 0 and admitted == 0 and first_duration_s == 0.0:
             return None
@@ -198,6 +210,9 @@ class Replica:
             return
         block, tick, table = self.config.block_tokens, self.batch.tick, self.requests
         growth = self.batch.phase[-tick % block]
+        if self.cache is None and growth <= self.config.kv_blocks - self.blocks_used:
+            self.blocks_used += growth  # the common case: the blocks are free, nobody is preempted
+            return
         if self.cache is not None:
             self.cache.evict(growth - self._free(evictable=False))
         while self.batch.slots and growth > self._free(evictable=False):
@@ -225,120 +240,37 @@ class Replica:
         context = table.input_list[request] + emitted
         self.batch.add(request, context, table.output_list[request] - emitted, saved, blocks)
 
-    def _admit_whole(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
-        """Admit whole prompts (FCFS) up to the token budget; prefill pass, then decode step."""
-        config, table = self.config, self.requests
-        prompts: list[int] = []
-        cached: list[int] = []
-        while self.queue and len(self.batch.slots) < config.max_batch:
-            request = self.queue[0]
-            tokens = table.input_list[request] + table.generated[request]
-            found = self.cache.found(table, request) if self.cache is not None else 0
-            computed = tokens - min(found, tokens - 1)  # vLLM's token budget counts these only
-            if prompts and sum(prompts) - sum(cached) + computed > config.max_prefill_tokens:
-                break
-            need, hit, saved = self._acquire(request)
-            if not self._fits(need, self._free()):
-                if self.cache is not None:
-                    self.cache.release(request)
-                break
-            self.queue.popleft()
-            self._place(request, need, saved)
-            self.blocks_used += need
-            prompts.append(tokens)
-            cached.append(min(hit, tokens - 1))
-        prefill_s = self.steps.prefill_pass_s(prompts, cached)
-        decode_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
-        self.prefill_busy_s += prefill_s
-        return prefill_s + decode_s, now_s + prefill_s
-
-    def _admit_static(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
-        """Static batching: only an empty replica admits, up to max_batch prompts in one pass."""
-        if decoding:
-            return self.steps.decode_time_s(decoding, mean_context), now_s
-        config, table = self.config, self.requests
-        prompts: list[int] = []
-        while self.queue and len(self.batch.slots) < config.max_batch:
-            request = self.queue[0]
-            need = self._need_blocks(request)
-            if not self._fits(need, config.kv_blocks - self.blocks_used):
-                break
-            self.queue.popleft()
-            self._place(request, need)
-            self.blocks_used += need
-            prompts.append(table.input_list[request] + table.generated[request])
-        prefill_s = self.steps.prefill_pass_s(prompts)
-        self.prefill_busy_s += prefill_s
-        return prefill_s, now_s + prefill_s
-
-    def _admit_chunks(self, now_s: float, decoding: int, mean_context: float) -> tuple[float, float]:
-        """Sarathi-Serve: decodes first, then prompt chunks (oldest first) fill the token budget."""
-        config, table = self.config, self.requests
-        budget = (config.chunk_tokens or 0) - decoding
-        chunks: list[tuple[_Prefilling, int]] = []
-        for entry in self.prefilling:
-            if budget <= 0:
-                break
-            size = min(entry.target - entry.done, budget)
-            chunks.append((entry, size))
-            budget -= size
-        while budget > 0 and self.queue and self.in_batch < config.max_batch:
-            request = self.queue[0]
-            need, hit, saved = self._acquire(request)
-            if not self._fits(need, self._free()):
-                if self.cache is not None:
-                    self.cache.release(request)
-                break
-            self.queue.popleft()
-            target = table.input_list[request] + table.generated[request]
-            entry = _Prefilling(request, min(hit, target - 1), target, need, saved)
-            self.prefilling.append(entry)
-            self.blocks_used += need
-            size = min(target, budget)
-            chunks.append((entry, size))
-            budget -= size
-        decode_only_s = self.steps.decode_time_s(decoding, mean_context) if decoding else 0.0
-        if not chunks:
-            return decode_only_s, now_s
-        duration = self.steps.fused_pass_s(decoding, mean_context, [(e.done, size) for e, size in chunks])
-        self.prefill_busy_s += max(duration - decode_only_s, 0.0)
-        for entry, size in chunks:
-            entry.done += size
-        for entry in [e for e, _ in chunks if e.done == e.target]:
-            self.prefilling.remove(entry)
-            self._place(entry.request, entry.blocks, entry.saved)
-        return duration, now_s + duration
-
     def _plan_run(
         self, now_s: float, decoding: int, admitted: int, first_duration_s: float, first_token_s: float
     ) -> float:
         """The first iteration, then pure decode steps until the next completion (or a limit)."""
-        config = self.config
-        batch = len(self.batch.slots)
-        steps = self.batch.min_remaining() if batch else 1
-        if self.prefilling or (self.queue and not config.static and self._head_admissible_next()):
+        config, state, prefilling = self.config, self.batch, self.prefilling
+        batch = len(state.slots)
+        if prefilling or (self.queue and not config.static and self._head_admissible_next()):
             steps = 1
-        steps = max(1, min(steps, SEGMENT_MAX_STEPS))
-        durations = [first_duration_s]
+        elif batch:
+            steps = state.min_remaining()
+            if steps > SEGMENT_MAX_STEPS:
+                steps = SEGMENT_MAX_STEPS
+            elif steps < 1:
+                steps = 1
+        else:
+            steps = 1
         if steps > 1 and config.preemption:
-            room = config.kv_blocks - (
-                sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0
-            )
-            room += self.batch.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
-            steps = self.batch.steps_that_fit(room, steps - 1) + 1
-        if steps > 1:
-            mean_context = float(self.batch.offset_sum + batch * (self.batch.tick + 1)) / batch
+            room = config.kv_blocks - (sum(entry.blocks for entry in prefilling) if prefilling else 0)
+            room += state.saved_sum - (self.cache.pinned_blocks if self.cache else 0)
+            steps = state.steps_that_fit(room, steps - 1) + 1
+        if steps == 1:
+            durations, ends = [first_duration_s], [now_s + first_duration_s]
+        else:
+            mean_context = float(state.offset_sum + batch * (state.tick + 1)) / batch
             if steps - 1 == 1:  # one step: the same terms and roofline as a run of one
-                durations.append(self.steps.decode_time_s(batch, mean_context))
+                durations = [first_duration_s, self.steps.decode_time_s(batch, mean_context)]
             else:
-                durations += self.steps.decode_run_s(batch, mean_context, steps - 1)
-        ends, elapsed = [], 0.0
-        for duration in durations:  # a running sum, as numpy's cumsum adds
-            elapsed += duration
-            ends.append(now_s + elapsed)
-        first = self.batch.admissions - admitted
+                durations = [first_duration_s, *self.steps.decode_run_s(batch, mean_context, steps - 1)]
+            ends = [now_s + elapsed for elapsed in accumulate(durations)]  # a running sum, as cumsum adds
         self.segment = _Segment(
-            now_s, ends, durations, decoding, admitted, first_token_s, first, wake_index=len(ends) - 1
+            now_s, ends, durations, decoding, admitted, first_token_s, state.admissions - admitted, steps - 1
         )
         return ends[-1]
 
@@ -362,35 +294,48 @@ class Replica:
     def wake(self, now_s: float) -> tuple[list[int], list[float]]:
         """Apply the iterations of the segment that ended at ``now_s``; return the requests that
         completed and their completion times (lists: most wake-ups complete none or one)."""
-        segment = self.segment
+        segment, batch_state = self.segment, self.batch
         assert segment is not None
         self.segment = None
-        done_steps = segment.wake_index + 1
-        batch = segment.decoding + segment.admitted
-        self.busy_s += segment.ends_s[segment.wake_index] - segment.start_s
-        self._record_gaps(segment, done_steps)
+        wake_index, decoding, admitted = segment.wake_index, segment.decoding, segment.admitted
+        done_steps = wake_index + 1
+        batch = decoding + admitted
+        self.busy_s += segment.ends_s[wake_index] - segment.start_s
+        # _record_gaps, inlined: each iteration's duration, once per sequence that decoded in it
+        durations = segment.durations_s
+        self._gap_durations_s.extend(durations if done_steps == len(durations) else durations[:done_steps])
+        self._gap_weights.append(decoding)
+        if done_steps > 1:
+            self._gap_weights.extend([batch] * wake_index)
         self.output_tokens += batch * done_steps
-        table = self.requests
-        if segment.admitted:
-            for sequence in self.batch.slots[segment.decoding : batch]:
-                if table.generated[sequence.request] == 0:
-                    table.first_token_s[sequence.request] = segment.first_token_s
-        if self.config.preemption:
-            self.batch.held_sum += self.batch.growth(self.batch.tick, done_steps)
-        self.batch.tick += done_steps
-        done = self.batch.pop_finished()
-        requests = [sequence.request for sequence in done]
-        times = [now_s] * len(done)
-        if done_steps == 1 and segment.admitted:
-            first = segment.first_admitted
-            times = [segment.first_token_s if s.order >= first else now_s for s in done]
-        if done:
+        if admitted:
+            table = self.requests
+            generated, first_token_s = table.generated, table.first_token_s
+            for sequence in batch_state.slots[decoding:batch]:
+                if generated[sequence.request] == 0:
+                    first_token_s[sequence.request] = segment.first_token_s
+        paged = self.config.preemption
+        if paged:
+            batch_state.held_sum += batch_state.growth(batch_state.tick, done_steps)
+        batch_state.tick += done_steps
+        done = batch_state.pop_finished()
+        if not done:
+            requests: list[int] = []
+            times: list[float] = []
+        else:
+            requests = [sequence.request for sequence in done]
+            if done_steps == 1 and admitted:
+                first = segment.first_admitted
+                times = [segment.first_token_s if s.order >= first else now_s for s in done]
+            else:
+                times = [now_s] * len(done)
             if self.cache is not None:
                 self._keep_histories(requests)
+            slots = batch_state.slots
             for sequence in done:
-                self.batch.remove(sequence)
-                self.batch.slots.remove(sequence)
-        held = self.batch.held_sum - (self.batch.saved_sum if self.config.preemption else 0)
+                batch_state.remove(sequence)
+                slots.remove(sequence)
+        held = batch_state.held_sum - (batch_state.saved_sum if paged else 0)
         self.blocks_used = held + (sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0)
         return requests, times
 
@@ -401,10 +346,3 @@ class Replica:
         for request in finished:
             kept = table.input_list[request] + table.output_list[request] - int(table.shared[request])
             self.cache.finish(request, int(table.session[request]), kept, bool(table.keep[request]))
-
-    def _record_gaps(self, segment: _Segment, done_steps: int) -> None:
-        """Inter-token gaps: each iteration's duration, once per sequence that decoded in it."""
-        self._gap_durations_s.extend(segment.durations_s[:done_steps])
-        self._gap_weights.append(segment.decoding)
-        if done_steps > 1:
-            self._gap_weights.extend([segment.decoding + segment.admitted] * (done_steps - 1))

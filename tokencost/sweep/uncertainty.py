@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tokencost.api import evaluate
+from tokencost.api import evaluate, serving_spec
 from tokencost.results import Evaluation
 from tokencost.scenario.catalog import calibration
 from tokencost.scenario.fields import HIGH_EFFICIENCY_FRACTION
@@ -89,8 +89,33 @@ def _scaled(scenario: Scenario, ratio: dict[str, float]) -> dict[str, float]:
     }
 
 
+def _draw(
+    scenario: Scenario, efficiency: dict[str, float], held: int | None
+) -> tuple[Evaluation, Evaluation] | None:
+    """(this deployment, the fleet the load needs) at one draw of the efficiencies, or None when
+    either is infeasible (the deployment is not evaluated when the fleet already is).
+
+    When the fleet the draw needs has the held replica count, the deployment is the same
+    evaluation (a colocated scenario's figures follow from its replica count alone: the operating
+    point is solved at ``rate / replicas`` either way), so it is not evaluated twice; two-pool
+    (disaggregated) scenarios, whose pools are sized apart, are always evaluated twice.
+    """
+    fleet = evaluate(_variant(scenario, efficiency))
+    if not fleet.feasible:
+        return None
+    if fleet.replicas == held and serving_spec(scenario).disaggregated is None:
+        return fleet, fleet
+    deployed = evaluate(_variant(scenario, efficiency, held))
+    return (deployed, fleet) if deployed.feasible else None
+
+
 def uncertainty(
-    scenario: Scenario, samples: int = DEFAULT_SAMPLES, *, seed: int = 0, spread_scale: float = 1.0
+    scenario: Scenario,
+    samples: int = DEFAULT_SAMPLES,
+    *,
+    seed: int = 0,
+    spread_scale: float = 1.0,
+    evaluation: Evaluation | None = None,
 ) -> dict[str, Any]:
     """``{figure: {p10, p50, p90}}`` over the efficiencies' measured spread, plus how it was made.
 
@@ -98,21 +123,21 @@ def uncertainty(
     estimate's), so they answer "how fast will what I deploy be"; the cost per million output
     tokens is that of the fleet the load needs at each draw (re-sized), since an efficiency moves
     the bill through the replica count. Infeasible draws (a saturated deployment, say) are
-    counted and left out of the bands.
+    counted and left out of the bands. ``evaluation``: the scenario's own, when the caller has it
+    (else it is evaluated here).
     """
     drawn = sample_ratios(samples, seed, spread_scale)
-    base = evaluate(scenario)
+    base = evaluation if evaluation is not None else evaluate(scenario)
     held = base.replicas if base.feasible else None
     values: dict[str, list[float]] = {figure: [] for figure in FIGURES}
     infeasible = 0
     for index in range(samples):
         ratio = {kind: float(drawn[kind][index]) for kind in KINDS}
-        efficiency = _scaled(scenario, ratio)
-        deployed = evaluate(_variant(scenario, efficiency, held))
-        fleet = evaluate(_variant(scenario, efficiency))
-        if not (deployed.feasible and fleet.feasible):
+        drawn_pair = _draw(scenario, _scaled(scenario, ratio), held)
+        if drawn_pair is None:
             infeasible += 1
             continue
+        deployed, fleet = drawn_pair
         for figure in FIGURES:
             value = getattr(fleet if figure.startswith("usd_") else deployed, figure)
             if value is not None:
@@ -140,7 +165,7 @@ def with_uncertainty(
     """``evaluation`` with its ``uncertainty`` block filled (no samples: left as it is)."""
     if samples <= 0 or not evaluation.feasible:
         return evaluation
-    return replace(evaluation, uncertainty=uncertainty(scenario, samples, seed=seed))
+    return replace(evaluation, uncertainty=uncertainty(scenario, samples, seed=seed, evaluation=evaluation))
 
 
 def _swings(scenario: Scenario) -> list[tuple[str, dict[str, float], dict[str, float], str]]:

@@ -77,13 +77,38 @@ def _base(title: str, *, height: int = theme.FIGURE_HEIGHT_PX) -> go.Figure:
 
 
 def _pairs(title: str, left: str, right: str) -> go.Figure:
-    figure = make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=0.12)
+    """Two panels side by side, each titled at its left edge.
+
+    The panel titles are the annotations ``make_subplots(subplot_titles=...)`` would place (at the
+    top of the panels' common domain, y = 1; an empty title has none), restyled (13 px, muted,
+    left-anchored at x = 0 and 0.56), given in one ``update_layout``: each restyling of plotly's
+    own would validate every annotation again.
+    """
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    font = {"size": 13, "color": theme.MUTED}
+    titles = [
+        {"y": 1.0, "xref": "paper", "x": 0.0 if index == 0 else 0.56, "yref": "paper", "text": text}
+        | {"showarrow": False, "font": font, "xanchor": "left", "yanchor": "bottom"}
+        for index, text in enumerate(text for text in (left, right) if text)
+    ]
+    figure.update_layout(annotations=titles)  # where make_subplots puts them: the same JSON
     _apply_theme(figure)
     figure.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
-    figure.update_annotations(font={"size": 13, "color": theme.MUTED}, xanchor="left", x=None)
-    for index, annotation in enumerate(figure.layout.annotations):
-        annotation.x = 0.0 if index == 0 else 0.56
     return figure
+
+
+def _full_height(
+    figure: go.Figure, shape: dict[str, Any], *, row: int | None = None, col: int | None = None
+) -> None:
+    """``shape`` (a line or rectangle from x0 to x1) across the whole height of a panel: what
+    ``add_vline`` / ``add_vrect`` draw without an annotation (y from 0 to 1 of the panel's domain;
+    a panel given by ``row`` and ``col``, empty panels skipped, as plotly does), added in one
+    ``add_shape``: plotly's own assigns the figure's shapes and annotations again after adding
+    it, each assignment validating all of them."""
+    panel: dict[str, Any] = (
+        {"row": row, "col": col, "exclude_empty_subplots": True} if row is not None else {"xref": "x"}
+    )
+    figure.add_shape(**shape, y0=0, y1=1, yref="y domain", **panel)
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from tokencost.report import theme
-from tokencost.report.figures.base import MILLI, _pairs, _require
+from tokencost.report.figures.base import MILLI, _full_height, _pairs, _require
 
 
 def load_curve_figure(
@@ -94,7 +94,12 @@ def _mark_scenario_load(figure: go.Figure, own: pd.DataFrame) -> None:
     """A dashed line at the scenario's own load on both panels and a marker on its cost."""
     at = float(own["load_fraction"].iloc[0]) * 100.0
     for col in (1, 2):
-        figure.add_vline(x=at, line={"color": theme.INK, "dash": "dash", "width": 1}, row=1, col=col)
+        _full_height(
+            figure,
+            {"type": "line", "x0": at, "x1": at, "line": {"color": theme.INK, "dash": "dash", "width": 1}},
+            row=1,
+            col=col,
+        )
     figure.add_trace(
         go.Scatter(
             x=[at],

@@ -10,7 +10,15 @@ import plotly.graph_objects as go
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
-from tokencost.report.figures.base import PER_THOUSAND_REQUESTS, PHASE_COLOURS, TERA, _base, _pairs, _require
+from tokencost.report.figures.base import (
+    PER_THOUSAND_REQUESTS,
+    PHASE_COLOURS,
+    TERA,
+    _base,
+    _full_height,
+    _pairs,
+    _require,
+)
 
 # ------------------------------------------------------------------------------------- roofline
 
@@ -121,7 +129,10 @@ def _add_phase_points(figure: go.Figure, points: pd.DataFrame) -> None:
 
 def _mark_ridge(figure: go.Figure, ridge: float) -> None:
     """A dotted line at the ridge point (FLOP/byte), labelled, with the two regimes either side."""
-    figure.add_vline(x=ridge, line={"color": theme.MUTED, "dash": "dot", "width": 1})
+    _full_height(
+        figure,
+        {"type": "line", "x0": ridge, "x1": ridge, "line": {"color": theme.MUTED, "dash": "dot", "width": 1}},
+    )
     figure.add_annotation(
         x=math.log10(ridge),
         y=1.0,

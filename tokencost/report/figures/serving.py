@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
-from tokencost.report.figures.base import MILLI, PER_THOUSAND_REQUESTS, _base, _pairs, _require
+from tokencost.report.figures.base import MILLI, PER_THOUSAND_REQUESTS, _base, _full_height, _pairs, _require
 
 PARETO_LABELS = 6  # batch sizes labelled along the latency–throughput curve
 
@@ -115,11 +115,9 @@ def _add_length_curves(figure: go.Figure, sweep: pd.DataFrame) -> None:
 def _mark_scenario_length(figure: go.Figure, output_tokens: int) -> None:
     """A dotted line at the scenario's output length on both panels, labelled on the right."""
     for col in (1, 2):
-        figure.add_vline(
-            x=output_tokens,
-            line={"color": theme.MUTED, "dash": "dot", "width": 1},
-            row=1,
-            col=col,
+        line = {"color": theme.MUTED, "dash": "dot", "width": 1}
+        _full_height(
+            figure, {"type": "line", "x0": output_tokens, "x1": output_tokens, "line": line}, row=1, col=col
         )
     figure.add_annotation(
         x=output_tokens,
@@ -227,9 +225,17 @@ def _mark_memory_limit(figure: go.Figure, max_batch: int, top: float) -> None:
     """Shade the batches from ``max_batch`` (sequences) to ``top`` that memory cannot hold."""
     if 1 <= max_batch < top:
         for col in (1, 2):
-            figure.add_vrect(x0=max_batch, x1=top, fillcolor=theme.SOFT_LIMIT, line_width=0, row=1, col=col)
-            figure.add_vline(
-                x=max_batch, line={"color": theme.LIMIT, "dash": "dash", "width": 1.5}, row=1, col=col
+            rect = {
+                "type": "rect",
+                "x0": max_batch,
+                "x1": top,
+                "fillcolor": theme.SOFT_LIMIT,
+                "line_width": 0,
+            }
+            _full_height(figure, rect, row=1, col=col)
+            line = {"color": theme.LIMIT, "dash": "dash", "width": 1.5}
+            _full_height(
+                figure, {"type": "line", "x0": max_batch, "x1": max_batch, "line": line}, row=1, col=col
             )
         figure.add_annotation(
             x=math.log10(max_batch),

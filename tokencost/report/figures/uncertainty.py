@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from tokencost.report import theme
-from tokencost.report.figures.base import _base, _require
+from tokencost.report.figures.base import _base, _full_height, _require
 
 
 def tornado_figure(frame: pd.DataFrame) -> go.Figure:
@@ -44,7 +44,10 @@ def tornado_figure(frame: pd.DataFrame) -> go.Figure:
                 hovertemplate="%{y}: $%{x:.4g} per M at capacity<br>%{customdata}<extra>" + name + "</extra>",
             )
         )
-    figure.add_vline(x=base, line={"color": theme.INK, "dash": "dash", "width": 1})
+    _full_height(
+        figure,
+        {"type": "line", "x0": base, "x1": base, "line": {"color": theme.INK, "dash": "dash", "width": 1}},
+    )
     figure.update_layout(barmode="overlay")
     figure.update_xaxes(title_text="$ per million output tokens at capacity (the scenario's value dashed)")
     return figure
