@@ -15,6 +15,16 @@ llama.cpp on Metal against CUDA). From the rows of each group:
   compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
   rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
   (interpolated on a precomputed grid).
+* ``decode_compute[precision]`` — the compute efficiency of the decode step's matrix products
+  (``efficiency.decode_compute``: B rows per matrix, far below prefill's share of the peak), the
+  median over the throughput and TPOT rows above batch 1 of the implied
+  ``η_d = C / (S/R − outside − c − o)``, where C is the decode step's FLOP time at peak at the row's
+  batch, S the sequences in the step (1 for TPOT), R the measured rate and ``outside`` what the
+  model puts beside the decode step at the fitted efficiencies (the prefill's share); rows whose
+  step stays within the memory time say nothing. The prefill compute is then refitted given it
+  (prefill rows, and throughput rows whose prefill is at least :data:`MIN_PREFILL_SHARE` of a step),
+  and the decode compute once more given that. An engine with rows but none above batch 1 decodes
+  at its compute efficiency; an engine with no rows takes the pooled decode compute.
 
 A prediction takes the most specific group with rows of that table (engine/vendor, then engine):
 its value for the format (or a close format: bf16/fp16, int4 group sizes, GGUF neighbours), else
