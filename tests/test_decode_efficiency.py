@@ -10,6 +10,7 @@ from tokencost.errors import ScenarioError
 from tokencost.model import serving
 from tokencost.scenario.engine import EngineSpec
 from tokencost.scenario.scenario import Scenario
+from tokencost.sim.steps import StepTimes
 
 H100_BF16_FLOP_PER_S = 989.4e12  # presets/hardware/h100-sxm.yaml: datasheet 1,979 sparse / 2
 BATCH = 256
@@ -85,3 +86,14 @@ def test_engine_table_fills_decode_compute_by_precision():
     assert EngineSpec(preset="vllm").decode_compute == {}
     with pytest.raises(ScenarioError, match="decode_compute"):
         Scenario(**{**chosen.model_dump(exclude_none=True), "engine": {"decode_compute": {"bf16": 1.5}}})
+
+
+def test_simulator_step_times_follow_the_decode_efficiency():
+    # The simulator's step table is built from serving.decode_step / serving.prefill, so a decode
+    # step of 256 sequences is 5x slower in compute at decode_compute 0.1 than at compute 0.5, and
+    # a prefill chunk is unchanged.
+    slow = StepTimes(deployment(scenario(compute=0.5, decode_compute=0.1)), BATCH, 4096)
+    plain = StepTimes(deployment(scenario(compute=0.5)), BATCH, 4096)
+    assert slow.decode_terms(BATCH, 1000.0)[0] == pytest.approx(5.0 * plain.decode_terms(BATCH, 1000.0)[0])
+    assert slow.decode_time_s(BATCH, 1000.0) > plain.decode_time_s(BATCH, 1000.0)
+    assert slow.prefill_terms(2048) == plain.prefill_terms(2048)
