@@ -302,11 +302,15 @@ def _tables(
     return {key: _medians(groups) for key, groups in own.items()}, _medians(pooled)
 
 
-def _with_tables(
-    fit: Fit, table: str, own: dict[str, dict[str, float]], pooled: dict[str, float] | None
-) -> Fit:
-    engines = {key: replace(p, **{table: own.get(key, {})}) for key, p in fit.engines.items()}
-    return Fit(engines, fit.pooled if pooled is None else replace(fit.pooled, **{table: pooled}))
+def _with_table(profile: Profile, table: str, values: dict[str, float]) -> Profile:
+    if table == "prefill_compute":
+        return replace(profile, prefill_compute=values)
+    return replace(profile, decode_compute=values)
+
+
+def _with_tables(fit: Fit, table: str, own: dict[str, dict[str, float]], pooled: dict[str, float]) -> Fit:
+    engines = {key: _with_table(p, table, own.get(key, {})) for key, p in fit.engines.items()}
+    return Fit(engines, _with_table(fit.pooled, table, pooled))
 
 
 def fit(rows: list[Terms]) -> Fit:
