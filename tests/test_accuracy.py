@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -167,3 +168,48 @@ def test_tpot_rows_fit_the_bandwidth_only_where_memory_bound():
     few_terms, many_terms = terms_of(few), terms_of(many)
     assert few_terms is not None and few_terms.decode_like and few_terms.grid is None
     assert many_terms is not None and not many_terms.decode_like and many_terms.grid is not None
+
+
+def _batched(row_id, step_compute_s, engine="e"):
+    # A throughput row of S = 64 sequences whose step at peak computes for C = step_compute_s and
+    # reads for M = 5 ms, with a prefill share of P = 0.5 ms of FLOP time per step at peak.
+    # The model's rate at (η_b, η_c) is S / (P/η_c + max(C/η_c, M/η_b)); measured: S / (P/0.5 +
+    # max(C/0.1, M/0.55)), i.e. prefill at 0.5 and decode at 0.1 of the peak.
+    sequences, memory_s, prefill_s = 64.0, 0.005, 0.0005
+    grid = np.array(
+        [
+            [sequences / (prefill_s / c + max(step_compute_s / c, memory_s / b)) for c in ft.COMPUTE_GRID]
+            for b in ft.BANDWIDTH_GRID
+        ]
+    )
+    measured = sequences / (prefill_s / 0.5 + max(step_compute_s / 0.1, memory_s / 0.55))
+    return ft.Terms(
+        row_id, "s", engine, "throughput", "bf16", "bf16", measured, grid=grid, sequences=sequences,
+        step_compute_s=step_compute_s, step_memory_s=memory_s,
+    )  # fmt: skip
+
+
+def test_fit_separates_decode_compute_from_prefill_compute():
+    # Decode rows at 0.55 of the bandwidth (two rows: no overhead to fit), prefill rows at 0.5 of
+    # the peak FLOP/s, throughput rows whose decode steps run at 0.1 (see _batched). The prefill
+    # share of a throughput step (1 ms of ~200 ms) is too small to tell the prefill's efficiency,
+    # so the prefill compute is the prefill rows' 0.5 and the decode compute the one that meets
+    # the throughput rows: C / (S/R − P/0.5) = 0.1 (to the grid's interpolation in η_b: exact at 0.55).
+    rows = [_decode(f"d{i}", "s", x, x / 0.55) for i, x in enumerate([0.004, 0.01])]
+    rows += [
+        ft.Terms(
+            f"p{i}", "s", "e", "prefill", "bf16", "bf16", 1.0, time_s=k / 0.5, compute_s=k, memory_s=1e-5
+        )
+        for i, k in enumerate([0.01, 0.02, 0.04])
+    ]
+    rows += [_batched(f"t{i}", c) for i, c in enumerate([0.01, 0.02, 0.04])]
+    fitted = ft.fit(rows)
+    efficiency = fitted.efficiency("e", "bf16", "bf16")
+    assert efficiency["bandwidth"] == pytest.approx(0.55)
+    assert efficiency["compute"] == pytest.approx(0.5)
+    assert efficiency["decode_compute"] == pytest.approx(0.1, rel=1e-6)
+    # an engine the rows do not know takes the pooled decode compute; one known without batched
+    # rows decodes at its compute efficiency (no decode_compute key)
+    assert fitted.efficiency("other", "bf16", "bf16")["decode_compute"] == pytest.approx(0.1, rel=1e-6)
+    known = ft.fit([*rows, replace(_decode("g1", "s", 0.01, 0.02), engine="g")])
+    assert "decode_compute" not in known.efficiency("g", "bf16", "bf16")

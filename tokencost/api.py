@@ -50,6 +50,7 @@ def deployment(scenario: Scenario) -> Deployment:
         tensor=tensor,
         pipeline=float(parallelism.pipeline),
         compute_efficiency=efficiency.compute,
+        decode_compute_efficiency=efficiency.decode_compute,
         bandwidth_efficiency=efficiency.bandwidth,
         interconnect_efficiency=efficiency.interconnect,
         memory_reserve_fraction=efficiency.memory_reserve,

@@ -15,6 +15,16 @@ llama.cpp on Metal against CUDA). From the rows of each group:
   compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
   rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
   (interpolated on a precomputed grid).
+* ``decode_compute[precision]`` — the compute efficiency of the decode step's matrix products
+  (``efficiency.decode_compute``: B rows per matrix, far below prefill's share of the peak), the
+  median over the throughput and TPOT rows above batch 1 of the implied
+  ``η_d = C / (S/R − outside − c − o)``, where C is the decode step's FLOP time at peak at the row's
+  batch, S the sequences in the step (1 for TPOT), R the measured rate and ``outside`` what the
+  model puts beside the decode step at the fitted efficiencies (the prefill's share); rows whose
+  step stays within the memory time say nothing. The prefill compute is then refitted given it
+  (prefill rows, and throughput rows whose prefill is at least :data:`MIN_PREFILL_SHARE` of a step),
+  and the decode compute once more given that. An engine with rows but none above batch 1 decodes
+  at its compute efficiency; an engine with no rows takes the pooled decode compute.
 
 A prediction takes the most specific group with rows of that table (engine/vendor, then engine):
 its value for the format (or a close format: bf16/fp16, int4 group sizes, GGUF neighbours), else
@@ -27,8 +37,8 @@ single row: every number is a median or an L1 fit over a group of rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -40,6 +50,8 @@ BANDWIDTH_GRID = np.array([0.15, 0.3, 0.55, 0.9])
 COMPUTE_GRID = np.geomspace(0.03, 1.0, 6)
 MIN_ROWS_FOR_OVERHEAD = 3
 MIN_SPAN_FOR_OVERHEAD = 2.0
+MIN_PREFILL_SHARE = 0.2  # a throughput row tells the prefill compute when its prefill is this share of a step
+DECODE_COMPUTE = True  # fit a decode-phase compute efficiency (False: one compute efficiency, both phases)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,10 @@ class Terms:
     grid: np.ndarray | None = None  # throughput rows: [bandwidth, compute] -> predicted metric
     vendor: str = ""
     decode_like: bool = False  # a throughput row at a fixed batch of 1: its bytes tell the bandwidth
+    sequences: float = 1.0  # throughput rows: sequences per step at peak (1 for TPOT: already per sequence)
+    step_compute_s: float = 0.0  # throughput rows: the decode step's terms at peak, at that batch
+    step_memory_s: float = 0.0
+    step_comm_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,7 @@ class Profile:
     step_overhead_s: float = 0.0
     decode_bandwidth: dict[str, float] = field(default_factory=dict)
     prefill_compute: dict[str, float] = field(default_factory=dict)
+    decode_compute: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,11 +120,18 @@ class Fit:
 
     def efficiency(self, engine: str, weights: str, compute: str, vendor: str = "") -> dict[str, float]:
         """The ``efficiency`` section this fit gives a row of ``engine`` on ``vendor``."""
-        return {
+        chosen = {
             "compute": self._pick(engine, vendor, "prefill_compute", compute),
             "bandwidth": self._pick(engine, vendor, "decode_bandwidth", weights),
             "step_overhead_s": self.overhead(engine, vendor),
         }
+        chain = self._chain(engine, vendor)
+        for profile in chain or [self.pooled]:  # an engine the table knows without such rows: compute
+            value = lookup(profile.decode_compute, compute)
+            if value is not None:
+                chosen["decode_compute"] = value
+                break
+        return chosen
 
 
 def group_key(engine: str, vendor: str) -> str:
@@ -206,8 +230,93 @@ def is_decode(terms: Terms) -> bool:
     return terms.kind == "decode" or terms.decode_like
 
 
+def _grid_rate(terms: Terms, bandwidth: float, compute: float) -> float:
+    """The model's rate at this bandwidth and compute efficiency (both phases), from the grid."""
+    assert terms.grid is not None
+    log_b = np.log(BANDWIDTH_GRID)
+    column = [np.interp(np.log(bandwidth), log_b, np.log(terms.grid[:, j])) for j in range(COMPUTE_GRID.size)]
+    return float(np.exp(np.interp(np.log(compute), np.log(COMPUTE_GRID), column)))
+
+
+def _step_s(terms: Terms, compute: float, bandwidth: float, overhead_s: float) -> float:
+    """The decode step at the row's batch: ``max(C/η_d, M/η_b) + comm + o``."""
+    return (
+        max(terms.step_compute_s / compute, terms.step_memory_s / bandwidth) + terms.step_comm_s + overhead_s
+    )
+
+
+def _outside_decode_s(terms: Terms, efficiency: dict[str, float], compute: float) -> float:
+    """Seconds per step a sequence sees beyond the decode step (its prefill's share) in the model
+    at the fitted bandwidth and this compute efficiency (both phases): ``S/R − step``."""
+    bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
+    total = terms.sequences / _grid_rate(terms, bandwidth, compute)
+    return total - _step_s(terms, compute, bandwidth, overhead)
+
+
+def _implied_decode(terms: Terms, fit: Fit) -> float | None:
+    """The decode compute efficiency at which the measured rate is met, the rest of the step
+    (prefill share) kept at the model's: ``η_d = C / (S/R_measured − outside − comm − o)``."""
+    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    outside = _outside_decode_s(terms, efficiency, efficiency["compute"])
+    left = terms.sequences / terms.measured - outside - terms.step_comm_s - efficiency["step_overhead_s"]
+    if not np.isfinite(left) or left <= terms.step_memory_s / efficiency["bandwidth"]:
+        return None  # memory-bound at the fitted bandwidth: says nothing about compute
+    return terms.step_compute_s / left
+
+
+def _decode_tables(rows: list[Terms], fit: Fit) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    return _tables(rows, lambda terms: _implied_decode(terms, fit))
+
+
+def _implied_prefill(terms: Terms, fit: Fit) -> float | None:
+    """A throughput row's prefill compute efficiency, its decode at the fitted ``η_d``: where
+    ``outside(η_c) = S/R_measured − step(η_d)``; only rows whose prefill share is large enough
+    (:data:`MIN_PREFILL_SHARE`) to tell it."""
+    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
+    here = _outside_decode_s(terms, efficiency, efficiency["compute"])
+    total = terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"])
+    if not np.isfinite(here) or here < MIN_PREFILL_SHARE * total:
+        return None
+    decode = efficiency.get("decode_compute", efficiency["compute"])
+    target = terms.sequences / terms.measured - _step_s(terms, decode, bandwidth, overhead)
+    outside = np.array([_outside_decode_s(terms, efficiency, c) for c in COMPUTE_GRID])
+    if target <= 0 or not np.all(outside > 0) or np.any(np.diff(outside) >= 0):
+        return None
+    return float(np.exp(np.interp(np.log(target), np.log(outside[::-1]), np.log(COMPUTE_GRID[::-1]))))
+
+
+def _tables(
+    rows: list[Terms], implied: Callable[[Terms], float | None]
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Medians of ``implied`` by compute precision, per engine and engine/vendor, and pooled."""
+    own: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    pooled: dict[str, list[float]] = defaultdict(list)
+    for terms in rows:
+        value = implied(terms)
+        if value is not None and np.isfinite(value):
+            own[terms.engine][terms.compute].append(value)
+            if terms.vendor:
+                own[group_key(terms.engine, terms.vendor)][terms.compute].append(value)
+            pooled[terms.compute].append(value)
+    return {key: _medians(groups) for key, groups in own.items()}, _medians(pooled)
+
+
+def _with_table(profile: Profile, table: str, values: dict[str, float]) -> Profile:
+    if table == "prefill_compute":
+        return replace(profile, prefill_compute=values)
+    return replace(profile, decode_compute=values)
+
+
+def _with_tables(fit: Fit, table: str, own: dict[str, dict[str, float]], pooled: dict[str, float]) -> Fit:
+    engines = {key: _with_table(p, table, own.get(key, {})) for key, p in fit.engines.items()}
+    return Fit(engines, _with_table(fit.pooled, table, pooled))
+
+
 def fit(rows: list[Terms]) -> Fit:
-    """Fit every engine's and engine/vendor's profile (and the pooled one) on ``rows``."""
+    """Fit every engine's and engine/vendor's profile (and the pooled one) on ``rows``: overhead
+    and bandwidth; compute (both phases); then the decode compute, the prefill compute given it,
+    and the decode compute again given that."""
     engines: dict[str, Profile] = {}
     pooled_bandwidth: dict[str, list[float]] = defaultdict(list)
     for key, own in _groups(rows).items():
@@ -219,19 +328,17 @@ def fit(rows: list[Terms]) -> Fit:
         for terms, value in zip(decode, implied_bandwidth(decode, overhead), strict=True):
             pooled_bandwidth[terms.weights].append(float(value))
     decode_only = Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
-    own_compute: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    pooled_compute: dict[str, list[float]] = defaultdict(list)
-    for terms in rows:
-        if is_decode(terms):
-            continue
-        value = _implied_compute(terms, decode_only)
-        if value is not None and np.isfinite(value):
-            own_compute[terms.engine][terms.compute].append(value)
-            if terms.vendor:
-                own_compute[group_key(terms.engine, terms.vendor)][terms.compute].append(value)
-            pooled_compute[terms.compute].append(value)
-    final = {
-        key: Profile(p.step_overhead_s, p.decode_bandwidth, _medians(own_compute.get(key, {})))
-        for key, p in engines.items()
-    }
-    return Fit(final, Profile(0.0, decode_only.pooled.decode_bandwidth, _medians(pooled_compute)))
+    passes = [t for t in rows if not is_decode(t)]
+    shared = _with_tables(
+        decode_only, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, decode_only))
+    )
+    batched = [t for t in passes if t.grid is not None]
+    if not DECODE_COMPUTE:
+        return shared
+    first = _with_tables(shared, "decode_compute", *_decode_tables(batched, shared))
+
+    def prefill_given_decode(terms: Terms) -> float | None:
+        return _implied_prefill(terms, first) if terms.grid is not None else _implied_compute(terms, first)
+
+    split = _with_tables(first, "prefill_compute", *_tables(passes, prefill_given_decode))
+    return _with_tables(split, "decode_compute", *_decode_tables(batched, split))

@@ -122,7 +122,15 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
             for j, compute in enumerate(ft.COMPUTE_GRID):
                 efficiency = {"compute": compute, "bandwidth": bandwidth, "step_overhead_s": overhead_s}
                 grid[i, j] = _rate(predict(row, efficiency), row.metric)
-        return ft.Terms(**base, grid=grid)
+        decode = evaluation.decode
+        return ft.Terms(
+            **base,
+            grid=grid,
+            sequences=1.0 if row.metric == "tpot_s" else float(decode.batch or 1.0),
+            step_compute_s=float(decode.compute_time_s or 0.0),
+            step_memory_s=float(decode.memory_time_s or 0.0),
+            step_comm_s=float(decode.comm_time_s or 0.0),
+        )
     phase = evaluation.decode if kind == "decode" else evaluation.prefill
     return _with_phase(ft.Terms(**base), phase, _measured_time_s(row))
 

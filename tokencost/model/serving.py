@@ -79,6 +79,7 @@ class Deployment:
     interconnect_hop_latency_s: float = 0.0  # per link hop of an all-reduce (parallelism.all_reduce_time_s)
     all_reduce_algorithm: str = "ring"  # "auto" on NVSwitch / full mesh: engines' one-/two-shot kernels
     speculation: Speculation | None = None
+    decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
 
     @property
     def accelerators(self) -> float:
@@ -187,12 +188,19 @@ def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _terms(
-    dep: Deployment, flops: np.ndarray, bytes_moved: np.ndarray, comm_s: np.ndarray, tokens: ArrayLike
+    dep: Deployment,
+    flops: np.ndarray,
+    bytes_moved: np.ndarray,
+    comm_s: np.ndarray,
+    tokens: ArrayLike,
+    compute_efficiency: float | None = None,
 ) -> PhaseTerms:
-    """Per-stage roofline of work split over t·p accelerators, times p stages."""
+    """Per-stage roofline of work split over t·p accelerators, times p stages (at
+    ``compute_efficiency``, default the deployment's)."""
     share = dep.tensor * dep.pipeline
     busiest = flops + _imbalance_flops(dep, tokens)
-    compute = dep.pipeline * rl.compute_time_s(busiest / share, dep.peak_flop_per_s, dep.compute_efficiency)
+    efficiency = dep.compute_efficiency if compute_efficiency is None else compute_efficiency
+    compute = dep.pipeline * rl.compute_time_s(busiest / share, dep.peak_flop_per_s, efficiency)
     memory = dep.pipeline * rl.memory_time_s(
         bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
@@ -316,7 +324,7 @@ def _decode_pass(
         context_tokens=context + (positions - 1.0),
         batch=micro,
     )
-    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens)
+    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens, dep.decode_compute_efficiency)
 
 
 def decode_overhead_s(dep: Deployment) -> float:

@@ -29,7 +29,7 @@ GENERIC = "generic"
 DEFAULT_KEY = "default"
 _NUMBERS = ("step_overhead_s", "memory_reserve", "interconnect")
 LAYER_SPLIT = "layer"
-_TABLES = ("prefill_compute", "decode_bandwidth")
+_TABLES = ("prefill_compute", "decode_bandwidth", "decode_compute")
 _META = ("key", "name", "aliases", "notes", "source", "as_of", "url", "version")
 
 # Where a format missing from an engine's table falls back to (before the table's "default").
@@ -112,6 +112,12 @@ class EngineSpec(BaseModel):
         description="Fraction of peak memory bandwidth reached in decode, by weight format (bf16, "
         "fp8, fp4, int8, int4-g128, q4_k_m, ...; 'default' for the rest), in (0, 1].",
     )
+    decode_compute: dict[str, float] = Field(
+        default_factory=dict,
+        description="Fraction of peak FLOP/s the decode step's matrix products reach, by compute "
+        "precision ('default' for the rest), in (0, 1]; a precision missing here decodes at its "
+        "prefill_compute (efficiency.decode_compute).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -162,6 +168,9 @@ def engine_efficiency(engine: EngineSpec, weights: str, compute: str) -> dict[st
         key = compute if source == "prefill_compute" else weights
         value = lookup(getattr(engine, source), key)
         chosen[field] = value if value is not None else float(lookup(getattr(generic, source), key) or 1.0)
+    decode = lookup(engine.decode_compute, compute)  # none: decode at the prefill's compute efficiency
+    if decode is not None:
+        chosen["decode_compute"] = decode
     for field, own in (
         ("interconnect", engine.interconnect),
         ("memory_reserve", engine.memory_reserve),

@@ -169,6 +169,18 @@ class EfficiencySpec(BaseModel):
         description="Fraction of peak FLOP/s achieved (MFU), in (0, 1]; default: the median of "
         "public measurements at the compute precision (calibration.yaml).",
     )
+    decode_compute: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Fraction of peak FLOP/s the decode step's matrix products reach, in (0, 1]; "
+        "null: the same as compute. Decode multiplies each weight matrix by B rows (one per "
+        "sequence): a skinny GEMM of 2·B FLOP per weight element whose tiles are mostly padding, "
+        "far from the peak that prefill's thousands of rows reach (NVIDIA, Matrix Multiplication "
+        "Background User's Guide, DU-09799-001, Feb 2023, ch. 2 'Math and memory bounds' and 3.1 "
+        "'Tile quantization', https://docs.nvidia.com/deeplearning/performance/pdf/"
+        "Matrix-Multiplication-Background-User-Guide.pdf).",
+    )
     bandwidth: float = Field(
         default_factory=lambda: _default_efficiency("bandwidth"),
         gt=0,
@@ -197,9 +209,9 @@ class EfficiencySpec(BaseModel):
 
     @model_validator(mode="after")
     def _warn_high(self) -> EfficiencySpec:
-        for name in ("compute", "bandwidth", "interconnect"):
+        for name in ("compute", "decode_compute", "bandwidth", "interconnect"):
             value = getattr(self, name)
-            if HIGH_EFFICIENCY_FRACTION < value < 1.0:
+            if value is not None and HIGH_EFFICIENCY_FRACTION < value < 1.0:
                 warnings.warn(
                     f"efficiency.{name} = {value} is above what is measured in practice "
                     f"({HIGH_EFFICIENCY_FRACTION}); 1.0 gives the pure roofline",
