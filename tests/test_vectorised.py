@@ -162,6 +162,15 @@ def test_saturated_and_outside_the_subset():
     _check([saturated, sized], columns)
     with pytest.raises(ValueError, match="vectorisable"):
         vec.evaluate_columns([sized], [0], {"workload.input_tokens": np.array([10.0])})
+    skinny = scenario_from_dict(
+        {
+            **base,
+            "workload": {"input_tokens": 500, "output_tokens": 100},
+            "efficiency": {"decode_compute": 0.1},
+        }
+    )
+    assert vec.not_vectorisable(skinny) == "a decode compute efficiency"
+    _check([saturated, skinny], vec.evaluate_columns([saturated, skinny]))
 
 
 def test_hand_case_batch_and_cost():

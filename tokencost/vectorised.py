@@ -17,10 +17,11 @@ conversation (cached tokens 0), continuous or static batching without chunked pr
 given as a fixed ``workload.batch_size`` (with or without a request rate: replicas =
 ``ceil(rate / capacity)``, or ``serving.replicas``) or not at all (a replica kept full at its
 cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, found by a bisection over
-integer batches on arrays), ``slo.percentile`` 99, no ``pricing`` and rented hardware (no
-``hardware.ownership``). Everything else — rate-driven continuous batching with fleet sizing,
-a closed loop, the features above — is evaluated one configuration at a time by
-:func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so for such scenarios).
+integer batches on arrays), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
+``hardware.ownership``) and no ``efficiency.decode_compute``. Everything else — rate-driven
+continuous batching with fleet sizing, a closed loop, the features above — is evaluated one
+configuration at a time by :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so
+for such scenarios).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ WORKLOAD_FIELDS = (
     "workload.requests_per_second",
 )
 NUMERIC_FIELDS = (*DEPLOYMENT_FIELDS, *WORKLOAD_FIELDS)
-_TEXT_FIELDS = ("all_reduce_algorithm", "speculation")
+_TEXT_FIELDS = ("all_reduce_algorithm", "speculation", "decode_compute_efficiency")  # None in the subset
 Columns = dict[str, np.ndarray]
 SLO_FIELDS = ("ttft_s", "tpot_s")
 
@@ -76,6 +77,7 @@ def not_vectorisable(scenario: Scenario) -> str | None:
         "a percentile other than 99": scenario.slo.percentile != api.P99,
         "pricing": scenario.pricing is not None,
         "owned hardware": scenario.hardware.ownership is not None,
+        "a decode compute efficiency": scenario.efficiency.decode_compute is not None,
     }
     return next((reason for reason, out in checks.items() if out), None)
 
