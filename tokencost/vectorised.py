@@ -97,7 +97,10 @@ def stack(deployments: Sequence[Deployment]) -> Deployment:
 
 
 def take(dep: Deployment, index: Any) -> Deployment:
-    """The entries ``index`` (an integer array or a mask) of a struct-of-arrays deployment."""
+    """The entries ``index`` (an integer array or a mask) of a struct-of-arrays deployment
+    (``dep`` itself for a mask that keeps every entry)."""
+    if isinstance(index, np.ndarray) and index.dtype == bool and index.all():
+        return dep
     return Deployment(**{name: _pick(getattr(dep, name), index) for name in _field_names()})
 
 
@@ -283,8 +286,8 @@ def evaluate_columns(
 def _fill(table: view.Table, templates: Sequence[Scenario], rows: Rows, index: np.ndarray) -> None:
     """Every column of the configurations ``index`` (one group) from :func:`_solve`."""
     which, dep = rows.which, typing.cast(Any, rows.dep)
-    slo = [view.per_template(templates, which, lambda t, k=k: getattr(t.slo, k)) for k in SLO_FIELDS]
-    targets = tuple(np.array([np.nan if v is None else v for v in s], dtype=float) for s in slo)
+    slo = [[getattr(t.slo, k) for t in templates] for k in SLO_FIELDS]
+    targets = tuple(np.array([np.nan if v is None else v for v in s], dtype=float)[which] for s in slo)
     solved = _solve(templates, rows, targets)  # type: ignore[arg-type]
     base = {
         "name": view.per_template(templates, which, lambda t: t.name),

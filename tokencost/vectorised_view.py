@@ -120,39 +120,66 @@ def _kinds() -> dict[str, str]:
 
 
 class Table:
-    """Columns of n rows, each filled with the default of an :class:`Evaluation` field."""
+    """Columns of n rows, each filled with the default of an :class:`Evaluation` field.
+
+    Int and bool fields are held as floats (NaN: None) and typed at :meth:`result`. A value put
+    on every row is held as it is (no default column is made), and copied before a later put
+    writes into it (it may be an array the model returned, or held by another column)."""
 
     def __init__(self, n: int) -> None:
         self.n, self.kinds = n, _kinds()
         default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
         self.defaults = flatten(default.to_dict())
         self.columns: Columns = {}
+        self.owned: set[str] = set()  # columns made here (writable, held by no one else)
+
+    def kind(self, key: str) -> str:
+        return self.kinds.get(key, "float" if key.startswith(BREAKDOWN) else "object")
+
+    def _whole(self, key: str, value: Any) -> np.ndarray:
+        """A column of n rows holding ``value`` (an array of n, held as it is, or one value)."""
+        if self.kind(key) == "object":
+            if isinstance(value, np.ndarray) and value.shape == (self.n,):
+                return value if value.dtype == object else value.astype(object)
+            found = np.empty(self.n, dtype=object)
+            found.fill(value.item() if isinstance(value, np.ndarray) else value)
+            return found
+        value = np.nan if value is None else value
+        if isinstance(value, np.ndarray) and value.shape == (self.n,):
+            return value if value.dtype == float else value.astype(float)
+        return np.full(self.n, value, dtype=float)
 
     def column(self, key: str) -> np.ndarray:
+        """The column ``key``, writable and its own (made from the default if not yet put)."""
         found = self.columns.get(key)
         if found is None:
-            kind = self.kinds.get(key, "float" if key.startswith(BREAKDOWN) else "object")
-            value = self.defaults.get(key)
-            if kind == "float":
-                found = np.full(self.n, np.nan if value is None else value, dtype=float)
-            else:
-                found = np.empty(self.n, dtype=object)
-                found[:] = [value] * self.n if isinstance(value, str) else value
-            self.columns[key] = found
+            found = self._whole(key, self.defaults.get(key))
+        elif key in self.owned:
+            return found
+        else:
+            found = np.array(found)
+        self.columns[key] = found
+        self.owned.add(key)
         return found
 
     def put(self, key: str, index: np.ndarray, value: Any) -> None:
+        """Set rows ``index`` (increasing row numbers) of column ``key`` to ``value``."""
         if isinstance(value, np.ndarray) and value.ndim == 1 and value.size == 1 and index.size != 1:
             value = value[0]
-        if self.kinds.get(key) == "int" and isinstance(value, np.ndarray) and value.dtype == float:
-            value = value.astype(np.int64)  # a batch cap solved as a float
+        if len(index) == self.n and (self.n == 0 or (index[0] == 0 and index[-1] == self.n - 1)):
+            self.columns[key] = self._whole(key, value)  # every row: no default column
+            self.owned.discard(key)
+            return
+        if value is None and self.kind(key) != "object":
+            value = np.nan
         self.column(key)[index] = value
 
     def result(self) -> Columns:
         """The columns in the order of ``flatten(Evaluation.to_dict())`` (a breakdown's parts
         where the breakdown is), ints and bools typed where no entry is missing."""
         for key in self.defaults:
-            self.column(key)
+            if key not in self.columns:
+                self.column(key)
         parts = [key for key in self.columns if key.startswith(BREAKDOWN)]
         order: list[str] = []
         for key in self.defaults:
@@ -162,15 +189,30 @@ class Table:
                 order.append(key)
         order += [key for key in self.columns if key not in set(order)]
         out: Columns = {}
+        seen: set[int] = set()
         for key in order:
-            values = self.columns[key]
-            kind = self.kinds.get(key, "float")
-            if values.dtype == float:
-                values = np.where(np.isfinite(values), values, np.nan)
-            elif kind in ("int", "bool") and not np.isnan(values.astype(float)).any():  # None: NaN
-                values = values.astype(np.int64 if kind == "int" else bool)
+            values = _typed(self.columns[key], self.kind(key))
+            if id(values) in seen or not values.flags.writeable:  # a column of its own
+                values = np.array(values)
+            seen.add(id(values))
             out[key] = values
         return out
+
+
+def _typed(values: np.ndarray, kind: str) -> np.ndarray:
+    """A held column as :meth:`Table.result` gives it: floats with NaN for NaN and inf, ints and
+    bools typed (as objects with None where some are missing), objects as they are."""
+    if kind == "object" or values.dtype == object:
+        return values
+    if kind not in ("int", "bool"):
+        return values if np.isfinite(values).all() else np.where(np.isfinite(values), values, np.nan)
+    dtype = np.int64 if kind == "int" else bool
+    missing = np.isnan(values)
+    if not missing.any():
+        return values.astype(dtype)
+    found = np.empty(len(values), dtype=object)
+    found[~missing] = values[~missing].astype(dtype)
+    return found
 
 
 def per_template(templates: Sequence[Scenario], which: np.ndarray, of: Any) -> np.ndarray:
@@ -201,14 +243,15 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
     values.update(_cache_fields(dep, ev, prompt, out))
     values.update(_economics(templates, which, dep, ev.gpus_required))
     turn = np.empty(len(prompt), dtype=object)  # flatten() joins the one turn's str(float)
-    turn[:] = [str(value) for value in np.asarray(values["ttft_per_turn_s"], dtype=float).tolist()]
+    turn[:] = list(map(str, np.asarray(values["ttft_per_turn_s"], dtype=float).tolist()))
     values["ttft_per_turn_s"] = turn
     values["notes"] = _notes(templates, which, ev, solved["has_rate"])
-    good = ~saturated
-    target = at[good]
+    good = None if not saturated.any() else ~saturated  # None: every one
+    target = at if good is None else at[good]
     for key, value in values.items():
-        column = np.broadcast_to(value, prompt.shape) if np.ndim(value) else value
-        table.put(key, target, column[good] if np.ndim(value) else value)
+        if np.ndim(value) and good is not None:
+            value = np.broadcast_to(value, prompt.shape)[good]
+        table.put(key, target, value)
     for i in np.flatnonzero(saturated):
         row = at[i : i + 1]
         reason = api.saturated_reason(
