@@ -60,6 +60,7 @@ WORKLOAD_FIELDS = (
 NUMERIC_FIELDS = (*DEPLOYMENT_FIELDS, *WORKLOAD_FIELDS)
 _TEXT_FIELDS = ("all_reduce_algorithm", "speculation")
 Columns = dict[str, np.ndarray]
+STACKED_BELOW = 4096  # take(): fields of fewer entries are gathered as one 2-D array
 SLO_FIELDS = ("ttft_s", "tpot_s")
 
 
@@ -99,9 +100,20 @@ def stack(deployments: Sequence[Deployment]) -> Deployment:
 def take(dep: Deployment, index: Any) -> Deployment:
     """The entries ``index`` (an integer array or a mask) of a struct-of-arrays deployment
     (``dep`` itself for a mask that keeps every entry)."""
-    if isinstance(index, np.ndarray) and index.dtype == bool and index.all():
-        return dep
-    return Deployment(**{name: _pick(getattr(dep, name), index) for name in _field_names()})
+    if not isinstance(index, np.ndarray) or index.ndim != 1:
+        return Deployment(**{name: _pick(getattr(dep, name), index) for name in _field_names()})
+    if index.dtype == bool:
+        if index.all():
+            return dep
+        index = np.flatnonzero(index)  # once, not once per field
+    names = [name for name in _field_names() if isinstance(getattr(dep, name), np.ndarray)]
+    values: dict[str, Any] = {name: getattr(dep, name) for name in _field_names() if name not in names}
+    if names and np.size(getattr(dep, names[0])) < STACKED_BELOW:  # a few templates: one gather
+        picked = np.stack([getattr(dep, name) for name in names]).take(index, axis=1)  # rows contiguous
+        values.update(zip(names, picked, strict=True))
+    else:
+        values.update({name: getattr(dep, name).take(index) for name in names})
+    return Deployment(**values)
 
 
 def entry(dep: Deployment, i: int) -> Deployment:
