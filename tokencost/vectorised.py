@@ -62,6 +62,8 @@ _TEXT_FIELDS = ("all_reduce_algorithm", "speculation")
 Columns = dict[str, np.ndarray]
 STACKED_BELOW = 4096  # take(): fields of fewer entries are gathered as one 2-D array
 SLO_FIELDS = ("ttft_s", "tpot_s")
+CAP_REASONS = np.array(["fixed", "engine", "memory", "slo"], dtype=object)  # what limits a batch cap
+FIXED, ENGINE, MEMORY, SLO = range(4)  # their codes
 
 
 def not_vectorisable(scenario: Scenario) -> str | None:
@@ -198,6 +200,14 @@ def slo_batch_cap(
     """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
     batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), found by
     bisection (TPOT grows with the batch), and what limits it ("memory" or "slo")."""
+    cap, memory = _bisect_cap(dep, traffic, max_batch, target_s)
+    return cap, CAP_REASONS[np.where(memory, MEMORY, SLO)]
+
+
+def _bisect_cap(
+    dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slo_batch_cap`'s cap, and whether memory (``max_batch`` itself) limits it."""
     low = np.zeros_like(max_batch)  # the largest batch known to pass (0: none yet)
     high = max_batch.copy()
     target = np.where(np.isnan(target_s), np.inf, target_s)
@@ -208,8 +218,7 @@ def slo_batch_cap(
         low = np.where(active & passes, middle, low)
         high = np.where(active & ~passes, middle - 1.0, high)
     memory = low >= max_batch
-    cap = np.where(memory, max_batch, np.maximum(low, 1.0))
-    return cap, np.where(memory, "memory", "slo").astype(object)
+    return np.where(memory, max_batch, np.maximum(low, 1.0)), memory
 
 
 def _traffic(template: Scenario, prompt: np.ndarray, out: np.ndarray, cap: np.ndarray) -> op.Traffic:
@@ -231,13 +240,13 @@ def _solve(
     limit = np.minimum(max_batch, engine[rows.which])  # serving.max_batch, as api.slo_batch_cap
     by_engine = limit < max_batch
     cap = np.where(fixed, rows.batch_size, limit)
-    cap_reason = np.where(fixed, "fixed", np.where(by_engine, "engine", "memory")).astype(object)
+    cap_reason = np.where(fixed, FIXED, np.where(by_engine, ENGINE, MEMORY))  # codes of CAP_REASONS
     search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
     if search.any():
         traffic = _traffic(template, prompt[search], out[search], limit[search])
-        found_cap, found_reason = slo_batch_cap(take(dep, search), traffic, limit[search], targets[1][search])
-        found_reason = np.where((found_reason == "memory") & by_engine[search], "engine", found_reason)
-        cap[search], cap_reason[search] = found_cap, found_reason.astype(object)
+        found_cap, memory = _bisect_cap(take(dep, search), traffic, limit[search], targets[1][search])
+        cap[search] = found_cap
+        cap_reason[search] = np.where(memory, np.where(by_engine[search], ENGINE, MEMORY), SLO)
     ok = (max_batch >= 1) & (cap <= max_batch)
     found: dict[str, Any] = {"max_batch": max_batch, "feasible": ok}
     if not ok.any():
@@ -257,7 +266,7 @@ def _solve(
     rate = np.where(has_rate, rate, capacity * count)
     saturated = has_rate & (rate > capacity * count * (1 + 1e-9))
     replicas: Any = count.astype(np.int64)
-    reason: Any = cap_reason[ok]
+    reason: Any = CAP_REASONS[cap_reason[ok]]
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
     slo = _Slo(targets[0][ok], targets[1][ok])
     ev = api._feasible(_Stand(slo), sub, view.BASE, solved, max_batch[ok], [])  # type: ignore[arg-type]

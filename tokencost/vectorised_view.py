@@ -200,12 +200,13 @@ class Table:
 
 
 def _typed(values: np.ndarray, kind: str) -> np.ndarray:
-    """A held column as :meth:`Table.result` gives it: floats with NaN for NaN and inf, ints and
+    """A held column as :meth:`Table.result` gives it: floats with NaN for inf, ints and
     bools typed (as objects with None where some are missing), objects as they are."""
     if kind == "object" or values.dtype == object:
         return values
     if kind not in ("int", "bool"):
-        return values if np.isfinite(values).all() else np.where(np.isfinite(values), values, np.nan)
+        infinite = np.isinf(values)  # to_dict's None for inf; a NaN is kept as it is
+        return np.where(infinite, np.nan, values) if infinite.any() else values
     dtype = np.int64 if kind == "int" else bool
     missing = np.isnan(values)
     if not missing.any():
@@ -242,9 +243,7 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
     values = _record_columns(ev)
     values.update(_cache_fields(dep, ev, prompt, out))
     values.update(_economics(templates, which, dep, ev.gpus_required))
-    turn = np.empty(len(prompt), dtype=object)  # flatten() joins the one turn's str(float)
-    turn[:] = list(map(str, np.asarray(values["ttft_per_turn_s"], dtype=float).tolist()))
-    values["ttft_per_turn_s"] = turn
+    values["ttft_per_turn_s"] = float_texts(values["ttft_per_turn_s"])
     values["notes"] = _notes(templates, which, ev, solved["has_rate"])
     good = None if not saturated.any() else ~saturated  # None: every one
     target = at if good is None else at[good]
@@ -267,6 +266,16 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
             table.put(key, row, getattr(ev, key)[i])
 
 
+def float_texts(values: Any) -> np.ndarray:
+    """``str(float)`` of each value (flatten() joins the one turn's), as objects: made once per
+    distinct bit pattern (so -0.0 and 0.0 keep their own texts)."""
+    bits = np.ascontiguousarray(values, dtype=float).reshape(-1).view(np.int64)
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = list(map(str, distinct.view(float).tolist()))
+    return texts[inverse.reshape(-1)]
+
+
 def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> np.ndarray:
     """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
     distinct (template, replicas, cap)."""
@@ -277,7 +286,8 @@ def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: 
     span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
     key = ((which * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (1 - rated)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    texts = []
+    texts: list[str] = []
+    split: dict[int, list[str]] = {}  # split: the layer-split note of each template, made once
     for template, replicas_of, cap_of, rate_given in zip(
         which[first].tolist(),
         replicas[first].tolist(),
@@ -285,7 +295,9 @@ def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: 
         rated[first].tolist(),
         strict=True,
     ):
-        notes = api._split_note(templates[template])
+        if template not in split:
+            split[template] = api._split_note(templates[template])
+        notes = list(split[template])
         if not rate_given:
             notes.append(api.no_load_note(replicas_of, cap_of))
         texts.append("; ".join(notes))
