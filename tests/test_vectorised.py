@@ -219,3 +219,73 @@ def test_a_struct_of_arrays_remembers_large_arrays_and_a_plain_one_does_not():
     plain = api.serving.decode_step(dep, batch, 100.0)
     assert plain is not api.serving.decode_step(dep, batch, 100.0)  # not remembered
     np.testing.assert_array_equal(plain.time_s, first.time_s)
+
+
+# ------------------------------------------------------------------------------------ fast paths
+
+
+def test_the_table_holds_a_whole_column_and_copies_it_before_a_later_write():
+    """A value put on every row is held as it is; a later put on some rows writes a copy (the
+    value, maybe the model's read-only array, is not changed); each result column is its own."""
+    from tokencost import vectorised_view as view
+
+    table = view.Table(3)
+    assert table.kind("prefill.time_s") == "float" and table.kind("batch_cap") == "int"
+    times = np.array([1.0, 2.0, np.inf])
+    frozen = np.array([True, False, True])
+    frozen.flags.writeable = False
+    table.put("prefill.time_s", np.arange(3), times)
+    table.put("decode.time_s", np.arange(3), times)  # the same array in two columns
+    table.put("prefill.time_s", np.array([1]), 9.0)
+    table.put("feasible", np.arange(3), frozen)
+    table.put("batch_cap", np.array([0, 2]), np.array([4.0, 7.0]))  # row 1 keeps the default None
+    out = table.result()
+    assert times.tolist()[:2] == [1.0, 2.0] and math.isinf(times[2])  # not written through
+    assert out["prefill.time_s"][:2].tolist() == [1.0, 9.0] and math.isnan(out["prefill.time_s"][2])
+    assert out["decode.time_s"][:2].tolist() == [1.0, 2.0] and out["decode.time_s"] is not times
+    assert out["feasible"].dtype == bool and out["feasible"].tolist() == [True, False, True]
+    assert out["feasible"].flags.writeable
+    assert out["batch_cap"].dtype == object and out["batch_cap"].tolist() == [4, None, 7]
+    assert type(out["batch_cap"][0]) is int
+    assert len({id(values) for values in out.values()}) == len(out)
+
+
+def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
+    from tokencost import vectorised_view as view
+
+    values = np.array([0.1, -0.0, 0.0, np.nan, 0.1, 1e16, 2.5e-7, -3.0])
+    texts = view.float_texts(values)
+    assert texts.dtype == object and texts.tolist() == [str(v) for v in values.tolist()]
+    assert texts[1] == "-0.0" and texts[2] == "0.0"
+
+
+def test_take_by_mask_and_by_index_gives_the_entries(monkeypatch):
+    """take: an all-true mask is the deployment itself; a mask or an index gives those entries,
+    gathered as one 2-D array (few entries) or field by field (many), the same numbers."""
+    deps = [api.deployment(s) for s in _scenarios(6, seed=6)]
+    deps = [dep for dep in deps if dep.all_reduce_algorithm == deps[0].all_reduce_algorithm]
+    soa = vec.stack(deps)
+    assert vec.take(soa, np.ones(len(deps), dtype=bool)) is soa
+    index = np.array([len(deps) - 1, 0, len(deps) - 1])
+    mask = np.arange(len(deps)) % 2 == 0
+    for below in (vec.STACKED_BELOW, 0):
+        monkeypatch.setattr(vec, "STACKED_BELOW", below)
+        picked, masked = vec.take(soa, index), vec.take(soa, mask)
+        assert [vec.entry(picked, k) for k in range(3)] == [deps[i] for i in index]
+        assert [vec.entry(masked, k) for k in range(len(masked.params))] == [
+            dep for dep, keep in zip(deps, mask, strict=True) if keep
+        ]
+        assert all(
+            value.flags.c_contiguous for value in vars(picked).values() if isinstance(value, np.ndarray)
+        )
+
+
+def test_slo_batch_cap_says_slo_when_even_one_sequence_misses_the_target():
+    """At a limit of one sequence the cap is 1 either way; what limits it is the memory when the
+    TPOT target is met, the SLO when it is not (a 1 ns TPOT no replica meets)."""
+    scenario = _scenarios(1, seed=7)[0]
+    dep = vec.stack([api.deployment(scenario)] * 2)
+    one = np.array([1.0, 1.0])
+    traffic = vec._traffic(scenario, np.array([500.0, 500.0]), np.array([50.0, 50.0]), one)
+    cap, reason = vec.slo_batch_cap(dep, traffic, one, np.array([1e-9, np.nan]))
+    assert cap.tolist() == [1.0, 1.0] and reason.tolist() == ["slo", "memory"]
