@@ -270,5 +270,20 @@ def _columns(plan: _Plan, chosen: np.ndarray, start: int) -> dict[str, Any]:
         columns[name] = Repeated(list(plan.spec.axes[name]), plan.index[chosen, k])
     for key in dict.fromkeys(key for inputs in plan.inputs for key in inputs):
         columns[key] = Repeated([inputs.get(key, MISSING) for inputs in plan.inputs], which)
-    columns.update(results)
+    columns.update(
+        {key: repeated(values) if values.dtype == object else values for key, values in results.items()}
+    )
     return columns
+
+
+def repeated(values: np.ndarray) -> Any:
+    """An object column as :class:`Repeated` (its distinct values, by type and value, and each
+    row's code), so that its types and Arrow array are made once per distinct value; the column
+    itself where a value cannot be hashed."""
+    codes: dict[tuple[type, Any], int] = {}
+    add = codes.setdefault
+    try:
+        index = [add((value.__class__, value), len(codes)) for value in values.tolist()]
+    except TypeError:  # unhashable
+        return values
+    return Repeated([value for _, value in codes], np.array(index, dtype=np.int64))
