@@ -254,7 +254,7 @@ def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
     from tokencost import vectorised_view as view
 
     values = np.array([0.1, -0.0, 0.0, np.nan, 0.1, 1e16, 2.5e-7, -3.0])
-    texts = view.float_texts(values)
+    texts = view.float_texts(values).array()
     assert texts.dtype == object and texts.tolist() == [str(v) for v in values.tolist()]
     assert texts[1] == "-0.0" and texts[2] == "0.0"
 

@@ -59,7 +59,7 @@ WORKLOAD_FIELDS = (
 )
 NUMERIC_FIELDS = (*DEPLOYMENT_FIELDS, *WORKLOAD_FIELDS)
 _TEXT_FIELDS = ("all_reduce_algorithm", "speculation")
-Columns = dict[str, np.ndarray]
+Columns = dict[str, Any]  # name -> ndarray (or Coded: evaluate_columns(coded=True))
 STACKED_BELOW = 4096  # take(): fields of fewer entries are gathered as one 2-D array
 SLO_FIELDS = ("ttft_s", "tpot_s")
 CAP_REASONS = np.array(["fixed", "engine", "memory", "slo"], dtype=object)  # what limits a batch cap
@@ -275,9 +275,14 @@ def _solve(
 
 
 def evaluate_columns(
-    scenarios: Sequence[Scenario], which: Any = None, numbers: dict[str, np.ndarray] | None = None
+    scenarios: Sequence[Scenario],
+    which: Any = None,
+    numbers: dict[str, np.ndarray] | None = None,
+    coded: bool = False,
 ) -> Columns:
-    """``flatten(evaluate(s).to_dict())`` of every configuration, as columns (see the module).
+    """``flatten(evaluate(s).to_dict())`` of every configuration, as columns (see the module);
+    ``coded``: the text columns made of a few distinct values as
+    :class:`~tokencost.vectorised_view.Coded` (values and codes), not object arrays.
 
     Configuration i is ``scenarios[which[i]]`` (default: one per scenario) with the allow-listed
     ``numbers`` (dotted field -> array of n, :data:`NUMERIC_FIELDS`) set on top. Scenarios
@@ -301,7 +306,7 @@ def evaluate_columns(
         if index.size:
             rows = rows_of(scenarios, which[index], {key: value[index] for key, value in numbers.items()})
             _fill(table, scenarios, rows, index)
-    return table.result()
+    return table.result(coded)
 
 
 def _fill(table: view.Table, templates: Sequence[Scenario], rows: Rows, index: np.ndarray) -> None:
@@ -377,6 +382,4 @@ def _infeasible(
             texts.append(api._fit_reason(entry(dep, i), round(prompt + out)))
         else:
             texts.append(api.batch_reason(int(batch), prompt + out, int(most), weight))
-    reasons = np.empty(len(texts), dtype=object)
-    reasons[:] = texts
-    table.put("infeasible_reason", index[bad], reasons[inverse.reshape(-1)])
+    table.put("infeasible_reason", index[bad], view.Coded(texts, inverse.reshape(-1)))

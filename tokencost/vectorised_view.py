@@ -14,7 +14,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,7 +31,20 @@ PER_MILLION = 1e6
 BREAKDOWN = "usd_per_hour_breakdown."
 _NAMES = [item.name for item in dataclasses.fields(Evaluation)]
 _BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
-Columns = dict[str, np.ndarray]
+Columns = dict[str, Any]  # column name -> ndarray (or Coded: Table.result(coded=True))
+
+
+class Coded(NamedTuple):
+    """An object column as its values and each row's code: ``values[codes[i]]`` for row i."""
+
+    values: list[Any]
+    codes: np.ndarray  # int64
+
+    def array(self) -> np.ndarray:
+        values = np.empty(len(self.values), dtype=object)
+        values[:] = self.values
+        return values[self.codes]
+
 
 BASE: dict[str, Any] = {
     **dict.fromkeys(
@@ -122,9 +135,11 @@ def _kinds() -> dict[str, str]:
 class Table:
     """Columns of n rows, each filled with the default of an :class:`Evaluation` field.
 
-    Int and bool fields are held as floats (NaN: None) and typed at :meth:`result`. A value put
-    on every row is held as it is (no default column is made), and copied before a later put
-    writes into it (it may be an array the model returned, or held by another column)."""
+    Int and bool fields are held as floats (NaN: None) and typed at :meth:`result`; object fields
+    as :class:`Coded` (a value, or a column of a few distinct values, put as codes into a list
+    of them) until an object array is put on some of their rows. A value put on every row is
+    held as it is (no default column is made), and copied before a later put writes into it (it
+    may be an array the model returned, or held by another column)."""
 
     def __init__(self, n: int) -> None:
         self.n, self.kinds = n, _kinds()
@@ -154,6 +169,8 @@ class Table:
         found = self.columns.get(key)
         if found is None:
             found = self._whole(key, self.defaults.get(key))
+        elif isinstance(found, Coded):
+            found = found.array()
         elif key in self.owned:
             return found
         else:
@@ -166,7 +183,11 @@ class Table:
         """Set rows ``index`` (increasing row numbers) of column ``key`` to ``value``."""
         if isinstance(value, np.ndarray) and value.ndim == 1 and value.size == 1 and index.size != 1:
             value = value[0]
-        if len(index) == self.n and (self.n == 0 or (index[0] == 0 and index[-1] == self.n - 1)):
+        whole = len(index) == self.n and (self.n == 0 or (index[0] == 0 and index[-1] == self.n - 1))
+        if self.kind(key) == "object" and not isinstance(value, np.ndarray):
+            self._put_coded(key, index, value, whole)
+            return
+        if whole:
             self.columns[key] = self._whole(key, value)  # every row: no default column
             self.owned.discard(key)
             return
@@ -174,12 +195,33 @@ class Table:
             value = np.nan
         self.column(key)[index] = value
 
-    def result(self) -> Columns:
+    def _put_coded(self, key: str, index: np.ndarray, value: Any, whole: bool) -> None:
+        """Put a value or a :class:`Coded` column on an object column's rows ``index``."""
+        coded = value if isinstance(value, Coded) else Coded([value], np.zeros(len(index), dtype=np.int64))
+        held = self.columns.get(key)
+        if whole:
+            self.columns[key] = Coded(list(coded.values), np.array(coded.codes, dtype=np.int64))
+        elif held is None or isinstance(held, Coded):
+            if held is None:
+                held = self.columns[key] = self._default_coded(key)
+            held.codes[index] = coded.codes + len(held.values)
+            held.values.extend(coded.values)
+        else:
+            self.column(key)[index] = coded.array()
+
+    def _default_coded(self, key: str) -> Coded:
+        return Coded([self.defaults.get(key)], np.zeros(self.n, dtype=np.int64))
+
+    def result(self, coded: bool = False) -> Columns:
         """The columns in the order of ``flatten(Evaluation.to_dict())`` (a breakdown's parts
-        where the breakdown is), ints and bools typed where no entry is missing."""
+        where the breakdown is), ints and bools typed where no entry is missing; ``coded``:
+        the object columns held as :class:`Coded` as they are (else as object arrays)."""
         for key in self.defaults:
             if key not in self.columns:
-                self.column(key)
+                if self.kind(key) == "object":
+                    self.columns[key] = self._default_coded(key)
+                else:
+                    self.column(key)
         parts = [key for key in self.columns if key.startswith(BREAKDOWN)]
         order: list[str] = []
         for key in self.defaults:
@@ -191,7 +233,11 @@ class Table:
         out: Columns = {}
         seen: set[int] = set()
         for key in order:
-            values = _typed(self.columns[key], self.kind(key))
+            values = self.columns[key]
+            if isinstance(values, Coded):
+                out[key] = values if coded else values.array()
+                continue
+            values = _typed(values, self.kind(key))
             if id(values) in seen or not values.flags.writeable:  # a column of its own
                 values = np.array(values)
             seen.add(id(values))
@@ -216,10 +262,8 @@ def _typed(values: np.ndarray, kind: str) -> np.ndarray:
     return found
 
 
-def per_template(templates: Sequence[Scenario], which: np.ndarray, of: Any) -> np.ndarray:
-    values = np.empty(len(templates), dtype=object)
-    values[:] = [of(t) for t in templates]
-    return values[which]
+def per_template(templates: Sequence[Scenario], which: np.ndarray, of: Any) -> Coded:
+    return Coded([of(t) for t in templates], which)
 
 
 def _record_columns(ev: Evaluation) -> dict[str, Any]:
@@ -248,7 +292,9 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
     good = None if not saturated.any() else ~saturated  # None: every one
     target = at if good is None else at[good]
     for key, value in values.items():
-        if np.ndim(value) and good is not None:
+        if good is not None and isinstance(value, Coded):
+            value = Coded(value.values, value.codes[good])
+        elif good is not None and np.ndim(value):
             value = np.broadcast_to(value, prompt.shape)[good]
         table.put(key, target, value)
     for i in np.flatnonzero(saturated):
@@ -266,17 +312,15 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
             table.put(key, row, getattr(ev, key)[i])
 
 
-def float_texts(values: Any) -> np.ndarray:
+def float_texts(values: Any) -> Coded:
     """``str(float)`` of each value (flatten() joins the one turn's), as objects: made once per
     distinct bit pattern (so -0.0 and 0.0 keep their own texts)."""
     bits = np.ascontiguousarray(values, dtype=float).reshape(-1).view(np.int64)
     distinct, inverse = np.unique(bits, return_inverse=True)
-    texts = np.empty(len(distinct), dtype=object)
-    texts[:] = list(map(str, distinct.view(float).tolist()))
-    return texts[inverse.reshape(-1)]
+    return Coded(list(map(str, distinct.view(float).tolist())), inverse.reshape(-1))
 
 
-def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> np.ndarray:
+def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> Coded:
     """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
     distinct (template, replicas, cap)."""
     cap = np.asarray(ev.batch_cap, dtype=np.int64)
@@ -301,6 +345,4 @@ def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: 
         if not rate_given:
             notes.append(api.no_load_note(replicas_of, cap_of))
         texts.append("; ".join(notes))
-    out = np.empty(len(texts), dtype=object)
-    out[:] = texts
-    return out[inverse.reshape(-1)]
+    return Coded(texts, inverse.reshape(-1))

@@ -264,22 +264,25 @@ def _columns(plan: _Plan, chosen: np.ndarray, start: int) -> dict[str, Any]:
 
     which = plan.template_of[chosen]
     numbers = {axis: values[chosen] for axis, values in plan.numbers.items()}
-    results = vec.evaluate_columns(plan.templates, which, numbers)
+    results = vec.evaluate_columns(plan.templates, which, numbers, coded=True)
     columns: dict[str, Any] = {INDEX_COLUMN: (start + chosen).astype(np.int64)}
     for k, name in enumerate(plan.names):
         columns[name] = Repeated(list(plan.spec.axes[name]), plan.index[chosen, k])
     for key in dict.fromkeys(key for inputs in plan.inputs for key in inputs):
         columns[key] = Repeated([inputs.get(key, MISSING) for inputs in plan.inputs], which)
-    columns.update(
-        {key: repeated(values) if values.dtype == object else values for key, values in results.items()}
-    )
+    columns.update({key: repeated(values) for key, values in results.items()})
     return columns
 
 
-def repeated(values: np.ndarray) -> Any:
-    """An object column as :class:`Repeated` (its distinct values, by type and value, and each
-    row's code), so that its types and Arrow array are made once per distinct value; the column
-    itself where a value cannot be hashed."""
+def repeated(values: Any) -> Any:
+    """A result column of objects as :class:`Repeated`: a coded one
+    (:class:`tokencost.vectorised_view.Coded`) as it is, an object array as its distinct values
+    (by type and value) and each row's code, so that its types and Arrow array are made once per
+    distinct value (the array itself where a value cannot be hashed); other columns as they are."""
+    if isinstance(values, tuple):  # Coded: values and codes
+        return Repeated(list(values[0]), values[1])
+    if values.dtype != object:
+        return values
     codes: dict[tuple[type, Any], int] = {}
     add = codes.setdefault
     try:
