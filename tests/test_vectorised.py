@@ -10,6 +10,7 @@ import pytest
 
 from tokencost import api
 from tokencost import vectorised as vec
+from tokencost import vectorised_view as view
 from tokencost.errors import TokenCostError
 from tokencost.results import flatten
 from tokencost.scenario.loading import scenario_from_dict
@@ -227,8 +228,6 @@ def test_a_struct_of_arrays_remembers_large_arrays_and_a_plain_one_does_not():
 def test_the_table_holds_a_whole_column_and_copies_it_before_a_later_write():
     """A value put on every row is held as it is; a later put on some rows writes a copy (the
     value, maybe the model's read-only array, is not changed); each result column is its own."""
-    from tokencost import vectorised_view as view
-
     table = view.Table(3)
     assert table.kind("prefill.time_s") == "float" and table.kind("batch_cap") == "int"
     times = np.array([1.0, 2.0, np.inf])
@@ -251,8 +250,6 @@ def test_the_table_holds_a_whole_column_and_copies_it_before_a_later_write():
 
 
 def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
-    from tokencost import vectorised_view as view
-
     values = np.array([0.1, -0.0, 0.0, np.nan, 0.1, 1e16, 2.5e-7, -3.0])
     texts = view.float_texts(values).array()
     assert texts.dtype == object and texts.tolist() == [str(v) for v in values.tolist()]
@@ -289,3 +286,37 @@ def test_slo_batch_cap_says_slo_when_even_one_sequence_misses_the_target():
     traffic = vec._traffic(scenario, np.array([500.0, 500.0]), np.array([50.0, 50.0]), one)
     cap, reason = vec.slo_batch_cap(dep, traffic, one, np.array([1e-9, np.nan]))
     assert cap.tolist() == [1.0, 1.0] and reason.tolist() == ["slo", "memory"]
+
+
+def test_coded_columns_are_the_object_columns():
+    """Table: texts put as codes (whole, on some rows, one value, then an object array on some
+    rows) give the object column; result(coded=True) gives the same values as codes."""
+
+    def filled(table):
+        table.put("notes", np.arange(4), view.Coded(["a", "b"], np.array([1, 0, 1, 1])))
+        table.put("notes", np.array([1, 3]), view.Coded(["c"], np.array([0, 0])))
+        table.put("notes", np.array([2]), "d")
+        table.put("infeasible_reason", np.array([0, 2]), view.Coded(["x", "y"], np.array([1, 0])))
+        table.put("name", np.array([1]), "n")
+        table.put("name", np.array([0, 3]), np.array(["p", "q"], dtype=object))  # materialized
+        return table
+
+    plain, coded = filled(view.Table(4)).result(), filled(view.Table(4)).result(coded=True)
+    assert plain["notes"].tolist() == ["b", "c", "d", "c"]
+    assert plain["infeasible_reason"].tolist() == ["y", None, "x", None]
+    assert plain["name"].tolist() == ["p", "n", "", "q"]  # "": the default name
+    assert isinstance(coded["notes"], view.Coded) and isinstance(coded["name"], np.ndarray)
+    assert list(plain) == list(coded)
+    for key, values in coded.items():
+        got = values.array() if isinstance(values, view.Coded) else values
+        assert [str(v) for v in got.tolist()] == [str(v) for v in plain[key].tolist()], key
+
+
+def test_evaluate_columns_coded_gives_the_same_values():
+    scenarios = _scenarios(40, seed=8)
+    plain, coded = vec.evaluate_columns(scenarios), vec.evaluate_columns(scenarios, coded=True)
+    assert list(plain) == list(coded) and any(isinstance(v, view.Coded) for v in coded.values())
+    for key, values in coded.items():
+        got = values.array() if isinstance(values, view.Coded) else values
+        assert got.dtype == plain[key].dtype, key
+        assert [repr(v) for v in got.tolist()] == [repr(v) for v in plain[key].tolist()], key
