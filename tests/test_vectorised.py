@@ -320,3 +320,15 @@ def test_evaluate_columns_coded_gives_the_same_values():
         got = values.array() if isinstance(values, view.Coded) else values
         assert got.dtype == plain[key].dtype, key
         assert [repr(v) for v in got.tolist()] == [repr(v) for v in plain[key].tolist()], key
+
+
+def test_packed_keys_order_columns_as_unique_along_an_axis():
+    """columnar._packed: one integer per column, distinct and ordered as np.unique(axis=1)
+    orders the columns (their mixed-radix number, or their rank past an int64)."""
+    from tokencost.sweep import columnar
+
+    rng = np.random.default_rng(9)
+    for rows in (rng.integers(0, 4, (3, 200)), np.array([[0, 2**40, 5, 2**40], [2**40, 0, 1, 2**40]])):
+        expected = np.unique(rows, axis=1, return_inverse=True)[1].reshape(-1)
+        _, got = np.unique(columnar._packed(rows), return_inverse=True)
+        np.testing.assert_array_equal(got.reshape(-1), expected)
