@@ -215,7 +215,8 @@ class Table:
     def result(self, coded: bool = False) -> Columns:
         """The columns in the order of ``flatten(Evaluation.to_dict())`` (a breakdown's parts
         where the breakdown is), ints and bools typed where no entry is missing; ``coded``:
-        the object columns held as :class:`Coded` as they are (else as object arrays)."""
+        the object columns, and the int and bool ones with a missing entry, as :class:`Coded`
+        (else as object arrays)."""
         for key in self.defaults:
             if key not in self.columns:
                 if self.kind(key) == "object":
@@ -237,7 +238,10 @@ class Table:
             if isinstance(values, Coded):
                 out[key] = values if coded else values.array()
                 continue
-            values = _typed(values, self.kind(key))
+            values = _typed(values, self.kind(key), coded)
+            if isinstance(values, Coded):
+                out[key] = values
+                continue
             if id(values) in seen or not values.flags.writeable:  # a column of its own
                 values = np.array(values)
             seen.add(id(values))
@@ -245,9 +249,10 @@ class Table:
         return out
 
 
-def _typed(values: np.ndarray, kind: str) -> np.ndarray:
+def _typed(values: np.ndarray, kind: str, coded: bool = False) -> Any:
     """A held column as :meth:`Table.result` gives it: floats with NaN for inf, ints and
-    bools typed (as objects with None where some are missing), objects as they are."""
+    bools typed (as objects with None where some are missing; ``coded``: as :class:`Coded`),
+    objects as they are."""
     if kind == "object" or values.dtype == object:
         return values
     if kind not in ("int", "bool"):
@@ -257,6 +262,10 @@ def _typed(values: np.ndarray, kind: str) -> np.ndarray:
     missing = np.isnan(values)
     if not missing.any():
         return values.astype(dtype)
+    if coded:  # the distinct values (NaN last, one of them: None) and codes
+        distinct, inverse = np.unique(values, return_inverse=True)
+        known = distinct[~np.isnan(distinct)]
+        return Coded([*known.astype(dtype).tolist(), None], inverse.reshape(-1))
     found = np.empty(len(values), dtype=object)
     found[~missing] = values[~missing].astype(dtype)
     return found
