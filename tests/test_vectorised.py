@@ -332,3 +332,32 @@ def test_packed_keys_order_columns_as_unique_along_an_axis():
         expected = np.unique(rows, axis=1, return_inverse=True)[1].reshape(-1)
         _, got = np.unique(columnar._packed(rows), return_inverse=True)
         np.testing.assert_array_equal(got.reshape(-1), expected)
+
+
+def test_notes_with_a_layer_split_and_without_a_load_equal_evaluate():
+    """llama.cpp splits layers over a multi-accelerator replica (a note), beside templates
+    without the note; every configuration's notes are evaluate()'s."""
+    base = _scenarios(3, seed=10)
+    data = base[0].model_dump(mode="json")
+    data["engine"] = {"preset": "llama.cpp"}
+    data["parallelism"] = {"tensor": 1, "pipeline": 2}
+    data["hardware"]["count"] = 2
+    data["workload"].pop("batch_size", None)
+    data["workload"].pop("requests_per_second", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = scenario_from_dict(data)
+    assert api._split_note(split)
+    templates = [split, *base]
+    which = np.array([0, 1, 0, 2, 3, 0, 1])
+    rng = np.random.default_rng(11)
+    numbers = {"workload.input_tokens": rng.integers(10, 3000, len(which)).astype(float)}
+    columns = vec.evaluate_columns(templates, which, numbers)
+    expected = []
+    for i, k in enumerate(which):
+        data = templates[k].model_dump(mode="json")
+        data["workload"]["input_tokens"] = int(numbers["workload.input_tokens"][i])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected.append(scenario_from_dict(data))
+    _check(expected, columns)

@@ -331,26 +331,31 @@ def float_texts(values: Any) -> Coded:
 
 def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> Coded:
     """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
-    distinct (template, replicas, cap)."""
+    distinct (split note, replicas, cap)."""
     cap = np.asarray(ev.batch_cap, dtype=np.int64)
     replicas = np.asarray(ev.replicas, dtype=np.int64)
     rated = has_rate.astype(np.int64)
-    # One integer per (template, rate given, replicas, cap): replicas and cap matter without a rate.
+    used = np.unique(which).tolist()
+    split: dict[tuple[str, ...], int] = {}  # each distinct layer-split note, numbered
+    number = np.zeros(len(templates), dtype=np.int64)
+    for template in used:
+        number[template] = split.setdefault(tuple(api._split_note(templates[template])), len(split))
+    # One integer per (split note, rate given, replicas, cap): replicas and cap matter without a rate.
     span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
-    key = ((which * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (1 - rated)
+    key = ((number[which] * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (
+        1 - rated
+    )
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    notes_of = list(split)
     texts: list[str] = []
-    split: dict[int, list[str]] = {}  # split: the layer-split note of each template, made once
-    for template, replicas_of, cap_of, rate_given in zip(
-        which[first].tolist(),
+    for note, replicas_of, cap_of, rate_given in zip(
+        number[which[first]].tolist(),
         replicas[first].tolist(),
         cap[first].tolist(),
         rated[first].tolist(),
         strict=True,
     ):
-        if template not in split:
-            split[template] = api._split_note(templates[template])
-        notes = list(split[template])
+        notes = list(notes_of[note])
         if not rate_given:
             notes.append(api.no_load_note(replicas_of, cap_of))
         texts.append("; ".join(notes))
