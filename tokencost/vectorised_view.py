@@ -11,6 +11,7 @@ order, so the numbers are the same to the bit (tests/test_vectorised.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Sequence
@@ -110,6 +111,13 @@ def _economics(
 # ------------------------------------------------------------------------------------ columns
 
 
+@functools.cache
+def _kinds_and_defaults() -> tuple[dict[str, str], dict[str, Any]]:
+    """:func:`_kinds`, and ``flatten`` of the default :class:`Evaluation` (made once: read only)."""
+    default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
+    return _kinds(), flatten(default.to_dict())
+
+
 def _kinds() -> dict[str, str]:
     """Column kinds of ``flatten(Evaluation.to_dict())``: float, int, bool or object."""
     kinds: dict[str, str] = {}
@@ -142,9 +150,7 @@ class Table:
     may be an array the model returned, or held by another column)."""
 
     def __init__(self, n: int) -> None:
-        self.n, self.kinds = n, _kinds()
-        default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
-        self.defaults = flatten(default.to_dict())
+        self.n, self.kinds, self.defaults = n, *_kinds_and_defaults()
         self.columns: Columns = {}
         self.owned: set[str] = set()  # columns made here (writable, held by no one else)
 
