@@ -7,7 +7,8 @@ Reports rates and ratios; asserts nothing about speed. It measures
 * the per-row sweep (``Task(columnar=False)``) of CONFIGURATIONS over hardware × precision ×
   output tokens, as before;
 * ``tokencost.vectorised.evaluate_columns`` on one core over 10^5 configurations of mixed
-  hardware, models, precisions, batches and token counts (evaluations/s);
+  hardware, models, precisions, batches and token counts (evaluations per CPU second, the best
+  of three calls);
 * the columnar sweep to Parquet (rows/s and this process's peak resident memory);
 * a BIG-point columnar sweep (default 10^6) in a child process, its peak resident memory;
 
@@ -141,13 +142,22 @@ def vectorised_rate(configurations: int = 100_000) -> tuple[float, float, float]
         "workload.output_tokens": rng.integers(10, 2_000, configurations).astype(float),
     }
     batches = rng.integers(1, 256, configurations).astype(float)
-    start = time.perf_counter()
-    columns = vec.evaluate_columns(scenarios, which, {**numbers, "workload.batch_size": batches})
-    fixed = configurations / (time.perf_counter() - start)
-    start = time.perf_counter()
-    vec.evaluate_columns(scenarios, which, numbers)
-    solved = configurations / (time.perf_counter() - start)
+    with_batch = {**numbers, "workload.batch_size": batches}
+    columns = vec.evaluate_columns(scenarios, which, with_batch)
+    fixed = configurations / _cpu_best(lambda: vec.evaluate_columns(scenarios, which, with_batch))
+    solved = configurations / _cpu_best(lambda: vec.evaluate_columns(scenarios, which, numbers))
     return fixed, solved, float(np.mean(columns["feasible"].astype(bool)))
+
+
+def _cpu_best(call: object, tries: int = 3) -> float:
+    """The least CPU seconds (``time.process_time``) of ``tries`` calls: on a shared machine the
+    wall clock counts the other processes too."""
+    best = math.inf
+    for _ in range(tries):
+        start = time.process_time()
+        call()  # type: ignore[operator]
+        best = min(best, time.process_time() - start)
+    return best
 
 
 def columnar_spec(points: int) -> object:

@@ -10,6 +10,7 @@ import pytest
 
 from tokencost import api
 from tokencost import vectorised as vec
+from tokencost import vectorised_view as view
 from tokencost.errors import TokenCostError
 from tokencost.results import flatten
 from tokencost.scenario.loading import scenario_from_dict
@@ -228,3 +229,144 @@ def test_a_struct_of_arrays_remembers_large_arrays_and_a_plain_one_does_not():
     plain = api.serving.decode_step(dep, batch, 100.0)
     assert plain is not api.serving.decode_step(dep, batch, 100.0)  # not remembered
     np.testing.assert_array_equal(plain.time_s, first.time_s)
+
+
+# ------------------------------------------------------------------------------------ fast paths
+
+
+def test_the_table_holds_a_whole_column_and_copies_it_before_a_later_write():
+    """A value put on every row is held as it is; a later put on some rows writes a copy (the
+    value, maybe the model's read-only array, is not changed); each result column is its own."""
+    table = view.Table(3)
+    assert table.kind("prefill.time_s") == "float" and table.kind("batch_cap") == "int"
+    times = np.array([1.0, 2.0, np.inf])
+    frozen = np.array([True, False, True])
+    frozen.flags.writeable = False
+    table.put("prefill.time_s", np.arange(3), times)
+    table.put("decode.time_s", np.arange(3), times)  # the same array in two columns
+    table.put("prefill.time_s", np.array([1]), 9.0)
+    table.put("feasible", np.arange(3), frozen)
+    table.put("batch_cap", np.array([0, 2]), np.array([4.0, 7.0]))  # row 1 keeps the default None
+    out = table.result()
+    assert times.tolist()[:2] == [1.0, 2.0] and math.isinf(times[2])  # not written through
+    assert out["prefill.time_s"][:2].tolist() == [1.0, 9.0] and math.isnan(out["prefill.time_s"][2])
+    assert out["decode.time_s"][:2].tolist() == [1.0, 2.0] and out["decode.time_s"] is not times
+    assert out["feasible"].dtype == bool and out["feasible"].tolist() == [True, False, True]
+    assert out["feasible"].flags.writeable
+    assert out["batch_cap"].dtype == object and out["batch_cap"].tolist() == [4, None, 7]
+    assert type(out["batch_cap"][0]) is int
+    assert len({id(values) for values in out.values()}) == len(out)
+
+
+def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
+    values = np.array([0.1, -0.0, 0.0, np.nan, 0.1, 1e16, 2.5e-7, -3.0])
+    texts = view.float_texts(values).array()
+    assert texts.dtype == object and texts.tolist() == [str(v) for v in values.tolist()]
+    assert texts[1] == "-0.0" and texts[2] == "0.0"
+
+
+def test_take_by_mask_and_by_index_gives_the_entries(monkeypatch):
+    """take: an all-true mask is the deployment itself; a mask or an index gives those entries,
+    gathered as one 2-D array (few entries) or field by field (many), the same numbers."""
+    deps = [api.deployment(s) for s in _scenarios(6, seed=6)]
+    deps = [dep for dep in deps if dep.all_reduce_algorithm == deps[0].all_reduce_algorithm]
+    soa = vec.stack(deps)
+    assert vec.take(soa, np.ones(len(deps), dtype=bool)) is soa
+    index = np.array([len(deps) - 1, 0, len(deps) - 1])
+    mask = np.arange(len(deps)) % 2 == 0
+    for below in (vec.STACKED_BELOW, 0):
+        monkeypatch.setattr(vec, "STACKED_BELOW", below)
+        picked, masked = vec.take(soa, index), vec.take(soa, mask)
+        assert [vec.entry(picked, k) for k in range(3)] == [deps[i] for i in index]
+        assert [vec.entry(masked, k) for k in range(len(masked.params))] == [
+            dep for dep, keep in zip(deps, mask, strict=True) if keep
+        ]
+        assert all(
+            value.flags.c_contiguous for value in vars(picked).values() if isinstance(value, np.ndarray)
+        )
+
+
+def test_slo_batch_cap_says_slo_when_even_one_sequence_misses_the_target():
+    """At a limit of one sequence the cap is 1 either way; what limits it is the memory when the
+    TPOT target is met, the SLO when it is not (a 1 ns TPOT no replica meets)."""
+    scenario = _scenarios(1, seed=7)[0]
+    dep = vec.stack([api.deployment(scenario)] * 2)
+    one = np.array([1.0, 1.0])
+    traffic = vec._traffic(scenario, np.array([500.0, 500.0]), np.array([50.0, 50.0]), one)
+    cap, reason = vec.slo_batch_cap(dep, traffic, one, np.array([1e-9, np.nan]))
+    assert cap.tolist() == [1.0, 1.0] and reason.tolist() == ["slo", "memory"]
+
+
+def test_coded_columns_are_the_object_columns():
+    """Table: texts put as codes (whole, on some rows, one value, then an object array on some
+    rows) give the object column; result(coded=True) gives the same values as codes."""
+
+    def filled(table):
+        table.put("notes", np.arange(4), view.Coded(["a", "b"], np.array([1, 0, 1, 1])))
+        table.put("notes", np.array([1, 3]), view.Coded(["c"], np.array([0, 0])))
+        table.put("notes", np.array([2]), "d")
+        table.put("infeasible_reason", np.array([0, 2]), view.Coded(["x", "y"], np.array([1, 0])))
+        table.put("name", np.array([1]), "n")
+        table.put("name", np.array([0, 3]), np.array(["p", "q"], dtype=object))  # materialized
+        return table
+
+    plain, coded = filled(view.Table(4)).result(), filled(view.Table(4)).result(coded=True)
+    assert plain["notes"].tolist() == ["b", "c", "d", "c"]
+    assert plain["infeasible_reason"].tolist() == ["y", None, "x", None]
+    assert plain["name"].tolist() == ["p", "n", "", "q"]  # "": the default name
+    assert isinstance(coded["notes"], view.Coded) and isinstance(coded["name"], np.ndarray)
+    assert list(plain) == list(coded)
+    for key, values in coded.items():
+        got = values.array() if isinstance(values, view.Coded) else values
+        assert [str(v) for v in got.tolist()] == [str(v) for v in plain[key].tolist()], key
+
+
+def test_evaluate_columns_coded_gives_the_same_values():
+    scenarios = _scenarios(40, seed=8)
+    plain, coded = vec.evaluate_columns(scenarios), vec.evaluate_columns(scenarios, coded=True)
+    assert list(plain) == list(coded) and any(isinstance(v, view.Coded) for v in coded.values())
+    for key, values in coded.items():
+        got = values.array() if isinstance(values, view.Coded) else values
+        assert got.dtype == plain[key].dtype, key
+        assert [repr(v) for v in got.tolist()] == [repr(v) for v in plain[key].tolist()], key
+
+
+def test_packed_keys_order_columns_as_unique_along_an_axis():
+    """columnar._packed: one integer per column, distinct and ordered as np.unique(axis=1)
+    orders the columns (their mixed-radix number, or their rank past an int64)."""
+    from tokencost.sweep import columnar
+
+    rng = np.random.default_rng(9)
+    for rows in (rng.integers(0, 4, (3, 200)), np.array([[0, 2**40, 5, 2**40], [2**40, 0, 1, 2**40]])):
+        expected = np.unique(rows, axis=1, return_inverse=True)[1].reshape(-1)
+        _, got = np.unique(columnar._packed(rows), return_inverse=True)
+        np.testing.assert_array_equal(got.reshape(-1), expected)
+
+
+def test_notes_with_a_layer_split_and_without_a_load_equal_evaluate():
+    """llama.cpp splits layers over a multi-accelerator replica (a note), beside templates
+    without the note; every configuration's notes are evaluate()'s."""
+    base = _scenarios(3, seed=10)
+    data = base[0].model_dump(mode="json")
+    data["engine"] = {"preset": "llama.cpp"}
+    data["parallelism"] = {"tensor": 1, "pipeline": 2}
+    data["hardware"]["count"] = 2
+    data["workload"].pop("batch_size", None)
+    data["workload"].pop("requests_per_second", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = scenario_from_dict(data)
+    assert api._split_note(split)
+    templates = [split, *base]
+    which = np.array([0, 1, 0, 2, 3, 0, 1])
+    rng = np.random.default_rng(11)
+    numbers = {"workload.input_tokens": rng.integers(10, 3000, len(which)).astype(float)}
+    columns = vec.evaluate_columns(templates, which, numbers)
+    expected = []
+    for i, k in enumerate(which):
+        data = templates[k].model_dump(mode="json")
+        data["workload"]["input_tokens"] = int(numbers["workload.input_tokens"][i])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected.append(scenario_from_dict(data))
+    _check(expected, columns)

@@ -60,8 +60,11 @@ WORKLOAD_FIELDS = (
 )
 NUMERIC_FIELDS = (*DEPLOYMENT_FIELDS, *WORKLOAD_FIELDS)
 _TEXT_FIELDS = ("all_reduce_algorithm", "speculation", "decode_compute_efficiency")  # None in the subset
-Columns = dict[str, np.ndarray]
+Columns = dict[str, Any]  # name -> ndarray (or Coded: evaluate_columns(coded=True))
+STACKED_BELOW = 4096  # take(): fields of fewer entries are gathered as one 2-D array
 SLO_FIELDS = ("ttft_s", "tpot_s")
+CAP_REASONS = np.array(["fixed", "engine", "memory", "slo"], dtype=object)  # what limits a batch cap
+FIXED, ENGINE, MEMORY, SLO = range(4)  # their codes
 
 
 def not_vectorisable(scenario: Scenario) -> str | None:
@@ -99,8 +102,22 @@ def stack(deployments: Sequence[Deployment]) -> Deployment:
 
 
 def take(dep: Deployment, index: Any) -> Deployment:
-    """The entries ``index`` (an integer array or a mask) of a struct-of-arrays deployment."""
-    return Deployment(**{name: _pick(getattr(dep, name), index) for name in _field_names()})
+    """The entries ``index`` (an integer array or a mask) of a struct-of-arrays deployment
+    (``dep`` itself for a mask that keeps every entry)."""
+    if not isinstance(index, np.ndarray) or index.ndim != 1:
+        return Deployment(**{name: _pick(getattr(dep, name), index) for name in _field_names()})
+    if index.dtype == bool:
+        if index.all():
+            return dep
+        index = np.flatnonzero(index)  # once, not once per field
+    names = [name for name in _field_names() if isinstance(getattr(dep, name), np.ndarray)]
+    values: dict[str, Any] = {name: getattr(dep, name) for name in _field_names() if name not in names}
+    if names and np.size(getattr(dep, names[0])) < STACKED_BELOW:  # a few templates: one gather
+        picked = np.stack([getattr(dep, name) for name in names]).take(index, axis=1)  # rows contiguous
+        values.update(zip(names, picked, strict=True))
+    else:
+        values.update({name: getattr(dep, name).take(index) for name in names})
+    return Deployment(**values)
 
 
 def entry(dep: Deployment, i: int) -> Deployment:
@@ -185,6 +202,14 @@ def slo_batch_cap(
     """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
     batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), found by
     bisection (TPOT grows with the batch), and what limits it ("memory" or "slo")."""
+    cap, memory = _bisect_cap(dep, traffic, max_batch, target_s)
+    return cap, CAP_REASONS[np.where(memory, MEMORY, SLO)]
+
+
+def _bisect_cap(
+    dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slo_batch_cap`'s cap, and whether memory (``max_batch`` itself) limits it."""
     low = np.zeros_like(max_batch)  # the largest batch known to pass (0: none yet)
     high = max_batch.copy()
     target = np.where(np.isnan(target_s), np.inf, target_s)
@@ -195,8 +220,7 @@ def slo_batch_cap(
         low = np.where(active & passes, middle, low)
         high = np.where(active & ~passes, middle - 1.0, high)
     memory = low >= max_batch
-    cap = np.where(memory, max_batch, np.maximum(low, 1.0))
-    return cap, np.where(memory, "memory", "slo").astype(object)
+    return np.where(memory, max_batch, np.maximum(low, 1.0)), memory
 
 
 def _traffic(template: Scenario, prompt: np.ndarray, out: np.ndarray, cap: np.ndarray) -> op.Traffic:
@@ -218,13 +242,13 @@ def _solve(
     limit = np.minimum(max_batch, engine[rows.which])  # serving.max_batch, as api.slo_batch_cap
     by_engine = limit < max_batch
     cap = np.where(fixed, rows.batch_size, limit)
-    cap_reason = np.where(fixed, "fixed", np.where(by_engine, "engine", "memory")).astype(object)
+    cap_reason = np.where(fixed, FIXED, np.where(by_engine, ENGINE, MEMORY))  # codes of CAP_REASONS
     search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
     if search.any():
         traffic = _traffic(template, prompt[search], out[search], limit[search])
-        found_cap, found_reason = slo_batch_cap(take(dep, search), traffic, limit[search], targets[1][search])
-        found_reason = np.where((found_reason == "memory") & by_engine[search], "engine", found_reason)
-        cap[search], cap_reason[search] = found_cap, found_reason.astype(object)
+        found_cap, memory = _bisect_cap(take(dep, search), traffic, limit[search], targets[1][search])
+        cap[search] = found_cap
+        cap_reason[search] = np.where(memory, np.where(by_engine[search], ENGINE, MEMORY), SLO)
     ok = (max_batch >= 1) & (cap <= max_batch)
     found: dict[str, Any] = {"max_batch": max_batch, "feasible": ok}
     if not ok.any():
@@ -244,7 +268,7 @@ def _solve(
     rate = np.where(has_rate, rate, capacity * count)
     saturated = has_rate & (rate > capacity * count * (1 + 1e-9))
     replicas: Any = count.astype(np.int64)
-    reason: Any = cap_reason[ok]
+    reason: Any = CAP_REASONS[cap_reason[ok]]
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
     slo = _Slo(targets[0][ok], targets[1][ok])
     ev = api._feasible(_Stand(slo), sub, view.BASE, solved, max_batch[ok], [])  # type: ignore[arg-type]
@@ -253,9 +277,14 @@ def _solve(
 
 
 def evaluate_columns(
-    scenarios: Sequence[Scenario], which: Any = None, numbers: dict[str, np.ndarray] | None = None
+    scenarios: Sequence[Scenario],
+    which: Any = None,
+    numbers: dict[str, np.ndarray] | None = None,
+    coded: bool = False,
 ) -> Columns:
-    """``flatten(evaluate(s).to_dict())`` of every configuration, as columns (see the module).
+    """``flatten(evaluate(s).to_dict())`` of every configuration, as columns (see the module);
+    ``coded``: the text columns made of a few distinct values as
+    :class:`~tokencost.vectorised_view.Coded` (values and codes), not object arrays.
 
     Configuration i is ``scenarios[which[i]]`` (default: one per scenario) with the allow-listed
     ``numbers`` (dotted field -> array of n, :data:`NUMERIC_FIELDS`) set on top. Scenarios
@@ -279,14 +308,14 @@ def evaluate_columns(
         if index.size:
             rows = rows_of(scenarios, which[index], {key: value[index] for key, value in numbers.items()})
             _fill(table, scenarios, rows, index)
-    return table.result()
+    return table.result(coded)
 
 
 def _fill(table: view.Table, templates: Sequence[Scenario], rows: Rows, index: np.ndarray) -> None:
     """Every column of the configurations ``index`` (one group) from :func:`_solve`."""
     which, dep = rows.which, typing.cast(Any, rows.dep)
-    slo = [view.per_template(templates, which, lambda t, k=k: getattr(t.slo, k)) for k in SLO_FIELDS]
-    targets = tuple(np.array([np.nan if v is None else v for v in s], dtype=float) for s in slo)
+    slo = [[getattr(t.slo, k) for t in templates] for k in SLO_FIELDS]
+    targets = tuple(np.array([np.nan if v is None else v for v in s], dtype=float)[which] for s in slo)
     solved = _solve(templates, rows, targets)  # type: ignore[arg-type]
     base = {
         "name": view.per_template(templates, which, lambda t: t.name),
@@ -355,6 +384,4 @@ def _infeasible(
             texts.append(api._fit_reason(entry(dep, i), round(prompt + out)))
         else:
             texts.append(api.batch_reason(int(batch), prompt + out, int(most), weight))
-    reasons = np.empty(len(texts), dtype=object)
-    reasons[:] = texts
-    table.put("infeasible_reason", index[bad], reasons[inverse.reshape(-1)])
+    table.put("infeasible_reason", index[bad], view.Coded(texts, inverse.reshape(-1)))

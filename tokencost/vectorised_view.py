@@ -11,10 +11,11 @@ order, so the numbers are the same to the bit (tests/test_vectorised.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,7 +32,20 @@ PER_MILLION = 1e6
 BREAKDOWN = "usd_per_hour_breakdown."
 _NAMES = [item.name for item in dataclasses.fields(Evaluation)]
 _BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
-Columns = dict[str, np.ndarray]
+Columns = dict[str, Any]  # column name -> ndarray (or Coded: Table.result(coded=True))
+
+
+class Coded(NamedTuple):
+    """An object column as its values and each row's code: ``values[codes[i]]`` for row i."""
+
+    values: list[Any]
+    codes: np.ndarray  # int64
+
+    def array(self) -> np.ndarray:
+        values = np.empty(len(self.values), dtype=object)
+        values[:] = self.values
+        return values[self.codes]
+
 
 BASE: dict[str, Any] = {
     **dict.fromkeys(
@@ -97,6 +111,13 @@ def _economics(
 # ------------------------------------------------------------------------------------ columns
 
 
+@functools.cache
+def _kinds_and_defaults() -> tuple[dict[str, str], dict[str, Any]]:
+    """:func:`_kinds`, and ``flatten`` of the default :class:`Evaluation` (made once: read only)."""
+    default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
+    return _kinds(), flatten(default.to_dict())
+
+
 def _kinds() -> dict[str, str]:
     """Column kinds of ``flatten(Evaluation.to_dict())``: float, int, bool or object."""
     kinds: dict[str, str] = {}
@@ -120,39 +141,94 @@ def _kinds() -> dict[str, str]:
 
 
 class Table:
-    """Columns of n rows, each filled with the default of an :class:`Evaluation` field."""
+    """Columns of n rows, each filled with the default of an :class:`Evaluation` field.
+
+    Int and bool fields are held as floats (NaN: None) and typed at :meth:`result`; object fields
+    as :class:`Coded` (a value, or a column of a few distinct values, put as codes into a list
+    of them) until an object array is put on some of their rows. A value put on every row is
+    held as it is (no default column is made), and copied before a later put writes into it (it
+    may be an array the model returned, or held by another column)."""
 
     def __init__(self, n: int) -> None:
-        self.n, self.kinds = n, _kinds()
-        default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
-        self.defaults = flatten(default.to_dict())
+        self.n, self.kinds, self.defaults = n, *_kinds_and_defaults()
         self.columns: Columns = {}
+        self.owned: set[str] = set()  # columns made here (writable, held by no one else)
+
+    def kind(self, key: str) -> str:
+        return self.kinds.get(key, "float" if key.startswith(BREAKDOWN) else "object")
+
+    def _whole(self, key: str, value: Any) -> np.ndarray:
+        """A column of n rows holding ``value`` (an array of n, held as it is, or one value)."""
+        if self.kind(key) == "object":
+            if isinstance(value, np.ndarray) and value.shape == (self.n,):
+                return value if value.dtype == object else value.astype(object)
+            found = np.empty(self.n, dtype=object)
+            found.fill(value.item() if isinstance(value, np.ndarray) else value)
+            return found
+        value = np.nan if value is None else value
+        if isinstance(value, np.ndarray) and value.shape == (self.n,):
+            return value if value.dtype == float else value.astype(float)
+        return np.full(self.n, value, dtype=float)
 
     def column(self, key: str) -> np.ndarray:
+        """The column ``key``, writable and its own (made from the default if not yet put)."""
         found = self.columns.get(key)
         if found is None:
-            kind = self.kinds.get(key, "float" if key.startswith(BREAKDOWN) else "object")
-            value = self.defaults.get(key)
-            if kind == "float":
-                found = np.full(self.n, np.nan if value is None else value, dtype=float)
-            else:
-                found = np.empty(self.n, dtype=object)
-                found[:] = [value] * self.n if isinstance(value, str) else value
-            self.columns[key] = found
+            found = self._whole(key, self.defaults.get(key))
+        elif isinstance(found, Coded):
+            found = found.array()
+        elif key in self.owned:
+            return found
+        else:
+            found = np.array(found)
+        self.columns[key] = found
+        self.owned.add(key)
         return found
 
     def put(self, key: str, index: np.ndarray, value: Any) -> None:
+        """Set rows ``index`` (increasing row numbers) of column ``key`` to ``value``."""
         if isinstance(value, np.ndarray) and value.ndim == 1 and value.size == 1 and index.size != 1:
             value = value[0]
-        if self.kinds.get(key) == "int" and isinstance(value, np.ndarray) and value.dtype == float:
-            value = value.astype(np.int64)  # a batch cap solved as a float
+        whole = len(index) == self.n and (self.n == 0 or (index[0] == 0 and index[-1] == self.n - 1))
+        if self.kind(key) == "object" and not isinstance(value, np.ndarray):
+            self._put_coded(key, index, value, whole)
+            return
+        if whole:
+            self.columns[key] = self._whole(key, value)  # every row: no default column
+            self.owned.discard(key)
+            return
+        if value is None and self.kind(key) != "object":
+            value = np.nan
         self.column(key)[index] = value
 
-    def result(self) -> Columns:
+    def _put_coded(self, key: str, index: np.ndarray, value: Any, whole: bool) -> None:
+        """Put a value or a :class:`Coded` column on an object column's rows ``index``."""
+        coded = value if isinstance(value, Coded) else Coded([value], np.zeros(len(index), dtype=np.int64))
+        held = self.columns.get(key)
+        if whole:
+            self.columns[key] = Coded(list(coded.values), np.array(coded.codes, dtype=np.int64))
+        elif held is None or isinstance(held, Coded):
+            if held is None:
+                held = self.columns[key] = self._default_coded(key)
+            held.codes[index] = coded.codes + len(held.values)
+            held.values.extend(coded.values)
+        else:
+            self.column(key)[index] = coded.array()
+
+    def _default_coded(self, key: str) -> Coded:
+        return Coded([self.defaults.get(key)], np.zeros(self.n, dtype=np.int64))
+
+    def result(self, coded: bool = False) -> Columns:
         """The columns in the order of ``flatten(Evaluation.to_dict())`` (a breakdown's parts
-        where the breakdown is), ints and bools typed where no entry is missing."""
+        where the breakdown is), ints and bools typed where no entry is missing; ``coded``:
+        the object columns, and the int and bool ones with a missing entry, as :class:`Coded`
+        (else as object arrays)."""
         for key in self.defaults:
-            self.column(key)
+            if key not in self.columns:
+                if self.kind(key) == "object":
+                    self.columns[key] = self._default_coded(key)
+                else:
+                    self.column(key)
         parts = [key for key in self.columns if key.startswith(BREAKDOWN)]
         order: list[str] = []
         for key in self.defaults:
@@ -162,21 +238,47 @@ class Table:
                 order.append(key)
         order += [key for key in self.columns if key not in set(order)]
         out: Columns = {}
+        seen: set[int] = set()
         for key in order:
             values = self.columns[key]
-            kind = self.kinds.get(key, "float")
-            if values.dtype == float:
-                values = np.where(np.isfinite(values), values, np.nan)
-            elif kind in ("int", "bool") and not np.isnan(values.astype(float)).any():  # None: NaN
-                values = values.astype(np.int64 if kind == "int" else bool)
+            if isinstance(values, Coded):
+                out[key] = values if coded else values.array()
+                continue
+            values = _typed(values, self.kind(key), coded)
+            if isinstance(values, Coded):
+                out[key] = values
+                continue
+            if id(values) in seen or not values.flags.writeable:  # a column of its own
+                values = np.array(values)
+            seen.add(id(values))
             out[key] = values
         return out
 
 
-def per_template(templates: Sequence[Scenario], which: np.ndarray, of: Any) -> np.ndarray:
-    values = np.empty(len(templates), dtype=object)
-    values[:] = [of(t) for t in templates]
-    return values[which]
+def _typed(values: np.ndarray, kind: str, coded: bool = False) -> Any:
+    """A held column as :meth:`Table.result` gives it: floats with NaN for inf, ints and
+    bools typed (as objects with None where some are missing; ``coded``: as :class:`Coded`),
+    objects as they are."""
+    if kind == "object" or values.dtype == object:
+        return values
+    if kind not in ("int", "bool"):
+        infinite = np.isinf(values)  # to_dict's None for inf; a NaN is kept as it is
+        return np.where(infinite, np.nan, values) if infinite.any() else values
+    dtype = np.int64 if kind == "int" else bool
+    missing = np.isnan(values)
+    if not missing.any():
+        return values.astype(dtype)
+    if coded:  # the distinct values (NaN last, one of them: None) and codes
+        distinct, inverse = np.unique(values, return_inverse=True)
+        known = distinct[~np.isnan(distinct)]
+        return Coded([*known.astype(dtype).tolist(), None], inverse.reshape(-1))
+    found = np.empty(len(values), dtype=object)
+    found[~missing] = values[~missing].astype(dtype)
+    return found
+
+
+def per_template(templates: Sequence[Scenario], which: np.ndarray, of: Any) -> Coded:
+    return Coded([of(t) for t in templates], which)
 
 
 def _record_columns(ev: Evaluation) -> dict[str, Any]:
@@ -200,15 +302,16 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
     values = _record_columns(ev)
     values.update(_cache_fields(dep, ev, prompt, out))
     values.update(_economics(templates, which, dep, ev.gpus_required))
-    turn = np.empty(len(prompt), dtype=object)  # flatten() joins the one turn's str(float)
-    turn[:] = [str(value) for value in np.asarray(values["ttft_per_turn_s"], dtype=float).tolist()]
-    values["ttft_per_turn_s"] = turn
+    values["ttft_per_turn_s"] = float_texts(values["ttft_per_turn_s"])
     values["notes"] = _notes(templates, which, ev, solved["has_rate"])
-    good = ~saturated
-    target = at[good]
+    good = None if not saturated.any() else ~saturated  # None: every one
+    target = at if good is None else at[good]
     for key, value in values.items():
-        column = np.broadcast_to(value, prompt.shape) if np.ndim(value) else value
-        table.put(key, target, column[good] if np.ndim(value) else value)
+        if good is not None and isinstance(value, Coded):
+            value = Coded(value.values, value.codes[good])
+        elif good is not None and np.ndim(value):
+            value = np.broadcast_to(value, prompt.shape)[good]
+        table.put(key, target, value)
     for i in np.flatnonzero(saturated):
         row = at[i : i + 1]
         reason = api.saturated_reason(
@@ -224,28 +327,42 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
             table.put(key, row, getattr(ev, key)[i])
 
 
-def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> np.ndarray:
+def float_texts(values: Any) -> Coded:
+    """``str(float)`` of each value (flatten() joins the one turn's), as objects: made once per
+    distinct bit pattern (so -0.0 and 0.0 keep their own texts)."""
+    bits = np.ascontiguousarray(values, dtype=float).reshape(-1).view(np.int64)
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    return Coded(list(map(str, distinct.view(float).tolist())), inverse.reshape(-1))
+
+
+def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> Coded:
     """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
-    distinct (template, replicas, cap)."""
+    distinct (split note, replicas, cap)."""
     cap = np.asarray(ev.batch_cap, dtype=np.int64)
     replicas = np.asarray(ev.replicas, dtype=np.int64)
     rated = has_rate.astype(np.int64)
-    # One integer per (template, rate given, replicas, cap): replicas and cap matter without a rate.
+    used = np.unique(which).tolist()
+    split: dict[tuple[str, ...], int] = {}  # each distinct layer-split note, numbered
+    number = np.zeros(len(templates), dtype=np.int64)
+    for template in used:
+        number[template] = split.setdefault(tuple(api._split_note(templates[template])), len(split))
+    # One integer per (split note, rate given, replicas, cap): replicas and cap matter without a rate.
     span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
-    key = ((which * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (1 - rated)
+    key = ((number[which] * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (
+        1 - rated
+    )
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    texts = []
-    for template, replicas_of, cap_of, rate_given in zip(
-        which[first].tolist(),
+    notes_of = list(split)
+    texts: list[str] = []
+    for note, replicas_of, cap_of, rate_given in zip(
+        number[which[first]].tolist(),
         replicas[first].tolist(),
         cap[first].tolist(),
         rated[first].tolist(),
         strict=True,
     ):
-        notes = api._split_note(templates[template])
+        notes = list(notes_of[note])
         if not rate_given:
             notes.append(api.no_load_note(replicas_of, cap_of))
         texts.append("; ".join(notes))
-    out = np.empty(len(texts), dtype=object)
-    out[:] = texts
-    return out[inverse.reshape(-1)]
+    return Coded(texts, inverse.reshape(-1))

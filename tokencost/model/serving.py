@@ -1,32 +1,27 @@
 """Step times of a served model: prefill, one decode step, and a whole response.
 
-A :class:`Deployment` holds the numbers of one model replica (SI units, plain floats); the
-functions broadcast over numpy arrays of batch sizes, prompt lengths and contexts, so a sweep
-over a million configurations is one call.
-
-Pipeline parallelism with p stages keeps p micro-batches of B/p sequences in flight during
-decode (no bubble in steady state): one round, in which every sequence gets a token, takes
-``p × stage_time(B/p)``, where a stage does 1/p of the layers on 1/t of each matrix. Prefill of
-a single prompt cannot be split into micro-batches, so it crosses the stages one after another:
-``p × stage_time(P tokens)`` — the same as the whole model on t accelerators.
-
-Expert parallelism over E ranks (E divides t) keeps attention tensor-parallel and gives each rank
-experts/E whole experts: an MoE layer has one all-reduce (after attention), one over the t/E ranks
-that share an expert (none when E = t) and two all-to-alls (:mod:`tokencost.model.parallelism`);
-the routed experts' matrix products wait for the busiest rank. The replica's memory is pooled, so
-the experts' bytes are the same, spread over E ranks instead of split t ways.
-
-Speculative decoding (:mod:`tokencost.model.speculative`) makes :func:`decode_step` one round —
-k draft steps and a verification pass over k + 1 positions per sequence — divided by the tokens a
-round yields, so every caller (the operating point, the simulator's step table, the planner) sees
-the time per output token of speculation from this one place.
+A :class:`Deployment` holds the numbers of one model replica (SI units, plain floats, or arrays of
+one entry per configuration: :mod:`tokencost.vectorised`); the functions broadcast over numpy
+arrays of batch sizes, prompt lengths and contexts. Pipeline parallelism with p stages keeps p
+micro-batches of B/p sequences in flight during decode (no bubble in steady state): one round, in
+which every sequence gets a token, takes ``p × stage_time(B/p)``, where a stage does 1/p of the
+layers on 1/t of each matrix. Prefill of a single prompt cannot be split into micro-batches, so it
+crosses the stages one after another: ``p × stage_time(P tokens)`` — the same as the whole model on
+t accelerators. Expert parallelism over E ranks (E divides t) keeps attention tensor-parallel and
+gives each rank experts/E whole experts: an MoE layer has one all-reduce (after attention), one
+over the t/E ranks that share an expert (none when E = t) and two all-to-alls
+(:mod:`tokencost.model.parallelism`); the routed experts' matrix products wait for the busiest
+rank. The replica's memory is pooled, so the experts' bytes are the same, spread over E ranks
+instead of split t ways. Speculative decoding (:mod:`tokencost.model.speculative`) makes
+:func:`decode_step` one round — k draft steps and a verification pass over k + 1 positions per
+sequence — divided by the tokens a round yields, so every caller (the operating point, the
+simulator's step table, the planner) sees the time per output token of speculation from this one
+place.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,97 +32,11 @@ from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
+from tokencost.model.deployment import Deployment
+from tokencost.model.deployment import Speculation as Speculation  # re-exported
 from tokencost.model.memo import memoized
 
 ArrayLike = npt.ArrayLike
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One model replica on its accelerators: every number the physics needs, in SI."""
-
-    params: float
-    active_params: float
-    embedding_params: float
-    linear_params: float
-    lm_head_params: float
-    experts: float
-    experts_per_token: float
-    layers: float
-    d_model: float
-    attention_flops_per_key: float
-    kv_bytes_per_token: float  # whole replica, KV-head replication included
-    weight_bytes_per_param: float
-    activation_bytes: float
-    peak_flop_per_s: float
-    bandwidth_bytes_per_s: float
-    memory_bytes: float
-    interconnect_bytes_per_s: float
-    interconnect_latency_s: float
-    usd_per_hour: float  # per accelerator
-    power_w: float  # per accelerator, NaN when unknown
-    tensor: float
-    pipeline: float
-    compute_efficiency: float
-    bandwidth_efficiency: float
-    interconnect_efficiency: float
-    memory_reserve_fraction: float
-    step_overhead_s: float
-    moe_layers: float = 0.0  # layers with routed experts (0: dense)
-    expert: float = 1.0  # expert-parallel ranks E (1: experts split by tensor parallelism)
-    expert_imbalance_ratio: float = 1.0  # busiest rank's routed tokens / the mean (E > 1)
-    interconnect_hop_latency_s: float = 0.0  # per link hop of an all-reduce (parallelism.all_reduce_time_s)
-    all_reduce_algorithm: str = "ring"  # "auto" on NVSwitch / full mesh: engines' one-/two-shot kernels
-    speculation: Speculation | None = None
-    decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
-
-    @property
-    def accelerators(self) -> float:
-        return self.tensor * self.pipeline
-
-    @functools.cached_property
-    def memo(self) -> dict[tuple[Any, ...], Any]:
-        """Results of this replica's step-time functions at scalar arguments
-        (:mod:`tokencost.model.memo`). Not a field: equality, hashing and ``dataclasses.replace``
-        ignore it, and a replaced deployment starts empty."""
-        return {}
-
-    @property
-    def memo_any_size(self) -> bool:
-        """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
-        return isinstance(self.params, np.ndarray)
-
-    @property
-    def weight_bytes(self) -> float:
-        """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
-        held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
-        return self.params * self.weight_bytes_per_param + held
-
-    @property
-    def target_kv_bytes_per_token(self) -> float:
-        """KV bytes per token of the served model alone (``kv_bytes_per_token`` holds the drafter's too)."""
-        draft = self.speculation.draft if self.speculation is not None else None
-        return self.kv_bytes_per_token - (draft.kv_bytes_per_token if draft is not None else 0.0)
-
-
-@dataclass(frozen=True)
-class Speculation:
-    """Speculative decoding on a replica: k drafted tokens a round, accepted with probability a each.
-
-    ``draft`` is the drafter as a model on the replica's accelerators (a draft model, an EAGLE
-    head, an MTP module), None for a drafter that costs no forward pass (n-gram lookup).
-    ``draft_weight_bytes`` is what the drafter adds to the replica's memory (a head that shares
-    the served model's embedding and output head holds less than it reads).
-    """
-
-    draft_tokens: float
-    acceptance_rate: float
-    draft: Deployment | None
-    draft_weight_bytes: float
-
-    @property
-    def tokens_per_pass(self) -> float:
-        return float(spec.expected_tokens_per_pass(self.acceptance_rate, self.draft_tokens))
 
 
 class PhaseTerms(NamedTuple):

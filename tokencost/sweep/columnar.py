@@ -81,8 +81,7 @@ class ColumnChunk:
         of each set of columns (a group's inputs; a breakdown present or not)."""
         parts = [self.which]
         parts += [~np.isnan(values) for key, values in self.columns.items() if key.startswith(BREAKDOWN)]
-        signature = np.stack(parts) if parts else np.zeros((1, self.size))
-        _, first = np.unique(signature, axis=1, return_index=True)
+        _, first = np.unique(_packed(np.stack(parts)), return_index=True)
         return self.as_rows(np.sort(first))
 
     def column_types(self, value_type: Any, merge: Any) -> dict[str, str | None]:
@@ -106,6 +105,17 @@ class ColumnChunk:
                 kind = merge(kind, item)
             found[key] = kind
         return found
+
+
+def _packed(rows: np.ndarray) -> np.ndarray:
+    """One integer per column of ``rows`` (non-negative integers or bools), in the columns'
+    lexicographic order (as ``np.unique(rows, axis=1)`` orders them): their mixed-radix number,
+    or their rank where it would not fit an int64."""
+    rows = rows.astype(np.int64)
+    spans = [int(row.max()) + 1 if row.size else 1 for row in rows]
+    if math.prod(spans) < 2**62:
+        return np.ravel_multi_index(tuple(rows), spans)
+    return np.unique(rows, axis=1, return_inverse=True)[1].reshape(-1)
 
 
 def _at(values: Any, picked: np.ndarray) -> Any:
@@ -245,7 +255,7 @@ def compute_chunk(spec: SweepSpec, start: int, stop: int, compute_row: Any) -> C
     plan = _Plan(spec, index)
     structural = [k for k, name in enumerate(plan.names) if name not in plan.numeric]
     keys = index[:, structural] if structural else np.zeros((len(index), 1), dtype=np.int64)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    _, inverse = np.unique(_packed(keys.T), return_inverse=True)
     inverse = inverse.reshape(-1)
     for group in range(int(inverse.max()) + 1 if len(inverse) else 0):
         plan.group(np.flatnonzero(inverse == group))
@@ -264,11 +274,29 @@ def _columns(plan: _Plan, chosen: np.ndarray, start: int) -> dict[str, Any]:
 
     which = plan.template_of[chosen]
     numbers = {axis: values[chosen] for axis, values in plan.numbers.items()}
-    results = vec.evaluate_columns(plan.templates, which, numbers)
+    results = vec.evaluate_columns(plan.templates, which, numbers, coded=True)
     columns: dict[str, Any] = {INDEX_COLUMN: (start + chosen).astype(np.int64)}
     for k, name in enumerate(plan.names):
         columns[name] = Repeated(list(plan.spec.axes[name]), plan.index[chosen, k])
     for key in dict.fromkeys(key for inputs in plan.inputs for key in inputs):
         columns[key] = Repeated([inputs.get(key, MISSING) for inputs in plan.inputs], which)
-    columns.update(results)
+    columns.update({key: repeated(values) for key, values in results.items()})
     return columns
+
+
+def repeated(values: Any) -> Any:
+    """A result column of objects as :class:`Repeated`: a coded one
+    (:class:`tokencost.vectorised_view.Coded`) as it is, an object array as its distinct values
+    (by type and value) and each row's code, so that its types and Arrow array are made once per
+    distinct value (the array itself where a value cannot be hashed); other columns as they are."""
+    if isinstance(values, tuple):  # Coded: values and codes
+        return Repeated(list(values[0]), values[1])
+    if values.dtype != object:
+        return values
+    codes: dict[tuple[type, Any], int] = {}
+    add = codes.setdefault
+    try:
+        index = [add((value.__class__, value), len(codes)) for value in values.tolist()]
+    except TypeError:  # unhashable
+        return values
+    return Repeated([value for _, value in codes], np.array(index, dtype=np.int64))

@@ -1,0 +1,104 @@
+"""The numbers of one served model replica: :class:`Deployment` (and its :class:`Speculation`).
+
+Plain floats for one scenario, or numpy arrays of one entry per configuration (a struct of
+arrays: :mod:`tokencost.vectorised`). The step-time functions are in
+:mod:`tokencost.model.serving`, which re-exports both classes.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tokencost.model import speculative as spec
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One model replica on its accelerators: every number the physics needs, in SI."""
+
+    params: float
+    active_params: float
+    embedding_params: float
+    linear_params: float
+    lm_head_params: float
+    experts: float
+    experts_per_token: float
+    layers: float
+    d_model: float
+    attention_flops_per_key: float
+    kv_bytes_per_token: float  # whole replica, KV-head replication included
+    weight_bytes_per_param: float
+    activation_bytes: float
+    peak_flop_per_s: float
+    bandwidth_bytes_per_s: float
+    memory_bytes: float
+    interconnect_bytes_per_s: float
+    interconnect_latency_s: float
+    usd_per_hour: float  # per accelerator
+    power_w: float  # per accelerator, NaN when unknown
+    tensor: float
+    pipeline: float
+    compute_efficiency: float
+    bandwidth_efficiency: float
+    interconnect_efficiency: float
+    memory_reserve_fraction: float
+    step_overhead_s: float
+    moe_layers: float = 0.0  # layers with routed experts (0: dense)
+    expert: float = 1.0  # expert-parallel ranks E (1: experts split by tensor parallelism)
+    expert_imbalance_ratio: float = 1.0  # busiest rank's routed tokens / the mean (E > 1)
+    interconnect_hop_latency_s: float = 0.0  # per link hop of an all-reduce (parallelism.all_reduce_time_s)
+    all_reduce_algorithm: str = "ring"  # "auto" on NVSwitch / full mesh: engines' one-/two-shot kernels
+    speculation: Speculation | None = None
+    decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
+
+    @property
+    def accelerators(self) -> float:
+        return self.tensor * self.pipeline
+
+    @functools.cached_property
+    def memo(self) -> dict[tuple[Any, ...], Any]:
+        """Results of this replica's step-time functions at scalar arguments
+        (:mod:`tokencost.model.memo`). Not a field: equality, hashing and ``dataclasses.replace``
+        ignore it, and a replaced deployment starts empty."""
+        return {}
+
+    @property
+    def memo_any_size(self) -> bool:
+        """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
+        return isinstance(self.params, np.ndarray)
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
+        held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
+        return self.params * self.weight_bytes_per_param + held
+
+    @property
+    def target_kv_bytes_per_token(self) -> float:
+        """KV bytes per token of the served model alone (``kv_bytes_per_token`` holds the drafter's too)."""
+        draft = self.speculation.draft if self.speculation is not None else None
+        return self.kv_bytes_per_token - (draft.kv_bytes_per_token if draft is not None else 0.0)
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """Speculative decoding on a replica: k drafted tokens a round, accepted with probability a each.
+
+    ``draft`` is the drafter as a model on the replica's accelerators (a draft model, an EAGLE
+    head, an MTP module), None for a drafter that costs no forward pass (n-gram lookup).
+    ``draft_weight_bytes`` is what the drafter adds to the replica's memory (a head that shares
+    the served model's embedding and output head holds less than it reads).
+    """
+
+    draft_tokens: float
+    acceptance_rate: float
+    draft: Deployment | None
+    draft_weight_bytes: float
+
+    @property
+    def tokens_per_pass(self) -> float:
+        return float(spec.expected_tokens_per_pass(self.acceptance_rate, self.draft_tokens))
