@@ -1,6 +1,6 @@
-"""The screen sizes each option at its own batch cap: evaluate() does not read serving.max_batch
-(only the simulator does), so an engine's cap (vLLM's max_num_seqs) or one of the screen's
-fractions of the cap would otherwise be sized at evaluate()'s larger batch."""
+"""The screen sizes each option at its own batch cap: evaluate() caps its batch at
+serving.max_batch as the simulator does, so an engine's cap (vLLM's max_num_seqs) or one of the
+screen's fractions of the cap is sized at that batch, not at the larger one that fits."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ class Option:
     min_replicas: int
     usd_per_day_per_replica: float
     analytic_replicas: int = 1
-    replica_requests_per_s: float | None = None  # one replica kept full at max_batch (screen.capacity_at_cap)
+    replica_requests_per_s: float | None = None  # one replica kept full at max_batch
     expert_parallel: int = 1
     pipeline_parallel: int = 1
     disaggregated: bool = False  # prefill and decode pools (serving.disaggregated), sized analytically

@@ -16,9 +16,8 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from tokencost.api import deployment, evaluate, traffic_for
+from tokencost.api import evaluate
 from tokencost.errors import ScenarioError
-from tokencost.model import operating as op
 from tokencost.plan.records import Option, label
 from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.hardware import Candidate, candidate_preset
@@ -268,8 +267,8 @@ def _option(base: Scenario, name: str, layout: Layout, cap: int, uncapped: Any, 
     replicas = max(evaluation.replicas or 1, 1)
     if layout.disaggregated:
         capacity, least = evaluation.replica_requests_per_s, replicas
-    else:  # at the option's own cap, which evaluate() does not read (see capacity_at_cap)
-        capacity = capacity_at_cap(capped, cap, evaluation)
+    else:  # at the option's own cap: evaluate() caps its batch at serving.max_batch, as the simulator does
+        capacity = evaluation.replica_requests_per_s
         least = max(1, math.ceil(rate_per_s / (capacity or math.inf) - 1e-9))
         replicas = max(replicas, least)
     return Option(
@@ -293,17 +292,3 @@ def _option(base: Scenario, name: str, layout: Layout, cap: int, uncapped: Any, 
         prefill_replicas=evaluation.prefill_replicas,
         decode_replicas=evaluation.decode_replicas,
     )
-
-
-def capacity_at_cap(scenario: Scenario, cap: int, evaluation: Any) -> float | None:
-    """Requests/s one replica of ``scenario`` serves kept full at ``cap`` sequences.
-
-    evaluate()'s ``replica_requests_per_s`` is at its own batch cap (memory and TPOT target);
-    it does not read ``serving.max_batch``, which only the simulator obeys. Under a lower cap
-    (an engine's ``max_num_seqs``, or the screen's fractions of the cap) this is the same
-    steady-state formula at ``cap``, ``1/(T_p + D(B)/B)`` (:func:`tokencost.model.steady.
-    capacity_requests_per_s`), so the analytic fleet is sized for the batch the simulator runs."""
-    mu, own = evaluation.replica_requests_per_s, evaluation.batch_cap
-    if mu is None or own is None or cap >= own:
-        return mu
-    return float(op.capacity_requests_per_s(deployment(scenario), cap, traffic_for(scenario, cap)))
