@@ -285,8 +285,9 @@ class ServingSpec(BaseModel):
         None,
         gt=0,
         le=65_536,
-        description="Most sequences running on a replica; default: evaluate()'s batch cap "
-        "(the largest that fits and meets the TPOT target at full load).",
+        description="Most sequences running on a replica (an engine's max_num_seqs): caps the batch "
+        "of evaluate() and of the simulator alike; default: the largest that fits and meets the TPOT "
+        "target at full load.",
     )
     block_tokens: int = Field(16, gt=0, le=4096, description="Tokens per KV-cache block (vLLM: 16).")
     max_prefill_tokens: int = Field(
