@@ -4,7 +4,7 @@ An evaluation asks for the same prefill and decode steps of one replica many tim
 cap, the capacity, the operating point and its percentiles, the records). The functions of
 :mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed in a
 dict that lives on the deployment (``Deployment.memo``), keyed by the function's name and its
-arguments (scalars, or small arrays by their bytes), so the physics is computed once per
+arguments (scalars — a 0-d float array as the float it holds —, or small arrays by their bytes), so the physics is computed once per
 deployment and argument, by the same code. Large arrays (a sweep) are computed every time, except
 on an owner whose ``memo_any_size`` is true: a struct-of-arrays deployment
 (:mod:`tokencost.vectorised`), whose arguments are as long as it is and whose passes recur.
@@ -42,6 +42,8 @@ def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] |
     for value in values:
         if isinstance(value, (int, float)):
             key.append(value)
+        elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == np.float64:
+            key.append(float(value))  # a 0-d float array is the float it holds (the same result)
         elif isinstance(value, np.ndarray) and value.size <= limit:
             key.append((value.dtype.str, value.shape, value.tobytes()))
         else:
