@@ -4,10 +4,11 @@ An evaluation asks for the same prefill and decode steps of one replica many tim
 cap, the capacity, the operating point and its percentiles, the records). The functions of
 :mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed in a
 dict that lives on the deployment (``Deployment.memo``), keyed by the function's name and its
-arguments (scalars — a 0-d float array as the float it holds —, or small arrays by their bytes), so the physics is computed once per
-deployment and argument, by the same code. Large arrays (a sweep) are computed every time, except
-on an owner whose ``memo_any_size`` is true: a struct-of-arrays deployment
-(:mod:`tokencost.vectorised`), whose arguments are as long as it is and whose passes recur.
+arguments (scalars, a 0-d float array as the float it holds, or small arrays by their bytes), so
+the physics is computed once per deployment and argument, by the same code. Large arrays (a
+sweep) are computed every time, except on an owner whose ``memo_any_size`` is true: a
+struct-of-arrays deployment (:mod:`tokencost.vectorised`), whose arguments are as long as it is
+and whose passes recur.
 What is remembered is made read-only, so that no caller can change it for the next. The dict
 starts afresh past ``MEMO_ENTRIES`` results.
 """
