@@ -24,6 +24,7 @@ import numpy as np
 _T = TypeVar("_T")
 MEMO_ENTRIES = 4096  # results kept per deployment before its memo starts afresh (bounds memory)
 MEMO_ARRAY_SIZE = 1024  # arrays up to this many elements are keyed by their bytes
+_EXACT_INT = 2**53  # ints up to this size convert to a float exactly
 
 
 class HasMemo(Protocol):
@@ -81,10 +82,13 @@ def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Cal
 
 
 def as_float(value: Any) -> Any:
-    """``value`` for arithmetic: Python and numpy floats and float arrays as they are, anything
-    else (ints, lists) as a float array. ``np.asarray`` on a float makes a 0-d array, which costs
-    about half a microsecond and makes every later operation on it a numpy one; the model's
-    parameters (a deployment's floats) go through this instead, the same IEEE operations."""
+    """``value`` for arithmetic: Python and numpy floats and float arrays as they are, a Python int
+    that a float holds exactly as that float, anything else (lists, other ints) as a float array.
+    ``np.asarray`` on a float makes a 0-d array, which costs about half a microsecond and makes
+    every later operation on it a numpy one; the model's parameters (a deployment's floats) and
+    the step functions' scalar arguments go through this instead, the same IEEE operations."""
     if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype == np.float64):
         return value
+    if type(value) is int and abs(value) <= _EXACT_INT:  # exactly a float: Python float arithmetic
+        return float(value)
     return np.asarray(value, dtype=float)

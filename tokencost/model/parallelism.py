@@ -20,6 +20,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_float
+
 ArrayLike = npt.ArrayLike
 
 ALL_REDUCES_PER_LAYER = 2  # Megatron-LM: one after the attention block, one after the MLP.
@@ -199,10 +201,10 @@ def pipeline_hop_time_s(
     latency_s: ArrayLike,
 ) -> np.ndarray:
     """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries."""
-    message = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
-    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
-    hops = np.asarray(pipeline, dtype=float) - 1.0
-    return hops * (np.asarray(latency_s, dtype=float) + message / rate)
+    message = as_float(tokens) * as_float(d_model) * as_float(activation_bytes)
+    rate = as_float(link_bytes_per_s) * as_float(efficiency)
+    hops = as_float(pipeline) - 1.0
+    return hops * (as_float(latency_s) + message / rate)  # type: ignore[no-any-return]
 
 
 def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:
