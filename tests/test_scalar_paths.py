@@ -7,11 +7,15 @@ to hit every branch (crossings inside, before and after the range, parallel line
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import numpy as np
+import pytest
 
+from tokencost import Scenario, evaluate
 from tokencost.model import roofline as rl
+from tokencost.records import replaced
 
 
 def _bits(value: float) -> bytes:
@@ -49,3 +53,21 @@ def test_sum_of_affine_max_scalar_path_is_taken_and_keeps_the_type() -> None:
     assert rl._sum_of_affine_max_scalar(1.0, 1.0, 3.0, 0.0, 1.0, 3.0) == 10.0
     # Not finite, or an array: the numpy path (None from the scalar gate).
     assert rl._finite_scalars(1.0, np.inf) is None and rl._finite_scalars(np.array([1.0])) is None
+
+
+def test_replaced_is_dataclasses_replace() -> None:
+    scenario = Scenario(
+        name="replace",
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm", "count": 1},
+        workload={"input_tokens": 500, "output_tokens": 100, "batch_size": 8},
+    )
+    evaluation = evaluate(scenario)
+    changes = {"turns": 3, "task_time_s": 1.25, "notes": ("a",)}
+    fast, slow = replaced(evaluation, changes), dataclasses.replace(evaluation, **changes)
+    assert fast == slow and fast is not evaluation and evaluation.turns != 3
+    assert vars(fast) == vars(slow)
+    with pytest.raises(TypeError):
+        replaced(evaluation, {"no_such_field": 1.0})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.turns = 4  # type: ignore[misc]
