@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tokencost import Scenario, evaluate
+from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.records import replaced
 
@@ -71,3 +72,14 @@ def test_replaced_is_dataclasses_replace() -> None:
         replaced(evaluation, {"no_such_field": 1.0})
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.turns = 4  # type: ignore[misc]
+
+
+def test_all_reduce_over_one_rank_count_is_bit_identical_to_the_array_form() -> None:
+    rng = np.random.default_rng(6)
+    messages = rng.uniform(1e3, 1e9, 400)
+    for algorithm in ("ring", "one_shot", "two_shot", "auto"):
+        for ranks in (2.0, 4.0, 8.0, 72.0):
+            link = (rng.uniform(1e10, 1e12), rng.uniform(0.5, 0.9), rng.uniform(1e-6, 2e-5), 3e-7)
+            one = par.all_reduce_time_s(messages, ranks, *link, algorithm)
+            every = par.all_reduce_time_s(messages, np.full_like(messages, ranks), *link, algorithm)
+            assert np.asarray(one).tobytes() == np.asarray(every).tobytes(), (algorithm, ranks)

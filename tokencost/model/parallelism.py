@@ -118,6 +118,14 @@ def all_reduce_time_s(
     rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
     latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
     names = _AUTO if algorithm == "auto" else (algorithm,)
+    if _scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
+        # One rank count (arrays of messages): each algorithm's factors as the floats that
+        # _hops_array and _volume_array hold for it, the same operations after.
+        factors = [
+            (all_reduce_hops(float(ranks), name), _volume_factor(float(ranks), name)) for name in names
+        ]  # type: ignore[arg-type]
+        times = [latency + hops * hop + volume * message / rate for hops, volume in factors]
+        return np.asarray(functools.reduce(np.minimum, times), dtype=float)
     times = [
         latency + _hops_array(ranks_, name) * hop + _volume_array(ranks_, name) * message / rate
         for name in names

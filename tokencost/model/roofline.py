@@ -111,13 +111,14 @@ def sum_of_affine_max(
     n = np.maximum(as_float(count), 0.0)
     hi = lo + n - 1.0
     base = n * a0 + a1 * n * (lo + hi) / 2.0
+    sloped, rising = d1 != 0.0, d1 > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(d1 != 0.0, -d0 / np.where(d1 != 0.0, d1, 1.0), 0.0)
+        crossing = np.where(sloped, -d0 / np.where(sloped, d1, 1.0), 0.0)
     # Integers in [lo, hi] where d0 + d1·x > 0.
     rising_lo = np.maximum(lo, np.floor(crossing) + 1.0)
     falling_hi = np.minimum(hi, np.ceil(crossing) - 1.0)
-    start = np.where(d1 > 0, rising_lo, np.where(d1 < 0, lo, lo))
-    stop = np.where(d1 > 0, hi, np.where(d1 < 0, falling_hi, np.where(d0 > 0, hi, lo - 1.0)))
+    start = np.where(rising, rising_lo, lo)
+    stop = np.where(rising, hi, np.where(d1 < 0, falling_hi, np.where(d0 > 0, hi, lo - 1.0)))
     k = np.maximum(stop - start + 1.0, 0.0)
     extra = k * d0 + d1 * k * (start + stop) / 2.0
     return base + np.where(k > 0, extra, 0.0)
