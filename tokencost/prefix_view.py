@@ -37,11 +37,16 @@ class TurnTokens(NamedTuple):
 
     @property
     def mean_prompt(self) -> float:
-        return float(self.prompts.mean())
+        return _mean(self.prompts)
 
     @property
     def mean_cached(self) -> float:
-        return float(self.cached.mean())
+        return _mean(self.cached)
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of the turns' values (one turn: its value, which is its mean exactly, x/1 = x)."""
+    return float(values[0]) if values.shape == (1,) else float(values.mean())
 
 
 def cache_enabled(scenario: Scenario) -> bool:
