@@ -121,9 +121,8 @@ def all_reduce_time_s(
     if _scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
         # One rank count (arrays of messages): each algorithm's factors as the floats that
         # _hops_array and _volume_array hold for it, the same operations after.
-        factors = [
-            (all_reduce_hops(float(ranks), name), _volume_factor(float(ranks), name)) for name in names
-        ]  # type: ignore[arg-type]
+        count = float(ranks)  # type: ignore[arg-type]
+        factors = [(all_reduce_hops(count, name), _volume_factor(count, name)) for name in names]
         times = [latency + hops * hop + volume * message / rate for hops, volume in factors]
         return np.asarray(functools.reduce(np.minimum, times), dtype=float)
     times = [
