@@ -83,3 +83,20 @@ def test_all_reduce_over_one_rank_count_is_bit_identical_to_the_array_form() -> 
             one = par.all_reduce_time_s(messages, ranks, *link, algorithm)
             every = par.all_reduce_time_s(messages, np.full_like(messages, ranks), *link, algorithm)
             assert np.asarray(one).tobytes() == np.asarray(every).tobytes(), (algorithm, ranks)
+
+
+def test_one_rate_quantile_bisection_is_bit_identical_to_the_array_form() -> None:
+    from tokencost.api import deployment, traffic_for
+    from tokencost.model import continuous
+
+    scenario = Scenario(
+        name="quantile",
+        model={"preset": "llama-3.1-70b"},
+        hardware={"preset": "h100-sxm", "count": 8},
+        workload={"input_tokens": 1000, "output_tokens": 300, "requests_per_second": 50},
+    )
+    dep, traffic = deployment(scenario), traffic_for(scenario, 256)
+    for rate in (0.5, 3.0, 7.0):
+        one = continuous.continuous(dep, [rate], traffic, 99.0)
+        two = continuous.continuous(dep, [rate, rate], traffic, 99.0)
+        assert _bits(one.ttft_p_s[0]) == _bits(two.ttft_p_s[0]) == _bits(two.ttft_p_s[1]), rate
