@@ -388,4 +388,6 @@ def _feasible(
 
 def _at(value: np.ndarray, columns: bool) -> Any:
     """An operating point's field at its one rate (a float), or as a column."""
-    return np.asarray(value) if columns else float(np.asarray(value).reshape(-1)[0])
+    if columns:
+        return np.asarray(value)
+    return float(value.flat[0] if isinstance(value, np.ndarray) else np.asarray(value).reshape(-1)[0])
