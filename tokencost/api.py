@@ -14,7 +14,7 @@ from tokencost.model import fleet, prefix, serving
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
-from tokencost.records import Solved, _decode_record, _money, _prefill_record
+from tokencost.records import Solved, _decode_record, _money, _prefill_record, replaced
 from tokencost.results import Evaluation
 from tokencost.scenario import replica
 from tokencost.scenario.catalog import calibration
@@ -204,9 +204,9 @@ def evaluate(scenario: Scenario) -> Evaluation:
 def _finish(scenario: Scenario, dep: Deployment, solved: Evaluation) -> Evaluation:
     """The prefix-cache, economics and speculative fields on top of the operating point."""
     if solved.feasible:
-        solved = dataclasses.replace(solved, **prefix_view.cache_fields(scenario, dep, solved))
-    return dataclasses.replace(
-        solved, **economics_fields(scenario, solved), **_speculative_fields(scenario, dep, solved)
+        solved = replaced(solved, prefix_view.cache_fields(scenario, dep, solved))
+    return replaced(
+        solved, dict(**economics_fields(scenario, solved), **_speculative_fields(scenario, dep, solved))
     )
 
 
@@ -388,4 +388,6 @@ def _feasible(
 
 def _at(value: np.ndarray, columns: bool) -> Any:
     """An operating point's field at its one rate (a float), or as a column."""
-    return np.asarray(value) if columns else float(np.asarray(value).reshape(-1)[0])
+    if columns:
+        return np.asarray(value)
+    return float(value.flat[0] if isinstance(value, np.ndarray) else np.asarray(value).reshape(-1)[0])

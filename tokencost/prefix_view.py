@@ -37,11 +37,16 @@ class TurnTokens(NamedTuple):
 
     @property
     def mean_prompt(self) -> float:
-        return float(self.prompts.mean())
+        return _mean(self.prompts)
 
     @property
     def mean_cached(self) -> float:
-        return float(self.cached.mean())
+        return _mean(self.cached)
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of the turns' values (one turn: its value, which is its mean exactly, x/1 = x)."""
+    return float(values[0]) if values.shape == (1,) else float(values.mean())
 
 
 def cache_enabled(scenario: Scenario) -> bool:
@@ -90,7 +95,7 @@ def cache_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict[st
             fields["usd_per_million_cached_input_tokens"] = (
                 usd * share / cached * PER_MILLION if cached else None
             )
-    pre_s = np.asarray(prefix.prefill_cached(dep, tokens.prompts, tokens.cached).time_s, dtype=float)
+    pre_s = _turn_prefill_s(dep, tokens)
     wait_s = float(ev.ttft_s or 0.0) - float(ev.prefill.time_s or 0.0)
     ttft = wait_s + pre_s
     decode_s = float(ev.tpot_s or 0.0) * float(decode_steps(tokens.output))
@@ -119,6 +124,19 @@ def task_usd_at_capacity(dep: Deployment, tokens: TurnTokens, batch: float) -> f
     ``usd/s · Σ_k [T_p(P_k, C_k) + D_k(B)/B]`` (the cost behind the capacity
     ``1/(T_p + D/B)`` of :mod:`tokencost.model.steady`)."""
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    pre_s = np.asarray(prefix.prefill_cached(dep, tokens.prompts, tokens.cached).time_s, dtype=float)
-    decode_s = np.asarray(serving.decode_total_time_s(dep, batch, tokens.prompts, tokens.output), dtype=float)
+    pre_s = _turn_prefill_s(dep, tokens)
+    prompts = _one_or_all(tokens.prompts)
+    decode_s = np.asarray(serving.decode_total_time_s(dep, batch, prompts, tokens.output), dtype=float)
     return usd_s * float((pre_s + decode_s / batch).sum())
+
+
+def _one_or_all(values: np.ndarray) -> float | np.ndarray:
+    """The one value of a single turn as a float (the operating point's own arguments, so the step
+    functions find it in the deployment's memo and take their scalar paths), else every turn's."""
+    return float(values[0]) if values.shape == (1,) else values
+
+
+def _turn_prefill_s(dep: Deployment, tokens: TurnTokens) -> np.ndarray:
+    """Seconds of each turn's prefill, its cached prefix skipped (one value per turn)."""
+    pre = prefix.prefill_cached(dep, _one_or_all(tokens.prompts), _one_or_all(tokens.cached))
+    return np.atleast_1d(np.asarray(pre.time_s, dtype=float))

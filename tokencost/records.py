@@ -5,6 +5,7 @@ Split from :mod:`tokencost.api` (which composes them); pure functions of the mod
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -15,7 +16,23 @@ from tokencost.model import flops as fl
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
-from tokencost.results import DecodeRecord, PrefillRecord
+from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
+
+_EVALUATION_FIELDS = frozenset(item.name for item in dataclasses.fields(Evaluation))
+
+
+def replaced(evaluation: Evaluation, changes: dict[str, Any]) -> Evaluation:
+    """``dataclasses.replace(evaluation, **changes)`` without rebuilding ~100 frozen fields one
+    ``object.__setattr__`` at a time (about 100 µs): :class:`Evaluation` has no ``__post_init__``,
+    no ``init=False`` fields and no cached properties, so a copy of its ``__dict__`` with the
+    changes is the same record (a test compares them). Unknown names go to ``dataclasses.replace``
+    for its error."""
+    if not changes.keys() <= _EVALUATION_FIELDS:
+        return dataclasses.replace(evaluation, **changes)
+    new = object.__new__(Evaluation)
+    new.__dict__.update(evaluation.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 class Solved(NamedTuple):

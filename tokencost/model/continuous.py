@@ -227,14 +227,27 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
     low = np.zeros_like(target)
     high = kingman * (mix.iteration_s + mix.pass_s).max(axis=(-1, -2)) + 1e-12
     shift = mix.pass_s - prefill_s
+    if target.shape == (1,):  # one rate: the bracket as floats, the same comparisons
+        goal, bottom, top = float(target[0]), 0.0, float(high[0])
+        for _ in range(QUANTILE_BISECTIONS):
+            middle_s = (bottom + top) / 2.0
+            if float(_mixture_cdf(mix, shift, middle_s, kingman)[0]) < goal:
+                bottom = middle_s
+            else:
+                top = middle_s
+        return np.where(target > 0, top, 0.0)
     for _ in range(QUANTILE_BISECTIONS):
         middle = (low + high) / 2.0
-        x = middle[..., None, None] / kingman - shift
-        share = np.minimum(np.maximum(x / mix.iteration_s, 0.0), 1.0)  # np.clip, without its wrapper
-        cdf = (mix.weight * share).sum(axis=(-1, -2))
-        below = cdf < target
+        below = _mixture_cdf(mix, shift, middle[..., None, None], kingman) < target
         low, high = np.where(below, middle, low), np.where(below, high, middle)
     return np.where(target > 0, high, 0.0)
+
+
+def _mixture_cdf(mix: _Gated, shift: np.ndarray, wait_s: float | np.ndarray, kingman: float) -> np.ndarray:
+    """``P(U·τ + pass − T_p ≤ w/k)`` over the gated mixture (one value per rate)."""
+    x = wait_s / kingman - shift
+    share = np.minimum(np.maximum(x / mix.iteration_s, 0.0), 1.0)  # np.clip, without its wrapper
+    return (mix.weight * share).sum(axis=(-1, -2))  # type: ignore[no-any-return]
 
 
 def loop_gain(

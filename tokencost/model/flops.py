@@ -79,7 +79,7 @@ def causal_key_count(prompt_tokens: ArrayLike) -> np.ndarray:
     Query ``i`` (1-based) attends to keys ``1..i``. Kernels such as FlashAttention skip the
     masked upper triangle, so this — not ``P²`` — is the work done.
     """
-    prompt = np.asarray(prompt_tokens, dtype=float)
+    prompt = as_float(prompt_tokens)
     return prompt * (prompt + 1.0) / 2.0
 
 
@@ -99,10 +99,10 @@ def prefill_flops(
     Llama-2-7B, P=512: ``2·6.48e9·512 + 2·0.131e9 + 4·32·32·128·131328 = 6.70e12`` FLOP.
     """
     body = as_float(linear_params) - as_float(lm_head_params)
-    prompt = np.asarray(prompt_tokens, dtype=float)
+    prompt = as_float(prompt_tokens)
     per_prompt = 2.0 * body * prompt + 2.0 * as_float(lm_head_params)
     per_prompt = per_prompt + as_float(attention_flops_per_key) * causal_key_count(prompt)
-    return np.asarray(batch, dtype=float) * per_prompt
+    return as_float(batch) * per_prompt  # type: ignore[no-any-return]
 
 
 def decode_step_flops(
@@ -117,10 +117,10 @@ def decode_step_flops(
     ``B·[2·N_lin + a·(c + 1)]`` — the forward pass of one token, whose query attends to the c
     cached keys and its own (kipply 2022, "Transformer Inference Arithmetic": 2·N per token).
     """
-    context = np.asarray(context_tokens, dtype=float)
+    context = as_float(context_tokens)
     per_token = 2.0 * as_float(linear_params)
     per_token = per_token + as_float(attention_flops_per_key) * (context + 1.0)
-    return np.asarray(batch, dtype=float) * per_token
+    return as_float(batch) * per_token  # type: ignore[no-any-return]
 
 
 def decode_steps(output_tokens: ArrayLike) -> np.ndarray:

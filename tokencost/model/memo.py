@@ -4,10 +4,11 @@ An evaluation asks for the same prefill and decode steps of one replica many tim
 cap, the capacity, the operating point and its percentiles, the records). The functions of
 :mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed in a
 dict that lives on the deployment (``Deployment.memo``), keyed by the function's name and its
-arguments (scalars, or small arrays by their bytes), so the physics is computed once per
-deployment and argument, by the same code. Large arrays (a sweep) are computed every time, except
-on an owner whose ``memo_any_size`` is true: a struct-of-arrays deployment
-(:mod:`tokencost.vectorised`), whose arguments are as long as it is and whose passes recur.
+arguments (scalars, a 0-d float array as the float it holds, or small arrays by their bytes), so
+the physics is computed once per deployment and argument, by the same code. Large arrays (a
+sweep) are computed every time, except on an owner whose ``memo_any_size`` is true: a
+struct-of-arrays deployment (:mod:`tokencost.vectorised`), whose arguments are as long as it is
+and whose passes recur.
 What is remembered is made read-only, so that no caller can change it for the next. The dict
 starts afresh past ``MEMO_ENTRIES`` results.
 """
@@ -23,6 +24,7 @@ import numpy as np
 _T = TypeVar("_T")
 MEMO_ENTRIES = 4096  # results kept per deployment before its memo starts afresh (bounds memory)
 MEMO_ARRAY_SIZE = 1024  # arrays up to this many elements are keyed by their bytes
+_EXACT_INT = 2**53  # ints up to this size convert to a float exactly
 
 
 class HasMemo(Protocol):
@@ -42,6 +44,8 @@ def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] |
     for value in values:
         if isinstance(value, (int, float)):
             key.append(value)
+        elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == np.float64:
+            key.append(float(value))  # a 0-d float array is the float it holds (the same result)
         elif isinstance(value, np.ndarray) and value.size <= limit:
             key.append((value.dtype.str, value.shape, value.tobytes()))
         else:
@@ -52,7 +56,7 @@ def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] |
 def _freeze(result: Any) -> None:
     for part in result if isinstance(result, tuple) else (result,):
         if isinstance(part, np.ndarray):
-            part.flags.writeable = False
+            part.setflags(write=False)  # half the cost of flags.writeable = False
 
 
 def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
@@ -78,10 +82,13 @@ def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Cal
 
 
 def as_float(value: Any) -> Any:
-    """``value`` for arithmetic: Python and numpy floats and float arrays as they are, anything
-    else (ints, lists) as a float array. ``np.asarray`` on a float makes a 0-d array, which costs
-    about half a microsecond and makes every later operation on it a numpy one; the model's
-    parameters (a deployment's floats) go through this instead, the same IEEE operations."""
+    """``value`` for arithmetic: Python and numpy floats and float arrays as they are, a Python int
+    that a float holds exactly as that float, anything else (lists, other ints) as a float array.
+    ``np.asarray`` on a float makes a 0-d array, which costs about half a microsecond and makes
+    every later operation on it a numpy one; the model's parameters (a deployment's floats) and
+    the step functions' scalar arguments go through this instead, the same IEEE operations."""
     if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype == np.float64):
         return value
+    if type(value) is int and abs(value) <= _EXACT_INT:  # exactly a float: Python float arithmetic
+        return float(value)
     return np.asarray(value, dtype=float)

@@ -52,7 +52,7 @@ def prefill_bytes(
     batch: ArrayLike = 1,
 ) -> np.ndarray:
     """Bytes moved to prefill B prompts of P tokens: ``W + B·P·kv``."""
-    written = np.asarray(batch, dtype=float) * np.asarray(prompt_tokens) * kv_bytes_per_token
+    written = as_float(batch) * as_float(prompt_tokens) * kv_bytes_per_token
     return as_float(weight_bytes) + written
 
 
@@ -67,8 +67,8 @@ def decode_step_bytes(
 
     Llama-2-7B fp16, B=1, c=576: ``13.2e9 + 577·524,288 = 13.5e9`` bytes.
     """
-    context = np.asarray(context_tokens, dtype=float)
-    kv = np.asarray(batch, dtype=float) * (context + 1.0) * as_float(kv_bytes_per_token)
+    context = as_float(context_tokens)
+    kv = as_float(batch) * (context + 1.0) * as_float(kv_bytes_per_token)
     return as_float(weight_bytes) + kv
 
 

@@ -20,6 +20,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_float
+
 ArrayLike = npt.ArrayLike
 
 ALL_REDUCES_PER_LAYER = 2  # Megatron-LM: one after the attention block, one after the MLP.
@@ -116,6 +118,13 @@ def all_reduce_time_s(
     rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
     latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
     names = _AUTO if algorithm == "auto" else (algorithm,)
+    if _scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
+        # One rank count (arrays of messages): each algorithm's factors as the floats that
+        # _hops_array and _volume_array hold for it, the same operations after.
+        count = float(ranks)  # type: ignore[arg-type]
+        factors = [(all_reduce_hops(count, name), _volume_factor(count, name)) for name in names]
+        times = [latency + hops * hop + volume * message / rate for hops, volume in factors]
+        return np.asarray(functools.reduce(np.minimum, times), dtype=float)
     times = [
         latency + _hops_array(ranks_, name) * hop + _volume_array(ranks_, name) * message / rate
         for name in names
@@ -199,10 +208,10 @@ def pipeline_hop_time_s(
     latency_s: ArrayLike,
 ) -> np.ndarray:
     """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries."""
-    message = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
-    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
-    hops = np.asarray(pipeline, dtype=float) - 1.0
-    return hops * (np.asarray(latency_s, dtype=float) + message / rate)
+    message = as_float(tokens) * as_float(d_model) * as_float(activation_bytes)
+    rate = as_float(link_bytes_per_s) * as_float(efficiency)
+    hops = as_float(pipeline) - 1.0
+    return hops * (as_float(latency_s) + message / rate)  # type: ignore[no-any-return]
 
 
 def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:

@@ -8,10 +8,12 @@ parallel all-reduces sit between the matrix products that need their results.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float
+from tokencost.model.memo import as_float, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -21,7 +23,7 @@ BOUND_NAMES = ("compute", "memory", "interconnect")
 def compute_time_s(flops: ArrayLike, peak_flop_per_s: ArrayLike, efficiency: ArrayLike) -> np.ndarray:
     """Seconds to do ``flops`` at ``peak_flop_per_s × efficiency``."""
     rate = as_float(peak_flop_per_s) * as_float(efficiency)
-    return np.asarray(flops, dtype=float) / rate
+    return as_float(flops) / rate  # type: ignore[no-any-return]
 
 
 def memory_time_s(
@@ -29,13 +31,16 @@ def memory_time_s(
 ) -> np.ndarray:
     """Seconds to stream ``bytes_moved`` at ``bandwidth × efficiency``."""
     rate = as_float(bandwidth_bytes_per_s) * as_float(efficiency)
-    return np.asarray(bytes_moved, dtype=float) / rate
+    return as_float(bytes_moved) / rate  # type: ignore[no-any-return]
 
 
 def roofline_time_s(
     compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0.0, fixed_s: ArrayLike = 0.0
 ) -> np.ndarray:
-    """``max(compute, memory) + communication + fixed`` seconds."""
+    """``max(compute, memory) + communication + fixed`` seconds (plain numbers: the same on floats,
+    :func:`roofline_time_scalar_s`)."""
+    if is_scalar(compute_s, memory_s, comm_s, fixed_s):
+        return roofline_time_scalar_s(compute_s, memory_s, comm_s, fixed_s)  # type: ignore[arg-type,return-value]
     slowest = np.maximum(as_float(compute_s), as_float(memory_s))
     return slowest + as_float(comm_s) + as_float(fixed_s)
 
@@ -91,8 +96,14 @@ def sum_of_affine_max(
     Decode step time is the max of two affine functions of the context (compute and memory
     both grow linearly with c), so a whole response's decode time is this sum: the max of the
     first plus the positive part of their difference, an arithmetic series over the integers
-    where it is positive.
+    where it is positive. One value each (floats or 0-d arrays, all finite): the same operations
+    on Python floats (:func:`_sum_of_affine_max_scalar`), bit for bit the same result.
     """
+    scalars = _finite_scalars(offset_a, slope_a, offset_b, slope_b, first, count)
+    if scalars is not None:
+        found = _sum_of_affine_max_scalar(*scalars)
+        if found is not None:
+            return np.float64(found)  # type: ignore[return-value]
     a0, a1 = as_float(offset_a), as_float(slope_a)
     d0 = as_float(offset_b) - a0
     d1 = as_float(slope_b) - a1
@@ -100,13 +111,63 @@ def sum_of_affine_max(
     n = np.maximum(as_float(count), 0.0)
     hi = lo + n - 1.0
     base = n * a0 + a1 * n * (lo + hi) / 2.0
+    sloped, rising = d1 != 0.0, d1 > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(d1 != 0.0, -d0 / np.where(d1 != 0.0, d1, 1.0), 0.0)
+        crossing = np.where(sloped, -d0 / np.where(sloped, d1, 1.0), 0.0)
     # Integers in [lo, hi] where d0 + d1·x > 0.
     rising_lo = np.maximum(lo, np.floor(crossing) + 1.0)
     falling_hi = np.minimum(hi, np.ceil(crossing) - 1.0)
-    start = np.where(d1 > 0, rising_lo, np.where(d1 < 0, lo, lo))
-    stop = np.where(d1 > 0, hi, np.where(d1 < 0, falling_hi, np.where(d0 > 0, hi, lo - 1.0)))
+    start = np.where(rising, rising_lo, lo)
+    stop = np.where(rising, hi, np.where(d1 < 0, falling_hi, np.where(d0 > 0, hi, lo - 1.0)))
     k = np.maximum(stop - start + 1.0, 0.0)
     extra = k * d0 + d1 * k * (start + stop) / 2.0
     return base + np.where(k > 0, extra, 0.0)
+
+
+def _finite_scalars(*values: object) -> list[float] | None:
+    """``values`` as Python floats when each is one finite number (a float, an int or a 0-d
+    float array), else None (arrays, NaN and infinities take the numpy path)."""
+    floats = []
+    for value in values:
+        if isinstance(value, np.ndarray):
+            if value.ndim != 0 or value.dtype != np.float64:
+                return None
+            value = float(value)
+        elif not isinstance(value, (int, float)):
+            return None
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            return None
+        floats.append(float(value))  # type: ignore[arg-type]
+    return floats
+
+
+def _sum_of_affine_max_scalar(
+    a0: float, a1: float, b0: float, b1: float, lo: float, count: float
+) -> float | None:
+    """:func:`sum_of_affine_max` at one point, on Python floats: each numpy operation of the array
+    form in the same order (``np.maximum``/``np.minimum`` as ``x if x > y else y``; ``np.where``
+    as a choice), so the result is bit for bit the same (a test checks it on random inputs).
+    None when the crossing overflows (the numpy path handles it)."""
+    d0 = b0 - a0
+    d1 = b1 - a1
+    n = count if count > 0.0 else 0.0
+    hi = lo + n - 1.0
+    base = n * a0 + a1 * n * (lo + hi) / 2.0
+    crossing = -d0 / d1 if d1 != 0.0 else 0.0
+    if not math.isfinite(crossing):
+        return None
+    if d1 > 0:
+        floor_next = math.floor(crossing) + 1.0
+        start = lo if lo > floor_next else floor_next
+        stop = hi
+    elif d1 < 0:
+        ceil_prev = math.ceil(crossing) - 1.0
+        start = lo
+        stop = hi if hi < ceil_prev else ceil_prev
+    else:
+        start = lo
+        stop = hi if d0 > 0 else lo - 1.0
+    k = stop - start + 1.0
+    k = k if k > 0.0 else 0.0
+    extra = k * d0 + d1 * k * (start + stop) / 2.0
+    return base + (extra if k > 0 else 0.0)

@@ -34,7 +34,7 @@ from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import memoized
+from tokencost.model.memo import as_float, memoized
 
 ArrayLike = npt.ArrayLike
 
@@ -114,7 +114,7 @@ def _terms(
         bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
     time = rl.roofline_time_s(compute, memory, comm_s, dep.step_overhead_s)
-    return PhaseTerms(flops, bytes_moved, compute, memory, np.asarray(comm_s, dtype=float), time)
+    return PhaseTerms(flops, bytes_moved, compute, memory, as_float(comm_s), time)
 
 
 def _hops(dep: Deployment) -> dict[str, Any]:
@@ -144,7 +144,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     )
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
     if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
-        return np.asarray(reduce + hops, dtype=float)
+        return as_float(reduce + hops)  # type: ignore[no-any-return]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
     attention = par.all_reduce_time_s(message, dep.tensor, *link, **_hops(dep))
@@ -161,7 +161,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
-    tokens = np.asarray(batch, dtype=float) * np.asarray(prompt_tokens, dtype=float)
+    tokens = as_float(batch) * as_float(prompt_tokens)
     flops = fl.prefill_flops(
         linear_params=dep.linear_params,
         lm_head_params=dep.lm_head_params,
@@ -218,9 +218,9 @@ def _decode_pass(
     dep: Deployment, micro: ArrayLike, context_tokens: ArrayLike, positions: float
 ) -> PhaseTerms:
     """One pass of the served model over ``positions`` new tokens for each of B/p sequences."""
-    tokens = np.asarray(micro, dtype=float) * positions
+    tokens = as_float(micro) * positions
     offset = float(spec.verify_mean_context_offset(positions - 1.0))
-    context = np.asarray(context_tokens, dtype=float)
+    context = as_float(context_tokens)
     flops = fl.decode_step_flops(
         linear_params=dep.linear_params,
         attention_flops_per_key=dep.attention_flops_per_key,
@@ -261,7 +261,7 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
-    micro = np.asarray(batch, dtype=float) / dep.pipeline
+    micro = as_float(batch) / dep.pipeline
     speculation = dep.speculation
     if speculation is None:
         return _decode_pass(dep, micro, context_tokens, 1.0)
@@ -302,7 +302,7 @@ def _decode_total_time_s(
         at_one.compute_s - at_zero.compute_s,
         at_zero.memory_s,
         at_one.memory_s - at_zero.memory_s,
-        np.asarray(input_tokens, dtype=float),
+        as_float(input_tokens),
         steps,
     )
     fixed = at_zero.comm_s + decode_overhead_s(dep)

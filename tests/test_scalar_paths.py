@@ -1,0 +1,102 @@
+"""The model's scalar fast paths give bit for bit what their numpy forms give.
+
+A fast path for one value (Python floats instead of 0-d arrays) must do the same IEEE operations in
+the same order as the array form it shortcuts; these tests compare the bits on random inputs drawn
+to hit every branch (crossings inside, before and after the range, parallel lines, zero counts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+
+import numpy as np
+import pytest
+
+from tokencost import Scenario, evaluate
+from tokencost.model import parallelism as par
+from tokencost.model import roofline as rl
+from tokencost.records import replaced
+
+
+def _bits(value: float) -> bytes:
+    return struct.pack("<d", float(value))
+
+
+def _affine_cases(count: int, seed: int) -> list[tuple[float, ...]]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        a0, b0 = rng.uniform(0.0, 1e-2, 2) * rng.choice([1.0, 1e-3, 1e3], 2)
+        a1, b1 = rng.uniform(0.0, 1e-6, 2) * rng.choice([0.0, 1.0, 1e-3], 2)
+        if rng.random() < 0.1:
+            b1 = a1  # parallel: no crossing
+        first = float(rng.integers(0, 200_000))
+        steps = float(rng.choice([0, 1, 2, rng.integers(0, 5000)]))
+        cases.append((float(a0), float(a1), float(b0), float(b1), first, steps))
+    return cases
+
+
+def test_sum_of_affine_max_scalar_is_bit_identical_to_the_array_form() -> None:
+    cases = _affine_cases(5000, seed=12)
+    columns = [np.array(column) for column in zip(*cases, strict=True)]
+    vector = rl.sum_of_affine_max(*columns)  # arrays: the numpy path
+    for index, case in enumerate(cases):
+        assert _bits(rl.sum_of_affine_max(*case)) == _bits(vector[index]), case
+        zero_d = [np.asarray(value) for value in case]
+        assert _bits(rl.sum_of_affine_max(*zero_d)) == _bits(vector[index]), case
+
+
+def test_sum_of_affine_max_scalar_path_is_taken_and_keeps_the_type() -> None:
+    # Step 1..3 of max(1 + x, 3 + 0·x) from x = 1: 3 + 3 + 4 = 10 (hand count).
+    result = rl.sum_of_affine_max(1.0, 1.0, 3.0, 0.0, 1.0, 3.0)
+    assert isinstance(result, np.float64) and result == 10.0
+    assert rl._sum_of_affine_max_scalar(1.0, 1.0, 3.0, 0.0, 1.0, 3.0) == 10.0
+    # Not finite, or an array: the numpy path (None from the scalar gate).
+    assert rl._finite_scalars(1.0, np.inf) is None and rl._finite_scalars(np.array([1.0])) is None
+
+
+def test_replaced_is_dataclasses_replace() -> None:
+    scenario = Scenario(
+        name="replace",
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm", "count": 1},
+        workload={"input_tokens": 500, "output_tokens": 100, "batch_size": 8},
+    )
+    evaluation = evaluate(scenario)
+    changes = {"turns": 3, "task_time_s": 1.25, "notes": ("a",)}
+    fast, slow = replaced(evaluation, changes), dataclasses.replace(evaluation, **changes)
+    assert fast == slow and fast is not evaluation and evaluation.turns != 3
+    assert vars(fast) == vars(slow)
+    with pytest.raises(TypeError):
+        replaced(evaluation, {"no_such_field": 1.0})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.turns = 4  # type: ignore[misc]
+
+
+def test_all_reduce_over_one_rank_count_is_bit_identical_to_the_array_form() -> None:
+    rng = np.random.default_rng(6)
+    messages = rng.uniform(1e3, 1e9, 400)
+    for algorithm in ("ring", "one_shot", "two_shot", "auto"):
+        for ranks in (2.0, 4.0, 8.0, 72.0):
+            link = (rng.uniform(1e10, 1e12), rng.uniform(0.5, 0.9), rng.uniform(1e-6, 2e-5), 3e-7)
+            one = par.all_reduce_time_s(messages, ranks, *link, algorithm)
+            every = par.all_reduce_time_s(messages, np.full_like(messages, ranks), *link, algorithm)
+            assert np.asarray(one).tobytes() == np.asarray(every).tobytes(), (algorithm, ranks)
+
+
+def test_one_rate_quantile_bisection_is_bit_identical_to_the_array_form() -> None:
+    from tokencost.api import deployment, traffic_for
+    from tokencost.model import continuous
+
+    scenario = Scenario(
+        name="quantile",
+        model={"preset": "llama-3.1-70b"},
+        hardware={"preset": "h100-sxm", "count": 8},
+        workload={"input_tokens": 1000, "output_tokens": 300, "requests_per_second": 50},
+    )
+    dep, traffic = deployment(scenario), traffic_for(scenario, 256)
+    for rate in (0.5, 3.0, 7.0):
+        one = continuous.continuous(dep, [rate], traffic, 99.0)
+        two = continuous.continuous(dep, [rate, rate], traffic, 99.0)
+        assert _bits(one.ttft_p_s[0]) == _bits(two.ttft_p_s[0]) == _bits(two.ttft_p_s[1]), rate
