@@ -89,20 +89,19 @@ def cache_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict[st
         per_million = getattr(ev, key)
         if per_million is None:
             continue
-        usd = per_million * prompt / PER_MILLION  # input dollars of a mean request
-        fields[key] = usd * (1.0 - share) / (prompt - cached) * PER_MILLION
+        fields[key] = uncached_usd_per_million(per_million, prompt, cached, share)
         if key == "usd_per_million_input_tokens":
+            usd = per_million * prompt / PER_MILLION  # input dollars of a mean request
             fields["usd_per_million_cached_input_tokens"] = (
                 usd * share / cached * PER_MILLION if cached else None
             )
     pre_s = _turn_prefill_s(dep, tokens)
-    wait_s = float(ev.ttft_s or 0.0) - float(ev.prefill.time_s or 0.0)
-    ttft = wait_s + pre_s
-    decode_s = float(ev.tpot_s or 0.0) * float(decode_steps(tokens.output))
+    ttft = turn_ttft_s(float(ev.ttft_s or 0.0), float(ev.prefill.time_s or 0.0), pre_s)
+    decode_s = float(turn_decode_s(float(ev.tpot_s or 0.0), tokens.output))
     chat = scenario.workload.conversation
     tool_s = chat.tool_latency_s if chat is not None else 0.0
     fields["ttft_per_turn_s"] = tuple(float(value) for value in ttft)
-    fields["task_time_s"] = float(ttft.sum()) + turns * decode_s + (turns - 1) * tool_s
+    fields["task_time_s"] = task_time_s(float(ttft.sum()), turns, decode_s, tool_s)
     if ev.usd_per_request is not None:
         fields["usd_per_task"] = ev.usd_per_request * turns
     fields["usd_per_task_at_capacity"] = task_usd_at_capacity(dep, tokens, float(ev.batch_cap or 1))
@@ -127,7 +126,39 @@ def task_usd_at_capacity(dep: Deployment, tokens: TurnTokens, batch: float) -> f
     pre_s = _turn_prefill_s(dep, tokens)
     prompts = _one_or_all(tokens.prompts)
     decode_s = np.asarray(serving.decode_total_time_s(dep, batch, prompts, tokens.output), dtype=float)
-    return usd_s * float((pre_s + decode_s / batch).sum())
+    return usd_s * float(replica_seconds_at_capacity(pre_s, decode_s, batch).sum())
+
+
+# The formulas of a task's fields, on floats or on columns (tokencost.vectorised_view uses them).
+
+
+def uncached_usd_per_million(per_million: Any, prompt: Any, cached: Any, share: Any) -> Any:
+    """Dollars per million uncached input tokens: a mean request's input dollars
+    (``$/M × P / 10^6``), less the share its cached tokens carry, over its ``P − C`` uncached tokens."""
+    usd = per_million * prompt / PER_MILLION
+    return usd * (1.0 - share) / (prompt - cached) * PER_MILLION
+
+
+def turn_ttft_s(ttft_s: Any, prefill_s: Any, turn_prefill_s: Any) -> Any:
+    """A turn's TTFT: the operating point's wait (its TTFT less its mean prefill) plus the turn's
+    own prefill."""
+    return (ttft_s - prefill_s) + turn_prefill_s
+
+
+def turn_decode_s(tpot_s: Any, output_tokens: Any) -> Any:
+    """Seconds a turn's answer decodes: TPOT × its O − 1 decode steps."""
+    return tpot_s * decode_steps(output_tokens)
+
+
+def task_time_s(ttft_total_s: Any, turns: Any, decode_s: Any, tool_s: Any) -> Any:
+    """A task's time: every turn's TTFT, every turn's decode and the tool calls between turns."""
+    return ttft_total_s + turns * decode_s + (turns - 1) * tool_s
+
+
+def replica_seconds_at_capacity(prefill_s: Any, decode_s: Any, batch: Any) -> Any:
+    """Replica seconds a turn costs on a replica kept full at batch B: its prefill alone, its
+    decode shared with B − 1 others (``T_p + D(B)/B``, per turn)."""
+    return prefill_s + decode_s / batch
 
 
 def _one_or_all(values: np.ndarray) -> float | np.ndarray:

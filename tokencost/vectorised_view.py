@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tokencost import api
+from tokencost import prefix_view as pv
 from tokencost.model import cost, prefix, serving
 from tokencost.model import economics as econ
-from tokencost.model import flops as fl
 from tokencost.model.serving import Deployment
 from tokencost.results import Evaluation, _integer_fields, flatten
 from tokencost.scenario.economics import PUE_DEFAULT
@@ -62,8 +62,8 @@ FILLED = ("notes", "usd_per_hour_breakdown", "max_batch", "batching", "engine", 
 
 
 def _cache_fields(dep: Deployment, ev: Any, prompt: np.ndarray, out: np.ndarray) -> dict[str, Any]:
-    """:func:`tokencost.prefix_view.cache_fields` for one turn and no cached tokens, on columns
-    (the same operations in the same order; its sums over one turn are that turn's value)."""
+    """:func:`tokencost.prefix_view.cache_fields` for one turn and no cached tokens, on columns:
+    the same formulas (``prefix_view``'s functions; a sum over one turn is that turn's value)."""
     cached, share = 0.0, 0.0  # prefix_view.cached_cost_share is 0 without cached tokens
     fields: dict[str, Any] = {
         "cached_input_tokens": np.zeros_like(prompt),
@@ -73,18 +73,16 @@ def _cache_fields(dep: Deployment, ev: Any, prompt: np.ndarray, out: np.ndarray)
         "task_output_tokens": out * 1,
     }
     for key in ("usd_per_million_input_tokens", "usd_per_million_input_tokens_at_capacity"):
-        usd = getattr(ev, key) * prompt / PER_MILLION
-        fields[key] = usd * (1.0 - share) / (prompt - cached) * PER_MILLION
+        fields[key] = pv.uncached_usd_per_million(getattr(ev, key), prompt, cached, share)
     pre_s = np.asarray(prefix.prefill_cached(dep, prompt, np.zeros_like(prompt)).time_s, dtype=float)
-    ttft = (ev.ttft_s - ev.prefill.time_s) + pre_s
-    decode_s = ev.tpot_s * fl.decode_steps(out)
+    ttft = pv.turn_ttft_s(ev.ttft_s, ev.prefill.time_s, pre_s)
     fields["ttft_per_turn_s"] = ttft
-    fields["task_time_s"] = ttft + 1 * decode_s + 0 * 0.0
+    fields["task_time_s"] = pv.task_time_s(ttft, 1, pv.turn_decode_s(ev.tpot_s, out), 0.0)
     fields["usd_per_task"] = ev.usd_per_request * 1
     batch = ev.batch_cap
     usd_s = np.asarray(cost.usd_per_second(dep.usd_per_hour, dep.accelerators), dtype=float)
     decode_total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
-    fields["usd_per_task_at_capacity"] = usd_s * (pre_s + decode_total / batch)
+    fields["usd_per_task_at_capacity"] = usd_s * pv.replica_seconds_at_capacity(pre_s, decode_total, batch)
     return fields
 
 
