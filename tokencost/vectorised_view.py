@@ -4,8 +4,9 @@ for many configurations at once, filled from the struct-of-arrays evaluation.
 What :func:`tokencost.api.evaluate` adds on top of the operating point for one turn, no cached
 tokens, rented hardware and no pricing (the prefix-cache and task fields of
 :func:`tokencost.prefix_view.cache_fields`, the power fields of
-:func:`tokencost.economics_view.economics_fields`), on columns: the same operations in the same
-order, so the numbers are the same to the bit (tests/test_vectorised.py).
+:func:`tokencost.economics_view.economics_fields`), on columns, through the same functions
+(``prefix_view``'s task formulas, :mod:`tokencost.model.economics`), so the numbers are the same
+to the bit (tests/test_vectorised.py).
 """
 
 from __future__ import annotations
