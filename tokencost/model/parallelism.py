@@ -20,7 +20,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float
+from tokencost.model.memo import as_float, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -28,14 +28,6 @@ ALL_REDUCES_PER_LAYER = 2  # Megatron-LM: one after the attention block, one aft
 
 
 ALL_REDUCE_ALGORITHMS = ("ring", "tree", "one_shot", "two_shot", "auto")
-
-
-_NUMBER = (int, float)
-
-
-def _scalar(*values: object) -> bool:
-    """True when every value is a plain Python number (the per-step fast path: no numpy)."""
-    return all(isinstance(value, _NUMBER) for value in values)
 
 
 def all_reduce_hops(ranks: float, algorithm: str = "ring") -> float:
@@ -109,7 +101,7 @@ def all_reduce_time_s(
     Small messages cost ``α(n)``, large ones ``f·S/(β·η)``. One rank needs no communication: 0 s.
     Scalars in, a float out (no numpy); arrays broadcast.
     """
-    if _scalar(message_bytes, ranks, link_bytes_per_s, efficiency, latency_s, hop_latency_s):
+    if is_scalar(message_bytes, ranks, link_bytes_per_s, efficiency, latency_s, hop_latency_s):
         rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
         args = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
         return _one_all_reduce_s(float(message_bytes), float(ranks), rate, *args, algorithm)  # type: ignore[arg-type]
@@ -118,7 +110,7 @@ def all_reduce_time_s(
     rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
     latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
     names = _AUTO if algorithm == "auto" else (algorithm,)
-    if _scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
+    if is_scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
         # One rank count (arrays of messages): each algorithm's factors as the floats that
         # _hops_array and _volume_array hold for it, the same operations after.
         count = float(ranks)  # type: ignore[arg-type]
@@ -186,7 +178,7 @@ def tensor_parallel_comm_time_s(
     count for a 13B model on A100s. Each costs :func:`all_reduce_time_s` with ``algorithm``.
     """
     link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
-    if _scalar(layers, tokens, d_model, activation_bytes, tensor, *link):
+    if is_scalar(layers, tokens, d_model, activation_bytes, tensor, *link):
         message = float(tokens) * float(d_model) * float(activation_bytes)  # type: ignore[arg-type]
         rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
         alphas = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
