@@ -14,7 +14,7 @@ from tokencost.model import fleet, prefix, serving
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
-from tokencost.records import Solved, _decode_record, _money, _prefill_record, replaced
+from tokencost.records import Solved, _decode_record, _money, _prefill_record, replaced, solved_numbers
 from tokencost.results import Evaluation
 from tokencost.scenario import replica
 from tokencost.scenario.catalog import calibration
@@ -320,9 +320,7 @@ def _feasible(
     ``solved.rate`` an array (:mod:`tokencost.vectorised`), every number is a column instead."""
     slo = scenario.slo
     point, traffic, replicas, rate = solved.point, solved.traffic, solved.replicas, solved.rate
-    columns = isinstance(rate, np.ndarray)
-    num: Any = np.asarray if columns else float
-    prompt, out = traffic.input_tokens, traffic.output_tokens if columns else int(traffic.output_tokens)
+    columns, num, prompt, out, gpus = solved_numbers(dep, solved)
     at = {field: _at(value, columns) for field, value in point._asdict().items()}
     p99 = point if slo.percentile == P99 else op.solve(dep, at["request_rate_per_s"], traffic, P99)
     pre = prefix.prefill_cached(dep, prompt, traffic.cached_tokens)
@@ -331,8 +329,6 @@ def _feasible(
     seen = at["seen_batch"]
     context = num(serving.mean_decode_context(prompt, out))
     step = serving.decode_step(dep, seen, context)
-    accelerators: Any = dep.accelerators
-    gpus = replicas * (accelerators.astype(np.int64) if columns else int(accelerators))
     meets = fleet.meets(point, targets(scenario), None if columns else 0)
     kv_seq = num(serving.kv_bytes_per_sequence(dep, prompt + out))
     return Evaluation(

@@ -47,15 +47,25 @@ class Solved(NamedTuple):
     saturated: bool
 
 
+def solved_numbers(dep: Deployment, solved: Solved) -> tuple[bool, Any, Any, Any, Any]:
+    """What an evaluation's records are built from: whether it is a column of configurations (a
+    struct-of-arrays ``dep`` and an array ``solved.rate``: :mod:`tokencost.vectorised`), the
+    converter of its numbers (``float``, or ``np.asarray`` for columns), the prompt and output
+    tokens (the output an int for one scenario) and the accelerators of the fleet."""
+    traffic = solved.traffic
+    columns = isinstance(solved.rate, np.ndarray)
+    num: Any = np.asarray if columns else float
+    out = traffic.output_tokens if columns else int(traffic.output_tokens)
+    accelerators: Any = dep.accelerators
+    gpus = solved.replicas * (accelerators.astype(np.int64) if columns else int(accelerators))
+    return columns, num, traffic.input_tokens, out, gpus
+
+
 def _money(dep: Deployment, solved: Solved, at: dict[str, float], prefill_s: float) -> dict[str, Any]:
     """Dollars and energy at this load (the fleet's whole cost over the tokens it delivers, split
     by the busy shares of prefill and decode) and at capacity (a replica full at its batch cap)."""
     traffic, rate = solved.traffic, solved.rate
-    columns = isinstance(rate, np.ndarray)  # a struct-of-arrays evaluation (tokencost.vectorised)
-    num: Any = np.asarray if columns else float
-    prompt, out = traffic.input_tokens, traffic.output_tokens if columns else int(traffic.output_tokens)
-    accelerators: Any = dep.accelerators
-    gpus = solved.replicas * (accelerators.astype(np.int64) if columns else int(accelerators))
+    columns, num, prompt, out, gpus = solved_numbers(dep, solved)
     usd_s = num(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
     fleet_usd_s = usd_s * solved.replicas
     low, high = (np.minimum, np.maximum) if columns else (min, max)
