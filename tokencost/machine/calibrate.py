@@ -299,20 +299,20 @@ def calibrate_cpu(
     records both, and ``verify`` times the reference the same way.
     """
     say = progress or _quiet
-    clock, clock_name = clock_for(threads)
-    plan = dataclasses.replace(Plan.for_mode(quick), clock=clock)
     rng = np.random.default_rng(seed)
     load_before = _load_average()
     cache = last_level_cache_bytes()
     with blas_thread_limit(threads) as limited:
+        used, how = blas_threads()
+        # The clock for the threads the samples really run on (a BLAS the limit cannot set keeps
+        # its own count, and one thread's CPU time would leave its workers out).
+        clock, clock_name = clock_for(threads if limited else used)
+        plan = dataclasses.replace(Plan.for_mode(quick), clock=clock)
         measurements = {
             **_measure_compute(rng, plan, say, cache),
             **_measure_memory(plan, say),
             "last_level_cache_bytes": cache,
         }
-        used, how = blas_threads()
-    if not limited:
-        clock, clock_name = clock_for(used)
     backend = {
         "library": f"numpy {np.__version__}",
         "blas_threads": used,
