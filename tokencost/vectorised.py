@@ -42,7 +42,6 @@ from tokencost.records import Solved
 from tokencost.results import flatten
 from tokencost.scenario.scenario import Scenario
 
-PER_MILLION = 1e6
 # Allow-listed numeric fields: dotted scenario field -> the Deployment field it sets.
 DEPLOYMENT_FIELDS = {
     "hardware.usd_per_hour": "usd_per_hour",

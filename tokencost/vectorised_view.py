@@ -22,14 +22,13 @@ import numpy as np
 
 from tokencost import api
 from tokencost import prefix_view as pv
-from tokencost.model import cost, prefix, serving
+from tokencost.model import cost, serving
 from tokencost.model import economics as econ
 from tokencost.model.serving import Deployment
 from tokencost.results import Evaluation, _integer_fields, flatten
 from tokencost.scenario.economics import PUE_DEFAULT
 from tokencost.scenario.scenario import Scenario
 
-PER_MILLION = 1e6
 BREAKDOWN = "usd_per_hour_breakdown."
 _NAMES = [item.name for item in dataclasses.fields(Evaluation)]
 _BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
@@ -75,7 +74,7 @@ def _cache_fields(dep: Deployment, ev: Any, prompt: np.ndarray, out: np.ndarray)
     }
     for key in ("usd_per_million_input_tokens", "usd_per_million_input_tokens_at_capacity"):
         fields[key] = pv.uncached_usd_per_million(getattr(ev, key), prompt, cached, share)
-    pre_s = np.asarray(prefix.prefill_cached(dep, prompt, np.zeros_like(prompt)).time_s, dtype=float)
+    pre_s = np.asarray(ev.prefill.time_s, dtype=float)  # one turn, nothing cached: its own prefill
     ttft = pv.turn_ttft_s(ev.ttft_s, ev.prefill.time_s, pre_s)
     fields["ttft_per_turn_s"] = ttft
     fields["task_time_s"] = pv.task_time_s(ttft, 1, pv.turn_decode_s(ev.tpot_s, out), 0.0)
