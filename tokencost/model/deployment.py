@@ -72,6 +72,13 @@ class Deployment:
         return isinstance(self.params, np.ndarray)
 
     @property
+    def decode_efficiency(self) -> float:
+        """The compute efficiency of the decode passes' matrix products: ``decode_compute`` when
+        set, else the one prefill uses."""
+        own = self.decode_compute_efficiency
+        return self.compute_efficiency if own is None else own
+
+    @property
     def weight_bytes(self) -> float:
         """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
         held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0

@@ -233,7 +233,7 @@ def _decode_pass(
         context_tokens=context + (positions - 1.0),
         batch=micro,
     )
-    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens, dep.decode_compute_efficiency)
+    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens, dep.decode_efficiency)
 
 
 def decode_overhead_s(dep: Deployment) -> float:

@@ -126,7 +126,7 @@ def _decode_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
             "One decode step, alone",
             "t_step = max(F_step / (Π·η_c·t), M_step / (β·η_m·t)) + communication",
             f"max({fmt.si(step_flops, 'FLOP')} / ({fmt.si(dep.peak_flop_per_s, 'FLOP/s')} × "
-            f"{_plain(_decode_eta(dep))} × {t}), {fmt.si(decode.bytes_per_step, 'B')} / "
+            f"{_plain(dep.decode_efficiency)} × {t}), {fmt.si(decode.bytes_per_step, 'B')} / "
             f"({fmt.si(dep.bandwidth_bytes_per_s, 'B/s')} × {_plain(dep.bandwidth_efficiency)} × {t})) + "
             f"{fmt.seconds(decode.comm_time_s)} = max({fmt.seconds(decode.compute_time_s)}, "
             f"{fmt.seconds(decode.memory_time_s)}) + {fmt.seconds(decode.comm_time_s)}",
@@ -259,9 +259,3 @@ def _capacity_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
             fmt.usd(ev.usd_per_day),
         ),
     ]
-
-
-def _decode_eta(dep: serving.Deployment) -> float:
-    """The compute efficiency of the decode step: ``efficiency.decode_compute`` when set."""
-    own = dep.decode_compute_efficiency
-    return float(dep.compute_efficiency if own is None else own)
