@@ -57,8 +57,7 @@ def admit_whole(replica: Replica, now_s: float, decoding: int, mean_context: flo
             break
         need, hit, saved = replica._acquire(request)
         if not replica._fits(need, replica._free()):
-            if cache is not None:
-                cache.release(request)
+            cache.release(request)
             break
         queue.popleft()
         replica._place(request, need, saved)

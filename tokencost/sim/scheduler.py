@@ -205,9 +205,7 @@ class Replica:
 
     def _make_room(self) -> None:
         """Allocate the blocks the next decode step needs, preempting the newest sequences until
-        they fit."""
-        if not self.config.preemption:
-            return
+        they fit (with preemption on: :meth:`start` calls it only then)."""
         block, tick, table = self.config.block_tokens, self.batch.tick, self.requests
         growth = self.batch.phase[-tick % block]
         if self.cache is None and growth <= self.config.kv_blocks - self.blocks_used:
