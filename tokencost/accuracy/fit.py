@@ -44,13 +44,21 @@ import numpy as np
 
 from tokencost.scenario.engine import DEFAULT_KEY, lookup
 
-LOW, HIGH = 0.02, 0.95
+# Design choices of the fit, not physical constants: each is a resolution or a threshold of the
+# fitting procedure, checked only by the leave-one-source-out figure it gives (MEASUREMENTS.md
+# reports how the figures move with the grids: about ±1 point median, ±3 points p90).
+LOW, HIGH = 0.02, 0.95  # fitted efficiencies are clipped to this range (fractions of the peak)
 OVERHEAD_GRID_S = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]) * 1e-3
+# The bandwidth and compute grids on which the model's step times are tabulated and interpolated
+# (in log). They are narrower than [LOW, HIGH]: np.interp holds the end values beyond them, so an
+# implied efficiency outside a grid is read at the grid's end (0.15 bandwidth, 0.03 compute).
 BANDWIDTH_GRID = np.array([0.15, 0.3, 0.55, 0.9])
 COMPUTE_GRID = np.geomspace(0.03, 1.0, 6)
 MIN_ROWS_FOR_OVERHEAD = 3
 MIN_SPAN_FOR_OVERHEAD = 2.0
-MIN_PREFILL_SHARE = 0.2  # a throughput row tells the prefill compute when its prefill is this share of a step
+# A throughput row informs the prefill compute when its prefill is at least this share of a step
+# (below it the row's time is decode's, and what it implies of prefill is noise).
+MIN_PREFILL_SHARE = 0.2
 DECODE_COMPUTE = True  # fit a decode-phase compute efficiency (False: one compute efficiency, both phases)
 
 

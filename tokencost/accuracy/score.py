@@ -31,7 +31,10 @@ from tokencost.scenario.scenario import Scenario
 P90 = 90.0
 TARGET_MEDIAN, TARGET_P90 = 0.10, 0.35  # issue 9, "Done when" (leave one source out)
 PEAK_COMPUTE = {"compute": 1.0, "bandwidth": 1.0, "step_overhead_s": 0.0}
-MEMORY_BOUND_MARGIN = 2.0  # memory time over compute time, at peak, of a TPOT row that tells the bandwidth
+# A TPOT row above batch 1 informs the bandwidth fit when its memory time is at least this many
+# times its compute time at the datasheet peaks: then no efficiency in [LOW, HIGH] of the fit's
+# compute can make it compute-bound short of a 2× gap between the two (a fit threshold, not physics).
+MEMORY_BOUND_MARGIN = 2.0
 
 
 def _scenario(row: Row, efficiency: dict[str, float]) -> Scenario:

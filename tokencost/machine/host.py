@@ -15,8 +15,13 @@ from pathlib import Path
 from tokencost.machine.timing import MIB
 
 DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
-COLD_MIN_BYTES = 256 * MIB  # weights cycled through by the size curve: at least this
-COLD_MAX_BYTES = 1024 * MIB  # and at most this, whatever cache the OS reports
+# Weights the size curve cycles through, so that every product finds its matrix evicted as in a
+# forward pass: the last-level cache the OS reports (cold_weight_count), but at least 256 MiB (a
+# floor for when the report is missing or too small: a choice, above the cache of the 2-core VM
+# this was measured on) and at most 1 GiB (a VM may report its host's cache; the cap bounds
+# calibrate's memory and run time, so a CPU with more cache than that is not fully flushed).
+COLD_MIN_BYTES = 256 * MIB
+COLD_MAX_BYTES = 1024 * MIB
 
 
 def total_memory_bytes() -> float:

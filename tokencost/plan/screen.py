@@ -265,10 +265,10 @@ def _option(base: Scenario, name: str, layout: Layout, cap: int, uncapped: Any, 
         )
         evaluation = evaluate(capped)
     replicas = max(evaluation.replicas or 1, 1)
+    capacity = evaluation.replica_requests_per_s  # at the option's own cap (serving.max_batch)
     if layout.disaggregated:
-        capacity, least = evaluation.replica_requests_per_s, replicas
-    else:  # at the option's own cap: evaluate() caps its batch at serving.max_batch, as the simulator does
-        capacity = evaluation.replica_requests_per_s
+        least = replicas
+    else:
         least = max(1, math.ceil(rate_per_s / (capacity or math.inf) - 1e-9))
         replicas = max(replicas, least)
     return Option(
