@@ -146,16 +146,21 @@ class Rows(NamedTuple):
 
 
 def rows_of(
-    templates: Sequence[Scenario], which: np.ndarray, numbers: dict[str, np.ndarray] | None = None
+    templates: Sequence[Scenario],
+    which: np.ndarray,
+    numbers: dict[str, np.ndarray] | None = None,
+    deployments: Sequence[Deployment] | None = None,
 ) -> Rows:
     """The configurations: template ``which[i]`` with the allow-listed ``numbers`` (dotted field
-    -> array of n) set on top (see :data:`NUMERIC_FIELDS`)."""
+    -> array of n) set on top (see :data:`NUMERIC_FIELDS`); ``deployments``: the templates'
+    :func:`tokencost.api.deployment`, when the caller has them already."""
     numbers = numbers or {}
     unknown = set(numbers) - set(NUMERIC_FIELDS)
     if unknown:
         raise ValueError(f"not a vectorised field: {sorted(unknown)} (allowed: {NUMERIC_FIELDS})")
     used = np.unique(which)
-    dep = take(stack([api.deployment(templates[i]) for i in used]), np.searchsorted(used, which))
+    held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used]
+    dep = take(stack(held), np.searchsorted(used, which))
     overrides: dict[str, Any] = {
         DEPLOYMENT_FIELDS[key]: np.asarray(value, dtype=float)
         for key, value in numbers.items()
@@ -298,15 +303,16 @@ def evaluate_columns(
     for i in np.flatnonzero(outside):
         for key, value in flatten(api.evaluate(scenarios[which[i]]).to_dict()).items():
             table.put(key, np.array([i]), value)
+    deps = [api.deployment(scenario) for scenario in scenarios]  # once per template
     groups: dict[tuple[str, str], list[int]] = {}
     for k, scenario in enumerate(scenarios):
-        group = (api.serving_spec(scenario).batching, api.deployment(scenario).all_reduce_algorithm)
+        group = (api.serving_spec(scenario).batching, deps[k].all_reduce_algorithm)
         groups.setdefault(group, []).append(k)
     for members in groups.values():
         index = np.flatnonzero(np.isin(which, members) & ~outside)
         if index.size:
-            rows = rows_of(scenarios, which[index], {key: value[index] for key, value in numbers.items()})
-            _fill(table, scenarios, rows, index)
+            picked = {key: value[index] for key, value in numbers.items()}
+            _fill(table, scenarios, rows_of(scenarios, which[index], picked, deps), index)
     return table.result(coded)
 
 
