@@ -26,7 +26,7 @@ from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import sizing_rate_per_s
 
 FLEET_GROWTH_LIMIT = fleet.FLEET_GROWTH_LIMIT
-OVERLOAD = 1.0 + 1e-9
+OVERLOAD = 1.0 + fleet.CAPACITY_SLACK
 
 
 class Pools(NamedTuple):

@@ -35,8 +35,8 @@ import numpy as np
 
 from tokencost import api
 from tokencost import vectorised_view as view
+from tokencost.model import fleet, prefix, serving
 from tokencost.model import operating as op
-from tokencost.model import prefix, serving
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
 from tokencost.results import flatten
@@ -267,10 +267,10 @@ def _solve(
     rate: Any = rows.rate[ok]
     has_rate = ~np.isnan(rate)
     with np.errstate(invalid="ignore"):
-        sized = np.maximum(1.0, np.ceil(rate / capacity - 1e-9))
+        sized = np.maximum(1.0, np.ceil(rate / capacity - fleet.CAPACITY_SLACK))
     count = np.where(given > 0, given, np.where(has_rate, sized, 1.0))
     rate = np.where(has_rate, rate, capacity * count)
-    saturated = has_rate & (rate > capacity * count * (1 + 1e-9))
+    saturated = has_rate & (rate > capacity * count * (1 + fleet.CAPACITY_SLACK))
     replicas: Any = count.astype(np.int64)
     reason: Any = CAP_REASONS[cap_reason[ok]]
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)

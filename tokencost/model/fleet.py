@@ -23,6 +23,9 @@ CLOSED_LOOP_GRID = 64
 CLOSED_LOOP_REFINEMENTS = 8
 CLOSED_LOOP_TOLERANCE = 1e-9  # of the client count: N = X·(Z + R) to nine digits
 SEARCH_FANOUT = 64
+# Relative slack of a load against a fleet's capacity: a rate within it of n replicas' capacity is
+# served by n (rate / capacity is rounded in floating point, about 1e-16 per operation).
+CAPACITY_SLACK = 1e-9
 LADDER_POINTS = 24  # replica counts tried per vectorised solve when sizing a fleet
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from tokencost.api import evaluate
 from tokencost.errors import ScenarioError
+from tokencost.model import fleet
 from tokencost.plan.records import Option, label
 from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.hardware import Candidate, candidate_preset
@@ -269,7 +270,7 @@ def _option(base: Scenario, name: str, layout: Layout, cap: int, uncapped: Any, 
     if layout.disaggregated:
         least = replicas
     else:
-        least = max(1, math.ceil(rate_per_s / (capacity or math.inf) - 1e-9))
+        least = max(1, math.ceil(rate_per_s / (capacity or math.inf) - fleet.CAPACITY_SLACK))
         replicas = max(replicas, least)
     return Option(
         hardware=name,
