@@ -119,3 +119,12 @@ def test_an_unreachable_ttft_gives_no_plan_and_says_why():
 def test_planning_needs_a_load():
     with pytest.raises(ScenarioError, match="needs a load"):
         plan(chat(rate=None))
+
+
+def test_a_candidates_price_replaces_every_price_field_of_the_hardware():
+    # PRICE_FIELDS is what a priced candidate clears before it sets its own price: each must be a
+    # hardware field (a renamed one would silently survive), and rental/ownership are among them.
+    from tokencost.scenario.hardware import PRICE_FIELDS, HardwareSpec
+
+    assert set(PRICE_FIELDS) <= set(HardwareSpec.model_fields)
+    assert {"usd_per_hour", "rental", "ownership"} <= set(PRICE_FIELDS)

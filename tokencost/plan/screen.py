@@ -21,7 +21,7 @@ from tokencost.errors import ScenarioError
 from tokencost.model import fleet
 from tokencost.plan.records import Option, label
 from tokencost.scenario.catalog import find_preset
-from tokencost.scenario.hardware import Candidate, candidate_preset
+from tokencost.scenario.hardware import PRICE_FIELDS, Candidate, candidate_preset
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.price_catalog import rental_price
 from tokencost.scenario.scenario import Scenario
@@ -34,7 +34,6 @@ PIPELINE_PARALLEL_DEGREES = (1, 2, 4)
 # (read 2026-12-01); DGX H100/H200/B200 are 8-GPU systems too.
 GPUS_PER_NODE = 8
 BATCH_FRACTIONS = (1, 2, 4)
-_PRICE_KEYS = ("usd_per_hour", "price_source", "price_as_of", "rental", "ownership")
 HOURS_PER_DAY = 24.0
 
 
@@ -76,7 +75,7 @@ def variant(
             key: value for key, value in data.get("precision", {}).items() if key != "compute"
         }
     if price:
-        kept = {k: v for k, v in data["hardware"].items() if k not in _PRICE_KEYS}
+        kept = {k: v for k, v in data["hardware"].items() if k not in PRICE_FIELDS}
         data["hardware"] = {**kept, **price}
     data["parallelism"] = {
         "tensor": tensor_parallel,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, model_validator
 
 from tokencost.errors import ScenarioError
 from tokencost.model import economics as econ
@@ -205,6 +205,8 @@ def _price(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+# The hardware fields that state its price: a candidate's price replaces them all (plan/screen.py).
+PRICE_FIELDS = ("usd_per_hour", "price_source", "price_as_of", "rental", "ownership")
 OWNED_PRICE_SOURCE = "owned (hardware.ownership)"  # the price_source of a derived owned price
 
 
@@ -255,7 +257,15 @@ class CandidateSpec(BaseModel):
         return {"rental": self.rental} if self.rental is not None else {}
 
 
-Candidate = str | CandidateSpec  # a preset name (the catalog's price) or a priced candidate
+def _candidate_kind(value: Any) -> str:
+    return "name" if isinstance(value, str) else "priced"
+
+
+# A ``candidates`` entry: a preset name (the catalog's price) or a priced candidate. The tags name
+# the two kinds in pydantic's error paths (scenario/validation.py drops them from the field shown).
+Candidate = Annotated[
+    Annotated[str, Tag("name")] | Annotated[CandidateSpec, Tag("priced")], Discriminator(_candidate_kind)
+]
 
 
 def candidate_preset(candidate: Candidate) -> str:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from tokencost.errors import ScenarioError
 from tokencost.scenario.disaggregated import DisaggregatedSpec
-from tokencost.scenario.hardware import CandidateSpec
+from tokencost.scenario.hardware import Candidate
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -342,13 +342,6 @@ def sizing_rate_per_s(mean_rate_per_s: float, traffic: Any, serving: ServingSpec
     return mean_rate_per_s * peak * (1.0 + serving.headroom_fraction)
 
 
-def _candidate_kind(value: Any) -> str:
-    return "name" if isinstance(value, str) else "priced"
-
-
-Candidate = Annotated[
-    Annotated[str, Tag("name")] | Annotated[CandidateSpec, Tag("priced")], Discriminator(_candidate_kind)
-]
 Candidates = Annotated[
     tuple[Candidate, ...],
     Field(

@@ -14,12 +14,14 @@ from tokencost.errors import ScenarioError, did_you_mean
 
 Location = tuple[int, int]
 _DERIVED_FROM = {"parallelism.tensor": "hardware.count", "precision.compute": "precision.weights"}
-_TAGGED = {
-    "traffic": ("poisson", "gamma", "diurnal", "trace"),
-    "lengths": ("fixed", "uniform", "lognormal", "trace"),
+# The tagged unions: the path that leads to one (``int`` stands for any list index) and its tags,
+# which pydantic puts in an error's path after it ("traffic", "poisson", "rate") and a reader never
+# writes. Candidates are a preset name or a priced entry: ("candidates", 0, "priced", "preset").
+_TAGGED: dict[tuple[str | type, ...], tuple[str, ...]] = {
+    ("traffic",): ("poisson", "gamma", "diurnal", "trace"),
+    ("lengths",): ("fixed", "uniform", "lognormal", "trace"),
+    ("candidates", int): ("name", "priced"),
 }
-_CANDIDATE_TAGS = ("name", "priced")  # the kinds of a candidates entry (a preset name, a priced one)
-_CANDIDATE_TAG_AT = 2  # its place in a path: ("candidates", index, tag, field)
 FROM_SET: Location = (0, 0)  # the mark of a value that came from --set, not from the file
 
 
@@ -44,6 +46,12 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _is_tag(loc: tuple[Any, ...], index: int) -> bool:
+    """Whether ``loc[index]`` is the tag of a tagged union (see ``_TAGGED``), not a field."""
+    tags = _TAGGED.get(tuple(int if isinstance(part, int) else part for part in loc[:index]))
+    return tags is not None and loc[index] in tags
+
+
 def _describe(error: Any, root: type[BaseModel] | None) -> tuple[str, str]:
     """(dotted field, message) for one pydantic error."""
     # Union members and validators add their own names to the path ('literal[...]', 'function-after[...]',
@@ -52,8 +60,7 @@ def _describe(error: Any, root: type[BaseModel] | None) -> tuple[str, str]:
         part
         for index, part in enumerate(error["loc"])
         if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
-        and not (index == 1 and error["loc"][0] in _TAGGED and part in _TAGGED[str(error["loc"][0])])
-        and not (index == _CANDIDATE_TAG_AT and error["loc"][0] == "candidates" and part in _CANDIDATE_TAGS)
+        and not _is_tag(error["loc"], index)
     )
     field = ".".join(str(part) for part in loc)
     kind = error["type"]
