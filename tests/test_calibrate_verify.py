@@ -27,7 +27,7 @@ from tokencost.errors import ScenarioError
 from tokencost.loop.layers import causal_mask, grouped_attention
 from tokencost.loop.meter import Meter
 from tokencost.loop.reference import ReferenceConfig
-from tokencost.machine.host import blas_thread_limit, blas_threads, cold_weight_count
+from tokencost.machine.host import blas_thread_limit, blas_threads, cold_bytes, cold_weight_count
 from tokencost.machine.predict import (
     REFERENCE_CONFIG,
     ModelTerms,
@@ -150,6 +150,10 @@ def test_size_curve_cycles_through_more_weights_than_the_cache():
     assert cold_weight_count(matrix, 480 * 2**20) == 8
     assert cold_weight_count(matrix, 4 * 2**30) == 16
     assert cold_weight_count(2**30, 0) == 2
+    # The chain's flush reads the same bytes: the cache, clamped to [256 MiB, 1 GiB].
+    assert cold_bytes(32 * 2**20) == 256 * 2**20
+    assert cold_bytes(480 * 2**20) == 480 * 2**20
+    assert cold_bytes(4 * 2**30) == 2**30
 
 
 def test_elementwise_chain_moves_what_it_says():

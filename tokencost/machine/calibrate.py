@@ -54,6 +54,7 @@ from tokencost.machine.host import (
     _load_average,
     blas_thread_limit,
     blas_threads,
+    cold_bytes,
     cold_weight_count,
     cpu_name,
     last_level_cache_bytes,
@@ -85,7 +86,6 @@ ELEMENTWISE_CALLS = 5  # passes per sample over the in-cache array (~0.1–1 ms 
 MIN_POOLED_REPEATS = 3
 STACKED_VECTORS = 8  # vectors in the stacked matrix-vector measurement
 CALIBRATION_BLAS_THREADS = 1  # see the module docstring: one thread, timed by its CPU time
-FLUSH_BYTES = 64 * MIB  # weights read between chain samples to evict the chain's arrays
 TINY_CALLS = 2000  # calls per timed loop for per-call overheads (the clock's cost averages out)
 
 
@@ -187,14 +187,15 @@ def measure_elementwise(plan: Plan) -> dict[str, Spread]:
     }
 
 
-def measure_chains(plan: Plan) -> list[tuple[int, Spread]]:
+def measure_chains(plan: Plan, cache_bytes: float = DEFAULT_CACHE_BYTES) -> list[tuple[int, Spread]]:
     """Seconds of :func:`elementwise_chain` over fp32 arrays of each of :data:`CHAIN_SIZES_BYTES`:
     element-wise work as a forward pass does it, with several arrays alive, and each call timed
-    right after a matrix-vector product over :data:`FLUSH_BYTES` of weights (untimed) has
+    right after a matrix-vector product over :func:`~tokencost.machine.host.cold_bytes` of
+    weights (untimed, sized by the last-level cache as the size curve's weights are) has
     pushed its arrays out of the cache, as the products between a pass's norms and activations
     do — so the size at which the work leaves the cache is measured, not assumed."""
     columns = 4096
-    weights = np.ones((FLUSH_BYTES // (BYTES_FP32 * columns), columns), dtype=np.float32)
+    weights = np.ones((cold_bytes(cache_bytes) // (BYTES_FP32 * columns), columns), dtype=np.float32)
     vector = np.ones(columns, dtype=np.float32)
     points = []
     for nbytes in CHAIN_SIZES_BYTES:
@@ -310,7 +311,7 @@ def calibrate_cpu(
         plan = dataclasses.replace(Plan.for_mode(quick), clock=clock)
         measurements = {
             **_measure_compute(rng, plan, say, cache),
-            **_measure_memory(plan, say),
+            **_measure_memory(plan, say, cache),
             "last_level_cache_bytes": cache,
         }
     backend = {
@@ -371,13 +372,13 @@ def _measure_compute(
     }
 
 
-def _measure_memory(plan: Plan, say: Progress) -> dict[str, Any]:
+def _measure_memory(plan: Plan, say: Progress, cache_bytes: float) -> dict[str, Any]:
     """The memory entries of the profile: streams (bytes/s), element-wise passes, softmax, overheads."""
     say(f"memory streams over {plan.stream_bytes // MIB} MiB")
     streams = measure_streams(plan)
     say("element-wise passes and per-call overheads")
     elementwise = measure_elementwise(plan)
-    chains = measure_chains(plan)
+    chains = measure_chains(plan, cache_bytes)
     softmax = measure_softmax(plan)
     overheads = measure_overheads(plan.repeats, plan.clock)
     return {

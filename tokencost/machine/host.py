@@ -15,11 +15,12 @@ from pathlib import Path
 from tokencost.machine.timing import MIB
 
 DEFAULT_CACHE_BYTES = 32 * MIB  # when the platform does not say
-# Weights the size curve cycles through, so that every product finds its matrix evicted as in a
-# forward pass: the last-level cache the OS reports (cold_weight_count), but at least 256 MiB (a
-# floor for when the report is missing or too small: a choice, above the cache of the 2-core VM
-# this was measured on) and at most 1 GiB (a VM may report its host's cache; the cap bounds
-# calibrate's memory and run time, so a CPU with more cache than that is not fully flushed).
+# Weights the size curve cycles through (and the chain measurement reads between samples), so
+# that every product finds its matrix evicted as in a forward pass: the last-level cache the OS
+# reports (cold_bytes), but at least 256 MiB (a floor for when the report is missing or too
+# small: a choice, above the cache of the 2-core VM this was measured on) and at most 1 GiB (a VM
+# may report its host's cache; the cap bounds calibrate's memory and run time, so a CPU with more
+# cache than that is not fully flushed).
 COLD_MIN_BYTES = 256 * MIB
 COLD_MAX_BYTES = 1024 * MIB
 
@@ -47,13 +48,17 @@ def last_level_cache_bytes() -> float:
     return float(max(sizes, default=DEFAULT_CACHE_BYTES))
 
 
+def cold_bytes(cache_bytes: float) -> int:
+    """Bytes to read to push what was used before out of the cache: the last-level cache, at
+    least :data:`COLD_MIN_BYTES` and at most :data:`COLD_MAX_BYTES` (a virtual machine may report
+    its host's whole cache). The size curve's weights and the chain measurement's flush."""
+    return int(min(max(cache_bytes, COLD_MIN_BYTES), COLD_MAX_BYTES))
+
+
 def cold_weight_count(weight_bytes: int, cache_bytes: float) -> int:
     """How many distinct weight matrices the size curve cycles through so that each product
-    finds its weights outside the cache, as a model's layers do: together at least the
-    last-level cache and :data:`COLD_MIN_BYTES`, at most :data:`COLD_MAX_BYTES` (a virtual
-    machine may report its host's whole cache)."""
-    total = min(max(cache_bytes, COLD_MIN_BYTES), COLD_MAX_BYTES)
-    return max(2, math.ceil(total / weight_bytes))
+    finds its weights outside the cache, as a model's layers do: :func:`cold_bytes` together."""
+    return max(2, math.ceil(cold_bytes(cache_bytes) / weight_bytes))
 
 
 def cpu_name() -> str:
