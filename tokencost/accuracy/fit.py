@@ -16,7 +16,7 @@ llama.cpp on Metal against CUDA). From the rows of each group:
   rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
   (interpolated on a precomputed grid).
 * ``decode_compute[precision]`` — the compute efficiency of the decode step's matrix products
-  (``efficiency.decode_compute``: B rows per matrix, far below prefill's share of the peak), the
+  (``efficiency.decode_compute``, fitted unless ``fit(rows, decode_compute=False)``: B rows per matrix, far below prefill's share of the peak), the
   median over the throughput and TPOT rows above batch 1 of the implied
   ``η_d = C / (S/R − outside − c − o)``, where C is the decode step's FLOP time at peak at the row's
   batch, S the sequences in the step (1 for TPOT), R the measured rate and ``outside`` what the
@@ -59,7 +59,6 @@ MIN_SPAN_FOR_OVERHEAD = 2.0
 # A throughput row informs the prefill compute when its prefill is at least this share of a step
 # (below it the row's time is decode's, and what it implies of prefill is noise).
 MIN_PREFILL_SHARE = 0.2
-DECODE_COMPUTE = True  # fit a decode-phase compute efficiency (False: one compute efficiency, both phases)
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,8 @@ class Terms:
     step_compute_s: float = 0.0  # throughput rows: the decode step's terms at peak, at that batch
     step_memory_s: float = 0.0
     step_comm_s: float = 0.0
+    grid_overhead_s: float = 0.0  # throughput rows: the step overhead the grid was computed at
+    batch: float = 1.0  # sequences in the decode step at peak (the row's batch; the model's for a closed loop)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Profile:
     decode_bandwidth: dict[str, float] = field(default_factory=dict)
     prefill_compute: dict[str, float] = field(default_factory=dict)
     decode_compute: dict[str, float] = field(default_factory=dict)
+    sequence_overhead_s: float | None = None  # seconds per step per sequence beyond the first; None: no rows
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,14 @@ class Fit:
     def overhead(self, engine: str, vendor: str = "") -> float:
         chain = self._chain(engine, vendor)
         return chain[0].step_overhead_s if chain else 0.0
+
+    def sequence_overhead(self, engine: str, vendor: str = "") -> float:
+        """Seconds per decode step per sequence beyond the first: the most specific profile with
+        batched rows, else the pooled one (0 where none has any)."""
+        for profile in [*self._chain(engine, vendor), self.pooled]:
+            if profile.sequence_overhead_s is not None:
+                return profile.sequence_overhead_s
+        return 0.0
 
     def _pick(self, engine: str, vendor: str, table: str, key: str) -> float:
         """The most specific profile with rows of this table (engine/vendor, then engine): its value
@@ -202,13 +212,19 @@ def fit_decode(rows: list[Terms]) -> tuple[float, dict[str, float]]:
     return best[1], best[2]
 
 
-def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
-    """The compute efficiency at which the throughput grid meets the measured value."""
+def _grid_column(terms: Terms, bandwidth: float) -> np.ndarray:
+    """log of the throughput grid's metric at each compute efficiency of the grid, interpolated in
+    log at this bandwidth efficiency (held at the grid's ends beyond it)."""
     assert terms.grid is not None
     log_b = np.log(BANDWIDTH_GRID)
-    column = np.array(
+    return np.array(
         [np.interp(np.log(bandwidth), log_b, np.log(terms.grid[:, j])) for j in range(COMPUTE_GRID.size)]
     )
+
+
+def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
+    """The compute efficiency at which the throughput grid meets the measured value."""
+    column = _grid_column(terms, bandwidth)
     if not np.all(np.isfinite(column)) or np.any(np.diff(column) <= 0):
         return None
     return float(np.exp(np.interp(np.log(terms.measured), column, np.log(COMPUTE_GRID))))
@@ -217,7 +233,11 @@ def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
 def _implied_compute(terms: Terms, fit: Fit) -> float | None:
     efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     if terms.kind == "throughput":
-        return _grid_compute(terms, efficiency["bandwidth"])
+        shift = efficiency["step_overhead_s"] - terms.grid_overhead_s + _sequences_s(terms, fit)
+        left = terms.sequences / terms.measured - shift  # S/R the grid's step overhead would give
+        if left <= 0:
+            return None
+        return _grid_compute(replace(terms, measured=terms.sequences / left), efficiency["bandwidth"])
     left = terms.time_s - terms.comm_s - efficiency["step_overhead_s"]
     if left <= 0 or terms.memory_s / efficiency["bandwidth"] >= left:
         return None  # memory-bound at the fitted bandwidth: says nothing about compute
@@ -240,9 +260,7 @@ def is_decode(terms: Terms) -> bool:
 
 def _grid_rate(terms: Terms, bandwidth: float, compute: float) -> float:
     """The model's rate at this bandwidth and compute efficiency (both phases), from the grid."""
-    assert terms.grid is not None
-    log_b = np.log(BANDWIDTH_GRID)
-    column = [np.interp(np.log(bandwidth), log_b, np.log(terms.grid[:, j])) for j in range(COMPUTE_GRID.size)]
+    column = _grid_column(terms, bandwidth)
     return float(np.exp(np.interp(np.log(compute), np.log(COMPUTE_GRID), column)))
 
 
@@ -255,18 +273,25 @@ def _step_s(terms: Terms, compute: float, bandwidth: float, overhead_s: float) -
 
 def _outside_decode_s(terms: Terms, efficiency: dict[str, float], compute: float) -> float:
     """Seconds per step a sequence sees beyond the decode step (its prefill's share) in the model
-    at the fitted bandwidth and this compute efficiency (both phases): ``S/R − step``."""
-    bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
+    at the fitted bandwidth and this compute efficiency (both phases): ``S/R − step``, both at the
+    step overhead the grid was computed at."""
+    bandwidth = efficiency["bandwidth"]
     total = terms.sequences / _grid_rate(terms, bandwidth, compute)
-    return total - _step_s(terms, compute, bandwidth, overhead)
+    return total - _step_s(terms, compute, bandwidth, terms.grid_overhead_s)
+
+
+def _sequences_s(terms: Terms, fit: Fit) -> float:
+    """The per-sequence cost of the row's decode step: ``(B − 1)·s``."""
+    return max(terms.batch - 1.0, 0.0) * fit.sequence_overhead(terms.engine, terms.vendor)
 
 
 def _implied_decode(terms: Terms, fit: Fit) -> float | None:
     """The decode compute efficiency at which the measured rate is met, the rest of the step
-    (prefill share) kept at the model's: ``η_d = C / (S/R_measured − outside − comm − o)``."""
+    (prefill share) kept at the model's: ``η_d = C / (S/R_measured − outside − comm − o − (B−1)s)``."""
     efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     outside = _outside_decode_s(terms, efficiency, efficiency["compute"])
-    left = terms.sequences / terms.measured - outside - terms.step_comm_s - efficiency["step_overhead_s"]
+    overhead = efficiency["step_overhead_s"] + _sequences_s(terms, fit)
+    left = terms.sequences / terms.measured - outside - terms.step_comm_s - overhead
     if not np.isfinite(left) or left <= terms.step_memory_s / efficiency["bandwidth"]:
         return None  # memory-bound at the fitted bandwidth: says nothing about compute
     return terms.step_compute_s / left
@@ -283,15 +308,52 @@ def _implied_prefill(terms: Terms, fit: Fit) -> float | None:
     efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
     here = _outside_decode_s(terms, efficiency, efficiency["compute"])
-    total = terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"])
+    total = terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"]) - terms.grid_overhead_s + overhead
     if not np.isfinite(here) or here < MIN_PREFILL_SHARE * total:
         return None
     decode = efficiency.get("decode_compute", efficiency["compute"])
-    target = terms.sequences / terms.measured - _step_s(terms, decode, bandwidth, overhead)
+    step = _step_s(terms, decode, bandwidth, overhead + _sequences_s(terms, fit))
+    target = terms.sequences / terms.measured - step
     outside = np.array([_outside_decode_s(terms, efficiency, c) for c in COMPUTE_GRID])
     if target <= 0 or not np.all(outside > 0) or np.any(np.diff(outside) >= 0):
         return None
     return float(np.exp(np.interp(np.log(target), np.log(outside[::-1]), np.log(COMPUTE_GRID[::-1]))))
+
+
+def _implied_sequence(terms: Terms, fit: Fit) -> float | None:
+    """Seconds per step per sequence beyond the first at which the measured rate is met, the
+    rest of the step at the fitted efficiencies: ``s = (S/R − outside − step(η_d)) / (B − 1)``;
+    for a memory-bound TPOT row ``s = (t − M/η_b − comm − o) / (B − 1)``."""
+    if terms.batch <= 1.0 + 1e-9:
+        return None
+    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
+    if terms.grid is None:
+        left = terms.time_s - terms.memory_s / bandwidth - terms.comm_s - overhead
+    else:
+        outside = _outside_decode_s(terms, efficiency, efficiency["compute"])
+        decode = efficiency.get("decode_compute", efficiency["compute"])
+        left = terms.sequences / terms.measured - outside - _step_s(terms, decode, bandwidth, overhead)
+    return float(left / (terms.batch - 1.0)) if np.isfinite(left) else None
+
+
+def _with_sequences(fit: Fit, rows: list[Terms]) -> Fit:
+    """``fit`` with each group's per-sequence cost: the median over its batched rows (at least 0)."""
+    own: dict[str, list[float]] = defaultdict(list)
+    pooled: list[float] = []
+    for terms in rows:
+        value = _implied_sequence(terms, fit)
+        if value is None:
+            continue
+        for key in (terms.engine, group_key(terms.engine, terms.vendor)) if terms.vendor else (terms.engine,):
+            own[key].append(value)
+        pooled.append(value)
+
+    def median(values: list[float]) -> float | None:
+        return max(float(np.median(values)), 0.0) if values else None
+
+    engines = {key: replace(p, sequence_overhead_s=median(own.get(key, []))) for key, p in fit.engines.items()}
+    return Fit(engines, replace(fit.pooled, sequence_overhead_s=median(pooled)))
 
 
 def _tables(
@@ -321,10 +383,8 @@ def _with_tables(fit: Fit, table: str, own: dict[str, dict[str, float]], pooled:
     return Fit(engines, _with_table(fit.pooled, table, pooled))
 
 
-def fit(rows: list[Terms]) -> Fit:
-    """Fit every engine's and engine/vendor's profile (and the pooled one) on ``rows``: overhead
-    and bandwidth; compute (both phases); then the decode compute, the prefill compute given it,
-    and the decode compute again given that."""
+def _fit_decode(rows: list[Terms]) -> Fit:
+    """Overhead and bandwidth of every group (and the pooled bandwidth) from its decode rows."""
     engines: dict[str, Profile] = {}
     pooled_bandwidth: dict[str, list[float]] = defaultdict(list)
     for key, own in _groups(rows).items():
@@ -335,13 +395,29 @@ def fit(rows: list[Terms]) -> Fit:
             continue  # pool each row once, at its engine level
         for terms, value in zip(decode, implied_bandwidth(decode, overhead), strict=True):
             pooled_bandwidth[terms.weights].append(float(value))
-    decode_only = Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
+    return Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
+
+
+def fit(rows: list[Terms], decode_compute: bool = True, sequence_cost: bool = True) -> Fit:
+    """Fit every engine's and engine/vendor's profile (and the pooled one) on ``rows``: overhead
+    and bandwidth; compute (both phases); with ``sequence_cost`` the per-sequence decode cost and
+    the compute given it; then, with ``decode_compute``, the decode compute, the prefill compute
+    given it, and the decode compute again given that (without: one compute efficiency for both
+    phases)."""
+    single = [t for t in rows if not (sequence_cost and is_decode(t) and t.batch > 1.0 + 1e-9)]
+    decode_only = _fit_decode(single)
     passes = [t for t in rows if not is_decode(t)]
-    shared = _with_tables(
-        decode_only, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, decode_only))
-    )
+
+    def prefill(fitted: Fit) -> Fit:
+        return _with_tables(fitted, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, fitted)))
+
+    shared = prefill(decode_only)
     batched = [t for t in passes if t.grid is not None]
-    if not DECODE_COMPUTE:
+    if sequence_cost:
+        several = [t for t in rows if t.batch > 1.0 + 1e-9 and (t.grid is not None or is_decode(t))]
+        shared = prefill(_with_sequences(shared, several))
+        shared = prefill(_with_sequences(shared, several))
+    if not decode_compute:
         return shared
     first = _with_tables(shared, "decode_compute", *_decode_tables(batched, shared))
 
