@@ -14,40 +14,50 @@ llama.cpp on Metal against CUDA). From the rows of each group:
   TPOT-above-batch-1 rows of the implied compute efficiency: ``η_c = k / (t − c − o)`` for a
   compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
   rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
-  (interpolated on a precomputed grid).
-* ``decode_compute[precision]`` — the compute efficiency of the decode step's matrix products
-  (``efficiency.decode_compute``, fitted unless ``fit(rows, decode_compute=False)``: B rows per matrix, far below prefill's share of the peak), the
-  median over the throughput and TPOT rows above batch 1 of the implied
-  ``η_d = C / (S/R − outside − c − o)``, where C is the decode step's FLOP time at peak at the row's
-  batch, S the sequences in the step (1 for TPOT), R the measured rate and ``outside`` what the
-  model puts beside the decode step at the fitted efficiencies (the prefill's share); rows whose
-  step stays within the memory time say nothing. The prefill compute is then refitted given it
-  (prefill rows, and throughput rows whose prefill is at least :data:`MIN_PREFILL_SHARE` of a step),
-  and the decode compute once more given that. An engine with rows but none above batch 1 decodes
-  at its compute efficiency; an engine with no rows takes the pooled decode compute.
+  (interpolated on a grid precomputed at the step overhead of the first pass, ``grid_overhead_s``;
+  the measured time per step is shifted by the fitted overhead's difference from it).
+* ``sequence_overhead_s`` (with ``fit(rows, sequence_cost=True)``, the default) — seconds per
+  decode step per sequence beyond the first (:func:`tokencost.model.sequences.sequence_overhead_s`:
+  sampling, scheduling, input preparation done once per sequence and step), the median over the
+  rows above batch 1 (throughput, TPOT) of the implied ``s = (S/R − outside − step) / (B − 1)``,
+  where S is the sequences in the step (1 for TPOT), R the measured rate, B the decode batch,
+  ``step = max(C/η_d, M/η_b) + c + o`` the decode step (C, M: its FLOP and byte times at peak) and
+  ``outside`` what the model puts beside the decode step (the prefill's share); at least 0. Rows
+  above batch 1 then no longer inform the bandwidth (their time holds ``(B − 1)·s``). Fitted twice,
+  each time followed by the compute given it.
+* ``decode_compute[precision]`` (with ``fit(rows, decode_compute=True)``, the default) — the
+  compute efficiency of the decode step's matrix products (``efficiency.decode_compute``: B rows
+  per matrix, far below prefill's share of the peak), the median over the throughput and TPOT rows
+  above batch 1 of the implied ``η_d = C / (S/R − outside − c − o − (B − 1)·s)``; rows whose step
+  stays within the memory time say nothing. The prefill compute is then refitted given it (prefill
+  rows, and throughput rows whose prefill is at least :data:`MIN_PREFILL_SHARE` of a step), and
+  the decode compute once more given that. An engine with rows but none above batch 1 decodes at
+  its compute efficiency; an engine with no rows takes the pooled decode compute.
 
 A prediction takes the most specific group with rows of that table (engine/vendor, then engine):
 its value for the format (or a close format: bf16/fp16, int4 group sizes, GGUF neighbours), else
 its median over all formats times the pooled ratio of that format to the pooled median (a two-way
 decomposition: the engine sets the level, the format its relative cost); an engine with no rows
-takes the pooled value. Implied efficiencies are clipped to [0.02, 0.95]. Nothing is tuned to a
-single row: every number is a median or an L1 fit over a group of rows.
+takes the pooled value (and the pooled per-sequence cost). Implied efficiencies are clipped to
+[0.02, 0.95]. Nothing is tuned to a single row: every number is a median or an L1 fit over a group
+of rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
-from tokencost.scenario.engine import DEFAULT_KEY, lookup
+from tokencost.accuracy.profiles import HIGH, LOW, Fit, Profile, Terms, group_key
+from tokencost.model.sequences import sequence_overhead_s
+from tokencost.scenario.engine import DEFAULT_KEY
 
 # Design choices of the fit, not physical constants: each is a resolution or a threshold of the
 # fitting procedure, checked only by the leave-one-source-out figure it gives (MEASUREMENTS.md
 # reports how the figures move with the grids: about ±1 point median, ±3 points p90).
-LOW, HIGH = 0.02, 0.95  # fitted efficiencies are clipped to this range (fractions of the peak)
 OVERHEAD_GRID_S = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]) * 1e-3
 # The bandwidth and compute grids on which the model's step times are tabulated and interpolated
 # (in log). They are narrower than [LOW, HIGH]: np.interp holds the end values beyond them, so an
@@ -59,111 +69,6 @@ MIN_SPAN_FOR_OVERHEAD = 2.0
 # A throughput row informs the prefill compute when its prefill is at least this share of a step
 # (below it the row's time is decode's, and what it implies of prefill is noise).
 MIN_PREFILL_SHARE = 0.2
-
-
-@dataclass(frozen=True)
-class Terms:
-    """What a row's fit needs, precomputed once (seconds at peak, no overhead)."""
-
-    row_id: str
-    source: str
-    engine: str
-    kind: str  # "decode", "prefill" or "throughput"
-    weights: str
-    compute: str  # precision of the matrix products
-    measured: float  # the metric as measured
-    time_s: float = float("nan")  # decode step or prefill, measured
-    compute_s: float = 0.0
-    memory_s: float = 0.0
-    comm_s: float = 0.0
-    grid: np.ndarray | None = None  # throughput rows: [bandwidth, compute] -> predicted metric
-    vendor: str = ""
-    decode_like: bool = False  # a throughput row at a fixed batch of 1: its bytes tell the bandwidth
-    sequences: float = 1.0  # throughput rows: sequences per step at peak (1 for TPOT: already per sequence)
-    step_compute_s: float = 0.0  # throughput rows: the decode step's terms at peak, at that batch
-    step_memory_s: float = 0.0
-    step_comm_s: float = 0.0
-    grid_overhead_s: float = 0.0  # throughput rows: the step overhead the grid was computed at
-    batch: float = 1.0  # sequences in the decode step at peak (the row's batch; the model's for a closed loop)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """The fitted numbers of one engine (or of all engines pooled)."""
-
-    step_overhead_s: float = 0.0
-    decode_bandwidth: dict[str, float] = field(default_factory=dict)
-    prefill_compute: dict[str, float] = field(default_factory=dict)
-    decode_compute: dict[str, float] = field(default_factory=dict)
-    sequence_overhead_s: float | None = None  # seconds per step per sequence beyond the first; None: no rows
-
-
-@dataclass(frozen=True)
-class Fit:
-    """Profiles keyed by engine and by ``engine/vendor``, and the pooled one."""
-
-    engines: dict[str, Profile]
-    pooled: Profile
-
-    def _chain(self, engine: str, vendor: str) -> list[Profile]:
-        keys = (group_key(engine, vendor), engine) if vendor else (engine,)
-        return [self.engines[key] for key in keys if key in self.engines]
-
-    def overhead(self, engine: str, vendor: str = "") -> float:
-        chain = self._chain(engine, vendor)
-        return chain[0].step_overhead_s if chain else 0.0
-
-    def sequence_overhead(self, engine: str, vendor: str = "") -> float:
-        """Seconds per decode step per sequence beyond the first: the most specific profile with
-        batched rows, else the pooled one (0 where none has any)."""
-        for profile in [*self._chain(engine, vendor), self.pooled]:
-            if profile.sequence_overhead_s is not None:
-                return profile.sequence_overhead_s
-        return 0.0
-
-    def _pick(self, engine: str, vendor: str, table: str, key: str) -> float:
-        """The most specific profile with rows of this table (engine/vendor, then engine): its value
-        for the format, else its median times the pooled ratio of that format to the pooled median;
-        else the pooled value."""
-        pooled = getattr(self.pooled, table)
-        for profile in self._chain(engine, vendor):
-            own = getattr(profile, table)
-            value = lookup(_without_default(own), key)
-            if value is not None:
-                return value
-            if DEFAULT_KEY in own:
-                return float(np.clip(own[DEFAULT_KEY] * _format_ratio(pooled, key), LOW, HIGH))
-        value = lookup(pooled, key)
-        return 1.0 if value is None else value
-
-    def efficiency(self, engine: str, weights: str, compute: str, vendor: str = "") -> dict[str, float]:
-        """The ``efficiency`` section this fit gives a row of ``engine`` on ``vendor``."""
-        chosen = {
-            "compute": self._pick(engine, vendor, "prefill_compute", compute),
-            "bandwidth": self._pick(engine, vendor, "decode_bandwidth", weights),
-            "step_overhead_s": self.overhead(engine, vendor),
-        }
-        chain = self._chain(engine, vendor)
-        for profile in chain or [self.pooled]:  # an engine the table knows without such rows: compute
-            value = lookup(profile.decode_compute, compute)
-            if value is not None:
-                chosen["decode_compute"] = value
-                break
-        return chosen
-
-
-def group_key(engine: str, vendor: str) -> str:
-    return f"{engine}/{vendor}"
-
-
-def _format_ratio(pooled: dict[str, float], key: str) -> float:
-    """How much a format reaches relative to all formats, pooled over engines (1 where unknown)."""
-    value, everything = lookup(_without_default(pooled), key), pooled.get(DEFAULT_KEY)
-    return value / everything if value is not None and everything else 1.0
-
-
-def _without_default(table: dict[str, float]) -> dict[str, float]:
-    return {key: value for key, value in table.items() if key != DEFAULT_KEY}
 
 
 def _clip(values: Iterable[float]) -> np.ndarray:
@@ -282,7 +187,7 @@ def _outside_decode_s(terms: Terms, efficiency: dict[str, float], compute: float
 
 def _sequences_s(terms: Terms, fit: Fit) -> float:
     """The per-sequence cost of the row's decode step: ``(B − 1)·s``."""
-    return max(terms.batch - 1.0, 0.0) * fit.sequence_overhead(terms.engine, terms.vendor)
+    return float(sequence_overhead_s(terms.batch, fit.sequence_overhead(terms.engine, terms.vendor)))
 
 
 def _implied_decode(terms: Terms, fit: Fit) -> float | None:
@@ -308,7 +213,11 @@ def _implied_prefill(terms: Terms, fit: Fit) -> float | None:
     efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
     here = _outside_decode_s(terms, efficiency, efficiency["compute"])
-    total = terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"]) - terms.grid_overhead_s + overhead
+    total = (
+        terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"])
+        - terms.grid_overhead_s
+        + overhead
+    )
     if not np.isfinite(here) or here < MIN_PREFILL_SHARE * total:
         return None
     decode = efficiency.get("decode_compute", efficiency["compute"])
@@ -352,7 +261,9 @@ def _with_sequences(fit: Fit, rows: list[Terms]) -> Fit:
     def median(values: list[float]) -> float | None:
         return max(float(np.median(values)), 0.0) if values else None
 
-    engines = {key: replace(p, sequence_overhead_s=median(own.get(key, []))) for key, p in fit.engines.items()}
+    engines = {
+        key: replace(p, sequence_overhead_s=median(own.get(key, []))) for key, p in fit.engines.items()
+    }
     return Fit(engines, replace(fit.pooled, sequence_overhead_s=median(pooled)))
 
 
@@ -409,7 +320,9 @@ def fit(rows: list[Terms], decode_compute: bool = True, sequence_cost: bool = Tr
     passes = [t for t in rows if not is_decode(t)]
 
     def prefill(fitted: Fit) -> Fit:
-        return _with_tables(fitted, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, fitted)))
+        return _with_tables(
+            fitted, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, fitted))
+        )
 
     shared = prefill(decode_only)
     batched = [t for t in passes if t.grid is not None]
