@@ -199,7 +199,8 @@ def _implied_decode(terms: Terms, fit: Fit) -> float | None:
     left = terms.sequences / terms.measured - outside - terms.step_comm_s - overhead
     if not np.isfinite(left) or left <= terms.step_memory_s / efficiency["bandwidth"]:
         return None  # memory-bound at the fitted bandwidth: says nothing about compute
-    return terms.step_compute_s / left
+    implied = terms.step_compute_s / left
+    return implied if implied >= LOW else None  # below the range: the excess is not the FLOP rate
 
 
 def _decode_tables(rows: list[Terms], fit: Fit) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
