@@ -3,12 +3,13 @@
 Beside the matrix products and memory traffic of the roofline, a serving engine does per step a
 share of work for every sequence it decodes: sampling its next token (logits processing over the
 vocabulary), appending it and detokenizing, updating its KV block table, and preparing its inputs
-for the next step. vLLM's maintainers measured this host-side work at most of the step for small
-models (vLLM v0.6.0 release blog, 2024-09-05,
-https://blog.vllm.ai/2024/09/05/perf-update.html: on Llama 3 8B, one H100, only 38 % of the time
-was GPU execution; the rest was the API server, scheduling and input preparation, and per-step
-detokenization and sampling); SGLang hides it behind the GPU with an overlapped scheduler
-(SGLang v0.4 blog, 2024-12-04, https://lmsys.org/blog/2024-12-04-sglang-v0-4/). Its time grows
+for the next step. vLLM's maintainers profiled this host-side work (vLLM v0.6.0 release blog,
+2024-09-05, https://blog.vllm.ai/2024/09/05/perf-update.html: on Llama 3 8B and one H100, 33 % of
+the time in the HTTP API server and 29 % in scheduling, i.e. gathering the last step's results,
+scheduling the next step's requests and preparing them); SGLang (v0.4 blog, 2024-12-04,
+https://lmsys.org/blog/2024-12-04-sglang-v0-4/) and TensorRT-LLM (overlap scheduler, on by default,
+https://nvidia.github.io/TensorRT-LLM/latest/features/overlap-scheduler.html) hide it behind the
+GPU's work of the next step. Its time grows
 with the sequences in the batch, so it is an additive term of the step, outside the roofline's
 ``max(compute, memory)``.
 """
