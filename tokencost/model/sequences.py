@@ -9,8 +9,9 @@ the time in the HTTP API server and 29 % in scheduling, i.e. gathering the last 
 scheduling the next step's requests and preparing them); SGLang (v0.4 blog, 2024-12-04,
 https://lmsys.org/blog/2024-12-04-sglang-v0-4/) and TensorRT-LLM (overlap scheduler, on by default,
 https://nvidia.github.io/TensorRT-LLM/latest/features/overlap-scheduler.html) hide it behind the
-GPU's work of the next step. Its time grows
-with the sequences in the batch, so it is an additive term of the step, outside the roofline's
+GPU's work of the next step. Done once per sequence, its time grows with the batch (the ROCm/vllm
+README's MI300X decode steps grow by 0.11 ms per sequence at 70B and 0.26 ms at 405B from batch 1:
+tokencost/data/MEASUREMENTS.md), so it is an additive term of the step, outside the roofline's
 ``max(compute, memory)``.
 """
 
