@@ -213,3 +213,81 @@ def test_fit_separates_decode_compute_from_prefill_compute():
     assert fitted.efficiency("other", "bf16", "bf16")["decode_compute"] == pytest.approx(0.1, rel=1e-6)
     known = ft.fit([*rows, replace(_decode("g1", "s", 0.01, 0.02), engine="g")])
     assert "decode_compute" not in known.efficiency("g", "bf16", "bf16")
+
+
+def _static(row_id, batch, per_sequence_s, memory_s=0.005):
+    # A static batch of B sequences, memory-bound (C = 1 µs of FLOP time at peak, M = 5 ms), no
+    # prefill share: the model's rate at (η_b, η_c) and overhead 0 is B / max(C/η_c, M/η_b); measured
+    # B / (M/0.55 + (B − 1)·s), i.e. the bandwidth at 0.55 and s seconds per extra sequence.
+    compute_s = 1e-6
+    grid = np.array(
+        [[batch / max(compute_s / c, memory_s / b) for c in ft.COMPUTE_GRID] for b in ft.BANDWIDTH_GRID]
+    )
+    measured = batch / (memory_s / 0.55 + (batch - 1) * per_sequence_s)
+    return ft.Terms(
+        row_id, "s", "e", "throughput", "bf16", "bf16", measured, grid=grid, sequences=float(batch),
+        step_compute_s=compute_s, step_memory_s=memory_s, batch=float(batch),
+    )  # fmt: skip
+
+
+def test_fit_recovers_a_per_sequence_decode_cost():
+    # Batch-1 rows at 0.55 of the bandwidth, static batches of 8, 32 and 128 whose steps grow by
+    # 0.1 ms per extra sequence (see _static): 5 ms / 0.55 = 9.09 ms at batch 1, 9.09 + 12.7 ms at
+    # 128. The fit finds s = 0.1 ms (0.55 is a grid point, so the interpolation is exact), and the
+    # prediction's overhead at batch 128 holds 127 × 0.1 ms.
+    rows = [_decode(f"d{i}", "s", x, x / 0.55) for i, x in enumerate([0.004, 0.01])]
+    rows += [_static(f"b{batch}", batch, 1e-4) for batch in (8, 32, 128)]
+    fitted = ft.fit(rows)
+    assert fitted.sequence_overhead("e") == pytest.approx(1e-4, rel=1e-6)
+    assert fitted.efficiency("e", "bf16", "bf16")["bandwidth"] == pytest.approx(0.55)
+    assert "decode_compute" not in fitted.efficiency("e", "bf16", "bf16")  # memory-bound: says nothing
+    # an engine the rows do not know takes the pooled cost; without the term the fit has none
+    assert fitted.sequence_overhead("other") == pytest.approx(1e-4, rel=1e-6)
+    assert ft.fit(rows, sequence_cost=False).sequence_overhead("e") == 0.0
+
+
+def test_a_negative_per_sequence_cost_is_clipped_to_zero():
+    # Batched rows faster than the batch-1 steps predict (s = −0.01 ms): no negative cost.
+    rows = [_decode(f"d{i}", "s", x, x / 0.55) for i, x in enumerate([0.004, 0.01])]
+    rows += [_static(f"b{batch}", batch, -1e-5) for batch in (8, 32)]
+    assert ft.fit(rows).sequence_overhead("e") == 0.0
+
+
+def test_throughput_rows_are_read_at_the_overhead_of_their_grid():
+    # Decode rows t = x/0.55 + 2 ms over a factor 10 of x: the fit finds o = 2 ms. Throughput rows
+    # (see _batched) whose grid was computed without overhead but whose measured steps hold the
+    # 2 ms: the decode compute is still 0.1, because the 2 ms is taken out of the measured step
+    # before the grid is read (reading the grid at the fitted 2 ms would put it in twice). The
+    # prefill passes (at 0.5 of the peak) hold the 2 ms too.
+    rows = [_decode(f"d{i}", "s", x, x / 0.55 + 0.002) for i, x in enumerate([0.002, 0.005, 0.01, 0.02])]
+    rows += [
+        ft.Terms(
+            f"p{i}",
+            "s",
+            "e",
+            "prefill",
+            "bf16",
+            "bf16",
+            1.0,
+            time_s=k / 0.5 + 0.002,
+            compute_s=k,
+            memory_s=1e-5,
+        )
+        for i, k in enumerate([0.01, 0.02, 0.04])
+    ]
+    for i, c in enumerate([0.01, 0.02, 0.04]):
+        row = _batched(f"t{i}", c)
+        measured = row.sequences / (row.sequences / row.measured + 0.002)
+        rows.append(replace(row, measured=measured, grid_overhead_s=0.0))
+    fitted = ft.fit(rows)
+    assert fitted.overhead("e") == pytest.approx(0.002)
+    assert fitted.efficiency("e", "bf16", "bf16")["decode_compute"] == pytest.approx(0.1, rel=1e-6)
+
+
+def test_grid_rate_and_grid_compute_share_one_interpolation():
+    # On any row's grid, the compute efficiency at which the grid meets the rate it gives at η_c
+    # is η_c again (both read the same log-log interpolation).
+    row = _batched("t", 0.02)
+    for compute in (0.05, 0.2, 0.6):
+        rate = ft._grid_rate(row, 0.3, compute)
+        assert ft._grid_compute(replace(row, measured=rate), 0.3) == pytest.approx(compute, rel=1e-9)

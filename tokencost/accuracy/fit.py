@@ -14,40 +14,50 @@ llama.cpp on Metal against CUDA). From the rows of each group:
   TPOT-above-batch-1 rows of the implied compute efficiency: ``η_c = k / (t − c − o)`` for a
   compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
   rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
-  (interpolated on a precomputed grid).
-* ``decode_compute[precision]`` — the compute efficiency of the decode step's matrix products
-  (``efficiency.decode_compute``: B rows per matrix, far below prefill's share of the peak), the
-  median over the throughput and TPOT rows above batch 1 of the implied
-  ``η_d = C / (S/R − outside − c − o)``, where C is the decode step's FLOP time at peak at the row's
-  batch, S the sequences in the step (1 for TPOT), R the measured rate and ``outside`` what the
-  model puts beside the decode step at the fitted efficiencies (the prefill's share); rows whose
-  step stays within the memory time say nothing. The prefill compute is then refitted given it
-  (prefill rows, and throughput rows whose prefill is at least :data:`MIN_PREFILL_SHARE` of a step),
-  and the decode compute once more given that. An engine with rows but none above batch 1 decodes
-  at its compute efficiency; an engine with no rows takes the pooled decode compute.
+  (interpolated on a grid precomputed at the step overhead of the first pass, ``grid_overhead_s``;
+  the measured time per step is shifted by the fitted overhead's difference from it).
+* ``sequence_overhead_s`` (with ``fit(rows, sequence_cost=True)``, the default) — seconds per
+  decode step per sequence beyond the first (:func:`tokencost.model.sequences.sequence_overhead_s`:
+  sampling, scheduling, input preparation done once per sequence and step), the median over the
+  rows above batch 1 (throughput, TPOT) of the implied ``s = (S/R − outside − step) / (B − 1)``,
+  where S is the sequences in the step (1 for TPOT), R the measured rate, B the decode batch,
+  ``step = max(C/η_d, M/η_b) + c + o`` the decode step (C, M: its FLOP and byte times at peak) and
+  ``outside`` what the model puts beside the decode step (the prefill's share); at least 0. Rows
+  above batch 1 then no longer inform the bandwidth (their time holds ``(B − 1)·s``). Fitted twice,
+  each time followed by the compute given it.
+* ``decode_compute[precision]`` (with ``fit(rows, decode_compute=True)``, the default) — the
+  compute efficiency of the decode step's matrix products (``efficiency.decode_compute``: B rows
+  per matrix, far below prefill's share of the peak), the median over the throughput and TPOT rows
+  above batch 1 of the implied ``η_d = C / (S/R − outside − c − o − (B − 1)·s)``; rows whose step
+  stays within the memory time say nothing. The prefill compute is then refitted given it (prefill
+  rows, and throughput rows whose prefill is at least :data:`MIN_PREFILL_SHARE` of a step), and
+  the decode compute once more given that. An engine with rows but none above batch 1 decodes at
+  its compute efficiency; an engine with no rows takes the pooled decode compute.
 
 A prediction takes the most specific group with rows of that table (engine/vendor, then engine):
 its value for the format (or a close format: bf16/fp16, int4 group sizes, GGUF neighbours), else
 its median over all formats times the pooled ratio of that format to the pooled median (a two-way
 decomposition: the engine sets the level, the format its relative cost); an engine with no rows
-takes the pooled value. Implied efficiencies are clipped to [0.02, 0.95]. Nothing is tuned to a
-single row: every number is a median or an L1 fit over a group of rows.
+takes the pooled value (and the pooled per-sequence cost). Implied efficiencies are clipped to
+[0.02, 0.95]. Nothing is tuned to a single row: every number is a median or an L1 fit over a group
+of rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
-from tokencost.scenario.engine import DEFAULT_KEY, lookup
+from tokencost.accuracy.profiles import HIGH, LOW, Fit, Profile, Terms, group_key
+from tokencost.model.sequences import sequence_overhead_s
+from tokencost.scenario.engine import DEFAULT_KEY
 
 # Design choices of the fit, not physical constants: each is a resolution or a threshold of the
 # fitting procedure, checked only by the leave-one-source-out figure it gives (MEASUREMENTS.md
 # reports how the figures move with the grids: about ±1 point median, ±3 points p90).
-LOW, HIGH = 0.02, 0.95  # fitted efficiencies are clipped to this range (fractions of the peak)
 OVERHEAD_GRID_S = np.array([0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]) * 1e-3
 # The bandwidth and compute grids on which the model's step times are tabulated and interpolated
 # (in log). They are narrower than [LOW, HIGH]: np.interp holds the end values beyond them, so an
@@ -59,101 +69,6 @@ MIN_SPAN_FOR_OVERHEAD = 2.0
 # A throughput row informs the prefill compute when its prefill is at least this share of a step
 # (below it the row's time is decode's, and what it implies of prefill is noise).
 MIN_PREFILL_SHARE = 0.2
-DECODE_COMPUTE = True  # fit a decode-phase compute efficiency (False: one compute efficiency, both phases)
-
-
-@dataclass(frozen=True)
-class Terms:
-    """What a row's fit needs, precomputed once (seconds at peak, no overhead)."""
-
-    row_id: str
-    source: str
-    engine: str
-    kind: str  # "decode", "prefill" or "throughput"
-    weights: str
-    compute: str  # precision of the matrix products
-    measured: float  # the metric as measured
-    time_s: float = float("nan")  # decode step or prefill, measured
-    compute_s: float = 0.0
-    memory_s: float = 0.0
-    comm_s: float = 0.0
-    grid: np.ndarray | None = None  # throughput rows: [bandwidth, compute] -> predicted metric
-    vendor: str = ""
-    decode_like: bool = False  # a throughput row at a fixed batch of 1: its bytes tell the bandwidth
-    sequences: float = 1.0  # throughput rows: sequences per step at peak (1 for TPOT: already per sequence)
-    step_compute_s: float = 0.0  # throughput rows: the decode step's terms at peak, at that batch
-    step_memory_s: float = 0.0
-    step_comm_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class Profile:
-    """The fitted numbers of one engine (or of all engines pooled)."""
-
-    step_overhead_s: float = 0.0
-    decode_bandwidth: dict[str, float] = field(default_factory=dict)
-    prefill_compute: dict[str, float] = field(default_factory=dict)
-    decode_compute: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Fit:
-    """Profiles keyed by engine and by ``engine/vendor``, and the pooled one."""
-
-    engines: dict[str, Profile]
-    pooled: Profile
-
-    def _chain(self, engine: str, vendor: str) -> list[Profile]:
-        keys = (group_key(engine, vendor), engine) if vendor else (engine,)
-        return [self.engines[key] for key in keys if key in self.engines]
-
-    def overhead(self, engine: str, vendor: str = "") -> float:
-        chain = self._chain(engine, vendor)
-        return chain[0].step_overhead_s if chain else 0.0
-
-    def _pick(self, engine: str, vendor: str, table: str, key: str) -> float:
-        """The most specific profile with rows of this table (engine/vendor, then engine): its value
-        for the format, else its median times the pooled ratio of that format to the pooled median;
-        else the pooled value."""
-        pooled = getattr(self.pooled, table)
-        for profile in self._chain(engine, vendor):
-            own = getattr(profile, table)
-            value = lookup(_without_default(own), key)
-            if value is not None:
-                return value
-            if DEFAULT_KEY in own:
-                return float(np.clip(own[DEFAULT_KEY] * _format_ratio(pooled, key), LOW, HIGH))
-        value = lookup(pooled, key)
-        return 1.0 if value is None else value
-
-    def efficiency(self, engine: str, weights: str, compute: str, vendor: str = "") -> dict[str, float]:
-        """The ``efficiency`` section this fit gives a row of ``engine`` on ``vendor``."""
-        chosen = {
-            "compute": self._pick(engine, vendor, "prefill_compute", compute),
-            "bandwidth": self._pick(engine, vendor, "decode_bandwidth", weights),
-            "step_overhead_s": self.overhead(engine, vendor),
-        }
-        chain = self._chain(engine, vendor)
-        for profile in chain or [self.pooled]:  # an engine the table knows without such rows: compute
-            value = lookup(profile.decode_compute, compute)
-            if value is not None:
-                chosen["decode_compute"] = value
-                break
-        return chosen
-
-
-def group_key(engine: str, vendor: str) -> str:
-    return f"{engine}/{vendor}"
-
-
-def _format_ratio(pooled: dict[str, float], key: str) -> float:
-    """How much a format reaches relative to all formats, pooled over engines (1 where unknown)."""
-    value, everything = lookup(_without_default(pooled), key), pooled.get(DEFAULT_KEY)
-    return value / everything if value is not None and everything else 1.0
-
-
-def _without_default(table: dict[str, float]) -> dict[str, float]:
-    return {key: value for key, value in table.items() if key != DEFAULT_KEY}
 
 
 def _clip(values: Iterable[float]) -> np.ndarray:
@@ -202,13 +117,19 @@ def fit_decode(rows: list[Terms]) -> tuple[float, dict[str, float]]:
     return best[1], best[2]
 
 
-def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
-    """The compute efficiency at which the throughput grid meets the measured value."""
+def _grid_column(terms: Terms, bandwidth: float) -> np.ndarray:
+    """log of the throughput grid's metric at each compute efficiency of the grid, interpolated in
+    log at this bandwidth efficiency (held at the grid's ends beyond it)."""
     assert terms.grid is not None
     log_b = np.log(BANDWIDTH_GRID)
-    column = np.array(
+    return np.array(
         [np.interp(np.log(bandwidth), log_b, np.log(terms.grid[:, j])) for j in range(COMPUTE_GRID.size)]
     )
+
+
+def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
+    """The compute efficiency at which the throughput grid meets the measured value."""
+    column = _grid_column(terms, bandwidth)
     if not np.all(np.isfinite(column)) or np.any(np.diff(column) <= 0):
         return None
     return float(np.exp(np.interp(np.log(terms.measured), column, np.log(COMPUTE_GRID))))
@@ -217,7 +138,11 @@ def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
 def _implied_compute(terms: Terms, fit: Fit) -> float | None:
     efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     if terms.kind == "throughput":
-        return _grid_compute(terms, efficiency["bandwidth"])
+        shift = efficiency["step_overhead_s"] - terms.grid_overhead_s + _sequences_s(terms, fit)
+        left = terms.sequences / terms.measured - shift  # S/R the grid's step overhead would give
+        if left <= 0:
+            return None
+        return _grid_compute(replace(terms, measured=terms.sequences / left), efficiency["bandwidth"])
     left = terms.time_s - terms.comm_s - efficiency["step_overhead_s"]
     if left <= 0 or terms.memory_s / efficiency["bandwidth"] >= left:
         return None  # memory-bound at the fitted bandwidth: says nothing about compute
@@ -240,9 +165,7 @@ def is_decode(terms: Terms) -> bool:
 
 def _grid_rate(terms: Terms, bandwidth: float, compute: float) -> float:
     """The model's rate at this bandwidth and compute efficiency (both phases), from the grid."""
-    assert terms.grid is not None
-    log_b = np.log(BANDWIDTH_GRID)
-    column = [np.interp(np.log(bandwidth), log_b, np.log(terms.grid[:, j])) for j in range(COMPUTE_GRID.size)]
+    column = _grid_column(terms, bandwidth)
     return float(np.exp(np.interp(np.log(compute), np.log(COMPUTE_GRID), column)))
 
 
@@ -255,21 +178,29 @@ def _step_s(terms: Terms, compute: float, bandwidth: float, overhead_s: float) -
 
 def _outside_decode_s(terms: Terms, efficiency: dict[str, float], compute: float) -> float:
     """Seconds per step a sequence sees beyond the decode step (its prefill's share) in the model
-    at the fitted bandwidth and this compute efficiency (both phases): ``S/R − step``."""
-    bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
+    at the fitted bandwidth and this compute efficiency (both phases): ``S/R − step``, both at the
+    step overhead the grid was computed at."""
+    bandwidth = efficiency["bandwidth"]
     total = terms.sequences / _grid_rate(terms, bandwidth, compute)
-    return total - _step_s(terms, compute, bandwidth, overhead)
+    return total - _step_s(terms, compute, bandwidth, terms.grid_overhead_s)
+
+
+def _sequences_s(terms: Terms, fit: Fit) -> float:
+    """The per-sequence cost of the row's decode step: ``(B − 1)·s``."""
+    return float(sequence_overhead_s(terms.batch, fit.sequence_overhead(terms.engine, terms.vendor)))
 
 
 def _implied_decode(terms: Terms, fit: Fit) -> float | None:
     """The decode compute efficiency at which the measured rate is met, the rest of the step
-    (prefill share) kept at the model's: ``η_d = C / (S/R_measured − outside − comm − o)``."""
+    (prefill share) kept at the model's: ``η_d = C / (S/R_measured − outside − comm − o − (B−1)s)``."""
     efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     outside = _outside_decode_s(terms, efficiency, efficiency["compute"])
-    left = terms.sequences / terms.measured - outside - terms.step_comm_s - efficiency["step_overhead_s"]
+    overhead = efficiency["step_overhead_s"] + _sequences_s(terms, fit)
+    left = terms.sequences / terms.measured - outside - terms.step_comm_s - overhead
     if not np.isfinite(left) or left <= terms.step_memory_s / efficiency["bandwidth"]:
         return None  # memory-bound at the fitted bandwidth: says nothing about compute
-    return terms.step_compute_s / left
+    implied = terms.step_compute_s / left
+    return implied if implied >= LOW else None  # below the range: the excess is not the FLOP rate
 
 
 def _decode_tables(rows: list[Terms], fit: Fit) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
@@ -283,15 +214,58 @@ def _implied_prefill(terms: Terms, fit: Fit) -> float | None:
     efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
     bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
     here = _outside_decode_s(terms, efficiency, efficiency["compute"])
-    total = terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"])
+    total = (
+        terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"])
+        - terms.grid_overhead_s
+        + overhead
+    )
     if not np.isfinite(here) or here < MIN_PREFILL_SHARE * total:
         return None
     decode = efficiency.get("decode_compute", efficiency["compute"])
-    target = terms.sequences / terms.measured - _step_s(terms, decode, bandwidth, overhead)
+    step = _step_s(terms, decode, bandwidth, overhead + _sequences_s(terms, fit))
+    target = terms.sequences / terms.measured - step
     outside = np.array([_outside_decode_s(terms, efficiency, c) for c in COMPUTE_GRID])
     if target <= 0 or not np.all(outside > 0) or np.any(np.diff(outside) >= 0):
         return None
     return float(np.exp(np.interp(np.log(target), np.log(outside[::-1]), np.log(COMPUTE_GRID[::-1]))))
+
+
+def _implied_sequence(terms: Terms, fit: Fit) -> float | None:
+    """Seconds per step per sequence beyond the first at which the measured rate is met, the
+    rest of the step at the fitted efficiencies: ``s = (S/R − outside − step(η_d)) / (B − 1)``;
+    for a memory-bound TPOT row ``s = (t − M/η_b − comm − o) / (B − 1)``."""
+    if terms.batch <= 1.0 + 1e-9:
+        return None
+    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
+    if terms.grid is None:
+        left = terms.time_s - terms.memory_s / bandwidth - terms.comm_s - overhead
+    else:
+        outside = _outside_decode_s(terms, efficiency, efficiency["compute"])
+        decode = efficiency.get("decode_compute", efficiency["compute"])
+        left = terms.sequences / terms.measured - outside - _step_s(terms, decode, bandwidth, overhead)
+    return float(left / (terms.batch - 1.0)) if np.isfinite(left) else None
+
+
+def _with_sequences(fit: Fit, rows: list[Terms]) -> Fit:
+    """``fit`` with each group's per-sequence cost: the median over its batched rows (at least 0)."""
+    own: dict[str, list[float]] = defaultdict(list)
+    pooled: list[float] = []
+    for terms in rows:
+        value = _implied_sequence(terms, fit)
+        if value is None:
+            continue
+        for key in (terms.engine, group_key(terms.engine, terms.vendor)) if terms.vendor else (terms.engine,):
+            own[key].append(value)
+        pooled.append(value)
+
+    def median(values: list[float]) -> float | None:
+        return max(float(np.median(values)), 0.0) if values else None
+
+    engines = {
+        key: replace(p, sequence_overhead_s=median(own.get(key, []))) for key, p in fit.engines.items()
+    }
+    return Fit(engines, replace(fit.pooled, sequence_overhead_s=median(pooled)))
 
 
 def _tables(
@@ -321,10 +295,8 @@ def _with_tables(fit: Fit, table: str, own: dict[str, dict[str, float]], pooled:
     return Fit(engines, _with_table(fit.pooled, table, pooled))
 
 
-def fit(rows: list[Terms]) -> Fit:
-    """Fit every engine's and engine/vendor's profile (and the pooled one) on ``rows``: overhead
-    and bandwidth; compute (both phases); then the decode compute, the prefill compute given it,
-    and the decode compute again given that."""
+def _fit_decode(rows: list[Terms]) -> Fit:
+    """Overhead and bandwidth of every group (and the pooled bandwidth) from its decode rows."""
     engines: dict[str, Profile] = {}
     pooled_bandwidth: dict[str, list[float]] = defaultdict(list)
     for key, own in _groups(rows).items():
@@ -335,13 +307,31 @@ def fit(rows: list[Terms]) -> Fit:
             continue  # pool each row once, at its engine level
         for terms, value in zip(decode, implied_bandwidth(decode, overhead), strict=True):
             pooled_bandwidth[terms.weights].append(float(value))
-    decode_only = Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
+    return Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
+
+
+def fit(rows: list[Terms], decode_compute: bool = True, sequence_cost: bool = True) -> Fit:
+    """Fit every engine's and engine/vendor's profile (and the pooled one) on ``rows``: overhead
+    and bandwidth; compute (both phases); with ``sequence_cost`` the per-sequence decode cost and
+    the compute given it; then, with ``decode_compute``, the decode compute, the prefill compute
+    given it, and the decode compute again given that (without: one compute efficiency for both
+    phases)."""
+    single = [t for t in rows if not (sequence_cost and is_decode(t) and t.batch > 1.0 + 1e-9)]
+    decode_only = _fit_decode(single)
     passes = [t for t in rows if not is_decode(t)]
-    shared = _with_tables(
-        decode_only, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, decode_only))
-    )
+
+    def prefill(fitted: Fit) -> Fit:
+        return _with_tables(
+            fitted, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, fitted))
+        )
+
+    shared = prefill(decode_only)
     batched = [t for t in passes if t.grid is not None]
-    if not DECODE_COMPUTE:
+    if sequence_cost:
+        several = [t for t in rows if t.batch > 1.0 + 1e-9 and (t.grid is not None or is_decode(t))]
+        shared = prefill(_with_sequences(shared, several))
+        shared = prefill(_with_sequences(shared, several))
+    if not decode_compute:
         return shared
     first = _with_tables(shared, "decode_compute", *_decode_tables(batched, shared))
 

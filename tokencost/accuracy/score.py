@@ -24,6 +24,7 @@ from tokencost.accuracy import fit as ft
 from tokencost.accuracy.table import Row, read_rows, to_row
 from tokencost.api import evaluate
 from tokencost.errors import TokenCostError, TokenCostWarning
+from tokencost.model.sequences import sequence_overhead_s
 from tokencost.results import Evaluation, json_ready
 from tokencost.scenario.engine import GENERIC, engine_catalog
 from tokencost.scenario.scenario import Scenario
@@ -108,6 +109,7 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         compute=evaluation.precision_compute,
         measured=_rate(row.value, row.metric),
         vendor=row.vendor,
+        batch=float(evaluation.decode.batch or 1.0),
     )
     if kind == "throughput" and row.scenario["workload"].get("batch_size") == 1:
         # One sequence at a time: seconds per output token are a decode step's, with the prefill
@@ -129,6 +131,7 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         return ft.Terms(
             **base,
             grid=grid,
+            grid_overhead_s=overhead_s,
             sequences=1.0 if row.metric == "tpot_s" else float(decode.batch or 1.0),
             step_compute_s=float(decode.compute_time_s or 0.0),
             step_memory_s=float(decode.memory_time_s or 0.0),
@@ -275,7 +278,12 @@ def _terms_or_reason(row: Row, overhead_s: float) -> ft.Terms | str | None:
 
 
 def _predict_with(fitted: ft.Fit, row: Row, terms: ft.Terms) -> float:
-    value = predict(row, fitted.efficiency(row.engine, row.weights, terms.compute, row.vendor))
+    efficiency = fitted.efficiency(row.engine, row.weights, terms.compute, row.vendor)
+    # The per-sequence decode cost at the row's batch, added to the per-step overhead (until the
+    # model carries the term itself: the batch is fixed for these rows, the model's for a closed loop).
+    per_sequence = fitted.sequence_overhead(row.engine, row.vendor)
+    efficiency["step_overhead_s"] += float(sequence_overhead_s(terms.batch, per_sequence))
+    value = predict(row, efficiency)
     return math.nan if value is None else value
 
 
