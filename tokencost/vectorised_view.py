@@ -13,38 +13,44 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import types
-import typing
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from tokencost import api
+from tokencost import economics_view as ev_view
 from tokencost import prefix_view as pv
 from tokencost.model import cost, serving
-from tokencost.model import economics as econ
 from tokencost.model.serving import Deployment
-from tokencost.results import Evaluation, _integer_fields, flatten
-from tokencost.scenario.economics import PUE_DEFAULT
+from tokencost.results import BREAKDOWN, Evaluation, column_types, flatten
 from tokencost.scenario.scenario import Scenario
 
-BREAKDOWN = "usd_per_hour_breakdown."
 _NAMES = [item.name for item in dataclasses.fields(Evaluation)]
 _BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
 Columns = dict[str, Any]  # column name -> ndarray (or Coded: Table.result(coded=True))
 
 
 class Coded(NamedTuple):
-    """An object column as its values and each row's code: ``values[codes[i]]`` for row i."""
+    """A column whose value is one of a few: ``values[codes[i]]`` for row i (an object column of
+    :mod:`tokencost.vectorised`, an axis or input column of :mod:`tokencost.sweep.columnar`)."""
 
     values: list[Any]
     codes: np.ndarray  # int64
 
     def array(self) -> np.ndarray:
+        """The column as an object array."""
         values = np.empty(len(self.values), dtype=object)
         values[:] = self.values
-        return values[self.codes]
+        return values.take(self.codes)
+
+    def tolist(self) -> list[Any]:
+        values = self.values
+        return [values[i] for i in self.codes.tolist()]
+
+    def at(self, rows: np.ndarray) -> Coded:
+        """The rows ``rows`` (an index or a mask) of the column."""
+        return Coded(self.values, self.codes[rows])
 
 
 BASE: dict[str, Any] = {
@@ -89,53 +95,32 @@ def _cache_fields(dep: Deployment, ev: Any, prompt: np.ndarray, out: np.ndarray)
 def _economics(
     templates: Sequence[Scenario], which: np.ndarray, dep: Deployment, gpus: Any
 ) -> dict[str, Any]:
-    """:func:`tokencost.economics_view.economics_fields` for rented hardware and no pricing."""
+    """:func:`tokencost.economics_view.economics_fields` for rented hardware and no pricing (the
+    power fields from :func:`~tokencost.economics_view.power_fields` on columns)."""
     fields: dict[str, Any] = {"usd_per_hour_breakdown.rental": dep.usd_per_hour}
     known = np.array([t.hardware.power_w is not None for t in templates])[which]
     if known.any():
+        host = np.array([ev_view.host_power_and_pue(t) for t in templates], dtype=float)[which]
+        host_w, pue = host[:, 0], host[:, 1]
         grid = np.array([float(t.facility.grid_gco2_per_kwh) for t in templates])[which]
-        facility = np.asarray(econ.facility_power_w(dep.power_w, 0.0, gpus, PUE_DEFAULT), dtype=float)
-        energy = np.asarray(econ.energy_kwh_per_day(facility), dtype=float)
-        co2 = np.asarray(econ.co2_kg_per_day(energy, grid), dtype=float)
-        for key, value in (
-            ("facility_power_w", facility),
-            ("energy_kwh_per_day", energy),
-            ("co2_kg_per_day", co2),
-        ):
-            fields[key] = np.where(known, value, np.nan)
+        for key, value in ev_view.power_fields(dep.power_w, host_w, gpus, pue, grid).items():
+            fields[key] = np.where(known, np.asarray(value, dtype=float), np.nan)
     return fields
 
 
 # ------------------------------------------------------------------------------------ columns
 
 
+_KINDS = {"float64": "float", "int64": "int", "bool": "bool", "string": "object"}  # column type -> kind
+
+
 @functools.cache
 def _kinds_and_defaults() -> tuple[dict[str, str], dict[str, Any]]:
-    """:func:`_kinds`, and ``flatten`` of the default :class:`Evaluation` (made once: read only)."""
+    """Each column's kind (float, int, bool or object: :func:`tokencost.results.column_types`),
+    and ``flatten`` of the default :class:`Evaluation` (made once: read only)."""
     default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
-    return _kinds(), flatten(default.to_dict())
-
-
-def _kinds() -> dict[str, str]:
-    """Column kinds of ``flatten(Evaluation.to_dict())``: float, int, bool or object."""
-    kinds: dict[str, str] = {}
-    integers = _integer_fields(Evaluation)
-
-    def walk(cls: type, prefix: str) -> None:
-        hints = typing.get_type_hints(cls)
-        for item in dataclasses.fields(cls):
-            name, hint = f"{prefix}{item.name}", hints[item.name]
-            if dataclasses.is_dataclass(hint):
-                walk(typing.cast(type, hint), f"{name}.")
-            elif name in integers:
-                kinds[name] = "int"
-            else:
-                union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-                members = [arg for arg in typing.get_args(hint) if arg is not type(None)] if union else [hint]
-                kinds[name] = {float: "float", bool: "bool"}.get(members[0], "object")
-
-    walk(Evaluation, "")
-    return kinds
+    kinds = {key: _KINDS[kind] for key, kind in column_types(Evaluation).items()}
+    return kinds, flatten(default.to_dict())
 
 
 class Table:

@@ -45,6 +45,7 @@ from tokencost.errors import ScenarioError
 from tokencost.sweep import columnar
 from tokencost.sweep import rows as rw
 from tokencost.sweep.spec import SweepSpec
+from tokencost.vectorised_view import Coded
 
 DEFAULT_CHUNK_SIZE = 2_000
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -172,9 +173,9 @@ def _column(values: Any, kind: str, size: int) -> pa.Array:
     arrow = ARROW_TYPES[kind]
     if values is None:
         return pa.nulls(size, arrow)
-    if isinstance(values, columnar.Repeated):
+    if isinstance(values, Coded):
         cast = [None if v is columnar.MISSING else rw.cast(v, kind) for v in values.values]
-        return pa.array(cast, arrow).take(pa.array(values.index))
+        return pa.array(cast, arrow).take(pa.array(values.codes))
     if values.dtype == float and kind == "float64":
         return pa.array(values, arrow, mask=np.isnan(values))
     if (values.dtype == np.int64 and kind == "int64") or (values.dtype == bool and kind == "bool"):
