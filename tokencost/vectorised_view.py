@@ -349,3 +349,47 @@ def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: 
             notes.append(api.no_load_note(replicas_of, cap_of))
         texts.append("; ".join(notes))
     return Coded(texts, inverse.reshape(-1))
+
+
+class _Slot:
+    """A stand-in number that formats as a marker: a reason's text split around its numbers."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def __format__(self, spec: str) -> str:
+        return f"\x00{self.number}\x00"
+
+
+def batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weight_bytes: float) -> list[str]:
+    """``api.batch_reason(int(batch[i]), context[i], int(most[i]), weight_bytes)`` of each i: its
+    text made once with stand-ins (:class:`_Slot`) and its numbers put in on columns (ints as
+    ``str``, the context as ``str`` of its float), the same text."""
+    template = api.batch_reason(_Slot(0), _Slot(1), _Slot(2), weight_bytes)  # type: ignore[arg-type]
+    pieces = template.split("\x00")  # text, slot, text, slot, ..., text
+    ints = [np.asarray(batch).astype(np.int64), None, np.asarray(most).astype(np.int64)]
+    whole = np.all(np.floor(context) == context) and np.all(np.abs(context) < _EXACT_TEXT)
+    strings = getattr(np, "strings", None)
+    if strings is None or not whole:  # numpy < 2, or a context that is not a whole number
+        numbers = [ints[0].tolist(), np.asarray(context, dtype=float).tolist(), ints[2].tolist()]
+        texts = [list(map(str, values)) for values in numbers]
+        slots = [texts[int(k)] for k in pieces[1::2]]
+        return ["".join(_interleave(pieces, parts)) for parts in zip(*slots, strict=True)]
+    kind = np.dtypes.StringDType()
+    ints[1] = np.asarray(context).astype(np.int64)
+    texts = [values.astype(kind) for values in ints]  # type: ignore[union-attr]
+    texts[1] = strings.add(texts[1], ".0")  # str of a whole float below 1e16: its digits and ".0"
+    joined: Any = np.full(len(context), pieces[0], dtype=kind)
+    for k, text in zip(pieces[1::2], pieces[2::2], strict=True):
+        joined = strings.add(strings.add(joined, texts[int(k)]), text)
+    return list(joined.astype(object))
+
+
+_EXACT_TEXT = 1e16  # str(float) of a whole number below this is its digits and ".0"
+
+
+def _interleave(pieces: list[str], parts: tuple[str, ...]) -> list[str]:
+    found = [pieces[0]]
+    for part, text in zip(parts, pieces[2::2], strict=True):
+        found += [part, text]
+    return found
