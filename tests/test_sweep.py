@@ -239,11 +239,11 @@ def test_resume_after_a_kill_loses_and_repeats_no_row(tmp_path):
     args = [sys.executable, "-m", "tokencost", "sweep", str(path), "-o", str(out), "--chunk-size", "10", "-q"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(parts.glob("chunk-*.parquet"))) < 3:
+    while time.monotonic() < deadline and len(list(parts.glob("chunk-*.arrow"))) < 3:
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    done = len(list(parts.glob("chunk-*.parquet")))
+    done = len(list(parts.glob("chunk-*.arrow")))
     assert not out.exists() and 3 <= done < 40, done  # killed mid-way
     resumed = cli("sweep", str(path), "-o", str(out), "--chunk-size", "10", "--resume", "-q")
     assert resumed.returncode == 0, resumed.stderr

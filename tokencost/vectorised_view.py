@@ -367,19 +367,18 @@ def batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weight
     ``str``, the context as ``str`` of its float), the same text."""
     template = api.batch_reason(_Slot(0), _Slot(1), _Slot(2), weight_bytes)  # type: ignore[arg-type]
     pieces = template.split("\x00")  # text, slot, text, slot, ..., text
-    ints = [np.asarray(batch).astype(np.int64), None, np.asarray(most).astype(np.int64)]
+    counts = np.asarray(batch).astype(np.int64), np.asarray(most).astype(np.int64)  # int(): truncated
     whole = np.all(np.floor(context) == context) and np.all(np.abs(context) < _EXACT_TEXT)
-    strings = getattr(np, "strings", None)
+    strings: Any = getattr(np, "strings", None)
     if strings is None or not whole:  # numpy < 2, or a context that is not a whole number
-        numbers = [ints[0].tolist(), np.asarray(context, dtype=float).tolist(), ints[2].tolist()]
-        texts = [list(map(str, values)) for values in numbers]
+        numbers = [counts[0].tolist(), np.asarray(context, dtype=float).tolist(), counts[1].tolist()]
+        texts: list[Any] = [list(map(str, values)) for values in numbers]
         slots = [texts[int(k)] for k in pieces[1::2]]
         return ["".join(_interleave(pieces, parts)) for parts in zip(*slots, strict=True)]
     kind = np.dtypes.StringDType()
-    ints[1] = np.asarray(context).astype(np.int64)
-    texts = [values.astype(kind) for values in ints]  # type: ignore[union-attr]
-    texts[1] = strings.add(texts[1], ".0")  # str of a whole float below 1e16: its digits and ".0"
-    joined: Any = np.full(len(context), pieces[0], dtype=kind)
+    whole_context = np.asarray(context).astype(np.int64)
+    texts = [counts[0].astype(kind), strings.add(whole_context.astype(kind), ".0"), counts[1].astype(kind)]
+    joined: Any = np.full(len(context), pieces[0], dtype=kind)  # str(whole float < 1e16): digits, ".0"
     for k, text in zip(pieces[1::2], pieces[2::2], strict=True):
         joined = strings.add(strings.add(joined, texts[int(k)]), text)
     return list(joined.astype(object))
