@@ -369,7 +369,7 @@ def batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weight
     pieces = template.split("\x00")  # text, slot, text, slot, ..., text
     counts = np.asarray(batch).astype(np.int64), np.asarray(most).astype(np.int64)  # int(): truncated
     whole = np.all(np.floor(context) == context) and np.all(np.abs(context) < _EXACT_TEXT)
-    strings: Any = getattr(np, "strings", None)
+    strings = _STRINGS
     if strings is None or not whole:  # numpy < 2, or a context that is not a whole number
         numbers = [counts[0].tolist(), np.asarray(context, dtype=float).tolist(), counts[1].tolist()]
         texts: list[Any] = [list(map(str, values)) for values in numbers]
@@ -384,6 +384,7 @@ def batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weight
     return list(joined.astype(object))
 
 
+_STRINGS: Any = getattr(np, "strings", None)  # numpy >= 2: string columns
 _EXACT_TEXT = 1e16  # str(float) of a whole number below this is its digits and ".0"
 
 
