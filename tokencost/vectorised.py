@@ -134,6 +134,25 @@ def _pick(value: Any, index: Any, cast: Any = None) -> Any:
     return value[index] if cast is None else cast(value[index])
 
 
+ARRAY_FIELDS = ("params", "experts", "expert", "tensor", "pipeline")  # tell a struct of arrays
+
+
+def _shared(dep: Deployment, held: Sequence[Deployment]) -> Deployment:
+    """``dep`` with each numeric field that all of ``held`` share as that one float (the model
+    functions broadcast it; a float is not gathered into n entries, and what is computed from
+    floats alone is computed once), but for the fields that mark a struct of arrays."""
+    if not held:
+        return dep
+    shared: dict[str, Any] = {
+        name: float(value[0])
+        for name in _field_names()
+        if name not in ARRAY_FIELDS
+        and isinstance(value := getattr(dep, name), np.ndarray)
+        and len({float(getattr(one, name)).hex() for one in held}) == 1  # the same bits (-0.0 is not 0.0)
+    }
+    return dataclasses.replace(dep, **shared) if shared else dep
+
+
 class Rows(NamedTuple):
     """Per-configuration numbers (arrays of n) and the template each configuration comes from."""
 
@@ -160,7 +179,7 @@ def rows_of(
         raise ValueError(f"not a vectorised field: {sorted(unknown)} (allowed: {NUMERIC_FIELDS})")
     used = np.unique(which)
     held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used]
-    dep = take(stack(held), np.searchsorted(used, which))
+    dep = take(_shared(stack(held), held), np.searchsorted(used, which))
     overrides: dict[str, Any] = {
         DEPLOYMENT_FIELDS[key]: np.asarray(value, dtype=float)
         for key, value in numbers.items()
