@@ -239,11 +239,11 @@ def test_resume_after_a_kill_loses_and_repeats_no_row(tmp_path):
     args = [sys.executable, "-m", "tokencost", "sweep", str(path), "-o", str(out), "--chunk-size", "10", "-q"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(parts.glob("chunk-*.parquet"))) < 3:
+    while time.monotonic() < deadline and len(list(parts.glob("chunk-*.arrow"))) < 3:
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    done = len(list(parts.glob("chunk-*.parquet")))
+    done = len(list(parts.glob("chunk-*.arrow")))
     assert not out.exists() and 3 <= done < 40, done  # killed mid-way
     resumed = cli("sweep", str(path), "-o", str(out), "--chunk-size", "10", "--resume", "-q")
     assert resumed.returncode == 0, resumed.stderr
@@ -409,3 +409,28 @@ def test_a_chunk_mixes_both_ways():
     chunk = rw.compute_chunk(spec, rw.Task(), 0, 200)
     assert isinstance(chunk, columnar.ColumnChunk) and len(chunk) == 200
     assert chunk.size > 30 and len(chunk.rows) > 30
+
+
+def test_the_result_column_types_hold_what_flatten_writes():
+    """The sweep's known result types (tokencost.results.column_types, one walk that the
+    vectorised table reads too) hold every value of a feasible evaluation: ``ttft_per_turn_s``,
+    a tuple of floats that ``flatten`` joins as text ("0.12; 0.05"), is a string column (it was
+    typed float64, which casts its text to null)."""
+    from tokencost import vectorised_view as view
+    from tokencost.results import flatten
+    from tokencost.scenario.loading import scenario_from_dict
+    from tokencost.sweep import rows as rw
+
+    known = rw.evaluation_types()
+    assert known["ttft_per_turn_s"] == "string" and known["notes"] == "string"
+    assert (
+        known["replicas"] == "int64" and known["feasible"] == "bool" and known["prefill.time_s"] == "float64"
+    )
+    flat = flatten(evaluate(scenario_from_dict(BASE)).to_dict())
+    assert isinstance(flat["ttft_per_turn_s"], str) and flat["ttft_per_turn_s"]
+    for key, value in flat.items():
+        if value is not None and key in known:
+            written = rw.cast(value, known[key])
+            assert written == value, (key, value, known[key])  # not lost to a null or a cast
+    table = view.Table(1)
+    assert table.kind("ttft_per_turn_s") == "object" and table.kind("replicas") == "int"

@@ -76,16 +76,31 @@ def api_usd_per_day(scenario: Scenario, ev: Evaluation) -> dict[str, float]:
     return {key: charges_usd_per_day(tokens, find_price(key)) for key in scenario.pricing.compare_with}
 
 
+def host_power_and_pue(scenario: Scenario) -> tuple[float, float]:
+    """The host's watts per accelerator and the PUE: the ownership's, or 0 and the default PUE
+    for rented hardware (its host and cooling are in the rental)."""
+    owned = scenario.hardware.ownership
+    return (owned.host_power_w, owned.pue) if owned is not None else (0.0, PUE_DEFAULT)
+
+
+def power_fields(power_w: Any, host_w: Any, gpus: Any, pue: Any, grid_gco2_per_kwh: Any) -> dict[str, Any]:
+    """``facility_power_w``, ``energy_kwh_per_day`` and ``co2_kg_per_day`` of ``gpus``
+    accelerators of ``power_w`` watts each (:mod:`tokencost.model.economics`); floats or numpy
+    arrays, which broadcast (:mod:`tokencost.vectorised_view` passes columns)."""
+    facility = econ.facility_power_w(power_w, host_w, gpus, pue)
+    energy = econ.energy_kwh_per_day(facility)
+    co2 = econ.co2_kg_per_day(energy, grid_gco2_per_kwh)
+    return {"facility_power_w": facility, "energy_kwh_per_day": energy, "co2_kg_per_day": co2}
+
+
 def _power_fields(scenario: Scenario, ev: Evaluation) -> dict[str, Any]:
     hardware = scenario.hardware
     if hardware.power_w is None or ev.gpus_required is None:
         return {}
-    owned = hardware.ownership
-    host_w, pue = (owned.host_power_w, owned.pue) if owned is not None else (0.0, PUE_DEFAULT)
-    facility = float(econ.facility_power_w(hardware.power_w, host_w, ev.gpus_required, pue))
-    energy = float(econ.energy_kwh_per_day(facility))
-    co2 = float(econ.co2_kg_per_day(energy, scenario.facility.grid_gco2_per_kwh))
-    return {"facility_power_w": facility, "energy_kwh_per_day": energy, "co2_kg_per_day": co2}
+    host_w, pue = host_power_and_pue(scenario)
+    grid = scenario.facility.grid_gco2_per_kwh
+    fields = power_fields(hardware.power_w, host_w, ev.gpus_required, pue, grid)
+    return {key: float(value) for key, value in fields.items()}
 
 
 def _pricing_fields(scenario: Scenario, ev: Evaluation) -> dict[str, Any]:

@@ -14,6 +14,7 @@ Keys are SI with unit suffixes. Those named in the contract (``ttft_s``, ``tpot_
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -266,20 +267,41 @@ def frame(records: list[dict[str, Any]], integers: frozenset[str] = frozenset())
     return table
 
 
-def _integer_fields(cls: type) -> frozenset[str]:
-    """Dotted names of the ``int`` fields of a record dataclass and of its nested records."""
+BREAKDOWN = "usd_per_hour_breakdown."  # the flattened keys of Evaluation.usd_per_hour_breakdown's parts
+_SCALAR_TYPES = {bool: "bool", int: "int64", float: "float64", str: "string"}
+
+
+def column_types(cls: type | None = None) -> dict[str, str]:
+    """The type of each key of ``flatten(record.to_dict())`` for a record dataclass (default
+    :class:`Evaluation`) and its nested records, from their annotations: ``"bool"``, ``"int64"``,
+    ``"float64"`` (``float | None``: the first member that is not None decides) or ``"string"``
+    (text, and what ``flatten`` writes as text: a tuple joined by "; ", a dict). Made once per
+    class (a copy is returned)."""
+    return dict(_column_types(Evaluation if cls is None else cls))
+
+
+@functools.cache
+def _column_types(cls: type) -> tuple[tuple[str, str], ...]:
     import dataclasses
+    import types
     import typing
 
-    names: set[str] = set()
+    found: list[tuple[str, str]] = []
     hints = typing.get_type_hints(cls)
     for item in dataclasses.fields(cls):
         hint = hints[item.name]
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            names.update(f"{item.name}.{inner}" for inner in _integer_fields(hint))
-        elif hint is int or set(typing.get_args(hint)) == {int, type(None)}:
-            names.add(item.name)
-    return frozenset(names)
+            found += [(f"{item.name}.{inner}", kind) for inner, kind in _column_types(hint)]
+            continue
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)] if union else [hint]
+        found.append((item.name, _SCALAR_TYPES.get(members[0], "string")))
+    return tuple(found)
+
+
+def _integer_fields(cls: type) -> frozenset[str]:
+    """Dotted names of the ``int`` fields of a record dataclass and of its nested records."""
+    return frozenset(name for name, kind in _column_types(cls) if kind == "int64")
 
 
 def to_frame(evaluations: list[Evaluation]) -> pd.DataFrame:

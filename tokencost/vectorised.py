@@ -134,6 +134,25 @@ def _pick(value: Any, index: Any, cast: Any = None) -> Any:
     return value[index] if cast is None else cast(value[index])
 
 
+ARRAY_FIELDS = ("params", "experts", "expert", "tensor", "pipeline")  # tell a struct of arrays
+
+
+def _shared(dep: Deployment, held: Sequence[Deployment]) -> Deployment:
+    """``dep`` with each numeric field that all of ``held`` share as that one float (the model
+    functions broadcast it; a float is not gathered into n entries, and what is computed from
+    floats alone is computed once), but for the fields that mark a struct of arrays."""
+    if not held:
+        return dep
+    shared: dict[str, Any] = {
+        name: float(value[0])
+        for name in _field_names()
+        if name not in ARRAY_FIELDS
+        and isinstance(value := getattr(dep, name), np.ndarray)
+        and len({float(getattr(one, name)).hex() for one in held}) == 1  # the same bits (-0.0 is not 0.0)
+    }
+    return dataclasses.replace(dep, **shared) if shared else dep
+
+
 class Rows(NamedTuple):
     """Per-configuration numbers (arrays of n) and the template each configuration comes from."""
 
@@ -160,7 +179,7 @@ def rows_of(
         raise ValueError(f"not a vectorised field: {sorted(unknown)} (allowed: {NUMERIC_FIELDS})")
     used = np.unique(which)
     held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used]
-    dep = take(stack(held), np.searchsorted(used, which))
+    dep = take(_shared(stack(held), held), np.searchsorted(used, which))
     overrides: dict[str, Any] = {
         DEPLOYMENT_FIELDS[key]: np.asarray(value, dtype=float)
         for key, value in numbers.items()
@@ -354,39 +373,38 @@ def _infeasible(
     table: view.Table, rows: Rows, index: np.ndarray, ok: np.ndarray, solved: dict[str, Any]
 ) -> None:
     """The reason of each configuration that does not fit (the same text as evaluate(), from the
-    same functions), built once per distinct set of the numbers it states."""
-    max_batch = solved["max_batch"]
+    same functions): a fixed batch beyond the memory's cap by :func:`view.batch_texts`, one that
+    does not fit one sequence once per distinct set of the numbers it states."""
     table.put("feasible", index, ok)
     bad = np.flatnonzero(~ok)
     if not bad.size:
         return
-    dep = rows.dep
-    context = rows.input_tokens[bad] + rows.output_tokens[bad]
-    weights = np.broadcast_to(dep.weight_bytes, ok.shape)
-    numbers = [
-        context,
-        weights[bad],
-        np.broadcast_to(dep.kv_bytes_per_token, ok.shape)[bad],
-        np.broadcast_to(serving.replica_memory_bytes(dep), ok.shape)[bad],
-        np.broadcast_to(dep.memory_reserve_fraction, ok.shape)[bad],
-        np.where(max_batch[bad] < 1, 0.0, rows.batch_size[bad]),
-        max_batch[bad],
-    ]
-    _, first, inverse = np.unique(np.stack(numbers), axis=1, return_index=True, return_inverse=True)
-    texts = []
-    chosen = bad[first]
-    columns = zip(
-        chosen.tolist(),
-        rows.input_tokens[chosen].tolist(),
-        rows.output_tokens[chosen].astype(np.int64).tolist(),
-        max_batch[chosen].tolist(),
-        rows.batch_size[chosen].tolist(),
-        weights[chosen].tolist(),
-        strict=True,
-    )
-    for i, prompt, out, most, batch, weight in columns:
-        if most < 1:
-            texts.append(api._fit_reason(entry(dep, i), round(prompt + out)))
-        else:
-            texts.append(api.batch_reason(int(batch), prompt + out, int(most), weight))
-    table.put("infeasible_reason", index[bad], view.Coded(texts, inverse.reshape(-1)))
+    dep, most = rows.dep, solved["max_batch"][bad]
+    context = rows.input_tokens[bad] + rows.output_tokens[bad].astype(np.int64)  # as evaluate() adds them
+    weights = np.broadcast_to(dep.weight_bytes, ok.shape)[bad]
+    texts = np.empty(bad.size, dtype=object)
+    batch = np.flatnonzero(most >= 1)
+    if batch.size:
+        distinct, inverse = np.unique(weights[batch], return_inverse=True)
+        for k, weight in enumerate(distinct.tolist()):
+            at = batch[inverse.reshape(-1) == k]
+            found = view.batch_texts(rows.batch_size[bad[at]], context[at], most[at], weight)
+            texts[at] = found
+    fit = np.flatnonzero(most < 1)
+    if fit.size:  # the numbers _fit_reason states: context, weights, KV, memory and its reserve
+        numbers = [context[fit], weights[fit]]
+        numbers += [
+            np.broadcast_to(value, ok.shape)[bad[fit]]
+            for value in (
+                dep.kv_bytes_per_token,
+                serving.replica_memory_bytes(dep),
+                dep.memory_reserve_fraction,
+            )
+        ]
+        _, first, inverse = np.unique(np.stack(numbers), axis=1, return_index=True, return_inverse=True)
+        found = [
+            api._fit_reason(entry(dep, int(i)), round(c))
+            for i, c in zip(bad[fit[first]].tolist(), context[fit[first]].tolist(), strict=True)
+        ]
+        texts[fit] = np.array(found, dtype=object)[inverse.reshape(-1)]
+    table.put("infeasible_reason", index[bad], view.Coded(texts.tolist(), np.arange(bad.size)))

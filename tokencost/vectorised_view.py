@@ -13,38 +13,44 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import types
-import typing
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from tokencost import api
+from tokencost import economics_view as ev_view
 from tokencost import prefix_view as pv
 from tokencost.model import cost, serving
-from tokencost.model import economics as econ
 from tokencost.model.serving import Deployment
-from tokencost.results import Evaluation, _integer_fields, flatten
-from tokencost.scenario.economics import PUE_DEFAULT
+from tokencost.results import BREAKDOWN, Evaluation, column_types, flatten
 from tokencost.scenario.scenario import Scenario
 
-BREAKDOWN = "usd_per_hour_breakdown."
 _NAMES = [item.name for item in dataclasses.fields(Evaluation)]
 _BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
 Columns = dict[str, Any]  # column name -> ndarray (or Coded: Table.result(coded=True))
 
 
 class Coded(NamedTuple):
-    """An object column as its values and each row's code: ``values[codes[i]]`` for row i."""
+    """A column whose value is one of a few: ``values[codes[i]]`` for row i (an object column of
+    :mod:`tokencost.vectorised`, an axis or input column of :mod:`tokencost.sweep.columnar`)."""
 
     values: list[Any]
     codes: np.ndarray  # int64
 
     def array(self) -> np.ndarray:
+        """The column as an object array."""
         values = np.empty(len(self.values), dtype=object)
         values[:] = self.values
-        return values[self.codes]
+        return values.take(self.codes)
+
+    def tolist(self) -> list[Any]:
+        values = self.values
+        return [values[i] for i in self.codes.tolist()]
+
+    def at(self, rows: np.ndarray) -> Coded:
+        """The rows ``rows`` (an index or a mask) of the column."""
+        return Coded(self.values, self.codes[rows])
 
 
 BASE: dict[str, Any] = {
@@ -89,53 +95,32 @@ def _cache_fields(dep: Deployment, ev: Any, prompt: np.ndarray, out: np.ndarray)
 def _economics(
     templates: Sequence[Scenario], which: np.ndarray, dep: Deployment, gpus: Any
 ) -> dict[str, Any]:
-    """:func:`tokencost.economics_view.economics_fields` for rented hardware and no pricing."""
+    """:func:`tokencost.economics_view.economics_fields` for rented hardware and no pricing (the
+    power fields from :func:`~tokencost.economics_view.power_fields` on columns)."""
     fields: dict[str, Any] = {"usd_per_hour_breakdown.rental": dep.usd_per_hour}
     known = np.array([t.hardware.power_w is not None for t in templates])[which]
     if known.any():
+        host = np.array([ev_view.host_power_and_pue(t) for t in templates], dtype=float)[which]
+        host_w, pue = host[:, 0], host[:, 1]
         grid = np.array([float(t.facility.grid_gco2_per_kwh) for t in templates])[which]
-        facility = np.asarray(econ.facility_power_w(dep.power_w, 0.0, gpus, PUE_DEFAULT), dtype=float)
-        energy = np.asarray(econ.energy_kwh_per_day(facility), dtype=float)
-        co2 = np.asarray(econ.co2_kg_per_day(energy, grid), dtype=float)
-        for key, value in (
-            ("facility_power_w", facility),
-            ("energy_kwh_per_day", energy),
-            ("co2_kg_per_day", co2),
-        ):
-            fields[key] = np.where(known, value, np.nan)
+        for key, value in ev_view.power_fields(dep.power_w, host_w, gpus, pue, grid).items():
+            fields[key] = np.where(known, np.asarray(value, dtype=float), np.nan)
     return fields
 
 
 # ------------------------------------------------------------------------------------ columns
 
 
+_KINDS = {"float64": "float", "int64": "int", "bool": "bool", "string": "object"}  # column type -> kind
+
+
 @functools.cache
 def _kinds_and_defaults() -> tuple[dict[str, str], dict[str, Any]]:
-    """:func:`_kinds`, and ``flatten`` of the default :class:`Evaluation` (made once: read only)."""
+    """Each column's kind (float, int, bool or object: :func:`tokencost.results.column_types`),
+    and ``flatten`` of the default :class:`Evaluation` (made once: read only)."""
     default = Evaluation(**BASE, feasible=False, infeasible_reason=None)
-    return _kinds(), flatten(default.to_dict())
-
-
-def _kinds() -> dict[str, str]:
-    """Column kinds of ``flatten(Evaluation.to_dict())``: float, int, bool or object."""
-    kinds: dict[str, str] = {}
-    integers = _integer_fields(Evaluation)
-
-    def walk(cls: type, prefix: str) -> None:
-        hints = typing.get_type_hints(cls)
-        for item in dataclasses.fields(cls):
-            name, hint = f"{prefix}{item.name}", hints[item.name]
-            if dataclasses.is_dataclass(hint):
-                walk(typing.cast(type, hint), f"{name}.")
-            elif name in integers:
-                kinds[name] = "int"
-            else:
-                union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-                members = [arg for arg in typing.get_args(hint) if arg is not type(None)] if union else [hint]
-                kinds[name] = {float: "float", bool: "bool"}.get(members[0], "object")
-
-    walk(Evaluation, "")
-    return kinds
+    kinds = {key: _KINDS[kind] for key, kind in column_types(Evaluation).items()}
+    return kinds, flatten(default.to_dict())
 
 
 class Table:
@@ -364,3 +349,47 @@ def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: 
             notes.append(api.no_load_note(replicas_of, cap_of))
         texts.append("; ".join(notes))
     return Coded(texts, inverse.reshape(-1))
+
+
+class _Slot:
+    """A stand-in number that formats as a marker: a reason's text split around its numbers."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def __format__(self, spec: str) -> str:
+        return f"\x00{self.number}\x00"
+
+
+def batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weight_bytes: float) -> list[str]:
+    """``api.batch_reason(int(batch[i]), context[i], int(most[i]), weight_bytes)`` of each i: its
+    text made once with stand-ins (:class:`_Slot`) and its numbers put in on columns (ints as
+    ``str``, the context as ``str`` of its float), the same text."""
+    template = api.batch_reason(_Slot(0), _Slot(1), _Slot(2), weight_bytes)  # type: ignore[arg-type]
+    pieces = template.split("\x00")  # text, slot, text, slot, ..., text
+    counts = np.asarray(batch).astype(np.int64), np.asarray(most).astype(np.int64)  # int(): truncated
+    whole = np.all(np.floor(context) == context) and np.all(np.abs(context) < _EXACT_TEXT)
+    strings = _STRINGS
+    if strings is None or not whole:  # numpy < 2, or a context that is not a whole number
+        numbers = [counts[0].tolist(), np.asarray(context, dtype=float).tolist(), counts[1].tolist()]
+        texts: list[Any] = [list(map(str, values)) for values in numbers]
+        slots = [texts[int(k)] for k in pieces[1::2]]
+        return ["".join(_interleave(pieces, parts)) for parts in zip(*slots, strict=True)]
+    kind = np.dtypes.StringDType()
+    whole_context = np.asarray(context).astype(np.int64)
+    texts = [counts[0].astype(kind), strings.add(whole_context.astype(kind), ".0"), counts[1].astype(kind)]
+    joined: Any = np.full(len(context), pieces[0], dtype=kind)  # str(whole float < 1e16): digits, ".0"
+    for k, text in zip(pieces[1::2], pieces[2::2], strict=True):
+        joined = strings.add(strings.add(joined, texts[int(k)]), text)
+    return list(joined.astype(object))
+
+
+_STRINGS: Any = getattr(np, "strings", None)  # numpy >= 2: string columns
+_EXACT_TEXT = 1e16  # str(float) of a whole number below this is its digits and ".0"
+
+
+def _interleave(pieces: list[str], parts: tuple[str, ...]) -> list[str]:
+    found = [pieces[0]]
+    for part, text in zip(parts, pieces[2::2], strict=True):
+        found += [part, text]
+    return found

@@ -27,24 +27,13 @@ from typing import Any
 import numpy as np
 
 from tokencost.errors import TokenCostError
-from tokencost.results import flatten
+from tokencost.results import BREAKDOWN, flatten
 from tokencost.sweep.spec import INDEX_COLUMN, LEFT_OUT_INPUTS, SweepSpec
+from tokencost.vectorised_view import Coded
 
-BREAKDOWN = "usd_per_hour_breakdown."
 MISSING = object()  # an input the group's scenario does not have (absent from the row)
 CACHE_ENTRIES = 4_096  # validated (group, axis, value) scenarios kept between chunks (a chunk needs few)
 DIGESTS_KEPT = 8  # spec digests remembered (one spec per sweep)
-
-
-@dataclass
-class Repeated:
-    """A column whose value is one of a few: ``values[index[i]]`` for row i."""
-
-    values: list[Any]
-    index: np.ndarray
-
-    def tolist(self) -> list[Any]:
-        return [self.values[i] for i in self.index.tolist()]
 
 
 @dataclass
@@ -52,7 +41,7 @@ class ColumnChunk:
     """A chunk's rows: the per-row ones as dicts, the columnar ones as columns (same keys)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    columns: dict[str, Any] = field(default_factory=dict)  # key -> ndarray or Repeated
+    columns: dict[str, Any] = field(default_factory=dict)  # key -> ndarray or Coded
     size: int = 0  # rows in ``columns``
     which: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # their groups
 
@@ -89,8 +78,8 @@ class ColumnChunk:
         (:func:`tokencost.sweep.rows.value_type` and :func:`~tokencost.sweep.rows.merge`)."""
         found: dict[str, str | None] = {}
         for key, values in self.columns.items():
-            if isinstance(values, Repeated):
-                used = np.unique(values.index).tolist()
+            if isinstance(values, Coded):
+                used = np.unique(values.codes).tolist()
                 kinds = {value_type(values.values[i]) for i in used if values.values[i] is not MISSING}
             elif values.dtype == float:
                 kinds = {"float64" if (~np.isnan(values)).any() else None}
@@ -119,14 +108,14 @@ def _packed(rows: np.ndarray) -> np.ndarray:
 
 
 def _at(values: Any, picked: np.ndarray) -> Any:
-    if isinstance(values, Repeated):
-        return Repeated(values.values, values.index[picked])
+    if isinstance(values, Coded):
+        return values.at(picked)
     return values[picked]
 
 
 def plain(values: Any) -> list[Any]:
     """Python values, missing floats as None (what ``to_dict`` gives)."""
-    if isinstance(values, Repeated):
+    if isinstance(values, Coded):
         return values.tolist()
     if values.dtype == float:
         return [None if math.isnan(v) else v for v in values.tolist()]
@@ -277,20 +266,20 @@ def _columns(plan: _Plan, chosen: np.ndarray, start: int) -> dict[str, Any]:
     results = vec.evaluate_columns(plan.templates, which, numbers, coded=True)
     columns: dict[str, Any] = {INDEX_COLUMN: (start + chosen).astype(np.int64)}
     for k, name in enumerate(plan.names):
-        columns[name] = Repeated(list(plan.spec.axes[name]), plan.index[chosen, k])
+        columns[name] = Coded(list(plan.spec.axes[name]), plan.index[chosen, k])
     for key in dict.fromkeys(key for inputs in plan.inputs for key in inputs):
-        columns[key] = Repeated([inputs.get(key, MISSING) for inputs in plan.inputs], which)
+        columns[key] = Coded([inputs.get(key, MISSING) for inputs in plan.inputs], which)
     columns.update({key: repeated(values) for key, values in results.items()})
     return columns
 
 
 def repeated(values: Any) -> Any:
-    """A result column of objects as :class:`Repeated`: a coded one
-    (:class:`tokencost.vectorised_view.Coded`) as it is, an object array as its distinct values
+    """A result column of objects as :class:`~tokencost.vectorised_view.Coded`: a coded one as
+    it is, an object array as its distinct values
     (by type and value) and each row's code, so that its types and Arrow array are made once per
     distinct value (the array itself where a value cannot be hashed); other columns as they are."""
-    if isinstance(values, tuple):  # Coded: values and codes
-        return Repeated(list(values[0]), values[1])
+    if isinstance(values, Coded):
+        return values
     if values.dtype != object:
         return values
     codes: dict[tuple[type, Any], int] = {}
@@ -299,4 +288,4 @@ def repeated(values: Any) -> Any:
         index = [add((value.__class__, value), len(codes)) for value in values.tolist()]
     except TypeError:  # unhashable
         return values
-    return Repeated([value for _, value in codes], np.array(index, dtype=np.int64))
+    return Coded([value for _, value in codes], np.array(index, dtype=np.int64))

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tokencost.errors import TokenCostError
-from tokencost.results import Evaluation, flatten
+from tokencost.results import Evaluation, column_types, flatten
 from tokencost.sweep.spec import INDEX_COLUMN, LEFT_OUT_INPUTS, SweepSpec
 
 WHATS = ("evaluate", "simulate", "plan")
@@ -130,28 +129,10 @@ def probe_rows(spec: SweepSpec, task: Task, limit: int = 200) -> list[dict[str, 
 # ------------------------------------------------------------------------------------ columns
 
 
-def _annotation_type(annotation: Any) -> str | None:
-    """``float | None`` -> "float64" (the first non-None member decides), bool before int."""
-    members = [arg for arg in typing.get_args(annotation) if arg is not type(None)] or [annotation]
-    arrow = {bool: "bool", int: "int64", float: "float64", str: "string"}
-    return arrow.get(members[0]) if isinstance(members[0], type) else None
-
-
 def evaluation_types() -> Types:
-    """Column types of ``flatten(Evaluation.to_dict())`` from the dataclasses' annotations."""
-    types: Types = {}
-
-    def walk(cls: type, prefix: str) -> None:
-        hints = typing.get_type_hints(cls)
-        for item in dataclasses.fields(cls):
-            hint = hints[item.name]
-            if dataclasses.is_dataclass(hint):
-                walk(typing.cast(type, hint), f"{prefix}{item.name}.")
-                continue
-            types[f"{prefix}{item.name}"] = _annotation_type(hint) or "string"
-
-    walk(Evaluation, "")
-    return types
+    """Column types of ``flatten(Evaluation.to_dict())`` from the dataclasses' annotations
+    (:func:`tokencost.results.column_types`: a tuple, joined as text, is a string column)."""
+    return column_types(Evaluation)
 
 
 def value_type(value: Any) -> str | None:

@@ -1,8 +1,9 @@
 """Run a sweep to a Parquet or CSV table in chunks, resumably, in one process, a pool or on Dask.
 
 The configurations ``0 .. size - 1`` are cut into chunks of ``chunk_size``. Each finished chunk
-is written, atomically, as its own file in ``<output>.parts/`` (``chunk-000042.parquet``) next
-to a ``manifest.json`` that records the spec's digest, the chunking and the columns. When every
+is written, atomically, as its own file in ``<output>.parts/`` (``chunk-000042.arrow``, an Arrow
+IPC file, for Parquet output; ``.csv`` for CSV) next to a ``manifest.json`` that records the
+spec's digest, the chunking and the columns. When every
 chunk is there, the parts are joined into the output in chunk order (Parquet: one row group per
 chunk; CSV: one header, then the rows) and the parts folder is removed. An interrupted sweep
 leaves its finished parts behind; ``resume=True`` computes only the chunks that are missing, so
@@ -39,17 +40,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.csv as pacsv
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from tokencost.errors import ScenarioError
 from tokencost.sweep import columnar
 from tokencost.sweep import rows as rw
 from tokencost.sweep.spec import SweepSpec
+from tokencost.vectorised_view import Coded
 
 DEFAULT_CHUNK_SIZE = 2_000
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
 MANIFEST = "manifest.json"
+PART_SUFFIX = {"parquet": "arrow", "csv": "csv"}  # a chunk's part file, by output format
 IN_FLIGHT_PER_WORKER = 2
 
 Chunk = tuple[int, int, int]  # chunk number, first configuration, one past the last
@@ -162,6 +166,8 @@ def _table(chunk: rw.ChunkRows, types: rw.Types) -> pa.Table:
     if chunk.size:
         arrays = [_column(chunk.columns.get(key), kind, chunk.size) for key, kind in types.items()]
         pieces.append(pa.Table.from_arrays(arrays, schema=_schema(types)))
+    if len(pieces) == 1 and not chunk.rows:  # the columns are in configuration order
+        return pieces[0]
     table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
     return table.take(pa.compute.sort_indices(table, [(rw.INDEX_COLUMN, "ascending")]))
 
@@ -172,9 +178,9 @@ def _column(values: Any, kind: str, size: int) -> pa.Array:
     arrow = ARROW_TYPES[kind]
     if values is None:
         return pa.nulls(size, arrow)
-    if isinstance(values, columnar.Repeated):
+    if isinstance(values, Coded):
         cast = [None if v is columnar.MISSING else rw.cast(v, kind) for v in values.values]
-        return pa.array(cast, arrow).take(pa.array(values.index))
+        return pa.array(cast, arrow).take(pa.array(values.codes))
     if values.dtype == float and kind == "float64":
         return pa.array(values, arrow, mask=np.isnan(values))
     if (values.dtype == np.int64 and kind == "int64") or (values.dtype == bool and kind == "bool"):
@@ -184,10 +190,28 @@ def _column(values: Any, kind: str, size: int) -> pa.Array:
     return pa.array([rw.cast(v, kind) for v in columnar.plain(values)], arrow)
 
 
+def _part(folder: Path, number: int, fmt: str) -> Path:
+    """A chunk's part: Parquet output's parts are Arrow IPC files (cheap to write and read back;
+    the Parquet encoding is done once, by :func:`_join`), CSV output's are CSV."""
+    return folder / f"chunk-{number:06d}.{PART_SUFFIX[fmt]}"
+
+
+def _write_ipc(table: pa.Table, path: Path) -> None:
+    compression = "lz4" if pa.Codec.is_available("lz4") else None
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+
+
+def _read_ipc(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
 def _write_part(folder: Path, number: int, table: pa.Table, fmt: str) -> None:
-    target = folder / f"chunk-{number:06d}.{fmt}"
+    target = _part(folder, number, fmt)
     if fmt == "parquet":
-        _write_atomic(target, lambda path: pq.write_table(table, path))
+        _write_atomic(target, lambda path: _write_ipc(table, path))
     else:
         options = pacsv.WriteOptions(include_header=False)
         _write_atomic(target, lambda path: pacsv.write_csv(table, path, write_options=options))
@@ -195,7 +219,7 @@ def _write_part(folder: Path, number: int, table: pa.Table, fmt: str) -> None:
 
 def _done_parts(folder: Path, fmt: str) -> set[int]:
     done = set()
-    for path in folder.glob(f"chunk-*.{fmt}"):
+    for path in folder.glob(f"chunk-*.{PART_SUFFIX[fmt]}"):
         done.add(int(path.stem.removeprefix("chunk-")))
     return done
 
@@ -236,12 +260,12 @@ def _join(folder: Path, target: Path, chunks: list[Chunk], types: rw.Types, fmt:
         if fmt == "parquet":
             with pq.ParquetWriter(path, schema) as writer:
                 for number, _, _ in chunks:
-                    writer.write_table(pq.read_table(folder / f"chunk-{number:06d}.parquet", schema=schema))
+                    writer.write_table(_read_ipc(_part(folder, number, fmt)))
             return
         with path.open("wb") as out:
             pacsv.write_csv(schema.empty_table(), out)  # the header line
             for number, _, _ in chunks:
-                with (folder / f"chunk-{number:06d}.csv").open("rb") as part:
+                with _part(folder, number, fmt).open("rb") as part:
                     shutil.copyfileobj(part, out)
 
     _write_atomic(target, write)
