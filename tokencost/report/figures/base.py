@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +35,7 @@ def _apply_theme(figure: go.Figure) -> None:
     validate = layout._validate
     layout._validate = False
     try:
-        layout.template = copy.deepcopy(default_template(default))
+        layout.template = default_template(default)
     finally:
         layout._validate = validate
 

@@ -20,6 +20,8 @@ import json
 import pkgutil
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tokencost.report import theme
 
 if TYPE_CHECKING:
@@ -48,39 +50,48 @@ def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=4)
+def _template_json(name: str) -> str:
+    raw = pkgutil.get_data("plotly", f"package_data/templates/{name}.json")
+    if raw is None:  # pragma: no cover - plotly always ships its templates as package data
+        raise FileNotFoundError(f"plotly has no template {name!r}")
+    return json.dumps(_merge(json.loads(raw), theme.TEMPLATE))
+
+
 def default_template(name: str) -> dict[str, Any]:
-    """Plotly's built-in template ``name`` with :data:`theme.TEMPLATE` merged in, read once.
+    """Plotly's built-in template ``name`` with :data:`theme.TEMPLATE` merged in (a fresh copy).
 
     The built-in templates are JSON files in plotly's package data; read directly they are what
     ``plotly.io.templates[name].to_plotly_json()`` gives after validating them (a test checks),
     in a millisecond rather than a tenth of a second.
     """
-    raw = pkgutil.get_data("plotly", f"package_data/templates/{name}.json")
-    if raw is None:  # pragma: no cover - plotly always ships its templates as package data
-        raise FileNotFoundError(f"plotly has no template {name!r}")
-    return _merge(json.loads(raw), theme.TEMPLATE)
+    return json.loads(_template_json(name))  # quicker than a deep copy of the cached dict
 
 
 def _typed(value: Any) -> Any:
     """``value`` with every numeric array as a plotly.js typed array, as plotly serialises it.
 
-    A copy: the dicts of a :class:`Plot` are left as they are (plotly's ``convert_to_base64``
-    does the same conversion in place)."""
-    from _plotly_utils.basevalidators import is_homogeneous_array
-    from _plotly_utils.utils import to_typed_array_spec
-
+    What plotly's ``convert_to_base64`` does in place, on a copy (the dicts of a :class:`Plot`
+    are left as they are); the arrays of a Plot are numpy arrays and pandas Series or Indexes.
+    """
     if isinstance(value, dict):
+        from _plotly_utils.utils import to_typed_array_spec
+
         return {
             key: item
             if key in _SKIPPED_KEYS
             else to_typed_array_spec(item)
-            if is_homogeneous_array(item)
+            if _is_array(item)
             else _typed(item)
             for key, item in value.items()
         }
-    if isinstance(value, list | tuple):
-        return [_typed(item) for item in value]
+    if isinstance(value, list | tuple):  # arrays in a list stay as they are, as plotly leaves them
+        return [item if _is_array(item) else _typed(item) for item in value]
     return value
+
+
+def _is_array(value: Any) -> bool:
+    """A numpy array, or a pandas Series or Index (what ``to_numpy`` makes an array of)."""
+    return isinstance(value, np.ndarray) or (hasattr(value, "to_numpy") and hasattr(value, "dtype"))
 
 
 def _axes(panels: int) -> dict[str, Any]:
@@ -187,8 +198,8 @@ class Plot:
         name = pio.templates.default
         if not isinstance(name, str):  # a Template object as the default: let plotly merge it
             return self.figure().to_dict()
-        layout = {**self.layout, "template": copy.deepcopy(default_template(name))}
-        return {"data": _typed(self.data), "layout": _typed(layout)}
+        layout = _typed(self.layout) | {"template": default_template(name)}
+        return {"data": _typed(self.data), "layout": layout}
 
     def figure(self) -> go.Figure:
         """The validated plotly ``Figure`` (a misspelt property raises here)."""
@@ -205,7 +216,7 @@ class Plot:
         validate = layout._validate
         layout._validate = False  # as plotly attaches its own default template
         try:
-            layout.template = copy.deepcopy(default_template(name))
+            layout.template = default_template(name)
         finally:
             layout._validate = validate
         return figure
