@@ -13,14 +13,13 @@ import pytest
 from plotly.subplots import make_subplots
 
 from tokencost import evaluate
-from tokencost.report import figures, theme
+from tokencost.report import page, theme
+from tokencost.report import run as run_page
 from tokencost.report.figures.plot import Plot, bar, default_template, scatter
 from tokencost.scenario.loading import load_scenario
-from tokencost.sweep import curves as sweeps
-from tokencost.sweep.uncertainty import sensitivity
+from tokencost.sweep.uncertainty import with_uncertainty
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ("chat-llama3-8b-h100", "llama3-70b-h100x8-tp8", "local-rtx4090-llama3-8b-int4")
 
 
 def _json(figure: go.Figure | dict) -> object:
@@ -28,34 +27,35 @@ def _json(figure: go.Figure | dict) -> object:
     return json.loads(pio.to_json(figure, validate=False))
 
 
-def _plots(name: str) -> dict[str, Plot]:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "chat-llama3-8b-h100",  # the quick start: the eight figures of every run page
+        "consumer-service-billions-of-tokens",  # priced: the economics figures
+        "agent-multi-turn",  # a conversation: the turns figure
+        "llama3-70b-h100x8-tp8",
+    ],
+)
+def test_every_plot_of_a_run_page_serialises_as_its_validated_figure(name: str, monkeypatch) -> None:
+    """Each figure the run page embeds is a Plot (written unvalidated). Plotly validates the
+    Figure built from its dicts (a misspelt property raises) and serialises it with its own
+    conversions (typed arrays, the default template): the dicts must give the same JSON."""
+    embedded: list[tuple[str, object]] = []
+    embed = page._Figures.embed
+
+    def recording(self: page._Figures, figure: Plot, div_id: str) -> str:
+        embedded.append((div_id, figure))
+        return embed(self, figure, div_id)
+
+    monkeypatch.setattr(page._Figures, "embed", recording)
     scenario = load_scenario(ROOT / f"scenarios/{name}.yaml")
-    ev = evaluate(scenario)
-    points = sweeps.roofline_points(scenario, ev)
-    batch = sweeps.batch_sweep(scenario)
-    return {
-        "roofline": figures.roofline_plot(sweeps.roofline_frame(scenario, points=points), points),
-        "phases": figures.phase_plot(sweeps.phase_breakdown(scenario, ev)),
-        "load": figures.load_curve_plot(sweeps.load_curve(scenario), ttft_slo_s=0.5, tpot_slo_s=0.05),
-        "output": figures.output_length_plot(
-            sweeps.output_length_sweep(scenario), scenario_output_tokens=ev.output_tokens, ttft_slo_s=0.5
-        ),
-        "batch": figures.batch_plot(batch),
-        "pareto": figures.pareto_plot(batch, tpot_slo_s=0.03),
-        "temperature": figures.temperature_plot(sweeps.temperature_sweep()),
-        "tornado": figures.tornado_plot(sensitivity(scenario)),
-    }
-
-
-@pytest.mark.parametrize("name", SCENARIOS)
-def test_each_plot_serialises_as_its_validated_figure(name: str) -> None:
-    """Plotly validates the Figure built from the dicts (a misspelt property raises) and
-    serialises it with its own conversions (typed arrays, the default template): the dicts the
-    report writes unvalidated must give the same JSON."""
-    for label, plot in _plots(name).items():
+    run_page.render_report(scenario, with_uncertainty(scenario, evaluate(scenario), 8), plotlyjs="cdn")
+    assert len(embedded) >= 8
+    for div_id, plot in embedded:
+        assert isinstance(plot, Plot), div_id
         figure = plot.figure()
         assert isinstance(figure, go.Figure)
-        assert _json(plot.to_dict()) == _json(figure), label
+        assert _json(plot.to_dict()) == _json(figure), div_id
 
 
 def test_the_plot_of_two_panels_is_what_make_subplots_and_plotly_methods_make() -> None:
@@ -110,3 +110,14 @@ def test_a_plot_has_one_or_two_panels() -> None:
         Plot(panels=3)
     with pytest.raises(ValueError, match="no panel 2"):
         Plot().add_trace(scatter(x=[1], y=[1]), row=1, col=2)
+
+
+def test_a_vertical_line_with_its_label_is_plotlys() -> None:
+    plot = Plot()
+    expected = go.Figure()
+    plot.add_trace(scatter(x=[0.0, 100.0], y=[1.0, 2.0]))
+    expected.add_trace(go.Scatter(x=[0.0, 100.0], y=[1.0, 2.0]))
+    plot.add_vline(30.0, {"color": "red", "dash": "dash"}, annotation={"text": "break-even 30%"})
+    expected.add_vline(x=30.0, line={"color": "red", "dash": "dash"}, annotation_text="break-even 30%")
+    expected.update_layout(template=theme.TEMPLATE)
+    assert _json(plot.to_dict()) == _json(expected)

@@ -190,6 +190,16 @@ class Plot:
                 **annotation, showarrow=False, x=0, xanchor="left", y=y, yanchor="bottom", **at
             )
 
+    def add_vline(self, x: float, line: dict[str, Any], *, annotation: dict[str, Any] | None = None) -> None:
+        """A vertical line at ``x`` across the (one) panel; ``annotation`` (its ``text`` ...) written at
+        the top, right of the line, as plotly's ``add_vline`` with an annotation does."""
+        at = {"xref": "x", "yref": "y domain"}
+        self.layout.setdefault("shapes", []).append(
+            {"line": line, "type": "line", "x0": x, "x1": x, "y0": 0, "y1": 1} | at
+        )
+        if annotation is not None:
+            self.add_annotation(**annotation, showarrow=False, x=x, xanchor="left", y=1, yanchor="top", **at)
+
     def to_dict(self) -> dict[str, Any]:
         """``{"data": ..., "layout": ...}`` as plotly serialises the figure (typed arrays, the
         template of ``plotly.io.templates.default`` under the report's theme)."""
