@@ -1,7 +1,7 @@
 """A figure held as plain dicts: what a plotly ``Figure`` would hold, built without validating it.
 
 Building a ``plotly.graph_objects.Figure`` validates every property as it is set (each trace,
-each ``update_layout``, each shape checked against plotly's schema): about half a second for the
+each ``update_layout``, each shape checked against plotly's schema): about a third of a second for the
 eight figures of a run report, longer than the model takes to evaluate them. A :class:`Plot`
 takes the same calls the figures make of plotly (``add_trace``, ``update_layout``,
 ``update_xaxes`` ..., one or two panels side by side) and keeps ``data`` and ``layout`` as the
