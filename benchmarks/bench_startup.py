@@ -9,7 +9,8 @@ and ``python -c "import numpy"``. On a shared machine the wall time varies with 
 ratios and the CPU time vary less. Bytecode is cached in a temporary folder (as an installed
 package has it), even where ``PYTHONDONTWRITEBYTECODE`` is set.
 Targets (issue 12; measured here, never asserted): ``--help`` ≤ 0.2 s, ``import tokencost``
-≤ 0.3 s, the quick start (``tokencost run scenarios/chat-llama3-8b-h100.yaml``) to HTML ≤ 1 s.
+≤ 0.3 s, the quick start (``tokencost run scenarios/chat-llama3-8b-h100.yaml``) to HTML ≤ 1 s;
+the same run with ``--no-report`` shows what of it is the report (pandas, plotly, the figures).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def commands(report: Path) -> list[tuple[str, list[str]]]:
         ),
         ("tokencost --help", [*tokencost, "--help"]),
         ("tokencost validate (quick start)", [*tokencost, "validate", QUICK_START]),
+        ("tokencost run (quick start) --no-report", [*tokencost, "run", QUICK_START, "--no-report"]),
         ("tokencost run (quick start) -> HTML", [*tokencost, "run", QUICK_START, "-o", str(report)]),
     ]
 

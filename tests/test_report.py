@@ -307,7 +307,7 @@ def test_atomic_write_leaves_nothing_on_failure(
     def broken(*args: object, **kwargs: object) -> go.Figure:
         raise RuntimeError("figure failed")
 
-    monkeypatch.setattr(figures, "pareto_figure", broken)
+    monkeypatch.setattr(figures, "pareto_plot", broken)
     target = tmp_path / "deep" / "report.html"
     with pytest.raises(RuntimeError, match="figure failed"):
         writer.write_report(target, scenario, evaluation)

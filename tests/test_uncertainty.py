@@ -129,6 +129,13 @@ def test_the_tornado_is_sorted_and_its_ends_bracket_the_scenario() -> None:
     assert frame.iloc[0]["swing_fraction"] > 0.05
 
 
+def test_the_tornado_given_the_scenarios_evaluation_is_the_tornado_without_it() -> None:
+    """The report passes the evaluation it has; the frame must be the one evaluating it again."""
+    scenario = load_scenario(ROOT / "scenarios/chat-llama3-8b-h100.yaml")
+    given_it = sensitivity(scenario, evaluate(scenario))
+    assert given_it.equals(sensitivity(scenario)) and given_it.attrs == sensitivity(scenario).attrs
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tokencost", *args], capture_output=True, text=True, cwd=ROOT, check=False

@@ -13,7 +13,7 @@ import pandas as pd
 from tokencost import economics_view as view
 from tokencost.model import economics as econ
 from tokencost.report import format as fmt
-from tokencost.report.figures.economics import build_vs_buy_figure, margin_figure, waterfall_figure
+from tokencost.report.figures.economics import build_vs_buy_plot, margin_plot, waterfall_plot
 from tokencost.report.formulas import _formula
 from tokencost.report.page import _card, _Figures
 from tokencost.results import Evaluation
@@ -42,7 +42,7 @@ def economics_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> st
     html = (
         f'<h2>Does it pay?</h2><div class="cards">{"".join(_cards(ev))}</div>'
         f'<h3>Where a million output tokens go</h3><p class="caption">{escape(caption)}</p>'
-        + embed.embed(waterfall_figure(frame), "fig-econ-waterfall")
+        + embed.embed(waterfall_plot(frame), "fig-econ-waterfall")
     )
     if scenario.pricing is not None and ev.revenue_usd_per_day is not None:
         html += _margin_part(ev, embed) + _build_vs_buy_part(scenario, ev, embed)
@@ -98,9 +98,7 @@ def _margin_part(ev: Evaluation, embed: _Figures) -> str:
         f"up to {fmt.usd(full_revenue)} a day at full load. The margin crosses zero at the break-even "
         f"load, {fmt.percent(ev.break_even_utilization)} of capacity."
     )
-    figure = margin_figure(
-        curve, break_even=ev.break_even_utilization, operating=ev.load_fraction_of_capacity
-    )
+    figure = margin_plot(curve, break_even=ev.break_even_utilization, operating=ev.load_fraction_of_capacity)
     return f'<h3>Margin against load</h3><p class="caption">{escape(caption)}</p>' + embed.embed(
         figure, "fig-econ-margin"
     )
@@ -116,7 +114,7 @@ def _build_vs_buy_part(scenario: Scenario, ev: Evaluation, embed: _Figures) -> s
         "pricing.compare_with (its list prices, standard tier), and what they sell for at your price."
     )
     return f'<h3>Build or buy</h3><p class="caption">{escape(caption)}</p>' + embed.embed(
-        build_vs_buy_figure(bars), "fig-econ-build-vs-buy"
+        build_vs_buy_plot(bars), "fig-econ-build-vs-buy"
     )
 
 

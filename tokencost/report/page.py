@@ -14,6 +14,7 @@ import plotly.io as pio
 from tokencost._version import __version__
 from tokencost.report import format as fmt
 from tokencost.report import theme
+from tokencost.report.figures.plot import Plot
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
 
@@ -25,7 +26,10 @@ Timestamp = dt.datetime | dt.date | str | None
 
 
 class _Figures:
-    """Turns figures into ``<div>``s: plotly.js with the first only, fixed div ids."""
+    """Turns figures into ``<div>``s: plotly.js with the first only, fixed div ids.
+
+    A :class:`Plot` is written from its dicts with validation off (built to serialise as its
+    validated ``Figure`` does); a plotly ``Figure`` as it is."""
 
     def __init__(self, plotlyjs: str) -> None:
         if plotlyjs not in ("inline", "cdn"):
@@ -33,12 +37,12 @@ class _Figures:
         self._include: bool | str = True if plotlyjs == "inline" else "cdn"
         self.ids: list[str] = []
 
-    def embed(self, figure: go.Figure, div_id: str) -> str:
+    def embed(self, figure: go.Figure | Plot, div_id: str) -> str:
         if div_id in self.ids:
             raise ValueError(f"duplicate figure id {div_id!r}")
         self.ids.append(div_id)
         markup = pio.to_html(
-            figure,
+            figure.to_dict() if isinstance(figure, Plot) else figure,
             include_plotlyjs=self._include,
             full_html=False,
             div_id=div_id,

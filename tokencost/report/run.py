@@ -210,7 +210,7 @@ def _load_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
         "prefills of new arrivals, which stall every decode step, make the tail climb towards "
         f"saturation (operating point by Little's law, queue by the gated-batch model).{where}"
     )
-    figure = figures.load_curve_figure(curve, ttft_slo_s=scenario.slo.ttft_s, tpot_slo_s=scenario.slo.tpot_s)
+    figure = figures.load_curve_plot(curve, ttft_slo_s=scenario.slo.ttft_s, tpot_slo_s=scenario.slo.tpot_s)
     return f'<h2>The load curve</h2><p class="caption">{escape(caption)}</p>' + embed.embed(
         figure, "fig-load-curve"
     )
@@ -325,7 +325,7 @@ def _roofline_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> st
     if ev.feasible:
         title += f": {ev.prefill.bound}-bound prefill, {ev.decode.bound}-bound decode"
     return f'<h2>{escape(title)}</h2><p class="caption">{escape(caption)}</p>' + embed.embed(
-        figures.roofline_figure(roof, points), "fig-roofline"
+        figures.roofline_plot(roof, points), "fig-roofline"
     )
 
 
@@ -340,7 +340,7 @@ def _phase_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
         f"A thousand requests cost {fmt.usd((ev.usd_per_request or 0.0) * 1000)} of replica time."
     )
     return f'<h2>Where the time and money go</h2><p class="caption">{escape(caption)}</p>' + embed.embed(
-        figures.phase_figure(phases), "fig-phases"
+        figures.phase_plot(phases), "fig-phases"
     )
 
 
@@ -354,7 +354,7 @@ def _output_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
         f"Batch fixed at {fmt.count(sweep['batch_size'].iloc[0])}; dashed where its KV cache would no "
         "longer fit."
     )
-    figure = figures.output_length_figure(
+    figure = figures.output_length_plot(
         sweep, scenario_output_tokens=ev.output_tokens, ttft_slo_s=scenario.slo.ttft_s
     )
     return (
@@ -383,9 +383,9 @@ def _batch_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
     )
     return (
         f'<h2>Batch size: throughput, cost and the memory wall</h2><p class="caption">{escape(caption)}</p>'
-        + embed.embed(figures.batch_figure(sweep), "fig-batch")
+        + embed.embed(figures.batch_plot(sweep), "fig-batch")
         + f'<h3>Latency against throughput</h3><p class="caption">{escape(pareto)}</p>'
-        + embed.embed(figures.pareto_figure(sweep, tpot_slo_s=scenario.slo.tpot_s), "fig-pareto")
+        + embed.embed(figures.pareto_plot(sweep, tpot_slo_s=scenario.slo.tpot_s), "fig-pareto")
     )
 
 
@@ -400,5 +400,5 @@ def _temperature_section(embed: _Figures) -> str:
     )
     return (
         f'<h2>The next-token step, under temperature</h2><p class="caption">{escape(caption)}</p>'
-        + embed.embed(figures.temperature_figure(sweep, prompt=sweeps.EXAMPLE_PROMPT), "fig-temperature")
+        + embed.embed(figures.temperature_plot(sweep, prompt=sweeps.EXAMPLE_PROMPT), "fig-temperature")
     )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tokencost import api, prefix_view
 from tokencost.report import format as fmt
-from tokencost.report.figures.techniques import turns_figure
+from tokencost.report.figures.techniques import turns_plot
 from tokencost.report.page import _card, _Figures, _table
 from tokencost.results import Evaluation
 from tokencost.scenario.loading import scenario_from_dict
@@ -195,7 +195,7 @@ def conversation_section(scenario: Scenario, ev: Evaluation, embed: _Figures) ->
     ]
     return (
         f'<h2>Conversations</h2><div class="cards">{"".join(cards)}</div>'
-        f'<p class="caption">{escape(caption)}</p>{table}' + embed.embed(turns_figure(frame), "fig-turns")
+        f'<p class="caption">{escape(caption)}</p>{table}' + embed.embed(turns_plot(frame), "fig-turns")
     )
 
 

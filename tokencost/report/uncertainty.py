@@ -48,5 +48,5 @@ def uncertainty_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> 
     return (
         f'<h2>How sure are we?</h2><p class="caption">{escape(caption)}</p>{_bands_table(ev)}'
         f'<h3>What moves the cost most</h3><p class="caption">{escape(tornado)}</p>'
-        + embed.embed(figures.tornado_figure(sensitivity(scenario)), "fig-tornado")
+        + embed.embed(figures.tornado_plot(sensitivity(scenario, ev)), "fig-tornado")
     )

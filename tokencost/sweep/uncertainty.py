@@ -90,7 +90,7 @@ def _scaled(scenario: Scenario, ratio: dict[str, float]) -> dict[str, float]:
 
 
 def _draw(
-    scenario: Scenario, efficiency: dict[str, float], held: int | None
+    scenario: Scenario, efficiency: dict[str, float], held: int | None, *, colocated: bool
 ) -> tuple[Evaluation, Evaluation] | None:
     """(this deployment, the fleet the load needs) at one draw of the efficiencies, or None when
     either is infeasible (the deployment is not evaluated when the fleet already is).
@@ -98,12 +98,13 @@ def _draw(
     When the fleet the draw needs has the held replica count, the deployment is the same
     evaluation (a colocated scenario's figures follow from its replica count alone: the operating
     point is solved at ``rate / replicas`` either way), so it is not evaluated twice; two-pool
-    (disaggregated) scenarios, whose pools are sized apart, are always evaluated twice.
+    (disaggregated) scenarios, whose pools are sized apart (``colocated`` false), are always
+    evaluated twice.
     """
     fleet = evaluate(_variant(scenario, efficiency))
     if not fleet.feasible:
         return None
-    if fleet.replicas == held and serving_spec(scenario).disaggregated is None:
+    if colocated and fleet.replicas == held:
         return fleet, fleet
     deployed = evaluate(_variant(scenario, efficiency, held))
     return (deployed, fleet) if deployed.feasible else None
@@ -129,11 +130,12 @@ def uncertainty(
     drawn = sample_ratios(samples, seed, spread_scale)
     base = evaluation if evaluation is not None else evaluate(scenario)
     held = base.replicas if base.feasible else None
+    colocated = serving_spec(scenario).disaggregated is None  # the same at every draw
     values: dict[str, list[float]] = {figure: [] for figure in FIGURES}
     infeasible = 0
     for index in range(samples):
         ratio = {kind: float(drawn[kind][index]) for kind in KINDS}
-        drawn_pair = _draw(scenario, _scaled(scenario, ratio), held)
+        drawn_pair = _draw(scenario, _scaled(scenario, ratio), held, colocated=colocated)
         if drawn_pair is None:
             infeasible += 1
             continue
@@ -193,7 +195,7 @@ def _swings(scenario: Scenario) -> list[tuple[str, dict[str, float], dict[str, f
     return swings
 
 
-def sensitivity(scenario: Scenario) -> pd.DataFrame:
+def sensitivity(scenario: Scenario, evaluation: Evaluation | None = None) -> pd.DataFrame:
     """The tornado: each input swung across its range alone, its effect on cost and TPOT.
 
     At a given load the fleet's cost only moves when the replica count does, so the swing is
@@ -203,11 +205,12 @@ def sensitivity(scenario: Scenario) -> pd.DataFrame:
     the pessimistic end first, lower efficiency or more memory reserved), then for each end
     ``usd_per_million_output_tokens_at_capacity_*``, ``usd_per_million_output_tokens_*`` (at this
     load), ``tpot_s_*``, and ``swing_fraction`` (the larger relative change of the cost at
-    capacity), sorted by swing, largest first.
+    capacity), sorted by swing, largest first. ``evaluation``: the scenario's own, when the caller
+    has it (else it is evaluated here).
     """
     import pandas as pd
 
-    base = evaluate(scenario)
+    base = evaluation if evaluation is not None else evaluate(scenario)
     rows = []
     for name, pessimistic, optimistic, source in _swings(scenario):
         ends = [evaluate(_variant(scenario, pessimistic)), evaluate(_variant(scenario, optimistic))]

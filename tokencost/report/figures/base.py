@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,41 +11,13 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from tokencost.report import theme
+from tokencost.report.figures.plot import PANEL_GAP, Plot, _validated_theme, default_template
 
 TERA = 1e12
 MILLI = 1e-3
 PER_THOUSAND_REQUESTS = 1000.0
 
 PHASE_COLOURS = {"prefill": theme.PREFILL, "decode": theme.DECODE, "communication": theme.COMM}
-
-
-def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``update`` into ``into`` in place, nested dicts key by key, as plotly's update does.
-
-    Plotly's order too, so the JSON is the same to the byte: keys already there keep their place,
-    then come the new keys whose values are dicts, then the other new keys.
-    """
-    fresh = sorted(
-        (key for key in update if key not in into), key=lambda key: not isinstance(update[key], dict)
-    )
-    for key in [key for key in update if key in into] + fresh:
-        value = update[key]
-        if isinstance(value, dict):
-            into[key] = _merge(into[key] if isinstance(into.get(key), dict) else {}, value)
-        else:
-            into[key] = copy.deepcopy(value)
-    return into
-
-
-@functools.lru_cache(maxsize=4)
-def _merged_template(default: str) -> dict[str, Any]:
-    """The template called ``default`` with :data:`theme.TEMPLATE` merged in, built once.
-
-    What ``update_layout(template=theme.TEMPLATE)`` makes of a new figure's template, without
-    validating plotly's whole default template again (tens of ms a figure).
-    """
-    go.layout.Template(theme.TEMPLATE)  # the theme is validated: a misspelt property raises
-    return _merge(pio.templates[default].to_plotly_json(), theme.TEMPLATE)
 
 
 def _apply_theme(figure: go.Figure) -> None:
@@ -60,11 +30,12 @@ def _apply_theme(figure: go.Figure) -> None:
     if not isinstance(default, str):  # no default, or a Template object: let plotly merge
         figure.update_layout(template=theme.TEMPLATE)
         return
+    _validated_theme()
     layout = figure.layout
     validate = layout._validate
     layout._validate = False
     try:
-        layout.template = copy.deepcopy(_merged_template(default))
+        layout.template = default_template(default)
     finally:
         layout._validate = validate
 
@@ -76,6 +47,33 @@ def _base(title: str, *, height: int = theme.FIGURE_HEIGHT_PX) -> go.Figure:
     return figure
 
 
+def _plot(title: str, *, height: int = theme.FIGURE_HEIGHT_PX) -> Plot:
+    """An empty :class:`Plot` with its title and height (the theme comes with ``to_dict``)."""
+    plot = Plot()
+    plot.update_layout(title={"text": title}, height=height)
+    return plot
+
+
+def _panel_titles(left: str, right: str) -> list[dict[str, Any]]:
+    """The panel titles: the annotations ``make_subplots(subplot_titles=...)`` would place (at the
+    top of the panels' common domain, y = 1; an empty title has none), restyled (13 px, muted,
+    left-anchored at x = 0 and 0.56)."""
+    font = {"size": 13, "color": theme.MUTED}
+    return [
+        {"y": 1.0, "xref": "paper", "x": 0.0 if index == 0 else 0.56, "yref": "paper", "text": text}
+        | {"showarrow": False, "font": font, "xanchor": "left", "yanchor": "bottom"}
+        for index, text in enumerate(text for text in (left, right) if text)
+    ]
+
+
+def _plot_pairs(title: str, left: str, right: str) -> Plot:
+    """Two panels side by side, each titled at its left edge (see :func:`_pairs`), as a Plot."""
+    plot = Plot(panels=2)
+    plot.update_layout(annotations=_panel_titles(left, right))
+    plot.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
+    return plot
+
+
 def _pairs(title: str, left: str, right: str) -> go.Figure:
     """Two panels side by side, each titled at its left edge.
 
@@ -84,27 +82,26 @@ def _pairs(title: str, left: str, right: str) -> go.Figure:
     left-anchored at x = 0 and 0.56), given in one ``update_layout``: each restyling of plotly's
     own would validate every annotation again.
     """
-    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
-    font = {"size": 13, "color": theme.MUTED}
-    titles = [
-        {"y": 1.0, "xref": "paper", "x": 0.0 if index == 0 else 0.56, "yref": "paper", "text": text}
-        | {"showarrow": False, "font": font, "xanchor": "left", "yanchor": "bottom"}
-        for index, text in enumerate(text for text in (left, right) if text)
-    ]
-    figure.update_layout(annotations=titles)  # where make_subplots puts them: the same JSON
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=PANEL_GAP)
+    figure.update_layout(
+        annotations=_panel_titles(left, right)
+    )  # where make_subplots puts them: the same JSON
     _apply_theme(figure)
     figure.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
     return figure
 
 
 def _full_height(
-    figure: go.Figure, shape: dict[str, Any], *, row: int | None = None, col: int | None = None
+    figure: go.Figure | Plot, shape: dict[str, Any], *, row: int | None = None, col: int | None = None
 ) -> None:
     """``shape`` (a line or rectangle from x0 to x1) across the whole height of a panel: what
     ``add_vline`` / ``add_vrect`` draw without an annotation (y from 0 to 1 of the panel's domain;
     a panel given by ``row`` and ``col``, empty panels skipped, as plotly does), added in one
     ``add_shape``: plotly's own assigns the figure's shapes and annotations again after adding
     it, each assignment validating all of them."""
+    if isinstance(figure, Plot):
+        figure.add_shape({**shape, "y0": 0, "y1": 1, "yref": "y domain", "xref": "x"}, col=col)
+        return
     panel: dict[str, Any] = (
         {"row": row, "col": col, "exclude_empty_subplots": True} if row is not None else {"xref": "x"}
     )

@@ -6,10 +6,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from tokencost.report import theme
-from tokencost.report.figures.base import _base, _require
+from tokencost.report.figures.base import _plot, _require
+from tokencost.report.figures.plot import Plot, bar, scatter
 
 
-def waterfall_figure(parts: pd.DataFrame) -> go.Figure:
+def waterfall_plot(parts: pd.DataFrame) -> Plot:
     """$ per million output tokens by part, stacked to the total at this load.
 
     ``parts`` has columns ``part`` and ``usd_per_million_output_tokens`` (one row per part, in
@@ -17,9 +18,10 @@ def waterfall_figure(parts: pd.DataFrame) -> go.Figure:
     """
     _require(parts, ["part", "usd_per_million_output_tokens"], "waterfall_figure")
     values = parts["usd_per_million_output_tokens"].astype(float)
-    figure = _base("What a million output tokens cost, part by part")
+    figure = _plot("What a million output tokens cost, part by part")
     figure.add_trace(
-        go.Waterfall(
+        dict(
+            type="waterfall",
             x=[*parts["part"], "total at this load"],
             y=[*values, float(values.sum())],
             measure=["relative"] * len(parts) + ["total"],
@@ -32,21 +34,26 @@ def waterfall_figure(parts: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x}: $%{y:.4g} per million output tokens<extra></extra>",
         )
     )
-    figure.update_yaxes(title_text="USD per million output tokens")
+    figure.update_yaxes(title={"text": "USD per million output tokens"})
     figure.update_layout(showlegend=False)
     return figure
 
 
-def margin_figure(curve: pd.DataFrame, *, break_even: float | None, operating: float | None) -> go.Figure:
+def waterfall_figure(parts: pd.DataFrame) -> go.Figure:
+    """:func:`waterfall_plot` as a plotly Figure."""
+    return waterfall_plot(parts).figure()
+
+
+def margin_plot(curve: pd.DataFrame, *, break_even: float | None, operating: float | None) -> Plot:
     """Margin per day against the load (fraction of the fleet's capacity), break-even marked.
 
     ``curve`` has ``load_fraction`` and ``margin_usd_per_day``; ``break_even`` and ``operating`` are
     load fractions (None: not drawn).
     """
     _require(curve, ["load_fraction", "margin_usd_per_day"], "margin_figure")
-    figure = _base("Margin against load: the fleet is paid for, busy or idle")
+    figure = _plot("Margin against load: the fleet is paid for, busy or idle")
     figure.add_trace(
-        go.Scatter(
+        scatter(
             x=curve["load_fraction"] * 100.0,
             y=curve["margin_usd_per_day"],
             mode="lines",
@@ -55,23 +62,28 @@ def margin_figure(curve: pd.DataFrame, *, break_even: float | None, operating: f
             hovertemplate="%{x:.0f} % of capacity: $%{y:,.0f} a day<extra></extra>",
         )
     )
-    figure.add_hline(y=0.0, line={"color": theme.MUTED, "width": 1})
+    figure.add_hline(0.0, {"color": theme.MUTED, "width": 1})
     if break_even is not None and 0.0 <= break_even <= 1.0:
         figure.add_vline(
-            x=break_even * 100.0,
-            line={"color": theme.LIMIT, "dash": "dash"},
-            annotation_text=f"break-even {break_even:.0%}",
+            break_even * 100.0,
+            {"color": theme.LIMIT, "dash": "dash"},
+            annotation={"text": f"break-even {break_even:.0%}"},
         )
     if operating is not None:
         figure.add_vline(
-            x=operating * 100.0, line={"color": theme.GOOD}, annotation_text=f"this load {operating:.0%}"
+            operating * 100.0, {"color": theme.GOOD}, annotation={"text": f"this load {operating:.0%}"}
         )
-    figure.update_xaxes(title_text="Load (% of the fleet's capacity)", range=[0, 100])
-    figure.update_yaxes(title_text="Margin (USD per day)")
+    figure.update_xaxes(title={"text": "Load (% of the fleet's capacity)"}, range=[0, 100])
+    figure.update_yaxes(title={"text": "Margin (USD per day)"})
     return figure
 
 
-def build_vs_buy_figure(bars: pd.DataFrame) -> go.Figure:
+def margin_figure(curve: pd.DataFrame, *, break_even: float | None, operating: float | None) -> go.Figure:
+    """:func:`margin_plot` as a plotly Figure."""
+    return margin_plot(curve, break_even=break_even, operating=operating).figure()
+
+
+def build_vs_buy_plot(bars: pd.DataFrame) -> Plot:
     """USD per day for the same tokens: serving them yourself against buying them from APIs.
 
     ``bars`` has ``option`` (label, already HTML-safe), ``usd_per_day`` and ``kind`` (``"own"``,
@@ -79,9 +91,9 @@ def build_vs_buy_figure(bars: pd.DataFrame) -> go.Figure:
     """
     _require(bars, ["option", "usd_per_day", "kind"], "build_vs_buy_figure")
     colours = {"own": theme.DECODE, "api": theme.PREFILL, "revenue": theme.GOOD}
-    figure = _base("Build or buy: the same tokens, a day")
+    figure = _plot("Build or buy: the same tokens, a day")
     figure.add_trace(
-        go.Bar(
+        bar(
             x=bars["usd_per_day"],
             y=bars["option"],
             orientation="h",
@@ -91,7 +103,12 @@ def build_vs_buy_figure(bars: pd.DataFrame) -> go.Figure:
             hovertemplate="%{y}: $%{x:,.0f} a day<extra></extra>",
         )
     )
-    figure.update_xaxes(title_text="USD per day")
+    figure.update_xaxes(title={"text": "USD per day"})
     figure.update_yaxes(autorange="reversed")
     figure.update_layout(showlegend=False)
     return figure
+
+
+def build_vs_buy_figure(bars: pd.DataFrame) -> go.Figure:
+    """:func:`build_vs_buy_plot` as a plotly Figure."""
+    return build_vs_buy_plot(bars).figure()

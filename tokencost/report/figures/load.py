@@ -6,12 +6,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from tokencost.report import theme
-from tokencost.report.figures.base import MILLI, _full_height, _pairs, _require
+from tokencost.report.figures.base import MILLI, _full_height, _plot_pairs, _require
+from tokencost.report.figures.plot import Plot, scatter
 
 
-def load_curve_figure(
+def load_curve_plot(
     curve: pd.DataFrame, *, ttft_slo_s: float | None = None, tpot_slo_s: float | None = None
-) -> go.Figure:
+) -> Plot:
     """$ per million output tokens (left) and p99 TTFT and TPOT (right) against the load.
 
     ``curve`` is :func:`tokencost.sweep.curves.load_curve`; the row flagged ``scenario`` is marked.
@@ -24,10 +25,10 @@ def load_curve_figure(
         ["load_fraction", "usd_per_million_output_tokens", "ttft_p99_s", "tpot_p99_s", "scenario"],
         "load_curve_figure",
     )
-    figure = _pairs("Cost and latency against load", "$ per million output tokens", "p99 latency (ms)")
+    figure = _plot_pairs("Cost and latency against load", "$ per million output tokens", "p99 latency (ms)")
     load = curve["load_fraction"] * 100.0
     figure.add_trace(
-        go.Scatter(
+        scatter(
             x=load,
             y=curve["usd_per_million_output_tokens"],
             name="$ / M output tokens",
@@ -43,20 +44,27 @@ def load_curve_figure(
     own = curve[curve["scenario"].astype(bool)]
     if len(own):
         _mark_scenario_load(figure, own)
-    figure.update_xaxes(title_text="load (% of one replica's capacity at its batch cap)", range=[0, 100])
+    figure.update_xaxes(title={"text": "load (% of one replica's capacity at its batch cap)"}, range=[0, 100])
     figure.update_yaxes(type="log", row=1, col=1)
     figure.update_yaxes(type="log", row=1, col=2)
     return figure
 
 
-def _add_latency_curves(figure: go.Figure, curve: pd.DataFrame, load: pd.Series) -> None:
+def load_curve_figure(
+    curve: pd.DataFrame, *, ttft_slo_s: float | None = None, tpot_slo_s: float | None = None
+) -> go.Figure:
+    """:func:`load_curve_plot` as a plotly Figure."""
+    return load_curve_plot(curve, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s).figure()
+
+
+def _add_latency_curves(figure: Plot, curve: pd.DataFrame, load: pd.Series) -> None:
     """p99 TTFT and p99 TPOT (ms) against ``load`` (% of capacity) on the right panel."""
     for column, name, color in (
         ("ttft_p99_s", "p99 time to first token", theme.PREFILL),
         ("tpot_p99_s", "p99 time per output token", theme.DECODE),
     ):
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=load,
                 y=curve[column] / MILLI,
                 name=name,
@@ -69,7 +77,7 @@ def _add_latency_curves(figure: go.Figure, curve: pd.DataFrame, load: pd.Series)
         )
 
 
-def _add_latency_targets(figure: go.Figure, *, ttft_slo_s: float | None, tpot_slo_s: float | None) -> None:
+def _add_latency_targets(figure: Plot, *, ttft_slo_s: float | None, tpot_slo_s: float | None) -> None:
     """The SLO targets (s) as dotted horizontal traces on the right panel, where given."""
     for target, name, color in (
         (ttft_slo_s, "TTFT target", theme.PREFILL),
@@ -77,7 +85,7 @@ def _add_latency_targets(figure: go.Figure, *, ttft_slo_s: float | None, tpot_sl
     ):
         if target is not None:  # a line trace, not a shape: shapes on a log axis take log10 units
             figure.add_trace(
-                go.Scatter(
+                scatter(
                     x=[0.0, 100.0],
                     y=[target / MILLI, target / MILLI],
                     name=name,
@@ -90,7 +98,7 @@ def _add_latency_targets(figure: go.Figure, *, ttft_slo_s: float | None, tpot_sl
             )
 
 
-def _mark_scenario_load(figure: go.Figure, own: pd.DataFrame) -> None:
+def _mark_scenario_load(figure: Plot, own: pd.DataFrame) -> None:
     """A dashed line at the scenario's own load on both panels and a marker on its cost."""
     at = float(own["load_fraction"].iloc[0]) * 100.0
     for col in (1, 2):
@@ -101,7 +109,7 @@ def _mark_scenario_load(figure: go.Figure, own: pd.DataFrame) -> None:
             col=col,
         )
     figure.add_trace(
-        go.Scatter(
+        scatter(
             x=[at],
             y=own["usd_per_million_output_tokens"],
             name="this scenario's load",

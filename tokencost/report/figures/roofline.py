@@ -14,16 +14,17 @@ from tokencost.report.figures.base import (
     PER_THOUSAND_REQUESTS,
     PHASE_COLOURS,
     TERA,
-    _base,
     _full_height,
-    _pairs,
+    _plot,
+    _plot_pairs,
     _require,
 )
+from tokencost.report.figures.plot import Plot, bar, scatter
 
 # ------------------------------------------------------------------------------------- roofline
 
 
-def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
+def roofline_plot(roof: pd.DataFrame, points: pd.DataFrame) -> Plot:
     """Log-log roofline: achievable and datasheet roofs, the ridge point, prefill and decode.
 
     ``roof`` is :func:`tokencost.sweep.curves.roofline_frame`, ``points``
@@ -44,7 +45,7 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
         ["phase", "batch_size", "arithmetic_intensity_flop_per_byte", "achieved_flop_per_s_per_accelerator"],
         "roofline_figure",
     )
-    figure = _base("Roofline of one accelerator: where prefill and decode sit", height=470)
+    figure = _plot("Roofline of one accelerator: where prefill and decode sit", height=470)
     _add_roofs(figure, roof)
     _add_decode_sweep(figure, points)
     _add_phase_points(figure, points)
@@ -55,11 +56,16 @@ def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def _add_roofs(figure: go.Figure, roof: pd.DataFrame) -> None:
+def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
+    """:func:`roofline_plot` as a plotly Figure."""
+    return roofline_plot(roof, points).figure()
+
+
+def _add_roofs(figure: Plot, roof: pd.DataFrame) -> None:
     """The datasheet roof (dashed) and the achievable roof, peak × efficiency (solid)."""
     x = roof["arithmetic_intensity_flop_per_byte"]
     figure.add_trace(
-        go.Scatter(
+        scatter(
             x=x,
             y=roof["peak_attainable_flop_per_s"] / TERA,
             name="datasheet peak",
@@ -69,7 +75,7 @@ def _add_roofs(figure: go.Figure, roof: pd.DataFrame) -> None:
         )
     )
     figure.add_trace(
-        go.Scatter(
+        scatter(
             x=x,
             y=roof["attainable_flop_per_s"] / TERA,
             name="achievable roof (peak × efficiency)",
@@ -80,12 +86,12 @@ def _add_roofs(figure: go.Figure, roof: pd.DataFrame) -> None:
     )
 
 
-def _add_decode_sweep(figure: go.Figure, points: pd.DataFrame) -> None:
+def _add_decode_sweep(figure: Plot, points: pd.DataFrame) -> None:
     """The dotted path decode takes up the roof as the batch grows (when there is one)."""
     sweep = points[points["phase"] == "decode sweep"]
     if len(sweep) > 1:
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=sweep["arithmetic_intensity_flop_per_byte"],
                 y=sweep["achieved_flop_per_s_per_accelerator"] / TERA,
                 name="decode as batch grows",
@@ -99,7 +105,7 @@ def _add_decode_sweep(figure: go.Figure, points: pd.DataFrame) -> None:
         )
 
 
-def _add_phase_points(figure: go.Figure, points: pd.DataFrame) -> None:
+def _add_phase_points(figure: Plot, points: pd.DataFrame) -> None:
     """One large marker for this scenario's decode step and one for its prefill."""
     for phase, colour, symbol in (("decode", theme.DECODE, "circle"), ("prefill", theme.PREFILL, "diamond")):
         row = points[points["phase"] == phase]
@@ -111,7 +117,7 @@ def _add_phase_points(figure: go.Figure, points: pd.DataFrame) -> None:
             else f"decode (batch {int(row['batch_size'].iloc[0])})"
         )
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=row["arithmetic_intensity_flop_per_byte"],
                 y=row["achieved_flop_per_s_per_accelerator"] / TERA,
                 name=label,
@@ -127,7 +133,7 @@ def _add_phase_points(figure: go.Figure, points: pd.DataFrame) -> None:
         )
 
 
-def _mark_ridge(figure: go.Figure, ridge: float) -> None:
+def _mark_ridge(figure: Plot, ridge: float) -> None:
     """A dotted line at the ridge point (FLOP/byte), labelled, with the two regimes either side."""
     _full_height(
         figure,
@@ -157,11 +163,11 @@ def _mark_ridge(figure: go.Figure, ridge: float) -> None:
 # ---------------------------------------------------------------------------- time and money
 
 
-def phase_figure(phases: pd.DataFrame) -> go.Figure:
+def phase_plot(phases: pd.DataFrame) -> Plot:
     """Bars of prefill, decode and communication: seconds a user waits, dollars per 1,000
     requests. ``phases`` is :func:`tokencost.sweep.curves.phase_breakdown`."""
     _require(phases, ["phase", "latency_s", "usd"], "phase_figure")
-    figure = _pairs(
+    figure = _plot_pairs(
         "Where one request's time and money go", "Seconds the user waits (s)", "Cost (USD per 1,000 requests)"
     )
     colours = [PHASE_COLOURS.get(str(phase), theme.COMM) for phase in phases["phase"]]
@@ -176,7 +182,7 @@ def phase_figure(phases: pd.DataFrame) -> go.Figure:
             f"{render(value)} ({fmt.percent(share)})" for value, share in zip(values, shares, strict=True)
         ]
         figure.add_trace(
-            go.Bar(
+            bar(
                 x=phases["phase"],
                 y=values,
                 marker={"color": colours},
@@ -194,3 +200,8 @@ def phase_figure(phases: pd.DataFrame) -> go.Figure:
     figure.update_yaxes(title={"text": "USD per 1,000 requests"}, row=1, col=2)
     figure.update_xaxes(title={"text": "phase"})
     return figure
+
+
+def phase_figure(phases: pd.DataFrame) -> go.Figure:
+    """:func:`phase_plot` as a plotly Figure."""
+    return phase_plot(phases).figure()

@@ -9,7 +9,15 @@ import plotly.graph_objects as go
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
-from tokencost.report.figures.base import MILLI, PER_THOUSAND_REQUESTS, _base, _full_height, _pairs, _require
+from tokencost.report.figures.base import (
+    MILLI,
+    PER_THOUSAND_REQUESTS,
+    _full_height,
+    _plot,
+    _plot_pairs,
+    _require,
+)
+from tokencost.report.figures.plot import Plot, scatter
 
 PARETO_LABELS = 6  # batch sizes labelled along the latency–throughput curve
 
@@ -27,9 +35,9 @@ def _split_by_fit(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return inside, outside
 
 
-def output_length_figure(
+def output_length_plot(
     sweep: pd.DataFrame, *, scenario_output_tokens: int | None = None, ttft_slo_s: float | None = None
-) -> go.Figure:
+) -> Plot:
     """Latency and cost against output tokens: the sequential decode loop made visible.
 
     ``sweep`` is :func:`tokencost.sweep.curves.output_length_sweep`. Dashed where the batch's KV cache
@@ -40,11 +48,11 @@ def output_length_figure(
         ["output_tokens", "ttft_s", "e2e_latency_s", "usd_per_request", "fits_in_memory"],
         "output_length_figure",
     )
-    figure = _pairs(
+    figure = _plot_pairs(
         "Every output token is another forward pass", "Latency (s)", "Cost (USD per 1,000 requests)"
     )
     figure.add_trace(
-        go.Scatter(
+        scatter(
             x=sweep["output_tokens"],
             y=sweep["ttft_s"],
             name="time to first token",
@@ -58,13 +66,13 @@ def output_length_figure(
     _add_length_curves(figure, sweep)
     if ttft_slo_s is not None:
         figure.add_hline(
-            y=ttft_slo_s,
-            line={"color": theme.LIMIT, "dash": "dash", "width": 1.5},
-            row=1,
+            ttft_slo_s,
+            {"color": theme.LIMIT, "dash": "dash", "width": 1.5},
             col=1,
-            annotation_text=f"TTFT target {fmt.seconds(ttft_slo_s)}",
-            annotation_font={"color": theme.LIMIT, "size": 12},
-            annotation_position="top left",
+            annotation={
+                "text": f"TTFT target {fmt.seconds(ttft_slo_s)}",
+                "font": {"color": theme.LIMIT, "size": 12},
+            },
         )
     if scenario_output_tokens is not None:
         _mark_scenario_length(figure, scenario_output_tokens)
@@ -77,7 +85,16 @@ def output_length_figure(
     return figure
 
 
-def _add_length_curves(figure: go.Figure, sweep: pd.DataFrame) -> None:
+def output_length_figure(
+    sweep: pd.DataFrame, *, scenario_output_tokens: int | None = None, ttft_slo_s: float | None = None
+) -> go.Figure:
+    """:func:`output_length_plot` as a plotly Figure."""
+    return output_length_plot(
+        sweep, scenario_output_tokens=scenario_output_tokens, ttft_slo_s=ttft_slo_s
+    ).figure()
+
+
+def _add_length_curves(figure: Plot, sweep: pd.DataFrame) -> None:
     """Whole-response latency (left) and cost per 1,000 requests (right): solid while the KV cache
     fits, dashed beyond."""
     inside, outside = _split_by_fit(sweep)
@@ -85,7 +102,7 @@ def _add_length_curves(figure: go.Figure, sweep: pd.DataFrame) -> None:
         if not len(part):
             continue
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=part["output_tokens"],
                 y=part["e2e_latency_s"],
                 name="whole response" + suffix,
@@ -98,7 +115,7 @@ def _add_length_curves(figure: go.Figure, sweep: pd.DataFrame) -> None:
             col=1,
         )
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=part["output_tokens"],
                 y=part["usd_per_request"] * PER_THOUSAND_REQUESTS,
                 mode="lines",
@@ -112,7 +129,7 @@ def _add_length_curves(figure: go.Figure, sweep: pd.DataFrame) -> None:
         )
 
 
-def _mark_scenario_length(figure: go.Figure, output_tokens: int) -> None:
+def _mark_scenario_length(figure: Plot, output_tokens: int) -> None:
     """A dotted line at the scenario's output length on both panels, labelled on the right."""
     for col in (1, 2):
         line = {"color": theme.MUTED, "dash": "dot", "width": 1}
@@ -135,7 +152,7 @@ def _mark_scenario_length(figure: go.Figure, output_tokens: int) -> None:
 # -------------------------------------------------------------------------------- batch size
 
 
-def batch_figure(sweep: pd.DataFrame) -> go.Figure:
+def batch_plot(sweep: pd.DataFrame) -> Plot:
     """Throughput per accelerator and $/M output tokens against batch, memory limit marked.
 
     ``sweep`` is :func:`tokencost.sweep.curves.batch_sweep`; log batch axis.
@@ -152,7 +169,7 @@ def batch_figure(sweep: pd.DataFrame) -> go.Figure:
         ],
         "batch_figure",
     )
-    figure = _pairs(
+    figure = _plot_pairs(
         "Batching: more sequences per weight read, until memory runs out",
         "Throughput (output tokens/s per accelerator)",
         "Cost (USD per million output tokens)",
@@ -175,19 +192,24 @@ def batch_figure(sweep: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def batch_figure(sweep: pd.DataFrame) -> go.Figure:
+    """:func:`batch_plot` as a plotly Figure."""
+    return batch_plot(sweep).figure()
+
+
 # (colour, dash, name) of a curve where the KV cache fits, and where it would not
 _MEMORY_STYLES = ((theme.DECODE, "solid", "fits in memory"), (theme.COMM, "dash", "KV cache would not fit"))
 
 
 def _add_batch_curves(
-    figure: go.Figure, inside: pd.DataFrame, outside: pd.DataFrame, column: str, col: int, hover: str
+    figure: Plot, inside: pd.DataFrame, outside: pd.DataFrame, column: str, col: int, hover: str
 ) -> None:
     """``column`` against batch on panel ``col``: solid where the KV cache fits, dashed beyond."""
     for part, (colour, dash, name) in zip((inside, outside), _MEMORY_STYLES, strict=True):
         if not len(part):
             continue
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=part["batch_size"],
                 y=part[column],
                 mode="lines",
@@ -202,11 +224,11 @@ def _add_batch_curves(
         )
 
 
-def _add_chosen_batch(figure: go.Figure, chosen: pd.DataFrame, column: str, col: int, hover: str) -> None:
+def _add_chosen_batch(figure: Plot, chosen: pd.DataFrame, column: str, col: int, hover: str) -> None:
     """The scenario's own batch as a marker on panel ``col`` (when the sweep holds it)."""
     if len(chosen):
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=chosen["batch_size"],
                 y=chosen[column],
                 mode="markers",
@@ -221,7 +243,7 @@ def _add_chosen_batch(figure: go.Figure, chosen: pd.DataFrame, column: str, col:
         )
 
 
-def _mark_memory_limit(figure: go.Figure, max_batch: int, top: float) -> None:
+def _mark_memory_limit(figure: Plot, max_batch: int, top: float) -> None:
     """Shade the batches from ``max_batch`` (sequences) to ``top`` that memory cannot hold."""
     if 1 <= max_batch < top:
         for col in (1, 2):
@@ -230,7 +252,7 @@ def _mark_memory_limit(figure: go.Figure, max_batch: int, top: float) -> None:
                 "x0": max_batch,
                 "x1": top,
                 "fillcolor": theme.SOFT_LIMIT,
-                "line_width": 0,
+                "line": {"width": 0},
             }
             _full_height(figure, rect, row=1, col=col)
             line = {"color": theme.LIMIT, "dash": "dash", "width": 1.5}
@@ -250,7 +272,7 @@ def _mark_memory_limit(figure: go.Figure, max_batch: int, top: float) -> None:
         )
 
 
-def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go.Figure:
+def pareto_plot(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> Plot:
     """Latency–throughput trade-off: time per output token against throughput per accelerator,
     one point per batch size, with the TPOT target. ``sweep`` is a batch sweep."""
     _require(
@@ -258,7 +280,7 @@ def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go
         ["batch_size", "tpot_s", "output_tokens_per_s_per_accelerator", "fits_in_memory", "chosen"],
         "pareto_figure",
     )
-    figure = _base("Latency against throughput: each point is a batch size")
+    figure = _plot("Latency against throughput: each point is a batch size")
     inside, outside = _split_by_fit(sweep)
     _add_pareto_curves(figure, inside, outside)
     if len(inside):
@@ -266,7 +288,7 @@ def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go
     chosen = sweep[sweep["chosen"].astype(bool)]
     if len(chosen):
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=chosen["output_tokens_per_s_per_accelerator"],
                 y=chosen["tpot_s"] / MILLI,
                 mode="markers",
@@ -277,11 +299,12 @@ def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go
         )
     if tpot_slo_s is not None:
         figure.add_hline(
-            y=tpot_slo_s / MILLI,
-            line={"color": theme.LIMIT, "dash": "dash", "width": 1.5},
-            annotation_text=f"TPOT target {fmt.seconds(tpot_slo_s)}: slower is too slow",
-            annotation_position="top left",
-            annotation_font={"color": theme.LIMIT, "size": 12},
+            tpot_slo_s / MILLI,
+            {"color": theme.LIMIT, "dash": "dash", "width": 1.5},
+            annotation={
+                "text": f"TPOT target {fmt.seconds(tpot_slo_s)}: slower is too slow",
+                "font": {"color": theme.LIMIT, "size": 12},
+            },
         )
     figure.update_xaxes(title={"text": "Throughput (output tokens/s per accelerator)"}, rangemode="tozero")
     figure.update_yaxes(title={"text": "Time per output token (ms)"}, rangemode="tozero")
@@ -289,13 +312,18 @@ def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go
     return figure
 
 
-def _add_pareto_curves(figure: go.Figure, inside: pd.DataFrame, outside: pd.DataFrame) -> None:
+def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go.Figure:
+    """:func:`pareto_plot` as a plotly Figure."""
+    return pareto_plot(sweep, tpot_slo_s=tpot_slo_s).figure()
+
+
+def _add_pareto_curves(figure: Plot, inside: pd.DataFrame, outside: pd.DataFrame) -> None:
     """TPOT (ms) against throughput: solid where the KV cache fits, dashed beyond."""
     for part, (colour, dash, name) in zip((inside, outside), _MEMORY_STYLES, strict=True):
         if not len(part):
             continue
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=part["output_tokens_per_s_per_accelerator"],
                 y=part["tpot_s"] / MILLI,
                 customdata=part["batch_size"],
@@ -308,10 +336,10 @@ def _add_pareto_curves(figure: go.Figure, inside: pd.DataFrame, outside: pd.Data
         )
 
 
-def _label_batches(figure: go.Figure, labelled: pd.DataFrame) -> None:
+def _label_batches(figure: Plot, labelled: pd.DataFrame) -> None:
     """Text labels "B=<batch>" at the given points of the curve."""
     figure.add_trace(
-        go.Scatter(
+        scatter(
             x=labelled["output_tokens_per_s_per_accelerator"],
             y=labelled["tpot_s"] / MILLI,
             mode="text",

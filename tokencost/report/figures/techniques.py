@@ -7,17 +7,18 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from tokencost.report import theme
-from tokencost.report.figures.base import MILLI, _pairs, _require
+from tokencost.report.figures.base import MILLI, _plot_pairs, _require
+from tokencost.report.figures.plot import Plot, bar, scatter
 
 
-def turns_figure(turns: pd.DataFrame) -> go.Figure:
+def turns_plot(turns: pd.DataFrame) -> Plot:
     """Left: each turn's prompt tokens, cached and new, stacked. Right: its mean TTFT in ms.
 
     ``turns`` has ``turn``, ``prompt_tokens``, ``cached_tokens`` and ``ttft_s`` (the scenario as
     written), and optionally ``ttft_without_cache_s`` (the same with the cache off).
     """
     _require(turns, ["turn", "prompt_tokens", "cached_tokens", "ttft_s"], "turns_figure")
-    figure = _pairs(
+    figure = _plot_pairs(
         "Each turn resends the task so far: what the cache saves, turn by turn",
         "prompt tokens of each turn",
         "time to first token of each turn",
@@ -28,7 +29,7 @@ def turns_figure(turns: pd.DataFrame) -> go.Figure:
         ("new (prefilled)", new, theme.PREFILL),
     ):
         figure.add_trace(
-            go.Bar(
+            bar(
                 x=turns["turn"],
                 y=values,
                 name=name,
@@ -43,7 +44,7 @@ def turns_figure(turns: pd.DataFrame) -> go.Figure:
         lines.append(("without the cache", "ttft_without_cache_s", theme.MUTED, "dash"))
     for name, column, colour, dash in lines:
         figure.add_trace(
-            go.Scatter(
+            scatter(
                 x=turns["turn"],
                 y=turns[column] / MILLI,
                 mode="lines+markers",
@@ -55,7 +56,12 @@ def turns_figure(turns: pd.DataFrame) -> go.Figure:
             col=2,
         )
     figure.update_layout(barmode="stack")
-    figure.update_xaxes(title_text="turn", dtick=1)
-    figure.update_yaxes(title_text="tokens", row=1, col=1)
-    figure.update_yaxes(title_text="TTFT (ms)", row=1, col=2)
+    figure.update_xaxes(title={"text": "turn"}, dtick=1)
+    figure.update_yaxes(title={"text": "tokens"}, row=1, col=1)
+    figure.update_yaxes(title={"text": "TTFT (ms)"}, row=1, col=2)
     return figure
+
+
+def turns_figure(turns: pd.DataFrame) -> go.Figure:
+    """:func:`turns_plot` as a plotly Figure."""
+    return turns_plot(turns).figure()

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
-from tokencost.report.figures.base import _base, _require
+from tokencost.report.figures.base import _plot, _require
+from tokencost.report.figures.plot import Plot, bar
 
 DEFAULT_TEMPERATURE = 1.0
 
@@ -25,9 +26,9 @@ def _temperature_title(prompt: str, temperature: float, entropy_bits: float) -> 
     )
 
 
-def temperature_figure(
+def temperature_plot(
     sweep: pd.DataFrame, *, prompt: str = "The sky is", initial_temperature: float = DEFAULT_TEMPERATURE
-) -> go.Figure:
+) -> Plot:
     """Bars of next-token probabilities with a slider over temperature.
 
     ``sweep`` is :func:`tokencost.sweep.curves.temperature_sweep` (tidy rows of temperature, token,
@@ -39,11 +40,11 @@ def temperature_figure(
     start = min(range(len(temperatures)), key=lambda i: abs(temperatures[i] - initial_temperature))
     first = sweep[sweep["temperature"] == temperatures[start]]
     tokens = [html.escape(str(token)) for token in first["token"]]
-    figure = _base(
+    figure = _plot(
         _temperature_title(prompt, temperatures[start], float(first["entropy_bits"].iloc[0])), height=480
     )
     figure.add_trace(
-        go.Bar(
+        bar(
             x=tokens,
             y=first["probability"].tolist(),  # a list, as the slider steps write
             marker={"color": theme.DECODE},
@@ -63,6 +64,13 @@ def temperature_figure(
     figure.update_xaxes(title={"text": "Candidate next token"})
     figure.update_yaxes(title={"text": "Probability (0 to 1)"}, range=[0, 1.12], tickformat=".0%")
     return figure
+
+
+def temperature_figure(
+    sweep: pd.DataFrame, *, prompt: str = "The sky is", initial_temperature: float = DEFAULT_TEMPERATURE
+) -> go.Figure:
+    """:func:`temperature_plot` as a plotly Figure."""
+    return temperature_plot(sweep, prompt=prompt, initial_temperature=initial_temperature).figure()
 
 
 def _slider_step(part: pd.DataFrame, prompt: str, temperature: float) -> dict[str, Any]:

@@ -6,10 +6,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from tokencost.report import theme
-from tokencost.report.figures.base import _base, _full_height, _require
+from tokencost.report.figures.base import _full_height, _plot, _require
+from tokencost.report.figures.plot import Plot, bar
 
 
-def tornado_figure(frame: pd.DataFrame) -> go.Figure:
+def tornado_plot(frame: pd.DataFrame) -> Plot:
     """Bars from the cost at capacity at each end of an input's range to the scenario's value.
 
     ``frame`` is :func:`tokencost.sweep.uncertainty.sensitivity` (its ``attrs`` hold the base
@@ -25,7 +26,7 @@ def tornado_figure(frame: pd.DataFrame) -> go.Figure:
         "tornado_figure",
     )
     base = float(frame.attrs.get("usd_per_million_output_tokens_at_capacity") or 0.0)
-    figure = _base("What moves the cost of an output token most")
+    figure = _plot("What moves the cost of an output token most")
     rows = frame.iloc[::-1]  # plotly draws the first category at the bottom
     for column, name, colour in (
         ("usd_per_million_output_tokens_at_capacity_low", "pessimistic end", theme.LIMIT),
@@ -33,7 +34,7 @@ def tornado_figure(frame: pd.DataFrame) -> go.Figure:
     ):
         values = rows[column].astype(float)
         figure.add_trace(
-            go.Bar(
+            bar(
                 y=rows["input"],
                 x=values - base,
                 base=base,
@@ -49,5 +50,12 @@ def tornado_figure(frame: pd.DataFrame) -> go.Figure:
         {"type": "line", "x0": base, "x1": base, "line": {"color": theme.INK, "dash": "dash", "width": 1}},
     )
     figure.update_layout(barmode="overlay")
-    figure.update_xaxes(title_text="$ per million output tokens at capacity (the scenario's value dashed)")
+    figure.update_xaxes(
+        title={"text": "$ per million output tokens at capacity (the scenario's value dashed)"}
+    )
     return figure
+
+
+def tornado_figure(frame: pd.DataFrame) -> go.Figure:
+    """:func:`tornado_plot` as a plotly Figure."""
+    return tornado_plot(frame).figure()
