@@ -129,7 +129,11 @@ def slo_batch_cap(scenario: Scenario, dep: Deployment, max_batch: int) -> tuple[
     if target is None:
         return limit, limit_reason
     traffic = traffic_for(scenario, limit)
-    best = fleet.largest_satisfying(lambda batch: op.capacity_tpot_s(dep, batch, traffic) <= target, 1, limit)
+
+    def tpot(batch: float) -> float:
+        return float(op.capacity_tpot_s(dep, batch, traffic))
+
+    best = fleet.largest_within(tpot, target, 1, limit)
     if best >= limit:
         return limit, limit_reason
     return max(best, 1), "slo"
