@@ -100,3 +100,15 @@ def test_one_rate_quantile_bisection_is_bit_identical_to_the_array_form() -> Non
         one = continuous.continuous(dep, [rate], traffic, 99.0)
         two = continuous.continuous(dep, [rate, rate], traffic, 99.0)
         assert _bits(one.ttft_p_s[0]) == _bits(two.ttft_p_s[0]) == _bits(two.ttft_p_s[1]), rate
+
+
+def test_bound_index_on_numbers_is_argmax_of_the_stacked_terms() -> None:
+    # Ties (the first wins), NaN (the first NaN wins, as np.argmax), signed zeros and infinities.
+    values = [0.0, -0.0, 1.0, 2.0, np.nan, np.inf, 1e-300]
+    for c in values:
+        for m in values:
+            for k in values:
+                expected = int(np.argmax(np.array([c, m, k])))
+                found = rl.bound_index(c, m, k)
+                assert type(found) is int and found == expected, (c, m, k)
+                assert found == int(rl.bound_index(np.array([c]), np.array([m]), np.array([k]))[0])

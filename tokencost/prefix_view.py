@@ -70,9 +70,12 @@ def turn_tokens(scenario: Scenario) -> TurnTokens:
     return TurnTokens(prompts, cached, cacheable, float(workload.output_tokens), shared if on else 0.0)
 
 
-def cache_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict[str, Any]:
-    """The prefix-cache and task fields of a feasible evaluation (for ``dataclasses.replace``)."""
-    tokens = turn_tokens(scenario)
+def cache_fields(
+    scenario: Scenario, dep: Deployment, ev: Evaluation, tokens: TurnTokens | None = None
+) -> dict[str, Any]:
+    """The prefix-cache and task fields of a feasible evaluation (for ``dataclasses.replace``;
+    ``tokens``: the scenario's :func:`turn_tokens`, when the caller has them)."""
+    tokens = turn_tokens(scenario) if tokens is None else tokens
     turns = len(tokens.prompts)
     prompt, cached = tokens.mean_prompt, tokens.mean_cached
     cacheable = float(tokens.cacheable.sum())

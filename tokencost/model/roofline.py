@@ -57,7 +57,19 @@ def roofline_time_scalar_s(
 
 
 def bound_index(compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0.0) -> np.ndarray:
-    """Index into :data:`BOUND_NAMES` of the largest of the three terms (ties: compute first)."""
+    """Index into :data:`BOUND_NAMES` of the largest of the three terms (ties: compute first).
+    Plain numbers give a Python int, by the comparisons ``np.argmax`` makes (the first largest;
+    the first NaN when there is one), without stacking arrays."""
+    if is_scalar(compute_s, memory_s, comm_s):
+        terms = (float(compute_s), float(memory_s), float(comm_s))  # type: ignore[arg-type]
+        for index, term in enumerate(terms):
+            if term != term:  # NaN: argmax's answer is the first NaN
+                return index  # type: ignore[return-value]
+        best = 0
+        for index in (1, 2):
+            if terms[index] > terms[best]:
+                best = index
+        return best  # type: ignore[return-value]
     stacked = np.stack(np.broadcast_arrays(compute_s, memory_s, comm_s)).astype(float)
     return np.argmax(stacked, axis=0)
 
