@@ -112,3 +112,50 @@ def test_bound_index_on_numbers_is_argmax_of_the_stacked_terms() -> None:
                 found = rl.bound_index(c, m, k)
                 assert type(found) is int and found == expected, (c, m, k)
                 assert found == int(rl.bound_index(np.array([c]), np.array([m]), np.array([k]))[0])
+
+
+def _expert_cases(count: int, seed: int) -> list[tuple[float, ...]]:
+    """(params, active, experts, per token, tokens, imbalance, expert ranks): dense (E = k) and
+    routed models, one token to many, balanced and uneven routing."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        experts = float(rng.choice([1, 2, 8, 64, 256]))
+        chosen = float(min(experts, rng.choice([1, 2, 8])))
+        params = float(rng.uniform(1e9, 7e11))
+        active = params * float(rng.choice([1.0, rng.uniform(0.02, 0.5)]))
+        tokens = float(rng.choice([0.0, 1.0, rng.integers(1, 100_000), rng.uniform(0.5, 9e3)]))
+        cases.append(
+            (
+                params,
+                active,
+                experts,
+                chosen,
+                tokens,
+                float(rng.uniform(1.0, 3.0)),
+                float(rng.choice([1, 2, 8])),
+            )
+        )
+    return cases
+
+
+def test_expert_terms_on_numbers_are_bit_identical_to_the_array_form() -> None:
+    from tokencost.model import memory as mem
+
+    for params, active, experts, chosen, tokens, ratio, ranks in _expert_cases(400, seed=3):
+        read = {"params": params, "active_params": active, "experts": experts, "experts_per_token": chosen}
+        one = mem.moe_weight_params_read(**read, tokens=tokens)
+        many = mem.moe_weight_params_read(
+            **{k: np.array([v]) for k, v in read.items()}, tokens=np.array([tokens])
+        )
+        assert type(one) is float and _bits(one) == _bits(many[0])
+        routed = par.routed_expert_params_per_token(params, active, experts, chosen)
+        routed_array = par.routed_expert_params_per_token(
+            *(np.array([v]) for v in (params, active, experts, chosen))
+        )
+        assert type(routed) is float and _bits(routed) == _bits(routed_array[0])
+        extra = par.expert_imbalance_extra_flops(2.0 * tokens * routed, ranks, ratio)
+        extra_array = par.expert_imbalance_extra_flops(
+            np.array([2.0 * tokens * routed]), np.array([ranks]), np.array([ratio])
+        )
+        assert type(extra) is float and _bits(extra) == _bits(extra_array[0])
