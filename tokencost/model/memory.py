@@ -102,13 +102,8 @@ def moe_weight_params_read(
     Plain numbers take :func:`_moe_weight_params_read_scalar` (the same operations on floats).
     """
     if is_scalar(params, active_params, experts, experts_per_token, tokens):
-        return _moe_weight_params_read_scalar(  # type: ignore[return-value]
-            float(params),
-            float(active_params),
-            float(experts),
-            float(experts_per_token),
-            float(tokens),  # type: ignore[arg-type]
-        )
+        numbers = [float(value) for value in (params, active_params, experts, experts_per_token, tokens)]  # type: ignore[arg-type]
+        return _moe_weight_params_read_scalar(*numbers)  # type: ignore[return-value]
     total = as_float(params)
     active = as_float(active_params)
     experts_ = as_float(experts)
