@@ -65,22 +65,33 @@ def _freeze(result: Any) -> None:
 def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
     """``compute()``, remembered on ``owner`` under ``name`` and ``arguments`` (computed every
     time when the arguments have no key: :func:`key_of`)."""
-    if arguments:
-        key = key_of(*arguments)
-        if key is None and getattr(owner, "memo_any_size", False):
-            key = key_of(*arguments, limit=math.inf)
-        if key is None:
-            return compute()
-        key = (name, *key)
+    for value in arguments:  # floats (the scalar path's arguments) are their own key
+        if type(value) is not float:
+            break
     else:
-        key = (name,)
-    memo = owner.memo
+        key = (name, *arguments)
+        found = owner.memo.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        return _remember(owner.memo, key, compute)
+    parts = key_of(*arguments)
+    if parts is None and getattr(owner, "memo_any_size", False):
+        parts = key_of(*arguments, limit=math.inf)
+    if parts is None:
+        return compute()
+    memo, key = owner.memo, (name, *parts)
     found = memo.get(key)
     if found is None:
-        if len(memo) >= MEMO_ENTRIES:
-            memo.clear()
-        found = memo[key] = compute()
-        _freeze(found)
+        return _remember(memo, key, compute)
+    return found  # type: ignore[no-any-return]
+
+
+def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, kept in ``memo`` under ``key`` (read-only; the memo starts afresh when full)."""
+    if len(memo) >= MEMO_ENTRIES:
+        memo.clear()
+    found = memo[key] = compute()
+    _freeze(found)
     return found
 
 
