@@ -65,8 +65,8 @@ def _freeze(result: Any) -> None:
 def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
     """``compute()``, remembered on ``owner`` under ``name`` and ``arguments`` (computed every
     time when the arguments have no key: :func:`key_of`)."""
-    for value in arguments:  # floats (the scalar path's arguments) are their own key
-        if type(value) is not float:
+    for value in arguments:  # Python floats and ints (the scalar path's arguments) are their own key
+        if type(value) is not float and type(value) is not int:
             break
     else:
         key = (name, *arguments)

@@ -39,7 +39,7 @@ ArrayLike = npt.ArrayLike
 
 
 def prefill_cached(
-    dep: Deployment, prompt_tokens: ArrayLike, cached_tokens: ArrayLike = 0.0, batch: ArrayLike = 1
+    dep: Deployment, prompt_tokens: ArrayLike, cached_tokens: ArrayLike = 0.0, batch: ArrayLike = 1.0
 ) -> PhaseTerms:
     """Prefill B prompts of P tokens whose first C are cached: FLOP, bytes and seconds (module
     docstring). ``cached_tokens = 0`` gives :func:`tokencost.model.serving.prefill`."""
@@ -56,7 +56,7 @@ def _prefill_cached(
     else:
         prompt = np.asarray(prompt_tokens, dtype=float)
         cached = np.minimum(np.asarray(cached_tokens, dtype=float), prompt)
-    new = np.subtract(prompt, cached)
+    new = prompt - cached if isinstance(prompt, float) else np.subtract(prompt, cached)
     full = serving.prefill(dep, prompt, batch)
     done = serving.prefill(dep, cached, batch)
     head = serving.prefill(dep, 0.0, batch)

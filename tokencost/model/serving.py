@@ -196,7 +196,7 @@ def _together(
     return PhaseTerms(total("flops"), total("bytes"), compute, memory, comm, np.asarray(time, dtype=float))
 
 
-def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> PhaseTerms:
+def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -> PhaseTerms:
     """Prefill B prompts of P tokens into an empty cache: its FLOP, bytes and seconds.
 
     The time is the time to first token of a request that does not queue. A drafter with a
