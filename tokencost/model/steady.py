@@ -98,14 +98,14 @@ def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.n
     the newcomer that takes its place is prefilled, stalling every step), ``D(B)/(O − 1)`` under
     static batching. The step at context P when O = 1 (arrays of O: entry by entry)."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
-    batch = as_float(batch)
+    held: np.ndarray = as_float(batch)  # a float stays one (the scalar path), others an array
     if isinstance(out, np.ndarray):
-        one_step = np.asarray(serving.decode_step(dep, batch, prompt).time_s, dtype=float)
+        one_step = np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(out <= 1, one_step, _full_tpot_s(dep, batch, traffic))
+            return np.where(out <= 1, one_step, _full_tpot_s(dep, held, traffic))
     if out <= 1:
-        return np.asarray(serving.decode_step(dep, batch, prompt).time_s, dtype=float)
-    return _full_tpot_s(dep, batch, traffic)
+        return np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
+    return _full_tpot_s(dep, held, traffic)
 
 
 def _full_tpot_s(dep: Deployment, batch: np.ndarray, traffic: Traffic) -> np.ndarray:
