@@ -74,6 +74,30 @@ def test_replaced_is_dataclasses_replace() -> None:
         fast.turns = 4  # type: ignore[misc]
 
 
+def test_evaluation_is_the_dataclass_constructor() -> None:
+    from tokencost.records import evaluation
+    from tokencost.results import Evaluation
+
+    given = {"name": "n", "feasible": False, "infeasible_reason": "r", "model": "m", "hardware": "h"}
+    required = {
+        item.name: 1
+        for item in dataclasses.fields(Evaluation)
+        if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+    }
+    fields = {**required, **given, "turns": 2, "notes": ("x",)}
+    fast, slow = evaluation(**fields), Evaluation(**fields)
+    assert fast == slow and vars(fast) == vars(slow)
+    other = evaluation(**fields)
+    assert other.prefill is not fast.prefill  # each record its own defaults from the factories
+    assert other.usd_per_hour_breakdown is not fast.usd_per_hour_breakdown
+    with pytest.raises(TypeError):
+        evaluation(**fields, no_such_field=1.0)
+    with pytest.raises(TypeError):
+        evaluation(name="only")  # missing fields: the constructor's error
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.turns = 4  # type: ignore[misc]
+
+
 def test_all_reduce_over_one_rank_count_is_bit_identical_to_the_array_form() -> None:
     rng = np.random.default_rng(6)
     messages = rng.uniform(1e3, 1e9, 400)

@@ -21,6 +21,7 @@ from tokencost.records import (
     _money,
     _prefill_record,
     batch_reason,
+    evaluation,
     no_load_note,
     replaced,
     saturated_reason,
@@ -88,7 +89,7 @@ def _split_note(scenario: Scenario) -> list[str]:
 
 
 def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> Evaluation:
-    return Evaluation(
+    return evaluation(
         **base,
         feasible=False,
         infeasible_reason=reason,
@@ -345,7 +346,7 @@ def _feasible(
     step = serving.decode_step(dep, seen, context)
     meets = fleet.meets(point, targets(scenario), None if columns else 0)
     kv_seq = num(serving.kv_bytes_per_sequence(dep, prompt + out))
-    return Evaluation(
+    return evaluation(
         **base,
         feasible=True,
         infeasible_reason=None,
