@@ -90,9 +90,9 @@ def ridge_point(
     H100 SXM in bf16 at peak: 989e12 / 3.35e12 ≈ 295 FLOP/byte, so decode at batch B (about
     B FLOP/byte in 16-bit weights) turns compute-bound near B ≈ 300 (kipply 2022).
     """
-    compute = np.asarray(peak_flop_per_s, dtype=float) * np.asarray(compute_efficiency)
-    memory = np.asarray(bandwidth_bytes_per_s, dtype=float) * np.asarray(bandwidth_efficiency)
-    return compute / memory
+    compute = as_float(peak_flop_per_s) * as_float(compute_efficiency)
+    memory = as_float(bandwidth_bytes_per_s) * as_float(bandwidth_efficiency)
+    return compute / memory  # type: ignore[no-any-return]
 
 
 def sum_of_affine_max(
