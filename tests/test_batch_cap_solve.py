@@ -121,3 +121,31 @@ def test_any_nondecreasing_piecewise_line_gives_the_scan(rises, places, high, ta
     calls.clear()
     assert fleet.largest_within(value, target, 1, high) == _scan(every, target)
     assert len(calls) <= 4 + 4 * math.ceil(math.log2(high + 1))  # never a scan
+
+
+def test_the_bench_scenario_cap_takes_four_tpot_evaluations() -> None:
+    # Llama-3.1-70B on 8 × H100, 1,000 → 300 tokens, TPOT ≤ 50 ms: TPOT at full load is one line
+    # from B = 1 to the memory limit, so the chord's crossing is the answer (the 64-way search
+    # evaluated 2 rounds of 65 batches).
+    scenario = scenario_from_dict(
+        {
+            "name": "bench",
+            "model": {"preset": "llama-3.1-70b"},
+            "hardware": {"preset": "h100-sxm", "count": 8},
+            "workload": {"input_tokens": 1000, "output_tokens": 300},
+            "slo": {"tpot_s": 0.05},
+        }
+    )
+    dep = api.deployment(scenario)
+    limit = int(prefix.max_batch_shared(dep, 1300.0, 0.0))
+    traffic = api.traffic_for(scenario, limit)
+    seen: list[float] = []
+
+    def value(batch: float) -> float:
+        seen.append(batch)
+        return float(op.capacity_tpot_s(dep, batch, traffic))
+
+    cap = fleet.largest_within(value, 0.05, 1, limit)
+    assert cap == api.slo_batch_cap(scenario, dep, limit)[0] == 244
+    assert value(244.0) <= 0.05 < value(245.0)
+    assert len(seen) == 4 + 2
