@@ -1,7 +1,7 @@
 """Benchmark the analytic model: one `evaluate`, and a vectorised sweep of 10^6 points.
 
 Run: .venv/bin/python benchmarks/bench_model.py
-Reports wall times, best of several rounds (a shared machine); it asserts nothing about speed
+Reports CPU times, best of several rounds (a shared machine); it asserts nothing about speed
 (targets, issue 12: ≤ 100 µs per evaluate with the batch solved under a TPOT target, ≤ 50 µs
 at a fixed batch; ≥ 10^6 (batch, context) points per second). The TPOT-capped cases time the cap
 alone (no load given: the replica kept full at it) and the cap plus the operating point at a
@@ -30,12 +30,13 @@ from tokencost.model import serving
 
 
 def best_of(repeats: int, func, *args) -> float:
-    """Fastest wall time of ``repeats`` calls, seconds."""
+    """Least CPU time of this process over ``repeats`` calls, seconds: the calls are single-threaded,
+    and on a shared machine (other jobs on its cores) CPU time is steadier than wall time."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         func(*args)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 
