@@ -183,3 +183,18 @@ def test_expert_terms_on_numbers_are_bit_identical_to_the_array_form() -> None:
             np.array([2.0 * tokens * routed]), np.array([ranks]), np.array([ratio])
         )
         assert type(extra) is float and _bits(extra) == _bits(extra_array[0])
+
+
+def test_one_turn_tokens_are_the_first_turn_of_the_array_form() -> None:
+    from tokencost.model import prefix
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        first, out, added = (float(v) for v in rng.integers(1, 200_000, 3))
+        shared, hit = float(rng.integers(0, 300_000)), float(rng.choice([0.0, 1.0, rng.uniform()]))
+        one = prefix.turn_prompt_tokens(first, out, added, 1)
+        two = prefix.turn_prompt_tokens(first, out, added, 2)  # the array form
+        assert one.shape == (1,) and _bits(one[0]) == _bits(two[0])
+        cached_one = prefix.turn_cached_tokens(one, added, shared, False, hit)
+        cached_two = prefix.turn_cached_tokens(two, added, shared, False, hit)
+        assert cached_one.shape == (1,) and _bits(cached_one[0]) == _bits(cached_two[0])

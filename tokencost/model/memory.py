@@ -143,7 +143,7 @@ def max_batch_that_fits(
     reserve for activations, CUDA context and allocator fragmentation (vLLM reserves 10 %:
     its default ``gpu_memory_utilization`` is 0.9).
     """
-    usable = np.asarray(memory_bytes, dtype=float) * (1.0 - np.asarray(reserve_fraction))
-    free = usable - np.asarray(weight_bytes, dtype=float)
-    per_sequence = np.maximum(np.asarray(kv_bytes_per_sequence, dtype=float), 1.0)
+    usable = as_float(memory_bytes) * (1.0 - as_float(reserve_fraction))
+    free = usable - as_float(weight_bytes)
+    per_sequence = np.maximum(as_float(kv_bytes_per_sequence), 1.0)
     return np.maximum(np.floor(free / per_sequence), 0.0)
