@@ -74,6 +74,30 @@ def test_replaced_is_dataclasses_replace() -> None:
         fast.turns = 4  # type: ignore[misc]
 
 
+def test_evaluation_is_the_dataclass_constructor() -> None:
+    from tokencost.records import evaluation
+    from tokencost.results import Evaluation
+
+    given = {"name": "n", "feasible": False, "infeasible_reason": "r", "model": "m", "hardware": "h"}
+    required = {
+        item.name: 1
+        for item in dataclasses.fields(Evaluation)
+        if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+    }
+    fields = {**required, **given, "turns": 2, "notes": ("x",)}
+    fast, slow = evaluation(**fields), Evaluation(**fields)
+    assert fast == slow and vars(fast) == vars(slow)
+    other = evaluation(**fields)
+    assert other.prefill is not fast.prefill  # each record its own defaults from the factories
+    assert other.usd_per_hour_breakdown is not fast.usd_per_hour_breakdown
+    with pytest.raises(TypeError):
+        evaluation(**fields, no_such_field=1.0)
+    with pytest.raises(TypeError):
+        evaluation(name="only")  # missing fields: the constructor's error
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.turns = 4  # type: ignore[misc]
+
+
 def test_all_reduce_over_one_rank_count_is_bit_identical_to_the_array_form() -> None:
     rng = np.random.default_rng(6)
     messages = rng.uniform(1e3, 1e9, 400)
@@ -100,3 +124,77 @@ def test_one_rate_quantile_bisection_is_bit_identical_to_the_array_form() -> Non
         one = continuous.continuous(dep, [rate], traffic, 99.0)
         two = continuous.continuous(dep, [rate, rate], traffic, 99.0)
         assert _bits(one.ttft_p_s[0]) == _bits(two.ttft_p_s[0]) == _bits(two.ttft_p_s[1]), rate
+
+
+def test_bound_index_on_numbers_is_argmax_of_the_stacked_terms() -> None:
+    # Ties (the first wins), NaN (the first NaN wins, as np.argmax), signed zeros and infinities.
+    values = [0.0, -0.0, 1.0, 2.0, np.nan, np.inf, 1e-300]
+    for c in values:
+        for m in values:
+            for k in values:
+                expected = int(np.argmax(np.array([c, m, k])))
+                found = rl.bound_index(c, m, k)
+                assert type(found) is int and found == expected, (c, m, k)
+                assert found == int(rl.bound_index(np.array([c]), np.array([m]), np.array([k]))[0])
+
+
+def _expert_cases(count: int, seed: int) -> list[tuple[float, ...]]:
+    """(params, active, experts, per token, tokens, imbalance, expert ranks): dense (E = k) and
+    routed models, one token to many, balanced and uneven routing."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        experts = float(rng.choice([1, 2, 8, 64, 256]))
+        chosen = float(min(experts, rng.choice([1, 2, 8])))
+        params = float(rng.uniform(1e9, 7e11))
+        active = params * float(rng.choice([1.0, rng.uniform(0.02, 0.5)]))
+        tokens = float(rng.choice([0.0, 1.0, rng.integers(1, 100_000), rng.uniform(0.5, 9e3)]))
+        cases.append(
+            (
+                params,
+                active,
+                experts,
+                chosen,
+                tokens,
+                float(rng.uniform(1.0, 3.0)),
+                float(rng.choice([1, 2, 8])),
+            )
+        )
+    return cases
+
+
+def test_expert_terms_on_numbers_are_bit_identical_to_the_array_form() -> None:
+    from tokencost.model import memory as mem
+
+    for params, active, experts, chosen, tokens, ratio, ranks in _expert_cases(400, seed=3):
+        read = {"params": params, "active_params": active, "experts": experts, "experts_per_token": chosen}
+        one = mem.moe_weight_params_read(**read, tokens=tokens)
+        many = mem.moe_weight_params_read(
+            **{k: np.array([v]) for k, v in read.items()}, tokens=np.array([tokens])
+        )
+        assert type(one) is float and _bits(one) == _bits(many[0])
+        routed = par.routed_expert_params_per_token(params, active, experts, chosen)
+        routed_array = par.routed_expert_params_per_token(
+            *(np.array([v]) for v in (params, active, experts, chosen))
+        )
+        assert type(routed) is float and _bits(routed) == _bits(routed_array[0])
+        extra = par.expert_imbalance_extra_flops(2.0 * tokens * routed, ranks, ratio)
+        extra_array = par.expert_imbalance_extra_flops(
+            np.array([2.0 * tokens * routed]), np.array([ranks]), np.array([ratio])
+        )
+        assert type(extra) is float and _bits(extra) == _bits(extra_array[0])
+
+
+def test_one_turn_tokens_are_the_first_turn_of_the_array_form() -> None:
+    from tokencost.model import prefix
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        first, out, added = (float(v) for v in rng.integers(1, 200_000, 3))
+        shared, hit = float(rng.integers(0, 300_000)), float(rng.choice([0.0, 1.0, rng.uniform()]))
+        one = prefix.turn_prompt_tokens(first, out, added, 1)
+        two = prefix.turn_prompt_tokens(first, out, added, 2)  # the array form
+        assert one.shape == (1,) and _bits(one[0]) == _bits(two[0])
+        cached_one = prefix.turn_cached_tokens(one, added, shared, False, hit)
+        cached_two = prefix.turn_cached_tokens(two, added, shared, False, hit)
+        assert cached_one.shape == (1,) and _bits(cached_one[0]) == _bits(cached_two[0])

@@ -14,7 +14,19 @@ from tokencost.model import fleet, prefix, serving
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
-from tokencost.records import Solved, _decode_record, _money, _prefill_record, replaced, solved_numbers
+from tokencost.records import (
+    Solved,
+    _decode_record,
+    _fit_reason,
+    _money,
+    _prefill_record,
+    batch_reason,
+    evaluation,
+    no_load_note,
+    replaced,
+    saturated_reason,
+    solved_numbers,
+)
 from tokencost.results import Evaluation
 from tokencost.scenario import replica
 from tokencost.scenario.catalog import calibration
@@ -22,7 +34,6 @@ from tokencost.scenario.fields import BYTES_PER_ELEMENT
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import GammaTraffic, ServingSpec, sizing_rate_per_s
 
-GB = 1e9
 P99 = 99.0
 
 
@@ -78,7 +89,7 @@ def _split_note(scenario: Scenario) -> list[str]:
 
 
 def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> Evaluation:
-    return Evaluation(
+    return evaluation(
         **base,
         feasible=False,
         infeasible_reason=reason,
@@ -89,30 +100,9 @@ def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> 
     )
 
 
-def _fit_reason(dep: Deployment, context: int) -> str:
-    usable = serving.replica_memory_bytes(dep) * (1 - dep.memory_reserve_fraction)
-    needed = dep.weight_bytes + float(serving.kv_bytes_per_sequence(dep, context))
-    return (
-        f"does not fit: needs {needed / GB:.1f} GB (weights {dep.weight_bytes / GB:.1f} GB + KV "
-        f"of one {context}-token sequence), has {usable / GB:.1f} GB usable of "
-        f"{serving.replica_memory_bytes(dep) / GB:.1f} GB ({dep.memory_reserve_fraction:.0%} "
-        f"reserved); missing {(needed - usable) / GB:.1f} GB"
-    )
-
-
-def batch_reason(cap: int, context: float, max_batch: int, weight_bytes: float) -> str:
-    """Why a fixed ``workload.batch_size`` cannot run."""
-    return (
-        f"batch_size {cap} does not fit: at {context} tokens per sequence at most "
-        f"{max_batch} sequences fit beside {weight_bytes / GB:.1f} GB of weights"
-    )
-
-
-def no_load_note(replicas: int, cap: int) -> str:
-    return f"no load given: {replicas} replica(s), each kept full at batch {cap:,}"
-
-
-def slo_batch_cap(scenario: Scenario, dep: Deployment, max_batch: int) -> tuple[int, str]:
+def slo_batch_cap(
+    scenario: Scenario, dep: Deployment, max_batch: int, tokens: prefix_view.TurnTokens | None = None
+) -> tuple[int, str]:
     """The most sequences a replica should batch, and what limits it: the fixed batch if given
     (``"fixed"``), else the largest that fits (``"memory"``), is allowed by the engine's
     ``serving.max_batch`` (``"engine"``: vLLM's ``max_num_seqs``, which the simulator obeys too)
@@ -128,8 +118,12 @@ def slo_batch_cap(scenario: Scenario, dep: Deployment, max_batch: int) -> tuple[
     target = scenario.slo.tpot_s
     if target is None:
         return limit, limit_reason
-    traffic = traffic_for(scenario, limit)
-    best = fleet.largest_satisfying(lambda batch: op.capacity_tpot_s(dep, batch, traffic) <= target, 1, limit)
+    traffic = traffic_for(scenario, limit, tokens)
+
+    def tpot(batch: float) -> float:
+        return float(op.capacity_tpot_s(dep, batch, traffic))
+
+    best = fleet.largest_within(tpot, target, 1, limit)
     if best >= limit:
         return limit, limit_reason
     return max(best, 1), "slo"
@@ -144,12 +138,15 @@ def serving_spec(scenario: Scenario) -> ServingSpec:
     return scenario.serving or ServingSpec()
 
 
-def traffic_for(scenario: Scenario, batch_cap: float) -> op.Traffic:
-    """The scalars :mod:`tokencost.model.operating` needs from a scenario."""
+def traffic_for(
+    scenario: Scenario, batch_cap: float, tokens: prefix_view.TurnTokens | None = None
+) -> op.Traffic:
+    """The scalars :mod:`tokencost.model.operating` needs from a scenario (``tokens``: its
+    :func:`~tokencost.prefix_view.turn_tokens`, when the caller has them)."""
     spec = serving_spec(scenario)
     traffic = scenario.traffic
     cv = traffic.cv if isinstance(traffic, GammaTraffic) else 1.0
-    tokens = prefix_view.turn_tokens(scenario)
+    tokens = prefix_view.turn_tokens(scenario) if tokens is None else tokens
     return op.Traffic(
         input_tokens=tokens.mean_prompt,
         cached_tokens=tokens.mean_cached,
@@ -193,18 +190,25 @@ def evaluate(scenario: Scenario) -> Evaluation:
     if max_batch < 1:
         return _infeasible(scenario, base, _fit_reason(dep, round(context)), 0)
     if serving_spec(scenario).disaggregated is not None:
-        solved = disaggregated_view.evaluate(scenario, dep, base, max_batch, traffic_for(scenario, max_batch))
-        return _finish(scenario, dep, solved)
-    cap, cap_reason = slo_batch_cap(scenario, dep, max_batch)
+        traffic = traffic_for(scenario, max_batch, tokens)
+        return _finish(
+            scenario, dep, disaggregated_view.evaluate(scenario, dep, base, max_batch, traffic), tokens
+        )
+    cap, cap_reason = slo_batch_cap(scenario, dep, max_batch, tokens)
     if cap > max_batch:
         return _infeasible(scenario, base, batch_reason(cap, context, max_batch, dep.weight_bytes), max_batch)
-    return _finish(scenario, dep, _at_load(scenario, dep, base, max_batch, cap, cap_reason))
+    traffic = traffic_for(scenario, cap, tokens)
+    return _finish(
+        scenario, dep, _at_load(scenario, dep, base, max_batch, (cap, cap_reason), traffic), tokens
+    )
 
 
-def _finish(scenario: Scenario, dep: Deployment, solved: Evaluation) -> Evaluation:
+def _finish(
+    scenario: Scenario, dep: Deployment, solved: Evaluation, tokens: prefix_view.TurnTokens | None = None
+) -> Evaluation:
     """The prefix-cache, economics and speculative fields on top of the operating point."""
     if solved.feasible:
-        solved = replaced(solved, prefix_view.cache_fields(scenario, dep, solved))
+        solved = replaced(solved, prefix_view.cache_fields(scenario, dep, solved, tokens))
     return replaced(
         solved, dict(**economics_fields(scenario, solved), **_speculative_fields(scenario, dep, solved))
     )
@@ -224,11 +228,17 @@ def _speculative_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> 
 
 
 def _at_load(
-    scenario: Scenario, dep: Deployment, base: dict, max_batch: int, cap: int, cap_reason: str
+    scenario: Scenario,
+    dep: Deployment,
+    base: dict,
+    max_batch: int,
+    capped: tuple[int, str],
+    traffic: op.Traffic,
 ) -> Evaluation:
-    """Solve the operating point for the scenario's way of giving the load, then the results."""
+    """Solve the operating point for the scenario's way of giving the load (``traffic`` at the
+    batch cap ``capped``: the cap and what limits it), then the results."""
     workload = scenario.workload
-    traffic = traffic_for(scenario, cap)
+    cap, cap_reason = capped
     capacity = float(op.capacity_requests_per_s(dep, cap, traffic))
     fixed_replicas = serving_spec(scenario).replicas
     percentile = scenario.slo.percentile
@@ -260,18 +270,7 @@ def _at_load(
         )
     else:
         assert rate is not None  # the open-loop case: a rate was given
-        solved_point: op.OperatingPoint | None = None  # the sizing's own solve at the answer, if any
-        if fixed_replicas is not None:
-            replicas = fixed_replicas
-        else:
-            peak = sizing_rate_per_s(rate, scenario.traffic, scenario.serving)  # serving.headroom_fraction
-            sized = fleet.size_fleet(dep, traffic, peak, capacity, targets(scenario))
-            replicas, solved_point = sized.replicas, sized.point if peak == rate else None
-            notes += [f"fleet sized for {peak:.4g} requests/s (peak hour + headroom)"] if peak != rate else []
-            notes += sized.notes
-        if solved_point is None:
-            solved_point = op.solve(dep, rate / replicas, traffic, percentile)
-        point = solved_point
+        replicas, point = _open_loop(scenario, dep, traffic, (rate, capacity), fixed_replicas, notes)
         if bool(point.saturated[0]):
             return _saturated(scenario, base, max_batch, cap, capacity, replicas, rate)
         limited_by = "load" if float(point.batch[0]) < cap - 0.5 else cap_reason
@@ -283,6 +282,31 @@ def _at_load(
         max_batch,
         notes,
     )
+
+
+def _open_loop(
+    scenario: Scenario,
+    dep: Deployment,
+    traffic: op.Traffic,
+    load: tuple[float, float],
+    fixed_replicas: int | None,
+    notes: list[str],
+) -> tuple[int, op.OperatingPoint]:
+    """The replicas (the fixed fleet, else sized for the peak ``load`` rate against a replica's
+    capacity) and the operating point at the rate each carries; notes on the sizing added."""
+    rate, capacity = load
+    solved_point: op.OperatingPoint | None = None  # the sizing's own solve at the answer, if any
+    if fixed_replicas is not None:
+        replicas = fixed_replicas
+    else:
+        peak = sizing_rate_per_s(rate, scenario.traffic, scenario.serving)  # serving.headroom_fraction
+        sized = fleet.size_fleet(dep, traffic, peak, capacity, targets(scenario))
+        replicas, solved_point = sized.replicas, sized.point if peak == rate else None
+        notes += [f"fleet sized for {peak:.4g} requests/s (peak hour + headroom)"] if peak != rate else []
+        notes += sized.notes
+    if solved_point is None:
+        solved_point = op.solve(dep, rate / replicas, traffic, scenario.slo.percentile)
+    return replicas, solved_point
 
 
 def _saturated(
@@ -304,15 +328,6 @@ def _saturated(
     )
 
 
-def saturated_reason(cap: int, capacity: float, replicas: int, rate: float) -> str:
-    most = capacity * replicas
-    return (
-        f"saturated: the load of {rate:.4g} requests/s exceeds the capacity of {replicas} "
-        f"replica(s), {most:.4g} requests/s at batch ≤ {cap:,}, by {(rate / most - 1):.1%}; "
-        f"the queue grows without bound (needs at least {math.floor(rate / capacity) + 1} replicas)"
-    )
-
-
 def _feasible(
     scenario: Scenario, dep: Deployment, base: dict, solved: Solved, max_batch: int, notes: list[str]
 ) -> Evaluation:
@@ -331,7 +346,7 @@ def _feasible(
     step = serving.decode_step(dep, seen, context)
     meets = fleet.meets(point, targets(scenario), None if columns else 0)
     kv_seq = num(serving.kv_bytes_per_sequence(dep, prompt + out))
-    return Evaluation(
+    return evaluation(
         **base,
         feasible=True,
         infeasible_reason=None,

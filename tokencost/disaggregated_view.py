@@ -48,7 +48,7 @@ def decode_batch_cap(scenario: Scenario, dep: Deployment, traffic: op.Traffic) -
     target = scenario.slo.tpot_s
     if target is None:
         return most, "memory"
-    best = fleet.largest_satisfying(lambda batch: dis.decode_tpot_s(dep, batch, traffic) <= target, 1, most)
+    best = fleet.largest_within(lambda batch: float(dis.decode_tpot_s(dep, batch, traffic)), target, 1, most)
     return (most, "memory") if best >= most else (max(best, 1), "slo")
 
 

@@ -49,6 +49,11 @@ def _mean(values: np.ndarray) -> float:
     return float(values[0]) if values.shape == (1,) else float(values.mean())
 
 
+def _total(values: np.ndarray) -> float:
+    """The sum of the turns' values (one turn: its value, which is its sum exactly, 0 + x = x)."""
+    return float(values[0]) if values.shape == (1,) else float(values.sum())
+
+
 def cache_enabled(scenario: Scenario) -> bool:
     spec = scenario.workload.prefix_cache
     return spec is None or spec.enabled
@@ -70,18 +75,21 @@ def turn_tokens(scenario: Scenario) -> TurnTokens:
     return TurnTokens(prompts, cached, cacheable, float(workload.output_tokens), shared if on else 0.0)
 
 
-def cache_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict[str, Any]:
-    """The prefix-cache and task fields of a feasible evaluation (for ``dataclasses.replace``)."""
-    tokens = turn_tokens(scenario)
+def cache_fields(
+    scenario: Scenario, dep: Deployment, ev: Evaluation, tokens: TurnTokens | None = None
+) -> dict[str, Any]:
+    """The prefix-cache and task fields of a feasible evaluation (for ``dataclasses.replace``;
+    ``tokens``: the scenario's :func:`turn_tokens`, when the caller has them)."""
+    tokens = turn_tokens(scenario) if tokens is None else tokens
     turns = len(tokens.prompts)
     prompt, cached = tokens.mean_prompt, tokens.mean_cached
-    cacheable = float(tokens.cacheable.sum())
+    cacheable = _total(tokens.cacheable)
     fields: dict[str, Any] = {
         "cached_input_tokens": cached,
-        "prefix_cache_hit_fraction": float(tokens.cached.sum()) / cacheable if cacheable else None,
+        "prefix_cache_hit_fraction": _total(tokens.cached) / cacheable if cacheable else None,
         "turns": turns,
-        "task_input_tokens": float(tokens.prompts.sum()),
-        "task_cached_input_tokens": float(tokens.cached.sum()),
+        "task_input_tokens": _total(tokens.prompts),
+        "task_cached_input_tokens": _total(tokens.cached),
         "task_output_tokens": tokens.output * turns,
     }
     share = cached_cost_share(dep, prompt, cached)
@@ -101,7 +109,7 @@ def cache_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict[st
     chat = scenario.workload.conversation
     tool_s = chat.tool_latency_s if chat is not None else 0.0
     fields["ttft_per_turn_s"] = tuple(float(value) for value in ttft)
-    fields["task_time_s"] = task_time_s(float(ttft.sum()), turns, decode_s, tool_s)
+    fields["task_time_s"] = task_time_s(_total(ttft), turns, decode_s, tool_s)
     if ev.usd_per_request is not None:
         fields["usd_per_task"] = ev.usd_per_request * turns
     fields["usd_per_task_at_capacity"] = task_usd_at_capacity(dep, tokens, float(ev.batch_cap or 1))
@@ -126,7 +134,7 @@ def task_usd_at_capacity(dep: Deployment, tokens: TurnTokens, batch: float) -> f
     pre_s = _turn_prefill_s(dep, tokens)
     prompts = _one_or_all(tokens.prompts)
     decode_s = np.asarray(serving.decode_total_time_s(dep, batch, prompts, tokens.output), dtype=float)
-    return usd_s * float(replica_seconds_at_capacity(pre_s, decode_s, batch).sum())
+    return usd_s * _total(replica_seconds_at_capacity(pre_s, decode_s, batch))
 
 
 # The formulas of a task's fields, on floats or on columns (tokencost.vectorised_view uses them).

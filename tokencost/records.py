@@ -6,6 +6,7 @@ Split from :mod:`tokencost.api` (which composes them); pure functions of the mod
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
 
+GB = 1e9
 _EVALUATION_FIELDS = frozenset(item.name for item in dataclasses.fields(Evaluation))
 
 
@@ -32,6 +34,31 @@ def replaced(evaluation: Evaluation, changes: dict[str, Any]) -> Evaluation:
     new = object.__new__(Evaluation)
     new.__dict__.update(evaluation.__dict__)
     new.__dict__.update(changes)
+    return new
+
+
+_FIELDS = dataclasses.fields(Evaluation)
+_DEFAULTS = {item.name: item.default for item in _FIELDS if item.default is not dataclasses.MISSING}
+_FACTORIES = {
+    item.name: item.default_factory for item in _FIELDS if item.default_factory is not dataclasses.MISSING
+}
+_REQUIRED = _EVALUATION_FIELDS - _DEFAULTS.keys() - _FACTORIES.keys()
+
+
+def evaluation(**fields: Any) -> Evaluation:
+    """``Evaluation(**fields)`` without its ~100 frozen ``object.__setattr__`` calls (as
+    :func:`replaced`: no ``__post_init__``, so the defaults, the factories' fresh values and the
+    fields given are the record, whatever the order of its ``__dict__``; a test compares them).
+    Unknown or missing names go to ``Evaluation`` for its error."""
+    if not fields.keys() <= _EVALUATION_FIELDS or not _REQUIRED <= fields.keys():
+        return Evaluation(**fields)
+    new = object.__new__(Evaluation)
+    values = new.__dict__
+    values.update(_DEFAULTS)
+    for name, factory in _FACTORIES.items():
+        if name not in fields:
+            values[name] = factory()
+    values.update(fields)
     return new
 
 
@@ -159,4 +186,39 @@ def _decode_record(
         total_time_s=at["decode_time_s"],
         batch=seen,
         step_time_s=num(step.time_s),
+    )
+
+
+# The texts of an infeasible evaluation (tokencost.api and tokencost.vectorised give them).
+
+
+def _fit_reason(dep: Deployment, context: int) -> str:
+    usable = serving.replica_memory_bytes(dep) * (1 - dep.memory_reserve_fraction)
+    needed = dep.weight_bytes + float(serving.kv_bytes_per_sequence(dep, context))
+    return (
+        f"does not fit: needs {needed / GB:.1f} GB (weights {dep.weight_bytes / GB:.1f} GB + KV "
+        f"of one {context}-token sequence), has {usable / GB:.1f} GB usable of "
+        f"{serving.replica_memory_bytes(dep) / GB:.1f} GB ({dep.memory_reserve_fraction:.0%} "
+        f"reserved); missing {(needed - usable) / GB:.1f} GB"
+    )
+
+
+def batch_reason(cap: int, context: float, max_batch: int, weight_bytes: float) -> str:
+    """Why a fixed ``workload.batch_size`` cannot run."""
+    return (
+        f"batch_size {cap} does not fit: at {context} tokens per sequence at most "
+        f"{max_batch} sequences fit beside {weight_bytes / GB:.1f} GB of weights"
+    )
+
+
+def no_load_note(replicas: int, cap: int) -> str:
+    return f"no load given: {replicas} replica(s), each kept full at batch {cap:,}"
+
+
+def saturated_reason(cap: int, capacity: float, replicas: int, rate: float) -> str:
+    most = capacity * replicas
+    return (
+        f"saturated: the load of {rate:.4g} requests/s exceeds the capacity of {replicas} "
+        f"replica(s), {most:.4g} requests/s at batch ≤ {cap:,}, by {(rate / most - 1):.1%}; "
+        f"the queue grows without bound (needs at least {math.floor(rate / capacity) + 1} replicas)"
     )

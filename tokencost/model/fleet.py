@@ -27,6 +27,7 @@ SEARCH_FANOUT = 64
 # served by n (rate / capacity is rounded in floating point, about 1e-16 per operation).
 CAPACITY_SLACK = 1e-9
 LADDER_POINTS = 24  # replica counts tried per vectorised solve when sizing a fleet
+SLOW_ROUNDS = 2  # largest_within bisects after this many rounds in a row that did not halve its bracket
 
 
 class Targets(NamedTuple):
@@ -167,3 +168,48 @@ def largest_satisfying(predicate: Callable[[np.ndarray], np.ndarray], low: int, 
         low, high = best, int(above.min()) - 1
         if high <= low:
             return low
+
+
+def largest_within(value: Callable[[float], float], target: float, low: int, high: int) -> int:
+    """Largest integer n in [low, high] with ``value(n) <= target``, ``low − 1`` if none, for a
+    ``value`` that does not decrease with n and is piecewise linear in it (TPOT at full load:
+    decode and prefill times are linear in the batch between the roofline's breakpoints, where a
+    step turns compute-bound or the all-reduce changes algorithm): the answer of
+    :func:`largest_satisfying` on ``value(n) <= target``, solved per linear piece instead of
+    searched. Each round solves a line for the crossing, first the chord of the bracket, then
+    the piece through the last two neighbours ``(n, n + 1)`` evaluated, and evaluates ``value``
+    at the integer below the crossing and the one above it: when they straddle the target that
+    is the answer (exact for a crossing on one linear piece); else the bracket shrinks. Rounds
+    whose line would not halve the bracket bisect it, so no more than about 2·log2(high − low)
+    evaluations are made when the pieces are many."""
+    if high < low:
+        return low - 1
+    f_low = value(float(low))
+    if f_low > target:
+        return low - 1
+    f_high = value(float(high))
+    if f_high <= target:
+        return high
+    line = (float(low), f_low, float(high), f_high)  # two points whose line locates the crossing
+    width, slow = 2 * (high - low), 0  # the bracket's last width; rounds in a row that did not halve it
+    while high - low > 1:
+        slow, width = (slow + 1 if 2 * (high - low) > width else 0), high - low
+        x0, y0, x1, y1 = line
+        guess = x0 + (target - y0) * (x1 - x0) / (y1 - y0) if y1 > y0 else math.nan
+        if math.isfinite(guess) and slow < SLOW_ROUNDS:
+            n = min(max(math.floor(guess), low + 1), high - 1)
+        else:  # no line, or lines that twice did not halve the bracket: bisect
+            n = (low + high) // 2
+        f_n = value(float(n))
+        if f_n > target:
+            high = n
+            line = (float(low), f_low, float(n), f_n)
+            continue
+        if n + 1 == high:
+            return n
+        f_next = value(float(n + 1))
+        if f_next > target:
+            return n
+        low, f_low = n + 1, f_next
+        line = (float(n), f_n, float(n + 1), f_next)
+    return low

@@ -34,7 +34,10 @@ class HasMemo(Protocol):
 
 def is_scalar(*values: object) -> bool:
     """All of ``values`` are Python (or numpy) ints and floats, not arrays."""
-    return all(isinstance(value, (int, float)) for value in values)
+    for value in values:  # a loop, not all(generator): this runs a few hundred times per evaluate
+        if type(value) is not float and not isinstance(value, (int, float)):
+            return False
+    return True
 
 
 def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] | None:
@@ -42,7 +45,7 @@ def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] |
     when one is neither."""
     key: list[Any] = []
     for value in values:
-        if isinstance(value, (int, float)):
+        if type(value) is float or isinstance(value, (int, float)):  # the first test: the common case
             key.append(value)
         elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == np.float64:
             key.append(float(value))  # a 0-d float array is the float it holds (the same result)
@@ -62,22 +65,33 @@ def _freeze(result: Any) -> None:
 def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
     """``compute()``, remembered on ``owner`` under ``name`` and ``arguments`` (computed every
     time when the arguments have no key: :func:`key_of`)."""
-    if arguments:
-        key = key_of(*arguments)
-        if key is None and getattr(owner, "memo_any_size", False):
-            key = key_of(*arguments, limit=math.inf)
-        if key is None:
-            return compute()
-        key = (name, *key)
+    for value in arguments:  # Python floats and ints (the scalar path's arguments) are their own key
+        if type(value) is not float and type(value) is not int:
+            break
     else:
-        key = (name,)
-    memo = owner.memo
+        key = (name, *arguments)
+        found = owner.memo.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        return _remember(owner.memo, key, compute)
+    parts = key_of(*arguments)
+    if parts is None and getattr(owner, "memo_any_size", False):
+        parts = key_of(*arguments, limit=math.inf)
+    if parts is None:
+        return compute()
+    memo, key = owner.memo, (name, *parts)
     found = memo.get(key)
     if found is None:
-        if len(memo) >= MEMO_ENTRIES:
-            memo.clear()
-        found = memo[key] = compute()
-        _freeze(found)
+        return _remember(memo, key, compute)
+    return found  # type: ignore[no-any-return]
+
+
+def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+    """``compute()``, kept in ``memo`` under ``key`` (read-only; the memo starts afresh when full)."""
+    if len(memo) >= MEMO_ENTRIES:
+        memo.clear()
+    found = memo[key] = compute()
+    _freeze(found)
     return found
 
 
@@ -87,6 +101,8 @@ def as_float(value: Any) -> Any:
     ``np.asarray`` on a float makes a 0-d array, which costs about half a microsecond and makes
     every later operation on it a numpy one; the model's parameters (a deployment's floats) and
     the step functions' scalar arguments go through this instead, the same IEEE operations."""
+    if type(value) is float:  # the common case first (a deployment's field, a scalar argument)
+        return value
     if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype == np.float64):
         return value
     if type(value) is int and abs(value) <= _EXACT_INT:  # exactly a float: Python float arithmetic

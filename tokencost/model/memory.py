@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float
+from tokencost.model.memo import as_float, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -99,7 +99,11 @@ def moe_weight_params_read(
     Total ``N = S + E·e`` and active ``N_a = S + k·e`` (S shared: attention, embeddings, shared
     experts; e one routed expert summed over MoE layers) give ``e = (N − N_a)/(E − k)`` and
     ``S = N − E·e``; the pass reads ``S + distinct(T)·e``. A dense model (E = k) reads N.
+    Plain numbers take :func:`_moe_weight_params_read_scalar` (the same operations on floats).
     """
+    if is_scalar(params, active_params, experts, experts_per_token, tokens):
+        numbers = [float(value) for value in (params, active_params, experts, experts_per_token, tokens)]  # type: ignore[arg-type]
+        return _moe_weight_params_read_scalar(*numbers)  # type: ignore[return-value]
     total = as_float(params)
     active = as_float(active_params)
     experts_ = as_float(experts)
@@ -108,6 +112,21 @@ def moe_weight_params_read(
     per_expert = np.where(experts_ > chosen, (total - active) / spare, 0.0)
     shared = total - experts_ * per_expert
     distinct = np.where(experts_ > chosen, expected_distinct_experts(experts_, chosen, tokens), 0.0)
+    return shared + distinct * per_expert
+
+
+def _moe_weight_params_read_scalar(
+    total: float, active: float, experts: float, chosen: float, tokens: float
+) -> float:
+    """:func:`moe_weight_params_read` on Python floats: each numpy operation of the array form in
+    the same order (``np.maximum`` and ``np.where`` as choices; the distinct experts only where
+    they are chosen, as ``np.where`` keeps them), so the result is bit for bit the same."""
+    spare = experts - chosen
+    spare = spare if spare > 1.0 or spare != spare else 1.0
+    routed = experts > chosen
+    per_expert = (total - active) / spare if routed else 0.0
+    shared = total - experts * per_expert
+    distinct = experts * (1.0 - (1.0 - chosen / experts) ** tokens) if routed else 0.0
     return shared + distinct * per_expert
 
 
@@ -124,7 +143,7 @@ def max_batch_that_fits(
     reserve for activations, CUDA context and allocator fragmentation (vLLM reserves 10 %:
     its default ``gpu_memory_utilization`` is 0.9).
     """
-    usable = np.asarray(memory_bytes, dtype=float) * (1.0 - np.asarray(reserve_fraction))
-    free = usable - np.asarray(weight_bytes, dtype=float)
-    per_sequence = np.maximum(np.asarray(kv_bytes_per_sequence, dtype=float), 1.0)
+    usable = as_float(memory_bytes) * (1.0 - as_float(reserve_fraction))
+    free = usable - as_float(weight_bytes)
+    per_sequence = np.maximum(as_float(kv_bytes_per_sequence), 1.0)
     return np.maximum(np.floor(free / per_sequence), 0.0)

@@ -98,6 +98,13 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
     prefill_busy = capacity * scalar(prompt_prefill(dep, traffic).time_s)
     if traffic.batching == "static":
         prefill_busy = ttft / (ttft + decode_time_on_grid(dep, traffic, np.asarray(batch, dtype=float)))
+    if np.ndim(capacity) == 0 and np.ndim(prefill_busy) == 0 and np.ndim(batch) == 0:
+        # One configuration: every field's one entry from one array (x·1.0 is x, as below).
+        rows = np.array(
+            [capacity, batch, tpot, decode_s, ttft, 0.0, ttft, tpot, 1.0, prefill_busy, capacity, batch]
+        )
+        rows = rows.reshape(-1, 1)
+        return OperatingPoint._make([*rows[:10], np.zeros(1, dtype=bool), *rows[10:]])
     return OperatingPoint(
         capacity * one,
         batch * one,

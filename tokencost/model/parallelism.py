@@ -280,7 +280,14 @@ def routed_expert_params_per_token(
     ``e = (N − N_a)/(E − k)`` (one routed expert over all MoE layers; see
     :func:`tokencost.model.memory.moe_weight_params_read`). A dense model (E = k) has none.
     Mixtral-8x7B (N = 46.7e9, N_a = 12.9e9, E = 8, k = 2): ``2·33.8e9/6 = 11.3e9``.
+    Plain numbers give a float by the same operations (``np.maximum``, ``np.where`` as choices).
     """
+    if is_scalar(params, active_params, experts, experts_per_token):
+        total_, active_ = float(params), float(active_params)  # type: ignore[arg-type]
+        count, chosen_ = float(experts), float(experts_per_token)  # type: ignore[arg-type]
+        spare_ = count - chosen_
+        spare_ = spare_ if spare_ > 1.0 or spare_ != spare_ else 1.0
+        return chosen_ * (total_ - active_) / spare_ if count > chosen_ else 0.0  # type: ignore[return-value]
     experts_ = np.asarray(experts, dtype=float)
     chosen = np.asarray(experts_per_token, dtype=float)
     spare = np.maximum(experts_ - chosen, 1.0)
@@ -298,5 +305,8 @@ def expert_imbalance_extra_flops(
     expert over all ranks and has no such wait. Only the routed experts (not attention, not the
     shared experts) are uneven.
     """
+    if is_scalar(routed_flops, expert, imbalance_ratio):
+        extra_ = (float(imbalance_ratio) - 1.0) * float(routed_flops)  # type: ignore[arg-type]
+        return extra_ if float(expert) > 1.0 else 0.0  # type: ignore[arg-type,return-value]
     extra = (np.asarray(imbalance_ratio, dtype=float) - 1.0) * np.asarray(routed_flops, dtype=float)
     return np.where(np.asarray(expert, dtype=float) > 1.0, extra, 0.0)

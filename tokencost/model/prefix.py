@@ -32,14 +32,14 @@ import numpy.typing as npt
 from tokencost.model import memory as mem
 from tokencost.model import roofline as rl
 from tokencost.model import serving
-from tokencost.model.memo import memoized
+from tokencost.model.memo import as_float, is_scalar, memoized
 from tokencost.model.serving import Deployment, PhaseTerms
 
 ArrayLike = npt.ArrayLike
 
 
 def prefill_cached(
-    dep: Deployment, prompt_tokens: ArrayLike, cached_tokens: ArrayLike = 0.0, batch: ArrayLike = 1
+    dep: Deployment, prompt_tokens: ArrayLike, cached_tokens: ArrayLike = 0.0, batch: ArrayLike = 1.0
 ) -> PhaseTerms:
     """Prefill B prompts of P tokens whose first C are cached: FLOP, bytes and seconds (module
     docstring). ``cached_tokens = 0`` gives :func:`tokencost.model.serving.prefill`."""
@@ -56,7 +56,7 @@ def _prefill_cached(
     else:
         prompt = np.asarray(prompt_tokens, dtype=float)
         cached = np.minimum(np.asarray(cached_tokens, dtype=float), prompt)
-    new = np.subtract(prompt, cached)
+    new = prompt - cached if isinstance(prompt, float) else np.subtract(prompt, cached)
     full = serving.prefill(dep, prompt, batch)
     done = serving.prefill(dep, cached, batch)
     head = serving.prefill(dep, 0.0, batch)
@@ -83,8 +83,8 @@ def cached_read_s(dep: Deployment, kv_bytes: ArrayLike) -> np.ndarray:
 def max_batch_shared(dep: Deployment, context_tokens: ArrayLike, shared_tokens: ArrayLike) -> np.ndarray:
     """Most sequences of c tokens that fit when their first ``shared_tokens`` are one shared
     prefix held once: the prefix's KV joins the weights, each sequence holds ``c − shared``."""
-    shared = np.asarray(shared_tokens, dtype=float)
-    own = np.maximum(np.asarray(context_tokens, dtype=float) - shared, 1.0)
+    shared = as_float(shared_tokens)
+    own = np.maximum(as_float(context_tokens) - shared, 1.0)
     return mem.max_batch_that_fits(
         memory_bytes=serving.replica_memory_bytes(dep),
         reserve_fraction=dep.memory_reserve_fraction,
@@ -96,7 +96,11 @@ def max_batch_shared(dep: Deployment, context_tokens: ArrayLike, shared_tokens: 
 def turn_prompt_tokens(
     first_tokens: ArrayLike, output_tokens: ArrayLike, added_tokens: ArrayLike, turns: int
 ) -> np.ndarray:
-    """``P_k = I + (k − 1)(O + U)`` for k = 1..T (tokens, one value per turn)."""
+    """``P_k = I + (k − 1)(O + U)`` for k = 1..T (tokens, one value per turn). One turn of plain
+    numbers: the same operations on floats (``I + 0·(O + U)``, k − 1 = 0.0), into one array."""
+    if turns == 1 and is_scalar(first_tokens, output_tokens, added_tokens):
+        growth_ = float(output_tokens) + float(added_tokens)  # type: ignore[arg-type]
+        return np.array([float(first_tokens) + (1.0 - 1.0) * growth_])  # type: ignore[arg-type]
     k = np.arange(1, turns + 1, dtype=float)
     growth = np.asarray(output_tokens, dtype=float) + np.asarray(added_tokens, dtype=float)
     return np.asarray(first_tokens, dtype=float) + (k - 1.0) * growth
@@ -110,6 +114,9 @@ def turn_cached_tokens(
     cacheable tokens the cache still holds (``hit_fraction``). The last prompt token is always
     computed (its logits give the first output token), as vLLM does on a full hit."""
     prompt = np.asarray(prompt_tokens, dtype=float)
+    if prompt.shape == (1,):  # one turn: the shared prefix alone, np.minimum as a choice
+        scaled, last = float(shared_tokens) * hit_fraction, float(prompt[0]) - 1.0
+        return np.array([scaled if scaled < last or scaled != scaled else last])
     cacheable = np.full_like(prompt, float(shared_tokens))
     if keep_kv and len(prompt) > 1:
         cacheable[1:] = np.maximum(prompt[1:] - added_tokens, shared_tokens)

@@ -57,7 +57,19 @@ def roofline_time_scalar_s(
 
 
 def bound_index(compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0.0) -> np.ndarray:
-    """Index into :data:`BOUND_NAMES` of the largest of the three terms (ties: compute first)."""
+    """Index into :data:`BOUND_NAMES` of the largest of the three terms (ties: compute first).
+    Plain numbers give a Python int, by the comparisons ``np.argmax`` makes (the first largest;
+    the first NaN when there is one), without stacking arrays."""
+    if is_scalar(compute_s, memory_s, comm_s):
+        terms = (float(compute_s), float(memory_s), float(comm_s))  # type: ignore[arg-type]
+        for index, term in enumerate(terms):
+            if term != term:  # NaN: argmax's answer is the first NaN
+                return index  # type: ignore[return-value]
+        best = 0
+        for index in (1, 2):
+            if terms[index] > terms[best]:
+                best = index
+        return best  # type: ignore[return-value]
     stacked = np.stack(np.broadcast_arrays(compute_s, memory_s, comm_s)).astype(float)
     return np.argmax(stacked, axis=0)
 
@@ -78,9 +90,9 @@ def ridge_point(
     H100 SXM in bf16 at peak: 989e12 / 3.35e12 ≈ 295 FLOP/byte, so decode at batch B (about
     B FLOP/byte in 16-bit weights) turns compute-bound near B ≈ 300 (kipply 2022).
     """
-    compute = np.asarray(peak_flop_per_s, dtype=float) * np.asarray(compute_efficiency)
-    memory = np.asarray(bandwidth_bytes_per_s, dtype=float) * np.asarray(bandwidth_efficiency)
-    return compute / memory
+    compute = as_float(peak_flop_per_s) * as_float(compute_efficiency)
+    memory = as_float(bandwidth_bytes_per_s) * as_float(bandwidth_efficiency)
+    return compute / memory  # type: ignore[no-any-return]
 
 
 def sum_of_affine_max(

@@ -92,7 +92,7 @@ def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     routed = par.routed_expert_params_per_token(
         dep.params, dep.active_params, dep.experts, dep.experts_per_token
     )
-    routed_flops = 2.0 * np.asarray(tokens, dtype=float) * routed
+    routed_flops = 2.0 * as_float(tokens) * routed
     return par.expert_imbalance_extra_flops(routed_flops, dep.expert, dep.expert_imbalance_ratio)
 
 
@@ -196,7 +196,7 @@ def _together(
     return PhaseTerms(total("flops"), total("bytes"), compute, memory, comm, np.asarray(time, dtype=float))
 
 
-def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1) -> PhaseTerms:
+def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -> PhaseTerms:
     """Prefill B prompts of P tokens into an empty cache: its FLOP, bytes and seconds.
 
     The time is the time to first token of a request that does not queue. A drafter with a

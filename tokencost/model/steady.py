@@ -43,6 +43,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import prefix, serving
+from tokencost.model.memo import as_float
 from tokencost.model.serving import Deployment
 
 ArrayLike = npt.ArrayLike
@@ -97,14 +98,14 @@ def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.n
     the newcomer that takes its place is prefilled, stalling every step), ``D(B)/(O − 1)`` under
     static batching. The step at context P when O = 1 (arrays of O: entry by entry)."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
-    batch = np.asarray(batch, dtype=float)
+    held: np.ndarray = as_float(batch)  # a float stays one (the scalar path), others an array
     if isinstance(out, np.ndarray):
-        one_step = np.asarray(serving.decode_step(dep, batch, prompt).time_s, dtype=float)
+        one_step = np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(out <= 1, one_step, _full_tpot_s(dep, batch, traffic))
+            return np.where(out <= 1, one_step, _full_tpot_s(dep, held, traffic))
     if out <= 1:
-        return np.asarray(serving.decode_step(dep, batch, prompt).time_s, dtype=float)
-    return _full_tpot_s(dep, batch, traffic)
+        return np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
+    return _full_tpot_s(dep, held, traffic)
 
 
 def _full_tpot_s(dep: Deployment, batch: np.ndarray, traffic: Traffic) -> np.ndarray:
@@ -121,7 +122,7 @@ def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic)
     """Requests/s of a replica kept full at batch B: ``1/(T_p + D(B)/B)`` (continuous), or
     ``B/(T_prefill(B prompts) + D(B))`` (static: one batch at a time)."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
-    batch = np.asarray(batch, dtype=float)
+    batch = as_float(batch)
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
         cycle = prompt_prefill(dep, traffic, batch).time_s + decode
@@ -130,7 +131,7 @@ def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic)
     return np.asarray(1.0 / (prefill_s + decode / batch), dtype=float)
 
 
-def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1) -> serving.PhaseTerms:
+def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) -> serving.PhaseTerms:
     """The prefill pass of B of the traffic's prompts, their cached prefix skipped
     (:func:`tokencost.model.prefix.prefill_cached`; plain prefill without a cache)."""
     return prefix.prefill_cached(dep, traffic.input_tokens, traffic.cached_tokens, batch)
