@@ -247,12 +247,7 @@ class Simulation:
             for request, time_s in zip(finished, times, strict=True):
                 completion_s[request] = time_s
             self._finished += len(finished)
-        wake_s = replica.start(now_s)
-        if wake_s is None:
-            events: list[Event] = []
-        else:  # _wake_event, inlined
-            version = self._versions[index] = self._versions[index] + 1
-            events = [(wake_s, WAKE, next(self._ids), index, version)]
+        events = self._wake_event(index, replica.start(now_s))
         if before is not None:
             self._account(before, replica)
         if finished and (self._closed or self._turns > 1):
