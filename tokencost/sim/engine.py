@@ -21,13 +21,12 @@ import itertools
 import math
 import sys
 from array import array
-from typing import Any
 
 import numpy as np
 
 from tokencost.sim import kv
 from tokencost.sim.arrivals import RequestSource
-from tokencost.sim.metrics import RequestRecords, TimeSeries
+from tokencost.sim.metrics import RequestRecords, TimeSeries, gaps_of, time_series
 from tokencost.sim.prefix import PrefixCache
 from tokencost.sim.requests import RequestTable
 from tokencost.sim.router import make_router
@@ -36,22 +35,6 @@ from tokencost.sim.steps import StepTimes
 
 ARRIVAL, WAKE = 0, 1
 Event = tuple[float, int, int, int, int]  # (time_s, kind, id, request or replica, version)
-
-
-def time_series(rows: Any) -> TimeSeries:
-    """A run's series from its records, seven numbers an event (time, queued, running, KV blocks,
-    in system, output tokens, busy replicas), flat or in rows; copied (the run may go on)."""
-    columns = np.array(rows, dtype=float).reshape(-1, 7)
-    return TimeSeries(columns[:, 0], *(columns[:, index].astype(np.int64) for index in range(1, 7)))
-
-
-def gaps_of(replicas: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Inter-token gaps (s) of ``replicas`` and how many sequences saw each."""
-    durations = [array for replica in replicas for array in replica.gap_durations_s]
-    weights = [array for replica in replicas for array in replica.gap_weights]
-    if not durations:
-        return np.zeros(0), np.zeros(0, np.int64)
-    return np.concatenate(durations), np.concatenate(weights)
 
 
 class Simulation:
