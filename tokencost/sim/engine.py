@@ -1,17 +1,19 @@
 """The discrete-event kernel: one :class:`Simulation` owns its clock, heap, ids and generator.
 
 Nothing is global, so any number of simulations can run side by side or interleaved (SimPy's
-``Environment`` is the model). Two kinds of event sit on the heap, ordered by time, then kind
-(an arrival before a wake-up at the same instant, so that it can be admitted at that iteration
-boundary), then id:
+``Environment`` is the model). Two kinds of event, ordered by time, then kind (an arrival before
+a wake-up at the same instant, so that it can be admitted at that iteration boundary), then id;
+an open loop's first turns are read in drawn order from the arrivals drawn, the other events
+(wake-ups, later turns, a closed loop's requests) sit on the heap:
 
 * an arrival: route the request (or drop it, with a reason) and, if the chosen replica is idle,
   start it; if it is busy but could admit the request, move its wake-up to the next boundary;
 * a wake-up of a replica at the end of its segment: apply the iterations, record completions,
   plan the next segment.
 
-A handler returns the events it creates (as in Vidur's event loop); :meth:`Simulation.step`
-pushes them. Every arrival ends completed or dropped with a reason.
+A handler returns the events it creates (as in Vidur's event loop); the one loop behind
+:meth:`Simulation.step` and :meth:`Simulation.run` pushes them. Every arrival ends completed or
+dropped with a reason.
 """
 
 from __future__ import annotations
@@ -120,27 +122,29 @@ class Simulation:
         lone, totals = self._lone, self._totals
         queue, slots, prefilling = (lone.queue, lone.batch.slots, lone.prefilling) if lone else ((), (), ())
         processed = 0
-        while processed < limit:
-            if following < end and (not heap or arrivals[following] <= heap[0][0]):
-                time_s, kind, target = arrivals[following], ARRIVAL, following
-                following += stride
-            elif heap:
-                time_s, kind, _, target, version = pop(heap)
-                if kind == WAKE and version != versions[target]:
-                    continue  # superseded by an earlier wake-up
-            else:
-                break
-            self.now_s = time_s
-            for item in arrive(target) if kind == ARRIVAL else wake(target):
-                push(heap, item)
-            processed += 1
-            if lone is None:  # several replicas: the totals their handlers keep
-                queued, batched, blocks, tokens, busy = totals
-            else:  # a lone replica's state is the total itself
-                queued, batched = len(queue), len(slots) + len(prefilling)
-                blocks, tokens, busy = lone.blocks_used, lone.output_tokens, lone.segment is not None
-            extend((time_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy))
-        self._following = following
+        try:
+            while processed < limit:
+                if following < end and (not heap or arrivals[following] <= heap[0][0]):
+                    time_s, kind, target = arrivals[following], ARRIVAL, following
+                    following += stride
+                elif heap:
+                    time_s, kind, _, target, version = pop(heap)
+                    if kind == WAKE and version != versions[target]:
+                        continue  # superseded by an earlier wake-up
+                else:
+                    break
+                self.now_s = time_s
+                for item in arrive(target) if kind == ARRIVAL else wake(target):
+                    push(heap, item)
+                processed += 1
+                if lone is None:  # several replicas: the totals their handlers keep
+                    queued, batched, blocks, tokens, busy = totals
+                else:  # a lone replica's state is the total itself
+                    queued, batched = len(queue), len(slots) + len(prefilling)
+                    blocks, tokens, busy = lone.blocks_used, lone.output_tokens, lone.segment is not None
+                extend((time_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy))
+        finally:  # also when a handler raises: the drawn arrivals read stay read
+            self._following = following
         return processed
 
     # handlers ------------------------------------------------------------------------------
