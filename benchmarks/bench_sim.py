@@ -1,7 +1,7 @@
 """How fast the simulator runs: Poisson requests of ~500 tokens in and 250 out, batch ≤ 256.
 
     python benchmarks/bench_sim.py [--requests 10000,100000] [--repeat K] [--chunked TOKENS]
-                                   [--lengths uniform] [--million]
+                                   [--lengths uniform] [--million] [--instructions]
 
 For each request count it prints the CPU time (``time.process_time``, best of K) of building and
 running the simulation, in µs per request and per event, and beside it a yardstick measured in the
@@ -9,12 +9,23 @@ same run: a plain Python heap loop (``heapq`` push and pop of one tuple per even
 event loop in Python). The ratio to the yardstick is steadier than the time on a shared machine.
 With ``--million`` it also runs 10^6 requests when the largest count suggests it takes under a
 minute. It measures and reports; it never fails on time.
+
+On a shared machine CPU time drifts by 10-20 % from run to run; instructions do not. Under
+callgrind, ``--instructions`` turns counting on only around the timed runs (building and running
+the simulation), so that the ``totals:`` line of the output file divided by repeat × requests is
+instructions per request (compare two trees with the same command)::
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \
+        python benchmarks/bench_sim.py --requests 10000 --repeat 1 --instructions
+    grep totals: /tmp/cg.out
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
+import os
+import subprocess
 import time
 
 from tokencost import Scenario, evaluate
@@ -35,6 +46,12 @@ def yardstick_s(events: int) -> float:
     return time.process_time() - started
 
 
+def counting(args: argparse.Namespace, state: str) -> None:
+    """With ``--instructions``: turn callgrind's counting ``on`` or ``off`` in this process."""
+    if args.instructions:
+        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True)
+
+
 def measure(scenario: Scenario, rate: float, args: argparse.Namespace, count: int, repeat: int) -> float:
     """Print the CPU cost of simulating ``count`` requests (best of ``repeat``); return its seconds."""
     serving = {"replicas": 1, "max_batch": 256, "chunked_prefill_tokens": args.chunked}
@@ -48,9 +65,11 @@ def measure(scenario: Scenario, rate: float, args: argparse.Namespace, count: in
     )
     best, simulation = float("inf"), None
     for _ in range(repeat):
+        counting(args, "on")
         started = time.process_time()
         candidate = setup.build().run()
         cpu = time.process_time() - started
+        counting(args, "off")
         if cpu < best:
             best, simulation = cpu, candidate
     assert simulation is not None
@@ -81,6 +100,9 @@ def main() -> None:
     parser.add_argument("--chunked", type=int, default=None, help="chunked-prefill token budget")
     parser.add_argument("--lengths", default="uniform", choices=["fixed", "uniform", "lognormal"])
     parser.add_argument("--million", action="store_true", help="also 10^6 requests if under a minute")
+    parser.add_argument(
+        "--instructions", action="store_true", help="under callgrind: count only the timed runs (see above)"
+    )
     args = parser.parse_args()
     scenario = Scenario(
         name="bench",

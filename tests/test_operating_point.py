@@ -6,7 +6,7 @@ within 10 % at every load from 10 % to 90 % of a replica's capacity; mean TTFT w
 the analytic p99 TTFT and p99 TPOT within 35 % of the simulated ones up to 80 %.
 
 A simulated mean or p99 is itself an estimate from a finite run: its 95 % confidence interval
-(batch means, :func:`tokencost.sim.metrics.batch_means_ci95`) is reported beside it. The error of
+(batch means, :func:`tokencost.sim.confidence.batch_means_ci95`) is reported beside it. The error of
 an analytic figure is its distance to that interval, relative to the nearest end (0 inside it):
 near saturation a p99 from a few thousand requests moves by tens of per cent from seed to seed
 (long prompts at 80 %: 1.1 s and 2.0 s with two seeds of 30,000 requests), and a point estimate

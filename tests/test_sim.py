@@ -4,6 +4,7 @@ it loses no request, and it is deterministic and free of shared state."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -213,6 +214,26 @@ def test_memory_pressure_preempts_only_when_allowed():
     assert preempting.preemptions > 0
     assert reserving.preemptions == 0
     assert preempting.to_dict()["kv_peak_fraction"] > 0.95
+
+
+@pytest.mark.parametrize("preemption", [True, False])
+def test_the_uncached_admission_loop_gives_what_the_general_loop_gives(preemption):
+    """admission.admit_uncached writes out the checks of admit_whole's general loop for speed: a
+    prefix cache that can never hold anything (no shared prompt, no history, no idle capacity)
+    sends every admission through the general loop, and the run must be the same, down to the
+    last float, under KV pressure (preemption, watermark) as without."""
+    base = scenario(rate=3.0, prompt=2000, output=1500, hardware="l4")
+    serving_spec = {"max_batch": 64, "replicas": 1, "preemption": preemption, "max_prefill_tokens": 4096}
+    setup = prepare(base, serving=serving_spec, lengths={"kind": "lognormal"}, requests=300, seed=8)
+    assert setup.prefix_cache_fraction is None
+    general = dataclasses.replace(setup, prefix_cache_fraction=0.0)
+    plain, cached = setup.build().run(), general.build().run()
+    assert cached.replicas[0].cache is not None and plain.replicas[0].cache is None
+    assert plain.preemptions > 0 or not preemption
+    assert comparable(setup.result(plain, 0.0)) == comparable(setup.result(cached, 0.0))
+    np.testing.assert_array_equal(plain.requests.completion_s, cached.requests.completion_s)
+    np.testing.assert_array_equal(plain.requests.first_token_s, cached.requests.first_token_s)
+    np.testing.assert_array_equal(plain.series().kv_blocks, cached.series().kv_blocks)
 
 
 def test_requests_that_cannot_fit_are_dropped_with_the_reason():

@@ -82,7 +82,8 @@ class RunningBatch:
             self.held_sum += reserved
 
     def remove(self, sequence: _Sequence) -> None:
-        """Take a sequence out of the totals (the caller takes it out of ``slots``)."""
+        """Take a sequence out of ``slots`` and the totals."""
+        self.slots.remove(sequence)
         sequence.alive = False
         block = self.block_tokens
         self.offset_sum -= sequence.offset
@@ -134,12 +135,14 @@ class RunningBatch:
         return heap[0][0] - self.tick
 
     def pop_finished(self) -> list[_Sequence]:
-        """The running sequences with nothing left to emit at this tick, in slot order."""
+        """Take the running sequences with nothing left to emit at this tick out of the batch;
+        they are returned in slot order."""
         heap, tick, done = self._finishes, self.tick, []
         while heap and heap[0][0] <= tick:
             sequence = heapq.heappop(heap)[2]
             if sequence.alive:
                 done.append(sequence)
+                self.remove(sequence)
         if len(done) > 1:
             done.sort(key=lambda sequence: sequence.order)
         return done

@@ -37,8 +37,7 @@ import numpy as np
 from tokencost.model import disaggregated as dis
 from tokencost.sim import kv
 from tokencost.sim.arrivals import RequestSource
-from tokencost.sim.engine import gaps_of, time_series
-from tokencost.sim.metrics import RequestRecords, TimeSeries
+from tokencost.sim.metrics import RequestRecords, TimeSeries, gaps_of, time_series
 from tokencost.sim.requests import RequestTable
 from tokencost.sim.router import make_router
 from tokencost.sim.scheduler import Replica, ReplicaConfig

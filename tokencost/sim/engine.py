@@ -1,17 +1,19 @@
 """The discrete-event kernel: one :class:`Simulation` owns its clock, heap, ids and generator.
 
 Nothing is global, so any number of simulations can run side by side or interleaved (SimPy's
-``Environment`` is the model). Two kinds of event sit on the heap, ordered by time, then kind
-(an arrival before a wake-up at the same instant, so that it can be admitted at that iteration
-boundary), then id:
+``Environment`` is the model). Two kinds of event, ordered by time, then kind (an arrival before
+a wake-up at the same instant, so that it can be admitted at that iteration boundary), then id;
+an open loop's first turns are read in drawn order from the arrivals drawn, the other events
+(wake-ups, later turns, a closed loop's requests) sit on the heap:
 
 * an arrival: route the request (or drop it, with a reason) and, if the chosen replica is idle,
   start it; if it is busy but could admit the request, move its wake-up to the next boundary;
 * a wake-up of a replica at the end of its segment: apply the iterations, record completions,
   plan the next segment.
 
-A handler returns the events it creates (as in Vidur's event loop); :meth:`Simulation.step`
-pushes them. Every arrival ends completed or dropped with a reason.
+A handler returns the events it creates (as in Vidur's event loop); the one loop behind
+:meth:`Simulation.step` and :meth:`Simulation.run` pushes them. Every arrival ends completed or
+dropped with a reason.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import sys
 from array import array
-from typing import Any
 
 import numpy as np
 
 from tokencost.sim import kv
 from tokencost.sim.arrivals import RequestSource
-from tokencost.sim.metrics import RequestRecords, TimeSeries
+from tokencost.sim.metrics import RequestRecords, TimeSeries, gaps_of, time_series
 from tokencost.sim.prefix import PrefixCache
 from tokencost.sim.requests import RequestTable
 from tokencost.sim.router import make_router
@@ -35,22 +37,6 @@ from tokencost.sim.steps import StepTimes
 
 ARRIVAL, WAKE = 0, 1
 Event = tuple[float, int, int, int, int]  # (time_s, kind, id, request or replica, version)
-
-
-def time_series(rows: Any) -> TimeSeries:
-    """A run's series from its records, seven numbers an event (time, queued, running, KV blocks,
-    in system, output tokens, busy replicas), flat or in rows; copied (the run may go on)."""
-    columns = np.array(rows, dtype=float).reshape(-1, 7)
-    return TimeSeries(columns[:, 0], *(columns[:, index].astype(np.int64) for index in range(1, 7)))
-
-
-def gaps_of(replicas: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Inter-token gaps (s) of ``replicas`` and how many sequences saw each."""
-    durations = [array for replica in replicas for array in replica.gap_durations_s]
-    weights = [array for replica in replicas for array in replica.gap_weights]
-    if not durations:
-        return np.zeros(0), np.zeros(0, np.int64)
-    return np.concatenate(durations), np.concatenate(weights)
 
 
 class Simulation:
@@ -89,10 +75,10 @@ class Simulation:
         self._versions = [0] * replicas
         count = len(arrival_s)
         self._count = count
-        self._streaming = False  # True while the run loop reads the open loop's arrivals itself
         self._replica_of = [-1] * count  # an array when the records are made
         # Open loop: a task's first turn arrives when drawn (only later turns and closed-loop
-        # requests get their arrival time during the run), so those times are read from a list.
+        # requests get their arrival time during the run), so the run loop reads those times from
+        # a list, ``_following`` the next of them; a closed loop's are on the heap.
         self._drawn_arrival_s: list[float] = arrival_s.tolist()
         self._drop = np.full(count, -1, np.int64)
         self._reasons: list[str] = []
@@ -106,11 +92,9 @@ class Simulation:
         self._think_s = source.think_time_s
         self._closed = source.clients is not None
         self._issued = min(source.clients or 0, count) if self._closed else count
-        if self._closed:
-            for request in range(self._issued):
-                self._push((float(arrival_s[request]), ARRIVAL, next(self._ids), request, 0))
-        elif count:
-            self._push((float(arrival_s[0]), ARRIVAL, next(self._ids), 0, 0))
+        self._following = count if self._closed else 0
+        for request in range(self._issued if self._closed else 0):
+            self._push((float(arrival_s[request]), ARRIVAL, next(self._ids), request, 0))
 
     # the loop ------------------------------------------------------------------------------
     def _push(self, event: Event) -> None:
@@ -118,41 +102,31 @@ class Simulation:
 
     def step(self) -> bool:
         """Process the next event; False when none is left."""
-        while self._heap:
-            time_s, kind, _, target, version = heapq.heappop(self._heap)
-            if kind == WAKE and version != self._versions[target]:
-                continue  # superseded by an earlier wake-up
-            self.now_s = time_s
-            for item in self._arrive(target) if kind == ARRIVAL else self._wake(target):
-                heapq.heappush(self._heap, item)
-            self._record()
-            return True
-        return False
+        return self._advance(1) == 1
 
     def run(self) -> Simulation:
         """Process every event; every request ends completed or dropped."""
-        if self._lone is not None:
-            return self._run_lone(self._lone)
-        while self.step():
-            pass
+        self._advance(sys.maxsize)
         return self
 
-    def _run_lone(self, lone: Replica) -> Simulation:
-        """The loop of :meth:`step` for a lone replica, with what it reads every event bound once
-        and its state recorded directly, as :meth:`_record` does; an open loop's arrivals are read
-        in drawn order instead of off the heap (the same events in the same order)."""
+    def _advance(self, limit: int) -> int:
+        """Process up to ``limit`` events and record the state after each; how many it processed.
+
+        The one loop of :meth:`step` and :meth:`run`. An open loop's first turns are read in drawn
+        order from ``_drawn_arrival_s`` (``_following`` is the next) rather than off the heap, which
+        holds the wake-ups and the arrivals that depend on the run: at the same instant the drawn
+        arrival goes first, as an arrival's kind sorts first on the heap."""
         heap, versions, extend = self._heap, self._versions, self._series.extend
         pop, push, arrive, wake = heapq.heappop, heapq.heappush, self._arrive, self._wake
-        queue, slots, prefilling = lone.queue, lone.batch.slots, lone.prefilling
-        arrivals, count = self._drawn_arrival_s, self._count
-        following = self._stream_arrivals()
+        arrivals, stride, following, end = self._drawn_arrival_s, self._turns, self._following, self._count
+        lone, totals = self._lone, self._totals
+        queue, slots, prefilling = (lone.queue, lone.batch.slots, lone.prefilling) if lone else ((), (), ())
+        processed = 0
         try:
-            while True:
-                # the next arrival goes first unless a wake-up is due earlier (at the same
-                # instant the arrival first, as on the heap: its kind sorts first)
-                if following < count and (not heap or arrivals[following] <= heap[0][0]):
+            while processed < limit:
+                if following < end and (not heap or arrivals[following] <= heap[0][0]):
                     time_s, kind, target = arrivals[following], ARRIVAL, following
-                    following += 1
+                    following += stride
                 elif heap:
                     time_s, kind, _, target, version = pop(heap)
                     if kind == WAKE and version != versions[target]:
@@ -162,29 +136,16 @@ class Simulation:
                 self.now_s = time_s
                 for item in arrive(target) if kind == ARRIVAL else wake(target):
                     push(heap, item)
-                busy = lone.segment is not None
-                in_system = self._arrived - self._finished
-                batched = len(slots) + len(prefilling)
-                extend((time_s, len(queue), batched, lone.blocks_used, in_system, lone.output_tokens, busy))
-        finally:
-            self._streaming = False
-            if following < count:  # interrupted: the next arrival goes back on the heap
-                self._push((arrivals[following], ARRIVAL, next(self._ids), following, 0))
-        return self
-
-    def _stream_arrivals(self) -> int:
-        """Take an open loop's next arrival off the heap (the run loop reads them in drawn
-        order instead); the request it is, or the request count when none is left or the
-        arrivals depend on the run (a closed loop, tasks of several turns)."""
-        if self._closed or self._turns != 1:
-            return self._count
-        pending = [event for event in self._heap if event[1] == ARRIVAL]  # at most one
-        if not pending:
-            return self._count
-        self._heap.remove(pending[0])
-        heapq.heapify(self._heap)
-        self._streaming = True
-        return pending[0][3]
+                processed += 1
+                if lone is None:  # several replicas: the totals their handlers keep
+                    queued, batched, blocks, tokens, busy = totals
+                else:  # a lone replica's state is the total itself
+                    queued, batched = len(queue), len(slots) + len(prefilling)
+                    blocks, tokens, busy = lone.blocks_used, lone.output_tokens, lone.segment is not None
+                extend((time_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy))
+        finally:  # also when a handler raises: the drawn arrivals read stay read
+            self._following = following
+        return processed
 
     # handlers ------------------------------------------------------------------------------
     def _wake_event(self, replica: int, time_s: float | None) -> list[Event]:
@@ -197,9 +158,6 @@ class Simulation:
         self._arrived += 1
         events: list[Event] = []
         turns = self._turns
-        following = request + turns  # the next task's first turn
-        if not (self._closed or self._streaming) and request % turns == 0 and following < self._count:
-            events.append((self._drawn_arrival_s[following], ARRIVAL, next(self._ids), following, 0))
         if self._unservable is not None or self._too_big[request]:
             reason = self._refusal(request)
             assert reason is not None
@@ -276,12 +234,7 @@ class Simulation:
             for request, time_s in zip(finished, times, strict=True):
                 completion_s[request] = time_s
             self._finished += len(finished)
-        wake_s = replica.start(now_s)
-        if wake_s is None:
-            events: list[Event] = []
-        else:  # _wake_event, inlined
-            version = self._versions[index] = self._versions[index] + 1
-            events = [(wake_s, WAKE, next(self._ids), index, version)]
+        events = self._wake_event(index, replica.start(now_s))
         if before is not None:
             self._account(before, replica)
         if finished and (self._closed or self._turns > 1):
@@ -317,17 +270,6 @@ class Simulation:
         totals[2] += replica.blocks_used - blocks
         totals[3] += replica.output_tokens - tokens
         totals[4] += (replica.segment is not None) - busy
-
-    def _record(self) -> None:
-        lone = self._lone
-        if lone is None:
-            queued, batched, blocks, tokens, busy = self._totals
-        else:
-            queued, batched = len(lone.queue), len(lone.batch.slots) + len(lone.prefilling)
-            blocks, tokens, busy = lone.blocks_used, lone.output_tokens, int(lone.segment is not None)
-        self._series.extend(
-            (self.now_s, queued, batched, blocks, self._arrived - self._finished, tokens, busy)
-        )
 
     # output --------------------------------------------------------------------------------
     def records(self) -> RequestRecords:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tokencost.results import json_ready
+from tokencost.sim.confidence import MIN_BATCHES, batch_means_ci95
 
 PERCENTILES = (50.0, 90.0, 99.0)
 PER_MILLION = 1e6
@@ -42,41 +43,6 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, percentile: flo
     cumulative = np.cumsum(weights[order])
     index = int(np.searchsorted(cumulative, percentile / 100.0 * cumulative[-1], side="left"))
     return float(values[order][min(index, len(values) - 1)])
-
-
-# Student t, 0.975 quantile, by degrees of freedom (batches − 1): NIST/SEMATECH e-Handbook of
-# Statistical Methods, §1.3.6.7.2 "Critical values of the Student's t distribution".
-T_975 = {
-    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-    10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
-    18: 2.101, 19: 2.093,
-}  # fmt: skip
-CI_BATCHES = 20
-MIN_PER_BATCH = 10
-MIN_BATCHES = 2
-
-
-def batch_means_ci95(values: np.ndarray, statistic: str) -> list[float] | None:
-    """95 % confidence interval of a statistic (``"mean"`` or ``"p99"``, ...) of ``values`` in
-    arrival order, by the method of batch means: cut into up to 20 consecutive batches, take the
-    statistic of each, and a Student t interval on their mean (Law 2015, "Simulation Modeling
-    and Analysis", §9.5.3). None with too few values for two batches."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    batches = min(CI_BATCHES, len(values) // MIN_PER_BATCH)
-    if batches < MIN_BATCHES:
-        return None
-    parts = np.array_split(values, batches)
-    if statistic == "mean":
-        stats = np.array([part.mean() for part in parts])
-        centre = float(values.mean())
-    else:
-        percentile = float(statistic.removeprefix("p"))
-        stats = np.array([np.percentile(part, percentile) for part in parts])
-        centre = float(np.percentile(values, percentile))
-    t = T_975[batches - 1]
-    half = t * float(stats.std(ddof=1)) / math.sqrt(batches)
-    return [centre - half, centre + half]
 
 
 def with_ci(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
@@ -165,6 +131,22 @@ class TimeSeries:
     in_system: np.ndarray  # arrived, neither completed nor dropped
     output_tokens: np.ndarray  # cumulative tokens emitted
     busy_replicas: np.ndarray | None = None  # replicas running an iteration
+
+
+def time_series(rows: Any) -> TimeSeries:
+    """A run's series from its records, seven numbers an event (time, queued, running, KV blocks,
+    in system, output tokens, busy replicas), flat or in rows; copied (the run may go on)."""
+    columns = np.array(rows, dtype=float).reshape(-1, 7)
+    return TimeSeries(columns[:, 0], *(columns[:, index].astype(np.int64) for index in range(1, 7)))
+
+
+def gaps_of(replicas: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Inter-token gaps (s) of ``replicas`` and how many sequences saw each."""
+    durations = [array for replica in replicas for array in replica.gap_durations_s]
+    weights = [array for replica in replicas for array in replica.gap_weights]
+    if not durations:
+        return np.zeros(0), np.zeros(0, np.int64)
+    return np.concatenate(durations), np.concatenate(weights)
 
 
 @dataclass(frozen=True)

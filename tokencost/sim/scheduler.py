@@ -214,7 +214,7 @@ class Replica:
         if self.cache is not None:
             self.cache.evict(growth - self._free(evictable=False))
         while self.batch.slots and growth > self._free(evictable=False):
-            sequence = self.batch.slots.pop()
+            sequence = self.batch.slots[-1]
             request, context = sequence.request, sequence.offset + tick
             growth -= int(context % block == 0)
             table.generated[request] = table.output_list[request] - (sequence.finish - tick)
@@ -329,10 +329,6 @@ class Replica:
                 times = [now_s] * len(done)
             if self.cache is not None:
                 self._keep_histories(requests)
-            slots = batch_state.slots
-            for sequence in done:
-                batch_state.remove(sequence)
-                slots.remove(sequence)
         held = batch_state.held_sum - (batch_state.saved_sum if paged else 0)
         self.blocks_used = held + (sum(entry.blocks for entry in self.prefilling) if self.prefilling else 0)
         return requests, times

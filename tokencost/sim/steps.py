@@ -38,6 +38,7 @@ Combining passes (documented choices; all terms are the model's):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -48,6 +49,7 @@ from tokencost.model.serving import Deployment
 MAX_PREFILL_TABLE_TOKENS = 1 << 17
 SCALAR_RUN_STEPS = 32  # decode runs up to this many steps are timed in Python floats, longer in numpy
 CHECK_RELATIVE_TOLERANCE = 1e-9
+Context = TypeVar("Context", float, np.ndarray)
 
 
 class StepTimes:
@@ -82,14 +84,15 @@ class StepTimes:
             self.prefill_memory_s.tolist(),
             self.prefill_comm_s.tolist(),
         )
-        self._decode_lists = tuple(
-            table.tolist()
-            for table in (
-                self.decode_compute_s,
-                self.decode_compute_per_token_s,
-                self.decode_memory_s,
-                self.decode_memory_per_token_s,
-                self.decode_comm_s,
+        # per batch size: (compute, compute per token, memory, memory per token, comm) seconds
+        self._decode_rows: list[tuple[float, float, float, float, float]] = list(
+            zip(
+                self.decode_compute_s.tolist(),
+                self.decode_compute_per_token_s.tolist(),
+                self.decode_memory_s.tolist(),
+                self.decode_memory_per_token_s.tolist(),
+                self.decode_comm_s.tolist(),
+                strict=True,
             )
         )
         self._beyond: dict[int, tuple[float, float, float]] = {}
@@ -103,41 +106,27 @@ class StepTimes:
         assert abs(self.decode_time_s(max_batch, context) - expected) <= CHECK_RELATIVE_TOLERANCE * expected
 
     # decode ---------------------------------------------------------------------------------
-    def decode_terms(self, batch: int, mean_context: float) -> tuple[float, float, float]:
-        """(compute, memory, comm) seconds of one decode step of ``batch`` sequences."""
-        compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
-        compute = compute_s[batch] + compute_per_token_s[batch] * mean_context
-        memory = memory_s[batch] + memory_per_token_s[batch] * mean_context
-        return compute, memory, comm_s[batch]
+    def decode_terms(self, batch: int, mean_context: Context) -> tuple[Context, Context, float]:
+        """(compute, memory, comm) seconds of one decode step of ``batch`` sequences at a mean
+        context of ``mean_context`` tokens (a float, or an array of them for a run of steps)."""
+        compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_rows[batch]
+        compute = compute_s + compute_per_token_s * mean_context
+        return compute, memory_s + memory_per_token_s * mean_context, comm_s
 
     def decode_time_s(self, batch: int, mean_context: float) -> float:
         """``serving.decode_step(dep, batch, mean_context).time_s``."""
-        compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
-        compute = compute_s[batch] + compute_per_token_s[batch] * mean_context  # decode_terms, inlined
-        memory = memory_s[batch] + memory_per_token_s[batch] * mean_context
-        return rl.roofline_time_scalar_s(compute, memory, comm_s[batch], self.decode_overhead_s)
+        compute, memory, comm = self.decode_terms(batch, mean_context)
+        return rl.roofline_time_scalar_s(compute, memory, comm, self.decode_overhead_s)
 
     def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> list[float]:
         """Durations of ``steps`` decode steps of ``batch`` sequences whose mean context starts at
         ``first_mean_context`` and grows by one token a step (the same operations either way: a
         short run in Python floats, a long one in numpy, where that is faster)."""
         if steps <= SCALAR_RUN_STEPS:
-            compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
-            c0, c1, m0, m1 = (
-                compute_s[batch],
-                compute_per_token_s[batch],
-                memory_s[batch],
-                memory_per_token_s[batch],
-            )
-            comm, fixed, roofline = comm_s[batch], self.decode_overhead_s, rl.roofline_time_scalar_s
-            return [
-                roofline(c0 + c1 * context, m0 + m1 * context, comm, fixed)
-                for context in [first_mean_context + step for step in range(steps)]
-            ]
-        context = first_mean_context + np.arange(steps, dtype=float)
-        compute = self.decode_compute_s[batch] + self.decode_compute_per_token_s[batch] * context
-        memory = self.decode_memory_s[batch] + self.decode_memory_per_token_s[batch] * context
-        times = rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self.decode_overhead_s)
+            step_s = self.decode_time_s
+            return [step_s(batch, first_mean_context + step) for step in range(steps)]
+        compute, memory, comm = self.decode_terms(batch, first_mean_context + np.arange(steps, dtype=float))
+        times = rl.roofline_time_s(compute, memory, comm, self.decode_overhead_s)
         return list(times.tolist())
 
     # prefill --------------------------------------------------------------------------------
