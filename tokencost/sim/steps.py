@@ -33,6 +33,8 @@ Combining passes (documented choices; all terms are the model's):
   so that the chunks of a prompt add up to ``compute(P)``), the weights are read once
   (``memory = memory_decode + memory_prefill(ΣC) − memory_prefill(0)``, exact for dense models, an
   upper bound for mixtures of experts) and all-reduces add.
+* A decode step, alone or fused, pays the per-sequence cost ``(B − 1)·s`` of its B decoding
+  sequences (:func:`tokencost.model.serving.decode_fixed_s`); a prefill pass alone pays none.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tokencost.model import prefix, serving
+from tokencost.model import prefix, sequences, serving
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 
@@ -59,6 +61,11 @@ class StepTimes:
         self.decode_overhead_s = serving.decode_overhead_s(dep)  # per output token (speculation: a round's)
         batch = np.arange(max_batch + 1, dtype=float)
         batch[0] = 1.0  # row 0 unused; keeps the model's formulas away from B = 0
+        # fixed seconds by batch: the overhead plus the per-sequence cost (B − 1)·s, the model's own
+        decode_fixed = np.asarray(serving.decode_fixed_s(dep, batch), dtype=float)
+        self._decode_fixed: list[float] = np.broadcast_to(decode_fixed, batch.shape).tolist()
+        fused_fixed = self.overhead_s + sequences.sequence_overhead_s(batch, dep.sequence_overhead_s)
+        self._fused_fixed: list[float] = fused_fixed.tolist()  # a fused pass: its decodes' (B − 1)·s
         at_zero = serving.decode_step(dep, batch, 0.0)
         at_one = serving.decode_step(dep, batch, 1.0)
         self.decode_compute_s = np.asarray(at_zero.compute_s, dtype=float)
@@ -115,7 +122,7 @@ class StepTimes:
         compute_s, compute_per_token_s, memory_s, memory_per_token_s, comm_s = self._decode_lists
         compute = compute_s[batch] + compute_per_token_s[batch] * mean_context  # decode_terms, inlined
         memory = memory_s[batch] + memory_per_token_s[batch] * mean_context
-        return rl.roofline_time_scalar_s(compute, memory, comm_s[batch], self.decode_overhead_s)
+        return rl.roofline_time_scalar_s(compute, memory, comm_s[batch], self._decode_fixed[batch])
 
     def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> list[float]:
         """Durations of ``steps`` decode steps of ``batch`` sequences whose mean context starts at
@@ -129,7 +136,7 @@ class StepTimes:
                 memory_s[batch],
                 memory_per_token_s[batch],
             )
-            comm, fixed, roofline = comm_s[batch], self.decode_overhead_s, rl.roofline_time_scalar_s
+            comm, fixed, roofline = comm_s[batch], self._decode_fixed[batch], rl.roofline_time_scalar_s
             return [
                 roofline(c0 + c1 * context, m0 + m1 * context, comm, fixed)
                 for context in [first_mean_context + step for step in range(steps)]
@@ -137,7 +144,7 @@ class StepTimes:
         context = first_mean_context + np.arange(steps, dtype=float)
         compute = self.decode_compute_s[batch] + self.decode_compute_per_token_s[batch] * context
         memory = self.decode_memory_s[batch] + self.decode_memory_per_token_s[batch] * context
-        times = rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self.decode_overhead_s)
+        times = rl.roofline_time_s(compute, memory, self.decode_comm_s[batch], self._decode_fixed[batch])
         return list(times.tolist())
 
     # prefill --------------------------------------------------------------------------------
@@ -192,4 +199,4 @@ class StepTimes:
             weights_s = self.prefill_terms(0)[1] if decode_batch else 0.0
             memory += chunk_memory - weights_s
             comm += chunk_comm
-        return rl.roofline_time_scalar_s(compute, memory, comm, self.overhead_s)
+        return rl.roofline_time_scalar_s(compute, memory, comm, self._fused_fixed[decode_batch])
