@@ -263,8 +263,10 @@ def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
     """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
     plus the per-sequence cost ``(B − 1)·s`` (:func:`tokencost.model.sequences.sequence_overhead_s`,
     s = ``dep.sequence_overhead_s``). With speculation the round pays it once — the engine
-    schedules, samples into and updates each sequence once per round (one scheduler step, the
-    drafter's steps inside it) — so per output token it is divided by the tokens a round yields.
+    schedules, samples into and updates each sequence once per round: one scheduling iteration,
+    the drafter's forward passes run inside it (vLLM's draft worker "invoke[s] the underlying model
+    multiple times in a single scheduling iteration", https://github.com/vllm-project/vllm/pull/2424,
+    read 2026-12-02) — so per output token it is divided by the tokens a round yields.
     B is the whole batch: with p pipeline stages the round's p micro-batches hold B sequences.
     At s = 0 this is :func:`decode_overhead_s` itself (no array is built)."""
     overhead = decode_overhead_s(dep)
