@@ -66,6 +66,7 @@ def deployment(scenario: Scenario) -> Deployment:
         interconnect_efficiency=efficiency.interconnect,
         memory_reserve_fraction=efficiency.memory_reserve,
         step_overhead_s=float(efficiency.step_overhead_s),
+        sequence_overhead_s=float(efficiency.sequence_overhead_s),
         expert=float(parallelism.expert),
         expert_imbalance_ratio=float(parallelism.expert_imbalance_ratio) if parallelism.expert > 1 else 1.0,
     )

@@ -80,6 +80,7 @@ def not_vectorisable(scenario: Scenario) -> str | None:
         "pricing": scenario.pricing is not None,
         "owned hardware": scenario.hardware.ownership is not None,
         "a decode compute efficiency": scenario.efficiency.decode_compute is not None,
+        "a per-sequence decode cost": scenario.efficiency.sequence_overhead_s > 0,
     }
     return next((reason for reason, out in checks.items() if out), None)
 

@@ -24,7 +24,6 @@ from tokencost.accuracy import fit as ft
 from tokencost.accuracy.table import Row, read_rows, to_row
 from tokencost.api import evaluate
 from tokencost.errors import TokenCostError, TokenCostWarning
-from tokencost.model.sequences import sequence_overhead_s
 from tokencost.results import Evaluation, json_ready
 from tokencost.scenario.engine import GENERIC, engine_catalog
 from tokencost.scenario.scenario import Scenario
@@ -279,10 +278,9 @@ def _terms_or_reason(row: Row, overhead_s: float) -> ft.Terms | str | None:
 
 def _predict_with(fitted: ft.Fit, row: Row, terms: ft.Terms) -> float:
     efficiency = fitted.efficiency(row.engine, row.weights, terms.compute, row.vendor)
-    # The per-sequence decode cost at the row's batch, added to the per-step overhead (until the
-    # model carries the term itself: the batch is fixed for these rows, the model's for a closed loop).
-    per_sequence = fitted.sequence_overhead(row.engine, row.vendor)
-    efficiency["step_overhead_s"] += float(sequence_overhead_s(terms.batch, per_sequence))
+    # The per-sequence decode cost: the model charges (B − 1)·s to each decode step at its own
+    # batch (the row's for a fixed batch, the operating point's for a closed loop), prefill none.
+    efficiency["sequence_overhead_s"] = fitted.sequence_overhead(row.engine, row.vendor)
     value = predict(row, efficiency)
     return math.nan if value is None else value
 

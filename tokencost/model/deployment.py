@@ -54,6 +54,7 @@ class Deployment:
     all_reduce_algorithm: str = "ring"  # "auto" on NVSwitch / full mesh: engines' one-/two-shot kernels
     speculation: Speculation | None = None
     decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
+    sequence_overhead_s: float = 0.0  # per decode step per sequence beyond the first (model.sequences)
 
     @property
     def accelerators(self) -> float:

@@ -31,6 +31,7 @@ from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
+from tokencost.model import sequences as seq
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
@@ -103,9 +104,11 @@ def _terms(
     comm_s: np.ndarray,
     tokens: ArrayLike,
     compute_efficiency: float | None = None,
+    fixed_s: ArrayLike | None = None,
 ) -> PhaseTerms:
     """Per-stage roofline of work split over t·p accelerators, times p stages (at
-    ``compute_efficiency``, default the deployment's)."""
+    ``compute_efficiency``, default the deployment's; ``fixed_s`` seconds of fixed cost, default
+    the step overhead)."""
     share = dep.tensor * dep.pipeline
     busiest = flops + _imbalance_flops(dep, tokens)
     efficiency = dep.compute_efficiency if compute_efficiency is None else compute_efficiency
@@ -113,7 +116,8 @@ def _terms(
     memory = dep.pipeline * rl.memory_time_s(
         bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
-    time = rl.roofline_time_s(compute, memory, comm_s, dep.step_overhead_s)
+    fixed = dep.step_overhead_s if fixed_s is None else fixed_s
+    time = rl.roofline_time_s(compute, memory, comm_s, fixed)
     return PhaseTerms(flops, bytes_moved, compute, memory, as_float(comm_s), time)
 
 
@@ -215,9 +219,14 @@ def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> Pha
 
 
 def _decode_pass(
-    dep: Deployment, micro: ArrayLike, context_tokens: ArrayLike, positions: float
+    dep: Deployment,
+    micro: ArrayLike,
+    context_tokens: ArrayLike,
+    positions: float,
+    fixed_s: ArrayLike | None = None,
 ) -> PhaseTerms:
-    """One pass of the served model over ``positions`` new tokens for each of B/p sequences."""
+    """One pass of the served model over ``positions`` new tokens for each of B/p sequences
+    (``fixed_s``: its fixed seconds, default the step overhead)."""
     tokens = as_float(micro) * positions
     offset = float(spec.verify_mean_context_offset(positions - 1.0))
     context = as_float(context_tokens)
@@ -233,7 +242,8 @@ def _decode_pass(
         context_tokens=context + (positions - 1.0),
         batch=micro,
     )
-    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens, dep.decode_efficiency)
+    comm = _comm_s(dep, tokens)
+    return _terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s)
 
 
 def decode_overhead_s(dep: Deployment) -> float:
@@ -247,6 +257,26 @@ def decode_overhead_s(dep: Deployment) -> float:
         dep.step_overhead_s, speculation.draft_tokens, speculation.draft is not None
     )
     return float(spec.per_output_token(round_s, speculation.tokens_per_pass))
+
+
+def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
+    """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
+    plus the per-sequence cost ``(B − 1)·s`` (:func:`tokencost.model.sequences.sequence_overhead_s`,
+    s = ``dep.sequence_overhead_s``). With speculation the round pays it once — the engine
+    schedules, samples into and updates each sequence once per round: one scheduling iteration,
+    the drafter's forward passes run inside it (vLLM's draft worker "invoke[s] the underlying model
+    multiple times in a single scheduling iteration", https://github.com/vllm-project/vllm/pull/2424,
+    read 2026-12-02) — so per output token it is divided by the tokens a round yields.
+    B is the whole batch: with p pipeline stages the round's p micro-batches hold B sequences.
+    At s = 0 this is :func:`decode_overhead_s` itself (no array is built)."""
+    overhead = decode_overhead_s(dep)
+    per_sequence = dep.sequence_overhead_s
+    if not np.any(per_sequence):
+        return overhead
+    extra = seq.sequence_overhead_s(batch, per_sequence)
+    if dep.speculation is not None:
+        extra = spec.per_output_token(extra, dep.speculation.tokens_per_pass)
+    return overhead + extra
 
 
 def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
@@ -264,12 +294,12 @@ def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -
     micro = as_float(batch) / dep.pipeline
     speculation = dep.speculation
     if speculation is None:
-        return _decode_pass(dep, micro, context_tokens, 1.0)
+        return _decode_pass(dep, micro, context_tokens, 1.0, decode_fixed_s(dep, batch))
     verify = _decode_pass(dep, micro, context_tokens, float(spec.verify_positions(speculation.draft_tokens)))
     parts = [(1.0, verify)]
     if speculation.draft is not None:
         parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
-    return _together(parts, decode_overhead_s(dep), speculation.tokens_per_pass)
+    return _together(parts, decode_fixed_s(dep, batch), speculation.tokens_per_pass)
 
 
 def speculative_speedup(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> np.ndarray:
@@ -305,7 +335,7 @@ def _decode_total_time_s(
         as_float(input_tokens),
         steps,
     )
-    fixed = at_zero.comm_s + decode_overhead_s(dep)
+    fixed = at_zero.comm_s + decode_fixed_s(dep, batch)  # overhead and per-sequence cost, once per step
     return slowest + steps * fixed
 
 

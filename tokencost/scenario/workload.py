@@ -206,6 +206,16 @@ class EfficiencySpec(BaseModel):
         le=MAX_SECONDS,
         description="Fixed seconds per forward pass (launch overhead); 0 = pure roofline.",
     )
+    sequence_overhead_s: Seconds = Field(
+        0.0,
+        ge=0,
+        le=MAX_SECONDS,
+        description="Seconds a decode step spends per sequence beyond the first (sampling, "
+        "scheduling, input preparation, detokenizing): a step of B sequences pays (B - 1) times "
+        "this on top of step_overhead_s (tokencost.model.sequences; vLLM v0.6.0 blog, 2024-09-05, "
+        "https://blog.vllm.ai/2024/09/05/perf-update.html; ROCm/vllm MI300X decode steps, "
+        "tokencost/data/MEASUREMENTS.md); 0 = none. A speculative round pays it once.",
+    )
 
     @model_validator(mode="after")
     def _warn_high(self) -> EfficiencySpec:

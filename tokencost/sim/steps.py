@@ -33,6 +33,8 @@ Combining passes (documented choices; all terms are the model's):
   so that the chunks of a prompt add up to ``compute(P)``), the weights are read once
   (``memory = memory_decode + memory_prefill(ΣC) − memory_prefill(0)``, exact for dense models, an
   upper bound for mixtures of experts) and all-reduces add.
+* A decode step, alone or fused, pays the per-sequence cost ``(B − 1)·s`` of its B decoding
+  sequences (:func:`tokencost.model.serving.decode_fixed_s`); a prefill pass alone pays none.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from tokencost.model import prefix, serving
+from tokencost.model import prefix, sequences, serving
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 
@@ -58,9 +60,13 @@ class StepTimes:
     def __init__(self, dep: Deployment, max_batch: int, prefill_tokens: int) -> None:
         self.dep = dep
         self.overhead_s = float(dep.step_overhead_s)
-        self.decode_overhead_s = serving.decode_overhead_s(dep)  # per output token (speculation: a round's)
         batch = np.arange(max_batch + 1, dtype=float)
         batch[0] = 1.0  # row 0 unused; keeps the model's formulas away from B = 0
+        # fixed seconds by batch: the overhead plus the per-sequence cost (B − 1)·s, the model's own
+        decode_fixed = np.asarray(serving.decode_fixed_s(dep, batch), dtype=float)
+        self._decode_fixed: list[float] = np.broadcast_to(decode_fixed, batch.shape).tolist()
+        fused_fixed = self.overhead_s + sequences.sequence_overhead_s(batch, dep.sequence_overhead_s)
+        self._fused_fixed: list[float] = fused_fixed.tolist()  # a fused pass: its decodes' (B − 1)·s
         at_zero = serving.decode_step(dep, batch, 0.0)
         at_one = serving.decode_step(dep, batch, 1.0)
         self.decode_compute_s = np.asarray(at_zero.compute_s, dtype=float)
@@ -116,7 +122,7 @@ class StepTimes:
     def decode_time_s(self, batch: int, mean_context: float) -> float:
         """``serving.decode_step(dep, batch, mean_context).time_s``."""
         compute, memory, comm = self.decode_terms(batch, mean_context)
-        return rl.roofline_time_scalar_s(compute, memory, comm, self.decode_overhead_s)
+        return rl.roofline_time_scalar_s(compute, memory, comm, self._decode_fixed[batch])
 
     def decode_run_s(self, batch: int, first_mean_context: float, steps: int) -> list[float]:
         """Durations of ``steps`` decode steps of ``batch`` sequences whose mean context starts at
@@ -126,7 +132,7 @@ class StepTimes:
             step_s = self.decode_time_s
             return [step_s(batch, first_mean_context + step) for step in range(steps)]
         compute, memory, comm = self.decode_terms(batch, first_mean_context + np.arange(steps, dtype=float))
-        times = rl.roofline_time_s(compute, memory, comm, self.decode_overhead_s)
+        times = rl.roofline_time_s(compute, memory, comm, self._decode_fixed[batch])
         return list(times.tolist())
 
     # prefill --------------------------------------------------------------------------------
@@ -181,4 +187,4 @@ class StepTimes:
             weights_s = self.prefill_terms(0)[1] if decode_batch else 0.0
             memory += chunk_memory - weights_s
             comm += chunk_comm
-        return rl.roofline_time_scalar_s(compute, memory, comm, self.overhead_s)
+        return rl.roofline_time_scalar_s(compute, memory, comm, self._fused_fixed[decode_batch])
