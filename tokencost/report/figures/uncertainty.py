@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
 
 from tokencost.report import theme
 from tokencost.report.figures.base import _full_height, _plot, _require
 from tokencost.report.figures.plot import Plot, bar
+
+if TYPE_CHECKING:  # the frame comes from sensitivity(), which imports pandas itself
+    import pandas as pd
+    import plotly.graph_objects as go
 
 
 def tornado_plot(frame: pd.DataFrame) -> Plot:
