@@ -54,6 +54,22 @@ def test_help_imports_only_typer():
     assert [name for name in _imported_after(code) if name != "rich"] == ["typer"]
 
 
+def test_the_quick_start_run_writes_its_report_without_pandas(tmp_path):
+    # the run page's curves are numpy Tables (tokencost.sweep.table); pandas (and pyarrow with it)
+    # is for library users and the sweep, so the README's quick start never imports it
+    report = tmp_path / "report.html"
+    code = (
+        "import contextlib, io, runpy\n"
+        f"sys.argv = ['tokencost', 'run', 'scenarios/chat-llama3-8b-h100.yaml', '-o', {str(report)!r}]\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    runpy.run_path('_tokencost_entry.py', run_name='__main__')"
+    )
+    imported = _imported_after(code)
+    assert report.stat().st_size > 100_000  # the page was written (plotly.js inline), and with it
+    assert "plotly" in imported  # the figures: the probe sees what the run imported
+    assert "pandas" not in imported and "pyarrow" not in imported
+
+
 LAZY = sorted(set(tokencost.__all__) - {"__version__", "PresetNotFoundError", "ScenarioError"})
 
 

@@ -40,18 +40,21 @@ class Table:
     """Named 1-D numpy columns of one length, in order (read-only).
 
     ``table["name"]`` is a column (a numpy array); ``len(table)`` the number of rows;
-    ``table.columns`` the names. Scalars given as columns are repeated on every row.
+    ``table.columns`` the names. Scalars given as columns are repeated on every row. ``attrs``:
+    numbers about the whole table (as a DataFrame's ``attrs``; they go with :meth:`rows` and
+    :meth:`to_frame`).
     """
 
-    __slots__ = ("_columns", "_length")
+    __slots__ = ("_columns", "_length", "attrs")
 
-    def __init__(self, columns: Mapping[str, Any]) -> None:
+    def __init__(self, columns: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> None:
         lengths = {len(value) for value in columns.values() if np.ndim(value) == 1}
         if len(lengths) > 1:
             raise ValueError(f"a table's columns must have one length, got {sorted(lengths)}")
         length = lengths.pop() if lengths else None
         self._columns = {name: _column(value, length) for name, value in columns.items()}
         self._length = length or 0
+        self.attrs: dict[str, Any] = dict(attrs or {})
 
     @classmethod
     def of(cls, data: Table | pd.DataFrame | Mapping[str, Any]) -> Table:
@@ -59,7 +62,7 @@ class Table:
         if isinstance(data, Table):
             return data
         names = list(data.columns) if hasattr(data, "columns") else list(data)
-        return cls({str(name): _values(data[name]) for name in names})
+        return cls({str(name): _values(data[name]) for name in names}, getattr(data, "attrs", None))
 
     @property
     def columns(self) -> list[str]:
@@ -85,7 +88,7 @@ class Table:
         index = np.asarray(selector)
         if index.dtype != bool:
             index = index.astype(np.intp)
-        return Table({name: column[index] for name, column in self._columns.items()})
+        return Table({name: column[index] for name, column in self._columns.items()}, self.attrs)
 
     @staticmethod
     def concat(tables: Sequence[Table]) -> Table:
@@ -99,7 +102,9 @@ class Table:
         """The table as a pandas DataFrame (a copy; pandas is imported here)."""
         import pandas as pd
 
-        return pd.DataFrame({name: np.array(column) for name, column in self._columns.items()})
+        frame = pd.DataFrame({name: np.array(column) for name, column in self._columns.items()})
+        frame.attrs.update(self.attrs)
+        return frame
 
 
 def _values(column: Any) -> Iterable[Any]:
