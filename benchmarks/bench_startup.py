@@ -10,7 +10,8 @@ ratios and the CPU time vary less. Bytecode is cached in a temporary folder (as 
 package has it), even where ``PYTHONDONTWRITEBYTECODE`` is set.
 Targets (issue 12; measured here, never asserted): ``--help`` ≤ 0.2 s, ``import tokencost``
 ≤ 0.3 s, the quick start (``tokencost run scenarios/chat-llama3-8b-h100.yaml``) to HTML ≤ 1 s;
-the same run with ``--no-report`` shows what of it is the report (pandas, plotly, the figures).
+the same run with ``--no-report`` shows what of it is the report (plotly and the figures; the run
+imports no pandas).
 """
 
 from __future__ import annotations

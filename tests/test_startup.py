@@ -16,8 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 import yaml
+from plotly.subplots import make_subplots
 
 import tokencost
 from tokencost.report import theme
@@ -50,6 +52,22 @@ def test_help_imports_only_typer():
     )
     # typer itself may load rich to format the help (typer 0.16 does, newer ones load it lazily)
     assert [name for name in _imported_after(code) if name != "rich"] == ["typer"]
+
+
+def test_the_quick_start_run_writes_its_report_without_pandas(tmp_path):
+    # the run page's curves are numpy Tables (tokencost.sweep.table); pandas (and pyarrow with it)
+    # is for library users and the sweep, so the README's quick start never imports it
+    report = tmp_path / "report.html"
+    code = (
+        "import contextlib, io, runpy\n"
+        f"sys.argv = ['tokencost', 'run', 'scenarios/chat-llama3-8b-h100.yaml', '-o', {str(report)!r}]\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    runpy.run_path('_tokencost_entry.py', run_name='__main__')"
+    )
+    imported = _imported_after(code)
+    assert report.stat().st_size > 100_000  # the page was written (plotly.js inline), and with it
+    assert "plotly" in imported  # the figures: the probe sees what the run imported
+    assert "pandas" not in imported and "pyarrow" not in imported
 
 
 LAZY = sorted(set(tokencost.__all__) - {"__version__", "PresetNotFoundError", "ScenarioError"})
@@ -107,7 +125,7 @@ def test_a_figure_cannot_change_the_cached_template():
 
 
 def test_the_pair_of_panels_has_the_template_update_layout_gives_it():
-    expected = base.make_subplots(rows=1, cols=2, subplot_titles=("l", "r"), horizontal_spacing=0.12)
+    expected = make_subplots(rows=1, cols=2, subplot_titles=("l", "r"), horizontal_spacing=0.12)
     expected.update_layout(template=theme.TEMPLATE)
     assert (
         base._pairs("t", "l", "r").layout.template.to_plotly_json()
@@ -117,7 +135,7 @@ def test_the_pair_of_panels_has_the_template_update_layout_gives_it():
 
 @pytest.mark.parametrize("default", [None, "plotly_white"])
 def test_another_default_template_is_merged_as_plotly_merges_it(monkeypatch, default):
-    monkeypatch.setattr(base.pio.templates, "default", default)
+    monkeypatch.setattr(pio.templates, "default", default)
     expected = go.Figure()
     expected.update_layout(template=theme.TEMPLATE, title={"text": "t"}, height=470)
     assert base._base("t", height=470).to_plotly_json() == expected.to_plotly_json()
@@ -125,7 +143,7 @@ def test_another_default_template_is_merged_as_plotly_merges_it(monkeypatch, def
 
 def _pairs_as_first_written(title: str, left: str, right: str) -> go.Figure:
     """The pair of panels the way plotly's own calls draw it (subplot titles, then restyled)."""
-    figure = base.make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=0.12)
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=0.12)
     base._apply_theme(figure)
     figure.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
     figure.update_annotations(font={"size": 13, "color": theme.MUTED}, xanchor="left", x=None)

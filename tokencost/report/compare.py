@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-import pandas as pd
-
 from tokencost.report import figures
 from tokencost.report import format as fmt
 from tokencost.report.inputs import CATALOG_ONLY_INPUTS, _show, _sources, flatten_inputs
@@ -132,6 +130,8 @@ def _changed_inputs(scenarios: Sequence[Scenario], labels: Sequence[str], head: 
 
 def _side_by_side(scenarios: Sequence[Scenario], evaluations: Sequence[Evaluation], embed: _Figures) -> str:
     """The "Side by side" section: the comparison figure (infeasible scenarios as empty bars)."""
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             "label": [scenario.name for scenario in scenarios],

@@ -8,7 +8,6 @@ from __future__ import annotations
 from html import escape
 
 import numpy as np
-import pandas as pd
 
 from tokencost import economics_view as view
 from tokencost.model import economics as econ
@@ -19,6 +18,7 @@ from tokencost.report.page import _card, _Figures
 from tokencost.results import Evaluation
 from tokencost.scenario.economics import PUE_DEFAULT
 from tokencost.scenario.scenario import Scenario
+from tokencost.sweep.table import Table
 
 CURVE_POINTS = 101
 MEGAWATT = 1e6
@@ -32,7 +32,7 @@ def has_economics(scenario: Scenario) -> bool:
 def economics_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
     """The section's HTML (figures embedded through ``embed``)."""
     parts = view.waterfall_usd_per_million_output_tokens(scenario, ev)
-    frame = pd.DataFrame({"part": list(parts), "usd_per_million_output_tokens": list(parts.values())})
+    frame = Table({"part": list(parts), "usd_per_million_output_tokens": list(parts.values())})
     caption = (
         "Each part of the accelerator-hour takes its share of what a million output tokens cost at "
         f"capacity ({fmt.usd(ev.usd_per_million_output_tokens_at_capacity)}); idle capacity is what the "
@@ -92,7 +92,7 @@ def _margin_part(ev: Evaluation, embed: _Figures) -> str:
     revenue = float(ev.revenue_usd_per_day or 0.0)
     rate = float(ev.request_rate_per_s or 0.0)
     full_revenue = revenue * full / rate if rate else 0.0
-    curve = pd.DataFrame({"load_fraction": load, "margin_usd_per_day": load * full_revenue - cost})
+    curve = Table({"load_fraction": load, "margin_usd_per_day": load * full_revenue - cost})
     caption = (
         f"The fleet costs {fmt.usd(cost)} a day whatever its load; revenue grows with the tokens sold, "
         f"up to {fmt.usd(full_revenue)} a day at full load. The margin crosses zero at the break-even "
@@ -108,7 +108,8 @@ def _build_vs_buy_part(scenario: Scenario, ev: Evaluation, embed: _Figures) -> s
     rows = [("serve it yourself (this fleet)", float(ev.usd_per_day or 0.0), "own")]
     rows += [(escape(key), value, "api") for key, value in view.api_usd_per_day(scenario, ev).items()]
     rows.append(("revenue at your price", float(ev.revenue_usd_per_day or 0.0), "revenue"))
-    bars = pd.DataFrame(rows, columns=["option", "usd_per_day", "kind"])
+    options, usd_per_day, kinds = zip(*rows, strict=True)
+    bars = Table({"option": options, "usd_per_day": np.asarray(usd_per_day, dtype=float), "kind": kinds})
     caption = (
         "The same day of tokens, served by this fleet or bought from each API row chosen in "
         "pricing.compare_with (its list prices, standard tier), and what they sell for at your price."

@@ -34,6 +34,7 @@ from tokencost.report.uncertainty import uncertainty_section
 from tokencost.results import Evaluation, limited_by_text
 from tokencost.scenario.scenario import Scenario
 from tokencost.sweep import curves as sweeps
+from tokencost.sweep.temperature import EXAMPLE_PROMPT, temperature_table
 
 # ----------------------------------------------------------------------------- the report
 
@@ -197,10 +198,10 @@ def _fleet_cards(ev: Evaluation, dep: serving.Deployment) -> list[str]:
 
 
 def _load_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
-    curve = sweeps.load_curve(scenario)
-    own = curve[curve["scenario"]]
+    curve = sweeps.load_table(scenario)
+    own = curve.rows(curve["scenario"])
     where = (
-        f" This scenario runs each replica at {fmt.percent(float(own['load_fraction'].iloc[0]))} of capacity."
+        f" This scenario runs each replica at {fmt.percent(float(own['load_fraction'][0]))} of capacity."
         if len(own)
         else ""
     )
@@ -307,9 +308,9 @@ def _infeasible(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> 
 
 
 def _roofline_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
-    points = sweeps.roofline_points(scenario, ev if ev.feasible else None)
-    roof = sweeps.roofline_frame(scenario, points=points)
-    ridge = float(roof["ridge_point_flop_per_byte"].iloc[0])
+    points = sweeps.roofline_points_table(scenario, ev if ev.feasible else None)
+    roof = sweeps.roofline_table(scenario, points=points)
+    ridge = float(roof["ridge_point_flop_per_byte"][0])
     caption = (
         "A pass over the model needs some arithmetic (FLOP) and some memory traffic (bytes); it takes as "
         "long as the slower of the two. The horizontal roof is the accelerator's FLOP/s; the slanted roof "
@@ -330,7 +331,7 @@ def _roofline_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> st
 
 
 def _phase_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
-    phases = sweeps.phase_breakdown(scenario, ev)
+    phases = sweeps.phase_table(scenario, ev)
     caption = (
         f"A user waits for prefill ({fmt.seconds(ev.prefill.time_s)}) and then for "
         f"{fmt.count(max(ev.output_tokens - 1, 0))} decode steps ({fmt.seconds(ev.decode.total_time_s)}); "
@@ -345,13 +346,13 @@ def _phase_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
 
 
 def _output_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
-    sweep = sweeps.output_length_sweep(scenario)
+    sweep = sweeps.output_length_table(scenario)
     caption = (
         "Generation is a loop: predict a token, append it, predict the next. Each turn is a full forward "
         "pass, so the time to the last token grows in a straight line with the number of output tokens, "
         "while the time to the first token does not change. The line bends up slightly because every new "
         "token adds to the KV cache the next pass must read. Cost per request grows the same way. "
-        f"Batch fixed at {fmt.count(sweep['batch_size'].iloc[0])}; dashed where its KV cache would no "
+        f"Batch fixed at {fmt.count(sweep['batch_size'][0])}; dashed where its KV cache would no "
         "longer fit."
     )
     figure = figures.output_length_plot(
@@ -364,7 +365,7 @@ def _output_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
 
 
 def _batch_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
-    sweep = sweeps.batch_sweep(scenario)
+    sweep = sweeps.batch_table(scenario)
     caption = (
         "Decoding B sequences together reads the weights once for all of them, so while decode is "
         "memory-bound, throughput rises almost in proportion to B and the cost per token falls. Each "
@@ -390,7 +391,7 @@ def _batch_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
 
 
 def _temperature_section(embed: _Figures) -> str:
-    sweep = sweeps.temperature_sweep()
+    sweep = temperature_table()
     caption = (
         "Every output token repeats this step: the model scores each token of its vocabulary (the logits), "
         "softmax turns the scores into probabilities, and one token is drawn. Temperature T divides the "
@@ -400,5 +401,5 @@ def _temperature_section(embed: _Figures) -> str:
     )
     return (
         f'<h2>The next-token step, under temperature</h2><p class="caption">{escape(caption)}</p>'
-        + embed.embed(figures.temperature_plot(sweep, prompt=sweeps.EXAMPLE_PROMPT), "fig-temperature")
+        + embed.embed(figures.temperature_plot(sweep, prompt=EXAMPLE_PROMPT), "fig-temperature")
     )

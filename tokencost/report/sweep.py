@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from html import escape
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tokencost.report import figures
 from tokencost.report import format as fmt
 from tokencost.report.figures.sweep import deployment_label
 from tokencost.report.page import PlotlyJs, _Figures, _footer, _page
-from tokencost.sweep.pareto import SweepSummary
 from tokencost.sweep.spec import INDEX_COLUMN, SweepSpec
+
+if TYPE_CHECKING:  # the summary's frames are pandas (sweep.pareto imports it); this module does not
+    import pandas as pd
+
+    from tokencost.sweep.pareto import SweepSummary
 
 BEST_ROWS = 25
 
@@ -28,6 +30,8 @@ def _value(value: Any) -> str:
 
 def _best_table(spec: SweepSpec, front: pd.DataFrame) -> str:
     """The front from cheapest to fastest (at most :data:`BEST_ROWS` rows)."""
+    import pandas as pd
+
     axes = [axis for axis in spec.axes if axis in front.columns]
     head = "".join(
         f"<th>{escape(title)}</th>"

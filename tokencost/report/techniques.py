@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from tokencost import api, prefix_view
 from tokencost.report import format as fmt
@@ -21,6 +21,7 @@ from tokencost.report.page import _card, _Figures, _table
 from tokencost.results import Evaluation
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
+from tokencost.sweep.table import Table
 
 __all__ = [
     "conversation_section",
@@ -144,19 +145,17 @@ def prefix_section(scenario: Scenario, ev: Evaluation) -> str:
     )
 
 
-def _turn_frame(scenario: Scenario, ev: Evaluation, off: Evaluation | None) -> pd.DataFrame:
+def _turn_frame(scenario: Scenario, ev: Evaluation, off: Evaluation | None) -> Table:
     tokens = prefix_view.turn_tokens(scenario)
-    frame = pd.DataFrame(
-        {
-            "turn": range(1, len(tokens.prompts) + 1),
-            "prompt_tokens": tokens.prompts.astype(float),
-            "cached_tokens": tokens.cached.astype(float),
-            "ttft_s": list(ev.ttft_per_turn_s),
-        }
-    )
-    if off is not None and off.feasible and len(off.ttft_per_turn_s) == len(frame):
-        frame["ttft_without_cache_s"] = list(off.ttft_per_turn_s)
-    return frame
+    columns: dict[str, Any] = {
+        "turn": np.arange(1, len(tokens.prompts) + 1, dtype=np.int64),
+        "prompt_tokens": tokens.prompts.astype(float),
+        "cached_tokens": tokens.cached.astype(float),
+        "ttft_s": np.asarray(ev.ttft_per_turn_s, dtype=float),
+    }
+    if off is not None and off.feasible and len(off.ttft_per_turn_s) == len(tokens.prompts):
+        columns["ttft_without_cache_s"] = np.asarray(off.ttft_per_turn_s, dtype=float)
+    return Table(columns)
 
 
 _TASK_ROWS = (

@@ -30,7 +30,7 @@ def _bands_table(ev: Evaluation) -> str:
 
 
 def uncertainty_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> str:
-    from tokencost.sweep.uncertainty import sensitivity
+    from tokencost.sweep.uncertainty import sensitivity_table
 
     bands = ev.uncertainty or {}
     caption = (
@@ -48,5 +48,5 @@ def uncertainty_section(scenario: Scenario, ev: Evaluation, embed: _Figures) -> 
     return (
         f'<h2>How sure are we?</h2><p class="caption">{escape(caption)}</p>{_bands_table(ev)}'
         f'<h3>What moves the cost most</h3><p class="caption">{escape(tornado)}</p>'
-        + embed.embed(figures.tornado_plot(sensitivity(scenario, ev)), "fig-tornado")
+        + embed.embed(figures.tornado_plot(sensitivity_table(scenario, ev)), "fig-tornado")
     )

@@ -22,17 +22,18 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokencost.report.compare import render_comparison
 from tokencost.report.page import PlotlyJs, Timestamp
 from tokencost.report.run import render_report
 from tokencost.report.simulate import render_simulation_report
-from tokencost.report.sweep import render_sweep_report
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
-from tokencost.sim.metrics import SimulationResult
-from tokencost.sweep.spec import SweepSpec
+
+if TYPE_CHECKING:  # the sweep report is imported where it is written: its summary needs pandas
+    from tokencost.sim.metrics import SimulationResult
+    from tokencost.sweep.spec import SweepSpec
 
 # ----------------------------------------------------------------------------- public API
 
@@ -124,6 +125,7 @@ def write_sweep_report(
     ``table`` is the sweep's Parquet or CSV output; it is read a chunk at a time (only the columns
     the report needs), so the report of any sweep fits in memory. Returns the path written.
     """
+    from tokencost.report.sweep import render_sweep_report
     from tokencost.sweep.pareto import columns_needed, summarize
     from tokencost.sweep.runner import read_table
 

@@ -1,19 +1,23 @@
-"""Sweeps: one scenario's numbers as a knob turns, as tidy pandas DataFrames.
+"""Sweeps: one scenario's numbers as a knob turns, as tables of numpy columns or pandas DataFrames.
 
 Each sweep composes :func:`tokencost.api.deployment` with the vectorised model functions in
 :mod:`tokencost.model` — one numpy call over all points, no loop over the model — and returns a
-DataFrame whose columns carry their units (``_s``, ``_usd``, ``_flop_per_s`` ...). The report
-draws these frames; capacity-planning code can use them directly.
+:class:`~tokencost.sweep.table.Table` whose columns carry their units (``_s``, ``_usd``,
+``_flop_per_s`` ...). The report draws these tables (without importing pandas); each has a
+DataFrame twin of the old name (``batch_sweep`` is ``batch_table(...).to_frame()``) for
+capacity-planning code.
 
-* :func:`batch_sweep` — decode batch size B: time per output token, throughput, $/M tokens and
+* :func:`batch_table` — decode batch size B: time per output token, throughput, $/M tokens and
   whether the KV cache of B sequences still fits (the memory limit ``max_batch``).
-* :func:`output_length_sweep` — output tokens O: the sequential decode loop, one forward pass
+* :func:`output_length_table` — output tokens O: the sequential decode loop, one forward pass
   per token, so latency and cost grow with O.
-* :func:`temperature_sweep` — the next-token distribution of a few logits at temperature T.
-* :func:`phase_breakdown` — where a request's seconds and dollars go: prefill, decode,
+* :func:`~tokencost.sweep.temperature.temperature_table` — the next-token distribution of a few
+  logits at temperature T.
+* :func:`phase_table` — where a request's seconds and dollars go: prefill, decode,
   communication.
-* :func:`roofline_frame` / :func:`roofline_points` — the hardware's roofs and where prefill and
-  decode sit under them.
+* :func:`load_table` — cost and latency of one replica from near zero load to saturation.
+* :func:`roofline_table` / :func:`roofline_points_table` — the hardware's roofs and where
+  prefill and decode sit under them.
 
 Throughput here is steady state, as in :func:`tokencost.evaluate`: a replica spends
 ``T_p + D/B`` seconds per request (prefill T_p alone, a 1/B share of the D seconds of decode
@@ -26,23 +30,28 @@ response, T_p prefill seconds, n accelerators per replica.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from tokencost import api
-from tokencost.loop.sampling import softmax
 from tokencost.model import cost, operating, serving
 from tokencost.model import flops as fl
 from tokencost.model import roofline as rl
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
+from tokencost.sweep.table import Table
+from tokencost.sweep.temperature import (
+    DEFAULT_TEMPERATURES,
+    EXAMPLE_LOGITS,
+    EXAMPLE_TOKENS,
+    temperature_table,
+)
+from tokencost.sweep.temperature import EXAMPLE_PROMPT as EXAMPLE_PROMPT
 
-EXAMPLE_PROMPT = "The sky is"
-EXAMPLE_TOKENS: tuple[str, ...] = ("blue", "clear", "grey", "dark", "falling", "the")
-EXAMPLE_LOGITS: tuple[float, ...] = (4.2, 2.8, 2.3, 1.9, 0.8, 1.2)
-DEFAULT_TEMPERATURES: tuple[float, ...] = tuple(round(0.1 * step, 1) for step in range(1, 21))
+if TYPE_CHECKING:
+    import pandas as pd
 
 BATCH_POINTS = 48
 BEYOND_MEMORY_FACTOR = 2.0  # the batch sweep runs this far past max_batch to show the wall
@@ -73,7 +82,7 @@ def default_batches(max_batch: int, chosen: int) -> np.ndarray:
     return np.unique(np.concatenate([grid, np.asarray(extra, dtype=np.int64)]))
 
 
-def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.DataFrame:
+def batch_table(scenario: Scenario, batches: npt.ArrayLike | None = None) -> Table:
     """Decode batch sizes against speed, throughput, cost and memory, one row per batch.
 
     Every row is a replica kept full at that batch (the capacity view; the load the scenario
@@ -106,7 +115,7 @@ def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.
     busy_s = 1.0 / operating.capacity_requests_per_s(dep, batch, traffic)
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
     kv_sequence = float(serving.kv_bytes_per_sequence(dep, prompt + out))
-    return pd.DataFrame(
+    return Table(
         {
             "batch_size": batch.astype(np.int64),
             "tpot_s": tpot,
@@ -128,7 +137,7 @@ def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.
     )
 
 
-def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None = None) -> pd.DataFrame:
+def output_length_table(scenario: Scenario, output_tokens: npt.ArrayLike | None = None) -> Table:
     """Output length O against latency and cost at the scenario's batch, one row per O.
 
     The replica is kept full at the batch cap (as :func:`batch_sweep`'s chosen row). Default O:
@@ -158,7 +167,7 @@ def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None 
     )
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
     fit = np.asarray(serving.max_batch(dep, prompt + lengths), dtype=np.int64)
-    return pd.DataFrame(
+    return Table(
         {
             "output_tokens": lengths.astype(np.int64),
             "ttft_s": np.full(lengths.shape, ttft),
@@ -174,41 +183,7 @@ def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None 
     )
 
 
-def temperature_sweep(
-    logits: Sequence[float] = EXAMPLE_LOGITS,
-    tokens: Sequence[str] = EXAMPLE_TOKENS,
-    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
-) -> pd.DataFrame:
-    """Next-token probabilities at each temperature (tidy: one row per temperature and token).
-
-    Columns: ``temperature``, ``token``, ``rank`` (0 = largest logit), ``logit``,
-    ``probability`` (:func:`tokencost.loop.sampling.softmax`), ``entropy_bits`` of that row's
-    distribution (``−Σ p·log2 p``: 0 when one token is certain, log2 V when all are equal).
-    """
-    z = np.asarray(logits, dtype=float)
-    if z.shape != (len(tokens),):
-        raise ValueError(f"need one logit per token, got {z.shape[0]} logits and {len(tokens)} tokens")
-    rank = np.argsort(np.argsort(-z, kind="stable"), kind="stable")
-    rows: list[dict[str, object]] = []
-    for temperature in temperatures:
-        probs = softmax(z, float(temperature))
-        positive = probs[probs > 0]
-        entropy = float(-np.sum(positive * np.log2(positive)))
-        rows.extend(
-            {
-                "temperature": float(temperature),
-                "token": token,
-                "rank": int(r),
-                "logit": float(logit),
-                "probability": float(p),
-                "entropy_bits": entropy,
-            }
-            for token, r, logit, p in zip(tokens, rank, z, probs, strict=True)
-        )
-    return pd.DataFrame(rows)
-
-
-def phase_breakdown(scenario: Scenario, evaluation: Evaluation) -> pd.DataFrame:
+def phase_table(scenario: Scenario, evaluation: Evaluation) -> Table:
     """Where one request's time and money go at the operating point.
 
     Rows ``queue``, ``prefill``, ``decode``, ``communication`` and ``idle``. Columns:
@@ -242,7 +217,7 @@ def phase_breakdown(scenario: Scenario, evaluation: Evaluation) -> pd.DataFrame:
     used = np.array([0.0, latency[1], (own_decode - decode_comm) / batch, prefill_comm + decode_comm / batch])
     replica = np.append(used, max(per_request - used.sum(), 0.0))
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    return pd.DataFrame(
+    return Table(
         {
             "phase": ["queue", "prefill", "decode", "communication", "idle"],
             "latency_s": latency,
@@ -252,7 +227,7 @@ def phase_breakdown(scenario: Scenario, evaluation: Evaluation) -> pd.DataFrame:
     )
 
 
-def load_curve(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> pd.DataFrame:
+def load_table(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> Table:
     """Cost and latency of one replica as its load goes from near zero to saturation.
 
     One row per load, as a fraction of the replica's capacity at its batch cap (default 2 % to
@@ -278,7 +253,7 @@ def load_curve(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> pd
     point = operating.solve(dep, rate, traffic, 99.0)
     share = np.minimum(point.prefill_busy_fraction / np.maximum(point.busy_fraction, 1e-12), 1.0)
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    return pd.DataFrame(
+    return Table(
         {
             "load_fraction": grid,
             "request_rate_per_s": rate,
@@ -296,9 +271,9 @@ def load_curve(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> pd
     )
 
 
-def roofline_points(
+def roofline_points_table(
     scenario: Scenario, evaluation: Evaluation | None = None, batches: npt.ArrayLike | None = None
-) -> pd.DataFrame:
+) -> Table:
     """Prefill and decode on the roofline, one row per point.
 
     ``phase`` is ``prefill`` (one prompt), ``decode`` (the batch a request sees at the
@@ -323,7 +298,7 @@ def roofline_points(
     step = serving.decode_step(dep, batch, serving.mean_decode_context(prompt, out))
     # decode_step's FLOP are per micro-batch of B/p; a round runs p of them on t·p accelerators.
     round_flops = step.flops * dep.pipeline
-    return pd.DataFrame(
+    return Table(
         {
             "phase": ["prefill", "decode"] + ["decode sweep"] * sweep.size,
             "batch_size": np.concatenate([[1], batch]).astype(np.int64),
@@ -344,9 +319,9 @@ def roofline_points(
     )
 
 
-def roofline_frame(
-    scenario: Scenario, intensities: npt.ArrayLike | None = None, points: pd.DataFrame | None = None
-) -> pd.DataFrame:
+def roofline_table(
+    scenario: Scenario, intensities: npt.ArrayLike | None = None, points: Table | pd.DataFrame | None = None
+) -> Table:
     """The roofs of one accelerator against arithmetic intensity (FLOP/byte), log-spaced.
 
     Columns: ``arithmetic_intensity_flop_per_byte``; ``attainable_flop_per_s`` (the achievable
@@ -372,7 +347,7 @@ def roofline_frame(
         dep.peak_flop_per_s * dep.compute_efficiency,
         intensity * dep.bandwidth_bytes_per_s * dep.bandwidth_efficiency,
     )
-    return pd.DataFrame(
+    return Table(
         {
             "arithmetic_intensity_flop_per_byte": intensity,
             "attainable_flop_per_s": achievable,
@@ -382,3 +357,49 @@ def roofline_frame(
             "ridge_point_flop_per_byte": ridge,
         }
     )
+
+
+# ------------------------------------------------------------------- the same, as DataFrames
+
+
+def batch_sweep(scenario: Scenario, batches: npt.ArrayLike | None = None) -> pd.DataFrame:
+    """:func:`batch_table` as a pandas DataFrame (the same columns)."""
+    return batch_table(scenario, batches).to_frame()
+
+
+def output_length_sweep(scenario: Scenario, output_tokens: npt.ArrayLike | None = None) -> pd.DataFrame:
+    """:func:`output_length_table` as a pandas DataFrame (the same columns)."""
+    return output_length_table(scenario, output_tokens).to_frame()
+
+
+def temperature_sweep(
+    logits: Sequence[float] = EXAMPLE_LOGITS,
+    tokens: Sequence[str] = EXAMPLE_TOKENS,
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+) -> pd.DataFrame:
+    """:func:`~tokencost.sweep.temperature.temperature_table` as a pandas DataFrame."""
+    return temperature_table(logits, tokens, temperatures).to_frame()
+
+
+def phase_breakdown(scenario: Scenario, evaluation: Evaluation) -> pd.DataFrame:
+    """:func:`phase_table` as a pandas DataFrame (the same rows and columns)."""
+    return phase_table(scenario, evaluation).to_frame()
+
+
+def load_curve(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> pd.DataFrame:
+    """:func:`load_table` as a pandas DataFrame (the same columns)."""
+    return load_table(scenario, fractions).to_frame()
+
+
+def roofline_points(
+    scenario: Scenario, evaluation: Evaluation | None = None, batches: npt.ArrayLike | None = None
+) -> pd.DataFrame:
+    """:func:`roofline_points_table` as a pandas DataFrame (the same columns)."""
+    return roofline_points_table(scenario, evaluation, batches).to_frame()
+
+
+def roofline_frame(
+    scenario: Scenario, intensities: npt.ArrayLike | None = None, points: Table | pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """:func:`roofline_table` as a pandas DataFrame (the same columns)."""
+    return roofline_table(scenario, intensities, points).to_frame()

@@ -10,8 +10,9 @@ scaled by the same ratios):
   (McKay, Beckman and Conover 1979) of each kind's empirical distribution (linear interpolation
   between the sorted measured ratios), seeded; P10/P50/P90 of TTFT, TPOT, throughput and $ per
   million output tokens. ``spread_scale`` stretches the ratios about 1 (1: as measured).
-* :func:`sensitivity`: one input at a time swung from its P10 to its P90 (the tornado), with the
-  others at the scenario's values; the memory reserve over the engines' documented range.
+* :func:`sensitivity_table` (:func:`sensitivity` as a DataFrame): one input at a time swung from
+  its P10 to its P90 (the tornado), with the others at the scenario's values; the memory reserve
+  over the engines' documented range.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tokencost.scenario.catalog import calibration
 from tokencost.scenario.fields import HIGH_EFFICIENCY_FRACTION
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
+from tokencost.sweep.table import Table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -195,7 +197,7 @@ def _swings(scenario: Scenario) -> list[tuple[str, dict[str, float], dict[str, f
     return swings
 
 
-def sensitivity(scenario: Scenario, evaluation: Evaluation | None = None) -> pd.DataFrame:
+def sensitivity_table(scenario: Scenario, evaluation: Evaluation | None = None) -> Table:
     """The tornado: each input swung across its range alone, its effect on cost and TPOT.
 
     At a given load the fleet's cost only moves when the replica count does, so the swing is
@@ -204,39 +206,62 @@ def sensitivity(scenario: Scenario, evaluation: Evaluation | None = None) -> pd.
     ``range`` (where the range comes from), ``low_value`` / ``high_value`` (the input at each end:
     the pessimistic end first, lower efficiency or more memory reserved), then for each end
     ``usd_per_million_output_tokens_at_capacity_*``, ``usd_per_million_output_tokens_*`` (at this
-    load), ``tpot_s_*``, and ``swing_fraction`` (the larger relative change of the cost at
-    capacity), sorted by swing, largest first. ``evaluation``: the scenario's own, when the caller
-    has it (else it is evaluated here).
+    load), ``tpot_s_*`` (NaN where that end does not fit), and ``swing_fraction`` (the larger
+    relative change of the cost at capacity), sorted by swing, largest first (NaN last, ties in
+    the order of the inputs). ``attrs`` holds the scenario's own
+    ``usd_per_million_output_tokens_at_capacity`` and ``tpot_s``. ``evaluation``: the scenario's
+    own, when the caller has it (else it is evaluated here).
     """
-    import pandas as pd
-
     base = evaluation if evaluation is not None else evaluate(scenario)
-    rows = []
-    for name, pessimistic, optimistic, source in _swings(scenario):
-        ends = [evaluate(_variant(scenario, pessimistic)), evaluate(_variant(scenario, optimistic))]
-        key = next(iter(pessimistic))
-        row: dict[str, Any] = {
-            "input": name,
-            "range": source,
-            "low_value": pessimistic[key],
-            "high_value": optimistic[key],
-        }
-        for side, ev in zip(("low", "high"), ends, strict=True):
-            for figure in (
-                "usd_per_million_output_tokens_at_capacity",
-                "usd_per_million_output_tokens",
-                "tpot_s",
-            ):
-                row[f"{figure}_{side}"] = getattr(ev, figure) if ev.feasible else None
-        reference = base.usd_per_million_output_tokens_at_capacity or float("nan")
-        changes = [
-            abs(row[f"usd_per_million_output_tokens_at_capacity_{side}"] / reference - 1.0)
-            for side in ("low", "high")
-            if row[f"usd_per_million_output_tokens_at_capacity_{side}"] is not None
-        ]
-        row["swing_fraction"] = max(changes, default=float("nan"))
-        rows.append(row)
-    frame = pd.DataFrame(rows).sort_values("swing_fraction", ascending=False, ignore_index=True)
-    frame.attrs["usd_per_million_output_tokens_at_capacity"] = base.usd_per_million_output_tokens_at_capacity
-    frame.attrs["tpot_s"] = base.tpot_s
-    return frame
+    rows = [_sensitivity_row(scenario, base, *swing) for swing in _swings(scenario)]
+    rows.sort(key=lambda row: (np.isnan(row["swing_fraction"]), -row["swing_fraction"]))  # stable
+    columns = {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+    return Table(
+        {
+            name: values if all(isinstance(v, str) for v in values) else np.array(values, dtype=float)
+            for name, values in columns.items()
+        },
+        {
+            "usd_per_million_output_tokens_at_capacity": base.usd_per_million_output_tokens_at_capacity,
+            "tpot_s": base.tpot_s,
+        },
+    )
+
+
+def _sensitivity_row(
+    scenario: Scenario,
+    base: Evaluation,
+    name: str,
+    pessimistic: dict[str, float],
+    optimistic: dict[str, float],
+    source: str,
+) -> dict[str, Any]:
+    """One input's row of :func:`sensitivity_table` (None where an end does not fit)."""
+    ends = [evaluate(_variant(scenario, pessimistic)), evaluate(_variant(scenario, optimistic))]
+    key = next(iter(pessimistic))
+    row: dict[str, Any] = {
+        "input": name,
+        "range": source,
+        "low_value": pessimistic[key],
+        "high_value": optimistic[key],
+    }
+    for side, ev in zip(("low", "high"), ends, strict=True):
+        for figure in (
+            "usd_per_million_output_tokens_at_capacity",
+            "usd_per_million_output_tokens",
+            "tpot_s",
+        ):
+            row[f"{figure}_{side}"] = getattr(ev, figure) if ev.feasible else None
+    reference = base.usd_per_million_output_tokens_at_capacity or float("nan")
+    changes = [
+        abs(row[f"usd_per_million_output_tokens_at_capacity_{side}"] / reference - 1.0)
+        for side in ("low", "high")
+        if row[f"usd_per_million_output_tokens_at_capacity_{side}"] is not None
+    ]
+    row["swing_fraction"] = max(changes, default=float("nan"))
+    return row
+
+
+def sensitivity(scenario: Scenario, evaluation: Evaluation | None = None) -> pd.DataFrame:
+    """:func:`sensitivity_table` as a pandas DataFrame (the same rows, columns and ``attrs``)."""
+    return sensitivity_table(scenario, evaluation).to_frame()

@@ -1,7 +1,8 @@
-"""The report's figures: pure functions from DataFrames (see :mod:`tokencost.sweep.curves`) to plotly
-Figures. The run page's figures are built as :class:`~tokencost.report.figures.plot.Plot` (plain
-dicts, not validated as they are built: ``*_plot``); each ``*_figure`` is its ``*_plot`` as a
-validated plotly Figure. They read no files, write none and hold no state, so each can be tested alone.
+"""The report's figures: pure functions from tables (a :class:`~tokencost.sweep.table.Table` of
+numpy columns from :mod:`tokencost.sweep.curves`, or a pandas DataFrame) to plotly Figures. The
+run page's figures are built as :class:`~tokencost.report.figures.plot.Plot` (plain dicts, not
+validated as they are built: ``*_plot``); each ``*_figure`` is its ``*_plot`` as a validated
+plotly Figure. They read no files, write none and hold no state, so each can be tested alone.
 
 Every figure has a title and axis titles with units. Text that came from a user (scenario names
 in the comparison) is HTML-escaped before it reaches plotly, which renders a subset of HTML in

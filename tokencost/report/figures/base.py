@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.subplots import make_subplots
+from typing import TYPE_CHECKING, Any
 
 from tokencost.report import theme
 from tokencost.report.figures.plot import PANEL_GAP, Plot, _validated_theme, default_template
+
+if TYPE_CHECKING:  # plotly's Figure machinery is imported where a Figure is built, not for a Plot
+    import plotly.graph_objects as go
 
 TERA = 1e12
 MILLI = 1e-3
@@ -26,6 +24,8 @@ def _apply_theme(figure: go.Figure) -> None:
     The template is attached the way plotly attaches its own default one (layout validation off
     for this one assignment); each figure gets its own copy.
     """
+    import plotly.io as pio
+
     default = pio.templates.default
     if not isinstance(default, str):  # no default, or a Template object: let plotly merge
         figure.update_layout(template=theme.TEMPLATE)
@@ -41,6 +41,8 @@ def _apply_theme(figure: go.Figure) -> None:
 
 
 def _base(title: str, *, height: int = theme.FIGURE_HEIGHT_PX) -> go.Figure:
+    import plotly.graph_objects as go
+
     figure = go.Figure()
     _apply_theme(figure)
     figure.update_layout(title={"text": title}, height=height)
@@ -82,6 +84,8 @@ def _pairs(title: str, left: str, right: str) -> go.Figure:
     left-anchored at x = 0 and 0.56), given in one ``update_layout``: each restyling of plotly's
     own would validate every annotation again.
     """
+    from plotly.subplots import make_subplots
+
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=PANEL_GAP)
     figure.update_layout(
         annotations=_panel_titles(left, right)
@@ -108,7 +112,9 @@ def _full_height(
     figure.add_shape(**shape, y0=0, y1=1, yref="y domain", **panel)
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+def _require(frame: Any, columns: Sequence[str], what: str) -> None:
+    """Raise a ValueError naming the ``columns`` a figure (``what``) needs that ``frame`` (a
+    :class:`~tokencost.sweep.table.Table` or a DataFrame) lacks."""
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"{what} needs columns {missing}; got {list(frame.columns)}")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import html
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
 from tokencost.report.figures.base import _require
+
+if TYPE_CHECKING:  # pandas and plotly's Figure are imported where a comparison is drawn
+    import pandas as pd
+    import plotly.graph_objects as go
 
 # -------------------------------------------------------------------------------- comparison
 
@@ -39,6 +41,8 @@ def comparison_figure(frame: pd.DataFrame) -> go.Figure:
     :data:`COMPARISON_METRICS` (None/NaN where infeasible). Bars are keyed ``#1``, ``#2`` ... in
     the order of the rows; the legend names them.
     """
+    import pandas as pd
+
     _require(frame, ["label"] + [column for column, _, _ in COMPARISON_METRICS], "comparison_figure")
     keys = [f"#{index + 1}" for index in range(len(frame))]
     names = [_plotly_text(_shorten(str(label))) for label in frame["label"]]
@@ -63,6 +67,8 @@ def comparison_figure(frame: pd.DataFrame) -> go.Figure:
 
 def _comparison_grid(scenario_count: int) -> go.Figure:
     """The empty 2 × 3 panels, titled, with room below for a legend of ``scenario_count`` entries."""
+    from plotly.subplots import make_subplots
+
     figure = make_subplots(
         rows=2,
         cols=3,
@@ -94,6 +100,8 @@ def _metric_bar(
     key: str, name: str, value: float, *, column: str, title: str, position: int, legend: bool
 ) -> go.Bar:
     """One scenario's bar of one metric; a NaN ``value`` (infeasible) is a zero bar so labelled."""
+    import plotly.graph_objects as go
+
     missing = math.isnan(value)
     return go.Bar(
         x=[key],

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
 
 from tokencost.report import theme
 from tokencost.report.figures.base import _plot, _require
 from tokencost.report.figures.plot import Plot, bar, scatter
+from tokencost.sweep.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
 
 
-def waterfall_plot(parts: pd.DataFrame) -> Plot:
+def waterfall_plot(parts: Table | pd.DataFrame) -> Plot:
     """$ per million output tokens by part, stacked to the total at this load.
 
     ``parts`` has columns ``part`` and ``usd_per_million_output_tokens`` (one row per part, in
     order: capex, financing, power, cooling, hosting, maintenance or rental, then idle capacity).
     """
+    parts = Table.of(parts)
     _require(parts, ["part", "usd_per_million_output_tokens"], "waterfall_figure")
     values = parts["usd_per_million_output_tokens"].astype(float)
     figure = _plot("What a million output tokens cost, part by part")
@@ -39,17 +44,18 @@ def waterfall_plot(parts: pd.DataFrame) -> Plot:
     return figure
 
 
-def waterfall_figure(parts: pd.DataFrame) -> go.Figure:
+def waterfall_figure(parts: Table | pd.DataFrame) -> go.Figure:
     """:func:`waterfall_plot` as a plotly Figure."""
     return waterfall_plot(parts).figure()
 
 
-def margin_plot(curve: pd.DataFrame, *, break_even: float | None, operating: float | None) -> Plot:
+def margin_plot(curve: Table | pd.DataFrame, *, break_even: float | None, operating: float | None) -> Plot:
     """Margin per day against the load (fraction of the fleet's capacity), break-even marked.
 
     ``curve`` has ``load_fraction`` and ``margin_usd_per_day``; ``break_even`` and ``operating`` are
     load fractions (None: not drawn).
     """
+    curve = Table.of(curve)
     _require(curve, ["load_fraction", "margin_usd_per_day"], "margin_figure")
     figure = _plot("Margin against load: the fleet is paid for, busy or idle")
     figure.add_trace(
@@ -78,17 +84,20 @@ def margin_plot(curve: pd.DataFrame, *, break_even: float | None, operating: flo
     return figure
 
 
-def margin_figure(curve: pd.DataFrame, *, break_even: float | None, operating: float | None) -> go.Figure:
+def margin_figure(
+    curve: Table | pd.DataFrame, *, break_even: float | None, operating: float | None
+) -> go.Figure:
     """:func:`margin_plot` as a plotly Figure."""
     return margin_plot(curve, break_even=break_even, operating=operating).figure()
 
 
-def build_vs_buy_plot(bars: pd.DataFrame) -> Plot:
+def build_vs_buy_plot(bars: Table | pd.DataFrame) -> Plot:
     """USD per day for the same tokens: serving them yourself against buying them from APIs.
 
     ``bars`` has ``option`` (label, already HTML-safe), ``usd_per_day`` and ``kind`` (``"own"``,
     ``"api"`` or ``"revenue"``).
     """
+    bars = Table.of(bars)
     _require(bars, ["option", "usd_per_day", "kind"], "build_vs_buy_figure")
     colours = {"own": theme.DECODE, "api": theme.PREFILL, "revenue": theme.GOOD}
     figure = _plot("Build or buy: the same tokens, a day")
@@ -109,6 +118,6 @@ def build_vs_buy_plot(bars: pd.DataFrame) -> Plot:
     return figure
 
 
-def build_vs_buy_figure(bars: pd.DataFrame) -> go.Figure:
+def build_vs_buy_figure(bars: Table | pd.DataFrame) -> go.Figure:
     """:func:`build_vs_buy_plot` as a plotly Figure."""
     return build_vs_buy_plot(bars).figure()

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from tokencost.report import theme
 from tokencost.report.figures.base import MILLI, _full_height, _plot_pairs, _require
 from tokencost.report.figures.plot import Plot, scatter
+from tokencost.sweep.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
 
 
 def load_curve_plot(
-    curve: pd.DataFrame, *, ttft_slo_s: float | None = None, tpot_slo_s: float | None = None
+    curve: Table | pd.DataFrame, *, ttft_slo_s: float | None = None, tpot_slo_s: float | None = None
 ) -> Plot:
     """$ per million output tokens (left) and p99 TTFT and TPOT (right) against the load.
 
-    ``curve`` is :func:`tokencost.sweep.curves.load_curve`; the row flagged ``scenario`` is marked.
+    ``curve`` is :func:`tokencost.sweep.curves.load_table` (or the DataFrame of ``load_curve``);
+    the row flagged ``scenario`` is marked.
     A replica's hour costs the same at any load, so the cost per token falls as the load rises
     (fewer idle and under-batched seconds per token), while the queue and the interference of
     prefills make the tail latencies climb towards saturation.
     """
+    curve = Table.of(curve)
     _require(
         curve,
         ["load_fraction", "usd_per_million_output_tokens", "ttft_p99_s", "tpot_p99_s", "scenario"],
@@ -41,7 +49,7 @@ def load_curve_plot(
     )
     _add_latency_curves(figure, curve, load)
     _add_latency_targets(figure, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s)
-    own = curve[curve["scenario"].astype(bool)]
+    own = curve.rows(curve["scenario"].astype(bool))
     if len(own):
         _mark_scenario_load(figure, own)
     figure.update_xaxes(title={"text": "load (% of one replica's capacity at its batch cap)"}, range=[0, 100])
@@ -51,13 +59,13 @@ def load_curve_plot(
 
 
 def load_curve_figure(
-    curve: pd.DataFrame, *, ttft_slo_s: float | None = None, tpot_slo_s: float | None = None
+    curve: Table | pd.DataFrame, *, ttft_slo_s: float | None = None, tpot_slo_s: float | None = None
 ) -> go.Figure:
     """:func:`load_curve_plot` as a plotly Figure."""
     return load_curve_plot(curve, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s).figure()
 
 
-def _add_latency_curves(figure: Plot, curve: pd.DataFrame, load: pd.Series) -> None:
+def _add_latency_curves(figure: Plot, curve: Table, load: np.ndarray) -> None:
     """p99 TTFT and p99 TPOT (ms) against ``load`` (% of capacity) on the right panel."""
     for column, name, color in (
         ("ttft_p99_s", "p99 time to first token", theme.PREFILL),
@@ -98,9 +106,9 @@ def _add_latency_targets(figure: Plot, *, ttft_slo_s: float | None, tpot_slo_s: 
             )
 
 
-def _mark_scenario_load(figure: Plot, own: pd.DataFrame) -> None:
+def _mark_scenario_load(figure: Plot, own: Table) -> None:
     """A dashed line at the scenario's own load on both panels and a marker on its cost."""
-    at = float(own["load_fraction"].iloc[0]) * 100.0
+    at = float(own["load_fraction"][0]) * 100.0
     for col in (1, 2):
         _full_height(
             figure,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
@@ -20,16 +19,23 @@ from tokencost.report.figures.base import (
     _require,
 )
 from tokencost.report.figures.plot import Plot, bar, scatter
+from tokencost.sweep.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
 
 # ------------------------------------------------------------------------------------- roofline
 
 
-def roofline_plot(roof: pd.DataFrame, points: pd.DataFrame) -> Plot:
+def roofline_plot(roof: Table | pd.DataFrame, points: Table | pd.DataFrame) -> Plot:
     """Log-log roofline: achievable and datasheet roofs, the ridge point, prefill and decode.
 
-    ``roof`` is :func:`tokencost.sweep.curves.roofline_frame`, ``points``
-    :func:`tokencost.sweep.curves.roofline_points`. Y in TFLOP/s per accelerator.
+    ``roof`` is :func:`tokencost.sweep.curves.roofline_table`, ``points``
+    :func:`tokencost.sweep.curves.roofline_points_table` (or their DataFrames). Y in TFLOP/s per
+    accelerator.
     """
+    roof, points = Table.of(roof), Table.of(points)
     _require(
         roof,
         [
@@ -49,19 +55,19 @@ def roofline_plot(roof: pd.DataFrame, points: pd.DataFrame) -> Plot:
     _add_roofs(figure, roof)
     _add_decode_sweep(figure, points)
     _add_phase_points(figure, points)
-    _mark_ridge(figure, float(roof["ridge_point_flop_per_byte"].iloc[0]))
+    _mark_ridge(figure, float(roof["ridge_point_flop_per_byte"][0]))
     figure.update_xaxes(type="log", dtick=1, title={"text": "Arithmetic intensity (FLOP per byte moved)"})
     figure.update_yaxes(type="log", dtick=1, title={"text": "Achieved TFLOP/s per accelerator"})
     figure.update_layout(legend={"x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top"}, margin={"t": 80})
     return figure
 
 
-def roofline_figure(roof: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
+def roofline_figure(roof: Table | pd.DataFrame, points: Table | pd.DataFrame) -> go.Figure:
     """:func:`roofline_plot` as a plotly Figure."""
     return roofline_plot(roof, points).figure()
 
 
-def _add_roofs(figure: Plot, roof: pd.DataFrame) -> None:
+def _add_roofs(figure: Plot, roof: Table) -> None:
     """The datasheet roof (dashed) and the achievable roof, peak × efficiency (solid)."""
     x = roof["arithmetic_intensity_flop_per_byte"]
     figure.add_trace(
@@ -86,9 +92,9 @@ def _add_roofs(figure: Plot, roof: pd.DataFrame) -> None:
     )
 
 
-def _add_decode_sweep(figure: Plot, points: pd.DataFrame) -> None:
+def _add_decode_sweep(figure: Plot, points: Table) -> None:
     """The dotted path decode takes up the roof as the batch grows (when there is one)."""
-    sweep = points[points["phase"] == "decode sweep"]
+    sweep = points.rows(points["phase"] == "decode sweep")
     if len(sweep) > 1:
         figure.add_trace(
             scatter(
@@ -105,16 +111,14 @@ def _add_decode_sweep(figure: Plot, points: pd.DataFrame) -> None:
         )
 
 
-def _add_phase_points(figure: Plot, points: pd.DataFrame) -> None:
+def _add_phase_points(figure: Plot, points: Table) -> None:
     """One large marker for this scenario's decode step and one for its prefill."""
     for phase, colour, symbol in (("decode", theme.DECODE, "circle"), ("prefill", theme.PREFILL, "diamond")):
-        row = points[points["phase"] == phase]
+        row = points.rows(points["phase"] == phase)
         if not len(row):
             continue
         label = (
-            "prefill (one prompt)"
-            if phase == "prefill"
-            else f"decode (batch {int(row['batch_size'].iloc[0])})"
+            "prefill (one prompt)" if phase == "prefill" else f"decode (batch {int(row['batch_size'][0])})"
         )
         figure.add_trace(
             scatter(
@@ -163,9 +167,10 @@ def _mark_ridge(figure: Plot, ridge: float) -> None:
 # ---------------------------------------------------------------------------- time and money
 
 
-def phase_plot(phases: pd.DataFrame) -> Plot:
+def phase_plot(phases: Table | pd.DataFrame) -> Plot:
     """Bars of prefill, decode and communication: seconds a user waits, dollars per 1,000
-    requests. ``phases`` is :func:`tokencost.sweep.curves.phase_breakdown`."""
+    requests. ``phases`` is :func:`tokencost.sweep.curves.phase_table` (or ``phase_breakdown``)."""
+    phases = Table.of(phases)
     _require(phases, ["phase", "latency_s", "usd"], "phase_figure")
     figure = _plot_pairs(
         "Where one request's time and money go", "Seconds the user waits (s)", "Cost (USD per 1,000 requests)"
@@ -175,7 +180,7 @@ def phase_plot(phases: pd.DataFrame) -> Plot:
         ("latency_s", 1, 1.0, fmt.seconds),
         ("usd", 2, PER_THOUSAND_REQUESTS, fmt.usd),
     ):
-        values = phases[column].to_numpy(dtype=float) * scale
+        values = np.asarray(phases[column], dtype=float) * scale
         total = float(values.sum())
         shares = values / total if total > 0 else np.zeros_like(values)
         labels = [
@@ -202,6 +207,6 @@ def phase_plot(phases: pd.DataFrame) -> Plot:
     return figure
 
 
-def phase_figure(phases: pd.DataFrame) -> go.Figure:
+def phase_figure(phases: Table | pd.DataFrame) -> go.Figure:
     """:func:`phase_plot` as a plotly Figure."""
     return phase_plot(phases).figure()

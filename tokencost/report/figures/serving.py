@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import plotly.graph_objects as go
+import numpy as np
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
@@ -18,6 +18,11 @@ from tokencost.report.figures.base import (
     _require,
 )
 from tokencost.report.figures.plot import Plot, scatter
+from tokencost.sweep.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
 
 PARETO_LABELS = 6  # batch sizes labelled along the latency–throughput curve
 
@@ -25,24 +30,25 @@ PARETO_LABELS = 6  # batch sizes labelled along the latency–throughput curve
 # ----------------------------------------------------------------------------- output length
 
 
-def _split_by_fit(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _split_by_fit(frame: Table) -> tuple[Table, Table]:
     """(rows that fit, rows that do not plus the last that does, so the lines join)."""
     fits = frame["fits_in_memory"].astype(bool)
-    inside = frame[fits]
-    outside = frame[~fits]
+    inside = frame.rows(fits)
+    outside = frame.rows(~fits)
     if len(outside) and len(inside):
-        outside = pd.concat([inside.iloc[[-1]], outside])
+        outside = Table.concat([inside.rows([-1]), outside])
     return inside, outside
 
 
 def output_length_plot(
-    sweep: pd.DataFrame, *, scenario_output_tokens: int | None = None, ttft_slo_s: float | None = None
+    sweep: Table | pd.DataFrame, *, scenario_output_tokens: int | None = None, ttft_slo_s: float | None = None
 ) -> Plot:
     """Latency and cost against output tokens: the sequential decode loop made visible.
 
-    ``sweep`` is :func:`tokencost.sweep.curves.output_length_sweep`. Dashed where the batch's KV cache
-    no longer fits at that length.
+    ``sweep`` is :func:`tokencost.sweep.curves.output_length_table` (or the DataFrame of
+    ``output_length_sweep``). Dashed where the batch's KV cache no longer fits at that length.
     """
+    sweep = Table.of(sweep)
     _require(
         sweep,
         ["output_tokens", "ttft_s", "e2e_latency_s", "usd_per_request", "fits_in_memory"],
@@ -86,7 +92,7 @@ def output_length_plot(
 
 
 def output_length_figure(
-    sweep: pd.DataFrame, *, scenario_output_tokens: int | None = None, ttft_slo_s: float | None = None
+    sweep: Table | pd.DataFrame, *, scenario_output_tokens: int | None = None, ttft_slo_s: float | None = None
 ) -> go.Figure:
     """:func:`output_length_plot` as a plotly Figure."""
     return output_length_plot(
@@ -94,7 +100,7 @@ def output_length_figure(
     ).figure()
 
 
-def _add_length_curves(figure: Plot, sweep: pd.DataFrame) -> None:
+def _add_length_curves(figure: Plot, sweep: Table) -> None:
     """Whole-response latency (left) and cost per 1,000 requests (right): solid while the KV cache
     fits, dashed beyond."""
     inside, outside = _split_by_fit(sweep)
@@ -152,11 +158,13 @@ def _mark_scenario_length(figure: Plot, output_tokens: int) -> None:
 # -------------------------------------------------------------------------------- batch size
 
 
-def batch_plot(sweep: pd.DataFrame) -> Plot:
+def batch_plot(sweep: Table | pd.DataFrame) -> Plot:
     """Throughput per accelerator and $/M output tokens against batch, memory limit marked.
 
-    ``sweep`` is :func:`tokencost.sweep.curves.batch_sweep`; log batch axis.
+    ``sweep`` is :func:`tokencost.sweep.curves.batch_table` (or the DataFrame of ``batch_sweep``);
+    log batch axis.
     """
+    sweep = Table.of(sweep)
     _require(
         sweep,
         [
@@ -181,8 +189,8 @@ def batch_plot(sweep: pd.DataFrame) -> Plot:
     )
     for column, col, hover in series:
         _add_batch_curves(figure, inside, outside, column, col, hover)
-        _add_chosen_batch(figure, sweep[sweep["chosen"].astype(bool)], column, col, hover)
-    _mark_memory_limit(figure, int(sweep["max_batch"].iloc[0]), float(sweep["batch_size"].max()))
+        _add_chosen_batch(figure, sweep.rows(sweep["chosen"].astype(bool)), column, col, hover)
+    _mark_memory_limit(figure, int(sweep["max_batch"][0]), float(sweep["batch_size"].max()))
     figure.update_xaxes(type="log", dtick=1, title={"text": "Batch size (sequences decoded together)"})
     figure.update_yaxes(title={"text": "tokens/s per accelerator"}, rangemode="tozero", row=1, col=1)
     figure.update_yaxes(type="log", dtick=1, title={"text": "USD per million output tokens"}, row=1, col=2)
@@ -192,7 +200,7 @@ def batch_plot(sweep: pd.DataFrame) -> Plot:
     return figure
 
 
-def batch_figure(sweep: pd.DataFrame) -> go.Figure:
+def batch_figure(sweep: Table | pd.DataFrame) -> go.Figure:
     """:func:`batch_plot` as a plotly Figure."""
     return batch_plot(sweep).figure()
 
@@ -201,9 +209,7 @@ def batch_figure(sweep: pd.DataFrame) -> go.Figure:
 _MEMORY_STYLES = ((theme.DECODE, "solid", "fits in memory"), (theme.COMM, "dash", "KV cache would not fit"))
 
 
-def _add_batch_curves(
-    figure: Plot, inside: pd.DataFrame, outside: pd.DataFrame, column: str, col: int, hover: str
-) -> None:
+def _add_batch_curves(figure: Plot, inside: Table, outside: Table, column: str, col: int, hover: str) -> None:
     """``column`` against batch on panel ``col``: solid where the KV cache fits, dashed beyond."""
     for part, (colour, dash, name) in zip((inside, outside), _MEMORY_STYLES, strict=True):
         if not len(part):
@@ -224,7 +230,7 @@ def _add_batch_curves(
         )
 
 
-def _add_chosen_batch(figure: Plot, chosen: pd.DataFrame, column: str, col: int, hover: str) -> None:
+def _add_chosen_batch(figure: Plot, chosen: Table, column: str, col: int, hover: str) -> None:
     """The scenario's own batch as a marker on panel ``col`` (when the sweep holds it)."""
     if len(chosen):
         figure.add_trace(
@@ -272,9 +278,10 @@ def _mark_memory_limit(figure: Plot, max_batch: int, top: float) -> None:
         )
 
 
-def pareto_plot(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> Plot:
+def pareto_plot(sweep: Table | pd.DataFrame, *, tpot_slo_s: float | None = None) -> Plot:
     """Latency–throughput trade-off: time per output token against throughput per accelerator,
     one point per batch size, with the TPOT target. ``sweep`` is a batch sweep."""
+    sweep = Table.of(sweep)
     _require(
         sweep,
         ["batch_size", "tpot_s", "output_tokens_per_s_per_accelerator", "fits_in_memory", "chosen"],
@@ -285,14 +292,14 @@ def pareto_plot(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> Plot
     _add_pareto_curves(figure, inside, outside)
     if len(inside):
         _label_batches(figure, _spaced(inside, "output_tokens_per_s_per_accelerator", PARETO_LABELS))
-    chosen = sweep[sweep["chosen"].astype(bool)]
+    chosen = sweep.rows(sweep["chosen"].astype(bool))
     if len(chosen):
         figure.add_trace(
             scatter(
                 x=chosen["output_tokens_per_s_per_accelerator"],
                 y=chosen["tpot_s"] / MILLI,
                 mode="markers",
-                name=f"this scenario (batch {int(chosen['batch_size'].iloc[0])})",
+                name=f"this scenario (batch {int(chosen['batch_size'][0])})",
                 marker={"size": 13, "color": theme.DECODE, "line": {"color": theme.INK, "width": 1.5}},
                 hovertemplate="this scenario: %{x:,.0f} tokens/s, %{y:.3g} ms/token<extra></extra>",
             )
@@ -312,12 +319,12 @@ def pareto_plot(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> Plot
     return figure
 
 
-def pareto_figure(sweep: pd.DataFrame, *, tpot_slo_s: float | None = None) -> go.Figure:
+def pareto_figure(sweep: Table | pd.DataFrame, *, tpot_slo_s: float | None = None) -> go.Figure:
     """:func:`pareto_plot` as a plotly Figure."""
     return pareto_plot(sweep, tpot_slo_s=tpot_slo_s).figure()
 
 
-def _add_pareto_curves(figure: Plot, inside: pd.DataFrame, outside: pd.DataFrame) -> None:
+def _add_pareto_curves(figure: Plot, inside: Table, outside: Table) -> None:
     """TPOT (ms) against throughput: solid where the KV cache fits, dashed beyond."""
     for part, (colour, dash, name) in zip((inside, outside), _MEMORY_STYLES, strict=True):
         if not len(part):
@@ -336,7 +343,7 @@ def _add_pareto_curves(figure: Plot, inside: pd.DataFrame, outside: pd.DataFrame
         )
 
 
-def _label_batches(figure: Plot, labelled: pd.DataFrame) -> None:
+def _label_batches(figure: Plot, labelled: Table) -> None:
     """Text labels "B=<batch>" at the given points of the curve."""
     figure.add_trace(
         scatter(
@@ -352,13 +359,13 @@ def _label_batches(figure: Plot, labelled: pd.DataFrame) -> None:
     )
 
 
-def _spaced(frame: pd.DataFrame, column: str, count: int) -> pd.DataFrame:
+def _spaced(frame: Table, column: str, count: int) -> Table:
     """Rows whose ``column`` values are at least 1/count of the range apart (first row kept)."""
-    values = frame[column].to_numpy(dtype=float)
+    values = np.asarray(frame[column], dtype=float)
     gap = (values.max() - values.min()) / max(count, 1)
     keep, last = [], -math.inf
     for index, value in enumerate(values):
         if value - last >= gap:
             keep.append(index)
             last = value
-    return frame.iloc[keep]
+    return frame.rows(keep)

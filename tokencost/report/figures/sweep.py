@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
-
-import pandas as pd
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
 
 from tokencost.report import theme
 from tokencost.report.figures.base import MILLI, _base, _require
+
+if TYPE_CHECKING:  # the sweep report's frames come from pandas; plotly is imported where used
+    import pandas as pd
+    import plotly.graph_objects as go
 
 SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x", "star", "cross", "hexagon")
 
@@ -32,6 +34,8 @@ def sweep_pareto_figure(cloud: pd.DataFrame, front: pd.DataFrame) -> go.Figure:
     """Every feasible configuration (``cloud``, thinned) as a point, coloured by hardware and
     shaped by weight precision; the Pareto front (``front``) as a line through the points that no
     other configuration beats on both time per output token and $ per million output tokens."""
+    import plotly.graph_objects as go
+
     needed = ["tpot_s", "usd_per_million_output_tokens", "hardware", "precision_weights"]
     _require(cloud, needed, "sweep_pareto_figure")
     _require(front, needed, "sweep_pareto_figure")

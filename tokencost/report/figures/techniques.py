@@ -3,20 +3,25 @@ with the prefix cache and without it (pure figure)."""
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING
 
 from tokencost.report import theme
 from tokencost.report.figures.base import MILLI, _plot_pairs, _require
 from tokencost.report.figures.plot import Plot, bar, scatter
+from tokencost.sweep.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
 
 
-def turns_plot(turns: pd.DataFrame) -> Plot:
+def turns_plot(turns: Table | pd.DataFrame) -> Plot:
     """Left: each turn's prompt tokens, cached and new, stacked. Right: its mean TTFT in ms.
 
     ``turns`` has ``turn``, ``prompt_tokens``, ``cached_tokens`` and ``ttft_s`` (the scenario as
     written), and optionally ``ttft_without_cache_s`` (the same with the cache off).
     """
+    turns = Table.of(turns)
     _require(turns, ["turn", "prompt_tokens", "cached_tokens", "ttft_s"], "turns_figure")
     figure = _plot_pairs(
         "Each turn resends the task so far: what the cache saves, turn by turn",
@@ -62,6 +67,6 @@ def turns_plot(turns: pd.DataFrame) -> Plot:
     return figure
 
 
-def turns_figure(turns: pd.DataFrame) -> go.Figure:
+def turns_figure(turns: Table | pd.DataFrame) -> go.Figure:
     """:func:`turns_plot` as a plotly Figure."""
     return turns_plot(turns).figure()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import html
-from typing import Any
-
-import pandas as pd
-import plotly.graph_objects as go
+from typing import TYPE_CHECKING, Any
 
 from tokencost.report import format as fmt
 from tokencost.report import theme
 from tokencost.report.figures.base import _plot, _require
 from tokencost.report.figures.plot import Plot, bar
+from tokencost.sweep.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
 
 DEFAULT_TEMPERATURE = 1.0
 
@@ -27,21 +29,26 @@ def _temperature_title(prompt: str, temperature: float, entropy_bits: float) -> 
 
 
 def temperature_plot(
-    sweep: pd.DataFrame, *, prompt: str = "The sky is", initial_temperature: float = DEFAULT_TEMPERATURE
+    sweep: Table | pd.DataFrame,
+    *,
+    prompt: str = "The sky is",
+    initial_temperature: float = DEFAULT_TEMPERATURE,
 ) -> Plot:
     """Bars of next-token probabilities with a slider over temperature.
 
-    ``sweep`` is :func:`tokencost.sweep.curves.temperature_sweep` (tidy rows of temperature, token,
-    probability, entropy_bits). The slider restyles the bars in the browser; no server.
+    ``sweep`` is :func:`tokencost.sweep.temperature.temperature_table` (or the DataFrame of
+    ``temperature_sweep``: tidy rows of temperature, token, probability, entropy_bits). The
+    slider restyles the bars in the browser; no server.
     """
+    sweep = Table.of(sweep)
     _require(sweep, ["temperature", "token", "probability", "entropy_bits"], "temperature_figure")
     prompt = html.escape(prompt)
     temperatures = sorted({float(t) for t in sweep["temperature"]})
     start = min(range(len(temperatures)), key=lambda i: abs(temperatures[i] - initial_temperature))
-    first = sweep[sweep["temperature"] == temperatures[start]]
+    first = sweep.rows(sweep["temperature"] == temperatures[start])
     tokens = [html.escape(str(token)) for token in first["token"]]
     figure = _plot(
-        _temperature_title(prompt, temperatures[start], float(first["entropy_bits"].iloc[0])), height=480
+        _temperature_title(prompt, temperatures[start], float(first["entropy_bits"][0])), height=480
     )
     figure.add_trace(
         bar(
@@ -55,7 +62,7 @@ def temperature_plot(
             name="probability",
         )
     )
-    steps = [_slider_step(sweep[sweep["temperature"] == t], prompt, t) for t in temperatures]
+    steps = [_slider_step(sweep.rows(sweep["temperature"] == t), prompt, t) for t in temperatures]
     figure.update_layout(
         sliders=[_temperature_slider(steps, start)],
         margin={"t": 90, "b": 40},
@@ -67,13 +74,16 @@ def temperature_plot(
 
 
 def temperature_figure(
-    sweep: pd.DataFrame, *, prompt: str = "The sky is", initial_temperature: float = DEFAULT_TEMPERATURE
+    sweep: Table | pd.DataFrame,
+    *,
+    prompt: str = "The sky is",
+    initial_temperature: float = DEFAULT_TEMPERATURE,
 ) -> go.Figure:
     """:func:`temperature_plot` as a plotly Figure."""
     return temperature_plot(sweep, prompt=prompt, initial_temperature=initial_temperature).figure()
 
 
-def _slider_step(part: pd.DataFrame, prompt: str, temperature: float) -> dict[str, Any]:
+def _slider_step(part: Table, prompt: str, temperature: float) -> dict[str, Any]:
     """One slider step: restyle the bars to ``part``'s probabilities and retitle (escaped prompt)."""
     return {
         "method": "update",
@@ -83,7 +93,7 @@ def _slider_step(part: pd.DataFrame, prompt: str, temperature: float) -> dict[st
                 "y": [part["probability"].tolist()],
                 "text": [[fmt.percent(p, 1) for p in part["probability"]]],
             },
-            {"title.text": _temperature_title(prompt, temperature, float(part["entropy_bits"].iloc[0]))},
+            {"title.text": _temperature_title(prompt, temperature, float(part["entropy_bits"][0]))},
         ],
     }
 
