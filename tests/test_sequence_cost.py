@@ -176,3 +176,13 @@ def test_a_bad_value_is_a_one_line_error(tmp_path: Path, value: str, fragment: s
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert fragment in lines[0] and lines[0].startswith(f"{path}:4:")
+
+
+def test_the_reports_assumptions_show_a_nonzero_cost():
+    # The inputs page lists the cost beside the step overhead when a scenario states one (0.1 ms
+    # shows as "100 µs"), and leaves the row out at the default 0.
+    from tokencost.report.inputs import _assumptions
+
+    shown = _assumptions(scenario(PER_SEQUENCE_S))
+    assert "per-sequence cost" in shown and "100 µs" in shown
+    assert "per-sequence cost" not in _assumptions(scenario())

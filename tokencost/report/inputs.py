@@ -59,6 +59,7 @@ UNIT_OF_KEY: dict[str, Any] = {
     "ttft_s": fmt.seconds,
     "tpot_s": fmt.seconds,
     "step_overhead_s": fmt.seconds,
+    "sequence_overhead_s": fmt.seconds,
 }
 
 
@@ -163,6 +164,12 @@ def _assumptions(scenario: Scenario) -> str:
         f'<tr><td>step overhead</td><td class="num">{escape(fmt.seconds(efficiency.step_overhead_s))}</td>'
         "<td>fixed seconds per forward pass (0: pure roofline)</td></tr>"
     )
+    if efficiency.sequence_overhead_s:
+        rows.append(
+            '<tr><td>per-sequence cost</td><td class="num">'
+            f"{escape(fmt.seconds(efficiency.sequence_overhead_s))}</td>"
+            "<td>per decode step, each sequence beyond the first: (B − 1)·s</td></tr>"
+        )
     return (
         '<table><thead><tr><th>assumption</th><th class="num">value</th><th>origin</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
