@@ -277,8 +277,8 @@ def _solve(
     if not ok.any():
         return found
     sub = take(dep, ok)
-    held: Any = cap[ok]
-    traffic = _traffic(template, prompt[ok], out[ok], held)
+    held, prompt, out = _read_only(cap[ok], prompt[ok], out[ok])  # memo keys by identity
+    traffic = _traffic(template, prompt, out, held)
     capacity: Any = op.capacity_requests_per_s(sub, held, traffic)
     point = op.fixed_batch(sub, held, traffic)
     fixed_replicas = np.array([float(api.serving_spec(t).replicas or 0) for t in templates], dtype=float)
@@ -295,8 +295,16 @@ def _solve(
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
     slo = _Slo(targets[0][ok], targets[1][ok])
     ev = api._feasible(_Stand(slo), sub, view.BASE, solved, max_batch[ok], [])  # type: ignore[arg-type]
-    picked = {"input_tokens": prompt[ok], "output_tokens": out[ok], "which": rows.which[ok]}
+    picked = {"input_tokens": prompt, "output_tokens": out, "which": rows.which[ok]}
     return {**found, **picked, "ok": ok, "dep": sub, "ev": ev, "saturated": saturated, "has_rate": has_rate}
+
+
+def _read_only(*columns: np.ndarray) -> tuple[Any, ...]:
+    """``columns``, made read-only: the step functions' memo keys them by identity (no bytes
+    copied and hashed: :func:`tokencost.model.memo.key_of`)."""
+    for column in columns:
+        column.setflags(write=False)
+    return columns
 
 
 def evaluate_columns(
