@@ -16,8 +16,8 @@ colocated serving (no ``serving.disaggregated``), no ``speculative``, no prefix 
 conversation (cached tokens 0), continuous or static batching without chunked prefill, the load
 given as a fixed ``workload.batch_size`` (with or without a request rate: replicas =
 ``ceil(rate / capacity)``, or ``serving.replicas``) or not at all (a replica kept full at its
-cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, found by a bisection over
-integer batches on arrays), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
+cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, solved per linear piece on
+columns), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
 ``hardware.ownership``) and no ``efficiency.decode_compute``. Everything else — rate-driven
 continuous batching with fleet sizing, a closed loop, the features above — is evaluated one
 configuration at a time by :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so
@@ -35,7 +35,7 @@ import numpy as np
 
 from tokencost import api
 from tokencost import vectorised_view as view
-from tokencost.model import fleet, prefix, serving
+from tokencost.model import fleet, prefix, serving, within
 from tokencost.model import operating as op
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
@@ -223,27 +223,29 @@ def slo_batch_cap(
     dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
-    batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), found by
-    bisection (TPOT grows with the batch), and what limits it ("memory" or "slo")."""
-    cap, memory = _bisect_cap(dep, traffic, max_batch, target_s)
+    batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), solved
+    per linear piece as the scalar solve does, and what limits it ("memory" or "slo")."""
+    cap, memory = _solved_cap(dep, traffic, max_batch, target_s)
     return cap, CAP_REASONS[np.where(memory, MEMORY, SLO)]
 
 
-def _bisect_cap(
+def _solved_cap(
     dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`slo_batch_cap`'s cap, and whether memory (``max_batch`` itself) limits it."""
-    low = np.zeros_like(max_batch)  # the largest batch known to pass (0: none yet)
-    high = max_batch.copy()
+    """:func:`slo_batch_cap`'s cap, and whether memory (``max_batch`` itself) limits it:
+    :func:`tokencost.model.fleet.largest_within` over [1, max_batch] on columns, each row through
+    the scalar solve's rounds (the same lines, guesses and evaluations: the same cap)."""
+
+    def tpot(rows: np.ndarray, batch: np.ndarray) -> np.ndarray:  # the TPOT of rows at batch
+        on, part = dep, traffic  # all rows (increasing): no gather
+        if rows.size < max_batch.size:
+            on = take(dep, rows)
+            part = traffic._replace(**{k: v[rows] for k, v in traffic._asdict().items() if np.ndim(v)})
+        return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part), dtype=float)
+
     target = np.where(np.isnan(target_s), np.inf, target_s)
-    while np.any(low < high):
-        middle = np.maximum(np.floor((low + high + 1.0) / 2.0), 1.0)
-        passes = op.capacity_tpot_s(dep, middle, traffic) <= target
-        active = low < high
-        low = np.where(active & passes, middle, low)
-        high = np.where(active & ~passes, middle - 1.0, high)
-    memory = low >= max_batch
-    return np.where(memory, max_batch, np.maximum(low, 1.0)), memory
+    found = within.largest_within_columns(tpot, target, max_batch)
+    return np.where(found >= max_batch, max_batch, np.maximum(found, 1.0)), found >= max_batch
 
 
 def _traffic(template: Scenario, prompt: np.ndarray, out: np.ndarray, cap: np.ndarray) -> op.Traffic:
@@ -269,7 +271,7 @@ def _solve(
     search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
     if search.any():
         traffic = _traffic(template, prompt[search], out[search], limit[search])
-        found_cap, memory = _bisect_cap(take(dep, search), traffic, limit[search], targets[1][search])
+        found_cap, memory = _solved_cap(take(dep, search), traffic, limit[search], targets[1][search])
         cap[search] = found_cap
         cap_reason[search] = np.where(memory, np.where(by_engine[search], ENGINE, MEMORY), SLO)
     ok = (max_batch >= 1) & (cap <= max_batch)
