@@ -55,3 +55,38 @@ def test_as_float_keeps_floats_and_converts_the_rest() -> None:
     assert isinstance(converted, np.ndarray) and converted.dtype == np.float64
     array = np.ones(3)
     assert memo.as_float(array) is array
+
+
+def test_large_read_only_arrays_are_keyed_by_identity_writable_ones_by_bytes() -> None:
+    size = memo.MEMO_ARRAY_SIZE + 1
+    frozen = np.arange(size, dtype=float)
+    frozen.setflags(write=False)
+    twin = frozen.copy()
+    twin.setflags(write=False)
+    key = memo.key_of(frozen, limit=np.inf)
+    assert key == memo.key_of(frozen, limit=np.inf)  # the same array: the same key
+    assert key != memo.key_of(twin, limit=np.inf)  # an equal array elsewhere: another key (a miss)
+    writable = np.arange(size, dtype=float)
+    assert memo.key_of(writable, limit=np.inf) == memo.key_of(writable.copy(), limit=np.inf)  # bytes
+    view = writable[:]
+    view.setflags(write=False)  # read-only, but its base can still change: keyed by its bytes
+    before = memo.key_of(view, limit=np.inf)
+    writable[0] = -1.0
+    assert memo.key_of(view, limit=np.inf) != before
+    small = np.arange(4, dtype=float)
+    small.setflags(write=False)
+    assert memo.key_of(small) == memo.key_of(small.copy())  # small arrays: by their bytes
+
+
+def test_an_identity_key_holds_its_array(dep: serving.Deployment) -> None:
+    class Owner:
+        memo: dict = {}  # noqa: RUF012
+        memo_any_size = True
+
+    owner = Owner()
+    batch = np.full(memo.MEMO_ARRAY_SIZE + 1, 8.0)
+    batch.setflags(write=False)
+    first = memo.memoized(owner, "step", (batch,), lambda: batch * 2.0)
+    assert memo.memoized(owner, "step", (batch,), lambda: batch * 3.0) is first  # remembered
+    [key] = owner.memo
+    assert key[1].value is batch  # the entry keeps the array alive: its id is not reused

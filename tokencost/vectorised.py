@@ -16,8 +16,8 @@ colocated serving (no ``serving.disaggregated``), no ``speculative``, no prefix 
 conversation (cached tokens 0), continuous or static batching without chunked prefill, the load
 given as a fixed ``workload.batch_size`` (with or without a request rate: replicas =
 ``ceil(rate / capacity)``, or ``serving.replicas``) or not at all (a replica kept full at its
-cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, found by a bisection over
-integer batches on arrays), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
+cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, solved per linear piece on
+columns), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
 ``hardware.ownership``) and no ``efficiency.decode_compute``. Everything else — rate-driven
 continuous batching with fleet sizing, a closed loop, the features above — is evaluated one
 configuration at a time by :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so
@@ -35,7 +35,7 @@ import numpy as np
 
 from tokencost import api
 from tokencost import vectorised_view as view
-from tokencost.model import fleet, prefix, serving
+from tokencost.model import fleet, prefix, serving, within
 from tokencost.model import operating as op
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
@@ -224,27 +224,29 @@ def slo_batch_cap(
     dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
-    batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), found by
-    bisection (TPOT grows with the batch), and what limits it ("memory" or "slo")."""
-    cap, memory = _bisect_cap(dep, traffic, max_batch, target_s)
+    batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), solved
+    per linear piece as the scalar solve does, and what limits it ("memory" or "slo")."""
+    cap, memory = _solved_cap(dep, traffic, max_batch, target_s)
     return cap, CAP_REASONS[np.where(memory, MEMORY, SLO)]
 
 
-def _bisect_cap(
+def _solved_cap(
     dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`slo_batch_cap`'s cap, and whether memory (``max_batch`` itself) limits it."""
-    low = np.zeros_like(max_batch)  # the largest batch known to pass (0: none yet)
-    high = max_batch.copy()
+    """:func:`slo_batch_cap`'s cap, and whether memory (``max_batch`` itself) limits it:
+    :func:`tokencost.model.fleet.largest_within` over [1, max_batch] on columns, each row through
+    the scalar solve's rounds (the same lines, guesses and evaluations: the same cap)."""
+
+    def tpot(rows: np.ndarray, batch: np.ndarray) -> np.ndarray:  # the TPOT of rows at batch
+        on, part = dep, traffic  # all rows (increasing): no gather
+        if rows.size < max_batch.size:
+            on = take(dep, rows)
+            part = traffic._replace(**{k: v[rows] for k, v in traffic._asdict().items() if np.ndim(v)})
+        return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part), dtype=float)
+
     target = np.where(np.isnan(target_s), np.inf, target_s)
-    while np.any(low < high):
-        middle = np.maximum(np.floor((low + high + 1.0) / 2.0), 1.0)
-        passes = op.capacity_tpot_s(dep, middle, traffic) <= target
-        active = low < high
-        low = np.where(active & passes, middle, low)
-        high = np.where(active & ~passes, middle - 1.0, high)
-    memory = low >= max_batch
-    return np.where(memory, max_batch, np.maximum(low, 1.0)), memory
+    found = within.largest_within_columns(tpot, target, max_batch)
+    return np.where(found >= max_batch, max_batch, np.maximum(found, 1.0)), found >= max_batch
 
 
 def _traffic(template: Scenario, prompt: np.ndarray, out: np.ndarray, cap: np.ndarray) -> op.Traffic:
@@ -270,7 +272,7 @@ def _solve(
     search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
     if search.any():
         traffic = _traffic(template, prompt[search], out[search], limit[search])
-        found_cap, memory = _bisect_cap(take(dep, search), traffic, limit[search], targets[1][search])
+        found_cap, memory = _solved_cap(take(dep, search), traffic, limit[search], targets[1][search])
         cap[search] = found_cap
         cap_reason[search] = np.where(memory, np.where(by_engine[search], ENGINE, MEMORY), SLO)
     ok = (max_batch >= 1) & (cap <= max_batch)
@@ -278,8 +280,8 @@ def _solve(
     if not ok.any():
         return found
     sub = take(dep, ok)
-    held: Any = cap[ok]
-    traffic = _traffic(template, prompt[ok], out[ok], held)
+    held, out, prompt = *_read_only(cap[ok], out[ok]), prompt[ok]  # prompt by bytes: prompt - 0 hits
+    traffic = _traffic(template, prompt, out, held)
     capacity: Any = op.capacity_requests_per_s(sub, held, traffic)
     point = op.fixed_batch(sub, held, traffic)
     fixed_replicas = np.array([float(api.serving_spec(t).replicas or 0) for t in templates], dtype=float)
@@ -296,8 +298,16 @@ def _solve(
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
     slo = _Slo(targets[0][ok], targets[1][ok])
     ev = api._feasible(_Stand(slo), sub, view.BASE, solved, max_batch[ok], [])  # type: ignore[arg-type]
-    picked = {"input_tokens": prompt[ok], "output_tokens": out[ok], "which": rows.which[ok]}
+    picked = {"input_tokens": prompt, "output_tokens": out, "which": rows.which[ok]}
     return {**found, **picked, "ok": ok, "dep": sub, "ev": ev, "saturated": saturated, "has_rate": has_rate}
+
+
+def _read_only(*columns: np.ndarray) -> tuple[Any, ...]:
+    """``columns``, made read-only: the step functions' memo keys them by identity (no bytes
+    copied and hashed: :func:`tokencost.model.memo.key_of`)."""
+    for column in columns:
+        column.setflags(write=False)
+    return columns
 
 
 def evaluate_columns(

@@ -111,6 +111,7 @@ def _economics(
 # ------------------------------------------------------------------------------------ columns
 
 
+BLOCK_COLUMNS = 16  # float columns allocated at once (Table._fresh)
 _KINDS = {"float64": "float", "int64": "int", "bool": "bool", "string": "object"}  # column type -> kind
 
 
@@ -136,6 +137,7 @@ class Table:
         self.n, self.kinds, self.defaults = n, *_kinds_and_defaults()
         self.columns: Columns = {}
         self.owned: set[str] = set()  # columns made here (writable, held by no one else)
+        self.spare: list[np.ndarray] = []  # float columns allocated, not yet used (_fresh)
 
     def kind(self, key: str) -> str:
         return self.kinds.get(key, "float" if key.startswith(BREAKDOWN) else "object")
@@ -151,7 +153,16 @@ class Table:
         value = np.nan if value is None else value
         if isinstance(value, np.ndarray) and value.shape == (self.n,):
             return value if value.dtype == float else value.astype(float)
-        return np.full(self.n, value, dtype=float)
+        found = self._fresh()
+        found.fill(value)
+        return found
+
+    def _fresh(self) -> np.ndarray:
+        """A new float column: a row of a block of :data:`BLOCK_COLUMNS` (one allocation, which
+        numpy backs with huge pages when large: a fraction of the page faults of separate ones)."""
+        if not self.spare:
+            self.spare = list(np.empty((BLOCK_COLUMNS, self.n)))
+        return self.spare.pop()
 
     def column(self, key: str) -> np.ndarray:
         """The column ``key``, writable and its own (made from the default if not yet put)."""

@@ -4,7 +4,8 @@ An evaluation asks for the same prefill and decode steps of one replica many tim
 cap, the capacity, the operating point and its percentiles, the records). The functions of
 :mod:`tokencost.model.serving` and :mod:`tokencost.model.prefix` keep what they computed in a
 dict that lives on the deployment (``Deployment.memo``), keyed by the function's name and its
-arguments (scalars, a 0-d float array as the float it holds, or small arrays by their bytes), so
+arguments (scalars, a 0-d float array as the float it holds, small arrays by their bytes, large
+read-only ones by identity: see :func:`key_of`), so
 the physics is computed once per deployment and argument, by the same code. Large arrays (a
 sweep) are computed every time, except on an owner whose ``memo_any_size`` is true: a
 struct-of-arrays deployment (:mod:`tokencost.vectorised`), whose arguments are as long as it is
@@ -42,7 +43,10 @@ def is_scalar(*values: object) -> bool:
 
 def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] | None:
     """A hashable key for ``values`` (scalars, numpy arrays of at most ``limit`` elements), None
-    when one is neither."""
+    when one is neither. An array is keyed by its bytes, but one of more than
+    :data:`MEMO_ARRAY_SIZE` elements that no one can write into (:func:`_frozen`: a result the
+    memo froze, a column :mod:`tokencost.vectorised` made read-only) by its identity: copying
+    and hashing its bytes costs more than many of the results it keys."""
     key: list[Any] = []
     for value in values:
         if type(value) is float or isinstance(value, (int, float)):  # the first test: the common case
@@ -50,10 +54,40 @@ def key_of(*values: object, limit: float = MEMO_ARRAY_SIZE) -> tuple[Any, ...] |
         elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == np.float64:
             key.append(float(value))  # a 0-d float array is the float it holds (the same result)
         elif isinstance(value, np.ndarray) and value.size <= limit:
-            key.append((value.dtype.str, value.shape, value.tobytes()))
+            key.append(_Same(value) if value.size > MEMO_ARRAY_SIZE and _frozen(value) else _bytes_key(value))
         else:
             return None
     return tuple(key)
+
+
+def _bytes_key(value: np.ndarray) -> tuple[Any, ...]:
+    return (value.dtype.str, value.shape, value.tobytes())
+
+
+def _frozen(value: np.ndarray) -> bool:
+    """No one can write into ``value``: it and every array it views are read-only."""
+    found: Any = value
+    while isinstance(found, np.ndarray):
+        if found.flags.writeable:
+            return False
+        found = found.base
+    return found is None
+
+
+class _Same:
+    """A key part that is one read-only array itself (equal only to itself: no bytes copied and
+    hashed); the memo's key holds the array, so its id is not reused while the entry lives."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
 
 
 def _freeze(result: Any) -> None:
