@@ -18,10 +18,9 @@ given as a fixed ``workload.batch_size`` (with or without a request rate: replic
 ``ceil(rate / capacity)``, or ``serving.replicas``) or not at all (a replica kept full at its
 cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, solved per linear piece on
 columns), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
-``hardware.ownership``) and no ``efficiency.decode_compute``. Everything else — rate-driven
-continuous batching with fleet sizing, a closed loop, the features above — is evaluated one
-configuration at a time by :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so
-for such scenarios).
+``hardware.ownership``), no ``efficiency.decode_compute`` or ``sequence_overhead_s``. The rest
+(fleet sizing for a rate, a closed loop, the features above) goes one configuration at a time
+through :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so for such scenarios).
 """
 
 from __future__ import annotations
