@@ -53,10 +53,17 @@ def _prefill_cached(
     if isinstance(prompt_tokens, (int, float)) and isinstance(cached_tokens, (int, float)):
         prompt: ArrayLike = float(prompt_tokens)  # floats: each pass below from the memo
         cached: ArrayLike = min(float(cached_tokens), prompt)
+    elif isinstance(cached_tokens, (int, float)) and cached_tokens == 0:
+        # Columns with nothing cached: the new tokens are the prompt itself (P − 0 = P exactly),
+        # so the suffix pass and the cached one are the full and head passes, from the memo.
+        prompt, cached = np.asarray(prompt_tokens, dtype=float), 0.0
     else:
         prompt = np.asarray(prompt_tokens, dtype=float)
         cached = np.minimum(np.asarray(cached_tokens, dtype=float), prompt)
-    new = prompt - cached if isinstance(prompt, float) else np.subtract(prompt, cached)
+    if isinstance(prompt, float):
+        new = prompt - cached
+    else:
+        new = prompt if isinstance(cached, float) and cached == 0.0 else np.subtract(prompt, cached)
     full = serving.prefill(dep, prompt, batch)
     done = serving.prefill(dep, cached, batch)
     head = serving.prefill(dep, 0.0, batch)
