@@ -97,7 +97,7 @@ def _economics(
 ) -> dict[str, Any]:
     """:func:`tokencost.economics_view.economics_fields` for rented hardware and no pricing (the
     power fields from :func:`~tokencost.economics_view.power_fields` on columns)."""
-    fields: dict[str, Any] = {"usd_per_hour_breakdown.rental": dep.usd_per_hour}
+    fields: dict[str, Any] = {BREAKDOWN + ev_view.RENTAL: dep.usd_per_hour}
     known = np.array([t.hardware.power_w is not None for t in templates])[which]
     if known.any():
         host = np.array([ev_view.host_power_and_pue(t) for t in templates], dtype=float)[which]
