@@ -143,6 +143,15 @@ def test_a_burst_of_requests_is_a_static_batch_and_a_closed_loop_is_not():
     assert loop.scenario["workload"]["concurrency"] == 64 and "batching" not in loop.scenario["serving"]
 
 
+def test_a_row_marked_not_scored_is_skipped_with_its_reason():
+    marked = _raw(metric="tpot_s", value="0.06", notes="2 requests sent at once; not scored: a stall; more")
+    assert to_row(marked) == "not scored: a stall"
+    rows = {raw["id"]: raw for raw in read_rows()}
+    reason = to_row(rows["m249"])  # dstack TGI, 2 requests: mean ITL above its own P99 ITL
+    assert isinstance(reason, str) and reason.startswith("not scored: its mean TPOT holds one stall")
+    assert not isinstance(to_row(rows["m250"]), str)  # the next row of the same log is scored
+
+
 def test_hybrid_cube_mesh_rows_take_ring_all_reduces():
     rows = {raw["id"]: raw for raw in read_rows()}
     assert "hybrid cube mesh" in rows["m023"]["notes"]

@@ -34,6 +34,9 @@ What the table leaves open is filled by the rules below, each stated where it is
   prompt tokens instead of 128 add 1.5 % (70B, batch 1) to 7 % (405B, batch 128) to the latency,
   where computing them would add 8-80 %. (The prefix is then held once per replica, not once per
   sequence; these rows have memory to spare.)
+* not scored: a row whose notes say ``not scored: <reason>`` is kept in the table (the number is
+  what the source prints) but skipped with that reason: the source itself shows the figure is
+  another quantity than the model predicts (``tokencost/data/MEASUREMENTS.md``, "Rows not scored").
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ _RING = "hybrid cube mesh"
 _STATIC = ("benchmark_latency", "sent at once")
 _V1 = re.compile(r"\bv?0\.(\d+)\.")
 V1_FROM_MINOR = 8  # vLLM's V1 engine is the default from v0.8
+_NOT_SCORED = re.compile(r"not scored: ([^;]+)")
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,9 @@ def _prompts_cached(raw: dict[str, str]) -> bool:
 
 def to_row(raw: dict[str, str]) -> Row | str:
     """The row ready to predict, or why it is skipped."""
+    not_scored = _NOT_SCORED.search(raw["notes"])
+    if not_scored:
+        return f"not scored: {not_scored.group(1).strip()}"
     if raw["metric"] not in METRICS:
         return f"metric {raw['metric']} not predicted"
     weights = _weights(raw)
