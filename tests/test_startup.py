@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 import tokencost
 from tokencost.report import theme
 from tokencost.report.figures import base
+from tokencost.report.figures.plot import Plot, attach_theme
 from tokencost.scenario.catalog import read_preset_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ def test_the_pair_of_panels_has_the_template_update_layout_gives_it():
     )
 
 
-@pytest.mark.parametrize("default", [None, "plotly_white"])
+@pytest.mark.parametrize("default", [None, "plotly_white", "none", "plotly_white+presentation"])
 def test_another_default_template_is_merged_as_plotly_merges_it(monkeypatch, default):
     monkeypatch.setattr(pio.templates, "default", default)
     expected = go.Figure()
@@ -144,7 +145,7 @@ def test_another_default_template_is_merged_as_plotly_merges_it(monkeypatch, def
 def _pairs_as_first_written(title: str, left: str, right: str) -> go.Figure:
     """The pair of panels the way plotly's own calls draw it (subplot titles, then restyled)."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=0.12)
-    base._apply_theme(figure)
+    attach_theme(figure)
     figure.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
     figure.update_annotations(font={"size": 13, "color": theme.MUTED}, xanchor="left", x=None)
     for index, annotation in enumerate(figure.layout.annotations):
@@ -182,3 +183,19 @@ def test_full_height_shapes_are_what_add_vline_and_add_vrect_draw():
         base._full_height(drawn, {"type": "line", "x0": 2, "x1": 2, "line": line}, row=1, col=col)
     assert drawn.to_plotly_json() == expected.to_plotly_json()
     assert [shape.xref for shape in drawn.layout.shapes] == ["x", "x"]
+
+
+@pytest.mark.parametrize("default", ["none", "plotly_white+presentation", "registered-here"])
+def test_a_default_template_plotly_does_not_ship_as_a_file_still_themes_the_plot(monkeypatch, default):
+    # "none", combinations and registered templates are not JSON files in plotly's package data:
+    # the plain-dict Plot reads them from plotly.io.templates, as a validated Figure does.
+    if default == "registered-here":
+        pio.templates[default] = go.layout.Template(layout={"font": {"size": 9}})
+    monkeypatch.setattr(pio.templates, "default", default)
+    try:
+        expected = go.Figure()
+        expected.update_layout(template=theme.TEMPLATE)
+        assert Plot().to_dict()["layout"]["template"] == expected.to_plotly_json()["layout"]["template"]
+    finally:
+        if default == "registered-here":
+            del pio.templates[default]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tokencost.report import theme
-from tokencost.report.figures.plot import PANEL_GAP, Plot, _validated_theme, default_template
+from tokencost.report.figures.plot import PANEL_GAP, Plot, attach_theme
 
 if TYPE_CHECKING:  # plotly's Figure machinery is imported where a Figure is built, not for a Plot
     import plotly.graph_objects as go
@@ -18,33 +18,11 @@ PER_THOUSAND_REQUESTS = 1000.0
 PHASE_COLOURS = {"prefill": theme.PREFILL, "decode": theme.DECODE, "communication": theme.COMM}
 
 
-def _apply_theme(figure: go.Figure) -> None:
-    """Give ``figure`` the report's template, as ``update_layout(template=theme.TEMPLATE)`` would.
-
-    The template is attached the way plotly attaches its own default one (layout validation off
-    for this one assignment); each figure gets its own copy.
-    """
-    import plotly.io as pio
-
-    default = pio.templates.default
-    if not isinstance(default, str):  # no default, or a Template object: let plotly merge
-        figure.update_layout(template=theme.TEMPLATE)
-        return
-    _validated_theme()
-    layout = figure.layout
-    validate = layout._validate
-    layout._validate = False
-    try:
-        layout.template = default_template(default)
-    finally:
-        layout._validate = validate
-
-
 def _base(title: str, *, height: int = theme.FIGURE_HEIGHT_PX) -> go.Figure:
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    _apply_theme(figure)
+    attach_theme(figure)
     figure.update_layout(title={"text": title}, height=height)
     return figure
 
@@ -90,7 +68,7 @@ def _pairs(title: str, left: str, right: str) -> go.Figure:
     figure.update_layout(
         annotations=_panel_titles(left, right)
     )  # where make_subplots puts them: the same JSON
-    _apply_theme(figure)
+    attach_theme(figure)
     figure.update_layout(title={"text": title}, height=theme.FIGURE_HEIGHT_PX, margin={"t": 96})
     return figure
 

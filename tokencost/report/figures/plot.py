@@ -50,21 +50,51 @@ def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=4)
-def _template_json(name: str) -> str:
-    raw = pkgutil.get_data("plotly", f"package_data/templates/{name}.json")
-    if raw is None:  # pragma: no cover - plotly always ships its templates as package data
-        raise FileNotFoundError(f"plotly has no template {name!r}")
-    return json.dumps(_merge(json.loads(raw), theme.TEMPLATE))
+def _builtin_template_json(name: str) -> str | None:
+    """Plotly's built-in template ``name`` merged with the theme, as JSON; None for a name that
+    is not one of the JSON files plotly ships ("none", "a+b" combinations, registered ones)."""
+    try:
+        raw = pkgutil.get_data("plotly", f"package_data/templates/{name}.json")
+    except OSError:
+        return None
+    return None if raw is None else json.dumps(_merge(json.loads(raw), theme.TEMPLATE))
 
 
 def default_template(name: str) -> dict[str, Any]:
-    """Plotly's built-in template ``name`` with :data:`theme.TEMPLATE` merged in (a fresh copy).
+    """Plotly's template ``name`` with :data:`theme.TEMPLATE` merged in (a fresh copy).
 
     The built-in templates are JSON files in plotly's package data; read directly they are what
     ``plotly.io.templates[name].to_plotly_json()`` gives after validating them (a test checks),
-    in a millisecond rather than a tenth of a second.
+    in a millisecond rather than a tenth of a second. Any other name (``"none"``, a combination
+    such as ``"plotly_white+presentation"``, a template the user registered) is read from
+    ``plotly.io.templates`` each time, since a user may register a name again.
     """
-    return json.loads(_template_json(name))  # quicker than a deep copy of the cached dict
+    text = _builtin_template_json(name)
+    if text is not None:
+        return json.loads(text)  # quicker than a deep copy of the cached dict
+    import plotly.io as pio
+
+    return _merge(pio.templates[name].to_plotly_json(), theme.TEMPLATE)
+
+
+def attach_theme(figure: go.Figure) -> None:
+    """Give ``figure`` the report's template, as ``update_layout(template=theme.TEMPLATE)`` would:
+    attached the way plotly attaches its own default one (layout validation off for this one
+    assignment, the theme validated once); each figure gets its own copy."""
+    import plotly.io as pio
+
+    name = pio.templates.default
+    if not isinstance(name, str):  # no default, or a Template object: let plotly merge
+        figure.update_layout(template=theme.TEMPLATE)
+        return
+    _validated_theme()
+    layout = figure.layout
+    validate = layout._validate
+    layout._validate = False
+    try:
+        layout.template = default_template(name)
+    finally:
+        layout._validate = validate
 
 
 def _typed(value: Any) -> Any:
@@ -214,21 +244,9 @@ class Plot:
     def figure(self) -> go.Figure:
         """The validated plotly ``Figure`` (a misspelt property raises here)."""
         import plotly.graph_objects as go
-        import plotly.io as pio
 
         figure = go.Figure(data=self.data, layout=self.layout)
-        name = pio.templates.default
-        if not isinstance(name, str):
-            figure.update_layout(template=theme.TEMPLATE)
-            return figure
-        _validated_theme()
-        layout = figure.layout
-        validate = layout._validate
-        layout._validate = False  # as plotly attaches its own default template
-        try:
-            layout.template = default_template(name)
-        finally:
-            layout._validate = validate
+        attach_theme(figure)
         return figure
 
 
