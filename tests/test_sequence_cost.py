@@ -186,3 +186,16 @@ def test_the_reports_assumptions_show_a_nonzero_cost():
     shown = _assumptions(scenario(PER_SEQUENCE_S))
     assert "per-sequence cost" in shown and "100 µs" in shown
     assert "per-sequence cost" not in _assumptions(scenario())
+
+
+def test_a_fused_pass_with_speculation_pays_it_once_per_round_too():
+    # The fused pass's terms are per output token, as a decode step's are: with n-gram drafting
+    # (k = 3, a = 0.7, 2.533 tokens a round) a fused pass of 9 decodes pays 8 × 0.1 ms / 2.533,
+    # not 8 × 0.1 ms per token (which charged the round 2.533 times).
+    drafted = {"method": "ngram", "tokens": 3, "acceptance_rate": 0.7}
+    tokens = float(spec.expected_tokens_per_pass(0.7, 3))
+    costly = StepTimes(deployment(scenario(PER_SEQUENCE_S, speculative=drafted)), 16, 1024)
+    without = StepTimes(deployment(scenario(speculative=drafted)), 16, 1024)
+    extra = costly.fused_pass_s(9, 1000.0, []) - without.fused_pass_s(9, 1000.0, [])
+    assert extra == pytest.approx(8 * PER_SEQUENCE_S / tokens, rel=1e-9)
+    assert serving.sequence_fixed_s(deployment(scenario(speculative=drafted)), 9.0) == 0.0

@@ -11,7 +11,6 @@ import numpy.typing as npt
 from tokencost.model import flops as fl
 from tokencost.model import serving
 from tokencost.model.queueing import gamma_quantile, poisson_pmf, support
-from tokencost.model.sequences import sequence_overhead_s
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     BATCH_AVERAGE_VARIANCE_FRACTION,
@@ -321,7 +320,7 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
         compute = step.compute_s + rate * iteration * pre.compute_s
         memory = step.memory_s + chunk.memory_s - empty.memory_s
         comm = step.comm_s + chunk.comm_s
-        fixed = dep.step_overhead_s + sequence_overhead_s(seen, dep.sequence_overhead_s)  # + (B − 1)·s
+        fixed = dep.step_overhead_s + serving.sequence_fixed_s(dep, seen)  # + (B − 1)·s
         iteration = np.maximum(compute, memory) + comm + fixed
         batch = np.minimum(rate * iteration * max(steps, 1.0), cap)
     seen = np.minimum(1.0 + batch, cap)

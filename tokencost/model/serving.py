@@ -259,24 +259,32 @@ def decode_overhead_s(dep: Deployment) -> float:
     return float(spec.per_output_token(round_s, speculation.tokens_per_pass))
 
 
-def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
-    """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
-    plus the per-sequence cost ``(B − 1)·s`` (:func:`tokencost.model.sequences.sequence_overhead_s`,
-    s = ``dep.sequence_overhead_s``). With speculation the round pays it once — the engine
-    schedules, samples into and updates each sequence once per round: one scheduling iteration,
-    the drafter's forward passes run inside it (vLLM's draft worker "invoke[s] the underlying model
-    multiple times in a single scheduling iteration", https://github.com/vllm-project/vllm/pull/2424,
-    read 2026-12-02) — so per output token it is divided by the tokens a round yields.
-    B is the whole batch: with p pipeline stages the round's p micro-batches hold B sequences.
-    At s = 0 this is :func:`decode_overhead_s` itself (no array is built)."""
-    overhead = decode_overhead_s(dep)
+def sequence_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
+    """The per-sequence cost of a decode step of B sequences per output token: ``(B − 1)·s``
+    (:func:`tokencost.model.sequences.sequence_overhead_s`, s = ``dep.sequence_overhead_s``).
+    With speculation the round pays it once — the engine schedules, samples into and updates each
+    sequence once per round: one scheduling iteration, the drafter's forward passes run inside it
+    (vLLM's draft worker "invoke[s] the underlying model multiple times in a single scheduling
+    iteration", https://github.com/vllm-project/vllm/pull/2424, read 2026-12-02) — so per output
+    token it is divided by the tokens a round yields. B is the whole batch: with p pipeline stages
+    the round's p micro-batches hold B sequences. 0.0 at s = 0 (no array is built). A decode step
+    (:func:`decode_fixed_s`) and a chunked iteration's fused pass both pay it."""
     per_sequence = dep.sequence_overhead_s
     if not np.any(per_sequence):
-        return overhead
+        return 0.0
     extra = seq.sequence_overhead_s(batch, per_sequence)
     if dep.speculation is not None:
         extra = spec.per_output_token(extra, dep.speculation.tokens_per_pass)
-    return overhead + extra
+    return extra
+
+
+def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
+    """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
+    plus :func:`sequence_fixed_s`. At s = 0 this is :func:`decode_overhead_s` itself."""
+    overhead = decode_overhead_s(dep)
+    if not np.any(dep.sequence_overhead_s):
+        return overhead
+    return overhead + sequence_fixed_s(dep, batch)
 
 
 def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:

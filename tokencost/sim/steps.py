@@ -44,7 +44,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from tokencost.model import prefix, sequences, serving
+from tokencost.model import prefix, serving
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 
@@ -65,8 +65,8 @@ class StepTimes:
         # fixed seconds by batch: the overhead plus the per-sequence cost (B − 1)·s, the model's own
         decode_fixed = np.asarray(serving.decode_fixed_s(dep, batch), dtype=float)
         self._decode_fixed: list[float] = np.broadcast_to(decode_fixed, batch.shape).tolist()
-        fused_fixed = self.overhead_s + sequences.sequence_overhead_s(batch, dep.sequence_overhead_s)
-        self._fused_fixed: list[float] = fused_fixed.tolist()  # a fused pass: its decodes' (B − 1)·s
+        fused_fixed = self.overhead_s + serving.sequence_fixed_s(dep, batch)  # its decodes' (B − 1)·s
+        self._fused_fixed: list[float] = np.broadcast_to(fused_fixed, batch.shape).tolist()
         at_zero = serving.decode_step(dep, batch, 0.0)
         at_one = serving.decode_step(dep, batch, 1.0)
         self.decode_compute_s = np.asarray(at_zero.compute_s, dtype=float)
