@@ -49,3 +49,19 @@ def test_edges_none_within_all_within_and_a_bracket_of_one() -> None:
     _check(values, target, high)
     found = within.largest_within_columns(lambda rows, n: values[rows, n.astype(int)], target, high)
     assert found.tolist() == [0.0, 3.0, 1.0, 2.0, 0.0]
+
+
+def test_a_nan_value_misses_the_target_as_in_the_search() -> None:
+    # v(n) = n/1000 below n = 50 and NaN from there: the largest n in [1, 200] with v(n) <= 0.1 is
+    # 49, as the search on the predicate v(n) <= 0.1 finds (a NaN is not within the target).
+    def v(n: float) -> float:
+        return n * 1e-3 if n < 50 else float("nan")
+
+    assert fleet.largest_within(v, 0.1, 1, 200) == 49
+    assert fleet.largest_satisfying(lambda n: np.array([v(float(x)) for x in n]) <= 0.1, 1, 200) == 49
+    values = np.array([[v(float(n)) for n in range(201)]])
+    found = within.largest_within_columns(
+        lambda rows, n: values[rows, n.astype(np.int64)], np.array([0.1]), np.array([200.0])
+    )
+    assert found[0] == 49
+    assert fleet.largest_within(lambda n: float("nan"), 0.1, 1, 200) == 0  # even n = 1 misses

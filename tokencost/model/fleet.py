@@ -185,7 +185,7 @@ def largest_within(value: Callable[[float], float], target: float, low: int, hig
     if high < low:
         return low - 1
     f_low = value(float(low))
-    if f_low > target:
+    if not f_low <= target:  # (a NaN value misses the target)
         return low - 1
     f_high = value(float(high))
     if f_high <= target:
@@ -201,14 +201,14 @@ def largest_within(value: Callable[[float], float], target: float, low: int, hig
         else:  # no line, or lines that twice did not halve the bracket: bisect
             n = (low + high) // 2
         f_n = value(float(n))
-        if f_n > target:
+        if not f_n <= target:
             high = n
             line = (float(low), f_low, float(n), f_n)
             continue
         if n + 1 == high:
             return n
         f_next = value(float(n + 1))
-        if f_next > target:
+        if not f_next <= target:
             return n
         low, f_low = n + 1, f_next
         line = (float(n), f_n, float(n + 1), f_next)

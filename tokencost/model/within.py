@@ -32,7 +32,7 @@ def largest_within_columns(value: Value, target: np.ndarray, high: np.ndarray) -
     )
     live = np.flatnonzero(np.isnan(found))
     f_low[live] = value(live, low[live])
-    found[live[f_low[live] > target[live]]] = 0.0  # even n = 1 misses
+    found[live[~(f_low[live] <= target[live])]] = 0.0  # even n = 1 misses (or is NaN)
     live = np.flatnonzero(np.isnan(found))
     f_high[live] = value(live, high[live])
     within = live[f_high[live] <= target[live]]
@@ -58,7 +58,7 @@ def _round(value: Value, state: State, live: np.ndarray, target: np.ndarray) -> 
     on_line = np.isfinite(guess) & (rounds < SLOW_ROUNDS)
     n = np.where(on_line, np.minimum(np.maximum(np.floor(guess), lo + 1), hi - 1), np.floor((lo + hi) / 2))
     f_n = value(live, n)
-    over = f_n > t
+    over = ~(f_n <= t)  # a NaN value misses the target
     high[live[over]] = n[over]
     line[:, live[over]] = (lo[over], f_low[live[over]], n[over], f_n[over])
     under = np.flatnonzero(~over)
@@ -66,7 +66,7 @@ def _round(value: Value, state: State, live: np.ndarray, target: np.ndarray) -> 
     found[live[under[last]]] = n[under[last]]
     step = under[~last]
     f_next = value(live[step], n[step] + 1) if step.size else n[step]
-    stop = f_next > t[step]
+    stop = ~(f_next <= t[step])
     found[live[step[stop]]] = n[step[stop]]
     go, rows = step[~stop], live[step[~stop]]
     low[rows], f_low[rows] = n[go] + 1, f_next[~stop]
