@@ -434,3 +434,24 @@ def test_the_result_column_types_hold_what_flatten_writes():
             assert written == value, (key, value, known[key])  # not lost to a null or a cast
     table = view.Table(1)
     assert table.kind("ttft_per_turn_s") == "object" and table.kind("replicas") == "int"
+
+
+def test_resume_refuses_the_parts_an_older_version_wrote(tmp_path):
+    # Parts folders of the version before Arrow IPC parts have a manifest without "parts": the
+    # same spec, task, chunk size and format otherwise. Resuming must say so, not silently
+    # recompute every chunk (their Parquet parts would not be found).
+    import json as json_module
+
+    from tokencost.sweep import runner
+    from tokencost.sweep.rows import Task
+    from tokencost.sweep.spec import load_sweep_spec
+
+    (tmp_path / "chat.yaml").write_text(yaml.safe_dump(BASE))
+    path = write_spec(tmp_path, "base: chat.yaml\naxes:\n  workload.output_tokens: [10, 20]\n")
+    parts = tmp_path / "out.parquet.parts"
+    parts.mkdir()
+    older = runner._manifest(load_sweep_spec(path), Task(), 2000, "parquet")
+    assert older.pop("parts") == "arrow"
+    (parts / "manifest.json").write_text(json_module.dumps({**older, "types": {}}))
+    result = cli("sweep", str(path), "-o", str(tmp_path / "out.parquet"), "--resume", "-q")
+    assert result.returncode == 2 and "different sweep" in result.stderr

@@ -231,6 +231,7 @@ def _manifest(spec: SweepSpec, task: rw.Task, chunk_size: int, fmt: str) -> dict
         "size": spec.size,
         "chunk_size": chunk_size,
         "format": fmt,
+        "parts": PART_SUFFIX[fmt],  # parts of an older version (Parquet parts) are not resumed silently
     }
 
 
