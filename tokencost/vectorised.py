@@ -279,7 +279,7 @@ def _solve(
     if not ok.any():
         return found
     sub = take(dep, ok)
-    held, out, prompt = *_read_only(cap[ok], out[ok]), prompt[ok]  # prompt by bytes: prompt - 0 hits
+    held, out, prompt = *_read_only(cap[ok], out[ok]), prompt[ok]  # prompt: keyed by its bytes
     traffic = _traffic(template, prompt, out, held)
     capacity: Any = op.capacity_requests_per_s(sub, held, traffic)
     point = op.fixed_batch(sub, held, traffic)

@@ -91,7 +91,8 @@ class Fit:
         return 1.0 if value is None else value
 
     def efficiency(self, engine: str, weights: str, compute: str, vendor: str = "") -> dict[str, float]:
-        """The ``efficiency`` section this fit gives a row of ``engine`` on ``vendor``."""
+        """The ``efficiency`` section this fit gives a row of ``engine`` on ``vendor``, less
+        ``sequence_overhead_s``, which the scorer adds (``score._predict_with``)."""
         chosen = {
             "compute": self._pick(engine, vendor, "prefill_compute", compute),
             "bandwidth": self._pick(engine, vendor, "decode_bandwidth", weights),
