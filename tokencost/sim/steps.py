@@ -69,37 +69,31 @@ class StepTimes:
         self._fused_fixed: list[float] = np.broadcast_to(fused_fixed, batch.shape).tolist()
         at_zero = serving.decode_step(dep, batch, 0.0)
         at_one = serving.decode_step(dep, batch, 1.0)
-        self.decode_compute_s = np.asarray(at_zero.compute_s, dtype=float)
-        self.decode_compute_per_token_s = np.asarray(at_one.compute_s, dtype=float) - self.decode_compute_s
-        self.decode_memory_s = np.asarray(at_zero.memory_s, dtype=float)
-        self.decode_memory_per_token_s = np.asarray(at_one.memory_s, dtype=float) - self.decode_memory_s
-        self.decode_comm_s = np.broadcast_to(np.asarray(at_zero.comm_s, dtype=float), batch.shape).copy()
-        self.table_tokens = int(min(max(prefill_tokens, 1), MAX_PREFILL_TABLE_TOKENS))
-        tokens = np.arange(self.table_tokens + 1, dtype=float)
-        pre = serving.prefill(dep, tokens)
-        self.prefill_compute_s = np.asarray(pre.compute_s, dtype=float)
-        self.prefill_memory_s = np.asarray(pre.memory_s, dtype=float)
-        self.prefill_comm_s = np.broadcast_to(np.asarray(pre.comm_s, dtype=float), tokens.shape).copy()
-        # one whole prompt alone: the model's pass time, tabulated with the same roofline
-        self.prefill_time_s = rl.roofline_time_s(
-            self.prefill_compute_s, self.prefill_memory_s, self.prefill_comm_s, self.overhead_s
-        )
-        self._prefill_time_list: list[float] = self.prefill_time_s.tolist()
-        self._prefill_lists: tuple[list[float], list[float], list[float]] = (
-            self.prefill_compute_s.tolist(),
-            self.prefill_memory_s.tolist(),
-            self.prefill_comm_s.tolist(),
-        )
+        compute_s = np.asarray(at_zero.compute_s, dtype=float)
+        memory_s = np.asarray(at_zero.memory_s, dtype=float)
         # per batch size: (compute, compute per token, memory, memory per token, comm) seconds
         self._decode_rows: list[tuple[float, float, float, float, float]] = list(
             zip(
-                self.decode_compute_s.tolist(),
-                self.decode_compute_per_token_s.tolist(),
-                self.decode_memory_s.tolist(),
-                self.decode_memory_per_token_s.tolist(),
-                self.decode_comm_s.tolist(),
+                compute_s.tolist(),
+                (np.asarray(at_one.compute_s, dtype=float) - compute_s).tolist(),
+                memory_s.tolist(),
+                (np.asarray(at_one.memory_s, dtype=float) - memory_s).tolist(),
+                np.broadcast_to(np.asarray(at_zero.comm_s, dtype=float), batch.shape).tolist(),
                 strict=True,
             )
+        )
+        self.table_tokens = int(min(max(prefill_tokens, 1), MAX_PREFILL_TABLE_TOKENS))
+        tokens = np.arange(self.table_tokens + 1, dtype=float)
+        pre = serving.prefill(dep, tokens)
+        prefill_comm_s = np.broadcast_to(np.asarray(pre.comm_s, dtype=float), tokens.shape)
+        # one whole prompt alone: the model's pass time, tabulated with the same roofline
+        self._prefill_time_list: list[float] = rl.roofline_time_s(
+            pre.compute_s, pre.memory_s, prefill_comm_s, self.overhead_s
+        ).tolist()
+        self._prefill_lists: tuple[list[float], list[float], list[float]] = (
+            np.asarray(pre.compute_s, dtype=float).tolist(),
+            np.asarray(pre.memory_s, dtype=float).tolist(),
+            prefill_comm_s.tolist(),
         )
         self._beyond: dict[int, tuple[float, float, float]] = {}
         self.cached_read_s_per_token = float(prefix.cached_read_s(dep, dep.kv_bytes_per_token))
