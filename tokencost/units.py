@@ -10,6 +10,7 @@ writes. Counts accept K, M, B (billion) and T (trillion): ``70B`` parameters is 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -84,6 +85,21 @@ def _convert(number: float, unit: str, dollar: bool, kind: str) -> float | None:
     return number if not unit and not dollar else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _text_quantity(value: str, kind: str) -> float:
+    """A unit-bearing text as SI (:func:`parse_quantity`), remembered: the presets' texts ("80 GB",
+    "3.35 TB/s") are read again by every scenario a sweep validates. Errors are not remembered."""
+    shown = _short(value)
+    try:
+        parsed, unit, dollar = _split(value)
+    except ValueError:
+        raise ValueError(f"cannot read {shown}: expected {allowed(kind)}") from None
+    converted = _convert(parsed, unit, dollar, kind)
+    if converted is None:
+        raise ValueError(f"unit {_short(unit or '$')} in {shown} does not fit: expected {allowed(kind)}")
+    return converted
+
+
 def parse_quantity(value: object, kind: str) -> float:
     """Convert ``value`` (a number, or a string with a unit) to SI as a float.
 
@@ -107,14 +123,7 @@ def parse_quantity(value: object, kind: str) -> float:
     elif isinstance(value, str):
         if len(value) > MAX_TEXT:
             raise ValueError(f"{shown} is too long ({len(value):,} characters): expected {allowed(kind)}")
-        try:
-            parsed, unit, dollar = _split(value)
-        except ValueError:
-            raise ValueError(f"cannot read {shown}: expected {allowed(kind)}") from None
-        converted = _convert(parsed, unit, dollar, kind)
-        if converted is None:
-            raise ValueError(f"unit {_short(unit or '$')} in {shown} does not fit: expected {allowed(kind)}")
-        number = converted
+        number = _text_quantity(value, kind)
     else:
         kind_name = (
             "a mapping"
