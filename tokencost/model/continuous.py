@@ -31,6 +31,8 @@ from tokencost.model.steady import (
 ArrayLike = npt.ArrayLike
 MAX_LOOP_GAIN = 0.95  # keeps the amplification finite (×400 in variance) at the edge of stability
 SHARED_PASS = 2  # prompts per prefill pass from which they are batched together (gated model)
+_UNIT_GRID = np.linspace(0.0, 1.0, GRID_POINTS)  # the batch grid's positions in its bracket
+_UNIT_GRID.setflags(write=False)
 
 
 def _decode_life_s(
@@ -73,24 +75,29 @@ def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s:
     low = np.zeros_like(rate)
     high = np.full_like(rate, cap)
     for _ in range(2):
-        grid = low[..., None] + (high - low)[..., None] * np.linspace(0.0, 1.0, GRID_POINTS)
+        grid = low[..., None] + (high - low)[..., None] * _UNIT_GRID
         values = excess(grid)
         negative = values <= 0
         first = np.where(negative.any(axis=-1), negative.argmax(axis=-1), GRID_POINTS - 1)
         first = np.maximum(first, 1)
-        index = first[..., None]
-        b_lo, b_hi = (
-            np.take_along_axis(grid, index - 1, -1)[..., 0],
-            np.take_along_axis(grid, index, -1)[..., 0],
-        )
-        v_lo, v_hi = (
-            np.take_along_axis(values, index - 1, -1)[..., 0],
-            np.take_along_axis(values, index, -1)[..., 0],
-        )
+        (b_lo, b_hi), (v_lo, v_hi) = _bracket(grid, first), _bracket(values, first)
         low, high = b_lo, b_hi
     with np.errstate(divide="ignore", invalid="ignore"):
         root = np.where(v_hi < v_lo, b_lo + v_lo * (b_hi - b_lo) / (v_lo - v_hi), b_hi)
-    return np.clip(root, 0.0, cap)
+    return np.minimum(np.maximum(root, 0.0), cap)  # np.clip, without its wrapper
+
+
+def _bracket(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` at ``first − 1`` and ``first`` along the last axis (one index per row); rows
+    of one axis by plain indexing, which gathers the same entries as ``np.take_along_axis``."""
+    if values.ndim == 2 and first.shape == values.shape[:1]:
+        rows = np.arange(values.shape[0])
+        return values[rows, first - 1], values[rows, first]
+    index = first[..., None]
+    return (
+        np.take_along_axis(values, index - 1, -1)[..., 0],
+        np.take_along_axis(values, index, -1)[..., 0],
+    )
 
 
 def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile: float) -> OperatingPoint:

@@ -298,8 +298,8 @@ def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
     At s = 0 this is :func:`decode_overhead_s` itself (no array is built)."""
     overhead = decode_overhead_s(dep)
     per_sequence = dep.sequence_overhead_s
-    if not np.any(per_sequence):
-        return overhead
+    if not (np.any(per_sequence) if isinstance(per_sequence, np.ndarray) else per_sequence):
+        return overhead  # a float tested as one (np.any on a float costs microseconds)
     extra = seq.sequence_overhead_s(batch, per_sequence)
     if dep.speculation is not None:
         extra = spec.per_output_token(extra, dep.speculation.tokens_per_pass)
