@@ -75,3 +75,27 @@ def test_one_entry_keeps_mixtures_structs_and_odd_values_on_the_array_path() -> 
     assert serving.one_entry(dense, np.array([3.0])) == 3.0
     for value in (np.array([np.nan]), np.array([np.inf]), np.ones(2), np.ones((1, 1)), np.ones(1, int), 3.0):
         assert serving.one_entry(dense, value) is None
+
+
+def test_the_operating_point_at_one_rate_is_that_at_two_equal_rates() -> None:
+    """Every field of the operating point at ``[λ]`` (one-entry arrays: the floats' path) is bit
+    for bit the first entry at ``[λ, λ]`` (the array path), from light load to saturation."""
+    from tokencost.api import traffic_for
+    from tokencost.model import operating as op
+
+    checked = 0
+    for scenario in _scenarios()[::9]:
+        dep = deployment(scenario)
+        traffic = traffic_for(scenario, int(np.clip(serving.max_batch(dep, 4000.0), 1, 256)))
+        capacity = float(op.capacity_requests_per_s(dep, traffic.batch_cap, traffic))
+        for share in (0.05, 0.6, 0.97, 1.2):
+            one = op.solve(dep, [share * capacity], traffic, 99.0)
+            two = op.solve(dep, [share * capacity] * 2, traffic, 99.0)
+            for name, a, b in zip(one._fields, one, two, strict=True):
+                assert _bits(np.asarray(a).reshape(-1)[:1]) == _bits(np.asarray(b).reshape(-1)[:1]), (
+                    scenario.name,
+                    share,
+                    name,
+                )
+            checked += 1
+    assert checked >= 100

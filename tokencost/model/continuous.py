@@ -90,7 +90,7 @@ def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s:
 def _bracket(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``values`` at ``first − 1`` and ``first`` along the last axis (one index per row); rows
     of one axis by plain indexing, which gathers the same entries as ``np.take_along_axis``."""
-    if values.ndim == 2 and first.shape == values.shape[:1]:
+    if first.ndim == 1 and values.shape[:1] == first.shape and values.ndim == first.ndim + 1:
         rows = np.arange(values.shape[0])
         return values[rows, first - 1], values[rows, first]
     index = first[..., None]
@@ -235,27 +235,32 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
     low = np.zeros_like(target)
     high = kingman * (mix.iteration_s + mix.pass_s).max(axis=(-1, -2)) + 1e-12
     shift = mix.pass_s - prefill_s
+    scratch = np.empty(np.broadcast_shapes(shift.shape, mix.weight.shape, mix.iteration_s.shape))
     if target.shape == (1,):  # one rate: the bracket as floats, the same comparisons
         goal, bottom, top = float(target[0]), 0.0, float(high[0])
         for _ in range(QUANTILE_BISECTIONS):
             middle_s = (bottom + top) / 2.0
-            if float(_mixture_cdf(mix, shift, middle_s, kingman)[0]) < goal:
+            if float(_mixture_cdf(mix, shift, middle_s, kingman, scratch)[0]) < goal:
                 bottom = middle_s
             else:
                 top = middle_s
         return np.where(target > 0, top, 0.0)
     for _ in range(QUANTILE_BISECTIONS):
         middle = (low + high) / 2.0
-        below = _mixture_cdf(mix, shift, middle[..., None, None], kingman) < target
+        below = _mixture_cdf(mix, shift, middle[..., None, None], kingman, scratch) < target
         low, high = np.where(below, middle, low), np.where(below, high, middle)
     return np.where(target > 0, high, 0.0)
 
 
-def _mixture_cdf(mix: _Gated, shift: np.ndarray, wait_s: float | np.ndarray, kingman: float) -> np.ndarray:
-    """``P(U·τ + pass − T_p ≤ w/k)`` over the gated mixture (one value per rate)."""
-    x = wait_s / kingman - shift
-    share = np.minimum(np.maximum(x / mix.iteration_s, 0.0), 1.0)  # np.clip, without its wrapper
-    return (mix.weight * share).sum(axis=(-1, -2))  # type: ignore[no-any-return]
+def _mixture_cdf(
+    mix: _Gated, shift: np.ndarray, wait_s: float | np.ndarray, kingman: float, scratch: np.ndarray
+) -> np.ndarray:
+    """``P(U·τ + pass − T_p ≤ w/k)`` over the gated mixture (one value per rate); each step
+    written into ``scratch`` (the mixture's shape), the same operations without allocating."""
+    x = np.subtract(wait_s / kingman, shift, out=scratch)
+    share = np.divide(x, mix.iteration_s, out=x)
+    share = np.minimum(np.maximum(share, 0.0, out=share), 1.0, out=share)  # np.clip, without its wrapper
+    return np.add.reduce(np.multiply(mix.weight, share, out=share), axis=(-1, -2))  # type: ignore[no-any-return]
 
 
 def loop_gain(
