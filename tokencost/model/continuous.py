@@ -3,6 +3,7 @@ first token, and chunked prefill. The physics and its sources are in :mod:`token
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import serving
-from tokencost.model.queueing import gamma_quantile, poisson_pmf, support
+from tokencost.model.queueing import bisect_below, gamma_quantile, poisson_pmf, support
 from tokencost.model.sequences import sequence_overhead_s
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
@@ -249,10 +250,17 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
     shift = mix.pass_s - prefill_s
     scratch = np.empty(np.broadcast_shapes(shift.shape, mix.weight.shape, mix.iteration_s.shape))
     if target.shape == (1,):  # one rate: the bracket as floats, the same comparisons
-        goal, bottom, top = float(target[0]), 0.0, float(high[0])
+        goal, top = float(target[0]), float(high[0])
+
+        def cdf(wait_s: float) -> float:
+            return float(_mixture_cdf(mix, shift, wait_s, kingman, scratch)[0])
+
+        if _monotone(mix, shift, kingman, goal, top):  # the same answer from fewer evaluations
+            return np.where(target > 0, bisect_below(cdf, goal, top, QUANTILE_BISECTIONS), 0.0)
+        bottom = 0.0
         for _ in range(QUANTILE_BISECTIONS):
             middle_s = (bottom + top) / 2.0
-            if float(_mixture_cdf(mix, shift, middle_s, kingman, scratch)[0]) < goal:
+            if cdf(middle_s) < goal:
                 bottom = middle_s
             else:
                 top = middle_s
@@ -262,6 +270,17 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
         below = _mixture_cdf(mix, shift, middle[..., None, None], kingman, scratch) < target
         low, high = np.where(below, middle, low), np.where(below, high, middle)
     return np.where(target > 0, high, 0.0)
+
+
+def _monotone(mix: _Gated, shift: np.ndarray, kingman: float, goal: float, top: float) -> bool:
+    """The mixture's CDF as computed in floats does not decrease with the wait (each of its
+    operations is monotone, and so is a rounded sum of non-decreasing terms): finite numbers,
+    weights ≥ 0, iterations > 0 and a Kingman factor > 0 (so :func:`bisect_below` applies)."""
+    if not (0.0 < kingman < math.inf and math.isfinite(goal) and math.isfinite(top)):
+        return False
+    weight, iteration = mix.weight, mix.iteration_s
+    finite = np.isfinite(weight).all() and np.isfinite(shift).all() and np.isfinite(iteration).all()
+    return bool(finite and (weight >= 0.0).all() and (iteration > 0.0).all())
 
 
 def _mixture_cdf(
