@@ -129,11 +129,13 @@ def bisect_below(value: Callable[[float], float], goal: float, top: float, round
     return top
 
 
-def _illinois(value: Callable[[float], float], goal: float, at: float, *state: float) -> tuple[float, ...]:
+def _illinois(
+    value: Callable[[float], float], goal: float, at: float, *state: float
+) -> tuple[float, float, float, float, int]:
     """``(below, above, low_gap, high_gap, side)`` after evaluating ``value`` at ``at``: it
     replaces the end on its side; the other end's gap is halved when it is kept twice."""
     below, above, low_gap, high_gap, side = state
-    gap = value(at) - goal
+    gap = value(at) - goal  # the side last replaced: -1 below, 1 above, 0 none yet
     if gap < 0.0:
         return at, above, gap, high_gap / 2.0 if side < 0 else high_gap, -1
     return below, at, low_gap / 2.0 if side > 0 else low_gap, gap, 1
