@@ -3,6 +3,7 @@ first token, and chunked prefill. The physics and its sources are in :mod:`token
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import serving
-from tokencost.model.queueing import gamma_quantile, poisson_pmf, support
+from tokencost.model.queueing import bisect_below, gamma_quantile, poisson_pmf, support
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     BATCH_AVERAGE_VARIANCE_FRACTION,
@@ -30,6 +31,8 @@ from tokencost.model.steady import (
 ArrayLike = npt.ArrayLike
 MAX_LOOP_GAIN = 0.95  # keeps the amplification finite (×400 in variance) at the edge of stability
 SHARED_PASS = 2  # prompts per prefill pass from which they are batched together (gated model)
+_UNIT_GRID = np.linspace(0.0, 1.0, GRID_POINTS)  # the batch grid's positions in its bracket
+_UNIT_GRID.setflags(write=False)
 
 
 def _decode_life_s(
@@ -72,24 +75,29 @@ def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s:
     low = np.zeros_like(rate)
     high = np.full_like(rate, cap)
     for _ in range(2):
-        grid = low[..., None] + (high - low)[..., None] * np.linspace(0.0, 1.0, GRID_POINTS)
+        grid = low[..., None] + (high - low)[..., None] * _UNIT_GRID
         values = excess(grid)
         negative = values <= 0
         first = np.where(negative.any(axis=-1), negative.argmax(axis=-1), GRID_POINTS - 1)
         first = np.maximum(first, 1)
-        index = first[..., None]
-        b_lo, b_hi = (
-            np.take_along_axis(grid, index - 1, -1)[..., 0],
-            np.take_along_axis(grid, index, -1)[..., 0],
-        )
-        v_lo, v_hi = (
-            np.take_along_axis(values, index - 1, -1)[..., 0],
-            np.take_along_axis(values, index, -1)[..., 0],
-        )
+        (b_lo, b_hi), (v_lo, v_hi) = _bracket(grid, first), _bracket(values, first)
         low, high = b_lo, b_hi
     with np.errstate(divide="ignore", invalid="ignore"):
         root = np.where(v_hi < v_lo, b_lo + v_lo * (b_hi - b_lo) / (v_lo - v_hi), b_hi)
-    return np.clip(root, 0.0, cap)
+    return np.minimum(np.maximum(root, 0.0), cap)  # np.clip, without its wrapper
+
+
+def _bracket(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` at ``first − 1`` and ``first`` along the last axis (one index per row); rows
+    of one axis by plain indexing, which gathers the same entries as ``np.take_along_axis``."""
+    if first.ndim == 1 and values.shape[:1] == first.shape and values.ndim == first.ndim + 1:
+        rows = np.arange(values.shape[0])
+        return values[rows, first - 1], values[rows, first]
+    index = first[..., None]
+    return (
+        np.take_along_axis(values, index - 1, -1)[..., 0],
+        np.take_along_axis(values, index, -1)[..., 0],
+    )
 
 
 def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile: float) -> OperatingPoint:
@@ -159,7 +167,8 @@ def _gated(
     mean_n = rate * step_s / (1.0 - load)
     n_count = support(mean_n)
     n = np.arange(n_count, dtype=float)
-    pass_n = np.where(n > 0, prompt_prefill(dep, traffic, np.maximum(n, 1.0)).time_s, 0.0)
+    table = _pass_times(dep, traffic, np.zeros(0), max(n_count - 1, 1))
+    pass_n = np.where(n > 0, table[np.maximum(np.arange(n_count) - 1, 0)], 0.0)
     iteration = step_s[..., None] + pass_n  # rate × n
     weight_n = poisson_pmf(mean_n, n_count) * iteration
     total = weight_n.sum(axis=-1, keepdims=True)
@@ -172,8 +181,19 @@ def _gated(
     full = float(prompt_prefill(dep, traffic, per_pass).time_s)
     ahead = np.floor(group / 2.0 / per_pass)  # passes of per_pass prompts before its own, on average
     own = np.minimum(group, per_pass)
-    pass_s = np.asarray(prompt_prefill(dep, traffic, own).time_s) + ahead * (step_s[..., None, None] + full)
+    table = _pass_times(dep, traffic, table, int(min(m_count, per_pass)))
+    pass_s = table[own.astype(np.intp) - 1] + ahead * (step_s[..., None, None] + full)
     return _Gated(weight_n[..., None] * p_m, iteration[..., None], np.broadcast_to(pass_s, p_m.shape))
+
+
+def _pass_times(dep: Deployment, traffic: Traffic, table: np.ndarray, top: int) -> np.ndarray:
+    """Seconds of a prefill pass of 1, 2, …, ``top`` prompts (``table``: those known, extended);
+    entry k − 1 is what ``prompt_prefill`` gives at k in any array, entry by entry the same
+    operations, so the mixture's passes of n and of its own group are gathered from one table."""
+    if top <= len(table):
+        return table
+    more = np.arange(len(table) + 1.0, top + 1.0)
+    return np.concatenate([table, np.asarray(prompt_prefill(dep, traffic, more).time_s, dtype=float)])
 
 
 def _gated_ttft(
@@ -227,27 +247,50 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
     low = np.zeros_like(target)
     high = kingman * (mix.iteration_s + mix.pass_s).max(axis=(-1, -2)) + 1e-12
     shift = mix.pass_s - prefill_s
+    scratch = np.empty(np.broadcast_shapes(shift.shape, mix.weight.shape, mix.iteration_s.shape))
     if target.shape == (1,):  # one rate: the bracket as floats, the same comparisons
-        goal, bottom, top = float(target[0]), 0.0, float(high[0])
+        goal, top = float(target[0]), float(high[0])
+
+        def cdf(wait_s: float) -> float:
+            return float(_mixture_cdf(mix, shift, wait_s, kingman, scratch)[0])
+
+        if _monotone(mix, shift, kingman, goal, top):  # the same answer from fewer evaluations
+            return np.where(target > 0, bisect_below(cdf, goal, top, QUANTILE_BISECTIONS), 0.0)
+        bottom = 0.0
         for _ in range(QUANTILE_BISECTIONS):
             middle_s = (bottom + top) / 2.0
-            if float(_mixture_cdf(mix, shift, middle_s, kingman)[0]) < goal:
+            if cdf(middle_s) < goal:
                 bottom = middle_s
             else:
                 top = middle_s
         return np.where(target > 0, top, 0.0)
     for _ in range(QUANTILE_BISECTIONS):
         middle = (low + high) / 2.0
-        below = _mixture_cdf(mix, shift, middle[..., None, None], kingman) < target
+        below = _mixture_cdf(mix, shift, middle[..., None, None], kingman, scratch) < target
         low, high = np.where(below, middle, low), np.where(below, high, middle)
     return np.where(target > 0, high, 0.0)
 
 
-def _mixture_cdf(mix: _Gated, shift: np.ndarray, wait_s: float | np.ndarray, kingman: float) -> np.ndarray:
-    """``P(U·τ + pass − T_p ≤ w/k)`` over the gated mixture (one value per rate)."""
-    x = wait_s / kingman - shift
-    share = np.minimum(np.maximum(x / mix.iteration_s, 0.0), 1.0)  # np.clip, without its wrapper
-    return (mix.weight * share).sum(axis=(-1, -2))  # type: ignore[no-any-return]
+def _monotone(mix: _Gated, shift: np.ndarray, kingman: float, goal: float, top: float) -> bool:
+    """The mixture's CDF as computed in floats does not decrease with the wait (each of its
+    operations is monotone, and so is a rounded sum of non-decreasing terms): finite numbers,
+    weights ≥ 0, iterations > 0 and a Kingman factor > 0 (so :func:`bisect_below` applies)."""
+    if not (0.0 < kingman < math.inf and math.isfinite(goal) and math.isfinite(top)):
+        return False
+    weight, iteration = mix.weight, mix.iteration_s
+    finite = np.isfinite(weight).all() and np.isfinite(shift).all() and np.isfinite(iteration).all()
+    return bool(finite and (weight >= 0.0).all() and (iteration > 0.0).all())
+
+
+def _mixture_cdf(
+    mix: _Gated, shift: np.ndarray, wait_s: float | np.ndarray, kingman: float, scratch: np.ndarray
+) -> np.ndarray:
+    """``P(U·τ + pass − T_p ≤ w/k)`` over the gated mixture (one value per rate); each step
+    written into ``scratch`` (the mixture's shape), the same operations without allocating."""
+    x = np.subtract(wait_s / kingman, shift, out=scratch)
+    share = np.divide(x, mix.iteration_s, out=x)
+    share = np.minimum(np.maximum(share, 0.0, out=share), 1.0, out=share)  # np.clip, without its wrapper
+    return np.add.reduce(np.multiply(mix.weight, share, out=share), axis=(-1, -2))  # type: ignore[no-any-return]
 
 
 def loop_gain(

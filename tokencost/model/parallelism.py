@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -105,24 +106,38 @@ def all_reduce_time_s(
         rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
         args = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
         return _one_all_reduce_s(float(message_bytes), float(ranks), rate, *args, algorithm)  # type: ignore[arg-type]
-    ranks_ = np.asarray(ranks, dtype=float)
     message = np.asarray(message_bytes, dtype=float)
-    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
-    latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
     names = _AUTO if algorithm == "auto" else (algorithm,)
     if is_scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
-        # One rank count (arrays of messages): each algorithm's factors as the floats that
-        # _hops_array and _volume_array hold for it, the same operations after.
-        count = float(ranks)  # type: ignore[arg-type]
-        factors = [(all_reduce_hops(count, name), _volume_factor(count, name)) for name in names]
-        times = [latency + hops * hop + volume * message / rate for hops, volume in factors]
-        return np.asarray(functools.reduce(np.minimum, times), dtype=float)
+        link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
+        return _one_rank_count_s(message, float(ranks), names, *link)  # type: ignore[arg-type]
+    ranks_ = np.asarray(ranks, dtype=float)
+    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
+    latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
     times = [
         latency + _hops_array(ranks_, name) * hop + _volume_array(ranks_, name) * message / rate
         for name in names
     ]
     best = functools.reduce(np.minimum, times)
     return np.where(ranks_ > 1.0, best, 0.0)
+
+
+def _one_rank_count_s(message: np.ndarray, ranks: float, names: tuple[str, ...], *link: float) -> np.ndarray:
+    """:func:`all_reduce_time_s` of arrays of messages over one rank count (> 1) and a scalar
+    link: each algorithm's factors as the floats that _hops_array and _volume_array hold for it,
+    the link as Python floats (the same IEEE operations as on 0-d arrays), and the bytes' term
+    ``f·S/(β·η)`` once per distinct factor (ring and two-shot share theirs)."""
+    link_bytes_per_s, efficiency, latency_s, hop_latency_s = link
+    rate = float(link_bytes_per_s) * float(efficiency)
+    latency, hop = float(latency_s), float(hop_latency_s)
+    spread: dict[float, Any] = {}
+    times = []
+    for name in names:
+        volume = _volume_factor(ranks, name)
+        if volume not in spread:
+            spread[volume] = volume * message / rate
+        times.append(latency + all_reduce_hops(ranks, name) * hop + spread[volume])
+    return np.asarray(functools.reduce(np.minimum, times), dtype=float)
 
 
 def _hops_array(ranks: np.ndarray, algorithm: str) -> np.ndarray:

@@ -6,10 +6,14 @@ matched to a mean and a variance (Wilson and Hilferty 1931), and Poisson probabi
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
 ArrayLike = npt.ArrayLike
+GUESS_MISSES = 12  # bisect_below stops guessing after this many in a row that did not halve its window
 
 MAX_SUPPORT = 400
 NORMAL_LOW_REGION = 0.02425  # Acklam: below this (and above 1 − it) the tail formula applies
@@ -83,3 +87,55 @@ def support(mean: np.ndarray) -> int:
     """Terms of a Poisson sum that hold all but ~1e-9 of the mass for the largest mean."""
     top = float(np.max(mean)) if mean.size else 0.0
     return int(min(MAX_SUPPORT, np.ceil(top + 8.0 * np.sqrt(top) + 8.0)))
+
+
+def bisect_below(value: Callable[[float], float], goal: float, top: float, rounds: int) -> float:
+    """The upper end of ``[0, top]`` after ``rounds`` bisections on ``value(middle) < goal``
+    (below: the lower end moves up to the middle, else the upper end down), for a ``value``
+    that does not decrease, from fewer evaluations: every point evaluated bounds the ``x``
+    where ``value`` reaches the goal (``below`` < x ≤ ``above``), and a middle outside that
+    window takes the side its bound gives, the one ``value`` would give there; so the answer is
+    plain bisection's. Each round whose middle is in the window first evaluates a regula falsi
+    guess (Illinois: the end kept twice has its value halved, for the guess only), which closes
+    the window to an ulp or so in a few evaluations, then the middle if still needed; guessing
+    stops after ``GUESS_MISSES`` guesses in a row that did not halve the window (a function of
+    steps), so at most that many evaluations are spent over plain bisection's (and the ends)."""
+    below, above = 0.0, top
+    low_gap, high_gap = value(0.0) - goal, value(top) - goal  # the ends' values less the goal
+    if low_gap >= 0.0:
+        below, above = -math.inf, 0.0
+    elif high_gap < 0.0:
+        below, above = top, math.inf
+    bottom, side, misses = 0.0, 0, 0
+    for _ in range(rounds):
+        middle = (bottom + top) / 2.0
+        if below < middle < above and misses < GUESS_MISSES and math.isfinite(below + above):
+            reach = high_gap if high_gap > 0.0 else -low_gap * 1e-3  # the goal met exactly: just below
+            guess = below - low_gap * (above - below) / (reach - low_gap)
+            if below < guess < above:
+                width = above - below
+                below, above, low_gap, high_gap, side = _illinois(
+                    value, goal, guess, below, above, low_gap, high_gap, side
+                )
+                misses = misses + 1 if 2.0 * (above - below) > width else 0
+        if below < middle < above:
+            below, above, low_gap, high_gap, side = _illinois(
+                value, goal, middle, below, above, low_gap, high_gap, side
+            )
+        if middle <= below:
+            bottom = middle
+        else:
+            top = middle
+    return top
+
+
+def _illinois(
+    value: Callable[[float], float], goal: float, at: float, *state: float
+) -> tuple[float, float, float, float, int]:
+    """``(below, above, low_gap, high_gap, side)`` after evaluating ``value`` at ``at``: it
+    replaces the end on its side; the other end's gap is halved when it is kept twice."""
+    below, above, low_gap, high_gap, side = state
+    gap = value(at) - goal  # the side last replaced: -1 below, 1 above, 0 none yet
+    if gap < 0.0:
+        return at, above, gap, high_gap / 2.0 if side < 0 else high_gap, -1
+    return below, at, low_gap / 2.0 if side > 0 else low_gap, gap, 1

@@ -22,6 +22,7 @@ place.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,7 +36,7 @@ from tokencost.model import sequences as seq
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import as_float, memoized
+from tokencost.model.memo import as_float, is_scalar, memoized
 
 ArrayLike = npt.ArrayLike
 
@@ -54,6 +55,27 @@ class PhaseTerms(NamedTuple):
     def bound(self) -> np.ndarray:
         """Index into :data:`tokencost.model.roofline.BOUND_NAMES` of the dominant term."""
         return rl.bound_index(self.compute_s, self.memory_s, self.comm_s)
+
+
+def one_entry(dep: Deployment, value: object) -> float | None:
+    """The float a one-entry float array (shape ``(1,)``, finite) holds, else None: such an
+    argument (the operating point at one rate) is computed on the floats' path, whose operations
+    are those of the array path on the same IEEE doubles (a test checks the bits), about three
+    times faster, and returned as one-entry arrays (:func:`one_entry_terms`). Only for a dense
+    model of floats (not a struct of arrays) whose all-reduce takes no logarithm: numpy's ``**``
+    and ``log2`` on arrays (its SIMD kernels) may differ from Python's by an ulp, and a mixture's
+    experts touched take a power."""
+    if type(value) is np.ndarray and value.shape == (1,) and value.dtype == np.float64:
+        number = float(value[0])
+        plain = not dep.memo_any_size and dep.all_reduce_algorithm != "tree"  # floats, no log
+        if math.isfinite(number) and plain and _is_dense(dep):
+            return number
+    return None
+
+
+def one_entry_terms(terms: PhaseTerms) -> PhaseTerms:
+    """``terms`` of one pass with each field as a one-entry float array."""
+    return PhaseTerms._make([np.array([value], dtype=float) for value in terms])
 
 
 def _is_dense(dep: Deployment) -> bool:
@@ -206,6 +228,11 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -
     The time is the time to first token of a request that does not queue. A drafter with a
     forward pass prefills its own cache in a second pass (its launch cost in ``comm_s``).
     """
+    one = one_entry(dep, batch)
+    if one is not None and is_scalar(prompt_tokens):
+        return memoized(
+            dep, "prefill", (prompt_tokens, batch), lambda: one_entry_terms(prefill(dep, prompt_tokens, one))
+        )
     return memoized(dep, "prefill", (prompt_tokens, batch), lambda: _prefill(dep, prompt_tokens, batch))
 
 
@@ -270,7 +297,7 @@ def sequence_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
     the round's p micro-batches hold B sequences. 0.0 at s = 0 (no array is built). A decode step
     (:func:`decode_fixed_s`) and a chunked iteration's fused pass both pay it."""
     per_sequence = dep.sequence_overhead_s
-    if not np.any(per_sequence):
+    if not _nonzero(per_sequence):
         return 0.0
     extra = seq.sequence_overhead_s(batch, per_sequence)
     if dep.speculation is not None:
@@ -278,11 +305,17 @@ def sequence_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
     return extra
 
 
+def _nonzero(per_sequence: Any) -> bool:
+    """Whether a per-sequence cost (a float, or a column of them) is charged anywhere: a float
+    tested as one (np.any on a float costs microseconds)."""
+    return bool(np.any(per_sequence)) if isinstance(per_sequence, np.ndarray) else bool(per_sequence)
+
+
 def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
     """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
     plus :func:`sequence_fixed_s`. At s = 0 this is :func:`decode_overhead_s` itself."""
     overhead = decode_overhead_s(dep)
-    if not np.any(dep.sequence_overhead_s):
+    if not _nonzero(dep.sequence_overhead_s):
         return overhead
     return overhead + sequence_fixed_s(dep, batch)
 
@@ -295,6 +328,11 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
     every term is that of a round (k draft steps + the verify pass) over the tokens it yields.
     """
     arguments = (batch, context_tokens)
+    one = one_entry(dep, batch)
+    if one is not None and is_scalar(context_tokens):
+        return memoized(
+            dep, "decode_step", arguments, lambda: one_entry_terms(decode_step(dep, one, context_tokens))
+        )
     return memoized(dep, "decode_step", arguments, lambda: _decode_step(dep, batch, context_tokens))
 
 
@@ -326,6 +364,13 @@ def decode_total_time_s(
     in the context, so the sum of their max is exact in O(1) (:func:`sum_of_affine_max`).
     """
     arguments = (batch, input_tokens, output_tokens)
+    one = one_entry(dep, batch)
+    if one is not None and is_scalar(input_tokens, output_tokens):
+
+        def lifted() -> np.ndarray:
+            return np.array([decode_total_time_s(dep, one, input_tokens, output_tokens)], dtype=float)
+
+        return memoized(dep, "decode_total_time_s", arguments, lifted)
     return memoized(dep, "decode_total_time_s", arguments, lambda: _decode_total_time_s(dep, *arguments))
 
 

@@ -43,8 +43,8 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import prefix, serving
-from tokencost.model.memo import as_float
-from tokencost.model.serving import Deployment
+from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.serving import Deployment, one_entry
 
 ArrayLike = npt.ArrayLike
 
@@ -133,8 +133,13 @@ def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic)
 
 def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) -> serving.PhaseTerms:
     """The prefill pass of B of the traffic's prompts, their cached prefix skipped
-    (:func:`tokencost.model.prefix.prefill_cached`; plain prefill without a cache)."""
-    return prefix.prefill_cached(dep, traffic.input_tokens, traffic.cached_tokens, batch)
+    (:func:`tokencost.model.prefix.prefill_cached`; plain prefill without a cache). A one-entry
+    batch of plain prompt lengths on the floats' path (:func:`tokencost.model.serving.one_entry`)."""
+    prompt, cached = traffic.input_tokens, traffic.cached_tokens
+    one = one_entry(dep, batch)
+    if one is not None and is_scalar(prompt, cached):
+        return serving.one_entry_terms(prefix.prefill_cached(dep, prompt, cached, one))
+    return prefix.prefill_cached(dep, prompt, cached, batch)
 
 
 def new_tokens(traffic: Traffic) -> float:
