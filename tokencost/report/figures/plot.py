@@ -104,19 +104,23 @@ def _typed(value: Any) -> Any:
     are left as they are); the arrays of a Plot are numpy arrays and pandas Series or Indexes.
     """
     if isinstance(value, dict):
-        from _plotly_utils.utils import to_typed_array_spec
-
         return {
-            key: item
-            if key in _SKIPPED_KEYS
-            else to_typed_array_spec(item)
-            if _is_array(item)
-            else _typed(item)
+            key: item if key in _SKIPPED_KEYS else _typed_array(item) if _is_array(item) else _typed(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):  # arrays in a list stay as they are, as plotly leaves them
         return [item if _is_array(item) else _typed(item) for item in value]
     return value
+
+
+def _typed_array(item: Any) -> Any:
+    """One array as plotly serialises it: a typed-array spec from plotly 6 on; plotly 5 keeps the
+    array (its JSON encoder writes a list), as its validated figures do."""
+    try:
+        from _plotly_utils.utils import to_typed_array_spec
+    except ImportError:  # plotly < 6 (the floor is 5.20)
+        return np.asarray(item)
+    return to_typed_array_spec(item)
 
 
 def _is_array(value: Any) -> bool:
