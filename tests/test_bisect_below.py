@@ -13,16 +13,14 @@ from tokencost.api import deployment, traffic_for
 from tokencost.model import continuous, queueing
 from tokencost.model import steady as st
 
+_plain = queueing.bisect  # the plain bisection bisect_below must reproduce
 
-def _plain(value, goal: float, top: float, rounds: int) -> float:  # type: ignore[no-untyped-def]
-    bottom = 0.0
-    for _ in range(rounds):
-        middle = (bottom + top) / 2.0
-        if value(middle) < goal:
-            bottom = middle
-        else:
-            top = middle
-    return top
+
+def test_plain_bisection_by_hand() -> None:
+    # value(x) = x, goal 0.3 on [0, 1]: the ends close on 0.3 from either side; after 3 rounds
+    # [0, 1] -> [0, 0.5] -> [0.25, 0.5] -> [0.25, 0.375], so the upper end is 0.375.
+    assert queueing.bisect(lambda x: x, 0.3, 1.0, 3) == 0.375
+    assert abs(queueing.bisect(lambda x: x, 0.3, 1.0, 60) - 0.3) < 1e-15
 
 
 def _functions(rng: np.random.Generator) -> list:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import serving
-from tokencost.model.queueing import bisect_below, gamma_quantile, poisson_pmf, support
+from tokencost.model.queueing import bisect, bisect_below, gamma_quantile, poisson_pmf, support
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     BATCH_AVERAGE_VARIANCE_FRACTION,
@@ -254,16 +254,8 @@ def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s
         def cdf(wait_s: float) -> float:
             return float(_mixture_cdf(mix, shift, wait_s, kingman, scratch)[0])
 
-        if _monotone(mix, shift, kingman, goal, top):  # the same answer from fewer evaluations
-            return np.where(target > 0, bisect_below(cdf, goal, top, QUANTILE_BISECTIONS), 0.0)
-        bottom = 0.0
-        for _ in range(QUANTILE_BISECTIONS):
-            middle_s = (bottom + top) / 2.0
-            if cdf(middle_s) < goal:
-                bottom = middle_s
-            else:
-                top = middle_s
-        return np.where(target > 0, top, 0.0)
+        solve = bisect_below if _monotone(mix, shift, kingman, goal, top) else bisect  # same answer
+        return np.where(target > 0, solve(cdf, goal, top, QUANTILE_BISECTIONS), 0.0)
     for _ in range(QUANTILE_BISECTIONS):
         middle = (low + high) / 2.0
         below = _mixture_cdf(mix, shift, middle[..., None, None], kingman, scratch) < target

@@ -89,17 +89,29 @@ def support(mean: np.ndarray) -> int:
     return int(min(MAX_SUPPORT, np.ceil(top + 8.0 * np.sqrt(top) + 8.0)))
 
 
-def bisect_below(value: Callable[[float], float], goal: float, top: float, rounds: int) -> float:
+def bisect(value: Callable[[float], float], goal: float, top: float, rounds: int) -> float:
     """The upper end of ``[0, top]`` after ``rounds`` bisections on ``value(middle) < goal``
-    (below: the lower end moves up to the middle, else the upper end down), for a ``value``
-    that does not decrease, from fewer evaluations: every point evaluated bounds the ``x``
-    where ``value`` reaches the goal (``below`` < x ≤ ``above``), and a middle outside that
-    window takes the side its bound gives, the one ``value`` would give there; so the answer is
-    plain bisection's. Each round whose middle is in the window first evaluates a regula falsi
-    guess (Illinois: the end kept twice has its value halved, for the guess only), which closes
-    the window to an ulp or so in a few evaluations, then the middle if still needed; guessing
-    stops after ``GUESS_MISSES`` guesses in a row that did not halve the window (a function of
-    steps), so at most that many evaluations are spent over plain bisection's (and the ends)."""
+    (below: the lower end moves up to the middle, else the upper end down)."""
+    bottom = 0.0
+    for _ in range(rounds):
+        middle = (bottom + top) / 2.0
+        if value(middle) < goal:
+            bottom = middle
+        else:
+            top = middle
+    return top
+
+
+def bisect_below(value: Callable[[float], float], goal: float, top: float, rounds: int) -> float:
+    """The answer of :func:`bisect` for a ``value`` that does not decrease, from fewer
+    evaluations: every point evaluated bounds the ``x`` where ``value`` reaches the goal
+    (``below`` < x ≤ ``above``), and a middle outside that window takes the side its bound
+    gives, the one ``value`` would give there; so the answer is plain bisection's. Each round
+    whose middle is in the window first evaluates a regula falsi guess (Illinois: the end kept
+    twice has its value halved, for the guess only), which closes the window to an ulp or so in
+    a few evaluations, then the middle if still needed; guessing stops after ``GUESS_MISSES``
+    guesses in a row that did not halve the window (a function of steps), so at most that many
+    evaluations are spent over plain bisection's (and the ends)."""
     below, above = 0.0, top
     low_gap, high_gap = value(0.0) - goal, value(top) - goal  # the ends' values less the goal
     if low_gap >= 0.0:
