@@ -254,8 +254,8 @@ def _at_load(
             rate = capacity * replicas
             notes.append(no_load_note(replicas, cap))
         else:
-            replicas = fixed_replicas or max(1, math.ceil(rate / capacity - fleet.CAPACITY_SLACK))
-            if rate > capacity * replicas * (1 + fleet.CAPACITY_SLACK):
+            replicas = fixed_replicas or int(fleet.replicas_needed(rate, capacity))
+            if rate > capacity * replicas * fleet.OVERLOAD:
                 return _saturated(scenario, base, max_batch, cap, capacity, replicas, rate)
     elif workload.concurrency is not None:
         replicas = fixed_replicas or 1

@@ -26,7 +26,6 @@ from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import sizing_rate_per_s
 
 FLEET_GROWTH_LIMIT = fleet.FLEET_GROWTH_LIMIT
-OVERLOAD = 1.0 + fleet.CAPACITY_SLACK
 
 
 class Pools(NamedTuple):
@@ -95,10 +94,10 @@ def _pools(
     n_prefill = spec.prefill_replicas
     if n_prefill is None:
         pass_s = float(op.prompt_prefill(dep, traffic).time_s)
-        n_prefill = _fewest(prefill_ok, math.floor(peak * pass_s * OVERLOAD) + 1, "prefill", notes)
+        n_prefill = _fewest(prefill_ok, math.floor(peak * pass_s * fleet.OVERLOAD) + 1, "prefill", notes)
     n_decode = spec.decode_replicas
     if n_decode is None:
-        least = math.floor(peak / dis.decode_capacity_per_s(dep, traffic) * OVERLOAD) + 1
+        least = math.floor(peak / dis.decode_capacity_per_s(dep, traffic) * fleet.OVERLOAD) + 1
         n_decode = _fewest(decode_ok, least, "decode", notes)
     prefill = dis.prefill_pool(dep, rate / n_prefill, traffic, percentile, n_prefill)
     decode = dis.decode_pool(dep, rate / n_decode, traffic, percentile)
@@ -182,9 +181,9 @@ def evaluate(
         spec = spec.model_validate({**spec.model_dump(), "decode_replicas": decode_replicas})
     pools, pool_notes = _pools(scenario, dep, traffic, spec, rate)
     decode_load = rate / pools.decode_replicas / pools.decode.capacity_per_s
-    if bool(pools.prefill.saturated[0]) or decode_load > OVERLOAD:
+    if bool(pools.prefill.saturated[0]) or decode_load > fleet.OVERLOAD:
         pool, load = ("prefill", rate * pools.prefill.pass_s / pools.prefill_replicas)
-        if decode_load > OVERLOAD:
+        if decode_load > fleet.OVERLOAD:
             pool, load = "decode", decode_load
         reason = (
             f"saturated: the load of {rate:.4g} requests/s is {load:.1%} of the {pool} pool's capacity "

@@ -104,13 +104,13 @@ def take(dep: Deployment, index: Any) -> Deployment:
     """The entries ``index`` (an integer array or a mask) of a struct-of-arrays deployment
     (``dep`` itself for a mask that keeps every entry)."""
     if not isinstance(index, np.ndarray) or index.ndim != 1:
-        return Deployment(**{name: _pick(getattr(dep, name), index) for name in _field_names()})
+        return Deployment(**{name: _pick(getattr(dep, name), index) for name in _DEPLOYMENT_NAMES})
     if index.dtype == bool:
         if index.all():
             return dep
         index = np.flatnonzero(index)  # once, not once per field
-    names = [name for name in _field_names() if isinstance(getattr(dep, name), np.ndarray)]
-    values: dict[str, Any] = {name: getattr(dep, name) for name in _field_names() if name not in names}
+    names = [name for name in _DEPLOYMENT_NAMES if isinstance(getattr(dep, name), np.ndarray)]
+    values: dict[str, Any] = {name: getattr(dep, name) for name in _DEPLOYMENT_NAMES if name not in names}
     if names and np.size(getattr(dep, names[0])) < STACKED_BELOW:  # a few templates: one gather
         picked = np.stack([getattr(dep, name) for name in names]).take(index, axis=1)  # rows contiguous
         values.update(zip(names, picked, strict=True))
@@ -121,11 +121,10 @@ def take(dep: Deployment, index: Any) -> Deployment:
 
 def entry(dep: Deployment, i: int) -> Deployment:
     """Entry ``i`` of a struct-of-arrays deployment as a plain one (Python floats)."""
-    return Deployment(**{name: _pick(getattr(dep, name), i, float) for name in _field_names()})
+    return Deployment(**{name: _pick(getattr(dep, name), i, float) for name in _DEPLOYMENT_NAMES})
 
 
-def _field_names() -> list[str]:
-    return [item.name for item in dataclasses.fields(Deployment)]
+_DEPLOYMENT_NAMES = tuple(item.name for item in dataclasses.fields(Deployment))  # read once
 
 
 def _pick(value: Any, index: Any, cast: Any = None) -> Any:
@@ -145,7 +144,7 @@ def _shared(dep: Deployment, held: Sequence[Deployment]) -> Deployment:
         return dep
     shared: dict[str, Any] = {
         name: float(value[0])
-        for name in _field_names()
+        for name in _DEPLOYMENT_NAMES
         if name not in ARRAY_FIELDS
         and isinstance(value := getattr(dep, name), np.ndarray)
         and len({float(getattr(one, name)).hex() for one in held}) == 1  # the same bits (-0.0 is not 0.0)
@@ -288,10 +287,10 @@ def _solve(
     rate: Any = rows.rate[ok]
     has_rate = ~np.isnan(rate)
     with np.errstate(invalid="ignore"):
-        sized = np.maximum(1.0, np.ceil(rate / capacity - fleet.CAPACITY_SLACK))
+        sized = fleet.replicas_needed(rate, capacity)
     count = np.where(given > 0, given, np.where(has_rate, sized, 1.0))
     rate = np.where(has_rate, rate, capacity * count)
-    saturated = has_rate & (rate > capacity * count * (1 + fleet.CAPACITY_SLACK))
+    saturated = has_rate & (rate > capacity * count * fleet.OVERLOAD)
     replicas: Any = count.astype(np.int64)
     reason: Any = CAP_REASONS[cap_reason[ok]]
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)

@@ -44,12 +44,6 @@ def usd_per_million_tokens(seconds: ArrayLike, tokens: ArrayLike, replica_usd_pe
     )
 
 
-def replicas_needed(request_rate_per_s: ArrayLike, replica_requests_per_s: ArrayLike) -> np.ndarray:
-    """Replicas to carry the load at full utilisation, at least one: ``ceil(λ/μ)``."""
-    load = np.asarray(request_rate_per_s, dtype=float) / np.asarray(replica_requests_per_s, dtype=float)
-    return np.maximum(np.ceil(load - 1e-9), 1.0)
-
-
 def energy_joules_per_token(
     seconds: ArrayLike, tokens: ArrayLike, power_w: ArrayLike, accelerators: ArrayLike
 ) -> np.ndarray:

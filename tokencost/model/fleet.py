@@ -26,8 +26,15 @@ SEARCH_FANOUT = 64
 # Relative slack of a load against a fleet's capacity: a rate within it of n replicas' capacity is
 # served by n (rate / capacity is rounded in floating point, about 1e-16 per operation).
 CAPACITY_SLACK = 1e-9
+OVERLOAD = 1.0 + CAPACITY_SLACK  # a load above OVERLOAD × the fleet's capacity saturates it
 LADDER_POINTS = 24  # replica counts tried per vectorised solve when sizing a fleet
 SLOW_ROUNDS = 2  # largest_within bisects after this many rounds in a row that did not halve its bracket
+
+
+def replicas_needed(rate_per_s: Any, replica_requests_per_s: Any) -> Any:
+    """Replicas to carry the load at full utilisation, at least one: ``ceil(λ/μ)``, less
+    :data:`CAPACITY_SLACK` (floats or columns; NaN rates give NaN)."""
+    return np.maximum(1.0, np.ceil(rate_per_s / replica_requests_per_s - CAPACITY_SLACK))
 
 
 class Targets(NamedTuple):

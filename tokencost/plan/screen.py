@@ -269,7 +269,7 @@ def _option(base: Scenario, name: str, layout: Layout, cap: int, uncapped: Any, 
     if layout.disaggregated:
         least = replicas
     else:
-        least = max(1, math.ceil(rate_per_s / (capacity or math.inf) - fleet.CAPACITY_SLACK))
+        least = int(fleet.replicas_needed(rate_per_s, capacity or math.inf))
         replicas = max(replicas, least)
     return Option(
         hardware=name,
