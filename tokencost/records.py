@@ -17,10 +17,10 @@ from tokencost.model import flops as fl
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
-from tokencost.results import DecodeRecord, Evaluation, PrefillRecord
+from tokencost.results import EVALUATION_FIELDS, DecodeRecord, Evaluation, PrefillRecord
 
 GB = 1e9
-_EVALUATION_FIELDS = frozenset(item.name for item in dataclasses.fields(Evaluation))
+_EVALUATION_FIELDS = frozenset(EVALUATION_FIELDS)
 
 
 def replaced(evaluation: Evaluation, changes: dict[str, Any]) -> Evaluation:

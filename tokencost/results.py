@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -267,6 +267,7 @@ def frame(records: list[dict[str, Any]], integers: frozenset[str] = frozenset())
     return table
 
 
+EVALUATION_FIELDS = tuple(item.name for item in fields(Evaluation))  # in their order
 BREAKDOWN = "usd_per_hour_breakdown."  # the flattened keys of Evaluation.usd_per_hour_breakdown's parts
 _SCALAR_TYPES = {bool: "bool", int: "int64", float: "float64", str: "string"}
 

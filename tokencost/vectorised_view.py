@@ -23,11 +23,11 @@ from tokencost import economics_view as ev_view
 from tokencost import prefix_view as pv
 from tokencost.model import cost, serving
 from tokencost.model.serving import Deployment
-from tokencost.results import BREAKDOWN, Evaluation, column_types, flatten
+from tokencost.results import BREAKDOWN, EVALUATION_FIELDS, Evaluation, column_types, flatten
 from tokencost.scenario.scenario import Scenario
 
-_NAMES = [item.name for item in dataclasses.fields(Evaluation)]
-_BEFORE_BREAKDOWN = _NAMES[_NAMES.index("usd_per_hour_breakdown") - 1]  # where its parts go
+# the field after which the breakdown's parts go
+_BEFORE_BREAKDOWN = EVALUATION_FIELDS[EVALUATION_FIELDS.index("usd_per_hour_breakdown") - 1]
 Columns = dict[str, Any]  # column name -> ndarray (or Coded: Table.result(coded=True))
 
 
