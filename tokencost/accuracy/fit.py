@@ -149,13 +149,17 @@ def _implied_compute(terms: Terms, fit: Fit) -> float | None:
     return terms.compute_s / left
 
 
+def _keys(terms: Terms) -> tuple[str, ...]:
+    """The groups a row is fitted in: its engine, and ``engine/vendor`` when it names a vendor."""
+    return (terms.engine, group_key(terms.engine, terms.vendor)) if terms.vendor else (terms.engine,)
+
+
 def _groups(rows: list[Terms]) -> dict[str, list[Terms]]:
     """Rows by engine and by ``engine/vendor`` (each row is in both)."""
     groups: dict[str, list[Terms]] = defaultdict(list)
     for terms in rows:
-        groups[terms.engine].append(terms)
-        if terms.vendor:
-            groups[group_key(terms.engine, terms.vendor)].append(terms)
+        for key in _keys(terms):
+            groups[key].append(terms)
     return groups
 
 
@@ -255,7 +259,7 @@ def _with_sequences(fit: Fit, rows: list[Terms]) -> Fit:
         value = _implied_sequence(terms, fit)
         if value is None:
             continue
-        for key in (terms.engine, group_key(terms.engine, terms.vendor)) if terms.vendor else (terms.engine,):
+        for key in _keys(terms):
             own[key].append(value)
         pooled.append(value)
 
@@ -277,9 +281,8 @@ def _tables(
     for terms in rows:
         value = implied(terms)
         if value is not None and np.isfinite(value):
-            own[terms.engine][terms.compute].append(value)
-            if terms.vendor:
-                own[group_key(terms.engine, terms.vendor)][terms.compute].append(value)
+            for key in _keys(terms):
+                own[key][terms.compute].append(value)
             pooled[terms.compute].append(value)
     return {key: _medians(groups) for key, groups in own.items()}, _medians(pooled)
 
