@@ -293,7 +293,8 @@ def test_slo_batch_cap_says_slo_when_even_one_sequence_misses_the_target():
     dep = vec.stack([api.deployment(scenario)] * 2)
     one = np.array([1.0, 1.0])
     traffic = vec._traffic(scenario, np.array([500.0, 500.0]), np.array([50.0, 50.0]), one)
-    cap, reason = vec.slo_batch_cap(dep, traffic, one, np.array([1e-9, np.nan]))
+    cap, memory = vec._solved_cap(dep, traffic, one, np.array([1e-9, np.nan]))
+    reason = vec.CAP_REASONS[np.where(memory, vec.MEMORY, vec.SLO)]  # as _solve names them
     assert cap.tolist() == [1.0, 1.0] and reason.tolist() == ["slo", "memory"]
 
 

@@ -218,22 +218,14 @@ class _Stand(NamedTuple):
     slo: _Slo
 
 
-def slo_batch_cap(
-    dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
-    batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), solved
-    per linear piece as the scalar solve does, and what limits it ("memory" or "slo")."""
-    cap, memory = _solved_cap(dep, traffic, max_batch, target_s)
-    return cap, CAP_REASONS[np.where(memory, MEMORY, SLO)]
-
-
 def _solved_cap(
     dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`slo_batch_cap`'s cap, and whether memory (``max_batch`` itself) limits it:
-    :func:`tokencost.model.fleet.largest_within` over [1, max_batch] on columns, each row through
-    the scalar solve's rounds (the same lines, guesses and evaluations: the same cap)."""
+    """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
+    batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), and
+    whether memory (``max_batch`` itself) limits it: :func:`tokencost.model.fleet.largest_within`
+    on columns, each row through the scalar solve's rounds (the same lines, guesses and
+    evaluations: the same cap)."""
 
     def tpot(rows: np.ndarray, batch: np.ndarray) -> np.ndarray:  # the TPOT of rows at batch
         on, part = dep, traffic  # all rows (increasing): no gather
