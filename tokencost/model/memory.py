@@ -81,9 +81,9 @@ def expected_distinct_experts(
     probability ``1 − k/E``, so ``E·(1 − (1 − k/E)^T)`` are touched. T=1 gives k; T→∞ gives E.
     Real routers are not uniform, which touches fewer experts: this is an upper bound.
     """
-    experts_ = np.asarray(experts, dtype=float)
-    miss = 1.0 - np.asarray(experts_per_token, dtype=float) / experts_
-    return experts_ * (1.0 - miss ** np.asarray(tokens, dtype=float))
+    experts_ = as_float(experts)  # Python floats stay floats (the scalar path), else arrays
+    miss = 1.0 - as_float(experts_per_token) / experts_
+    return experts_ * (1.0 - miss ** as_float(tokens))
 
 
 def moe_weight_params_read(
@@ -126,7 +126,7 @@ def _moe_weight_params_read_scalar(
     routed = experts > chosen
     per_expert = (total - active) / spare if routed else 0.0
     shared = total - experts * per_expert
-    distinct = experts * (1.0 - (1.0 - chosen / experts) ** tokens) if routed else 0.0
+    distinct = float(expected_distinct_experts(experts, chosen, tokens)) if routed else 0.0
     return shared + distinct * per_expert
 
 
