@@ -263,7 +263,8 @@ def test_hardware_show_json_has_si_figures_and_sources():
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["key"] == "h100-sxm"
-    assert data["memory"] == 80e9 and data["bandwidth"] == 3.35e12
+    # memory as the device reports it: nvidia-smi memory.total 81559 MiB = 81,559 × 2^20 = 85,520,809,984 B
+    assert data["memory"] == 81559 * 2**20 == 85_520_809_984 and data["bandwidth"] == 3.35e12
     assert data["source"].startswith("https://") and data["as_of"]
     assert data["price_as_of"] and data["usd_per_hour"] > 0
 
