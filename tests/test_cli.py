@@ -87,7 +87,7 @@ def test_model_too_large_for_its_hardware_says_what_is_missing(tmp_path):
     path = write(tmp_path, "huge.yaml", text)
     out = tmp_path / "out"
     line = assert_one_line_error(invoke("run", path, "-o", out / "r.html"), "infeasible", "does not fit")
-    assert "missing 790" in line  # 405B × 2 bytes + KV against 24 GB × 0.9 usable
+    assert "missing 790" in line  # 405B × 2 bytes + KV against 23,034 MiB (24.15 GB) × 0.9 = 21.74 GB usable
     assert not out.exists()
     assert not (tmp_path / "reports").exists()
 

@@ -251,8 +251,9 @@ def test_a_load_past_saturation_is_infeasible_and_says_by_how_much() -> None:
 
 # ------------------------------------------------------------------------------ closed-loop load
 def closed(concurrency: int) -> Scenario:
-    # Llama-3.1-70B on 4 × H100 (TP 4): 0.9 × 320 GB − 141 GB of weights leaves room for about
-    # 86 sequences of 5,300 tokens at 327,680 B of KV per token: 50 clients fit, 250 do not.
+    # Llama-3.1-70B on 4 × H100 (TP 4): 0.9 × 4 × 81,559 MiB = 307.9 GB − 141.2 GB of weights leaves
+    # room for about 96 sequences of 5,300 tokens at 327,680 B of KV per token (evaluate's cap: 95):
+    # 50 clients fit, 250 do not.
     return Scenario(
         name="closed",
         model={"preset": "llama-3.1-70b"},
