@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 import tokencost
@@ -10,6 +13,7 @@ from tokencost.scenario import Scenario
 from tokencost.scenario.catalog import catalog
 
 HARDWARE = catalog("hardware")
+HARDWARE_DIR = Path(tokencost.__file__).parent / "scenario" / "presets" / "hardware"
 MODELS = catalog("models")
 
 # Dense 16-bit tensor peaks (TFLOP/s) from vendor documents; NVIDIA's sparse (starred) ones are twice these.
@@ -140,6 +144,65 @@ def test_bf16_peak_is_the_known_dense_figure(key, dense_tflops):
     assert table.get("bf16", table.get("fp16")) == pytest.approx(dense_tflops * TERA, rel=0.005)
 
 
+# How a preset's memory figure is known: the device's own report (nvidia-smi, NVML), a report of a sibling
+# with the same board and memory, or the nominal binary capacity where no report was found.
+MEMORY_EVIDENCE = (
+    "device-reported",
+    "inferred from device reports",
+    "nominal binary capacity, no device report found",
+)
+# memory in binary units or bytes: HBM stacks and DRAM dies are binary-sized and devices report MiB
+BINARY_MEMORY = re.compile(r"^memory: \d+ (MiB|GiB|B)$")
+
+
+def _memory_line(text: str) -> tuple[str, str]:
+    """(value, comment) of the ``memory:`` line of a preset's YAML text, its continuation lines joined."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("memory:"))
+    value, _, comment = lines[start].partition("#")
+    parts = [comment]
+    for line in lines[start + 1 :]:
+        if not re.match(r"^\s+#", line):
+            break
+        parts.append(line.strip().removeprefix("#"))
+    return value.strip(), " ".join(part.strip() for part in parts)
+
+
+def _memory_evidence(comment: str) -> str | None:
+    return next((kind for kind in MEMORY_EVIDENCE if comment.startswith(kind)), None)
+
+
+@pytest.mark.parametrize("key", sorted(HARDWARE))
+def test_every_memory_figure_says_how_it_is_known(key):
+    value, comment = _memory_line((HARDWARE_DIR / f"{key}.yaml").read_text())
+    assert BINARY_MEMORY.match(value), (key, value)
+    kind = _memory_evidence(comment)
+    assert kind, f"{key}: the memory comment starts with none of {MEMORY_EVIDENCE}: {comment!r}"
+    if kind != "nominal binary capacity, no device report found":  # a report: where and when it was read
+        assert "github.com/" in comment and re.search(r"read \d{4}-\d{2}-\d{2}", comment), (key, comment)
+
+
+def test_the_memory_check_can_fail():
+    # the catalog's old form: decimal gigabytes and no word on where the figure comes from
+    value, comment = _memory_line(
+        "key: x\nmemory: 80 GB                      # datasheet\nbandwidth: 1 TB/s\n"
+    )
+    assert (value, comment) == ("memory: 80 GB", "datasheet")
+    assert not BINARY_MEMORY.match(value) and _memory_evidence(comment) is None
+
+
+def test_the_h100_holds_what_nvidia_smi_reports():
+    # nvidia-smi memory.total on an H100 SXM5 (NVIDIA/nccl issue 1264): 81559 MiB = 81,559 x 1,048,576 B
+    # = 85,520,809,984 B, 6.9 % more than "80 GB" read as 80 x 10^9 B (85,520,809,984 / 8e10 = 1.0690)
+    memory = Scenario(
+        model={"preset": "llama-3.2-1b"},
+        hardware={"preset": "h100-sxm"},
+        workload={"input_tokens": 16, "output_tokens": 4},
+    ).hardware.memory
+    assert memory == 81559 * 2**20 == 85_520_809_984
+    assert memory / 80e9 == pytest.approx(1.0690, abs=1e-4)
+
+
 def test_the_sparsity_check_can_fail():
     # H100 SXM with NVIDIA's asterisked fp8 (3,958 sparse) against its dense bf16 (989.4): ratio 4.0 > 2.05.
     assert 3958 > SPARSE_RATIO_LIMIT * 989.4
@@ -147,7 +210,7 @@ def test_the_sparsity_check_can_fail():
 
 @pytest.mark.parametrize("key", NEW_HARDWARE)
 def test_new_hardware_serves_a_small_model_feasibly(key):
-    # Llama-3.2-1B in bf16 is 2.5 GB of weights: it fits on every new accelerator (the smallest holds 16 GB).
+    # Llama-3.2-1B in bf16 is 2.5 GB of weights: it fits on every new accelerator (the smallest holds 16 GiB).
     scenario = Scenario(
         name=key,
         model={"preset": "llama-3.2-1b"},
@@ -224,7 +287,8 @@ def test_architecture_count_reproduces_llama_3_1_8b_by_hand():
 
 @pytest.mark.parametrize("key", NEW_MODELS)
 def test_new_model_evaluates_feasibly_where_it_fits(key):
-    # fp8 weights on 8 B200s (1.44 TB): the largest new model, DeepSeek-R1 at 671 GB, fits with its KV cache.
+    # fp8 weights on 8 B200s (8 x 183,359 MiB = 1.54 TB): the largest new model, DeepSeek-R1 at 671 GB, fits
+    # with its KV cache.
     heads = MODELS[key]["heads"]
     tensor = 8 if heads % 8 == 0 else 4 if heads % 4 == 0 else 1
     scenario = Scenario(

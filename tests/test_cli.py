@@ -87,7 +87,7 @@ def test_model_too_large_for_its_hardware_says_what_is_missing(tmp_path):
     path = write(tmp_path, "huge.yaml", text)
     out = tmp_path / "out"
     line = assert_one_line_error(invoke("run", path, "-o", out / "r.html"), "infeasible", "does not fit")
-    assert "missing 790" in line  # 405B × 2 bytes + KV against 24 GB × 0.9 usable
+    assert "missing 790" in line  # 405B × 2 bytes + KV against 23,034 MiB (24.15 GB) × 0.9 = 21.74 GB usable
     assert not out.exists()
     assert not (tmp_path / "reports").exists()
 
@@ -263,7 +263,8 @@ def test_hardware_show_json_has_si_figures_and_sources():
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["key"] == "h100-sxm"
-    assert data["memory"] == 80e9 and data["bandwidth"] == 3.35e12
+    # memory as the device reports it: nvidia-smi memory.total 81559 MiB = 81,559 × 2^20 = 85,520,809,984 B
+    assert data["memory"] == 81559 * 2**20 == 85_520_809_984 and data["bandwidth"] == 3.35e12
     assert data["source"].startswith("https://") and data["as_of"]
     assert data["price_as_of"] and data["usd_per_hour"] > 0
 

@@ -231,7 +231,8 @@ def test_gpt_fast_llama2_7b_batch_one_on_a100_within_15_percent() -> None:
 
 
 def test_infeasible_says_how_much_memory_is_missing() -> None:
-    # Llama-3.1-405B in bf16 is 811.7 GB of weights; one L4 has 24 GB, 21.6 GB usable.
+    # Llama-3.1-405B in bf16 is 811.7 GB of weights; one L4 has 23,034 MiB = 24.15 GB, 0.9 × 24.15 = 21.74 GB
+    # usable: 811.8 − 21.7 = 790.1 GB missing.
     scenario = Scenario(
         name="big",
         model={"preset": "llama-3.1-405b"},

@@ -75,7 +75,9 @@ def test_uniform_workload_picks_one_type():
 
 
 # The bundled scenario at AWS on-demand prices (scenarios/mixed-fleet-short-long.yaml), 2 seeds x
-# 2 request counts, measured 2026-12-01 (the figures of README, "Mixed fleets"):
+# 2 request counts, measured 2026-12-01 and again 2026-12-02 with the presets' device-reported memory
+# (H100 81,559 MiB, A100 40GB 40,960 MiB, L4 23,034 MiB, A10G 23,028 MiB), unchanged (the figures of
+# README, "Mixed fleets"):
 #   seed 0, 1,000 requests: mixed, 1 x A100 40GB (prompts 188-524) + 3 x H100 = $561/day against
 #                           5 x A100 TP2 = $659/day (15 % less);
 #   seed 0, 2,000 / seed 1, 1,000: single type, 5 x A100 TP2, $659/day (the mixed fleet's H100 pool
@@ -163,8 +165,11 @@ def test_the_roofline_gives_the_bundled_mix_no_saving_but_rounding():
     #   prompts 554-698:    H100 0.2124, A100 TP2 0.2543, L4 TP4 0.5117, A10G TP4 0.5160
     #   prompts 6670-11726: H100 2.742, A100 TP4 3.171, L4 TP4 5.702, A10G TP8 7.017
     # The H100 is cheapest at every length and the 24 GB GPUs cost over twice as much: 16.06 GB of
-    # bf16 weights leave them 5.5 GB of KV (83 sequences of 504 tokens, against 846 on an H100), and
-    # at 50 ms a token an L4 cannot decode one sequence alone (76 ms a step), an A10G only 23.
+    # bf16 weights leave them 5.7 GB of KV (L4: 0.9 × 23,034 MiB = 21.74 GB − 16.06 GB = 5.68 GB, /
+    # 504 tokens × 131,072 B = 85 sequences, against 922 on an H100: 0.9 × 81,559 MiB − 16.06 GB =
+    # 60.91 GB), and at 50 ms a token an L4 cannot decode one sequence alone (76 ms a step), an
+    # A10G only 23. The table is the same as with decimal-GB memory: the 50 ms target, not memory,
+    # caps these batches.
     # Unrounded, the best layout per bucket is the best single layout: a mix saves only by rounding.
     scenario, sections = load_sim_scenario(BUNDLED)
     per_bucket, single, mixed = _per_bucket_costs(scenario, sections.candidates, None)
@@ -181,11 +186,12 @@ def test_melange_slo_and_the_vllm_batch_cap_make_the_a100_cheapest_for_short_pro
     # Mélange's relaxed TPOT target (Griggs et al. 2024 evaluate at TPOT SLOs of 40 and 120 ms)
     # and vLLM V0's default max_num_seqs of 256 (vllm/engine/arg_utils.py, commit 001999d:
     # "256 if not envs.VLLM_USE_V1 else 1024") cap the H100's batch of short chats at 256 of the
-    # 846 that fit: the A100 40GB, with more bandwidth per dollar (1,555 GB/s / $2.7447 = 567
+    # 922 that fit: the A100 40GB, with more bandwidth per dollar (1,555 GB/s / $2.7447 = 567
     # against 3,350 / $6.88 = 487 per $/h), is then cheapest for them (0.1498 against 0.1563 $/M
-    # output), the H100 still for the rest (0.2340 and 2.653 against 0.2604 and 2.950). The short
-    # chats are 3/5 of the requests but a tenth of the cost (19.2/s × 213 tokens × 0.1498 of 6,090
-    # $/M-tokens/s): unrounded, the mix saves 0.44 % of the day.
+    # output), the H100 still for the rest (0.2340 and 2.631 against 0.2532 and 2.930; measured
+    # 2026-12-02, with device-reported memory). The short chats are 3/5 of the requests but a tenth
+    # of the cost (19.2/s × 213 tokens × 0.1498 of 6,045 $/M-tokens/s): unrounded, the mix saves
+    # 0.44 % of the day.
     scenario, sections = load_sim_scenario(BUNDLED)
     data = scenario.model_dump(exclude_none=True)
     data["slo"] = {**data["slo"], "tpot_s": 0.12}

@@ -106,16 +106,16 @@ def test_pipeline_degrees_divide_the_layers_and_fit_a_node():
 
 
 def test_a_model_too_big_for_one_gpu_fits_on_two_pipeline_stages():
-    # Llama-3.1-70B in bf16: 141.2 GB of weights; an H100 SXM has 80 GB, 72 GB usable (10 % reserved).
-    # TP1 PP1 cannot hold it. TP1 PP2: each stage holds 40 of 80 layers, 70.6 GB of weights, and
-    # 72 − 70.6 = 1.4 GB of KV cache at 327,680 B/token / 2 stages = 163,840 B/token per stage, so
-    # 1.4e9 / (163,840 × 700 tokens) = 12.2 → 12 sequences of 500 + 200 tokens fit.
+    # Llama-3.1-70B in bf16: 141.2 GB of weights; an H100 SXM has 81,559 MiB = 85.52 GB, 76.97 GB usable
+    # (10 % reserved). TP1 PP1 cannot hold it. TP1 PP2: each stage holds 40 of 80 layers, 70.6 GB of
+    # weights, and 76.97 − 70.6 = 6.37 GB of KV cache at 327,680 B/token / 2 stages = 163,840 B/token per
+    # stage, so 6.369e9 / (163,840 × 700 tokens) = 55.5 → 55 sequences of 500 + 200 tokens fit.
     options, rejected = screen(chat(), 1.0)
     reasons = {(r["tensor_parallel"], r["pipeline_parallel"]): r["reason"] for r in rejected}
     assert "does not fit" in reasons[(1, 1)]
     assert (1, 2) not in reasons, reasons.get((1, 2))
     staged = [o for o in options if (o.tensor_parallel, o.pipeline_parallel) == (1, 2)]
-    assert staged and max(o.memory_max_batch for o in staged) == 12
+    assert staged and max(o.memory_max_batch for o in staged) == 55
     for option in options:  # priced for all TP × PP accelerators of a replica
         gpus = option.tensor_parallel * option.pipeline_parallel
         assert option.scenario.hardware.count == gpus == option.gpus_per_replica

@@ -122,10 +122,11 @@ def test_batched_prefill_reads_the_weights_once():
 
 def test_kv_budget_matches_the_formula():
     dep = deployment(scenario())
-    # (80 GB · 0.9 − 16.06 GB) / (16 · 131,072 B) = 26,674.8 → 26,674 blocks
+    # H100 SXM 81,559 MiB = 85,520,809,984 B: (85,520,809,984 B · 0.9 − 16.06 GB) / (16 · 131,072 B)
+    # = 60,908,728,985.6 / 2,097,152 = 29,043.6 → 29,043 blocks
     assert dep.kv_bytes_per_token == 131072.0
-    assert kv_budget_blocks(dep, 16) == math.floor((80e9 * 0.9 - 16.06e9) / (16 * 131072))
-    assert kv_budget_blocks(dep, 16) == 26674
+    assert kv_budget_blocks(dep, 16) == math.floor((81559 * 2**20 * 0.9 - 16.06e9) / (16 * 131072))
+    assert kv_budget_blocks(dep, 16) == 29043
 
 
 def test_steps_that_fit_bisects_block_growth():

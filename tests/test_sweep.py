@@ -200,7 +200,8 @@ def test_the_table_has_the_contract_columns_and_evaluate_numbers(tmp_path, small
         "prefill.time_s",
     ):
         assert column in frame.columns
-    # 70B in bf16 (141 GB of weights) fits on no single 80 GB H100 nor on 2 x 24 GB L4s: a row, not an abort.
+    # 70B in bf16 (141 GB of weights) fits on no single 85.5 GB (81,559 MiB) H100 nor on 2 x 24.2 GB L4s:
+    # a row, not an abort.
     one = frame[(frame["hardware.preset"] == "h100-sxm") & (frame["hardware.count"] == 1)]
     assert not one["feasible"].any()
     assert one["infeasible_reason"].str.contains("does not fit").all()
