@@ -13,6 +13,7 @@ from tokencost.economics_view import economics_fields
 from tokencost.model import fleet, prefix, serving
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
+from tokencost.model.deployment import deployment_of
 from tokencost.model.serving import Deployment
 from tokencost.records import (
     Solved,
@@ -45,7 +46,7 @@ def deployment(scenario: Scenario) -> Deployment:
     if latency is None:
         latency = float(calibration()["defaults"]["interconnect_latency_s"])
     efficiency = scenario.efficiency
-    target = Deployment(
+    target = deployment_of(
         **replica.model_numbers(scenario.model, scenario.precision.kv_cache, tensor),
         weight_bytes_per_param=BYTES_PER_ELEMENT[scenario.precision.weights],
         activation_bytes=BYTES_PER_ELEMENT[scenario.precision.activations],
@@ -135,8 +136,12 @@ def choose_batch(scenario: Scenario, dep: Deployment, max_batch: int) -> int:
     return slo_batch_cap(scenario, dep, max_batch)[0]
 
 
+DEFAULT_SERVING = ServingSpec()  # frozen: one shared default (validating a fresh one costs µs)
+
+
 def serving_spec(scenario: Scenario) -> ServingSpec:
-    return scenario.serving or ServingSpec()
+    """The scenario's serving section, or the defaults when it has none."""
+    return scenario.serving or DEFAULT_SERVING
 
 
 def traffic_for(

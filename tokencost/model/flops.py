@@ -69,8 +69,8 @@ def attention_flops_per_key(
     report, section 2.1.1) pass
     ``d_qk = kv_lora_rank + rope_dim`` and ``d_v = kv_lora_rank``.
     """
-    layers_, heads_ = np.asarray(layers, dtype=float), np.asarray(heads, dtype=float)
-    return 2.0 * layers_ * heads_ * (np.asarray(qk_head_dim) + np.asarray(v_head_dim))
+    layers_, heads_ = as_float(layers), as_float(heads)  # ints: their floats, the same products
+    return 2.0 * layers_ * heads_ * (as_float(qk_head_dim) + as_float(v_head_dim))  # type: ignore[no-any-return]
 
 
 def causal_key_count(prompt_tokens: ArrayLike) -> np.ndarray:

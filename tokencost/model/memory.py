@@ -40,8 +40,8 @@ def kv_elements_per_token(
     "How to Scale Your Model" book, part 8, quotes 2·8·128·80 = 160 kB per token at int8.
     """
     if latent_dim is not None:
-        return np.asarray(layers, dtype=float) * np.asarray(latent_dim, dtype=float)
-    return 2.0 * np.asarray(layers, dtype=float) * np.asarray(kv_heads) * np.asarray(head_dim)
+        return as_float(layers) * as_float(latent_dim)  # type: ignore[no-any-return]
+    return 2.0 * as_float(layers) * as_float(kv_heads) * as_float(head_dim)  # type: ignore[no-any-return]
 
 
 def prefill_bytes(

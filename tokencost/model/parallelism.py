@@ -227,7 +227,10 @@ def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:
     With fewer KV heads than ranks (Llama-3-70B has 8, on 16 GPUs) each head is replicated so
     that every rank has one (vLLM and TensorRT-LLM do this).
     """
-    return np.maximum(1.0, np.asarray(tensor, dtype=float) / np.asarray(kv_heads, dtype=float))
+    ratio = as_float(tensor) / as_float(kv_heads)
+    if type(ratio) is float:  # np.maximum(1.0, x) as a choice (x when 1.0 < x or x is NaN)
+        return ratio if 1.0 < ratio or ratio != ratio else 1.0  # type: ignore[return-value]
+    return np.maximum(1.0, ratio)
 
 
 def all_to_all_time_s(
