@@ -24,17 +24,28 @@ def dep() -> serving.Deployment:
 
 
 def test_a_remembered_step_is_the_computed_one_and_read_only(dep: serving.Deployment) -> None:
-    first = serving.decode_step(dep, 8.0, 1000.0)
-    again = serving.decode_step(dep, 8.0, 1000.0)
+    first = serving.prefill(dep, 1000.0, 8.0)
+    again = serving.prefill(dep, 1000.0, 8.0)
     assert again is first  # from the memo
-    fresh = serving.decode_step(dataclasses.replace(dep), 8.0, 1000.0)  # a new deployment: computed
+    fresh = serving.prefill(dataclasses.replace(dep), 1000.0, 8.0)  # a new deployment: computed
     assert fresh is not first
     assert fresh == first  # the same numbers
     grid = np.array([1.0, 8.0, 64.0])
     step = serving.decode_step(dep, grid, 1000.0)
     with pytest.raises(ValueError):
         step.time_s[0] = 0.0  # nobody can change what the next caller gets
-    assert float(step.time_s[1]) == float(first.time_s)  # an array element equals the scalar call
+    one = serving.decode_step(dep, 8.0, 1000.0)
+    assert float(step.time_s[1]) == float(one.time_s)  # an array element equals the scalar call
+
+
+def test_a_decode_step_at_floats_is_computed_not_remembered(dep: serving.Deployment) -> None:
+    # One evaluation never asks for the same step at floats twice: computing it is cheaper than
+    # keying it. Its whole responses are remembered, the steps they are made of are not.
+    first = serving.decode_step(dep, 8.0, 1000.0)
+    assert serving.decode_step(dep, 8.0, 1000.0) == first
+    assert not any(key[0] == "decode_step" for key in dep.memo)
+    total = serving.decode_total_time_s(dep, 8.0, 1000.0, 100.0)
+    assert serving.decode_total_time_s(dep, 8.0, 1000.0, 100.0) is total
 
 
 def test_large_arrays_are_computed_not_remembered(dep: serving.Deployment) -> None:
@@ -45,7 +56,7 @@ def test_large_arrays_are_computed_not_remembered(dep: serving.Deployment) -> No
 
 def test_the_memo_starts_afresh_when_full(dep: serving.Deployment) -> None:
     for batch in range(memo.MEMO_ENTRIES + 10):
-        serving.decode_step(dep, float(batch + 1), 10.0)
+        serving.prefill(dep, 10.0, float(batch + 1))
     assert len(dep.memo) <= memo.MEMO_ENTRIES
 
 

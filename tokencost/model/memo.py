@@ -142,3 +142,14 @@ def as_float(value: Any) -> Any:
     if type(value) is int and abs(value) <= _EXACT_INT:  # exactly a float: Python float arithmetic
         return float(value)
     return np.asarray(value, dtype=float)
+
+
+def as_result(value: Any) -> Any:
+    """A model function's result: one number (a Python or numpy float) as a Python float, anything
+    else as a float array (``np.asarray(value, dtype=float)``, which makes a 0-d array of a
+    float: every later operation on it a numpy one, about ten times slower)."""
+    if type(value) is float:
+        return value
+    if isinstance(value, float):  # np.float64: the same double
+        return float(value)
+    return np.asarray(value, dtype=float)

@@ -326,7 +326,10 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
     ``flops`` and ``bytes`` are per micro-batch of B/p sequences (the whole batch when p = 1);
     ``time_s`` is the round, the time per output token every sequence sees. With speculation
     every term is that of a round (k draft steps + the verify pass) over the tokens it yields.
+    At floats not remembered: an evaluation asks for each step once (its responses are kept).
     """
+    if type(batch) is float and type(context_tokens) is float:  # never asked twice: not kept
+        return _decode_step(dep, batch, context_tokens)
     arguments = (batch, context_tokens)
     one = one_entry(dep, batch)
     if one is not None and is_scalar(context_tokens):

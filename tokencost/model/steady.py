@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import prefix, serving
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import as_float, as_result, is_scalar
 from tokencost.model.serving import Deployment, one_entry
 
 ArrayLike = npt.ArrayLike
@@ -89,6 +89,8 @@ class OperatingPoint(NamedTuple):
 def scalar(value: ArrayLike) -> float | np.ndarray:
     """``float(value)`` for one number; an array (a traffic of one entry per configuration,
     :mod:`tokencost.vectorised`) as a float array."""
+    if isinstance(value, (int, float)):  # a number (np.ndim would make it an array to ask)
+        return float(value)
     return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)  # type: ignore[arg-type]
 
 
@@ -104,7 +106,7 @@ def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.n
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(out <= 1, one_step, _full_tpot_s(dep, held, traffic))
     if out <= 1:
-        return np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
+        return as_result(serving.decode_step(dep, held, prompt).time_s)  # type: ignore[no-any-return]
     return _full_tpot_s(dep, held, traffic)
 
 
@@ -113,9 +115,14 @@ def _full_tpot_s(dep: Deployment, batch: np.ndarray, traffic: Traffic) -> np.nda
     steps = scalar(fl.decode_steps(out))
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
-        return np.asarray(decode / steps, dtype=float)
+        return as_result(decode / steps)  # type: ignore[no-any-return]
     prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
-    return np.asarray((decode + np.maximum(batch - 1.0, 0.0) * prefill_s) / steps, dtype=float)
+    others = batch - 1.0
+    if type(others) is float:  # np.maximum(x, 0.0) as a choice (x when x > 0 or NaN)
+        others = others if others > 0.0 or others != others else 0.0
+    else:
+        others = np.maximum(others, 0.0)
+    return as_result((decode + others * prefill_s) / steps)  # type: ignore[no-any-return]
 
 
 def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
@@ -126,9 +133,9 @@ def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic)
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
         cycle = prompt_prefill(dep, traffic, batch).time_s + decode
-        return np.asarray(batch / cycle, dtype=float)
+        return as_result(batch / cycle)  # type: ignore[no-any-return]
     prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
-    return np.asarray(1.0 / (prefill_s + decode / batch), dtype=float)
+    return as_result(1.0 / (prefill_s + decode / batch))  # type: ignore[no-any-return]
 
 
 def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) -> serving.PhaseTerms:
