@@ -71,6 +71,18 @@ class Deployment:
         ignore it, and a replaced deployment starts empty."""
         return {}
 
+    @functools.cached_property
+    def link(self) -> dict[str, Any]:
+        """The interconnect's numbers as keyword arguments of the communication functions of
+        :mod:`tokencost.model.parallelism` (built once: a pass's communication reads them)."""
+        return {
+            "d_model": self.d_model,
+            "activation_bytes": self.activation_bytes,
+            "link_bytes_per_s": self.interconnect_bytes_per_s,
+            "efficiency": self.interconnect_efficiency,
+            "latency_s": self.interconnect_latency_s,
+        }
+
     @property
     def memo_any_size(self) -> bool:
         """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""

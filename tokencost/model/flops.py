@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float
+from tokencost.model.memo import as_float, maximum
 
 ArrayLike = npt.ArrayLike
 
@@ -129,7 +129,7 @@ def decode_steps(output_tokens: ArrayLike) -> np.ndarray:
     Prefill produces the first output token (its logits come from the last prompt position);
     each later token is one decode step. TTFT therefore holds prefill, and TPOT the steps.
     """
-    return np.maximum(as_float(output_tokens) - 1.0, 0.0)  # type: ignore[no-any-return]
+    return maximum(as_float(output_tokens) - 1.0, 0.0)  # type: ignore[no-any-return]
 
 
 def decode_key_count(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np.ndarray:

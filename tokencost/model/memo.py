@@ -153,3 +153,18 @@ def as_result(value: Any) -> Any:
     if isinstance(value, float):  # np.float64: the same double
         return float(value)
     return np.asarray(value, dtype=float)
+
+
+def maximum(first: Any, second: Any) -> Any:
+    """``np.maximum(first, second)``; of two Python floats, the same as a choice (first when it is
+    larger or NaN, else second: numpy's NaN and, of equal values, second), without numpy."""
+    if type(first) is float and type(second) is float:
+        return first if first > second or first != first else second
+    return np.maximum(first, second)
+
+
+def minimum(first: Any, second: Any) -> Any:
+    """``np.minimum(first, second)``; of two Python floats, the same as a choice (as :func:`maximum`)."""
+    if type(first) is float and type(second) is float:
+        return first if first < second or first != first else second
+    return np.minimum(first, second)

@@ -19,10 +19,12 @@ Conventions (shared with the reference transformer's meter, ``tokencost.loop.ref
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import as_float, is_scalar, maximum
 
 ArrayLike = npt.ArrayLike
 
@@ -145,5 +147,8 @@ def max_batch_that_fits(
     """
     usable = as_float(memory_bytes) * (1.0 - as_float(reserve_fraction))
     free = usable - as_float(weight_bytes)
-    per_sequence = np.maximum(as_float(kv_bytes_per_sequence), 1.0)
-    return np.maximum(np.floor(free / per_sequence), 0.0)
+    per_sequence = maximum(as_float(kv_bytes_per_sequence), 1.0)
+    fitting = free / per_sequence
+    if type(fitting) is float and math.isfinite(fitting):  # np.floor of a finite float, exactly
+        return maximum(float(math.floor(fitting)), 0.0)  # type: ignore[no-any-return]
+    return np.maximum(np.floor(fitting), 0.0)

@@ -76,7 +76,7 @@ def bound_index(compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0
 
 def arithmetic_intensity(flops: ArrayLike, bytes_moved: ArrayLike) -> np.ndarray:
     """FLOP per byte moved — the x axis of the roofline."""
-    return np.asarray(flops, dtype=float) / np.asarray(bytes_moved, dtype=float)
+    return as_float(flops) / as_float(bytes_moved)  # type: ignore[no-any-return]  # bytes > 0: the weights
 
 
 def ridge_point(

@@ -36,7 +36,7 @@ from tokencost.model import sequences as seq
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import as_float, is_scalar, memoized
+from tokencost.model.memo import as_float, is_scalar, maximum, memoized
 
 ArrayLike = npt.ArrayLike
 
@@ -143,38 +143,33 @@ def _terms(
     return PhaseTerms(flops, bytes_moved, compute, memory, as_float(comm_s), time)
 
 
-def _hops(dep: Deployment) -> dict[str, Any]:
-    return {"hop_latency_s": dep.interconnect_hop_latency_s, "algorithm": dep.all_reduce_algorithm}
-
-
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Tensor-parallel all-reduces plus pipeline hops for a pass over T tokens per micro-batch."""
     return memoized(dep, "comm_s", (tokens,), lambda: _comm_time_s(dep, tokens))
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    common: dict[str, Any] = {
-        "d_model": dep.d_model,
-        "activation_bytes": dep.activation_bytes,
-        "link_bytes_per_s": dep.interconnect_bytes_per_s,
-        "efficiency": dep.interconnect_efficiency,
-        "latency_s": dep.interconnect_latency_s,
-    }
+    common = dep.link
     if isinstance(dep.expert, np.ndarray):  # a struct of arrays: one entry per configuration
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
         expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
-    dense = dep.layers - expert_layers
+    hop, algorithm = dep.interconnect_hop_latency_s, dep.all_reduce_algorithm
     reduce = par.tensor_parallel_comm_time_s(
-        layers=dense, tokens=tokens, tensor=dep.tensor, **common, **_hops(dep)
+        layers=dep.layers - expert_layers,
+        tokens=tokens,
+        tensor=dep.tensor,
+        hop_latency_s=hop,
+        algorithm=algorithm,
+        **common,
     )
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
     if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
         return as_float(reduce + hops)  # type: ignore[no-any-return]
-    link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s)
+    link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
-    attention = par.all_reduce_time_s(message, dep.tensor, *link, **_hops(dep))
-    shared_expert = par.all_reduce_time_s(message, dep.tensor / dep.expert, *link, **_hops(dep))
+    attention = par.all_reduce_time_s(message, dep.tensor, *link, algorithm)
+    shared_expert = par.all_reduce_time_s(message, dep.tensor / dep.expert, *link, algorithm)
     exchange = par.expert_parallel_comm_time_s(
         moe_layers=expert_layers,
         tokens=tokens,
@@ -398,12 +393,12 @@ def _decode_total_time_s(
 def mean_decode_context(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np.ndarray:
     """Mean tokens cached over the decode steps: ``P + (O − 2)/2`` (P when O ≤ 1)."""
     steps = fl.decode_steps(output_tokens)
-    return np.asarray(input_tokens, dtype=float) + np.maximum(steps - 1.0, 0.0) / 2.0
+    return as_float(input_tokens) + maximum(steps - 1.0, 0.0) / 2.0  # type: ignore[no-any-return]
 
 
 def kv_bytes_per_sequence(dep: Deployment, context_tokens: ArrayLike) -> np.ndarray:
     """KV cache bytes one sequence of c tokens holds across the replica (a drafter's cache too)."""
-    return np.asarray(context_tokens, dtype=float) * dep.kv_bytes_per_token
+    return as_float(context_tokens) * dep.kv_bytes_per_token  # type: ignore[no-any-return]
 
 
 def replica_memory_bytes(dep: Deployment) -> float:

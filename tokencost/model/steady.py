@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import prefix, serving
-from tokencost.model.memo import as_float, as_result, is_scalar
+from tokencost.model.memo import as_float, as_result, is_scalar, maximum
 from tokencost.model.serving import Deployment, one_entry
 
 ArrayLike = npt.ArrayLike
@@ -117,12 +117,7 @@ def _full_tpot_s(dep: Deployment, batch: np.ndarray, traffic: Traffic) -> np.nda
     if traffic.batching == "static":
         return as_result(decode / steps)  # type: ignore[no-any-return]
     prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
-    others = batch - 1.0
-    if type(others) is float:  # np.maximum(x, 0.0) as a choice (x when x > 0 or NaN)
-        others = others if others > 0.0 or others != others else 0.0
-    else:
-        others = np.maximum(others, 0.0)
-    return as_result((decode + others * prefill_s) / steps)  # type: ignore[no-any-return]
+    return as_result((decode + maximum(batch - 1.0, 0.0) * prefill_s) / steps)  # type: ignore[no-any-return]
 
 
 def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
