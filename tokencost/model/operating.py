@@ -123,7 +123,7 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
     )
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: ArrayLike) -> bool:
     """``np.ndim(value) == 0``, a Python number answered without numpy."""
     return isinstance(value, (int, float)) or np.ndim(value) == 0
 
