@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, maximum
+from tokencost.model.memo import as_float, as_floats, maximum
 
 ArrayLike = npt.ArrayLike
 
@@ -98,11 +98,11 @@ def prefill_flops(
 
     Llama-2-7B, P=512: ``2·6.48e9·512 + 2·0.131e9 + 4·32·32·128·131328 = 6.70e12`` FLOP.
     """
-    body = as_float(linear_params) - as_float(lm_head_params)
-    prompt = as_float(prompt_tokens)
-    per_prompt = 2.0 * body * prompt + 2.0 * as_float(lm_head_params)
-    per_prompt = per_prompt + as_float(attention_flops_per_key) * causal_key_count(prompt)
-    return as_float(batch) * per_prompt  # type: ignore[no-any-return]
+    numbers = (linear_params, lm_head_params, attention_flops_per_key, prompt_tokens, batch)
+    linear, head, per_key, prompt, count = as_floats(numbers)
+    per_prompt = 2.0 * (linear - head) * prompt + 2.0 * head  # type: ignore[operator]
+    per_prompt = per_prompt + per_key * causal_key_count(prompt)  # type: ignore[operator]
+    return count * per_prompt  # type: ignore[no-any-return,operator]
 
 
 def decode_step_flops(
@@ -117,10 +117,11 @@ def decode_step_flops(
     ``B·[2·N_lin + a·(c + 1)]`` — the forward pass of one token, whose query attends to the c
     cached keys and its own (kipply 2022, "Transformer Inference Arithmetic": 2·N per token).
     """
-    context = as_float(context_tokens)
-    per_token = 2.0 * as_float(linear_params)
-    per_token = per_token + as_float(attention_flops_per_key) * (context + 1.0)
-    return as_float(batch) * per_token  # type: ignore[no-any-return]
+    linear, per_key, context, count = as_floats(
+        (linear_params, attention_flops_per_key, context_tokens, batch)
+    )
+    per_token = 2.0 * linear + per_key * (context + 1.0)  # type: ignore[operator]
+    return count * per_token  # type: ignore[no-any-return,operator]
 
 
 def decode_steps(output_tokens: ArrayLike) -> np.ndarray:

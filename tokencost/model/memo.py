@@ -33,6 +33,23 @@ class HasMemo(Protocol):
     def memo(self) -> dict[tuple[Any, ...], Any]: ...
 
 
+def all_float(values: tuple[Any, ...]) -> bool:
+    """Every one of ``values`` is a Python float (the floats' path of a formula: no conversion)."""
+    for value in values:
+        if type(value) is not float:
+            return False
+    return True
+
+
+def as_floats(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``values`` for arithmetic: as they are when all are Python floats (a deployment's numbers
+    and a step's scalar arguments), else each by :func:`as_float`; one call instead of one each."""
+    for value in values:
+        if type(value) is not float:
+            return tuple([as_float(item) for item in values])
+    return values
+
+
 def is_scalar(*values: object) -> bool:
     """All of ``values`` are Python (or numpy) ints and floats, not arrays."""
     for value in values:  # a loop, not all(generator): this runs a few hundred times per evaluate

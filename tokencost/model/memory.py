@@ -24,7 +24,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, is_scalar, maximum
+from tokencost.model.memo import as_float, as_floats, is_scalar, maximum
 
 ArrayLike = npt.ArrayLike
 
@@ -54,8 +54,8 @@ def prefill_bytes(
     batch: ArrayLike = 1,
 ) -> np.ndarray:
     """Bytes moved to prefill B prompts of P tokens: ``W + B·P·kv``."""
-    written = as_float(batch) * as_float(prompt_tokens) * kv_bytes_per_token
-    return as_float(weight_bytes) + written
+    count, prompt, weights = as_floats((batch, prompt_tokens, weight_bytes))
+    return weights + count * prompt * kv_bytes_per_token  # type: ignore[no-any-return]
 
 
 def decode_step_bytes(
@@ -69,9 +69,8 @@ def decode_step_bytes(
 
     Llama-2-7B fp16, B=1, c=576: ``13.2e9 + 577·524,288 = 13.5e9`` bytes.
     """
-    context = as_float(context_tokens)
-    kv = as_float(batch) * (context + 1.0) * as_float(kv_bytes_per_token)
-    return as_float(weight_bytes) + kv
+    context, count, kv_bytes, weights = as_floats((context_tokens, batch, kv_bytes_per_token, weight_bytes))
+    return weights + count * (context + 1.0) * kv_bytes  # type: ignore[no-any-return]
 
 
 def expected_distinct_experts(

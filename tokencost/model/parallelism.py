@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import as_float, as_floats, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -215,10 +215,10 @@ def pipeline_hop_time_s(
     latency_s: ArrayLike,
 ) -> np.ndarray:
     """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries."""
-    message = as_float(tokens) * as_float(d_model) * as_float(activation_bytes)
-    rate = as_float(link_bytes_per_s) * as_float(efficiency)
-    hops = as_float(pipeline) - 1.0
-    return hops * (as_float(latency_s) + message / rate)  # type: ignore[no-any-return]
+    numbers = (tokens, d_model, activation_bytes, pipeline, link_bytes_per_s, efficiency, latency_s)
+    count, width, element, stages, link, share, latency = as_floats(numbers)
+    message = count * width * element
+    return (stages - 1.0) * (latency + message / (link * share))  # type: ignore[no-any-return]
 
 
 def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import all_float, as_float, as_floats, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -22,16 +22,16 @@ BOUND_NAMES = ("compute", "memory", "interconnect")
 
 def compute_time_s(flops: ArrayLike, peak_flop_per_s: ArrayLike, efficiency: ArrayLike) -> np.ndarray:
     """Seconds to do ``flops`` at ``peak_flop_per_s × efficiency``."""
-    rate = as_float(peak_flop_per_s) * as_float(efficiency)
-    return as_float(flops) / rate  # type: ignore[no-any-return]
+    work, peak, share = as_floats((flops, peak_flop_per_s, efficiency))
+    return work / (peak * share)  # type: ignore[no-any-return]
 
 
 def memory_time_s(
     bytes_moved: ArrayLike, bandwidth_bytes_per_s: ArrayLike, efficiency: ArrayLike
 ) -> np.ndarray:
     """Seconds to stream ``bytes_moved`` at ``bandwidth × efficiency``."""
-    rate = as_float(bandwidth_bytes_per_s) * as_float(efficiency)
-    return as_float(bytes_moved) / rate  # type: ignore[no-any-return]
+    moved, bandwidth, share = as_floats((bytes_moved, bandwidth_bytes_per_s, efficiency))
+    return moved / (bandwidth * share)  # type: ignore[no-any-return]
 
 
 def roofline_time_s(
@@ -39,7 +39,7 @@ def roofline_time_s(
 ) -> np.ndarray:
     """``max(compute, memory) + communication + fixed`` seconds (plain numbers: the same on floats,
     :func:`roofline_time_scalar_s`)."""
-    if is_scalar(compute_s, memory_s, comm_s, fixed_s):
+    if all_float((compute_s, memory_s, comm_s, fixed_s)) or is_scalar(compute_s, memory_s, comm_s, fixed_s):
         return roofline_time_scalar_s(compute_s, memory_s, comm_s, fixed_s)  # type: ignore[arg-type,return-value]
     slowest = np.maximum(as_float(compute_s), as_float(memory_s))
     return slowest + as_float(comm_s) + as_float(fixed_s)

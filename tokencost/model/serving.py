@@ -32,11 +32,13 @@ from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
-from tokencost.model import sequences as seq
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
 from tokencost.model.memo import as_float, is_scalar, maximum, memoized
+from tokencost.model.sequences import decode_fixed_s as decode_fixed_s  # re-exported
+from tokencost.model.sequences import decode_overhead_s as decode_overhead_s  # re-exported
+from tokencost.model.sequences import sequence_fixed_s as sequence_fixed_s  # re-exported
 
 ArrayLike = npt.ArrayLike
 
@@ -86,8 +88,14 @@ def _is_dense(dep: Deployment) -> bool:
     return not dep.experts > dep.experts_per_token
 
 
+_DENSE_READ, _DENSE_IMBALANCE = ("weight_bytes_read",), ("imbalance_flops",)
+
+
 def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Weight bytes one forward pass over T tokens reads (MoE: the experts they touch)."""
+    found = dep.memo.get(_DENSE_READ)  # a dense model's, once remembered (the memo's key of no arguments)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # every weight, whatever the tokens
         return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
     return memoized(dep, "weight_bytes_read", (tokens,), lambda: _weight_bytes_read(dep, tokens))
@@ -106,6 +114,9 @@ def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Extra FLOP-equivalent of waiting for the busiest expert rank in a pass over T tokens."""
+    found = dep.memo.get(_DENSE_IMBALANCE)  # as weight_bytes_read
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
         return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
     return memoized(dep, "imbalance_flops", (tokens,), lambda: _routed_imbalance_flops(dep, tokens))
@@ -140,7 +151,9 @@ def _terms(
     )
     fixed = dep.step_overhead_s if fixed_s is None else fixed_s
     time = rl.roofline_time_s(compute, memory, comm_s, fixed)
-    return PhaseTerms(flops, bytes_moved, compute, memory, as_float(comm_s), time)
+    return PhaseTerms(
+        flops, bytes_moved, compute, memory, comm_s if type(comm_s) is float else as_float(comm_s), time
+    )
 
 
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -223,7 +236,7 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -
     The time is the time to first token of a request that does not queue. A drafter with a
     forward pass prefills its own cache in a second pass (its launch cost in ``comm_s``).
     """
-    one = one_entry(dep, batch)
+    one = None if type(batch) is float else one_entry(dep, batch)
     if one is not None and is_scalar(prompt_tokens):
         return memoized(
             dep, "prefill", (prompt_tokens, batch), lambda: one_entry_terms(prefill(dep, prompt_tokens, one))
@@ -266,53 +279,6 @@ def _decode_pass(
     )
     comm = _comm_s(dep, tokens)
     return _terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s)
-
-
-def decode_overhead_s(dep: Deployment) -> float:
-    """Fixed seconds per output token of a decode step: the step overhead, or with speculation the
-    round's launches (verify + each draft step) over the tokens the round yields."""
-    speculation = dep.speculation
-    if speculation is None:
-        overhead = dep.step_overhead_s
-        return overhead if isinstance(overhead, np.ndarray) else float(overhead)  # type: ignore[return-value]
-    round_s = spec.round_overhead_s(
-        dep.step_overhead_s, speculation.draft_tokens, speculation.draft is not None
-    )
-    return float(spec.per_output_token(round_s, speculation.tokens_per_pass))
-
-
-def sequence_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
-    """The per-sequence cost of a decode step of B sequences per output token: ``(B − 1)·s``
-    (:func:`tokencost.model.sequences.sequence_overhead_s`, s = ``dep.sequence_overhead_s``).
-    With speculation the round pays it once — the engine schedules, samples into and updates each
-    sequence once per round: one scheduling iteration, the drafter's forward passes run inside it
-    (vLLM's draft worker "invoke[s] the underlying model multiple times in a single scheduling
-    iteration", https://github.com/vllm-project/vllm/pull/2424, read 2026-12-02) — so per output
-    token it is divided by the tokens a round yields. B is the whole batch: with p pipeline stages
-    the round's p micro-batches hold B sequences. 0.0 at s = 0 (no array is built). A decode step
-    (:func:`decode_fixed_s`) and a chunked iteration's fused pass both pay it."""
-    per_sequence = dep.sequence_overhead_s
-    if not _nonzero(per_sequence):
-        return 0.0
-    extra = seq.sequence_overhead_s(batch, per_sequence)
-    if dep.speculation is not None:
-        extra = spec.per_output_token(extra, dep.speculation.tokens_per_pass)
-    return extra
-
-
-def _nonzero(per_sequence: Any) -> bool:
-    """Whether a per-sequence cost (a float, or a column of them) is charged anywhere: a float
-    tested as one (np.any on a float costs microseconds)."""
-    return bool(np.any(per_sequence)) if isinstance(per_sequence, np.ndarray) else bool(per_sequence)
-
-
-def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
-    """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
-    plus :func:`sequence_fixed_s`. At s = 0 this is :func:`decode_overhead_s` itself."""
-    overhead = decode_overhead_s(dep)
-    if not _nonzero(dep.sequence_overhead_s):
-        return overhead
-    return overhead + sequence_fixed_s(dep, batch)
 
 
 def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
@@ -362,7 +328,7 @@ def decode_total_time_s(
     in the context, so the sum of their max is exact in O(1) (:func:`sum_of_affine_max`).
     """
     arguments = (batch, input_tokens, output_tokens)
-    one = one_entry(dep, batch)
+    one = None if type(batch) is float else one_entry(dep, batch)
     if one is not None and is_scalar(input_tokens, output_tokens):
 
         def lifted() -> np.ndarray:
