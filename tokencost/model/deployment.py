@@ -60,9 +60,13 @@ class Deployment:
     decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
     sequence_overhead_s: float = 0.0  # per decode step per sequence beyond the first (model.sequences)
 
-    @property
+    # The derived numbers below are read on every pass: cached (a frozen instance's fields do not
+    # change; not fields, so equality, hashing and ``dataclasses.replace`` ignore them), and an
+    # array (a struct of arrays) read-only, so that no caller changes it for the next.
+
+    @functools.cached_property
     def accelerators(self) -> float:
-        return self.tensor * self.pipeline
+        return _kept(self.tensor * self.pipeline)
 
     @functools.cached_property
     def memo(self) -> dict[tuple[Any, ...], Any]:
@@ -88,24 +92,31 @@ class Deployment:
         """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
         return isinstance(self.params, np.ndarray)
 
-    @property
+    @functools.cached_property
     def decode_efficiency(self) -> float:
         """The compute efficiency of the decode passes' matrix products: ``decode_compute`` when
         set, else the one prefill uses."""
         own = self.decode_compute_efficiency
         return self.compute_efficiency if own is None else own
 
-    @property
+    @functools.cached_property
     def weight_bytes(self) -> float:
         """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
         held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
-        return self.params * self.weight_bytes_per_param + held
+        return _kept(self.params * self.weight_bytes_per_param + held)
 
-    @property
+    @functools.cached_property
     def target_kv_bytes_per_token(self) -> float:
         """KV bytes per token of the served model alone (``kv_bytes_per_token`` holds the drafter's too)."""
         draft = self.speculation.draft if self.speculation is not None else None
-        return self.kv_bytes_per_token - (draft.kv_bytes_per_token if draft is not None else 0.0)
+        return _kept(self.kv_bytes_per_token - (draft.kv_bytes_per_token if draft is not None else 0.0))
+
+
+def _kept(value: Any) -> Any:
+    """``value`` made read-only when it is an array (a struct of arrays' derived column)."""
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    return value
 
 
 @dataclass(frozen=True)

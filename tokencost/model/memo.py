@@ -109,7 +109,7 @@ class _Same:
 
 def _freeze(result: Any) -> None:
     for part in result if isinstance(result, tuple) else (result,):
-        if isinstance(part, np.ndarray):
+        if type(part) is not float and isinstance(part, np.ndarray):  # floats: the common case
             part.setflags(write=False)  # half the cost of flags.writeable = False
 
 

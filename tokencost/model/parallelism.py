@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, as_floats, is_scalar
+from tokencost.model.memo import all_float, as_float, as_floats, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -193,7 +193,8 @@ def tensor_parallel_comm_time_s(
     count for a 13B model on A100s. Each costs :func:`all_reduce_time_s` with ``algorithm``.
     """
     link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
-    if is_scalar(layers, tokens, d_model, activation_bytes, tensor, *link):
+    numbers = (layers, tokens, d_model, activation_bytes, tensor, *link)
+    if all_float(numbers) or is_scalar(*numbers):
         message = float(tokens) * float(d_model) * float(activation_bytes)  # type: ignore[arg-type]
         rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
         alphas = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]

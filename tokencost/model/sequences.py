@@ -83,6 +83,7 @@ def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
     """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
     plus :func:`sequence_fixed_s`. At s = 0 this is :func:`decode_overhead_s` itself."""
     overhead = decode_overhead_s(dep)
-    if not _nonzero(dep.sequence_overhead_s):
+    per_sequence = dep.sequence_overhead_s
+    if (per_sequence == 0.0) if type(per_sequence) is float else not _nonzero(per_sequence):
         return overhead
     return overhead + sequence_fixed_s(dep, batch)

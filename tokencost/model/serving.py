@@ -178,7 +178,8 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     )
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
     if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
-        return as_float(reduce + hops)  # type: ignore[no-any-return]
+        total = reduce + hops
+        return total if type(total) is float else as_float(total)  # type: ignore[no-any-return]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
     attention = par.all_reduce_time_s(message, dep.tensor, *link, algorithm)
@@ -262,9 +263,9 @@ def _decode_pass(
 ) -> PhaseTerms:
     """One pass of the served model over ``positions`` new tokens for each of B/p sequences
     (``fixed_s``: its fixed seconds, default the step overhead)."""
-    tokens = as_float(micro) * positions
-    offset = float(spec.verify_mean_context_offset(positions - 1.0))
-    context = as_float(context_tokens)
+    tokens = (micro if type(micro) is float else as_float(micro)) * positions
+    offset = 0.0 if positions == 1.0 else float(spec.verify_mean_context_offset(positions - 1.0))  # k/2 = 0
+    context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
     flops = fl.decode_step_flops(
         linear_params=dep.linear_params,
         attention_flops_per_key=dep.attention_flops_per_key,
@@ -301,7 +302,7 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
-    micro = as_float(batch) / dep.pipeline
+    micro = (batch if type(batch) is float else as_float(batch)) / dep.pipeline
     speculation = dep.speculation
     if speculation is None:
         return _decode_pass(dep, micro, context_tokens, 1.0, decode_fixed_s(dep, batch))
