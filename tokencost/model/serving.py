@@ -179,7 +179,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
     if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
         total = reduce + hops
-        return total if type(total) is float else as_float(total)  # type: ignore[no-any-return]
+        return total if type(total) is float else as_float(total)  # type: ignore[return-value]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
     attention = par.all_reduce_time_s(message, dep.tensor, *link, algorithm)
