@@ -224,6 +224,15 @@ def test_deployment_of_is_the_dataclass_constructor() -> None:
         fast.params = 2.0  # type: ignore[misc]
 
 
+def test_the_records_constructors_are_the_dataclasses() -> None:
+    from tokencost.records import decode_record, prefill_record
+    from tokencost.results import DecodeRecord, PrefillRecord
+
+    assert prefill_record(flops=2.0, bound="memory") == PrefillRecord(flops=2.0, bound="memory")
+    assert vars(decode_record(batch=3.0)) == vars(DecodeRecord(batch=3.0))
+    assert vars(prefill_record()) == vars(PrefillRecord())  # every field a default
+
+
 def test_model_numbers_on_ints_are_those_of_the_arrays() -> None:
     from tokencost.model import flops as fl
     from tokencost.model import memory as mem

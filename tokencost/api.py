@@ -407,4 +407,6 @@ def _at(value: np.ndarray, columns: bool) -> Any:
     """An operating point's field at its one rate (a float), or as a column."""
     if columns:
         return np.asarray(value)
-    return float(value.flat[0] if isinstance(value, np.ndarray) else np.asarray(value).reshape(-1)[0])
+    if type(value) is np.ndarray:
+        return float(value.flat[0])
+    return float(value if isinstance(value, (int, float)) else np.asarray(value).reshape(-1)[0])

@@ -41,6 +41,8 @@ def replaced(evaluation: Evaluation, changes: dict[str, Any]) -> Evaluation:
 evaluation = frozen_constructor(Evaluation)
 """``Evaluation(**fields)`` without its ~100 frozen ``object.__setattr__`` calls (as
 :func:`replaced`; :func:`tokencost.model.deployment.frozen_constructor`)."""
+prefill_record = frozen_constructor(PrefillRecord)
+decode_record = frozen_constructor(DecodeRecord)
 
 
 class Solved(NamedTuple):
@@ -128,7 +130,7 @@ def _prefill_record(
     pre: serving.PhaseTerms, prompt: float, num: Callable[[Any], Any] = float
 ) -> PrefillRecord:
     time_s = num(pre.time_s)
-    return PrefillRecord(
+    return prefill_record(
         flops=num(pre.flops),
         bytes=num(pre.bytes),
         time_s=time_s,
@@ -154,7 +156,7 @@ def _decode_record(
         attention_flops_per_key=dep.attention_flops_per_key,
         context_tokens=context,
     )
-    return DecodeRecord(
+    return decode_record(
         flops_per_token=num(per_token),
         bytes_per_step=num(step.bytes),
         time_per_step_s=at["tpot_s"],
