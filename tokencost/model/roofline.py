@@ -139,6 +139,11 @@ def sum_of_affine_max(
 def _finite_scalars(*values: object) -> list[float] | None:
     """``values`` as Python floats when each is one finite number (a float, an int or a 0-d
     float array), else None (arrays, NaN and infinities take the numpy path)."""
+    if all_float(values):  # the common case; x − x is 0.0 for a finite float, NaN otherwise
+        for number in values:
+            if number - number != 0.0:  # type: ignore[operator]
+                return None
+        return list(values)  # type: ignore[arg-type]
     floats = []
     for value in values:
         if isinstance(value, np.ndarray):
