@@ -121,7 +121,7 @@ def cache_fields(
     fields["task_time_s"] = task_time_s(_total(ttft), turns, decode_s, tool_s)
     if ev.usd_per_request is not None:
         fields["usd_per_task"] = ev.usd_per_request * turns
-    fields["usd_per_task_at_capacity"] = task_usd_at_capacity(dep, tokens, float(ev.batch_cap or 1))
+    fields["usd_per_task_at_capacity"] = task_usd_at_capacity(dep, tokens, float(ev.batch_cap or 1), pre_s)
     return fields
 
 
@@ -134,13 +134,16 @@ def cached_cost_share(dep: Deployment, prompt: float, cached: float) -> float:
     return max(1.0 - alone / with_cache, 0.0)
 
 
-def task_usd_at_capacity(dep: Deployment, tokens: TurnTokens, batch: float) -> float:
+def task_usd_at_capacity(
+    dep: Deployment, tokens: TurnTokens, batch: float, prefill_s: np.ndarray | float | None = None
+) -> float:
     """Dollars of one task on a replica kept full at batch B: each turn holds the replica alone
     for its prefill and shares its decode steps with B − 1 others,
     ``usd/s · Σ_k [T_p(P_k, C_k) + D_k(B)/B]`` (the cost behind the capacity
-    ``1/(T_p + D/B)`` of :mod:`tokencost.model.steady`)."""
+    ``1/(T_p + D/B)`` of :mod:`tokencost.model.steady`; ``prefill_s``: each turn's prefill
+    seconds, when the caller has them)."""
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    pre_s = _turn_prefill_s(dep, tokens)
+    pre_s = _turn_prefill_s(dep, tokens) if prefill_s is None else prefill_s
     prompts = _one_or_all(tokens.prompts)
     decode_s = as_result(serving.decode_total_time_s(dep, batch, prompts, tokens.output))
     return usd_s * _total(replica_seconds_at_capacity(pre_s, decode_s, batch))
