@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float
+from tokencost.model.memo import as_floats
 
 ArrayLike = npt.ArrayLike
 
@@ -33,13 +33,16 @@ def replica_seconds_per_request(
 
 def usd_per_second(usd_per_hour: ArrayLike, accelerators: ArrayLike) -> np.ndarray:
     """Replica cost per second: accelerators × $/accelerator-hour / 3600."""
-    return as_float(usd_per_hour) * as_float(accelerators) / SECONDS_PER_HOUR  # type: ignore[no-any-return]
+    hourly, count = as_floats((usd_per_hour, accelerators))
+    return hourly * count / SECONDS_PER_HOUR  # type: ignore[no-any-return]
 
 
 def usd_per_million_tokens(seconds: ArrayLike, tokens: ArrayLike, replica_usd_per_s: ArrayLike) -> np.ndarray:
     """Dollars per million tokens when ``tokens`` take ``seconds`` of a replica."""
-    usd = as_float(seconds) * as_float(replica_usd_per_s)  # floats: tokens are > 0 (the workload's)
-    return usd / as_float(tokens) * PER_MILLION  # type: ignore[no-any-return]
+    held, usd_s, count = as_floats(
+        (seconds, replica_usd_per_s, tokens)
+    )  # floats: tokens > 0 (the workload's)
+    return held * usd_s / count * PER_MILLION  # type: ignore[no-any-return]
 
 
 def energy_joules_per_token(

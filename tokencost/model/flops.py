@@ -89,7 +89,7 @@ def prefill_flops(
     lm_head_params: ArrayLike,
     attention_flops_per_key: ArrayLike,
     prompt_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """FLOP to prefill B prompts of P tokens each into an empty KV cache.
 
@@ -110,7 +110,7 @@ def decode_step_flops(
     linear_params: ArrayLike,
     attention_flops_per_key: ArrayLike,
     context_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """FLOP of one decode step: B sequences each with c tokens cached write one token.
 

@@ -154,10 +154,10 @@ def as_float(value: Any) -> Any:
     the step functions' scalar arguments go through this instead, the same IEEE operations."""
     if type(value) is float:  # the common case first (a deployment's field, a scalar argument)
         return value
+    if type(value) is int and -_EXACT_INT <= value <= _EXACT_INT:  # exactly a float: float arithmetic
+        return float(value)
     if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype == np.float64):
         return value
-    if type(value) is int and abs(value) <= _EXACT_INT:  # exactly a float: Python float arithmetic
-        return float(value)
     return np.asarray(value, dtype=float)
 
 

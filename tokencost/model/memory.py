@@ -51,7 +51,7 @@ def prefill_bytes(
     weight_bytes: ArrayLike,
     kv_bytes_per_token: ArrayLike,
     prompt_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """Bytes moved to prefill B prompts of P tokens: ``W + B·P·kv``."""
     count, prompt, weights = as_floats((batch, prompt_tokens, weight_bytes))
@@ -63,7 +63,7 @@ def decode_step_bytes(
     weight_bytes: ArrayLike,
     kv_bytes_per_token: ArrayLike,
     context_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """Bytes moved by one decode step: ``W + B·(c + 1)·kv`` (read c cached, write 1).
 

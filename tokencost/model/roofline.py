@@ -76,7 +76,8 @@ def bound_index(compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0
 
 def arithmetic_intensity(flops: ArrayLike, bytes_moved: ArrayLike) -> np.ndarray:
     """FLOP per byte moved — the x axis of the roofline."""
-    return as_float(flops) / as_float(bytes_moved)  # type: ignore[no-any-return]  # bytes > 0: the weights
+    work, moved = as_floats((flops, bytes_moved))
+    return work / moved  # type: ignore[no-any-return]  # bytes > 0: the weights
 
 
 def ridge_point(
@@ -90,9 +91,9 @@ def ridge_point(
     H100 SXM in bf16 at peak: 989e12 / 3.35e12 ≈ 295 FLOP/byte, so decode at batch B (about
     B FLOP/byte in 16-bit weights) turns compute-bound near B ≈ 300 (kipply 2022).
     """
-    compute = as_float(peak_flop_per_s) * as_float(compute_efficiency)
-    memory = as_float(bandwidth_bytes_per_s) * as_float(bandwidth_efficiency)
-    return compute / memory  # type: ignore[no-any-return]
+    numbers = (peak_flop_per_s, compute_efficiency, bandwidth_bytes_per_s, bandwidth_efficiency)
+    peak, compute_share, bandwidth, memory_share = as_floats(numbers)
+    return (peak * compute_share) / (bandwidth * memory_share)  # type: ignore[no-any-return]
 
 
 def sum_of_affine_max(

@@ -35,7 +35,7 @@ from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import as_float, is_scalar, maximum, memoized
+from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized
 from tokencost.model.sequences import decode_fixed_s as decode_fixed_s  # re-exported
 from tokencost.model.sequences import decode_overhead_s as decode_overhead_s  # re-exported
 from tokencost.model.sequences import sequence_fixed_s as sequence_fixed_s  # re-exported
@@ -196,7 +196,8 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
-    tokens = as_float(batch) * as_float(prompt_tokens)
+    count, prompt = as_floats((batch, prompt_tokens))
+    tokens = count * prompt
     flops = fl.prefill_flops(
         linear_params=dep.linear_params,
         lm_head_params=dep.lm_head_params,
