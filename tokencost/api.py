@@ -342,7 +342,10 @@ def _feasible(
     slo = scenario.slo
     point, traffic, replicas, rate = solved.point, solved.traffic, solved.replicas, solved.rate
     columns, num, prompt, out, gpus = solved_numbers(dep, solved)
-    at = {field: _at(value, columns) for field, value in point._asdict().items()}
+    at = {  # a one-rate array's entry read here: thirteen calls fewer
+        field: float(value.flat[0]) if type(value) is np.ndarray and not columns else _at(value, columns)
+        for field, value in zip(point._fields, point, strict=True)
+    }
     p99 = point if slo.percentile == P99 else op.solve(dep, at["request_rate_per_s"], traffic, P99)
     pre = prefix.prefill_cached(dep, prompt, traffic.cached_tokens)
     prefill_s = num(pre.time_s)

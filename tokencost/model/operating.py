@@ -91,13 +91,13 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
     the whole batch under static batching), no queue."""
     capacity = capacity_requests_per_s(dep, batch, traffic)
     tpot = capacity_tpot_s(dep, batch, traffic)
-    prefill_batch = batch if traffic.batching == "static" else 1.0
-    ttft = as_result(prompt_prefill(dep, traffic, prefill_batch).time_s)
+    single = prompt_prefill(dep, traffic).time_s  # one prompt's pass
+    static = traffic.batching == "static"
+    ttft = as_result(prompt_prefill(dep, traffic, batch).time_s if static else single)
     steps = scalar(fl.decode_steps(traffic.output_tokens))
     decode_s = tpot * steps
-    one = np.ones(1)
-    prefill_busy = capacity * scalar(prompt_prefill(dep, traffic).time_s)
-    if traffic.batching == "static":
+    prefill_busy = capacity * scalar(single)
+    if static:
         prefill_busy = ttft / (ttft + decode_time_on_grid(dep, traffic, np.asarray(batch, dtype=float)))
     if _is_number(capacity) and _is_number(prefill_busy) and _is_number(batch):
         # One configuration: every field's one entry from one array (x·1.0 is x, as below).
@@ -106,6 +106,7 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
         )
         rows = rows.reshape(-1, 1)
         return OperatingPoint._make([*rows[:10], np.zeros(1, dtype=bool), *rows[10:]])
+    one = np.ones(1)
     return OperatingPoint(
         capacity * one,
         batch * one,

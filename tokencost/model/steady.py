@@ -138,7 +138,7 @@ def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) ->
     (:func:`tokencost.model.prefix.prefill_cached`; plain prefill without a cache). A one-entry
     batch of plain prompt lengths on the floats' path (:func:`tokencost.model.serving.one_entry`)."""
     prompt, cached = traffic.input_tokens, traffic.cached_tokens
-    one = one_entry(dep, batch)
+    one = None if type(batch) is float else one_entry(dep, batch)
     if one is not None and is_scalar(prompt, cached):
         return serving.one_entry_terms(prefix.prefill_cached(dep, prompt, cached, one))
     return prefix.prefill_cached(dep, prompt, cached, batch)
