@@ -11,13 +11,34 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from tokencost.model import speculative as spec
 
 _R = TypeVar("_R")
+
+if TYPE_CHECKING:
+    _once = functools.cached_property
+else:
+
+    class _once:
+        """``functools.cached_property`` without its lock (Python 3.11 takes an RLock on every
+        first read, about half a microsecond; Python 3.12 dropped it): the value computed on the
+        first read is written into the instance's ``__dict__``, which later reads find first (a
+        non-data descriptor). Two threads reading at once compute it twice: the same value (a
+        memo's lost entries are only computed again)."""
+
+        def __init__(self, func: Callable[[Any], Any]) -> None:
+            self.func, self.name = func, func.__name__
+            self.__doc__ = func.__doc__
+
+        def __get__(self, instance: Any, owner: type | None = None) -> Any:
+            if instance is None:
+                return self
+            value = instance.__dict__[self.name] = self.func(instance)
+            return value
 
 
 @dataclass(frozen=True)
@@ -64,18 +85,18 @@ class Deployment:
     # change; not fields, so equality, hashing and ``dataclasses.replace`` ignore them), and an
     # array (a struct of arrays) read-only, so that no caller changes it for the next.
 
-    @functools.cached_property
+    @_once
     def accelerators(self) -> float:
         return _kept(self.tensor * self.pipeline)
 
-    @functools.cached_property
+    @_once
     def memo(self) -> dict[tuple[Any, ...], Any]:
         """Results of this replica's step-time functions at scalar arguments
         (:mod:`tokencost.model.memo`). Not a field: equality, hashing and ``dataclasses.replace``
         ignore it, and a replaced deployment starts empty."""
         return {}
 
-    @functools.cached_property
+    @_once
     def link(self) -> dict[str, Any]:
         """The interconnect's numbers as keyword arguments of the communication functions of
         :mod:`tokencost.model.parallelism` (built once: a pass's communication reads them)."""
@@ -92,20 +113,20 @@ class Deployment:
         """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
         return isinstance(self.params, np.ndarray)
 
-    @functools.cached_property
+    @_once
     def decode_efficiency(self) -> float:
         """The compute efficiency of the decode passes' matrix products: ``decode_compute`` when
         set, else the one prefill uses."""
         own = self.decode_compute_efficiency
         return self.compute_efficiency if own is None else own
 
-    @functools.cached_property
+    @_once
     def weight_bytes(self) -> float:
         """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
         held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
         return _kept(self.params * self.weight_bytes_per_param + held)
 
-    @functools.cached_property
+    @_once
     def target_kv_bytes_per_token(self) -> float:
         """KV bytes per token of the served model alone (``kv_bytes_per_token`` holds the drafter's too)."""
         draft = self.speculation.draft if self.speculation is not None else None
