@@ -198,3 +198,50 @@ def test_one_turn_tokens_are_the_first_turn_of_the_array_form() -> None:
         cached_one = prefix.turn_cached_tokens(one, added, shared, False, hit)
         cached_two = prefix.turn_cached_tokens(two, added, shared, False, hit)
         assert cached_one.shape == (1,) and _bits(cached_one[0]) == _bits(cached_two[0])
+
+
+def test_deployment_of_is_the_dataclass_constructor() -> None:
+    from tokencost.api import deployment
+    from tokencost.model.deployment import Deployment, deployment_of
+
+    scenario = Scenario(
+        name="dep",
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm", "count": 2},
+        workload={"input_tokens": 500, "output_tokens": 100, "batch_size": 8},
+    )
+    built = deployment(scenario)
+    given = {item.name: getattr(built, item.name) for item in dataclasses.fields(Deployment)}
+    del given["moe_layers"]  # a default: filled in as the constructor fills it
+    fast, slow = deployment_of(**given), Deployment(**given)
+    assert fast == slow and vars(fast) == vars(slow) and hash(fast) == hash(slow)
+    assert fast.moe_layers == 0.0 and fast.memo is not deployment_of(**given).memo
+    with pytest.raises(TypeError):
+        deployment_of(**given, no_such_field=1.0)
+    with pytest.raises(TypeError):
+        deployment_of(params=1.0)  # missing fields: the constructor's error
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.params = 2.0  # type: ignore[misc]
+
+
+def test_the_records_constructors_are_the_dataclasses() -> None:
+    from tokencost.records import decode_record, prefill_record
+    from tokencost.results import DecodeRecord, PrefillRecord
+
+    assert prefill_record(flops=2.0, bound="memory") == PrefillRecord(flops=2.0, bound="memory")
+    assert vars(decode_record(batch=3.0)) == vars(DecodeRecord(batch=3.0))
+    assert vars(prefill_record()) == vars(PrefillRecord())  # every field a default
+
+
+def test_model_numbers_on_ints_are_those_of_the_arrays() -> None:
+    from tokencost.model import flops as fl
+    from tokencost.model import memory as mem
+
+    # Llama-3-70B: 2·80·8·128 = 163,840 KV elements a token; 2·80·64·(128 + 128) FLOP a key.
+    kv = mem.kv_elements_per_token(layers=80, kv_heads=8, head_dim=128)
+    per_key = fl.attention_flops_per_key(80, 64, 128, 128)
+    assert type(kv) is float and kv == 163_840.0 and per_key == 2_621_440.0
+    arrays = fl.attention_flops_per_key(np.array([80]), np.array([64]), np.array([128]), np.array([128]))
+    assert _bits(arrays[0]) == _bits(per_key)
+    assert par.kv_replication_factor(8, 16.0) == 2.0 and par.kv_replication_factor(8, 4.0) == 1.0
+    assert list(par.kv_replication_factor(np.array([8, 8]), np.array([16.0, 4.0]))) == [2.0, 1.0]

@@ -19,6 +19,7 @@ import numpy as np
 
 from tokencost.model import cost, prefix, serving
 from tokencost.model.flops import decode_steps
+from tokencost.model.memo import as_result
 from tokencost.model.serving import Deployment
 from tokencost.results import Evaluation
 from tokencost.scenario.scenario import Scenario
@@ -49,9 +50,17 @@ def _mean(values: np.ndarray) -> float:
     return float(values[0]) if values.shape == (1,) else float(values.mean())
 
 
-def _total(values: np.ndarray) -> float:
-    """The sum of the turns' values (one turn: its value, which is its sum exactly, 0 + x = x)."""
+def _total(values: np.ndarray | float) -> float:
+    """The sum of the turns' values (one turn: its value, which is its sum exactly, 0 + x = x;
+    a float is one turn's)."""
+    if isinstance(values, float):
+        return float(values)
     return float(values[0]) if values.shape == (1,) else float(values.sum())
+
+
+def _per_turn(values: np.ndarray | float) -> tuple[float, ...]:
+    """The turns' values as a tuple of floats (a float is one turn's)."""
+    return (float(values),) if isinstance(values, float) else tuple(float(value) for value in values)
 
 
 def cache_enabled(scenario: Scenario) -> bool:
@@ -108,11 +117,11 @@ def cache_fields(
     decode_s = float(turn_decode_s(float(ev.tpot_s or 0.0), tokens.output))
     chat = scenario.workload.conversation
     tool_s = chat.tool_latency_s if chat is not None else 0.0
-    fields["ttft_per_turn_s"] = tuple(float(value) for value in ttft)
+    fields["ttft_per_turn_s"] = _per_turn(ttft)
     fields["task_time_s"] = task_time_s(_total(ttft), turns, decode_s, tool_s)
     if ev.usd_per_request is not None:
         fields["usd_per_task"] = ev.usd_per_request * turns
-    fields["usd_per_task_at_capacity"] = task_usd_at_capacity(dep, tokens, float(ev.batch_cap or 1))
+    fields["usd_per_task_at_capacity"] = task_usd_at_capacity(dep, tokens, float(ev.batch_cap or 1), pre_s)
     return fields
 
 
@@ -125,15 +134,18 @@ def cached_cost_share(dep: Deployment, prompt: float, cached: float) -> float:
     return max(1.0 - alone / with_cache, 0.0)
 
 
-def task_usd_at_capacity(dep: Deployment, tokens: TurnTokens, batch: float) -> float:
+def task_usd_at_capacity(
+    dep: Deployment, tokens: TurnTokens, batch: float, prefill_s: np.ndarray | float | None = None
+) -> float:
     """Dollars of one task on a replica kept full at batch B: each turn holds the replica alone
     for its prefill and shares its decode steps with B − 1 others,
     ``usd/s · Σ_k [T_p(P_k, C_k) + D_k(B)/B]`` (the cost behind the capacity
-    ``1/(T_p + D/B)`` of :mod:`tokencost.model.steady`)."""
+    ``1/(T_p + D/B)`` of :mod:`tokencost.model.steady`; ``prefill_s``: each turn's prefill
+    seconds, when the caller has them)."""
     usd_s = float(cost.usd_per_second(dep.usd_per_hour, dep.accelerators))
-    pre_s = _turn_prefill_s(dep, tokens)
+    pre_s = _turn_prefill_s(dep, tokens) if prefill_s is None else prefill_s
     prompts = _one_or_all(tokens.prompts)
-    decode_s = np.asarray(serving.decode_total_time_s(dep, batch, prompts, tokens.output), dtype=float)
+    decode_s = as_result(serving.decode_total_time_s(dep, batch, prompts, tokens.output))
     return usd_s * _total(replica_seconds_at_capacity(pre_s, decode_s, batch))
 
 
@@ -175,7 +187,8 @@ def _one_or_all(values: np.ndarray) -> float | np.ndarray:
     return float(values[0]) if values.shape == (1,) else values
 
 
-def _turn_prefill_s(dep: Deployment, tokens: TurnTokens) -> np.ndarray:
-    """Seconds of each turn's prefill, its cached prefix skipped (one value per turn)."""
+def _turn_prefill_s(dep: Deployment, tokens: TurnTokens) -> np.ndarray | float:
+    """Seconds of each turn's prefill, its cached prefix skipped (one value per turn; a float for
+    a single turn, whose arithmetic then stays on floats: the same operations as on one entry)."""
     pre = prefix.prefill_cached(dep, _one_or_all(tokens.prompts), _one_or_all(tokens.cached))
-    return np.atleast_1d(np.asarray(pre.time_s, dtype=float))
+    return as_result(pre.time_s)  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from tokencost.model import cost, serving
 from tokencost.model import flops as fl
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
+from tokencost.model.deployment import frozen_constructor
 from tokencost.model.serving import Deployment
 from tokencost.results import EVALUATION_FIELDS, DecodeRecord, Evaluation, PrefillRecord
 
@@ -37,29 +38,11 @@ def replaced(evaluation: Evaluation, changes: dict[str, Any]) -> Evaluation:
     return new
 
 
-_FIELDS = dataclasses.fields(Evaluation)
-_DEFAULTS = {item.name: item.default for item in _FIELDS if item.default is not dataclasses.MISSING}
-_FACTORIES = {
-    item.name: item.default_factory for item in _FIELDS if item.default_factory is not dataclasses.MISSING
-}
-_REQUIRED = _EVALUATION_FIELDS - _DEFAULTS.keys() - _FACTORIES.keys()
-
-
-def evaluation(**fields: Any) -> Evaluation:
-    """``Evaluation(**fields)`` without its ~100 frozen ``object.__setattr__`` calls (as
-    :func:`replaced`: no ``__post_init__``, so the defaults, the factories' fresh values and the
-    fields given are the record, whatever the order of its ``__dict__``; a test compares them).
-    Unknown or missing names go to ``Evaluation`` for its error."""
-    if not fields.keys() <= _EVALUATION_FIELDS or not _REQUIRED <= fields.keys():
-        return Evaluation(**fields)
-    new = object.__new__(Evaluation)
-    values = new.__dict__
-    values.update(_DEFAULTS)
-    for name, factory in _FACTORIES.items():
-        if name not in fields:
-            values[name] = factory()
-    values.update(fields)
-    return new
+evaluation = frozen_constructor(Evaluation)
+"""``Evaluation(**fields)`` without its ~100 frozen ``object.__setattr__`` calls (as
+:func:`replaced`; :func:`tokencost.model.deployment.frozen_constructor`)."""
+prefill_record = frozen_constructor(PrefillRecord)
+decode_record = frozen_constructor(DecodeRecord)
 
 
 class Solved(NamedTuple):
@@ -147,7 +130,7 @@ def _prefill_record(
     pre: serving.PhaseTerms, prompt: float, num: Callable[[Any], Any] = float
 ) -> PrefillRecord:
     time_s = num(pre.time_s)
-    return PrefillRecord(
+    return prefill_record(
         flops=num(pre.flops),
         bytes=num(pre.bytes),
         time_s=time_s,
@@ -173,7 +156,7 @@ def _decode_record(
         attention_flops_per_key=dep.attention_flops_per_key,
         context_tokens=context,
     )
-    return DecodeRecord(
+    return decode_record(
         flops_per_token=num(per_token),
         bytes_per_step=num(step.bytes),
         time_per_step_s=at["tpot_s"],

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_floats
+
 ArrayLike = npt.ArrayLike
 
 SECONDS_PER_HOUR = 3600.0
@@ -31,17 +33,16 @@ def replica_seconds_per_request(
 
 def usd_per_second(usd_per_hour: ArrayLike, accelerators: ArrayLike) -> np.ndarray:
     """Replica cost per second: accelerators × $/accelerator-hour / 3600."""
-    return np.asarray(usd_per_hour, dtype=float) * np.asarray(accelerators, dtype=float) / SECONDS_PER_HOUR
+    hourly, count = as_floats((usd_per_hour, accelerators))
+    return hourly * count / SECONDS_PER_HOUR  # type: ignore[no-any-return]
 
 
 def usd_per_million_tokens(seconds: ArrayLike, tokens: ArrayLike, replica_usd_per_s: ArrayLike) -> np.ndarray:
     """Dollars per million tokens when ``tokens`` take ``seconds`` of a replica."""
-    return (
-        np.asarray(seconds, dtype=float)
-        * np.asarray(replica_usd_per_s)
-        / np.asarray(tokens, dtype=float)
-        * PER_MILLION
-    )
+    held, usd_s, count = as_floats(
+        (seconds, replica_usd_per_s, tokens)
+    )  # floats: tokens > 0 (the workload's)
+    return held * usd_s / count * PER_MILLION  # type: ignore[no-any-return]
 
 
 def energy_joules_per_token(

@@ -7,13 +7,38 @@ arrays: :mod:`tokencost.vectorised`). The step-time functions are in
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from tokencost.model import speculative as spec
+
+_R = TypeVar("_R")
+
+if TYPE_CHECKING:
+    _once = functools.cached_property
+else:
+
+    class _once:
+        """``functools.cached_property`` without its lock (Python 3.11 takes an RLock on every
+        first read, about half a microsecond; Python 3.12 dropped it): the value computed on the
+        first read is written into the instance's ``__dict__``, which later reads find first (a
+        non-data descriptor). Two threads reading at once compute it twice: the same value (a
+        memo's lost entries are only computed again)."""
+
+        def __init__(self, func: Callable[[Any], Any]) -> None:
+            self.func, self.name = func, func.__name__
+            self.__doc__ = func.__doc__
+
+        def __get__(self, instance: Any, owner: type | None = None) -> Any:
+            if instance is None:
+                return self
+            value = instance.__dict__[self.name] = self.func(instance)
+            return value
 
 
 @dataclass(frozen=True)
@@ -56,40 +81,63 @@ class Deployment:
     decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
     sequence_overhead_s: float = 0.0  # per decode step per sequence beyond the first (model.sequences)
 
-    @property
-    def accelerators(self) -> float:
-        return self.tensor * self.pipeline
+    # The derived numbers below are read on every pass: cached (a frozen instance's fields do not
+    # change; not fields, so equality, hashing and ``dataclasses.replace`` ignore them), and an
+    # array (a struct of arrays) read-only, so that no caller changes it for the next.
 
-    @functools.cached_property
+    @_once
+    def accelerators(self) -> float:
+        return _kept(self.tensor * self.pipeline)
+
+    @_once
     def memo(self) -> dict[tuple[Any, ...], Any]:
         """Results of this replica's step-time functions at scalar arguments
         (:mod:`tokencost.model.memo`). Not a field: equality, hashing and ``dataclasses.replace``
         ignore it, and a replaced deployment starts empty."""
         return {}
 
+    @_once
+    def link(self) -> dict[str, Any]:
+        """The interconnect's numbers as keyword arguments of the communication functions of
+        :mod:`tokencost.model.parallelism` (built once: a pass's communication reads them)."""
+        return {
+            "d_model": self.d_model,
+            "activation_bytes": self.activation_bytes,
+            "link_bytes_per_s": self.interconnect_bytes_per_s,
+            "efficiency": self.interconnect_efficiency,
+            "latency_s": self.interconnect_latency_s,
+        }
+
     @property
     def memo_any_size(self) -> bool:
         """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
         return isinstance(self.params, np.ndarray)
 
-    @property
+    @_once
     def decode_efficiency(self) -> float:
         """The compute efficiency of the decode passes' matrix products: ``decode_compute`` when
         set, else the one prefill uses."""
         own = self.decode_compute_efficiency
         return self.compute_efficiency if own is None else own
 
-    @property
+    @_once
     def weight_bytes(self) -> float:
         """Bytes the weights occupy across the replica (every expert, the embedding, a drafter's own)."""
         held = self.speculation.draft_weight_bytes if self.speculation is not None else 0.0
-        return self.params * self.weight_bytes_per_param + held
+        return _kept(self.params * self.weight_bytes_per_param + held)
 
-    @property
+    @_once
     def target_kv_bytes_per_token(self) -> float:
         """KV bytes per token of the served model alone (``kv_bytes_per_token`` holds the drafter's too)."""
         draft = self.speculation.draft if self.speculation is not None else None
-        return self.kv_bytes_per_token - (draft.kv_bytes_per_token if draft is not None else 0.0)
+        return _kept(self.kv_bytes_per_token - (draft.kv_bytes_per_token if draft is not None else 0.0))
+
+
+def _kept(value: Any) -> Any:
+    """``value`` made read-only when it is an array (a struct of arrays' derived column)."""
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    return value
 
 
 @dataclass(frozen=True)
@@ -110,3 +158,36 @@ class Speculation:
     @property
     def tokens_per_pass(self) -> float:
         return float(spec.expected_tokens_per_pass(self.acceptance_rate, self.draft_tokens))
+
+
+def frozen_constructor(cls: type[_R]) -> Callable[..., _R]:
+    """``cls(**fields)`` for a frozen dataclass without ``__post_init__``, ``init=False`` fields
+    or slots, built without its one ``object.__setattr__`` per field (a frozen dataclass's
+    ``__init__`` costs about 0.3 µs a field): the defaults, the factories' fresh values and the
+    fields given, written into the new instance's ``__dict__``, are the same record (tests compare
+    them; ``==``, ``repr`` and ``asdict`` go by the fields, not the dict's order). Unknown or
+    missing names go to ``cls`` for its error."""
+    items = dataclasses.fields(cls)  # type: ignore[arg-type]
+    names = frozenset(item.name for item in items)
+    defaults = {item.name: item.default for item in items if item.default is not dataclasses.MISSING}
+    factories = {
+        item.name: item.default_factory for item in items if item.default_factory is not dataclasses.MISSING
+    }
+    required = names - defaults.keys() - factories.keys()
+
+    def construct(**fields: Any) -> _R:
+        if not fields.keys() <= names or not required <= fields.keys():
+            return cls(**fields)
+        new = object.__new__(cls)
+        values = new.__dict__
+        values.update(defaults)
+        for name, factory in factories.items():
+            if name not in fields:
+                values[name] = factory()
+        values.update(fields)
+        return new
+
+    return construct
+
+
+deployment_of = frozen_constructor(Deployment)

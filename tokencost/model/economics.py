@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_float
+
 ArrayLike = npt.ArrayLike
 
 HOURS_PER_YEAR = 8760.0  # 365 days × 24 h
@@ -70,7 +72,7 @@ def financing_usd_per_hour(
 
 def it_power_w(accelerator_power_w: ArrayLike, host_power_w: ArrayLike) -> np.ndarray:
     """IT power per accelerator: board power plus its share of the host, W."""
-    return _f(accelerator_power_w) + _f(host_power_w)
+    return as_float(accelerator_power_w) + as_float(host_power_w)  # type: ignore[no-any-return]
 
 
 def power_usd_per_hour(it_power_w_value: ArrayLike, power_usd_per_kwh: ArrayLike) -> np.ndarray:
@@ -137,12 +139,13 @@ def facility_power_w(
     accelerator_power_w: ArrayLike, host_power_w: ArrayLike, accelerators: ArrayLike, pue: ArrayLike
 ) -> np.ndarray:
     """Power drawn at the facility meter: ``(P_acc + P_host) · count · PUE``, W."""
-    return it_power_w(accelerator_power_w, host_power_w) * _f(accelerators) * _f(pue)
+    facility = it_power_w(accelerator_power_w, host_power_w) * as_float(accelerators) * as_float(pue)
+    return facility  # type: ignore[no-any-return]
 
 
 def energy_kwh_per_day(facility_power_w_value: ArrayLike) -> np.ndarray:
     """Energy of a constant load over a day: ``P · 24 / 1000`` (W → kWh/day)."""
-    return _f(facility_power_w_value) * HOURS_PER_DAY / WATTS_PER_KILOWATT
+    return as_float(facility_power_w_value) * HOURS_PER_DAY / WATTS_PER_KILOWATT  # type: ignore[no-any-return]
 
 
 def co2_kg_per_day(energy_kwh_per_day_value: ArrayLike, grid_gco2_per_kwh: ArrayLike) -> np.ndarray:
@@ -150,7 +153,8 @@ def co2_kg_per_day(energy_kwh_per_day_value: ArrayLike, grid_gco2_per_kwh: Array
 
     Location-based accounting (GHG Protocol Scope 2 Guidance, 2015): the grid's average intensity.
     """
-    return _f(energy_kwh_per_day_value) * _f(grid_gco2_per_kwh) / GRAMS_PER_KILOGRAM
+    kwh, intensity = as_float(energy_kwh_per_day_value), as_float(grid_gco2_per_kwh)
+    return kwh * intensity / GRAMS_PER_KILOGRAM  # type: ignore[no-any-return]
 
 
 def token_charges_usd_per_day(

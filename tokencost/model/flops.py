@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float
+from tokencost.model.memo import as_float, as_floats, maximum
 
 ArrayLike = npt.ArrayLike
 
@@ -69,8 +69,8 @@ def attention_flops_per_key(
     report, section 2.1.1) pass
     ``d_qk = kv_lora_rank + rope_dim`` and ``d_v = kv_lora_rank``.
     """
-    layers_, heads_ = np.asarray(layers, dtype=float), np.asarray(heads, dtype=float)
-    return 2.0 * layers_ * heads_ * (np.asarray(qk_head_dim) + np.asarray(v_head_dim))
+    layers_, heads_ = as_float(layers), as_float(heads)  # ints: their floats, the same products
+    return 2.0 * layers_ * heads_ * (as_float(qk_head_dim) + as_float(v_head_dim))  # type: ignore[no-any-return]
 
 
 def causal_key_count(prompt_tokens: ArrayLike) -> np.ndarray:
@@ -89,7 +89,7 @@ def prefill_flops(
     lm_head_params: ArrayLike,
     attention_flops_per_key: ArrayLike,
     prompt_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """FLOP to prefill B prompts of P tokens each into an empty KV cache.
 
@@ -98,11 +98,11 @@ def prefill_flops(
 
     Llama-2-7B, P=512: ``2·6.48e9·512 + 2·0.131e9 + 4·32·32·128·131328 = 6.70e12`` FLOP.
     """
-    body = as_float(linear_params) - as_float(lm_head_params)
-    prompt = as_float(prompt_tokens)
-    per_prompt = 2.0 * body * prompt + 2.0 * as_float(lm_head_params)
-    per_prompt = per_prompt + as_float(attention_flops_per_key) * causal_key_count(prompt)
-    return as_float(batch) * per_prompt  # type: ignore[no-any-return]
+    numbers = (linear_params, lm_head_params, attention_flops_per_key, prompt_tokens, batch)
+    linear, head, per_key, prompt, count = as_floats(numbers)
+    per_prompt = 2.0 * (linear - head) * prompt + 2.0 * head  # type: ignore[operator]
+    per_prompt = per_prompt + per_key * causal_key_count(prompt)  # type: ignore[operator]
+    return count * per_prompt  # type: ignore[no-any-return,operator]
 
 
 def decode_step_flops(
@@ -110,17 +110,18 @@ def decode_step_flops(
     linear_params: ArrayLike,
     attention_flops_per_key: ArrayLike,
     context_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """FLOP of one decode step: B sequences each with c tokens cached write one token.
 
     ``B·[2·N_lin + a·(c + 1)]`` — the forward pass of one token, whose query attends to the c
     cached keys and its own (kipply 2022, "Transformer Inference Arithmetic": 2·N per token).
     """
-    context = as_float(context_tokens)
-    per_token = 2.0 * as_float(linear_params)
-    per_token = per_token + as_float(attention_flops_per_key) * (context + 1.0)
-    return as_float(batch) * per_token  # type: ignore[no-any-return]
+    linear, per_key, context, count = as_floats(
+        (linear_params, attention_flops_per_key, context_tokens, batch)
+    )
+    per_token = 2.0 * linear + per_key * (context + 1.0)  # type: ignore[operator]
+    return count * per_token  # type: ignore[no-any-return,operator]
 
 
 def decode_steps(output_tokens: ArrayLike) -> np.ndarray:
@@ -129,7 +130,7 @@ def decode_steps(output_tokens: ArrayLike) -> np.ndarray:
     Prefill produces the first output token (its logits come from the last prompt position);
     each later token is one decode step. TTFT therefore holds prefill, and TPOT the steps.
     """
-    return np.maximum(as_float(output_tokens) - 1.0, 0.0)  # type: ignore[no-any-return]
+    return maximum(as_float(output_tokens) - 1.0, 0.0)  # type: ignore[no-any-return]
 
 
 def decode_key_count(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np.ndarray:

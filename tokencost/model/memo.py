@@ -33,6 +33,23 @@ class HasMemo(Protocol):
     def memo(self) -> dict[tuple[Any, ...], Any]: ...
 
 
+def all_float(values: tuple[Any, ...]) -> bool:
+    """Every one of ``values`` is a Python float (the floats' path of a formula: no conversion)."""
+    for value in values:
+        if type(value) is not float:
+            return False
+    return True
+
+
+def as_floats(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``values`` for arithmetic: as they are when all are Python floats (a deployment's numbers
+    and a step's scalar arguments), else each by :func:`as_float`; one call instead of one each."""
+    for value in values:
+        if type(value) is not float:
+            return tuple([as_float(item) for item in values])
+    return values
+
+
 def is_scalar(*values: object) -> bool:
     """All of ``values`` are Python (or numpy) ints and floats, not arrays."""
     for value in values:  # a loop, not all(generator): this runs a few hundred times per evaluate
@@ -92,7 +109,7 @@ class _Same:
 
 def _freeze(result: Any) -> None:
     for part in result if isinstance(result, tuple) else (result,):
-        if isinstance(part, np.ndarray):
+        if type(part) is not float and isinstance(part, np.ndarray):  # floats: the common case
             part.setflags(write=False)  # half the cost of flags.writeable = False
 
 
@@ -137,8 +154,34 @@ def as_float(value: Any) -> Any:
     the step functions' scalar arguments go through this instead, the same IEEE operations."""
     if type(value) is float:  # the common case first (a deployment's field, a scalar argument)
         return value
+    if type(value) is int and -_EXACT_INT <= value <= _EXACT_INT:  # exactly a float: float arithmetic
+        return float(value)
     if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype == np.float64):
         return value
-    if type(value) is int and abs(value) <= _EXACT_INT:  # exactly a float: Python float arithmetic
+    return np.asarray(value, dtype=float)
+
+
+def as_result(value: Any) -> Any:
+    """A model function's result: one number (a Python or numpy float) as a Python float, anything
+    else as a float array (``np.asarray(value, dtype=float)``, which makes a 0-d array of a
+    float: every later operation on it a numpy one, about ten times slower)."""
+    if type(value) is float:
+        return value
+    if isinstance(value, float):  # np.float64: the same double
         return float(value)
     return np.asarray(value, dtype=float)
+
+
+def maximum(first: Any, second: Any) -> Any:
+    """``np.maximum(first, second)``; of two Python floats, the same as a choice (first when it is
+    larger or NaN, else second: numpy's NaN and, of equal values, second), without numpy."""
+    if type(first) is float and type(second) is float:
+        return first if first > second or first != first else second
+    return np.maximum(first, second)
+
+
+def minimum(first: Any, second: Any) -> Any:
+    """``np.minimum(first, second)``; of two Python floats, the same as a choice (as :func:`maximum`)."""
+    if type(first) is float and type(second) is float:
+        return first if first < second or first != first else second
+    return np.minimum(first, second)

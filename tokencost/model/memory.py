@@ -19,10 +19,12 @@ Conventions (shared with the reference transformer's meter, ``tokencost.loop.ref
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import as_float, as_floats, is_scalar, maximum
 
 ArrayLike = npt.ArrayLike
 
@@ -40,8 +42,8 @@ def kv_elements_per_token(
     "How to Scale Your Model" book, part 8, quotes 2·8·128·80 = 160 kB per token at int8.
     """
     if latent_dim is not None:
-        return np.asarray(layers, dtype=float) * np.asarray(latent_dim, dtype=float)
-    return 2.0 * np.asarray(layers, dtype=float) * np.asarray(kv_heads) * np.asarray(head_dim)
+        return as_float(layers) * as_float(latent_dim)  # type: ignore[no-any-return]
+    return 2.0 * as_float(layers) * as_float(kv_heads) * as_float(head_dim)  # type: ignore[no-any-return]
 
 
 def prefill_bytes(
@@ -49,11 +51,11 @@ def prefill_bytes(
     weight_bytes: ArrayLike,
     kv_bytes_per_token: ArrayLike,
     prompt_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """Bytes moved to prefill B prompts of P tokens: ``W + B·P·kv``."""
-    written = as_float(batch) * as_float(prompt_tokens) * kv_bytes_per_token
-    return as_float(weight_bytes) + written
+    count, prompt, weights = as_floats((batch, prompt_tokens, weight_bytes))
+    return weights + count * prompt * kv_bytes_per_token  # type: ignore[no-any-return]
 
 
 def decode_step_bytes(
@@ -61,15 +63,14 @@ def decode_step_bytes(
     weight_bytes: ArrayLike,
     kv_bytes_per_token: ArrayLike,
     context_tokens: ArrayLike,
-    batch: ArrayLike = 1,
+    batch: ArrayLike = 1.0,
 ) -> np.ndarray:
     """Bytes moved by one decode step: ``W + B·(c + 1)·kv`` (read c cached, write 1).
 
     Llama-2-7B fp16, B=1, c=576: ``13.2e9 + 577·524,288 = 13.5e9`` bytes.
     """
-    context = as_float(context_tokens)
-    kv = as_float(batch) * (context + 1.0) * as_float(kv_bytes_per_token)
-    return as_float(weight_bytes) + kv
+    context, count, kv_bytes, weights = as_floats((context_tokens, batch, kv_bytes_per_token, weight_bytes))
+    return weights + count * (context + 1.0) * kv_bytes  # type: ignore[no-any-return]
 
 
 def expected_distinct_experts(
@@ -145,5 +146,8 @@ def max_batch_that_fits(
     """
     usable = as_float(memory_bytes) * (1.0 - as_float(reserve_fraction))
     free = usable - as_float(weight_bytes)
-    per_sequence = np.maximum(as_float(kv_bytes_per_sequence), 1.0)
-    return np.maximum(np.floor(free / per_sequence), 0.0)
+    per_sequence = maximum(as_float(kv_bytes_per_sequence), 1.0)
+    fitting = free / per_sequence
+    if type(fitting) is float and math.isfinite(fitting):  # np.floor of a finite float, exactly
+        return maximum(float(math.floor(fitting)), 0.0)  # type: ignore[no-any-return]
+    return np.maximum(np.floor(fitting), 0.0)

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from tokencost.model import flops as fl
 from tokencost.model import serving
 from tokencost.model.continuous import continuous
+from tokencost.model.memo import as_result
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     CHUNKED_ITERATIONS,
@@ -90,21 +91,22 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
     the whole batch under static batching), no queue."""
     capacity = capacity_requests_per_s(dep, batch, traffic)
     tpot = capacity_tpot_s(dep, batch, traffic)
-    prefill_batch = batch if traffic.batching == "static" else 1.0
-    ttft = np.asarray(prompt_prefill(dep, traffic, prefill_batch).time_s, dtype=float)
+    single = prompt_prefill(dep, traffic).time_s  # one prompt's pass
+    static = traffic.batching == "static"
+    ttft = as_result(prompt_prefill(dep, traffic, batch).time_s if static else single)
     steps = scalar(fl.decode_steps(traffic.output_tokens))
     decode_s = tpot * steps
-    one = np.ones(1)
-    prefill_busy = capacity * scalar(prompt_prefill(dep, traffic).time_s)
-    if traffic.batching == "static":
+    prefill_busy = capacity * scalar(single)
+    if static:
         prefill_busy = ttft / (ttft + decode_time_on_grid(dep, traffic, np.asarray(batch, dtype=float)))
-    if np.ndim(capacity) == 0 and np.ndim(prefill_busy) == 0 and np.ndim(batch) == 0:
+    if _is_number(capacity) and _is_number(prefill_busy) and _is_number(batch):
         # One configuration: every field's one entry from one array (x·1.0 is x, as below).
         rows = np.array(
             [capacity, batch, tpot, decode_s, ttft, 0.0, ttft, tpot, 1.0, prefill_busy, capacity, batch]
         )
         rows = rows.reshape(-1, 1)
         return OperatingPoint._make([*rows[:10], np.zeros(1, dtype=bool), *rows[10:]])
+    one = np.ones(1)
     return OperatingPoint(
         capacity * one,
         batch * one,
@@ -120,6 +122,11 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
         capacity * one,
         batch * one,  # held at B: every step runs the whole batch
     )
+
+
+def _is_number(value: ArrayLike) -> bool:
+    """``np.ndim(value) == 0``, a Python number answered without numpy."""
+    return isinstance(value, (int, float)) or np.ndim(value) == 0
 
 
 def solve(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import all_float, as_float, as_floats, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -193,7 +193,8 @@ def tensor_parallel_comm_time_s(
     count for a 13B model on A100s. Each costs :func:`all_reduce_time_s` with ``algorithm``.
     """
     link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
-    if is_scalar(layers, tokens, d_model, activation_bytes, tensor, *link):
+    numbers = (layers, tokens, d_model, activation_bytes, tensor, *link)
+    if all_float(numbers) or is_scalar(*numbers):
         message = float(tokens) * float(d_model) * float(activation_bytes)  # type: ignore[arg-type]
         rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
         alphas = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
@@ -215,10 +216,10 @@ def pipeline_hop_time_s(
     latency_s: ArrayLike,
 ) -> np.ndarray:
     """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries."""
-    message = as_float(tokens) * as_float(d_model) * as_float(activation_bytes)
-    rate = as_float(link_bytes_per_s) * as_float(efficiency)
-    hops = as_float(pipeline) - 1.0
-    return hops * (as_float(latency_s) + message / rate)  # type: ignore[no-any-return]
+    numbers = (tokens, d_model, activation_bytes, pipeline, link_bytes_per_s, efficiency, latency_s)
+    count, width, element, stages, link, share, latency = as_floats(numbers)
+    message = count * width * element
+    return (stages - 1.0) * (latency + message / (link * share))  # type: ignore[no-any-return]
 
 
 def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:
@@ -227,7 +228,10 @@ def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:
     With fewer KV heads than ranks (Llama-3-70B has 8, on 16 GPUs) each head is replicated so
     that every rank has one (vLLM and TensorRT-LLM do this).
     """
-    return np.maximum(1.0, np.asarray(tensor, dtype=float) / np.asarray(kv_heads, dtype=float))
+    ratio = as_float(tensor) / as_float(kv_heads)
+    if type(ratio) is float:  # np.maximum(1.0, x) as a choice (x when 1.0 < x or x is NaN)
+        return ratio if 1.0 < ratio or ratio != ratio else 1.0  # type: ignore[return-value]
+    return np.maximum(1.0, ratio)
 
 
 def all_to_all_time_s(

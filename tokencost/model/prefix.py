@@ -32,7 +32,7 @@ import numpy.typing as npt
 from tokencost.model import memory as mem
 from tokencost.model import roofline as rl
 from tokencost.model import serving
-from tokencost.model.memo import as_float, is_scalar, memoized
+from tokencost.model.memo import as_float, as_result, is_scalar, memoized
 from tokencost.model.serving import Deployment, PhaseTerms
 
 ArrayLike = npt.ArrayLike
@@ -70,7 +70,7 @@ def _prefill_cached(
     suffix = serving.prefill(dep, new, batch)
     flops = full.flops - done.flops + head.flops
     compute = full.compute_s - done.compute_s + head.compute_s
-    read = np.asarray(batch, dtype=float) * cached * dep.kv_bytes_per_token
+    read = as_float(batch) * cached * dep.kv_bytes_per_token
     bytes_moved = suffix.bytes + read
     memory = suffix.memory_s + cached_read_s(dep, read)
     time = rl.roofline_time_s(compute, memory, suffix.comm_s, dep.step_overhead_s)
@@ -82,9 +82,9 @@ def cached_read_s(dep: Deployment, kv_bytes: ArrayLike) -> np.ndarray:
     accelerators and crossing its p stages: ``p · (bytes/(t·p)) / (bandwidth · efficiency)``."""
     share = dep.tensor * dep.pipeline
     per_stage = rl.memory_time_s(
-        np.asarray(kv_bytes, dtype=float) / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
+        as_float(kv_bytes) / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
-    return np.asarray(dep.pipeline * per_stage, dtype=float)
+    return as_result(dep.pipeline * per_stage)  # type: ignore[no-any-return]
 
 
 def max_batch_shared(dep: Deployment, context_tokens: ArrayLike, shared_tokens: ArrayLike) -> np.ndarray:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import all_float, as_float, as_floats, is_scalar
 
 ArrayLike = npt.ArrayLike
 
@@ -22,16 +22,16 @@ BOUND_NAMES = ("compute", "memory", "interconnect")
 
 def compute_time_s(flops: ArrayLike, peak_flop_per_s: ArrayLike, efficiency: ArrayLike) -> np.ndarray:
     """Seconds to do ``flops`` at ``peak_flop_per_s × efficiency``."""
-    rate = as_float(peak_flop_per_s) * as_float(efficiency)
-    return as_float(flops) / rate  # type: ignore[no-any-return]
+    work, peak, share = as_floats((flops, peak_flop_per_s, efficiency))
+    return work / (peak * share)  # type: ignore[no-any-return]
 
 
 def memory_time_s(
     bytes_moved: ArrayLike, bandwidth_bytes_per_s: ArrayLike, efficiency: ArrayLike
 ) -> np.ndarray:
     """Seconds to stream ``bytes_moved`` at ``bandwidth × efficiency``."""
-    rate = as_float(bandwidth_bytes_per_s) * as_float(efficiency)
-    return as_float(bytes_moved) / rate  # type: ignore[no-any-return]
+    moved, bandwidth, share = as_floats((bytes_moved, bandwidth_bytes_per_s, efficiency))
+    return moved / (bandwidth * share)  # type: ignore[no-any-return]
 
 
 def roofline_time_s(
@@ -39,7 +39,7 @@ def roofline_time_s(
 ) -> np.ndarray:
     """``max(compute, memory) + communication + fixed`` seconds (plain numbers: the same on floats,
     :func:`roofline_time_scalar_s`)."""
-    if is_scalar(compute_s, memory_s, comm_s, fixed_s):
+    if all_float((compute_s, memory_s, comm_s, fixed_s)) or is_scalar(compute_s, memory_s, comm_s, fixed_s):
         return roofline_time_scalar_s(compute_s, memory_s, comm_s, fixed_s)  # type: ignore[arg-type,return-value]
     slowest = np.maximum(as_float(compute_s), as_float(memory_s))
     return slowest + as_float(comm_s) + as_float(fixed_s)
@@ -76,7 +76,8 @@ def bound_index(compute_s: ArrayLike, memory_s: ArrayLike, comm_s: ArrayLike = 0
 
 def arithmetic_intensity(flops: ArrayLike, bytes_moved: ArrayLike) -> np.ndarray:
     """FLOP per byte moved — the x axis of the roofline."""
-    return np.asarray(flops, dtype=float) / np.asarray(bytes_moved, dtype=float)
+    work, moved = as_floats((flops, bytes_moved))
+    return work / moved  # type: ignore[no-any-return]  # bytes > 0: the weights
 
 
 def ridge_point(
@@ -90,9 +91,9 @@ def ridge_point(
     H100 SXM in bf16 at peak: 989e12 / 3.35e12 ≈ 295 FLOP/byte, so decode at batch B (about
     B FLOP/byte in 16-bit weights) turns compute-bound near B ≈ 300 (kipply 2022).
     """
-    compute = as_float(peak_flop_per_s) * as_float(compute_efficiency)
-    memory = as_float(bandwidth_bytes_per_s) * as_float(bandwidth_efficiency)
-    return compute / memory  # type: ignore[no-any-return]
+    numbers = (peak_flop_per_s, compute_efficiency, bandwidth_bytes_per_s, bandwidth_efficiency)
+    peak, compute_share, bandwidth, memory_share = as_floats(numbers)
+    return (peak * compute_share) / (bandwidth * memory_share)  # type: ignore[no-any-return]
 
 
 def sum_of_affine_max(
@@ -139,6 +140,11 @@ def sum_of_affine_max(
 def _finite_scalars(*values: object) -> list[float] | None:
     """``values`` as Python floats when each is one finite number (a float, an int or a 0-d
     float array), else None (arrays, NaN and infinities take the numpy path)."""
+    if all_float(values):  # the common case; x − x is 0.0 for a finite float, NaN otherwise
+        for number in values:
+            if number - number != 0.0:  # type: ignore[operator]
+                return None
+        return list(values)  # type: ignore[arg-type]
     floats = []
     for value in values:
         if isinstance(value, np.ndarray):

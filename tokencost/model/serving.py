@@ -32,11 +32,13 @@ from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
-from tokencost.model import sequences as seq
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import as_float, is_scalar, memoized
+from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized
+from tokencost.model.sequences import decode_fixed_s as decode_fixed_s  # re-exported
+from tokencost.model.sequences import decode_overhead_s as decode_overhead_s  # re-exported
+from tokencost.model.sequences import sequence_fixed_s as sequence_fixed_s  # re-exported
 
 ArrayLike = npt.ArrayLike
 
@@ -86,8 +88,14 @@ def _is_dense(dep: Deployment) -> bool:
     return not dep.experts > dep.experts_per_token
 
 
+_DENSE_READ, _DENSE_IMBALANCE = ("weight_bytes_read",), ("imbalance_flops",)
+
+
 def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Weight bytes one forward pass over T tokens reads (MoE: the experts they touch)."""
+    found = dep.memo.get(_DENSE_READ)  # a dense model's, once remembered (the memo's key of no arguments)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # every weight, whatever the tokens
         return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
     return memoized(dep, "weight_bytes_read", (tokens,), lambda: _weight_bytes_read(dep, tokens))
@@ -106,6 +114,9 @@ def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Extra FLOP-equivalent of waiting for the busiest expert rank in a pass over T tokens."""
+    found = dep.memo.get(_DENSE_IMBALANCE)  # as weight_bytes_read
+    if found is not None:
+        return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
         return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
     return memoized(dep, "imbalance_flops", (tokens,), lambda: _routed_imbalance_flops(dep, tokens))
@@ -140,11 +151,9 @@ def _terms(
     )
     fixed = dep.step_overhead_s if fixed_s is None else fixed_s
     time = rl.roofline_time_s(compute, memory, comm_s, fixed)
-    return PhaseTerms(flops, bytes_moved, compute, memory, as_float(comm_s), time)
-
-
-def _hops(dep: Deployment) -> dict[str, Any]:
-    return {"hop_latency_s": dep.interconnect_hop_latency_s, "algorithm": dep.all_reduce_algorithm}
+    return PhaseTerms(
+        flops, bytes_moved, compute, memory, comm_s if type(comm_s) is float else as_float(comm_s), time
+    )
 
 
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -153,28 +162,28 @@ def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    common: dict[str, Any] = {
-        "d_model": dep.d_model,
-        "activation_bytes": dep.activation_bytes,
-        "link_bytes_per_s": dep.interconnect_bytes_per_s,
-        "efficiency": dep.interconnect_efficiency,
-        "latency_s": dep.interconnect_latency_s,
-    }
+    common = dep.link
     if isinstance(dep.expert, np.ndarray):  # a struct of arrays: one entry per configuration
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
         expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
-    dense = dep.layers - expert_layers
+    hop, algorithm = dep.interconnect_hop_latency_s, dep.all_reduce_algorithm
     reduce = par.tensor_parallel_comm_time_s(
-        layers=dense, tokens=tokens, tensor=dep.tensor, **common, **_hops(dep)
+        layers=dep.layers - expert_layers,
+        tokens=tokens,
+        tensor=dep.tensor,
+        hop_latency_s=hop,
+        algorithm=algorithm,
+        **common,
     )
     hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
     if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
-        return as_float(reduce + hops)  # type: ignore[no-any-return]
-    link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s)
+        total = reduce + hops
+        return total if type(total) is float else as_float(total)  # type: ignore[return-value]
+    link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
-    attention = par.all_reduce_time_s(message, dep.tensor, *link, **_hops(dep))
-    shared_expert = par.all_reduce_time_s(message, dep.tensor / dep.expert, *link, **_hops(dep))
+    attention = par.all_reduce_time_s(message, dep.tensor, *link, algorithm)
+    shared_expert = par.all_reduce_time_s(message, dep.tensor / dep.expert, *link, algorithm)
     exchange = par.expert_parallel_comm_time_s(
         moe_layers=expert_layers,
         tokens=tokens,
@@ -187,7 +196,8 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
-    tokens = as_float(batch) * as_float(prompt_tokens)
+    count, prompt = as_floats((batch, prompt_tokens))
+    tokens = count * prompt
     flops = fl.prefill_flops(
         linear_params=dep.linear_params,
         lm_head_params=dep.lm_head_params,
@@ -228,7 +238,7 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -
     The time is the time to first token of a request that does not queue. A drafter with a
     forward pass prefills its own cache in a second pass (its launch cost in ``comm_s``).
     """
-    one = one_entry(dep, batch)
+    one = None if type(batch) is float else one_entry(dep, batch)
     if one is not None and is_scalar(prompt_tokens):
         return memoized(
             dep, "prefill", (prompt_tokens, batch), lambda: one_entry_terms(prefill(dep, prompt_tokens, one))
@@ -254,9 +264,9 @@ def _decode_pass(
 ) -> PhaseTerms:
     """One pass of the served model over ``positions`` new tokens for each of B/p sequences
     (``fixed_s``: its fixed seconds, default the step overhead)."""
-    tokens = as_float(micro) * positions
-    offset = float(spec.verify_mean_context_offset(positions - 1.0))
-    context = as_float(context_tokens)
+    tokens = (micro if type(micro) is float else as_float(micro)) * positions
+    offset = 0.0 if positions == 1.0 else float(spec.verify_mean_context_offset(positions - 1.0))  # k/2 = 0
+    context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
     flops = fl.decode_step_flops(
         linear_params=dep.linear_params,
         attention_flops_per_key=dep.attention_flops_per_key,
@@ -273,60 +283,16 @@ def _decode_pass(
     return _terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s)
 
 
-def decode_overhead_s(dep: Deployment) -> float:
-    """Fixed seconds per output token of a decode step: the step overhead, or with speculation the
-    round's launches (verify + each draft step) over the tokens the round yields."""
-    speculation = dep.speculation
-    if speculation is None:
-        overhead = dep.step_overhead_s
-        return overhead if isinstance(overhead, np.ndarray) else float(overhead)  # type: ignore[return-value]
-    round_s = spec.round_overhead_s(
-        dep.step_overhead_s, speculation.draft_tokens, speculation.draft is not None
-    )
-    return float(spec.per_output_token(round_s, speculation.tokens_per_pass))
-
-
-def sequence_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
-    """The per-sequence cost of a decode step of B sequences per output token: ``(B − 1)·s``
-    (:func:`tokencost.model.sequences.sequence_overhead_s`, s = ``dep.sequence_overhead_s``).
-    With speculation the round pays it once — the engine schedules, samples into and updates each
-    sequence once per round: one scheduling iteration, the drafter's forward passes run inside it
-    (vLLM's draft worker "invoke[s] the underlying model multiple times in a single scheduling
-    iteration", https://github.com/vllm-project/vllm/pull/2424, read 2026-12-02) — so per output
-    token it is divided by the tokens a round yields. B is the whole batch: with p pipeline stages
-    the round's p micro-batches hold B sequences. 0.0 at s = 0 (no array is built). A decode step
-    (:func:`decode_fixed_s`) and a chunked iteration's fused pass both pay it."""
-    per_sequence = dep.sequence_overhead_s
-    if not _nonzero(per_sequence):
-        return 0.0
-    extra = seq.sequence_overhead_s(batch, per_sequence)
-    if dep.speculation is not None:
-        extra = spec.per_output_token(extra, dep.speculation.tokens_per_pass)
-    return extra
-
-
-def _nonzero(per_sequence: Any) -> bool:
-    """Whether a per-sequence cost (a float, or a column of them) is charged anywhere: a float
-    tested as one (np.any on a float costs microseconds)."""
-    return bool(np.any(per_sequence)) if isinstance(per_sequence, np.ndarray) else bool(per_sequence)
-
-
-def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
-    """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
-    plus :func:`sequence_fixed_s`. At s = 0 this is :func:`decode_overhead_s` itself."""
-    overhead = decode_overhead_s(dep)
-    if not _nonzero(dep.sequence_overhead_s):
-        return overhead
-    return overhead + sequence_fixed_s(dep, batch)
-
-
 def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
     """One decode round: each of B sequences with c tokens cached writes one token.
 
     ``flops`` and ``bytes`` are per micro-batch of B/p sequences (the whole batch when p = 1);
     ``time_s`` is the round, the time per output token every sequence sees. With speculation
     every term is that of a round (k draft steps + the verify pass) over the tokens it yields.
+    At floats not remembered: an evaluation asks for each step once (its responses are kept).
     """
+    if type(batch) is float and type(context_tokens) is float:  # never asked twice: not kept
+        return _decode_step(dep, batch, context_tokens)
     arguments = (batch, context_tokens)
     one = one_entry(dep, batch)
     if one is not None and is_scalar(context_tokens):
@@ -337,7 +303,7 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
-    micro = as_float(batch) / dep.pipeline
+    micro = (batch if type(batch) is float else as_float(batch)) / dep.pipeline
     speculation = dep.speculation
     if speculation is None:
         return _decode_pass(dep, micro, context_tokens, 1.0, decode_fixed_s(dep, batch))
@@ -364,7 +330,7 @@ def decode_total_time_s(
     in the context, so the sum of their max is exact in O(1) (:func:`sum_of_affine_max`).
     """
     arguments = (batch, input_tokens, output_tokens)
-    one = one_entry(dep, batch)
+    one = None if type(batch) is float else one_entry(dep, batch)
     if one is not None and is_scalar(input_tokens, output_tokens):
 
         def lifted() -> np.ndarray:
@@ -395,12 +361,12 @@ def _decode_total_time_s(
 def mean_decode_context(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np.ndarray:
     """Mean tokens cached over the decode steps: ``P + (O − 2)/2`` (P when O ≤ 1)."""
     steps = fl.decode_steps(output_tokens)
-    return np.asarray(input_tokens, dtype=float) + np.maximum(steps - 1.0, 0.0) / 2.0
+    return as_float(input_tokens) + maximum(steps - 1.0, 0.0) / 2.0  # type: ignore[no-any-return]
 
 
 def kv_bytes_per_sequence(dep: Deployment, context_tokens: ArrayLike) -> np.ndarray:
     """KV cache bytes one sequence of c tokens holds across the replica (a drafter's cache too)."""
-    return np.asarray(context_tokens, dtype=float) * dep.kv_bytes_per_token
+    return as_float(context_tokens) * dep.kv_bytes_per_token  # type: ignore[no-any-return]
 
 
 def replica_memory_bytes(dep: Deployment) -> float:

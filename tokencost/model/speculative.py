@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model.memo import as_float
+
 ArrayLike = npt.ArrayLike
 
 
@@ -45,7 +47,7 @@ def verify_positions(draft_tokens: ArrayLike) -> np.ndarray:
 
     The k drafted tokens and the last accepted one, whose logits give the bonus token.
     """
-    return np.asarray(draft_tokens, dtype=float) + 1.0
+    return as_float(draft_tokens) + 1.0  # type: ignore[no-any-return]
 
 
 def verify_mean_context_offset(draft_tokens: ArrayLike) -> np.ndarray:
@@ -54,7 +56,7 @@ def verify_mean_context_offset(draft_tokens: ArrayLike) -> np.ndarray:
     Position ``i = 0..k`` of the pass attends to the c cached keys and ``i + 1`` of the pass's
     own; a decode step at context ``c + k/2`` charges each of the ``k + 1`` positions the mean.
     """
-    return np.asarray(draft_tokens, dtype=float) / 2.0
+    return as_float(draft_tokens) / 2.0  # type: ignore[no-any-return]
 
 
 def per_output_token(round_value: ArrayLike, tokens_per_pass: ArrayLike) -> np.ndarray:

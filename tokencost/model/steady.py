@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import prefix, serving
-from tokencost.model.memo import as_float, is_scalar
+from tokencost.model.memo import as_float, as_result, is_scalar, maximum
 from tokencost.model.serving import Deployment, one_entry
 
 ArrayLike = npt.ArrayLike
@@ -89,6 +89,8 @@ class OperatingPoint(NamedTuple):
 def scalar(value: ArrayLike) -> float | np.ndarray:
     """``float(value)`` for one number; an array (a traffic of one entry per configuration,
     :mod:`tokencost.vectorised`) as a float array."""
+    if isinstance(value, (int, float)):  # a number (np.ndim would make it an array to ask)
+        return float(value)
     return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)  # type: ignore[arg-type]
 
 
@@ -104,7 +106,7 @@ def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.n
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(out <= 1, one_step, _full_tpot_s(dep, held, traffic))
     if out <= 1:
-        return np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
+        return as_result(serving.decode_step(dep, held, prompt).time_s)  # type: ignore[no-any-return]
     return _full_tpot_s(dep, held, traffic)
 
 
@@ -113,9 +115,9 @@ def _full_tpot_s(dep: Deployment, batch: np.ndarray, traffic: Traffic) -> np.nda
     steps = scalar(fl.decode_steps(out))
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
-        return np.asarray(decode / steps, dtype=float)
+        return as_result(decode / steps)  # type: ignore[no-any-return]
     prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
-    return np.asarray((decode + np.maximum(batch - 1.0, 0.0) * prefill_s) / steps, dtype=float)
+    return as_result((decode + maximum(batch - 1.0, 0.0) * prefill_s) / steps)  # type: ignore[no-any-return]
 
 
 def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
@@ -126,9 +128,9 @@ def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic)
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
         cycle = prompt_prefill(dep, traffic, batch).time_s + decode
-        return np.asarray(batch / cycle, dtype=float)
+        return as_result(batch / cycle)  # type: ignore[no-any-return]
     prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
-    return np.asarray(1.0 / (prefill_s + decode / batch), dtype=float)
+    return as_result(1.0 / (prefill_s + decode / batch))  # type: ignore[no-any-return]
 
 
 def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) -> serving.PhaseTerms:
@@ -136,7 +138,7 @@ def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) ->
     (:func:`tokencost.model.prefix.prefill_cached`; plain prefill without a cache). A one-entry
     batch of plain prompt lengths on the floats' path (:func:`tokencost.model.serving.one_entry`)."""
     prompt, cached = traffic.input_tokens, traffic.cached_tokens
-    one = one_entry(dep, batch)
+    one = None if type(batch) is float else one_entry(dep, batch)
     if one is not None and is_scalar(prompt, cached):
         return serving.one_entry_terms(prefix.prefill_cached(dep, prompt, cached, one))
     return prefix.prefill_cached(dep, prompt, cached, batch)
