@@ -7,6 +7,7 @@ import pytest
 
 from tokencost import api
 from tokencost import vectorised_texts as vt
+from tokencost.results import flatten
 
 
 def test_batch_texts_are_batch_reason_of_each_row():
@@ -58,3 +59,44 @@ def test_a_field_every_template_shares_stays_one_float():
     assert isinstance(dep.params, np.ndarray)  # the fields that mark a struct of arrays stay columns
     assert dep.memory_bytes.tolist() == [deps[k].memory_bytes for k in which]
     assert [vec.entry(dep, i) for i in range(3)] == [deps[k] for k in which]
+
+
+def test_distinct_experts_on_floats_are_the_columns_bits():
+    """expected_distinct_experts of Python floats is its array form entry by entry (numpy's
+    power on both; the C library's pow differs from it by an ulp for some of these tokens)."""
+    from tokencost.model import memory
+
+    tokens = np.arange(1.0, 3001.0)
+    for experts, chosen in ((8.0, 2.0), (128.0, 8.0), (64.0, 6.0)):
+        columns = memory.expected_distinct_experts(np.full(tokens.size, experts), chosen, tokens)
+        floats = [memory.expected_distinct_experts(experts, chosen, t) for t in tokens.tolist()]
+        assert all(type(value) is float for value in floats)
+        assert columns.tolist() == floats
+
+
+def test_a_mixture_of_experts_at_a_fixed_batch_equals_evaluate():
+    """Qwen3-30B-A3B in int4 on four B200 expert ranks at batch 35 (a random case where evaluate()'s floats
+    once took Python's pow and the columns numpy's: decode.bytes_per_step one ulp apart)."""
+    from tokencost import vectorised as vec
+    from tokencost.scenario.loading import scenario_from_dict
+
+    scenario = scenario_from_dict(
+        {
+            "name": "moe",
+            "model": {"preset": "qwen3-30b-a3b"},
+            "hardware": {"preset": "b200"},
+            "precision": {"weights": "int4"},
+            "parallelism": {"tensor": 4, "expert": 4},
+            "workload": {
+                "input_tokens": 259,
+                "output_tokens": 1,
+                "batch_size": 35,
+                "requests_per_second": 38.2,
+            },
+        }
+    )
+    expected = flatten(api.evaluate(scenario).to_dict())
+    assert expected["feasible"]
+    columns = vec.evaluate_columns([scenario])
+    for key in ("decode.bytes_per_step", "decode.time_per_step_s", "tpot_s", "usd_per_million_output_tokens"):
+        assert columns[key][0] == expected[key], key

@@ -81,10 +81,13 @@ def expected_distinct_experts(
     With each token choosing k of E experts uniformly, an expert is missed by one token with
     probability ``1 − k/E``, so ``E·(1 − (1 − k/E)^T)`` are touched. T=1 gives k; T→∞ gives E.
     Real routers are not uniform, which touches fewer experts: this is an upper bound.
+    The power is numpy's on floats too: Python's ``**`` (the C library's pow) differs from it by
+    an ulp now and then, and the columns of :mod:`tokencost.vectorised` take numpy's.
     """
     experts_ = as_float(experts)  # Python floats stay floats (the scalar path), else arrays
     miss = 1.0 - as_float(experts_per_token) / experts_
-    return experts_ * (1.0 - miss ** as_float(tokens))
+    power = np.power(miss, as_float(tokens))
+    return experts_ * (1.0 - (float(power) if type(miss) is float and np.ndim(power) == 0 else power))
 
 
 def moe_weight_params_read(
