@@ -35,7 +35,7 @@ import numpy as np
 from tokencost import api
 from tokencost import vectorised_texts as vt
 from tokencost import vectorised_view as view
-from tokencost.model import fleet, prefix, within
+from tokencost.model import fleet, prefix, steady, within
 from tokencost.model import operating as op
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
@@ -228,12 +228,15 @@ def _solved_cap(
     on columns, each row through the scalar solve's rounds (the same lines, guesses and
     evaluations: the same cap)."""
 
+    prefill_s: Any = steady.scalar(steady.prompt_prefill(dep, traffic).time_s)  # at every batch
+
     def tpot(rows: np.ndarray, batch: np.ndarray) -> np.ndarray:  # the TPOT of rows at batch
-        on, part = dep, traffic  # all rows (increasing): no gather
+        on, part, pre = dep, traffic, prefill_s  # all rows (increasing): no gather
         if rows.size < max_batch.size:
             on = take(dep, rows)
             part = traffic._replace(**{k: v[rows] for k, v in traffic._asdict().items() if np.ndim(v)})
-        return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part), dtype=float)
+            pre = prefill_s[rows] if np.ndim(prefill_s) else prefill_s
+        return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part, pre), dtype=float)
 
     target = np.where(np.isnan(target_s), np.inf, target_s)
     found = within.largest_within_columns(tpot, target, max_batch)
