@@ -100,3 +100,32 @@ def test_a_mixture_of_experts_at_a_fixed_batch_equals_evaluate():
     columns = vec.evaluate_columns([scenario])
     for key in ("decode.bytes_per_step", "decode.time_per_step_s", "tpot_s", "usd_per_million_output_tokens"):
         assert columns[key][0] == expected[key], key
+
+
+def _mixed_floats() -> np.ndarray:
+    rng = np.random.default_rng(8)
+    values = 10 ** rng.uniform(-8, 14, 6_000)
+    values[::5] = np.floor(values[::5])  # whole numbers: "123.0"
+    values[::7] *= -1.0
+    special = [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 1e-5, 1.5e-5, 1e-4, 1e10, 2e10 + 0.5, 0.1 + 0.2]
+    return np.concatenate([values, special])
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_shortest_texts_are_str_of_each_float(monkeypatch, arrow):
+    """shortest_texts: str(v) of each value, by Arrow's cast inside its range and str outside
+    (or str alone where pyarrow would not agree)."""
+    if not arrow:
+        monkeypatch.setattr(vt, "_arrow_agrees", lambda: False)
+    values = _mixed_floats()
+    assert vt._in_arrow_range(values).sum() > vt.ARROW_FROM
+    assert vt.shortest_texts(values) == [str(v) for v in values.tolist()]
+
+
+def test_arrows_texts_differ_outside_its_range(monkeypatch):
+    """The range is needed: Arrow's cast on every fractional value (1e-05 as 0.00001, large
+    numbers with exponents) is not str."""
+    assert vt._arrow_agrees()
+    monkeypatch.setattr(vt, "ARROW_TEXTS", (0.0, np.inf))
+    values = _mixed_floats()
+    assert vt.shortest_texts(values) != [str(v) for v in values.tolist()]
