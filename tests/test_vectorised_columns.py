@@ -129,3 +129,33 @@ def test_arrows_texts_differ_outside_its_range(monkeypatch):
     monkeypatch.setattr(vt, "ARROW_TEXTS", (0.0, np.inf))
     values = _mixed_floats()
     assert vt.shortest_texts(values) != [str(v) for v in values.tolist()]
+
+
+def test_weights_read_of_a_column_mixing_dense_and_experts_are_each_entrys():
+    """moe_weight_params_read over entries of dense models and mixtures (the power on the routed
+    entries alone) gives each entry's float result, bit for bit."""
+    from tokencost.model import memory
+
+    rng = np.random.default_rng(4)
+    n = 500
+    experts = rng.choice([1.0, 8.0, 128.0], n)
+    chosen = np.where(experts > 1.0, rng.choice([1.0, 2.0, 8.0], n), 1.0)
+    total = rng.uniform(1e9, 1e11, n)
+    active = total * np.where(experts > 1.0, 0.3, 1.0)
+    tokens = rng.integers(1, 5000, n).astype(float)
+    columns = memory.moe_weight_params_read(
+        params=total, active_params=active, experts=experts, experts_per_token=chosen, tokens=tokens
+    )
+    for i in range(n):
+        one = memory.moe_weight_params_read(
+            params=float(total[i]),
+            active_params=float(active[i]),
+            experts=float(experts[i]),
+            experts_per_token=float(chosen[i]),
+            tokens=float(tokens[i]),
+        )
+        assert columns[i] == one, i
+    shared = memory.moe_weight_params_read(
+        params=total, active_params=active, experts=experts, experts_per_token=chosen, tokens=7.0
+    )
+    assert shared.shape == (n,) and shared[experts == 1.0].tolist() == total[experts == 1.0].tolist()

@@ -20,6 +20,7 @@ Conventions (shared with the reference transformer's meter, ``tokencost.loop.ref
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -115,8 +116,21 @@ def moe_weight_params_read(
     spare = np.maximum(experts_ - chosen, 1.0)
     per_expert = np.where(experts_ > chosen, (total - active) / spare, 0.0)
     shared = total - experts_ * per_expert
-    distinct = np.where(experts_ > chosen, expected_distinct_experts(experts_, chosen, tokens), 0.0)
-    return shared + distinct * per_expert
+    routed = experts_ > chosen
+    return shared + _routed_distinct(routed, experts_, chosen, tokens) * per_expert
+
+
+def _routed_distinct(routed: Any, experts: Any, chosen: Any, tokens: ArrayLike) -> Any:
+    """``np.where(routed, expected_distinct_experts(...), 0.0)``, the power computed on the
+    routed entries alone when some are not (a struct of arrays mixing dense models in): the
+    same entries, each from the same operations."""
+    if np.ndim(routed) == 0 or routed.all() or not routed.any():
+        return np.where(routed, expected_distinct_experts(experts, chosen, tokens), 0.0)
+    parts = np.broadcast_arrays(routed, experts, chosen, as_float(tokens))
+    picked = [np.asarray(part)[parts[0]] for part in parts[1:]]
+    distinct = np.zeros(parts[0].shape)
+    distinct[parts[0]] = expected_distinct_experts(*picked)
+    return distinct
 
 
 def _moe_weight_params_read_scalar(
