@@ -159,3 +159,11 @@ def test_weights_read_of_a_column_mixing_dense_and_experts_are_each_entrys():
         params=total, active_params=active, experts=experts, experts_per_token=chosen, tokens=7.0
     )
     assert shared.shape == (n,) and shared[experts == 1.0].tolist() == total[experts == 1.0].tolist()
+    grid = memory.moe_weight_params_read(  # tokens of two rows over the entries: np.where's path
+        params=total,
+        active_params=active,
+        experts=experts,
+        experts_per_token=chosen,
+        tokens=np.stack([tokens, tokens]),
+    )
+    assert grid.shape == (2, n) and grid[0].tolist() == grid[1].tolist() == columns.tolist()

@@ -20,7 +20,7 @@ Conventions (shared with the reference transformer's meter, ``tokencost.loop.ref
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -109,6 +109,24 @@ def moe_weight_params_read(
     if is_scalar(params, active_params, experts, experts_per_token, tokens):
         numbers = [float(value) for value in (params, active_params, experts, experts_per_token, tokens)]  # type: ignore[arg-type]
         return _moe_weight_params_read_scalar(*numbers)  # type: ignore[return-value]
+    return moe_params_read(moe_split(params, active_params, experts, experts_per_token), tokens)
+
+
+class MoeSplit(NamedTuple):
+    """The terms of :func:`moe_weight_params_read` that do not depend on the tokens (arrays)."""
+
+    shared: np.ndarray  # S: parameters every pass reads
+    per_expert: np.ndarray  # e: one routed expert's parameters (0 where dense)
+    routed: np.ndarray  # the entries with routed experts (E > k), as a mask
+    rows: np.ndarray | None  # their index when some entries are dense (None: all or none routed)
+    experts: np.ndarray  # E
+    chosen: np.ndarray  # k
+
+
+def moe_split(
+    params: ArrayLike, active_params: ArrayLike, experts: ArrayLike, experts_per_token: ArrayLike
+) -> MoeSplit:
+    """``S`` and ``e`` of :func:`moe_weight_params_read` on arrays, and which entries route."""
     total = as_float(params)
     active = as_float(active_params)
     experts_ = as_float(experts)
@@ -116,21 +134,25 @@ def moe_weight_params_read(
     spare = np.maximum(experts_ - chosen, 1.0)
     per_expert = np.where(experts_ > chosen, (total - active) / spare, 0.0)
     shared = total - experts_ * per_expert
-    routed = experts_ > chosen
-    return shared + _routed_distinct(routed, experts_, chosen, tokens) * per_expert
+    routed = np.asarray(experts_ > chosen)
+    mixed = routed.ndim > 0 and routed.any() and not routed.all()
+    return MoeSplit(shared, per_expert, routed, np.flatnonzero(routed) if mixed else None, experts_, chosen)
 
 
-def _routed_distinct(routed: Any, experts: Any, chosen: Any, tokens: ArrayLike) -> Any:
-    """``np.where(routed, expected_distinct_experts(...), 0.0)``, the power computed on the
-    routed entries alone when some are not (a struct of arrays mixing dense models in): the
-    same entries, each from the same operations."""
-    if np.ndim(routed) == 0 or routed.all() or not routed.any():
-        return np.where(routed, expected_distinct_experts(experts, chosen, tokens), 0.0)
-    parts = np.broadcast_arrays(routed, experts, chosen, as_float(tokens))
-    picked = [np.asarray(part)[parts[0]] for part in parts[1:]]
-    distinct = np.zeros(parts[0].shape)
-    distinct[parts[0]] = expected_distinct_experts(*picked)
-    return distinct
+def moe_params_read(split: MoeSplit, tokens: ArrayLike) -> np.ndarray:
+    """``S + distinct(T)·e`` of a :func:`moe_split` (the array form of
+    :func:`moe_weight_params_read`): the distinct experts where they are routed, else 0 (as
+    ``np.where`` keeps them; the power on the routed entries alone when some are dense)."""
+    experts, chosen = split.experts, split.chosen
+    shape = np.broadcast_shapes(split.routed.shape, np.shape(tokens))
+    if split.rows is None or shape != split.routed.shape:  # not a column of entries, some dense
+        distinct = np.where(split.routed, expected_distinct_experts(experts, chosen, tokens), 0.0)
+        return split.shared + distinct * split.per_expert  # type: ignore[no-any-return]
+    rows = split.rows
+    picked = [np.broadcast_to(value, shape).take(rows) for value in (experts, chosen, as_float(tokens))]
+    found = np.zeros(shape)
+    found[rows] = expected_distinct_experts(*picked)
+    return split.shared + found * split.per_expert  # type: ignore[no-any-return]
 
 
 def _moe_weight_params_read_scalar(
