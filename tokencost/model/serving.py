@@ -133,11 +133,19 @@ def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    routed = par.routed_expert_params_per_token(
-        dep.params, dep.active_params, dep.experts, dep.experts_per_token
+    routed = (
+        memoized(dep, "routed_params", (), lambda: _routed_params(dep))  # a struct of arrays: once
+        if isinstance(dep.params, np.ndarray)
+        else _routed_params(dep)
     )
     routed_flops = 2.0 * as_float(tokens) * routed
     return par.expert_imbalance_extra_flops(routed_flops, dep.expert, dep.expert_imbalance_ratio)
+
+
+def _routed_params(dep: Deployment) -> np.ndarray:
+    return par.routed_expert_params_per_token(
+        dep.params, dep.active_params, dep.experts, dep.experts_per_token
+    )
 
 
 def _terms(
