@@ -96,6 +96,7 @@ LAYERS: dict[str, int] = {
     "records": 4,
     "vectorised": 4,
     "vectorised_view": 4,
+    "vectorised_texts": 4,
     "loop": 5,
     "sim": 5,
     "plan": 6,

@@ -412,6 +412,35 @@ def test_a_chunk_mixes_both_ways():
     assert chunk.size > 30 and len(chunk.rows) > 30
 
 
+def test_an_axis_value_keeps_the_inputs_only_where_nothing_else_moves():
+    """columnar._same_inputs: a scenario that differs from the template in the axis alone keeps
+    its inputs (pydantic ==), and so does one that differs in other axes too; one that differs in
+    an input that is no axis does not, as the flattened inputs say."""
+    from tokencost.scenario.loading import scenario_from_dict
+    from tokencost.sweep import columnar
+
+    spec = sweep_spec_from_dict(MIXED)
+    base = MIXED["base"]
+
+    def scenario(slo=base["slo"], **workload):
+        return scenario_from_dict({**base, "workload": {**base["workload"], **workload}, "slo": slo})
+
+    template = scenario()
+    for axis, moved in (
+        ("workload.batch_size", scenario(batch_size=64)),
+        ("workload.output_tokens", scenario(output_tokens=9)),
+    ):
+        assert columnar._same_inputs(moved, template, axis, spec)
+    assert columnar._same_inputs(
+        scenario(batch_size=64, input_tokens=7), template, "workload.batch_size", spec
+    )
+    both = scenario(batch_size=64, slo={"tpot_s": 0.09})  # slo.tpot_s: an input, not an axis
+    assert not columnar._same_inputs(both, template, "workload.batch_size", spec)
+    assert columnar._inputs(both, spec) != columnar._inputs(template, spec)
+    priced = scenario_from_dict({**base, "hardware": {"preset": "h100-sxm", "usd_per_hour": 9.0}})
+    assert columnar._same_inputs(priced, template, "hardware.usd_per_hour", spec)
+
+
 def test_the_result_column_types_hold_what_flatten_writes():
     """The sweep's known result types (tokencost.results.column_types, one walk that the
     vectorised table reads too) hold every value of a feasible evaluation: ``ttft_per_turn_s``,

@@ -10,6 +10,7 @@ import pytest
 
 from tokencost import api
 from tokencost import vectorised as vec
+from tokencost import vectorised_texts as vt
 from tokencost import vectorised_view as view
 from tokencost.errors import TokenCostError
 from tokencost.results import flatten
@@ -260,7 +261,7 @@ def test_the_table_holds_a_whole_column_and_copies_it_before_a_later_write():
 
 def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
     values = np.array([0.1, -0.0, 0.0, np.nan, 0.1, 1e16, 2.5e-7, -3.0])
-    texts = view.float_texts(values).array()
+    texts = vt.float_texts(values).array()
     assert texts.dtype == object and texts.tolist() == [str(v) for v in values.tolist()]
     assert texts[1] == "-0.0" and texts[2] == "0.0"
 

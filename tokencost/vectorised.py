@@ -33,8 +33,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tokencost import api
+from tokencost import vectorised_texts as vt
 from tokencost import vectorised_view as view
-from tokencost.model import fleet, prefix, serving, within
+from tokencost.model import fleet, prefix, steady, within
 from tokencost.model import operating as op
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
@@ -227,12 +228,15 @@ def _solved_cap(
     on columns, each row through the scalar solve's rounds (the same lines, guesses and
     evaluations: the same cap)."""
 
+    prefill_s: Any = steady.scalar(steady.prompt_prefill(dep, traffic).time_s)  # at every batch
+
     def tpot(rows: np.ndarray, batch: np.ndarray) -> np.ndarray:  # the TPOT of rows at batch
-        on, part = dep, traffic  # all rows (increasing): no gather
+        on, part, pre = dep, traffic, prefill_s  # all rows (increasing): no gather
         if rows.size < max_batch.size:
             on = take(dep, rows)
             part = traffic._replace(**{k: v[rows] for k, v in traffic._asdict().items() if np.ndim(v)})
-        return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part), dtype=float)
+            pre = prefill_s[rows] if np.ndim(prefill_s) else prefill_s
+        return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part, pre), dtype=float)
 
     target = np.where(np.isnan(target_s), np.inf, target_s)
     found = within.largest_within_columns(tpot, target, max_batch)
@@ -374,38 +378,12 @@ def _infeasible(
     table: view.Table, rows: Rows, index: np.ndarray, ok: np.ndarray, solved: dict[str, Any]
 ) -> None:
     """The reason of each configuration that does not fit (the same text as evaluate(), from the
-    same functions): a fixed batch beyond the memory's cap by :func:`view.batch_texts`, one that
-    does not fit one sequence once per distinct set of the numbers it states."""
+    same functions: :func:`tokencost.vectorised_texts.infeasible_texts`)."""
     table.put("feasible", index, ok)
     bad = np.flatnonzero(~ok)
     if not bad.size:
         return
-    dep, most = rows.dep, solved["max_batch"][bad]
     context = rows.input_tokens[bad] + rows.output_tokens[bad].astype(np.int64)  # as evaluate() adds them
-    weights = np.broadcast_to(dep.weight_bytes, ok.shape)[bad]
-    texts = np.empty(bad.size, dtype=object)
-    batch = np.flatnonzero(most >= 1)
-    if batch.size:
-        distinct, inverse = np.unique(weights[batch], return_inverse=True)
-        for k, weight in enumerate(distinct.tolist()):
-            at = batch[inverse.reshape(-1) == k]
-            found = view.batch_texts(rows.batch_size[bad[at]], context[at], most[at], weight)
-            texts[at] = found
-    fit = np.flatnonzero(most < 1)
-    if fit.size:  # the numbers _fit_reason states: context, weights, KV, memory and its reserve
-        numbers = [context[fit], weights[fit]]
-        numbers += [
-            np.broadcast_to(value, ok.shape)[bad[fit]]
-            for value in (
-                dep.kv_bytes_per_token,
-                serving.replica_memory_bytes(dep),
-                dep.memory_reserve_fraction,
-            )
-        ]
-        _, first, inverse = np.unique(np.stack(numbers), axis=1, return_index=True, return_inverse=True)
-        found = [
-            api._fit_reason(entry(dep, int(i)), round(c))
-            for i, c in zip(bad[fit[first]].tolist(), context[fit[first]].tolist(), strict=True)
-        ]
-        texts[fit] = np.array(found, dtype=object)[inverse.reshape(-1)]
-    table.put("infeasible_reason", index[bad], view.Coded(texts.tolist(), np.arange(bad.size)))
+    most = solved["max_batch"][bad]
+    texts = vt.infeasible_texts(rows.dep, rows.batch_size[bad], context, most, bad, ok.size, entry)
+    table.put("infeasible_reason", index[bad], texts)

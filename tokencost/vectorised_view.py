@@ -14,43 +14,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from tokencost import api
 from tokencost import economics_view as ev_view
 from tokencost import prefix_view as pv
+from tokencost import vectorised_texts as vt
 from tokencost.model import cost, serving
 from tokencost.model.serving import Deployment
 from tokencost.results import BREAKDOWN, EVALUATION_FIELDS, Evaluation, column_types, flatten
 from tokencost.scenario.scenario import Scenario
+from tokencost.vectorised_texts import Coded
 
 # the field after which the breakdown's parts go
 _BEFORE_BREAKDOWN = EVALUATION_FIELDS[EVALUATION_FIELDS.index("usd_per_hour_breakdown") - 1]
 Columns = dict[str, Any]  # column name -> ndarray (or Coded: Table.result(coded=True))
-
-
-class Coded(NamedTuple):
-    """A column whose value is one of a few: ``values[codes[i]]`` for row i (an object column of
-    :mod:`tokencost.vectorised`, an axis or input column of :mod:`tokencost.sweep.columnar`)."""
-
-    values: list[Any]
-    codes: np.ndarray  # int64
-
-    def array(self) -> np.ndarray:
-        """The column as an object array."""
-        values = np.empty(len(self.values), dtype=object)
-        values[:] = self.values
-        return values.take(self.codes)
-
-    def tolist(self) -> list[Any]:
-        values = self.values
-        return [values[i] for i in self.codes.tolist()]
-
-    def at(self, rows: np.ndarray) -> Coded:
-        """The rows ``rows`` (an index or a mask) of the column."""
-        return Coded(self.values, self.codes[rows])
 
 
 BASE: dict[str, Any] = {
@@ -296,8 +276,8 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
     values = _record_columns(ev)
     values.update(_cache_fields(dep, ev, prompt, out))
     values.update(_economics(templates, which, dep, ev.gpus_required))
-    values["ttft_per_turn_s"] = float_texts(values["ttft_per_turn_s"])
-    values["notes"] = _notes(templates, which, ev, solved["has_rate"])
+    values["ttft_per_turn_s"] = vt.float_texts(values["ttft_per_turn_s"])
+    values["notes"] = vt.notes(templates, which, ev, solved["has_rate"])
     good = None if not saturated.any() else ~saturated  # None: every one
     target = at if good is None else at[good]
     for key, value in values.items():
@@ -319,88 +299,3 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
         table.put("saturated", row, True)
         for key in ("replicas", "request_rate_per_s", "replica_requests_per_s"):
             table.put(key, row, getattr(ev, key)[i])
-
-
-def float_texts(values: Any) -> Coded:
-    """``str(float)`` of each value (flatten() joins the one turn's), as objects: made once per
-    distinct bit pattern (so -0.0 and 0.0 keep their own texts)."""
-    bits = np.ascontiguousarray(values, dtype=float).reshape(-1).view(np.int64)
-    distinct, inverse = np.unique(bits, return_inverse=True)
-    return Coded(list(map(str, distinct.view(float).tolist())), inverse.reshape(-1))
-
-
-def _notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> Coded:
-    """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
-    distinct (split note, replicas, cap)."""
-    cap = np.asarray(ev.batch_cap, dtype=np.int64)
-    replicas = np.asarray(ev.replicas, dtype=np.int64)
-    rated = has_rate.astype(np.int64)
-    used = np.unique(which).tolist()
-    split: dict[tuple[str, ...], int] = {}  # each distinct layer-split note, numbered
-    number = np.zeros(len(templates), dtype=np.int64)
-    for template in used:
-        number[template] = split.setdefault(tuple(api._split_note(templates[template])), len(split))
-    # One integer per (split note, rate given, replicas, cap): replicas and cap matter without a rate.
-    span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
-    key = ((number[which] * 2 + rated) * span_replicas + replicas * (1 - rated)) * span_cap + cap * (
-        1 - rated
-    )
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    notes_of = list(split)
-    texts: list[str] = []
-    for note, replicas_of, cap_of, rate_given in zip(
-        number[which[first]].tolist(),
-        replicas[first].tolist(),
-        cap[first].tolist(),
-        rated[first].tolist(),
-        strict=True,
-    ):
-        notes = list(notes_of[note])
-        if not rate_given:
-            notes.append(api.no_load_note(replicas_of, cap_of))
-        texts.append("; ".join(notes))
-    return Coded(texts, inverse.reshape(-1))
-
-
-class _Slot:
-    """A stand-in number that formats as a marker: a reason's text split around its numbers."""
-
-    def __init__(self, number: int) -> None:
-        self.number = number
-
-    def __format__(self, spec: str) -> str:
-        return f"\x00{self.number}\x00"
-
-
-def batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weight_bytes: float) -> list[str]:
-    """``api.batch_reason(int(batch[i]), context[i], int(most[i]), weight_bytes)`` of each i: its
-    text made once with stand-ins (:class:`_Slot`) and its numbers put in on columns (ints as
-    ``str``, the context as ``str`` of its float), the same text."""
-    template = api.batch_reason(_Slot(0), _Slot(1), _Slot(2), weight_bytes)  # type: ignore[arg-type]
-    pieces = template.split("\x00")  # text, slot, text, slot, ..., text
-    counts = np.asarray(batch).astype(np.int64), np.asarray(most).astype(np.int64)  # int(): truncated
-    whole = np.all(np.floor(context) == context) and np.all(np.abs(context) < _EXACT_TEXT)
-    strings = _STRINGS
-    if strings is None or not whole:  # numpy < 2, or a context that is not a whole number
-        numbers = [counts[0].tolist(), np.asarray(context, dtype=float).tolist(), counts[1].tolist()]
-        texts: list[Any] = [list(map(str, values)) for values in numbers]
-        slots = [texts[int(k)] for k in pieces[1::2]]
-        return ["".join(_interleave(pieces, parts)) for parts in zip(*slots, strict=True)]
-    kind = np.dtypes.StringDType()
-    whole_context = np.asarray(context).astype(np.int64)
-    texts = [counts[0].astype(kind), strings.add(whole_context.astype(kind), ".0"), counts[1].astype(kind)]
-    joined: Any = np.full(len(context), pieces[0], dtype=kind)  # str(whole float < 1e16): digits, ".0"
-    for k, text in zip(pieces[1::2], pieces[2::2], strict=True):
-        joined = strings.add(strings.add(joined, texts[int(k)]), text)
-    return list(joined.astype(object))
-
-
-_STRINGS: Any = getattr(np, "strings", None)  # numpy >= 2: string columns
-_EXACT_TEXT = 1e16  # str(float) of a whole number below this is its digits and ".0"
-
-
-def _interleave(pieces: list[str], parts: tuple[str, ...]) -> list[str]:
-    found = [pieces[0]]
-    for part, text in zip(parts, pieces[2::2], strict=True):
-        found += [part, text]
-    return found

@@ -20,6 +20,7 @@ Conventions (shared with the reference transformer's meter, ``tokencost.loop.ref
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -81,10 +82,13 @@ def expected_distinct_experts(
     With each token choosing k of E experts uniformly, an expert is missed by one token with
     probability ``1 − k/E``, so ``E·(1 − (1 − k/E)^T)`` are touched. T=1 gives k; T→∞ gives E.
     Real routers are not uniform, which touches fewer experts: this is an upper bound.
+    The power is numpy's on floats too: Python's ``**`` (the C library's pow) differs from it by
+    an ulp now and then, and the columns of :mod:`tokencost.vectorised` take numpy's.
     """
     experts_ = as_float(experts)  # Python floats stay floats (the scalar path), else arrays
     miss = 1.0 - as_float(experts_per_token) / experts_
-    return experts_ * (1.0 - miss ** as_float(tokens))
+    power = np.power(miss, as_float(tokens))
+    return experts_ * (1.0 - (float(power) if type(miss) is float and np.ndim(power) == 0 else power))
 
 
 def moe_weight_params_read(
@@ -105,6 +109,24 @@ def moe_weight_params_read(
     if is_scalar(params, active_params, experts, experts_per_token, tokens):
         numbers = [float(value) for value in (params, active_params, experts, experts_per_token, tokens)]  # type: ignore[arg-type]
         return _moe_weight_params_read_scalar(*numbers)  # type: ignore[return-value]
+    return moe_params_read(moe_split(params, active_params, experts, experts_per_token), tokens)
+
+
+class MoeSplit(NamedTuple):
+    """The terms of :func:`moe_weight_params_read` that do not depend on the tokens (arrays)."""
+
+    shared: np.ndarray  # S: parameters every pass reads
+    per_expert: np.ndarray  # e: one routed expert's parameters (0 where dense)
+    routed: np.ndarray  # the entries with routed experts (E > k), as a mask
+    rows: np.ndarray | None  # their index when some entries are dense (None: all or none routed)
+    experts: np.ndarray  # E
+    chosen: np.ndarray  # k
+
+
+def moe_split(
+    params: ArrayLike, active_params: ArrayLike, experts: ArrayLike, experts_per_token: ArrayLike
+) -> MoeSplit:
+    """``S`` and ``e`` of :func:`moe_weight_params_read` on arrays, and which entries route."""
     total = as_float(params)
     active = as_float(active_params)
     experts_ = as_float(experts)
@@ -112,8 +134,25 @@ def moe_weight_params_read(
     spare = np.maximum(experts_ - chosen, 1.0)
     per_expert = np.where(experts_ > chosen, (total - active) / spare, 0.0)
     shared = total - experts_ * per_expert
-    distinct = np.where(experts_ > chosen, expected_distinct_experts(experts_, chosen, tokens), 0.0)
-    return shared + distinct * per_expert
+    routed = np.asarray(experts_ > chosen)
+    mixed = routed.ndim > 0 and routed.any() and not routed.all()
+    return MoeSplit(shared, per_expert, routed, np.flatnonzero(routed) if mixed else None, experts_, chosen)
+
+
+def moe_params_read(split: MoeSplit, tokens: ArrayLike) -> np.ndarray:
+    """``S + distinct(T)·e`` of a :func:`moe_split` (the array form of
+    :func:`moe_weight_params_read`): the distinct experts where they are routed, else 0 (as
+    ``np.where`` keeps them; the power on the routed entries alone when some are dense)."""
+    experts, chosen = split.experts, split.chosen
+    shape = np.broadcast_shapes(split.routed.shape, np.shape(tokens))
+    if split.rows is None or shape != split.routed.shape:  # not a column of entries, some dense
+        distinct = np.where(split.routed, expected_distinct_experts(experts, chosen, tokens), 0.0)
+        return split.shared + distinct * split.per_expert  # type: ignore[no-any-return]
+    rows = split.rows
+    picked = [np.broadcast_to(value, shape).take(rows) for value in (experts, chosen, as_float(tokens))]
+    found = np.zeros(shape)
+    found[rows] = expected_distinct_experts(*picked)
+    return split.shared + found * split.per_expert  # type: ignore[no-any-return]
 
 
 def _moe_weight_params_read_scalar(

@@ -102,14 +102,24 @@ def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
+    if isinstance(dep.params, np.ndarray):  # a struct of arrays: the token-free terms once per deployment
+        split = memoized(dep, "moe_split", (), lambda: mem.moe_split(*_moe_params(dep)))
+        return mem.moe_params_read(split, tokens) * dep.weight_bytes_per_param  # type: ignore[no-any-return]
+    params, active, experts, chosen = _moe_params(dep)
     read = mem.moe_weight_params_read(
-        params=dep.params - dep.embedding_params,
-        active_params=dep.active_params - dep.embedding_params,
-        experts=dep.experts,
-        experts_per_token=dep.experts_per_token,
-        tokens=tokens,
+        params=params, active_params=active, experts=experts, experts_per_token=chosen, tokens=tokens
     )
     return read * dep.weight_bytes_per_param
+
+
+def _moe_params(dep: Deployment) -> tuple[Any, Any, Any, Any]:
+    """What :func:`tokencost.model.memory.moe_weight_params_read` reads of a deployment."""
+    return (
+        dep.params - dep.embedding_params,
+        dep.active_params - dep.embedding_params,
+        dep.experts,
+        dep.experts_per_token,
+    )
 
 
 def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -123,11 +133,19 @@ def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    routed = par.routed_expert_params_per_token(
-        dep.params, dep.active_params, dep.experts, dep.experts_per_token
+    routed = (
+        memoized(dep, "routed_params", (), lambda: _routed_params(dep))  # a struct of arrays: once
+        if isinstance(dep.params, np.ndarray)
+        else _routed_params(dep)
     )
     routed_flops = 2.0 * as_float(tokens) * routed
     return par.expert_imbalance_extra_flops(routed_flops, dep.expert, dep.expert_imbalance_ratio)
+
+
+def _routed_params(dep: Deployment) -> np.ndarray:
+    return par.routed_expert_params_per_token(
+        dep.params, dep.active_params, dep.experts, dep.experts_per_token
+    )
 
 
 def _terms(

@@ -94,29 +94,40 @@ def scalar(value: ArrayLike) -> float | np.ndarray:
     return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)  # type: ignore[arg-type]
 
 
-def capacity_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
+def capacity_tpot_s(
+    dep: Deployment, batch: ArrayLike, traffic: Traffic, prefill_s: ArrayLike | None = None
+) -> np.ndarray:
     """Mean TPOT of a replica kept full at batch B: ``(D(B) + (B − 1)·T_p)/(O − 1)`` under
     continuous batching (while a response decodes, each of the B − 1 others finishes once and
     the newcomer that takes its place is prefilled, stalling every step), ``D(B)/(O − 1)`` under
-    static batching. The step at context P when O = 1 (arrays of O: entry by entry)."""
+    static batching. The step at context P when O = 1 (arrays of O: entry by entry, the step
+    computed only where some O is 1). ``prefill_s``: one prompt's prefill seconds ``T_p``
+    (:func:`prompt_prefill`), when the caller has them (a search over B asks at many B)."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
     held: np.ndarray = as_float(batch)  # a float stays one (the scalar path), others an array
     if isinstance(out, np.ndarray):
-        one_step = np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(out <= 1, one_step, _full_tpot_s(dep, held, traffic))
+            full = _full_tpot_s(dep, held, traffic, prefill_s)
+        short = out <= 1
+        if not short.any():
+            return np.asarray(full, dtype=float)
+        one_step = np.asarray(serving.decode_step(dep, held, prompt).time_s, dtype=float)
+        return np.where(short, one_step, full)
     if out <= 1:
         return as_result(serving.decode_step(dep, held, prompt).time_s)  # type: ignore[no-any-return]
-    return _full_tpot_s(dep, held, traffic)
+    return _full_tpot_s(dep, held, traffic, prefill_s)
 
 
-def _full_tpot_s(dep: Deployment, batch: np.ndarray, traffic: Traffic) -> np.ndarray:
+def _full_tpot_s(
+    dep: Deployment, batch: np.ndarray, traffic: Traffic, prefill_s: ArrayLike | None = None
+) -> np.ndarray:
     prompt, out = traffic.input_tokens, traffic.output_tokens
     steps = scalar(fl.decode_steps(out))
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
         return as_result(decode / steps)  # type: ignore[no-any-return]
-    prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
+    if prefill_s is None:
+        prefill_s = scalar(prompt_prefill(dep, traffic).time_s)
     return as_result((decode + maximum(batch - 1.0, 0.0) * prefill_s) / steps)  # type: ignore[no-any-return]
 
 

@@ -12,7 +12,8 @@ numeric fields, ``input_tokens + output_tokens ≤ model.max_context``
 A configuration goes the per-row way (:func:`tokencost.sweep.rows.compute_row`) when its group is
 outside the vectorisable subset (:mod:`tokencost.vectorised`), when one of its values is
 invalid or breaks the max-context rule, or when a value changes another input of the scenario
-(the flattened inputs must be the group's but for the axes themselves). The rows of both ways
+(the flattened inputs must be the group's but for the axes themselves: first asked of pydantic's
+``==`` against the group's scenario with the value put in, which needs no dump). The rows of both ways
 are the same, column for column (tests/test_sweep.py runs a mixed spec both ways).
 """
 
@@ -136,11 +137,34 @@ def _validated(spec: SweepSpec, overrides: dict[str, Any]) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scenario = scenario_from_dict(spec.scenario_data(overrides))
-            _CACHE[key] = (scenario, _inputs(scenario, spec))
+                _CACHE[key] = scenario_from_dict(spec.scenario_data(overrides))
         except TokenCostError as exc:
             _CACHE[key] = exc
     return _CACHE[key]
+
+
+_INPUTS: dict[tuple[int, int], tuple[Any, dict[str, Any]]] = {}  # id(spec), id(scenario) -> inputs
+
+
+def _inputs_of(scenario: Any, spec: SweepSpec) -> dict[str, Any]:
+    """:func:`_inputs`, remembered for each (held) scenario of :data:`_CACHE`."""
+    found = _INPUTS.get((id(spec), id(scenario)))
+    if found is None or found[0] is not scenario:
+        if len(_INPUTS) >= CACHE_ENTRIES:
+            _INPUTS.clear()
+        found = _INPUTS[(id(spec), id(scenario))] = (scenario, _inputs(scenario, spec))
+    return found[1]
+
+
+def _same_inputs(scenario: Any, template: Any, axis: str, spec: SweepSpec) -> bool:
+    """Whether ``scenario``'s inputs are ``template``'s, but for the axes: ``scenario`` equals
+    ``template`` with its own value of ``axis`` put in (pydantic's ``==``, field by field; no
+    dump), or, where it does not, their flattened inputs are equal."""
+    section, name = axis.split(".")
+    part = getattr(template, section).model_copy(update={name: getattr(getattr(scenario, section), name)})
+    if template.model_copy(update={section: part}) == scenario:
+        return True
+    return _inputs_of(scenario, spec) == _inputs_of(template, spec)
 
 
 _DIGESTS: dict[int, tuple[SweepSpec, str]] = {}
@@ -206,19 +230,19 @@ class _Plan:
         if isinstance(found, TokenCostError):  # the first values clash: this chunk's first row
             reference = self.overrides(int(members[0]))
             found = _validated(self.spec, reference)
-        if isinstance(found, TokenCostError) or vec.not_vectorisable(found[0]) is not None:
+        if isinstance(found, TokenCostError) or vec.not_vectorisable(found) is not None:
             return
-        template, inputs = found
+        template, inputs = found, _inputs_of(found, self.spec)
         ok = np.ones(len(members), dtype=bool)
         for axis in self.numeric:
             column = self.index[members, self.names.index(axis)]
             for j in np.unique(column):
                 got = _validated(self.spec, {**reference, axis: self.spec.axes[axis][int(j)]})
                 here = column == j
-                if isinstance(got, TokenCostError) or got[1] != inputs:
+                if isinstance(got, TokenCostError) or not _same_inputs(got, template, axis, self.spec):
                     ok &= ~here
                     continue
-                self.numbers[axis][members[here]] = _number(got[0], axis)
+                self.numbers[axis][members[here]] = _number(got, axis)
         ok &= self._fits_context(template, members)
         self.template_of[members[ok]] = len(self.templates)
         self.templates.append(template)
