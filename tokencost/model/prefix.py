@@ -32,7 +32,7 @@ import numpy.typing as npt
 from tokencost.model import memory as mem
 from tokencost.model import roofline as rl
 from tokencost.model import serving
-from tokencost.model.memo import as_float, as_result, is_scalar, memoized
+from tokencost.model.memo import as_float, as_result, is_scalar, maximum, memoized
 from tokencost.model.serving import Deployment, PhaseTerms
 
 ArrayLike = npt.ArrayLike
@@ -91,7 +91,7 @@ def max_batch_shared(dep: Deployment, context_tokens: ArrayLike, shared_tokens: 
     """Most sequences of c tokens that fit when their first ``shared_tokens`` are one shared
     prefix held once: the prefix's KV joins the weights, each sequence holds ``c − shared``."""
     shared = as_float(shared_tokens)
-    own = np.maximum(as_float(context_tokens) - shared, 1.0)
+    own = maximum(as_float(context_tokens) - shared, 1.0)  # floats: a float (np.maximum's choice)
     return mem.max_batch_that_fits(
         memory_bytes=serving.replica_memory_bytes(dep),
         reserve_fraction=dep.memory_reserve_fraction,
