@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 _T = TypeVar("_T")
+_O = TypeVar("_O", bound="HasMemo")
 MEMO_ENTRIES = 4096  # results kept per deployment before its memo starts afresh (bounds memory)
 MEMO_ARRAY_SIZE = 1024  # arrays up to this many elements are keyed by their bytes
 _EXACT_INT = 2**53  # ints up to this size convert to a float exactly
@@ -135,6 +136,23 @@ def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Cal
     if found is None:
         return _remember(memo, key, compute)
     return found  # type: ignore[no-any-return]
+
+
+def remembered(owner: _O, name: str, compute: Callable[..., _T], *arguments: Any) -> _T:
+    """``compute(owner, *arguments)``, remembered as :func:`memoized` does (the same key, so the
+    same entry), without a closure built on every call: the step functions' calls, most of which
+    find their result."""
+    for value in arguments:
+        if type(value) is not float and type(value) is not int:
+            break
+    else:
+        key = (name, *arguments)
+        memo = owner.memo
+        found = memo.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        return _remember(memo, key, lambda: compute(owner, *arguments))
+    return memoized(owner, name, arguments, lambda: compute(owner, *arguments))
 
 
 def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:

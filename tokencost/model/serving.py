@@ -35,7 +35,7 @@ from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized
+from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized, remembered
 from tokencost.model.sequences import decode_fixed_s as decode_fixed_s  # re-exported
 from tokencost.model.sequences import decode_overhead_s as decode_overhead_s  # re-exported
 from tokencost.model.sequences import sequence_fixed_s as sequence_fixed_s  # re-exported
@@ -98,7 +98,7 @@ def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # every weight, whatever the tokens
         return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
-    return memoized(dep, "weight_bytes_read", (tokens,), lambda: _weight_bytes_read(dep, tokens))
+    return remembered(dep, "weight_bytes_read", _weight_bytes_read, tokens)
 
 
 def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -119,7 +119,7 @@ def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
         return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
-    return memoized(dep, "imbalance_flops", (tokens,), lambda: _routed_imbalance_flops(dep, tokens))
+    return remembered(dep, "imbalance_flops", _routed_imbalance_flops, tokens)
 
 
 def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -150,15 +150,21 @@ def _terms(
         bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
     fixed = dep.step_overhead_s if fixed_s is None else fixed_s
+    if type(compute) is float and type(memory) is float and type(comm_s) is float and type(fixed) is float:
+        time = rl.roofline_time_scalar_s(compute, memory, comm_s, fixed)  # the floats' twin, tested equal
+        return _new_terms(PhaseTerms, (flops, bytes_moved, compute, memory, comm_s, time))
     time = rl.roofline_time_s(compute, memory, comm_s, fixed)
     return PhaseTerms(
         flops, bytes_moved, compute, memory, comm_s if type(comm_s) is float else as_float(comm_s), time
     )
 
 
+_new_terms = tuple.__new__  # PhaseTerms of six values without its generated __new__ (one call fewer)
+
+
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Tensor-parallel all-reduces plus pipeline hops for a pass over T tokens per micro-batch."""
-    return memoized(dep, "comm_s", (tokens,), lambda: _comm_time_s(dep, tokens))
+    return remembered(dep, "comm_s", _comm_time_s, tokens)
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -243,7 +249,7 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -
         return memoized(
             dep, "prefill", (prompt_tokens, batch), lambda: one_entry_terms(prefill(dep, prompt_tokens, one))
         )
-    return memoized(dep, "prefill", (prompt_tokens, batch), lambda: _prefill(dep, prompt_tokens, batch))
+    return remembered(dep, "prefill", _prefill, prompt_tokens, batch)
 
 
 def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
@@ -299,7 +305,7 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
         return memoized(
             dep, "decode_step", arguments, lambda: one_entry_terms(decode_step(dep, one, context_tokens))
         )
-    return memoized(dep, "decode_step", arguments, lambda: _decode_step(dep, batch, context_tokens))
+    return remembered(dep, "decode_step", _decode_step, batch, context_tokens)
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
@@ -337,7 +343,7 @@ def decode_total_time_s(
             return np.array([decode_total_time_s(dep, one, input_tokens, output_tokens)], dtype=float)
 
         return memoized(dep, "decode_total_time_s", arguments, lifted)
-    return memoized(dep, "decode_total_time_s", arguments, lambda: _decode_total_time_s(dep, *arguments))
+    return remembered(dep, "decode_total_time_s", _decode_total_time_s, *arguments)
 
 
 def _decode_total_time_s(
