@@ -117,9 +117,9 @@ def decode_step_flops(
     ``B·[2·N_lin + a·(c + 1)]`` — the forward pass of one token, whose query attends to the c
     cached keys and its own (kipply 2022, "Transformer Inference Arithmetic": 2·N per token).
     """
-    linear, per_key, context, count = as_floats(
-        (linear_params, attention_flops_per_key, context_tokens, batch)
-    )
+    linear, per_key, context, count = linear_params, attention_flops_per_key, context_tokens, batch
+    if not (type(linear) is type(per_key) is type(context) is type(count) is float):  # else no call
+        linear, per_key, context, count = as_floats((linear, per_key, context, count))
     per_token = 2.0 * linear + per_key * (context + 1.0)  # type: ignore[operator]
     return count * per_token  # type: ignore[no-any-return,operator]
 
