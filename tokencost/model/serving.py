@@ -168,21 +168,35 @@ def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    common = dep.link
     if isinstance(dep.expert, np.ndarray):  # a struct of arrays: one entry per configuration
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
         expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
     hop, algorithm = dep.interconnect_hop_latency_s, dep.all_reduce_algorithm
+    # the link's numbers as keywords, not unpacked from a dict (``**``: twice the call's cost)
+    width, element, rate = dep.d_model, dep.activation_bytes, dep.interconnect_bytes_per_s
+    share, latency = dep.interconnect_efficiency, dep.interconnect_latency_s
     reduce = par.tensor_parallel_comm_time_s(
         layers=dep.layers - expert_layers,
         tokens=tokens,
         tensor=dep.tensor,
         hop_latency_s=hop,
         algorithm=algorithm,
-        **common,
+        d_model=width,
+        activation_bytes=element,
+        link_bytes_per_s=rate,
+        efficiency=share,
+        latency_s=latency,
     )
-    hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
+    hops = par.pipeline_hop_time_s(
+        tokens=tokens,
+        pipeline=dep.pipeline,
+        d_model=width,
+        activation_bytes=element,
+        link_bytes_per_s=rate,
+        efficiency=share,
+        latency_s=latency,
+    )
     if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
         total = reduce + hops
         return total if type(total) is float else as_float(total)  # type: ignore[return-value]
@@ -196,7 +210,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         experts_per_token=dep.experts_per_token,
         expert=dep.expert,
         imbalance_ratio=dep.expert_imbalance_ratio,
-        **common,
+        **dep.link,
     )
     return np.asarray(reduce + hops + expert_layers * (attention + shared_expert) + exchange, dtype=float)
 
