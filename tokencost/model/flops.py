@@ -130,7 +130,8 @@ def decode_steps(output_tokens: ArrayLike) -> np.ndarray:
     Prefill produces the first output token (its logits come from the last prompt position);
     each later token is one decode step. TTFT therefore holds prefill, and TPOT the steps.
     """
-    return maximum(as_float(output_tokens) - 1.0, 0.0)  # type: ignore[no-any-return]
+    count = output_tokens if type(output_tokens) is float else as_float(output_tokens)  # a float: no call
+    return maximum(count - 1.0, 0.0)  # type: ignore[no-any-return]
 
 
 def decode_key_count(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np.ndarray:

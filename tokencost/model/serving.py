@@ -168,7 +168,7 @@ def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    if isinstance(dep.expert, np.ndarray):  # a struct of arrays: one entry per configuration
+    if type(dep.expert) is not float and isinstance(dep.expert, np.ndarray):  # a struct of arrays
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
         expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
@@ -197,7 +197,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         efficiency=share,
         latency_s=latency,
     )
-    if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
+    if not expert_layers if type(expert_layers) is float else not np.any(expert_layers):
         total = reduce + hops
         return total if type(total) is float else as_float(total)  # type: ignore[return-value]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
