@@ -99,3 +99,27 @@ def test_the_operating_point_at_one_rate_is_that_at_two_equal_rates() -> None:
                 )
             checked += 1
     assert checked >= 100
+
+
+def test_a_held_batch_of_floats_is_fixed_batchs_one_entry_bit_for_bit() -> None:
+    """``op.fixed_batch_floats`` (what :func:`tokencost.evaluate` reads) holds, field by field,
+    the one entry of each array :func:`tokencost.model.operating.fixed_batch` gives, with or
+    without the capacity handed in, under continuous and static batching."""
+    from tokencost.model import operating as op
+
+    for index, scenario in enumerate(_scenarios()):
+        dep = deployment(scenario)
+        rng = np.random.default_rng(index)
+        for batching in ("continuous", "static"):
+            prompt, out = float(rng.integers(1, 8_000)), float(rng.choice([1.0, rng.integers(2, 4_000)]))
+            traffic = st.Traffic(prompt, out, 256.0, batching=batching, cached_tokens=prompt / 4)
+            batch = float(rng.integers(1, 256))
+            arrays = op.fixed_batch(dep, batch, traffic)
+            capacity = float(op.capacity_requests_per_s(dep, batch, traffic))
+            for floats in (
+                op.fixed_batch_floats(dep, batch, traffic),
+                op.fixed_batch_floats(dep, batch, traffic, capacity),
+            ):
+                assert all(type(value) is float for value in floats if type(value) is not bool)
+                assert [_bits(value) for value in floats] == [_bits(value[0]) for value in arrays]
+                assert floats.saturated is False

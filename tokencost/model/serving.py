@@ -35,7 +35,7 @@ from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized
+from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized, remembered
 from tokencost.model.sequences import decode_fixed_s as decode_fixed_s  # re-exported
 from tokencost.model.sequences import decode_overhead_s as decode_overhead_s  # re-exported
 from tokencost.model.sequences import sequence_fixed_s as sequence_fixed_s  # re-exported
@@ -98,7 +98,7 @@ def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # every weight, whatever the tokens
         return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
-    return memoized(dep, "weight_bytes_read", (tokens,), lambda: _weight_bytes_read(dep, tokens))
+    return remembered(dep, "weight_bytes_read", _weight_bytes_read, tokens)
 
 
 def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -129,7 +129,7 @@ def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         return found  # type: ignore[no-any-return]
     if _is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
         return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
-    return memoized(dep, "imbalance_flops", (tokens,), lambda: _routed_imbalance_flops(dep, tokens))
+    return remembered(dep, "imbalance_flops", _routed_imbalance_flops, tokens)
 
 
 def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
@@ -168,34 +168,54 @@ def _terms(
         bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
     fixed = dep.step_overhead_s if fixed_s is None else fixed_s
+    if type(compute) is float and type(memory) is float and type(comm_s) is float and type(fixed) is float:
+        time = rl.roofline_time_scalar_s(compute, memory, comm_s, fixed)  # the floats' twin, tested equal
+        return _new_terms(PhaseTerms, (flops, bytes_moved, compute, memory, comm_s, time))
     time = rl.roofline_time_s(compute, memory, comm_s, fixed)
     return PhaseTerms(
         flops, bytes_moved, compute, memory, comm_s if type(comm_s) is float else as_float(comm_s), time
     )
 
 
+_new_terms = tuple.__new__  # PhaseTerms of six values without its generated __new__ (one call fewer)
+
+
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Tensor-parallel all-reduces plus pipeline hops for a pass over T tokens per micro-batch."""
-    return memoized(dep, "comm_s", (tokens,), lambda: _comm_time_s(dep, tokens))
+    return remembered(dep, "comm_s", _comm_time_s, tokens)
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    common = dep.link
-    if isinstance(dep.expert, np.ndarray):  # a struct of arrays: one entry per configuration
+    if type(dep.expert) is not float and isinstance(dep.expert, np.ndarray):  # a struct of arrays
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
         expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
     hop, algorithm = dep.interconnect_hop_latency_s, dep.all_reduce_algorithm
+    # the link's numbers as keywords, not unpacked from a dict (``**``: twice the call's cost)
+    width, element, rate = dep.d_model, dep.activation_bytes, dep.interconnect_bytes_per_s
+    share, latency = dep.interconnect_efficiency, dep.interconnect_latency_s
     reduce = par.tensor_parallel_comm_time_s(
         layers=dep.layers - expert_layers,
         tokens=tokens,
         tensor=dep.tensor,
         hop_latency_s=hop,
         algorithm=algorithm,
-        **common,
+        d_model=width,
+        activation_bytes=element,
+        link_bytes_per_s=rate,
+        efficiency=share,
+        latency_s=latency,
     )
-    hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
-    if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
+    hops = par.pipeline_hop_time_s(
+        tokens=tokens,
+        pipeline=dep.pipeline,
+        d_model=width,
+        activation_bytes=element,
+        link_bytes_per_s=rate,
+        efficiency=share,
+        latency_s=latency,
+    )
+    if not expert_layers if type(expert_layers) is float else not np.any(expert_layers):
         total = reduce + hops
         return total if type(total) is float else as_float(total)  # type: ignore[return-value]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
@@ -208,7 +228,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         experts_per_token=dep.experts_per_token,
         expert=dep.expert,
         imbalance_ratio=dep.expert_imbalance_ratio,
-        **common,
+        **dep.link,
     )
     return np.asarray(reduce + hops + expert_layers * (attention + shared_expert) + exchange, dtype=float)
 
@@ -261,7 +281,7 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -
         return memoized(
             dep, "prefill", (prompt_tokens, batch), lambda: one_entry_terms(prefill(dep, prompt_tokens, one))
         )
-    return memoized(dep, "prefill", (prompt_tokens, batch), lambda: _prefill(dep, prompt_tokens, batch))
+    return remembered(dep, "prefill", _prefill, prompt_tokens, batch)
 
 
 def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
@@ -317,7 +337,7 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
         return memoized(
             dep, "decode_step", arguments, lambda: one_entry_terms(decode_step(dep, one, context_tokens))
         )
-    return memoized(dep, "decode_step", arguments, lambda: _decode_step(dep, batch, context_tokens))
+    return remembered(dep, "decode_step", _decode_step, batch, context_tokens)
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
@@ -355,7 +375,7 @@ def decode_total_time_s(
             return np.array([decode_total_time_s(dep, one, input_tokens, output_tokens)], dtype=float)
 
         return memoized(dep, "decode_total_time_s", arguments, lifted)
-    return memoized(dep, "decode_total_time_s", arguments, lambda: _decode_total_time_s(dep, *arguments))
+    return remembered(dep, "decode_total_time_s", _decode_total_time_s, *arguments)
 
 
 def _decode_total_time_s(
