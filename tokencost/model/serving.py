@@ -133,10 +133,9 @@ def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
+    arrays = isinstance(dep.params, np.ndarray)  # a struct of arrays: once per deployment
     routed = (
-        memoized(dep, "routed_params", (), lambda: _routed_params(dep))  # a struct of arrays: once
-        if isinstance(dep.params, np.ndarray)
-        else _routed_params(dep)
+        memoized(dep, "routed_params", (), lambda: _routed_params(dep)) if arrays else _routed_params(dep)
     )
     routed_flops = 2.0 * as_float(tokens) * routed
     return par.expert_imbalance_extra_flops(routed_flops, dep.expert, dep.expert_imbalance_ratio)
