@@ -8,14 +8,19 @@ llama.cpp on Metal against CUDA). From the rows of each group:
   a grid (0 to 5 ms) on its single-sequence decode rows (batch-1 decode and TPOT rows, and
   throughput rows at a fixed batch of 1), where a step takes ``x/η_b + c + o`` (x: bytes over the
   peak bandwidth, c: communication, o: the overhead). It is fitted only where the rows tell it
-  apart from the bandwidth (at least 3 rows whose x span a factor 2); else 0.
+  apart from the bandwidth (at least 3 rows whose x span a factor 2); else the group's parent's
+  (an engine/vendor group: its engine's; an engine: the pool's, the median over the engines
+  that tell theirs), or the largest grid value below it that leaves every row some time. An
+  engine with no decode rows at all keeps 0: its compute efficiencies, fitted at 0, hold it.
 * ``decode_bandwidth[format]`` — the median over those rows of the implied ``η_b = x / (t − c − o)``.
 * ``prefill_compute[precision]`` — the median over its prefill, TTFT, throughput and
   TPOT-above-batch-1 rows of the implied compute efficiency: ``η_c = k / (t − c − o)`` for a
   compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
   rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
-  (interpolated on a grid precomputed at the step overhead of the first pass, ``grid_overhead_s``;
-  the measured time per step is shifted by the fitted overhead's difference from it).
+  (interpolated on a grid precomputed at step overhead 0, ``grid_overhead_s``, and read with the
+  fitted overhead added to its time per step: the grid depends on no fitted number, so neither on
+  the source a leave-one-source-out fold leaves out, and the fit's overhead is not taken for
+  compute).
 * ``sequence_overhead_s`` (with ``fit(rows, sequence_cost=True)``, the default) — seconds per
   decode step per sequence beyond the first (:func:`tokencost.model.sequences.sequence_overhead_s`:
   sampling, scheduling, input preparation done once per sequence and step), the median over the
@@ -103,15 +108,28 @@ def _decode_loss(rows: list[Terms], overhead_s: float) -> tuple[float, dict[str,
     return float(np.sum(np.abs(predicted / times - 1.0))), table
 
 
-def fit_decode(rows: list[Terms]) -> tuple[float, dict[str, float]]:
-    """(step overhead, bandwidth efficiency by weight format) of one engine's batch-1 decode rows."""
-    if not rows:
-        return 0.0, {}
+def identifiable(rows: list[Terms]) -> bool:
+    """Whether decode rows tell the step overhead apart from the bandwidth: at least
+    :data:`MIN_ROWS_FOR_OVERHEAD` rows whose bytes span :data:`MIN_SPAN_FOR_OVERHEAD`."""
     memory = np.array([r.memory_s for r in rows])
-    identifiable = len(rows) >= MIN_ROWS_FOR_OVERHEAD and memory.max() >= MIN_SPAN_FOR_OVERHEAD * memory.min()
+    return len(rows) >= MIN_ROWS_FOR_OVERHEAD and memory.max() >= MIN_SPAN_FOR_OVERHEAD * memory.min()
+
+
+def fit_decode(rows: list[Terms], prior_s: float = 0.0) -> tuple[float, dict[str, float]]:
+    """(step overhead, bandwidth efficiency by weight format) of one group's batch-1 decode rows;
+    where they cannot tell the overhead (:func:`identifiable`), ``prior_s`` (the parent group's),
+    or the largest grid overhead below it that leaves every row some time."""
+    if not rows:
+        return prior_s, {}  # nothing to tell it: the parent's (the caller gives 0 to an engine)
+    if identifiable(rows):
+        candidates = OVERHEAD_GRID_S
+    else:
+        candidates = np.array([prior_s, *OVERHEAD_GRID_S[OVERHEAD_GRID_S < prior_s][::-1]])
     best: tuple[float, float, dict[str, float]] = (np.inf, 0.0, {})
-    for overhead in OVERHEAD_GRID_S if identifiable else OVERHEAD_GRID_S[:1]:
+    for overhead in candidates:
         loss, table = _decode_loss(rows, float(overhead))
+        if not identifiable(rows) and np.isfinite(loss):
+            return float(overhead), table  # the prior, or the nearest below it that fits
         if loss < best[0] - 1e-12:
             best = (loss, float(overhead), table)
     return best[1], best[2]
@@ -298,19 +316,35 @@ def _with_tables(fit: Fit, table: str, own: dict[str, dict[str, float]], pooled:
     return Fit(engines, _with_table(fit.pooled, table, pooled))
 
 
+def _pooled_overhead(groups: dict[str, list[Terms]]) -> float:
+    """The pool's step overhead: the median over the engines whose decode rows tell it (0 if none)."""
+    told = [
+        fit_decode(decode)[0]
+        for key, own in groups.items()
+        if "/" not in key and identifiable(decode := [t for t in own if is_decode(t)])
+    ]
+    return float(np.median(told)) if told else 0.0
+
+
 def _fit_decode(rows: list[Terms]) -> Fit:
-    """Overhead and bandwidth of every group (and the pooled bandwidth) from its decode rows."""
+    """Overhead and bandwidth of every group (and the pooled bandwidth) from its decode rows; a
+    group whose rows cannot tell the overhead takes its parent's (engine/vendor: the engine's;
+    engine: the pool's)."""
     engines: dict[str, Profile] = {}
     pooled_bandwidth: dict[str, list[float]] = defaultdict(list)
-    for key, own in _groups(rows).items():
-        decode = [t for t in own if is_decode(t)]
-        overhead, bandwidth = fit_decode(decode)
+    groups = _groups(rows)
+    pooled = _pooled_overhead(groups)
+    for key in sorted(groups, key=lambda k: "/" in k):  # engines before engine/vendor groups
+        decode = [t for t in groups[key] if is_decode(t)]
+        # An engine without decode rows has its overhead in its compute efficiencies (fitted at 0).
+        parent = engines[key.split("/")[0]].step_overhead_s if "/" in key else pooled if decode else 0.0
+        overhead, bandwidth = fit_decode(decode, parent)
         engines[key] = Profile(overhead, bandwidth)
         if "/" in key:
             continue  # pool each row once, at its engine level
         for terms, value in zip(decode, implied_bandwidth(decode, overhead), strict=True):
             pooled_bandwidth[terms.weights].append(float(value))
-    return Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
+    return Fit(engines, Profile(pooled, _medians(pooled_bandwidth)))
 
 
 def fit(rows: list[Terms], decode_compute: bool = True, sequence_cost: bool = True) -> Fit:

@@ -65,7 +65,7 @@ class Fit:
 
     def overhead(self, engine: str, vendor: str = "") -> float:
         chain = self._chain(engine, vendor)
-        return chain[0].step_overhead_s if chain else 0.0
+        return chain[0].step_overhead_s if chain else self.pooled.step_overhead_s
 
     def sequence_overhead(self, engine: str, vendor: str = "") -> float:
         """Seconds per decode step per sequence beyond the first: the most specific profile with
