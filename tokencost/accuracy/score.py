@@ -95,11 +95,14 @@ def _measured_time_s(row: Row) -> float:
 
 def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
     """The row's fitting terms: roofline times at peak, or the throughput grid."""
-    evaluation = evaluate(_scenario(row, PEAK_COMPUTE))
+    scenario = _scenario(row, PEAK_COMPUTE)
+    evaluation = evaluate(scenario)
     if not evaluation.feasible:
         return None
     kind = _kind(row)
     base: dict[str, Any] = dict(
+        peak_bandwidth=float(scenario.hardware.bandwidth),
+        peak_compute=float(scenario.hardware.flops),
         row_id=row.id,
         source=row.source,
         engine=row.engine,
