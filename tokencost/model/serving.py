@@ -292,32 +292,36 @@ def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> Pha
     return _together([(1.0, target), (1.0, drafted)], dep.step_overhead_s, 1.0, draft.step_overhead_s)
 
 
-def _decode_pass(
+def _decode_passes(
     dep: Deployment,
     micro: ArrayLike,
-    context_tokens: ArrayLike,
+    contexts: tuple[ArrayLike, ...],
     positions: float,
     fixed_s: ArrayLike | None = None,
-) -> PhaseTerms:
-    """One pass of the served model over ``positions`` new tokens for each of B/p sequences
-    (``fixed_s``: its fixed seconds, default the step overhead)."""
+) -> list[PhaseTerms]:
+    """One pass of the served model over ``positions`` new tokens for each of B/p sequences, at
+    each of ``contexts`` (``fixed_s``: its fixed seconds, default the step overhead). The weights
+    read and the communication depend on the tokens alone: computed once for every context."""
     tokens = (micro if type(micro) is float else as_float(micro)) * positions
     offset = 0.0 if positions == 1.0 else float(spec.verify_mean_context_offset(positions - 1.0))  # k/2 = 0
-    context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
-    flops = fl.decode_step_flops(
-        linear_params=dep.linear_params,
-        attention_flops_per_key=dep.attention_flops_per_key,
-        context_tokens=context + offset,
-        batch=tokens,
-    )
-    bytes_moved = mem.decode_step_bytes(  # W + B·(c + positions)·kv: each cached entry read once
-        weight_bytes=weight_bytes_read(dep, tokens),
-        kv_bytes_per_token=dep.target_kv_bytes_per_token,
-        context_tokens=context + (positions - 1.0),
-        batch=micro,
-    )
-    comm = _comm_s(dep, tokens)
-    return _terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s)
+    weights, comm = weight_bytes_read(dep, tokens), _comm_s(dep, tokens)
+    passes = []
+    for context_tokens in contexts:
+        context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
+        flops = fl.decode_step_flops(
+            linear_params=dep.linear_params,
+            attention_flops_per_key=dep.attention_flops_per_key,
+            context_tokens=context + offset,
+            batch=tokens,
+        )
+        bytes_moved = mem.decode_step_bytes(  # W + B·(c + positions)·kv: each cached entry read once
+            weight_bytes=weights,
+            kv_bytes_per_token=dep.target_kv_bytes_per_token,
+            context_tokens=context + (positions - 1.0),
+            batch=micro,
+        )
+        passes.append(_terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s))
+    return passes
 
 
 def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
@@ -340,15 +344,24 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
+    return _decode_steps(dep, batch, (context_tokens,))[0]
+
+
+def _decode_steps(dep: Deployment, batch: ArrayLike, contexts: tuple[ArrayLike, ...]) -> list[PhaseTerms]:
+    """:func:`decode_step` of one batch at each of ``contexts`` (its passes' terms that do not
+    depend on the context computed once)."""
     micro = (batch if type(batch) is float else as_float(batch)) / dep.pipeline
     speculation = dep.speculation
     if speculation is None:
-        return _decode_pass(dep, micro, context_tokens, 1.0, decode_fixed_s(dep, batch))
-    verify = _decode_pass(dep, micro, context_tokens, float(spec.verify_positions(speculation.draft_tokens)))
-    parts = [(1.0, verify)]
-    if speculation.draft is not None:
-        parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
-    return _together(parts, decode_fixed_s(dep, batch), speculation.tokens_per_pass)
+        return _decode_passes(dep, micro, contexts, 1.0, decode_fixed_s(dep, batch))
+    verifies = _decode_passes(dep, micro, contexts, float(spec.verify_positions(speculation.draft_tokens)))
+    fixed, rounds = decode_fixed_s(dep, batch), []
+    for context_tokens, verify in zip(contexts, verifies, strict=True):
+        parts = [(1.0, verify)]
+        if speculation.draft is not None:
+            parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
+        rounds.append(_together(parts, fixed, speculation.tokens_per_pass))
+    return rounds
 
 
 def speculative_speedup(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> np.ndarray:
@@ -380,8 +393,10 @@ def decode_total_time_s(
 def _decode_total_time_s(
     dep: Deployment, batch: ArrayLike, input_tokens: ArrayLike, output_tokens: ArrayLike
 ) -> np.ndarray:
-    at_zero = decode_step(dep, batch, 0.0)
-    at_one = decode_step(dep, batch, 1.0)
+    if type(batch) is not float and one_entry(dep, batch) is not None:  # decode_step's floats' path
+        at_zero, at_one = decode_step(dep, batch, 0.0), decode_step(dep, batch, 1.0)
+    else:  # the two steps' shared terms once (not remembered: a response's total is)
+        at_zero, at_one = _decode_steps(dep, batch, (0.0, 1.0))
     steps = fl.decode_steps(output_tokens)
     slowest = rl.sum_of_affine_max(
         at_zero.compute_s,
