@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tokencost as tc
+import tokencost.api
 from tokencost.model import parallelism as par
 from tokencost.scenario.hardware import HardwareSpec
 from tokencost.scenario.scenario import Scenario

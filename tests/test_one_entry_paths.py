@@ -16,7 +16,7 @@ from golden_cases import FIXTURE
 
 from tokencost import Scenario
 from tokencost.api import deployment
-from tokencost.model import serving
+from tokencost.model import routed, serving
 from tokencost.model import steady as st
 
 
@@ -65,13 +65,13 @@ def test_one_entry_batches_give_the_array_paths_bits(monkeypatch: pytest.MonkeyP
 
 def test_one_entry_keeps_mixtures_structs_and_odd_values_on_the_array_path() -> None:
     scenarios = _scenarios()
-    kinds = {serving._is_dense(deployment(s)) for s in scenarios}
+    kinds = {routed.is_dense(deployment(s)) for s in scenarios}
     assert kinds == {True, False}
     for scenario in scenarios:
         dep = deployment(scenario)
-        if not serving._is_dense(dep):
+        if not routed.is_dense(dep):
             assert serving.one_entry(dep, np.ones(1)) is None
-    dense = next(deployment(s) for s in scenarios if serving._is_dense(deployment(s)))
+    dense = next(deployment(s) for s in scenarios if routed.is_dense(deployment(s)))
     assert serving.one_entry(dense, np.array([3.0])) == 3.0
     for value in (np.array([np.nan]), np.array([np.inf]), np.ones(2), np.ones((1, 1)), np.ones(1, int), 3.0):
         assert serving.one_entry(dense, value) is None
