@@ -112,6 +112,25 @@ def test_engine_vendor_profile_wins_and_a_missing_format_scales_from_its_median(
     assert fitted.efficiency("e", "bf16", "bf16", "c")["bandwidth"] == pytest.approx(0.6)
 
 
+def test_a_group_that_cannot_tell_its_overhead_takes_its_parents():
+    # Vendor a's four rows (t = x / 0.7 + 2 ms over a factor 10 of x) tell engine e's overhead;
+    # vendor b's two rows (t = x / 0.5 + 2 ms, one x) cannot: e/b takes e's 2 ms, and its bandwidth
+    # at that overhead is 0.5 (at 0 it would read 0.01 / 0.022 = 0.45). An engine with no rows
+    # takes the pool's overhead: the median over the engines that tell theirs (here e's alone).
+    rows = [
+        _vendor_decode(f"a{i}", "s", "a", x, x / (x + 0.7 * 0.002) * 0.7)
+        for i, x in enumerate([0.002, 0.005, 0.01, 0.02])
+    ]
+    rows += [_vendor_decode(f"b{i}", "s", "b", 0.01, 0.01 / (0.01 / 0.5 + 0.002)) for i in range(2)]
+    fitted = ft.fit(rows)
+    assert fitted.overhead("e", "a") == pytest.approx(0.002)
+    assert fitted.overhead("e", "b") == pytest.approx(0.002)
+    assert fitted.efficiency("e", "bf16", "bf16", "b")["bandwidth"] == pytest.approx(0.5)
+    assert fitted.overhead("unknown") == pytest.approx(0.002)
+    # Where the parent's overhead leaves a row no time, the largest grid overhead below it that does.
+    assert ft.fit_decode([_decode("c", "s", 0.0003, 0.0004)], prior_s=0.002)[0] == pytest.approx(3e-4)
+
+
 def _raw(**fields):
     base = {key: "" for key in read_rows()[0]}
     base.update(

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tokencost as tc
+import tokencost.api
 from tokencost.model import parallelism as par
 from tokencost.scenario.hardware import HardwareSpec
 from tokencost.scenario.scenario import Scenario
@@ -191,3 +192,31 @@ def test_other_engines_default_to_tensor_parallelism() -> None:
         workload={"input_tokens": 512, "output_tokens": 128},
     )
     assert (scenario.parallelism.tensor, scenario.parallelism.pipeline) == (4, 1)
+
+
+def test_every_algorithm_is_the_one_alpha_beta_formula_on_every_path() -> None:
+    """``α₀ + h(n)·α_hop + f(n)·S/(β·η)`` by hand (h from all_reduce_hops, f = 2(n−1)/n, one-shot
+    n − 1; auto the least of ring, one-shot and two-shot): the floats' path, an array of messages
+    over one rank count, and arrays of both give it bit for bit."""
+    link, efficiency, latency, hop = 450e9, 0.77, 6.6e-6, 0.6e-6
+    rate = link * efficiency
+    for algorithm in par.ALL_REDUCE_ALGORITHMS:
+        names = ("ring", "one_shot", "two_shot") if algorithm == "auto" else (algorithm,)
+        for ranks in (2.0, 3.0, 8.0, 72.0):
+            for message in (64.0, 16384.0, 1e6, 3.3e9):
+                volumes = {
+                    name: ranks - 1.0 if name == "one_shot" else 2.0 * (ranks - 1.0) / ranks for name in names
+                }
+                expected = min(
+                    latency + par.all_reduce_hops(ranks, name) * hop + volumes[name] * message / rate
+                    for name in names
+                )
+                plain = par.all_reduce_time_s(message, ranks, link, efficiency, latency, hop, algorithm)
+                over_one = par.all_reduce_time_s(
+                    np.array([message]), ranks, link, efficiency, latency, hop, algorithm
+                )
+                every = par.all_reduce_time_s(
+                    np.array([message]), np.array([ranks]), link, efficiency, latency, hop, algorithm
+                )
+                assert type(plain) is float and plain == expected, (algorithm, ranks, message)
+                assert np.asarray(over_one)[0] == expected and np.asarray(every)[0] == expected

@@ -16,7 +16,7 @@ from golden_cases import FIXTURE
 
 from tokencost import Scenario
 from tokencost.api import deployment
-from tokencost.model import serving
+from tokencost.model import routed, serving
 from tokencost.model import steady as st
 
 
@@ -65,13 +65,13 @@ def test_one_entry_batches_give_the_array_paths_bits(monkeypatch: pytest.MonkeyP
 
 def test_one_entry_keeps_mixtures_structs_and_odd_values_on_the_array_path() -> None:
     scenarios = _scenarios()
-    kinds = {serving._is_dense(deployment(s)) for s in scenarios}
+    kinds = {routed.is_dense(deployment(s)) for s in scenarios}
     assert kinds == {True, False}
     for scenario in scenarios:
         dep = deployment(scenario)
-        if not serving._is_dense(dep):
+        if not routed.is_dense(dep):
             assert serving.one_entry(dep, np.ones(1)) is None
-    dense = next(deployment(s) for s in scenarios if serving._is_dense(deployment(s)))
+    dense = next(deployment(s) for s in scenarios if routed.is_dense(deployment(s)))
     assert serving.one_entry(dense, np.array([3.0])) == 3.0
     for value in (np.array([np.nan]), np.array([np.inf]), np.ones(2), np.ones((1, 1)), np.ones(1, int), 3.0):
         assert serving.one_entry(dense, value) is None
@@ -99,3 +99,27 @@ def test_the_operating_point_at_one_rate_is_that_at_two_equal_rates() -> None:
                 )
             checked += 1
     assert checked >= 100
+
+
+def test_a_held_batch_of_floats_is_fixed_batchs_one_entry_bit_for_bit() -> None:
+    """``op.fixed_batch_floats`` (what :func:`tokencost.evaluate` reads) holds, field by field,
+    the one entry of each array :func:`tokencost.model.operating.fixed_batch` gives, with or
+    without the capacity handed in, under continuous and static batching."""
+    from tokencost.model import operating as op
+
+    for index, scenario in enumerate(_scenarios()):
+        dep = deployment(scenario)
+        rng = np.random.default_rng(index)
+        for batching in ("continuous", "static"):
+            prompt, out = float(rng.integers(1, 8_000)), float(rng.choice([1.0, rng.integers(2, 4_000)]))
+            traffic = st.Traffic(prompt, out, 256.0, batching=batching, cached_tokens=prompt / 4)
+            batch = float(rng.integers(1, 256))
+            arrays = op.fixed_batch(dep, batch, traffic)
+            capacity = float(op.capacity_requests_per_s(dep, batch, traffic))
+            for floats in (
+                op.fixed_batch_floats(dep, batch, traffic),
+                op.fixed_batch_floats(dep, batch, traffic, capacity),
+            ):
+                assert all(type(value) is float for value in floats if type(value) is not bool)
+                assert [_bits(value) for value in floats] == [_bits(value[0]) for value in arrays]
+                assert floats.saturated is False

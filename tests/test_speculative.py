@@ -246,3 +246,24 @@ def test_the_report_sections_show_the_speedup_against_the_batch() -> None:
     assert expert_section(scenario, ev, dep) == ""  # a dense model has no expert section
     experts = load_scenario(ROOT / "scenarios/deepseek-v3-expert-parallel.yaml")
     assert "two all-to-alls" in expert_section(experts, evaluate(experts), deployment(experts))
+
+
+def test_a_chunked_iteration_pays_a_speculation_rounds_launch_once_by_hand() -> None:
+    """Chunked prefill fuses the prompt chunks into the decode step (the verify pass): the fused
+    pass pays the round's launch once, 1 ms per round, 1 ms / n per output token, as a decode
+    step does. The toy with an n-gram drafter (k = 3, a = 0.5: n = 1.875) at almost no load holds
+    one sequence, whose steps are memory-bound: (0.02 + 0.001)/1.875 s a token, not
+    0.02/1.875 + 0.001 (the launch paid once per token, n times a round)."""
+    from tokencost.model import operating as op
+
+    dep = with_ngram(toy())
+    traffic = op.Traffic(1000.0, 300.0, 64.0, chunk_tokens=512.0)
+    point = op.solve(dep, np.array([1e-9]), traffic)
+    assert float(point.tpot_s[0]) == pytest.approx(0.021 / 1.875, rel=1e-6)
+    assert float(serving.decode_step(dep, 1.0, 1149.0).time_s) == pytest.approx(0.021 / 1.875, rel=1e-12)
+    # the simulator's fused pass: a decode of one sequence is its decode step; chunks alone, one launch
+    table = StepTimes(dep, 8, 2048)
+    assert table.fused_pass_s(1, 1149.0, []) == pytest.approx(0.021 / 1.875, rel=1e-12)
+    chunk = float(serving.prefill(dep, 100.0).time_s)  # 100 tokens: 2e11/1e12 vs 2e9/1e11 → 0.2 s + 1 ms
+    assert chunk == pytest.approx(0.201, rel=1e-12)
+    assert table.fused_pass_s(0, 0.0, [(0, 100)]) == pytest.approx(chunk, rel=1e-12)

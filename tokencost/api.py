@@ -61,9 +61,9 @@ def deployment(scenario: Scenario) -> Deployment:
         power_w=float(hardware.power_w) if hardware.power_w else math.nan,
         tensor=tensor,
         pipeline=float(parallelism.pipeline),
-        compute_efficiency=efficiency.compute,
-        decode_compute_efficiency=efficiency.decode_compute,
-        bandwidth_efficiency=efficiency.bandwidth,
+        compute_efficiency=efficiency.under_cap("compute", hardware.flops),
+        decode_compute_efficiency=efficiency.under_cap("decode_compute", hardware.flops),
+        bandwidth_efficiency=efficiency.under_cap("bandwidth", hardware.bandwidth),
         interconnect_efficiency=efficiency.interconnect,
         memory_reserve_fraction=efficiency.memory_reserve,
         step_overhead_s=float(efficiency.step_overhead_s),
@@ -252,7 +252,7 @@ def _at_load(
     rate = workload.request_rate_per_s
     saturated = False
     if cap_reason == "fixed" or (rate is None and workload.concurrency is None):
-        point = op.fixed_batch(dep, float(cap), traffic)
+        point = op.fixed_batch_floats(dep, float(cap), traffic, capacity)
         limited_by = cap_reason
         if rate is None:
             replicas = fixed_replicas or 1
@@ -342,10 +342,13 @@ def _feasible(
     slo = scenario.slo
     point, traffic, replicas, rate = solved.point, solved.traffic, solved.replicas, solved.rate
     columns, num, prompt, out, gpus = solved_numbers(dep, solved)
-    at = {  # a one-rate array's entry read here: thirteen calls fewer
-        field: float(value.flat[0]) if type(value) is np.ndarray and not columns else _at(value, columns)
-        for field, value in zip(point._fields, point, strict=True)
-    }
+    if type(point.batch) is float:  # a replica held at its batch (op.fixed_batch_floats)
+        at = point._asdict()
+    else:  # a one-rate array's entry read here: thirteen calls fewer
+        at = {
+            field: float(value.flat[0]) if type(value) is np.ndarray and not columns else _at(value, columns)
+            for field, value in zip(point._fields, point, strict=True)
+        }
     p99 = point if slo.percentile == P99 else op.solve(dep, at["request_rate_per_s"], traffic, P99)
     pre = prefix.prefill_cached(dep, prompt, traffic.cached_tokens)
     prefill_s = num(pre.time_s)
@@ -362,8 +365,8 @@ def _feasible(
         ttft_s=at["ttft_s"],
         tpot_s=at["tpot_s"],
         e2e_latency_s=at["ttft_s"] + at["decode_time_s"],
-        ttft_p99_s=num(p99.ttft_p_s if columns else p99.ttft_p_s[0]),
-        tpot_p99_s=num(p99.tpot_p_s if columns else p99.tpot_p_s[0]),
+        ttft_p99_s=_at(p99.ttft_p_s, columns),
+        tpot_p99_s=_at(p99.tpot_p_s, columns),
         queue_wait_s=at["queue_wait_s"],
         saturated=solved.saturated,
         throughput_output_tokens_per_s=rate * out,

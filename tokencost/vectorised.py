@@ -18,7 +18,8 @@ given as a fixed ``workload.batch_size`` (with or without a request rate: replic
 ``ceil(rate / capacity)``, or ``serving.replicas``) or not at all (a replica kept full at its
 cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, solved per linear piece on
 columns), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
-``hardware.ownership``), no ``efficiency.decode_compute`` or ``sequence_overhead_s``. The rest
+``hardware.ownership``), no ``efficiency.decode_compute``, ``sequence_overhead_s`` or rate caps
+(``bandwidth_cap``, ``compute_cap``). The rest
 (fleet sizing for a rate, a closed loop, the features above) goes one configuration at a time
 through :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so for such scenarios).
 """
@@ -81,6 +82,8 @@ def not_vectorisable(scenario: Scenario) -> str | None:
         "owned hardware": scenario.hardware.ownership is not None,
         "a decode compute efficiency": scenario.efficiency.decode_compute is not None,
         "a per-sequence decode cost": scenario.efficiency.sequence_overhead_s > 0,
+        "a rate cap": scenario.efficiency.bandwidth_cap is not None
+        or scenario.efficiency.compute_cap is not None,
     }
     return next((reason for reason, out in checks.items() if out), None)
 

@@ -8,14 +8,23 @@ llama.cpp on Metal against CUDA). From the rows of each group:
   a grid (0 to 5 ms) on its single-sequence decode rows (batch-1 decode and TPOT rows, and
   throughput rows at a fixed batch of 1), where a step takes ``x/η_b + c + o`` (x: bytes over the
   peak bandwidth, c: communication, o: the overhead). It is fitted only where the rows tell it
-  apart from the bandwidth (at least 3 rows whose x span a factor 2); else 0.
-* ``decode_bandwidth[format]`` — the median over those rows of the implied ``η_b = x / (t − c − o)``.
+  apart from the bandwidth (at least 3 rows whose x span a factor 2); else the group's parent's
+  (an engine/vendor group: its engine's; an engine: the pool's, the median over the engines
+  that tell theirs), or the largest grid value below it that leaves every row some time. An
+  engine with no decode rows at all keeps 0: its compute efficiencies, fitted at 0, hold it.
+* ``decode_bandwidth[format]`` — the median over those rows of the implied ``η_b = x / (t − c − o)``;
+  with ``bandwidth_cap`` where the group's rows on faster accelerators reach one absolute rate
+  (:func:`tokencost.accuracy.caps.rate_cap`: shares from the slower devices, the cap from the
+  faster; chosen jointly with the overhead). The prefill compute below gets a ``compute_cap``
+  the same way.
 * ``prefill_compute[precision]`` — the median over its prefill, TTFT, throughput and
   TPOT-above-batch-1 rows of the implied compute efficiency: ``η_c = k / (t − c − o)`` for a
   compute-bound prefill (k: FLOP over the peak), and for the others the η_c at which the model's
   rate (throughput, or 1/TPOT), with the group's fitted η_b, equals the measured one
-  (interpolated on a grid precomputed at the step overhead of the first pass, ``grid_overhead_s``;
-  the measured time per step is shifted by the fitted overhead's difference from it).
+  (interpolated on a grid precomputed at step overhead 0, ``grid_overhead_s``, and read with the
+  fitted overhead added to its time per step: the grid depends on no fitted number, so neither on
+  the source a leave-one-source-out fold leaves out, and the fit's overhead is not taken for
+  compute).
 * ``sequence_overhead_s`` (with ``fit(rows, sequence_cost=True)``, the default) — seconds per
   decode step per sequence beyond the first (:func:`tokencost.model.sequences.sequence_overhead_s`:
   sampling, scheduling, input preparation done once per sequence and step), the median over the
@@ -51,9 +60,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from tokencost.accuracy.caps import rate_cap, share
 from tokencost.accuracy.profiles import HIGH, LOW, Fit, Profile, Terms, group_key
 from tokencost.model.sequences import sequence_overhead_s
 from tokencost.scenario.engine import DEFAULT_KEY
+from tokencost.scenario.workload import capped_share
 
 # Design choices of the fit, not physical constants: each is a resolution or a threshold of the
 # fitting procedure, checked only by the leave-one-source-out figure it gives (MEASUREMENTS.md
@@ -90,31 +101,47 @@ def implied_bandwidth(rows: list[Terms], overhead_s: float) -> np.ndarray:
     return np.where(left > 0, memory / np.where(left > 0, left, 1.0), np.inf)
 
 
-def _decode_loss(rows: list[Terms], overhead_s: float) -> tuple[float, dict[str, float]]:
+Decode = tuple[float, dict[str, float], float | None]  # loss or overhead, shares by format, cap
+
+
+def _decode_loss(rows: list[Terms], overhead_s: float) -> Decode:
     implied = implied_bandwidth(rows, overhead_s)
     if not np.all(np.isfinite(implied)):
-        return np.inf, {}
-    groups: dict[str, list[float]] = defaultdict(list)
-    for row, value in zip(rows, implied, strict=True):
-        groups[row.weights].append(float(value))
-    table = _medians(groups)
-    predicted = np.array([r.memory_s / table[r.weights] + r.comm_s + overhead_s for r in rows], dtype=float)
+        return np.inf, {}, None
+    peaks = [r.peak_bandwidth for r in rows]
+    table, cap = rate_cap(list(implied), [r.weights for r in rows], peaks, _medians)
+    shares = [capped_share(share(table, r.weights), cap, r.peak_bandwidth) for r in rows]
+    predicted = np.array([r.memory_s / b + r.comm_s + overhead_s for r, b in zip(rows, shares, strict=True)])
     times = np.array([r.time_s for r in rows])
-    return float(np.sum(np.abs(predicted / times - 1.0))), table
+    return float(np.sum(np.abs(predicted / times - 1.0))), table, cap
 
 
-def fit_decode(rows: list[Terms]) -> tuple[float, dict[str, float]]:
-    """(step overhead, bandwidth efficiency by weight format) of one engine's batch-1 decode rows."""
-    if not rows:
-        return 0.0, {}
+def identifiable(rows: list[Terms]) -> bool:
+    """Whether decode rows tell the step overhead apart from the bandwidth: at least
+    :data:`MIN_ROWS_FOR_OVERHEAD` rows whose bytes span :data:`MIN_SPAN_FOR_OVERHEAD`."""
     memory = np.array([r.memory_s for r in rows])
-    identifiable = len(rows) >= MIN_ROWS_FOR_OVERHEAD and memory.max() >= MIN_SPAN_FOR_OVERHEAD * memory.min()
-    best: tuple[float, float, dict[str, float]] = (np.inf, 0.0, {})
-    for overhead in OVERHEAD_GRID_S if identifiable else OVERHEAD_GRID_S[:1]:
-        loss, table = _decode_loss(rows, float(overhead))
+    return len(rows) >= MIN_ROWS_FOR_OVERHEAD and memory.max() >= MIN_SPAN_FOR_OVERHEAD * memory.min()
+
+
+def fit_decode(rows: list[Terms], prior_s: float = 0.0) -> Decode:
+    """(step overhead, bandwidth efficiency by weight format, bandwidth cap) of one group's
+    batch-1 decode rows (the cap: :func:`~tokencost.accuracy.caps.rate_cap`); where they cannot
+    tell the overhead (:func:`identifiable`), ``prior_s`` (the parent group's), or the largest
+    grid overhead below it that leaves every row some time."""
+    if not rows:
+        return prior_s, {}, None  # nothing to tell it: the parent's (the caller gives 0 to an engine)
+    if identifiable(rows):
+        candidates = OVERHEAD_GRID_S
+    else:
+        candidates = np.array([prior_s, *OVERHEAD_GRID_S[OVERHEAD_GRID_S < prior_s][::-1]])
+    best: tuple[float, Decode] = (np.inf, (0.0, {}, None))
+    for overhead in candidates:
+        loss, table, cap = _decode_loss(rows, float(overhead))
+        if not identifiable(rows) and np.isfinite(loss):
+            return float(overhead), table, cap  # the prior, or the nearest below it that fits
         if loss < best[0] - 1e-12:
-            best = (loss, float(overhead), table)
-    return best[1], best[2]
+            best = (loss, (float(overhead), table, cap))
+    return best[1]
 
 
 def _grid_column(terms: Terms, bandwidth: float) -> np.ndarray:
@@ -136,7 +163,7 @@ def _grid_compute(terms: Terms, bandwidth: float) -> float | None:
 
 
 def _implied_compute(terms: Terms, fit: Fit) -> float | None:
-    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    efficiency = fit.achieved(terms)
     if terms.kind == "throughput":
         shift = efficiency["step_overhead_s"] - terms.grid_overhead_s + _sequences_s(terms, fit)
         left = terms.sequences / terms.measured - shift  # S/R the grid's step overhead would give
@@ -197,7 +224,7 @@ def _sequences_s(terms: Terms, fit: Fit) -> float:
 def _implied_decode(terms: Terms, fit: Fit) -> float | None:
     """The decode compute efficiency at which the measured rate is met, the rest of the step
     (prefill share) kept at the model's: ``η_d = C / (S/R_measured − outside − comm − o − (B−1)s)``."""
-    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    efficiency = fit.achieved(terms)
     outside = _outside_decode_s(terms, efficiency, efficiency["compute"])
     overhead = efficiency["step_overhead_s"] + _sequences_s(terms, fit)
     left = terms.sequences / terms.measured - outside - terms.step_comm_s - overhead
@@ -207,7 +234,7 @@ def _implied_decode(terms: Terms, fit: Fit) -> float | None:
     return implied if implied >= LOW else None  # below the range: the excess is not the FLOP rate
 
 
-def _decode_tables(rows: list[Terms], fit: Fit) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+def _decode_tables(rows: list[Terms], fit: Fit) -> Tables:
     return _tables(rows, lambda terms: _implied_decode(terms, fit))
 
 
@@ -215,7 +242,7 @@ def _implied_prefill(terms: Terms, fit: Fit) -> float | None:
     """A throughput row's prefill compute efficiency, its decode at the fitted ``η_d``: where
     ``outside(η_c) = S/R_measured − step(η_d)``; only rows whose prefill share is large enough
     (:data:`MIN_PREFILL_SHARE`) to tell it."""
-    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    efficiency = fit.achieved(terms)
     bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
     here = _outside_decode_s(terms, efficiency, efficiency["compute"])
     total = (
@@ -240,7 +267,7 @@ def _implied_sequence(terms: Terms, fit: Fit) -> float | None:
     for a memory-bound TPOT row ``s = (t − M/η_b − comm − o) / (B − 1)``."""
     if terms.batch <= 1.0 + 1e-9:
         return None
-    efficiency = fit.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+    efficiency = fit.achieved(terms)
     bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
     if terms.grid is None:
         left = terms.time_s - terms.memory_s / bandwidth - terms.comm_s - overhead
@@ -272,45 +299,72 @@ def _with_sequences(fit: Fit, rows: list[Terms]) -> Fit:
     return Fit(engines, replace(fit.pooled, sequence_overhead_s=median(pooled)))
 
 
-def _tables(
-    rows: list[Terms], implied: Callable[[Terms], float | None]
-) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """Medians of ``implied`` by compute precision, per engine and engine/vendor, and pooled."""
-    own: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+OwnTables = dict[str, tuple[dict[str, float], float | None]]  # group -> (shares by format, cap)
+Tables = tuple[OwnTables, dict[str, float]]  # and the pooled shares
+
+
+def _tables(rows: list[Terms], implied: Callable[[Terms], float | None], capped: bool = False) -> Tables:
+    """Medians of ``implied`` by compute precision, per engine and engine/vendor (with
+    ``capped``, the group's compute cap beside them: :func:`~tokencost.accuracy.caps.rate_cap`),
+    and pooled (no cap)."""
+    own: dict[str, list[Terms]] = defaultdict(list)
+    values: dict[str, float] = {}
     pooled: dict[str, list[float]] = defaultdict(list)
     for terms in rows:
         value = implied(terms)
         if value is not None and np.isfinite(value):
+            values[terms.row_id] = value
             for key in _keys(terms):
-                own[key][terms.compute].append(value)
+                own[key].append(terms)
             pooled[terms.compute].append(value)
-    return {key: _medians(groups) for key, groups in own.items()}, _medians(pooled)
+    tables: dict[str, tuple[dict[str, float], float | None]] = {}
+    for key, group in own.items():
+        shares, formats = [values[t.row_id] for t in group], [t.compute for t in group]
+        peaks = [t.peak_compute if capped else np.inf for t in group]
+        tables[key] = rate_cap(shares, formats, peaks, _medians)
+    return tables, _medians(pooled)
 
 
-def _with_table(profile: Profile, table: str, values: dict[str, float]) -> Profile:
+def _with_table(profile: Profile, table: str, values: dict[str, float], cap: float | None) -> Profile:
     if table == "prefill_compute":
-        return replace(profile, prefill_compute=values)
+        return replace(profile, prefill_compute=values, compute_cap=cap)
     return replace(profile, decode_compute=values)
 
 
-def _with_tables(fit: Fit, table: str, own: dict[str, dict[str, float]], pooled: dict[str, float]) -> Fit:
-    engines = {key: _with_table(p, table, own.get(key, {})) for key, p in fit.engines.items()}
-    return Fit(engines, _with_table(fit.pooled, table, pooled))
+def _with_tables(fit: Fit, table: str, own: OwnTables, pooled: dict[str, float]) -> Fit:
+    engines = {key: _with_table(p, table, *own.get(key, ({}, None))) for key, p in fit.engines.items()}
+    return Fit(engines, _with_table(fit.pooled, table, pooled, None))
+
+
+def _pooled_overhead(groups: dict[str, list[Terms]]) -> float:
+    """The pool's step overhead: the median over the engines whose decode rows tell it (0 if none)."""
+    told = [
+        fit_decode(decode)[0]
+        for key, own in groups.items()
+        if "/" not in key and identifiable(decode := [t for t in own if is_decode(t)])
+    ]
+    return float(np.median(told)) if told else 0.0
 
 
 def _fit_decode(rows: list[Terms]) -> Fit:
-    """Overhead and bandwidth of every group (and the pooled bandwidth) from its decode rows."""
+    """Overhead and bandwidth of every group (and the pooled bandwidth) from its decode rows; a
+    group whose rows cannot tell the overhead takes its parent's (engine/vendor: the engine's;
+    engine: the pool's)."""
     engines: dict[str, Profile] = {}
     pooled_bandwidth: dict[str, list[float]] = defaultdict(list)
-    for key, own in _groups(rows).items():
-        decode = [t for t in own if is_decode(t)]
-        overhead, bandwidth = fit_decode(decode)
-        engines[key] = Profile(overhead, bandwidth)
+    groups = _groups(rows)
+    pooled = _pooled_overhead(groups)
+    for key in sorted(groups, key=lambda k: "/" in k):  # engines before engine/vendor groups
+        decode = [t for t in groups[key] if is_decode(t)]
+        # An engine without decode rows has its overhead in its compute efficiencies (fitted at 0).
+        parent = engines[key.split("/")[0]].step_overhead_s if "/" in key else pooled if decode else 0.0
+        overhead, bandwidth, cap = fit_decode(decode, parent)
+        engines[key] = Profile(overhead, bandwidth, bandwidth_cap=cap)
         if "/" in key:
             continue  # pool each row once, at its engine level
         for terms, value in zip(decode, implied_bandwidth(decode, overhead), strict=True):
             pooled_bandwidth[terms.weights].append(float(value))
-    return Fit(engines, Profile(0.0, _medians(pooled_bandwidth)))
+    return Fit(engines, Profile(pooled, _medians(pooled_bandwidth)))
 
 
 def fit(rows: list[Terms], decode_compute: bool = True, sequence_cost: bool = True) -> Fit:
@@ -325,7 +379,7 @@ def fit(rows: list[Terms], decode_compute: bool = True, sequence_cost: bool = Tr
 
     def prefill(fitted: Fit) -> Fit:
         return _with_tables(
-            fitted, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, fitted))
+            fitted, "prefill_compute", *_tables(passes, lambda t: _implied_compute(t, fitted), capped=True)
         )
 
     shared = prefill(decode_only)
@@ -341,5 +395,5 @@ def fit(rows: list[Terms], decode_compute: bool = True, sequence_cost: bool = Tr
     def prefill_given_decode(terms: Terms) -> float | None:
         return _implied_prefill(terms, first) if terms.grid is not None else _implied_compute(terms, first)
 
-    split = _with_tables(first, "prefill_compute", *_tables(passes, prefill_given_decode))
+    split = _with_tables(first, "prefill_compute", *_tables(passes, prefill_given_decode, capped=True))
     return _with_tables(split, "decode_compute", *_decode_tables(batched, split))

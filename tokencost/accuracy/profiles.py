@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tokencost.scenario.engine import DEFAULT_KEY, lookup
+from tokencost.scenario.workload import capped_share
 
 LOW, HIGH = 0.02, 0.95  # fitted efficiencies are clipped to this range (fractions of the peak)
 
@@ -36,6 +37,8 @@ class Terms:
     step_memory_s: float = 0.0
     step_comm_s: float = 0.0
     grid_overhead_s: float = 0.0  # throughput rows: the step overhead the grid was computed at
+    peak_bandwidth: float = float("inf")  # one accelerator's datasheet bytes/s (for rate caps)
+    peak_compute: float = float("inf")  # and FLOP/s at the row's compute precision
     batch: float = (
         1.0  # sequences in the decode step at peak (the row's batch; the model's for a closed loop)
     )
@@ -50,6 +53,8 @@ class Profile:
     prefill_compute: dict[str, float] = field(default_factory=dict)
     decode_compute: dict[str, float] = field(default_factory=dict)
     sequence_overhead_s: float | None = None  # seconds per step per sequence beyond the first; None: no rows
+    bandwidth_cap: float | None = None  # bytes/s no accelerator's decode exceeds (fit.rate_cap)
+    compute_cap: float | None = None  # FLOP/s no accelerator's matrix products exceed
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class Fit:
 
     def overhead(self, engine: str, vendor: str = "") -> float:
         chain = self._chain(engine, vendor)
-        return chain[0].step_overhead_s if chain else 0.0
+        return chain[0].step_overhead_s if chain else self.pooled.step_overhead_s
 
     def sequence_overhead(self, engine: str, vendor: str = "") -> float:
         """Seconds per decode step per sequence beyond the first: the most specific profile with
@@ -104,6 +109,21 @@ class Fit:
             if value is not None:
                 chosen["decode_compute"] = value
                 break
+        for cap, table in (("bandwidth_cap", "decode_bandwidth"), ("compute_cap", "prefill_compute")):
+            owner = next((p for p in chain if getattr(p, table)), None)  # the profile _pick read
+            if owner is not None and getattr(owner, cap) is not None:
+                chosen[cap] = getattr(owner, cap)
+        return chosen
+
+    def achieved(self, terms: Terms) -> dict[str, float]:
+        """:meth:`efficiency` for a row, its caps turned into shares of the row's peaks (the
+        model's :func:`~tokencost.scenario.workload.capped_share`)."""
+        chosen = self.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+        bandwidth_cap, compute_cap = chosen.pop("bandwidth_cap", None), chosen.pop("compute_cap", None)
+        chosen["bandwidth"] = capped_share(chosen["bandwidth"], bandwidth_cap, terms.peak_bandwidth)
+        for name in ("compute", "decode_compute"):
+            if name in chosen:
+                chosen[name] = capped_share(chosen[name], compute_cap, terms.peak_compute)
         return chosen
 
 

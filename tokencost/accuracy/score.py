@@ -95,11 +95,14 @@ def _measured_time_s(row: Row) -> float:
 
 def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
     """The row's fitting terms: roofline times at peak, or the throughput grid."""
-    evaluation = evaluate(_scenario(row, PEAK_COMPUTE))
+    scenario = _scenario(row, PEAK_COMPUTE)
+    evaluation = evaluate(scenario)
     if not evaluation.feasible:
         return None
     kind = _kind(row)
     base: dict[str, Any] = dict(
+        peak_bandwidth=float(scenario.hardware.bandwidth),
+        peak_compute=float(scenario.hardware.flops),
         row_id=row.id,
         source=row.source,
         engine=row.engine,
@@ -253,11 +256,9 @@ def _prepare(raw_rows: list[dict[str, str]]) -> tuple[list[Row], list[ft.Terms],
             skipped[raw["id"]] = row
         else:
             rows.append(row)
-    first = {row.id: _terms_or_reason(row, 0.0) for row in rows if _kind(row) != "throughput"}
-    overheads = ft.fit([t for t in first.values() if isinstance(t, ft.Terms)])
     kept, terms = [], []
     for row in rows:
-        item = first.get(row.id) or _terms_or_reason(row, overheads.overhead(row.engine, row.vendor))
+        item = _terms_or_reason(row)
         if isinstance(item, str):
             skipped[row.id] = item
             continue
@@ -269,9 +270,9 @@ def _prepare(raw_rows: list[dict[str, str]]) -> tuple[list[Row], list[ft.Terms],
     return kept, terms, skipped
 
 
-def _terms_or_reason(row: Row, overhead_s: float) -> ft.Terms | str | None:
+def _terms_or_reason(row: Row) -> ft.Terms | str | None:
     try:
-        return terms_of(row, overhead_s)
+        return terms_of(row)
     except TokenCostError as exc:
         return f"scenario rejected: {exc}"
 

@@ -355,7 +355,7 @@ def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: fl
         compute = step.compute_s + rate * iteration * pre.compute_s
         memory = step.memory_s + chunk.memory_s - empty.memory_s
         comm = step.comm_s + chunk.comm_s
-        fixed = dep.step_overhead_s + serving.sequence_fixed_s(dep, seen)  # + (B − 1)·s
+        fixed = serving.decode_fixed_s(dep, seen)  # the decode step's: a speculation round's once
         iteration = np.maximum(compute, memory) + comm + fixed
         batch = np.minimum(rate * iteration * max(steps, 1.0), cap)
     seen = np.minimum(1.0 + batch, cap)

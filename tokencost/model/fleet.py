@@ -46,15 +46,18 @@ class Targets(NamedTuple):
 
 
 def meets(point: op.OperatingPoint, targets: Targets, index: int | None = 0) -> Any:
-    """Both targets met at the percentile by the point at ``index``; ``index=None``: at every
-    entry (a column of bools; a target of NaN is none)."""
+    """Both targets met at the percentile by the point at ``index`` (a point of floats: its
+    numbers); ``index=None``: at every entry (a column of bools; a target of NaN is none)."""
     if index is None:
         ttft, tpot = (np.asarray(np.nan if t is None else t, dtype=float) for t in targets[:2])
         with np.errstate(invalid="ignore"):
             return (np.isnan(ttft) | (point.ttft_p_s <= ttft)) & (np.isnan(tpot) | (point.tpot_p_s <= tpot))
+    ttft, tpot = point.ttft_p_s, point.tpot_p_s
+    if type(ttft) is not float or type(tpot) is not float:  # floats: op.fixed_batch_floats
+        ttft, tpot = ttft[index], tpot[index]
     return bool(
-        (targets.ttft_s is None or point.ttft_p_s[index] <= targets.ttft_s)
-        and (targets.tpot_s is None or point.tpot_p_s[index] <= targets.tpot_s)
+        (targets.ttft_s is None or ttft <= targets.ttft_s)
+        and (targets.tpot_s is None or tpot <= targets.tpot_s)
     )
 
 

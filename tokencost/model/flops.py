@@ -117,9 +117,9 @@ def decode_step_flops(
     ``B·[2·N_lin + a·(c + 1)]`` — the forward pass of one token, whose query attends to the c
     cached keys and its own (kipply 2022, "Transformer Inference Arithmetic": 2·N per token).
     """
-    linear, per_key, context, count = as_floats(
-        (linear_params, attention_flops_per_key, context_tokens, batch)
-    )
+    linear, per_key, context, count = linear_params, attention_flops_per_key, context_tokens, batch
+    if not (type(linear) is type(per_key) is type(context) is type(count) is float):  # else no call
+        linear, per_key, context, count = as_floats((linear, per_key, context, count))
     per_token = 2.0 * linear + per_key * (context + 1.0)  # type: ignore[operator]
     return count * per_token  # type: ignore[no-any-return,operator]
 
@@ -130,7 +130,8 @@ def decode_steps(output_tokens: ArrayLike) -> np.ndarray:
     Prefill produces the first output token (its logits come from the last prompt position);
     each later token is one decode step. TTFT therefore holds prefill, and TPOT the steps.
     """
-    return maximum(as_float(output_tokens) - 1.0, 0.0)  # type: ignore[no-any-return]
+    count = output_tokens if type(output_tokens) is float else as_float(output_tokens)  # a float: no call
+    return maximum(count - 1.0, 0.0)  # type: ignore[no-any-return]
 
 
 def decode_key_count(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np.ndarray:

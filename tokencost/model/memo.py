@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 _T = TypeVar("_T")
+_O = TypeVar("_O", bound="HasMemo")
 MEMO_ENTRIES = 4096  # results kept per deployment before its memo starts afresh (bounds memory)
 MEMO_ARRAY_SIZE = 1024  # arrays up to this many elements are keyed by their bytes
 _EXACT_INT = 2**53  # ints up to this size convert to a float exactly
@@ -116,33 +117,54 @@ def _freeze(result: Any) -> None:
 def memoized(owner: HasMemo, name: str, arguments: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
     """``compute()``, remembered on ``owner`` under ``name`` and ``arguments`` (computed every
     time when the arguments have no key: :func:`key_of`)."""
+    key = _key(owner, name, arguments)
+    if key is None:
+        return compute()
+    found = owner.memo.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    return _remember(owner.memo, key, compute())
+
+
+def remembered(owner: _O, name: str, compute: Callable[..., _T], *arguments: Any) -> _T:
+    """``compute(owner, *arguments)``, remembered as :func:`memoized` does (the same key, so the
+    same entry), without a closure built on every call: the step functions' calls, most of which
+    find their result."""
     for value in arguments:  # Python floats and ints (the scalar path's arguments) are their own key
         if type(value) is not float and type(value) is not int:
+            key = _key(owner, name, arguments)
+            if key is None:
+                return compute(owner, *arguments)
             break
     else:
         key = (name, *arguments)
-        found = owner.memo.get(key)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        return _remember(owner.memo, key, compute)
+    found = owner.memo.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    return _remember(owner.memo, key, compute(owner, *arguments))
+
+
+def _key(owner: HasMemo, name: str, arguments: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The memo's key of ``name`` at ``arguments``: Python floats and ints as they are, arrays as
+    :func:`key_of` keys them (of any size on an owner whose ``memo_any_size`` is true); None: none."""
+    for value in arguments:
+        if type(value) is not float and type(value) is not int:
+            break
+    else:
+        return (name, *arguments)
     parts = key_of(*arguments)
     if parts is None and getattr(owner, "memo_any_size", False):
         parts = key_of(*arguments, limit=math.inf)
-    if parts is None:
-        return compute()
-    memo, key = owner.memo, (name, *parts)
-    found = memo.get(key)
-    if found is None:
-        return _remember(memo, key, compute)
-    return found  # type: ignore[no-any-return]
+    return None if parts is None else (name, *parts)
 
 
-def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
-    """``compute()``, kept in ``memo`` under ``key`` (read-only; the memo starts afresh when full)."""
+def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], found: _T) -> _T:
+    """``found`` kept in ``memo`` under ``key`` (read-only; the memo starts afresh when full)."""
     if len(memo) >= MEMO_ENTRIES:
         memo.clear()
-    found = memo[key] = compute()
-    _freeze(found)
+    memo[key] = found
+    if type(found) is not float:  # a float is immutable: nothing to freeze
+        _freeze(found)
     return found
 
 

@@ -70,7 +70,9 @@ def decode_step_bytes(
 
     Llama-2-7B fp16, B=1, c=576: ``13.2e9 + 577·524,288 = 13.5e9`` bytes.
     """
-    context, count, kv_bytes, weights = as_floats((context_tokens, batch, kv_bytes_per_token, weight_bytes))
+    context, count, kv_bytes, weights = context_tokens, batch, kv_bytes_per_token, weight_bytes
+    if not (type(context) is type(count) is type(kv_bytes) is type(weights) is float):  # else no call
+        context, count, kv_bytes, weights = as_floats((context, count, kv_bytes, weights))
     return weights + count * (context + 1.0) * kv_bytes  # type: ignore[no-any-return]
 
 

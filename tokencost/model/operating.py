@@ -8,6 +8,8 @@ batching (below); :func:`fixed_batch` holds a replica at a given batch (a benchm
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -36,6 +38,7 @@ __all__ = [
     "capacity_tpot_s",
     "continuous",
     "fixed_batch",
+    "fixed_batch_floats",
     "prompt_prefill",
     "solve",
     "static",
@@ -89,16 +92,7 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
     """A replica held at exactly B sequences (a benchmark at fixed batch or concurrency with no
     think time): throughput is the capacity at B, TTFT the prefill pass of one request (or of
     the whole batch under static batching), no queue."""
-    capacity = capacity_requests_per_s(dep, batch, traffic)
-    tpot = capacity_tpot_s(dep, batch, traffic)
-    single = prompt_prefill(dep, traffic).time_s  # one prompt's pass
-    static = traffic.batching == "static"
-    ttft = as_result(prompt_prefill(dep, traffic, batch).time_s if static else single)
-    steps = scalar(fl.decode_steps(traffic.output_tokens))
-    decode_s = tpot * steps
-    prefill_busy = capacity * scalar(single)
-    if static:
-        prefill_busy = ttft / (ttft + decode_time_on_grid(dep, traffic, np.asarray(batch, dtype=float)))
+    capacity, batch, tpot, decode_s, ttft, prefill_busy = _held(dep, batch, traffic)
     if _is_number(capacity) and _is_number(prefill_busy) and _is_number(batch):
         # One configuration: every field's one entry from one array (x·1.0 is x, as below).
         rows = np.array(
@@ -122,6 +116,34 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
         capacity * one,
         batch * one,  # held at B: every step runs the whole batch
     )
+
+
+def fixed_batch_floats(
+    dep: Deployment, batch: float, traffic: Traffic, capacity: float | None = None
+) -> OperatingPoint:
+    """:func:`fixed_batch` of one configuration with each field the Python float (``saturated``
+    the bool) its one-entry array holds, the same numbers without building arrays that the caller
+    reads back (an evaluation of one scenario); ``capacity``: the replica's
+    :func:`capacity_requests_per_s` at B, when the caller has it."""
+    held, batch, tpot, decode_s, ttft, prefill_busy = _held(dep, batch, traffic, capacity)
+    fields = (held, batch, tpot, decode_s, ttft, 0.0, ttft, tpot, 1.0, prefill_busy, False, held, batch)
+    return OperatingPoint._make([value if type(value) is bool else float(value) for value in fields])
+
+
+def _held(dep: Deployment, batch: float, traffic: Traffic, capacity: Any = None) -> tuple[Any, ...]:
+    """Capacity, batch, TPOT, decode seconds, TTFT and prefill's busy share of a replica held at B."""
+    if capacity is None:
+        capacity = capacity_requests_per_s(dep, batch, traffic)
+    tpot = capacity_tpot_s(dep, batch, traffic)
+    single = prompt_prefill(dep, traffic).time_s  # one prompt's pass
+    static = traffic.batching == "static"
+    ttft = as_result(prompt_prefill(dep, traffic, batch).time_s if static else single)
+    steps = scalar(fl.decode_steps(traffic.output_tokens))
+    decode_s = tpot * steps
+    prefill_busy = capacity * scalar(single)
+    if static:
+        prefill_busy = ttft / (ttft + decode_time_on_grid(dep, traffic, np.asarray(batch, dtype=float)))
+    return capacity, batch, tpot, decode_s, ttft, prefill_busy
 
 
 def _is_number(value: ArrayLike) -> bool:

@@ -60,24 +60,48 @@ def _volume_factor(ranks: float, algorithm: str) -> float:
     return ranks - 1.0 if algorithm == "one_shot" else 2.0 * (ranks - 1.0) / ranks
 
 
-def _one_all_reduce_s(
-    message: float, ranks: float, rate: float, latency: float, hop: float, algorithm: str
-) -> float:
-    """:func:`all_reduce_time_s` on plain floats (no numpy: called per step)."""
-    if ranks <= 1.0:
-        return 0.0
-    spread = 2.0 * (ranks - 1.0) / ranks * message / rate  # ring and two-shot bytes
-    if algorithm == "ring":
-        return latency + 2.0 * (ranks - 1.0) * hop + spread
-    if algorithm == "auto":
-        ring = latency + 2.0 * (ranks - 1.0) * hop + spread
-        one_shot = latency + hop + (ranks - 1.0) * message / rate
-        return min(ring, one_shot, latency + 2.0 * hop + spread)
-    alpha = latency + all_reduce_hops(ranks, algorithm) * hop
-    return alpha + _volume_factor(ranks, algorithm) * message / rate
+def all_reduce_alpha_beta_s(latency: Any, hops: Any, hop: Any, transfer_s: Any) -> Any:
+    """``α₀ + h·α_hop + f·S/(β·η)``, the one formula of every algorithm (:func:`all_reduce_time_s`):
+    the start-up, ``hops`` link hops of ``hop`` seconds each, and ``transfer_s``, the bytes' time
+    (:func:`all_reduce_transfer_s`). Floats give a float, arrays broadcast."""
+    return latency + hops * hop + transfer_s
+
+
+def all_reduce_transfer_s(volume: Any, message: Any, rate: Any) -> Any:
+    """``f·S/(β·η)``: ``volume`` bytes per byte of an ``S``-byte message over links of ``rate``
+    (``β·η``) bytes per second (:func:`_volume_factor`); shared by the algorithms of one ``f``."""
+    return volume * message / rate
 
 
 _AUTO = ("ring", "one_shot", "two_shot")
+
+
+@functools.lru_cache(maxsize=256)
+def _factors(ranks: float, algorithm: str) -> tuple[tuple[float, float], ...]:
+    """``(h(n), f(n))`` of each algorithm ``algorithm`` stands for over n > 1 ranks (``auto``:
+    ring, one-shot and two-shot): :func:`all_reduce_hops` and :func:`_volume_factor`, the same
+    for every message (kept: a pass asks for them at every step)."""
+    names = _AUTO if algorithm == "auto" else (algorithm,)
+    return tuple((all_reduce_hops(ranks, name), _volume_factor(ranks, name)) for name in names)
+
+
+def _one_all_reduce_s(
+    message: float, ranks: float, rate: float, latency: float, hop: float, algorithm: str
+) -> float:
+    """:func:`all_reduce_time_s` on plain floats (no numpy: called per step); ``auto`` the least
+    of its algorithms' times."""
+    if ranks <= 1.0:
+        return 0.0
+    factors = _factors(ranks, algorithm)
+    hops, volume = factors[0]
+    best: float = all_reduce_alpha_beta_s(latency, hops, hop, all_reduce_transfer_s(volume, message, rate))
+    if len(factors) == 1:
+        return best
+    times = [
+        all_reduce_alpha_beta_s(latency, hops, hop, all_reduce_transfer_s(volume, message, rate))
+        for hops, volume in factors[1:]
+    ]
+    return min(best, *times)
 
 
 def all_reduce_time_s(
@@ -89,7 +113,8 @@ def all_reduce_time_s(
     hop_latency_s: ArrayLike = 0.0,
     algorithm: str = "ring",
 ) -> np.ndarray | float:
-    """Seconds for one all-reduce of ``S`` bytes over ``n`` ranks: ``α(n) + f(n)·S/(β·η)``.
+    """Seconds for one all-reduce of ``S`` bytes over ``n`` ranks: ``α(n) + f(n)·S/(β·η)``
+    (:func:`all_reduce_alpha_beta_s`, for every algorithm and every shape of argument).
 
     ``α(n) = α₀ + h(n)·α_hop``: a fixed start-up ``α₀`` (``latency_s``: launch and
     synchronisation) plus ``h(n)`` link hops of ``α_hop`` each (:func:`all_reduce_hops`). NCCL's
@@ -110,33 +135,37 @@ def all_reduce_time_s(
     names = _AUTO if algorithm == "auto" else (algorithm,)
     if is_scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
         link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
-        return _one_rank_count_s(message, float(ranks), names, *link)  # type: ignore[arg-type]
+        return _one_rank_count_s(message, float(ranks), algorithm, *link)  # type: ignore[arg-type]
     ranks_ = np.asarray(ranks, dtype=float)
     rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
     latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
     times = [
-        latency + _hops_array(ranks_, name) * hop + _volume_array(ranks_, name) * message / rate
+        all_reduce_alpha_beta_s(
+            latency,
+            _hops_array(ranks_, name),
+            hop,
+            all_reduce_transfer_s(_volume_array(ranks_, name), message, rate),
+        )
         for name in names
     ]
     best = functools.reduce(np.minimum, times)
     return np.where(ranks_ > 1.0, best, 0.0)
 
 
-def _one_rank_count_s(message: np.ndarray, ranks: float, names: tuple[str, ...], *link: float) -> np.ndarray:
+def _one_rank_count_s(message: np.ndarray, ranks: float, algorithm: str, *link: float) -> np.ndarray:
     """:func:`all_reduce_time_s` of arrays of messages over one rank count (> 1) and a scalar
-    link: each algorithm's factors as the floats that _hops_array and _volume_array hold for it,
-    the link as Python floats (the same IEEE operations as on 0-d arrays), and the bytes' term
-    ``f·S/(β·η)`` once per distinct factor (ring and two-shot share theirs)."""
+    link: each algorithm's factors as the floats that _hops_array and _volume_array hold for it
+    (:func:`_factors`), the link as Python floats (the same IEEE operations as on 0-d arrays),
+    and the bytes' term once per distinct factor (ring and two-shot share theirs)."""
     link_bytes_per_s, efficiency, latency_s, hop_latency_s = link
     rate = float(link_bytes_per_s) * float(efficiency)
     latency, hop = float(latency_s), float(hop_latency_s)
     spread: dict[float, Any] = {}
     times = []
-    for name in names:
-        volume = _volume_factor(ranks, name)
+    for hops, volume in _factors(ranks, algorithm):
         if volume not in spread:
-            spread[volume] = volume * message / rate
-        times.append(latency + all_reduce_hops(ranks, name) * hop + spread[volume])
+            spread[volume] = all_reduce_transfer_s(volume, message, rate)
+        times.append(all_reduce_alpha_beta_s(latency, hops, hop, spread[volume]))
     return np.asarray(functools.reduce(np.minimum, times), dtype=float)
 
 
@@ -194,12 +223,13 @@ def tensor_parallel_comm_time_s(
     """
     link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
     numbers = (layers, tokens, d_model, activation_bytes, tensor, *link)
-    if all_float(numbers) or is_scalar(*numbers):
-        message = float(tokens) * float(d_model) * float(activation_bytes)  # type: ignore[arg-type]
-        rate = float(link_bytes_per_s) * float(efficiency)  # type: ignore[arg-type]
-        alphas = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
-        one = _one_all_reduce_s(message, float(tensor), rate, *alphas, algorithm)  # type: ignore[arg-type]
-        return ALL_REDUCES_PER_LAYER * float(layers) * one  # type: ignore[arg-type]
+    plain = all_float(numbers)  # a deployment's floats: no conversion
+    if plain or is_scalar(*numbers):
+        floats: Any = numbers if plain else [float(value) for value in numbers]  # type: ignore[arg-type]
+        count, count_tokens, width, element, ranks, bandwidth, share, latency, hop = floats
+        message = count_tokens * width * element
+        one = _one_all_reduce_s(message, ranks, bandwidth * share, latency, hop, algorithm)
+        return ALL_REDUCES_PER_LAYER * count * one  # type: ignore[no-any-return]
     volume = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
     per_reduce = all_reduce_time_s(volume, tensor, *link, algorithm)
     return ALL_REDUCES_PER_LAYER * np.asarray(layers, dtype=float) * per_reduce

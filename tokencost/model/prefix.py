@@ -32,7 +32,7 @@ import numpy.typing as npt
 from tokencost.model import memory as mem
 from tokencost.model import roofline as rl
 from tokencost.model import serving
-from tokencost.model.memo import as_float, as_result, is_scalar, memoized
+from tokencost.model.memo import as_float, as_result, is_scalar, maximum, remembered
 from tokencost.model.serving import Deployment, PhaseTerms
 
 ArrayLike = npt.ArrayLike
@@ -43,8 +43,7 @@ def prefill_cached(
 ) -> PhaseTerms:
     """Prefill B prompts of P tokens whose first C are cached: FLOP, bytes and seconds (module
     docstring). ``cached_tokens = 0`` gives :func:`tokencost.model.serving.prefill`."""
-    arguments = (prompt_tokens, cached_tokens, batch)
-    return memoized(dep, "prefill_cached", arguments, lambda: _prefill_cached(dep, *arguments))
+    return remembered(dep, "prefill_cached", _prefill_cached, prompt_tokens, cached_tokens, batch)
 
 
 def _prefill_cached(
@@ -91,7 +90,7 @@ def max_batch_shared(dep: Deployment, context_tokens: ArrayLike, shared_tokens: 
     """Most sequences of c tokens that fit when their first ``shared_tokens`` are one shared
     prefix held once: the prefix's KV joins the weights, each sequence holds ``c − shared``."""
     shared = as_float(shared_tokens)
-    own = np.maximum(as_float(context_tokens) - shared, 1.0)
+    own = maximum(as_float(context_tokens) - shared, 1.0)  # floats: a float (np.maximum's choice)
     return mem.max_batch_that_fits(
         memory_bytes=serving.replica_memory_bytes(dep),
         reserve_fraction=dep.memory_reserve_fraction,

@@ -22,16 +22,20 @@ BOUND_NAMES = ("compute", "memory", "interconnect")
 
 def compute_time_s(flops: ArrayLike, peak_flop_per_s: ArrayLike, efficiency: ArrayLike) -> np.ndarray:
     """Seconds to do ``flops`` at ``peak_flop_per_s × efficiency``."""
-    work, peak, share = as_floats((flops, peak_flop_per_s, efficiency))
-    return work / (peak * share)  # type: ignore[no-any-return]
+    work, peak, share = flops, peak_flop_per_s, efficiency
+    if not (type(work) is type(peak) is type(share) is float):  # else no call
+        work, peak, share = as_floats((work, peak, share))
+    return work / (peak * share)  # type: ignore[no-any-return,operator]
 
 
 def memory_time_s(
     bytes_moved: ArrayLike, bandwidth_bytes_per_s: ArrayLike, efficiency: ArrayLike
 ) -> np.ndarray:
     """Seconds to stream ``bytes_moved`` at ``bandwidth × efficiency``."""
-    moved, bandwidth, share = as_floats((bytes_moved, bandwidth_bytes_per_s, efficiency))
-    return moved / (bandwidth * share)  # type: ignore[no-any-return]
+    moved, bandwidth, share = bytes_moved, bandwidth_bytes_per_s, efficiency
+    if not (type(moved) is type(bandwidth) is type(share) is float):  # else no call
+        moved, bandwidth, share = as_floats((moved, bandwidth, share))
+    return moved / (bandwidth * share)  # type: ignore[no-any-return,operator]
 
 
 def roofline_time_s(

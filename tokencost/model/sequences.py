@@ -82,7 +82,9 @@ def _nonzero(per_sequence: Any) -> bool:
 def decode_fixed_s(dep: Deployment, batch: ArrayLike) -> Any:
     """Fixed seconds per output token of a decode step of B sequences: :func:`decode_overhead_s`
     plus :func:`sequence_fixed_s`. At s = 0 this is :func:`decode_overhead_s` itself."""
-    overhead = decode_overhead_s(dep)
+    overhead = dep.step_overhead_s if dep.speculation is None else None  # a float: no call
+    if type(overhead) is not float:
+        overhead = decode_overhead_s(dep)
     per_sequence = dep.sequence_overhead_s
     if (per_sequence == 0.0) if type(per_sequence) is float else not _nonzero(per_sequence):
         return overhead

@@ -35,7 +35,10 @@ from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
-from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized
+from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized, remembered
+from tokencost.model.routed import imbalance_flops as _imbalance_flops
+from tokencost.model.routed import is_dense as _is_dense
+from tokencost.model.routed import weight_bytes_read as weight_bytes_read  # re-exported
 from tokencost.model.sequences import decode_fixed_s as decode_fixed_s  # re-exported
 from tokencost.model.sequences import decode_overhead_s as decode_overhead_s  # re-exported
 from tokencost.model.sequences import sequence_fixed_s as sequence_fixed_s  # re-exported
@@ -80,74 +83,6 @@ def one_entry_terms(terms: PhaseTerms) -> PhaseTerms:
     return PhaseTerms._make([np.array([value], dtype=float) for value in terms])
 
 
-def _is_dense(dep: Deployment) -> bool:
-    """No routed experts (E ≤ k): the weights read and the imbalance do not depend on the tokens.
-    A struct-of-arrays deployment (one entry per configuration) is dense when all its entries are."""
-    if isinstance(dep.experts, np.ndarray):
-        return not bool(np.any(dep.experts > dep.experts_per_token))
-    return not dep.experts > dep.experts_per_token
-
-
-_DENSE_READ, _DENSE_IMBALANCE = ("weight_bytes_read",), ("imbalance_flops",)
-
-
-def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    """Weight bytes one forward pass over T tokens reads (MoE: the experts they touch)."""
-    found = dep.memo.get(_DENSE_READ)  # a dense model's, once remembered (the memo's key of no arguments)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    if _is_dense(dep):  # every weight, whatever the tokens
-        return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
-    return memoized(dep, "weight_bytes_read", (tokens,), lambda: _weight_bytes_read(dep, tokens))
-
-
-def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    if isinstance(dep.params, np.ndarray):  # a struct of arrays: the token-free terms once per deployment
-        split = memoized(dep, "moe_split", (), lambda: mem.moe_split(*_moe_params(dep)))
-        return mem.moe_params_read(split, tokens) * dep.weight_bytes_per_param  # type: ignore[no-any-return]
-    params, active, experts, chosen = _moe_params(dep)
-    read = mem.moe_weight_params_read(
-        params=params, active_params=active, experts=experts, experts_per_token=chosen, tokens=tokens
-    )
-    return read * dep.weight_bytes_per_param
-
-
-def _moe_params(dep: Deployment) -> tuple[Any, Any, Any, Any]:
-    """What :func:`tokencost.model.memory.moe_weight_params_read` reads of a deployment."""
-    return (
-        dep.params - dep.embedding_params,
-        dep.active_params - dep.embedding_params,
-        dep.experts,
-        dep.experts_per_token,
-    )
-
-
-def _imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    """Extra FLOP-equivalent of waiting for the busiest expert rank in a pass over T tokens."""
-    found = dep.memo.get(_DENSE_IMBALANCE)  # as weight_bytes_read
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    if _is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
-        return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
-    return memoized(dep, "imbalance_flops", (tokens,), lambda: _routed_imbalance_flops(dep, tokens))
-
-
-def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    routed = (
-        memoized(dep, "routed_params", (), lambda: _routed_params(dep))  # a struct of arrays: once
-        if isinstance(dep.params, np.ndarray)
-        else _routed_params(dep)
-    )
-    routed_flops = 2.0 * as_float(tokens) * routed
-    return par.expert_imbalance_extra_flops(routed_flops, dep.expert, dep.expert_imbalance_ratio)
-
-
-def _routed_params(dep: Deployment) -> np.ndarray:
-    return par.routed_expert_params_per_token(
-        dep.params, dep.active_params, dep.experts, dep.experts_per_token
-    )
-
-
 def _terms(
     dep: Deployment,
     flops: np.ndarray,
@@ -168,34 +103,54 @@ def _terms(
         bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
     )
     fixed = dep.step_overhead_s if fixed_s is None else fixed_s
+    if type(compute) is float and type(memory) is float and type(comm_s) is float and type(fixed) is float:
+        time = rl.roofline_time_scalar_s(compute, memory, comm_s, fixed)  # the floats' twin, tested equal
+        return _new_terms(PhaseTerms, (flops, bytes_moved, compute, memory, comm_s, time))
     time = rl.roofline_time_s(compute, memory, comm_s, fixed)
     return PhaseTerms(
         flops, bytes_moved, compute, memory, comm_s if type(comm_s) is float else as_float(comm_s), time
     )
 
 
+_new_terms = tuple.__new__  # PhaseTerms of six values without its generated __new__ (one call fewer)
+
+
 def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     """Tensor-parallel all-reduces plus pipeline hops for a pass over T tokens per micro-batch."""
-    return memoized(dep, "comm_s", (tokens,), lambda: _comm_time_s(dep, tokens))
+    return remembered(dep, "comm_s", _comm_time_s, tokens)
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
-    common = dep.link
-    if isinstance(dep.expert, np.ndarray):  # a struct of arrays: one entry per configuration
+    if type(dep.expert) is not float and isinstance(dep.expert, np.ndarray):  # a struct of arrays
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
         expert_layers = dep.moe_layers if dep.expert > 1.0 else 0.0
     hop, algorithm = dep.interconnect_hop_latency_s, dep.all_reduce_algorithm
+    # the link's numbers as keywords, not unpacked from a dict (``**``: twice the call's cost)
+    width, element, rate = dep.d_model, dep.activation_bytes, dep.interconnect_bytes_per_s
+    share, latency = dep.interconnect_efficiency, dep.interconnect_latency_s
     reduce = par.tensor_parallel_comm_time_s(
         layers=dep.layers - expert_layers,
         tokens=tokens,
         tensor=dep.tensor,
         hop_latency_s=hop,
         algorithm=algorithm,
-        **common,
+        d_model=width,
+        activation_bytes=element,
+        link_bytes_per_s=rate,
+        efficiency=share,
+        latency_s=latency,
     )
-    hops = par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **common)
-    if not np.any(expert_layers) if isinstance(expert_layers, np.ndarray) else not expert_layers:
+    hops = par.pipeline_hop_time_s(
+        tokens=tokens,
+        pipeline=dep.pipeline,
+        d_model=width,
+        activation_bytes=element,
+        link_bytes_per_s=rate,
+        efficiency=share,
+        latency_s=latency,
+    )
+    if not expert_layers if type(expert_layers) is float else not np.any(expert_layers):
         total = reduce + hops
         return total if type(total) is float else as_float(total)  # type: ignore[return-value]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
@@ -208,7 +163,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         experts_per_token=dep.experts_per_token,
         expert=dep.expert,
         imbalance_ratio=dep.expert_imbalance_ratio,
-        **common,
+        **dep.link,
     )
     return np.asarray(reduce + hops + expert_layers * (attention + shared_expert) + exchange, dtype=float)
 
@@ -261,7 +216,7 @@ def prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike = 1.0) -
         return memoized(
             dep, "prefill", (prompt_tokens, batch), lambda: one_entry_terms(prefill(dep, prompt_tokens, one))
         )
-    return memoized(dep, "prefill", (prompt_tokens, batch), lambda: _prefill(dep, prompt_tokens, batch))
+    return remembered(dep, "prefill", _prefill, prompt_tokens, batch)
 
 
 def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
@@ -273,32 +228,36 @@ def _prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> Pha
     return _together([(1.0, target), (1.0, drafted)], dep.step_overhead_s, 1.0, draft.step_overhead_s)
 
 
-def _decode_pass(
+def _decode_passes(
     dep: Deployment,
     micro: ArrayLike,
-    context_tokens: ArrayLike,
+    contexts: tuple[ArrayLike, ...],
     positions: float,
     fixed_s: ArrayLike | None = None,
-) -> PhaseTerms:
-    """One pass of the served model over ``positions`` new tokens for each of B/p sequences
-    (``fixed_s``: its fixed seconds, default the step overhead)."""
+) -> list[PhaseTerms]:
+    """One pass of the served model over ``positions`` new tokens for each of B/p sequences, at
+    each of ``contexts`` (``fixed_s``: its fixed seconds, default the step overhead). The weights
+    read and the communication depend on the tokens alone: computed once for every context."""
     tokens = (micro if type(micro) is float else as_float(micro)) * positions
     offset = 0.0 if positions == 1.0 else float(spec.verify_mean_context_offset(positions - 1.0))  # k/2 = 0
-    context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
-    flops = fl.decode_step_flops(
-        linear_params=dep.linear_params,
-        attention_flops_per_key=dep.attention_flops_per_key,
-        context_tokens=context + offset,
-        batch=tokens,
-    )
-    bytes_moved = mem.decode_step_bytes(  # W + B·(c + positions)·kv: each cached entry read once
-        weight_bytes=weight_bytes_read(dep, tokens),
-        kv_bytes_per_token=dep.target_kv_bytes_per_token,
-        context_tokens=context + (positions - 1.0),
-        batch=micro,
-    )
-    comm = _comm_s(dep, tokens)
-    return _terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s)
+    weights, comm = weight_bytes_read(dep, tokens), _comm_s(dep, tokens)
+    passes = []
+    for context_tokens in contexts:
+        context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
+        flops = fl.decode_step_flops(
+            linear_params=dep.linear_params,
+            attention_flops_per_key=dep.attention_flops_per_key,
+            context_tokens=context + offset,
+            batch=tokens,
+        )
+        bytes_moved = mem.decode_step_bytes(  # W + B·(c + positions)·kv: each cached entry read once
+            weight_bytes=weights,
+            kv_bytes_per_token=dep.target_kv_bytes_per_token,
+            context_tokens=context + (positions - 1.0),
+            batch=micro,
+        )
+        passes.append(_terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s))
+    return passes
 
 
 def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
@@ -317,19 +276,28 @@ def decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) ->
         return memoized(
             dep, "decode_step", arguments, lambda: one_entry_terms(decode_step(dep, one, context_tokens))
         )
-    return memoized(dep, "decode_step", arguments, lambda: _decode_step(dep, batch, context_tokens))
+    return remembered(dep, "decode_step", _decode_step, batch, context_tokens)
 
 
 def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> PhaseTerms:
+    return _decode_steps(dep, batch, (context_tokens,))[0]
+
+
+def _decode_steps(dep: Deployment, batch: ArrayLike, contexts: tuple[ArrayLike, ...]) -> list[PhaseTerms]:
+    """:func:`decode_step` of one batch at each of ``contexts`` (its passes' terms that do not
+    depend on the context computed once)."""
     micro = (batch if type(batch) is float else as_float(batch)) / dep.pipeline
     speculation = dep.speculation
     if speculation is None:
-        return _decode_pass(dep, micro, context_tokens, 1.0, decode_fixed_s(dep, batch))
-    verify = _decode_pass(dep, micro, context_tokens, float(spec.verify_positions(speculation.draft_tokens)))
-    parts = [(1.0, verify)]
-    if speculation.draft is not None:
-        parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
-    return _together(parts, decode_fixed_s(dep, batch), speculation.tokens_per_pass)
+        return _decode_passes(dep, micro, contexts, 1.0, decode_fixed_s(dep, batch))
+    verifies = _decode_passes(dep, micro, contexts, float(spec.verify_positions(speculation.draft_tokens)))
+    fixed, rounds = decode_fixed_s(dep, batch), []
+    for context_tokens, verify in zip(contexts, verifies, strict=True):
+        parts = [(1.0, verify)]
+        if speculation.draft is not None:
+            parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
+        rounds.append(_together(parts, fixed, speculation.tokens_per_pass))
+    return rounds
 
 
 def speculative_speedup(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> np.ndarray:
@@ -355,14 +323,16 @@ def decode_total_time_s(
             return np.array([decode_total_time_s(dep, one, input_tokens, output_tokens)], dtype=float)
 
         return memoized(dep, "decode_total_time_s", arguments, lifted)
-    return memoized(dep, "decode_total_time_s", arguments, lambda: _decode_total_time_s(dep, *arguments))
+    return remembered(dep, "decode_total_time_s", _decode_total_time_s, *arguments)
 
 
 def _decode_total_time_s(
     dep: Deployment, batch: ArrayLike, input_tokens: ArrayLike, output_tokens: ArrayLike
 ) -> np.ndarray:
-    at_zero = decode_step(dep, batch, 0.0)
-    at_one = decode_step(dep, batch, 1.0)
+    if type(batch) is not float and one_entry(dep, batch) is not None:  # decode_step's floats' path
+        at_zero, at_one = decode_step(dep, batch, 0.0), decode_step(dep, batch, 1.0)
+    else:  # the two steps' shared terms once (not remembered: a response's total is)
+        at_zero, at_one = _decode_steps(dep, batch, (0.0, 1.0))
     steps = fl.decode_steps(output_tokens)
     slowest = rl.sum_of_affine_max(
         at_zero.compute_s,

@@ -89,6 +89,8 @@ class OperatingPoint(NamedTuple):
 def scalar(value: ArrayLike) -> float | np.ndarray:
     """``float(value)`` for one number; an array (a traffic of one entry per configuration,
     :mod:`tokencost.vectorised`) as a float array."""
+    if type(value) is float:  # a Python float, the common case: as it is (float(x) is x)
+        return value
     if isinstance(value, (int, float)):  # a number (np.ndim would make it an array to ask)
         return float(value)
     return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)  # type: ignore[arg-type]

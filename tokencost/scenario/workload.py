@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, overload
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -13,11 +13,17 @@ from tokencost.scenario.conversation import ConversationSpec, PrefixCacheSpec
 from tokencost.scenario.fields import (
     _FROZEN,
     HIGH_EFFICIENCY_FRACTION,
+    MAX_BYTES_PER_S,
+    MAX_FLOP_PER_S,
     MAX_RATE_PER_S,
     MAX_SECONDS,
     MAX_USERS,
+    MIN_BYTES_PER_S,
+    MIN_FLOP_PER_S,
     MIN_RATE_PER_S,
+    BytesPerS,
     Count,
+    FlopPerS,
     Integer,
     Seconds,
 )
@@ -153,6 +159,12 @@ class SloSpec(BaseModel):
     percentile: float = Field(99.0, gt=0, le=100, description="Percentile the simulator checks.")
 
 
+def capped_share(fraction: float, cap: float | None, peak: float) -> float:
+    """The share of ``peak`` reached at ``fraction`` of it under an absolute rate ``cap`` (none:
+    the fraction): ``min(fraction, cap / peak)``."""
+    return fraction if cap is None else min(fraction, float(cap) / float(peak))
+
+
 def _default_efficiency(name: str) -> float:
     return float(calibration()["defaults"][name])
 
@@ -216,6 +228,41 @@ class EfficiencySpec(BaseModel):
         "https://blog.vllm.ai/2024/09/05/perf-update.html; ROCm/vllm MI300X decode steps, "
         "tokencost/data/MEASUREMENTS.md); 0 = none. A speculative round pays it once.",
     )
+
+    bandwidth_cap: BytesPerS | None = Field(
+        None,
+        ge=MIN_BYTES_PER_S,
+        le=MAX_BYTES_PER_S,
+        description="Most memory bandwidth the engine reaches on one accelerator, bytes/s, whatever "
+        "the datasheet: the achieved rate is min(bandwidth x peak, this). Software tuned for one "
+        "class of device can reach an absolute rate rather than a share of a faster one's peak: "
+        "fitted on the llama.cpp CUDA rows of the GPU-Benchmarks-on-LLM-Inference README "
+        "(2024-05-12), 1.14e12 on an A100 SXM or H100 PCIe (2.0e12 datasheets) where its RTX and "
+        "L40S rows reach 0.87-0.92 of theirs, 3 ms per step beside (tokencost/data/MEASUREMENTS.md, "
+        "2026-12-02); "
+        "null: none.",
+    )
+    compute_cap: FlopPerS | None = Field(
+        None,
+        ge=MIN_FLOP_PER_S,
+        le=MAX_FLOP_PER_S,
+        description="Most FLOP/s the engine's matrix products reach on one accelerator, whatever the "
+        "datasheet: the achieved rate is min(compute x peak, this), prefill and decode alike "
+        "(fitted: TensorRT-LLM fp8 on B200/GB200 about 3.6e15, llama.cpp prefill about 1.3e14; "
+        "tokencost/data/MEASUREMENTS.md, 2026-12-02); null: none.",
+    )
+
+    @overload
+    def under_cap(self, name: Literal["compute", "bandwidth"], peak: float) -> float: ...
+    @overload
+    def under_cap(self, name: Literal["decode_compute"], peak: float) -> float | None: ...
+    def under_cap(self, name: str, peak: float) -> float | None:
+        """The share of ``peak`` the field ``name`` gives under its absolute cap
+        (``bandwidth_cap`` for bandwidth, ``compute_cap`` for both compute fields): the field
+        itself where there is no cap, or no value (decode compute left to compute's)."""
+        fraction = getattr(self, name)
+        cap = self.bandwidth_cap if name == "bandwidth" else self.compute_cap
+        return None if fraction is None else capped_share(fraction, cap, peak)
 
     @model_validator(mode="after")
     def _warn_high(self) -> EfficiencySpec:

@@ -65,8 +65,9 @@ class StepTimes:
         # fixed seconds by batch: the overhead plus the per-sequence cost (B − 1)·s, the model's own
         decode_fixed = np.asarray(serving.decode_fixed_s(dep, batch), dtype=float)
         self._decode_fixed: list[float] = np.broadcast_to(decode_fixed, batch.shape).tolist()
-        fused_fixed = self.overhead_s + serving.sequence_fixed_s(dep, batch)  # its decodes' (B − 1)·s
-        self._fused_fixed: list[float] = np.broadcast_to(fused_fixed, batch.shape).tolist()
+        # a fused pass pays its decode step's fixed seconds (a speculation round's launches once,
+        # per output token), one of prompt chunks alone (no decodes, row 0) a pass's overhead
+        self._fused_fixed: list[float] = [self.overhead_s, *self._decode_fixed[1:]]
         at_zero = serving.decode_step(dep, batch, 0.0)
         at_one = serving.decode_step(dep, batch, 1.0)
         compute_s = np.asarray(at_zero.compute_s, dtype=float)
