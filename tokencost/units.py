@@ -114,15 +114,16 @@ def parse_quantity(value: object, kind: str) -> float:
     """
     if isinstance(value, bool):
         raise ValueError(f"expected {allowed(kind)}, got {value!r}")
-    shown = _short(value)
     if isinstance(value, int | float):
         try:
             number = float(value)
         except OverflowError:  # an int beyond the largest float, 1.8e308
-            raise ValueError(f"{shown} is too large: expected {allowed(kind)}") from None
+            raise ValueError(f"{_short(value)} is too large: expected {allowed(kind)}") from None
     elif isinstance(value, str):
         if len(value) > MAX_TEXT:
-            raise ValueError(f"{shown} is too long ({len(value):,} characters): expected {allowed(kind)}")
+            raise ValueError(
+                f"{_short(value)} is too long ({len(value):,} characters): expected {allowed(kind)}"
+            )
         number = _text_quantity(value, kind)
     else:
         kind_name = (
@@ -134,7 +135,7 @@ def parse_quantity(value: object, kind: str) -> float:
         )
         raise ValueError(f"expected {allowed(kind)}, got {kind_name}")
     if not math.isfinite(number):
-        raise ValueError(f"{shown} is not a finite number: expected {allowed(kind)}")
+        raise ValueError(f"{_short(value)} is not a finite number: expected {allowed(kind)}")
     return number
 
 

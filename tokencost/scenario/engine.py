@@ -162,7 +162,7 @@ def lookup(table: dict[str, float], precision: str) -> float | None:
 def engine_efficiency(engine: EngineSpec, weights: str, compute: str) -> dict[str, float]:
     """The ``efficiency`` fields this engine gives for these weight and compute formats; what the
     engine leaves out comes from the generic engine."""
-    generic = EngineSpec(preset=GENERIC)
+    generic = _generic_engine()
     chosen: dict[str, float] = {}
     for field, source in (("compute", "prefill_compute"), ("bandwidth", "decode_bandwidth")):
         key = compute if source == "prefill_compute" else weights
@@ -179,6 +179,12 @@ def engine_efficiency(engine: EngineSpec, weights: str, compute: str) -> dict[st
         fallback = getattr(generic, field if field != "interconnect" else "interconnect")
         chosen[field] = float(own if own is not None else fallback)
     return chosen
+
+
+@functools.cache
+def _generic_engine() -> EngineSpec:
+    """The generic engine, validated once (frozen: :data:`tokencost.scenario.fields._FROZEN`)."""
+    return EngineSpec(preset=GENERIC)
 
 
 def fill_efficiency(data: dict[str, Any]) -> dict[str, Any]:
