@@ -112,6 +112,19 @@ def test_engine_vendor_profile_wins_and_a_missing_format_scales_from_its_median(
     assert fitted.efficiency("e", "bf16", "bf16", "c")["bandwidth"] == pytest.approx(0.6)
 
 
+def test_an_engine_without_rows_takes_its_vendors_pool():
+    # Engine e reaches 0.5 of the bandwidth on vendor a, engine f 0.9 on vendor b (two rows each,
+    # one size: no overhead told, 0). An engine the fit has no rows of on vendor a takes a's pool
+    # (0.5, not the pooled 0.7); on a vendor without rows, the pooled value.
+    rows = [_vendor_decode(f"a{i}", "s", "a", 0.01, 0.5) for i in range(2)]
+    rows += [replace(_vendor_decode(f"b{i}", "t", "b", 0.01, 0.9), engine="f") for i in range(2)]
+    fitted = ft.fit(rows)
+    assert fitted.efficiency("g", "bf16", "bf16", "a")["bandwidth"] == pytest.approx(0.5)
+    assert fitted.efficiency("g", "bf16", "bf16", "b")["bandwidth"] == pytest.approx(0.9)
+    assert fitted.efficiency("g", "bf16", "bf16", "c")["bandwidth"] == pytest.approx(0.7)
+    assert fitted.efficiency("e", "bf16", "bf16", "b")["bandwidth"] == pytest.approx(0.5)  # its own
+
+
 def test_a_precision_without_rows_takes_the_nearest_wider_ones_flop_rate():
     # The fit knows fp8 only (prefill 0.6, decode 0.3 of the fp8 peak). fp4 on an accelerator whose
     # fp4 peak is twice its fp8 peak runs at fp8's absolute FLOP rate: 0.3 and 0.15 of the fp4 peak.

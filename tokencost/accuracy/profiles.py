@@ -12,6 +12,7 @@ from tokencost.scenario.engine import DEFAULT_KEY, lookup
 from tokencost.scenario.workload import capped_share
 
 LOW, HIGH = 0.02, 0.95  # fitted efficiencies are clipped to this range (fractions of the peak)
+ANY = "*"  # the engine name of a vendor's pool (every engine's rows on that vendor)
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,18 @@ class Profile:
 
 @dataclass(frozen=True)
 class Fit:
-    """Profiles keyed by engine and by ``engine/vendor``, and the pooled one."""
+    """Profiles keyed by engine, by ``engine/vendor`` and by ``*/vendor`` (a vendor's pool, for
+    engines without rows), and the pooled one."""
 
     engines: dict[str, Profile]
     pooled: Profile
 
     def _chain(self, engine: str, vendor: str) -> list[Profile]:
         keys = (group_key(engine, vendor), engine) if vendor else (engine,)
-        return [self.engines[key] for key in keys if key in self.engines]
+        chain = [self.engines[key] for key in keys if key in self.engines]
+        if not chain and vendor and group_key(ANY, vendor) in self.engines:
+            return [self.engines[group_key(ANY, vendor)]]
+        return chain
 
     def overhead(self, engine: str, vendor: str = "") -> float:
         chain = self._chain(engine, vendor)
