@@ -112,6 +112,36 @@ def test_engine_vendor_profile_wins_and_a_missing_format_scales_from_its_median(
     assert fitted.efficiency("e", "bf16", "bf16", "c")["bandwidth"] == pytest.approx(0.6)
 
 
+def test_an_engine_without_rows_takes_its_vendors_pool():
+    # Engine e reaches 0.5 of the bandwidth on vendor a, engine f 0.9 on vendor b (two rows each,
+    # one size: no overhead told, 0). An engine the fit has no rows of on vendor a takes a's pool
+    # (0.5, not the pooled 0.7); on a vendor without rows, the pooled value.
+    rows = [_vendor_decode(f"a{i}", "s", "a", 0.01, 0.5) for i in range(2)]
+    rows += [replace(_vendor_decode(f"b{i}", "t", "b", 0.01, 0.9), engine="f") for i in range(2)]
+    fitted = ft.fit(rows)
+    assert fitted.efficiency("g", "bf16", "bf16", "a")["bandwidth"] == pytest.approx(0.5)
+    assert fitted.efficiency("g", "bf16", "bf16", "b")["bandwidth"] == pytest.approx(0.9)
+    assert fitted.efficiency("g", "bf16", "bf16", "c")["bandwidth"] == pytest.approx(0.7)
+    assert fitted.efficiency("e", "bf16", "bf16", "b")["bandwidth"] == pytest.approx(0.5)  # its own
+
+
+def test_a_precision_without_rows_takes_the_nearest_wider_ones_flop_rate():
+    # The fit knows fp8 only (prefill 0.6, decode 0.3 of the fp8 peak). fp4 on an accelerator whose
+    # fp4 peak is twice its fp8 peak runs at fp8's absolute FLOP rate: 0.3 and 0.15 of the fp4 peak.
+    # Where the fit has fp4 rows, or no peaks are given, fp4 takes the shares as before.
+    peaks = {"fp8": 4.5e15, "fp4": 9e15, "bf16": 2.25e15}
+    own = ft.Profile(prefill_compute={"fp8": 0.6, "default": 0.6}, decode_compute={"fp8": 0.3})
+    fitted = ft.Fit({"e": own}, ft.Profile(prefill_compute={"fp8": 0.6, "default": 0.6}))
+    chosen = fitted.efficiency("e", "fp4", "fp4", "", peaks)
+    assert chosen["compute"] == pytest.approx(0.3)
+    assert chosen["decode_compute"] == pytest.approx(0.15)
+    assert fitted.efficiency("e", "fp4", "fp4")["compute"] == pytest.approx(0.6)
+    known = ft.Fit({"e": own}, ft.Profile(prefill_compute={"fp8": 0.6, "fp4": 0.5, "default": 0.55}))
+    assert known.efficiency("e", "fp4", "fp4", "", peaks)["compute"] == pytest.approx(0.6 * 0.5 / 0.55)
+    # A wider precision than any known (bf16 with fp8 rows only) keeps its share: no narrower rule.
+    assert fitted.efficiency("e", "bf16", "bf16", "", peaks)["compute"] == pytest.approx(0.6)
+
+
 def test_a_group_that_cannot_tell_its_overhead_takes_its_parents():
     # Vendor a's four rows (t = x / 0.7 + 2 ms over a factor 10 of x) tell engine e's overhead;
     # vendor b's two rows (t = x / 0.5 + 2 ms, one x) cannot: e/b takes e's 2 ms, and its bandwidth

@@ -47,7 +47,11 @@ A prediction takes the most specific group with rows of that table (engine/vendo
 its value for the format (or a close format: bf16/fp16, int4 group sizes, GGUF neighbours), else
 its median over all formats times the pooled ratio of that format to the pooled median (a two-way
 decomposition: the engine sets the level, the format its relative cost); an engine with no rows
-takes the pooled value (and the pooled per-sequence cost). Implied efficiencies are clipped to
+takes its vendor's pool (``*/vendor``: every engine's rows on that vendor's accelerators, fitted as
+one group: the memory system and kernels of a vendor's devices are shared by its engines), else
+the pooled value (and the pooled per-sequence cost). A compute precision the fit has no rows of
+runs at the absolute FLOP rate of the nearest wider one it has on the same accelerator
+(:func:`~tokencost.accuracy.profiles.nearest_known`). Implied efficiencies are clipped to
 [0.02, 0.95]. Nothing is tuned to a single row: every number is a median or an L1 fit over a group
 of rows.
 """
@@ -61,7 +65,7 @@ from dataclasses import replace
 import numpy as np
 
 from tokencost.accuracy.caps import rate_cap, share
-from tokencost.accuracy.profiles import HIGH, LOW, Fit, Profile, Terms, group_key
+from tokencost.accuracy.profiles import ANY, HIGH, LOW, Fit, Profile, Terms, group_key
 from tokencost.model.sequences import sequence_overhead_s
 from tokencost.scenario.engine import DEFAULT_KEY
 from tokencost.scenario.workload import capped_share
@@ -178,7 +182,9 @@ def _implied_compute(terms: Terms, fit: Fit) -> float | None:
 
 def _keys(terms: Terms) -> tuple[str, ...]:
     """The groups a row is fitted in: its engine, and ``engine/vendor`` when it names a vendor."""
-    return (terms.engine, group_key(terms.engine, terms.vendor)) if terms.vendor else (terms.engine,)
+    if not terms.vendor:
+        return (terms.engine,)
+    return (terms.engine, group_key(terms.engine, terms.vendor), group_key(ANY, terms.vendor))
 
 
 def _groups(rows: list[Terms]) -> dict[str, list[Terms]]:
@@ -346,6 +352,15 @@ def _pooled_overhead(groups: dict[str, list[Terms]]) -> float:
     return float(np.median(told)) if told else 0.0
 
 
+def _parent_overhead(key: str, engines: dict[str, Profile], pooled: float, has_decode: bool) -> float:
+    """The step overhead a group takes where its rows cannot tell its own: an engine/vendor group
+    its engine's; an engine, and a vendor's pool, the pool's. An engine without decode rows has
+    its overhead in its compute efficiencies (fitted at 0)."""
+    if "/" in key and not key.startswith(ANY):
+        return engines[key.split("/")[0]].step_overhead_s
+    return pooled if has_decode else 0.0
+
+
 def _fit_decode(rows: list[Terms]) -> Fit:
     """Overhead and bandwidth of every group (and the pooled bandwidth) from its decode rows; a
     group whose rows cannot tell the overhead takes its parent's (engine/vendor: the engine's;
@@ -356,8 +371,7 @@ def _fit_decode(rows: list[Terms]) -> Fit:
     pooled = _pooled_overhead(groups)
     for key in sorted(groups, key=lambda k: "/" in k):  # engines before engine/vendor groups
         decode = [t for t in groups[key] if is_decode(t)]
-        # An engine without decode rows has its overhead in its compute efficiencies (fitted at 0).
-        parent = engines[key.split("/")[0]].step_overhead_s if "/" in key else pooled if decode else 0.0
+        parent = _parent_overhead(key, engines, pooled, bool(decode))
         overhead, bandwidth, cap = fit_decode(decode, parent)
         engines[key] = Profile(overhead, bandwidth, bandwidth_cap=cap)
         if "/" in key:

@@ -12,6 +12,7 @@ from tokencost.scenario.engine import DEFAULT_KEY, lookup
 from tokencost.scenario.workload import capped_share
 
 LOW, HIGH = 0.02, 0.95  # fitted efficiencies are clipped to this range (fractions of the peak)
+ANY = "*"  # the engine name of a vendor's pool (every engine's rows on that vendor)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Terms:
     batch: float = (
         1.0  # sequences in the decode step at peak (the row's batch; the model's for a closed loop)
     )
+    flops_by_precision: dict[str, float] = field(default_factory=dict)  # the accelerator's peaks
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,18 @@ class Profile:
 
 @dataclass(frozen=True)
 class Fit:
-    """Profiles keyed by engine and by ``engine/vendor``, and the pooled one."""
+    """Profiles keyed by engine, by ``engine/vendor`` and by ``*/vendor`` (a vendor's pool, for
+    engines without rows), and the pooled one."""
 
     engines: dict[str, Profile]
     pooled: Profile
 
     def _chain(self, engine: str, vendor: str) -> list[Profile]:
         keys = (group_key(engine, vendor), engine) if vendor else (engine,)
-        return [self.engines[key] for key in keys if key in self.engines]
+        chain = [self.engines[key] for key in keys if key in self.engines]
+        if not chain and vendor and group_key(ANY, vendor) in self.engines:
+            return [self.engines[group_key(ANY, vendor)]]
+        return chain
 
     def overhead(self, engine: str, vendor: str = "") -> float:
         chain = self._chain(engine, vendor)
@@ -95,9 +101,21 @@ class Fit:
         value = lookup(pooled, key)
         return 1.0 if value is None else value
 
-    def efficiency(self, engine: str, weights: str, compute: str, vendor: str = "") -> dict[str, float]:
+    def efficiency(
+        self, engine: str, weights: str, compute: str, vendor: str = "", peaks: dict[str, float] | None = None
+    ) -> dict[str, float]:
         """The ``efficiency`` section this fit gives a row of ``engine`` on ``vendor``, less
-        ``sequence_overhead_s``, which the scorer adds (``score._predict_with``)."""
+        ``sequence_overhead_s``, which the scorer adds (``score._predict_with``). A compute
+        precision no row of the fit has (:func:`nearest_known`) takes the absolute FLOP rate of
+        the nearest wider one it has on the same accelerator (``peaks``: its FLOP/s by precision)."""
+        nearest = nearest_known(self.pooled.prefill_compute, compute, peaks or {})
+        if nearest is not None:
+            chosen = self.efficiency(engine, weights, nearest, vendor)
+            scale = (peaks or {})[nearest] / (peaks or {})[compute]
+            for name in ("compute", "decode_compute"):
+                if name in chosen:
+                    chosen[name] *= scale
+            return chosen
         chosen = {
             "compute": self._pick(engine, vendor, "prefill_compute", compute),
             "bandwidth": self._pick(engine, vendor, "decode_bandwidth", weights),
@@ -118,13 +136,29 @@ class Fit:
     def achieved(self, terms: Terms) -> dict[str, float]:
         """:meth:`efficiency` for a row, its caps turned into shares of the row's peaks (the
         model's :func:`~tokencost.scenario.workload.capped_share`)."""
-        chosen = self.efficiency(terms.engine, terms.weights, terms.compute, terms.vendor)
+        chosen = self.efficiency(
+            terms.engine, terms.weights, terms.compute, terms.vendor, terms.flops_by_precision
+        )
         bandwidth_cap, compute_cap = chosen.pop("bandwidth_cap", None), chosen.pop("compute_cap", None)
         chosen["bandwidth"] = capped_share(chosen["bandwidth"], bandwidth_cap, terms.peak_bandwidth)
         for name in ("compute", "decode_compute"):
             if name in chosen:
                 chosen[name] = capped_share(chosen[name], compute_cap, terms.peak_compute)
         return chosen
+
+
+# Wider compute formats, nearest first: a precision the fit has no rows of runs at the absolute FLOP
+# rate of the nearest of these it has rows of.
+WIDER = {"fp4": ("fp8", "bf16", "fp16"), "mxfp4": ("fp8", "bf16", "fp16"), "fp8": ("bf16", "fp16")}
+
+
+def nearest_known(pooled: dict[str, float], compute: str, peaks: dict[str, float]) -> str | None:
+    """The nearest wider precision (:data:`WIDER`) with rows in the fit and a peak on this
+    accelerator, where ``compute`` has no rows in the fit (None where it has, or none is found)."""
+    known = _without_default(pooled)
+    if lookup(known, compute) is not None or compute not in peaks:
+        return None
+    return next((p for p in WIDER.get(compute, ()) if lookup(known, p) is not None and p in peaks), None)
 
 
 def group_key(engine: str, vendor: str) -> str:

@@ -112,6 +112,7 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         measured=_rate(row.value, row.metric),
         vendor=row.vendor,
         batch=float(evaluation.decode.batch or 1.0),
+        flops_by_precision=dict(scenario.hardware.flops_by_precision or {}),
     )
     if kind == "throughput" and row.scenario["workload"].get("batch_size") == 1:
         # One sequence at a time: seconds per output token are a decode step's, with the prefill
@@ -278,7 +279,8 @@ def _terms_or_reason(row: Row) -> ft.Terms | str | None:
 
 
 def _predict_with(fitted: ft.Fit, row: Row, terms: ft.Terms) -> float:
-    efficiency = fitted.efficiency(row.engine, row.weights, terms.compute, row.vendor)
+    peaks = terms.flops_by_precision
+    efficiency = fitted.efficiency(row.engine, row.weights, terms.compute, row.vendor, peaks)
     # The per-sequence decode cost: the model charges (B − 1)·s to each decode step at its own
     # batch (the row's for a fixed batch, the operating point's for a closed loop), prefill none.
     efficiency["sequence_overhead_s"] = fitted.sequence_overhead(row.engine, row.vendor)
