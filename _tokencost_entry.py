@@ -10,7 +10,11 @@ its public names load on first use), and a Ctrl-C in that time would print a
 
 Both raise :class:`SystemExit` from the handler, so ``finally`` blocks and ``except BaseException``
 clean-ups still run: a report being written leaves no temporary file behind. A second signal
-during that clean-up is ignored. Only the standard library is used here.
+during that clean-up is ignored. A signal that arrives while pydantic builds a validator (the
+scenario models build theirs on first use) is held for 20 ms and looked at again: pydantic-core
+calls back into Python while it builds, and an exception raised there made pydantic-core 2.16
+(pydantic 2.6, the declared floor) panic ("thread panicked ... SystemExit: 143", exit 1 instead
+of 143; seen in CI on 2026-12-02). Only the standard library is used here.
 """
 
 from __future__ import annotations
@@ -25,10 +29,26 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
+_HOLD_S = 0.02  # how long a signal inside pydantic's build waits before it is looked at again
+
+
+def _inside_pydantic(frame: FrameType | None) -> bool:
+    """Whether any frame of the stack the signal interrupted runs pydantic's own code."""
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith("pydantic"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _stopper(message: str, code: int) -> Callable[[int, FrameType | None], None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         for other in (signal.SIGINT, signal.SIGTERM):
             signal.signal(other, signal.SIG_IGN)
+        if _inside_pydantic(frame):  # raise once out of it: hold the signal on a timer
+            signal.signal(signal.SIGALRM, handler)
+            signal.setitimer(signal.ITIMER_REAL, _HOLD_S)
+            return
         try:
             os.write(2, f"{message}\n".encode())
         except OSError:
@@ -54,6 +74,7 @@ def main() -> None:
     finally:  # the work is done (or given up): a late signal must not interrupt the shutdown
         for other in (signal.SIGINT, signal.SIGTERM):
             signal.signal(other, signal.SIG_IGN)
+        signal.setitimer(signal.ITIMER_REAL, 0.0)  # nor a held one
     sys.exit(0)
 
 

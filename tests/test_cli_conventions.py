@@ -79,6 +79,26 @@ def test_ctrl_c_during_start_up_imports_is_one_line_and_130():
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(("module", "held"), [("pydantic._internal._fake", True), ("tokencost.cli", False)])
+def test_a_signal_inside_pydantic_is_held_until_out_of_it(module, held):
+    # The handler is called by hand on a frame whose module is `module`: inside pydantic (whose
+    # core, 2.16, panicked on an exception raised while it built a validator) it returns and
+    # looks again 20 ms later, from the sleep below, outside pydantic: one line, exit 143.
+    code = (
+        "import signal, sys, time, _tokencost_entry as e; e.install_signal_handlers(); "
+        f"g = {{'__name__': {module!r}}}; "
+        "exec('import sys\\ndef here():\\n    return sys._getframe()', g); "
+        "signal.getsignal(signal.SIGTERM)(signal.SIGTERM, g['here']()); "
+        "print('held', flush=True); time.sleep(5); print('not reached')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60
+    )
+    assert result.returncode == 143
+    assert result.stderr == "terminated\n"
+    assert result.stdout == ("held\n" if held else "")
+
+
 def test_ctrl_c_in_a_real_run_is_one_line_and_130():
     process = subprocess.Popen(
         [*ENTRY, "run", str(CHAT), "--no-report"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env()
