@@ -47,6 +47,17 @@ def test_sum_of_affine_max_scalar_is_bit_identical_to_the_array_form() -> None:
         assert _bits(rl.sum_of_affine_max(*zero_d)) == _bits(vector[index]), case
 
 
+def test_sum_of_affine_max_all_rising_shortcut_is_bit_identical_to_the_general_span() -> None:
+    # Arrays whose second line rises faster everywhere take the shortcut; the same rows beside one
+    # parallel pair (d1 = 0) take the general span: the rising rows' sums must match bit for bit.
+    rising = [case for case in _affine_cases(5000, seed=13) if case[3] > case[1]]
+    shortcut = rl.sum_of_affine_max(*[np.array(column) for column in zip(*rising, strict=True)])
+    mixed = [*rising, (1.0, 1.0, 3.0, 1.0, 1.0, 3.0)]
+    general = rl.sum_of_affine_max(*[np.array(column) for column in zip(*mixed, strict=True)])
+    assert len(rising) > 1000 and general[-1] == 15.0  # Σ max(1 + x, 3 + x), x = 1..3: 4 + 5 + 6
+    assert shortcut.tobytes() == general[:-1].tobytes()
+
+
 def test_sum_of_affine_max_scalar_path_is_taken_and_keeps_the_type() -> None:
     # Step 1..3 of max(1 + x, 3 + 0·x) from x = 1: 3 + 3 + 4 = 10 (hand count).
     result = rl.sum_of_affine_max(1.0, 1.0, 3.0, 0.0, 1.0, 3.0)

@@ -128,17 +128,36 @@ def sum_of_affine_max(
     n = np.maximum(as_float(count), 0.0)
     hi = lo + n - 1.0
     base = n * a0 + a1 * n * (lo + hi) / 2.0
-    sloped, rising = d1 != 0.0, d1 > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(sloped, -d0 / np.where(sloped, d1, 1.0), 0.0)
-    # Integers in [lo, hi] where d0 + d1·x > 0.
-    rising_lo = np.maximum(lo, np.floor(crossing) + 1.0)
-    falling_hi = np.minimum(hi, np.ceil(crossing) - 1.0)
-    start = np.where(rising, rising_lo, lo)
-    stop = np.where(rising, hi, np.where(d1 < 0, falling_hi, np.where(d0 > 0, hi, lo - 1.0)))
+    rising = d1 > 0
+    if isinstance(rising, np.ndarray) and rising.all():  # decode: the cache read outgrows its FLOPs
+        with np.errstate(divide="ignore", invalid="ignore"):  # the general span with d1 > 0 throughout
+            start, stop = _first_above(lo, -d0 / d1), hi
+    else:
+        start, stop = _positive_span(d0, d1, lo, hi, rising)
     k = np.maximum(stop - start + 1.0, 0.0)
     extra = k * d0 + d1 * k * (start + stop) / 2.0
     return base + np.where(k > 0, extra, 0.0)
+
+
+def _positive_span(
+    d0: np.ndarray, d1: np.ndarray, lo: np.ndarray, hi: np.ndarray, rising: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and last integer in ``[lo, hi]`` where ``d0 + d1·x > 0`` (an empty span when the
+    last is below the first): above the crossing where ``d1`` rises, below it where it falls,
+    all or none where it is flat."""
+    sloped = d1 != 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = np.where(sloped, -d0 / np.where(sloped, d1, 1.0), 0.0)
+    rising_lo = _first_above(lo, crossing)
+    falling_hi = np.minimum(hi, np.ceil(crossing) - 1.0)
+    start = np.where(rising, rising_lo, lo)
+    stop = np.where(rising, hi, np.where(d1 < 0, falling_hi, np.where(d0 > 0, hi, lo - 1.0)))
+    return start, stop
+
+
+def _first_above(lo: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+    """The first integer from ``lo`` on that is above ``crossing``."""
+    return np.maximum(lo, np.floor(crossing) + 1.0)
 
 
 def _finite_scalars(*values: object) -> list[float] | None:
