@@ -65,15 +65,18 @@ def test_a_closed_pipe_is_quiet():
     assert result.stderr == ""
 
 
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in the tests' environment, its output as text."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60)
+
+
 def test_ctrl_c_during_start_up_imports_is_one_line_and_130():
     # Deterministic: the handler is installed, the signal arrives, then the heavy imports start.
     code = (
         "import os, signal, _tokencost_entry as e; e.install_signal_handlers(); "
         "os.kill(os.getpid(), signal.SIGINT); import tokencost.cli; print('not reached')"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60
-    )
+    result = _python(code)
     assert result.returncode == 130
     assert result.stderr == "interrupted\n"
     assert result.stdout == ""
@@ -91,9 +94,7 @@ def test_a_signal_inside_pydantic_is_held_until_out_of_it(module, held):
         "signal.getsignal(signal.SIGTERM)(signal.SIGTERM, g['here']()); "
         "print('held', flush=True); time.sleep(5); print('not reached')"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60
-    )
+    result = _python(code)
     assert result.returncode == 143
     assert result.stderr == "terminated\n"
     assert result.stdout == ("held\n" if held else "")

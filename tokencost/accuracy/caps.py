@@ -26,6 +26,7 @@ from tokencost.scenario.engine import DEFAULT_KEY, lookup
 # Design thresholds of the fit, checked only by the leave-one-source-out figure (MEASUREMENTS.md).
 MIN_CAPPED_ROWS = 3
 MIN_CAPPED_DEVICES = 2
+_ROUNDING = 1e-12  # a cap must lower the summed relative deviation (no unit) by more than rounding
 
 Medians = Callable[[dict[str, list[float]]], dict[str, float]]
 
@@ -70,6 +71,6 @@ def rate_cap(
         cap = float(np.median(values[above] * peak[above]))
         predicted = np.array([min(share(table, k), cap / p) for k, p in zip(keys, peak, strict=True)])
         loss = _loss(values, predicted)
-        if loss < best[0] - 1e-12:
+        if loss < best[0] - _ROUNDING:
             best = (loss, table, cap)
     return best[1], best[2]
