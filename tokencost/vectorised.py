@@ -17,16 +17,16 @@ conversation (cached tokens 0), continuous or static batching without chunked pr
 given as a fixed ``workload.batch_size`` (with or without a request rate: replicas =
 ``ceil(rate / capacity)``, or ``serving.replicas``) or not at all (a replica kept full at its
 cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, solved per linear piece on
-columns), ``slo.percentile`` 99, no ``pricing``, rented hardware (no
-``hardware.ownership``), no ``efficiency.decode_compute``, ``sequence_overhead_s`` or rate caps
-(``bandwidth_cap``, ``compute_cap``). The rest
-(fleet sizing for a rate, a closed loop, the features above) goes one configuration at a time
-through :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so for such scenarios).
-"""
+columns), ``slo.percentile`` 99, no ``pricing``, rented hardware (no ``hardware.ownership``),
+no ``efficiency.decode_compute``, ``sequence_overhead_s`` or rate caps (``bandwidth_cap``,
+``compute_cap``). The rest (fleet sizing for a rate, a closed loop, the features above) goes one
+configuration at a time through :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so
+for such scenarios)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -34,7 +34,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tokencost import api
-from tokencost import vectorised_texts as vt
 from tokencost import vectorised_view as view
 from tokencost.model import fleet, prefix, steady, within
 from tokencost.model import operating as op
@@ -165,6 +164,18 @@ class Rows(NamedTuple):
     output_tokens: np.ndarray
     batch_size: np.ndarray  # NaN: none given
     rate: np.ndarray  # requests/s, NaN: none given
+    table: Deployment  # the templates' struct of arrays (one entry per template used)
+    at: np.ndarray  # each configuration's entry in ``table``
+    overridden: tuple[str, ...]  # the fields of ``dep`` set per configuration (not from ``table``)
+
+
+def gather(rows: Rows, index: np.ndarray) -> Deployment:
+    """``take(rows.dep, index)`` from the templates' table (:func:`take` of a few entries, not a
+    gather from n) but for the fields set per configuration: the same numbers, faster."""
+    found = take(rows.table, rows.at[index])
+    if not rows.overridden:
+        return found
+    return dataclasses.replace(found, **{name: getattr(rows.dep, name)[index] for name in rows.overridden})
 
 
 def rows_of(
@@ -180,9 +191,10 @@ def rows_of(
     unknown = set(numbers) - set(NUMERIC_FIELDS)
     if unknown:
         raise ValueError(f"not a vectorised field: {sorted(unknown)} (allowed: {NUMERIC_FIELDS})")
-    used = np.unique(which)
+    used, at = _used(which, len(templates))
     held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used]
-    dep = take(_shared(stack(held), held), np.searchsorted(used, which))
+    table = _shared(stack(held), held)
+    dep = take(table, at)
     overrides: dict[str, Any] = {
         DEPLOYMENT_FIELDS[key]: np.asarray(value, dtype=float)
         for key, value in numbers.items()
@@ -204,7 +216,19 @@ def rows_of(
         column("output_tokens", lambda w: w.output_tokens),
         column("batch_size", lambda w: w.batch_size),
         column("requests_per_second", lambda w: w.request_rate_per_s),
+        table,
+        at,
+        tuple(overrides),
     )
+
+
+def _used(which: np.ndarray, count: int) -> tuple[list[int], np.ndarray]:
+    """The templates used (as ``np.unique(which)``) and each row's place among them (as
+    ``np.searchsorted``), by a table of the ``count`` templates: no sort of the rows."""
+    used = np.flatnonzero(np.bincount(which, minlength=count))
+    place = np.zeros(count, dtype=np.int64)
+    place[used] = np.arange(used.size)
+    return used.tolist(), place[which]
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -223,20 +247,21 @@ class _Stand(NamedTuple):
 
 
 def _solved_cap(
-    dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray
+    dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray, entries: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
     batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), and
     whether memory (``max_batch`` itself) limits it: :func:`tokencost.model.fleet.largest_within`
     on columns, each row through the scalar solve's rounds (the same lines, guesses and
-    evaluations: the same cap)."""
+    evaluations: the same cap); ``entries(rows)``: ``take(dep, rows)``, made another way."""
 
+    entries = entries or functools.partial(take, dep)
     prefill_s: Any = steady.scalar(steady.prompt_prefill(dep, traffic).time_s)  # at every batch
 
     def tpot(rows: np.ndarray, batch: np.ndarray) -> np.ndarray:  # the TPOT of rows at batch
         on, part, pre = dep, traffic, prefill_s  # all rows (increasing): no gather
         if rows.size < max_batch.size:
-            on = take(dep, rows)
+            on = entries(rows)
             part = traffic._replace(**{k: v[rows] for k, v in traffic._asdict().items() if np.ndim(v)})
             pre = prefill_s[rows] if np.ndim(prefill_s) else prefill_s
         return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part, pre), dtype=float)
@@ -268,35 +293,39 @@ def _solve(
     cap_reason = np.where(fixed, FIXED, np.where(by_engine, ENGINE, MEMORY))  # codes of CAP_REASONS
     search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
     if search.any():
-        traffic = _traffic(template, prompt[search], out[search], limit[search])
-        found_cap, memory = _solved_cap(take(dep, search), traffic, limit[search], targets[1][search])
+        at = np.flatnonzero(search)
+        traffic = _traffic(template, prompt[at], out[at], limit[at])
+        found_cap, memory = _solved_cap(
+            gather(rows, at), traffic, limit[at], targets[1][at], lambda part: gather(rows, at[part])
+        )
         cap[search] = found_cap
         cap_reason[search] = np.where(memory, np.where(by_engine[search], ENGINE, MEMORY), SLO)
     ok = (max_batch >= 1) & (cap <= max_batch)
     found: dict[str, Any] = {"max_batch": max_batch, "feasible": ok}
     if not ok.any():
         return found
-    sub = take(dep, ok)
-    held, out, prompt = *_read_only(cap[ok], out[ok]), prompt[ok]  # prompt: keyed by its bytes
+    # Every row, not those that fit (no gather, no scatter of ~100 columns): one sequence where it
+    # does not fit, numbers that view.feasible replaces by the defaults (each row's bits its own).
+    held, out, prompt = _read_only(cap if ok.all() else np.where(ok, cap, 1.0), out, prompt)
     traffic = _traffic(template, prompt, out, held)
-    capacity: Any = op.capacity_requests_per_s(sub, held, traffic)
-    point = op.fixed_batch(sub, held, traffic)
+    capacity: Any = op.capacity_requests_per_s(dep, held, traffic)
+    point = op.fixed_batch(dep, held, traffic)
     fixed_replicas = np.array([float(api.serving_spec(t).replicas or 0) for t in templates], dtype=float)
-    given = fixed_replicas[rows.which[ok]]
-    rate: Any = rows.rate[ok]
+    given = fixed_replicas[rows.which]
+    rate: Any = rows.rate
     has_rate = ~np.isnan(rate)
     with np.errstate(invalid="ignore"):
         sized = fleet.replicas_needed(rate, capacity)
     count = np.where(given > 0, given, np.where(has_rate, sized, 1.0))
     rate = np.where(has_rate, rate, capacity * count)
-    saturated = has_rate & (rate > capacity * count * fleet.OVERLOAD)
+    saturated = ok & has_rate & (rate > capacity * count * fleet.OVERLOAD)
     replicas: Any = count.astype(np.int64)
-    reason: Any = CAP_REASONS[cap_reason[ok]]
+    reason: Any = CAP_REASONS[cap_reason]
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
-    slo = _Slo(targets[0][ok], targets[1][ok])
-    ev = api._feasible(_Stand(slo), sub, view.BASE, solved, max_batch[ok], [])  # type: ignore[arg-type]
-    picked = {"input_tokens": prompt, "output_tokens": out, "which": rows.which[ok]}
-    return {**found, **picked, "ok": ok, "dep": sub, "ev": ev, "saturated": saturated, "has_rate": has_rate}
+    slo = _Slo(*targets)
+    ev = api._feasible(_Stand(slo), dep, view.BASE, solved, max_batch, [])  # type: ignore[arg-type]
+    picked = {"input_tokens": prompt, "output_tokens": out, "which": rows.which}
+    return {**found, **picked, "ok": ok, "dep": dep, "ev": ev, "saturated": saturated, "has_rate": has_rate}
 
 
 def _read_only(*columns: np.ndarray) -> tuple[Any, ...]:
@@ -331,16 +360,30 @@ def evaluate_columns(
         for key, value in flatten(api.evaluate(scenarios[which[i]]).to_dict()).items():
             table.put(key, np.array([i]), value)
     deps = [api.deployment(scenario) for scenario in scenarios]  # once per template
-    groups: dict[tuple[str, str], list[int]] = {}
-    for k, scenario in enumerate(scenarios):
-        group = (api.serving_spec(scenario).batching, deps[k].all_reduce_algorithm)
-        groups.setdefault(group, []).append(k)
-    for members in groups.values():
-        index = np.flatnonzero(np.isin(which, members) & ~outside)
+    for index in _groups(scenarios, deps, which, outside):
         if index.size:
             picked = {key: value[index] for key, value in numbers.items()}
             _fill(table, scenarios, rows_of(scenarios, which[index], picked, deps), index)
     return table.result(coded)
+
+
+def _groups(
+    scenarios: Sequence[Scenario], deps: Sequence[Deployment], which: np.ndarray, outside: np.ndarray
+) -> list[np.ndarray]:
+    """The rows (inside the subset) of each group of templates with the same batching and
+    all-reduce algorithm, by a table of the templates' groups."""
+    groups: dict[tuple[str, str], int] = {}
+    group_of = np.array(
+        [
+            groups.setdefault((api.serving_spec(s).batching, dep.all_reduce_algorithm), len(groups))
+            for s, dep in zip(scenarios, deps, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    if len(groups) == 1 and not outside.any():
+        return [np.arange(which.size)]
+    of_row = group_of[which]
+    return [np.flatnonzero((of_row == number) & ~outside) for number in range(len(groups))]
 
 
 def _fill(table: view.Table, templates: Sequence[Scenario], rows: Rows, index: np.ndarray) -> None:
@@ -372,21 +415,6 @@ def _fill(table: view.Table, templates: Sequence[Scenario], rows: Rows, index: n
     for key, value in base.items():
         table.put(key, index, value)
     ok = solved["feasible"]
-    _infeasible(table, rows, index, ok, solved)
+    view.infeasible(table, index, ok, rows, solved["max_batch"], entry)
     if ok.any():
-        view.feasible(table, templates, index[ok], solved)
-
-
-def _infeasible(
-    table: view.Table, rows: Rows, index: np.ndarray, ok: np.ndarray, solved: dict[str, Any]
-) -> None:
-    """The reason of each configuration that does not fit (the same text as evaluate(), from the
-    same functions: :func:`tokencost.vectorised_texts.infeasible_texts`)."""
-    table.put("feasible", index, ok)
-    bad = np.flatnonzero(~ok)
-    if not bad.size:
-        return
-    context = rows.input_tokens[bad] + rows.output_tokens[bad].astype(np.int64)  # as evaluate() adds them
-    most = solved["max_batch"][bad]
-    texts = vt.infeasible_texts(rows.dep, rows.batch_size[bad], context, most, bad, ok.size, entry)
-    table.put("infeasible_reason", index[bad], texts)
+        view.feasible(table, templates, index, solved, {*base, "feasible", "infeasible_reason"})

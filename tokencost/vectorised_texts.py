@@ -57,12 +57,22 @@ def distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse.reshape(-1)
 
 
-def float_texts(values: Any) -> Coded:
+def float_texts(values: Any, keep: np.ndarray | None = None) -> Coded:
     """``str(float)`` of each value (flatten() joins the one turn's), as objects: made once per
-    distinct bit pattern (so -0.0 and 0.0 keep their own texts), by :func:`shortest_texts`."""
+    distinct bit pattern (so -0.0 and 0.0 keep their own texts), by :func:`shortest_texts`;
+    ``keep``: of those rows only (the others' codes are 0)."""
     bits = np.ascontiguousarray(values, dtype=float).reshape(-1).view(np.int64)
-    found, inverse = np.unique(bits, return_inverse=True)
-    return Coded(shortest_texts(found.view(float)), inverse.reshape(-1))
+    found, inverse = np.unique(bits if keep is None else bits[keep], return_inverse=True)
+    return Coded(shortest_texts(found.view(float)), _spread(inverse.reshape(-1), keep))
+
+
+def _spread(codes: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """``codes`` of the rows ``keep`` (None: every row) on every row, 0 on the others."""
+    if keep is None:
+        return codes
+    found = np.zeros(keep.size, dtype=np.int64)
+    found[keep] = codes
+    return found
 
 
 # Where Arrow's float-to-string cast writes what Python's str writes: fractional numbers of
@@ -118,9 +128,11 @@ def _arrow_agrees() -> bool:
     return texts == list(map(str, probes.tolist()))
 
 
-def notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray) -> Coded:
+def notes(
+    templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: np.ndarray, keep: Any = None
+) -> Coded:
     """``"; ".join(notes)``: the engine's layer-split note, and the no-load note, built once per
-    distinct (split note, replicas, cap)."""
+    distinct (split note, replicas, cap); ``keep``: of those rows only (the others' codes are 0)."""
     cap = np.asarray(ev.batch_cap, dtype=np.int64)
     replicas = np.asarray(ev.replicas, dtype=np.int64)
     rated = has_rate.astype(np.int64)
@@ -132,7 +144,9 @@ def notes(templates: Sequence[Scenario], which: np.ndarray, ev: Any, has_rate: n
     span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
     unrated = 1 - rated
     key = ((number[which] * 2 + rated) * span_replicas + replicas * unrated) * span_cap + cap * unrated
-    first, codes = distinct(key)
+    chosen = np.arange(key.size) if keep is None else np.flatnonzero(keep)
+    first, codes = distinct(key if keep is None else key[chosen])
+    first, codes = chosen[first], _spread(codes, keep)
     notes_of = list(split)
     texts: list[str] = []
     for note, replicas_of, cap_of, rate_given in zip(

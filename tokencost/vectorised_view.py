@@ -153,6 +153,8 @@ class Table:
             found = found.array()
         elif key in self.owned:
             return found
+        elif found.dtype == float:
+            found = _copied(found, self._fresh())
         else:
             found = np.array(found)
         self.columns[key] = found
@@ -168,12 +170,25 @@ class Table:
             self._put_coded(key, index, value, whole)
             return
         if whole:
-            self.columns[key] = self._whole(key, value)  # every row: no default column
-            self.owned.discard(key)
+            self.columns[key] = found = self._whole(key, value)  # every row: no default column
+            if found is value:  # held as it is: copied before a write
+                self.owned.discard(key)
+            else:
+                self.owned.add(key)
             return
         if value is None and self.kind(key) != "object":
             value = np.nan
         self.column(key)[index] = value
+
+    def put_except(self, key: str, index: np.ndarray, value: Any, others: np.ndarray) -> None:
+        """Set rows ``index`` of column ``key`` to ``value`` (as :meth:`put`), but ``others`` (some
+        of ``index``) to the column's default: a copy and a scatter of those rows alone."""
+        self.put(key, index, value)
+        default = self.defaults.get(key)
+        if self.kind(key) != "object":  # floats, and ints and bools held as floats: None is NaN
+            value, default = (np.nan if v is None else v for v in (value, default))
+        if others.size and not _same_value(value, default):
+            self.put(key, others, default)
 
     def _put_coded(self, key: str, index: np.ndarray, value: Any, whole: bool) -> None:
         """Put a value or a :class:`Coded` column on an object column's rows ``index``."""
@@ -251,6 +266,23 @@ def _typed(values: np.ndarray, kind: str, coded: bool = False) -> Any:
     return found
 
 
+def _copied(values: np.ndarray, into: np.ndarray) -> np.ndarray:
+    np.copyto(into, values)
+    return into
+
+
+def _same_value(value: Any, default: Any) -> bool:
+    """``value`` (not an array) is ``default``: the same object, the same float's bits (NaN as
+    NaN, -0.0 not 0.0), or an equal value of the same type."""
+    if isinstance(value, np.ndarray | Coded):
+        return False
+    if type(value) is not type(default):
+        return value is default
+    if type(value) is float:
+        return bool(np.float64(value).view(np.int64) == np.float64(default).view(np.int64))
+    return bool(value == default)
+
+
 def per_template(templates: Sequence[Scenario], which: np.ndarray, of: Any) -> Coded:
     return Coded([of(t) for t in templates], which)
 
@@ -268,24 +300,25 @@ def _record_columns(ev: Evaluation) -> dict[str, Any]:
     return values
 
 
-def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved: dict[str, Any]) -> None:
-    """The columns of the configurations that fit (``at``: their rows in ``table``), the
-    saturated ones (a fixed fleet below the load) made infeasible with evaluate()'s reason."""
+def feasible(
+    table: Table, templates: Sequence[Scenario], at: np.ndarray, solved: dict[str, Any], put: Any
+) -> None:
+    """The columns of the configurations that fit (``solved["ok"]`` of the group's rows ``at`` in
+    ``table``; the others get the defaults) but those ``put`` on every row already, the saturated
+    ones (a fixed fleet below the load) made infeasible with evaluate()'s reason."""
     ev, dep, saturated = solved["ev"], solved["dep"], solved["saturated"]
     prompt, out, which = solved["input_tokens"], solved["output_tokens"], solved["which"]
+    good = solved["ok"] & ~saturated
+    keep = None if good.all() else good  # None: every one
+    others = at[~good]  # rows given the defaults
     values = _record_columns(ev)
     values.update(_cache_fields(dep, ev, prompt, out))
     values.update(_economics(templates, which, dep, ev.gpus_required))
-    values["ttft_per_turn_s"] = vt.float_texts(values["ttft_per_turn_s"])
-    values["notes"] = vt.notes(templates, which, ev, solved["has_rate"])
-    good = None if not saturated.any() else ~saturated  # None: every one
-    target = at if good is None else at[good]
+    values["ttft_per_turn_s"] = vt.float_texts(values["ttft_per_turn_s"], keep)
+    values["notes"] = vt.notes(templates, which, ev, solved["has_rate"], keep)
     for key, value in values.items():
-        if good is not None and isinstance(value, Coded):
-            value = Coded(value.values, value.codes[good])
-        elif good is not None and np.ndim(value):
-            value = np.broadcast_to(value, prompt.shape)[good]
-        table.put(key, target, value)
+        if key not in put:
+            table.put_except(key, at, value, others)
     for i in np.flatnonzero(saturated):
         row = at[i : i + 1]
         reason = api.saturated_reason(
@@ -299,3 +332,19 @@ def feasible(table: Table, templates: Sequence[Scenario], at: np.ndarray, solved
         table.put("saturated", row, True)
         for key in ("replicas", "request_rate_per_s", "replica_requests_per_s"):
             table.put(key, row, getattr(ev, key)[i])
+
+
+def infeasible(
+    table: Table, index: np.ndarray, ok: np.ndarray, rows: Any, most: np.ndarray, entry: Any
+) -> None:
+    """Whether each configuration of ``rows`` (:class:`tokencost.vectorised.Rows`; rows ``index``
+    of ``table``) fits (``ok``), and the reason of each that does not, with at most ``most``
+    sequences in memory (the same text as evaluate(), from the same functions:
+    :func:`tokencost.vectorised_texts.infeasible_texts`; ``entry``: :func:`tokencost.vectorised.entry`)."""
+    table.put("feasible", index, ok)
+    bad = np.flatnonzero(~ok)
+    if not bad.size:
+        return
+    context = rows.input_tokens[bad] + rows.output_tokens[bad].astype(np.int64)  # as evaluate() adds them
+    texts = vt.infeasible_texts(rows.dep, rows.batch_size[bad], context, most[bad], bad, ok.size, entry)
+    table.put("infeasible_reason", index[bad], texts)
