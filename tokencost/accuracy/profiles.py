@@ -69,7 +69,6 @@ class Fit:
     pooled: Profile
     drift_per_year: float = 0.0  # log efficiency per year of source date (tokencost.accuracy.drift)
     reference_year: dict[str, float] = field(default_factory=dict)  # by engine: its rows' median date
-    pooled_year: float = float("nan")  # every row's median date
 
     def _chain(self, engine: str, vendor: str) -> list[Profile]:
         keys = (group_key(engine, vendor), engine) if vendor else (engine,)
