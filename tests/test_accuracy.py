@@ -347,5 +347,5 @@ def test_grid_rate_and_grid_compute_share_one_interpolation():
     # is η_c again (both read the same log-log interpolation).
     row = _batched("t", 0.02)
     for compute in (0.05, 0.2, 0.6):
-        rate = ft._grid_rate(row, 0.3, compute)
+        rate = ft.grid_rate(row, 0.3, compute)
         assert ft._grid_compute(replace(row, measured=rate), 0.3) == pytest.approx(compute, rel=1e-9)

@@ -200,7 +200,7 @@ def is_decode(terms: Terms) -> bool:
     return terms.kind == "decode" or terms.decode_like
 
 
-def _grid_rate(terms: Terms, bandwidth: float, compute: float) -> float:
+def grid_rate(terms: Terms, bandwidth: float, compute: float) -> float:
     """The model's rate at this bandwidth and compute efficiency (both phases), from the grid."""
     column = _grid_column(terms, bandwidth)
     return float(np.exp(np.interp(np.log(compute), np.log(COMPUTE_GRID), column)))
@@ -218,7 +218,7 @@ def _outside_decode_s(terms: Terms, efficiency: dict[str, float], compute: float
     at the fitted bandwidth and this compute efficiency (both phases): ``S/R − step``, both at the
     step overhead the grid was computed at."""
     bandwidth = efficiency["bandwidth"]
-    total = terms.sequences / _grid_rate(terms, bandwidth, compute)
+    total = terms.sequences / grid_rate(terms, bandwidth, compute)
     return total - _step_s(terms, compute, bandwidth, terms.grid_overhead_s)
 
 
@@ -252,7 +252,7 @@ def _implied_prefill(terms: Terms, fit: Fit) -> float | None:
     bandwidth, overhead = efficiency["bandwidth"], efficiency["step_overhead_s"]
     here = _outside_decode_s(terms, efficiency, efficiency["compute"])
     total = (
-        terms.sequences / _grid_rate(terms, bandwidth, efficiency["compute"])
+        terms.sequences / grid_rate(terms, bandwidth, efficiency["compute"])
         - terms.grid_overhead_s
         + overhead
     )

@@ -44,6 +44,7 @@ class Terms:
         1.0  # sequences in the decode step at peak (the row's batch; the model's for a closed loop)
     )
     flops_by_precision: dict[str, float] = field(default_factory=dict)  # the accelerator's peaks
+    year: float = float("nan")  # the source's date, decimal years (tokencost.accuracy.drift)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Fit:
 
     engines: dict[str, Profile]
     pooled: Profile
+    drift_per_year: float = 0.0  # log efficiency per year of source date (tokencost.accuracy.drift)
+    reference_year: dict[str, float] = field(default_factory=dict)  # by engine: its rows' median date
 
     def _chain(self, engine: str, vendor: str) -> list[Profile]:
         keys = (group_key(engine, vendor), engine) if vendor else (engine,)

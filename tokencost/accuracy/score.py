@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tokencost.accuracy import fit as ft
+from tokencost.accuracy.drift import dated, with_drift
 from tokencost.accuracy.table import Row, read_rows, to_row
 from tokencost.api import evaluate
 from tokencost.errors import TokenCostError, TokenCostWarning
@@ -113,6 +114,7 @@ def terms_of(row: Row, overhead_s: float = 0.0) -> ft.Terms | None:
         vendor=row.vendor,
         batch=float(evaluation.decode.batch or 1.0),
         flops_by_precision=dict(scenario.hardware.flops_by_precision or {}),
+        year=row.year,
     )
     if kind == "throughput" and row.scenario["workload"].get("batch_size") == 1:
         # One sequence at a time: seconds per output token are a decode step's, with the prefill
@@ -214,6 +216,7 @@ class Accuracy:
     profiles: dict[str, ft.Profile]
     pooled: ft.Profile
     wall_s: float
+    drift_per_year: float = 0.0  # the in-sample fit's (tokencost.accuracy.drift)
 
     def to_dict(self) -> dict[str, Any]:
         overall = {
@@ -242,6 +245,7 @@ class Accuracy:
                 },
                 "profiles": {name: asdict(p) for name, p in sorted(self.profiles.items())},
                 "pooled_profile": asdict(self.pooled),
+                "drift_per_year": self.drift_per_year,
                 "sources": len({s.source for s in self.rows}),
                 "wall_s": self.wall_s,
                 "rows": [asdict(s) for s in self.rows],
@@ -284,7 +288,7 @@ def _predict_with(fitted: ft.Fit, row: Row, terms: ft.Terms) -> float:
     # The per-sequence decode cost: the model charges (B − 1)·s to each decode step at its own
     # batch (the row's for a fixed batch, the operating point's for a closed loop), prefill none.
     efficiency["sequence_overhead_s"] = fitted.sequence_overhead(row.engine, row.vendor)
-    value = predict(row, efficiency)
+    value = predict(row, dated(efficiency, fitted, row.engine, row.year))
     return math.nan if value is None else value
 
 
@@ -292,10 +296,11 @@ def run_accuracy(raw_rows: list[dict[str, str]] | None = None) -> Accuracy:
     """Score the model on the measurements table (or on ``raw_rows``, the CSV's dict rows)."""
     start = time.perf_counter()
     rows, terms, skipped_rows = _prepare(read_rows() if raw_rows is None else raw_rows)
-    in_sample = ft.fit(terms)
+    in_sample = with_drift(ft.fit(terms), terms)
     loso: dict[str, float] = {}
     for source in sorted({t.source for t in terms}):
-        fold = ft.fit([t for t in terms if t.source != source])
+        kept = [t for t in terms if t.source != source]
+        fold = with_drift(ft.fit(kept), kept)
         for row, item in zip(rows, terms, strict=True):
             if item.source == source:
                 loso[row.id] = _predict_with(fold, row, item)
@@ -321,5 +326,11 @@ def run_accuracy(raw_rows: list[dict[str, str]] | None = None) -> Accuracy:
     for reason in skipped_rows.values():
         reasons[reason.split(":")[0]] += 1
     return Accuracy(
-        scored, dict(reasons), skipped_rows, in_sample.engines, in_sample.pooled, time.perf_counter() - start
+        scored,
+        dict(reasons),
+        skipped_rows,
+        in_sample.engines,
+        in_sample.pooled,
+        time.perf_counter() - start,
+        in_sample.drift_per_year,
     )

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from tokencost.accuracy.drift import year_of
+
 DECODE_DEFAULT_PROMPT = 5
 DECODE_DEFAULT_OUTPUT = 200
 METRICS = (
@@ -85,6 +87,7 @@ class Row:
     value: float
     scenario: dict[str, Any]
     weights: str
+    year: float = float("nan")  # the source's date, decimal years
 
     @property
     def family(self) -> str:
@@ -193,4 +196,5 @@ def to_row(raw: dict[str, str]) -> Row | str:
         value=float(raw["value"]),
         scenario=scenario,
         weights=weights,
+        year=year_of(raw["source_date"]),
     )

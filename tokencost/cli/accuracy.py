@@ -39,7 +39,8 @@ def text_report(data: dict[str, Any]) -> str:
         f"tokencost accuracy: {data['rows_scored']} rows from {data['sources']} sources scored, "
         f"{data['rows_skipped']} skipped ({reasons})",
         "error = |predicted - measured| / measured; LOSO = engine profiles refitted without the rows "
-        "of the source being predicted",
+        "of the source being predicted; efficiencies moved to each source's date at "
+        f"{data['drift_per_year']:+.1%} (log) per year (fitted in every fold)",
         "",
         table(rows, header=header, right=(1, 2, 3, 4, 5)),
         "",
