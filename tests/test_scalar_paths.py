@@ -149,6 +149,21 @@ def test_bound_index_on_numbers_is_argmax_of_the_stacked_terms() -> None:
                 assert found == int(rl.bound_index(np.array([c]), np.array([m]), np.array([k]))[0])
 
 
+def test_bound_index_on_columns_is_argmax_of_the_stacked_terms() -> None:
+    # Every triple of the values above (and -inf) as columns, and random columns broadcast
+    # against a plain number: the elementwise comparisons give np.argmax's index, dtype and shape.
+    values = [0.0, -0.0, 1.0, 2.0, np.nan, np.inf, -np.inf, 1e-300]
+    triples = np.array([(c, m, k) for c in values for m in values for k in values]).T
+    found = rl.bound_index(triples[0], triples[1], triples[2])
+    expected = np.argmax(triples, axis=0)
+    assert found.dtype == expected.dtype and np.array_equal(found, expected)
+    rng = np.random.default_rng(7)
+    compute, memory = rng.choice(values, (2, 500))
+    found = rl.bound_index(compute, memory, 1.0)
+    expected = np.argmax(np.stack(np.broadcast_arrays(compute, memory, 1.0)), axis=0)
+    assert found.shape == expected.shape and np.array_equal(found, expected)
+
+
 def _expert_cases(count: int, seed: int) -> list[tuple[float, ...]]:
     """(params, active, experts, per token, tokens, imbalance, expert ranks): dense (E = k) and
     routed models, one token to many, balanced and uneven routing."""
