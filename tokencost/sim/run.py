@@ -9,6 +9,7 @@ utilisation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from tokencost.sim.kv import kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.scheduler import ReplicaConfig
 from tokencost.sim.steps import StepTimes
+from tokencost.sim.transient import transient_note
 
 DEFAULT_LOAD_FRACTION = 0.8  # issue 5: with no load given, load the fleet to about 80 % of capacity
 # Steady state: the first and last 10 % of arrivals are left out of the measurements (warm-up
@@ -112,7 +114,7 @@ class SimulationSetup:
     ) -> SimulationResult:
         """The measurements of a finished ``simulation``."""
         durations, weights = simulation.gaps()
-        return SimulationResult(
+        result = SimulationResult(
             name=self.name,
             seed=self.seed,
             replicas=self.replicas,
@@ -143,6 +145,8 @@ class SimulationSetup:
             if isinstance(simulation, DisaggregatedSimulation) and len(simulation.kv_transfer_s)
             else None,
         )
+        note = transient_note(result)
+        return result if note is None else dataclasses.replace(result, notes=(*result.notes, note))
 
 
 def sections_for(traffic: Any, lengths: Any, serving: Any, scenario: Scenario) -> SimSections:
