@@ -2,33 +2,34 @@
 
 The simulator starts from an empty fleet and leaves the first share of arrivals out of its
 measurements (:data:`tokencost.sim.run.WARMUP_FRACTION`). That deletes the initial transient
-only if the warm-up lasts at least as long as a request stays in the system: a fleet that starts
-empty holds, t seconds in, only the requests that arrived in the last t seconds and are not yet
-done, so by Little's law (L = λW) its occupancy and its queues reach their steady level no
-earlier than one mean time in the system W after the start (for an infinite-server queue
-starting empty, the mean occupancy λ∫₀ᵗ P(S > u) du is below λW for every t shorter than the
-longest stay). A run whose warm-up is shorter than W measures a fleet still filling up: its
-batches are smaller, its queues shorter and its latencies lower than at steady state, and a
-planner sizing on it picks too few replicas (seen on 1,000–2,500-token answers at 64
-requests/s: one H100 fleet sized to 6 replicas at 1,000 simulated requests and to 11 at 2,000).
+only if the warm-up lasts at least as long as a request stays: a fleet that starts empty holds,
+t seconds in, only the requests that arrived in the last t seconds and are not yet done, so by
+Little's law (L = λW) its occupancy reaches its steady level no earlier than one mean stay W
+after the start (for an infinite-server queue starting empty, the mean occupancy
+λ∫₀ᵗ P(S > u) du is below λW for every t shorter than the longest stay). The stay compared here
+is the decode time, first token to last: the part of a request's time in the system that fills
+the batches and does not grow with a queue, so that an overloaded fleet (no steady state at all,
+its waits growing for as long as it runs) is not what is warned of. A run whose warm-up is
+shorter measures batches still filling up, and a planner sizing on it picks too few replicas
+(seen on 1,000–2,500-token answers at 64 requests/s: one H100 fleet sized to 6 replicas at
+1,000 simulated requests and to 11 at 2,000).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
+from tokencost.sim.metrics import SimulationResult
 
-def transient_note(result: Any) -> str | None:
-    """A warning when ``result``'s warm-up (a :class:`SimulationResult`) is shorter than its
-    measured requests' mean decode time (first token to last: the part of a stay in the system
-    that does not grow with a queue, so that an overloaded fleet, which has no steady state, is
-    not the case warned of here), with the request count that would cover it; None when it is
-    long enough or nothing was trimmed."""
+
+def transient_note(result: SimulationResult) -> str | None:
+    """A warning when ``result``'s warm-up is shorter than its measured requests' mean decode
+    time (see module), with the request count that would cover it (the warm-up's span grows in
+    proportion to the count at a given rate); None when it is long enough or nothing was trimmed."""
     records = result.requests
-    if result.warmup_fraction <= 0 or len(records.arrival_s) == 0:
+    if result.warmup_fraction <= 0:
         return None
     done = result.measured & records.completed
     if not done.any():
