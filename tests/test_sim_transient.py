@@ -28,7 +28,7 @@ def _scenario(output_tokens: int) -> Scenario:
 
 
 def _warnings(result) -> list[str]:
-    return [note for note in result.to_dict()["notes"] if "warm-up" in note]
+    return [note for note in result.to_dict()["notes"] if note.startswith("warning: the warm-up")]
 
 
 def test_a_run_shorter_than_a_decode_time_is_warned_of_with_the_count_that_would_cover_it():
@@ -44,3 +44,28 @@ def test_a_run_shorter_than_a_decode_time_is_warned_of_with_the_count_that_would
 
 def test_a_long_run_of_short_answers_is_not_warned_of():
     assert _warnings(simulate(_scenario(20), requests=4000, seed=0)) == []
+
+
+def test_the_default_count_is_raised_until_the_warm_up_lasts_a_decode_time():
+    # 200 → 2,000 tokens at 20 requests/s on H100s (the analytic fleet of 5 replicas: a default
+    # of 1,000 requests per replica, 5,000): the warm-up is the first 500 arrivals, about 25 s,
+    # while 2,000 decode steps at the ~16 ms a step of a full batch take about 33 s. So the
+    # default is raised (to at least 5,000 × 33/25 ≈ 6,600), said in the notes, and the raised
+    # run has no warm-up warning; an explicit count is kept (test above).
+    result = simulate(_scenario(2000), seed=0)
+    notes = result.to_dict()["notes"]
+    (raised,) = [note for note in notes if note.startswith("requests raised")]
+    first, final = (int(n.replace(",", "")) for n in re.search(r"from ([\d,]+) to ([\d,]+)", raised).groups())
+    assert first == 5000 and final == len(result.requests.arrival_s) > 6000
+    assert _warnings(result) == []
+    done = result.measured & result.requests.completed
+    stay_s = (result.requests.completion_s[done] - result.requests.first_token_s[done]).mean()
+    assert result.window_s[0] - result.start_s >= stay_s
+
+
+def test_steady_raises_an_explicit_count_and_short_answers_keep_theirs():
+    raised = simulate(_scenario(2000), requests=400, seed=0, steady=True)
+    assert len(raised.requests.arrival_s) > 400 and _warnings(raised) == []
+    kept = simulate(_scenario(20), requests=4000, seed=0, steady=True)
+    assert len(kept.requests.arrival_s) == 4000
+    assert not any(note.startswith("requests raised") for note in kept.to_dict()["notes"])

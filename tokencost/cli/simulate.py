@@ -50,7 +50,13 @@ def simulate_command(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", show_default=False)],
     requests: Annotated[
         int | None,
-        typer.Option("--requests", "-n", min=1, help="Requests to simulate [default: 1000; a trace: all]."),
+        typer.Option(
+            "--requests",
+            "-n",
+            min=1,
+            help="Requests to simulate [default: 1,000 per replica, 2,000 to 60,000, raised until the "
+            "warm-up lasts a decode time; a trace: all].",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")] = 0,
     as_json: Annotated[
@@ -123,13 +129,23 @@ def _check_simulation(scenario: str, result: SimulationResult) -> None:
     )
 
 
+PlanRequests = Annotated[
+    int | None,
+    typer.Option(
+        "--requests",
+        "-n",
+        min=1,
+        help="Requests per confirming simulation [default: 2,000, raised until the warm-up lasts a "
+        "decode time].",
+    ),
+]
+
+
 @app.command("plan")
 @guarded
 def plan_command(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", show_default=False)],
-    requests: Annotated[
-        int, typer.Option("--requests", "-n", min=1, help="Requests per confirming simulation.")
-    ] = 2000,
+    requests: PlanRequests = None,
     seed: Annotated[int, typer.Option(help="Random seed of the confirming simulations.")] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as JSON on stdout and nothing else.")

@@ -20,17 +20,32 @@ from tokencost.scenario.traffic import ServingSpec
 from tokencost.sim.run import simulate
 
 MAX_FLEET_FACTOR = 4
+# Requests per trial when none are given: a p99 from 160 measured values or more (2,000 less the
+# 10 % warm-up and drain at each end), raised where the warm-up would be shorter than a request's
+# decode time (tokencost.sim.run.simulate's ``steady``: a fleet sized on a run still filling up is
+# too small).
+DEFAULT_PLAN_REQUESTS = 2000
 
 
 class Search:
     """Simulated trials, cached by (option, replicas, prefill replicas)."""
 
     def __init__(
-        self, serving: ServingSpec | None, traffic: Any, lengths: Any, requests: int, seed: int
+        self,
+        serving: ServingSpec | None,
+        traffic: Any,
+        lengths: Any,
+        requests: int | None,
+        seed: int,
+        steady: bool | None = None,
     ) -> None:
+        """``requests`` per trial; None: :data:`DEFAULT_PLAN_REQUESTS`. ``steady`` (default: when
+        ``requests`` is None): raised until the warm-up lasts a decode time."""
         self.serving = serving.model_dump() if serving is not None else {}
         self.serving.pop("disaggregated", None)  # each option says whether it has two pools
-        self.traffic, self.lengths, self.requests, self.seed = traffic, lengths, requests, seed
+        self.traffic, self.lengths, self.seed = traffic, lengths, seed
+        self.requests = DEFAULT_PLAN_REQUESTS if requests is None else requests
+        self.steady = requests is None if steady is None else steady
         self.trials: dict[tuple[int, int, int | None], Trial] = {}
 
     def trial(self, option: Option, replicas: int, prefill: int | None = None) -> Trial:
@@ -50,6 +65,7 @@ class Search:
                 serving=serving,
                 requests=self.requests,
                 seed=self.seed,
+                steady=self.steady,
             )
             # asked for two pools, ran one: SimulationResult.prefill_replicas is None exactly when the
             # simulator fell back to one colocated pool (tokencost.sim.disaggregated.simulated_pools)

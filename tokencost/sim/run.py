@@ -10,6 +10,7 @@ utilisation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from tokencost.sim.kv import kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.scheduler import ReplicaConfig
 from tokencost.sim.steps import StepTimes
-from tokencost.sim.transient import transient_note
+from tokencost.sim.transient import covering_requests, transient_note
 
 DEFAULT_LOAD_FRACTION = 0.8  # issue 5: with no load given, load the fleet to about 80 % of capacity
 # Steady state: the first and last 10 % of arrivals are left out of the measurements (warm-up
@@ -51,6 +52,14 @@ DRAIN_FRACTION = 0.1
 REQUESTS_PER_REPLICA = 1000
 MIN_REQUESTS = 2000
 MAX_DEFAULT_REQUESTS = 60_000
+# A default count whose warm-up is shorter than a request's decode time (tokencost.sim.transient)
+# is raised to the count that covers it, times a margin (a filling fleet decodes slower, so the
+# stay measured on the longer run is longer), up to STEADY_RERUNS times and at most
+# MAX_STEADY_REQUESTS (about 3 s of CPU at the simulator's 15 µs per request). A rule of thumb in
+# the spirit of Law 2015, §9.5.1 (delete a transient at least as long as it lasts), not a measurement.
+STEADY_MARGIN = 1.2
+STEADY_RERUNS = 3
+MAX_STEADY_REQUESTS = 200_000
 MIN_MEASURED_PER_REPLICA = 200  # fewer measured completions per replica than this: a warning
 # A fleet larger than this is simulated on a sample of this many replicas with their share of
 # the load (replicas behind a router are alike); fleet totals are scaled back up, and said so.
@@ -360,6 +369,7 @@ def simulate(
     serving: Any = None,
     requests: int | None = None,
     seed: int | None = 0,
+    steady: bool | None = None,
 ) -> SimulationResult:
     """Simulate serving ``scenario``'s workload, request by request.
 
@@ -368,10 +378,27 @@ def simulate(
     them, else Poisson arrivals, the workload's mean lengths and :class:`ServingSpec` defaults.
     ``requests`` defaults to 1,000 per simulated replica (at least 2,000, at most 60,000; a trace:
     all of it); the first and last 10 % of arrivals are left out of the measurements (warm-up and
-    drain). Fleets of more than 16 replicas are simulated on 16 with their share of the load.
-    The same ``seed`` gives the same result.
+    drain). ``steady`` (default: when ``requests`` is None) raises the count, up to 200,000, until
+    the warm-up lasts a measured request's mean decode time, said in the notes; otherwise a run
+    that falls short is warned of. Fleets of more than 16 replicas are simulated on 16 with their
+    share of the load. The same ``seed`` gives the same result.
     """
     started = time.perf_counter()
-    setup = prepare(scenario, traffic=traffic, lengths=lengths, serving=serving, requests=requests, seed=seed)
-    simulation = setup.build().run()
-    return setup.result(simulation, time.perf_counter() - started)
+    run = functools.partial(prepare, scenario, traffic=traffic, lengths=lengths, serving=serving, seed=seed)
+    setup = run(requests=requests)
+    result = setup.result(setup.build().run(), time.perf_counter() - started)
+    first = count = len(result.requests.arrival_s)
+    for _ in range(STEADY_RERUNS if (requests is None if steady is None else steady) else 0):
+        needed = covering_requests(result)
+        if needed is None or count >= MAX_STEADY_REQUESTS:
+            break
+        count = min(math.ceil(needed * STEADY_MARGIN), MAX_STEADY_REQUESTS)
+        setup = run(requests=count)
+        result = setup.result(setup.build().run(), time.perf_counter() - started)
+    if count == first:
+        return result
+    raised = (
+        f"requests raised from {first:,} to {count:,} so that the warm-up lasts a request's decode "
+        "time (a fleet that starts empty fills over one)"
+    )
+    return dataclasses.replace(result, notes=(raised, *result.notes))

@@ -24,10 +24,36 @@ import numpy as np
 from tokencost.sim.metrics import SimulationResult
 
 
+def covering_requests(result: SimulationResult) -> int | None:
+    """The request count whose warm-up would last a measured request's mean decode time (the
+    warm-up's span grows in proportion to the count at a given rate), when ``result``'s warm-up is
+    shorter than that (see module); None when it is long enough or nothing was trimmed. A run
+    with no arrival before its window (nothing to scale): one more than twice its count."""
+    short = _shortfall(result)
+    if short is None:
+        return None
+    warmup_s, stay_s = short
+    count = len(result.requests.arrival_s)
+    return math.ceil(count * stay_s / warmup_s) if warmup_s > 0 else 2 * count + 1
+
+
 def transient_note(result: SimulationResult) -> str | None:
     """A warning when ``result``'s warm-up is shorter than its measured requests' mean decode
-    time (see module), with the request count that would cover it (the warm-up's span grows in
-    proportion to the count at a given rate); None when it is long enough or nothing was trimmed."""
+    time (see module), with the request count that would cover it; None when it is long enough."""
+    short = _shortfall(result)
+    if short is None:
+        return None
+    warmup_s, stay_s = short
+    needed = f"{covering_requests(result):,}" if warmup_s > 0 else "many more"
+    return (
+        f"warning: the warm-up ({warmup_s:.3g} s of arrivals) is shorter than a measured request's "
+        f"mean time decoding ({stay_s:.3g} s, first token to last): the run may not have reached "
+        f"steady state (a fleet that starts empty fills over one such time); give at least {needed} requests"
+    )
+
+
+def _shortfall(result: SimulationResult) -> tuple[float, float] | None:
+    """(warm-up, mean decode time) in seconds when the warm-up is the shorter, else None."""
     records = result.requests
     if result.warmup_fraction <= 0:
         return None
@@ -36,12 +62,4 @@ def transient_note(result: SimulationResult) -> str | None:
         return None
     stay_s = float(np.mean(records.completion_s[done] - records.first_token_s[done]))
     warmup_s = result.window_s[0] - result.start_s
-    if warmup_s >= stay_s:
-        return None
-    count = len(records.arrival_s)
-    needed = f"{math.ceil(count * stay_s / warmup_s):,}" if warmup_s > 0 else "many more"
-    return (
-        f"warning: the warm-up ({warmup_s:.3g} s of arrivals) is shorter than a measured request's "
-        f"mean time decoding ({stay_s:.3g} s, first token to last): the run may not have reached "
-        f"steady state (a fleet that starts empty fills over one such time); give at least {needed} requests"
-    )
+    return None if warmup_s >= stay_s else (warmup_s, stay_s)
