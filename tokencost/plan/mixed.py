@@ -36,46 +36,23 @@ from typing import Any
 
 import numpy as np
 
+from tokencost.plan.lengths import Bucket, buckets, length_samples, sized_scenario
 from tokencost.plan.planner import plan
 from tokencost.plan.pools import Pool, mixed_plan, overall_slo, single_plan
 from tokencost.plan.records import Option, Plan, Trial
 from tokencost.plan.screen import candidate_hardware, screen
-from tokencost.plan.search import Search
+from tokencost.plan.search import DEFAULT_PLAN_REQUESTS, Search
 from tokencost.scenario.hardware import Candidate
-from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
-    FixedLengths,
     PoissonTraffic,
     SimSections,
     TraceLengths,
     TraceTraffic,
 )
-from tokencost.sim.arrivals import request_lengths
-from tokencost.sim.run import UNBOUNDED_CONTEXT_TOKENS, sections_for
+from tokencost.sim.run import sections_for
 
-MAX_BUCKETS = 4
-LENGTH_SAMPLES = 4000  # drawn lengths the buckets are cut from (shares to about ±1.5 %)
 MIN_POOL_REQUESTS = 200  # simulated requests per pool, at least
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """Requests whose prompt has ``low_tokens`` ≤ P ≤ ``high_tokens`` tokens."""
-
-    low_tokens: int
-    high_tokens: int
-    rate_per_s: float
-    prompts: np.ndarray  # drawn prompt tokens of the bucket's requests
-    outputs: np.ndarray  # and their output tokens
-
-    @property
-    def input_tokens(self) -> int:
-        return max(1, round(float(self.prompts.mean())))
-
-    @property
-    def output_tokens(self) -> int:
-        return max(1, round(float(self.outputs.mean())))
 
 
 @dataclass(frozen=True)
@@ -130,76 +107,6 @@ def _pool(
     return Segment(start, stop, layout, replicas, replicas * price)
 
 
-def length_samples(scenario: Scenario, sections: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt and output tokens the workload's requests have: a trace's rows (of the traffic or
-    lengths section), or ``LENGTH_SAMPLES`` draws of its lengths section with the simulator's own
-    sampler."""
-    for spec in (sections.traffic, sections.lengths):
-        if isinstance(spec, TraceTraffic | TraceLengths) and spec.input_tokens is not None:
-            # an empirical distribution: its rows themselves, each of weight 1/n (no sampling noise)
-            return np.asarray(spec.input_tokens, np.int64), np.asarray(spec.output_tokens, np.int64)
-    workload = scenario.workload
-    return request_lengths(
-        np.random.default_rng(seed),
-        sections.lengths or FixedLengths(),
-        workload.input_tokens,
-        workload.output_tokens,
-        LENGTH_SAMPLES,
-        scenario.model.max_context or UNBOUNDED_CONTEXT_TOKENS,
-    )
-
-
-def buckets(
-    prompts: np.ndarray,
-    outputs: np.ndarray,
-    rate_per_s: float,
-    *,
-    boundaries_tokens: Sequence[int] | None = None,
-    count: int = MAX_BUCKETS,
-) -> list[Bucket]:
-    """Non-empty prompt-length ranges: cut at ``boundaries_tokens`` (a prompt of exactly the
-    boundary goes below it), else at ``count − 1`` log-spaced points between the shortest and
-    the longest prompt. Each bucket's rate is its share of ``rate_per_s``."""
-    low, high = int(prompts.min()), int(prompts.max())
-    if boundaries_tokens is None:
-        edges = np.unique(np.rint(np.geomspace(low, high, count + 1)[1:-1]).astype(np.int64))
-    else:
-        edges = np.asarray(sorted(boundaries_tokens), dtype=np.int64)
-    index = np.searchsorted(edges, prompts, side="left")
-    found = []
-    for number in range(len(edges) + 1):
-        chosen = index == number
-        if not chosen.any():
-            continue
-        found.append(
-            Bucket(
-                low_tokens=int(prompts[chosen].min()),
-                high_tokens=int(prompts[chosen].max()),
-                rate_per_s=rate_per_s * float(chosen.mean()),
-                prompts=prompts[chosen],
-                outputs=outputs[chosen],
-            )
-        )
-    return found
-
-
-def sized_scenario(scenario: Scenario, input_tokens: int, output_tokens: int, rate_per_s: float) -> Scenario:
-    """``scenario`` with another mean prompt, output and request rate (validated, merged data)."""
-    data = scenario.model_dump(exclude_none=True)
-    workload = {
-        key: value
-        for key, value in data["workload"].items()
-        if key not in ("users", "requests_per_user_per_hour", "requests_per_second", "concurrency")
-    }
-    workload.update(input_tokens=input_tokens, output_tokens=output_tokens, requests_per_second=rate_per_s)
-    if workload.get("cached_prefix_tokens", 0) >= input_tokens:
-        workload.pop("cached_prefix_tokens")
-    data["workload"] = workload
-    for section in ("traffic", "lengths"):
-        data.pop(section, None)
-    return scenario_from_dict(data, name=scenario.name)
-
-
 @dataclass(frozen=True)
 class _Capacities:
     """Per layout: μ per bucket, USD/day per replica, and the layout's options per bucket."""
@@ -248,7 +155,7 @@ def plan_mixed(
     traffic: Any = None,
     lengths: Any = None,
     serving: Any = None,
-    requests: int = 2000,
+    requests: int | None = None,
     seed: int = 0,
     boundaries_tokens: Sequence[int] | None = None,
     single: Plan | None = None,
@@ -322,7 +229,7 @@ def _confirm(
     sections: Any,
     found: Sequence[Bucket],
     segment: Segment,
-    run: tuple[int, int],
+    run: tuple[int | None, int],
     candidates: tuple[Candidate, ...] | None,
 ) -> Pool:
     """Simulate one pool on its share of the traffic; the fewest replicas that meet the SLO."""
@@ -346,8 +253,8 @@ def _confirm(
             kind="trace", input_tokens=tuple(map(int, prompts)), output_tokens=tuple(map(int, outputs))
         )
     share = rate / sum(bucket.rate_per_s for bucket in found)
-    count = max(MIN_POOL_REQUESTS, round(requests * share))
-    search = Search(sections.serving, traffic, lengths, count, seed)
+    count = max(MIN_POOL_REQUESTS, round((DEFAULT_PLAN_REQUESTS if requests is None else requests) * share))
+    search = Search(sections.serving, traffic, lengths, count, seed, steady=requests is None)
     best: Trial | None = None
     for option in options:
         trial = search.smallest_fleet(option, best.usd_per_day if best else math.inf)

@@ -35,6 +35,7 @@ import math
 from typing import Any
 
 from tokencost.errors import ScenarioError
+from tokencost.plan.lengths import Bucket, buckets, length_samples, with_length_mix
 from tokencost.plan.options import option_rows
 from tokencost.plan.records import Option, Plan, Trial
 from tokencost.plan.screen import expert_degrees, pipeline_degrees, screen, variant
@@ -42,7 +43,7 @@ from tokencost.plan.search import MAX_FLEET_FACTOR, Search
 from tokencost.scenario.disaggregated import DisaggregatedSpec
 from tokencost.scenario.hardware import Candidate
 from tokencost.scenario.scenario import Scenario
-from tokencost.scenario.traffic import TraceTraffic
+from tokencost.scenario.traffic import TraceLengths, TraceTraffic
 from tokencost.sim.run import sections_for
 
 __all__ = ["Plan", "expert_degrees", "pipeline_degrees", "plan", "screen", "variant"]
@@ -50,7 +51,6 @@ _Search = Search  # the name the simulation stage had here (tokencost.plan.mixed
 
 SECONDS_PER_DAY = 86400.0
 PER_MILLION = 1e6
-DEFAULT_PLAN_REQUESTS = 2000
 
 
 def _rate(scenario: Scenario, traffic: Any) -> float:
@@ -92,13 +92,15 @@ def plan(
     traffic: Any = None,
     lengths: Any = None,
     serving: Any = None,
-    requests: int = DEFAULT_PLAN_REQUESTS,
+    requests: int | None = None,
     seed: int = 0,
     disaggregated: Any = None,
 ) -> Plan:
     """The cheapest deployment of ``scenario`` that meets its SLO in simulation (see module).
     ``disaggregated``: a :class:`DisaggregatedSpec` (or its fields) to try disaggregated layouts
-    too; None: when the scenario has ``serving.disaggregated``; False: colocated only."""
+    too; None: when the scenario has ``serving.disaggregated``; False: colocated only.
+    ``requests`` per confirming simulation; None: 2,000, raised where the warm-up would be shorter
+    than a request's decode time (see :mod:`tokencost.plan.search`)."""
     rate = _rate(scenario, traffic)
     given = candidates if candidates is not None else getattr(scenario, "candidates", None)
     sections = sections_for(traffic, lengths, serving, scenario)
@@ -112,11 +114,29 @@ def plan(
     options, rejected = screen(
         scenario, rate, candidates=tuple(given) if given else None, batch_limit=limit, disaggregated=pools
     )
+    options = with_length_mix(options, _length_buckets(scenario, sections, traffic_spec, rate, seed), rate)
     search = Search(sections.serving, traffic_spec, sections.lengths, requests, seed)
     best = _search(options, search)
     if best is None:
         return _no_plan(scenario, rate, options, rejected, search)
     return _describe(scenario, rate, best, search, (options, rejected))
+
+
+def _length_buckets(scenario: Scenario, sections: Any, traffic: Any, rate: float, seed: int) -> list[Bucket]:
+    """Prompt-length buckets of an open-loop workload's lengths (tokencost.plan.lengths); none
+    for a closed loop or conversations (their requests are not independent draws)."""
+    workload = scenario.workload
+    if workload.concurrency is not None or workload.conversation is not None:
+        return []
+    lengths = sections.lengths
+    if isinstance(lengths, TraceLengths) and lengths.path is not None:
+        from tokencost.sim.traces import read_trace_lengths
+
+        lengths = read_trace_lengths(lengths)
+    prompts, outputs = length_samples(
+        scenario, sections.model_copy(update={"traffic": traffic, "lengths": lengths}), seed
+    )
+    return buckets(prompts, outputs, rate)
 
 
 def _search(options: list[Option], search: Search) -> Trial | None:
@@ -225,7 +245,7 @@ def _describe(
 
 
 def _binding_text(constraint: str, option: Option, best: Trial, rate: float) -> str:
-    capacity = option.evaluation.replica_requests_per_s or 0.0
+    capacity = option.replica_requests_per_s or option.evaluation.replica_requests_per_s or 0.0
     if option.disaggregated:
         prefill = best.prefill_replicas or 0
         return (

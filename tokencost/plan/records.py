@@ -82,7 +82,8 @@ class Trial:
         if self.analytic_only:
             return "meets the SLO (analytic only)" if self.meets_slo else "misses the SLO (analytic only)"
         decoding = self.replicas - (self.prefill_replicas or 0)  # a decode pool's capacity binds
-        capacity = decoding * (self.option.evaluation.replica_requests_per_s or 0.0)
+        per_replica = self.option.replica_requests_per_s or self.option.evaluation.replica_requests_per_s
+        capacity = decoding * (per_replica or 0.0)
         parts = []
         if capacity and rate_per_s >= capacity:
             parts.append(

@@ -1,0 +1,84 @@
+"""The capacity of a replica on a mix of request lengths (tokencost.plan.lengths).
+
+A replica that spends 1/μ_b of its time on each request of bucket b carries μ_mix = 1 / Σ w_b/μ_b
+requests/s of a mix with shares w_b (the harmonic mean). On the bundled long-answers scenario
+(80 % short prompts with 1,000-2,500-token answers, 20 % documents of 6,000-12,000 tokens with
+short answers) the mean request, 2,161 tokens in and 1,498 out, is a request no one sends: it
+carries a long prompt's KV cache for a long answer's decode, so its capacity is well below the
+mix's. The planner sizes a single type by μ_mix, as the mixed planner sizes each pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokencost import evaluate
+from tokencost.plan.lengths import buckets, length_samples, mixture_capacity, sized_scenario, with_length_mix
+from tokencost.plan.screen import screen
+from tokencost.sim.traces import load_sim_scenario
+
+LONG_ANSWERS = Path(__file__).resolve().parents[1] / "scenarios" / "mixed-fleet-long-answers.yaml"
+
+
+@pytest.fixture(scope="module")
+def screened():
+    scenario, sections = load_sim_scenario(LONG_ANSWERS)
+    rate = scenario.workload.requests_per_second
+    found = buckets(*length_samples(scenario, sections, 0), rate)
+    options, _ = screen(scenario, rate, candidates=("a100-80gb-sxm",))
+    return scenario, found, options
+
+
+def test_the_mixture_capacity_is_the_harmonic_mean_of_the_buckets(screened):
+    _, found, options = screened
+    option = next(o for o in options if o.tensor_parallel == 2 and o.pipeline_parallel == 1)
+    per_bucket = [
+        evaluate(
+            sized_scenario(option.scenario, b.input_tokens, b.output_tokens, b.rate_per_s)
+        ).replica_requests_per_s
+        for b in found
+    ]
+    total = sum(b.rate_per_s for b in found)
+    expected = 1 / sum(b.rate_per_s / total / mu for b, mu in zip(found, per_bucket, strict=True))
+    assert mixture_capacity(option, found) == pytest.approx(expected, rel=1e-12)
+    assert min(per_bucket) <= expected <= max(per_bucket)
+    # the mean request (2,161 in, 1,498 out) is served more slowly than the mix: a long prompt's KV
+    # cache held through a long answer's decode
+    assert option.replica_requests_per_s < 0.9 * expected
+
+
+def test_the_planner_sizes_a_varied_workload_by_its_mix(screened):
+    scenario, found, options = screened
+    rate = scenario.workload.requests_per_second
+    for before, after in zip(options, with_length_mix(options, found, rate), strict=True):
+        if before.disaggregated:
+            assert after is before
+            continue
+        mu = mixture_capacity(before, found)
+        assert after.replica_requests_per_s == pytest.approx(mu)
+        assert after.min_replicas == after.analytic_replicas
+        assert (after.min_replicas - 1) * mu < rate <= after.min_replicas * mu * (1 + 1e-9)
+
+
+def test_one_length_keeps_the_analytic_fleet(screened):
+    scenario, found, options = screened
+    assert with_length_mix(options, found[:1], scenario.workload.requests_per_second) is options
+
+
+@settings(max_examples=25, deadline=None)
+@given(weights=st.lists(st.floats(0.05, 1.0), min_size=3, max_size=3))
+def test_the_mixture_capacity_lies_between_the_buckets(screened, weights):
+    # any shares of the same buckets: a weighted harmonic mean stays within [min μ_b, max μ_b]
+    _, found, options = screened
+    option = options[0]
+    reweighted = [
+        type(b)(b.low_tokens, b.high_tokens, w, b.prompts, b.outputs)
+        for b, w in zip(found, weights, strict=False)
+    ]
+    per_bucket = [mixture_capacity(option, [b]) for b in reweighted]
+    mu = mixture_capacity(option, reweighted)
+    assert min(per_bucket) * (1 - 1e-12) <= mu <= max(per_bucket) * (1 + 1e-12)
