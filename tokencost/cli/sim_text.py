@@ -150,10 +150,16 @@ def plan_summary(plan: Any) -> str:
             )
         )
     rows += [
-        ("rejected", item.get("label") or f"{item['hardware']} TP{item['tensor_parallel']}", item["reason"])
+        ("rejected", item.get("label") or f"{item['hardware']} TP{item['tensor_parallel']}", _why(item))
         for item in data.get("rejected") or ()
     ]
     return "plan\n" + rich_table(["", "value", "detail"], rows, right=(1,))
+
+
+def _why(item: dict[str, Any]) -> str:
+    """A rejection's reason, with the prompt lengths it was screened for (a mixed plan's bucket)."""
+    span = item.get("prompt_tokens")
+    return item["reason"] if not span else f"prompts {span[0]}–{span[1]} tokens: {item['reason']}"
 
 
 def _deployment(data: dict[str, Any]) -> str:
