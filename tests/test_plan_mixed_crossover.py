@@ -16,6 +16,7 @@ import pytest
 from test_plan_mixed import CONTRACT, _per_bucket_costs
 
 from tokencost.plan.mixed import plan_mixed
+from tokencost.report.plan import FIGURE_IDS, render_plan_report
 from tokencost.scenario.hardware import HardwareSpec
 from tokencost.sim.traces import load_sim_scenario
 
@@ -63,3 +64,6 @@ def test_the_mixed_fleet_is_cheaper_and_meets_the_slo_in_simulation():
     assert slo["ttft_at_percentile_s"] <= slo["ttft_s"] and slo["tpot_at_percentile_s"] <= slo["tpot_s"]
     assert data["usd_per_day"] == pytest.approx((18 * 1.59 + 6 * 3.49) * 24, rel=1e-6)
     assert single["usd_per_day"] == pytest.approx(34 * 1.59 * 24, rel=1e-6)
+    # the plan page (tokencost plan -o) shows the pools beside the single type, and the saving
+    page = render_plan_report(data, scenario.name)
+    assert FIGURE_IDS[1] in page and "8.3% less" in page and "6,070–11,960" in page

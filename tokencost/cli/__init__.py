@@ -5,7 +5,7 @@ Commands::
     tokencost run SCENARIO.yaml [-o PATH] [--json] [--check] [--no-report] [--set KEY=VALUE ...]
     tokencost compare A.yaml B.yaml ... [-o PATH] [--json] [--check] [--no-report] [--allow-infeasible]
     tokencost simulate SCENARIO.yaml [--requests N] [--seed S] [--json] [--check] [-o PATH] [--set ...]
-    tokencost plan SCENARIO.yaml [--requests N] [--seed S] [--json] [--check] [--set KEY=VALUE ...]
+    tokencost plan SCENARIO.yaml [--requests N] [--seed S] [--mixed] [--json] [--check] [-o PATH] [--set ...]
     tokencost sweep SPEC.yaml [-o results.parquet|.csv] [--what evaluate|simulate|plan] [--resume] [--dask]
     tokencost validate SCENARIO.yaml ... [--json] [--set KEY=VALUE ...]
     tokencost calibrate [-o hardware.yaml] [--device cpu|cuda] [--quick] [--json]

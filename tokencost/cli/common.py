@@ -279,13 +279,13 @@ def _json(data: Any) -> str:
 
 @contextmanager
 def _report_target(output: str | None, default_name: str) -> Iterator[Path]:
-    """The report path (``<name>.html`` inside ``output`` when that is a folder); its folder is
-    created, and removed again if it stayed empty on failure."""
+    """The report path (``<name>.html`` inside ``output`` when that is a folder or ends with a
+    slash); its folder is created, and removed again if it stayed empty on failure."""
     file_name = f"{_slug(default_name)}.html"
     path = Path(output) if output else REPORTS_DIR / file_name
     created: list[Path] = []
     try:
-        if path.is_dir():
+        if path.is_dir() or (output or "").endswith(("/", os.sep)):  # a folder, or one to create
             path = path / file_name
         folder = path.parent
         while not folder.exists():

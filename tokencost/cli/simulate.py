@@ -11,6 +11,8 @@ import typer
 from tokencost.errors import TokenCostWarning
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tokencost.scenario.scenario import Scenario
     from tokencost.sim.metrics import SimulationResult
 from tokencost.cli.check import CHECK_HELP, _check
@@ -141,6 +143,25 @@ PlanRequests = Annotated[
 ]
 
 
+PlanTop = Annotated[
+    int | None,
+    typer.Option(
+        "--top",
+        min=1,
+        help="Print the N cheapest options tried (rejected, screened, simulated) and why each "
+        "cheaper one fails; with --json, keep N of them under 'options'.",
+    ),
+]
+PlanMixed = Annotated[
+    bool,
+    typer.Option(
+        "--mixed",
+        help="Also try a fleet of several hardware types, requests routed by prompt length "
+        "(Mélange), and take it when it is cheaper.",
+    ),
+]
+
+
 @app.command("plan")
 @guarded
 def plan_command(
@@ -157,30 +178,23 @@ def plan_command(
     check: Annotated[
         bool, typer.Option("--check", help="Exit with code 3 (not 2) when no deployment meets the SLO.")
     ] = False,
-    top: Annotated[
-        int | None,
-        typer.Option(
-            "--top",
-            min=1,
-            help="Print the N cheapest options tried (rejected, screened, simulated) and why each "
-            "cheaper one fails; with --json, keep N of them under 'options'.",
-        ),
+    top: PlanTop = None,
+    mixed: PlanMixed = False,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Also write an HTML report (file, or folder) of the plan."),
     ] = None,
-    mixed: Annotated[
-        bool,
-        typer.Option(
-            "--mixed",
-            help="Also try a fleet of several hardware types, requests routed by prompt length "
-            "(Mélange), and take it when it is cheaper.",
-        ),
-    ] = False,
+    plotlyjs: Annotated[
+        PlotlyJs, typer.Option(help="Embed plotly.js in the report (works offline) or load it from a CDN.")
+    ] = PlotlyJs.inline,
 ) -> None:
     """Find the cheapest deployment that meets the SLO at the workload's load.
 
     Searches replicas, batch cap, tensor, pipeline and expert parallelism, the hardware listed under
     candidates and, with serving.disaggregated, disaggregated prefill/decode pools: analytically
     first, then by simulation. Exits 2 when no deployment meets the SLO, 3 with
-    --check (with --json, the JSON is printed first).
+    --check (with --json, the JSON is printed first). -o writes an HTML page of the plan, the
+    options tried and a mixed fleet's pools.
     """
     spec, sections = _load_sim(scenario, overrides)
     from tokencost.plan.planner import plan
@@ -193,12 +207,34 @@ def plan_command(
         "requests": requests,
         "seed": seed,
     }
-    result = plan(spec, **given)
+    result = single = plan(spec, **given)
     if mixed:
         from tokencost.plan.mixed import plan_mixed
 
-        result = plan_mixed(spec, **given, single=result)
-    _echo_plan(scenario, result, top=top, as_json=as_json, check=check)
+        result = plan_mixed(spec, **given, single=single)
+    # a report of the plan, or with --check of why none meets the SLO (exit 3); exit 2 writes nothing
+    report = None
+    if output is not None and (result.meets_slo or check):
+        # a mixed plan's page lists the options of the single-type search it was weighed against
+        data = {**result.to_dict(), "options": result.options or single.options}
+        report = _write_plan(output, spec.name, data, plotlyjs=plotlyjs)
+    try:
+        _echo_plan(scenario, result, top=top, as_json=as_json, check=check)
+    finally:
+        if report is not None:
+            _echo_report(report, as_json)
+
+
+def _write_plan(output: str, name: str, data: dict[str, Any], *, plotlyjs: PlotlyJs) -> Path:
+    """Write the plan report (atomically); its path."""
+    with _report_target(output, f"{name}-plan") as path:
+        from tokencost.report.writer import write_plan_report
+
+        try:
+            write_plan_report(path, data, name, plotlyjs=plotlyjs.value)
+        except OSError as exc:
+            raise _write_failed(path, exc) from None
+    return path
 
 
 def _echo_plan(scenario: str, result: Any, *, top: int | None, as_json: bool, check: bool) -> None:

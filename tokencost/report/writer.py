@@ -10,7 +10,8 @@
   on any error the temporary file is removed and an existing report is left untouched.
 
 Pages are rendered by :mod:`~tokencost.report.run`, :mod:`~tokencost.report.compare`,
-:mod:`~tokencost.report.simulate` and :mod:`~tokencost.report.sweep` (strings, no files); figures
+:mod:`~tokencost.report.plan`, :mod:`~tokencost.report.simulate` and :mod:`~tokencost.report.sweep`
+(strings, no files); figures
 come from :mod:`tokencost.report.figures` (pure), data from :mod:`tokencost.sweep.curves` and
 :mod:`tokencost.sweep.pareto`.
 """
@@ -110,6 +111,17 @@ def write_simulation_report(
     """Write the report atomically to ``path`` (parents created); return the path."""
     target = Path(path)
     _atomic_write(target, lambda: render_simulation_report(result, plotlyjs=plotlyjs))
+    return target
+
+
+def write_plan_report(
+    path: str | os.PathLike[str], data: dict[str, Any], name: str, *, plotlyjs: PlotlyJs = "inline"
+) -> Path:
+    """Write the plan page of ``data`` (``Plan.to_dict()``) atomically to ``path``; return the path."""
+    from tokencost.report.plan import render_plan_report
+
+    target = Path(path)
+    _atomic_write(target, lambda: render_plan_report(data, name, plotlyjs=plotlyjs))
     return target
 
 
