@@ -66,4 +66,13 @@ def test_the_mixed_fleet_is_cheaper_and_meets_the_slo_in_simulation():
     assert single["usd_per_day"] == pytest.approx(34 * 1.59 * 24, rel=1e-6)
     # the plan page (tokencost plan -o) shows the pools beside the single type, and the saving
     page = render_plan_report(data, scenario.name)
-    assert FIGURE_IDS[1] in page and "8.3% less" in page and "6,070–11,960" in page
+    assert FIGURE_IDS[1] in page and FIGURE_IDS[2] in page and "8.3% less" in page and "6,070–11,960" in page
+    # the plan's per-bucket table (tokencost.model.cost) is the test's own $/M-output arithmetic
+    per_bucket, _, _ = _per_bucket_costs(scenario, sections.candidates, None, path=LONG_ANSWERS)
+    assert [next(iter(b["usd_per_million_output_tokens"])) for b in data["buckets"]] == [
+        "a100-80gb-sxm",
+        "a100-80gb-sxm",
+        "h100-sxm",
+    ]
+    for row, best in zip(data["buckets"], per_bucket, strict=True):
+        assert row["usd_per_million_output_tokens"] == pytest.approx(best, rel=1e-9)

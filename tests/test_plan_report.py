@@ -12,7 +12,7 @@ from test_browser import browser, open_report  # noqa: F401  (browser: the modul
 from typer.testing import CliRunner
 
 from tokencost.cli import app
-from tokencost.report.figures.plan import option_kind, options_plot, pools_plot
+from tokencost.report.figures.plan import buckets_plot, option_kind, options_plot, pools_plot
 from tokencost.report.plan import FIGURE_IDS, render_plan_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,3 +112,14 @@ def test_the_plan_page_renders_in_chromium(planned, browser, tmp_path):  # noqa:
     assert XSS in page.locator("h1").inner_text()
     assert page.locator("#options table tbody tr").count() == min(60, len(data["options"]))
     page.close()
+
+
+def test_the_bucket_figure_has_a_bar_per_hardware_and_bucket_and_a_gap_where_it_cannot_serve():
+    buckets = [
+        {"prompt_tokens": [10, 99], "usd_per_million_output_tokens": {"a": 0.1, "b": 0.2}},
+        {"prompt_tokens": [100, 999], "usd_per_million_output_tokens": {"b": 1.5}},
+    ]
+    traces = buckets_plot(buckets).to_dict()["data"]
+    assert [trace["name"] for trace in traces] == ["a", "b"]
+    assert [trace["y"] for trace in traces] == [[0.1, None], [0.2, 1.5]]
+    assert traces[0]["x"] == ["prompts 10–99", "prompts 100–999"]

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from tokencost.model import cost
 from tokencost.plan.lengths import Bucket, buckets, length_samples, sized_scenario
-from tokencost.plan.planner import plan
+from tokencost.plan.planner import SECONDS_PER_DAY, plan
 from tokencost.plan.pools import Pool, mixed_plan, overall_slo, single_plan
 from tokencost.plan.records import Option, Plan, Trial
 from tokencost.plan.screen import candidate_hardware, screen
@@ -181,10 +182,25 @@ def plan_mixed(
     found = buckets(prompts, outputs, single.request_rate_per_s, boundaries_tokens=boundaries_tokens)
     limit = sections.serving.max_batch if sections.serving else None
     table = capacities(scenario, found, chosen, limit)
+    chosen_plan = _choose(scenario, single, sections, found, table, (requests, seed), chosen)
+    return replace(chosen_plan, buckets=bucket_costs(found, table))
+
+
+def _choose(
+    scenario: Scenario,
+    single: Plan,
+    sections: SimSections,
+    found: Sequence[Bucket],
+    table: _Capacities,
+    run: tuple[int | None, int],
+    chosen: tuple[Candidate, ...] | None,
+) -> Plan:
+    """The mixed plan when its assignment has several pools, each meets the SLO in simulation,
+    the whole does and costs less than ``single``; else ``single``, with why not."""
     segments = partition([bucket.rate_per_s for bucket in found], table.capacity, table.price)
     if len(segments) <= 1:
         return single_plan(single, "the analytic assignment puts every prompt length on one type")
-    pools = [_confirm(scenario, sections, found, segment, (requests, seed), chosen) for segment in segments]
+    pools = [_confirm(scenario, sections, found, segment, run, chosen) for segment in segments]
     if any(pool.trial is None for pool in pools):
         return single_plan(single, "a pool of the mixed fleet misses the SLO in simulation")
     total = sum(pool.trial.usd_per_day for pool in pools if pool.trial is not None)
@@ -193,7 +209,35 @@ def plan_mixed(
     if not (overall["meets_slo"] and cheaper):
         why = "the mixed fleet costs no less" if overall["meets_slo"] else "misses the SLO over all requests"
         return single_plan(single, f"{why} (${total:,.4g} a day)")
+    prompts = np.concatenate([bucket.prompts for bucket in found])
+    outputs = np.concatenate([bucket.outputs for bucket in found])
     return mixed_plan(scenario, single, pools, overall, prompts, outputs, table.rejected)
+
+
+def bucket_costs(found: Sequence[Bucket], table: _Capacities) -> tuple[dict[str, Any], ...]:
+    """Per bucket: its prompt range, mean lengths, rate and each hardware's cheapest USD per
+    million output tokens at its analytic capacity (a replica's seconds per request 1/μ_bℓ at
+    its price, :func:`tokencost.model.cost.usd_per_million_tokens`): why the assignment is what it is."""
+    rows = []
+    for index, bucket in enumerate(found):
+        best: dict[str, float] = {}
+        for layout, rates in table.capacity.items():
+            mu = rates[index]
+            if mu:
+                usd_per_s = table.price[layout] / SECONDS_PER_DAY
+                value = float(cost.usd_per_million_tokens(1.0 / mu, bucket.output_tokens, usd_per_s))
+                hardware = layout.split(" ", 1)[0]
+                best[hardware] = min(best.get(hardware, math.inf), value)
+        rows.append(
+            {
+                "prompt_tokens": [bucket.low_tokens, bucket.high_tokens],
+                "input_tokens": bucket.input_tokens,
+                "output_tokens": bucket.output_tokens,
+                "request_rate_per_s": bucket.rate_per_s,
+                "usd_per_million_output_tokens": dict(sorted(best.items(), key=lambda item: item[1])),
+            }
+        )
+    return tuple(rows)
 
 
 def _with_traces(sections: SimSections) -> SimSections:

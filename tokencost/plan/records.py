@@ -135,6 +135,9 @@ class Plan:
     pools: tuple[dict[str, Any], ...] = field(default=())
     single_type: dict[str, Any] | None = None
     mixed_reason: str | None = None
+    # per prompt-length bucket: its lengths, rate and each hardware's cheapest $ per million output
+    # tokens (tokencost.plan.mixed.bucket_costs); empty unless plan_mixed made the plan
+    buckets: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def _expert_label(self) -> str:
@@ -170,6 +173,7 @@ class Plan:
             "mixed": self.mixed,
             "pools": list(self.pools),
             "single_type": self.single_type,
+            "buckets": list(self.buckets),
             "mixed_reason": self.mixed_reason,
         }
 

@@ -11,10 +11,10 @@ from html import escape
 from typing import Any
 
 from tokencost.report import format as fmt
-from tokencost.report.figures.plan import STAGE_WORDS, option_kind, options_plot, pools_plot
+from tokencost.report.figures.plan import STAGE_WORDS, buckets_plot, option_kind, options_plot, pools_plot
 from tokencost.report.page import PlotlyJs, _card, _Figures, _footer, _page, _slo_badge, _table
 
-FIGURE_IDS = ("fig-plan-options", "fig-plan-pools")
+FIGURE_IDS = ("fig-plan-options", "fig-plan-pools", "fig-plan-buckets")
 MAX_TABLE_ROWS = 60
 
 
@@ -31,6 +31,18 @@ def render_plan_report(data: dict[str, Any], name: str, *, plotlyjs: PlotlyJs = 
                 "length, each pool sized by simulation on its share of the load.</p>"
                 + embed.embed(pools_plot(data["pools"], data.get("single_type")), FIGURE_IDS[1])
                 + _pools_table(data["pools"]),
+            )
+        )
+    if data.get("buckets"):
+        sections.append(
+            (
+                "buckets",
+                "By length",
+                '<h2>Which hardware is cheapest for which requests</h2><p class="caption">Each '
+                "hardware's cheapest layout, USD per million output tokens at its analytic capacity "
+                "within the SLO, for the requests of each prompt-length bucket (bucket mean lengths; "
+                "no bar: the hardware cannot serve them within the SLO).</p>"
+                + embed.embed(buckets_plot(data["buckets"]), FIGURE_IDS[2]),
             )
         )
     options = list(data.get("options") or ())

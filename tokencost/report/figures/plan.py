@@ -107,3 +107,26 @@ def _cost(row: dict[str, Any]) -> float | None:
 def _name(row: dict[str, Any]) -> str:
     fleet = "" if row.get("replicas") is None else f"{row['replicas']} × "
     return escape(f"{row['rank']}. {fleet}{row['label']}")
+
+
+def buckets_plot(buckets: Sequence[dict[str, Any]]) -> Plot:
+    """Each hardware's cheapest USD per million output tokens in each prompt-length bucket
+    (``Plan.to_dict()["buckets"]``): grouped bars, one group per bucket, log scale (long prompts
+    cost tens of times more per output token)."""
+    names = [f"prompts {b['prompt_tokens'][0]:,}–{b['prompt_tokens'][1]:,}" for b in buckets]
+    hardware = sorted({name for b in buckets for name in b["usd_per_million_output_tokens"]})
+    figure = _plot("Cost per output token by prompt length: which hardware is cheapest where")
+    for index, name in enumerate(hardware):
+        values = [b["usd_per_million_output_tokens"].get(name) for b in buckets]
+        figure.add_trace(
+            bar(
+                name=escape(name),
+                x=names,
+                y=values,
+                marker={"color": theme.QUALITATIVE[index % len(theme.QUALITATIVE)]},
+                hovertemplate=f"{escape(name)}, %{{x}}: $%{{y:.4g}} per million output tokens<extra></extra>",
+            )
+        )
+    figure.update_yaxes(title={"text": "USD per million output tokens"}, type="log")
+    figure.update_layout(barmode="group", legend={"orientation": "h", "y": -0.2})
+    return figure
