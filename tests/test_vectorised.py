@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -230,6 +231,31 @@ def test_a_struct_of_arrays_remembers_large_arrays_and_a_plain_one_does_not():
     plain = api.serving.decode_step(dep, batch, 100.0)
     assert plain is not api.serving.decode_step(dep, batch, 100.0)  # not remembered
     np.testing.assert_array_equal(plain.time_s, first.time_s)
+
+
+def test_a_result_at_scalars_is_computed_on_the_entries_used_and_gathered():
+    """memo.Gathered: a taken struct of arrays computes a result at scalar arguments once per
+    entry it uses (on those entries, remembered there) and gathers it to its rows: the same bits
+    as computing it on the rows themselves, the branches those of the entries used (a subset
+    without the mixture takes the dense path)."""
+    from tokencost.model import memo
+
+    deps = [api.deployment(s) for s in _scenarios(12, seed=6)]
+    deps = [dep for dep in deps if dep.all_reduce_algorithm == deps[0].all_reduce_algorithm]
+    soa = vec.stack(deps)
+    rng = np.random.default_rng(6)
+    for index in (rng.integers(0, len(deps), 500), np.array([1, 1, 0]), np.array([2])):
+        taken = vec.take(soa, index)
+        lifted = api.serving.prefill(taken, 0.0, 1.0)
+        rows = dataclasses.replace(taken)  # the same numbers, not gathered: computed on its rows
+        assert memo.GATHERED not in rows.__dict__
+        plain = api.serving.prefill(rows, 0.0, 1.0)
+        for got, expected in zip(lifted, plain, strict=True):
+            assert np.shape(got) == np.shape(expected)
+            assert np.asarray(got).tobytes() == np.asarray(expected).tobytes()
+        table, place, count = taken.__dict__[memo.GATHERED].used()
+        assert count == np.unique(index).size and np.array_equal(np.unique(index)[place], index)
+        assert ("prefill", 0.0, 1.0) in table.memo
 
 
 # ------------------------------------------------------------------------------------ fast paths

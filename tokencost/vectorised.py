@@ -35,7 +35,7 @@ import numpy as np
 
 from tokencost import api
 from tokencost import vectorised_view as view
-from tokencost.model import fleet, prefix, steady, within
+from tokencost.model import fleet, memo, prefix, steady, within
 from tokencost.model import operating as op
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
@@ -114,12 +114,17 @@ def take(dep: Deployment, index: Any) -> Deployment:
         index = np.flatnonzero(index)  # once, not once per field
     names = [name for name in _DEPLOYMENT_NAMES if isinstance(getattr(dep, name), np.ndarray)]
     values: dict[str, Any] = {name: getattr(dep, name) for name in _DEPLOYMENT_NAMES if name not in names}
-    if names and np.size(getattr(dep, names[0])) < STACKED_BELOW:  # a few templates: one gather
+    if names and np.size(dep.params) < STACKED_BELOW:  # a few templates: one gather
         picked = np.stack([getattr(dep, name) for name in names]).take(index, axis=1)  # rows contiguous
         values.update(zip(names, picked, strict=True))
     else:
         values.update({name: getattr(dep, name).take(index) for name in names})
-    return Deployment(**values)
+    found = Deployment(**values)
+    if names:  # what is the same for every entry is computed on the entries used (memo.Gathered)
+        parent = dep.__dict__.get(memo.GATHERED)
+        source, rows = (dep, index) if parent is None else (parent.source, parent.rows.take(index))
+        found.__dict__[memo.GATHERED] = memo.Gathered(source, rows, np.size(source.params), take)
+    return found
 
 
 def entry(dep: Deployment, i: int) -> Deployment:
@@ -191,8 +196,8 @@ def rows_of(
     unknown = set(numbers) - set(NUMERIC_FIELDS)
     if unknown:
         raise ValueError(f"not a vectorised field: {sorted(unknown)} (allowed: {NUMERIC_FIELDS})")
-    used, at = _used(which, len(templates))
-    held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used]
+    used, at = memo.used_entries(which, len(templates))
+    held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used.tolist()]
     table = _shared(stack(held), held)
     dep = take(table, at)
     overrides: dict[str, Any] = {
@@ -200,7 +205,7 @@ def rows_of(
         for key, value in numbers.items()
         if key in DEPLOYMENT_FIELDS
     }
-    dep = dataclasses.replace(dep, **overrides)
+    dep = dataclasses.replace(dep, **overrides) if overrides else dep
     workload = [scenario.workload for scenario in templates]
 
     def column(name: str, of: Any) -> np.ndarray:
@@ -220,15 +225,6 @@ def rows_of(
         at,
         tuple(overrides),
     )
-
-
-def _used(which: np.ndarray, count: int) -> tuple[list[int], np.ndarray]:
-    """The templates used (as ``np.unique(which)``) and each row's place among them (as
-    ``np.searchsorted``), by a table of the ``count`` templates: no sort of the rows."""
-    used = np.flatnonzero(np.bincount(which, minlength=count))
-    place = np.zeros(count, dtype=np.int64)
-    place[used] = np.arange(used.size)
-    return used.tolist(), place[which]
 
 
 # ------------------------------------------------------------------------------------ evaluation
