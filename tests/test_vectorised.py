@@ -292,6 +292,21 @@ def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
     assert texts[1] == "-0.0" and texts[2] == "0.0"
 
 
+@pytest.mark.parametrize("distinct", [True, False])
+def test_float_texts_of_many_rows_by_row_or_by_distinct_value(distinct):
+    """Mostly distinct values (a text per row) or a few repeated (a text per distinct value):
+    ``str`` of each kept row either way, the others' code 0."""
+    rng = np.random.default_rng(7)
+    values = rng.random(5_000) * 3.0 if distinct else rng.integers(0, 40, 5_000) / 8.0
+    values[:4] = [-0.0, 0.0, 2.0e10 + 0.5, 1e-5]
+    keep = rng.random(5_000) < 0.8
+    coded = vt.float_texts(values, keep)
+    assert len(coded.values) == (keep.sum() if distinct else np.unique(values[keep].view(np.int64)).size)
+    texts = coded.array()
+    assert texts[keep].tolist() == [str(v) for v in values[keep].tolist()]
+    assert (coded.codes[~keep] == 0).all()
+
+
 def test_take_by_mask_and_by_index_gives_the_entries(monkeypatch):
     """take: an all-true mask is the deployment itself; a mask or an index gives those entries,
     gathered as one 2-D array (few entries) or field by field (many), the same numbers."""
