@@ -285,6 +285,29 @@ def test_the_table_holds_a_whole_column_and_copies_it_before_a_later_write():
     assert len({id(values) for values in out.values()}) == len(out)
 
 
+def test_int_and_bool_columns_put_on_every_row_are_held_as_they_are_until_a_partial_put():
+    """An int64 or bool array put on every row is held as it is and given as it is (a copy where
+    read-only); a later put on some rows holds it as floats, its None as NaN, typed at result."""
+    table = view.Table(3)
+    replicas, shown = np.array([2, 3, 4]), np.array([1, 5, 6])
+    shown.flags.writeable = False
+    saturated = np.array([False, True, False])
+    table.put("replicas", np.arange(3), replicas)
+    table.put("gpus_required", np.arange(3), shown)
+    table.put("saturated", np.arange(3), saturated)
+    table.put("batch_cap", np.arange(3), np.array([8, 9, 10]))
+    table.put("batch_cap", np.array([1]), None)
+    table.put("meets_slo", np.arange(3), saturated)
+    table.put("meets_slo", np.array([0]), True)
+    out = table.result()
+    assert out["replicas"] is replicas and out["saturated"] is saturated
+    assert out["gpus_required"] is not shown and out["gpus_required"].tolist() == [1, 5, 6]
+    assert out["gpus_required"].dtype == np.int64 and out["gpus_required"].flags.writeable
+    assert out["batch_cap"].dtype == object and out["batch_cap"].tolist() == [8, None, 10]
+    assert out["meets_slo"].dtype == bool and out["meets_slo"].tolist() == [True, True, False]
+    assert saturated.tolist() == [False, True, False]  # not written through
+
+
 def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
     values = np.array([0.1, -0.0, 0.0, np.nan, 0.1, 1e16, 2.5e-7, -3.0])
     texts = vt.float_texts(values).array()

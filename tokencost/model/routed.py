@@ -25,9 +25,7 @@ ArrayLike = npt.ArrayLike
 def is_dense(dep: Deployment) -> bool:
     """No routed experts (E ≤ k): the weights read and the imbalance do not depend on the tokens.
     A struct-of-arrays deployment (one entry per configuration) is dense when all its entries are."""
-    if isinstance(dep.experts, np.ndarray):
-        return not bool(np.any(dep.experts > dep.experts_per_token))
-    return not dep.experts > dep.experts_per_token
+    return not dep.routes_experts
 
 
 _DENSE_READ, _DENSE_IMBALANCE = ("weight_bytes_read",), ("imbalance_flops",)
