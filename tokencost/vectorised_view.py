@@ -80,11 +80,13 @@ def _economics(
     fields: dict[str, Any] = {BREAKDOWN + ev_view.RENTAL: dep.usd_per_hour}
     known = np.array([t.hardware.power_w is not None for t in templates])[which]
     if known.any():
-        host = np.array([ev_view.host_power_and_pue(t) for t in templates], dtype=float)[which]
-        host_w, pue = host[:, 0], host[:, 1]
-        grid = np.array([float(t.facility.grid_gco2_per_kwh) for t in templates])[which]
+        host = np.array([ev_view.host_power_and_pue(t) for t in templates], dtype=float).T  # per template
+        grid = np.array([float(t.facility.grid_gco2_per_kwh) for t in templates])
+        host_w, pue, grid = (np.ascontiguousarray(column).take(which) for column in (*host, grid))
+        every = bool(known.all())  # no row to make NaN
         for key, value in ev_view.power_fields(dep.power_w, host_w, gpus, pue, grid).items():
-            fields[key] = np.where(known, np.asarray(value, dtype=float), np.nan)
+            found = np.asarray(value, dtype=float)
+            fields[key] = found if every else np.where(known, found, np.nan)
     return fields
 
 
