@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -232,6 +233,31 @@ def test_a_struct_of_arrays_remembers_large_arrays_and_a_plain_one_does_not():
     np.testing.assert_array_equal(plain.time_s, first.time_s)
 
 
+def test_a_result_at_scalars_is_computed_on_the_entries_used_and_gathered():
+    """memo.Gathered: a taken struct of arrays computes a result at scalar arguments once per
+    entry it uses (on those entries, remembered there) and gathers it to its rows: the same bits
+    as computing it on the rows themselves, the branches those of the entries used (a subset
+    without the mixture takes the dense path)."""
+    from tokencost.model import memo
+
+    deps = [api.deployment(s) for s in _scenarios(12, seed=6)]
+    deps = [dep for dep in deps if dep.all_reduce_algorithm == deps[0].all_reduce_algorithm]
+    soa = vec.stack(deps)
+    rng = np.random.default_rng(6)
+    for index in (rng.integers(0, len(deps), 500), np.array([1, 1, 0]), np.array([2])):
+        taken = vec.take(soa, index)
+        lifted = api.serving.prefill(taken, 0.0, 1.0)
+        rows = dataclasses.replace(taken)  # the same numbers, not gathered: computed on its rows
+        assert memo.GATHERED not in rows.__dict__
+        plain = api.serving.prefill(rows, 0.0, 1.0)
+        for got, expected in zip(lifted, plain, strict=True):
+            assert np.shape(got) == np.shape(expected)
+            assert np.asarray(got).tobytes() == np.asarray(expected).tobytes()
+        table, place, count = taken.__dict__[memo.GATHERED].used()
+        assert count == np.unique(index).size and np.array_equal(np.unique(index)[place], index)
+        assert ("prefill", 0.0, 1.0) in table.memo
+
+
 # ------------------------------------------------------------------------------------ fast paths
 
 
@@ -259,11 +285,49 @@ def test_the_table_holds_a_whole_column_and_copies_it_before_a_later_write():
     assert len({id(values) for values in out.values()}) == len(out)
 
 
+def test_int_and_bool_columns_put_on_every_row_are_held_as_they_are_until_a_partial_put():
+    """An int64 or bool array put on every row is held as it is and given as it is (a copy where
+    read-only); a later put on some rows holds it as floats, its None as NaN, typed at result."""
+    table = view.Table(3)
+    replicas, shown = np.array([2, 3, 4]), np.array([1, 5, 6])
+    shown.flags.writeable = False
+    saturated = np.array([False, True, False])
+    table.put("replicas", np.arange(3), replicas)
+    table.put("gpus_required", np.arange(3), shown)
+    table.put("saturated", np.arange(3), saturated)
+    table.put("batch_cap", np.arange(3), np.array([8, 9, 10]))
+    table.put("batch_cap", np.array([1]), None)
+    table.put("meets_slo", np.arange(3), saturated)
+    table.put("meets_slo", np.array([0]), True)
+    out = table.result()
+    assert out["replicas"] is replicas and out["saturated"] is saturated
+    assert out["gpus_required"] is not shown and out["gpus_required"].tolist() == [1, 5, 6]
+    assert out["gpus_required"].dtype == np.int64 and out["gpus_required"].flags.writeable
+    assert out["batch_cap"].dtype == object and out["batch_cap"].tolist() == [8, None, 10]
+    assert out["meets_slo"].dtype == bool and out["meets_slo"].tolist() == [True, True, False]
+    assert saturated.tolist() == [False, True, False]  # not written through
+
+
 def test_float_texts_are_str_of_each_value_sign_of_zero_kept():
     values = np.array([0.1, -0.0, 0.0, np.nan, 0.1, 1e16, 2.5e-7, -3.0])
     texts = vt.float_texts(values).array()
     assert texts.dtype == object and texts.tolist() == [str(v) for v in values.tolist()]
     assert texts[1] == "-0.0" and texts[2] == "0.0"
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_float_texts_of_many_rows_by_row_or_by_distinct_value(distinct):
+    """Mostly distinct values (a text per row) or a few repeated (a text per distinct value):
+    ``str`` of each kept row either way, the others' code 0."""
+    rng = np.random.default_rng(7)
+    values = rng.random(5_000) * 3.0 if distinct else rng.integers(0, 40, 5_000) / 8.0
+    values[:4] = [-0.0, 0.0, 2.0e10 + 0.5, 1e-5]
+    keep = rng.random(5_000) < 0.8
+    coded = vt.float_texts(values, keep)
+    assert len(coded.values) == (keep.sum() if distinct else np.unique(values[keep].view(np.int64)).size)
+    texts = coded.array()
+    assert texts[keep].tolist() == [str(v) for v in values[keep].tolist()]
+    assert (coded.codes[~keep] == 0).all()
 
 
 def test_take_by_mask_and_by_index_gives_the_entries(monkeypatch):

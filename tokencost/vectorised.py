@@ -35,7 +35,7 @@ import numpy as np
 
 from tokencost import api
 from tokencost import vectorised_view as view
-from tokencost.model import fleet, prefix, steady, within
+from tokencost.model import fleet, memo, prefix, steady, within
 from tokencost.model import operating as op
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
@@ -114,12 +114,17 @@ def take(dep: Deployment, index: Any) -> Deployment:
         index = np.flatnonzero(index)  # once, not once per field
     names = [name for name in _DEPLOYMENT_NAMES if isinstance(getattr(dep, name), np.ndarray)]
     values: dict[str, Any] = {name: getattr(dep, name) for name in _DEPLOYMENT_NAMES if name not in names}
-    if names and np.size(getattr(dep, names[0])) < STACKED_BELOW:  # a few templates: one gather
+    if names and np.size(dep.params) < STACKED_BELOW:  # a few templates: one gather
         picked = np.stack([getattr(dep, name) for name in names]).take(index, axis=1)  # rows contiguous
         values.update(zip(names, picked, strict=True))
     else:
         values.update({name: getattr(dep, name).take(index) for name in names})
-    return Deployment(**values)
+    found = Deployment(**values)
+    if names:  # what is the same for every entry is computed on the entries used (memo.Gathered)
+        parent = dep.__dict__.get(memo.GATHERED)
+        source, rows = (dep, index) if parent is None else (parent.source, parent.rows.take(index))
+        found.__dict__[memo.GATHERED] = memo.Gathered(source, rows, np.size(source.params), take)
+    return found
 
 
 def entry(dep: Deployment, i: int) -> Deployment:
@@ -191,16 +196,13 @@ def rows_of(
     unknown = set(numbers) - set(NUMERIC_FIELDS)
     if unknown:
         raise ValueError(f"not a vectorised field: {sorted(unknown)} (allowed: {NUMERIC_FIELDS})")
-    used, at = _used(which, len(templates))
-    held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used]
+    used, at = memo.used_entries(which, len(templates))
+    held = [deployments[i] if deployments else api.deployment(templates[i]) for i in used.tolist()]
     table = _shared(stack(held), held)
     dep = take(table, at)
-    overrides: dict[str, Any] = {
-        DEPLOYMENT_FIELDS[key]: np.asarray(value, dtype=float)
-        for key, value in numbers.items()
-        if key in DEPLOYMENT_FIELDS
-    }
-    dep = dataclasses.replace(dep, **overrides)
+    given = {DEPLOYMENT_FIELDS[key]: value for key, value in numbers.items() if key in DEPLOYMENT_FIELDS}
+    overrides: dict[str, Any] = {name: np.asarray(value, dtype=float) for name, value in given.items()}
+    dep = dataclasses.replace(dep, **overrides) if overrides else dep
     workload = [scenario.workload for scenario in templates]
 
     def column(name: str, of: Any) -> np.ndarray:
@@ -222,15 +224,6 @@ def rows_of(
     )
 
 
-def _used(which: np.ndarray, count: int) -> tuple[list[int], np.ndarray]:
-    """The templates used (as ``np.unique(which)``) and each row's place among them (as
-    ``np.searchsorted``), by a table of the ``count`` templates: no sort of the rows."""
-    used = np.flatnonzero(np.bincount(which, minlength=count))
-    place = np.zeros(count, dtype=np.int64)
-    place[used] = np.arange(used.size)
-    return used.tolist(), place[which]
-
-
 # ------------------------------------------------------------------------------------ evaluation
 
 
@@ -247,16 +240,22 @@ class _Stand(NamedTuple):
 
 
 def _solved_cap(
-    dep: Deployment, traffic: op.Traffic, max_batch: np.ndarray, target_s: np.ndarray, entries: Any = None
+    dep: Deployment,
+    traffic: op.Traffic,
+    max_batch: np.ndarray,
+    target_s: np.ndarray,
+    entries: Any = None,
+    prefill_s: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`tokencost.api.slo_batch_cap` without a fixed batch, on columns: the largest integer
     batch in [1, max_batch] whose TPOT at full load meets ``target_s`` (NaN: no target), and
     whether memory (``max_batch`` itself) limits it: :func:`tokencost.model.fleet.largest_within`
     on columns, each row through the scalar solve's rounds (the same lines, guesses and
-    evaluations: the same cap); ``entries(rows)``: ``take(dep, rows)``, made another way."""
+    evaluations: the same cap); ``entries(rows)``: ``take(dep, rows)``, made another way;
+    ``prefill_s``: one prompt's prefill seconds of each row, when the caller has them."""
 
     entries = entries or functools.partial(take, dep)
-    prefill_s: Any = steady.scalar(steady.prompt_prefill(dep, traffic).time_s)  # at every batch
+    prefill_s = steady.scalar(steady.prompt_prefill(dep, traffic).time_s) if prefill_s is None else prefill_s
 
     def tpot(rows: np.ndarray, batch: np.ndarray) -> np.ndarray:  # the TPOT of rows at batch
         on, part, pre = dep, traffic, prefill_s  # all rows (increasing): no gather
@@ -294,10 +293,11 @@ def _solve(
     search = ~fixed & ~np.isnan(targets[1]) & (max_batch >= 1)  # the largest batch meeting the TPOT target
     if search.any():
         at = np.flatnonzero(search)
+        prompt, out = _read_only(prompt, out)  # the prefill of every row, remembered for the capacity
+        pre: Any = steady.scalar(steady.prompt_prefill(dep, _traffic(template, prompt, out, limit)).time_s)
         traffic = _traffic(template, prompt[at], out[at], limit[at])
-        found_cap, memory = _solved_cap(
-            gather(rows, at), traffic, limit[at], targets[1][at], lambda part: gather(rows, at[part])
-        )
+        part = (lambda rows_at: gather(rows, at[rows_at]), pre[at] if np.ndim(pre) else pre)
+        found_cap, memory = _solved_cap(gather(rows, at), traffic, limit[at], targets[1][at], *part)
         cap[search] = found_cap
         cap_reason[search] = np.where(memory, np.where(by_engine[search], ENGINE, MEMORY), SLO)
     ok = (max_batch >= 1) & (cap <= max_batch)

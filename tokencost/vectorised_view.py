@@ -80,11 +80,13 @@ def _economics(
     fields: dict[str, Any] = {BREAKDOWN + ev_view.RENTAL: dep.usd_per_hour}
     known = np.array([t.hardware.power_w is not None for t in templates])[which]
     if known.any():
-        host = np.array([ev_view.host_power_and_pue(t) for t in templates], dtype=float)[which]
-        host_w, pue = host[:, 0], host[:, 1]
-        grid = np.array([float(t.facility.grid_gco2_per_kwh) for t in templates])[which]
+        host = np.array([ev_view.host_power_and_pue(t) for t in templates], dtype=float).T  # per template
+        grid = np.array([float(t.facility.grid_gco2_per_kwh) for t in templates])
+        host_w, pue, grid = (np.ascontiguousarray(column).take(which) for column in (*host, grid))
+        every = bool(known.all())  # no row to make NaN
         for key, value in ev_view.power_fields(dep.power_w, host_w, gpus, pue, grid).items():
-            fields[key] = np.where(known, np.asarray(value, dtype=float), np.nan)
+            found = np.asarray(value, dtype=float)
+            fields[key] = found if every else np.where(known, found, np.nan)
     return fields
 
 
@@ -93,6 +95,7 @@ def _economics(
 
 BLOCK_COLUMNS = 16  # float columns allocated at once (Table._fresh)
 _KINDS = {"float64": "float", "int64": "int", "bool": "bool", "string": "object"}  # column type -> kind
+_NATIVE: dict[str, Any] = {"int": np.int64, "bool": np.bool_}  # int and bool columns put whole: as they are
 
 
 @functools.cache
@@ -107,7 +110,8 @@ def _kinds_and_defaults() -> tuple[dict[str, str], dict[str, Any]]:
 class Table:
     """Columns of n rows, each filled with the default of an :class:`Evaluation` field.
 
-    Int and bool fields are held as floats (NaN: None) and typed at :meth:`result`; object fields
+    Int and bool fields are held as floats (NaN: None; an int64 or bool array put on every row as
+    it is, until a put on some rows) and typed at :meth:`result`; object fields
     as :class:`Coded` (a value, or a column of a few distinct values, put as codes into a list
     of them) until an object array is put on some of their rows. A value put on every row is
     held as it is (no default column is made), and copied before a later put writes into it (it
@@ -132,7 +136,9 @@ class Table:
             return found
         value = np.nan if value is None else value
         if isinstance(value, np.ndarray) and value.shape == (self.n,):
-            return value if value.dtype == float else value.astype(float)
+            kind = self.kind(key)  # ints or bools put on every row: held as they are
+            native = kind in _NATIVE and value.dtype == _NATIVE[kind]
+            return value if value.dtype == float or native else value.astype(float)
         found = self._fresh()
         found.fill(value)
         return found
@@ -155,8 +161,10 @@ class Table:
             return found
         elif found.dtype == float:
             found = _copied(found, self._fresh())
-        else:
+        elif found.dtype == object:
             found = np.array(found)
+        else:  # ints or bools held as they are: as floats, to hold NaN for None
+            found = found.astype(float)
         self.columns[key] = found
         self.owned.add(key)
         return found
@@ -253,7 +261,9 @@ def _typed(values: np.ndarray, kind: str, coded: bool = False) -> Any:
     if kind not in ("int", "bool"):
         infinite = np.isinf(values)  # to_dict's None for inf; a NaN is kept as it is
         return np.where(infinite, np.nan, values) if infinite.any() else values
-    dtype = np.int64 if kind == "int" else bool
+    dtype = _NATIVE[kind]
+    if values.dtype == dtype:  # held as they are: none missing
+        return values
     missing = np.isnan(values)
     if not missing.any():
         return values.astype(dtype)

@@ -127,6 +127,12 @@ class Deployment:
         return _kept(self.params * self.weight_bytes_per_param + held)
 
     @_once
+    def routes_experts(self) -> bool:
+        """Some entry routes its tokens to experts (E > k; a struct of arrays: any of its entries)."""
+        routed = self.experts > self.experts_per_token
+        return bool(np.any(routed)) if isinstance(routed, np.ndarray) else bool(routed)
+
+    @_once
     def target_kv_bytes_per_token(self) -> float:
         """KV bytes per token of the served model alone (``kv_bytes_per_token`` holds the drafter's too)."""
         draft = self.speculation.draft if self.speculation is not None else None

@@ -138,10 +138,74 @@ def remembered(owner: _O, name: str, compute: Callable[..., _T], *arguments: Any
             break
     else:
         key = (name, *arguments)
+        found = owner.memo.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        gathered = getattr(owner, "__dict__", _EMPTY).get(GATHERED)  # scalars: the same for each entry
+        lifted = None if gathered is None else gathered.lifted(name, compute, arguments)
+        return _remember(owner.memo, key, compute(owner, *arguments) if lifted is None else lifted)
     found = owner.memo.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
     return _remember(owner.memo, key, compute(owner, *arguments))
+
+
+def used_entries(rows: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of ``count`` that ``rows`` uses (as ``np.unique(rows)``) and each row's place
+    among them (as ``np.searchsorted``), by a table of the ``count`` entries: no sort of the rows."""
+    used = np.flatnonzero(np.bincount(rows, minlength=count))
+    place = np.zeros(count, dtype=np.int64)
+    place[used] = np.arange(used.size)
+    return used, place[rows]
+
+
+GATHERED = "memo_gathered"  # an owner's __dict__ entry: the Gathered it was taken from
+_EMPTY: dict[str, Any] = {}
+
+
+class Gathered:
+    """Where a struct of arrays (a deployment of one entry per configuration) was gathered from:
+    entries ``rows`` of ``source`` (``size`` entries; ``entries(source, index)`` takes some).
+
+    A result at scalar arguments depends only on the entry's own numbers, so it is computed
+    once per distinct entry used (on those entries of ``source``, remembered there) and gathered
+    to the rows (:func:`remembered`): the same operations on the same doubles, entry by entry,
+    not once per row. The distinct entries (so the branches taken on them, such as whether any
+    is a mixture of experts, are those of the rows) are found on the first such result."""
+
+    __slots__ = ("_used", "entries", "rows", "size", "source")
+
+    def __init__(self, source: Any, rows: np.ndarray, size: int, entries: Callable[[Any, Any], Any]) -> None:
+        self.source, self.rows, self.size, self.entries = source, rows, size, entries
+        self._used: tuple[Any, np.ndarray, int] | None = None
+
+    def used(self) -> tuple[Any, np.ndarray, int]:
+        """The entries of ``source`` the rows use (as an owner), each row's place among them, and
+        how many they are."""
+        if self._used is None:
+            used, place = used_entries(self.rows, self.size)
+            table = self.source if used.size == self.size else self.entries(self.source, used)
+            table.__dict__.pop(GATHERED, None)  # computed on itself
+            self._used = (table, place, used.size)
+        return self._used
+
+    def lifted(self, name: str, compute: Callable[..., Any], arguments: tuple[Any, ...]) -> Any:
+        """``compute(owner, *arguments)`` of the rows, from the entries they use (None: a result
+        with a part that is neither a number nor an array of one value per entry)."""
+        table, place, count = self.used()
+        found = remembered(table, name, compute, *arguments)
+        parts = found if isinstance(found, tuple) else (found,)
+        taken: list[Any] = []
+        for part in parts:
+            if isinstance(part, (int, float)):
+                taken.append(part)
+            elif isinstance(part, np.ndarray) and part.shape == (count,):
+                taken.append(part.take(place))
+            else:
+                return None
+        if not isinstance(found, tuple):
+            return taken[0]
+        return getattr(type(found), "_make", type(found))(taken)
 
 
 def _key(owner: HasMemo, name: str, arguments: tuple[Any, ...]) -> tuple[Any, ...] | None:

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model.deployment import Deployment
-from tokencost.model.memo import as_float, memoized, remembered
+from tokencost.model.memo import as_float, remembered
 
 ArrayLike = npt.ArrayLike
 
@@ -25,9 +25,7 @@ ArrayLike = npt.ArrayLike
 def is_dense(dep: Deployment) -> bool:
     """No routed experts (E ≤ k): the weights read and the imbalance do not depend on the tokens.
     A struct-of-arrays deployment (one entry per configuration) is dense when all its entries are."""
-    if isinstance(dep.experts, np.ndarray):
-        return not bool(np.any(dep.experts > dep.experts_per_token))
-    return not dep.experts > dep.experts_per_token
+    return not dep.routes_experts
 
 
 _DENSE_READ, _DENSE_IMBALANCE = ("weight_bytes_read",), ("imbalance_flops",)
@@ -39,19 +37,27 @@ def weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     if found is not None:
         return found  # type: ignore[no-any-return]
     if is_dense(dep):  # every weight, whatever the tokens
-        return memoized(dep, "weight_bytes_read", (), lambda: _weight_bytes_read(dep, 1.0))
+        return remembered(dep, "weight_bytes_read", _dense_bytes_read)
     return remembered(dep, "weight_bytes_read", _weight_bytes_read, tokens)
 
 
 def _weight_bytes_read(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     if isinstance(dep.params, np.ndarray):  # a struct of arrays: the token-free terms once per deployment
-        split = memoized(dep, "moe_split", (), lambda: mem.moe_split(*_moe_params(dep)))
+        split = remembered(dep, "moe_split", _moe_split)
         return mem.moe_params_read(split, tokens) * dep.weight_bytes_per_param  # type: ignore[no-any-return]
     params, active, experts, chosen = _moe_params(dep)
     read = mem.moe_weight_params_read(
         params=params, active_params=active, experts=experts, experts_per_token=chosen, tokens=tokens
     )
     return read * dep.weight_bytes_per_param
+
+
+def _dense_bytes_read(dep: Deployment) -> np.ndarray:
+    return _weight_bytes_read(dep, 1.0)  # every weight, whatever the tokens
+
+
+def _moe_split(dep: Deployment) -> mem.MoeSplit:
+    return mem.moe_split(*_moe_params(dep))
 
 
 def _moe_params(dep: Deployment) -> tuple[Any, Any, Any, Any]:
@@ -70,17 +76,19 @@ def imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     if found is not None:
         return found  # type: ignore[no-any-return]
     if is_dense(dep):  # no routed FLOP (routed parameters 0), whatever the tokens
-        return memoized(dep, "imbalance_flops", (), lambda: _routed_imbalance_flops(dep, 0.0))
+        return remembered(dep, "imbalance_flops", _dense_imbalance_flops)
     return remembered(dep, "imbalance_flops", _routed_imbalance_flops, tokens)
 
 
 def _routed_imbalance_flops(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     arrays = isinstance(dep.params, np.ndarray)  # a struct of arrays: once per deployment
-    routed = (
-        memoized(dep, "routed_params", (), lambda: _routed_params(dep)) if arrays else _routed_params(dep)
-    )
+    routed = remembered(dep, "routed_params", _routed_params) if arrays else _routed_params(dep)
     routed_flops = 2.0 * as_float(tokens) * routed
     return par.expert_imbalance_extra_flops(routed_flops, dep.expert, dep.expert_imbalance_ratio)
+
+
+def _dense_imbalance_flops(dep: Deployment) -> np.ndarray:
+    return _routed_imbalance_flops(dep, 0.0)  # no routed FLOP (routed parameters 0)
 
 
 def _routed_params(dep: Deployment) -> np.ndarray:
