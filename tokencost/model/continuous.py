@@ -13,7 +13,7 @@ from tokencost.model import flops as fl
 from tokencost.model import serving
 from tokencost.model.chunked import chunked
 from tokencost.model.memo import as_result, clip, is_scalar, maximum, minimum
-from tokencost.model.queueing import bisect, bisect_below, gamma_quantile, poisson_pmf, support
+from tokencost.model.queueing import MAX_SUPPORT, bisect, bisect_below, gamma_quantile, poisson_pmf, support
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     BATCH_AVERAGE_VARIANCE_FRACTION,
@@ -229,7 +229,9 @@ def _gated(
     mean_n = rate * step_s / (1.0 - load)
     n_count = support(mean_n)
     n = np.arange(n_count, dtype=float)
-    table = _pass_times(dep, traffic, np.zeros(0), max(n_count - 1, 1))
+    # Every pass the mixture gathers, in one table: n − 1 < n_count, and its own group's
+    # min(group, per_pass) ≤ per_pass and ≤ m_count ≤ MAX_SUPPORT (support's bound).
+    table = _pass_times(dep, traffic, max(n_count - 1, 1, int(min(per_pass, MAX_SUPPORT))))
     pass_n = np.where(n > 0, table[np.maximum(np.arange(n_count) - 1, 0)], 0.0)
     iteration = step_s[..., None] + pass_n  # rate × n
     weight_n = poisson_pmf(mean_n, n_count) * iteration
@@ -243,19 +245,15 @@ def _gated(
     full = float(prompt_prefill(dep, traffic, per_pass).time_s)
     ahead = np.floor(group / 2.0 / per_pass)  # passes of per_pass prompts before its own, on average
     own = np.minimum(group, per_pass)
-    table = _pass_times(dep, traffic, table, int(min(m_count, per_pass)))
     pass_s = table[own.astype(np.intp) - 1] + ahead * (step_s[..., None, None] + full)
     return _Gated(weight_n[..., None] * p_m, iteration[..., None], np.broadcast_to(pass_s, p_m.shape))
 
 
-def _pass_times(dep: Deployment, traffic: Traffic, table: np.ndarray, top: int) -> np.ndarray:
-    """Seconds of a prefill pass of 1, 2, …, ``top`` prompts (``table``: those known, extended);
-    entry k − 1 is what ``prompt_prefill`` gives at k in any array, entry by entry the same
-    operations, so the mixture's passes of n and of its own group are gathered from one table."""
-    if top <= len(table):
-        return table
-    more = np.arange(len(table) + 1.0, top + 1.0)
-    return np.concatenate([table, np.asarray(prompt_prefill(dep, traffic, more).time_s, dtype=float)])
+def _pass_times(dep: Deployment, traffic: Traffic, top: int) -> np.ndarray:
+    """Seconds of a prefill pass of 1, 2, …, ``top`` prompts: entry k − 1 is what
+    ``prompt_prefill`` gives at k in any array, entry by entry the same operations, so the
+    mixture's passes of n and of its own group are gathered from one table, made in one call."""
+    return np.asarray(prompt_prefill(dep, traffic, np.arange(1.0, top + 1.0)).time_s, dtype=float)
 
 
 def _gated_ttft(
