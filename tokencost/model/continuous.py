@@ -165,12 +165,7 @@ def _continuous(
         if steps > 0
         else np.asarray(serving.decode_step(dep, seen, prompt).time_s, dtype=float) * np.ones_like(rate)
     )
-    rate_row, batch_row, decode_row = (
-        np.atleast_1d(np.asarray(x, dtype=float)) for x in (rate_ok, batch, decode_s)
-    )
-    ttft, wait, ttft_p, busy = _gated_ttft(
-        dep, rate_row, batch_row, prefill_s, traffic, decode_row, percentile
-    )
+    ttft, wait, ttft_p, busy = _gated_ttft(dep, rate_ok, batch, prefill_s, traffic, decode_s, percentile)
     tpot_p = _tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
     fields = (
         batch,
@@ -271,11 +266,17 @@ def _gated_ttft(
     fill a pass alone: M/G/1 with vacations — one prompt per iteration of ``S = t_d + T_p``,
     decode-only iterations of ``t_d`` between, ``W = λE[S²]/(2(1 − λS))·k + t_d/2`` with k the
     Kingman factor ``(c_a² + 0)/2·2``; its percentile from a gamma with ``E[W²] = 2W² + λE[S³]/(3(1−ρ))``.
+    A Python float rate (batch and decode seconds): the busy share and the step on floats, the
+    rest on one-entry arrays (numpy's ** on a number is the C library's pow).
     """
     prompt = traffic.input_tokens
     busy = busy_fraction(rate * (prefill_s + decode_s))
-    running = np.maximum(batch / np.maximum(busy, 1e-12), 1.0)
-    step_s = np.asarray(serving.decode_step(dep, running, prompt).time_s, dtype=float) * np.ones_like(rate)
+    running = maximum(batch / maximum(busy, 1e-12), 1.0)
+    step = serving.decode_step(dep, running, prompt).time_s
+    if type(rate) is float:
+        rate, batch, busy, step_s = (np.array([value], dtype=float) for value in (rate, batch, busy, step))
+    else:
+        step_s = np.asarray(step, dtype=float) * np.ones_like(rate)
     kingman = traffic.arrival_cv**2
     per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     if per_pass >= SHARED_PASS:
