@@ -137,6 +137,38 @@ def test_one_rate_quantile_bisection_is_bit_identical_to_the_array_form() -> Non
         assert _bits(one.ttft_p_s[0]) == _bits(two.ttft_p_s[0]) == _bits(two.ttft_p_s[1]), rate
 
 
+@pytest.mark.parametrize(
+    ("model", "count", "prompt", "answer"),
+    [("llama-3.1-70b", 8, 1000, 300), ("llama-3.1-70b", 8, 20000, 300), ("llama-3.1-8b", 1, 500, 800)],
+)
+def test_one_rate_operating_point_on_floats_is_bit_identical_to_the_array_form(
+    model: str, count: int, prompt: int, answer: int
+) -> None:
+    # One rate is solved on Python floats (continuous.continuous), two on arrays: every field the
+    # same bits, at light load, near capacity and saturated; prompts that share a pass and not.
+    from tokencost.api import deployment, traffic_for
+    from tokencost.model import continuous
+
+    scenario = Scenario(
+        name="floats",
+        model={"preset": model},
+        hardware={"preset": "h100-sxm", "count": count},
+        workload={"input_tokens": prompt, "output_tokens": answer, "requests_per_second": 50},
+    )
+    dep, traffic = deployment(scenario), traffic_for(scenario, 256)
+    capacity = float(continuous.capacity_requests_per_s(dep, 256.0, traffic))
+    for share in (0.01, 0.1, 0.3, 0.6, 0.9, 0.99, 1.2):
+        one = continuous.continuous(dep, [capacity * share], traffic, 99.0)
+        two = continuous.continuous(dep, [capacity * share] * 2, traffic, 99.0)
+        for name, found, expected in zip(one._fields, one, two, strict=True):
+            if name == "capacity_per_s":
+                assert _bits(found) == _bits(expected), (share, name)
+                continue
+            found, expected = np.asarray(found), np.asarray(expected)
+            assert found.shape == (1,) and found.dtype == expected.dtype, (share, name)
+            assert found.tobytes() == expected[:1].tobytes(), (share, name, found, expected)
+
+
 def test_bound_index_on_numbers_is_argmax_of_the_stacked_terms() -> None:
     # Ties (the first wins), NaN (the first NaN wins, as np.argmax), signed zeros and infinities.
     values = [0.0, -0.0, 1.0, 2.0, np.nan, np.inf, 1e-300]

@@ -4,18 +4,19 @@ first token, and chunked prefill. The physics and its sources are in :mod:`token
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import serving
-from tokencost.model.queueing import bisect, bisect_below, gamma_quantile, poisson_pmf, support
+from tokencost.model.chunked import chunked
+from tokencost.model.memo import as_result, clip, is_scalar, maximum, minimum
+from tokencost.model.queueing import MAX_SUPPORT, bisect, bisect_below, gamma_quantile, poisson_pmf, support
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     BATCH_AVERAGE_VARIANCE_FRACTION,
-    CHUNKED_ITERATIONS,
     GRID_POINTS,
     QUANTILE_BISECTIONS,
     SATURATION_GUARD,
@@ -38,7 +39,8 @@ _UNIT_GRID.setflags(write=False)
 def _decode_life_s(
     dep: Deployment, rate: np.ndarray, seen: np.ndarray, prefill_s: ArrayLike, traffic: Traffic
 ) -> np.ndarray:
-    """Mean seconds a request spends in decode when the batch it sees is ``seen`` (broadcasts).
+    """Mean seconds a request spends in decode when the batch it sees is ``seen`` (broadcasts;
+    Python floats give a float, by the same operations).
 
     Its steps take ``D(seen)`` and advance only while the replica is not prefilling:
     ``D/(1 − λT_p)``. When prompts are too long to share a pass, they queue for the prefill
@@ -48,43 +50,62 @@ def _decode_life_s(
     period, ``E[N] = 1/(1 − ρ)``, ``Var N = ρ/(1 − ρ)³`` (M/D/1; Harchol-Balter 2013 ch. 27).
     """
     decode = decode_time_on_grid(dep, traffic, seen)
-    prefill_s = np.asarray(prefill_s, dtype=float)
+    prefill_s = prefill_s if type(prefill_s) is float else np.asarray(prefill_s, dtype=float)
     load = rate * prefill_s
-    life = decode / np.maximum(1.0 - load, SATURATION_GUARD)
+    life = decode / maximum(1.0 - load, SATURATION_GUARD)
     per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     steps = float(fl.decode_steps(traffic.output_tokens))
     if per_pass >= SHARED_PASS or steps <= 0:
         return life
     service = prefill_s + decode / steps
-    rho = np.minimum(rate * service, 1.0 - 1e-9)
-    after = (rho / (1.0 - rho) ** 2 + rho / (1.0 - rho)) / 2.0
+    rho = minimum(rate * service, 1.0 - 1e-9)
+    idle = 1.0 - rho
+    after = (rho / (idle * idle) + rho / idle) / 2.0  # idle * idle: numpy's ** 2 (np.square)
     return life + after * prefill_s
 
 
 def _solve_batch(rate: np.ndarray, dep: Deployment, traffic: Traffic, prefill_s: np.ndarray) -> np.ndarray:
     """Mean sequences in decode B solving Little's law ``B = λ·T_dec(min(1 + B, cap))``, by a
     grid over [0, cap] and linear interpolation in the bracket (``D`` is piecewise linear in b
-    for dense models, smooth for mixtures of experts), refined once."""
+    for dense models, smooth for mixtures of experts), refined once. Arrays: one row per rate;
+    a Python float rate (and ``prefill_s``): one grid, the bracket and the root as floats."""
     cap = max(float(traffic.batch_cap), 1.0)
+    rows = type(rate) is not float
+    rates, prefills = (rate[..., None], prefill_s[..., None]) if rows else (rate, prefill_s)
 
     def excess(others: np.ndarray) -> np.ndarray:
         seen = np.minimum(1.0 + others, cap)
-        life = _decode_life_s(dep, rate[..., None], seen, prefill_s[..., None], traffic)
-        return rate[..., None] * life - others
+        life = _decode_life_s(dep, rates, seen, prefills, traffic)
+        return rates * life - others  # type: ignore[no-any-return]
 
-    low = np.zeros_like(rate)
-    high = np.full_like(rate, cap)
+    low: Any = np.zeros_like(rate) if rows else 0.0
+    high: Any = np.full_like(rate, cap) if rows else cap
     for _ in range(2):
-        grid = low[..., None] + (high - low)[..., None] * _UNIT_GRID
+        if rows:
+            grid = low[..., None] + (high - low)[..., None] * _UNIT_GRID
+        else:
+            grid = low + (high - low) * _UNIT_GRID
         values = excess(grid)
-        negative = values <= 0
-        first = np.where(negative.any(axis=-1), negative.argmax(axis=-1), GRID_POINTS - 1)
-        first = np.maximum(first, 1)
-        (b_lo, b_hi), (v_lo, v_hi) = _bracket(grid, first), _bracket(values, first)
+        (b_lo, b_hi), (v_lo, v_hi) = _first_crossing(grid, values)
         low, high = b_lo, b_hi
+    if not rows:  # np.where's choice, the division made only where it is taken
+        root = b_lo + v_lo * (b_hi - b_lo) / (v_lo - v_hi) if v_hi < v_lo else b_hi
+        return minimum(maximum(root, 0.0), cap)  # type: ignore[no-any-return]
     with np.errstate(divide="ignore", invalid="ignore"):
         root = np.where(v_hi < v_lo, b_lo + v_lo * (b_hi - b_lo) / (v_lo - v_hi), b_hi)
     return np.minimum(np.maximum(root, 0.0), cap)  # np.clip, without its wrapper
+
+
+def _first_crossing(grid: np.ndarray, values: np.ndarray) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """The grid's and the values' entries either side of the first value ≤ 0 along the last
+    axis (the last two when none is; from the second on): as floats for one grid (1-d)."""
+    negative = values <= 0
+    if values.ndim == 1:
+        at = max(int(negative.argmax()) if negative.any() else GRID_POINTS - 1, 1)
+        return (float(grid[at - 1]), float(grid[at])), (float(values[at - 1]), float(values[at]))
+    first = np.where(negative.any(axis=-1), negative.argmax(axis=-1), GRID_POINTS - 1)
+    first = np.maximum(first, 1)
+    return _bracket(grid, first), _bracket(values, first)
 
 
 def _bracket(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,19 +122,42 @@ def _bracket(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile: float) -> OperatingPoint:
-    """The operating point under continuous batching (chunked prefill when a budget is set)."""
+    """The operating point under continuous batching (chunked prefill when a budget is set). One
+    rate that the step functions take on their floats' path (:func:`serving.one_entry`) is
+    solved on Python floats, the same operations as on its one-entry array (a test checks the
+    bits), and returned as one-entry arrays."""
     rate = np.atleast_1d(np.asarray(rate_per_s, dtype=float))
     if traffic.chunk_tokens is not None:
-        return _chunked(dep, rate, traffic, percentile)
+        return chunked(dep, rate, traffic, percentile)
+    one = serving.one_entry(dep, rate)
+    numbers = (traffic.input_tokens, traffic.output_tokens, traffic.batch_cap, traffic.cached_tokens)
+    if one is None or not is_scalar(*numbers, traffic.max_prefill_tokens, traffic.arrival_cv):
+        return _continuous(dep, rate, rate, traffic, percentile)
+    point = _continuous(dep, rate, one, traffic, percentile)
+    kept = (0, CAPACITY_FIELD)  # the rate given, and the capacity (a float either way)
+    return OperatingPoint._make(
+        [value if index in kept else np.asarray(value).reshape(1) for index, value in enumerate(point)]
+    )
+
+
+CAPACITY_FIELD = OperatingPoint._fields.index("capacity_per_s")
+
+
+def _continuous(
+    dep: Deployment, given: np.ndarray, rate: Any, traffic: Traffic, percentile: float
+) -> OperatingPoint:
+    """:func:`continuous` without chunking at ``rate`` (an array, or one Python float: its
+    fields then floats); ``given``: the rates as the caller gave them."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
     prefill_s = float(prompt_prefill(dep, traffic).time_s)
     capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic)
     saturated = rate >= capacity * (1.0 - 1e-9)
-    rate_ok = np.where(saturated, capacity * (1.0 - 1e-6), rate)
+    below = capacity * (1.0 - 1e-6)
+    rate_ok: Any = (below if saturated else rate) if type(rate) is float else np.where(saturated, below, rate)
     per_prompt = _prefill_per_prompt(dep, rate_ok, prefill_s, traffic)
     prefill_busy = rate_ok * per_prompt
     batch = _solve_batch(rate_ok, dep, traffic, per_prompt)
-    seen = np.minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
+    seen = minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
     decode_s = _decode_life_s(dep, rate_ok, seen, per_prompt, traffic)
     steps = float(fl.decode_steps(out))
     tpot = (
@@ -123,28 +167,41 @@ def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percent
     )
     ttft, wait, ttft_p, busy = _gated_ttft(dep, rate_ok, batch, prefill_s, traffic, decode_s, percentile)
     tpot_p = _tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
-    return OperatingPoint(
-        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity, seen
+    fields = (
+        batch,
+        tpot,
+        decode_s,
+        ttft,
+        wait,
+        ttft_p,
+        tpot_p,
+        busy,
+        prefill_busy,
+        saturated,
+        capacity,
+        seen,
     )
+    return OperatingPoint(given, *fields)
 
 
-def _prefill_per_prompt(dep: Deployment, rate: np.ndarray, prefill_s: float, traffic: Traffic) -> np.ndarray:
+def _prefill_per_prompt(dep: Deployment, rate: Any, prefill_s: float, traffic: Traffic) -> Any:
     """Replica seconds of prefill per prompt: the prompts that arrive during one iteration share a
     pass (weights read once), so each costs ``T_prefill(n)/n`` with n the mean size of a pass that
     has any, ``m/(1 − e^{−m})`` for a Poisson count of mean m = λ·τ (at most what the pass's
     token budget admits); τ from a first solve with one prompt per pass. For prompts long enough
-    to be compute-bound this is T_p itself."""
+    to be compute-bound this is T_p itself. (A Python float rate gives a float.)"""
     per_pass = max(1.0, float(np.floor(traffic.max_prefill_tokens / new_tokens(traffic))))
-    single = np.full_like(rate, prefill_s)
+    single: Any = prefill_s if type(rate) is float else np.full_like(rate, prefill_s)
     if per_pass <= 1:
         return single
     steps = max(float(fl.decode_steps(traffic.output_tokens)), 1.0)
     batch = _solve_batch(rate, dep, traffic, single)
-    seen = np.minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
+    seen = minimum(1.0 + batch, max(traffic.batch_cap, 1.0))
     iteration = _decode_life_s(dep, rate, seen, single, traffic) / steps
-    arrivals = np.maximum(rate * iteration, 1e-12)
-    together = np.clip(arrivals / -np.expm1(-arrivals), 1.0, per_pass)
-    return np.asarray(prompt_prefill(dep, traffic, together).time_s, dtype=float) / together
+    arrivals = maximum(rate * iteration, 1e-12)
+    shortfall = np.expm1(-arrivals)  # numpy's expm1 on a float too, as on an array
+    together = clip(arrivals / -(float(shortfall) if type(arrivals) is float else shortfall), 1.0, per_pass)
+    return as_result(prompt_prefill(dep, traffic, together).time_s) / together
 
 
 class _Gated(NamedTuple):
@@ -167,7 +224,9 @@ def _gated(
     mean_n = rate * step_s / (1.0 - load)
     n_count = support(mean_n)
     n = np.arange(n_count, dtype=float)
-    table = _pass_times(dep, traffic, np.zeros(0), max(n_count - 1, 1))
+    # Every pass the mixture gathers, in one table: n − 1 < n_count, and its own group's
+    # min(group, per_pass) ≤ per_pass and ≤ m_count ≤ MAX_SUPPORT (support's bound).
+    table = _pass_times(dep, traffic, max(n_count - 1, 1, int(min(per_pass, MAX_SUPPORT))))
     pass_n = np.where(n > 0, table[np.maximum(np.arange(n_count) - 1, 0)], 0.0)
     iteration = step_s[..., None] + pass_n  # rate × n
     weight_n = poisson_pmf(mean_n, n_count) * iteration
@@ -181,19 +240,15 @@ def _gated(
     full = float(prompt_prefill(dep, traffic, per_pass).time_s)
     ahead = np.floor(group / 2.0 / per_pass)  # passes of per_pass prompts before its own, on average
     own = np.minimum(group, per_pass)
-    table = _pass_times(dep, traffic, table, int(min(m_count, per_pass)))
     pass_s = table[own.astype(np.intp) - 1] + ahead * (step_s[..., None, None] + full)
     return _Gated(weight_n[..., None] * p_m, iteration[..., None], np.broadcast_to(pass_s, p_m.shape))
 
 
-def _pass_times(dep: Deployment, traffic: Traffic, table: np.ndarray, top: int) -> np.ndarray:
-    """Seconds of a prefill pass of 1, 2, …, ``top`` prompts (``table``: those known, extended);
-    entry k − 1 is what ``prompt_prefill`` gives at k in any array, entry by entry the same
-    operations, so the mixture's passes of n and of its own group are gathered from one table."""
-    if top <= len(table):
-        return table
-    more = np.arange(len(table) + 1.0, top + 1.0)
-    return np.concatenate([table, np.asarray(prompt_prefill(dep, traffic, more).time_s, dtype=float)])
+def _pass_times(dep: Deployment, traffic: Traffic, top: int) -> np.ndarray:
+    """Seconds of a prefill pass of 1, 2, …, ``top`` prompts: entry k − 1 is what
+    ``prompt_prefill`` gives at k in any array, entry by entry the same operations, so the
+    mixture's passes of n and of its own group are gathered from one table, made in one call."""
+    return np.asarray(prompt_prefill(dep, traffic, np.arange(1.0, top + 1.0)).time_s, dtype=float)
 
 
 def _gated_ttft(
@@ -211,11 +266,17 @@ def _gated_ttft(
     fill a pass alone: M/G/1 with vacations — one prompt per iteration of ``S = t_d + T_p``,
     decode-only iterations of ``t_d`` between, ``W = λE[S²]/(2(1 − λS))·k + t_d/2`` with k the
     Kingman factor ``(c_a² + 0)/2·2``; its percentile from a gamma with ``E[W²] = 2W² + λE[S³]/(3(1−ρ))``.
+    A Python float rate (batch and decode seconds): the busy share and the step on floats, the
+    rest on one-entry arrays (numpy's ** on a number is the C library's pow).
     """
     prompt = traffic.input_tokens
     busy = busy_fraction(rate * (prefill_s + decode_s))
-    running = np.maximum(batch / np.maximum(busy, 1e-12), 1.0)
-    step_s = np.asarray(serving.decode_step(dep, running, prompt).time_s, dtype=float) * np.ones_like(rate)
+    running = maximum(batch / maximum(busy, 1e-12), 1.0)
+    step = serving.decode_step(dep, running, prompt).time_s
+    if type(rate) is float:
+        rate, batch, busy, step_s = (np.array([value], dtype=float) for value in (rate, batch, busy, step))
+    else:
+        step_s = np.asarray(step, dtype=float) * np.ones_like(rate)
     kingman = traffic.arrival_cv**2
     per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     if per_pass >= SHARED_PASS:
@@ -293,9 +354,9 @@ def loop_gain(
     amplified by ``1/(1 − g)``, its variance by ``1/(1 − g)²`` (a linear feedback loop's
     closed-loop gain); capped below 1 to stay finite at the edge of stability."""
     cap = max(traffic.batch_cap, 1.0)
-    up = _decode_life_s(dep, rate, np.minimum(seen + 1.0, cap), prefill_s, traffic)
+    up = _decode_life_s(dep, rate, minimum(seen + 1.0, cap), prefill_s, traffic)
     slope = up - _decode_life_s(dep, rate, seen, prefill_s, traffic)
-    return np.clip(rate * slope, 0.0, MAX_LOOP_GAIN)
+    return clip(rate * slope, 0.0, MAX_LOOP_GAIN)  # type: ignore[no-any-return]
 
 
 def _tpot_percentile(
@@ -317,71 +378,22 @@ def _tpot_percentile(
     if steps <= 0:
         return tpot
     cap = max(traffic.batch_cap, 1.0)
-    slope = decode_time_on_grid(dep, traffic, np.minimum(seen + 1.0, cap)) - decode_time_on_grid(
+    slope = decode_time_on_grid(dep, traffic, minimum(seen + 1.0, cap)) - decode_time_on_grid(
         dep, traffic, seen
     )
     passes = rate * decode_s
     # A response's life grows with every prefill that interrupts it, during which more arrive: the
     # count is that of an M/D/1 busy period started by D, variance λD/(1 − a)³ = mean/(1 − a)².
-    growth = np.maximum(1.0 - rate * prefill_s, 1e-9) ** 2
+    # (x * x for numpy's x ** 2 of an array, np.square: the same on a Python float.)
+    left = maximum(1.0 - rate * prefill_s, 1e-9)
+    growth = left * left
     variance = (
-        prefill_s**2 * passes / growth + slope**2 * BATCH_AVERAGE_VARIANCE_FRACTION * batch
+        prefill_s**2 * passes / growth + slope * slope * BATCH_AVERAGE_VARIANCE_FRACTION * batch
     ) / steps**2
-    variance = variance / (1.0 - loop_gain(dep, rate, seen, prefill_s, traffic)) ** 2
-    floor = decode_time_on_grid(dep, traffic, np.ones_like(rate)) / steps
-    excess_mean = np.maximum(tpot - floor, 0.0)
+    kept = 1.0 - loop_gain(dep, rate, seen, prefill_s, traffic)
+    variance = variance / (kept * kept)
+    floor = decode_time_on_grid(dep, traffic, 1.0 if type(rate) is float else np.ones_like(rate)) / steps
+    excess_mean = maximum(tpot - floor, 0.0)
+    if type(rate) is float:  # as one-entry arrays: numpy's ** on a number is the C library's pow
+        excess_mean, variance = np.array([excess_mean]), np.array([variance])
     return floor + gamma_quantile(excess_mean, variance, percentile / 100.0)
-
-
-def _chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: float) -> OperatingPoint:
-    """Chunked prefill (Sarathi-Serve): each iteration is one fused pass of the decode step and
-    ``λ·τ·P`` prompt tokens, the same combination :mod:`tokencost.sim.steps` uses. Fixed point in
-    (B, τ) by iteration; saturated when the chunks outgrow the budget left by the decodes."""
-    prompt, out = traffic.input_tokens, traffic.output_tokens
-    budget = float(traffic.chunk_tokens or 0.0)
-    cap = max(traffic.batch_cap, 1.0)
-    steps = float(fl.decode_steps(out))
-    pre = prompt_prefill(dep, traffic)
-    new = new_tokens(traffic)  # the prompt tokens computed: the cached prefix is skipped
-    empty = serving.prefill(dep, 0.0)
-    context = float(serving.mean_decode_context(prompt, out))
-    batch = np.zeros_like(rate)
-    iteration = np.full_like(rate, float(serving.decode_step(dep, 1.0, context).time_s))
-    for _ in range(CHUNKED_ITERATIONS):
-        seen = np.minimum(1.0 + batch, cap)
-        step = serving.decode_step(dep, seen, context)
-        tokens = np.minimum(rate * iteration * new, np.maximum(budget - seen, 1.0))
-        chunk = serving.prefill(dep, tokens)
-        compute = step.compute_s + rate * iteration * pre.compute_s
-        memory = step.memory_s + chunk.memory_s - empty.memory_s
-        comm = step.comm_s + chunk.comm_s
-        fixed = serving.decode_fixed_s(dep, seen)  # the decode step's: a speculation round's once
-        iteration = np.maximum(compute, memory) + comm + fixed
-        batch = np.minimum(rate * iteration * max(steps, 1.0), cap)
-    seen = np.minimum(1.0 + batch, cap)
-    room = np.maximum(budget - seen, 1.0)
-    token_load = rate * iteration * new / room
-    capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic._replace(chunk_tokens=None))
-    saturated = (
-        (token_load >= 1.0)
-        | (rate >= capacity)
-        | (batch >= cap - 1e-9) & (rate * iteration * max(steps, 1) > cap)
-    )
-    decode_s = iteration * steps
-    tpot = iteration
-    prefill_busy = np.minimum(rate * iteration * pre.compute_s / np.maximum(iteration, 1e-30), 1.0)
-    busy = busy_fraction(rate * (decode_s + iteration))
-    service = iteration * np.maximum(new / room, 1.0)
-    load = np.minimum(rate * service, 1.0 - 1e-9)
-    queue = (traffic.arrival_cv**2 / 2.0) * load * service / (1.0 - load)
-    wait = busy * (iteration / 2.0 + queue)
-    ttft = wait + service
-    variance = iteration**2 / 12.0 + queue**2
-    conditional = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
-    ttft_p = service + np.where(
-        conditional > 0, gamma_quantile(wait / np.maximum(busy, 1e-12), variance, conditional), 0.0
-    )
-    tpot_p = tpot * (1.0 + 0.0 * rate)
-    return OperatingPoint(
-        rate, batch, tpot, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity, seen
-    )

@@ -271,3 +271,11 @@ def minimum(first: Any, second: Any) -> Any:
     if type(first) is float and type(second) is float:
         return first if first < second or first != first else second
     return np.minimum(first, second)
+
+
+def clip(value: Any, low: float, high: float) -> Any:
+    """``np.clip(value, low, high)``; of a Python float, :func:`maximum` then :func:`minimum` (the
+    same choices: NaN stays NaN), without numpy."""
+    if type(value) is float:
+        return minimum(maximum(value, low), high)
+    return np.clip(value, low, high)

@@ -163,18 +163,21 @@ def new_tokens(traffic: Traffic) -> float:
 
 
 def decode_time_on_grid(dep: Deployment, traffic: Traffic, batch: np.ndarray) -> np.ndarray:
-    """``D(b)``: seconds of a response's decode steps at batch b (the step at P when O = 1)."""
+    """``D(b)``: seconds of a response's decode steps at batch b (the step at P when O = 1); a
+    Python float b gives a float (the floats' path of :mod:`tokencost.model.serving`)."""
     prompt, out = traffic.input_tokens, traffic.output_tokens
     if isinstance(out, np.ndarray):  # one entry per configuration
         total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
         return np.where(out <= 1, 0.0, total)
     if out <= 1:
-        return np.zeros_like(batch)
-    return np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
+        return 0.0 if type(batch) is float else np.zeros_like(batch)  # type: ignore[return-value]
+    total = serving.decode_total_time_s(dep, batch, prompt, out)
+    return as_result(total) if type(batch) is float else np.asarray(total, dtype=float)  # type: ignore[no-any-return]
 
 
 def busy_fraction(in_system: np.ndarray) -> np.ndarray:
     """Share of time a replica holds any request: ``1 − e^{−L}`` with L the mean number in the
     system (the number in an M/G/∞-like system is Poisson; exact in the light-load limit, where
     it is λ × time in system, and → 1 when the replica always has work)."""
-    return 1.0 - np.exp(-np.maximum(in_system, 0.0))
+    share = np.exp(-maximum(in_system, 0.0))  # a Python float: numpy's exp, as on an array
+    return 1.0 - (float(share) if type(in_system) is float else share)  # type: ignore[no-any-return]
