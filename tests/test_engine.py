@@ -186,3 +186,25 @@ def test_step_overhead_is_additive_in_batch_1_tpot():
     slow = scenario(engine={"preset": "ideal", "step_overhead_s": 0.003})
     assert evaluate(slow).tpot_s - evaluate(base).tpot_s == pytest.approx(0.003, rel=1e-9)
     assert evaluate(slow).ttft_s - evaluate(base).ttft_s == pytest.approx(0.003, rel=1e-9)
+
+
+def test_fp16_accumulate_takes_the_geforce_fp16_accumulate_rate():
+    # llama.cpp's cuBLAS GEMMs accumulate in fp16 (engine.fp16_accumulate): on an RTX 4090 they run at
+    # the Ada whitepaper's 330.3 TFLOPS (FP16 accumulate), twice the 165.2 the preset's fp16 gives (FP32
+    # accumulate) and vLLM gets; a data-centre part (H100 PCIe, one rate for both) keeps its 756.
+    def peak(engine: str, hardware: str, weights: str = "q4_k_m") -> float:
+        built = scenario(
+            hardware={"preset": hardware}, engine={"preset": engine}, precision={"weights": weights}
+        )
+        return built.hardware.flops
+
+    assert peak("llama.cpp", "rtx-4090") == pytest.approx(330.3e12)
+    assert peak("llama.cpp", "rtx-4090", "fp16") == pytest.approx(330.3e12)
+    assert peak("vllm", "rtx-4090", "fp16") == pytest.approx(165.2e12)
+    assert peak("llama.cpp", "h100-pcie") == pytest.approx(756e12)
+    explicit = scenario(
+        hardware={"preset": "rtx-4090", "flops": "100 TFLOPS"},
+        engine={"preset": "llama.cpp"},
+        precision={"weights": "q4_k_m"},
+    )
+    assert explicit.hardware.flops == pytest.approx(100e12)  # a rate the scenario sets is kept

@@ -29,6 +29,7 @@ GENERIC = "generic"
 DEFAULT_KEY = "default"
 _NUMBERS = ("step_overhead_s", "memory_reserve", "interconnect")
 LAYER_SPLIT = "layer"
+FP16_ACCUMULATE = "fp16-acc16"  # the FLOP/s key of fp16 tensor math with fp16 accumulate
 _TABLES = ("prefill_compute", "decode_bandwidth", "decode_compute")
 _META = ("key", "name", "aliases", "notes", "source", "as_of", "url", "version")
 
@@ -101,6 +102,12 @@ class EngineSpec(BaseModel):
         description="How the engine spreads one replica over several accelerators when the scenario sets "
         "neither parallelism.tensor nor parallelism.pipeline: tensor (tensor parallelism, the default) or "
         "layer (pipeline stages of whole layers, llama.cpp's default --split-mode layer).",
+    )
+    fp16_accumulate: bool | None = Field(
+        None,
+        description="The engine's fp16 matrix products accumulate in fp16, so they run at the "
+        "hardware's 'fp16-acc16' FLOP/s where its table has one (GeForce: twice the fp32-accumulate "
+        "rate; llama.cpp's cuBLAS path); default false.",
     )
     prefill_compute: dict[str, float] = Field(
         default_factory=dict,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from tokencost.errors import ScenarioError, TokenCostError
 from tokencost.scenario.economics import FacilitySpec, PricingSpec
-from tokencost.scenario.engine import LAYER_SPLIT, EngineSpec, fill_efficiency
+from tokencost.scenario.engine import FP16_ACCUMULATE, LAYER_SPLIT, EngineSpec, fill_efficiency
 from tokencost.scenario.fields import _FROZEN, NATIVE_COMPUTE, _integer, _merge_preset
 from tokencost.scenario.hardware import OWNED_PRICE_SOURCE, HardwareSpec, ParallelismSpec, PrecisionSpec
 from tokencost.scenario.model import ModelSpec
@@ -102,6 +102,7 @@ class Scenario(BaseModel):
             weights = str(precision.get("weights") or "bf16")
             data["precision"] = {**precision, "compute": NATIVE_COMPUTE.get(weights, ("bf16",))[0]}
         data = fill_efficiency(data)
+        _accumulate_rate(data, hardware, table)
         parallelism = _engine_split(data, hardware)
         if isinstance(parallelism, dict):
             data["parallelism"] = parallelism
@@ -239,6 +240,18 @@ def _compute_precision(precision: dict[str, Any], table: dict[str, Any]) -> str:
         "precision.weights",
         f"no compute precision for {weights!r} weights on this hardware (it has {', '.join(sorted(table))})",
     )
+
+
+def _accumulate_rate(data: dict[str, Any], hardware: dict[str, Any], table: Any) -> None:
+    """An engine whose fp16 products accumulate in fp16 (``engine.fp16_accumulate``) runs them at the
+    hardware's ``fp16-acc16`` rate where its preset lists one (GeForce parts, whose fp32-accumulate
+    tensor rate, the preset's ``fp16``, is half of it); a FLOP/s the scenario sets is kept."""
+    engine = data.get("engine")
+    compute = (data.get("precision") or {}).get("compute")
+    if not isinstance(engine, EngineSpec) or not engine.fp16_accumulate or compute != "fp16":
+        return
+    if isinstance(table, dict) and FP16_ACCUMULATE in table and hardware.get("flops") == table.get("fp16"):
+        hardware["flops"] = table[FP16_ACCUMULATE]
 
 
 def _field_error(field: str, message: str) -> ScenarioError:
