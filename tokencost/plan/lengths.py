@@ -29,7 +29,7 @@ from tokencost.model import fleet
 from tokencost.plan.records import Option
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.scenario import Scenario
-from tokencost.scenario.traffic import FixedLengths, TraceLengths, TraceTraffic
+from tokencost.scenario.traffic import FixedLengths, SimSections, TraceLengths, TraceTraffic
 from tokencost.sim.arrivals import request_lengths
 from tokencost.sim.run import UNBOUNDED_CONTEXT_TOKENS
 
@@ -54,6 +54,19 @@ class Bucket:
     @property
     def output_tokens(self) -> int:
         return max(1, round(float(self.outputs.mean())))
+
+
+def with_traces(sections: SimSections) -> SimSections:
+    """Traces given by path, read once (tokencost.sim.traces, the simulator's edge), so that the
+    planner's samples and its many trials share one reading."""
+    from tokencost.sim.traces import read_trace_lengths, read_trace_traffic
+
+    traffic, lengths = sections.traffic, sections.lengths
+    if isinstance(traffic, TraceTraffic) and traffic.path is not None:
+        traffic = read_trace_traffic(traffic)
+    if isinstance(lengths, TraceLengths) and lengths.path is not None:
+        lengths = read_trace_lengths(lengths)
+    return sections.model_copy(update={"traffic": traffic, "lengths": lengths})
 
 
 def length_samples(scenario: Scenario, sections: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from tokencost.model import cost
-from tokencost.plan.lengths import Bucket, buckets, length_samples, sized_scenario
+from tokencost.plan.lengths import Bucket, buckets, length_samples, sized_scenario, with_traces
 from tokencost.plan.planner import SECONDS_PER_DAY, plan
 from tokencost.plan.pools import Pool, mixed_plan, overall_slo, single_plan
 from tokencost.plan.records import Option, Plan, Trial
@@ -177,7 +177,7 @@ def plan_mixed(
     workload = scenario.workload
     if workload.concurrency is not None or workload.conversation is not None:
         return single_plan(single, "mixed fleets need an open-loop load of single requests")
-    sections = _with_traces(sections_for(traffic, lengths, serving, scenario))
+    sections = with_traces(sections_for(traffic, lengths, serving, scenario))
     prompts, outputs = length_samples(scenario, sections, seed)
     found = buckets(prompts, outputs, single.request_rate_per_s, boundaries_tokens=boundaries_tokens)
     limit = sections.serving.max_batch if sections.serving else None
@@ -238,20 +238,6 @@ def bucket_costs(found: Sequence[Bucket], table: _Capacities) -> tuple[dict[str,
             }
         )
     return tuple(rows)
-
-
-def _with_traces(sections: SimSections) -> SimSections:
-    """Traces given by path, read once (tokencost.sim.traces, the simulator's edge)."""
-    from tokencost.sim.traces import read_trace_lengths, read_trace_traffic
-
-    traffic, lengths = sections.traffic, sections.lengths
-    if isinstance(traffic, TraceTraffic) and traffic.path is not None:
-        traffic = read_trace_traffic(traffic)
-    if isinstance(lengths, TraceLengths) and lengths.path is not None:
-        lengths = read_trace_lengths(lengths)
-    return SimSections(
-        traffic=traffic, lengths=lengths, serving=sections.serving, candidates=sections.candidates
-    )
 
 
 def _pool_traffic(sections: Any, rate_per_s: float, low: int, high: int) -> tuple[Any, Any]:

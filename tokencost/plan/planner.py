@@ -35,7 +35,7 @@ import math
 from typing import Any
 
 from tokencost.errors import ScenarioError
-from tokencost.plan.lengths import Bucket, buckets, length_samples, with_length_mix
+from tokencost.plan.lengths import Bucket, buckets, length_samples, with_length_mix, with_traces
 from tokencost.plan.options import option_rows
 from tokencost.plan.records import Option, Plan, Trial
 from tokencost.plan.screen import expert_degrees, pipeline_degrees, screen, variant
@@ -43,7 +43,7 @@ from tokencost.plan.search import MAX_FLEET_FACTOR, Search
 from tokencost.scenario.disaggregated import DisaggregatedSpec
 from tokencost.scenario.hardware import Candidate
 from tokencost.scenario.scenario import Scenario
-from tokencost.scenario.traffic import TraceLengths, TraceTraffic
+from tokencost.scenario.traffic import TraceTraffic
 from tokencost.sim.run import sections_for
 
 __all__ = ["Plan", "expert_degrees", "pipeline_degrees", "plan", "screen", "variant"]
@@ -53,9 +53,9 @@ SECONDS_PER_DAY = 86400.0
 PER_MILLION = 1e6
 
 
-def _rate(scenario: Scenario, traffic: Any) -> float:
-    sections = sections_for(traffic, None, None, scenario)
-    spec = sections.traffic
+def _rate(scenario: Scenario, spec: Any) -> float:
+    """Requests/s offered: a read trace's arrivals per second of its span, else the traffic's or
+    the workload's rate."""
     if isinstance(spec, TraceTraffic) and spec.arrival_s:
         span = (max(spec.arrival_s) - min(spec.arrival_s)) / spec.speedup
         return len(spec.arrival_s) / span if span > 0 else float(len(spec.arrival_s))
@@ -101,42 +101,30 @@ def plan(
     too; None: when the scenario has ``serving.disaggregated``; False: colocated only.
     ``requests`` per confirming simulation; None: 2,000, raised where the warm-up would be shorter
     than a request's decode time (see :mod:`tokencost.plan.search`)."""
-    rate = _rate(scenario, traffic)
     given = candidates if candidates is not None else getattr(scenario, "candidates", None)
-    sections = sections_for(traffic, lengths, serving, scenario)
-    traffic_spec = sections.traffic
-    if isinstance(traffic_spec, TraceTraffic) and traffic_spec.path is not None:
-        from tokencost.sim.traces import read_trace_traffic
-
-        traffic_spec = read_trace_traffic(traffic_spec)
+    sections = with_traces(sections_for(traffic, lengths, serving, scenario))
+    rate = _rate(scenario, sections.traffic)
     limit = sections.serving.max_batch if sections.serving else None
     pools = _disaggregated_spec(sections, disaggregated)
     options, rejected = screen(
         scenario, rate, candidates=tuple(given) if given else None, batch_limit=limit, disaggregated=pools
     )
-    options = with_length_mix(options, _length_buckets(scenario, sections, traffic_spec, rate, seed), rate)
-    search = Search(sections.serving, traffic_spec, sections.lengths, requests, seed)
+    options = with_length_mix(options, _length_buckets(scenario, sections, rate, seed), rate)
+    search = Search(sections.serving, sections.traffic, sections.lengths, requests, seed)
     best = _search(options, search)
     if best is None:
         return _no_plan(scenario, rate, options, rejected, search)
     return _describe(scenario, rate, best, search, (options, rejected))
 
 
-def _length_buckets(scenario: Scenario, sections: Any, traffic: Any, rate: float, seed: int) -> list[Bucket]:
-    """Prompt-length buckets of an open-loop workload's lengths (tokencost.plan.lengths); none
-    for a closed loop or conversations (their requests are not independent draws)."""
+def _length_buckets(scenario: Scenario, sections: Any, rate: float, seed: int) -> list[Bucket]:
+    """Prompt-length buckets of an open-loop workload's lengths (tokencost.plan.lengths; traces
+    read already); none for a closed loop or conversations (their requests are not independent
+    draws)."""
     workload = scenario.workload
     if workload.concurrency is not None or workload.conversation is not None:
         return []
-    lengths = sections.lengths
-    if isinstance(lengths, TraceLengths) and lengths.path is not None:
-        from tokencost.sim.traces import read_trace_lengths
-
-        lengths = read_trace_lengths(lengths)
-    prompts, outputs = length_samples(
-        scenario, sections.model_copy(update={"traffic": traffic, "lengths": lengths}), seed
-    )
-    return buckets(prompts, outputs, rate)
+    return buckets(*length_samples(scenario, sections, seed), rate)
 
 
 def _search(options: list[Option], search: Search) -> Trial | None:
@@ -245,7 +233,7 @@ def _describe(
 
 
 def _binding_text(constraint: str, option: Option, best: Trial, rate: float) -> str:
-    capacity = option.replica_requests_per_s or option.evaluation.replica_requests_per_s or 0.0
+    capacity = option.replica_requests_per_s or 0.0
     if option.disaggregated:
         prefill = best.prefill_replicas or 0
         return (

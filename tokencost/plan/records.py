@@ -27,7 +27,8 @@ class Option:
     min_replicas: int
     usd_per_day_per_replica: float
     analytic_replicas: int = 1
-    replica_requests_per_s: float | None = None  # one replica kept full at max_batch
+    # one replica kept full at max_batch (screen: evaluate's; on a mix of lengths: plan.lengths')
+    replica_requests_per_s: float | None = None
     expert_parallel: int = 1
     pipeline_parallel: int = 1
     disaggregated: bool = False  # prefill and decode pools (serving.disaggregated), sized analytically
@@ -82,8 +83,7 @@ class Trial:
         if self.analytic_only:
             return "meets the SLO (analytic only)" if self.meets_slo else "misses the SLO (analytic only)"
         decoding = self.replicas - (self.prefill_replicas or 0)  # a decode pool's capacity binds
-        per_replica = self.option.replica_requests_per_s or self.option.evaluation.replica_requests_per_s
-        capacity = decoding * (per_replica or 0.0)
+        capacity = decoding * (self.option.replica_requests_per_s or 0.0)
         parts = []
         if capacity and rate_per_s >= capacity:
             parts.append(

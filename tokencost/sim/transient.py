@@ -30,11 +30,7 @@ def covering_requests(result: SimulationResult) -> int | None:
     shorter than that (see module); None when it is long enough or nothing was trimmed. A run
     with no arrival before its window (nothing to scale): one more than twice its count."""
     short = _shortfall(result)
-    if short is None:
-        return None
-    warmup_s, stay_s = short
-    count = len(result.requests.arrival_s)
-    return math.ceil(count * stay_s / warmup_s) if warmup_s > 0 else 2 * count + 1
+    return None if short is None else _covering(result, *short)
 
 
 def transient_note(result: SimulationResult) -> str | None:
@@ -44,12 +40,17 @@ def transient_note(result: SimulationResult) -> str | None:
     if short is None:
         return None
     warmup_s, stay_s = short
-    needed = f"{covering_requests(result):,}" if warmup_s > 0 else "many more"
+    needed = f"{_covering(result, warmup_s, stay_s):,}" if warmup_s > 0 else "many more"
     return (
         f"warning: the warm-up ({warmup_s:.3g} s of arrivals) is shorter than a measured request's "
         f"mean time decoding ({stay_s:.3g} s, first token to last): the run may not have reached "
         f"steady state (a fleet that starts empty fills over one such time); give at least {needed} requests"
     )
+
+
+def _covering(result: SimulationResult, warmup_s: float, stay_s: float) -> int:
+    count = len(result.requests.arrival_s)
+    return math.ceil(count * stay_s / warmup_s) if warmup_s > 0 else 2 * count + 1
 
 
 def _shortfall(result: SimulationResult) -> tuple[float, float] | None:

@@ -51,7 +51,7 @@ def options_plot(options: Sequence[dict[str, Any]]) -> Plot:
             bar(
                 name=word,
                 x=[_cost(row) for row in chosen],
-                y=[_name(row) for row in rows if option_kind(row) == kind],
+                y=[_name(row) for row in chosen],
                 orientation="h",
                 marker={"color": STAGE_COLOURS[kind], "line": {"color": theme.MUTED, "width": 0.5}},
                 customdata=[escape(str(row.get("reason") or "")) for row in chosen],
