@@ -245,7 +245,11 @@ def pipeline_hop_time_s(
     efficiency: ArrayLike,
     latency_s: ArrayLike,
 ) -> np.ndarray:
-    """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries."""
+    """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries. One stage (a
+    deployment's float p = 1) has none: 0.0 for any T, without an array of zeros (``0·x`` is 0.0
+    for every finite, positive x this formula gives)."""
+    if type(pipeline) is float and pipeline == 1.0:
+        return 0.0  # type: ignore[return-value]
     numbers = (tokens, d_model, activation_bytes, pipeline, link_bytes_per_s, efficiency, latency_s)
     count, width, element, stages, link, share, latency = as_floats(numbers)
     message = count * width * element

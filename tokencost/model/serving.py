@@ -151,7 +151,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         latency_s=latency,
     )
     if not expert_layers if type(expert_layers) is float else not np.any(expert_layers):
-        total = reduce + hops
+        total = reduce if type(hops) is float and hops == 0.0 else reduce + hops  # x + 0.0 is x (x ≥ 0)
         return total if type(total) is float else as_float(total)  # type: ignore[return-value]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
