@@ -137,6 +137,21 @@ def test_a_base_file_is_read_relative_to_the_spec(tmp_path):
         ("axes:\n  workload.input_tokens.x: [1]\n", "spec.yaml:", "is a value, not a section"),
         ("axes:\n  workload.output_tokens: [1]\nsample: {n: 3, method: sobol}\n", "spec.yaml:", "sobol"),
         ("axes:\n  workload.output_tokens: {range: [5, 1, 1]}\n", "spec.yaml:", "is empty"),
+        # sizes that would fill the memory or run for days are refused before anything is built
+        ("axes:\n  workload.output_tokens: {range: [1, 1.0e15, 1]}\n", "spec.yaml:", "than 1,000,000 values"),
+        ("axes:\n  workload.output_tokens: {range: [-1.0e308, 1.0e308, 1.0e-300]}\n", "spec.yaml:", "than"),
+        (
+            "axes:\n  workload.output_tokens: {logspace: [1, 1000, 1000000000000]}\n",
+            "spec.yaml:",
+            "the count of a logspace must be at most 1,000,000",
+        ),
+        (
+            "axes:\n  workload.output_tokens: {range: [1, 100001, 1]}\n"
+            "  workload.input_tokens: {range: [1, 100001, 1]}\n",
+            "spec.yaml:",
+            "has 10,000,000,000 configurations, more than the 1,000,000,000",
+        ),
+        ("axes:\n  workload.output_tokens: [1]\nsample: {n: 10000000000}\n", "spec.yaml:", "most 10,000,000"),
     ],
 )
 def test_a_bad_spec_is_one_line_and_exit_2(tmp_path, text, where, words):

@@ -21,6 +21,7 @@ from tokencost.cli.common import (
 )
 from tokencost.cli.render import progress_bar, rich_table
 from tokencost.errors import ScenarioError
+from tokencost.scenario.files import read_bounded
 from tokencost.units import format_si
 
 # --------------------------------------------------------------------------- calibrate and verify
@@ -139,7 +140,7 @@ def _read_profile(path: str) -> dict[str, Any]:
     import yaml
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bounded(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ScenarioError(f"cannot read profile: {reason}", file=path) from None

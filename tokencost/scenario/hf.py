@@ -46,6 +46,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError, TokenCostWarning
+from tokencost.scenario.files import read_bounded
 from tokencost.scenario.model import ModelSpec
 
 # config.json key -> ModelSpec field, first match wins (Llama, Mistral, Qwen, Mixtral, DeepSeek,
@@ -279,7 +280,7 @@ def _precision(quantization: Any) -> str | None:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(read_bounded(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ScenarioError(f"cannot read Hugging Face config: {exc}", file=str(path)) from None
     if not isinstance(config, dict):

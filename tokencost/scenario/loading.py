@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
+from tokencost.scenario.files import MAX_TEXT_BYTES, read_bounded
 from tokencost.scenario.hf import expand_hf_config
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.validation import FROM_SET, Location, scenario_error
@@ -195,12 +196,12 @@ def parse_yaml(text: str, file: str | None = None) -> tuple[Any, dict[tuple[str,
 _parse_yaml = parse_yaml  # the name sim_io imported first
 
 
-def read_text(path: str | Path, what: str = "scenario") -> str:
-    """A UTF-8 text file (a BOM is skipped); unreadable or non-UTF-8 bytes are a ScenarioError
-    naming the line and column of the first bad byte."""
+def read_text(path: str | Path, what: str = "scenario", limit: int = MAX_TEXT_BYTES) -> str:
+    """A UTF-8 text file of at most ``limit`` bytes (a BOM is skipped); unreadable, too long or
+    non-UTF-8 bytes are a ScenarioError naming the line and column of the first bad byte."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, limit)
     except OSError as exc:
         raise ScenarioError(f"cannot read {what}: {exc.strerror or exc}", file=str(path)) from None
     try:

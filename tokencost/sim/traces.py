@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
+from tokencost.scenario.files import MAX_TRACE_BYTES
 from tokencost.scenario.loading import _apply_overrides, parse_yaml, read_text, scenario_from_dict
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
@@ -94,7 +95,7 @@ def _csv_rows(text: str, file: str) -> list[tuple[int, str, Any]]:
 
 def _rows(path: Path) -> list[tuple[int, str, Any]]:
     """(line number, line text, row mapping) of each record of a CSV or JSONL trace."""
-    text = read_text(path, "trace")
+    text = read_text(path, "trace", MAX_TRACE_BYTES)
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise ScenarioError("a trace is text: it holds a NUL byte", file=str(path), line=line)

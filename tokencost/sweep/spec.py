@@ -40,6 +40,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from tokencost.errors import ScenarioError, did_you_mean
+from tokencost.scenario.files import read_bounded
 from tokencost.scenario.loading import _parse_yaml
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.validation import Location
@@ -51,6 +52,9 @@ METHODS = ("random", "lhs")
 GENERATOR_KEYS = ("range", "logspace")
 GENERATOR_ARGS = 3
 INDEX_COLUMN = "config_index"
+MAX_AXIS_VALUES = 10**6  # values one range or logspace may make (a list is as long as its file)
+MAX_CONFIGURATIONS = 10**9  # rows of one sweep: at ~0.4-2 M rows/s, minutes to an hour
+MAX_SAMPLE = 10**7  # sampled points, drawn up front (n × axes indices in memory)
 LEFT_OUT_INPUTS = ("name", "description")  # the same on every row of a table; the results carry `name`
 
 
@@ -185,7 +189,7 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep spec file; raises :class:`ScenarioError` (file:line:column: key: ...)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ScenarioError(f"cannot read sweep spec: {reason}", file=str(path)) from None
@@ -219,6 +223,12 @@ def sweep_spec_from_dict(
     axes = _axes(data["axes"], where, mode)
     sample = _sample(data["sample"], where) if data.get("sample") is not None else None
     spec = SweepSpec(base, axes, mode, sample, base_name, file, base_file, base_lines)
+    if sample is None and spec.grid_size > MAX_CONFIGURATIONS:
+        raise where.error(
+            ("axes",),
+            f"the {mode} of these axes has {spec.grid_size:,} configurations, more than the "
+            f"{MAX_CONFIGURATIONS:,} one sweep runs: split it, or sample it (sample: {{n: ...}})",
+        )
     _check_presets(spec, where)
     return spec
 
@@ -233,7 +243,7 @@ def _base(
     if isinstance(value, str):
         path = folder / value
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_bounded(path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise where.error(("base",), f"cannot read the base scenario {str(path)!r}: {reason}") from None
@@ -299,7 +309,12 @@ def _values(value: Any, where: _Where, path: tuple[str, ...]) -> list[Any]:
 def _range(start: float, stop: float, step: float, where: _Where, path: tuple[str, ...]) -> list[Any]:
     if step == 0:
         raise where.error(path, "the step of a range must not be 0")
-    count = math.ceil((stop - start) / step - 1e-12)
+    span = (stop - start) / step
+    if not math.isfinite(span) or span > MAX_AXIS_VALUES:
+        raise where.error(
+            path, f"range [{start}, {stop}, {step}] makes more than {MAX_AXIS_VALUES:,} values (at most that)"
+        )
+    count = math.ceil(span - 1e-12)
     if count < 1:
         raise where.error(path, f"range [{start}, {stop}, {step}] is empty (the stop is excluded)")
     integer = all(isinstance(a, int) for a in (start, stop, step))
@@ -309,6 +324,8 @@ def _range(start: float, stop: float, step: float, where: _Where, path: tuple[st
 def _logspace(start: float, stop: float, count: float, where: _Where, path: tuple[str, ...]) -> list[Any]:
     if not isinstance(count, int) or count < 1:
         raise where.error(path, f"the count of a logspace must be a positive integer, got {count!r}")
+    if count > MAX_AXIS_VALUES:
+        raise where.error(path, f"the count of a logspace must be at most {MAX_AXIS_VALUES:,}, got {count:,}")
     if start <= 0 or stop <= 0:
         raise where.error(path, f"logspace needs positive start and stop, got {start} and {stop}")
     points = np.geomspace(start, stop, count)
@@ -328,6 +345,8 @@ def _sample(value: Any, where: _Where) -> Sample:
     n, method, seed = value.get("n"), value.get("method", "random"), value.get("seed", 0)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise where.error((*path, "n"), f"n must be a positive integer, got {n!r}")
+    if n > MAX_SAMPLE:
+        raise where.error((*path, "n"), f"n must be at most {MAX_SAMPLE:,} (drawn up front), got {n:,}")
     if method not in METHODS:
         raise where.error((*path, "method"), f"unknown method {method!r} (allowed: random, lhs)")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
