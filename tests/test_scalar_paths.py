@@ -164,6 +164,7 @@ def test_communication_on_floats_is_bit_identical_to_the_keyword_and_array_forms
             assert dep.comm_floats is not None
             tokens = np.concatenate([[0.0, 1.0], rng.integers(1, 200_000, 40).astype(float)])
             arrays = np.asarray(_keyword_comm_s(dep, tokens), dtype=float)
+            assert serving._comm_time_s(dep, tokens).tobytes() == arrays.tobytes(), (algorithm, tensor)
             for index, count in enumerate(tokens.tolist()):
                 fast = serving._comm_time_s(dep, count)
                 assert type(fast) is float, (algorithm, tensor)

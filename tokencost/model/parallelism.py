@@ -242,7 +242,9 @@ def tensor_parallel_comm_time_s(
         floats: Any = numbers if plain else [float(value) for value in numbers]  # type: ignore[arg-type]
         count, count_tokens, width, element, ranks, bandwidth, share, latency, hop = floats
         message = activation_message_bytes(count_tokens, width, element)
-        return tensor_parallel_floats_s(count, message, ranks, bandwidth * share, latency, hop, algorithm)
+        return tensor_parallel_of_message_s(
+            count, message, ranks, (bandwidth, share, latency, hop), algorithm
+        )  # type: ignore[no-any-return]
     volume = activation_message_bytes(
         np.asarray(tokens, dtype=float), np.asarray(d_model), np.asarray(activation_bytes)
     )
@@ -256,12 +258,19 @@ def activation_message_bytes(tokens: Any, d_model: Any, activation_bytes: Any) -
     return tokens * d_model * activation_bytes
 
 
-def tensor_parallel_floats_s(
-    layers: float, message: float, ranks: float, rate: float, latency: float, hop: float, algorithm: str
-) -> float:
-    """:func:`tensor_parallel_comm_time_s` on Python floats, positional: ``2·L`` all-reduces of
-    ``message`` bytes (:func:`activation_message_bytes`) over links of ``rate`` (``β·η``) bytes/s."""
-    return ALL_REDUCES_PER_LAYER * layers * _one_all_reduce_s(message, ranks, rate, latency, hop, algorithm)
+def tensor_parallel_of_message_s(
+    layers: Any, message: Any, ranks: float, link: tuple[float, float, float, float], algorithm: str
+) -> Any:
+    """:func:`tensor_parallel_comm_time_s` of ``message`` bytes (:func:`activation_message_bytes`:
+    a Python float, or an array of them), over one rank count and a ``link`` of Python floats
+    (bandwidth, efficiency, latency, hop latency): ``2·L`` all-reduces, a float on the floats'
+    path (:func:`_one_all_reduce_s`), an array by :func:`all_reduce_time_s`."""
+    bandwidth, share, latency, hop = link
+    if type(message) is float:
+        one: Any = _one_all_reduce_s(message, ranks, bandwidth * share, latency, hop, algorithm)
+    else:
+        one = all_reduce_time_s(message, ranks, bandwidth, share, latency, hop, algorithm)
+    return ALL_REDUCES_PER_LAYER * layers * one
 
 
 def pipeline_hop_time_s(

@@ -122,7 +122,9 @@ def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     numbers = dep.comm_floats
-    if numbers is not None and type(tokens) is float:
+    if numbers is not None and (
+        type(tokens) is float or (type(tokens) is np.ndarray and tokens.dtype == np.float64)
+    ):
         return _comm_floats_s(numbers, tokens, dep.all_reduce_algorithm)
     if type(dep.expert) is not float and isinstance(dep.expert, np.ndarray):  # a struct of arrays
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
@@ -171,15 +173,15 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     return np.asarray(reduce + hops + expert_layers * (attention + shared_expert) + exchange, dtype=float)
 
 
-def _comm_floats_s(numbers: tuple[float, ...], tokens: float, algorithm: str) -> float:
-    """:func:`_comm_time_s` at a float T of a deployment of floats without expert parallelism
-    (``numbers``: its ``comm_floats``): the floats' forms of the tensor-parallel and pipeline
-    functions, positional, one message for both."""
+def _comm_floats_s(numbers: tuple[float, ...], tokens: Any, algorithm: str) -> Any:
+    """:func:`_comm_time_s` at T (a Python float, or a float array) of a deployment of floats
+    without expert parallelism (``numbers``: its ``comm_floats``): the tensor-parallel and
+    pipeline functions' forms of one message, computed once for both."""
     layers, tensor, pipeline, width, element, bandwidth, share, latency, hop = numbers
     message = par.activation_message_bytes(tokens, width, element)
-    rate = bandwidth * share
-    reduce = par.tensor_parallel_floats_s(layers - 0.0, message, tensor, rate, latency, hop, algorithm)
-    return reduce + par.pipeline_hops_s(pipeline, message, rate, latency)  # type: ignore[no-any-return]
+    link = (bandwidth, share, latency, hop)
+    reduce = par.tensor_parallel_of_message_s(layers - 0.0, message, tensor, link, algorithm)
+    return reduce + par.pipeline_hops_s(pipeline, message, bandwidth * share, latency)
 
 
 def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
