@@ -128,6 +128,12 @@ class Deployment:
         plain = all(type(value) is float for value in numbers) and type(self.expert) is float
         return numbers if plain and self.expert == 1.0 else None
 
+    @_once
+    def single_stage(self) -> bool:
+        """One pipeline stage, as the float 1.0 (a struct of arrays: False): a pass's per-stage
+        times are its times (``1.0 · x`` is x, bit for bit)."""
+        return type(self.pipeline) is float and self.pipeline == 1.0
+
     @property
     def memo_any_size(self) -> bool:
         """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""
