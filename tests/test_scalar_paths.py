@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -118,6 +119,56 @@ def test_all_reduce_over_one_rank_count_is_bit_identical_to_the_array_form() -> 
             one = par.all_reduce_time_s(messages, ranks, *link, algorithm)
             every = par.all_reduce_time_s(messages, np.full_like(messages, ranks), *link, algorithm)
             assert np.asarray(one).tobytes() == np.asarray(every).tobytes(), (algorithm, ranks)
+
+
+def _keyword_comm_s(dep: Any, tokens: Any) -> Any:
+    """The tensor-parallel and pipeline functions' sum, by keyword (their general forms)."""
+    keywords = {
+        "d_model": dep.d_model,
+        "activation_bytes": dep.activation_bytes,
+        "link_bytes_per_s": dep.interconnect_bytes_per_s,
+        "efficiency": dep.interconnect_efficiency,
+        "latency_s": dep.interconnect_latency_s,
+    }
+    reduce = par.tensor_parallel_comm_time_s(
+        layers=dep.layers,
+        tokens=tokens,
+        tensor=dep.tensor,
+        hop_latency_s=dep.interconnect_hop_latency_s,
+        algorithm=dep.all_reduce_algorithm,
+        **keywords,
+    )
+    return reduce + par.pipeline_hop_time_s(tokens=tokens, pipeline=dep.pipeline, **keywords)
+
+
+def test_communication_on_floats_is_bit_identical_to_the_keyword_and_array_forms() -> None:
+    # serving._comm_floats_s (a deployment of floats, no expert parallelism) against the
+    # keyword functions' sum on floats and on arrays, over links, rank counts and token counts.
+    from tokencost.model import serving
+    from tokencost.model.deployment import deployment_of
+
+    rng = np.random.default_rng(7)
+    fields = dataclasses.fields(serving.Deployment)
+    base = {field.name: 1.0 for field in fields if field.default is dataclasses.MISSING}
+    for algorithm in ("ring", "tree", "one_shot", "two_shot", "auto"):
+        for tensor, pipeline in ((1.0, 1.0), (2.0, 1.0), (8.0, 1.0), (8.0, 2.0), (4.0, 4.0), (72.0, 1.0)):
+            link = {
+                "interconnect_bytes_per_s": float(rng.choice([rng.uniform(1e10, 1e12), np.inf])),
+                "interconnect_efficiency": float(rng.uniform(0.5, 0.9)),
+                "interconnect_latency_s": float(rng.uniform(1e-6, 2e-5)),
+                "interconnect_hop_latency_s": float(rng.choice([0.0, 3e-7])),
+            }
+            shape = {"layers": float(rng.integers(1, 127)), "d_model": float(rng.choice([4096, 8192, 7168]))}
+            changes = {"activation_bytes": 2.0, "tensor": tensor, "pipeline": pipeline}
+            dep = deployment_of(**{**base, **link, **shape, **changes}, all_reduce_algorithm=algorithm)
+            assert dep.comm_floats is not None
+            tokens = np.concatenate([[0.0, 1.0], rng.integers(1, 200_000, 40).astype(float)])
+            arrays = np.asarray(_keyword_comm_s(dep, tokens), dtype=float)
+            assert serving._comm_time_s(dep, tokens).tobytes() == arrays.tobytes(), (algorithm, tensor)
+            for index, count in enumerate(tokens.tolist()):
+                fast = serving._comm_time_s(dep, count)
+                assert type(fast) is float, (algorithm, tensor)
+                assert _bits(fast) == _bits(_keyword_comm_s(dep, count)) == _bits(arrays[index])
 
 
 def test_one_rate_quantile_bisection_is_bit_identical_to_the_array_form() -> None:

@@ -108,6 +108,32 @@ class Deployment:
             "latency_s": self.interconnect_latency_s,
         }
 
+    @_once
+    def comm_floats(self) -> tuple[float, ...] | None:
+        """The numbers a pass's communication reads, when each is a Python float and there is no
+        expert parallelism (``expert`` 1.0; None otherwise): layers, tensor and pipeline ranks,
+        d_model, activation bytes, and the link's bandwidth, efficiency, latency and hop latency
+        (:func:`tokencost.model.serving._comm_time_s` takes its floats' path on them)."""
+        numbers = (
+            self.layers,
+            self.tensor,
+            self.pipeline,
+            self.d_model,
+            self.activation_bytes,
+            self.interconnect_bytes_per_s,
+            self.interconnect_efficiency,
+            self.interconnect_latency_s,
+            self.interconnect_hop_latency_s,
+        )
+        plain = all(type(value) is float for value in numbers) and type(self.expert) is float
+        return numbers if plain and self.expert == 1.0 else None
+
+    @_once
+    def single_stage(self) -> bool:
+        """One pipeline stage, as the float 1.0 (a struct of arrays: False): a pass's per-stage
+        times are its times (``1.0 · x`` is x, bit for bit)."""
+        return type(self.pipeline) is float and self.pipeline == 1.0
+
     @property
     def memo_any_size(self) -> bool:
         """A struct of arrays (one entry per configuration) remembers results at arrays of any size."""

@@ -47,7 +47,7 @@ def as_floats(values: tuple[Any, ...]) -> tuple[Any, ...]:
     and a step's scalar arguments), else each by :func:`as_float`; one call instead of one each."""
     for value in values:
         if type(value) is not float:
-            return tuple([as_float(item) for item in values])
+            return tuple([item if type(item) is float else as_float(item) for item in values])
     return values
 
 

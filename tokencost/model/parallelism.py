@@ -62,9 +62,15 @@ def _volume_factor(ranks: float, algorithm: str) -> float:
 
 def all_reduce_alpha_beta_s(latency: Any, hops: Any, hop: Any, transfer_s: Any) -> Any:
     """``α₀ + h·α_hop + f·S/(β·η)``, the one formula of every algorithm (:func:`all_reduce_time_s`):
-    the start-up, ``hops`` link hops of ``hop`` seconds each, and ``transfer_s``, the bytes' time
+    the start-up ``α(n)`` (:func:`all_reduce_startup_s`) and ``transfer_s``, the bytes' time
     (:func:`all_reduce_transfer_s`). Floats give a float, arrays broadcast."""
-    return latency + hops * hop + transfer_s
+    return all_reduce_startup_s(latency, hops, hop) + transfer_s
+
+
+def all_reduce_startup_s(latency: Any, hops: Any, hop: Any) -> Any:
+    """``α(n) = α₀ + h·α_hop``: the start-up ``latency`` and ``hops`` link hops of ``hop`` seconds
+    each, whatever the message (so kept per link: :func:`_startups`)."""
+    return latency + hops * hop
 
 
 def all_reduce_transfer_s(volume: Any, message: Any, rate: Any) -> Any:
@@ -85,23 +91,31 @@ def _factors(ranks: float, algorithm: str) -> tuple[tuple[float, float], ...]:
     return tuple((all_reduce_hops(ranks, name), _volume_factor(ranks, name)) for name in names)
 
 
+@functools.lru_cache(maxsize=256)
+def _startups(ranks: float, algorithm: str, latency: float, hop: float) -> tuple[tuple[float, float], ...]:
+    """``(α(n), f(n))`` of each algorithm ``algorithm`` stands for (:func:`_factors`) on a link of
+    start-up ``latency`` and ``hop`` seconds per hop: :func:`all_reduce_startup_s`, the same for
+    every message (kept: a replica's passes ask for it at every token count)."""
+    return tuple(
+        (all_reduce_startup_s(latency, hops, hop), volume) for hops, volume in _factors(ranks, algorithm)
+    )
+
+
 def _one_all_reduce_s(
     message: float, ranks: float, rate: float, latency: float, hop: float, algorithm: str
 ) -> float:
     """:func:`all_reduce_time_s` on plain floats (no numpy: called per step); ``auto`` the least
-    of its algorithms' times."""
+    of its algorithms' times (as ``min``: the first of the least)."""
     if ranks <= 1.0:
         return 0.0
-    factors = _factors(ranks, algorithm)
-    hops, volume = factors[0]
-    best: float = all_reduce_alpha_beta_s(latency, hops, hop, all_reduce_transfer_s(volume, message, rate))
-    if len(factors) == 1:
-        return best
-    times = [
-        all_reduce_alpha_beta_s(latency, hops, hop, all_reduce_transfer_s(volume, message, rate))
-        for hops, volume in factors[1:]
-    ]
-    return min(best, *times)
+    startups = _startups(ranks, algorithm, latency, hop)
+    startup, volume = startups[0]
+    best: float = startup + all_reduce_transfer_s(volume, message, rate)  # all_reduce_alpha_beta_s
+    for startup, volume in startups[1:]:
+        time = startup + all_reduce_transfer_s(volume, message, rate)
+        if time < best:
+            best = time
+    return best
 
 
 def all_reduce_time_s(
@@ -162,10 +176,10 @@ def _one_rank_count_s(message: np.ndarray, ranks: float, algorithm: str, *link: 
     latency, hop = float(latency_s), float(hop_latency_s)
     spread: dict[float, Any] = {}
     times = []
-    for hops, volume in _factors(ranks, algorithm):
+    for startup, volume in _startups(ranks, algorithm, latency, hop):
         if volume not in spread:
             spread[volume] = all_reduce_transfer_s(volume, message, rate)
-        times.append(all_reduce_alpha_beta_s(latency, hops, hop, spread[volume]))
+        times.append(startup + spread[volume])  # all_reduce_alpha_beta_s
     return np.asarray(functools.reduce(np.minimum, times), dtype=float)
 
 
@@ -227,12 +241,36 @@ def tensor_parallel_comm_time_s(
     if plain or is_scalar(*numbers):
         floats: Any = numbers if plain else [float(value) for value in numbers]  # type: ignore[arg-type]
         count, count_tokens, width, element, ranks, bandwidth, share, latency, hop = floats
-        message = count_tokens * width * element
-        one = _one_all_reduce_s(message, ranks, bandwidth * share, latency, hop, algorithm)
-        return ALL_REDUCES_PER_LAYER * count * one  # type: ignore[no-any-return]
-    volume = np.asarray(tokens, dtype=float) * np.asarray(d_model) * np.asarray(activation_bytes)
+        message = activation_message_bytes(count_tokens, width, element)
+        return tensor_parallel_of_message_s(
+            count, message, ranks, (bandwidth, share, latency, hop), algorithm
+        )  # type: ignore[no-any-return]
+    volume = activation_message_bytes(
+        np.asarray(tokens, dtype=float), np.asarray(d_model), np.asarray(activation_bytes)
+    )
     per_reduce = all_reduce_time_s(volume, tensor, *link, algorithm)
     return ALL_REDUCES_PER_LAYER * np.asarray(layers, dtype=float) * per_reduce
+
+
+def activation_message_bytes(tokens: Any, d_model: Any, activation_bytes: Any) -> Any:
+    """``T·d·a``: bytes of the activations of T tokens (the message of an all-reduce and of a
+    pipeline hop). Floats give a float, arrays broadcast."""
+    return tokens * d_model * activation_bytes
+
+
+def tensor_parallel_of_message_s(
+    layers: Any, message: Any, ranks: float, link: tuple[float, float, float, float], algorithm: str
+) -> Any:
+    """:func:`tensor_parallel_comm_time_s` of ``message`` bytes (:func:`activation_message_bytes`:
+    a Python float, or an array of them), over one rank count and a ``link`` of Python floats
+    (bandwidth, efficiency, latency, hop latency): ``2·L`` all-reduces, a float on the floats'
+    path (:func:`_one_all_reduce_s`), an array by :func:`all_reduce_time_s`."""
+    bandwidth, share, latency, hop = link
+    if type(message) is float:
+        one: Any = _one_all_reduce_s(message, ranks, bandwidth * share, latency, hop, algorithm)
+    else:
+        one = all_reduce_time_s(message, ranks, bandwidth, share, latency, hop, algorithm)
+    return ALL_REDUCES_PER_LAYER * layers * one
 
 
 def pipeline_hop_time_s(
@@ -252,8 +290,13 @@ def pipeline_hop_time_s(
         return 0.0  # type: ignore[return-value]
     numbers = (tokens, d_model, activation_bytes, pipeline, link_bytes_per_s, efficiency, latency_s)
     count, width, element, stages, link, share, latency = as_floats(numbers)
-    message = count * width * element
-    return (stages - 1.0) * (latency + message / (link * share))  # type: ignore[no-any-return]
+    return pipeline_hops_s(stages, activation_message_bytes(count, width, element), link * share, latency)  # type: ignore[no-any-return]
+
+
+def pipeline_hops_s(stages: Any, message: Any, rate: Any, latency: Any) -> Any:
+    """``(p − 1)·(α + S/(β·η))``: ``message`` bytes through the ``stages − 1`` boundaries, each a
+    start-up ``latency`` and the bytes over links of ``rate`` (``β·η``) bytes/s."""
+    return (stages - 1.0) * (latency + message / rate)
 
 
 def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:

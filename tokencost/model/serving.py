@@ -88,20 +88,21 @@ def _terms(
     flops: np.ndarray,
     bytes_moved: np.ndarray,
     comm_s: np.ndarray,
-    tokens: ArrayLike,
+    extra_flops: np.ndarray,
     compute_efficiency: float | None = None,
     fixed_s: ArrayLike | None = None,
 ) -> PhaseTerms:
     """Per-stage roofline of work split over t·p accelerators, times p stages (at
     ``compute_efficiency``, default the deployment's; ``fixed_s`` seconds of fixed cost, default
-    the step overhead)."""
+    the step overhead); ``extra_flops``: the busiest expert rank's wait (:func:`_imbalance_flops`
+    of the pass's tokens). One stage (a float p of 1.0) multiplies by nothing: ``1.0 · x`` is x."""
     share = dep.tensor * dep.pipeline
-    busiest = flops + _imbalance_flops(dep, tokens)
+    busiest = flops + extra_flops
     efficiency = dep.compute_efficiency if compute_efficiency is None else compute_efficiency
-    compute = dep.pipeline * rl.compute_time_s(busiest / share, dep.peak_flop_per_s, efficiency)
-    memory = dep.pipeline * rl.memory_time_s(
-        bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency
-    )
+    compute = rl.compute_time_s(busiest / share, dep.peak_flop_per_s, efficiency)
+    memory = rl.memory_time_s(bytes_moved / share, dep.bandwidth_bytes_per_s, dep.bandwidth_efficiency)
+    if not dep.single_stage:
+        compute, memory = dep.pipeline * compute, dep.pipeline * memory
     fixed = dep.step_overhead_s if fixed_s is None else fixed_s
     if type(compute) is float and type(memory) is float and type(comm_s) is float and type(fixed) is float:
         time = rl.roofline_time_scalar_s(compute, memory, comm_s, fixed)  # the floats' twin, tested equal
@@ -121,6 +122,11 @@ def _comm_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
 
 
 def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
+    numbers = dep.comm_floats
+    if numbers is not None and (
+        type(tokens) is float or (type(tokens) is np.ndarray and tokens.dtype == np.float64)
+    ):
+        return _comm_floats_s(numbers, tokens, dep.all_reduce_algorithm)
     if type(dep.expert) is not float and isinstance(dep.expert, np.ndarray):  # a struct of arrays
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
@@ -168,6 +174,17 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
     return np.asarray(reduce + hops + expert_layers * (attention + shared_expert) + exchange, dtype=float)
 
 
+def _comm_floats_s(numbers: tuple[float, ...], tokens: Any, algorithm: str) -> Any:
+    """:func:`_comm_time_s` at T (a Python float, or a float array) of a deployment of floats
+    without expert parallelism (``numbers``: its ``comm_floats``): the tensor-parallel and
+    pipeline functions' forms of one message, computed once for both."""
+    layers, tensor, pipeline, width, element, bandwidth, share, latency, hop = numbers
+    message = par.activation_message_bytes(tokens, width, element)
+    link = (bandwidth, share, latency, hop)
+    reduce = par.tensor_parallel_of_message_s(layers - 0.0, message, tensor, link, algorithm)
+    return reduce + par.pipeline_hops_s(pipeline, message, bandwidth * share, latency)
+
+
 def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
     count, prompt = as_floats((batch, prompt_tokens))
     tokens = count * prompt
@@ -184,7 +201,7 @@ def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike)
         prompt_tokens=prompt_tokens,
         batch=batch,
     )
-    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), tokens)
+    return _terms(dep, flops, bytes_moved, _comm_s(dep, tokens), _imbalance_flops(dep, tokens))
 
 
 def _together(
@@ -237,10 +254,11 @@ def _decode_passes(
 ) -> list[PhaseTerms]:
     """One pass of the served model over ``positions`` new tokens for each of B/p sequences, at
     each of ``contexts`` (``fixed_s``: its fixed seconds, default the step overhead). The weights
-    read and the communication depend on the tokens alone: computed once for every context."""
+    read, the communication and the experts' imbalance depend on the tokens alone: computed once
+    for every context."""
     tokens = (micro if type(micro) is float else as_float(micro)) * positions
     offset = 0.0 if positions == 1.0 else float(spec.verify_mean_context_offset(positions - 1.0))  # k/2 = 0
-    weights, comm = weight_bytes_read(dep, tokens), _comm_s(dep, tokens)
+    weights, comm, extra = weight_bytes_read(dep, tokens), _comm_s(dep, tokens), _imbalance_flops(dep, tokens)
     passes = []
     for context_tokens in contexts:
         context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
@@ -256,7 +274,7 @@ def _decode_passes(
             context_tokens=context + (positions - 1.0),
             batch=micro,
         )
-        passes.append(_terms(dep, flops, bytes_moved, comm, tokens, dep.decode_efficiency, fixed_s))
+        passes.append(_terms(dep, flops, bytes_moved, comm, extra, dep.decode_efficiency, fixed_s))
     return passes
 
 
