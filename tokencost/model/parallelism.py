@@ -283,11 +283,7 @@ def pipeline_hop_time_s(
     efficiency: ArrayLike,
     latency_s: ArrayLike,
 ) -> np.ndarray:
-    """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries. One stage (a
-    deployment's float p = 1) has none: 0.0 for any T, without an array of zeros (``0·x`` is 0.0
-    for every finite, positive x this formula gives)."""
-    if type(pipeline) is float and pipeline == 1.0:
-        return 0.0  # type: ignore[return-value]
+    """Seconds to pass ``T·d`` activations through ``p − 1`` stage boundaries (:func:`pipeline_hops_s`)."""
     numbers = (tokens, d_model, activation_bytes, pipeline, link_bytes_per_s, efficiency, latency_s)
     count, width, element, stages, link, share, latency = as_floats(numbers)
     return pipeline_hops_s(stages, activation_message_bytes(count, width, element), link * share, latency)  # type: ignore[no-any-return]
@@ -295,7 +291,11 @@ def pipeline_hop_time_s(
 
 def pipeline_hops_s(stages: Any, message: Any, rate: Any, latency: Any) -> Any:
     """``(p − 1)·(α + S/(β·η))``: ``message`` bytes through the ``stages − 1`` boundaries, each a
-    start-up ``latency`` and the bytes over links of ``rate`` (``β·η``) bytes/s."""
+    start-up ``latency`` and the bytes over links of ``rate`` (``β·η``) bytes/s. One stage (a
+    deployment's float p = 1) has none: 0.0 for any message, without an array of zeros (``0·x``
+    is 0.0 for every finite, positive x this formula gives)."""
+    if type(stages) is float and stages == 1.0:
+        return 0.0
     return (stages - 1.0) * (latency + message / rate)
 
 

@@ -182,7 +182,8 @@ def _comm_floats_s(numbers: tuple[float, ...], tokens: Any, algorithm: str) -> A
     message = par.activation_message_bytes(tokens, width, element)
     link = (bandwidth, share, latency, hop)
     reduce = par.tensor_parallel_of_message_s(layers - 0.0, message, tensor, link, algorithm)
-    return reduce + par.pipeline_hops_s(pipeline, message, bandwidth * share, latency)
+    hops = par.pipeline_hops_s(pipeline, message, bandwidth * share, latency)
+    return reduce if type(hops) is float and hops == 0.0 else reduce + hops  # x + 0.0 is x (x ≥ 0)
 
 
 def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
