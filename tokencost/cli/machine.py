@@ -21,7 +21,6 @@ from tokencost.cli.common import (
 )
 from tokencost.cli.render import progress_bar, rich_table
 from tokencost.errors import ScenarioError
-from tokencost.scenario.files import read_bounded
 from tokencost.units import format_si
 
 # --------------------------------------------------------------------------- calibrate and verify
@@ -138,6 +137,8 @@ def calibrate(
 
 def _read_profile(path: str) -> dict[str, Any]:
     import yaml
+
+    from tokencost.scenario.files import read_bounded  # here: `tokencost --help` loads no pydantic
 
     try:
         text = read_bounded(path).decode("utf-8")
