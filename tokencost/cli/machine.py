@@ -138,13 +138,9 @@ def calibrate(
 def _read_profile(path: str) -> dict[str, Any]:
     import yaml
 
-    from tokencost.scenario.files import read_bounded  # here: `tokencost --help` loads no pydantic
+    from tokencost.scenario.loading import read_text  # here: `tokencost --help` loads no pydantic
 
-    try:
-        text = read_bounded(path).decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ScenarioError(f"cannot read profile: {reason}", file=path) from None
+    text = read_text(path, "profile")
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -157,7 +157,7 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         latency_s=latency,
     )
     if not expert_layers if type(expert_layers) is float else not np.any(expert_layers):
-        total = reduce if type(hops) is float and hops == 0.0 else reduce + hops  # x + 0.0 is x (x ≥ 0)
+        total = reduce + hops
         return total if type(total) is float else as_float(total)  # type: ignore[return-value]
     link = (dep.interconnect_bytes_per_s, dep.interconnect_efficiency, dep.interconnect_latency_s, hop)
     message = np.asarray(tokens, dtype=float) * dep.d_model * dep.activation_bytes
@@ -181,7 +181,7 @@ def _comm_floats_s(numbers: tuple[float, ...], tokens: Any, algorithm: str) -> A
     layers, tensor, pipeline, width, element, bandwidth, share, latency, hop = numbers
     message = par.activation_message_bytes(tokens, width, element)
     link = (bandwidth, share, latency, hop)
-    reduce = par.tensor_parallel_of_message_s(layers - 0.0, message, tensor, link, algorithm)
+    reduce = par.tensor_parallel_of_message_s(layers, message, tensor, link, algorithm)
     hops = par.pipeline_hops_s(pipeline, message, bandwidth * share, latency)
     return reduce if type(hops) is float and hops == 0.0 else reduce + hops  # x + 0.0 is x (x ≥ 0)
 

@@ -15,11 +15,11 @@ MAX_TEXT_BYTES = 64 * 2**20  # a scenario, spec, profile or config file: text of
 MAX_TRACE_BYTES = 2**30  # a request trace (CSV or JSONL; ten million requests ≈ 300 MB)
 
 
-def read_bounded(path: str | Path, limit: int = MAX_TEXT_BYTES) -> bytes:
-    """The bytes of ``path``, at most ``limit`` of them: a longer file (or an endless one, such
-    as ``/dev/zero``) is an OSError (EFBIG) whose ``strerror`` says so, not a read without end."""
+def read_bounded(path: str | Path, limit_bytes: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of ``path``, at most ``limit_bytes`` of them: a longer file (or an endless one,
+    such as ``/dev/zero``) is an OSError (EFBIG) whose ``strerror`` says so, not a read without end."""
     with Path(path).open("rb") as handle:
-        raw = handle.read(limit + 1)
-    if len(raw) > limit:
-        raise OSError(errno.EFBIG, f"larger than {limit // 2**20:,} MiB, the most read from such a file")
+        raw = handle.read(limit_bytes + 1)
+    if len(raw) > limit_bytes:
+        raise OSError(errno.EFBIG, f"larger than {limit_bytes // 2**20:,} MiB, the most read of such a file")
     return raw

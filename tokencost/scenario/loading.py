@@ -196,12 +196,12 @@ def parse_yaml(text: str, file: str | None = None) -> tuple[Any, dict[tuple[str,
 _parse_yaml = parse_yaml  # the name sim_io imported first
 
 
-def read_text(path: str | Path, what: str = "scenario", limit: int = MAX_TEXT_BYTES) -> str:
-    """A UTF-8 text file of at most ``limit`` bytes (a BOM is skipped); unreadable, too long or
+def read_text(path: str | Path, what: str = "scenario", limit_bytes: int = MAX_TEXT_BYTES) -> str:
+    """A UTF-8 text file of at most ``limit_bytes`` bytes (a BOM is skipped); unreadable, too long or
     non-UTF-8 bytes are a ScenarioError naming the line and column of the first bad byte."""
     path = Path(path)
     try:
-        raw = read_bounded(path, limit)
+        raw = read_bounded(path, limit_bytes)
     except OSError as exc:
         raise ScenarioError(f"cannot read {what}: {exc.strerror or exc}", file=str(path)) from None
     try:

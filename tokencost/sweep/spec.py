@@ -41,7 +41,7 @@ from pydantic import BaseModel
 
 from tokencost.errors import ScenarioError, did_you_mean
 from tokencost.scenario.files import read_bounded
-from tokencost.scenario.loading import _parse_yaml
+from tokencost.scenario.loading import _parse_yaml, read_text
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.validation import Location
 
@@ -188,12 +188,7 @@ class _Where:
 def load_sweep_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep spec file; raises :class:`ScenarioError` (file:line:column: key: ...)."""
     path = Path(path)
-    try:
-        text = read_bounded(path).decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ScenarioError(f"cannot read sweep spec: {reason}", file=str(path)) from None
-    data, lines = _parse_yaml(text, str(path))
+    data, lines = _parse_yaml(read_text(path, "sweep spec"), str(path))
     return sweep_spec_from_dict(data, file=str(path), lines=lines, folder=path.parent, name=path.stem)
 
 
