@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tokencost.model import cost, fleet, serving
+from tokencost.model import cost, fleet, serving, windows
 from tokencost.model import disaggregated as dis
 from tokencost.model import operating as op
 from tokencost.model import roofline as rl
@@ -74,7 +74,7 @@ def _pools(
     kv_s = float(
         dis.kv_transfer_time_s(
             dep.kv_bytes_per_token,
-            traffic.input_tokens,
+            windows.kept_entries(dep, traffic.input_tokens),  # window layers send their last w
             spec.kv_transfer_bandwidth,
             spec.kv_transfer_latency_s,
         )

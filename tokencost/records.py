@@ -154,7 +154,7 @@ def _decode_record(
     per_token = fl.decode_step_flops(
         linear_params=dep.linear_params,
         attention_flops_per_key=dep.attention_flops_per_key,
-        context_tokens=context,
+        context_tokens=serving.attended_context(dep, context),
     )
     return decode_record(
         flops_per_token=num(per_token),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from tokencost.model import speculative as spec
+from tokencost.model.flops import NO_WINDOW
 
 _R = TypeVar("_R")
 
@@ -80,6 +81,8 @@ class Deployment:
     speculation: Speculation | None = None
     decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
     sequence_overhead_s: float = 0.0  # per decode step per sequence beyond the first (model.sequences)
+    window_tokens: float = NO_WINDOW  # keys a sliding-window layer attends to (flops.attended_keys)
+    window_share: float = 0.0  # share of attention FLOPs per key and of KV in the window layers
 
     # The derived numbers below are read on every pass: cached (a frozen instance's fields do not
     # change; not fields, so equality, hashing and ``dataclasses.replace`` ignore them), and an
@@ -157,6 +160,12 @@ class Deployment:
         """Some entry routes its tokens to experts (E > k; a struct of arrays: any of its entries)."""
         routed = self.experts > self.experts_per_token
         return bool(np.any(routed)) if isinstance(routed, np.ndarray) else bool(routed)
+
+    @_once
+    def windowed(self) -> bool:
+        """Some layers attend through a sliding window (a struct of arrays: in any entry)."""
+        share = self.window_share
+        return share > 0.0 if type(share) is float else bool(np.any(share > 0.0))
 
     @_once
     def target_kv_bytes_per_token(self) -> float:

@@ -15,6 +15,11 @@ Conventions (shared with the reference transformer's meter, ``tokencost.loop.ref
   every new token.
 * Decode at *context c* means ``c`` tokens are already in the KV cache; the new token attends to
   ``c + 1`` keys (itself included).
+* Sliding-window (local) attention layers attend to the last ``w`` keys only (Beltagy et al.
+  2020, "Longformer"; Mistral 7B, Jiang et al. 2023, section 2): a model whose layers with a
+  window hold a share ``s`` of its attention FLOPs per key and of its KV cache attends, over its
+  layers, to ``k − s·max(k − w, 0)`` of ``k`` keys (:func:`attended_keys`); without a window
+  ``s`` is 0 and ``w`` is :data:`NO_WINDOW`.
 * Norms, rotary embeddings, SwiGLU and residual adds (``O(L·d)`` per token) and the softmax
   (``O(L·h·c)``) are left out: about 0.1 % of the matrix products for Llama-2-7B at c = 4,096,
   0.3 % at c = 32k (the reference transformer's meter counts them as "other" FLOP).
@@ -31,6 +36,7 @@ import numpy.typing as npt
 from tokencost.model.memo import as_float, as_floats, maximum
 
 ArrayLike = npt.ArrayLike
+NO_WINDOW = float(2**53)  # the window of a model without one: above every context, exact in a double
 
 
 def linear_params(
@@ -83,6 +89,30 @@ def causal_key_count(prompt_tokens: ArrayLike) -> np.ndarray:
     return prompt * (prompt + 1.0) / 2.0
 
 
+def attended_keys(keys: ArrayLike, window: ArrayLike, share: ArrayLike) -> np.ndarray:
+    """Keys a query attends to, summed over layers as a share of all of them: ``k − s·max(k − w, 0)``.
+
+    ``k`` keys in the cache (the query's own included), layers holding a share ``s`` of the
+    attention work and KV cache with a window of ``w`` keys. It is also the entries a sequence of
+    ``k`` tokens keeps cached (a window layer keeps its last ``w``: vLLM's hybrid KV cache manager,
+    TensorRT-LLM's cyclic KV cache). gpt-oss (half its layers with w = 128) at k = 8,192 attends to
+    ``8192 − 0.5·8064 = 4160``. ``s = 0`` gives ``k``, exactly.
+    """
+    if type(keys) is float and type(window) is float and type(share) is float:
+        return keys - share * (keys - window if keys > window else 0.0)  # type: ignore[return-value]
+    count = as_float(keys)
+    return count - as_float(share) * np.maximum(count - as_float(window), 0.0)  # type: ignore[no-any-return]
+
+
+def windowed_causal_key_count(prompt_tokens: ArrayLike, window: ArrayLike, share: ArrayLike) -> np.ndarray:
+    """:func:`causal_key_count` with a share ``s`` of the layers windowed to ``w`` keys:
+    ``Σ_{i=1..P} attended_keys(i) = P·(P+1)/2 − s·m·(m+1)/2`` with ``m = max(P − w, 0)``
+    (query i past the window attends to w keys instead of i)."""
+    prompt = as_float(prompt_tokens)
+    beyond = np.maximum(prompt - as_float(window), 0.0)
+    return causal_key_count(prompt) - as_float(share) * beyond * (beyond + 1.0) / 2.0  # type: ignore[no-any-return]
+
+
 def prefill_flops(
     *,
     linear_params: ArrayLike,
@@ -90,18 +120,27 @@ def prefill_flops(
     attention_flops_per_key: ArrayLike,
     prompt_tokens: ArrayLike,
     batch: ArrayLike = 1.0,
+    window: ArrayLike | None = None,
+    window_share: ArrayLike = 0.0,
 ) -> np.ndarray:
     """FLOP to prefill B prompts of P tokens each into an empty KV cache.
 
     ``B·[2·(N_lin − d·V)·P + 2·d·V + a·P·(P+1)/2]`` where ``a`` is
-    :func:`attention_flops_per_key` and ``d·V = lm_head_params`` is computed once per prompt.
+    :func:`attention_flops_per_key` and ``d·V = lm_head_params`` is computed once per prompt;
+    with a ``window`` on a ``window_share`` of the layers the pairs are
+    :func:`windowed_causal_key_count`'s.
 
     Llama-2-7B, P=512: ``2·6.48e9·512 + 2·0.131e9 + 4·32·32·128·131328 = 6.70e12`` FLOP.
     """
     numbers = (linear_params, lm_head_params, attention_flops_per_key, prompt_tokens, batch)
     linear, head, per_key, prompt, count = as_floats(numbers)
     per_prompt = 2.0 * (linear - head) * prompt + 2.0 * head  # type: ignore[operator]
-    per_prompt = per_prompt + per_key * causal_key_count(prompt)  # type: ignore[operator]
+    pairs = (
+        causal_key_count(prompt)
+        if window is None
+        else windowed_causal_key_count(prompt, window, window_share)
+    )
+    per_prompt = per_prompt + per_key * pairs  # type: ignore[operator]
     return count * per_prompt  # type: ignore[no-any-return,operator]
 
 

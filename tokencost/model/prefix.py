@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from tokencost.model import memory as mem
 from tokencost.model import roofline as rl
-from tokencost.model import serving
+from tokencost.model import serving, windows
 from tokencost.model.memo import as_float, as_result, is_scalar, maximum, remembered
 from tokencost.model.serving import Deployment, PhaseTerms
 
@@ -69,7 +69,8 @@ def _prefill_cached(
     suffix = serving.prefill(dep, new, batch)
     flops = full.flops - done.flops + head.flops
     compute = full.compute_s - done.compute_s + head.compute_s
-    read = as_float(batch) * cached * dep.kv_bytes_per_token
+    kept = windows.kept_entries(dep, cached)  # the cached keys the chunk reads (the window's, in its layers)
+    read = as_float(batch) * kept * dep.kv_bytes_per_token
     bytes_moved = suffix.bytes + read
     memory = suffix.memory_s + cached_read_s(dep, read)
     time = rl.roofline_time_s(compute, memory, suffix.comm_s, dep.step_overhead_s)
@@ -91,11 +92,15 @@ def max_batch_shared(dep: Deployment, context_tokens: ArrayLike, shared_tokens: 
     prefix held once: the prefix's KV joins the weights, each sequence holds ``c − shared``."""
     shared = as_float(shared_tokens)
     own = maximum(as_float(context_tokens) - shared, 1.0)  # floats: a float (np.maximum's choice)
+    if dep.windowed:  # the window layers: the prefix's last w entries once, each sequence its own last w
+        held, each = windows.shared_kv_bytes(dep, as_float(context_tokens), shared, own)
+    else:
+        held, each = shared * dep.kv_bytes_per_token, own * dep.kv_bytes_per_token
     return mem.max_batch_that_fits(
         memory_bytes=serving.replica_memory_bytes(dep),
         reserve_fraction=dep.memory_reserve_fraction,
-        weight_bytes=dep.weight_bytes + shared * dep.kv_bytes_per_token,
-        kv_bytes_per_sequence=own * dep.kv_bytes_per_token,
+        weight_bytes=dep.weight_bytes + held,
+        kv_bytes_per_sequence=each,
     )
 
 

@@ -33,6 +33,7 @@ from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
+from tokencost.model import windows
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
 from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized, remembered
@@ -42,6 +43,7 @@ from tokencost.model.routed import weight_bytes_read as weight_bytes_read  # re-
 from tokencost.model.sequences import decode_fixed_s as decode_fixed_s  # re-exported
 from tokencost.model.sequences import decode_overhead_s as decode_overhead_s  # re-exported
 from tokencost.model.sequences import sequence_fixed_s as sequence_fixed_s  # re-exported
+from tokencost.model.windows import attended_context as attended_context  # re-exported
 
 ArrayLike = npt.ArrayLike
 
@@ -195,6 +197,8 @@ def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike)
         attention_flops_per_key=dep.attention_flops_per_key,
         prompt_tokens=prompt_tokens,
         batch=batch,
+        window=dep.window_tokens if dep.windowed else None,
+        window_share=dep.window_share,
     )
     bytes_moved = mem.prefill_bytes(
         weight_bytes=weight_bytes_read(dep, tokens),
@@ -263,16 +267,19 @@ def _decode_passes(
     passes = []
     for context_tokens in contexts:
         context = context_tokens if type(context_tokens) is float else as_float(context_tokens)
+        keyed, read = context + offset, context + (positions - 1.0)
+        if dep.windowed:  # the keys attended and entries read through the window layers
+            keyed, read = windows.attended_context(dep, keyed), windows.attended_context(dep, read)
         flops = fl.decode_step_flops(
             linear_params=dep.linear_params,
             attention_flops_per_key=dep.attention_flops_per_key,
-            context_tokens=context + offset,
+            context_tokens=keyed,
             batch=tokens,
         )
         bytes_moved = mem.decode_step_bytes(  # W + B·(c + positions)·kv: each cached entry read once
             weight_bytes=weights,
             kv_bytes_per_token=dep.target_kv_bytes_per_token,
-            context_tokens=context + (positions - 1.0),
+            context_tokens=read,
             batch=micro,
         )
         passes.append(_terms(dep, flops, bytes_moved, comm, extra, dep.decode_efficiency, fixed_s))
@@ -353,14 +360,17 @@ def _decode_total_time_s(
     else:  # the two steps' shared terms once (not remembered: a response's total is)
         at_zero, at_one = _decode_steps(dep, batch, (0.0, 1.0))
     steps = fl.decode_steps(output_tokens)
-    slowest = rl.sum_of_affine_max(
+    terms = (
         at_zero.compute_s,
         at_one.compute_s - at_zero.compute_s,
         at_zero.memory_s,
         at_one.memory_s - at_zero.memory_s,
-        as_float(input_tokens),
-        steps,
     )
+    prompt = as_float(input_tokens)
+    if dep.windowed:
+        slowest = windows.sum_of_steps(dep, terms, prompt, steps)
+    else:
+        slowest = rl.sum_of_affine_max(*terms, prompt, steps)
     fixed = at_zero.comm_s + decode_fixed_s(dep, batch)  # overhead and per-sequence cost, once per step
     return slowest + steps * fixed
 
@@ -372,8 +382,12 @@ def mean_decode_context(input_tokens: ArrayLike, output_tokens: ArrayLike) -> np
 
 
 def kv_bytes_per_sequence(dep: Deployment, context_tokens: ArrayLike) -> np.ndarray:
-    """KV cache bytes one sequence of c tokens holds across the replica (a drafter's cache too)."""
-    return as_float(context_tokens) * dep.kv_bytes_per_token  # type: ignore[no-any-return]
+    """KV cache bytes one sequence of c tokens holds across the replica (a drafter's cache too);
+    the window layers keep their last w entries (:func:`tokencost.model.flops.attended_keys`)."""
+    context = as_float(context_tokens)
+    if not dep.windowed:
+        return context * dep.kv_bytes_per_token  # type: ignore[no-any-return]
+    return windows.kv_bytes_held(dep, context)  # type: ignore[no-any-return]
 
 
 def replica_memory_bytes(dep: Deployment) -> float:

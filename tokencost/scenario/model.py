@@ -46,12 +46,15 @@ class ModelSpec(BaseModel):
     v_head_dim: Integer | None = Field(None, gt=0, description="MLA value head width.")
     sliding_window: Integer | None = Field(
         None,
-        gt=0,
-        description="Span of the sliding-window (local) attention layers (tokens). Informational: "
-        "the KV cache and attention FLOPs are modelled as full attention on every layer.",
+        ge=2,
+        description="Keys a sliding-window (local) attention layer attends to (tokens): those layers "
+        "keep only their last sliding_window KV entries and attend to them alone.",
     )
     sliding_window_layers: Integer | None = Field(
-        None, ge=0, description="Layers that use the sliding window (count; informational)."
+        None,
+        ge=0,
+        description="Layers that use the sliding window (count; default: every layer when "
+        "sliding_window is set, as Mistral 7B).",
     )
     source: str | None = Field(None, description="Model card, paper or config URL.")
     as_of: str | None = Field(None, description="Date of the source.")

@@ -50,7 +50,17 @@ def model_numbers(model: ModelSpec, kv_cache: str, tensor: float) -> dict[str, A
         "attention_flops_per_key": float(per_key),
         "kv_bytes_per_token": float(kv_elements) * BYTES_PER_ELEMENT[kv_cache] * replication,
         "moe_layers": float(moe_layers),
+        **window_numbers(model),
     }
+
+
+def window_numbers(model: ModelSpec) -> dict[str, float]:
+    """The window of the sliding-window layers and their share of the layers (their attention
+    FLOPs per key and KV bytes per token: the layers have one shape); none without a window."""
+    if model.sliding_window is None:
+        return {"window_tokens": fl.NO_WINDOW, "window_share": 0.0}
+    layers = model.layers if model.sliding_window_layers is None else model.sliding_window_layers
+    return {"window_tokens": float(model.sliding_window), "window_share": layers / model.layers}
 
 
 def _one_layer_head(target: Deployment, method: str) -> tuple[Deployment, float]:
@@ -83,6 +93,8 @@ def _one_layer_head(target: Deployment, method: str) -> tuple[Deployment, float]
         moe_layers=1.0 if mtp_experts else 0.0,
         expert=target.expert if mtp_experts else 1.0,
         speculation=None,
+        window_tokens=fl.NO_WINDOW,  # a drafting layer attends to the whole context
+        window_share=0.0,
     )
     return head, own_total * target.weight_bytes_per_param
 

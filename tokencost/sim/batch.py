@@ -14,12 +14,16 @@ per sequence, and what planning needs comes from running totals, exactly, in int
   ``H(t + 1) − H(t)`` is the count at ``−t mod block``. :func:`tokencost.sim.kv.steps_that_fit`
   follows on these counts in O(block) instead of a bisection over the contexts.
 
-Work per wake-up is O(block + finished sequences), not O(batch).
+Work per wake-up is O(block + finished sequences), not O(batch). A model with sliding-window
+layers also needs the mean context its steps attend to (:meth:`RunningBatch.attended_contexts`),
+which is not a running total: O(batch · log batch) per wake-up for those models alone.
 """
 
 from __future__ import annotations
 
 import heapq
+
+import numpy as np
 
 
 class _Sequence:
@@ -127,6 +131,23 @@ class RunningBatch:
             left -= phase[-(self.tick + part) % block]
             part += 1
         return max(full * block + part - 1, 0)
+
+    def attended_contexts(self, first_tick: int, steps: int, window: float, share: float) -> np.ndarray:
+        """Mean attended context of the running sequences at ticks ``first_tick …`` (``steps``
+        of them): ``mean_i attended_keys(o_i + t + 1) − 1``, the context at which a step's
+        affine terms price the window layers (:func:`tokencost.model.serving.attended_context`
+        of each sequence, averaged: FLOP and bytes add over sequences). The keys past the window
+        at tick t are ``Σ_i max(o_i + t + 1 − w, 0)``: over sorted offsets, those above
+        ``w − t − 1``, with a suffix sum."""
+        offsets = np.sort(np.fromiter((sequence.offset for sequence in self.slots), dtype=float))
+        count = float(len(offsets))
+        ticks = first_tick + np.arange(steps, dtype=float)
+        above = np.concatenate([np.cumsum(offsets[::-1])[::-1], [0.0]])  # Σ of offsets from index i on
+        threshold = window - ticks - 1.0
+        first = np.searchsorted(offsets, threshold, side="right")
+        excess = above[first] - (count - first) * threshold
+        mean = (float(self.offset_sum) + count * ticks) / count
+        return mean - share * excess / count
 
     def min_remaining(self) -> int:
         heap = self._finishes

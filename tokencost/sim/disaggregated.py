@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tokencost.model import disaggregated as dis
+from tokencost.model import windows
 from tokencost.sim import kv
 from tokencost.sim.arrivals import RequestSource
 from tokencost.sim.metrics import RequestRecords, TimeSeries, gaps_of, time_series
@@ -132,7 +133,7 @@ class DisaggregatedSimulation:
         self.replicas += [DecodeReplica(steps, config, self.requests) for _ in range(decode_count)]
         self.kv_transfer_s = dis.kv_transfer_time_s(
             steps.dep.kv_bytes_per_token,
-            self.requests.input_tokens,
+            windows.kept_entries(steps.dep, self.requests.input_tokens),  # the model's own physics
             pools.kv_transfer_bytes_per_s,
             pools.kv_transfer_latency_s,
         )

@@ -197,6 +197,8 @@ class Replica:
             self._make_room()
         decoding = len(batch.slots)
         mean_context = float(batch.offset_sum + decoding * batch.tick) / decoding if decoding else 0.0
+        if decoding and self.steps.window is not None:
+            mean_context = float(batch.attended_contexts(batch.tick, 1, *self.steps.window)[0])
         first_duration_s, first_token_s = self._admit(self, now_s, decoding, mean_context)
         admitted = len(self.batch.slots) - decoding
         if decoding == 0 and admitted == 0 and first_duration_s == 0.0:
@@ -262,7 +264,10 @@ class Replica:
             durations, ends = [first_duration_s], [now_s + first_duration_s]
         else:
             mean_context = float(state.offset_sum + batch * (state.tick + 1)) / batch
-            if steps - 1 == 1:  # one step: the same terms and roofline as a run of one
+            if self.steps.window is not None:
+                attended = state.attended_contexts(state.tick + 1, steps - 1, *self.steps.window)
+                durations = [first_duration_s, *self.steps.decode_run_at_s(batch, attended)]
+            elif steps - 1 == 1:  # one step: the same terms and roofline as a run of one
                 durations = [first_duration_s, self.steps.decode_time_s(batch, mean_context)]
             else:
                 durations = [first_duration_s, *self.steps.decode_run_s(batch, mean_context, steps - 1)]

@@ -59,6 +59,8 @@ class StepTimes:
 
     def __init__(self, dep: Deployment, max_batch: int, prefill_tokens: int) -> None:
         self.dep = dep
+        # sliding-window layers: (window, share) — the tables are in attended contexts (batch.py)
+        self.window = (float(dep.window_tokens), float(dep.window_share)) if dep.windowed else None
         self.overhead_s = float(dep.step_overhead_s)
         batch = np.arange(max_batch + 1, dtype=float)
         batch[0] = 1.0  # row 0 unused; keeps the model's formulas away from B = 0
@@ -104,7 +106,8 @@ class StepTimes:
         """The affine decomposition must reproduce the model (it would not if the model changed)."""
         batch, context = float(max_batch), 4096.0 + 0.5
         expected = float(serving.decode_step(self.dep, batch, context).time_s)
-        assert abs(self.decode_time_s(max_batch, context) - expected) <= CHECK_RELATIVE_TOLERANCE * expected
+        attended = float(serving.attended_context(self.dep, context))  # the tables' context (window layers)
+        assert abs(self.decode_time_s(max_batch, attended) - expected) <= CHECK_RELATIVE_TOLERANCE * expected
 
     # decode ---------------------------------------------------------------------------------
     def decode_terms(self, batch: int, mean_context: Context) -> tuple[Context, Context, float]:
@@ -129,6 +132,12 @@ class StepTimes:
         compute, memory, comm = self.decode_terms(batch, first_mean_context + np.arange(steps, dtype=float))
         times = rl.roofline_time_s(compute, memory, comm, self._decode_fixed[batch])
         return list(times.tolist())
+
+    def decode_run_at_s(self, batch: int, mean_contexts: np.ndarray) -> list[float]:
+        """Durations of decode steps of ``batch`` sequences at each of ``mean_contexts`` (a run
+        whose mean context does not grow by one a step: sliding-window layers)."""
+        compute, memory, comm = self.decode_terms(batch, mean_contexts)
+        return list(rl.roofline_time_s(compute, memory, comm, self._decode_fixed[batch]).tolist())
 
     # prefill --------------------------------------------------------------------------------
     def prefill_terms(self, tokens: int) -> tuple[float, float, float]:

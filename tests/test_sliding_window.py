@@ -1,0 +1,195 @@
+"""Sliding-window (local) attention layers: hand-derived cases, the decode integral against a
+step-by-step sum, invariants, the vectorised columns and the simulator.
+
+gpt-oss-120b (config.json): 36 layers, 18 of them with a 128-token window; 8 KV heads of 64, so
+``2·36·8·64·2 = 73,728`` KV bytes per token in bf16 and ``2·36·64·(64 + 64) = 589,824`` attention
+FLOP per (query, key) pair; the window layers hold half of both (``s = 0.5``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokencost import Scenario, evaluate
+from tokencost import vectorised as vz
+from tokencost.model import flops as fl
+from tokencost.model import serving
+from tokencost.results import flatten
+from tokencost.sim import simulate
+
+GPT_OSS_KV = 2 * 36 * 8 * 64 * 2
+GPT_OSS_PER_KEY = 2 * 36 * 64 * (64 + 64)
+
+
+def _scenario(model: dict, **workload: float) -> Scenario:
+    return Scenario(
+        name="window",
+        model=model,
+        hardware={"preset": "h200"},
+        precision={"weights": "fp4"},
+        workload={"input_tokens": 8000, "output_tokens": 1000, **workload},
+    )
+
+
+WINDOWED = {"preset": "gpt-oss-120b"}
+FULL = {"preset": "gpt-oss-120b", "sliding_window": None, "sliding_window_layers": None}
+
+
+def test_gpt_oss_attends_to_half_its_context_plus_half_the_window():
+    # 8,192 keys: the full layers all of them, the window layers 128: 0.5·8192 + 0.5·128 = 4160.
+    assert fl.attended_keys(8192.0, 128.0, 0.5) == 4160.0
+    assert fl.attended_keys(100.0, 128.0, 0.5) == 100.0  # inside the window: every key
+    assert fl.attended_keys(8192.0, fl.NO_WINDOW, 0.0) == 8192.0
+
+
+def test_the_kv_cache_of_a_sequence_keeps_the_window_only():
+    # 8,000 + 1,000 tokens: (0.5·9000 + 0.5·128)·73,728 = 4564·73,728 = 336,494,592 bytes.
+    windowed = evaluate(_scenario(WINDOWED, batch_size=8))
+    full = evaluate(_scenario(FULL, batch_size=8))
+    assert windowed.kv_bytes_per_token == full.kv_bytes_per_token == GPT_OSS_KV
+    assert windowed.kv_bytes_per_sequence == 4564 * GPT_OSS_KV
+    assert full.kv_bytes_per_sequence == 9000 * GPT_OSS_KV
+    # the same free memory holds 9000/4564 = 1.97 times the sequences (up to the floors)
+    assert abs(windowed.max_batch - full.max_batch * 9000 / 4564) <= 9000 / 4564 + 1
+
+
+def test_prefill_attention_flops_of_the_window_layers():
+    # Query i past the window attends to 128 keys in half the layers: the pairs drop by
+    # 0.5·m(m+1)/2 with m = 8000 − 128 = 7872, i.e. 15,494,064 pairs of 589,824 FLOP each.
+    windowed = evaluate(_scenario(WINDOWED, batch_size=1))
+    full = evaluate(_scenario(FULL, batch_size=1))
+    assert full.prefill.flops - windowed.prefill.flops == pytest.approx(
+        GPT_OSS_PER_KEY * 15_494_064, rel=1e-12
+    )
+    assert fl.windowed_causal_key_count(8000.0, 128.0, 0.5) == 8000 * 8001 / 2 - 15_494_064
+
+
+def _deployment(window: float, share: float, batch_model: str = "gpt-oss-120b") -> serving.Deployment:
+    from tokencost.api import deployment
+
+    dep = deployment(_scenario({"preset": batch_model}, batch_size=1))
+    return dataclasses.replace(dep, window_tokens=window, window_share=share)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prompt=st.integers(1, 3000),
+    output=st.integers(1, 400),
+    window=st.integers(2, 2048),
+    share=st.sampled_from([0.25, 0.5, 5 / 6, 1.0]),
+    batch=st.sampled_from([1.0, 8.0, 64.0, 512.0]),
+)
+def test_decode_total_is_the_sum_of_its_steps(prompt, output, window, share, batch):
+    # Step j = 1..O−1 runs at context P + j − 1: the closed form's two series against the steps.
+    dep = _deployment(float(window), share)
+    total = float(serving.decode_total_time_s(dep, batch, float(prompt), float(output)))
+    contexts = prompt + np.arange(max(output - 1, 0), dtype=float)
+    steps = sum(float(serving.decode_step(dep, batch, float(c)).time_s) for c in contexts)
+    assert total == pytest.approx(steps, rel=1e-9, abs=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(prompt=st.integers(1, 20000), output=st.integers(1, 2000), window=st.integers(2, 8192))
+def test_a_window_never_costs_more_and_a_zero_share_costs_the_same(prompt, output, window):
+    none = _deployment(fl.NO_WINDOW, 0.0)
+    plain = dataclasses.replace(none, window_tokens=float(window))  # a window on no layer
+    some = _deployment(float(window), 0.5)
+    narrower = _deployment(float(max(window // 2, 2)), 0.5)
+    args = (16.0, float(prompt), float(output))
+    base = float(serving.decode_total_time_s(none, *args))
+    assert float(serving.decode_total_time_s(plain, *args)) == base  # share 0: bit for bit
+    assert float(serving.decode_total_time_s(some, *args)) <= base * (1 + 1e-12)
+    assert float(serving.decode_total_time_s(narrower, *args)) <= float(
+        serving.decode_total_time_s(some, *args)
+    ) * (1 + 1e-12)
+    context = float(prompt + output)
+    assert float(serving.kv_bytes_per_sequence(some, context)) <= float(
+        serving.kv_bytes_per_sequence(none, context)
+    )
+    assert float(serving.prefill(some, float(prompt)).flops) <= float(
+        serving.prefill(none, float(prompt)).flops
+    )
+
+
+def test_a_window_wider_than_the_context_changes_nothing():
+    # Prompt 500 + 200 answers never reach a 4,096-token window: the same numbers as full attention.
+    small = {"input_tokens": 500, "output_tokens": 200, "batch_size": 4}
+    windowed = Scenario(name="w", model={"preset": "mistral-7b"}, hardware={"preset": "l4"}, workload=small)
+    full = Scenario(
+        name="w",
+        model={"preset": "mistral-7b", "sliding_window": None, "sliding_window_layers": None},
+        hardware={"preset": "l4"},
+        workload=small,
+    )
+    assert flatten(evaluate(windowed).to_dict()) == flatten(evaluate(full).to_dict())
+
+
+def test_mistral_7b_kv_stops_growing_at_its_window():
+    # Every layer windowed (4,096): a 30,000-token sequence keeps 4,096 tokens' worth,
+    # 2·32·8·128·2 = 131,072 bytes each.
+    scenario = Scenario(
+        name="m",
+        model={"preset": "mistral-7b"},
+        hardware={"preset": "h100-sxm"},
+        workload={"input_tokens": 29000, "output_tokens": 1000, "batch_size": 1},
+    )
+    assert evaluate(scenario).kv_bytes_per_sequence == 4096 * 131_072
+
+
+def test_the_vectorised_columns_match_evaluate_with_windows():
+    scenarios = []
+    for model in ("gpt-oss-120b", "gpt-oss-20b", "gemma-3-27b", "gemma-2-9b", "mistral-7b", "llama-3.1-8b"):
+        for prompt, out in ((100, 50), (3000, 800), (7000, 1000)):
+            for batch in (1, 16, None):
+                workload = {"input_tokens": prompt, "output_tokens": out}
+                if batch is not None:
+                    workload["batch_size"] = batch
+                scenarios.append(
+                    Scenario(
+                        name=f"{model}-{prompt}-{batch}",
+                        model={"preset": model},
+                        hardware={"preset": "h200"},
+                        precision={"weights": "fp8"},
+                        workload=workload,
+                        slo={"tpot_s": 0.05} if batch is None else {},
+                    )
+                )
+    columns = vz.evaluate_columns(scenarios)
+    compared = 0
+    for i, scenario in enumerate(scenarios):
+        expected = flatten(evaluate(scenario).to_dict())
+        for key, value in expected.items():
+            if key not in columns:
+                continue
+            got = columns[key][i]
+            if isinstance(value, float) or value is None:
+                got_float = None if got is None or (isinstance(got, float) and math.isnan(got)) else got
+                assert got_float == value, (scenario.name, key)
+                compared += value is not None
+    assert compared > 40 * len(scenarios)  # the windowed figures were there to compare
+
+
+def test_the_simulator_agrees_on_a_windowed_model():
+    # gpt-oss-120b at about half of a replica's capacity: mean TPOT and throughput within the
+    # operating-point tolerances (10 %), and faster than the same load with full attention.
+    base = _scenario(WINDOWED, requests_per_second=1.0)
+    capacity = evaluate(base).replica_requests_per_s
+    loaded = _scenario(WINDOWED, requests_per_second=0.5 * capacity)
+    data = loaded.model_dump(exclude_none=True)
+    data["serving"] = {"replicas": 1}
+    data.pop("slo", None)
+    loaded = Scenario.model_validate(data)
+    analytic = evaluate(loaded)
+    simulated = simulate(loaded, requests=2000, seed=3).to_dict()
+    assert simulated["tpot_s"]["mean"] == pytest.approx(analytic.tpot_s, rel=0.10)
+    assert simulated["throughput_output_tokens_per_s"] == pytest.approx(
+        analytic.throughput_output_tokens_per_s, rel=0.10
+    )
+    full = Scenario.model_validate({**data, "model": FULL})
+    assert simulate(full, requests=2000, seed=3).to_dict()["tpot_s"]["mean"] > simulated["tpot_s"]["mean"]
