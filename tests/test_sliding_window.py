@@ -193,3 +193,51 @@ def test_the_simulator_agrees_on_a_windowed_model():
     )
     full = Scenario.model_validate({**data, "model": FULL})
     assert simulate(full, requests=2000, seed=3).to_dict()["tpot_s"]["mean"] > simulated["tpot_s"]["mean"]
+
+
+def test_the_simulator_gives_the_window_layers_blocks_for_the_window_alone():
+    # gpt-oss-120b: the growing layers hold 73,728 − 0.5·73,728 = 36,864 bytes a token, 589,824 a
+    # 16-token block; the window layers 36,864·128 bytes = 8 such blocks once the context passes 128.
+    from tokencost.api import deployment
+    from tokencost.sim import kv
+
+    dep = deployment(_scenario(WINDOWED, batch_size=1))
+    assert kv.growing_kv_bytes_per_token(dep) == GPT_OSS_KV / 2
+    assert kv.window_blocks(dep, 16, np.array([100, 128, 9000])) == [7, 8, 8]  # 36,864·100/589,824 = 6.25: 7
+    free = serving.replica_memory_bytes(dep) * (1 - dep.memory_reserve_fraction) - dep.weight_bytes
+    assert kv.kv_budget_blocks(dep, 16) == math.floor(free / (16 * GPT_OSS_KV / 2))
+    small = {"input_tokens": 100, "output_tokens": 10}
+    mistral = deployment(
+        Scenario(name="m", model={"preset": "mistral-7b"}, hardware={"preset": "l4"}, workload=small)
+    )
+    assert kv.window_blocks(mistral, 16, np.array([9000])) == [0]  # every layer windowed: full blocks
+
+
+@pytest.mark.parametrize("preemption", [True, False])
+@pytest.mark.parametrize("model, weights", [("gpt-oss-120b", "fp4"), ("gemma-3-27b", "fp8")])
+def test_the_simulated_batch_fits_as_many_windowed_sequences_as_evaluate(model, weights, preemption):
+    # Saturated (twice the capacity), blocks reserved for the whole answer (no preemption): the
+    # running batch tops out at evaluate()'s memory cap (±1 for the blocks' rounding); with
+    # preemption the KV in use never exceeds the budget. Gemma 3's window layers (52 of 62, 1,024
+    # tokens) hold 5.2 × 1,024 / 16 = 333 blocks a sequence beside its 413 growing ones: without
+    # them the batch would be 1.8 times the cap; with full-attention blocks, 0.29 of it.
+    scenario = Scenario(
+        name="cap",
+        model={"preset": model},
+        hardware={"preset": "h100-sxm"},
+        precision={"weights": weights},
+        workload={"input_tokens": 6000, "output_tokens": 600, "requests_per_second": 1.0},
+    )
+    analytic = evaluate(scenario)
+    assert analytic.batch_cap_limited_by == "memory"
+    rate = 2.0 * analytic.replica_requests_per_s
+    result = simulate(
+        scenario,
+        serving={"replicas": 1, "preemption": preemption},
+        traffic={"rate_per_s": rate},
+        requests=400,
+        seed=5,
+    )
+    assert result.series.kv_blocks.max() <= result.kv_blocks_per_replica
+    if not preemption:
+        assert abs(int(result.series.running.max()) - analytic.max_batch) <= 1

@@ -80,7 +80,12 @@ def admit_uncached(replica: Replica, queue: deque[int], budget_tokens: int) -> l
     three from this loop 2.7 %. ``tests/test_sim.py`` checks that both loops give the same run
     (an empty cache takes the general one)."""
     config, table, batch = replica.config, replica.requests, replica.batch
-    inputs, outputs, generated = table.input_list, table.output_list, table.generated
+    inputs, outputs, generated, windows = (
+        table.input_list,
+        table.output_list,
+        table.generated,
+        table.window_list,
+    )
     block, preemption, slots = config.block_tokens, config.preemption, batch.slots
     prompts: list[int] = []
     computed_sum = 0
@@ -90,12 +95,12 @@ def admit_uncached(replica: Replica, queue: deque[int], budget_tokens: int) -> l
         tokens = inputs[request] + emitted
         if prompts and computed_sum + tokens > budget_tokens:
             break
-        need = -(-(tokens if preemption else inputs[request] + outputs[request]) // block)
+        need = -(-(tokens if preemption else inputs[request] + outputs[request]) // block) + windows[request]
         free = config.kv_blocks - replica.blocks_used
         if need > free - (config.watermark_blocks if (slots or replica.prefilling) else 0):
             break
         queue.popleft()
-        batch.add(request, tokens, outputs[request] - emitted, 0, need)  # _place, no cache
+        batch.add(request, tokens, outputs[request] - emitted, 0, need, windows[request])  # _place, no cache
         replica.blocks_used += need
         prompts.append(tokens)
         computed_sum += tokens

@@ -30,13 +30,16 @@ class _Sequence:
     """A running sequence in its replica's frame of ticks (iterations run so far): its context is
     ``offset + tick`` tokens and ``finish - tick`` tokens remain to be emitted."""
 
-    __slots__ = ("alive", "finish", "offset", "order", "request", "reserved", "saved")
+    __slots__ = ("alive", "finish", "offset", "order", "request", "reserved", "saved", "window")
 
-    def __init__(self, request: int, offset: int, finish: int, saved: int, reserved: int, order: int) -> None:
+    def __init__(
+        self, request: int, offset: int, finish: int, saved: int, reserved: int, order: int, window: int
+    ) -> None:
         self.request, self.offset, self.finish = request, offset, finish
         self.saved = saved  # blocks of its prefix the cache holds for it
-        self.reserved = reserved  # blocks it was given at admission
+        self.reserved = reserved  # blocks it was given at admission (its window's included)
         self.order = order  # admission number: slots are kept in this order
+        self.window = window  # blocks its sliding-window layers hold (paged: beside its context's)
         self.alive = True
 
 
@@ -68,19 +71,22 @@ class RunningBatch:
         self.held_sum = 0  # paged: Σ ceil(context / block) at tick; else Σ reserved blocks
         self.phase = [0] * block_tokens  # sequences by offset mod block
 
-    def add(self, request: int, context: int, remaining: int, saved: int, reserved: int) -> None:
+    def add(
+        self, request: int, context: int, remaining: int, saved: int, reserved: int, window: int = 0
+    ) -> None:
         """A sequence whose prefill ends in the iteration starting at this tick: after it, its
-        context is ``context`` and ``remaining − 1`` tokens remain."""
+        context is ``context`` and ``remaining − 1`` tokens remain; ``window``: the blocks its
+        sliding-window layers hold (in ``reserved`` too)."""
         tick, block = self.tick, self.block_tokens
         offset = context - tick - 1
-        sequence = _Sequence(request, offset, tick + remaining, saved, reserved, self.admissions)
+        sequence = _Sequence(request, offset, tick + remaining, saved, reserved, self.admissions, window)
         self.admissions += 1
         self.slots.append(sequence)
         heapq.heappush(self._finishes, (sequence.finish, sequence.order, sequence))
         self.offset_sum += offset
         self.saved_sum += saved
         if self.paged:
-            self.held_sum += -(-(offset + tick) // block)
+            self.held_sum += -(-(offset + tick) // block) + window
             self.phase[offset % block] += 1
         else:
             self.held_sum += reserved
@@ -93,7 +99,7 @@ class RunningBatch:
         self.offset_sum -= sequence.offset
         self.saved_sum -= sequence.saved
         if self.paged:
-            self.held_sum -= -(-(sequence.offset + self.tick) // block)
+            self.held_sum -= -(-(sequence.offset + self.tick) // block) + sequence.window
             self.phase[sequence.offset % block] -= 1
         else:
             self.held_sum -= sequence.reserved

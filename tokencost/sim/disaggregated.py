@@ -94,7 +94,8 @@ class DecodeReplica(Replica):
         table = self.requests
         emitted = int(table.generated[request])
         context = int(table.input_tokens[request]) + emitted
-        self.batch.add(request, context + 1, int(table.output_tokens[request]) - emitted, 0, blocks)
+        remaining = int(table.output_tokens[request]) - emitted
+        self.batch.add(request, context + 1, remaining, 0, blocks, table.window_list[request])
 
 
 def prefill_table(requests: RequestTable) -> RequestTable:
@@ -123,10 +124,15 @@ class DisaggregatedSimulation:
         self._ids = itertools.count()
         arrival_s, prompts, outputs = source.draw(self.rng)
         self.requests = RequestTable.build(arrival_s, prompts, outputs)
+        tokens = self.requests.input_tokens + self.requests.output_tokens
+        self.requests.window_list = kv.window_blocks(steps.dep, config.block_tokens, tokens)
         self.config = config
         self.prefill_count, decode_count = pools.prefill_replicas, pools.decode_replicas
         prefill_config = dataclasses.replace(config, chunk_tokens=None)
         self._prompts = prefill_table(self.requests)
+        self._prompts.window_list = kv.window_blocks(
+            steps.dep, config.block_tokens, self._prompts.input_tokens + 1
+        )
         self.replicas: list[Replica] = [
             Replica(steps, prefill_config, self._prompts) for _ in range(self.prefill_count)
         ]
@@ -221,7 +227,10 @@ class DisaggregatedSimulation:
             return self._unservable
         table = self.requests
         tokens = int(table.input_tokens[request] + table.output_tokens[request])
-        if kv.blocks_for(tokens, self.config.block_tokens) > self.config.kv_blocks:
+        if (
+            kv.blocks_for(tokens, self.config.block_tokens) + table.window_list[request]
+            > self.config.kv_blocks
+        ):
             capacity = self.config.kv_blocks * self.config.block_tokens
             return f"prompt + output exceed the KV cache of a replica ({capacity} tokens)"
         return None

@@ -63,7 +63,11 @@ class Simulation:
         self.requests = RequestTable.build(arrival_s, prompts, outputs, source.prefix_columns(prompts))
         self.config = config
         tokens = self.requests.input_tokens + self.requests.output_tokens
-        self._too_big = (kv.blocks_held(tokens, config.block_tokens) > config.kv_blocks).tolist()
+        self.requests.window_list = kv.window_blocks(steps.dep, config.block_tokens, tokens)
+        held = kv.blocks_held(tokens, config.block_tokens) + np.asarray(
+            self.requests.window_list, dtype=np.int64
+        )
+        self._too_big = (held > config.kv_blocks).tolist()
         self.replicas = [
             Replica(steps, config, self.requests, self._cache(config, prefix_cache_fraction))
             for _ in range(replicas)

@@ -3,7 +3,11 @@
 A replica's cache holds ``(M·n·(1 − r) − W) / (block_tokens · kv_bytes_per_token)`` blocks: the
 memory of its n accelerators less the reserve and the weights, in blocks (Kwon et al. 2023,
 "Efficient Memory Management for Large Language Model Serving with PagedAttention", section 4.2).
-A sequence of c tokens holds ``ceil(c / block_tokens)`` blocks.
+A sequence of c tokens holds ``ceil(c / block_tokens)`` blocks. With sliding-window layers on a
+share of the layers the blocks are those of the other layers (their KV grows with the context),
+and each request also holds, from admission, the blocks of its window layers' last w entries
+(:func:`window_blocks`), as vLLM's hybrid KV cache manager gives those layers blocks for the
+window alone.
 """
 
 from __future__ import annotations
@@ -16,12 +20,39 @@ from tokencost.model import serving
 from tokencost.model.serving import Deployment
 
 
+def growing_kv_bytes_per_token(dep: Deployment) -> float:
+    """KV bytes per token of the layers whose cache grows with the context: all of them, or,
+    with sliding-window layers on a share s < 1 of them, the others (and a drafter's)."""
+    if not _windowed_memory(dep):
+        return float(dep.kv_bytes_per_token)
+    return float(dep.kv_bytes_per_token - dep.window_share * dep.target_kv_bytes_per_token)
+
+
+def _windowed_memory(dep: Deployment) -> bool:
+    """Blocks model the window layers apart: some layers have a window, not all of them (every
+    layer windowed, as Mistral 7B, leaves nothing that grows: those keep full-attention blocks)."""
+    return bool(dep.windowed) and float(dep.window_share) < 1.0
+
+
 def kv_budget_blocks(dep: Deployment, block_tokens: int) -> int:
-    """Blocks of ``block_tokens`` tokens that fit beside the weights on one replica (0: none)."""
+    """Blocks of ``block_tokens`` tokens (of the growing layers: :func:`growing_kv_bytes_per_token`)
+    that fit beside the weights on one replica (0: none)."""
     usable = serving.replica_memory_bytes(dep) * (1.0 - dep.memory_reserve_fraction)
     free = usable - dep.weight_bytes
-    block_bytes = block_tokens * dep.kv_bytes_per_token
+    block_bytes = block_tokens * growing_kv_bytes_per_token(dep)
     return max(math.floor(free / block_bytes), 0) if block_bytes > 0 else 0
+
+
+def window_blocks(dep: Deployment, block_tokens: int, tokens: np.ndarray) -> list[int]:
+    """Blocks each request's window layers hold, reserved at admission for its whole life: their
+    ``s · kv · min(P + O, w)`` bytes (the window layers keep their last w entries:
+    :mod:`tokencost.model.windows`) in blocks of the growing layers, rounded up; 0 without a window."""
+    if not _windowed_memory(dep):
+        return [0] * len(tokens)
+    per_token = float(dep.window_share * dep.target_kv_bytes_per_token)
+    kept = np.minimum(np.asarray(tokens, dtype=float), float(dep.window_tokens))
+    blocks = np.ceil(per_token * kept / (block_tokens * growing_kv_bytes_per_token(dep)))
+    return blocks.astype(np.int64).tolist()  # type: ignore[no-any-return]
 
 
 def blocks_for(tokens: int, block_tokens: int) -> int:

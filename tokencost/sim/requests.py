@@ -32,10 +32,13 @@ class RequestTable:
     # Python-list copies of the fixed columns, for the replicas' per-request reads
     input_list: list[int] = field(init=False, repr=False)
     output_list: list[int] = field(init=False, repr=False)
+    # blocks its sliding-window layers hold from admission on (tokencost.sim.kv.window_blocks; 0: none)
+    window_list: list[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.input_list = self.input_tokens.tolist()
         self.output_list = self.output_tokens.tolist()
+        self.window_list = [0] * len(self.input_list)
 
     @classmethod
     def build(

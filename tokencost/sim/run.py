@@ -35,7 +35,7 @@ from tokencost.scenario.traffic import (
 from tokencost.sim.arrivals import Conversation, RequestSource
 from tokencost.sim.disaggregated import DisaggregatedSimulation, Pools, simulated_pools
 from tokencost.sim.engine import Simulation
-from tokencost.sim.kv import kv_budget_blocks
+from tokencost.sim.kv import growing_kv_bytes_per_token, kv_budget_blocks
 from tokencost.sim.metrics import SimulationResult
 from tokencost.sim.scheduler import ReplicaConfig
 from tokencost.sim.steps import StepTimes
@@ -303,7 +303,7 @@ def prepare(
         config=config,
         steps=StepTimes(dep, max_batch, table_tokens),
         source=source,
-        kv_bytes_per_block=block * dep.kv_bytes_per_token,
+        kv_bytes_per_block=block * growing_kv_bytes_per_token(dep),
         slo_ttft_s=scenario.slo.ttft_s,
         slo_tpot_s=scenario.slo.tpot_s,
         slo_percentile=scenario.slo.percentile,

@@ -153,7 +153,7 @@ class Replica:
             tokens = table.input_list[request] + table.generated[request]
         else:
             tokens = table.input_list[request] + table.output_list[request]
-        return kv.blocks_for(tokens, self.config.block_tokens)
+        return kv.blocks_for(tokens, self.config.block_tokens) + table.window_list[request]
 
     def _fits(self, need: int, free: int) -> bool:
         """Admission check; the watermark applies only when something else holds the cache."""
@@ -222,7 +222,7 @@ class Replica:
             table.generated[request] = table.output_list[request] - (sequence.finish - tick)
             table.preemptions[request] += 1
             self.preemptions += 1
-            self.blocks_used -= -(-context // block) - sequence.saved
+            self.blocks_used -= -(-context // block) - sequence.saved + sequence.window
             self.batch.remove(sequence)
             self.queue.appendleft(request)
             if self.cache is not None:
@@ -238,7 +238,9 @@ class Replica:
             blocks, saved, self.blocks_used = blocks - moved, saved + moved, self.blocks_used - moved
         emitted = table.generated[request]
         context = table.input_list[request] + emitted
-        self.batch.add(request, context, table.output_list[request] - emitted, saved, blocks)
+        self.batch.add(
+            request, context, table.output_list[request] - emitted, saved, blocks, table.window_list[request]
+        )
 
     def _plan_run(
         self, now_s: float, decoding: int, admitted: int, first_duration_s: float, first_token_s: float
