@@ -241,3 +241,28 @@ def test_the_simulated_batch_fits_as_many_windowed_sequences_as_evaluate(model, 
     assert result.series.kv_blocks.max() <= result.kv_blocks_per_replica
     if not preemption:
         assert abs(int(result.series.running.max()) - analytic.max_batch) <= 1
+
+
+def test_the_cli_and_the_report_show_the_tokens_the_window_layers_keep(tmp_path):
+    # 8,000 + 1,000 tokens of gpt-oss-120b: 4,564 kept (see above); the working shows the same
+    # count in the memory cap and the windowed pairs in prefill (1.65e7, not P(P+1)/2 = 3.20e7).
+    import html
+    import re
+
+    from typer.testing import CliRunner
+
+    from tokencost.cli import app
+
+    path = tmp_path / "gpt-oss.yaml"
+    path.write_text(
+        "model: {preset: gpt-oss-120b}\nprecision: {weights: fp4}\nhardware: {preset: h200}\n"
+        "workload: {input_tokens: 8000, output_tokens: 1000, requests_per_second: 2}\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["run", str(path), "-o", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "4,564 of 9,000 tokens kept (sliding window)" in result.output
+    text = html.unescape(re.sub(r"<[^>]+>", " ", report.read_text(encoding="utf-8")))
+    assert "× 4,564))" in text and "kept(c) = c − 0.5·max(c − 128, 0)" in text
+    assert "5.90e5 × 1.65e7" in text

@@ -106,10 +106,20 @@ def _memory_rows(ev: Evaluation) -> list[Row]:
         (
             "KV cache per sequence",
             _bytes(ev.kv_bytes_per_sequence),
-            f"{_bytes(ev.kv_bytes_per_token)} per token, {ev.precision_kv_cache}",
+            f"{_bytes(ev.kv_bytes_per_token)} per token, {ev.precision_kv_cache}{_window_note(ev)}",
         ),
         ("used at this batch", _bytes(ev.memory_used_bytes), f"of {_bytes(ev.memory_bytes_per_replica)}"),
     ]
+
+
+def _window_note(ev: Evaluation) -> str:
+    """``, 4,564 of 9,000 tokens kept`` when sliding-window layers keep less than the context."""
+    per_token, per_sequence = ev.kv_bytes_per_token, ev.kv_bytes_per_sequence
+    if not per_token or per_sequence is None:
+        return ""
+    context = ev.input_tokens + ev.output_tokens
+    kept = per_sequence / per_token
+    return f", {kept:,.0f} of {context:,.0f} tokens kept (sliding window)" if kept < context - 0.5 else ""
 
 
 def _cost_rows(ev: Evaluation) -> list[Row]:

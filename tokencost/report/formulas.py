@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from tokencost.model import cost, serving
+from tokencost.model import cost, serving, windows
 from tokencost.model import flops as fl
 from tokencost.report import format as fmt
 from tokencost.results import Evaluation
@@ -55,13 +55,19 @@ def _prefill_formulas(scenario: Scenario, dep: serving.Deployment) -> list[str]:
     pre = serving.prefill(dep, prompt)
     body = dep.linear_params - dep.lm_head_params
     pairs = float(fl.causal_key_count(prompt))
+    general = "F ≈ 2·N·P + attention = 2·(N_lin − d·V)·P + 2·d·V + a·P·(P+1)/2"
+    if dep.windowed:  # the window layers' queries past w attend to w keys
+        pairs = float(fl.windowed_causal_key_count(prompt, dep.window_tokens, dep.window_share))
+        general += (
+            f" − a·{_plain(dep.window_share)}·m·(m+1)/2, m = max(P − {fmt.count(dep.window_tokens)}, 0)"
+        )
     weights = float(serving.weight_bytes_read(dep, prompt))
     t = int(dep.tensor)
     extra = f" + {fmt.seconds(dep.step_overhead_s)} overhead" if dep.step_overhead_s else ""
     return [
         _formula(
             "Prefill FLOP (one prompt of P tokens)",
-            "F ≈ 2·N·P + attention = 2·(N_lin − d·V)·P + 2·d·V + a·P·(P+1)/2",
+            general,
             f"2 × {fmt.sci(body)} × {fmt.count(prompt)} + 2 × {fmt.sci(dep.lm_head_params)} + "
             f"{fmt.sci(dep.attention_flops_per_key)} × {fmt.sci(pairs)}",
             fmt.si(float(pre.flops), "FLOP"),
@@ -89,11 +95,19 @@ def _fit_formula(scenario: Scenario, dep: serving.Deployment) -> str:
     context = scenario.workload.input_tokens + scenario.workload.output_tokens
     memory = serving.replica_memory_bytes(dep)
     fits = int(serving.max_batch(dep, context))
+    general = "B_max = floor((memory · (1 − reserve) − weights) / (KV bytes per token · (P + O)))"
+    kept = float(context)
+    if dep.windowed:  # tokens' worth kept: the window layers hold their last w
+        kept = float(windows.kept_entries(dep, float(context)))
+        general = (
+            "B_max = floor((memory · (1 − reserve) − weights) / (KV bytes per token · kept(P + O))), "
+            f"kept(c) = c − {_plain(dep.window_share)}·max(c − {fmt.count(dep.window_tokens)}, 0)"
+        )
     return _formula(
         "Sequences that fit in memory (max batch)",
-        "B_max = floor((memory · (1 − reserve) − weights) / (KV bytes per token · (P + O)))",
+        general,
         f"floor(({fmt.si(memory, 'B')} × {_plain(1 - dep.memory_reserve_fraction)} − "
-        f"{fmt.si(dep.weight_bytes, 'B')}) / ({fmt.si(dep.kv_bytes_per_token, 'B')} × {fmt.count(context)}))",
+        f"{fmt.si(dep.weight_bytes, 'B')}) / ({fmt.si(dep.kv_bytes_per_token, 'B')} × {fmt.count(kept)}))",
         fmt.count(fits),
     )
 
@@ -102,7 +116,9 @@ def _decode_formulas(ev: Evaluation, dep: serving.Deployment) -> list[str]:
     decode = ev.decode
     micro = float(decode.batch or ev.batch_size or 1) / dep.pipeline
     weights, kv = _decode_kv_bytes(ev, dep)
-    context = float(decode.context_tokens or 0.0)
+    context = float(
+        serving.attended_context(dep, float(decode.context_tokens or 0.0))
+    )  # window layers: attended
     step_flops = float(decode.flops_per_token or 0.0) * micro
     t = int(dep.tensor)
     batch_word = "B" if dep.pipeline == 1 else "B/p (one micro-batch)"

@@ -6,7 +6,7 @@ import math
 from html import escape
 
 from tokencost import api
-from tokencost.model import serving
+from tokencost.model import serving, windows
 from tokencost.report import figures
 from tokencost.report import format as fmt
 from tokencost.report.economics import economics_section, has_economics
@@ -287,7 +287,7 @@ def _infeasible(scenario: Scenario, ev: Evaluation, dep: serving.Deployment) -> 
         _card(
             "KV cache per sequence",
             fmt.si(float(serving.kv_bytes_per_sequence(dep, context)), "B"),
-            escape(f"{fmt.count(context)} tokens × {fmt.si(dep.kv_bytes_per_token, 'B')}"),
+            escape(_kv_sequence_text(dep, context)),
             "decode",
         ),
         _card("Sequences that fit", fmt.count(ev.max_batch), "beside the weights", "decode"),
@@ -402,4 +402,15 @@ def _temperature_section(embed: _Figures) -> str:
     return (
         f'<h2>The next-token step, under temperature</h2><p class="caption">{escape(caption)}</p>'
         + embed.embed(figures.temperature_plot(sweep, prompt=EXAMPLE_PROMPT), "fig-temperature")
+    )
+
+
+def _kv_sequence_text(dep: serving.Deployment, context: float) -> str:
+    """How a sequence's KV bytes are counted: every token, or the tokens' worth the window layers keep."""
+    if not dep.windowed:
+        return f"{fmt.count(context)} tokens × {fmt.si(dep.kv_bytes_per_token, 'B')}"
+    kept = float(windows.kept_entries(dep, float(context)))
+    return (
+        f"{fmt.count(kept)} of {fmt.count(context)} tokens kept (window layers: the last "
+        f"{fmt.count(dep.window_tokens)}) × {fmt.si(dep.kv_bytes_per_token, 'B')}"
     )
