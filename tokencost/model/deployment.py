@@ -83,6 +83,7 @@ class Deployment:
     sequence_overhead_s: float = 0.0  # per decode step per sequence beyond the first (model.sequences)
     window_tokens: float = NO_WINDOW  # keys a sliding-window layer attends to (flops.attended_keys)
     window_share: float = 0.0  # share of attention FLOPs per key and of KV in the window layers
+    window_chunked: float = 0.0  # 1.0: those layers attend within chunks of window_tokens (Llama 4)
 
     # The derived numbers below are read on every pass: cached (a frozen instance's fields do not
     # change; not fields, so equality, hashing and ``dataclasses.replace`` ignore them), and an

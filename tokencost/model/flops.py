@@ -104,6 +104,28 @@ def attended_keys(keys: ArrayLike, window: ArrayLike, share: ArrayLike) -> np.nd
     return count - as_float(share) * np.maximum(count - as_float(window), 0.0)  # type: ignore[no-any-return]
 
 
+def chunked_attended_keys(keys: ArrayLike, chunk: ArrayLike, share: ArrayLike) -> np.ndarray:
+    """Keys a query attends to when a share ``s`` of the layers attend within chunks of C tokens
+    (Llama 4's chunked local attention, ``attention_chunk_size``): the query at 1-based position
+    k sees the ``((k − 1) mod C) + 1`` keys of its own chunk there, so over the layers
+    ``k − s·C·floor((k − 1)/C)``. Llama 4 Scout (s = 36/48, C = 8,192) at k = 10,000:
+    ``10000 − 0.75·8192 = 3856``."""
+    count = as_float(keys)
+    return count - as_float(share) * as_float(chunk) * np.floor((count - 1.0) / as_float(chunk))  # type: ignore[no-any-return]
+
+
+def chunked_causal_key_count(prompt_tokens: ArrayLike, chunk: ArrayLike, share: ArrayLike) -> np.ndarray:
+    """:func:`causal_key_count` with a share ``s`` of the layers attending within chunks of C:
+    ``P·(P+1)/2 − s·C·Σ_{j<P} floor(j/C) = P·(P+1)/2 − s·C·(C·q·(q−1)/2 + q·r)`` with
+    ``q = floor(P/C)``, ``r = P − q·C``."""
+    prompt, size = as_float(prompt_tokens), as_float(chunk)
+    whole = np.floor(prompt / size)
+    rest = prompt - whole * size
+    return causal_key_count(prompt) - as_float(share) * size * (
+        size * whole * (whole - 1.0) / 2.0 + whole * rest
+    )  # type: ignore[no-any-return]
+
+
 def windowed_causal_key_count(prompt_tokens: ArrayLike, window: ArrayLike, share: ArrayLike) -> np.ndarray:
     """:func:`causal_key_count` with a share ``s`` of the layers windowed to ``w`` keys:
     ``Σ_{i=1..P} attended_keys(i) = P·(P+1)/2 − s·m·(m+1)/2`` with ``m = max(P − w, 0)``
@@ -120,26 +142,21 @@ def prefill_flops(
     attention_flops_per_key: ArrayLike,
     prompt_tokens: ArrayLike,
     batch: ArrayLike = 1.0,
-    window: ArrayLike | None = None,
-    window_share: ArrayLike = 0.0,
+    key_pairs: ArrayLike | None = None,
 ) -> np.ndarray:
     """FLOP to prefill B prompts of P tokens each into an empty KV cache.
 
     ``B·[2·(N_lin − d·V)·P + 2·d·V + a·P·(P+1)/2]`` where ``a`` is
     :func:`attention_flops_per_key` and ``d·V = lm_head_params`` is computed once per prompt;
-    with a ``window`` on a ``window_share`` of the layers the pairs are
-    :func:`windowed_causal_key_count`'s.
+    ``key_pairs`` replaces ``P·(P+1)/2`` where local layers attend to fewer keys
+    (:func:`windowed_causal_key_count`, :func:`chunked_causal_key_count`).
 
     Llama-2-7B, P=512: ``2·6.48e9·512 + 2·0.131e9 + 4·32·32·128·131328 = 6.70e12`` FLOP.
     """
     numbers = (linear_params, lm_head_params, attention_flops_per_key, prompt_tokens, batch)
     linear, head, per_key, prompt, count = as_floats(numbers)
     per_prompt = 2.0 * (linear - head) * prompt + 2.0 * head  # type: ignore[operator]
-    pairs = (
-        causal_key_count(prompt)
-        if window is None
-        else windowed_causal_key_count(prompt, window, window_share)
-    )
+    pairs = causal_key_count(prompt) if key_pairs is None else key_pairs
     per_prompt = per_prompt + per_key * pairs  # type: ignore[operator]
     return count * per_prompt  # type: ignore[no-any-return,operator]
 

@@ -197,8 +197,7 @@ def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike)
         attention_flops_per_key=dep.attention_flops_per_key,
         prompt_tokens=prompt_tokens,
         batch=batch,
-        window=dep.window_tokens if dep.windowed else None,
-        window_share=dep.window_share,
+        key_pairs=windows.causal_pairs(dep, prompt_tokens) if dep.windowed else None,
     )
     bytes_moved = mem.prefill_bytes(
         weight_bytes=weight_bytes_read(dep, tokens),

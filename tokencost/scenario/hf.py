@@ -47,6 +47,7 @@ from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError, TokenCostWarning
 from tokencost.scenario.files import read_bounded
+from tokencost.scenario.hf_attention import chunked_layers, sliding_layers
 from tokencost.scenario.model import ModelSpec
 
 # config.json key -> ModelSpec field, first match wins (Llama, Mistral, Qwen, Mixtral, DeepSeek,
@@ -92,6 +93,9 @@ _READ_KEYS = frozenset(
         "sliding_window_pattern",
         "use_sliding_window",
         "max_window_layers",
+        "attention_chunk_size",
+        "no_rope_layers",
+        "no_rope_layer_interval",
         "quantization_config",
         "text_config",
         "model_type",
@@ -160,7 +164,6 @@ _GATED_MATRICES = 3  # gate, up, down
 # Integer weight formats by bit width; 4-bit group sizes that have a precision in fields.py.
 _INT_BITS = {8: "int8", 4: "int4"}
 _INT4_GROUPS = (32, 64, 128)
-_SLIDING, _FULL = "sliding_attention", "full_attention"
 
 
 @dataclass(frozen=True)
@@ -233,30 +236,6 @@ def _count_params(fields: dict[str, Any], config: dict[str, Any]) -> tuple[float
     return float(common + moe_layers * experts * expert), float(common + moe_layers * chosen * expert)
 
 
-def _sliding_layers(config: dict[str, Any], layers: int) -> tuple[int | None, int | None, bool]:
-    """(window in tokens, layers that use it, understood); (None, None, True) without a window."""
-    window = config.get("sliding_window")
-    types = config.get("layer_types")
-    if types is not None:
-        if not isinstance(types, list) or not set(types) <= {_SLIDING, _FULL}:
-            return None, None, False
-        count = types.count(_SLIDING)
-        return (int(window), count, True) if count and window else (None, None, count == 0)
-    if not window or config.get("use_sliding_window") is False:
-        return None, None, True
-    model_type = str(config.get("model_type", ""))
-    if model_type == "gemma2":  # even-numbered layers are local (transformers Gemma2Config)
-        count = (layers + 1) // 2
-    elif model_type.startswith("gemma3"):  # all but every sliding_window_pattern-th layer
-        pattern = int(config.get("sliding_window_pattern") or 6)
-        count = layers - layers // pattern
-    elif config.get("use_sliding_window") and config.get("max_window_layers") is not None:
-        count = max(0, layers - int(config["max_window_layers"]))  # Qwen2: layers from there on
-    else:
-        count = layers  # Mistral 7B: a window on every layer
-    return int(window), count, True
-
-
 def _precision(quantization: Any) -> str | None:
     """The tokencost weight precision of a ``quantization_config``; None when unknown."""
     if not isinstance(quantization, dict):
@@ -322,7 +301,11 @@ def read_hf_config(path: str | Path) -> HfImport:
     unused = {key for key in config if key not in _READ_KEYS | _NO_COST_KEYS}
     unused -= {name for names in _KEYS.values() for name in names}
     total, active = _count_params(fields, config)
-    window, window_layers, understood = _sliding_layers(config, fields["layers"])
+    chunk, chunk_layers, understood = chunked_layers(config, fields["layers"])
+    if chunk is None and understood:
+        window, window_layers, understood = sliding_layers(config, fields["layers"])
+    else:
+        window = window_layers = None
     if not understood:
         unused.add("layer_types")
     precision = _precision(config.get("quantization_config"))
@@ -342,6 +325,8 @@ def read_hf_config(path: str | Path) -> HfImport:
         **fields,
         "sliding_window": window,
         "sliding_window_layers": window_layers,
+        "attention_chunk": chunk,
+        "chunked_layers": chunk_layers,
         "source": str(path),
     }
     if unused:

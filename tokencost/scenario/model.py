@@ -56,6 +56,19 @@ class ModelSpec(BaseModel):
         description="Layers that use the sliding window (count; default: every layer when "
         "sliding_window is set, as Mistral 7B).",
     )
+    attention_chunk: Integer | None = Field(
+        None,
+        ge=1024,
+        description="Tokens of a chunk of the chunked local attention layers (Llama 4's "
+        "attention_chunk_size): those layers attend to the keys of their own chunk only and keep "
+        "at most one chunk of KV entries.",
+    )
+    chunked_layers: Integer | None = Field(
+        None,
+        ge=0,
+        description="Layers that use chunked local attention (count; default: every layer when "
+        "attention_chunk is set).",
+    )
     source: str | None = Field(None, description="Model card, paper or config URL.")
     as_of: str | None = Field(None, description="Date of the source.")
 
@@ -93,6 +106,14 @@ class ModelSpec(BaseModel):
             )
         if self.sliding_window_layers and self.sliding_window is None:
             raise ValueError("sliding_window_layers needs sliding_window (the window in tokens)")
+        if self.chunked_layers is not None and self.chunked_layers > self.layers:
+            raise ValueError(f"chunked_layers ({self.chunked_layers}) exceeds layers ({self.layers})")
+        if self.chunked_layers and self.attention_chunk is None:
+            raise ValueError("chunked_layers needs attention_chunk (the chunk in tokens)")
+        if self.attention_chunk is not None and self.sliding_window is not None:
+            raise ValueError(
+                "attention_chunk and sliding_window are exclusive (one kind of local attention per model)"
+            )
         if self.kv_heads > self.heads or self.heads % self.kv_heads:
             raise ValueError(
                 f"kv_heads ({self.kv_heads}) must divide heads ({self.heads}) "

@@ -55,12 +55,24 @@ def model_numbers(model: ModelSpec, kv_cache: str, tensor: float) -> dict[str, A
 
 
 def window_numbers(model: ModelSpec) -> dict[str, float]:
-    """The window of the sliding-window layers and their share of the layers (their attention
-    FLOPs per key and KV bytes per token: the layers have one shape); none without a window."""
+    """The window (or chunk) of the local attention layers, their share of the layers (their
+    attention FLOPs per key and KV bytes per token: the layers have one shape) and their kind;
+    none without local layers."""
+    if model.attention_chunk is not None:
+        layers = model.layers if model.chunked_layers is None else model.chunked_layers
+        return {
+            "window_tokens": float(model.attention_chunk),
+            "window_share": layers / model.layers,
+            "window_chunked": 1.0,
+        }
     if model.sliding_window is None:
-        return {"window_tokens": fl.NO_WINDOW, "window_share": 0.0}
+        return {"window_tokens": fl.NO_WINDOW, "window_share": 0.0, "window_chunked": 0.0}
     layers = model.layers if model.sliding_window_layers is None else model.sliding_window_layers
-    return {"window_tokens": float(model.sliding_window), "window_share": layers / model.layers}
+    return {
+        "window_tokens": float(model.sliding_window),
+        "window_share": layers / model.layers,
+        "window_chunked": 0.0,
+    }
 
 
 def _one_layer_head(target: Deployment, method: str) -> tuple[Deployment, float]:
@@ -95,6 +107,7 @@ def _one_layer_head(target: Deployment, method: str) -> tuple[Deployment, float]
         speculation=None,
         window_tokens=fl.NO_WINDOW,  # a drafting layer attends to the whole context
         window_share=0.0,
+        window_chunked=0.0,
     )
     return head, own_total * target.weight_bytes_per_param
 

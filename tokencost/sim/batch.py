@@ -138,21 +138,33 @@ class RunningBatch:
             part += 1
         return max(full * block + part - 1, 0)
 
-    def attended_contexts(self, first_tick: int, steps: int, window: float, share: float) -> np.ndarray:
+    def attended_contexts(
+        self, first_tick: int, steps: int, window: float, share: float, chunked: bool = False
+    ) -> np.ndarray:
         """Mean attended context of the running sequences at ticks ``first_tick …`` (``steps``
-        of them): ``mean_i attended_keys(o_i + t + 1) − 1``, the context at which a step's
-        affine terms price the window layers (:func:`tokencost.model.serving.attended_context`
-        of each sequence, averaged: FLOP and bytes add over sequences). The keys past the window
-        at tick t are ``Σ_i max(o_i + t + 1 − w, 0)``: over sorted offsets, those above
-        ``w − t − 1``, with a suffix sum."""
+        of them): ``mean_i e(o_i + t)``, the context at which a step's affine terms price the
+        local layers (:func:`tokencost.model.serving.attended_context` of each sequence,
+        averaged: FLOP and bytes add over sequences). A sliding window takes
+        ``s · Σ_i max(o_i + t + 1 − w, 0)`` off the sum of contexts: over sorted offsets, those
+        above ``w − t − 1``, with a suffix sum. Chunks of C take ``s·C · Σ_i floor((o_i + t)/C)``:
+        at ``t = t₀ + d`` each term is its value at t₀ plus ``floor((r_i + d)/C)`` with
+        ``r_i = (o_i + t₀) mod C``, which is ``floor(d/C)`` plus one where ``r_i ≥ C − (d mod C)``."""
         offsets = np.sort(np.fromiter((sequence.offset for sequence in self.slots), dtype=float))
         count = float(len(offsets))
         ticks = first_tick + np.arange(steps, dtype=float)
+        mean = (float(self.offset_sum) + count * ticks) / count
+        if chunked:
+            contexts = offsets + float(first_tick)
+            whole = np.floor(contexts / window)
+            residues = np.sort(contexts - whole * window)
+            later = ticks - float(first_tick)
+            laps = np.floor(later / window)
+            over = count - np.searchsorted(residues, window - (later - laps * window), side="left")
+            return mean - share * window * (float(whole.sum()) + count * laps + over) / count
         above = np.concatenate([np.cumsum(offsets[::-1])[::-1], [0.0]])  # Σ of offsets from index i on
         threshold = window - ticks - 1.0
         first = np.searchsorted(offsets, threshold, side="right")
         excess = above[first] - (count - first) * threshold
-        mean = (float(self.offset_sum) + count * ticks) / count
         return mean - share * excess / count
 
     def min_remaining(self) -> int:

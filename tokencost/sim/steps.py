@@ -59,8 +59,12 @@ class StepTimes:
 
     def __init__(self, dep: Deployment, max_batch: int, prefill_tokens: int) -> None:
         self.dep = dep
-        # sliding-window layers: (window, share) — the tables are in attended contexts (batch.py)
-        self.window = (float(dep.window_tokens), float(dep.window_share)) if dep.windowed else None
+        # local layers: (window or chunk, share, chunked) — the tables are in attended contexts (batch.py)
+        self.window = (
+            (float(dep.window_tokens), float(dep.window_share), bool(dep.window_chunked))
+            if dep.windowed
+            else None
+        )
         self.overhead_s = float(dep.step_overhead_s)
         batch = np.arange(max_batch + 1, dtype=float)
         batch[0] = 1.0  # row 0 unused; keeps the model's formulas away from B = 0
