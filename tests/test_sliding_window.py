@@ -266,3 +266,33 @@ def test_the_cli_and_the_report_show_the_tokens_the_window_layers_keep(tmp_path)
     text = html.unescape(re.sub(r"<[^>]+>", " ", report.read_text(encoding="utf-8")))
     assert "× 4,564))" in text and "kept(c) = c − 0.5·max(c − 128, 0)" in text
     assert "5.90e5 × 1.65e7" in text
+
+
+def test_a_cached_prefix_on_a_windowed_model_agrees_with_the_simulator():
+    # A 4,000-token shared system prompt of 8,000-token prompts (gpt-oss-120b): the chunk after it
+    # reads the cached keys its window layers keep, in both; mean TTFT within 25 %, mean TPOT and
+    # throughput within 10 % (the operating-point tolerances).
+    def loaded(rate: float) -> Scenario:
+        return Scenario(
+            name="cached",
+            model=WINDOWED,
+            hardware={"preset": "h200"},
+            precision={"weights": "fp4"},
+            workload={
+                "input_tokens": 8000,
+                "output_tokens": 600,
+                "cached_prefix_tokens": 4000,
+                "requests_per_second": rate,
+            },
+            serving={"replicas": 1},
+        )
+
+    rate = 0.5 * evaluate(loaded(1.0)).replica_requests_per_s
+    analytic = evaluate(loaded(rate))
+    simulated = simulate(loaded(rate), requests=1500, seed=6).to_dict()
+    assert simulated["prefix_cache_hit_fraction"] > 0.4  # the shared half of each prompt was found
+    assert simulated["ttft_s"]["mean"] == pytest.approx(analytic.ttft_s, rel=0.25)
+    assert simulated["tpot_s"]["mean"] == pytest.approx(analytic.tpot_s, rel=0.10)
+    assert simulated["throughput_output_tokens_per_s"] == pytest.approx(
+        analytic.throughput_output_tokens_per_s, rel=0.10
+    )

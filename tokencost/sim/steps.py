@@ -44,7 +44,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from tokencost.model import prefix, serving
+from tokencost.model import prefix, serving, windows
 from tokencost.model import roofline as rl
 from tokencost.model.serving import Deployment
 
@@ -175,7 +175,12 @@ class StepTimes:
         )
         reused = int(sum(cached))
         _, memory, comm = self.prefill_terms(int(sum(prompts)) - reused)
-        memory += reused * self.cached_read_s_per_token
+        read = (
+            reused
+            if self.window is None
+            else float(sum(windows.kept_entries(self.dep, float(c)) for c in cached))
+        )
+        memory += read * self.cached_read_s_per_token  # the keys kept: a window layer's last w
         return rl.roofline_time_scalar_s(compute, memory, comm, self.overhead_s)
 
     def fused_pass_s(
