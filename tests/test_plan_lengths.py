@@ -82,3 +82,19 @@ def test_the_mixture_capacity_lies_between_the_buckets(screened, weights):
     per_bucket = [mixture_capacity(option, [b]) for b in reweighted]
     mu = mixture_capacity(option, reweighted)
     assert min(per_bucket) * (1 - 1e-12) <= mu <= max(per_bucket) * (1 + 1e-12)
+
+
+def test_evaluate_says_when_it_prices_the_mean_of_lengths_that_vary():
+    # run/evaluate see one request of the mean lengths: a scenario whose lengths vary says so, in
+    # evaluate() and in the vectorised columns alike; fixed lengths say nothing of it.
+    from tokencost import load_scenario
+    from tokencost import vectorised as vz
+
+    varied = load_scenario(LONG_ANSWERS)
+    fixed = load_scenario(LONG_ANSWERS.parent / "chat-llama3-8b-h100.yaml")
+    note = next(n for n in evaluate(varied).notes if n.startswith("request lengths vary"))
+    assert "lengths: trace" in note and "tokencost plan" in note
+    assert not any(n.startswith("request lengths vary") for n in evaluate(fixed).notes)
+    columns = vz.evaluate_columns([varied, fixed])
+    assert columns["notes"][0] == "; ".join(evaluate(varied).notes)
+    assert columns["notes"][1] == "; ".join(evaluate(fixed).notes)

@@ -422,7 +422,7 @@ def test_notes_with_a_layer_split_and_without_a_load_equal_evaluate():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         split = scenario_from_dict(data)
-    assert api._split_note(split)
+    assert api.scenario_notes(split)
     templates = [split, *base]
     which = np.array([0, 1, 0, 2, 3, 0, 1])
     rng = np.random.default_rng(11)

@@ -26,6 +26,7 @@ from tokencost.records import (
     no_load_note,
     replaced,
     saturated_reason,
+    scenario_notes,
     solved_numbers,
 )
 from tokencost.results import Evaluation
@@ -72,22 +73,6 @@ def deployment(scenario: Scenario) -> Deployment:
         expert_imbalance_ratio=float(parallelism.expert_imbalance_ratio) if parallelism.expert > 1 else 1.0,
     )
     return replica.with_speculation(target, scenario.speculative, scenario.precision.kv_cache)
-
-
-def _split_note(scenario: Scenario) -> list[str]:
-    """A note when the engine's layer split (llama.cpp) serves a multi-accelerator replica."""
-    parallelism = scenario.parallelism
-    if (
-        scenario.engine.multi_gpu_split != "layer"
-        or parallelism.pipeline <= 1
-        or (parallelism.tensor or 1) > 1
-    ):
-        return []
-    return [
-        f"{scenario.engine.name or scenario.engine.key} splits layers over the {parallelism.pipeline} "
-        "accelerators (pipeline stages, its default), not tensor parallelism; "
-        "set parallelism.tensor to change it"
-    ]
 
 
 def _infeasible(scenario: Scenario, base: dict, reason: str, max_batch: int) -> Evaluation:
@@ -248,7 +233,7 @@ def _at_load(
     capacity = float(op.capacity_requests_per_s(dep, cap, traffic))
     fixed_replicas = serving_spec(scenario).replicas
     percentile = scenario.slo.percentile
-    notes: list[str] = _split_note(scenario)
+    notes: list[str] = scenario_notes(scenario)
     rate = workload.request_rate_per_s
     saturated = False
     if cap_reason == "fixed" or (rate is None and workload.concurrency is None):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from tokencost.model import roofline as rl
 from tokencost.model.deployment import frozen_constructor
 from tokencost.model.serving import Deployment
 from tokencost.results import EVALUATION_FIELDS, DecodeRecord, Evaluation, PrefillRecord
+
+if TYPE_CHECKING:
+    from tokencost.scenario.scenario import Scenario
 
 GB = 1e9
 _EVALUATION_FIELDS = frozenset(EVALUATION_FIELDS)
@@ -205,3 +208,44 @@ def saturated_reason(cap: int, capacity: float, replicas: int, rate: float) -> s
         f"replica(s), {most:.4g} requests/s at batch ≤ {cap:,}, by {(rate / most - 1):.1%}; "
         f"the queue grows without bound (needs at least {math.floor(rate / capacity) + 1} replicas)"
     )
+
+
+# Notes of a scenario that do not depend on its load (tokencost.api and tokencost.vectorised give them).
+
+
+def scenario_notes(scenario: Scenario) -> list[str]:
+    """The notes of a scenario that do not depend on its load: the engine's layer split, and
+    request lengths that vary (the same for every row of a sweep over its template)."""
+    return _split_note(scenario) + _lengths_note(scenario)
+
+
+def _lengths_note(scenario: Scenario) -> list[str]:
+    """A note when the scenario's requests vary in length (a ``lengths`` section other than
+    fixed, or a trace with lengths): the analytic model prices one request of the mean lengths."""
+    lengths, traffic = scenario.lengths, scenario.traffic
+    traced = traffic is not None and traffic.kind == "trace"  # its lengths, the lengths section ignored
+    varied = not traced and lengths is not None and lengths.kind != "fixed"
+    if not (varied or traced):
+        return []
+    what = f"lengths: {lengths.kind}" if varied and lengths is not None else "the trace's lengths"
+    return [
+        f"request lengths vary ({what}): evaluate prices one request of the workload's mean lengths; "
+        "a mix of short and long requests is served by tokencost simulate and sized by tokencost plan "
+        "(its capacity on the mix), which can differ markedly"
+    ]
+
+
+def _split_note(scenario: Scenario) -> list[str]:
+    """A note when the engine's layer split (llama.cpp) serves a multi-accelerator replica."""
+    parallelism = scenario.parallelism
+    if (
+        scenario.engine.multi_gpu_split != "layer"
+        or parallelism.pipeline <= 1
+        or (parallelism.tensor or 1) > 1
+    ):
+        return []
+    return [
+        f"{scenario.engine.name or scenario.engine.key} splits layers over the {parallelism.pipeline} "
+        "accelerators (pipeline stages, its default), not tensor parallelism; "
+        "set parallelism.tensor to change it"
+    ]

@@ -157,7 +157,7 @@ def notes(
     split: dict[tuple[str, ...], int] = {}  # each distinct layer-split note, numbered
     number = np.zeros(len(templates), dtype=np.int64)
     for template in np.unique(which).tolist():
-        number[template] = split.setdefault(tuple(api._split_note(templates[template])), len(split))
+        number[template] = split.setdefault(tuple(api.scenario_notes(templates[template])), len(split))
     # One integer per (split note, rate given, replicas, cap): replicas and cap matter without a rate.
     span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
     unrated = 1 - rated
