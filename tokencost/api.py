@@ -147,6 +147,8 @@ def traffic_for(
         chunk_tokens=None if spec.chunked_prefill_tokens is None else float(spec.chunked_prefill_tokens),
         max_prefill_tokens=float(spec.max_prefill_tokens),
         arrival_cv=float(cv),
+        decode_input_tokens=tokens.decode_prompt,
+        prefill_input_tokens=tokens.prefill_prompt,
     )
 
 
@@ -158,9 +160,11 @@ def targets(scenario: Scenario) -> fleet.Targets:
 def evaluate(scenario: Scenario) -> Evaluation:
     """Times, throughputs, fleet size and dollars of ``scenario`` at the load it is given."""
     dep = deployment(scenario)
-    tokens = prefix_view.turn_tokens(scenario)
+    tokens = prefix_view.with_mix_prefill(prefix_view.turn_tokens(scenario), dep, scenario)
     prompt, out = tokens.mean_prompt, scenario.workload.output_tokens
-    context = prompt + out
+    context = (
+        prompt if tokens.decode_prompt is None else tokens.decode_prompt
+    ) + out  # what a sequence holds
     base = dict(
         name=scenario.name,
         model=scenario.model.display_name,
@@ -339,10 +343,11 @@ def _feasible(
     prefill_s = num(pre.time_s)
     batch = at["batch"]
     seen = at["seen_batch"]
-    context = num(serving.mean_decode_context(prompt, out))
+    decoded = op.decode_prompt(traffic)  # the decode's prompt: a length mix's differs (draws.py)
+    context = num(serving.mean_decode_context(decoded, out))
     step = serving.decode_step(dep, seen, context)
     meets = fleet.meets(point, targets(scenario), None if columns else 0)
-    kv_seq = num(serving.kv_bytes_per_sequence(dep, prompt + out))
+    kv_seq = num(serving.kv_bytes_per_sequence(dep, decoded + out))
     return evaluation(
         **base,
         feasible=True,

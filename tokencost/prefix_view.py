@@ -22,9 +22,11 @@ from tokencost.model.flops import decode_steps
 from tokencost.model.memo import as_result
 from tokencost.model.serving import Deployment
 from tokencost.results import Evaluation
+from tokencost.scenario import draws
 from tokencost.scenario.scenario import Scenario
 
 PER_MILLION = 1e6
+MIX_BISECTIONS = 40  # a prefill prompt to 2^-40 of the mix's range of prompts
 
 
 class TurnTokens(NamedTuple):
@@ -35,6 +37,10 @@ class TurnTokens(NamedTuple):
     cacheable: np.ndarray  # of them, that a cache holding everything would have
     output: float  # output tokens per turn
     shared: float  # tokens of the shared prefix held once per replica (0 without a cache)
+    decode_prompt: float | None = None  # a length mix's decode prompt (scenario.draws), None: the prompt
+    prefill_prompt: float | None = (
+        None  # a length mix's prefill prompt (mix_prefill_prompt), None: the prompt
+    )
 
     @property
     def mean_prompt(self) -> float:
@@ -81,7 +87,12 @@ def turn_tokens(scenario: Scenario) -> TurnTokens:
     spec = workload.prefix_cache
     hit = (spec.hit_fraction if spec is not None and spec.hit_fraction is not None else 1.0) if on else 0.0
     cached = prefix.turn_cached_tokens(prompts, added, shared, keep, hit)
-    return TurnTokens(prompts, cached, cacheable, float(workload.output_tokens), shared if on else 0.0)
+    mix = (
+        draws.mix_decode_prompt(scenario)
+        if scenario.lengths is not None or scenario.traffic is not None
+        else None
+    )
+    return TurnTokens(prompts, cached, cacheable, float(workload.output_tokens), shared if on else 0.0, mix)
 
 
 def cache_fields(
@@ -192,3 +203,22 @@ def _turn_prefill_s(dep: Deployment, tokens: TurnTokens) -> np.ndarray | float:
     a single turn, whose arithmetic then stays on floats: the same operations as on one entry)."""
     pre = prefix.prefill_cached(dep, _one_or_all(tokens.prompts), _one_or_all(tokens.cached))
     return as_result(pre.time_s)  # type: ignore[no-any-return]
+
+
+def with_mix_prefill(tokens: TurnTokens, dep: Deployment, scenario: Scenario) -> TurnTokens:
+    """``tokens`` with the prompt whose prefill takes the length mix's mean prefill time
+    (:func:`tokencost.model.serving.prefill` is convex in P: attention is quadratic, a short
+    prompt memory-bound), found by bisection; as they were without a mix or with a cached prefix."""
+    found = draws.known_lengths(scenario) if tokens.decode_prompt is not None else None
+    if found is None or scenario.workload.cached_prefix_tokens > 0:
+        return tokens
+    prompts = np.asarray(found[0], dtype=float)
+    target = float(np.mean(serving.prefill(dep, prompts).time_s))
+    low, high = float(prompts.min()), float(prompts.max())
+    for _ in range(MIX_BISECTIONS):
+        middle = (low + high) / 2.0
+        if float(serving.prefill(dep, middle).time_s) < target:
+            low = middle
+        else:
+            high = middle
+    return tokens._replace(prefill_prompt=(low + high) / 2.0)

@@ -19,6 +19,7 @@ from tokencost.model import roofline as rl
 from tokencost.model.deployment import frozen_constructor
 from tokencost.model.serving import Deployment
 from tokencost.results import EVALUATION_FIELDS, DecodeRecord, Evaluation, PrefillRecord
+from tokencost.scenario import draws
 
 if TYPE_CHECKING:
     from tokencost.scenario.scenario import Scenario
@@ -85,7 +86,7 @@ def _money(dep: Deployment, solved: Solved, at: dict[str, float], prefill_s: flo
     share_in = low(at["prefill_busy_fraction"] / high(at["busy_fraction"], 1e-12), 1.0)
     usd_in = num(cost.usd_per_million_tokens(share_in, rate * prompt, fleet_usd_s))
     usd_out = num(cost.usd_per_million_tokens(1.0 - share_in, rate * out, fleet_usd_s))
-    capacity_decode_s = num(serving.decode_total_time_s(dep, solved.cap, prompt, out))
+    capacity_decode_s = num(serving.decode_total_time_s(dep, solved.cap, op.decode_prompt(traffic), out))
     capacity_prefill_s = prefill_s
     if traffic.batching == "static":
         capacity_prefill_s = num(op.prompt_prefill(dep, traffic, solved.cap).time_s) / solved.cap
@@ -221,17 +222,24 @@ def scenario_notes(scenario: Scenario) -> list[str]:
 
 def _lengths_note(scenario: Scenario) -> list[str]:
     """A note when the scenario's requests vary in length (a ``lengths`` section other than
-    fixed, or a trace with lengths): the analytic model prices one request of the mean lengths."""
+    fixed, or a trace): what of the mix the analytic model serves (:mod:`tokencost.scenario.draws`)."""
     lengths, traffic = scenario.lengths, scenario.traffic
     traced = traffic is not None and traffic.kind == "trace"  # its lengths, the lengths section ignored
     varied = not traced and lengths is not None and lengths.kind != "fixed"
     if not (varied or traced):
         return []
     what = f"lengths: {lengths.kind}" if varied and lengths is not None else "the trace's lengths"
+    decode = draws.mix_decode_prompt(scenario)
+    if decode is not None:
+        return [
+            f"request lengths vary ({what}): the decode is priced at the mix's output-weighted context "
+            f"(as from a {decode:,.0f}-token prompt) and the prefill at its mean prefill time; "
+            "tokencost simulate serves the mix request by request"
+        ]
     return [
-        f"request lengths vary ({what}): evaluate prices one request of the workload's mean lengths; "
-        "a mix of short and long requests is served by tokencost simulate and sized by tokencost plan "
-        "(its capacity on the mix), which can differ markedly"
+        f"request lengths vary ({what}): evaluate prices one request of the workload's mean lengths "
+        "(a trace file or a conversation's turns are read by tokencost simulate and tokencost plan, "
+        "which serve the mix)"
     ]
 
 

@@ -17,6 +17,7 @@ from tokencost.model.steady import (
     Traffic,
     busy_fraction,
     capacity_requests_per_s,
+    decode_prompt,
     new_tokens,
     prompt_prefill,
 )
@@ -26,7 +27,7 @@ def chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: flo
     """Chunked prefill (Sarathi-Serve): each iteration is one fused pass of the decode step and
     ``λ·τ·P`` prompt tokens, the same combination :mod:`tokencost.sim.steps` uses. Fixed point in
     (B, τ) by iteration; saturated when the chunks outgrow the budget left by the decodes."""
-    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prompt, out = decode_prompt(traffic), traffic.output_tokens  # the decode's context
     budget = float(traffic.chunk_tokens or 0.0)
     cap = max(traffic.batch_cap, 1.0)
     steps = float(fl.decode_steps(out))

@@ -24,6 +24,7 @@ from tokencost.model.steady import (
     Traffic,
     busy_fraction,
     capacity_requests_per_s,
+    decode_prompt,
     decode_time_on_grid,
     new_tokens,
     prompt_prefill,
@@ -148,7 +149,7 @@ def _continuous(
 ) -> OperatingPoint:
     """:func:`continuous` without chunking at ``rate`` (an array, or one Python float: its
     fields then floats); ``given``: the rates as the caller gave them."""
-    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prompt, out = decode_prompt(traffic), traffic.output_tokens  # the decode's (prefill: prompt_prefill)
     prefill_s = float(prompt_prefill(dep, traffic).time_s)
     capacity = capacity_requests_per_s(dep, traffic.batch_cap, traffic)
     saturated = rate >= capacity * (1.0 - 1e-9)
@@ -269,7 +270,7 @@ def _gated_ttft(
     A Python float rate (batch and decode seconds): the busy share and the step on floats, the
     rest on one-entry arrays (numpy's ** on a number is the C library's pow).
     """
-    prompt = traffic.input_tokens
+    prompt = decode_prompt(traffic)
     busy = busy_fraction(rate * (prefill_s + decode_s))
     running = maximum(batch / maximum(busy, 1e-12), 1.0)
     step = serving.decode_step(dep, running, prompt).time_s

@@ -36,7 +36,13 @@ from tokencost.model import serving
 from tokencost.model.continuous import loop_gain
 from tokencost.model.queueing import gamma_quantile
 from tokencost.model.serving import Deployment
-from tokencost.model.steady import BATCH_AVERAGE_VARIANCE_FRACTION, Traffic, busy_fraction, prompt_prefill
+from tokencost.model.steady import (
+    BATCH_AVERAGE_VARIANCE_FRACTION,
+    Traffic,
+    busy_fraction,
+    decode_prompt,
+    prompt_prefill,
+)
 
 ArrayLike = npt.ArrayLike
 
@@ -141,7 +147,7 @@ def decode_tpot_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.nda
     batch = np.asarray(batch, dtype=float)
     steps = float(fl.decode_steps(traffic.output_tokens))
     if steps <= 0:
-        return np.asarray(serving.decode_step(dep, batch, traffic.input_tokens).time_s, dtype=float)
+        return np.asarray(serving.decode_step(dep, batch, decode_prompt(traffic)).time_s, dtype=float)
     return _decode_s(dep, traffic, batch) / steps
 
 
@@ -179,5 +185,5 @@ def _decode_s(dep: Deployment, traffic: Traffic, batch: np.ndarray) -> np.ndarra
     if traffic.output_tokens <= 1:
         return np.zeros_like(np.asarray(batch, dtype=float))
     return np.asarray(
-        serving.decode_total_time_s(dep, batch, traffic.input_tokens, traffic.output_tokens), dtype=float
+        serving.decode_total_time_s(dep, batch, decode_prompt(traffic), traffic.output_tokens), dtype=float
     )

@@ -24,6 +24,7 @@ from tokencost.model.steady import (
     Traffic,
     capacity_requests_per_s,
     capacity_tpot_s,
+    decode_prompt,
     decode_time_on_grid,
     prompt_prefill,
     scalar,
@@ -37,6 +38,7 @@ __all__ = [
     "capacity_requests_per_s",
     "capacity_tpot_s",
     "continuous",
+    "decode_prompt",
     "fixed_batch",
     "fixed_batch_floats",
     "prompt_prefill",
@@ -50,7 +52,7 @@ def static(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile:
     are prefilled together (TTFT holds the whole batch's prefill) and decode without
     interruption. The batch solves ``B = λ·C(B)`` with ``C(B) = T_prefill(B) + D(B)`` the cycle."""
     rate = np.atleast_1d(np.asarray(rate_per_s, dtype=float))
-    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prompt, out = decode_prompt(traffic), traffic.output_tokens  # the decode's context
     cap = max(traffic.batch_cap, 1.0)
     steps = float(fl.decode_steps(out))
     capacity = capacity_requests_per_s(dep, cap, traffic)

@@ -66,6 +66,26 @@ class Traffic(NamedTuple):
     max_prefill_tokens: float = 8192.0  # prompt tokens admitted per iteration without chunking
     arrival_cv: float = 1.0  # coefficient of variation of the gaps between arrivals (Poisson: 1)
     cached_tokens: float = 0.0  # of input_tokens, found in the prefix cache (prefill skips them)
+    # the prompt the decode starts from, where it differs from the prefill's: a mix of lengths
+    # decodes at its output-weighted context (tokencost.scenario.draws.mix_decode_prompt)
+    decode_input_tokens: float | None = None
+    # the prompt whose prefill takes a length mix's mean prefill time (its TTFT and stalls), where it
+    # differs from input_tokens (which the tokens counted, billed and cached keep)
+    prefill_input_tokens: float | None = None
+
+
+def decode_prompt(traffic: Traffic) -> float:
+    """The context (tokens) a response's first decode step runs at: the prompt, or the length
+    mix's decode prompt where the traffic has one."""
+    own = traffic.decode_input_tokens
+    return traffic.input_tokens if own is None else own
+
+
+def prefill_prompt(traffic: Traffic) -> float:
+    """The prompt (tokens) a request's prefill pass is priced at: the prompt, or the length
+    mix's prefill prompt where the traffic has one."""
+    own = traffic.prefill_input_tokens
+    return traffic.input_tokens if own is None else own
 
 
 class OperatingPoint(NamedTuple):
@@ -105,7 +125,7 @@ def capacity_tpot_s(
     static batching. The step at context P when O = 1 (arrays of O: entry by entry, the step
     computed only where some O is 1). ``prefill_s``: one prompt's prefill seconds ``T_p``
     (:func:`prompt_prefill`), when the caller has them (a search over B asks at many B)."""
-    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prompt, out = decode_prompt(traffic), traffic.output_tokens
     held: np.ndarray = as_float(batch)  # a float stays one (the scalar path), others an array
     if isinstance(out, np.ndarray):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -123,7 +143,7 @@ def capacity_tpot_s(
 def _full_tpot_s(
     dep: Deployment, batch: np.ndarray, traffic: Traffic, prefill_s: ArrayLike | None = None
 ) -> np.ndarray:
-    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prompt, out = decode_prompt(traffic), traffic.output_tokens
     steps = scalar(fl.decode_steps(out))
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
@@ -136,7 +156,7 @@ def _full_tpot_s(
 def capacity_requests_per_s(dep: Deployment, batch: ArrayLike, traffic: Traffic) -> np.ndarray:
     """Requests/s of a replica kept full at batch B: ``1/(T_p + D(B)/B)`` (continuous), or
     ``B/(T_prefill(B prompts) + D(B))`` (static: one batch at a time)."""
-    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prompt, out = decode_prompt(traffic), traffic.output_tokens
     batch = as_float(batch)
     decode = serving.decode_total_time_s(dep, batch, prompt, out)
     if traffic.batching == "static":
@@ -150,7 +170,7 @@ def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) ->
     """The prefill pass of B of the traffic's prompts, their cached prefix skipped
     (:func:`tokencost.model.prefix.prefill_cached`; plain prefill without a cache). A one-entry
     batch of plain prompt lengths on the floats' path (:func:`tokencost.model.serving.one_entry`)."""
-    prompt, cached = traffic.input_tokens, traffic.cached_tokens
+    prompt, cached = prefill_prompt(traffic), traffic.cached_tokens
     one = None if type(batch) is float else one_entry(dep, batch)
     if one is not None and is_scalar(prompt, cached):
         return serving.one_entry_terms(prefix.prefill_cached(dep, prompt, cached, one))
@@ -159,13 +179,13 @@ def prompt_prefill(dep: Deployment, traffic: Traffic, batch: ArrayLike = 1.0) ->
 
 def new_tokens(traffic: Traffic) -> float:
     """Prompt tokens a prefill computes (at least one): the prompt less its cached prefix."""
-    return max(traffic.input_tokens - traffic.cached_tokens, 1.0)
+    return max(prefill_prompt(traffic) - traffic.cached_tokens, 1.0)
 
 
 def decode_time_on_grid(dep: Deployment, traffic: Traffic, batch: np.ndarray) -> np.ndarray:
     """``D(b)``: seconds of a response's decode steps at batch b (the step at P when O = 1); a
     Python float b gives a float (the floats' path of :mod:`tokencost.model.serving`)."""
-    prompt, out = traffic.input_tokens, traffic.output_tokens
+    prompt, out = decode_prompt(traffic), traffic.output_tokens
     if isinstance(out, np.ndarray):  # one entry per configuration
         total = np.asarray(serving.decode_total_time_s(dep, batch, prompt, out), dtype=float)
         return np.where(out <= 1, 0.0, total)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tokencost.scenario.draws import request_lengths as request_lengths  # re-exported
 from tokencost.scenario.traffic import (
     DiurnalTraffic,
     FixedLengths,
@@ -95,55 +96,6 @@ def trace_arrivals_s(spec: TraceTraffic) -> np.ndarray:
     """Inline trace times, shifted to start at 0 and divided by ``speedup`` (sorted, stable)."""
     times = np.asarray(spec.arrival_s, dtype=float)
     return (times - times.min()) / spec.speedup
-
-
-def _uniform(rng: np.random.Generator, mean: int, spread: float, count: int) -> np.ndarray:
-    low = max(1, round(mean * (1.0 - spread)))
-    high = max(low, round(mean * (1.0 + spread)))
-    return rng.integers(low, high + 1, size=count)
-
-
-def _lognormal(rng: np.random.Generator, mean: int, sigma: float, cap: int, count: int) -> np.ndarray:
-    mu = math.log(mean) - sigma * sigma / 2.0
-    drawn = np.rint(rng.lognormal(mu, sigma, size=count))
-    return np.clip(drawn, 1, cap).astype(np.int64)
-
-
-def request_lengths(
-    rng: np.random.Generator,
-    spec: FixedLengths | UniformLengths | LognormalLengths | TraceLengths,
-    input_tokens: int,
-    output_tokens: int,
-    count: int,
-    max_context_tokens: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt and output tokens of ``count`` requests (int64), means from the workload.
-
-    Drawn lengths are clipped so that prompt + output stays within ``max_context_tokens``;
-    lengths sampled from a trace are not.
-    """
-    if isinstance(spec, UniformLengths):
-        prompts = _uniform(rng, input_tokens, spec.input_spread_fraction, count)
-        outputs = _uniform(rng, output_tokens, spec.output_spread_fraction, count)
-    elif isinstance(spec, LognormalLengths):
-        prompts = _lognormal(
-            rng, input_tokens, spec.input_sigma, spec.max_input_tokens or max_context_tokens - 1, count
-        )
-        outputs = _lognormal(
-            rng, output_tokens, spec.output_sigma, spec.max_output_tokens or max_context_tokens - 1, count
-        )
-    elif isinstance(spec, TraceLengths):
-        pick = rng.integers(0, len(spec.input_tokens or ()), size=count)
-        # recorded lengths are data: not clipped (a request too long to fit is dropped, with a reason)
-        return (
-            np.asarray(spec.input_tokens, dtype=np.int64)[pick],
-            np.asarray(spec.output_tokens, dtype=np.int64)[pick],
-        )
-    else:
-        return np.full(count, input_tokens, dtype=np.int64), np.full(count, output_tokens, dtype=np.int64)
-    prompts = np.minimum(prompts.astype(np.int64), max_context_tokens - 1)
-    outputs = np.minimum(outputs.astype(np.int64), max_context_tokens - prompts)
-    return prompts, np.maximum(outputs, 1)
 
 
 @dataclass(frozen=True)

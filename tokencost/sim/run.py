@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from tokencost.api import deployment, evaluate
 from tokencost.model import cost
+from tokencost.scenario.draws import UNBOUNDED_CONTEXT_TOKENS as UNBOUNDED_CONTEXT_TOKENS  # re-exported
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
     FixedLengths,
@@ -67,7 +68,6 @@ SAMPLE_REPLICAS = 16
 FALLBACK_RATE_PER_S = 1.0
 PREFILL_TABLE_MIN_TOKENS = 8192
 PREFILL_TABLE_CONTEXTS = 4
-UNBOUNDED_CONTEXT_TOKENS = 1 << 20
 
 
 @dataclass(frozen=True)
