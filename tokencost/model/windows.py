@@ -75,9 +75,9 @@ def sum_of_steps(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: An
         return (_chunked_sum if chunked else _sliding_sum)(dep, terms, prompt, steps)
     if not np.any(chunked > 0.0):
         return _sliding_sum(dep, terms, prompt, steps)
-    return np.where(
-        chunked > 0.0, _chunked_sum(dep, terms, prompt, steps), _sliding_sum(dep, terms, prompt, steps)
-    )
+    sizes = np.where(chunked > 0.0, dep.window_tokens, fl.NO_WINDOW)  # the sliding entries: one chunk each
+    chunks = _chunked_sum(dep, terms, prompt, steps, sizes)
+    return np.where(chunked > 0.0, chunks, _sliding_sum(dep, terms, prompt, steps))
 
 
 def _sliding_sum(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: Any) -> Any:
@@ -100,12 +100,14 @@ def _sliding_sum(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: An
     return below + beyond
 
 
-def _chunked_sum(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: Any) -> Any:
+def _chunked_sum(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: Any, sizes: Any = None) -> Any:
     """Chunks of C: in chunk k (contexts kC … kC + C − 1) ``e = c − s·C·k``, slope 1 with its
     offset moved: one arithmetic series per chunk the response's steps cross, summed over the
-    chunks as an axis (blocks of :data:`SEGMENT_BLOCK`, so a long response stays bounded)."""
+    chunks as an axis (blocks of :data:`SEGMENT_BLOCK`, so a long response stays bounded).
+    ``sizes``: the chunks, default the deployment's window."""
     compute0, compute1, memory0, memory1 = (_column(term) for term in terms)
-    size, share = _column(dep.window_tokens), _column(dep.window_share)
+    size = _column(dep.window_tokens if sizes is None else sizes)
+    share = _column(dep.window_share)
     low, count = _column(prompt), np.maximum(_column(steps), 0.0)
     high = low + count - 1.0
     first = np.floor(low / size)
