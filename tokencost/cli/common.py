@@ -51,6 +51,9 @@ USER_PATH_ERRNOS = frozenset(
         errno.ENOENT,
     }
 )
+# the most requests -n may ask for: tokencost.scenario.traffic.MAX_REQUESTS (not imported: --help
+# stays free of pydantic; tests/test_hostile_commands.py keeps the two equal)
+MAX_REQUESTS = 10_000_000
 REPORTS_DIR = Path("reports")
 MAX_NAME_PARTS = 3
 THOUSAND = 1e3

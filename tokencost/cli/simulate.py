@@ -19,6 +19,7 @@ from tokencost.cli.check import CHECK_HELP, _check
 from tokencost.cli.common import (
     EXIT_INPUT,
     EXIT_SLO_MISSED,
+    MAX_REQUESTS,
     Failure,
     PlotlyJs,
     _echo_report,
@@ -56,6 +57,7 @@ def simulate_command(
             "--requests",
             "-n",
             min=1,
+            max=MAX_REQUESTS,
             help="Requests to simulate [default: 1,000 per replica, 2,000 to 60,000, raised until the "
             "warm-up lasts a decode time; a trace: all].",
         ),
@@ -137,6 +139,7 @@ PlanRequests = Annotated[
         "--requests",
         "-n",
         min=1,
+        max=MAX_REQUESTS,
         help="Requests per confirming simulation [default: 2,000, raised until the warm-up lasts a "
         "decode time].",
     ),

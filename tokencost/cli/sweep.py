@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tokencost.cli.common import Failure, PlotlyJs, _json, _write_failed, app, guarded
+from tokencost.cli.common import MAX_REQUESTS, Failure, PlotlyJs, _json, _write_failed, app, guarded
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,6 +62,14 @@ def _executor(use_dask: bool, scheduler: str | None, workers: int) -> Iterator[A
         yield dask_executor(client)
 
 
+SweepRequests = Annotated[
+    int | None,
+    typer.Option(
+        "--requests", "-n", min=1, max=MAX_REQUESTS, help="Requests per simulation (simulate, plan)."
+    ),
+]
+
+
 @app.command("sweep")
 @guarded
 def sweep_command(
@@ -89,9 +97,7 @@ def sweep_command(
         str | None,
         typer.Option(help="Run the chunks on the Dask scheduler at this address (tcp://host:8786)."),
     ] = None,
-    requests: Annotated[
-        int | None, typer.Option("--requests", "-n", min=1, help="Requests per simulation (simulate, plan).")
-    ] = None,
+    requests: SweepRequests = None,
     seed: Annotated[int, typer.Option(help="Random seed of the simulations.")] = 0,
     report: Annotated[
         str | None, typer.Option(help="Also write an HTML report: the cost–latency Pareto front.")

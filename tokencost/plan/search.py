@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from tokencost.plan.records import Option, Trial
-from tokencost.scenario.traffic import ServingSpec
+from tokencost.scenario.traffic import MAX_REPLICAS, ServingSpec
 from tokencost.sim.run import simulate
 
 MAX_FLEET_FACTOR = 4
@@ -78,7 +78,8 @@ class Search:
         from the analytic fleet down while the simulation still meets the SLO, or up until it does."""
         if option.disaggregated:
             return self.smallest_pools(option, budget_usd_per_day)
-        start = min(max(option.analytic_replicas, option.min_replicas), _within(option, budget_usd_per_day))
+        most = min(_within(option, budget_usd_per_day), MAX_REPLICAS)
+        start = min(max(option.analytic_replicas, option.min_replicas), most)
         if start < option.min_replicas:
             return None
         if self.trial(option, start).meets_slo:
@@ -89,7 +90,7 @@ class Search:
         if start < option.analytic_replicas:  # the budget cut the fleet short and it fails
             return None
         low = start
-        high_limit = MAX_FLEET_FACTOR * option.min_replicas + MAX_FLEET_FACTOR
+        high_limit = min(MAX_FLEET_FACTOR * option.min_replicas + MAX_FLEET_FACTOR, MAX_REPLICAS)
         step, failing, high = 1, low, low + 1
         while True:  # grow until a fleet passes (doubling the step), then bisect
             if high > high_limit or high * option.usd_per_day_per_replica >= budget_usd_per_day:
@@ -112,7 +113,7 @@ class Search:
         analytic pools marked analytic only where the simulator cannot run two pools."""
         prefill = option.prefill_replicas or 1
         replicas = option.analytic_replicas
-        while replicas * option.usd_per_day_per_replica < budget_usd_per_day:
+        while replicas * option.usd_per_day_per_replica < budget_usd_per_day and replicas <= MAX_REPLICAS:
             trial = self.trial(option, replicas, prefill)
             if trial.analytic_only or trial.meets_slo:
                 return trial if trial.meets_slo else None

@@ -19,9 +19,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokencost.api import deployment, evaluate
+from tokencost.errors import ScenarioError
 from tokencost.model import cost
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
+    MAX_REQUESTS,
     FixedLengths,
     LengthsSpec,
     PoissonTraffic,
@@ -361,6 +363,12 @@ def _rate(
     return rate
 
 
+def check_requests(requests: int | None) -> None:
+    """A request count a simulation can hold in memory and finish: 1 to ``MAX_REQUESTS``."""
+    if requests is not None and not 1 <= requests <= MAX_REQUESTS:
+        raise ScenarioError(f"must be in [1, {MAX_REQUESTS:,}], got {requests:,}", field="requests")
+
+
 def simulate(
     scenario: Scenario,
     *,
@@ -383,6 +391,7 @@ def simulate(
     that falls short is warned of. Fleets of more than 16 replicas are simulated on 16 with their
     share of the load. The same ``seed`` gives the same result.
     """
+    check_requests(requests)
     started = time.perf_counter()
     run = functools.partial(prepare, scenario, traffic=traffic, lengths=lengths, serving=serving, seed=seed)
     setup = run(requests=requests)

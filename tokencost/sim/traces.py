@@ -28,6 +28,7 @@ from tokencost.scenario.loading import _apply_overrides, parse_yaml, read_text, 
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
     MAX_ARRIVAL_S,
+    MAX_REQUESTS,
     MAX_TRACE_TOKENS,
     SimSections,
     TraceLengths,
@@ -99,6 +100,12 @@ def _rows(path: Path) -> list[tuple[int, str, Any]]:
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise ScenarioError("a trace is text: it holds a NUL byte", file=str(path), line=line)
+    if text.count("\n") > MAX_REQUESTS + 1:  # + 1: a CSV's header
+        raise ScenarioError(
+            f"a trace may have at most {MAX_REQUESTS:,} rows (the requests one simulation holds)",
+            file=str(path),
+            line=MAX_REQUESTS + 2,
+        )
     if path.suffix.lower() in JSON_SUFFIXES:
         return _json_rows(text, str(path))
     return _csv_rows(text, str(path))

@@ -1,0 +1,138 @@
+"""Regression tests for hostile input to ``simulate``, ``plan`` and ``sweep`` (found by fuzzing
+the commands with mutated scenarios, simulator sections, traces and options): each once ended in
+a traceback, a MemoryError, an error without its file, an endless search or a wrong answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_hostile_input import CUSTOM, write
+from typer.testing import CliRunner
+
+from tokencost import ScenarioError
+from tokencost.cli import app
+from tokencost.cli import common as cli_common
+from tokencost.plan.planner import plan
+from tokencost.scenario import traffic as traffic_module
+from tokencost.sim import simulate
+from tokencost.sim import traces as traces_module
+from tokencost.sim.steps import StepTimes
+from tokencost.sim.traces import load_sim_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SUPPORT_BOT = ROOT / "scenarios" / "prefix-cached-support-bot.yaml"
+
+
+def invoke(*args: object):
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+def one_error_naming(result, path: Path) -> str:
+    """The one error line of a run that exited 2, which names ``path``."""
+    errors = [line for line in result.stderr.splitlines() if not line.startswith(("warning: ", "note: "))]
+    assert result.exit_code == 2 and len(errors) == 1, result.stderr
+    assert str(path) in errors[0] and "Traceback" not in result.output, errors[0]
+    return errors[0]
+
+
+# --------------------------------------------------------------------------- request counts
+
+
+def test_the_cli_and_the_library_share_one_request_limit():
+    assert cli_common.MAX_REQUESTS == traffic_module.MAX_REQUESTS
+
+
+@pytest.mark.parametrize("command", ["simulate", "plan"])
+@pytest.mark.parametrize("count", [10**9, int("9" * 400)])
+def test_a_request_count_beyond_the_limit_is_refused_before_anything_runs(tmp_path, command, count):
+    # -n 1e9 once asked numpy for 33.5 GiB (MemoryError, exit 1); -n 9…9 (400 digits) raised
+    # "OverflowError: int too large to convert to float".
+    report = tmp_path / "out" / "r.html"
+    result = invoke(command, write(tmp_path, CUSTOM), "-n", count, "-o", report)
+    assert result.exit_code == 2 and "less than or equal to 10000000" in result.stderr, result.stderr
+    assert "Traceback" not in result.output and not report.parent.exists()
+
+
+def test_the_library_refuses_a_request_count_beyond_the_limit(tmp_path):
+    scenario, _ = load_sim_scenario(write(tmp_path, CUSTOM))
+    for call in (simulate, plan):
+        with pytest.raises(ScenarioError, match=r"requests: must be in \[1, 10,000,000\]"):
+            call(scenario, requests=10**9)
+
+
+def test_a_trace_with_more_rows_than_a_simulation_holds_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(traces_module, "MAX_REQUESTS", 3)
+    path = write(tmp_path, "arrival_s,input_tokens,output_tokens\n" + "0.5,100,10\n" * 5, "t.csv")
+    with pytest.raises(ScenarioError, match="at most 3 rows") as info:
+        traces_module.read_trace(path)
+    assert info.value.file == str(path) and info.value.line == 5
+
+
+# --------------------------------------------------------------------------- the simulator
+
+
+def test_chunked_prefill_of_a_cached_prompt_computes_only_its_uncached_tokens(monkeypatch):
+    # With a prefix-cache hit and a chunk budget larger than the rest of the prompt, the first
+    # chunk was min(prompt, budget) tokens instead of min(prompt - cached, budget): the prompt
+    # overshot its length and the next passes "computed" chunks of minus thousands of tokens
+    # (an IndexError in the prefill table where the overshoot was large, wrong TTFTs otherwise).
+    chunks: list[tuple[int, int]] = []
+    fused = StepTimes.fused_pass_s
+
+    def spy(self, decode_batch, mean_context, given):
+        chunks.extend(given)
+        return fused(self, decode_batch, mean_context, given)
+
+    monkeypatch.setattr(StepTimes, "fused_pass_s", spy)
+    scenario, sections = load_sim_scenario(SUPPORT_BOT, ["serving.chunked_prefill_tokens=100000"])
+    result = simulate(scenario, serving=sections.serving, requests=200)
+    assert any(done > 0 for done, _ in chunks), "no cached prompt was chunked: the test tests nothing"
+    assert min(size for _, size in chunks) > 0
+    assert result.to_dict()["requests_completed"] == 200
+
+
+# --------------------------------------------------------------------------- the planner
+
+
+def test_a_load_needing_more_replicas_than_a_fleet_may_have_is_no_plan_not_a_crash(tmp_path):
+    # 1e7 requests/s on an A10 needs millions of replicas: the search once asked the simulator for
+    # serving.replicas = 1,765,314 and ended in "serving.replicas: Input should be less than or
+    # equal to 100000", without the file.
+    path = write(tmp_path, CUSTOM.replace("requests_per_second: 2", "requests_per_second: 1e7"))
+    error = one_error_naming(invoke("plan", path, "-n", 50, "-o", tmp_path / "r.html"), path)
+    assert "no deployment meets the SLO" in error and "more than a fleet may have (100,000)" in error
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_trace_lengths_beyond_the_models_context_are_no_plan_not_an_error_without_a_file(tmp_path, mixed):
+    # A bucket of the lengths trace whose mean request exceeds max_context (32,768) made the
+    # planner build an invalid workload: "workload.input_tokens: ... exceeds the model's
+    # max_context", without the file (plan, and plan --mixed).
+    lengths = "lengths: {kind: trace, input_tokens: [1000, 1000, 40000], output_tokens: [10, 10, 10]}\n"
+    path = write(tmp_path, CUSTOM + lengths)
+    result = invoke("plan", path, "-n", 50, *(["--mixed"] if mixed else []))
+    assert result.exit_code in (0, 2) and "Traceback" not in result.output, result.output
+    if result.exit_code == 2:
+        one_error_naming(result, path)
+
+
+def test_a_traffic_rate_far_below_the_workloads_is_planned_at_the_traffic_rate(tmp_path, monkeypatch):
+    # workload 5,000 requests/s, traffic 0.01 requests/s: the screen sized the fleet for 5,000
+    # (hundreds of replicas) and the search walked down one simulation per replica (minutes).
+    from tokencost.plan import search
+
+    trials: list[int] = []
+    trial = search.Search.trial
+
+    def spy(self, option, replicas, *rest):
+        trials.append(replicas)
+        return trial(self, option, replicas, *rest)
+
+    monkeypatch.setattr(search.Search, "trial", spy)
+    text = CUSTOM.replace("requests_per_second: 2", "requests_per_second: 5000")
+    scenario, sections = load_sim_scenario(write(tmp_path, text + "traffic: {rate_per_s: 0.01}\n"))
+    result = plan(scenario, traffic=sections.traffic, requests=50)
+    assert result.meets_slo and result.replicas == 1
+    assert max(trials) <= 4 and len(trials) < 20, trials
