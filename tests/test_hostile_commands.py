@@ -92,6 +92,17 @@ def test_chunked_prefill_of_a_cached_prompt_computes_only_its_uncached_tokens(mo
     assert result.to_dict()["requests_completed"] == 200
 
 
+def test_a_trace_replayed_for_a_conversation_workload_runs_its_rows_as_single_requests():
+    # The engine sent each row's "next turn" into the row after it: IndexError past the last row
+    # (simulate, and plan --mixed through it).
+    agent = ROOT / "scenarios" / "agent-multi-turn.yaml"
+    trace = ["traffic.kind=trace", "traffic.arrival_s=[0, 1]", "traffic.input_tokens=[100, 100]"]
+    scenario, sections = load_sim_scenario(agent, [*trace, "traffic.output_tokens=[10, 10]"])
+    result = simulate(scenario, traffic=sections.traffic, serving=sections.serving)
+    assert result.to_dict()["requests_completed"] == 2
+    assert "a trace's rows are single requests; workload.conversation is ignored" in result.notes
+
+
 # --------------------------------------------------------------------------- the planner
 
 

@@ -43,6 +43,7 @@ MAX_SPEEDUP = 1e6
 # and 7 minutes of CPU (1.7 kB and 40 µs a request, measured at 1 million on chat-llama3-8b-h100).
 MAX_REQUESTS = 10_000_000
 MAX_REPLICAS = 100_000  # serving.replicas, and the largest fleet the planner tries
+MIN_PERIOD_S = 1.0  # a diurnal cycle; one of 5e-324 s put every arrival in its first slot: endless thinning
 MAX_RELATIVE_RATE = 1e12  # a diurnal curve's values: 10,000 of them still sum to a finite mean
 AFTERNOON_PEAK_S = 14 * 3600.0  # an assumption, not a measurement: a local-time 2 pm peak; set peak_s
 
@@ -98,7 +99,7 @@ class DiurnalTraffic(BaseModel):
         0.5, ge=0, le=1, description="Peak-to-mean excess of the sinusoid (0: flat, 1: zero at the trough)."
     )
     period_s: float = Field(
-        SECONDS_PER_DAY, gt=0, le=MAX_ARRIVAL_S, description="Length of one cycle, s (a day)."
+        SECONDS_PER_DAY, ge=MIN_PERIOD_S, le=MAX_ARRIVAL_S, description="Length of one cycle, s (a day)."
     )
     peak_s: float = Field(
         AFTERNOON_PEAK_S, ge=0, le=MAX_ARRIVAL_S, description="Time of the peak within the cycle, s."

@@ -294,7 +294,7 @@ def prepare(
         think_time_s=float(workload.think_time_s),
         shared_tokens=workload.cached_prefix_tokens,
         prefix_cache=cache is not None,
-        conversation=_conversation(scenario),
+        conversation=_conversation(scenario, traffic_spec, notes),
     )
     return SimulationSetup(
         name=scenario.name,
@@ -334,9 +334,12 @@ def _prefix_cache(scenario: Scenario, static: bool, notes: list[str]) -> float |
     return spec.capacity_fraction if spec is not None else 1.0
 
 
-def _conversation(scenario: Scenario) -> Conversation | None:
+def _conversation(scenario: Scenario, traffic: TrafficSpec, notes: list[str]) -> Conversation | None:
     chat = scenario.workload.conversation
     if chat is None:
+        return None
+    if isinstance(traffic, TraceTraffic):  # its rows are the requests: no later turns to send
+        notes.append("a trace's rows are single requests; workload.conversation is ignored")
         return None
     return Conversation(chat.turns, chat.added_tokens_per_turn, float(chat.tool_latency_s), chat.keep_kv)
 
