@@ -4,6 +4,9 @@ a traceback, a MemoryError, an error without its file, an endless search or a wr
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,7 +72,56 @@ def test_a_trace_with_more_rows_than_a_simulation_holds_is_refused(tmp_path, mon
     assert info.value.file == str(path) and info.value.line == 5
 
 
+@pytest.mark.parametrize("command", ["simulate", "plan", "sensitivity"])
+def test_a_negative_seed_is_refused_as_an_option(tmp_path, command):
+    # numpy's "ValueError: expected non-negative integer", exit 1.
+    result = invoke(command, write(tmp_path, CUSTOM), "--seed", -1)
+    assert result.exit_code == 2 and "'--seed': Input should be greater than or equal to 0" in result.stderr
+
+
+def test_the_library_refuses_a_negative_seed(tmp_path):
+    scenario, _ = load_sim_scenario(write(tmp_path, CUSTOM))
+    for call in (simulate, plan):
+        with pytest.raises(ScenarioError, match="seed: must be ≥ 0, got -1"):
+            call(scenario, seed=-1)
+
+
+def test_the_bands_of_two_pools_larger_together_than_a_fleet_are_drawn():
+    # 50,001 prefill + 50,000 decode replicas: the bands held serving.replicas at their sum,
+    # past its bound of 100,000 ("serving.replicas: must be less than or equal to 100000", no file).
+    from tokencost.scenario.loading import load_scenario
+    from tokencost.sweep.uncertainty import uncertainty
+
+    pools = ["serving.disaggregated.prefill_replicas=50001", "serving.disaggregated.decode_replicas=50000"]
+    scenario = load_scenario(ROOT / "scenarios" / "disaggregated-llama3-70b.yaml", pools)
+    assert uncertainty(scenario, 1)["tpot_s"]["p50"] > 0
+
+
 # --------------------------------------------------------------------------- the simulator
+
+
+_DEAD_HALF = """import numpy as np
+from tokencost.scenario.traffic import DiurnalTraffic
+from tokencost.sim.arrivals import diurnal_arrivals_s
+spec = DiurnalTraffic(kind="diurnal", period_s=1e9, curve=(5e-324, 1.0))
+times = diurnal_arrivals_s(np.random.default_rng(0), spec, 20.0, 2000)
+print(len(times), times.min() >= 5e8, round(len(times) / (times[-1] - times[0]), 1))
+"""
+
+
+def test_a_curve_with_a_dead_half_is_drawn_without_crossing_it_candidate_by_candidate():
+    # Thinning drew candidates at the peak rate (40/s) through 5e8 s of a slot of rate ~0: 2e10
+    # of them, 616 at a time (endless). By inversion all 2,000 arrive in the live half, at 40/s.
+    done = subprocess.run(
+        [sys.executable, "-c", _DEAD_HALF],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
+    count, live, rate = (done.stdout.split() or ["", "", "nan"])[:3]
+    assert (count, live) == ("2000", "True") and abs(float(rate) - 40.0) < 2.0, done.stdout + done.stderr
 
 
 def test_chunked_prefill_of_a_cached_prompt_computes_only_its_uncached_tokens(monkeypatch):

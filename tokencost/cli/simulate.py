@@ -62,7 +62,7 @@ def simulate_command(
             "warm-up lasts a decode time; a trace: all].",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same result.")] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON on stdout and nothing else.")
     ] = False,
@@ -170,7 +170,7 @@ PlanMixed = Annotated[
 def plan_command(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", show_default=False)],
     requests: PlanRequests = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the confirming simulations.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the confirming simulations.")] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as JSON on stdout and nothing else.")
     ] = False,

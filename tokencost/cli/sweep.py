@@ -98,7 +98,7 @@ def sweep_command(
         typer.Option(help="Run the chunks on the Dask scheduler at this address (tcp://host:8786)."),
     ] = None,
     requests: SweepRequests = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulations.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the simulations.")] = 0,
     report: Annotated[
         str | None, typer.Option(help="Also write an HTML report: the cost–latency Pareto front.")
     ] = None,

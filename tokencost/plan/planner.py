@@ -108,7 +108,7 @@ def plan(
     too; None: when the scenario has ``serving.disaggregated``; False: colocated only.
     ``requests`` per confirming simulation; None: 2,000, raised where the warm-up would be shorter
     than a request's decode time (see :mod:`tokencost.plan.search`)."""
-    check_requests(requests)
+    check_requests(requests, seed)
     given = candidates if candidates is not None else getattr(scenario, "candidates", None)
     sections = with_traces(sections_for(traffic, lengths, serving, scenario))
     rate = _rate(scenario, sections.traffic)

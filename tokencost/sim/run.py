@@ -366,10 +366,13 @@ def _rate(
     return rate
 
 
-def check_requests(requests: int | None) -> None:
-    """A request count a simulation can hold in memory and finish: 1 to ``MAX_REQUESTS``."""
+def check_requests(requests: int | None, seed: int | None = None) -> None:
+    """A request count a simulation can hold in memory and finish (1 to ``MAX_REQUESTS``), and a
+    seed numpy takes (≥ 0)."""
     if requests is not None and not 1 <= requests <= MAX_REQUESTS:
         raise ScenarioError(f"must be in [1, {MAX_REQUESTS:,}], got {requests:,}", field="requests")
+    if seed is not None and seed < 0:
+        raise ScenarioError(f"must be ≥ 0, got {seed}", field="seed")
 
 
 def simulate(
@@ -394,7 +397,7 @@ def simulate(
     that falls short is warned of. Fleets of more than 16 replicas are simulated on 16 with their
     share of the load. The same ``seed`` gives the same result.
     """
-    check_requests(requests)
+    check_requests(requests, seed)
     started = time.perf_counter()
     run = functools.partial(prepare, scenario, traffic=traffic, lengths=lengths, serving=serving, seed=seed)
     setup = run(requests=requests)
