@@ -199,3 +199,39 @@ def test_a_traffic_rate_far_below_the_workloads_is_planned_at_the_traffic_rate(t
     result = plan(scenario, traffic=sections.traffic, requests=50)
     assert result.meets_slo and result.replicas == 1
     assert max(trials) <= 4 and len(trials) < 20, trials
+
+
+def test_a_conversation_is_screened_at_the_tasks_the_traffic_rate_makes():
+    # traffic.rate_per_s counts requests (every turn); a conversation's requests_per_second counts
+    # tasks of `turns` requests each: screened at 10x the load, the fleet walked down 60,000 replicas.
+    from tokencost.plan.planner import _at_rate
+
+    scenario, _ = load_sim_scenario(ROOT / "scenarios" / "agent-multi-turn.yaml")
+    turns = scenario.workload.conversation.turns
+    assert _at_rate(scenario, 50.0).workload.requests_per_second == pytest.approx(50.0 / turns)
+
+
+def test_a_passing_fleet_far_above_the_fewest_is_bisected_down_not_walked():
+    from types import SimpleNamespace
+
+    from tokencost.plan.search import STEPS_DOWN, Search
+
+    search = Search(None, None, None, 50, 0)
+    tried: list[int] = []
+
+    def trial(option, replicas, prefill=None):
+        tried.append(replicas)
+        return SimpleNamespace(replicas=replicas, meets_slo=replicas >= 37)
+
+    search.trial = trial  # type: ignore[method-assign]
+    assert search._fewest_below(SimpleNamespace(min_replicas=3), 60_000).replicas == 37
+    assert len(set(tried)) <= STEPS_DOWN + 17, len(tried)  # 16 halvings cover 60,000
+
+
+def test_an_unknown_candidate_is_refused_at_its_line(tmp_path):
+    # Once found only when the planner screened it: "candidates: unknown hardware preset", no file.
+    path = write(tmp_path, CUSTOM + "candidates:\n  - l4\n  - nosuch\n")
+    with pytest.raises(ScenarioError, match="unknown hardware preset 'nosuch'") as info:
+        load_sim_scenario(path)
+    assert (info.value.file, info.value.field) == (str(path), "candidates.1")
+    assert info.value.line == len(CUSTOM.splitlines()) + 3

@@ -136,8 +136,8 @@ def _at_rate(scenario: Scenario, rate: float) -> Scenario:
     workload = scenario.workload
     if workload.concurrency is not None or workload.request_rate_per_s == rate:
         return scenario
-    try:
-        return sized_scenario(scenario, workload.input_tokens, workload.output_tokens, rate)
+    try:  # a conversation's requests_per_second counts tasks, each of `turns` requests
+        return sized_scenario(scenario, workload.input_tokens, workload.output_tokens, rate / workload.turns)
     except ScenarioError:  # a rate beyond a workload's bounds (a trace replayed very fast)
         return scenario
 

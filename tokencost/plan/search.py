@@ -1,13 +1,13 @@
 """The planner's simulation stage: the smallest fleet of a screened option that meets the SLO in
 :func:`tokencost.simulate`, with every trial kept (cached by option and pool sizes).
 
-A colocated option starts from its analytic fleet and moves down while the simulated p-th
-percentile TTFT and TPOT still meet the targets, up (doubling the step, then bisecting) when they
-do not. A disaggregated option is simulated by the same call with ``serving.disaggregated`` set to
-its analytic pools; when the pools miss a target the pool that owns it grows (TTFT: prefill, TPOT:
-decode). Where the simulator cannot run two pools (it ran them as one colocated pool, and its result
-has no ``prefill_replicas``), the trial is kept as *analytic only*: the analytic pools and their
-analytic verdict stand, marked as such.
+A colocated option starts from its analytic fleet and moves down (one replica at a time, then by
+bisection) while the simulated p-th percentile TTFT and TPOT still meet the targets, up (doubling
+the step, then bisecting) when they do not. A disaggregated option is simulated by the same call
+with ``serving.disaggregated`` set to its analytic pools; when the pools miss a target the pool
+that owns it grows (TTFT: prefill, TPOT: decode). Where the simulator cannot run two pools (it ran
+them as one colocated pool, and its result has no ``prefill_replicas``), the trial is kept as
+*analytic only*: the analytic pools and their analytic verdict stand, marked as such.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tokencost.scenario.traffic import MAX_REPLICAS, ServingSpec
 from tokencost.sim.run import simulate
 
 MAX_FLEET_FACTOR = 4
+STEPS_DOWN = 8  # from a passing fleet, one replica fewer at a time this often, then bisect
 # Requests per trial when none are given: a p99 from 160 measured values or more (2,000 less the
 # 10 % warm-up and drain at each end), raised where the warm-up would be shorter than a request's
 # decode time (tokencost.sim.run.simulate's ``steady``: a fleet sized on a run still filling up is
@@ -83,10 +84,7 @@ class Search:
         if start < option.min_replicas:
             return None
         if self.trial(option, start).meets_slo:
-            replicas = start
-            while replicas - 1 >= option.min_replicas and self.trial(option, replicas - 1).meets_slo:
-                replicas -= 1
-            return self.trial(option, replicas)
+            return self._fewest_below(option, start)
         if start < option.analytic_replicas:  # the budget cut the fleet short and it fails
             return None
         low = start
@@ -106,6 +104,23 @@ class Search:
             else:
                 failing = middle
         return self.trial(option, high)
+
+    def _fewest_below(self, option: Option, passing: int) -> Trial:
+        """The fewest replicas (≥ R_min) that meet the SLO, below a ``passing`` count: one fewer
+        at a time for ``STEPS_DOWN`` steps, then by bisection (a fleet sized for a load far above
+        the one simulated once walked down thousands of replicas, a simulation each)."""
+        for _ in range(STEPS_DOWN):
+            if passing - 1 < option.min_replicas or not self.trial(option, passing - 1).meets_slo:
+                return self.trial(option, passing)
+            passing -= 1
+        failing = option.min_replicas - 1  # below R_min the load cannot be carried: not simulated
+        while passing - failing > 1:
+            middle = (failing + passing) // 2
+            if self.trial(option, middle).meets_slo:
+                passing = middle
+            else:
+                failing = middle
+        return self.trial(option, passing)
 
     def smallest_pools(self, option: Option, budget_usd_per_day: float) -> Trial | None:
         """A disaggregated option: its analytic pools, grown one replica at a time in the pool whose

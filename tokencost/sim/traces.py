@@ -23,7 +23,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
+from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.files import MAX_TRACE_BYTES
+from tokencost.scenario.hardware import candidate_preset
 from tokencost.scenario.loading import _apply_overrides, parse_yaml, read_text, scenario_from_dict
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
@@ -241,7 +243,20 @@ def load_sim_scenario(path: str | Path, overrides: list[str] | None = None) -> t
         sections = SimSections.model_validate(own)
     except ValidationError as exc:
         raise sections_error(exc, file=str(path), lines=lines) from None
+    _check_candidates(sections, str(path), lines)
     return scenario, _with_traces(sections, path.parent)
+
+
+def _check_candidates(sections: SimSections, file: str, lines: dict[tuple[str, ...], Any]) -> None:
+    """Each ``candidates`` entry names a hardware preset, or one error at its line (the planner
+    once found out only when it screened them, and said so without the file)."""
+    for index, candidate in enumerate(sections.candidates or ()):
+        field = f"candidates.{index}"
+        try:
+            find_preset("hardware", candidate_preset(candidate), field=field)
+        except ScenarioError as exc:
+            line, column = lines.get(("candidates", str(index)), lines.get(("candidates",), (None, None)))
+            raise exc.located(file=file, line=line, column=column) from None
 
 
 def _with_traces(sections: SimSections, base_dir: Path) -> SimSections:
