@@ -97,13 +97,7 @@ class Search:
                 break
             failing, step = high, step * 2
             high = failing + step
-        while high - failing > 1:
-            middle = (failing + high) // 2
-            if self.trial(option, middle).meets_slo:
-                high = middle
-            else:
-                failing = middle
-        return self.trial(option, high)
+        return self._bisect(option, failing, high)
 
     def _fewest_below(self, option: Option, passing: int) -> Trial:
         """The fewest replicas (≥ R_min) that meet the SLO, below a ``passing`` count: one fewer
@@ -113,7 +107,10 @@ class Search:
             if passing - 1 < option.min_replicas or not self.trial(option, passing - 1).meets_slo:
                 return self.trial(option, passing)
             passing -= 1
-        failing = option.min_replicas - 1  # below R_min the load cannot be carried: not simulated
+        return self._bisect(option, option.min_replicas - 1, passing)  # below R_min: not simulated
+
+    def _bisect(self, option: Option, failing: int, passing: int) -> Trial:
+        """The fewest replicas in (``failing``, ``passing``] that meet the SLO, by bisection."""
         while passing - failing > 1:
             middle = (failing + passing) // 2
             if self.trial(option, middle).meets_slo:
