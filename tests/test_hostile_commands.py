@@ -97,6 +97,15 @@ def test_the_bands_of_two_pools_larger_together_than_a_fleet_are_drawn():
     assert uncertainty(scenario, 1)["tpot_s"]["p50"] > 0
 
 
+def test_a_queue_longer_than_a_simulation_holds_is_refused_at_its_line(tmp_path):
+    # max_queue had no upper bound: 1e30 reached pyarrow in `sweep --what simulate` as
+    # "OverflowError: Python int too large to convert to C long" (exit 1).
+    path = write(tmp_path, CUSTOM + "serving:\n  max_queue: 1000000000000000000000000000000\n")
+    with pytest.raises(ScenarioError, match="less than or equal to 10000000") as info:
+        load_sim_scenario(path)
+    assert info.value.field == "serving.max_queue" and info.value.line == len(CUSTOM.splitlines()) + 2
+
+
 # --------------------------------------------------------------------------- the simulator
 
 

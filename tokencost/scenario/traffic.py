@@ -319,7 +319,10 @@ class ServingSpec(BaseModel):
         0.01, ge=0, lt=1, description="Share of KV blocks kept free when admitting (vLLM: 0.01)."
     )
     max_queue: int | None = Field(
-        None, gt=0, description="Requests a replica may hold waiting; more are dropped ('queue full')."
+        None,
+        gt=0,
+        le=MAX_REQUESTS,
+        description="Requests a replica may hold waiting; more are dropped ('queue full').",
     )
     headroom_fraction: float | None = Field(
         None,
