@@ -244,3 +244,26 @@ def test_an_unknown_candidate_is_refused_at_its_line(tmp_path):
         load_sim_scenario(path)
     assert (info.value.file, info.value.field) == (str(path), "candidates.1")
     assert info.value.line == len(CUSTOM.splitlines()) + 3
+
+
+def test_an_unknown_candidate_from_set_names_set(tmp_path):
+    path = write(tmp_path, CUSTOM)
+    with pytest.raises(ScenarioError, match="unknown hardware preset 'h100-sxmm'") as info:
+        load_sim_scenario(path, ["candidates=[l4, {preset: h100-sxmm}]"])
+    assert (info.value.field, info.value.line) == ("--set candidates.1", None)
+
+
+@pytest.mark.parametrize("where", ["file", "set"])
+def test_an_unknown_traffic_kind_names_the_kind_and_the_kinds_allowed(tmp_path, where):
+    # Once pydantic's "traffic: Input tag 'foo' found using pick() does not match any of the
+    # expected tags: ...", at the section's line even when the kind came from --set.
+    text = CUSTOM + ("traffic:\n  kind: foo\n" if where == "file" else "")
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load_sim_scenario(path, ["traffic.kind=foo"] if where == "set" else None)
+    message = str(info.value)
+    assert "unknown kind 'foo' (allowed: 'poisson', 'gamma', 'diurnal', 'trace')" in message
+    if where == "file":
+        assert (info.value.field, info.value.line) == ("traffic.kind", len(CUSTOM.splitlines()) + 2)
+    else:
+        assert (info.value.field, info.value.line) == ("--set traffic.kind", None)

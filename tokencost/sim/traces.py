@@ -37,6 +37,7 @@ from tokencost.scenario.traffic import (
     TraceTraffic,
     sections_error,
 )
+from tokencost.scenario.validation import FROM_SET
 
 SECTIONS = ("traffic", "lengths", "serving", "candidates")
 TRACE_COLUMNS = ("arrival_s", "input_tokens", "output_tokens")
@@ -251,11 +252,12 @@ def _check_candidates(sections: SimSections, file: str, lines: dict[tuple[str, .
     """Each ``candidates`` entry names a hardware preset, or one error at its line (the planner
     once found out only when it screened them, and said so without the file)."""
     for index, candidate in enumerate(sections.candidates or ()):
-        field = f"candidates.{index}"
+        where = lines.get(("candidates", str(index)), lines.get(("candidates",), (None, None)))
+        field = f"--set candidates.{index}" if where == FROM_SET else f"candidates.{index}"
         try:
             find_preset("hardware", candidate_preset(candidate), field=field)
         except ScenarioError as exc:
-            line, column = lines.get(("candidates", str(index)), lines.get(("candidates",), (None, None)))
+            line, column = (None, None) if where == FROM_SET else where
             raise exc.located(file=file, line=line, column=column) from None
 
 
