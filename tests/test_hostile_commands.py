@@ -267,3 +267,30 @@ def test_an_unknown_traffic_kind_names_the_kind_and_the_kinds_allowed(tmp_path, 
         assert (info.value.field, info.value.line) == ("traffic.kind", len(CUSTOM.splitlines()) + 2)
     else:
         assert (info.value.field, info.value.line) == ("--set traffic.kind", None)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("command", ["simulate", "run", "sweep"])
+def test_an_output_that_is_no_regular_file_is_refused_not_replaced(tmp_path, command):
+    # The atomic write renamed its temporary file over the target: `-o /dev/full`, run as root,
+    # replaced the device with a 4.8 MB HTML file (exit 0). A named pipe stands in for the device.
+    target = tmp_path / ("t.csv" if command == "sweep" else "r.html")
+    os.mkfifo(target)
+    scenario = write(tmp_path, CUSTOM)
+    if command == "sweep":
+        spec = write(tmp_path, f"base: {scenario}\naxes: {{workload.output_tokens: [1, 2]}}\n", "spec.yaml")
+        result = invoke("sweep", spec, "-o", target, "-q")
+    else:
+        result = invoke(command, scenario, *(["-n", 50] if command == "simulate" else []), "-o", target)
+    assert result.exit_code == 2 and "not a regular file" in result.stderr, result.stderr
+    assert target.is_fifo() and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_report_folder_where_a_file_is_is_bad_input(tmp_path):
+    # mkdir's FileExistsError (EEXIST) was exit 1, "an I/O failure".
+    scenario = write(tmp_path, CUSTOM)
+    result = invoke("simulate", scenario, "-n", 50, "-o", scenario / "r.html")
+    assert result.exit_code == 2 and "cannot create the report folder" in result.stderr, result.stderr

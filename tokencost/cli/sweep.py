@@ -144,11 +144,16 @@ def _load_spec(spec_path: str, output: str, *, report: str | None, what: What) -
     """The sweep spec, once the output's format and the --report/--what pair are known to be good."""
     from pathlib import Path
 
+    from tokencost.scenario.files import check_replaceable
     from tokencost.sweep.runner import output_format
     from tokencost.sweep.spec import load_sweep_spec
 
     spec = load_sweep_spec(spec_path)
     output_format(Path(output))
+    try:
+        check_replaceable(output)
+    except OSError as exc:
+        raise _write_failed(Path(output), exc, what="write the table") from None
     if report is not None and what is not What.evaluate:
         raise Failure("--report needs --what evaluate (the cost and latency of each configuration)")
     return spec
