@@ -331,6 +331,7 @@ def test_sim_sections_share_the_hardening(tmp_path):
         ("{kind: diurnal, rate_per_s: .inf}", "finite"),
         ("{kind: diurnal, rate_per_s: Infinity}", "traffic.rate_per_s"),
         ("{kind: diurnal, curve: [1e308, 1e308, 0]}", "curve"),
+        ("{kind: diurnal, period_s: 5e-324, curve: [5e-324, 1]}", "traffic.period_s"),  # endless thinning
         (
             "{kind: trace, arrival_s: [0, nan], input_tokens: [1, 1], output_tokens: [1, 1]}",
             "traffic.arrival_s",

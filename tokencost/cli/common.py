@@ -49,8 +49,12 @@ USER_PATH_ERRNOS = frozenset(
         errno.ELOOP,
         errno.EINVAL,
         errno.ENOENT,
+        errno.EEXIST,  # a folder to create where a file is (-o /etc/passwd/r.html)
     }
 )
+# the most requests -n may ask for: tokencost.scenario.traffic.MAX_REQUESTS (not imported: --help
+# stays free of pydantic; tests/test_hostile_commands.py keeps the two equal)
+MAX_REQUESTS = 10_000_000
 REPORTS_DIR = Path("reports")
 MAX_NAME_PARTS = 3
 THOUSAND = 1e3
@@ -331,6 +335,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
     The temporary file is created only once ``text`` is ready, and removed on any exception,
     ``SystemExit`` from the SIGTERM/SIGINT handlers included."""
+    from tokencost.scenario.files import check_replaceable  # not at import: --help stays free of pydantic
+
+    check_replaceable(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:

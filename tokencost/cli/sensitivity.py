@@ -23,7 +23,7 @@ def sensitivity(
     samples: Annotated[
         int, typer.Option("--samples", min=1, max=4096, help="Monte Carlo draws for the bands.")
     ] = 64,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the Latin-hypercube draws.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the Latin-hypercube draws.")] = 0,
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a field before validation (repeatable)."),

@@ -19,6 +19,7 @@ from tokencost.cli.check import CHECK_HELP, _check
 from tokencost.cli.common import (
     EXIT_INPUT,
     EXIT_SLO_MISSED,
+    MAX_REQUESTS,
     Failure,
     PlotlyJs,
     _echo_report,
@@ -56,11 +57,12 @@ def simulate_command(
             "--requests",
             "-n",
             min=1,
+            max=MAX_REQUESTS,
             help="Requests to simulate [default: 1,000 per replica, 2,000 to 60,000, raised until the "
             "warm-up lasts a decode time; a trace: all].",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same result.")] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON on stdout and nothing else.")
     ] = False,
@@ -137,6 +139,7 @@ PlanRequests = Annotated[
         "--requests",
         "-n",
         min=1,
+        max=MAX_REQUESTS,
         help="Requests per confirming simulation [default: 2,000, raised until the warm-up lasts a "
         "decode time].",
     ),
@@ -167,7 +170,7 @@ PlanMixed = Annotated[
 def plan_command(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file.", show_default=False)],
     requests: PlanRequests = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the confirming simulations.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the confirming simulations.")] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as JSON on stdout and nothing else.")
     ] = False,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tokencost.cli.common import Failure, PlotlyJs, _json, _write_failed, app, guarded
+from tokencost.cli.common import MAX_REQUESTS, Failure, PlotlyJs, _json, _write_failed, app, guarded
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,6 +62,14 @@ def _executor(use_dask: bool, scheduler: str | None, workers: int) -> Iterator[A
         yield dask_executor(client)
 
 
+SweepRequests = Annotated[
+    int | None,
+    typer.Option(
+        "--requests", "-n", min=1, max=MAX_REQUESTS, help="Requests per simulation (simulate, plan)."
+    ),
+]
+
+
 @app.command("sweep")
 @guarded
 def sweep_command(
@@ -89,10 +97,8 @@ def sweep_command(
         str | None,
         typer.Option(help="Run the chunks on the Dask scheduler at this address (tcp://host:8786)."),
     ] = None,
-    requests: Annotated[
-        int | None, typer.Option("--requests", "-n", min=1, help="Requests per simulation (simulate, plan).")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulations.")] = 0,
+    requests: SweepRequests = None,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the simulations.")] = 0,
     report: Annotated[
         str | None, typer.Option(help="Also write an HTML report: the cost–latency Pareto front.")
     ] = None,
@@ -138,11 +144,16 @@ def _load_spec(spec_path: str, output: str, *, report: str | None, what: What) -
     """The sweep spec, once the output's format and the --report/--what pair are known to be good."""
     from pathlib import Path
 
+    from tokencost.scenario.files import check_replaceable
     from tokencost.sweep.runner import output_format
     from tokencost.sweep.spec import load_sweep_spec
 
     spec = load_sweep_spec(spec_path)
     output_format(Path(output))
+    try:
+        check_replaceable(output)
+    except OSError as exc:
+        raise _write_failed(Path(output), exc, what="write the table") from None
     if report is not None and what is not What.evaluate:
         raise Failure("--report needs --what evaluate (the cost and latency of each configuration)")
     return spec

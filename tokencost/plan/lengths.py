@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tokencost.api import evaluate
+from tokencost.errors import ScenarioError
 from tokencost.model import fleet
 from tokencost.plan.records import Option
 from tokencost.scenario.loading import scenario_from_dict
@@ -139,12 +140,23 @@ def sized_scenario(scenario: Scenario, input_tokens: int, output_tokens: int, ra
     return scenario_from_dict(data, name=scenario.name)
 
 
+def bucket_scenario(scenario: Scenario, bucket: Bucket) -> Scenario | None:
+    """``scenario`` sized to ``bucket``'s mean lengths and rate, or None when they are no valid
+    workload (a trace's requests longer than the model's context: no replica can serve them)."""
+    try:
+        return sized_scenario(scenario, bucket.input_tokens, bucket.output_tokens, bucket.rate_per_s)
+    except ScenarioError:
+        return None
+
+
 def mixture_capacity(option: Option, found: Sequence[Bucket]) -> float | None:
     """μ_mix of one replica of ``option`` (see module), or None when it cannot serve a bucket."""
     total = sum(bucket.rate_per_s for bucket in found)
     load = 0.0
     for bucket in found:
-        sized = sized_scenario(option.scenario, bucket.input_tokens, bucket.output_tokens, bucket.rate_per_s)
+        sized = bucket_scenario(option.scenario, bucket)
+        if sized is None:
+            return None
         mu = evaluate(sized).replica_requests_per_s
         if not mu or mu <= 0:
             return None

@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 
 from tokencost.model import cost
-from tokencost.plan.lengths import Bucket, buckets, length_samples, sized_scenario, with_traces
+from tokencost.plan.lengths import (
+    Bucket,
+    bucket_scenario,
+    buckets,
+    length_samples,
+    sized_scenario,
+    with_traces,
+)
 from tokencost.plan.planner import SECONDS_PER_DAY, plan
 from tokencost.plan.pools import Pool, mixed_plan, overall_slo, single_plan
 from tokencost.plan.records import Option, Plan, Trial
@@ -134,7 +141,9 @@ def capacities(
     price: dict[str, float] = {}
     rejected: list[dict[str, Any]] = []
     for index, bucket in enumerate(found):
-        sized = sized_scenario(scenario, bucket.input_tokens, bucket.output_tokens, bucket.rate_per_s)
+        sized = bucket_scenario(scenario, bucket)
+        if sized is None:  # no layout serves it: partition() finds no assignment
+            continue
         options, refused = screen(sized, bucket.rate_per_s, candidates=candidates, batch_limit=batch_limit)
         rejected += [{**item, "prompt_tokens": [bucket.low_tokens, bucket.high_tokens]} for item in refused]
         for option in options:

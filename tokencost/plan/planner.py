@@ -35,7 +35,14 @@ import math
 from typing import Any
 
 from tokencost.errors import ScenarioError
-from tokencost.plan.lengths import Bucket, buckets, length_samples, with_length_mix, with_traces
+from tokencost.plan.lengths import (
+    Bucket,
+    buckets,
+    length_samples,
+    sized_scenario,
+    with_length_mix,
+    with_traces,
+)
 from tokencost.plan.options import option_rows
 from tokencost.plan.records import Option, Plan, Trial
 from tokencost.plan.screen import expert_degrees, pipeline_degrees, screen, variant
@@ -44,7 +51,7 @@ from tokencost.scenario.disaggregated import DisaggregatedSpec
 from tokencost.scenario.hardware import Candidate
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import TraceTraffic
-from tokencost.sim.run import sections_for
+from tokencost.sim.run import check_requests, sections_for
 
 __all__ = ["Plan", "expert_degrees", "pipeline_degrees", "plan", "screen", "variant"]
 _Search = Search  # the name the simulation stage had here (tokencost.plan.mixed imports it)
@@ -101,13 +108,18 @@ def plan(
     too; None: when the scenario has ``serving.disaggregated``; False: colocated only.
     ``requests`` per confirming simulation; None: 2,000, raised where the warm-up would be shorter
     than a request's decode time (see :mod:`tokencost.plan.search`)."""
+    check_requests(requests, seed)
     given = candidates if candidates is not None else getattr(scenario, "candidates", None)
     sections = with_traces(sections_for(traffic, lengths, serving, scenario))
     rate = _rate(scenario, sections.traffic)
     limit = sections.serving.max_batch if sections.serving else None
     pools = _disaggregated_spec(sections, disaggregated)
     options, rejected = screen(
-        scenario, rate, candidates=tuple(given) if given else None, batch_limit=limit, disaggregated=pools
+        _at_rate(scenario, rate),
+        rate,
+        candidates=tuple(given) if given else None,
+        batch_limit=limit,
+        disaggregated=pools,
     )
     options = with_length_mix(options, _length_buckets(scenario, sections, rate, seed), rate)
     search = Search(sections.serving, sections.traffic, sections.lengths, requests, seed)
@@ -115,6 +127,19 @@ def plan(
     if best is None:
         return _no_plan(scenario, rate, options, rejected, search)
     return _describe(scenario, rate, best, search, (options, rejected))
+
+
+def _at_rate(scenario: Scenario, rate: float) -> Scenario:
+    """``scenario`` at the load planned for (a traffic section's rate, a trace's), so that the
+    screen's analytic fleets are sized for it: a workload rate far above it once made the search
+    walk down from thousands of replicas one simulation at a time. A closed loop keeps its own."""
+    workload = scenario.workload
+    if workload.concurrency is not None or workload.request_rate_per_s == rate:
+        return scenario
+    try:  # a conversation's requests_per_second counts tasks, each of `turns` requests
+        return sized_scenario(scenario, workload.input_tokens, workload.output_tokens, rate / workload.turns)
+    except ScenarioError:  # a rate beyond a workload's bounds (a trace replayed very fast)
+        return scenario
 
 
 def _length_buckets(scenario: Scenario, sections: Any, rate: float, seed: int) -> list[Bucket]:

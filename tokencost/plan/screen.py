@@ -25,6 +25,7 @@ from tokencost.scenario.hardware import PRICE_FIELDS, Candidate, candidate_prese
 from tokencost.scenario.loading import scenario_from_dict
 from tokencost.scenario.price_catalog import rental_price
 from tokencost.scenario.scenario import Scenario
+from tokencost.scenario.traffic import MAX_REPLICAS
 
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
 PIPELINE_PARALLEL_DEGREES = (1, 2, 4)
@@ -226,9 +227,16 @@ def _screen_layout(
         rejected.append(_rejection(name, layout, reason, per_day))
         return []
     if layout.disaggregated:
-        return [_option(base, name, layout, int(evaluation.batch_cap or 1), evaluation, rate_per_s)]
-    caps = sorted({max(1, int(best) // fraction) for fraction in BATCH_FRACTIONS}, reverse=True)
-    return [_option(base, name, layout, cap, evaluation, rate_per_s) for cap in caps]
+        options = [_option(base, name, layout, int(evaluation.batch_cap or 1), evaluation, rate_per_s)]
+    else:
+        caps = sorted({max(1, int(best) // fraction) for fraction in BATCH_FRACTIONS}, reverse=True)
+        options = [_option(base, name, layout, cap, evaluation, rate_per_s) for cap in caps]
+    within = [option for option in options if option.min_replicas <= MAX_REPLICAS]
+    if not within:  # serving.replicas allows no more: a fleet larger would not be simulated
+        least = min(option.min_replicas for option in options)
+        reason = f"the load needs {least:,} replicas or more, more than a fleet may have ({MAX_REPLICAS:,})"
+        rejected.append(_rejection(name, layout, reason, per_day))
+    return within
 
 
 def per_day_per_replica(scenario: Scenario, layout: Layout) -> float:

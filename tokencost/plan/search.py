@@ -1,13 +1,13 @@
 """The planner's simulation stage: the smallest fleet of a screened option that meets the SLO in
 :func:`tokencost.simulate`, with every trial kept (cached by option and pool sizes).
 
-A colocated option starts from its analytic fleet and moves down while the simulated p-th
-percentile TTFT and TPOT still meet the targets, up (doubling the step, then bisecting) when they
-do not. A disaggregated option is simulated by the same call with ``serving.disaggregated`` set to
-its analytic pools; when the pools miss a target the pool that owns it grows (TTFT: prefill, TPOT:
-decode). Where the simulator cannot run two pools (it ran them as one colocated pool, and its result
-has no ``prefill_replicas``), the trial is kept as *analytic only*: the analytic pools and their
-analytic verdict stand, marked as such.
+A colocated option starts from its analytic fleet and moves down (one replica at a time, then by
+bisection) while the simulated p-th percentile TTFT and TPOT still meet the targets, up (doubling
+the step, then bisecting) when they do not. A disaggregated option is simulated by the same call
+with ``serving.disaggregated`` set to its analytic pools; when the pools miss a target the pool
+that owns it grows (TTFT: prefill, TPOT: decode). Where the simulator cannot run two pools (it ran
+them as one colocated pool, and its result has no ``prefill_replicas``), the trial is kept as
+*analytic only*: the analytic pools and their analytic verdict stand, marked as such.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import math
 from typing import Any
 
 from tokencost.plan.records import Option, Trial
-from tokencost.scenario.traffic import ServingSpec
+from tokencost.scenario.traffic import MAX_REPLICAS, ServingSpec
 from tokencost.sim.run import simulate
 
 MAX_FLEET_FACTOR = 4
+STEPS_DOWN = 8  # from a passing fleet, one replica fewer at a time this often, then bisect
 # Requests per trial when none are given: a p99 from 160 measured values or more (2,000 less the
 # 10 % warm-up and drain at each end), raised where the warm-up would be shorter than a request's
 # decode time (tokencost.sim.run.simulate's ``steady``: a fleet sized on a run still filling up is
@@ -78,18 +79,16 @@ class Search:
         from the analytic fleet down while the simulation still meets the SLO, or up until it does."""
         if option.disaggregated:
             return self.smallest_pools(option, budget_usd_per_day)
-        start = min(max(option.analytic_replicas, option.min_replicas), _within(option, budget_usd_per_day))
+        most = min(_within(option, budget_usd_per_day), MAX_REPLICAS)
+        start = min(max(option.analytic_replicas, option.min_replicas), most)
         if start < option.min_replicas:
             return None
         if self.trial(option, start).meets_slo:
-            replicas = start
-            while replicas - 1 >= option.min_replicas and self.trial(option, replicas - 1).meets_slo:
-                replicas -= 1
-            return self.trial(option, replicas)
+            return self._fewest_below(option, start)
         if start < option.analytic_replicas:  # the budget cut the fleet short and it fails
             return None
         low = start
-        high_limit = MAX_FLEET_FACTOR * option.min_replicas + MAX_FLEET_FACTOR
+        high_limit = min(MAX_FLEET_FACTOR * option.min_replicas + MAX_FLEET_FACTOR, MAX_REPLICAS)
         step, failing, high = 1, low, low + 1
         while True:  # grow until a fleet passes (doubling the step), then bisect
             if high > high_limit or high * option.usd_per_day_per_replica >= budget_usd_per_day:
@@ -98,13 +97,27 @@ class Search:
                 break
             failing, step = high, step * 2
             high = failing + step
-        while high - failing > 1:
-            middle = (failing + high) // 2
+        return self._bisect(option, failing, high)
+
+    def _fewest_below(self, option: Option, passing: int) -> Trial:
+        """The fewest replicas (≥ R_min) that meet the SLO, below a ``passing`` count: one fewer
+        at a time for ``STEPS_DOWN`` steps, then by bisection (a fleet sized for a load far above
+        the one simulated once walked down thousands of replicas, a simulation each)."""
+        for _ in range(STEPS_DOWN):
+            if passing - 1 < option.min_replicas or not self.trial(option, passing - 1).meets_slo:
+                return self.trial(option, passing)
+            passing -= 1
+        return self._bisect(option, option.min_replicas - 1, passing)  # below R_min: not simulated
+
+    def _bisect(self, option: Option, failing: int, passing: int) -> Trial:
+        """The fewest replicas in (``failing``, ``passing``] that meet the SLO, by bisection."""
+        while passing - failing > 1:
+            middle = (failing + passing) // 2
             if self.trial(option, middle).meets_slo:
-                high = middle
+                passing = middle
             else:
                 failing = middle
-        return self.trial(option, high)
+        return self.trial(option, passing)
 
     def smallest_pools(self, option: Option, budget_usd_per_day: float) -> Trial | None:
         """A disaggregated option: its analytic pools, grown one replica at a time in the pool whose
@@ -112,7 +125,7 @@ class Search:
         analytic pools marked analytic only where the simulator cannot run two pools."""
         prefill = option.prefill_replicas or 1
         replicas = option.analytic_replicas
-        while replicas * option.usd_per_day_per_replica < budget_usd_per_day:
+        while replicas * option.usd_per_day_per_replica < budget_usd_per_day and replicas <= MAX_REPLICAS:
             trial = self.trial(option, replicas, prefill)
             if trial.analytic_only or trial.meets_slo:
                 return trial if trial.meets_slo else None

@@ -30,6 +30,7 @@ from tokencost.report.page import PlotlyJs, Timestamp
 from tokencost.report.run import render_report
 from tokencost.report.simulate import render_simulation_report
 from tokencost.results import Evaluation
+from tokencost.scenario.files import check_replaceable
 from tokencost.scenario.scenario import Scenario
 
 if TYPE_CHECKING:  # the sweep report is imported where it is written: its summary needs pandas
@@ -90,6 +91,7 @@ def _atomic_write(target: Path, render: Any) -> None:
     The temporary file is created only once the page is rendered (seconds, for a big report), so
     that a signal during rendering has nothing to leave behind; any exception afterwards,
     ``SystemExit`` from the CLI's SIGTERM handler included, removes it."""
+    check_replaceable(target)
     text = render()
     target.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{target.name[:_TEMPORARY_NAME_CHARS]}."

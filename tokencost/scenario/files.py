@@ -1,4 +1,4 @@
-"""Reading the user's files with a bound on their size.
+"""Reading the user's files with a bound on their size, and never replacing what is not a file.
 
 A scenario, sweep spec, hardware profile or Hugging Face config is text of a few kilobytes; a
 request trace can be hundreds of megabytes. Each is read through :func:`read_bounded`, so that a
@@ -23,3 +23,12 @@ def read_bounded(path: str | Path, limit_bytes: int = MAX_TEXT_BYTES) -> bytes:
     if len(raw) > limit_bytes:
         raise OSError(errno.EFBIG, f"larger than {limit_bytes // 2**20:,} MiB, the most read of such a file")
     return raw
+
+
+def check_replaceable(path: str | Path) -> None:
+    """An OSError (EINVAL) when ``path`` exists and is not a regular file: an atomic write renames
+    its temporary file over the target, which would replace a device (``-o /dev/full``, as root),
+    a pipe or a socket with a plain file."""
+    target = Path(path)
+    if target.exists() and not target.is_file() and not target.is_dir():
+        raise OSError(errno.EINVAL, "not a regular file (a device, a pipe or a socket is never replaced)")

@@ -82,6 +82,10 @@ def _describe(error: Any, root: type[BaseModel] | None) -> tuple[str, str]:
             if description
             else "required field is missing",
         )
+    if kind == "union_tag_invalid":  # traffic/lengths: pydantic's "Input tag 'x' found using pick() ..."
+        context = error.get("ctx") or {}
+        kind_field = f"{field}.kind" if field else "kind"
+        return kind_field, f"unknown kind {context.get('tag')!r} (allowed: {context.get('expected_tags')})"
     original = (error.get("ctx") or {}).get("error")
     if isinstance(original, ScenarioError):
         return original.field or field, original.message

@@ -150,7 +150,7 @@ def admit_chunks(replica: Replica, now_s: float, decoding: int, mean_context: fl
         entry = Prefilling(request, min(hit, target - 1), target, need, saved)
         replica.prefilling.append(entry)
         replica.blocks_used += need
-        size = min(target, budget)
+        size = min(target - entry.done, budget)  # the cached tokens are not computed again
         chunks.append((entry, size))
         budget -= size
     decode_only_s = replica.steps.decode_time_s(decoding, mean_context) if decoding else 0.0

@@ -19,10 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokencost.api import deployment, evaluate
+from tokencost.errors import ScenarioError
 from tokencost.model import cost
 from tokencost.scenario.draws import UNBOUNDED_CONTEXT_TOKENS as UNBOUNDED_CONTEXT_TOKENS  # re-exported
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
+    MAX_REQUESTS,
     FixedLengths,
     LengthsSpec,
     PoissonTraffic,
@@ -292,7 +294,7 @@ def prepare(
         think_time_s=float(workload.think_time_s),
         shared_tokens=workload.cached_prefix_tokens,
         prefix_cache=cache is not None,
-        conversation=_conversation(scenario),
+        conversation=_conversation(scenario, traffic_spec, notes),
     )
     return SimulationSetup(
         name=scenario.name,
@@ -332,9 +334,12 @@ def _prefix_cache(scenario: Scenario, static: bool, notes: list[str]) -> float |
     return spec.capacity_fraction if spec is not None else 1.0
 
 
-def _conversation(scenario: Scenario) -> Conversation | None:
+def _conversation(scenario: Scenario, traffic: TrafficSpec, notes: list[str]) -> Conversation | None:
     chat = scenario.workload.conversation
     if chat is None:
+        return None
+    if isinstance(traffic, TraceTraffic):  # its rows are the requests: no later turns to send
+        notes.append("a trace's rows are single requests; workload.conversation is ignored")
         return None
     return Conversation(chat.turns, chat.added_tokens_per_turn, float(chat.tool_latency_s), chat.keep_kv)
 
@@ -361,6 +366,15 @@ def _rate(
     return rate
 
 
+def check_requests(requests: int | None, seed: int | None = None) -> None:
+    """A request count a simulation can hold in memory and finish (1 to ``MAX_REQUESTS``), and a
+    seed numpy takes (≥ 0)."""
+    if requests is not None and not 1 <= requests <= MAX_REQUESTS:
+        raise ScenarioError(f"must be in [1, {MAX_REQUESTS:,}], got {requests:,}", field="requests")
+    if seed is not None and seed < 0:
+        raise ScenarioError(f"must be ≥ 0, got {seed}", field="seed")
+
+
 def simulate(
     scenario: Scenario,
     *,
@@ -383,6 +397,7 @@ def simulate(
     that falls short is warned of. Fleets of more than 16 replicas are simulated on 16 with their
     share of the load. The same ``seed`` gives the same result.
     """
+    check_requests(requests, seed)
     started = time.perf_counter()
     run = functools.partial(prepare, scenario, traffic=traffic, lengths=lengths, serving=serving, seed=seed)
     setup = run(requests=requests)

@@ -23,17 +23,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from tokencost.errors import ScenarioError
+from tokencost.scenario.catalog import find_preset
 from tokencost.scenario.files import MAX_TRACE_BYTES
+from tokencost.scenario.hardware import candidate_preset
 from tokencost.scenario.loading import _apply_overrides, parse_yaml, read_text, scenario_from_dict
 from tokencost.scenario.scenario import Scenario
 from tokencost.scenario.traffic import (
     MAX_ARRIVAL_S,
+    MAX_REQUESTS,
     MAX_TRACE_TOKENS,
     SimSections,
     TraceLengths,
     TraceTraffic,
     sections_error,
 )
+from tokencost.scenario.validation import FROM_SET
 
 SECTIONS = ("traffic", "lengths", "serving", "candidates")
 TRACE_COLUMNS = ("arrival_s", "input_tokens", "output_tokens")
@@ -99,6 +103,12 @@ def _rows(path: Path) -> list[tuple[int, str, Any]]:
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise ScenarioError("a trace is text: it holds a NUL byte", file=str(path), line=line)
+    if text.count("\n") > MAX_REQUESTS + 1:  # + 1: a CSV's header
+        raise ScenarioError(
+            f"a trace may have at most {MAX_REQUESTS:,} rows (the requests one simulation holds)",
+            file=str(path),
+            line=MAX_REQUESTS + 2,
+        )
     if path.suffix.lower() in JSON_SUFFIXES:
         return _json_rows(text, str(path))
     return _csv_rows(text, str(path))
@@ -234,7 +244,21 @@ def load_sim_scenario(path: str | Path, overrides: list[str] | None = None) -> t
         sections = SimSections.model_validate(own)
     except ValidationError as exc:
         raise sections_error(exc, file=str(path), lines=lines) from None
+    _check_candidates(sections, str(path), lines)
     return scenario, _with_traces(sections, path.parent)
+
+
+def _check_candidates(sections: SimSections, file: str, lines: dict[tuple[str, ...], Any]) -> None:
+    """Each ``candidates`` entry names a hardware preset, or one error at its line (the planner
+    once found out only when it screened them, and said so without the file)."""
+    for index, candidate in enumerate(sections.candidates or ()):
+        where = lines.get(("candidates", str(index)), lines.get(("candidates",), (None, None)))
+        field = f"--set candidates.{index}" if where == FROM_SET else f"candidates.{index}"
+        try:
+            find_preset("hardware", candidate_preset(candidate), field=field)
+        except ScenarioError as exc:
+            line, column = (None, None) if where == FROM_SET else where
+            raise exc.located(file=file, line=line, column=column) from None
 
 
 def _with_traces(sections: SimSections, base_dir: Path) -> SimSections:

@@ -44,6 +44,7 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from tokencost.errors import ScenarioError
+from tokencost.scenario.files import check_replaceable
 from tokencost.sweep import columnar
 from tokencost.sweep import rows as rw
 from tokencost.sweep.spec import SweepSpec
@@ -142,6 +143,7 @@ def dask_executor(client: Any) -> Executor:
 
 
 def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    check_replaceable(target)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:

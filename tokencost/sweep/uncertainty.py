@@ -108,7 +108,9 @@ def _draw(
         return None
     if colocated and fleet.replicas == held:
         return fleet, fleet
-    deployed = evaluate(_variant(scenario, efficiency, held))
+    # two pools are sized by their own counts, never by serving.replicas: held only when colocated
+    # (the pools' sum held there could pass serving.replicas' bound and end in a ScenarioError)
+    deployed = evaluate(_variant(scenario, efficiency, held if colocated else None))
     return (deployed, fleet) if deployed.feasible else None
 
 
