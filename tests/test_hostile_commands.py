@@ -299,3 +299,25 @@ def test_a_report_folder_where_a_file_is_is_bad_input(tmp_path):
     scenario = write(tmp_path, CUSTOM)
     result = invoke("simulate", scenario, "-n", 50, "-o", scenario / "r.html")
     assert result.exit_code == 2 and "cannot create the report folder" in result.stderr, result.stderr
+
+
+def test_trace_rows_longer_than_the_models_context_are_said_to_be_simulated_as_given():
+    # Llama-3.1-8B holds 131,072 tokens: one of the three rows (130,000 + 2,000) is past it. The
+    # simulator runs it as given, and says so (an engine would refuse it).
+    scenario = load_scenario_text(
+        "model: {preset: llama-3.1-8b}\nhardware: {preset: h200}\n"
+        "workload: {input_tokens: 1000, output_tokens: 100, requests_per_second: 1}\n"
+    )
+    lengths = {"kind": "trace", "input_tokens": [1000, 130000, 500], "output_tokens": [100, 2000, 50]}
+    result = simulate(scenario, lengths=lengths, requests=30, seed=0)
+    assert "1 of 3 trace rows exceed the model's max_context (131,072 tokens)" in "; ".join(result.notes)
+    fitting = {"kind": "trace", "input_tokens": [1000, 500], "output_tokens": [100, 50]}
+    assert not any("max_context" in note for note in simulate(scenario, lengths=fitting, requests=30).notes)
+
+
+def load_scenario_text(text: str):
+    import yaml
+
+    from tokencost.scenario.loading import scenario_from_dict
+
+    return scenario_from_dict(yaml.safe_load(text))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -214,3 +215,28 @@ class RequestSource:
             rng, self.lengths, self.input_tokens, self.output_tokens, count, self.max_context_tokens
         )
         return arrivals, prompts, outputs
+
+
+def trace_notes(traffic: Any, lengths: Any, max_context: int | None) -> list[str]:
+    """Notes on the run's trace: a traffic trace's lengths replace a lengths section; rows (of
+    the traffic's trace, else the lengths section's) holding more tokens than the model's context
+    are simulated as given, where an engine would refuse them."""
+    notes = []
+    if isinstance(traffic, TraceTraffic) and not isinstance(lengths, FixedLengths):
+        notes.append("lengths come from the trace; the lengths section is ignored")
+    spec = (
+        traffic
+        if isinstance(traffic, TraceTraffic)
+        else lengths
+        if isinstance(lengths, TraceLengths)
+        else None
+    )
+    if spec is None or spec.input_tokens is None or spec.output_tokens is None or not max_context:
+        return notes
+    over = sum(1 for p, o in zip(spec.input_tokens, spec.output_tokens, strict=True) if p + o > max_context)
+    if over:
+        notes.append(
+            f"{over:,} of {len(spec.input_tokens):,} trace rows exceed the model's max_context "
+            f"({max_context:,} tokens): simulated as given (an engine would refuse them)"
+        )
+    return notes

@@ -35,7 +35,7 @@ from tokencost.scenario.traffic import (
     TrafficSpec,
     sections_error,
 )
-from tokencost.sim.arrivals import Conversation, RequestSource
+from tokencost.sim.arrivals import Conversation, RequestSource, trace_notes
 from tokencost.sim.disaggregated import DisaggregatedSimulation, Pools, simulated_pools
 from tokencost.sim.engine import Simulation
 from tokencost.sim.kv import growing_kv_bytes_per_token, kv_budget_blocks
@@ -253,8 +253,7 @@ def prepare(
             f"chunked_prefill_tokens {chunk} ≤ max_batch {max_batch}: a full batch of decodes "
             "leaves no budget for prompts, which then wait (vLLM requires the budget ≥ max_num_seqs)"
         )
-    if isinstance(traffic_spec, TraceTraffic) and not isinstance(lengths_spec, FixedLengths):
-        notes.append("lengths come from the trace; the lengths section is ignored")
+    notes += trace_notes(traffic_spec, lengths_spec, scenario.model.max_context)
     if closed:
         notes.append(
             f"closed loop: {workload.concurrency:,} clients on {replicas} replica(s), "
