@@ -191,3 +191,16 @@ def test_chunks_and_windows_are_exclusive():
             hardware={"preset": "h200"},
             workload={"input_tokens": 10, "output_tokens": 10},
         )
+
+
+def test_the_reports_working_shows_the_chunked_pairs():
+    # 20,000-token prompt of Scout: 20000·20001/2 − 0.75·8192·(8192 + 2·3616) = 1.05e8 pairs (the
+    # sliding-window count, 1.48e8, would not multiply out to the FLOP shown beside it).
+    import html
+    import re
+
+    from tokencost.report.run import render_report
+
+    scenario = _scout(20000, 500, requests_per_second=0.2)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", render_report(scenario, evaluate(scenario))))
+    assert "q = floor(P / C), r = P − q·C, C = 8,192" in text and "× 1.05e8 =" in text

@@ -45,7 +45,7 @@ def test_gpt_oss_attends_to_half_its_context_plus_half_the_window():
     # 8,192 keys: the full layers all of them, the window layers 128: 0.5·8192 + 0.5·128 = 4160.
     assert fl.attended_keys(8192.0, 128.0, 0.5) == 4160.0
     assert fl.attended_keys(100.0, 128.0, 0.5) == 100.0  # inside the window: every key
-    assert fl.attended_keys(8192.0, fl.NO_WINDOW, 0.0) == 8192.0
+    assert fl.attended_keys(8192.0, fl.NO_WINDOW_TOKENS, 0.0) == 8192.0
 
 
 def test_the_kv_cache_of_a_sequence_keeps_the_window_only():
@@ -97,7 +97,7 @@ def test_decode_total_is_the_sum_of_its_steps(prompt, output, window, share, bat
 @settings(max_examples=40, deadline=None)
 @given(prompt=st.integers(1, 20000), output=st.integers(1, 2000), window=st.integers(2, 8192))
 def test_a_window_never_costs_more_and_a_zero_share_costs_the_same(prompt, output, window):
-    none = _deployment(fl.NO_WINDOW, 0.0)
+    none = _deployment(fl.NO_WINDOW_TOKENS, 0.0)
     plain = dataclasses.replace(none, window_tokens=float(window))  # a window on no layer
     some = _deployment(float(window), 0.5)
     narrower = _deployment(float(max(window // 2, 2)), 0.5)

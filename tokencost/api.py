@@ -152,6 +152,12 @@ def traffic_for(
     )
 
 
+def length_tokens(scenario: Scenario, dep: Deployment) -> prefix_view.TurnTokens:
+    """The workload's tokens per turn with the prompts its length mix is served at, where its
+    lengths vary (:func:`tokencost.prefix_view.with_length_mix`): what :func:`evaluate` uses."""
+    return prefix_view.with_length_mix(prefix_view.turn_tokens(scenario), dep, scenario)
+
+
 def targets(scenario: Scenario) -> fleet.Targets:
     slo = scenario.slo
     return fleet.Targets(slo.ttft_s, slo.tpot_s, slo.percentile)
@@ -160,11 +166,9 @@ def targets(scenario: Scenario) -> fleet.Targets:
 def evaluate(scenario: Scenario) -> Evaluation:
     """Times, throughputs, fleet size and dollars of ``scenario`` at the load it is given."""
     dep = deployment(scenario)
-    tokens = prefix_view.with_mix_prefill(prefix_view.turn_tokens(scenario), dep, scenario)
+    tokens = length_tokens(scenario, dep)
     prompt, out = tokens.mean_prompt, scenario.workload.output_tokens
-    context = (
-        prompt if tokens.decode_prompt is None else tokens.decode_prompt
-    ) + out  # what a sequence holds
+    context = tokens.held_context
     base = dict(
         name=scenario.name,
         model=scenario.model.display_name,
@@ -237,7 +241,7 @@ def _at_load(
     capacity = float(op.capacity_requests_per_s(dep, cap, traffic))
     fixed_replicas = serving_spec(scenario).replicas
     percentile = scenario.slo.percentile
-    notes: list[str] = scenario_notes(scenario)
+    notes: list[str] = scenario_notes(scenario, traffic.decode_input_tokens)
     rate = workload.request_rate_per_s
     saturated = False
     if cap_reason == "fixed" or (rate is None and workload.concurrency is None):

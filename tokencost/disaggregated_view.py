@@ -119,7 +119,7 @@ def _money(dep: Deployment, pools: Pools, traffic: op.Traffic, rate: float, cap:
     usd_day = gpus * dep.usd_per_hour * 24.0
     tokens_day = rate * cost.SECONDS_PER_DAY * (prompt + out)
     replica_w = dep.accelerators * dep.power_w
-    capacity_decode_s = float(serving.decode_total_time_s(dep, cap, prompt, out))
+    capacity_decode_s = float(serving.decode_total_time_s(dep, cap, op.decode_prompt(traffic), out))
     return {
         "usd_per_hour_per_replica": usd_s * cost.SECONDS_PER_HOUR,
         "usd_per_million_input_tokens": usd_in,
@@ -213,7 +213,10 @@ def _feasible(
     prompt, out = traffic.input_tokens, traffic.output_tokens
     decode, prefill = pools.decode, pools.prefill
     batch, seen = _first(decode.batch), _first(decode.seen_batch)
-    context = float(serving.mean_decode_context(prompt, out))
+    decoded = op.decode_prompt(
+        traffic
+    )  # the decode pool's context: a length mix's differs (scenario/draws.py)
+    context = float(serving.mean_decode_context(decoded, out))
     replicas = pools.prefill_replicas + pools.decode_replicas
     gpus = replicas * int(dep.accelerators)
     busy = pools.prefill_replicas * _first(prefill.busy_fraction)
@@ -243,7 +246,7 @@ def _feasible(
         slo_ttft_s=slo.ttft_s,
         slo_tpot_s=slo.tpot_s,
         slo_percentile=slo.percentile,
-        **_memory(dep, seen, batch_cap, float(serving.kv_bytes_per_sequence(dep, prompt + out))),
+        **_memory(dep, seen, batch_cap, float(serving.kv_bytes_per_sequence(dep, decoded + out))),
         prefill=_prefill_record(op.prompt_prefill(dep, traffic), prompt),
         decode=_decode_record(dep, serving.decode_step(dep, seen, context), at, context, seen),
         notes=tuple(notes),

@@ -37,10 +37,9 @@ class TurnTokens(NamedTuple):
     cacheable: np.ndarray  # of them, that a cache holding everything would have
     output: float  # output tokens per turn
     shared: float  # tokens of the shared prefix held once per replica (0 without a cache)
-    decode_prompt: float | None = None  # a length mix's decode prompt (scenario.draws), None: the prompt
-    prefill_prompt: float | None = (
-        None  # a length mix's prefill prompt (mix_prefill_prompt), None: the prompt
-    )
+    # a length mix's prompts (with_length_mix): the decode's and the prefill's; None: the mean prompt
+    decode_prompt: float | None = None
+    prefill_prompt: float | None = None
 
     @property
     def mean_prompt(self) -> float:
@@ -49,6 +48,11 @@ class TurnTokens(NamedTuple):
     @property
     def mean_cached(self) -> float:
         return _mean(self.cached)
+
+    @property
+    def held_context(self) -> float:
+        """Tokens a sequence holds when its answer ends: its decode's prompt and its output."""
+        return (self.mean_prompt if self.decode_prompt is None else self.decode_prompt) + self.output
 
 
 def _mean(values: np.ndarray) -> float:
@@ -87,12 +91,7 @@ def turn_tokens(scenario: Scenario) -> TurnTokens:
     spec = workload.prefix_cache
     hit = (spec.hit_fraction if spec is not None and spec.hit_fraction is not None else 1.0) if on else 0.0
     cached = prefix.turn_cached_tokens(prompts, added, shared, keep, hit)
-    mix = (
-        draws.mix_decode_prompt(scenario)
-        if scenario.lengths is not None or scenario.traffic is not None
-        else None
-    )
-    return TurnTokens(prompts, cached, cacheable, float(workload.output_tokens), shared if on else 0.0, mix)
+    return TurnTokens(prompts, cached, cacheable, float(workload.output_tokens), shared if on else 0.0)
 
 
 def cache_fields(
@@ -205,13 +204,18 @@ def _turn_prefill_s(dep: Deployment, tokens: TurnTokens) -> np.ndarray | float:
     return as_result(pre.time_s)  # type: ignore[no-any-return]
 
 
-def with_mix_prefill(tokens: TurnTokens, dep: Deployment, scenario: Scenario) -> TurnTokens:
-    """``tokens`` with the prompt whose prefill takes the length mix's mean prefill time
-    (:func:`tokencost.model.serving.prefill` is convex in P: attention is quadratic, a short
-    prompt memory-bound), found by bisection; as they were without a mix or with a cached prefix."""
-    found = draws.known_lengths(scenario) if tokens.decode_prompt is not None else None
-    if found is None or scenario.workload.cached_prefix_tokens > 0:
+def with_length_mix(tokens: TurnTokens, dep: Deployment, scenario: Scenario) -> TurnTokens:
+    """``tokens`` with the two prompts a length mix is served at (:mod:`tokencost.scenario.draws`):
+    the decode's, at the mix's output-weighted context, and the prefill's, the prompt whose pass
+    takes the mix's mean prefill time (:func:`tokencost.model.serving.prefill` is convex in P:
+    attention is quadratic, a short prompt memory-bound), found by bisection; as they were
+    without a mix (and the prefill's the mean prompt with a cached prefix)."""
+    found = draws.known_lengths(scenario)
+    decode = None if found is None else draws.mix_decode_prompt(*found, tokens.output)
+    if found is None or decode is None:
         return tokens
+    if scenario.workload.cached_prefix_tokens > 0:
+        return tokens._replace(decode_prompt=decode)
     prompts = np.asarray(found[0], dtype=float)
     target = float(np.mean(serving.prefill(dep, prompts).time_s))
     low, high = float(prompts.min()), float(prompts.max())
@@ -221,4 +225,4 @@ def with_mix_prefill(tokens: TurnTokens, dep: Deployment, scenario: Scenario) ->
             low = middle
         else:
             high = middle
-    return tokens._replace(prefill_prompt=(low + high) / 2.0)
+    return tokens._replace(decode_prompt=decode, prefill_prompt=(low + high) / 2.0)

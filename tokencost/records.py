@@ -19,7 +19,6 @@ from tokencost.model import roofline as rl
 from tokencost.model.deployment import frozen_constructor
 from tokencost.model.serving import Deployment
 from tokencost.results import EVALUATION_FIELDS, DecodeRecord, Evaluation, PrefillRecord
-from tokencost.scenario import draws
 
 if TYPE_CHECKING:
     from tokencost.scenario.scenario import Scenario
@@ -214,13 +213,14 @@ def saturated_reason(cap: int, capacity: float, replicas: int, rate: float) -> s
 # Notes of a scenario that do not depend on its load (tokencost.api and tokencost.vectorised give them).
 
 
-def scenario_notes(scenario: Scenario) -> list[str]:
+def scenario_notes(scenario: Scenario, decode_prompt: float | None = None) -> list[str]:
     """The notes of a scenario that do not depend on its load: the engine's layer split, and
-    request lengths that vary (the same for every row of a sweep over its template)."""
-    return _split_note(scenario) + _lengths_note(scenario)
+    request lengths that vary (``decode_prompt``: the prompt a length mix is decoded from, where
+    the evaluation serves one; the same for every row of a sweep over its template)."""
+    return _split_note(scenario) + _lengths_note(scenario, decode_prompt)
 
 
-def _lengths_note(scenario: Scenario) -> list[str]:
+def _lengths_note(scenario: Scenario, decode_prompt: float | None) -> list[str]:
     """A note when the scenario's requests vary in length (a ``lengths`` section other than
     fixed, or a trace): what of the mix the analytic model serves (:mod:`tokencost.scenario.draws`)."""
     lengths, traffic = scenario.lengths, scenario.traffic
@@ -229,11 +229,10 @@ def _lengths_note(scenario: Scenario) -> list[str]:
     if not (varied or traced):
         return []
     what = f"lengths: {lengths.kind}" if varied and lengths is not None else "the trace's lengths"
-    decode = draws.mix_decode_prompt(scenario)
-    if decode is not None:
+    if decode_prompt is not None:
         return [
             f"request lengths vary ({what}): the decode is priced at the mix's output-weighted context "
-            f"(as from a {decode:,.0f}-token prompt) and the prefill at its mean prefill time; "
+            f"(as from a {decode_prompt:,.0f}-token prompt) and the prefill at its mean prefill time; "
             "tokencost simulate serves the mix request by request"
         ]
     return [

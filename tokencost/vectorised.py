@@ -19,8 +19,7 @@ given as a fixed ``workload.batch_size`` (with or without a request rate: replic
 cap: the memory cap, or the largest batch meeting ``slo.tpot_s``, solved per linear piece on
 columns), ``slo.percentile`` 99, no ``pricing``, rented hardware (no ``hardware.ownership``),
 no ``efficiency.decode_compute``, ``sequence_overhead_s`` or rate caps (``bandwidth_cap``,
-``compute_cap``). The rest (fleet sizing for a rate, a closed loop, the features above) goes one
-configuration at a time through :func:`tokencost.api.evaluate` (:func:`evaluate_columns` does so)."""
+``compute_cap``). The rest goes one configuration at a time through :func:`tokencost.api.evaluate`."""
 
 from __future__ import annotations
 
@@ -32,13 +31,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tokencost import api, prefix_view
+from tokencost import api
 from tokencost import vectorised_view as view
 from tokencost.model import fleet, memo, prefix, steady, within
 from tokencost.model import operating as op
 from tokencost.model.serving import Deployment
 from tokencost.records import Solved
 from tokencost.results import flatten
+from tokencost.scenario import draws
 from tokencost.scenario.scenario import Scenario
 
 # Allow-listed numeric fields: dotted scenario field -> the Deployment field it sets.
@@ -72,7 +72,7 @@ def not_vectorisable(scenario: Scenario) -> str | None:
         "disaggregated serving": spec.disaggregated is not None,
         "speculative decoding": scenario.speculative is not None,
         "prefix cache or conversation": workload.kind != "single" or workload.cached_prefix_tokens > 0,
-        "request lengths that vary": prefix_view.turn_tokens(scenario).decode_prompt is not None,
+        "request lengths that vary": draws.varying_lengths(scenario) is not None,
         "chunked prefill": spec.chunked_prefill_tokens is not None,
         "closed loop": workload.concurrency is not None,
         "fleet sized for a rate": workload.request_rate_per_s is not None and workload.batch_size is None,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from tokencost.model import speculative as spec
-from tokencost.model.flops import NO_WINDOW
+from tokencost.model.flops import NO_WINDOW_TOKENS
 
 _R = TypeVar("_R")
 
@@ -81,8 +81,8 @@ class Deployment:
     speculation: Speculation | None = None
     decode_compute_efficiency: float | None = None  # decode passes' matrix products (None: compute)
     sequence_overhead_s: float = 0.0  # per decode step per sequence beyond the first (model.sequences)
-    window_tokens: float = NO_WINDOW  # keys a sliding-window layer attends to (flops.attended_keys)
-    window_share: float = 0.0  # share of attention FLOPs per key and of KV in the window layers
+    window_tokens: float = NO_WINDOW_TOKENS  # a local layer's window or chunk (model.windows)
+    window_share: float = 0.0  # share of attention FLOPs per key and of KV in the local layers
     window_chunked: float = 0.0  # 1.0: those layers attend within chunks of window_tokens (Llama 4)
 
     # The derived numbers below are read on every pass: cached (a frozen instance's fields do not
@@ -164,7 +164,8 @@ class Deployment:
 
     @_once
     def windowed(self) -> bool:
-        """Some layers attend through a sliding window (a struct of arrays: in any entry)."""
+        """Some layers attend locally, through a sliding window or within chunks (a struct of
+        arrays: in any entry)."""
         share = self.window_share
         return share > 0.0 if type(share) is float else bool(np.any(share > 0.0))
 

@@ -19,7 +19,7 @@ Conventions (shared with the reference transformer's meter, ``tokencost.loop.ref
   2020, "Longformer"; Mistral 7B, Jiang et al. 2023, section 2): a model whose layers with a
   window hold a share ``s`` of its attention FLOPs per key and of its KV cache attends, over its
   layers, to ``k − s·max(k − w, 0)`` of ``k`` keys (:func:`attended_keys`); without a window
-  ``s`` is 0 and ``w`` is :data:`NO_WINDOW`.
+  ``s`` is 0 and ``w`` is :data:`NO_WINDOW_TOKENS`.
 * Norms, rotary embeddings, SwiGLU and residual adds (``O(L·d)`` per token) and the softmax
   (``O(L·h·c)``) are left out: about 0.1 % of the matrix products for Llama-2-7B at c = 4,096,
   0.3 % at c = 32k (the reference transformer's meter counts them as "other" FLOP).
@@ -36,7 +36,7 @@ import numpy.typing as npt
 from tokencost.model.memo import as_float, as_floats, maximum
 
 ArrayLike = npt.ArrayLike
-NO_WINDOW = float(2**53)  # the window of a model without one: above every context, exact in a double
+NO_WINDOW_TOKENS = float(2**53)  # the window of a model without one: above every context, exact in a double
 
 
 def linear_params(

@@ -34,15 +34,14 @@ from tokencost.model.deployment import Deployment
 from tokencost.model.memo import maximum, minimum
 
 ArrayLike = npt.ArrayLike
-SEGMENT_BLOCK = 256  # chunks summed per numpy call in a chunked decode sum (bounds its memory)
+CHUNKS_PER_CALL = 256  # chunks summed per numpy call in a chunked decode sum (bounds its memory)
 
 
 def kv_bytes_held(dep: Deployment, context: Any) -> Any:
     """KV bytes of a sequence of c tokens: the served model's window layers keep their last w
     entries, its other layers (and a drafter) all c."""
-    kept = fl.attended_keys(context, dep.window_tokens, dep.window_share)
     draft = dep.kv_bytes_per_token - dep.target_kv_bytes_per_token
-    return kept * dep.target_kv_bytes_per_token + context * draft
+    return kept_entries(dep, context) * dep.target_kv_bytes_per_token + context * draft
 
 
 def kept_entries(dep: Deployment, context: Any) -> Any:
@@ -58,10 +57,8 @@ def shared_kv_bytes(dep: Deployment, context: Any, shared: Any, own: Any) -> tup
     without a window, the window layers the prefix's last w entries once and each sequence
     its last ``min(c, w)`` (past the window a sequence's window is its own tokens)."""
     kv, share, window = dep.target_kv_bytes_per_token, dep.window_share, dep.window_tokens
-    draft = dep.kv_bytes_per_token - kv
-    once = ((1.0 - share) * shared + share * minimum(shared, window)) * kv + shared * draft
-    each = ((1.0 - share) * own + share * minimum(context, window)) * kv + own * draft
-    return once, each
+    each = ((1.0 - share) * own + share * minimum(context, window)) * kv + own * (dep.kv_bytes_per_token - kv)
+    return kv_bytes_held(dep, shared), each
 
 
 def sum_of_steps(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: Any) -> Any:
@@ -75,7 +72,9 @@ def sum_of_steps(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: An
         return (_chunked_sum if chunked else _sliding_sum)(dep, terms, prompt, steps)
     if not np.any(chunked > 0.0):
         return _sliding_sum(dep, terms, prompt, steps)
-    sizes = np.where(chunked > 0.0, dep.window_tokens, fl.NO_WINDOW)  # the sliding entries: one chunk each
+    sizes = np.where(
+        chunked > 0.0, dep.window_tokens, fl.NO_WINDOW_TOKENS
+    )  # the sliding entries: one chunk each
     chunks = _chunked_sum(dep, terms, prompt, steps, sizes)
     return np.where(chunked > 0.0, chunks, _sliding_sum(dep, terms, prompt, steps))
 
@@ -103,7 +102,7 @@ def _sliding_sum(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: An
 def _chunked_sum(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: Any, sizes: Any = None) -> Any:
     """Chunks of C: in chunk k (contexts kC … kC + C − 1) ``e = c − s·C·k``, slope 1 with its
     offset moved: one arithmetic series per chunk the response's steps cross, summed over the
-    chunks as an axis (blocks of :data:`SEGMENT_BLOCK`, so a long response stays bounded).
+    chunks as an axis (blocks of :data:`CHUNKS_PER_CALL`, so a long response stays bounded).
     ``sizes``: the chunks, default the deployment's window."""
     compute0, compute1, memory0, memory1 = (_column(term) for term in terms)
     size = _column(dep.window_tokens if sizes is None else sizes)
@@ -113,8 +112,8 @@ def _chunked_sum(dep: Deployment, terms: tuple[Any, ...], prompt: Any, steps: An
     first = np.floor(low / size)
     chunks = int(np.max(np.floor(np.maximum(high, low) / size) - first)) + 1
     total: Any = 0.0
-    for start in range(0, chunks, SEGMENT_BLOCK):
-        index = first + np.arange(start, min(start + SEGMENT_BLOCK, chunks), dtype=float)
+    for start in range(0, chunks, CHUNKS_PER_CALL):
+        index = first + np.arange(start, min(start + CHUNKS_PER_CALL, chunks), dtype=float)
         lo = np.maximum(low, index * size)
         span = np.maximum(np.minimum(high, (index + 1.0) * size - 1.0) - lo + 1.0, 0.0)
         shift = share * size * index

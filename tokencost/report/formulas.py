@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from tokencost import api
 from tokencost.model import cost, serving, windows
 from tokencost.model import flops as fl
 from tokencost.report import format as fmt
@@ -56,10 +57,13 @@ def _prefill_formulas(scenario: Scenario, dep: serving.Deployment) -> list[str]:
     body = dep.linear_params - dep.lm_head_params
     pairs = float(fl.causal_key_count(prompt))
     general = "F ≈ 2·N·P + attention = 2·(N_lin − d·V)·P + 2·d·V + a·P·(P+1)/2"
-    if dep.windowed:  # the window layers' queries past w attend to w keys
-        pairs = float(fl.windowed_causal_key_count(prompt, dep.window_tokens, dep.window_share))
+    if dep.windowed:  # the local layers' queries attend to fewer keys: the model's own pairs
+        pairs = float(windows.causal_pairs(dep, prompt))
+        share, size = _plain(dep.window_share), fmt.count(dep.window_tokens)
         general += (
-            f" − a·{_plain(dep.window_share)}·m·(m+1)/2, m = max(P − {fmt.count(dep.window_tokens)}, 0)"
+            f" − a·{share}·C·(C·q·(q−1)/2 + q·r), q = floor(P / C), r = P − q·C, C = {size}"
+            if dep.window_chunked
+            else f" − a·{share}·m·(m+1)/2, m = max(P − {size}, 0)"
         )
     weights = float(serving.weight_bytes_read(dep, prompt))
     t = int(dep.tensor)
@@ -92,10 +96,12 @@ def _prefill_formulas(scenario: Scenario, dep: serving.Deployment) -> list[str]:
 
 
 def _fit_formula(scenario: Scenario, dep: serving.Deployment) -> str:
-    context = scenario.workload.input_tokens + scenario.workload.output_tokens
+    context = api.length_tokens(scenario, dep).held_context  # evaluate's: a length mix's own
     memory = serving.replica_memory_bytes(dep)
     fits = int(serving.max_batch(dep, context))
     general = "B_max = floor((memory · (1 − reserve) − weights) / (KV bytes per token · (P + O)))"
+    if context != scenario.workload.input_tokens + scenario.workload.output_tokens:
+        general += ", P the length mix's decode prompt"
     kept = float(context)
     if dep.windowed:  # tokens' worth kept: the window layers hold their last w
         kept = float(windows.kept_entries(dep, float(context)))

@@ -410,7 +410,8 @@ def _kv_sequence_text(dep: serving.Deployment, context: float) -> str:
     if not dep.windowed:
         return f"{fmt.count(context)} tokens × {fmt.si(dep.kv_bytes_per_token, 'B')}"
     kept = float(windows.kept_entries(dep, float(context)))
+    local = "chunked layers: at most a chunk of" if dep.window_chunked else "window layers: the last"
     return (
-        f"{fmt.count(kept)} of {fmt.count(context)} tokens kept (window layers: the last "
+        f"{fmt.count(kept)} of {fmt.count(context)} tokens kept ({local} "
         f"{fmt.count(dep.window_tokens)}) × {fmt.si(dep.kv_bytes_per_token, 'B')}"
     )

@@ -86,46 +86,54 @@ def request_lengths(
     return prompts, np.maximum(outputs, 1)
 
 
-def known_lengths(scenario: Scenario) -> tuple[np.ndarray, np.ndarray] | None:
-    """Prompt and output tokens of the scenario's requests when they vary and are known without
-    reading a file: a trace's inline rows (of the traffic or lengths section), or
-    :data:`MIX_SAMPLES` seeded draws of a uniform or lognormal lengths section; None otherwise
-    (fixed lengths, a trace given by path, a conversation's turns)."""
+def varying_lengths(
+    scenario: Scenario,
+) -> TraceTraffic | TraceLengths | UniformLengths | LognormalLengths | None:
+    """The section a single-request workload's lengths come from when they vary and are known
+    without reading a file: a trace's inline rows (of the traffic section, else the lengths
+    section; at least two different rows), a uniform or lognormal lengths section; None otherwise
+    (fixed lengths, a trace given by path, a conversation's turns). Draws nothing."""
     if scenario.workload.kind != "single":
         return None
     traffic, lengths = scenario.traffic, scenario.lengths
-    if isinstance(traffic, TraceTraffic):  # its lengths; a lengths section is then ignored
-        return _inline(traffic.input_tokens, traffic.output_tokens)
-    if isinstance(lengths, TraceLengths):
-        return _inline(lengths.input_tokens, lengths.output_tokens)
-    if lengths is None or isinstance(lengths, FixedLengths):
+    trace = (
+        traffic
+        if isinstance(traffic, TraceTraffic)
+        else lengths
+        if isinstance(lengths, TraceLengths)
+        else None
+    )
+    if trace is not None:  # a traffic trace's lengths replace a lengths section
+        prompts, outputs = trace.input_tokens, trace.output_tokens
+        if prompts is None or outputs is None:  # a trace file: read by the simulator
+            return None
+        return trace if len(set(zip(prompts, outputs, strict=True))) >= DIFFERENT else None
+    return lengths if isinstance(lengths, UniformLengths | LognormalLengths) else None
+
+
+def known_lengths(scenario: Scenario) -> tuple[np.ndarray, np.ndarray] | None:
+    """Prompt and output tokens of the requests of :func:`varying_lengths`' section: a trace's
+    rows, or :data:`MIX_SAMPLES` seeded draws of a distribution (the simulator's sampler)."""
+    spec = varying_lengths(scenario)
+    if spec is None:
         return None
+    if isinstance(spec, TraceTraffic | TraceLengths):
+        return np.asarray(spec.input_tokens, dtype=np.int64), np.asarray(spec.output_tokens, dtype=np.int64)
     workload = scenario.workload
     context = scenario.model.max_context or UNBOUNDED_CONTEXT_TOKENS
     rng = np.random.default_rng(MIX_SEED)
-    return request_lengths(rng, lengths, workload.input_tokens, workload.output_tokens, MIX_SAMPLES, context)
+    return request_lengths(rng, spec, workload.input_tokens, workload.output_tokens, MIX_SAMPLES, context)
 
 
-def _inline(
-    prompts: tuple[int, ...] | None, outputs: tuple[int, ...] | None
-) -> tuple[np.ndarray, np.ndarray] | None:
-    if prompts is None or outputs is None or len(set(zip(prompts, outputs, strict=True))) < DIFFERENT:
-        return None
-    return np.asarray(prompts, dtype=np.int64), np.asarray(outputs, dtype=np.int64)
-
-
-def mix_decode_prompt(scenario: Scenario) -> float | None:
-    """The prompt a request of the workload's mean output decodes from so that its steps run at
-    the mix's output-weighted mean context (see module), at least 1 token; None when the lengths
-    do not vary or are not known here (:func:`known_lengths`), or no request decodes."""
-    found = known_lengths(scenario)
-    if found is None:
-        return None
-    prompts, outputs = (np.asarray(column, dtype=float) for column in found)
+def mix_decode_prompt(prompts: np.ndarray, outputs: np.ndarray, mean_output_tokens: float) -> float | None:
+    """The prompt a request of ``mean_output_tokens`` decodes from so that its steps run at the
+    mix's output-weighted mean context (see module), at least 1 token; None when no request of
+    the mix decodes."""
+    prompts, outputs = np.asarray(prompts, dtype=float), np.asarray(outputs, dtype=float)
     steps = np.maximum(outputs - 1.0, 0.0)
     if not steps.sum() > 0.0:
         return None
     context = float((steps * (prompts + (steps - 1.0) / 2.0)).sum() / steps.sum())
-    mean_steps = max(float(scenario.workload.output_tokens) - 1.0, 0.0)
+    mean_steps = max(float(mean_output_tokens) - 1.0, 0.0)
     prompt = context - max(mean_steps - 1.0, 0.0) / 2.0
     return max(prompt, 1.0) if math.isfinite(prompt) else None

@@ -58,20 +58,19 @@ def window_numbers(model: ModelSpec) -> dict[str, float]:
     """The window (or chunk) of the local attention layers, their share of the layers (their
     attention FLOPs per key and KV bytes per token: the layers have one shape) and their kind;
     none without local layers."""
-    if model.attention_chunk is not None:
-        layers = model.layers if model.chunked_layers is None else model.chunked_layers
-        return {
-            "window_tokens": float(model.attention_chunk),
-            "window_share": layers / model.layers,
-            "window_chunked": 1.0,
-        }
-    if model.sliding_window is None:
-        return {"window_tokens": fl.NO_WINDOW, "window_share": 0.0, "window_chunked": 0.0}
-    layers = model.layers if model.sliding_window_layers is None else model.sliding_window_layers
+    chunked = model.attention_chunk is not None
+    window, count = (
+        (model.attention_chunk, model.chunked_layers)
+        if chunked
+        else (model.sliding_window, model.sliding_window_layers)
+    )
+    if window is None:
+        return {"window_tokens": fl.NO_WINDOW_TOKENS, "window_share": 0.0, "window_chunked": 0.0}
+    layers = model.layers if count is None else count
     return {
-        "window_tokens": float(model.sliding_window),
+        "window_tokens": float(window),
         "window_share": layers / model.layers,
-        "window_chunked": 0.0,
+        "window_chunked": float(chunked),
     }
 
 
@@ -105,7 +104,7 @@ def _one_layer_head(target: Deployment, method: str) -> tuple[Deployment, float]
         moe_layers=1.0 if mtp_experts else 0.0,
         expert=target.expert if mtp_experts else 1.0,
         speculation=None,
-        window_tokens=fl.NO_WINDOW,  # a drafting layer attends to the whole context
+        window_tokens=fl.NO_WINDOW_TOKENS,  # a drafting layer attends to the whole context
         window_share=0.0,
         window_chunked=0.0,
     )

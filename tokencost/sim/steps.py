@@ -133,13 +133,11 @@ class StepTimes:
         if steps <= SCALAR_RUN_STEPS:
             step_s = self.decode_time_s
             return [step_s(batch, first_mean_context + step) for step in range(steps)]
-        compute, memory, comm = self.decode_terms(batch, first_mean_context + np.arange(steps, dtype=float))
-        times = rl.roofline_time_s(compute, memory, comm, self._decode_fixed[batch])
-        return list(times.tolist())
+        return self.decode_run_at_s(batch, first_mean_context + np.arange(steps, dtype=float))
 
     def decode_run_at_s(self, batch: int, mean_contexts: np.ndarray) -> list[float]:
-        """Durations of decode steps of ``batch`` sequences at each of ``mean_contexts`` (a run
-        whose mean context does not grow by one a step: sliding-window layers)."""
+        """Durations of decode steps of ``batch`` sequences at each of ``mean_contexts`` (in numpy;
+        a run whose mean context does not grow by one a step: local attention layers)."""
         compute, memory, comm = self.decode_terms(batch, mean_contexts)
         return list(rl.roofline_time_s(compute, memory, comm, self._decode_fixed[batch]).tolist())
 

@@ -239,9 +239,10 @@ def load_table(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> Ta
     """
     dep = api.deployment(scenario)
     workload = scenario.workload
-    max_batch = int(serving.max_batch(dep, workload.input_tokens + workload.output_tokens))
-    cap, _ = api.slo_batch_cap(scenario, dep, max(max_batch, 1))
-    traffic = api.traffic_for(scenario, cap)
+    tokens = api.length_tokens(scenario, dep)  # evaluate's, so that its own load sits on the curve
+    max_batch = int(serving.max_batch(dep, tokens.held_context))
+    cap, _ = api.slo_batch_cap(scenario, dep, max(max_batch, 1), tokens)
+    traffic = api.traffic_for(scenario, cap, tokens)
     capacity = float(operating.capacity_requests_per_s(dep, cap, traffic))
     grid = np.linspace(0.02, 0.98, 49) if fractions is None else np.asarray(fractions, dtype=float)
     evaluation = api.evaluate(scenario)
