@@ -55,6 +55,20 @@ def _shapes() -> dict[str, Scenario]:
             hardware={"preset": "h100-sxm"},
             workload={"input_tokens": 8000, "output_tokens": 250, "requests_per_second": 1.0},
         ),
+        "chunked prefill (8B, 1000 in / 300 out, 512-token budget)": Scenario(
+            name="chunked",
+            model={"preset": "llama-3.1-8b"},
+            hardware={"preset": "h100-sxm"},
+            serving={"chunked_prefill_tokens": 512},
+            workload={"input_tokens": 1000, "output_tokens": 300, "requests_per_second": 1.0},
+        ),
+        "chunked prefill, long prompts (8B, 8000 in / 250 out, 2048-token budget)": Scenario(
+            name="chunked-long",
+            model={"preset": "llama-3.1-8b"},
+            hardware={"preset": "h100-sxm"},
+            serving={"chunked_prefill_tokens": 2048},
+            workload={"input_tokens": 8000, "output_tokens": 250, "requests_per_second": 1.0},
+        ),
         "short prompts (8B, 128 in / 512 out)": Scenario(
             name="short",
             model={"preset": "llama-3.1-8b"},

@@ -11,9 +11,16 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import serving
-from tokencost.model.chunked import chunked
 from tokencost.model.memo import as_result, clip, is_scalar, maximum, minimum
-from tokencost.model.queueing import MAX_SUPPORT, bisect, bisect_below, gamma_quantile, poisson_pmf, support
+from tokencost.model.queueing import (
+    MAX_SUPPORT,
+    bisect,
+    bisect_below,
+    gamma_quantile,
+    poisson_pmf,
+    support,
+    vacation_wait,
+)
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     BATCH_AVERAGE_VARIANCE_FRACTION,
@@ -49,6 +56,8 @@ def _decode_life_s(
     prefill inside a busy period of that server first waits out the rest of it: the prompts
     after it in that busy period, ``((E[N²]/E[N]) − 1)/2`` with N the number served in a busy
     period, ``E[N] = 1/(1 − ρ)``, ``Var N = ρ/(1 − ρ)³`` (M/D/1; Harchol-Balter 2013 ch. 27).
+    Under chunked prefill ``T_p`` is a prompt's stall ``e`` (:mod:`tokencost.model.chunked`) and
+    decodes advance in every iteration: no prefill pass holds them.
     """
     decode = decode_time_on_grid(dep, traffic, seen)
     prefill_s = prefill_s if type(prefill_s) is float else np.asarray(prefill_s, dtype=float)
@@ -56,7 +65,7 @@ def _decode_life_s(
     life = decode / maximum(1.0 - load, SATURATION_GUARD)
     per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     steps = float(fl.decode_steps(traffic.output_tokens))
-    if per_pass >= SHARED_PASS or steps <= 0:
+    if per_pass >= SHARED_PASS or steps <= 0 or traffic.chunk_tokens is not None:
         return life
     service = prefill_s + decode / steps
     rho = minimum(rate * service, 1.0 - 1e-9)
@@ -123,13 +132,12 @@ def _bracket(values: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def continuous(dep: Deployment, rate_per_s: ArrayLike, traffic: Traffic, percentile: float) -> OperatingPoint:
-    """The operating point under continuous batching (chunked prefill when a budget is set). One
+    """The operating point under continuous batching without chunked prefill (with it:
+    :func:`tokencost.model.chunked.chunked`). One
     rate that the step functions take on their floats' path (:func:`serving.one_entry`) is
     solved on Python floats, the same operations as on its one-entry array (a test checks the
     bits), and returned as one-entry arrays."""
     rate = np.atleast_1d(np.asarray(rate_per_s, dtype=float))
-    if traffic.chunk_tokens is not None:
-        return chunked(dep, rate, traffic, percentile)
     one = serving.one_entry(dep, rate)
     numbers = (traffic.input_tokens, traffic.output_tokens, traffic.batch_cap, traffic.cached_tokens)
     if one is None or not is_scalar(*numbers, traffic.max_prefill_tokens, traffic.arrival_cv):
@@ -167,7 +175,7 @@ def _continuous(
         else np.asarray(serving.decode_step(dep, seen, prompt).time_s, dtype=float) * np.ones_like(rate)
     )
     ttft, wait, ttft_p, busy = _gated_ttft(dep, rate_ok, batch, prefill_s, traffic, decode_s, percentile)
-    tpot_p = _tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
+    tpot_p = tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
     fields = (
         batch,
         tpot,
@@ -287,12 +295,7 @@ def _gated_ttft(
         target = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
         excess = _mixture_quantile(mix, target, kingman, prefill_s)
     else:
-        service = step_s + prefill_s
-        load = np.minimum(rate * service, 1.0 - 1e-9)
-        mg1 = rate * service**2 / (2.0 * (1.0 - load))
-        wait_busy = kingman * (mg1 + step_s / 2.0)
-        second = 2.0 * mg1**2 + rate * service**3 / (3.0 * (1.0 - load)) + step_s**2 / 3.0
-        variance = kingman * kingman * np.maximum(second - (mg1 + step_s / 2.0) ** 2, 0.0)
+        wait_busy, variance = vacation_wait(rate, step_s + prefill_s, step_s, kingman)
         # The prompts' queue and the batch feed each other (a longer queue, a larger batch, slower
         # iterations): the wait's variance grows by 1/(1 − g) (one pass of the loop: the queue's
         # own M/G/1 variance already holds the service's).
@@ -360,12 +363,12 @@ def loop_gain(
     return clip(rate * slope, 0.0, MAX_LOOP_GAIN)  # type: ignore[no-any-return]
 
 
-def _tpot_percentile(
+def tpot_percentile(
     dep: Deployment,
     rate: np.ndarray,
     batch: np.ndarray,
     seen: np.ndarray,
-    prefill_s: float,
+    prefill_s: Any,
     traffic: Traffic,
     decode_s: np.ndarray,
     tpot: np.ndarray,

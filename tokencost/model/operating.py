@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import serving
+from tokencost.model.chunked import chunked
 from tokencost.model.continuous import continuous
 from tokencost.model.memo import as_result
 from tokencost.model.serving import Deployment
@@ -159,4 +160,6 @@ def solve(
     """The operating point at ``rate_per_s`` requests/s per replica, by batching mode."""
     if traffic.batching == "static":
         return static(dep, rate_per_s, traffic, percentile)
+    if traffic.chunk_tokens is not None:
+        return chunked(dep, np.atleast_1d(np.asarray(rate_per_s, dtype=float)), traffic, percentile)
     return continuous(dep, rate_per_s, traffic, percentile)

@@ -54,6 +54,20 @@ ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 
 MEDIAN = 0.5
 
 
+def vacation_wait(
+    rate: np.ndarray, service: np.ndarray, vacation_s: np.ndarray, kingman: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the wait of an M/G/1 queue with vacations, one customer per service
+    ``S`` and vacations of ``V`` (deterministic) between: ``W = k·(λS²/(2(1 − λS)) + V/2)``,
+    ``E[W²] = 2W_q² + λS³/(3(1 − λS)) + V²/3`` (Harchol-Balter 2013 ch. 26-27; Kingman's factor
+    k = c_a² for bursty arrivals, applied to both parts, its square to the variance)."""
+    load = np.minimum(rate * service, 1.0 - 1e-9)
+    mg1 = rate * service**2 / (2.0 * (1.0 - load))
+    wait = kingman * (mg1 + vacation_s / 2.0)
+    second = 2.0 * mg1**2 + rate * service**3 / (3.0 * (1.0 - load)) + vacation_s**2 / 3.0
+    return wait, kingman * kingman * np.maximum(second - (mg1 + vacation_s / 2.0) ** 2, 0.0)
+
+
 def normal_quantile(probability: ArrayLike) -> np.ndarray:
     """Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9)."""
     p = np.clip(np.asarray(probability, dtype=float), 1e-12, 1 - 1e-12)
