@@ -149,6 +149,7 @@ def traffic_for(
         arrival_cv=float(cv),
         decode_input_tokens=tokens.decode_prompt,
         prefill_input_tokens=tokens.prefill_prompt,
+        prompt_classes=tokens.prompt_classes,
     )
 
 

@@ -27,6 +27,9 @@ from tokencost.scenario.scenario import Scenario
 
 PER_MILLION = 1e6
 MIX_BISECTIONS = 40  # a prefill prompt to 2^-40 of the mix's range of prompts
+# Equal-count classes of a mix's prompts, each at its mean, that its TTFT percentile mixes over:
+# 16 put the 99th percentile's request in the top sixteenth's mean (a design choice, not physics).
+PROMPT_CLASSES = 16
 
 
 class TurnTokens(NamedTuple):
@@ -40,6 +43,9 @@ class TurnTokens(NamedTuple):
     # a length mix's prompts (with_length_mix): the decode's and the prefill's; None: the mean prompt
     decode_prompt: float | None = None
     prefill_prompt: float | None = None
+    # a length mix's prompts in equal-count classes, shortest first (the own prefill its TTFT
+    # percentile mixes over: tokencost.model.mixes); None: every prompt the mean one
+    prompt_classes: tuple[float, ...] | None = None
 
     @property
     def mean_prompt(self) -> float:
@@ -225,4 +231,6 @@ def with_length_mix(tokens: TurnTokens, dep: Deployment, scenario: Scenario) -> 
             low = middle
         else:
             high = middle
-    return tokens._replace(decode_prompt=decode, prefill_prompt=(low + high) / 2.0)
+    parts = np.array_split(np.sort(prompts), min(PROMPT_CLASSES, prompts.size))
+    classes = tuple(float(part.mean()) for part in parts)
+    return tokens._replace(decode_prompt=decode, prefill_prompt=(low + high) / 2.0, prompt_classes=classes)

@@ -37,9 +37,9 @@ from collections.abc import Callable
 import numpy as np
 
 from tokencost.model import flops as fl
-from tokencost.model import serving
+from tokencost.model import mixes, serving
 from tokencost.model.continuous import tpot_percentile
-from tokencost.model.queueing import gamma_quantile, poisson_pmf, support, vacation_wait
+from tokencost.model.queueing import gamma_cdf, gamma_quantile, poisson_pmf, support, vacation_wait
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
     CHUNKED_ITERATIONS,
@@ -131,14 +131,19 @@ def _iterations_s(fused: Fused, room: np.ndarray, tokens: np.ndarray) -> tuple[n
 def _extra_per_prompt(
     fused: Fused, decode_only: np.ndarray, room: np.ndarray, new: float, arrivals: np.ndarray
 ) -> np.ndarray:
-    """``e = E[g(nN)]/E[n]``: seconds the chunks of a prompt add beyond decode-only iterations,
-    the prompts arriving in one iteration (Poisson, mean ``arrivals``) chunked together."""
+    """``e = E[g(nN)]/E[n] = Σ P_{n−1}(a)·g(nN)/n``: seconds the chunks of a prompt add beyond
+    decode-only iterations, the prompts arriving in one iteration (Poisson, mean ``a``) chunked
+    together."""
     count = support(arrivals)
     n = np.arange(1.0, count + 1.0)
     weight = poisson_pmf(arrivals, count) / n  # P(n)/a = P_{n−1}(a)/n, n ≥ 1: finite as a → 0
     seconds, iterations = _iterations_s(fused, room, np.broadcast_to(n * new, (*room.shape, count)))
     added = seconds - iterations * decode_only[..., None]
-    return (weight * added).sum(axis=-1) / (weight * n).sum(axis=-1)  # type: ignore[no-any-return]
+    # Σ P(n−1) over the support: all but ~1e-9 of the mass, less where the arrivals outgrow it
+    # (saturation); that rest arrives in full iterations, room tokens a pass.
+    left = np.maximum(1.0 - (weight * n).sum(axis=-1), 0.0)
+    full = new / room * (fused(room) - decode_only)
+    return (weight * added).sum(axis=-1) + left * full  # type: ignore[no-any-return]
 
 
 def _ttft(
@@ -163,7 +168,9 @@ def _ttft(
     busy = busy_fraction(rate * (decode_s + service))
     packed = new / room * fused(room)  # a busy queue's prompt: its tokens in full iterations
     queued = np.where(alone, packed, service)  # what a prompt holds the chunk iterations for
-    mg1, mg1_variance = vacation_wait(rate, queued, decode_only, kingman)
+    prompts = mixes.classes(traffic)
+    held = queued if prompts is None else np.where(alone, packed, service)[..., None] * prompts / new
+    mg1, mg1_variance = vacation_wait(rate, held, decode_only, kingman)
     load = np.minimum(rate * service, 1.0 - STALL_GUARD)
     queue = (kingman / 2.0) * load * service / (1.0 - load)  # the shared iterations' token queue
     wait_busy = np.where(alone, mg1, tau / 2.0 + queue)
@@ -171,4 +178,20 @@ def _ttft(
     conditional = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
     excess = np.where(conditional > 0, gamma_quantile(wait_busy, variance, np.clip(conditional, 0, 1)), 0.0)
     wait = busy * wait_busy
+    if prompts is not None:  # a length mix: each class's own iterations (tokencost.model.mixes)
+        tokens = np.broadcast_to(prompts, (*room.shape, prompts.size))
+        others = (group - new)[..., None]
+        own = np.where(
+            alone[..., None],
+            _iterations_s(fused, room, tokens)[0],
+            fused(np.minimum(tokens + others, room[..., None])) + overflow[..., None],
+        )
+        cdf = lambda x: gamma_cdf(wait_busy[..., None], variance[..., None], x)  # noqa: E731
+        return (
+            service + wait,
+            wait,
+            mixes.own_quantile(cdf, own, busy, percentile, own.max() + excess),
+            busy,
+            queued,
+        )
     return service + wait, wait, service + excess, busy, queued

@@ -10,12 +10,13 @@ import numpy as np
 import numpy.typing as npt
 
 from tokencost.model import flops as fl
-from tokencost.model import serving
+from tokencost.model import mixes, serving
 from tokencost.model.memo import as_result, clip, is_scalar, maximum, minimum
 from tokencost.model.queueing import (
     MAX_SUPPORT,
     bisect,
     bisect_below,
+    gamma_cdf,
     gamma_quantile,
     poisson_pmf,
     support,
@@ -237,8 +238,9 @@ def _gated(
     # min(group, per_pass) ≤ per_pass and ≤ m_count ≤ MAX_SUPPORT (support's bound).
     table = _pass_times(dep, traffic, max(n_count - 1, 1, int(min(per_pass, MAX_SUPPORT))))
     pass_n = np.where(n > 0, table[np.maximum(np.arange(n_count) - 1, 0)], 0.0)
-    iteration = step_s[..., None] + pass_n  # rate × n
-    weight_n = poisson_pmf(mean_n, n_count) * iteration
+    pass_n, chance = mixes.spread(dep, traffic, prefill_s, pass_n, n, poisson_pmf(mean_n, n_count))
+    iteration = step_s[..., None] + pass_n  # rate × n (a length mix: × its classes, flattened)
+    weight_n = chance * iteration
     total = weight_n.sum(axis=-1, keepdims=True)
     last = np.zeros_like(weight_n)
     last[..., -1] = 1.0  # a mean beyond the support (a saturated replica): all at its end
@@ -286,7 +288,8 @@ def _gated_ttft(
         rate, batch, busy, step_s = (np.array([value], dtype=float) for value in (rate, batch, busy, step))
     else:
         step_s = np.asarray(step, dtype=float) * np.ones_like(rate)
-    kingman = traffic.arrival_cv**2
+    kingman, own = traffic.arrival_cv**2, mixes.own_prefill_s(dep, traffic)
+    own_s = prefill_s if own is None else own  # a length mix: each class's own prefill
     per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     if per_pass >= SHARED_PASS:
         mix = _gated(dep, rate, step_s, prefill_s, traffic)
@@ -294,8 +297,13 @@ def _gated_ttft(
         wait_busy = kingman * (mix.weight * waits).sum(axis=(-1, -2))
         target = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
         excess = _mixture_quantile(mix, target, kingman, prefill_s)
+        grown = _Gated(*(value[:, None] for value in mix))  # a class axis: rates × classes × n × m
+        shift = (mix.pass_s - prefill_s)[:, None]
+        scratch = np.empty((rate.size, len(traffic.prompt_classes or ()), *mix.weight.shape[1:]))
+        cdf = lambda x: _mixture_cdf(grown, shift, x[..., None, None], kingman, scratch)  # noqa: E731
     else:
-        wait_busy, variance = vacation_wait(rate, step_s + prefill_s, step_s, kingman)
+        service = step_s + own_s if own is None else step_s[..., None] + own_s
+        wait_busy, variance = vacation_wait(rate, service, step_s, kingman)
         # The prompts' queue and the batch feed each other (a longer queue, a larger batch, slower
         # iterations): the wait's variance grows by 1/(1 − g) (one pass of the loop: the queue's
         # own M/G/1 variance already holds the service's).
@@ -303,8 +311,12 @@ def _gated_ttft(
         variance = variance / (1.0 - loop_gain(dep, rate, seen, prefill_s, traffic))
         target = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
         excess = np.where(target > 0, gamma_quantile(wait_busy, variance, np.clip(target, 0, 1)), 0.0)
+        cdf = lambda x: gamma_cdf(wait_busy[..., None], variance[..., None], x)  # noqa: E731
     wait = busy * wait_busy
-    return prefill_s + wait, wait, prefill_s + excess, busy
+    if own is None:
+        return prefill_s + wait, wait, prefill_s + excess, busy
+    top = float(np.max(own)) + excess
+    return prefill_s + wait, wait, mixes.own_quantile(cdf, own, busy, percentile, top), busy
 
 
 def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s: float) -> np.ndarray:

@@ -54,17 +54,42 @@ ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 
 MEDIAN = 0.5
 
 
+def gamma_cdf(mean: ArrayLike, variance: ArrayLike, x: ArrayLike) -> np.ndarray:
+    """``P(X ≤ x)`` of the gamma distribution of :func:`gamma_quantile` (the same Wilson–Hilferty
+    cube-root normal, inverted: ``Φ(((x/m)^{1/3} − 1 + 1/(9k))/√(1/(9k)))``); a step at the mean
+    when v = 0, at 0 when m = 0."""
+    mean_a = np.asarray(mean, dtype=float)
+    variance_a = np.maximum(np.asarray(variance, dtype=float), 0.0)
+    x_a = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ninth = np.where(variance_a > 0, variance_a / (9.0 * mean_a * mean_a), 0.0)
+        root = np.cbrt(np.maximum(x_a, 0.0) / np.where(mean_a > 0, mean_a, 1.0))
+        z = (root - 1.0 + ninth) / np.sqrt(np.where(ninth > 0, ninth, 1.0))
+    normal = 0.5 * np.asarray(_ERFC(-z / math.sqrt(2.0)), dtype=float)
+    step = (x_a >= mean_a).astype(float)
+    found = np.where((mean_a > 0) & (ninth > 0), normal, step)
+    return np.where(x_a < 0, 0.0, found)  # type: ignore[no-any-return]
+
+
+_ERFC = np.frompyfunc(math.erfc, 1, 1)  # numpy has no erfc; the arrays here are small
+
+
 def vacation_wait(
     rate: np.ndarray, service: np.ndarray, vacation_s: np.ndarray, kingman: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of the wait of an M/G/1 queue with vacations, one customer per service
     ``S`` and vacations of ``V`` (deterministic) between: ``W = k·(λS²/(2(1 − λS)) + V/2)``,
     ``E[W²] = 2W_q² + λS³/(3(1 − λS)) + V²/3`` (Harchol-Balter 2013 ch. 26-27; Kingman's factor
-    k = c_a² for bursty arrivals, applied to both parts, its square to the variance)."""
-    load = np.minimum(rate * service, 1.0 - 1e-9)
-    mg1 = rate * service**2 / (2.0 * (1.0 - load))
+    k = c_a² for bursty arrivals, applied to both parts, its square to the variance). A ``service``
+    with one more axis than ``rate`` is a mix of equally likely services: E[S], E[S²], E[S³] over it."""
+    if np.ndim(service) > np.ndim(rate):
+        first, square, cube = (np.mean(service**power, axis=-1) for power in (1, 2, 3))
+    else:
+        first, square, cube = service, service**2, service**3
+    load = np.minimum(rate * first, 1.0 - 1e-9)
+    mg1 = rate * square / (2.0 * (1.0 - load))
     wait = kingman * (mg1 + vacation_s / 2.0)
-    second = 2.0 * mg1**2 + rate * service**3 / (3.0 * (1.0 - load)) + vacation_s**2 / 3.0
+    second = 2.0 * mg1**2 + rate * cube / (3.0 * (1.0 - load)) + vacation_s**2 / 3.0
     return wait, kingman * kingman * np.maximum(second - (mg1 + vacation_s / 2.0) ** 2, 0.0)
 
 

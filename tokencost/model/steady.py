@@ -72,6 +72,9 @@ class Traffic(NamedTuple):
     # the prompt whose prefill takes a length mix's mean prefill time (its TTFT and stalls), where it
     # differs from input_tokens (which the tokens counted, billed and cached keep)
     prefill_input_tokens: float | None = None
+    # a length mix's prompts in equal-count classes (tokencost.model.mixes): the own prefill its
+    # TTFT percentile mixes over; None: every prompt the same
+    prompt_classes: tuple[float, ...] | None = None
 
 
 def decode_prompt(traffic: Traffic) -> float:
