@@ -76,3 +76,40 @@ def test_overrides_reach_the_sections(tmp_path):
     path.write_text(SCENARIO)
     _, sections = load_sim_scenario(path, ["traffic.kind=gamma", "traffic.cv=3", "serving.max_batch=8"])
     assert sections.traffic.cv == 3 and sections.serving.max_batch == 8
+
+
+def test_run_reads_a_length_trace_by_path_and_serves_its_mix(tmp_path):
+    # The same 40 requests given inline and by a CSV path relative to the scenario file: `run`
+    # reads the file at the edge, so the analytic model serves the file's mix (its decode at the
+    # output-weighted context, its tail over the prompt classes), not the workload's mean request.
+    import subprocess
+    import sys
+
+    prompts = [150 + 13 * k if k % 5 else 6_000 + 100 * k for k in range(40)]
+    outputs = [100 + 7 * k for k in range(40)]
+    (tmp_path / "lengths.csv").write_text(
+        "input_tokens,output_tokens\n" + "".join(f"{p},{o}\n" for p, o in zip(prompts, outputs, strict=True))
+    )
+    (tmp_path / "by_path.yaml").write_text(SCENARIO + "lengths: {kind: trace, path: lengths.csv}\n")
+    (tmp_path / "inline.yaml").write_text(
+        SCENARIO + f"lengths: {{kind: trace, input_tokens: {prompts}, output_tokens: {outputs}}}\n"
+    )
+
+    def run(name: str) -> dict:
+        command = [
+            sys.executable,
+            "-m",
+            "tokencost",
+            "run",
+            str(tmp_path / name),
+            "--json",
+            "-o",
+            str(tmp_path),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    by_path, inline = run("by_path.yaml"), run("inline.yaml")
+    assert by_path["tpot_s"] == inline["tpot_s"] and by_path["ttft_p99_s"] == inline["ttft_p99_s"]
+    assert by_path["notes"] == inline["notes"]
+    assert any("output-weighted context" in note for note in by_path["notes"])

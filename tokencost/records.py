@@ -237,8 +237,8 @@ def _lengths_note(scenario: Scenario, decode_prompt: float | None) -> list[str]:
         ]
     return [
         f"request lengths vary ({what}): evaluate prices one request of the workload's mean lengths "
-        "(a trace file or a conversation's turns are read by tokencost simulate and tokencost plan, "
-        "which serve the mix)"
+        "(tokencost run, simulate and plan read a trace file and serve its mix; simulate and plan "
+        "serve a conversation's turns)"
     ]
 
 

@@ -251,7 +251,9 @@ def _load(path: str, overrides: Sequence[str] | None = None) -> Scenario:
         scenario = load_scenario(path, overrides=list(overrides or []))
     for item in caught:
         _show_warning(f"{path}: {item.message}", item.category, item.filename, item.lineno)
-    return scenario
+    from tokencost.sim.traces import scenario_with_traces  # read here, at the edge, as simulate does
+
+    return scenario_with_traces(scenario, Path(path).parent)
 
 
 def _evaluate_feasible(path: str, scenario: Scenario) -> Evaluation:

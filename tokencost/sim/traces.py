@@ -270,3 +270,16 @@ def _with_traces(sections: SimSections, base_dir: Path) -> SimSections:
     return SimSections(
         traffic=traffic, lengths=lengths, serving=sections.serving, candidates=sections.candidates
     )
+
+
+def scenario_with_traces(scenario: Scenario, base_dir: str | Path | None = None) -> Scenario:
+    """``scenario`` with the traces its ``traffic`` and ``lengths`` sections name by path read in
+    (relative to ``base_dir``): what ``tokencost run`` evaluates, so that the analytic model serves
+    the file's mix of lengths as ``simulate`` does (a scenario without one: itself)."""
+    traffic, lengths = scenario.traffic, scenario.lengths
+    update: dict[str, Any] = {}
+    if isinstance(traffic, TraceTraffic) and traffic.path is not None:
+        update["traffic"] = read_trace_traffic(traffic, base_dir)
+    if isinstance(lengths, TraceLengths) and lengths.path is not None:
+        update["lengths"] = read_trace_lengths(lengths, base_dir)
+    return scenario.model_copy(update=update) if update else scenario
