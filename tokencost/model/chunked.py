@@ -27,7 +27,7 @@ prompts and a 2,048-token budget on an 8B model it gave TTFT 40 ms where the sim
   Shorter prompts ride in the next iteration with the others that arrived meanwhile: the residual
   of the current iteration, then that iteration (and, past the room, half the overflow ahead).
 * **TPOT percentile**: a response's steps carry the stalls ``e`` of a Poisson number of prompts, as
-  without chunking (:func:`tokencost.model.continuous.tpot_percentile`).
+  without chunking (:func:`tokencost.model.lives.tpot_percentile`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 
 from tokencost.model import flops as fl
 from tokencost.model import mixes, serving
-from tokencost.model.continuous import tpot_percentile
+from tokencost.model.lives import tpot_percentile
 from tokencost.model.queueing import gamma_cdf, gamma_quantile, poisson_pmf, support, vacation_wait
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from tokencost.model import flops as fl
 from tokencost.model import serving
-from tokencost.model.continuous import loop_gain
+from tokencost.model.lives import loop_gain
 from tokencost.model.queueing import gamma_quantile
 from tokencost.model.serving import Deployment
 from tokencost.model.steady import (
