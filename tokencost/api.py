@@ -129,11 +129,18 @@ def serving_spec(scenario: Scenario) -> ServingSpec:
     return scenario.serving or DEFAULT_SERVING
 
 
+COUNTED_CAPS = ("slo", "engine")  # caps the engine holds as a count of sequences (op.Traffic)
+
+
 def traffic_for(
-    scenario: Scenario, batch_cap: float, tokens: prefix_view.TurnTokens | None = None
+    scenario: Scenario,
+    batch_cap: float,
+    tokens: prefix_view.TurnTokens | None = None,
+    cap_reason: str | None = None,
 ) -> op.Traffic:
     """The scalars :mod:`tokencost.model.operating` needs from a scenario (``tokens``: its
-    :func:`~tokencost.prefix_view.turn_tokens`, when the caller has them)."""
+    :func:`~tokencost.prefix_view.turn_tokens`, when the caller has them; ``cap_reason``: what
+    set ``batch_cap``, from :func:`slo_batch_cap`)."""
     spec = serving_spec(scenario)
     traffic = scenario.traffic
     cv = traffic.cv if isinstance(traffic, GammaTraffic) else 1.0
@@ -150,6 +157,8 @@ def traffic_for(
         decode_input_tokens=tokens.decode_prompt,
         prefill_input_tokens=tokens.prefill_prompt,
         prompt_classes=tokens.prompt_classes,
+        counted_cap=cap_reason in COUNTED_CAPS,
+        pools_places=spec.router != "round_robin",  # least loaded: to a replica with a free place
     )
 
 
@@ -197,7 +206,7 @@ def evaluate(scenario: Scenario) -> Evaluation:
     cap, cap_reason = slo_batch_cap(scenario, dep, max_batch, tokens)
     if cap > max_batch:
         return _infeasible(scenario, base, batch_reason(cap, context, max_batch, dep.weight_bytes), max_batch)
-    traffic = traffic_for(scenario, cap, tokens)
+    traffic = traffic_for(scenario, cap, tokens, cap_reason)
     return _finish(
         scenario, dep, _at_load(scenario, dep, base, max_batch, (cap, cap_reason), traffic), tokens
     )
@@ -258,8 +267,14 @@ def _at_load(
                 return _saturated(scenario, base, max_batch, cap, capacity, replicas, rate)
     elif workload.concurrency is not None:
         replicas = fixed_replicas or 1
+        # a closed loop holds at most its clients, and more clients than the cap queue in
+        # fleet.closed_loop itself: no Poisson count overflows the cap (tokencost.model.slots)
         point, saturated = fleet.closed_loop(
-            dep, traffic, workload.concurrency / replicas, float(workload.think_time_s), percentile
+            dep,
+            traffic._replace(counted_cap=False),
+            workload.concurrency / replicas,
+            float(workload.think_time_s),
+            percentile,
         )
         rate = float(point.request_rate_per_s[0]) * replicas
         limited_by = cap_reason if saturated else "load"
@@ -271,6 +286,7 @@ def _at_load(
     else:
         assert rate is not None  # the open-loop case: a rate was given
         replicas, point = _open_loop(scenario, dep, traffic, (rate, capacity), fixed_replicas, notes)
+        traffic = op.pooled(traffic, float(replicas))  # the fleet's, for the percentiles solved later
         if bool(point.saturated[0]):
             return _saturated(scenario, base, max_batch, cap, capacity, replicas, rate)
         limited_by = "load" if float(point.batch[0]) < cap - 0.5 else cap_reason
@@ -305,7 +321,9 @@ def _open_loop(
         notes += [f"fleet sized for {peak:.4g} requests/s (peak hour + headroom)"] if peak != rate else []
         notes += sized.notes
     if solved_point is None:
-        solved_point = op.solve(dep, rate / replicas, traffic, scenario.slo.percentile)
+        solved_point = op.solve(
+            dep, rate / replicas, op.pooled(traffic, float(replicas)), scenario.slo.percentile
+        )
     return replicas, solved_point
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tokencost.model import flops as fl
-from tokencost.model import mixes, serving
+from tokencost.model import mixes, serving, slots
 from tokencost.model.lives import tpot_percentile
 from tokencost.model.queueing import gamma_cdf, gamma_quantile, poisson_pmf, support, vacation_wait
 from tokencost.model.serving import Deployment
@@ -83,6 +83,9 @@ def chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: flo
         | (batch >= cap - 1e-9) & (rate * tau * steps > cap)
     )
     tpot_p = tpot_percentile(dep, rate, batch, seen, extra, traffic, decode_s, tau, percentile)
+    ttft, wait, ttft_p = slots.with_slot_wait(
+        dep, rate, batch, extra, traffic, ttft, wait, ttft_p, percentile
+    )
     prefill_busy = np.minimum(rate * extra, 1.0)
     return OperatingPoint(
         rate, batch, tau, decode_s, ttft, wait, ttft_p, tpot_p, busy, prefill_busy, saturated, capacity, seen

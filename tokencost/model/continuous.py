@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokencost.model import flops as fl
-from tokencost.model import mixes, serving
+from tokencost.model import mixes, serving, slots
 from tokencost.model.lives import SHARED_PASS, decode_life_s, loop_gain, tpot_percentile
 from tokencost.model.memo import as_result, clip, is_scalar, maximum, minimum
 from tokencost.model.queueing import (
@@ -144,6 +144,9 @@ def _continuous(
         else np.asarray(serving.decode_step(dep, seen, prompt).time_s, dtype=float) * np.ones_like(rate)
     )
     ttft, wait, ttft_p, busy = _gated_ttft(dep, rate_ok, batch, prefill_s, traffic, decode_s, percentile)
+    ttft, wait, ttft_p = slots.with_slot_wait(
+        dep, rate_ok, batch, per_prompt, traffic, ttft, wait, ttft_p, percentile
+    )
     tpot_p = tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
     fields = (
         batch,

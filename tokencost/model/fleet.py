@@ -84,12 +84,14 @@ def size_fleet(
     least = max(1, math.floor(rate_per_s / capacity_per_s * (1 + 1e-12)) + 1)
     if targets.ttft_s is None and targets.tpot_s is None:
         return FleetSize(least, notes)
-    alone = op.solve(dep, rate_per_s / least, traffic, targets.percentile)
+    alone = op.solve(dep, rate_per_s / least, op.pooled(traffic, float(least)), targets.percentile)
     if meets(alone, targets):  # the common case: the mean load's fleet
         return FleetSize(least, notes, alone)
 
     def first_meeting(counts: np.ndarray) -> int | None:
-        point = op.solve(dep, rate_per_s / counts, traffic, targets.percentile)
+        point = op.solve(
+            dep, rate_per_s / counts, op.pooled(traffic, counts.astype(float)), targets.percentile
+        )
         ok = [meets(point, targets, index) for index in range(len(counts))]
         return next((int(count) for count, good in zip(counts, ok, strict=True) if good), None)
 

@@ -27,6 +27,7 @@ from tokencost.model.steady import (
     capacity_tpot_s,
     decode_prompt,
     decode_time_on_grid,
+    pooled,
     prompt_prefill,
     scalar,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "decode_prompt",
     "fixed_batch",
     "fixed_batch_floats",
+    "pooled",
     "prompt_prefill",
     "solve",
     "static",

@@ -36,7 +36,7 @@ Arrays broadcast over the request rate per replica, so a load curve is one call.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +75,14 @@ class Traffic(NamedTuple):
     # a length mix's prompts in equal-count classes (tokencost.model.mixes): the own prefill its
     # TTFT percentile mixes over; None: every prompt the same
     prompt_classes: tuple[float, ...] | None = None
+    # the batch cap is a count the engine holds admissions at (set by the TPOT target or the
+    # engine's max_num_seqs): an arrival finding it full waits for a place (tokencost.model.slots).
+    # A memory cap is the KV blocks', which fill by the tokens held, not a count: not modelled so.
+    counted_cap: bool = False
+    # replicas whose places an arrival may take (the least-loaded router sends it to one with a
+    # free place while any has one: the fleet's places pooled); an array: one per rate
+    pooled_replicas: Any = 1.0
+    pools_places: bool = False  # the router pools the replicas' places (least loaded, affinity)
 
 
 def decode_prompt(traffic: Traffic) -> float:
@@ -204,3 +212,9 @@ def busy_fraction(in_system: np.ndarray) -> np.ndarray:
     it is λ × time in system, and → 1 when the replica always has work)."""
     share = np.exp(-maximum(in_system, 0.0))  # a Python float: numpy's exp, as on an array
     return 1.0 - (float(share) if type(in_system) is float else share)  # type: ignore[no-any-return]
+
+
+def pooled(traffic: Traffic, replicas: ArrayLike) -> Traffic:
+    """``traffic`` on a fleet of ``replicas`` (one per rate, or one count): its batch places pooled
+    across them where the router pools them (:mod:`tokencost.model.slots`), else as it is."""
+    return traffic._replace(pooled_replicas=replicas) if traffic.pools_places else traffic

@@ -241,8 +241,8 @@ def load_table(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> Ta
     workload = scenario.workload
     tokens = api.length_tokens(scenario, dep)  # evaluate's, so that its own load sits on the curve
     max_batch = int(serving.max_batch(dep, tokens.held_context))
-    cap, _ = api.slo_batch_cap(scenario, dep, max(max_batch, 1), tokens)
-    traffic = api.traffic_for(scenario, cap, tokens)
+    cap, reason = api.slo_batch_cap(scenario, dep, max(max_batch, 1), tokens)
+    traffic = api.traffic_for(scenario, cap, tokens, reason)
     capacity = float(operating.capacity_requests_per_s(dep, cap, traffic))
     grid = np.linspace(0.02, 0.98, 49) if fractions is None else np.asarray(fractions, dtype=float)
     evaluation = api.evaluate(scenario)
@@ -250,6 +250,7 @@ def load_table(scenario: Scenario, fractions: npt.ArrayLike | None = None) -> Ta
     if evaluation.feasible and evaluation.request_rate_per_s and evaluation.replicas:
         own = evaluation.request_rate_per_s / evaluation.replicas / capacity
         grid = np.unique(np.append(grid, min(own, 0.999)))
+        traffic = operating.pooled(traffic, float(evaluation.replicas))  # a replica of its fleet
     rate = grid * capacity
     point = operating.solve(dep, rate, traffic, 99.0)
     share = np.minimum(point.prefill_busy_fraction / np.maximum(point.busy_fraction, 1e-12), 1.0)
