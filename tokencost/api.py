@@ -28,6 +28,7 @@ from tokencost.records import (
     saturated_reason,
     scenario_notes,
     solved_numbers,
+    speculative_fields,
 )
 from tokencost.results import Evaluation
 from tokencost.scenario import replica
@@ -219,21 +220,8 @@ def _finish(
     if solved.feasible:
         solved = replaced(solved, prefix_view.cache_fields(scenario, dep, solved, tokens))
     return replaced(
-        solved, dict(**economics_fields(scenario, solved), **_speculative_fields(scenario, dep, solved))
+        solved, dict(**economics_fields(scenario, solved), **speculative_fields(scenario, dep, solved))
     )
-
-
-def _speculative_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict:
-    """Tokens per verify pass and the speed-up at the batch and mean context of the operating point."""
-    if dep.speculation is None or scenario.speculative is None or not ev.feasible:
-        return {}
-    batch = ev.decode.batch or 1.0
-    context = ev.decode.context_tokens or float(ev.input_tokens)
-    return {
-        "speculative_method": scenario.speculative.method,
-        "accepted_tokens_per_pass": dep.speculation.tokens_per_pass,
-        "speculative_speedup": float(serving.speculative_speedup(dep, batch, context)),
-    }
 
 
 def _at_load(
@@ -267,14 +255,9 @@ def _at_load(
                 return _saturated(scenario, base, max_batch, cap, capacity, replicas, rate)
     elif workload.concurrency is not None:
         replicas = fixed_replicas or 1
-        # a closed loop holds at most its clients, and more clients than the cap queue in
-        # fleet.closed_loop itself: no Poisson count overflows the cap (tokencost.model.slots)
+        held = traffic._replace(counted_cap=False)  # at most its clients: fleet.closed_loop queues the rest
         point, saturated = fleet.closed_loop(
-            dep,
-            traffic._replace(counted_cap=False),
-            workload.concurrency / replicas,
-            float(workload.think_time_s),
-            percentile,
+            dep, held, workload.concurrency / replicas, float(workload.think_time_s), percentile
         )
         rate = float(point.request_rate_per_s[0]) * replicas
         limited_by = cap_reason if saturated else "load"

@@ -256,3 +256,16 @@ def _split_note(scenario: Scenario) -> list[str]:
         "accelerators (pipeline stages, its default), not tensor parallelism; "
         "set parallelism.tensor to change it"
     ]
+
+
+def speculative_fields(scenario: Scenario, dep: Deployment, ev: Evaluation) -> dict:
+    """Tokens per verify pass and the speed-up at the batch and mean context of the operating point."""
+    if dep.speculation is None or scenario.speculative is None or not ev.feasible:
+        return {}
+    batch = ev.decode.batch or 1.0
+    context = ev.decode.context_tokens or float(ev.input_tokens)
+    return {
+        "speculative_method": scenario.speculative.method,
+        "accepted_tokens_per_pass": dep.speculation.tokens_per_pass,
+        "speculative_speedup": float(serving.speculative_speedup(dep, batch, context)),
+    }
