@@ -16,13 +16,55 @@ def test_batch_texts_are_batch_reason_of_each_row():
     batch = np.array([5.0, 300.0, 7.5, 1.0])
     most = np.array([3.0, 2.9, 1.0, 0.0])
     for context in (np.array([1234.0, 5.0, 99999.0, 1e15]), np.array([1234.5, 5.0, 2.5e-7, 1e17])):
-        got = vt.batch_texts(batch, context, most, 1.6e10)
-        expected = [
-            api.batch_reason(int(b), c, int(m), 1.6e10)
-            for b, c, m in zip(batch.tolist(), context.tolist(), most.tolist(), strict=True)
-        ]
-        assert got == expected
-        assert all(type(text) is str for text in got)
+        _check_batch_texts(batch, context, most, 1.6e10)
+
+
+def _check_batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weights: float) -> None:
+    got = vt.batch_texts(batch, context, most, weights)
+    expected = [
+        api.batch_reason(int(b), c, int(m), weights)
+        for b, c, m in zip(batch.tolist(), context.tolist(), most.tolist(), strict=True)
+    ]
+    assert got == expected
+    assert all(type(text) is str for text in got)
+
+
+@pytest.mark.parametrize("contexts", ["whole", "one large", "one fractional"])
+def test_batch_texts_of_many_rows_are_batch_reason_of_each_row(contexts):
+    """Many rows of whole contexts go through Arrow's join (the int's digits, then ".0"); one
+    context of 1e16 (repr: an exponent) or a fractional one sends the rows through the format."""
+    rng = np.random.default_rng(5)
+    n = vt.ARROW_FROM + 10
+    batch, most = rng.integers(1, 300, n).astype(float), rng.integers(0, 300, n).astype(float)
+    context = rng.integers(1, 10**6, n).astype(float)
+    context[-2] = 9.999999999999998e15  # the largest whole float repr writes without an exponent
+    if contexts != "whole":
+        context[-1] = 1e16 if contexts == "one large" else 2.5
+    _check_batch_texts(batch, context, most, 7.2e10)
+
+
+def test_put_all_except_writes_only_into_arrays_of_their_own():
+    """A float array no one else holds is kept and its other rows get the default in place; one
+    a column holds, one given twice, a read-only one and a view are copied first (left as given)."""
+    from tokencost import vectorised_view as view
+
+    table = view.Table(4)
+    held, twice, frozen, own = (np.arange(4.0) + k for k in range(4))
+    frozen.setflags(write=False)
+    viewed = np.arange(8.0)[::2]
+    table.put("ttft_s", np.arange(4), held)
+    values = {"tpot_s": held, "e2e_latency_s": twice, "ttft_p99_s": twice, "queue_wait_s": frozen}
+    values.update({"tpot_p99_s": viewed, "utilization": own})
+    table.put_all_except(values, np.arange(4), np.array([1]))
+    assert held.tolist() == [0.0, 1.0, 2.0, 3.0] and twice.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert frozen.tolist() == [2.0, 3.0, 4.0, 5.0] and viewed.tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert table.columns["utilization"] is own
+    columns = table.result()
+    for key, value in values.items():
+        expected = value.tolist()
+        expected[1] = np.nan if table.defaults[key] is None else table.defaults[key]
+        np.testing.assert_array_equal(columns[key], expected)
+    assert columns["ttft_s"].tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
 @pytest.mark.parametrize("dense_below", [vt.DENSE_CODES_BELOW, 0])
