@@ -150,13 +150,13 @@ def _shared(dep: Deployment, held: Sequence[Deployment]) -> Deployment:
     floats alone is computed once), but for the fields that mark a struct of arrays."""
     if not held:
         return dep
-    shared: dict[str, Any] = {
-        name: float(value[0])
-        for name in _DEPLOYMENT_NAMES
-        if name not in ARRAY_FIELDS
-        and isinstance(value := getattr(dep, name), np.ndarray)
-        and len({float(getattr(one, name)).hex() for one in held}) == 1  # the same bits (-0.0 is not 0.0)
-    }
+    shared: dict[str, Any] = {}
+    for name in _DEPLOYMENT_NAMES:
+        value = getattr(dep, name)
+        if name not in ARRAY_FIELDS and isinstance(value, np.ndarray):
+            bits = value.view(np.int64)  # one float.hex: the same bits (-0.0 is not 0.0), or NaN
+            if (bits == bits[0]).all() or np.isnan(value).all():
+                shared[name] = float(value[0])
     return dataclasses.replace(dep, **shared) if shared else dep
 
 
