@@ -54,16 +54,20 @@ def test_put_all_except_writes_only_into_arrays_of_their_own():
     viewed = np.arange(8.0)[::2]
     table.put("ttft_s", np.arange(4), held)
     values = {"tpot_s": held, "e2e_latency_s": twice, "ttft_p99_s": twice, "queue_wait_s": frozen}
-    values.update({"tpot_p99_s": viewed, "utilization": own})
+    bounds = np.array(["compute", "memory", "memory", "compute"], dtype=object)
+    values.update({"tpot_p99_s": viewed, "utilization": own, "prefill.bound": bounds})
     table.put_all_except(values, np.arange(4), np.array([1]))
     assert held.tolist() == [0.0, 1.0, 2.0, 3.0] and twice.tolist() == [1.0, 2.0, 3.0, 4.0]
     assert frozen.tolist() == [2.0, 3.0, 4.0, 5.0] and viewed.tolist() == [0.0, 2.0, 4.0, 6.0]
-    assert table.columns["utilization"] is own
+    assert table.columns["utilization"] is own and table.columns["prefill.bound"] is bounds
     columns = table.result()
     for key, value in values.items():
         expected = value.tolist()
-        expected[1] = np.nan if table.defaults[key] is None else table.defaults[key]
-        np.testing.assert_array_equal(columns[key], expected)
+        expected[1] = table.defaults[key]
+        if value.dtype == object:
+            assert columns[key].tolist() == expected
+        else:
+            np.testing.assert_array_equal(columns[key], np.array(expected, dtype=float))  # None: NaN
     assert columns["ttft_s"].tolist() == [0.0, 1.0, 2.0, 3.0]
 
 

@@ -320,7 +320,7 @@ def _solve(
     rate = np.where(has_rate, rate, capacity * count)
     saturated = ok & has_rate & (rate > capacity * count * fleet.OVERLOAD)
     replicas: Any = count.astype(np.int64)
-    reason: Any = CAP_REASONS[cap_reason]
+    reason: Any = view.Coded(CAP_REASONS.tolist(), cap_reason)  # made an object column once, at the end
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
     slo = _Slo(*targets)
     ev = api._feasible(_Stand(slo), dep, view.BASE, solved, max_batch, [])  # type: ignore[arg-type]

@@ -199,15 +199,15 @@ class Table:
             self.put(key, others, default)
 
     def put_all_except(self, values: dict[str, Any], index: np.ndarray, others: np.ndarray) -> None:
-        """:meth:`put_except` of each of ``values`` (key -> value); on every row, a float array
-        of its own (writable, no view, held by no column and by no other of ``values``) is held
-        as it is and its ``others`` rows written in place: no copy."""
+        """:meth:`put_except` of each of ``values`` (key -> value); on every row, a float (or
+        object) array of its own (writable, no view, held by no column and by no other of
+        ``values``) is held as it is and its ``others`` rows written in place: no copy."""
         whole = len(index) == self.n and (self.n == 0 or (index[0] == 0 and index[-1] == self.n - 1))
         alone = self._alone(values) if whole and others.size else set()
         for key, value in values.items():
             if key in alone:
                 default = self.defaults.get(key)
-                value[others] = np.nan if default is None else default
+                value[others] = np.nan if default is None and value.dtype != object else default
                 self.columns[key] = value
                 self.owned.add(key)
             else:
@@ -224,12 +224,11 @@ class Table:
             key
             for key, value in values.items()
             if type(value) is np.ndarray
-            and value.dtype == np.float64
+            and (value.dtype.name, self.kind(key)) in (("float64", "float"), ("object", "object"))
             and value.shape == (self.n,)
             and value.base is None
             and value.flags.writeable
             and held[id(value)] == 1
-            and self.kind(key) == "float"
         }
 
     def _put_coded(self, key: str, index: np.ndarray, value: Any, whole: bool) -> None:
