@@ -107,6 +107,34 @@ def test_a_field_every_template_shares_stays_one_float():
     assert [vec.entry(dep, i) for i in range(3)] == [deps[k] for k in which]
 
 
+@pytest.mark.parametrize("hardware", ["h100-sxm", "a100-80gb-pcie"])  # auto (switched) and ring
+def test_communication_on_columns_is_the_plain_paths_bits(monkeypatch, hardware):
+    """comm_columns.comm_s (the token-free terms once per deployment) gives _comm_time_s's plain
+    path on a struct of arrays bit for bit, over tensor and pipeline degrees; with an expert-
+    parallel entry it leaves the pass to that path."""
+    from tokencost import vectorised as vec
+    from tokencost.model import comm_columns, serving
+    from tokencost.scenario.loading import scenario_from_dict
+
+    def template(model: str, tensor: int, pipeline: int, expert: int = 1) -> object:
+        parallelism = {"tensor": tensor, "pipeline": pipeline, "expert": expert}
+        data = {"name": "s", "model": {"preset": model}, "hardware": {"preset": hardware}}
+        data |= {"parallelism": parallelism, "workload": {"input_tokens": 100, "output_tokens": 10}}
+        return scenario_from_dict(data)
+
+    templates = [template("llama-3.1-70b", t, p) for t in (1, 2, 4, 8) for p in (1, 2)]
+    which = np.random.default_rng(4).integers(0, len(templates), 500)
+    tokens = np.random.default_rng(5).integers(1, 20_000, 500).astype(float)
+    dep = vec.rows_of(templates, which).dep
+    got = comm_columns.comm_s(dep, tokens)
+    monkeypatch.setattr(comm_columns, "comm_s", lambda dep, tokens: None)
+    plain = serving._comm_time_s(vec.rows_of(templates, which).dep, tokens)
+    assert got.view(np.int64).tolist() == np.asarray(plain).view(np.int64).tolist()
+    monkeypatch.undo()
+    routed = [template("mixtral-8x7b", 2, 1, 2), template("mixtral-8x7b", 2, 1)]
+    assert comm_columns.comm_s(vec.rows_of(routed, np.array([0, 1, 0])).dep, tokens[:3]) is None
+
+
 def test_distinct_experts_on_floats_are_the_columns_bits():
     """expected_distinct_experts of Python floats is its array form entry by entry (numpy's
     power on both; the C library's pow differs from it by an ulp for some of these tokens)."""

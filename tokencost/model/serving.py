@@ -28,12 +28,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model import comm_columns, windows
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
-from tokencost.model import windows
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
 from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized, remembered
@@ -129,6 +129,8 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         type(tokens) is float or (type(tokens) is np.ndarray and tokens.dtype == np.float64)
     ):
         return _comm_floats_s(numbers, tokens, dep.all_reduce_algorithm)
+    if (columns := comm_columns.comm_s(dep, tokens)) is not None:  # its token-free terms once
+        return columns  # type: ignore[no-any-return]
     if type(dep.expert) is not float and isinstance(dep.expert, np.ndarray):  # a struct of arrays
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
