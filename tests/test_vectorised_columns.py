@@ -241,3 +241,15 @@ def test_weights_read_of_a_column_mixing_dense_and_experts_are_each_entrys():
         tokens=np.stack([tokens, tokens]),
     )
     assert grid.shape == (2, n) and grid[0].tolist() == grid[1].tolist() == columns.tolist()
+
+
+def test_coded_array_of_one_object_fills_and_of_several_gathers():
+    """Coded.array: values that are all one object (a template field every template shares)
+    fill the column with it; distinct values are gathered by the codes."""
+    name = "shared"
+    one = vt.Coded([name, name, name], np.array([2, 0, 1, 1]))
+    filled = one.array()
+    assert filled.dtype == object and filled.tolist() == [name] * 4
+    assert all(value is name for value in filled)
+    assert vt.Coded(["a", "b", None], np.array([2, 0, 1])).array().tolist() == [None, "a", "b"]
+    assert vt.Coded([], np.zeros(0, dtype=np.int64)).array().tolist() == []

@@ -26,10 +26,12 @@ class Coded(NamedTuple):
     codes: np.ndarray  # int64
 
     def array(self) -> np.ndarray:
-        """The column as an object array (of one value: filled with it, no gather)."""
-        if len(self.values) == 1:
+        """The column as an object array (of one value, or of values that are all one object:
+        filled with it, no gather)."""
+        first = self.values[0] if self.values else None
+        if self.values and all(value is first for value in self.values):
             found = np.empty(len(self.codes), dtype=object)
-            found.fill(self.values[0])
+            found.fill(first)
             return found
         values = np.empty(len(self.values), dtype=object)
         values[:] = self.values
