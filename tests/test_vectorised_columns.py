@@ -16,13 +16,59 @@ def test_batch_texts_are_batch_reason_of_each_row():
     batch = np.array([5.0, 300.0, 7.5, 1.0])
     most = np.array([3.0, 2.9, 1.0, 0.0])
     for context in (np.array([1234.0, 5.0, 99999.0, 1e15]), np.array([1234.5, 5.0, 2.5e-7, 1e17])):
-        got = vt.batch_texts(batch, context, most, 1.6e10)
-        expected = [
-            api.batch_reason(int(b), c, int(m), 1.6e10)
-            for b, c, m in zip(batch.tolist(), context.tolist(), most.tolist(), strict=True)
-        ]
-        assert got == expected
-        assert all(type(text) is str for text in got)
+        _check_batch_texts(batch, context, most, 1.6e10)
+
+
+def _check_batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weights: float) -> None:
+    got = vt.batch_texts(batch, context, most, weights)
+    expected = [
+        api.batch_reason(int(b), c, int(m), weights)
+        for b, c, m in zip(batch.tolist(), context.tolist(), most.tolist(), strict=True)
+    ]
+    assert got == expected
+    assert all(type(text) is str for text in got)
+
+
+@pytest.mark.parametrize("contexts", ["whole", "one large", "one fractional"])
+def test_batch_texts_of_many_rows_are_batch_reason_of_each_row(contexts):
+    """Many rows of whole contexts go through Arrow's join (the int's digits, then ".0"); one
+    context of 1e16 (repr: an exponent) or a fractional one sends the rows through the format."""
+    rng = np.random.default_rng(5)
+    n = vt.ARROW_FROM + 10
+    batch, most = rng.integers(1, 300, n).astype(float), rng.integers(0, 300, n).astype(float)
+    context = rng.integers(1, 10**6, n).astype(float)
+    context[-2] = 9.999999999999998e15  # the largest whole float repr writes without an exponent
+    if contexts != "whole":
+        context[-1] = 1e16 if contexts == "one large" else 2.5
+    _check_batch_texts(batch, context, most, 7.2e10)
+
+
+def test_put_all_except_writes_only_into_arrays_of_their_own():
+    """A float array no one else holds is kept and its other rows get the default in place; one
+    a column holds, one given twice, a read-only one and a view are copied first (left as given)."""
+    from tokencost import vectorised_view as view
+
+    table = view.Table(4)
+    held, twice, frozen, own = (np.arange(4.0) + k for k in range(4))
+    frozen.setflags(write=False)
+    viewed = np.arange(8.0)[::2]
+    table.put("ttft_s", np.arange(4), held)
+    values = {"tpot_s": held, "e2e_latency_s": twice, "ttft_p99_s": twice, "queue_wait_s": frozen}
+    bounds = np.array(["compute", "memory", "memory", "compute"], dtype=object)
+    values.update({"tpot_p99_s": viewed, "utilization": own, "prefill.bound": bounds})
+    table.put_all_except(values, np.arange(4), np.array([1]))
+    assert held.tolist() == [0.0, 1.0, 2.0, 3.0] and twice.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert frozen.tolist() == [2.0, 3.0, 4.0, 5.0] and viewed.tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert table.columns["utilization"] is own and table.columns["prefill.bound"] is bounds
+    columns = table.result()
+    for key, value in values.items():
+        expected = value.tolist()
+        expected[1] = table.defaults[key]
+        if value.dtype == object:
+            assert columns[key].tolist() == expected
+        else:
+            np.testing.assert_array_equal(columns[key], np.array(expected, dtype=float))  # None: NaN
+    assert columns["ttft_s"].tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
 @pytest.mark.parametrize("dense_below", [vt.DENSE_CODES_BELOW, 0])
@@ -59,6 +105,34 @@ def test_a_field_every_template_shares_stays_one_float():
     assert isinstance(dep.params, np.ndarray)  # the fields that mark a struct of arrays stay columns
     assert dep.memory_bytes.tolist() == [deps[k].memory_bytes for k in which]
     assert [vec.entry(dep, i) for i in range(3)] == [deps[k] for k in which]
+
+
+@pytest.mark.parametrize("hardware", ["h100-sxm", "a100-80gb-pcie"])  # auto (switched) and ring
+def test_communication_on_columns_is_the_plain_paths_bits(monkeypatch, hardware):
+    """comm_columns.comm_s (the token-free terms once per deployment) gives _comm_time_s's plain
+    path on a struct of arrays bit for bit, over tensor and pipeline degrees; with an expert-
+    parallel entry it leaves the pass to that path."""
+    from tokencost import vectorised as vec
+    from tokencost.model import comm_columns, serving
+    from tokencost.scenario.loading import scenario_from_dict
+
+    def template(model: str, tensor: int, pipeline: int, expert: int = 1) -> object:
+        parallelism = {"tensor": tensor, "pipeline": pipeline, "expert": expert}
+        data = {"name": "s", "model": {"preset": model}, "hardware": {"preset": hardware}}
+        data |= {"parallelism": parallelism, "workload": {"input_tokens": 100, "output_tokens": 10}}
+        return scenario_from_dict(data)
+
+    templates = [template("llama-3.1-70b", t, p) for t in (1, 2, 4, 8) for p in (1, 2)]
+    which = np.random.default_rng(4).integers(0, len(templates), 500)
+    tokens = np.random.default_rng(5).integers(1, 20_000, 500).astype(float)
+    dep = vec.rows_of(templates, which).dep
+    got = comm_columns.comm_s(dep, tokens)
+    monkeypatch.setattr(comm_columns, "comm_s", lambda dep, tokens: None)
+    plain = serving._comm_time_s(vec.rows_of(templates, which).dep, tokens)
+    assert got.view(np.int64).tolist() == np.asarray(plain).view(np.int64).tolist()
+    monkeypatch.undo()
+    routed = [template("mixtral-8x7b", 2, 1, 2), template("mixtral-8x7b", 2, 1)]
+    assert comm_columns.comm_s(vec.rows_of(routed, np.array([0, 1, 0])).dep, tokens[:3]) is None
 
 
 def test_distinct_experts_on_floats_are_the_columns_bits():
@@ -167,3 +241,15 @@ def test_weights_read_of_a_column_mixing_dense_and_experts_are_each_entrys():
         tokens=np.stack([tokens, tokens]),
     )
     assert grid.shape == (2, n) and grid[0].tolist() == grid[1].tolist() == columns.tolist()
+
+
+def test_coded_array_of_one_object_fills_and_of_several_gathers():
+    """Coded.array: values that are all one object (a template field every template shares)
+    fill the column with it; distinct values are gathered by the codes."""
+    name = "shared"
+    one = vt.Coded([name, name, name], np.array([2, 0, 1, 1]))
+    filled = one.array()
+    assert filled.dtype == object and filled.tolist() == [name] * 4
+    assert all(value is name for value in filled)
+    assert vt.Coded(["a", "b", None], np.array([2, 0, 1])).array().tolist() == [None, "a", "b"]
+    assert vt.Coded([], np.zeros(0, dtype=np.int64)).array().tolist() == []

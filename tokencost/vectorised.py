@@ -150,13 +150,13 @@ def _shared(dep: Deployment, held: Sequence[Deployment]) -> Deployment:
     floats alone is computed once), but for the fields that mark a struct of arrays."""
     if not held:
         return dep
-    shared: dict[str, Any] = {
-        name: float(value[0])
-        for name in _DEPLOYMENT_NAMES
-        if name not in ARRAY_FIELDS
-        and isinstance(value := getattr(dep, name), np.ndarray)
-        and len({float(getattr(one, name)).hex() for one in held}) == 1  # the same bits (-0.0 is not 0.0)
-    }
+    shared: dict[str, Any] = {}
+    for name in _DEPLOYMENT_NAMES:
+        value = getattr(dep, name)
+        if name not in ARRAY_FIELDS and isinstance(value, np.ndarray):
+            bits = value.view(np.int64)  # one float.hex: the same bits (-0.0 is not 0.0), or NaN
+            if (bits == bits[0]).all() or np.isnan(value).all():
+                shared[name] = float(value[0])
     return dataclasses.replace(dep, **shared) if shared else dep
 
 
@@ -261,8 +261,9 @@ def _solved_cap(
         on, part, pre = dep, traffic, prefill_s  # all rows (increasing): no gather
         if rows.size < max_batch.size:
             on = entries(rows)
-            part = traffic._replace(**{k: v[rows] for k, v in traffic._asdict().items() if np.ndim(v)})
-            pre = prefill_s[rows] if np.ndim(prefill_s) else prefill_s
+            picked = {k: v[rows] for k, v in traffic._asdict().items() if np.ndim(v)}
+            part = traffic._replace(**dict(zip(picked, _read_only(*picked.values()), strict=True)))
+            pre = _read_only(prefill_s[rows])[0] if np.ndim(prefill_s) else prefill_s
         return np.asarray(op.capacity_tpot_s(on, _read_only(batch)[0], part, pre), dtype=float)
 
     target = np.where(np.isnan(target_s), np.inf, target_s)
@@ -271,9 +272,8 @@ def _solved_cap(
 
 
 def _traffic(template: Scenario, prompt: np.ndarray, out: np.ndarray, cap: np.ndarray) -> op.Traffic:
-    scalar = api.traffic_for(template, 1)
     columns: dict[str, Any] = {"input_tokens": prompt, "output_tokens": out, "batch_cap": cap}
-    return scalar._replace(**columns, cached_tokens=0.0)
+    return api.traffic_for(template, 1)._replace(**columns, cached_tokens=0.0)
 
 
 def _solve(
@@ -295,7 +295,7 @@ def _solve(
         at = np.flatnonzero(search)
         prompt, out = _read_only(prompt, out)  # the prefill of every row, remembered for the capacity
         pre: Any = steady.scalar(steady.prompt_prefill(dep, _traffic(template, prompt, out, limit)).time_s)
-        traffic = _traffic(template, prompt[at], out[at], limit[at])
+        traffic = _traffic(template, *_read_only(prompt[at], out[at], limit[at]))
         part = (lambda rows_at: gather(rows, at[rows_at]), pre[at] if np.ndim(pre) else pre)
         found_cap, memory = _solved_cap(gather(rows, at), traffic, limit[at], targets[1][at], *part)
         cap[search] = found_cap
@@ -320,7 +320,7 @@ def _solve(
     rate = np.where(has_rate, rate, capacity * count)
     saturated = ok & has_rate & (rate > capacity * count * fleet.OVERLOAD)
     replicas: Any = count.astype(np.int64)
-    reason: Any = CAP_REASONS[cap_reason]
+    reason: Any = view.Coded(CAP_REASONS.tolist(), cap_reason)  # made an object column once, at the end
     solved = Solved(point, traffic, held, reason, reason, capacity, replicas, rate, False)
     slo = _Slo(*targets)
     ev = api._feasible(_Stand(slo), dep, view.BASE, solved, max_batch, [])  # type: ignore[arg-type]

@@ -26,7 +26,13 @@ class Coded(NamedTuple):
     codes: np.ndarray  # int64
 
     def array(self) -> np.ndarray:
-        """The column as an object array."""
+        """The column as an object array (of one value, or of values that are all one object:
+        filled with it, no gather)."""
+        first = self.values[0] if self.values else None
+        if self.values and all(value is first for value in self.values):
+            found = np.empty(len(self.codes), dtype=object)
+            found.fill(first)
+            return found
         values = np.empty(len(self.values), dtype=object)
         values[:] = self.values
         return values.take(self.codes)
@@ -156,7 +162,7 @@ def notes(
     rated = has_rate.astype(np.int64)
     split: dict[tuple[str, ...], int] = {}  # each distinct layer-split note, numbered
     number = np.zeros(len(templates), dtype=np.int64)
-    for template in np.unique(which).tolist():
+    for template in np.flatnonzero(np.bincount(which, minlength=len(templates))).tolist():  # np.unique's
         number[template] = split.setdefault(tuple(api.scenario_notes(templates[template])), len(split))
     # One integer per (split note, rate given, replicas, cap): replicas and cap matter without a rate.
     span_cap, span_replicas = int(cap.max()) + 1, int(replicas.max()) + 1
@@ -192,23 +198,47 @@ class _Slot:
 
 
 _FORMATS = ("%d", "%r", "%d")  # batch and max batch: str of an int; the context: str of its float
+WHOLE_REPR_BELOW = 1e16  # repr of a whole float of magnitude below this: str of the int, then ".0"
 
 
 def batch_texts(batch: np.ndarray, context: np.ndarray, most: np.ndarray, weight_bytes: float) -> list[str]:
     """``api.batch_reason(int(batch[i]), context[i], int(most[i]), weight_bytes)`` of each i: its
     text made once with stand-ins (:class:`_Slot`) as a ``%`` format of the three numbers (ints
-    as ``%d``, their ``str``; the context as ``%r`` of its float, its ``str``), the same text."""
+    as ``%d``, their ``str``; the context as ``%r`` of its float, its ``str``), the same text;
+    many rows of whole positive contexts below :data:`WHOLE_REPR_BELOW` (``repr`` gives the
+    int's digits and ".0") joined by Arrow (:func:`_joined`)."""
     template = api.batch_reason(_Slot(0), _Slot(1), _Slot(2), weight_bytes)  # type: ignore[arg-type]
     pieces = template.split("\x00")  # text, slot, text, slot, ..., text
-    texts = [piece.replace("%", "%%") for piece in pieces[0::2]]
     slots = [int(k) for k in pieces[1::2]]
-    form = texts[0] + "".join(_FORMATS[k] + text for k, text in zip(slots, texts[1:], strict=True))
     numbers = [  # int(): truncated, as batch_reason's callers do
-        np.asarray(batch).astype(np.int64).tolist(),
-        np.asarray(context, dtype=float).tolist(),
-        np.asarray(most).astype(np.int64).tolist(),
+        np.asarray(batch).astype(np.int64),
+        np.asarray(context, dtype=float),
+        np.asarray(most).astype(np.int64),
     ]
-    return list(map(form.__mod__, zip(*(numbers[k] for k in slots), strict=True)))
+    context = numbers[1]
+    if context.size >= ARROW_FROM and _arrow_agrees():
+        whole = (context > 0.0) & (context < WHOLE_REPR_BELOW) & (context == np.floor(context))
+        if whole.all():
+            numbers[1] = context.astype(np.int64)
+            after = [-1, *slots]  # the slot each text follows
+            texts = [".0" + text if k == 1 else text for k, text in zip(after, pieces[0::2], strict=True)]
+            return _joined(texts, [numbers[k] for k in slots])
+    texts = [piece.replace("%", "%%") for piece in pieces[0::2]]
+    form = texts[0] + "".join(_FORMATS[k] + text for k, text in zip(slots, texts[1:], strict=True))
+    columns = [numbers[k].tolist() for k in slots]
+    return list(map(form.__mod__, zip(*columns, strict=True)))
+
+
+def _joined(texts: list[str], integers: list[np.ndarray]) -> list[str]:
+    """``texts[0] + str(integers[0][i]) + texts[1] + ... + texts[-1]`` of each row i, by Arrow
+    (its cast of an int64 to a string writes Python's ``str`` of the int)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts: list[Any] = [texts[0]]
+    for column, text in zip(integers, texts[1:], strict=True):
+        parts += [pc.cast(pa.array(column), pa.string()), text]
+    return pc.binary_join_element_wise(*parts, "").to_pylist()  # type: ignore[no-any-return]
 
 
 def fit_texts(dep: Deployment, rows: np.ndarray, context: np.ndarray, n: int, entry: Entry) -> list[str]:

@@ -93,7 +93,14 @@ def _economics(
 # ------------------------------------------------------------------------------------ columns
 
 
-BLOCK_COLUMNS = 16  # float columns allocated at once (Table._fresh)
+# Table._fresh allocates float columns a block at a time: at least BLOCK_COLUMNS, and at most
+# MOST_BLOCK_COLUMNS, of BLOCK_BYTES in all. A block above glibc's 32 MiB cap on its dynamic mmap
+# threshold is mapped and unmapped whole, and freeing it does not raise the threshold (which
+# would send the model's temporaries to the heap top that free() trims, to be faulted in again).
+# 10^5 mixed configurations (benchmarks/bench_sweep.py), 2026-12-04, CPU time, best of 7: cap
+# solved 770,929/s with blocks of 16 columns (12.8 MB), 903,655/s with 64 (51 MB); fixed batch the
+# same; its page faults 8,200 -> 1,700 per call. Rows of a block never used are never touched.
+BLOCK_COLUMNS, MOST_BLOCK_COLUMNS, BLOCK_BYTES = 16, 128, 48 << 20
 _KINDS = {"float64": "float", "int64": "int", "bool": "bool", "string": "object"}  # column type -> kind
 _NATIVE: dict[str, Any] = {"int": np.int64, "bool": np.bool_}  # int and bool columns put whole: as they are
 
@@ -144,10 +151,11 @@ class Table:
         return found
 
     def _fresh(self) -> np.ndarray:
-        """A new float column: a row of a block of :data:`BLOCK_COLUMNS` (one allocation, which
-        numpy backs with huge pages when large: a fraction of the page faults of separate ones)."""
+        """A new float column: a row of a block of columns (one allocation of about
+        :data:`BLOCK_BYTES`: a fraction of the page faults of separate ones)."""
         if not self.spare:
-            self.spare = list(np.empty((BLOCK_COLUMNS, self.n)))
+            rows = min(MOST_BLOCK_COLUMNS, max(BLOCK_COLUMNS, BLOCK_BYTES // (8 * max(self.n, 1))))
+            self.spare = list(np.empty((rows, self.n)))
         return self.spare.pop()
 
     def column(self, key: str) -> np.ndarray:
@@ -198,15 +206,55 @@ class Table:
         if others.size and not _same_value(value, default):
             self.put(key, others, default)
 
+    def put_all_except(self, values: dict[str, Any], index: np.ndarray, others: np.ndarray) -> None:
+        """:meth:`put_except` of each of ``values`` (key -> value); on every row, a float (or
+        object) array of its own (writable, no view, held by no column and by no other of
+        ``values``) is held as it is and its ``others`` rows written in place: no copy."""
+        whole = len(index) == self.n and (self.n == 0 or (index[0] == 0 and index[-1] == self.n - 1))
+        alone = self._alone(values) if whole and others.size else set()
+        for key, value in values.items():
+            if key in alone:
+                default = self.defaults.get(key)
+                value[others] = np.nan if default is None and value.dtype != object else default
+                self.columns[key] = value
+                self.owned.add(key)
+            else:
+                self.put_except(key, index, value, others)
+
+    def _alone(self, values: dict[str, Any]) -> set[str]:
+        """The keys of ``values`` whose float array no one else holds (:meth:`put_all_except`)."""
+        held: dict[int, int] = {}
+        for array in (*self.columns.values(), *values.values()):
+            if isinstance(array, np.ndarray):
+                for one in (array, array.base):
+                    held[id(one)] = held.get(id(one), 0) + 1
+        return {
+            key
+            for key, value in values.items()
+            if type(value) is np.ndarray
+            and (value.dtype.name, self.kind(key)) in (("float64", "float"), ("object", "object"))
+            and value.shape == (self.n,)
+            and value.base is None
+            and value.flags.writeable
+            and held[id(value)] == 1
+        }
+
     def _put_coded(self, key: str, index: np.ndarray, value: Any, whole: bool) -> None:
-        """Put a value or a :class:`Coded` column on an object column's rows ``index``."""
-        coded = value if isinstance(value, Coded) else Coded([value], np.zeros(len(index), dtype=np.int64))
+        """Put a value or a :class:`Coded` column on an object column's rows ``index`` (a Coded
+        put on every row held as it is, and copied before a later put writes into it)."""
+        made = not isinstance(value, Coded)
+        coded = Coded([value], np.zeros(len(index), dtype=np.int64)) if made else value
         held = self.columns.get(key)
         if whole:
-            self.columns[key] = Coded(list(coded.values), np.array(coded.codes, dtype=np.int64))
+            if not made and coded.codes.dtype != np.int64:
+                coded, made = _own_coded(coded), True
+            self.columns[key] = coded
+            (self.owned.add if made else self.owned.discard)(key)
         elif held is None or isinstance(held, Coded):
-            if held is None:
-                held = self.columns[key] = self._default_coded(key)
+            if held is None or key not in self.owned:
+                held = self._default_coded(key) if held is None else _own_coded(held)
+                self.columns[key] = held
+                self.owned.add(key)
             held.codes[index] = coded.codes + len(held.values)
             held.values.extend(coded.values)
         else:
@@ -224,6 +272,7 @@ class Table:
             if key not in self.columns:
                 if self.kind(key) == "object":
                     self.columns[key] = self._default_coded(key)
+                    self.owned.add(key)
                 else:
                     self.column(key)
         parts = [key for key in self.columns if key.startswith(BREAKDOWN)]
@@ -239,7 +288,8 @@ class Table:
         for key in order:
             values = self.columns[key]
             if isinstance(values, Coded):
-                out[key] = values if coded else values.array()
+                own = key in self.owned
+                out[key] = values.array() if not coded else values if own else _own_coded(values)
                 continue
             values = _typed(values, self.kind(key), coded)
             if isinstance(values, Coded):
@@ -274,6 +324,11 @@ def _typed(values: np.ndarray, kind: str, coded: bool = False) -> Any:
     found = np.empty(len(values), dtype=object)
     found[~missing] = values[~missing].astype(dtype)
     return found
+
+
+def _own_coded(coded: Coded) -> Coded:
+    """A copy of ``coded`` that a put may write into."""
+    return Coded(list(coded.values), np.array(coded.codes, dtype=np.int64))
 
 
 def _copied(values: np.ndarray, into: np.ndarray) -> np.ndarray:
@@ -326,22 +381,26 @@ def feasible(
     values.update(_economics(templates, which, dep, ev.gpus_required))
     values["ttft_per_turn_s"] = vt.float_texts(values["ttft_per_turn_s"], keep)
     values["notes"] = vt.notes(templates, which, ev, solved["has_rate"], keep)
-    for key, value in values.items():
-        if key not in put:
-            table.put_except(key, at, value, others)
-    for i in np.flatnonzero(saturated):
-        row = at[i : i + 1]
-        reason = api.saturated_reason(
+    # the saturated rows' numbers, read before the puts (which may write into ev's arrays)
+    fleets = ("replicas", "request_rate_per_s", "replica_requests_per_s")
+    full = [(i, {key: getattr(ev, key)[i] for key in fleets}) for i in np.flatnonzero(saturated).tolist()]
+    reasons = [
+        api.saturated_reason(
             int(ev.batch_cap[i]),
-            float(ev.replica_requests_per_s[i]),
-            int(ev.replicas[i]),
-            float(ev.request_rate_per_s[i]),
+            float(fleet["replica_requests_per_s"]),
+            int(fleet["replicas"]),
+            float(fleet["request_rate_per_s"]),
         )
+        for i, fleet in full
+    ]
+    table.put_all_except({key: value for key, value in values.items() if key not in put}, at, others)
+    for (i, fleet), reason in zip(full, reasons, strict=True):
+        row = at[i : i + 1]
         table.put("feasible", row, False)
         table.put("infeasible_reason", row, reason)
         table.put("saturated", row, True)
-        for key in ("replicas", "request_rate_per_s", "replica_requests_per_s"):
-            table.put(key, row, getattr(ev, key)[i])
+        for key, value in fleet.items():
+            table.put(key, row, value)
 
 
 def infeasible(

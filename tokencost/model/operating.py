@@ -106,6 +106,8 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
         rows = rows.reshape(-1, 1)
         return OperatingPoint._make([*rows[:10], np.zeros(1, dtype=bool), *rows[10:]])
     one = np.ones(1)
+    column = type(batch) is np.ndarray and batch.ndim == 1 and batch.dtype == np.float64
+    seen: Any = batch if column else batch * one  # B·1 is B: the batch itself, whose steps are remembered
     return OperatingPoint(
         capacity * one,
         batch * one,
@@ -119,7 +121,7 @@ def fixed_batch(dep: Deployment, batch: float, traffic: Traffic) -> OperatingPoi
         prefill_busy * one,
         np.zeros(1, dtype=bool),
         capacity * one,
-        batch * one,  # held at B: every step runs the whole batch
+        seen,  # held at B: every step runs the whole batch
     )
 
 

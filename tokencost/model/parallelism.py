@@ -146,24 +146,30 @@ def all_reduce_time_s(
         args = (float(latency_s), float(hop_latency_s))  # type: ignore[arg-type]
         return _one_all_reduce_s(float(message_bytes), float(ranks), rate, *args, algorithm)  # type: ignore[arg-type]
     message = np.asarray(message_bytes, dtype=float)
-    names = _AUTO if algorithm == "auto" else (algorithm,)
+    link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
     if is_scalar(ranks) and ranks > 1.0 and algorithm != "tree":  # type: ignore[operator]
-        link = (link_bytes_per_s, efficiency, latency_s, hop_latency_s)
         return _one_rank_count_s(message, float(ranks), algorithm, *link)  # type: ignore[arg-type]
+    return all_reduce_of_factors_s(message, all_reduce_factors(ranks, link, algorithm))
+
+
+def all_reduce_factors(ranks: ArrayLike, link: tuple[Any, ...], algorithm: str) -> tuple[Any, ...]:
+    """What :func:`all_reduce_time_s` on arrays computes whatever the message, over ``link`` (β, η,
+    α₀, α_hop): ``β·η``, whether n > 1, then each algorithm's ``α(n)`` and ``f(n)``, in one tuple."""
     ranks_ = np.asarray(ranks, dtype=float)
-    rate = np.asarray(link_bytes_per_s, dtype=float) * np.asarray(efficiency, dtype=float)
-    latency, hop = np.asarray(latency_s, dtype=float), np.asarray(hop_latency_s, dtype=float)
-    times = [
-        all_reduce_alpha_beta_s(
-            latency,
-            _hops_array(ranks_, name),
-            hop,
-            all_reduce_transfer_s(_volume_array(ranks_, name), message, rate),
-        )
-        for name in names
-    ]
-    best = functools.reduce(np.minimum, times)
-    return np.where(ranks_ > 1.0, best, 0.0)
+    rate = np.asarray(link[0], dtype=float) * np.asarray(link[1], dtype=float)
+    latency, hop = np.asarray(link[2], dtype=float), np.asarray(link[3], dtype=float)
+    found: list[Any] = [rate, ranks_ > 1.0]
+    for name in _AUTO if algorithm == "auto" else (algorithm,):
+        found += [all_reduce_startup_s(latency, _hops_array(ranks_, name), hop), _volume_array(ranks_, name)]
+    return tuple(found)
+
+
+def all_reduce_of_factors_s(message: ArrayLike, factors: tuple[Any, ...]) -> np.ndarray:
+    """:func:`all_reduce_time_s` of ``message`` bytes from its :func:`all_reduce_factors`: the least
+    ``α(n) + f(n)·S/(β·η)`` of the algorithms (:func:`all_reduce_alpha_beta_s`), 0 s for one rank."""
+    rate, several, *pairs = factors  # then α(n), f(n) of each algorithm
+    times = [pairs[k] + all_reduce_transfer_s(pairs[k + 1], message, rate) for k in range(0, len(pairs), 2)]
+    return np.where(several, functools.reduce(np.minimum, times), 0.0)
 
 
 def _one_rank_count_s(message: np.ndarray, ranks: float, algorithm: str, *link: float) -> np.ndarray:
@@ -296,7 +302,12 @@ def pipeline_hops_s(stages: Any, message: Any, rate: Any, latency: Any) -> Any:
     is 0.0 for every finite, positive x this formula gives)."""
     if type(stages) is float and stages == 1.0:
         return 0.0
-    return (stages - 1.0) * (latency + message / rate)
+    return pipeline_boundaries_s(stages - 1.0, message, rate, latency)
+
+
+def pipeline_boundaries_s(boundaries: Any, message: Any, rate: Any, latency: Any) -> Any:
+    """``b·(α + S/(β·η))``: :func:`pipeline_hops_s` through ``boundaries`` (p − 1) stage boundaries."""
+    return boundaries * (latency + message / rate)
 
 
 def kv_replication_factor(kv_heads: ArrayLike, tensor: ArrayLike) -> np.ndarray:

@@ -28,12 +28,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from tokencost.model import comm_columns, windows
 from tokencost.model import flops as fl
 from tokencost.model import memory as mem
 from tokencost.model import parallelism as par
 from tokencost.model import roofline as rl
 from tokencost.model import speculative as spec
-from tokencost.model import windows
 from tokencost.model.deployment import Deployment
 from tokencost.model.deployment import Speculation as Speculation  # re-exported
 from tokencost.model.memo import as_float, as_floats, is_scalar, maximum, memoized, remembered
@@ -129,6 +129,8 @@ def _comm_time_s(dep: Deployment, tokens: ArrayLike) -> np.ndarray:
         type(tokens) is float or (type(tokens) is np.ndarray and tokens.dtype == np.float64)
     ):
         return _comm_floats_s(numbers, tokens, dep.all_reduce_algorithm)
+    if (columns := comm_columns.comm_s(dep, tokens)) is not None:  # its token-free terms once
+        return columns  # type: ignore[no-any-return]
     if type(dep.expert) is not float and isinstance(dep.expert, np.ndarray):  # a struct of arrays
         expert_layers: Any = np.where(dep.expert > 1.0, dep.moe_layers, 0.0)
     else:
@@ -190,7 +192,7 @@ def _comm_floats_s(numbers: tuple[float, ...], tokens: Any, algorithm: str) -> A
 
 def _target_prefill(dep: Deployment, prompt_tokens: ArrayLike, batch: ArrayLike) -> PhaseTerms:
     count, prompt = as_floats((batch, prompt_tokens))
-    tokens = count * prompt
+    tokens = prompt if type(count) is float and count == 1.0 else count * prompt  # 1·P is P
     flops = fl.prefill_flops(
         linear_params=dep.linear_params,
         lm_head_params=dep.lm_head_params,
@@ -260,7 +262,9 @@ def _decode_passes(
     each of ``contexts`` (``fixed_s``: its fixed seconds, default the step overhead). The weights
     read, the communication and the experts' imbalance depend on the tokens alone: computed once
     for every context."""
-    tokens = (micro if type(micro) is float else as_float(micro)) * positions
+    tokens = micro if type(micro) is float else as_float(micro)
+    if positions != 1.0:  # x·1 is x: the micro-batch itself, so its terms are found again by identity
+        tokens = tokens * positions
     offset = 0.0 if positions == 1.0 else float(spec.verify_mean_context_offset(positions - 1.0))  # k/2 = 0
     weights, comm, extra = weight_bytes_read(dep, tokens), _comm_s(dep, tokens), _imbalance_flops(dep, tokens)
     passes = []
@@ -311,7 +315,7 @@ def _decode_step(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -
 def _decode_steps(dep: Deployment, batch: ArrayLike, contexts: tuple[ArrayLike, ...]) -> list[PhaseTerms]:
     """:func:`decode_step` of one batch at each of ``contexts`` (its passes' terms that do not
     depend on the context computed once)."""
-    micro = (batch if type(batch) is float else as_float(batch)) / dep.pipeline
+    micro = _micro_batch(dep, batch)
     speculation = dep.speculation
     if speculation is None:
         return _decode_passes(dep, micro, contexts, 1.0, decode_fixed_s(dep, batch))
@@ -323,6 +327,19 @@ def _decode_steps(dep: Deployment, batch: ArrayLike, contexts: tuple[ArrayLike, 
             parts.append((speculation.draft_tokens, decode_step(speculation.draft, batch, context_tokens)))
         rounds.append(_together(parts, fixed, speculation.tokens_per_pass))
     return rounds
+
+
+def _micro_batch(dep: Deployment, batch: ArrayLike) -> Any:
+    """``B/p``, the sequences of one stage's micro-batch; of a read-only array remembered, so that
+    every pass at that batch gets the same array and what depends on its tokens alone (weights
+    read, communication) is found again (a large one by identity: not computed or hashed again)."""
+    if type(batch) is np.ndarray and not batch.flags.writeable:
+        return remembered(dep, "micro_batch", _stage_share, batch)
+    return _stage_share(dep, batch)
+
+
+def _stage_share(dep: Deployment, batch: ArrayLike) -> Any:
+    return (batch if type(batch) is float else as_float(batch)) / dep.pipeline
 
 
 def speculative_speedup(dep: Deployment, batch: ArrayLike, context_tokens: ArrayLike) -> np.ndarray:
