@@ -54,6 +54,7 @@ from tokencost.model.steady import (
 
 SHARED_ITERATION = 2.0  # prompts that fit at least this many to the room ride in one iteration
 STALL_GUARD = 1e-9  # keeps 1 − λe and 1 − λS finite at saturation
+SETTLED = 1e-12  # the fixed point's batch moving by less than this share of itself: solved
 
 
 def chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: float) -> OperatingPoint:
@@ -63,11 +64,13 @@ def chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: flo
     cap = max(traffic.batch_cap, 1.0)
     batch = np.zeros_like(rate)
     tau = _pass(dep, traffic, np.ones_like(rate))[1]  # the decode-only iteration of one sequence
-    for _ in range(CHUNKED_ITERATIONS):
+    for _ in range(CHUNKED_ITERATIONS):  # until the batch holds still (or CHUNKED_ITERATIONS)
         fused, decode_only, room = _pass(dep, traffic, np.minimum(1.0 + batch, cap))
         extra = _extra_per_prompt(fused, decode_only, room, new_tokens(traffic), rate * tau)
         tau = decode_only / np.maximum(1.0 - rate * extra, STALL_GUARD)
-        batch = np.minimum(rate * steps * tau, cap)
+        batch, before = np.minimum(rate * steps * tau, cap), batch
+        if np.all(np.abs(batch - before) <= SETTLED * np.maximum(batch, 1.0)):
+            break
     seen = np.minimum(1.0 + batch, cap)
     fused, decode_only, room = _pass(dep, traffic, seen)
     extra = _extra_per_prompt(fused, decode_only, room, new_tokens(traffic), rate * tau)
@@ -107,7 +110,7 @@ def _pass(dep: Deployment, traffic: Traffic, seen: np.ndarray) -> tuple[Fused, n
     prompt_compute = float(prompt_prefill(dep, traffic).compute_s) / new_tokens(traffic)  # per token
     empty = float(serving.prefill(dep, 0.0).memory_s)  # the weights: read once, by the decode
 
-    def fused(tokens: np.ndarray) -> np.ndarray:
+    def fused_s(tokens: np.ndarray) -> np.ndarray:
         grown = tokens.ndim > compute.ndim
         terms = [value[..., None] if grown else value for value in (compute, memory, comm, fixed)]
         chunk = serving.prefill(dep, tokens)
@@ -117,6 +120,11 @@ def _pass(dep: Deployment, traffic: Traffic, seen: np.ndarray) -> tuple[Fused, n
 
     decode_only = np.maximum(compute, memory) + comm + fixed
     room = np.maximum(float(traffic.chunk_tokens or 0.0) - seen, 1.0)
+    full = fused_s(room)  # a full chunk's pass, asked for most: computed once
+
+    def fused(tokens: np.ndarray) -> np.ndarray:
+        return full if tokens is room else fused_s(tokens)
+
     return fused, decode_only * np.ones_like(seen), room
 
 
@@ -124,11 +132,12 @@ def _iterations_s(fused: Fused, room: np.ndarray, tokens: np.ndarray) -> tuple[n
     """Seconds and count of the iterations that compute ``tokens`` prompt tokens: full chunks of
     ``room`` tokens, then the rest (``tokens`` one more axis than ``room`` or the same)."""
     grown = tokens.ndim > room.ndim
-    room = room[..., None] if grown else room
+    whole = fused(room)
+    room, whole = (room[..., None], whole[..., None]) if grown else (room, whole)
     full = np.floor(tokens / room)
     rest = tokens - full * room
     last = np.where(rest > 0, fused(np.maximum(rest, 1e-9)), 0.0)
-    return full * fused(room) + last, full + (rest > 0)
+    return full * whole + last, full + (rest > 0)
 
 
 def _extra_per_prompt(
