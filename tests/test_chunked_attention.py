@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tokencost_loads import at_load
 
 from tokencost import Scenario, evaluate, load_hf_config
 from tokencost import vectorised as vz
@@ -137,13 +138,9 @@ def test_the_vectorised_columns_match_evaluate_with_chunks():
 
 
 def test_the_simulator_agrees_on_llama_4_past_a_chunk():
-    base = _scout(9000, 800, requests_per_second=1.0)
-    rate = 0.5 * evaluate(base).replica_requests_per_s
-    data = _scout(9000, 800, requests_per_second=rate).model_dump(exclude_none=True)
-    data["serving"] = {"replicas": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = Scenario.model_validate(data)
+        loaded = at_load(_scout(9000, 800, requests_per_second=1.0), 0.5)
     analytic = evaluate(loaded)
     simulated = simulate(loaded, requests=1500, seed=4).to_dict()
     assert simulated["tpot_s"]["mean"] == pytest.approx(analytic.tpot_s, rel=0.10)

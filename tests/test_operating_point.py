@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tokencost_loads import at_load
 
 from tokencost import Scenario, evaluate, load_scenario
 from tokencost.model import serving
@@ -44,53 +45,29 @@ GRID_SEED = 7
 REPLICATIONS = 3  # seeds GRID_SEED, GRID_SEED + 1, ... for the p99 intervals, at loads up to TAIL_LOAD_LIMIT
 
 
+def _eight_b(name: str, prompt: int, output: int, chunk_budget: int | None = None) -> Scenario:
+    """Llama-3.1-8B on one H100 at 1 request/s (rescaled by at_load), chunked prefill if a budget."""
+    return Scenario(
+        name=name,
+        model={"preset": "llama-3.1-8b"},
+        hardware={"preset": "h100-sxm"},
+        serving={"chunked_prefill_tokens": chunk_budget},
+        workload={"input_tokens": prompt, "output_tokens": output, "requests_per_second": 1.0},
+    )
+
+
 def _shapes() -> dict[str, Scenario]:
     return {
         "small dense (8B, 1000 in / 300 out)": load_scenario(ROOT / "scenarios/chat-llama3-8b-h100.yaml"),
         "70B tensor-parallel (TP 8)": load_scenario(ROOT / "scenarios/llama3-70b-h100x8-tp8.yaml"),
         "mixture of experts (Mixtral 8x7B, TP 2)": load_scenario(ROOT / "scenarios/mixtral-8x7b-h100x2.yaml"),
-        "long prompts (8B, 8000 in / 250 out)": Scenario(
-            name="long",
-            model={"preset": "llama-3.1-8b"},
-            hardware={"preset": "h100-sxm"},
-            workload={"input_tokens": 8000, "output_tokens": 250, "requests_per_second": 1.0},
+        "long prompts (8B, 8000 in / 250 out)": _eight_b("long", 8000, 250),
+        "chunked prefill (8B, 1000 in / 300 out, 512-token budget)": _eight_b("chunked", 1000, 300, 512),
+        "chunked prefill, long prompts (8B, 8000 in / 250 out, 2048-token budget)": _eight_b(
+            "chunked-long", 8000, 250, 2048
         ),
-        "chunked prefill (8B, 1000 in / 300 out, 512-token budget)": Scenario(
-            name="chunked",
-            model={"preset": "llama-3.1-8b"},
-            hardware={"preset": "h100-sxm"},
-            serving={"chunked_prefill_tokens": 512},
-            workload={"input_tokens": 1000, "output_tokens": 300, "requests_per_second": 1.0},
-        ),
-        "chunked prefill, long prompts (8B, 8000 in / 250 out, 2048-token budget)": Scenario(
-            name="chunked-long",
-            model={"preset": "llama-3.1-8b"},
-            hardware={"preset": "h100-sxm"},
-            serving={"chunked_prefill_tokens": 2048},
-            workload={"input_tokens": 8000, "output_tokens": 250, "requests_per_second": 1.0},
-        ),
-        "short prompts (8B, 128 in / 512 out)": Scenario(
-            name="short",
-            model={"preset": "llama-3.1-8b"},
-            hardware={"preset": "h100-sxm"},
-            workload={"input_tokens": 128, "output_tokens": 512, "requests_per_second": 1.0},
-        ),
+        "short prompts (8B, 128 in / 512 out)": _eight_b("short", 128, 512),
     }
-
-
-def at_load(scenario: Scenario, fraction: float) -> Scenario:
-    """``scenario`` on one replica at ``fraction`` of its capacity (no SLO, so nothing resizes)."""
-    data = scenario.model_dump(exclude_none=True)
-    capacity = evaluate(scenario).replica_requests_per_s
-    workload = {
-        key: value
-        for key, value in data["workload"].items()
-        if key not in ("users", "requests_per_user_per_hour", "requests_per_second")
-    }
-    data["workload"] = {**workload, "requests_per_second": fraction * capacity}
-    data["serving"] = {**data.get("serving", {}), "replicas": 1}
-    data.pop("slo", None)
-    return Scenario.model_validate(data)
 
 
 def _relative(analytic: float, simulated: float) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tokencost_loads import at_load
 
 from tokencost import Scenario, evaluate
 from tokencost import vectorised as vz
@@ -178,13 +179,8 @@ def test_the_vectorised_columns_match_evaluate_with_windows():
 def test_the_simulator_agrees_on_a_windowed_model():
     # gpt-oss-120b at about half of a replica's capacity: mean TPOT and throughput within the
     # operating-point tolerances (10 %), and faster than the same load with full attention.
-    base = _scenario(WINDOWED, requests_per_second=1.0)
-    capacity = evaluate(base).replica_requests_per_s
-    loaded = _scenario(WINDOWED, requests_per_second=0.5 * capacity)
+    loaded = at_load(_scenario(WINDOWED, requests_per_second=1.0), 0.5)
     data = loaded.model_dump(exclude_none=True)
-    data["serving"] = {"replicas": 1}
-    data.pop("slo", None)
-    loaded = Scenario.model_validate(data)
     analytic = evaluate(loaded)
     simulated = simulate(loaded, requests=2000, seed=3).to_dict()
     assert simulated["tpot_s"]["mean"] == pytest.approx(analytic.tpot_s, rel=0.10)

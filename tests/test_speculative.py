@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tokencost_loads import at_load
 
 from tokencost import Scenario, ScenarioError, evaluate, load_scenario
 from tokencost.api import deployment
@@ -207,18 +208,8 @@ def test_an_incomplete_speculative_section_is_an_error_that_says_what_to_give(se
 
 
 def at_half_load(scenario: Scenario) -> Scenario:
-    """One replica at half its capacity, no SLO (tests/test_operating_point.py builds its grid so)."""
-    data = scenario.model_dump(exclude_none=True)
-    capacity = evaluate(scenario).replica_requests_per_s
-    workload = {
-        key: value
-        for key, value in data["workload"].items()
-        if key not in ("users", "requests_per_user_per_hour", "requests_per_second")
-    }
-    data["workload"] = {**workload, "requests_per_second": 0.5 * capacity}
-    data["serving"] = {**data.get("serving", {}), "replicas": 1}
-    data.pop("slo", None)
-    return Scenario.model_validate(data)
+    """One replica at half its capacity, no SLO (the operating-point grid's way)."""
+    return at_load(scenario, 0.5)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ prompts and a 2,048-token budget on an 8B model it gave TTFT 40 ms where the sim
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,16 +64,17 @@ def chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: flo
     steps = max(float(fl.decode_steps(traffic.output_tokens)), 1.0)
     cap = max(traffic.batch_cap, 1.0)
     batch = np.zeros_like(rate)
-    tau = _pass(dep, traffic, np.ones_like(rate))[1]  # the decode-only iteration of one sequence
+    shared = _fixed(dep, traffic)
+    tau = _pass(dep, traffic, np.ones_like(rate), shared)[1]  # the decode-only iteration of one sequence
     for _ in range(CHUNKED_ITERATIONS):  # until the batch holds still (or CHUNKED_ITERATIONS)
-        fused, decode_only, room = _pass(dep, traffic, np.minimum(1.0 + batch, cap))
+        fused, decode_only, room = _pass(dep, traffic, np.minimum(1.0 + batch, cap), shared)
         extra = _extra_per_prompt(fused, decode_only, room, new_tokens(traffic), rate * tau)
         tau = decode_only / np.maximum(1.0 - rate * extra, STALL_GUARD)
         batch, before = np.minimum(rate * steps * tau, cap), batch
         if np.all(np.abs(batch - before) <= SETTLED * np.maximum(batch, 1.0)):
             break
     seen = np.minimum(1.0 + batch, cap)
-    fused, decode_only, room = _pass(dep, traffic, seen)
+    fused, decode_only, room = _pass(dep, traffic, seen, shared)
     extra = _extra_per_prompt(fused, decode_only, room, new_tokens(traffic), rate * tau)
     decode_s = tau * steps
     ttft, wait, ttft_p, busy, held = _ttft(fused, decode_only, room, rate, tau, decode_s, traffic, percentile)
@@ -87,7 +89,7 @@ def chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: flo
     )
     tpot_p = tpot_percentile(dep, rate, batch, seen, extra, traffic, decode_s, tau, percentile)
     ttft, wait, ttft_p = slots.with_slot_wait(
-        dep, rate, batch, extra, traffic, ttft, wait, ttft_p, percentile
+        dep, rate, batch, extra, traffic, float(capacity), (ttft, wait, ttft_p), percentile
     )
     prefill_busy = np.minimum(rate * extra, 1.0)
     return OperatingPoint(
@@ -98,17 +100,33 @@ def chunked(dep: Deployment, rate: np.ndarray, traffic: Traffic, percentile: flo
 Fused = Callable[[np.ndarray], np.ndarray]
 
 
-def _pass(dep: Deployment, traffic: Traffic, seen: np.ndarray) -> tuple[Fused, np.ndarray, np.ndarray]:
+class _Fixed(NamedTuple):
+    """What every fused pass of a traffic shares, whatever its batch."""
+
+    context_tokens: float  # the decodes' mean context
+    prompt_compute_s_per_token: float  # a prompt's FLOP time over its computed tokens
+    weights_memory_s: float  # an empty prefill's memory time: the weights, read once by the decode
+
+
+def _fixed(dep: Deployment, traffic: Traffic) -> _Fixed:
+    return _Fixed(
+        float(serving.mean_decode_context(decode_prompt(traffic), traffic.output_tokens)),
+        float(prompt_prefill(dep, traffic).compute_s) / new_tokens(traffic),
+        float(serving.prefill(dep, 0.0).memory_s),
+    )
+
+
+def _pass(
+    dep: Deployment, traffic: Traffic, seen: np.ndarray, shared: _Fixed
+) -> tuple[Fused, np.ndarray, np.ndarray]:
     """The fused pass ``f(x)`` of the decodes of ``seen`` sequences with x prompt tokens (x > 0;
     ``x`` broadcasts against ``seen[..., None]`` when it has one more axis), the decode-only
     iteration ``t_d`` and the room the budget leaves the chunks, per rate."""
-    context = float(serving.mean_decode_context(decode_prompt(traffic), traffic.output_tokens))
-    step = serving.decode_step(dep, seen, context)
+    step = serving.decode_step(dep, seen, shared.context_tokens)
     fixed = serving.decode_fixed_s(dep, seen)  # the decode step's: a speculation round's once
     compute, memory = np.asarray(step.compute_s, dtype=float), np.asarray(step.memory_s, dtype=float)
     comm, fixed = np.asarray(step.comm_s, dtype=float), np.asarray(fixed, dtype=float)
-    prompt_compute = float(prompt_prefill(dep, traffic).compute_s) / new_tokens(traffic)  # per token
-    empty = float(serving.prefill(dep, 0.0).memory_s)  # the weights: read once, by the decode
+    prompt_compute, empty = shared.prompt_compute_s_per_token, shared.weights_memory_s
 
     def fused_s(tokens: np.ndarray) -> np.ndarray:
         grown = tokens.ndim > compute.ndim
@@ -181,7 +199,7 @@ def _ttft(
     packed = new / room * fused(room)  # a busy queue's prompt: its tokens in full iterations
     queued = np.where(alone, packed, service)  # what a prompt holds the chunk iterations for
     prompts = mixes.classes(traffic)
-    held = queued if prompts is None else np.where(alone, packed, service)[..., None] * prompts / new
+    held = queued if prompts is None else queued[..., None] * prompts / new  # a mix: by its classes
     mg1, mg1_variance = vacation_wait(rate, held, decode_only, kingman)
     load = np.minimum(rate * service, 1.0 - STALL_GUARD)
     queue = (kingman / 2.0) * load * service / (1.0 - load)  # the shared iterations' token queue

@@ -6,6 +6,7 @@ and its tails in :mod:`tokencost.model.lives`. The physics and its sources are i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -145,7 +146,7 @@ def _continuous(
     )
     ttft, wait, ttft_p, busy = _gated_ttft(dep, rate_ok, batch, prefill_s, traffic, decode_s, percentile)
     ttft, wait, ttft_p = slots.with_slot_wait(
-        dep, rate_ok, batch, per_prompt, traffic, ttft, wait, ttft_p, percentile
+        dep, rate_ok, batch, per_prompt, traffic, float(capacity), (ttft, wait, ttft_p), percentile
     )
     tpot_p = tpot_percentile(dep, rate_ok, batch, seen, prefill_s, traffic, decode_s, tpot, percentile)
     fields = (
@@ -259,8 +260,7 @@ def _gated_ttft(
         rate, batch, busy, step_s = (np.array([value], dtype=float) for value in (rate, batch, busy, step))
     else:
         step_s = np.asarray(step, dtype=float) * np.ones_like(rate)
-    kingman, own = traffic.arrival_cv**2, mixes.own_prefill_s(dep, traffic)
-    own_s = prefill_s if own is None else own  # a length mix: each class's own prefill
+    kingman, own = traffic.arrival_cv**2, mixes.own_prefill_s(dep, traffic)  # a mix: each class's
     per_pass = np.floor(traffic.max_prefill_tokens / new_tokens(traffic))
     if per_pass >= SHARED_PASS:
         mix = _gated(dep, rate, step_s, prefill_s, traffic)
@@ -268,12 +268,9 @@ def _gated_ttft(
         wait_busy = kingman * (mix.weight * waits).sum(axis=(-1, -2))
         target = 1.0 - (1.0 - percentile / 100.0) / np.maximum(busy, 1e-12)
         excess = _mixture_quantile(mix, target, kingman, prefill_s)
-        grown = _Gated(*(value[:, None] for value in mix))  # a class axis: rates × classes × n × m
-        shift = (mix.pass_s - prefill_s)[:, None]
-        scratch = np.empty((rate.size, len(traffic.prompt_classes or ()), *mix.weight.shape[1:]))
-        cdf = lambda x: _mixture_cdf(grown, shift, x[..., None, None], kingman, scratch)  # noqa: E731
+        cdf = None if own is None else _classes_cdf(mix, prefill_s, kingman, own.size)
     else:
-        service = step_s + own_s if own is None else step_s[..., None] + own_s
+        service = step_s + prefill_s if own is None else step_s[..., None] + own
         wait_busy, variance = vacation_wait(rate, service, step_s, kingman)
         # The prompts' queue and the batch feed each other (a longer queue, a larger batch, slower
         # iterations): the wait's variance grows by 1/(1 − g) (one pass of the loop: the queue's
@@ -284,10 +281,20 @@ def _gated_ttft(
         excess = np.where(target > 0, gamma_quantile(wait_busy, variance, np.clip(target, 0, 1)), 0.0)
         cdf = lambda x: gamma_cdf(wait_busy[..., None], variance[..., None], x)  # noqa: E731
     wait = busy * wait_busy
-    if own is None:
+    if own is None or cdf is None:
         return prefill_s + wait, wait, prefill_s + excess, busy
     top = float(np.max(own)) + excess
     return prefill_s + wait, wait, mixes.own_quantile(cdf, own, busy, percentile, top), busy
+
+
+def _classes_cdf(
+    mix: _Gated, prefill_s: float, kingman: float, classes: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The wait's CDF over the gated mixture (:func:`_mixture_cdf`) at waits of rates × ``classes``."""
+    grown = _Gated(*(value[:, None] for value in mix))  # a class axis: rates × classes × n × m
+    shift = (mix.pass_s - prefill_s)[:, None]
+    scratch = np.empty((mix.weight.shape[0], classes, *mix.weight.shape[1:]))
+    return lambda x: _mixture_cdf(grown, shift, x[..., None, None], kingman, scratch)
 
 
 def _mixture_quantile(mix: _Gated, target: np.ndarray, kingman: float, prefill_s: float) -> np.ndarray:

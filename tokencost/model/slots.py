@@ -35,7 +35,7 @@ import numpy as np
 from tokencost.model.lives import loop_gain
 from tokencost.model.queueing import gamma_cdf
 from tokencost.model.serving import Deployment
-from tokencost.model.steady import Traffic, capacity_requests_per_s
+from tokencost.model.steady import Traffic
 
 EXACT_COUNT_BELOW = 512  # caps below this: the count's distribution summed term by term
 NEGLIGIBLE = 1e-9  # a waiting probability below this changes nothing
@@ -77,16 +77,15 @@ def with_slot_wait(
     batch: Any,
     prefill_s: Any,
     traffic: Traffic,
-    ttft: Any,
-    wait: Any,
-    ttft_p: Any,
+    capacity_per_s: float,
+    times: tuple[np.ndarray, np.ndarray, np.ndarray],
     percentile: float,
-) -> tuple[Any, Any, Any]:
-    """``(ttft, wait, ttft_p)`` with the wait for a place in a full batch (see module); the
-    sequences held are those in decode and those being prefilled (``rate·prefill_s``). A float
-    ``ttft`` gives floats, computed as one-entry arrays (the same operations as on arrays)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``times`` = (TTFT, its wait, its percentile), arrays over the rates, with the wait for a
+    place in a full batch (see module); the sequences held are those in decode and those being
+    prefilled (``rate·prefill_s``); ``capacity_per_s``: the replica's at its cap (μ_cap)."""
     if not traffic.counted_cap:  # a memory cap: the blocks' (see tokencost.model.steady.Traffic)
-        return ttft, wait, ttft_p
+        return times
     rates, held, prefill = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (rate, batch, prefill_s))
     cap = max(float(traffic.batch_cap), 1.0)
     seen = np.minimum(1.0 + held, cap)
@@ -96,20 +95,12 @@ def with_slot_wait(
     kept = 1.0 - gain
     waits = full_batch_probability(count, count / (kept * kept), fleet * cap)
     if not np.any(waits > NEGLIGIBLE):
-        return ttft, wait, ttft_p
-    full = float(capacity_requests_per_s(dep, cap, traffic._replace(chunk_tokens=None)))  # a full replica's
+        return times
+    full = float(capacity_per_s)
     drain = fleet * np.maximum(full - rates, DRAIN_FLOOR * full)
     extra = waits / drain
     tail = 1.0 - percentile / 100.0
     with np.errstate(divide="ignore"):
         beyond = np.where(waits > tail, np.log(waits / tail) / drain, 0.0)
-    mean_ttft = np.atleast_1d(np.asarray(ttft, dtype=float))
-    found = (
-        mean_ttft + extra,
-        np.atleast_1d(np.asarray(wait, dtype=float)) + extra,
-        np.maximum(np.atleast_1d(np.asarray(ttft_p, dtype=float)), mean_ttft + beyond),
-    )
-    if not isinstance(ttft, np.ndarray):
-        return tuple(float(value[0]) for value in found)  # type: ignore[return-value]
-    shape = ttft.shape
-    return tuple(value.reshape(shape) for value in found)  # type: ignore[return-value]
+    ttft, wait, ttft_p = times
+    return ttft + extra, wait + extra, np.maximum(ttft_p, ttft + beyond)
